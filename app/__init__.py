@@ -1,0 +1,41 @@
+"""MotCua application factory: config → extensions → blueprints → CLI; nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import Config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+    from app import extensions
+
+    extensions.db.init_app(app)
+    from app import models  # noqa: F401  (registers the tables on the metadata)
+
+    extensions.migrate.init_app(
+        app, extensions.db, directory=str(Path(__file__).resolve().parent.parent / "migrations")
+    )
+    extensions.csrf.init_app(app)
+    extensions.login_manager.init_app(app)
+
+    from app.web import register_web
+
+    register_web(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app

@@ -1,0 +1,50 @@
+"""Every setting the platform reads from the environment, declared once with its default.
+
+The defaults describe the embedded mode (SQLite file, in-process jobs); production sets
+DATABASE_URL, REDIS_URL and SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+class Config:
+    # Signing key for sessions and CSRF tokens; the embedded default is for demos only.
+    SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
+    # SQLAlchemy URL; embedded default is a SQLite file under var/.
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'motcua.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # Redis for rq queues; empty means jobs run in an in-process worker thread.
+    REDIS_URL = _env("REDIS_URL", "")
+    # Where uploaded dossier files are stored (outside the web root), by content hash.
+    UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
+    # Largest accepted request body (procedure packages and eForm uploads), in bytes.
+    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024)))
+    # Largest single uploaded file in an eForm, in bytes.
+    MAX_UPLOAD_FILE_BYTES = int(_env("MAX_UPLOAD_FILE_BYTES", str(10 * 1024 * 1024)))
+    # Largest BPMN/DMN file accepted by the parser, in bytes.
+    MAX_BPMN_BYTES = int(_env("MAX_BPMN_BYTES", str(5 * 1024 * 1024)))
+    # Default interface language (vi) and the ones a user can switch to.
+    BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "vi")
+    BABEL_DEFAULT_TIMEZONE = _env("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    LANGUAGES = ("vi", "en")
+    # Local time zone in which office hours, dossier codes and deadlines are counted.
+    TIMEZONE = _env("TIMEZONE", "Asia/Ho_Chi_Minh")
+    # Procedure packages deployed at start-up by `flask procedures deploy-all` (run command).
+    PROCEDURES_DIR = _env("PROCEDURES_DIR", str(BASE_DIR / "bpmn"))
+    FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
+    # Lifetime of a bearer token issued by `flask users token`, in days.
+    API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    TESTING = False

@@ -1,0 +1,28 @@
+"""SQLAlchemy models: one module per aggregate. Class names are plain nouns."""
+
+from app.models.agency import Agency, CalendarDay
+from app.models.dossier import (
+    Attachment,
+    AuditEvent,
+    Dossier,
+    DossierCounter,
+    HumanTask,
+    WorkflowInstance,
+)
+from app.models.procedure import Procedure, ProcedureVersion
+from app.models.user import ApiToken, User
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "CalendarDay",
+    "Dossier",
+    "DossierCounter",
+    "HumanTask",
+    "Procedure",
+    "ProcedureVersion",
+    "User",
+    "WorkflowInstance",
+]

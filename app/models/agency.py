@@ -1,0 +1,38 @@
+"""Agencies (cơ quan) that receive dossiers, and their calendar overrides."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.extensions import db
+from app.models.types import JsonDoc
+
+
+class Agency(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "agency"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # QCVN 102:2016 identifier, e.g. 000.00.01.H29; it prefixes every dossier code of the agency.
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    level: Mapped[str] = mapped_column(String(8), default="xa")  # bo | tinh | xa
+    address: Mapped[str] = mapped_column(String(255), default="")
+    # [["07:00","11:30"],["13:30","17:00"]]; None = the national default office hours.
+    office_hours: Mapped[list[list[str]] | None] = mapped_column(JsonDoc, nullable=True)
+
+
+class CalendarDay(db.Model):  # type: ignore[name-defined,misc]
+    """An agency's deviation from the national calendar: an extra working day or an extra day off."""
+
+    __tablename__ = "calendar_day"
+    __table_args__ = (UniqueConstraint("agency_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL agency = applies to every agency (a government-wide swap of days).
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    day: Mapped[date] = mapped_column(Date)
+    working: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(String(255), default="")

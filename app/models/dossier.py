@@ -1,0 +1,169 @@
+"""The dossier aggregate: the dossier projection, its ONE workflow document, and the projections the
+inbox, history and statistics read (human tasks, audit events). No table holds a row per engine task."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.agency import Agency
+from app.models.procedure import ProcedureVersion
+from app.models.types import JsonDoc, UtcDateTime, utcnow
+
+# TrangThaiHoSo as synced to the national portal (DOMAIN.md). The only statuses a dossier can take.
+STATUSES: dict[int, str] = {
+    1: "Mới đăng ký",
+    2: "Được tiếp nhận",
+    3: "Không được tiếp nhận",
+    4: "Đang xử lý",
+    5: "Yêu cầu bổ sung giấy tờ",
+    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    7: "Công dân yêu cầu rút hồ sơ",
+    8: "Dừng xử lý",
+    9: "Đã xử lý xong",
+    10: "Đã trả kết quả",
+}
+PAUSING_STATUSES = frozenset({5, 6, 8})
+FINAL_STATUSES = frozenset({3, 7, 10})
+
+
+class DossierCounter(db.Model):  # type: ignore[name-defined,misc]
+    """Per-agency, per-day sequence behind dossier codes; incremented atomically with UPSERT … RETURNING."""
+
+    __tablename__ = "dossier_counter"
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Dossier(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "dossier"
+    __table_args__ = (Index("ix_dossier_agency_status_due", "agency_id", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    procedure_version_id: Mapped[int] = mapped_column(ForeignKey("procedure_version.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    status: Mapped[int] = mapped_column(SmallInteger, default=1)
+    channel: Mapped[int] = mapped_column(SmallInteger, default=2)  # KenhThucHien: 1 in person, 2 online, 3 post
+    applicant_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True, index=True)
+    applicant_name: Mapped[str] = mapped_column(String(255), default="")
+    applicant_id_number: Mapped[str] = mapped_column(String(20), default="")
+    applicant_phone: Mapped[str] = mapped_column(String(20), default="")
+    applicant_email: Mapped[str] = mapped_column(String(255), default="")
+    applicant_address: Mapped[str] = mapped_column(String(500), default="")
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    form_data: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    # The fee due for this dossier's channel, in đồng (payment itself comes with the payment connector).
+    fee_amount: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    procedure_version: Mapped[ProcedureVersion] = relationship()
+    agency: Mapped[Agency] = relationship()
+    workflow: Mapped[WorkflowInstance] = relationship(back_populates="dossier", uselist=False)
+
+    @property
+    def status_label(self) -> str:
+        return STATUSES.get(self.status, str(self.status))
+
+
+class WorkflowInstance(db.Model):  # type: ignore[name-defined,misc]
+    """The ONE serialized SpiffWorkflow document of a dossier, with an optimistic-lock version."""
+
+    __tablename__ = "workflow_instance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), unique=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    completed: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    dossier: Mapped[Dossier] = relationship(back_populates="workflow")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(db.Model):  # type: ignore[name-defined,misc]
+    """Inbox projection of a READY user task of a dossier's workflow."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (
+        Index("ix_human_task_inbox", "agency_id", "role", "state", "due_at"),
+        UniqueConstraint("engine_task_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    engine_task_id: Mapped[str] = mapped_column(String(36))
+    spec_name: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500))
+    lane: Mapped[str] = mapped_column(String(255), default="")
+    role: Mapped[str] = mapped_column(String(40))
+    form: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready | claimed | completed | cancelled
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # step deadline (allottedTime)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)  # what the officer submitted
+
+    dossier: Mapped[Dossier] = relationship()
+
+
+class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Who did what to a dossier, when: the dossier history and the control sheet read this."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(255), default="")
+    action: Mapped[str] = mapped_column(String(40))  # submitted, claimed, completed, status, ...
+    task_title: Mapped[str] = mapped_column(String(500), default="")
+    status_from: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    status_to: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    step_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Attachment(db.Model):  # type: ignore[name-defined,misc]
+    """A file uploaded with an eForm, stored outside the web root under its SHA-256."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # random public handle put into form data
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"), nullable=True, index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    field_path: Mapped[str] = mapped_column(String(255), default="")
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,66 @@
+"""People who use the platform (citizens, officers, designers) and their API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.agency import Agency
+from app.models.types import JsonDoc, UtcDateTime, utcnow
+
+# Role codes an officer may hold; lanes of a procedure map onto them in its manifest.
+OFFICER_ROLES = ("tiep_nhan", "chuyen_vien", "lanh_dao_phong", "lanh_dao_ky", "tra_ket_qua")
+CITIZEN_ROLE = "cong_dan"
+DESIGNER_ROLE = "thiet_ke"
+ADMIN_ROLE = "quan_tri"
+ALL_ROLES = (*OFFICER_ROLES, CITIZEN_ROLE, DESIGNER_ROLE, ADMIN_ROLE)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255), default="")
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    email: Mapped[str] = mapped_column(String(255), default="")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+
+    agency: Mapped[Agency | None] = relationship()
+
+    def has_role(self, role: str) -> bool:
+        return role in (self.roles or [])
+
+    @property
+    def is_officer(self) -> bool:
+        return any(r in OFFICER_ROLES for r in self.roles or [])
+
+    @property
+    def is_designer(self) -> bool:
+        return self.has_role(DESIGNER_ROLE) or self.has_role(ADMIN_ROLE)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    """A bearer token; only its SHA-256 is stored so a database leak does not leak tokens."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    user: Mapped[User] = relationship()
