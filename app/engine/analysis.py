@@ -1,0 +1,754 @@
+"""Validation of the BPMN side of a procedure package, and its conformance verdict.
+
+A designer uploads diagrams drawn in any modelling tool. Each package gets one of three verdicts:
+`deployable`; `not_executable` (valid BPMN the platform cannot run: descriptive models, elements the
+engine does not support, scripts); or `invalid` (broken files or modelling errors). Every problem
+names a file and, where one exists, a line. Nothing raised by the XML layer or by SpiffWorkflow
+escapes `analyze_bpmn`: a hostile or odd diagram yields problems, never a crash.
+
+The runtime builds specs with `build_parser_for`, so what was checked is exactly what runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException as _ValidationException
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
+
+from app.engine.expressions import ExpressionError, check_expression
+from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_DEFINITIONS = f"{{{BPMN_NS}}}definitions"
+_NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+DOSSIER_STATUS_PROPERTY = "dossierStatus"
+ALLOTTED_TIME_PROPERTY = "allottedTime"
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_FORM_PROPERTY = "formUiSchemaFilename"
+DOSSIER_STATUSES = range(1, 11)  # TrangThaiHoSo 1..10, see DOMAIN.md
+
+VERDICTS = ("deployable", "not_executable", "invalid")
+
+# Error codes that mean "valid BPMN, but it cannot run here"; every other error means a broken file.
+NOT_EXECUTABLE_CODES = frozenset({
+    "no_process",
+    "no_executable_process",
+    "process_not_executable",
+    "process_ambiguous",
+    "script_task_forbidden",
+    "script_forbidden",
+    "service_task_unsupported",
+    "expression_language_unsupported",
+    "element_unsupported",
+    "event_unsupported",
+    "start_event_missing",
+    "condition_missing",
+    "implicit_split_unsupported",
+    "loop_unsupported",
+    "subprocess_unsupported",
+    "call_target_missing",
+    "business_rule_unlinked",
+    "data_reference_unsupported",
+    "timer_unspecified",
+    "timer_expression_unquoted",
+    "message_wait_unsupported",
+    "engine_unsupported",
+})
+# Expressions the platform cannot accept (another tool's language, a typo, a refused construct)
+# leave the file valid BPMN: the diagram simply cannot run here until they are rewritten.
+NOT_EXECUTABLE_PREFIXES = ("expression_",)
+# Problems that explain the verdict best come first in the reason.
+_PROCESS_CODES = ("no_process", "no_executable_process", "process_not_executable", "process_ambiguous")
+
+
+def is_not_executable_code(code: str) -> bool:
+    """True for errors that make a valid diagram unrunnable here rather than broken."""
+    return code in NOT_EXECUTABLE_CODES or code.startswith(NOT_EXECUTABLE_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    pointer: str | None
+    code: str
+    message: str
+    severity: str = "error"  # or "warning"
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    process_id: str
+    spec_name: str
+    title: str
+    lane: str | None
+    form: str | None
+    ui_form: str | None
+    properties: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ServiceTaskInfo:
+    """A service task with a spiffworkflow:serviceTaskOperator: run later by a background job."""
+
+    process_id: str
+    spec_name: str
+    title: str
+    operation: str
+    result_variable: str
+    parameters: dict[str, dict[str, str]]
+    properties: dict[str, str]
+
+
+@dataclass
+class BpmnAnalysis:
+    verdict: str  # "deployable" | "not_executable" | "invalid"
+    reason: str  # one Vietnamese sentence explaining the verdict
+    problems: list[Problem]
+    process_ids: list[str]
+    executable_process_ids: list[str]
+    process_id: str | None
+    user_tasks: list[UserTaskInfo]
+    lanes: list[str]
+    end_events: list[tuple[str, dict[str, str]]]
+    service_tasks: list[ServiceTaskInfo] = field(default_factory=list)
+    task_files: dict[str, str] = field(default_factory=dict)  # spec name -> file, for locating problems
+    task_lines: dict[str, int | None] = field(default_factory=dict)  # spec name -> line of its element
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files: the one parsing path shared with the runtime
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _kind(name: str) -> str:
+    return "dmn" if name.lower().endswith(".dmn") else "bpmn"
+
+
+def _check_root(name: str, root: etree._Element) -> None:
+    if _kind(name) == "dmn":
+        namespace = etree.QName(root).namespace or ""
+        if _local(root.tag) != "definitions" or "dmn" not in namespace.lower():
+            raise XmlError(
+                name, "not_dmn", f"Tệp «{name}» không phải tài liệu DMN (thiếu phần tử gốc dmn:definitions).",
+                root.sourceline,
+            )
+        return
+    if root.tag != _DEFINITIONS:
+        raise XmlError(
+            name,
+            "not_bpmn",
+            f"Tệp «{name}» không phải tài liệu BPMN 2.0: phần tử gốc phải là definitions trong không gian tên "
+            f"{BPMN_NS}, nhưng tệp có «{root.tag}».",
+            root.sourceline,
+        )
+
+
+def _build(
+    files: Mapping[str, bytes], max_bytes: int, on_error: Callable[[str, Exception], None] | None
+) -> tuple[_SpiffBpmnParser, dict[str, etree._Element]]:
+    """Parse every file hardened and add it to one SpiffBpmnParser (BPMN before DMN, by name).
+
+    With `on_error`, a failing file is reported and skipped; without, the first error is raised.
+    The roots returned are every file that is well-formed BPMN/DMN XML, even if the engine then
+    refused it, so that static checks can still point at lines.
+    """
+    parser = _SpiffBpmnParser()
+    roots: dict[str, etree._Element] = {}
+    for name in sorted(files, key=lambda n: (_kind(n) == "dmn", n)):
+        try:
+            root = parse_xml(files[name], name, max_bytes)
+            _check_root(name, root)
+            roots[name] = root
+            if _kind(name) == "dmn":
+                parser.add_dmn_xml(root, filename=name)
+            else:
+                parser.add_bpmn_xml(root, filename=name)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(name, exc)
+    return parser, roots
+
+
+def build_parser_for(files: Mapping[str, bytes], max_bytes: int = DEFAULT_MAX_BYTES) -> _SpiffBpmnParser:
+    """A SpiffBpmnParser holding every BPMN/DMN file of a package, parsed by the hardened path.
+
+    Raises XmlError for unreadable files and SpiffWorkflow's exceptions for engine-level problems.
+    """
+    parser, _ = _build(files, max_bytes, None)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Translating engine errors
+
+
+_ELEMENT_LABELS = {
+    "complexGateway": "cổng phức hợp (complex gateway)",
+    "eventBasedGateway": "cổng theo sự kiện",
+    "exclusiveGateway": "cổng rẽ nhánh",
+    "inclusiveGateway": "cổng bao hàm",
+    "parallelGateway": "cổng song song",
+    "userTask": "tác vụ người dùng",
+    "manualTask": "tác vụ thủ công",
+    "serviceTask": "tác vụ dịch vụ",
+    "scriptTask": "tác vụ kịch bản",
+    "businessRuleTask": "tác vụ quy tắc nghiệp vụ",
+    "sendTask": "tác vụ gửi",
+    "receiveTask": "tác vụ nhận",
+    "task": "tác vụ",
+    "subProcess": "quy trình con",
+    "adHocSubProcess": "quy trình con tự do (ad hoc)",
+    "transaction": "giao dịch (transaction)",
+    "callActivity": "hoạt động gọi quy trình",
+    "startEvent": "sự kiện bắt đầu",
+    "endEvent": "sự kiện kết thúc",
+    "boundaryEvent": "sự kiện biên",
+    "intermediateCatchEvent": "sự kiện trung gian (bắt)",
+    "intermediateThrowEvent": "sự kiện trung gian (phát)",
+    "sequenceFlow": "luồng",
+    "process": "quy trình",
+}
+
+# (fragment of the engine's English message, code, Vietnamese sentence). First match wins.
+_ENGINE_MESSAGES: list[tuple[str, str, str]] = [
+    ("There is no support implemented for this task type", "element_unsupported",
+     "Phần tử {label} {name} chưa được bộ máy quy trình hỗ trợ."),
+    ("Unsupported Catch Event", "event_unsupported",
+     "Sự kiện biên {name} không có loại sự kiện mà bộ máy quy trình hỗ trợ."),
+    ("is not executable", "process_not_executable",
+     "Quy trình {name} được dùng tới nhưng không được đánh dấu có thể thực thi (isExecutable=\"true\")."),
+    ("No start event found", "start_event_missing", "Quy trình {name} không có sự kiện bắt đầu."),
+    ("Non-default exclusive outgoing sequence flow without condition", "condition_missing",
+     "Luồng {name} ra khỏi cổng rẽ nhánh không có điều kiện và không phải luồng mặc định."),
+    ("Multiple outgoing flows are not supported", "implicit_split_unsupported",
+     "Phần tử {label} {name} có nhiều luồng ra; hãy tách nhánh bằng cổng song song hoặc cổng rẽ nhánh."),
+    ("A Service Task must have an operator", "service_task_unsupported",
+     "Tác vụ dịch vụ {name} chưa khai báo thao tác (spiffworkflow:serviceTaskOperator)."),
+    ("Duplicate process ID", "process_duplicate", "Mã quy trình {name} bị trùng giữa các quy trình trong gói."),
+    ("Unknown Time Specification", "timer_unspecified",
+     "Sự kiện hẹn giờ {name} chưa khai báo thời gian (timeDate, timeDuration hoặc timeCycle)."),
+    ("Time Specification", "timer_invalid", "Thời gian của sự kiện hẹn giờ {name} không hợp lệ."),
+    ("Cancel Events may only be used with transactions", "cancel_event_misplaced",
+     "Sự kiện hủy {name} chỉ được gắn vào giao dịch (transaction)."),
+    ("loopMaximum or loopCondition", "loop_unsupported",
+     "Vòng lặp của {label} {name} chưa có số lần tối đa (loopMaximum) hoặc điều kiện lặp."),
+    ("multiinstance task must specify", "loop_unsupported",
+     "Tác vụ đa thể hiện {name} cần đúng một trong hai: số lượng (loopCardinality) hoặc dữ liệu đầu vào."),
+    ("data reference is missing from the IO specification", "reference_broken",
+     "Tác vụ đa thể hiện {name} tham chiếu dữ liệu không có trong ioSpecification."),
+    ("Expected a", "reference_broken",
+     "Phần tử {label} {name} tham chiếu tới thông điệp/tín hiệu/lỗi không được khai báo trong tệp."),
+    ("When looking for a task spec", "flow_target_missing",
+     "Một luồng ra khỏi {label} {name} trỏ tới phần tử không tồn tại."),
+    ("Cannot resolve data", "data_reference_unsupported",
+     "Phần tử {label} {name} dùng đối tượng/kho dữ liệu mà bộ máy quy trình không xác định được."),
+    ("SubWorkflow", "subprocess_unsupported",
+     "Quy trình con {name} phải có đúng một sự kiện bắt đầu và ít nhất một sự kiện kết thúc."),
+    ('No "calledElement"', "call_target_missing", "Hoạt động gọi quy trình {name} chưa chỉ rõ quy trình được gọi."),
+    ("was not found", "call_target_missing", "Gói không có quy trình được gọi tới {name}."),
+    ('No DMN Diagram available with id "None"', "business_rule_unlinked",
+     "Tác vụ quy tắc nghiệp vụ {name} chưa gắn bảng quyết định DMN (spiffworkflow:calledDecisionId)."),
+    ("No DMN Diagram available", "decision_missing", "Gói không có bảng quyết định DMN mà tác vụ {name} cần."),
+    ("identifier is missing", "reference_broken", "Tệp có thông điệp/tín hiệu/lỗi/kho dữ liệu thiếu mã (id)."),
+    ("Data Store", "data_reference_unsupported", "Kho dữ liệu (data store) chưa được hệ thống hỗ trợ."),
+    ("Correlation", "reference_broken", "Khai báo tương quan thông điệp (correlation) không đầy đủ."),
+    ("Ad hoc", "subprocess_unsupported", "Quy trình con tự do (ad hoc) {name} có cấu trúc chưa được hỗ trợ."),
+    ("No decisions found", "decision_missing", "Tệp DMN không có quyết định (decision) nào."),
+    ("Multiple decision tables", "engine_unsupported", "Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng."),
+    ("Malformed Output Expression", "expression_syntax", "Biểu thức đầu ra trong bảng quyết định sai cú pháp."),
+]
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _engine_problem(exc: BaseException, default_file: str, locate: Callable[[str, str], int | None]) -> Problem:
+    detail = _clean(str(exc)).rstrip(".").rstrip() or type(exc).__name__
+    if isinstance(exc, _ValidationException):
+        file = exc.file_name or default_file
+        element_id = str(exc.id or "")
+        label = _ELEMENT_LABELS.get(str(exc.tag).split(":")[-1], str(exc.tag or "")) or "phần tử"
+        name = f"«{_clean(exc.name or element_id)}»" if (exc.name or element_id) else ""
+        line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number > 0 else None
+        if line is None and element_id:
+            line = locate(file, element_id)
+    else:
+        file, element_id, label, name, line = default_file, "", "phần tử", "", None
+    message = str(exc)
+    if "was not found" in message and not name:
+        found = re.search(r"process '([^']*)'", message)
+        name = f"«{found.group(1)}»" if found else ""
+    for fragment, code, template in _ENGINE_MESSAGES:
+        if fragment in message:
+            text = template.format(label=label, name=name).replace("  ", " ").replace(" .", ".")
+            return Problem(file, line, None, code, f"{text} (Chi tiết từ bộ máy quy trình: {detail}.)")
+    return Problem(
+        file,
+        line,
+        None,
+        "engine_unsupported",
+        f"Bộ máy quy trình không dựng được sơ đồ tại {label} {name}".rstrip() + f". (Chi tiết: {detail}.)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Static checks on the XML
+
+
+def _xpath(node: etree._Element, path: str) -> list[Any]:
+    result = node.xpath(path, namespaces=_NS)
+    return list(result) if isinstance(result, list) else []
+
+
+def _label_of(element: etree._Element) -> str:
+    name = _clean(element.get("name") or element.get("id") or "")
+    return f"«{name}»" if name else ""
+
+
+_JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
+_ISO_TIME = re.compile(r"^\s*(R\d*/)?P[0-9TYMWDHS.,]*\s*$|^\s*\d{4}-\d{2}-\d{2}")
+
+
+class _Checker:
+    """Collects problems while walking the processes that would run."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, file: str, element: Any, code: str, message: str, severity: str = "error") -> None:
+        line = element.sourceline if element is not None else None
+        self.problems.append(Problem(file, line, None, code, message, severity))
+
+    def expression(self, file: str, element: etree._Element, text: str | None, what: str,
+                   language: str | None = None) -> None:
+        if text is None or not text.strip():
+            return
+        if (language and "python" not in language.lower()) or _JUEL.match(text):
+            self.add(file, element, "expression_language_unsupported",
+                     f"{what} «{text.strip()[:80]}» viết theo ngôn ngữ biểu thức của công cụ khác "
+                     f"({language or 'JUEL'}); hệ thống chỉ hiểu biểu thức dạng Python đơn giản.")
+            return
+        try:
+            check_expression(text)
+        except ExpressionError as err:
+            self.add(file, element, err.code, f"{what}: {err.message}")
+
+    def process(self, file: str, process: etree._Element) -> None:
+        for element in process.iter():
+            local = _local(element.tag)
+            namespace = etree.QName(element).namespace if isinstance(element.tag, str) else None
+            if namespace == BPMN_NS:
+                self._bpmn_element(file, element, local)
+            elif namespace == SPIFF_NS:
+                self._spiff_element(file, element, local)
+
+    def _message_wait(self, file: str, element: etree._Element, local: str) -> None:
+        """Waiting for a message or signal would leave a dossier stuck: nothing delivers them yet."""
+        waits = _xpath(element, "./bpmn:messageEventDefinition|./bpmn:signalEventDefinition")
+        if local == "startEvent":
+            parent = element.getparent()
+            if not waits or parent is None or parent.get("triggeredByEvent") == "true":
+                return
+            plain = [e for e in _xpath(parent, "./bpmn:startEvent") if not _xpath(e, "./bpmn:*[contains(local-name(), "
+                     "'EventDefinition')]")]
+            if plain:
+                return
+        elif local == "intermediateCatchEvent":
+            if not waits:
+                return
+        elif local == "boundaryEvent":
+            if waits:
+                self.add(file, element, "message_boundary_ignored",
+                         f"Sự kiện biên {_label_of(element)} chờ thông điệp/tín hiệu sẽ không bao giờ xảy ra: hệ thống "
+                         "chưa có kênh gửi thông điệp vào hồ sơ.", "warning")
+            return
+        elif local != "receiveTask":
+            return
+        self.add(file, element, "message_wait_unsupported",
+                 f"Phần tử {_label_of(element)} chờ nhận thông điệp/tín hiệu từ bên ngoài; hệ thống chưa có kênh gửi "
+                 "thông điệp vào hồ sơ nên hồ sơ sẽ bị treo tại đây.")
+
+    def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
+        if local in ("startEvent", "intermediateCatchEvent", "boundaryEvent", "receiveTask"):
+            self._message_wait(file, element, local)
+        if local == "scriptTask":
+            self.add(file, element, "script_task_forbidden",
+                     f"Sơ đồ có tác vụ kịch bản (script task) {_label_of(element)}; tác vụ kịch bản chưa được phép "
+                     "vì chưa có môi trường cách ly an toàn.")
+        elif local == "serviceTask":
+            if not _xpath(element, "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator"):
+                self.add(file, element, "service_task_unsupported",
+                         f"Tác vụ dịch vụ {_label_of(element)} chưa khai báo thao tác kết nối "
+                         "(spiffworkflow:serviceTaskOperator) nên hệ thống không biết gọi dịch vụ nào.")
+        elif local == "conditionExpression":
+            parent = element.getparent()
+            where = f"Điều kiện trên luồng {_label_of(parent)}" if parent is not None else "Điều kiện"
+            if element.text is not None and not element.text.strip() and parent is not None:
+                self.add(file, element, "expression_empty", f"{where} để trống.")
+            self.expression(file, element, element.text, where, element.get("language"))
+        elif local in ("condition", "loopCondition", "completionCondition", "loopCardinality"):
+            what = {
+                "condition": "Điều kiện của sự kiện điều kiện",
+                "loopCondition": "Điều kiện lặp",
+                "completionCondition": "Điều kiện hoàn thành",
+                "loopCardinality": "Số lần thực hiện (loopCardinality)",
+            }[local]
+            self.expression(file, element, element.text, what, element.get("language"))
+        elif local == "timerEventDefinition" and not _xpath(
+            element, "./bpmn:timeDate|./bpmn:timeDuration|./bpmn:timeCycle"
+        ):
+            owner = element.getparent()
+            self.add(file, owner if owner is not None else element, "timer_unspecified",
+                     f"Sự kiện hẹn giờ {_label_of(owner) if owner is not None else ''} chưa khai báo thời gian "
+                     "(timeDate, timeDuration hoặc timeCycle).")
+        elif local in ("timeDate", "timeDuration", "timeCycle"):
+            text = element.text or ""
+            if _ISO_TIME.match(text):
+                self.add(file, element, "timer_expression_unquoted",
+                         f"Thời gian hẹn giờ «{text.strip()[:60]}» phải viết thành biểu thức chuỗi có dấu nháy, "
+                         f"ví dụ '{text.strip()[:40]}'.")
+            else:
+                self.expression(file, element, element.text, "Thời gian hẹn giờ", element.get("language"))
+        elif local in ("formalExpression", "messagePath") and _local(getattr(element.getparent(), "tag", "")) == (
+            "correlationPropertyRetrievalExpression"
+        ):
+            self.expression(file, element, element.text, "Biểu thức tương quan thông điệp")
+
+    def _spiff_element(self, file: str, element: etree._Element, local: str) -> None:
+        if local in ("preScript", "postScript") and (element.text or "").strip():
+            owner = element.getparent().getparent() if element.getparent() is not None else None
+            self.add(file, element, "script_forbidden",
+                     f"Phần tử {_label_of(owner) if owner is not None else ''} có kịch bản "
+                     f"({'trước' if local == 'preScript' else 'sau'} khi chạy, spiffworkflow:{local}); kịch bản "
+                     "chưa được phép vì chưa có môi trường cách ly an toàn.")
+        elif local == "parameter" and element.get("value") is not None:
+            self.expression(file, element, element.get("value"), f"Tham số «{element.get('id')}» của tác vụ dịch vụ")
+        elif local in ("messagePayload", "payloadExpression", "expression"):
+            self.expression(file, element, element.text, "Biểu thức dữ liệu thông điệp")
+        elif local == "property":
+            self._property(file, element)
+
+    def _property(self, file: str, element: etree._Element) -> None:
+        name, value = element.get("name"), element.get("value")
+        if name == DOSSIER_STATUS_PROPERTY:
+            try:
+                status = int(str(value).strip())
+            except ValueError:
+                status = 0
+            if status not in DOSSIER_STATUSES:
+                self.add(file, element, "status_out_of_range",
+                         f"Trạng thái hồ sơ (dossierStatus) «{value}» không hợp lệ; phải là số nguyên từ 1 đến 10 "
+                         "theo bảng trạng thái hồ sơ (TrangThaiHoSo).")
+        elif name == ALLOTTED_TIME_PROPERTY:
+            try:
+                days = Decimal(str(value).strip())
+            except InvalidOperation:
+                days = Decimal(0)
+            if not days.is_finite() or days <= 0 or not re.fullmatch(r"\d+(\.\d+)?", str(value).strip()):
+                self.add(file, element, "allotted_time_invalid",
+                         f"Thời hạn xử lý của bước (allottedTime) «{value}» không hợp lệ; phải là số ngày làm việc "
+                         "dương, ví dụ 1 hoặc 0.5.")
+        elif value is None:
+            self.add(file, element, "property_invalid",
+                     f"Thuộc tính «{name}» thiếu giá trị (value).")
+
+    def dmn(self, file: str, root: etree._Element) -> None:
+        for text in root.iter("{*}text"):
+            parent = text.getparent()
+            kind = _local(parent.tag) if parent is not None else ""
+            value = text.text
+            if kind == "inputExpression":
+                self.expression(file, text, value, "Biểu thức đầu vào của bảng quyết định")
+            elif kind == "outputEntry":
+                self.expression(file, text, value, "Giá trị đầu ra của bảng quyết định")
+            elif kind == "inputEntry" and value and value.strip() and value.strip() != "-":
+                self._dmn_input_entry(file, text, value)
+
+    def _dmn_input_entry(self, file: str, element: etree._Element, value: str) -> None:
+        # Same shapes the DMN engine accepts: a value (compared with ==), "? op value", or "op value".
+        text = re.sub(r"(\?)(?=(?:[^'\"]|['\"][^'\"]*['\"])*$)", "dmninputexpr", value)
+        try:
+            check_expression(text)
+        except ExpressionError as first:
+            if first.code != "expression_syntax":
+                self.add(file, element, first.code, f"Ô điều kiện của bảng quyết định: {first.message}")
+                return
+            try:
+                check_expression(f"dmninputexpr {text}")
+            except ExpressionError:
+                self.add(file, element, first.code, f"Ô điều kiện của bảng quyết định: {first.message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis
+
+
+def _is_omg(element: etree._Element) -> bool:
+    """An element of the BPMN/DMN/DI standards, whose ids must be unique in the document."""
+    return (etree.QName(element).namespace or "").startswith(("http://www.omg.org/", "https://www.omg.org/"))
+
+
+def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
+    seen: set[tuple[str, int | None, str]] = set()
+    out = []
+    for p in problems:
+        key = (p.file, p.line, p.code)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?", ".)")) else text + "."
+
+
+def _verdict(problems: list[Problem], process_id: str | None, user_tasks: int) -> tuple[str, str]:
+    errors = [p for p in problems if p.severity == "error"]
+    broken = [p for p in errors if not is_not_executable_code(p.code)]
+    if broken:
+        first = broken[0]
+        more = f" (và {len(broken) - 1} lỗi khác)" if len(broken) > 1 else ""
+        if f"«{first.file}»" in first.message:  # XML errors already say which file and line
+            return "invalid", _sentence(f"Sơ đồ không hợp lệ{more}: {first.message}")
+        where = first.file + (f", dòng {first.line}" if first.line else "")
+        return "invalid", _sentence(f"Sơ đồ không hợp lệ{more} — {where}: {first.message}")
+    if errors:
+        first = sorted(errors, key=lambda p: p.code not in _PROCESS_CODES)[0]
+        more = f" Ngoài ra còn {len(errors) - 1} vấn đề khác." if len(errors) > 1 else ""
+        return "not_executable", _sentence(first.message) + more
+    return "deployable", (
+        f"Sơ đồ hợp lệ: quy trình «{process_id}» có thể triển khai ({user_tasks} tác vụ người dùng)."
+    )
+
+
+def _problem_from_load(name: str, exc: Exception, locate: Callable[[str, str], int | None]) -> Problem:
+    if isinstance(exc, XmlError):
+        return Problem(exc.filename, exc.line, None, exc.code, exc.message)
+    problem = _engine_problem(exc, name, locate)
+    if problem.code == "engine_unsupported":  # a file the engine cannot even index is broken
+        return Problem(name, problem.line, None, "bpmn_unreadable",
+                       f"Bộ máy quy trình không đọc được tệp «{name}»: {str(exc) or type(exc).__name__}.")
+    return problem
+
+
+def analyze_bpmn(
+    files: Mapping[str, bytes], process_id: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> BpmnAnalysis:
+    """Check every BPMN/DMN file of one package and decide whether it can be deployed. Never raises."""
+    try:
+        return _analyze(files, process_id, max_bytes)
+    except Exception as exc:  # a last resort: the analysis itself must not take the request down
+        problem = Problem(next(iter(sorted(files)), "process.bpmn"), None, None, "analysis_failed",
+                          f"Không phân tích được sơ đồ: {type(exc).__name__}: {exc}.")
+        return BpmnAnalysis("invalid", _sentence(problem.message), [problem], [], [], None, [], [], [])
+
+
+def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int) -> BpmnAnalysis:
+    problems: list[Problem] = []
+    ids: dict[str, dict[str, etree._Element]] = {}
+
+    def locate(file: str, element_id: str) -> int | None:
+        if file in ids:
+            element = ids[file].get(element_id)
+            return element.sourceline if element is not None else None
+        for index in ids.values():
+            if element_id in index:
+                return int(index[element_id].sourceline or 0) or None
+        return None
+
+    load_failures: list[tuple[str, Exception]] = []
+    parser, roots = _build(files, max_bytes, lambda name, exc: load_failures.append((name, exc)))
+    for name, root in roots.items():
+        ids[name] = {}
+        for el in root.iter():
+            element_id = el.get("id") if isinstance(el.tag, str) else None
+            if not element_id:
+                continue
+            first = ids[name].get(element_id)
+            if first is None:
+                ids[name][element_id] = el
+            elif _is_omg(el) and _is_omg(first):  # vendor extensions reuse "id" freely
+                problems.append(Problem(name, el.sourceline, None, "duplicate_id",
+                                        f"Mã phần tử (id) «{element_id}» bị trùng; đã dùng ở dòng "
+                                        f"{first.sourceline}. Mỗi phần tử phải có mã riêng."))
+    for name, exc in load_failures:
+        problem = _problem_from_load(name, exc, locate)
+        if problem.line is None and name in roots:
+            problem = replace(problem, line=_guess_line(roots[name], str(exc)))
+        problems.append(problem)
+    xml_broken = any(isinstance(exc, XmlError) for _, exc in load_failures)
+
+    # Processes, by file; only BPMN files declare them.
+    processes: dict[str, tuple[str, etree._Element]] = {}
+    for name, root in roots.items():
+        if _kind(name) != "bpmn":
+            continue
+        for element in _xpath(root, "./bpmn:process"):
+            pid = element.get("id") or ""
+            processes.setdefault(pid, (name, element))
+    process_ids = list(processes)
+    executable = [pid for pid, (_, el) in processes.items() if el.get("isExecutable") == "true"]
+
+    chosen: str | None = None
+    candidates: list[str] = []
+    bpmn_files = [n for n in files if _kind(n) == "bpmn"]
+    if xml_broken:
+        pass  # the XML errors say it all; guessing about processes in unread files would mislead
+    elif not processes:
+        if not load_failures:
+            first_file = bpmn_files[0] if bpmn_files else next(iter(sorted(files)), "process.bpmn")
+            problems.append(Problem(first_file, None, None, "no_process",
+                                    "Gói không có quy trình (bpmn:process) nào để thực thi."))
+    elif process_id is not None:
+        if process_id not in processes:
+            problems.append(Problem(bpmn_files[0] if bpmn_files else "process.bpmn", None, None, "process_not_found",
+                                    f"Không tìm thấy quy trình có mã «{process_id}» trong các tệp BPMN của gói."))
+        elif process_id not in executable:
+            file, element = processes[process_id]
+            problems.append(Problem(file, element.sourceline, None, "process_not_executable",
+                                    f"Quy trình «{process_id}» không được đánh dấu có thể thực thi "
+                                    "(isExecutable=\"true\")."))
+        else:
+            chosen = process_id
+    elif not executable:
+        file, element = next(iter(processes.values()))
+        problems.append(Problem(file, element.sourceline, None, "no_executable_process",
+                                "Không có quy trình nào được đánh dấu có thể thực thi (isExecutable=\"true\")."))
+    elif len(executable) == 1:
+        chosen = executable[0]
+    else:
+        file, element = processes[executable[1]]
+        candidates = executable
+        problems.append(Problem(file, element.sourceline, None, "process_ambiguous",
+                                f"Gói có nhiều quy trình có thể thực thi ({', '.join(executable)}); hãy chỉ rõ "
+                                "quy trình cần chạy (process_id trong procedure.json)."))
+
+    # Static checks on the processes that would run (and everything they call), and on DMN files.
+    to_check = [chosen] if chosen else candidates
+    checker = _Checker()
+    for pid in _reachable(to_check, processes):
+        file, element = processes[pid]
+        checker.process(file, element)
+    if to_check:
+        for name, root in roots.items():
+            if _kind(name) == "dmn":
+                checker.dmn(name, root)
+    problems += checker.problems
+
+    user_tasks: list[UserTaskInfo] = []
+    end_events: list[tuple[str, dict[str, str]]] = []
+    service_tasks: list[ServiceTaskInfo] = []
+    task_files: dict[str, str] = {}
+    task_lines: dict[str, int | None] = {}
+    lanes: list[str] = []
+    if not load_failures:
+        for pid in to_check:
+            default_file = processes[pid][0]
+            try:
+                specs = {pid: parser.get_spec(pid), **parser.get_subprocess_specs(pid)}
+            except Exception as exc:
+                problems.append(_engine_problem(exc, default_file, locate))
+                continue
+            if pid != chosen:
+                continue
+            for spec in specs.values():
+                if spec is None:
+                    continue
+                spec_file = getattr(spec, "file", None) or default_file
+                for task_spec in spec.task_specs.values():
+                    bpmn_id = getattr(task_spec, "bpmn_id", None)
+                    if not bpmn_id:
+                        continue
+                    element = ids.get(spec_file, {}).get(bpmn_id)
+                    properties = {str(k): str(v) for k, v in
+                                  ((getattr(task_spec, "extensions", None) or {}).get("properties") or {}).items()}
+                    title = getattr(task_spec, "bpmn_name", None) or bpmn_id
+                    located = False
+                    if getattr(task_spec, "manual", False):
+                        user_tasks.append(UserTaskInfo(
+                            process_id=spec.name, spec_name=task_spec.name, title=title, lane=task_spec.lane,
+                            form=properties.get(FORM_PROPERTY) or None,
+                            ui_form=properties.get(UI_FORM_PROPERTY) or None, properties=properties))
+                        located = True
+                        if task_spec.lane and task_spec.lane not in lanes:
+                            lanes.append(task_spec.lane)
+                    elif isinstance(task_spec, _EndEvent):
+                        end_events.append((task_spec.name, properties))
+                        located = True
+                    elif getattr(task_spec, "operation_name", None):
+                        service_tasks.append(ServiceTaskInfo(
+                            process_id=spec.name, spec_name=task_spec.name, title=title,
+                            operation=str(task_spec.operation_name), result_variable=str(task_spec.result_variable),
+                            parameters={str(k): {str(a): str(b) for a, b in v.items()}
+                                        for k, v in (task_spec.operation_params or {}).items()},
+                            properties=properties))
+                        located = True
+                    if located:
+                        task_files[task_spec.name] = spec_file
+                        task_lines[task_spec.name] = element.sourceline if element is not None else None
+    if chosen:
+        for pid in _reachable([chosen], processes):
+            for lane in _xpath(processes[pid][1], ".//bpmn:lane/@name"):
+                if str(lane) and str(lane) not in lanes:
+                    lanes.append(str(lane))
+
+    problems = _dedupe(problems)
+    verdict, reason = _verdict(problems, chosen, len(user_tasks))
+    return BpmnAnalysis(
+        verdict=verdict,
+        reason=reason,
+        problems=problems,
+        process_ids=process_ids,
+        executable_process_ids=executable,
+        process_id=chosen,
+        user_tasks=user_tasks,
+        lanes=lanes,
+        end_events=end_events,
+        service_tasks=service_tasks,
+        task_files=task_files,
+        task_lines=task_lines,
+    )
+
+
+def _guess_line(root: etree._Element, message: str) -> int | None:
+    """The line of the data store an engine message names (the engine gives no node for these)."""
+    if "Data Store" not in message:
+        return None
+    stores = _xpath(root, ".//bpmn:dataStore")
+    text = _clean(message)
+    for store in stores:
+        if store.get("name") and _clean(store.get("name")) in text:
+            return int(store.sourceline or 0) or None
+    return int(stores[0].sourceline or 0) or None if stores else None
+
+
+def _reachable(start: list[str], processes: Mapping[str, tuple[str, etree._Element]]) -> list[str]:
+    """The given processes plus every process they reach through call activities."""
+    seen: list[str] = []
+    pending = [pid for pid in start if pid in processes]
+    while pending:
+        pid = pending.pop(0)
+        if pid in seen:
+            continue
+        seen.append(pid)
+        for called in _xpath(processes[pid][1], ".//bpmn:callActivity/@calledElement"):
+            if str(called) in processes and str(called) not in seen:
+                pending.append(str(called))
+    return seen

@@ -1,0 +1,111 @@
+"""The script environment the engine runs with: expressions only, through the safe evaluator.
+
+SpiffWorkflow's default environment evaluates conditions with `eval` and runs script tasks with
+`exec` over task data. This environment evaluates expressions with `expressions.evaluate`, refuses
+scripts outright (there is no isolated sandbox for them yet) and refuses inline service calls,
+because connector calls belong in background jobs, never inside a web request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException as _WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine as _PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
+    BasePythonScriptEngineEnvironment as _BaseEnvironment,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException as _SpiffWorkflowException
+
+from app.engine.expressions import ExpressionError, evaluate
+
+SCRIPT_FORBIDDEN_MESSAGE = (
+    "Sơ đồ có đoạn kịch bản (script) nhưng hệ thống chưa cho phép chạy kịch bản vì chưa có môi trường "
+    "cách ly an toàn; hãy dùng biểu thức điều kiện, biểu mẫu hoặc tác vụ dịch vụ thay thế."
+)
+
+
+class ServiceCallRefused(Exception):
+    """A service task tried to call out from inside the engine step."""
+
+    def __init__(self, operation: str) -> None:
+        self.code = "service_call_inline_forbidden"
+        self.operation = operation
+        self.message = (
+            f"Tác vụ dịch vụ «{operation}» không được gọi trực tiếp trong bước xử lý; các tác vụ dịch vụ "
+            "được chạy bởi hàng đợi công việc nền (chưa hỗ trợ trong phiên bản này)."
+        )
+        super().__init__(self.message)
+
+
+class EngineTaskError(_WorkflowTaskException):
+    """WorkflowTaskException carrying the refusal's stable `code` and its Vietnamese `message`.
+
+    SpiffWorkflow's own `__str__` appends ". " and its notes; this one reads as the message itself.
+    """
+
+    def __init__(self, err: BaseException, task: Any) -> None:
+        self.code = str(getattr(err, "code", "") or "engine_task_failed")
+        message = getattr(err, "message", None)
+        self.message = message if isinstance(message, str) and message else f"{type(err).__name__}: {err}"
+        super().__init__(self.message, task=task, exception=err)
+
+    def __str__(self) -> str:
+        notes = [str(n) for n in self.notes if n]
+        return self.message + (" (" + "; ".join(notes) + ")" if notes else "")
+
+
+class SafeScriptEnvironment(_BaseEnvironment):
+    """Evaluates expressions safely; refuses scripts and inline service calls."""
+
+    def evaluate(
+        self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        return evaluate(expression, {**(external_context or {}), **context})
+
+    def execute(
+        self, script: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
+    ) -> Any:
+        raise ExpressionError("script_forbidden", SCRIPT_FORBIDDEN_MESSAGE, script or "")
+
+    def call_service(self, context: Mapping[str, Any], **kwargs: Any) -> Any:
+        raise ServiceCallRefused(str(kwargs.get("operation_name") or "?"))
+
+
+class SafeScriptEngine(_PythonScriptEngine):
+    """PythonScriptEngine whose failures surface as WorkflowTaskException with a Vietnamese message.
+
+    The error raised is an EngineTaskError with the original's `code` and `message`; the original
+    (ExpressionError, ServiceCallRefused, …) stays chained as `__cause__`.
+    """
+
+    def __init__(self, environment: _BaseEnvironment | None = None) -> None:
+        super().__init__(environment=environment or SafeScriptEnvironment())
+
+    def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.environment.evaluate(expression, task.data, external_context)
+        except _SpiffWorkflowException:
+            raise
+        except Exception as err:
+            raise EngineTaskError(err, task) from err
+
+    def execute(self, task: Any, script: str, external_context: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.environment.execute(script, task.data, external_context or {})
+        except _SpiffWorkflowException:
+            raise
+        except Exception as err:
+            raise EngineTaskError(err, task) from err
+
+    def call_service(self, task: Any, **kwargs: Any) -> Any:
+        # The base class's handler refers to an undefined name (SpiffWorkflow 3.2.0) and turns every
+        # service failure into a NameError; raise the workflow error it meant to raise.
+        try:
+            return self.environment.call_service(task.data, **kwargs)
+        except _SpiffWorkflowException:
+            raise
+        except Exception as err:
+            raise EngineTaskError(err, task) from err
+

@@ -1,0 +1,401 @@
+"""Safe evaluation of the expressions designers write in diagrams.
+
+Gateway conditions, timer values, DMN cells and service-task parameters are designer-supplied code.
+SpiffWorkflow's default environment runs them with plain `eval` over task data, which gives anyone
+who can deploy a diagram the server. Here they are first checked statically (a small allow-list of
+syntax, functions and methods; nothing private) and then evaluated by `simpleeval`, with tighter
+bounds on the values an expression may build, so a condition can read data but can neither reach
+Python internals, touch the system, nor exhaust memory or CPU.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import functools
+import operator as op
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import simpleeval
+
+MAX_EXPRESSION_LENGTH = 2000
+MAX_NESTING = 64
+MAX_EXPONENT = 100
+MAX_INT_BITS = 8192
+MAX_SEQUENCE_LENGTH = 10_000
+MAX_COMPREHENSION_ITEMS = 1_000
+
+_VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no daylight saving since 1975
+
+
+class ExpressionError(Exception):
+    """An expression refused or failed; `code` is stable, `message` is for the designer or officer."""
+
+    def __init__(self, code: str, message: str, expression: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.expression = expression
+
+
+def _today() -> str:
+    """Today's date in Vietnam as YYYY-MM-DD, comparable with dates entered in eForms."""
+    return dt.datetime.now(_VIETNAM).date().isoformat()
+
+
+def _sum(values: Iterable[Any]) -> Any:
+    """sum() of numbers only: summing lists or strings is a quadratic way to build huge values."""
+    items = list(values)
+    if not all(isinstance(v, int | float) for v in items):
+        raise TypeError("sum() chỉ cộng các số")
+    return sum(items)
+
+
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "len": len,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "round": round,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
+    "sum": _sum,
+    "any": any,
+    "all": all,
+    "sorted": sorted,
+    "list": list,
+    "dict": dict,
+    "set": set,
+    "tuple": tuple,
+    "today": _today,
+}
+
+# Methods that only read and whose result is no larger than their input.
+_STR_METHODS = frozenset({
+    "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "count", "find",
+    "isdigit", "isalpha", "isalnum", "isnumeric", "isdecimal", "isspace", "islower", "isupper",
+    "title", "capitalize", "casefold",
+})
+_DICT_METHODS = frozenset({"get", "keys", "values", "items"})
+_SEQUENCE_METHODS = frozenset({"count", "index"})
+_ALL_METHODS = _STR_METHODS | _DICT_METHODS | _SEQUENCE_METHODS
+
+
+def _too_big(a: Any, b: Any) -> bool:
+    return isinstance(a, int) and isinstance(b, int) and a.bit_length() + b.bit_length() > MAX_INT_BITS
+
+
+def _power(a: Any, b: Any) -> Any:
+    if isinstance(b, int | float) and abs(b) > MAX_EXPONENT:
+        raise simpleeval.NumberTooHigh(f"exponent {b} is above {MAX_EXPONENT}")
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and a.bit_length() * b > MAX_INT_BITS:
+        raise simpleeval.NumberTooHigh("result too large")
+    return a**b
+
+
+def _length(value: Any) -> int | None:
+    return len(value) if isinstance(value, str | bytes | list | tuple) else None
+
+
+def _multiply(a: Any, b: Any) -> Any:
+    for seq, times in ((a, b), (b, a)):
+        length = _length(seq)
+        if length is not None and isinstance(times, int) and length * times > MAX_SEQUENCE_LENGTH:
+            raise simpleeval.IterableTooLong("sequence too long")
+    if _too_big(a, b):
+        raise simpleeval.NumberTooHigh("result too large")
+    return a * b
+
+
+def _add(a: Any, b: Any) -> Any:
+    la, lb = _length(a), _length(b)
+    if la is not None and lb is not None and la + lb > MAX_SEQUENCE_LENGTH:
+        raise simpleeval.IterableTooLong("sequence too long")
+    return a + b
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    # "%" on a string is printf formatting: "%999999999d" % 1 would build a gigabyte.
+    if isinstance(a, str | bytes):
+        raise TypeError("không được định dạng chuỗi bằng toán tử %")
+    return a % b
+
+
+_OPERATORS: dict[type, Callable[..., Any]] = {
+    ast.Add: _add,
+    ast.Sub: op.sub,
+    ast.Mult: _multiply,
+    ast.Div: op.truediv,
+    ast.FloorDiv: op.floordiv,
+    ast.Mod: _modulo,
+    ast.Pow: _power,
+    ast.Eq: op.eq,
+    ast.NotEq: op.ne,
+    ast.Gt: op.gt,
+    ast.Lt: op.lt,
+    ast.GtE: op.ge,
+    ast.LtE: op.le,
+    ast.Not: op.not_,
+    ast.USub: op.neg,
+    ast.UAdd: op.pos,
+    ast.In: lambda x, y: op.contains(y, x),
+    ast.NotIn: lambda x, y: not op.contains(y, x),
+    ast.Is: lambda x, y: x is y,
+    ast.IsNot: lambda x, y: x is not y,
+}
+
+_ALLOWED_NODES: tuple[type, ...] = (
+    ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Compare, ast.Call, ast.keyword,
+    ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.Slice, ast.List, ast.Tuple, ast.Dict, ast.Set,
+    ast.ListComp, ast.DictComp, ast.GeneratorExp, ast.comprehension, ast.JoinedStr, ast.FormattedValue,
+    ast.expr_context, ast.And, ast.Or, *_OPERATORS,
+)
+
+_SYNTAX_NAMES = {
+    "Lambda": "hàm vô danh (lambda)",
+    "NamedExpr": "phép gán trong biểu thức (:=)",
+    "Starred": "toán tử giải nén (*)",
+    "SetComp": "tập hợp dạng bao hàm",
+    "Await": "await",
+    "Yield": "yield",
+    "YieldFrom": "yield from",
+    "BitAnd": "toán tử &",
+    "BitOr": "toán tử |",
+    "BitXor": "toán tử ^",
+    "Invert": "toán tử ~",
+    "LShift": "toán tử <<",
+    "RShift": "toán tử >>",
+    "MatMult": "toán tử @",
+}
+
+
+def _short(expression: str) -> str:
+    return expression if len(expression) <= 120 else expression[:117] + "…"
+
+
+def _names_list() -> str:
+    return ", ".join(sorted(FUNCTIONS))
+
+
+def _depth_exceeds(tree: ast.AST, limit: int) -> bool:
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
+def _priority(node: ast.AST) -> int:
+    if isinstance(node, ast.Lambda | ast.NamedExpr | ast.Name | ast.Attribute):
+        return 0
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return 1
+    return 2
+
+
+def _check_node(node: ast.AST, expression: str) -> None:
+    def fail(code: str, message: str) -> ExpressionError:
+        return ExpressionError(code, message, expression)
+
+    if isinstance(node, ast.Lambda):
+        raise fail("expression_lambda_forbidden", "Không được dùng hàm vô danh (lambda) trong biểu thức.")
+    if isinstance(node, ast.NamedExpr):
+        raise fail("expression_assignment_forbidden", "Không được gán giá trị (:=) trong biểu thức.")
+    if not isinstance(node, _ALLOWED_NODES):
+        kind = type(node).__name__
+        label = _SYNTAX_NAMES.get(kind, kind)
+        raise fail("expression_syntax_forbidden", f"Cú pháp «{label}» không được phép dùng trong biểu thức.")
+    if isinstance(node, ast.Name) and node.id.startswith("_"):
+        raise fail(
+            "expression_private_name",
+            f"Không được dùng tên bắt đầu bằng dấu gạch dưới («{node.id}») trong biểu thức.",
+        )
+    if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+        raise fail(
+            "expression_private_name",
+            f"Không được truy cập thuộc tính bắt đầu bằng dấu gạch dưới («.{node.attr}») trong biểu thức.",
+        )
+    if isinstance(node, ast.keyword) and (node.arg is None or node.arg.startswith("_")):
+        raise fail("expression_syntax_forbidden", "Tham số dạng **… hoặc bắt đầu bằng «_» không được phép.")
+    if isinstance(node, ast.comprehension) and node.is_async:
+        raise fail("expression_syntax_forbidden", "Không được dùng «async for» trong biểu thức.")
+    if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+        raise fail("expression_syntax_forbidden", "Không được dùng định dạng «{giá_trị:…}» trong chuỗi f-string.")
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id not in FUNCTIONS:
+                raise fail(
+                    "expression_function_forbidden",
+                    f"Hàm «{func.id}» không được phép dùng trong biểu thức; chỉ được dùng: {_names_list()}.",
+                )
+        elif isinstance(func, ast.Attribute):
+            if func.attr not in _ALL_METHODS:
+                raise fail(
+                    "expression_method_forbidden",
+                    f"Phương thức «.{func.attr}()» không được phép dùng trong biểu thức.",
+                )
+        else:
+            raise fail(
+                "expression_call_forbidden",
+                "Chỉ được gọi hàm bằng tên (ví dụ len(danh_sach)) hoặc các phương thức được phép.",
+            )
+
+
+@functools.lru_cache(maxsize=2048)
+def _checked(expression: str) -> ast.expr:
+    """Parse and check once per distinct expression; the tree is never mutated, so it can be shared."""
+    text = expression.strip()
+    if not text:
+        raise ExpressionError("expression_empty", "Biểu thức rỗng.", expression)
+    if len(text) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(
+            "expression_too_long",
+            f"Biểu thức dài {len(text)} ký tự, vượt giới hạn {MAX_EXPRESSION_LENGTH} ký tự.",
+            expression,
+        )
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as exc:
+        where = f" (dòng {exc.lineno}, cột {exc.offset})" if exc.lineno and exc.offset else ""
+        raise ExpressionError(
+            "expression_syntax",
+            f"Biểu thức «{_short(text)}» sai cú pháp{where}: {exc.msg}.",
+            expression,
+        ) from exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise ExpressionError("expression_syntax", f"Biểu thức «{_short(text)}» không đọc được.", expression) from exc
+    if _depth_exceeds(tree, MAX_NESTING):
+        raise ExpressionError("expression_too_complex", "Biểu thức lồng nhau quá sâu.", expression)
+    # Report the most telling problem first: a dunder, a lambda or `open(...)` says more than the
+    # method called on its result.
+    for node in sorted(ast.walk(tree), key=_priority):
+        _check_node(node, expression)
+    return tree.body
+
+
+def check_expression(expression: str) -> None:
+    """Deploy-time check: raise ExpressionError if the expression may not be used at all."""
+    if not isinstance(expression, str):
+        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
+    _checked(expression)
+
+
+class _Evaluator(simpleeval.EvalWithCompoundTypes):
+    """simpleeval with read-only attribute semantics and allow-listed method calls.
+
+    `a.b` reads key `b` of a dict (the shape of form data); nothing else exposes attributes.
+    """
+
+    def __init__(self, names: dict[str, Any]) -> None:
+        super().__init__(operators=_OPERATORS, functions=dict(FUNCTIONS), names=names)
+
+    def run(self, expression: str, tree: ast.expr) -> Any:
+        self.expr = expression
+        # simpleeval counts comprehension items against a module-wide limit; start the count so
+        # that this evaluator stops after MAX_COMPREHENSION_ITEMS without changing the global.
+        self._max_count = max(0, simpleeval.MAX_COMPREHENSION_LENGTH - MAX_COMPREHENSION_ITEMS)
+        return self._eval(tree)
+
+    def _error(self, code: str, message: str) -> ExpressionError:
+        return ExpressionError(code, message, self.expr)
+
+    def _eval_attribute(self, node: ast.Attribute) -> Any:
+        base = self._eval(node.value)
+        if isinstance(base, Mapping):
+            if node.attr in base:
+                return base[node.attr]
+            raise self._error(
+                "expression_unknown_field",
+                f"Dữ liệu không có trường «{node.attr}» (biểu thức «{_short(self.expr)}»).",
+            )
+        raise self._error(
+            "expression_attribute_forbidden",
+            f"Không đọc được «.{node.attr}» trên giá trị kiểu {type(base).__name__}; "
+            "chỉ đọc được trường của dữ liệu dạng đối tượng.",
+        )
+
+    def _eval_call(self, node: ast.Call) -> Any:
+        func: Callable[..., Any]
+        if isinstance(node.func, ast.Attribute):
+            base = self._eval(node.func.value)
+            name = node.func.attr
+            if isinstance(base, str):
+                allowed = _STR_METHODS
+            elif isinstance(base, Mapping):
+                allowed = _DICT_METHODS
+            elif isinstance(base, list | tuple):
+                allowed = _SEQUENCE_METHODS
+            else:
+                allowed = frozenset()
+            if name not in allowed:
+                raise self._error(
+                    "expression_method_forbidden",
+                    f"Phương thức «.{name}()» không dùng được trên giá trị kiểu {type(base).__name__}.",
+                )
+            func = getattr(base, name)
+        elif isinstance(node.func, ast.Name) and node.func.id in self.functions:
+            func = self.functions[node.func.id]
+        else:
+            raise self._error("expression_function_forbidden", "Hàm này không được phép dùng trong biểu thức.")
+        args = [self._eval(a) for a in node.args]
+        kwargs = {k.arg: self._eval(k.value) for k in node.keywords if k.arg is not None}
+        return func(*args, **kwargs)
+
+
+def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
+    """Evaluate a checked expression over `data` (task data), raising only ExpressionError."""
+    if not isinstance(expression, str):
+        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
+    tree = _checked(expression)
+    names: dict[str, Any] = dict(data)
+    names.update({"True": True, "False": False, "None": None})
+    evaluator = _Evaluator(names)
+    short = _short(expression.strip())
+    try:
+        return evaluator.run(expression, tree)
+    except ExpressionError:
+        raise
+    except simpleeval.NameNotDefined as exc:
+        raise ExpressionError(
+            "expression_unknown_name",
+            f"Biến «{exc.name}» chưa có trong dữ liệu hồ sơ khi tính biểu thức «{short}».",
+            expression,
+        ) from exc
+    except (simpleeval.NumberTooHigh, simpleeval.IterableTooLong, OverflowError, MemoryError) as exc:
+        raise ExpressionError(
+            "expression_too_costly",
+            f"Biểu thức «{short}» tạo ra giá trị quá lớn; hệ thống dừng tính để bảo vệ máy chủ.",
+            expression,
+        ) from exc
+    except RecursionError as exc:
+        raise ExpressionError("expression_too_complex", f"Biểu thức «{short}» lồng nhau quá sâu.", expression) from exc
+    except simpleeval.InvalidExpression as exc:
+        raise ExpressionError(
+            "expression_forbidden", f"Biểu thức «{short}» dùng chức năng không được phép: {exc}.", expression
+        ) from exc
+    except ZeroDivisionError as exc:
+        raise ExpressionError(
+            "expression_division_by_zero", f"Biểu thức «{short}» chia cho 0.", expression
+        ) from exc
+    except (KeyError, IndexError) as exc:
+        raise ExpressionError(
+            "expression_unknown_field",
+            f"Biểu thức «{short}» đọc phần tử không có trong dữ liệu: {exc}.",
+            expression,
+        ) from exc
+    except (TypeError, ValueError) as exc:
+        raise ExpressionError(
+            "expression_type_error",
+            f"Kiểu dữ liệu không phù hợp khi tính biểu thức «{short}»: {exc}.",
+            expression,
+        ) from exc
+    except Exception as exc:  # any other failure is still the expression's, not the server's
+        raise ExpressionError(
+            "expression_failed", f"Không tính được biểu thức «{short}»: {exc}.", expression
+        ) from exc

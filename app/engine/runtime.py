@@ -1,0 +1,182 @@
+"""Load → step → save: the only place a workflow runs.
+
+A deployed procedure version is parsed once per process and cached by its content hash. A dossier's
+workflow lives as ONE serialized document; every request loads it, runs the engine until it waits,
+and hands back the new document plus what the projections need (ready user tasks, end events reached).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState as _TaskState
+
+from app.engine.analysis import build_parser_for
+from app.engine.environment import SafeScriptEngine
+
+_SERIALIZER = _Serializer(_Serializer.configure(_SPIFF_CONFIG))
+_SCRIPT_ENGINE = SafeScriptEngine()
+_CACHE_SIZE = 256
+
+
+class EngineError(Exception):
+    """A workflow could not move on: a condition failed to evaluate, or no path was open."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class TaskNotReady(Exception):
+    """The task does not exist in this workflow or is not waiting for a person."""
+
+
+@dataclass(frozen=True)
+class SpecBundle:
+    content_hash: str
+    process_id: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    id: str
+    spec_name: str
+    title: str
+    lane: str | None
+    properties: dict[str, str]
+
+
+@dataclass
+class StepResult:
+    """What one engine step changed, for the projections."""
+
+    ready: list[ReadyTask]
+    completed: bool
+    end_events: list[ReadyTask] = field(default_factory=list)
+
+
+_cache: OrderedDict[str, SpecBundle] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes], process_id: str) -> SpecBundle:
+    """The parsed spec of a deployed version; parsed once per process, keyed by content hash."""
+    key = f"{content_hash}:{process_id}"
+    with _cache_lock:
+        bundle = _cache.get(key)
+        if bundle is not None:
+            _cache.move_to_end(key)
+            return bundle
+    files = {name: text.encode() if isinstance(text, str) else text for name, text in bpmn_files.items()}
+    parser = build_parser_for(files)
+    bundle = SpecBundle(
+        content_hash=content_hash,
+        process_id=process_id,
+        spec=parser.get_spec(process_id),
+        subprocess_specs=parser.get_subprocess_specs(process_id),
+    )
+    with _cache_lock:
+        _cache[key] = bundle
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return bundle
+
+
+def _describe(task: Any) -> ReadyTask:
+    spec = task.task_spec
+    props = dict((getattr(spec, "extensions", None) or {}).get("properties") or {})
+    return ReadyTask(
+        id=str(task.id),
+        spec_name=spec.name,
+        title=getattr(spec, "bpmn_name", None) or spec.name,
+        lane=getattr(spec, "lane", None),
+        properties=props,
+    )
+
+
+class WorkflowRun:
+    """One dossier's workflow in memory for the length of a request."""
+
+    def __init__(self, workflow: Any) -> None:
+        self._wf = workflow
+
+    @classmethod
+    def start(cls, bundle: SpecBundle, data: Mapping[str, Any]) -> tuple[WorkflowRun, StepResult]:
+        wf = _BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=_SCRIPT_ENGINE)
+        wf.task_tree.data.update(json.loads(json.dumps(data)))
+        run = cls(wf)
+        return run, run._advance()
+
+    @classmethod
+    def load(cls, document: Mapping[str, Any]) -> WorkflowRun:
+        wf = _SERIALIZER.deserialize_json(json.dumps(document))
+        wf.script_engine = _SCRIPT_ENGINE
+        return cls(wf)
+
+    def document(self) -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(_SERIALIZER.serialize_json(self._wf))
+        return result
+
+    def ready_user_tasks(self) -> list[ReadyTask]:
+        return [_describe(t) for t in self._wf.get_tasks(state=_TaskState.READY, manual=True)]
+
+    def is_completed(self) -> bool:
+        return bool(self._wf.is_completed())
+
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        return dict(self._get_ready(task_id).data)
+
+    def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
+        task = self._get_ready(task_id)
+        task.data.update(json.loads(json.dumps(data)))
+        ended: list[ReadyTask] = []
+        try:
+            task.run()
+        except _WorkflowException as exc:
+            raise EngineError(_message_of(exc), str(exc)) from exc
+        return self._advance(ended)
+
+    def _get_ready(self, task_id: str) -> Any:
+        try:
+            task = self._wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TaskNotReady(task_id) from exc
+        if task is None or task.state != _TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(task_id)
+        return task
+
+    def _advance(self, ended: list[ReadyTask] | None = None) -> StepResult:
+        ended = [] if ended is None else ended
+        on_done: Callable[[Any], None] = lambda t: (  # noqa: E731
+            ended.append(_describe(t)) if isinstance(t.task_spec, _EndEvent) else None
+        )
+        try:
+            self._wf.do_engine_steps(did_complete_task=on_done)
+        except _WorkflowException as exc:
+            raise EngineError(_message_of(exc), str(exc)) from exc
+        return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended)
+
+
+def _message_of(exc: BaseException) -> str:
+    """The designer-facing message: the Vietnamese one our evaluator raised, if that is the cause."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        message = getattr(cause, "message", None)
+        if isinstance(message, str) and getattr(cause, "code", None):
+            return message
+        cause = cause.__cause__ or cause.__context__
+    return str(exc)

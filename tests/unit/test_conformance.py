@@ -1,0 +1,96 @@
+"""Conformance: every BPMN file of the OMG MIWG test suite gets a clear verdict, and none crashes.
+
+The corpus lives in the shared folder next to the repository (../shared/conformance/miwg): reference
+models plus exports and round-trips by five modelling tools. A table of file → verdict → reason is
+written to /tmp/conformance-summary.txt for people to read; it is not an artefact of the repository.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from app.engine.analysis import VERDICTS, BpmnAnalysis, analyze_bpmn
+
+CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+MIWG = CONFORMANCE / "miwg"
+SUMMARY = Path("/tmp/conformance-summary.txt")
+
+FILES = sorted(MIWG.rglob("*.bpmn")) if MIWG.is_dir() else []
+pytestmark = pytest.mark.skipif(not FILES, reason=f"conformance corpus not found at {MIWG}")
+
+
+def _analyze(path: Path) -> BpmnAnalysis:
+    return analyze_bpmn({path.name: path.read_bytes()})
+
+
+def _id(path: Path) -> str:
+    return str(path.relative_to(MIWG))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[_id(p) for p in FILES])
+def test_every_model_gets_a_clear_verdict(path: Path) -> None:
+    analysis = _analyze(path)
+    assert analysis.verdict in VERDICTS
+    assert analysis.reason.strip()
+    for problem in analysis.problems:
+        assert problem.file == path.name
+        assert problem.code
+        assert problem.message.strip()
+        assert problem.severity in ("error", "warning")
+        assert problem.line is None or problem.line >= 1
+    if analysis.verdict == "deployable":
+        assert analysis.process_id in analysis.executable_process_ids
+        assert not [p for p in analysis.problems if p.severity == "error"]
+    else:
+        assert [p for p in analysis.problems if p.severity == "error"]
+
+
+@pytest.mark.parametrize(
+    ("relative", "verdict", "code"),
+    [
+        # isExecutable="false" on the only process: a descriptive model.
+        ("reference/A.1.0.bpmn", "not_executable", "no_executable_process"),
+        # Bizagi adds a second process with no isExecutable at all; still descriptive.
+        ("bizagi-2.8.0.8/A.1.0-roundtrip.bpmn", "not_executable", "no_executable_process"),
+        # Message start event of the executable pool: nothing would ever start it.
+        ("bpmn-io-18.6.1/C.2.0-export.bpmn", "not_executable", "message_wait_unsupported"),
+        # A task with two outgoing flows (implicit parallel split), unsupported by the engine.
+        ("bpmn-io-18.6.1/A.2.1-export.bpmn", "not_executable", "implicit_split_unsupported"),
+        # The process and a globalTask share one id: the round-trip broke the file.
+        ("signavio-19.9.0/B.1.0-roundtrip.bpmn", "invalid", "duplicate_id"),
+        # Conditions written in FEEL.
+        ("reference/C.9.0.bpmn", "not_executable", "expression_syntax"),
+    ],
+)
+def test_specific_verdicts(relative: str, verdict: str, code: str) -> None:
+    analysis = _analyze(MIWG / relative)
+    assert analysis.verdict == verdict, analysis.reason
+    assert code in [p.code for p in analysis.problems]
+
+
+def test_plain_executable_model_is_deployable() -> None:
+    analysis = _analyze(MIWG / "bpmn-io-18.6.1/A.4.0-export.bpmn")
+    assert analysis.verdict == "deployable", analysis.reason
+    assert analysis.process_id == "Process_0elb8rq"
+    assert [t.title for t in analysis.user_tasks] == ["Task 1", "Task 2"]
+
+
+def test_summary_and_counts() -> None:
+    rows = [(path, _analyze(path)) for path in FILES]
+    by_verdict = Counter(a.verdict for _, a in rows)
+    by_tool: Counter[tuple[str, str]] = Counter((p.relative_to(MIWG).parts[0], a.verdict) for p, a in rows)
+
+    lines = [f"{_id(p)}\t{a.verdict}\t{a.reason}" for p, a in rows]
+    lines += ["", "per verdict: " + ", ".join(f"{v}={by_verdict[v]}" for v in VERDICTS)]
+    for tool in sorted({t for t, _ in by_tool}):
+        lines.append(f"{tool}: " + ", ".join(f"{v}={by_tool[(tool, v)]}" for v in VERDICTS))
+    SUMMARY.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    assert sum(by_verdict.values()) == len(FILES)
+    assert by_verdict["deployable"] >= 2
+    assert by_verdict["not_executable"] > by_verdict["invalid"]
+    # The MIWG reference models are valid BPMN by construction: never "invalid".
+    assert all(a.verdict != "invalid" for p, a in rows if p.parent.name == "reference")

@@ -1,0 +1,440 @@
+"""analyze_bpmn: problems with file and line, and the three verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from app.engine.analysis import VERDICTS, BpmnAnalysis, analyze_bpmn, build_parser_for
+from app.engine.environment import SafeScriptEngine
+from app.engine.xmlsafe import XmlError
+
+CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
+
+HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="Defs" targetNamespace="http://motcua.example/bpmn">
+"""
+TAIL = "</bpmn:definitions>\n"
+
+
+def _line_of(text: str, fragment: str) -> int:
+    """1-based line of the first occurrence of `fragment`, so tests do not hard-code line numbers."""
+    return text[: text.index(fragment)].count("\n") + 1
+
+
+def _props(**values: str) -> str:
+    items = "".join(f'<spiffworkflow:property name="{k}" value="{v}"/>' for k, v in values.items())
+    properties = f"<spiffworkflow:properties>{items}</spiffworkflow:properties>"
+    return f"<bpmn:extensionElements>{properties}</bpmn:extensionElements>"
+
+
+def _linear(task_xml: str, process_attrs: str = 'isExecutable="true"', end_xml: str = "") -> str:
+    """start → <one element with id "t"> → end."""
+    return HEAD + f"""  <bpmn:process id="thu_tuc" {process_attrs}>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+{task_xml}
+    <bpmn:endEvent id="end">{end_xml}<bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="t"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="end"/>
+  </bpmn:process>
+""" + TAIL
+
+
+VALID = HEAD + f"""  <bpmn:collaboration id="collab">
+    <bpmn:participant id="pool" name="UBND xã" processRef="khai_sinh"/>
+  </bpmn:collaboration>
+  <bpmn:process id="khai_sinh" name="Đăng ký khai sinh" isExecutable="true">
+    <bpmn:laneSet id="lanes">
+      <bpmn:lane id="lane_tn" name="Tiếp nhận">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>tiep_nhan</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="lane_ld" name="Lãnh đạo">
+        <bpmn:flowNodeRef>ky_duyet</bpmn:flowNodeRef><bpmn:flowNodeRef>gw</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end_ok</bpmn:flowNodeRef><bpmn:flowNodeRef>end_no</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="tiep_nhan" name="Tiếp nhận hồ sơ">
+      {_props(formJsonSchemaFilename="tiep-nhan.schema.json", formUiSchemaFilename="tiep-nhan.ui.json",
+              dossierStatus="2", allottedTime="0.5")}
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:userTask id="ky_duyet">
+      {_props(formJsonSchemaFilename="ky-duyet.schema.json", dossierStatus="4", allottedTime="1")}
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:exclusiveGateway id="gw" default="f_no">
+      <bpmn:incoming>f3</bpmn:incoming><bpmn:outgoing>f_ok</bpmn:outgoing><bpmn:outgoing>f_no</bpmn:outgoing>
+    </bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end_ok" name="Đã xử lý xong">{_props(dossierStatus="9")}<bpmn:incoming>f_ok</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:endEvent id="end_no" name="Dừng xử lý">{_props(dossierStatus="8")}<bpmn:incoming>f_no</bpmn:incoming>
+    </bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="tiep_nhan"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="tiep_nhan" targetRef="ky_duyet"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="ky_duyet" targetRef="gw"/>
+    <bpmn:sequenceFlow id="f_ok" name="Đồng ý" sourceRef="gw" targetRef="end_ok">
+      <bpmn:conditionExpression>ket_qua == 'dong_y'</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f_no" sourceRef="gw" targetRef="end_no"/>
+  </bpmn:process>
+""" + TAIL
+
+
+def _codes(analysis: BpmnAnalysis) -> list[str]:
+    return [p.code for p in analysis.problems]
+
+
+def test_valid_process_is_deployable_with_user_tasks() -> None:
+    analysis = analyze_bpmn({"khai-sinh.bpmn": VALID.encode()})
+    assert analysis.problems == []
+    assert analysis.verdict == "deployable"
+    assert "khai_sinh" in analysis.reason
+    assert analysis.process_ids == ["khai_sinh"]
+    assert analysis.executable_process_ids == ["khai_sinh"]
+    assert analysis.process_id == "khai_sinh"
+    first, second = analysis.user_tasks
+    assert (first.spec_name, first.title, first.lane) == ("tiep_nhan", "Tiếp nhận hồ sơ", "Tiếp nhận")
+    assert (first.form, first.ui_form) == ("tiep-nhan.schema.json", "tiep-nhan.ui.json")
+    assert first.properties["dossierStatus"] == "2"
+    assert first.properties["allottedTime"] == "0.5"
+    assert first.process_id == "khai_sinh"
+    assert (second.spec_name, second.title, second.lane) == ("ky_duyet", "ky_duyet", "Lãnh đạo")
+    assert (second.form, second.ui_form) == ("ky-duyet.schema.json", None)
+    assert analysis.lanes == ["Tiếp nhận", "Lãnh đạo"]
+    assert sorted(analysis.end_events) == [("end_no", {"dossierStatus": "8"}), ("end_ok", {"dossierStatus": "9"})]
+    assert analysis.task_files["ky_duyet"] == "khai-sinh.bpmn"
+    assert analysis.task_lines["ky_duyet"] == _line_of(VALID, '<bpmn:userTask id="ky_duyet"')
+
+
+def test_deployable_analysis_runs_with_the_same_parser() -> None:
+    files = {"khai-sinh.bpmn": VALID.encode()}
+    analysis = analyze_bpmn(files)
+    assert analysis.process_id is not None
+    parser = build_parser_for(files)
+    workflow = BpmnWorkflow(parser.get_spec(analysis.process_id), script_engine=SafeScriptEngine())
+    workflow.do_engine_steps()
+    for answer in ({}, {"ket_qua": "dong_y"}):
+        task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.data.update(answer)
+        task.run()
+        workflow.do_engine_steps()
+    assert workflow.is_completed()
+    assert workflow.get_tasks(spec_name="end_ok")[0].state == TaskState.COMPLETED
+
+
+def test_script_task_is_not_executable_with_its_line() -> None:
+    text = _linear('    <bpmn:scriptTask id="t" name="Tính phí"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:script>phi = 1</bpmn:script></bpmn:scriptTask>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    problem = next(p for p in analysis.problems if p.code == "script_task_forbidden")
+    assert problem.file == "p.bpmn"
+    assert problem.line == _line_of(text, "<bpmn:scriptTask")
+    assert "script task" in problem.message
+    assert "môi trường cách ly an toàn" in problem.message
+    assert analysis.reason
+
+
+def test_pre_and_post_scripts_are_refused() -> None:
+    text = _linear('    <bpmn:userTask id="t"><bpmn:extensionElements>'
+                   "<spiffworkflow:preScript>x = 1</spiffworkflow:preScript></bpmn:extensionElements>"
+                   "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert "script_forbidden" in _codes(analysis)
+
+
+def test_bad_condition_is_reported_with_its_line() -> None:
+    text = VALID.replace("ket_qua == 'dong_y'", "ket_qua.__class__ == 'dong_y'")
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict != "deployable"
+    problem = next(p for p in analysis.problems if p.code == "expression_private_name")
+    assert problem.severity == "error"
+    assert problem.file == "khai-sinh.bpmn"
+    assert problem.line == _line_of(text, "<bpmn:conditionExpression>")
+    assert "«Đồng ý»" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("condition", "code"),
+    [("ket_qua ==", "expression_syntax"), ("${approved}", "expression_language_unsupported"),
+     ("open('x').read()", "expression_function_forbidden")],
+)
+def test_conditions_that_cannot_run_here(condition: str, code: str) -> None:
+    text = VALID.replace("ket_qua == 'dong_y'", condition)
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert code in _codes(analysis)
+
+
+def test_malformed_xml_is_invalid_with_its_line() -> None:
+    text = VALID.replace("</bpmn:userTask>", "</bpmn:task>", 1)
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "invalid"
+    (problem,) = analysis.problems
+    assert problem.code == "xml_malformed"
+    assert problem.line == _line_of(text, "</bpmn:task>")
+    assert "khai-sinh.bpmn" in analysis.reason
+    assert analysis.process_id is None
+
+
+def test_xxe_is_invalid() -> None:
+    text = VALID.replace(
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>\n',
+    ).replace('name="Đăng ký khai sinh"', 'name="&xxe;"')
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "invalid"
+    assert _codes(analysis) == ["xml_doctype_forbidden"]
+    assert analysis.problems[0].line == 2
+    with pytest.raises(XmlError):
+        build_parser_for({"khai-sinh.bpmn": text.encode()})
+
+
+@pytest.mark.parametrize("attrs", ['isExecutable="false"', ""], ids=["false", "absent"])
+def test_no_executable_process_is_not_executable(attrs: str) -> None:
+    text = VALID.replace('isExecutable="true"', attrs)
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert analysis.reason == 'Không có quy trình nào được đánh dấu có thể thực thi (isExecutable="true").'
+    assert analysis.process_ids == ["khai_sinh"]
+    assert analysis.executable_process_ids == []
+    assert analysis.process_id is None
+    assert _codes(analysis) == ["no_executable_process"]
+    assert analysis.problems[0].line == _line_of(text, "<bpmn:process ")
+
+
+def test_not_a_bpmn_document_is_invalid() -> None:
+    analysis = analyze_bpmn({"p.bpmn": b'<?xml version="1.0"?>\n<definitions xmlns="urn:other"/>'})
+    assert analysis.verdict == "invalid"
+    assert _codes(analysis) == ["not_bpmn"]
+    assert analysis.problems[0].line == 2
+
+
+def test_several_executable_processes_need_a_process_id() -> None:
+    second = _linear('    <bpmn:userTask id="t"><bpmn:incoming>f1</bpmn:incoming>'
+                     "<bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>")
+    files = {"khai-sinh.bpmn": VALID.encode(), "phu.bpmn": second.encode()}
+    ambiguous = analyze_bpmn(files)
+    assert ambiguous.verdict == "not_executable"
+    assert "process_ambiguous" in _codes(ambiguous)
+    assert ambiguous.process_id is None
+    assert sorted(ambiguous.executable_process_ids) == ["khai_sinh", "thu_tuc"]
+
+    chosen = analyze_bpmn(files, process_id="khai_sinh")
+    assert chosen.verdict == "deployable"
+    assert chosen.process_id == "khai_sinh"
+    assert [t.spec_name for t in chosen.user_tasks] == ["tiep_nhan", "ky_duyet"]
+
+    missing = analyze_bpmn(files, process_id="khong_co")
+    assert missing.verdict == "invalid"
+    assert _codes(missing) == ["process_not_found"]
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"), [("1", True), ("10", True), ("0", False), ("11", False), ("hai", False), ("2.5", False)]
+)
+def test_dossier_status_must_be_in_the_table(status: str, ok: bool) -> None:
+    text = VALID.replace('name="dossierStatus" value="9"', f'name="dossierStatus" value="{status}"')
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    if ok:
+        assert analysis.verdict == "deployable"
+        return
+    assert analysis.verdict == "invalid"
+    (problem,) = analysis.problems
+    assert problem.code == "status_out_of_range"
+    assert problem.line == _line_of(text, f'name="dossierStatus" value="{status}"')
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("3", True), ("0.25", True), ("0", False), ("-1", False), ("1,5", False), ("ba", False),
+                      ("NaN", False), ("1e3", False)]
+)
+def test_allotted_time_must_be_positive_working_days(value: str, ok: bool) -> None:
+    text = VALID.replace('name="allottedTime" value="1"', f'name="allottedTime" value="{value}"')
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert (analysis.verdict == "deployable") is ok
+    if not ok:
+        assert _codes(analysis) == ["allotted_time_invalid"]
+
+
+def test_service_task_needs_an_operator() -> None:
+    bare = _linear('    <bpmn:serviceTask id="t" name="Gọi dịch vụ"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>")
+    analysis = analyze_bpmn({"p.bpmn": bare.encode()})
+    assert analysis.verdict == "not_executable"
+    problem = next(p for p in analysis.problems if p.code == "service_task_unsupported")
+    assert problem.line == _line_of(bare, "<bpmn:serviceTask")
+
+    with_operator = _linear(
+        '    <bpmn:serviceTask id="t" name="Tra cứu"><bpmn:extensionElements>'
+        '<spiffworkflow:serviceTaskOperator id="population.lookup_citizen" resultVariable="cong_dan">'
+        '<spiffworkflow:parameters><spiffworkflow:parameter id="so_dinh_danh" type="str" value="cccd"/>'
+        "</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>"
+        "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:serviceTask>"
+    )
+    analysis = analyze_bpmn({"p.bpmn": with_operator.encode()})
+    assert analysis.verdict == "deployable"
+    (service,) = analysis.service_tasks
+    assert (service.spec_name, service.operation, service.result_variable) == (
+        "t", "population.lookup_citizen", "cong_dan")
+    assert service.parameters == {"so_dinh_danh": {"value": "cccd", "type": "str"}}
+
+    bad_param = with_operator.replace('value="cccd"', 'value="__import__(\'os\')"')
+    assert "expression_private_name" in _codes(analyze_bpmn({"p.bpmn": bad_param.encode()}))
+
+
+def test_unsupported_element_is_not_executable_with_engine_detail() -> None:
+    text = _linear('    <bpmn:complexGateway id="t" name="Phức hợp"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing></bpmn:complexGateway>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    (problem,) = analysis.problems
+    assert problem.code == "element_unsupported"
+    assert problem.line == _line_of(text, "<bpmn:complexGateway")
+    assert "cổng phức hợp" in problem.message
+    assert "There is no support implemented for this task type" in problem.message
+
+
+def test_waiting_for_a_message_is_not_executable() -> None:
+    text = _linear('    <bpmn:intermediateCatchEvent id="t" name="Chờ kết quả"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:messageEventDefinition id=\"m\"/>"
+                   "</bpmn:intermediateCatchEvent>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert _codes(analysis) == ["message_wait_unsupported"]
+
+
+@pytest.mark.parametrize(
+    ("timer", "code"), [("", "timer_unspecified"), ("<bpmn:timeDuration>P2D</bpmn:timeDuration>",
+                                                   "timer_expression_unquoted")]
+)
+def test_timers_need_a_quoted_iso_value(timer: str, code: str) -> None:
+    text = _linear('    <bpmn:intermediateCatchEvent id="t" name="Chờ"><bpmn:incoming>f1</bpmn:incoming>'
+                   f"<bpmn:outgoing>f2</bpmn:outgoing><bpmn:timerEventDefinition id=\"tm\">{timer}"
+                   "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert code in _codes(analysis)
+    quoted = text.replace(">P2D<", ">'P2D'<")
+    if timer:
+        assert analyze_bpmn({"p.bpmn": quoted.encode()}).verdict == "deployable"
+
+
+def test_modelling_error_from_the_engine_is_invalid() -> None:
+    text = VALID.replace('targetRef="ky_duyet"', 'targetRef="khong_ton_tai"')
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "invalid"
+    problem = analysis.problems[0]
+    assert problem.code == "flow_target_missing"
+    assert problem.line == _line_of(text, '<bpmn:userTask id="tiep_nhan"')
+
+
+def test_gateway_without_conditions_is_not_executable() -> None:
+    text = VALID.replace(' default="f_no"', "")
+    text = text.replace("<bpmn:conditionExpression>ket_qua == 'dong_y'</bpmn:conditionExpression>", "")
+    analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert _codes(analysis) == ["condition_missing"]
+    assert analysis.problems[0].line is not None
+
+
+DMN = """<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="dmn" name="Phí" namespace="x">
+  <decision id="muc_phi" name="Mức phí">
+    <decisionTable id="bang">
+      <input id="i1" label="Kênh"><inputExpression id="ie" typeRef="string"><text>kenh</text></inputExpression></input>
+      <output id="o1" name="phi" typeRef="number"/>
+      <rule id="r1"><inputEntry id="e1"><text>"truc_tuyen"</text></inputEntry>
+        <outputEntry id="o1r1"><text>10000</text></outputEntry></rule>
+      <rule id="r2"><inputEntry id="e2"><text>-</text></inputEntry>
+        <outputEntry id="o1r2"><text>20000</text></outputEntry></rule>
+    </decisionTable>
+  </decision>
+</definitions>
+"""
+
+BUSINESS_RULE = _linear(
+    '    <bpmn:businessRuleTask id="t" name="Tính phí"><bpmn:extensionElements>'
+    "<spiffworkflow:calledDecisionId>muc_phi</spiffworkflow:calledDecisionId></bpmn:extensionElements>"
+    "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:businessRuleTask>"
+)
+
+
+def test_dmn_decision_is_checked_and_runs_on_the_safe_engine() -> None:
+    files = {"p.bpmn": BUSINESS_RULE.encode(), "phi.dmn": DMN.encode()}
+    analysis = analyze_bpmn(files)
+    assert analysis.verdict == "deployable", analysis.problems
+    parser = build_parser_for(files)
+    for channel, fee in (("truc_tuyen", 10000), ("truc_tiep", 20000)):
+        workflow = BpmnWorkflow(parser.get_spec("thu_tuc"), script_engine=SafeScriptEngine())
+        workflow.task_tree.data["kenh"] = channel
+        workflow.do_engine_steps()
+        assert workflow.is_completed()
+        assert workflow.data["phi"] == fee
+
+    evil = DMN.replace("<text>20000</text>", "<text>().__class__</text>")
+    analysis = analyze_bpmn({"p.bpmn": BUSINESS_RULE.encode(), "phi.dmn": evil.encode()})
+    assert analysis.verdict == "not_executable"
+    problem = next(p for p in analysis.problems if p.code == "expression_private_name")
+    assert (problem.file, problem.line) == ("phi.dmn", _line_of(evil, "().__class__"))
+
+    missing = analyze_bpmn({"p.bpmn": BUSINESS_RULE.encode()})
+    assert missing.verdict == "invalid"
+    assert _codes(missing) == ["decision_missing"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"\x00\xff\xfe garbage", b"<bpmn:definitions xmlns:bpmn='x'>", b"<a/>", VALID.encode("utf-16"),
+     VALID.replace('id="khai_sinh"', 'id="x\'y"').encode(), VALID.replace('id="f2"', 'id="f1"').encode()],
+    ids=["binary", "unclosed", "other-root", "utf16", "quote-in-id", "duplicate-id"],
+)
+def test_odd_files_never_crash(data: bytes) -> None:
+    analysis = analyze_bpmn({"odd.bpmn": data, "odd.dmn": data})
+    assert analysis.verdict in VERDICTS
+    assert analysis.reason
+    assert all(p.file and p.code and p.message for p in analysis.problems)
+
+
+def test_empty_package_is_not_deployable() -> None:
+    analysis = analyze_bpmn({})
+    assert analysis.verdict == "not_executable"
+    assert _codes(analysis) == ["no_process"]
+
+
+def _deployable_conformance_models() -> list[Path]:
+    folder = CONFORMANCE / "miwg"
+    if not folder.is_dir():
+        return []
+    return [f for f in sorted(folder.rglob("*.bpmn")) if analyze_bpmn({f.name: f.read_bytes()}).verdict == "deployable"]
+
+
+@pytest.mark.skipif(not (CONFORMANCE / "miwg").is_dir(), reason="conformance corpus (../shared/conformance) absent")
+def test_deployable_conformance_models_run_to_completion() -> None:
+    models = _deployable_conformance_models()
+    assert models, "the corpus holds models this platform can deploy"
+    for model in models:
+        files = {model.name: model.read_bytes()}
+        analysis = analyze_bpmn(files)
+        assert analysis.process_id is not None
+        parser = build_parser_for(files)
+        workflow = BpmnWorkflow(
+            parser.get_spec(analysis.process_id), parser.get_subprocess_specs(analysis.process_id),
+            script_engine=SafeScriptEngine(),
+        )
+        workflow.do_engine_steps()
+        for _ in range(100):
+            ready = workflow.get_tasks(state=TaskState.READY, manual=True)
+            if not ready:
+                break
+            assert {t.task_spec.name for t in ready} <= {t.spec_name for t in analysis.user_tasks}
+            ready[0].run()
+            workflow.do_engine_steps()
+        assert workflow.is_completed(), model
