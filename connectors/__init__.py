@@ -1,0 +1,1 @@
+"""Connectors to the national systems (population, business registry, tax, payment, notify, portal)."""

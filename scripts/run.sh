@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install and run MotCua in embedded mode: SQLite file, in-process jobs, demo data and the sample
+# procedures deployed. Idempotent: run it again to update and restart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${PORT:-5000}"
+PY="${PYTHON:-python3}"
+
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+.venv/bin/pybabel compile --use-fuzzy -d app/translations >/dev/null 2>&1 || true
+
+export FLASK_APP=wsgi.py
+mkdir -p var
+.venv/bin/flask db upgrade
+.venv/bin/flask seed
+.venv/bin/flask procedures deploy --all
+
+echo
+echo "MotCua chạy tại http://127.0.0.1:${PORT}/  (Ctrl+C để dừng)"
+echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (đăng nhập: congdan / demo123)"
+echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hotich, chutich, traketqua / demo123)"
+echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
+echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
+exec .venv/bin/flask run --host 127.0.0.1 --port "$PORT" --no-reload
