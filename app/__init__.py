@@ -31,6 +31,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
 
+    from app.jobs import init_jobs
+
+    init_jobs(app)
+
     from app.web import register_web
 
     register_web(app)

@@ -1,9 +1,128 @@
-"""Flask CLI commands."""
+"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`."""
 
 from __future__ import annotations
 
-from flask import Flask
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
+
+
+def _print_report(report: object, label: str) -> None:
+    from app.procedures.package import PackageReport
+
+    assert isinstance(report, PackageReport)
+    verdict_text = {"deployable": "có thể triển khai", "not_executable": "không thực thi được",
+                    "invalid": "không hợp lệ"}[report.verdict]
+    click.echo(f"{label}: {verdict_text} ({report.verdict})")
+    if report.analysis is not None and report.analysis.verdict != "deployable":
+        click.echo(f"  {report.analysis.reason}")
+    for p in report.problems:
+        where = p.file + (f":{p.line}" if p.line else "") + (f"#{p.pointer}" if p.pointer else "")
+        click.echo(f"  [{p.severity}] {where}: {p.message} ({p.code})")
 
 
 def register_cli(app: Flask) -> None:
-    return None
+    procedures = AppGroup("procedures", help="Kiểm tra và triển khai gói thủ tục.")
+
+    @procedures.command("check")
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+    def check(paths: tuple[Path, ...]) -> None:
+        """Validate packages (folders, zips) or single BPMN files without deploying."""
+        from app.engine.analysis import analyze_bpmn
+        from app.procedures.package import check_package, load_directory
+
+        failed = False
+        for path in paths:
+            if path.is_file() and path.suffix in (".bpmn", ".xml"):
+                analysis = analyze_bpmn({path.name: path.read_bytes()})
+                click.echo(f"{path}: {analysis.verdict} — {analysis.reason}")
+                for p in analysis.problems:
+                    click.echo(f"  [{p.severity}] {p.file}:{p.line or '-'}: {p.message} ({p.code})")
+                failed |= analysis.verdict != "deployable"
+                continue
+            report = check_package(load_directory(path))
+            _print_report(report, str(path))
+            failed |= not report.ok
+        sys.exit(1 if failed else 0)
+
+    @procedures.command("deploy")
+    @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+    @click.option("--all", "deploy_all", is_flag=True, help="Triển khai mọi gói trong thư mục bpmn/.")
+    def deploy_cmd(paths: tuple[Path, ...], deploy_all: bool) -> None:
+        """Deploy packages; identical content is not deployed twice."""
+        from app.procedures.deploy import DeployRefused, deploy
+        from app.procedures.package import load_directory
+
+        targets = list(paths)
+        if deploy_all:
+            root = Path(current_app.config["PROCEDURES_DIR"])
+            targets += sorted(p for p in root.iterdir() if p.is_dir() and (p / "procedure.json").exists())
+        if not targets:
+            raise click.UsageError("Chỉ ra đường dẫn gói thủ tục hoặc dùng --all.")
+        failed = False
+        for path in targets:
+            try:
+                result = deploy(load_directory(path), deployed_by="cli")
+                db.session.commit()
+            except DeployRefused as exc:
+                db.session.rollback()
+                exc.report.problems = exc.problems
+                _print_report(exc.report, str(path))
+                failed = True
+                continue
+            state = "phiên bản mới" if result.created else "không đổi"
+            click.echo(f"{path}: {result.procedure.code} {result.procedure.name} — v{result.version.version} ({state})")
+        sys.exit(1 if failed else 0)
+
+    app.cli.add_command(procedures)
+
+    users = AppGroup("users", help="Người dùng và mã truy cập API.")
+
+    @users.command("token")
+    @click.argument("username")
+    def token(username: str) -> None:
+        """Print a new bearer token for USERNAME."""
+        from app.accounts import issue_token
+        from app.models import User
+
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"Không có người dùng «{username}».")
+        value = issue_token(user, current_app.config["API_TOKEN_DAYS"])
+        db.session.commit()
+        click.echo(value)
+
+    app.cli.add_command(users)
+
+    @app.cli.command("seed")
+    def seed() -> None:
+        """Create the demo agencies and users (idempotent)."""
+        from app.seed import DEMO_PASSWORD, seed_demo
+
+        rows = seed_demo()
+        db.session.commit()
+        click.echo(f"Tài khoản demo (mật khẩu: {DEMO_PASSWORD}):")
+        for username, full_name, roles in rows:
+            click.echo(f"  {username:<12} {full_name:<22} {roles}")
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Chạy hết hàng đợi rồi dừng.")
+    def worker(burst: bool) -> None:
+        """Run an rq worker for every queue (needs REDIS_URL)."""
+        from redis import Redis
+        from rq import SimpleWorker
+
+        from app.jobs import QUEUE_NOTIFICATIONS
+
+        url = current_app.config["REDIS_URL"]
+        if not url:
+            raise click.ClickException(
+                "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
+            )
+        SimpleWorker([QUEUE_NOTIFICATIONS], connection=Redis.from_url(url)).work(burst=burst)

@@ -25,6 +25,8 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
     # Redis for rq queues; empty means jobs run in an in-process worker thread.
     REDIS_URL = _env("REDIS_URL", "")
+    # "auto": rq when REDIS_URL is set, else an in-process thread; "record": keep jobs for tests to run.
+    JOB_DISPATCH = _env("JOB_DISPATCH", "auto")
     # Where uploaded dossier files are stored (outside the web root), by content hash.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.

@@ -1,9 +1,8 @@
 import logging
 from logging.config import fileConfig
 
-from flask import current_app
-
 from alembic import context
+from flask import current_app
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -91,6 +90,13 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    # Migrations must not import application code: render our column types as plain SQLAlchemy ones.
+    def render_item(type_, obj, autogen_context):
+        if type_ == "type" and type(obj).__name__ == "UtcDateTime":
+            return "sa.DateTime(timezone=True)"
+        return False
+
+    conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

@@ -7,6 +7,7 @@ from app.models.dossier import (
     Dossier,
     DossierCounter,
     HumanTask,
+    Notification,
     WorkflowInstance,
 )
 from app.models.procedure import Procedure, ProcedureVersion
@@ -21,6 +22,7 @@ __all__ = [
     "Dossier",
     "DossierCounter",
     "HumanTask",
+    "Notification",
     "Procedure",
     "ProcedureVersion",
     "User",

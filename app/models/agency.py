@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models.types import JsonDoc
 
 
-class Agency(db.Model):  # type: ignore[name-defined,misc]
+class Agency(db.Model):  # type: ignore[name-defined]
     __tablename__ = "agency"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -24,7 +24,7 @@ class Agency(db.Model):  # type: ignore[name-defined,misc]
     office_hours: Mapped[list[list[str]] | None] = mapped_column(JsonDoc, nullable=True)
 
 
-class CalendarDay(db.Model):  # type: ignore[name-defined,misc]
+class CalendarDay(db.Model):  # type: ignore[name-defined]
     """An agency's deviation from the national calendar: an extra working day or an extra day off."""
 
     __tablename__ = "calendar_day"

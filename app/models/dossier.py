@@ -40,7 +40,7 @@ PAUSING_STATUSES = frozenset({5, 6, 8})
 FINAL_STATUSES = frozenset({3, 7, 10})
 
 
-class DossierCounter(db.Model):  # type: ignore[name-defined,misc]
+class DossierCounter(db.Model):  # type: ignore[name-defined]
     """Per-agency, per-day sequence behind dossier codes; incremented atomically with UPSERT … RETURNING."""
 
     __tablename__ = "dossier_counter"
@@ -50,7 +50,7 @@ class DossierCounter(db.Model):  # type: ignore[name-defined,misc]
     last_value: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class Dossier(db.Model):  # type: ignore[name-defined,misc]
+class Dossier(db.Model):  # type: ignore[name-defined]
     __tablename__ = "dossier"
     __table_args__ = (Index("ix_dossier_agency_status_due", "agency_id", "status", "due_at"),)
 
@@ -87,7 +87,7 @@ class Dossier(db.Model):  # type: ignore[name-defined,misc]
         return STATUSES.get(self.status, str(self.status))
 
 
-class WorkflowInstance(db.Model):  # type: ignore[name-defined,misc]
+class WorkflowInstance(db.Model):  # type: ignore[name-defined]
     """The ONE serialized SpiffWorkflow document of a dossier, with an optimistic-lock version."""
 
     __tablename__ = "workflow_instance"
@@ -104,7 +104,7 @@ class WorkflowInstance(db.Model):  # type: ignore[name-defined,misc]
     __mapper_args__ = {"version_id_col": version}
 
 
-class HumanTask(db.Model):  # type: ignore[name-defined,misc]
+class HumanTask(db.Model):  # type: ignore[name-defined]
     """Inbox projection of a READY user task of a dossier's workflow."""
 
     __tablename__ = "human_task"
@@ -134,7 +134,7 @@ class HumanTask(db.Model):  # type: ignore[name-defined,misc]
     dossier: Mapped[Dossier] = relationship()
 
 
-class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
+class AuditEvent(db.Model):  # type: ignore[name-defined]
     """Who did what to a dossier, when: the dossier history and the control sheet read this."""
 
     __tablename__ = "audit_event"
@@ -152,7 +152,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     note: Mapped[str] = mapped_column(Text, default="")
 
 
-class Attachment(db.Model):  # type: ignore[name-defined,misc]
+class Attachment(db.Model):  # type: ignore[name-defined]
     """A file uploaded with an eForm, stored outside the web root under its SHA-256."""
 
     __tablename__ = "attachment"
@@ -167,3 +167,24 @@ class Attachment(db.Model):  # type: ignore[name-defined,misc]
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Notification(db.Model):  # type: ignore[name-defined]
+    """A message to the applicant about their dossier, composed by a background job.
+
+    Delivery (email/SMS through the notify connector) stamps sent_at; until then the message is
+    shown on the dossier's page, so nothing the applicant should know depends on delivery.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("dossier_id", "audit_event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_event.id"))
+    channel: Mapped[str] = mapped_column(String(16), default="email")
+    recipient: Mapped[str] = mapped_column(String(255), default="")
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

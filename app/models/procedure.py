@@ -13,7 +13,7 @@ from app.models.agency import Agency
 from app.models.types import JsonDoc, UtcDateTime, utcnow
 
 
-class Procedure(db.Model):  # type: ignore[name-defined,misc]
+class Procedure(db.Model):  # type: ignore[name-defined]
     __tablename__ = "procedure"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -30,7 +30,7 @@ class Procedure(db.Model):  # type: ignore[name-defined,misc]
     current_version: Mapped[ProcedureVersion | None] = relationship(foreign_keys=[current_version_id])
 
 
-class ProcedureVersion(db.Model):  # type: ignore[name-defined,misc]
+class ProcedureVersion(db.Model):  # type: ignore[name-defined]
     """Everything needed to run one version, frozen: manifest, BPMN files and forms, by content hash."""
 
     __tablename__ = "procedure_version"

@@ -20,7 +20,7 @@ ADMIN_ROLE = "quan_tri"
 ALL_ROLES = (*OFFICER_ROLES, CITIZEN_ROLE, DESIGNER_ROLE, ADMIN_ROLE)
 
 
-class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "app_user"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -52,7 +52,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
         return self.active
 
 
-class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+class ApiToken(db.Model):  # type: ignore[name-defined]
     """A bearer token; only its SHA-256 is stored so a database leak does not leak tokens."""
 
     __tablename__ = "api_token"

@@ -2,8 +2,97 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_babel import format_decimal
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from app.extensions import babel, db, login_manager
+from app.models import User
+from app.models.dossier import STATUSES
+
+
+def select_locale() -> str:
+    lang = request.args.get("lang") or request.cookies.get("lang")
+    return lang if lang in ("vi", "en") else "vi"
 
 
 def register_web(app: Flask) -> None:
-    return None
+    babel.init_app(app, locale_selector=select_locale)
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+
+    from app.web.api import bp as api_bp
+    from app.web.auth import bp as auth_bp
+    from app.web.inbox import bp as inbox_bp
+    from app.web.portal import bp as portal_bp
+    from app.web.studio import bp as studio_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(inbox_bp)
+    app.register_blueprint(studio_bp)
+    app.register_blueprint(api_bp)
+
+    tz = ZoneInfo(app.config["TIMEZONE"])
+
+    @app.template_filter("localdt")
+    def localdt(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
+        return value.astimezone(tz).strftime(fmt) if value else ""
+
+    @app.template_filter("vnd")
+    def vnd(value: int | None) -> str:
+        return f"{format_decimal(value or 0, locale='vi_VN')} đ"
+
+    @app.context_processor
+    def globals_for_templates() -> dict[str, Any]:
+        return {"STATUSES": STATUSES, "lang": select_locale()}
+
+    @app.after_request
+    def remember_language(response: Any) -> Any:
+        if request.args.get("lang") in ("vi", "en"):
+            response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    def wants_json() -> bool:
+        return request.path.startswith("/api/")
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        message = "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; vui lòng tải lại trang."
+        return render_template("error.html", code=400, message=message), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge) -> Any:
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        message = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB)."
+        if wants_json():
+            return jsonify(error={"code": "payload_too_large", "message": message, "details": {}}), 413
+        return render_template("error.html", code=413, message=message), 413
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        messages = {404: "Không tìm thấy trang.", 405: "Phương thức không được hỗ trợ.",
+                    401: "Cần đăng nhập.", 403: "Không có quyền truy cập.", 400: "Yêu cầu không hợp lệ."}
+        message = messages.get(exc.code or 500, exc.description or "Lỗi.")
+        if wants_json():
+            return jsonify(error={"code": (exc.name or "error").lower().replace(" ", "_"),
+                                  "message": message, "details": {}}), exc.code
+        return render_template("error.html", code=exc.code, message=message), exc.code
+
+    @app.before_request
+    def remember_user() -> None:
+        g.user = current_user if current_user.is_authenticated else None

@@ -1,0 +1,487 @@
+"""Dossier use cases: submit, claim, complete a step, look up. Authorization is checked here.
+
+Each use case runs in the caller's transaction: load the workflow document, run the engine until it
+waits, write the document and the projections (dossier, human_task, audit_event), and leave follow-up
+jobs to be enqueued after commit. The caller commits; any exception means nothing happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.dossiers.attachments import claim_references
+from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
+from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
+from app.dossiers.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
+from app.eforms.schema import path_to_pointer
+from app.eforms.validate import validate_data
+from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, get_bundle
+from app.extensions import db
+from app.jobs import QUEUE_NOTIFICATIONS, enqueue_after_commit
+from app.jobs.tasks import notify_status_change
+from app.models import (
+    Agency,
+    AuditEvent,
+    CalendarDay,
+    Dossier,
+    DossierCounter,
+    HumanTask,
+    Procedure,
+    ProcedureVersion,
+    User,
+    WorkflowInstance,
+)
+from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES
+from app.models.user import CITIZEN_ROLE
+
+OPEN_TASK_STATES = ("ready", "claimed")
+
+
+def local_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"])
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- calendar and codes
+
+
+def calendar_for(agency: Agency) -> WorkingCalendar:
+    rows = db.session.scalars(
+        select(CalendarDay).where(or_(CalendarDay.agency_id.is_(None), CalendarDay.agency_id == agency.id))
+    ).all()
+    # An agency's own row wins over a nation-wide one for the same day.
+    by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
+    overrides = [CalendarOverride(day=r.day, working=r.working, note=r.note) for r in by_day.values()]
+    hours = OfficeHours()
+    if agency.office_hours:
+        hours = OfficeHours(
+            periods=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in agency.office_hours)
+        )
+    return WorkingCalendar(overrides, office_hours=hours, tz=current_app.config["TIMEZONE"])
+
+
+def next_dossier_code(agency: Agency, at: datetime) -> str:
+    """`<agency>-<YYMMDD>-<NNNN>`: an atomic per-agency, per-day counter (UPSERT … RETURNING)."""
+    if not agency.code:
+        raise Invalid(f"Cơ quan «{agency.name}» chưa có mã định danh nên chưa thể tiếp nhận hồ sơ.",
+                      code="agency_without_identifier")
+    day = at.astimezone(local_tz()).date()
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(DossierCounter)
+        .values(agency_id=agency.id, day=day, last_value=1)
+        .on_conflict_do_update(
+            index_elements=["agency_id", "day"], set_={"last_value": DossierCounter.last_value + 1}
+        )
+        .returning(DossierCounter.last_value)
+    )
+    seq = db.session.execute(stmt).scalar_one()
+    try:
+        return format_dossier_code(agency.code, day, seq)
+    except IdentifierError as exc:
+        raise Invalid(exc.message, code=exc.code) from exc
+
+
+def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:
+    pt = manifest["processing_time"]
+    raw = pt.get("online_amount", pt["amount"]) if channel == 2 else pt["amount"]
+    return Decimal(str(raw))
+
+
+def fee_for(manifest: Mapping[str, Any], channel: int) -> int:
+    fee = manifest.get("fee", {})
+    return int(fee.get("online" if channel == 2 else "in_person", fee.get("in_person", 0)) or 0)
+
+
+def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: datetime, channel: int) -> datetime:
+    """The appointment date for the result, counted in the procedure's unit from the given receipt time."""
+    pt = manifest["processing_time"]
+    cutoff = time.fromisoformat(pt["cutoff"]) if pt.get("cutoff") else None
+    return calendar_for(agency).due_date(received_at, processing_amount(manifest, channel), pt["unit"], cutoff)
+
+
+def _resolve_pointer(data: Any, pointer: str | None) -> Any:
+    if not pointer:
+        return None
+    node = data
+    for raw in pointer.lstrip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _text(value: Any, limit: int) -> str:
+    return "" if value is None or isinstance(value, dict | list) else str(value)[:limit]
+
+
+# ---------------------------------------------------------------- status projection
+
+
+def set_status(dossier: Dossier, status: int, actor: User | None, note: str = "", task_title: str = "") -> None:
+    if status not in STATUSES:
+        raise ValueError(f"status {status} is not a TrangThaiHoSo value")
+    old = dossier.status
+    if old == status:
+        return
+    at = now_utc()
+    if old in PAUSING_STATUSES and status not in PAUSING_STATUSES and dossier.paused_at is not None:
+        dossier.due_at = calendar_for(dossier.agency).shift_for_pause(dossier.due_at, dossier.paused_at, at)
+        dossier.paused_at = None
+    if status in PAUSING_STATUSES and dossier.paused_at is None:
+        dossier.paused_at = at
+    if status == 2 and dossier.received_at is None:
+        # The legal time runs from receipt, not from the online submission: set the appointment anew.
+        dossier.received_at = at
+        dossier.due_at = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+    if status in (3, 9) and dossier.finished_at is None:
+        dossier.finished_at = at
+    if status == 10:
+        dossier.returned_at = at
+        dossier.finished_at = dossier.finished_at or at
+    dossier.status = status
+    event = AuditEvent(
+        dossier_id=dossier.id, actor_id=actor.id if actor else None,
+        actor_name=actor.full_name if actor else "Hệ thống", action="status",
+        task_title=task_title, status_from=old, status_to=status, note=note, at=at,
+    )
+    db.session.add(event)
+    db.session.flush()
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, event.id,
+                         job_id=f"notify-{dossier.id}-{event.id}")
+
+
+def _status_property(props: Mapping[str, str]) -> int | None:
+    raw = props.get("dossierStatus")
+    if raw is None:
+        return None
+    value = int(raw)  # validated 1..10 at deploy
+    return value
+
+
+def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Decimal | None:
+    raw = props.get("allottedTime")
+    if raw is None:
+        return None
+    try:
+        days = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return days * Decimal(str(calendar.office_hours.hours_per_day))
+
+
+def _apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
+    """Bring the projections in line with the workflow after the engine ran."""
+    open_tasks = db.session.scalars(
+        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
+    ).all()
+    ready_ids = {t.id for t in step.ready}
+    for stale in open_tasks:
+        if stale.engine_task_id not in ready_ids:
+            stale.state = "cancelled"
+    known = {t.engine_task_id for t in open_tasks}
+    calendar = calendar_for(dossier.agency)
+    now = now_utc()
+    for ready in step.ready:
+        if ready.id in known:
+            continue
+        info = version.tasks.get(ready.spec_name, {})
+        hours = _allotted_hours(ready.properties, calendar)
+        task = HumanTask(
+            dossier_id=dossier.id, agency_id=dossier.agency_id, engine_task_id=ready.id,
+            spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
+            role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
+            due_at=calendar.add_working_hours(now, hours) if hours is not None else None,
+        )
+        db.session.add(task)
+        status = _status_property(ready.properties)
+        if status is not None:
+            set_status(dossier, status, actor, task_title=ready.title)
+    for end in step.end_events:
+        status = _status_property(end.properties)
+        if status is not None:
+            set_status(dossier, status, actor, task_title=end.title)
+    if step.completed and dossier.status not in FINAL_STATUSES:
+        set_status(dossier, 10, actor)
+
+
+def _engine_failure(exc: EngineError) -> Invalid:
+    return Invalid(f"Quy trình không thể chuyển bước: {exc.message}", code="workflow_error",
+                   details={"": exc.message})
+
+
+# ---------------------------------------------------------------- submit
+
+
+def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
+    procedure = db.session.scalar(select(Procedure).where(Procedure.code == code))
+    if procedure is None or procedure.current_version is None:
+        raise NotFound(f"Không tìm thấy thủ tục có mã «{code}».", code="procedure_not_found")
+    return procedure, procedure.current_version
+
+
+def validation_details(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
+    return {path_to_pointer(path): message for path, message in validate_data(schema, data).items()}
+
+
+def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2) -> Dossier:
+    _, version = find_procedure(procedure_code)
+    manifest = version.manifest
+    schema = version.forms[manifest["start_form"]]
+    if not isinstance(data, dict):
+        raise Invalid("Dữ liệu tờ khai phải là một đối tượng JSON.", details={"": "Phải là một đối tượng JSON."})
+    errors = validation_details(schema, data)
+    if errors:
+        raise Invalid("Tờ khai có thông tin chưa hợp lệ.", details=errors)
+    agency = version.procedure.agency
+    submitted = now_utc()
+    due = appointment(manifest, agency, submitted, channel)
+    applicant_map = manifest.get("applicant", {})
+    dossier = Dossier(
+        code=next_dossier_code(agency, submitted),
+        procedure_version_id=version.id,
+        procedure_version=version,
+        agency_id=agency.id,
+        agency=agency,
+        status=1,
+        channel=channel,
+        applicant_user_id=applicant.id if applicant else None,
+        applicant_name=_text(_resolve_pointer(data, applicant_map.get("name")), 255)
+        or (applicant.full_name if applicant else ""),
+        applicant_id_number=_text(_resolve_pointer(data, applicant_map.get("id_number")), 20),
+        applicant_phone=_text(_resolve_pointer(data, applicant_map.get("phone")), 20),
+        applicant_email=_text(_resolve_pointer(data, applicant_map.get("email")), 255),
+        applicant_address=_text(_resolve_pointer(data, applicant_map.get("address")), 500),
+        summary=_summary(manifest, data),
+        form_data=data,
+        fee_amount=fee_for(manifest, channel),
+        submitted_at=submitted,
+        due_at=due,
+    )
+    db.session.add(dossier)
+    db.session.flush()
+    claim_references(data, applicant, dossier)
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
+                              actor_name=dossier.applicant_name or "Người nộp", action="submitted",
+                              status_to=1, at=submitted,
+                              note=f"Nộp hồ sơ {'trực tuyến' if channel == 2 else 'trực tiếp'}."))
+    bundle = get_bundle(version.content_hash, version.bpmn_files, version.process_id)
+    try:
+        run, step = WorkflowRun.start(bundle, data)
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))
+    _apply_step(dossier, version, step, applicant)
+    db.session.flush()
+    return dossier
+
+
+def _summary(manifest: Mapping[str, Any], data: Any) -> str:
+    subject = _text(_resolve_pointer(data, manifest.get("summary")), 200)
+    return f"{manifest['name']}{' — ' + subject if subject else ''}"[:500]
+
+
+# ---------------------------------------------------------------- officers' tasks
+
+
+def _may_take(user: User, task: HumanTask, dossier: Dossier) -> bool:
+    if task.role == CITIZEN_ROLE:
+        return dossier.applicant_user_id is not None and dossier.applicant_user_id == user.id
+    return user.agency_id == task.agency_id and user.has_role(task.role)
+
+
+def inbox(user: User, *, include_claimed_by_others: bool = False) -> list[HumanTask]:
+    """Open tasks the user may take, most urgent first (step deadline, then the dossier's)."""
+    query = (
+        select(HumanTask)
+        .join(Dossier, Dossier.id == HumanTask.dossier_id)
+        .where(HumanTask.state.in_(OPEN_TASK_STATES))
+        .where(
+            or_(
+                (HumanTask.agency_id == user.agency_id) & HumanTask.role.in_(list(user.roles or [])),
+                (HumanTask.role == CITIZEN_ROLE) & (Dossier.applicant_user_id == user.id),
+            )
+        )
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, Dossier.due_at, HumanTask.id)
+    )
+    if not include_claimed_by_others:
+        query = query.where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
+    return list(db.session.scalars(query).all())
+
+
+def get_task(task_id: int, user: User) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"Không tìm thấy công việc số {task_id}.", code="task_not_found")
+    if not _may_take(user, task, task.dossier):
+        # Same answer as a missing task: do not reveal other agencies' work.
+        raise NotFound(f"Không tìm thấy công việc số {task_id}.", code="task_not_found")
+    return task
+
+
+def claim_task(task_id: int, user: User) -> HumanTask:
+    task = get_task(task_id, user)
+    if task.state == "claimed" and task.claimed_by_id == user.id:
+        return task
+    result = db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task.id, HumanTask.state == "ready")
+        .values(state="claimed", claimed_by_id=user.id, claimed_at=now_utc())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Công việc này đã được người khác nhận hoặc đã hoàn thành.", code="task_taken")
+    db.session.refresh(task)
+    db.session.add(AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
+                              action="claimed", task_title=task.title, step_due_at=task.due_at))
+    return task
+
+
+def task_form_schema(task: HumanTask) -> dict[str, Any]:
+    version = task.dossier.procedure_version
+    schema: dict[str, Any] = version.forms.get(task.form or "", {"type": "object", "properties": {}})
+    return schema
+
+
+def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
+    task = get_task(task_id, user)
+    if task.state not in OPEN_TASK_STATES:
+        raise Conflict("Công việc này đã hoàn thành hoặc không còn hiệu lực.", code="task_closed")
+    if task.state == "claimed" and task.claimed_by_id != user.id:
+        raise Conflict("Công việc này đang do người khác xử lý.", code="task_taken")
+    if not isinstance(data, dict):
+        raise Invalid("Dữ liệu biểu mẫu phải là một đối tượng JSON.", details={"": "Phải là một đối tượng JSON."})
+    errors = validation_details(task_form_schema(task), data)
+    if errors:
+        raise Invalid("Biểu mẫu có thông tin chưa hợp lệ.", details=errors)
+
+    now = now_utc()
+    # The conditional UPDATE is the lock: a second officer completing the same task waits on this row,
+    # then finds it no longer open and gets a 409, before any engine work is saved.
+    result = db.session.execute(
+        update(HumanTask)
+        .where(HumanTask.id == task.id, HumanTask.state.in_(OPEN_TASK_STATES))
+        .where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
+        .values(state="completed", completed_by_id=user.id, completed_at=now, data=data,
+                claimed_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("Công việc này vừa được người khác hoàn thành.", code="task_taken")
+    db.session.refresh(task)
+
+    dossier = task.dossier
+    claim_references(data, user, dossier)
+    version = dossier.procedure_version
+    instance = dossier.workflow
+    run = WorkflowRun.load(instance.document)
+    try:
+        props = version.tasks.get(task.spec_name, {}).get("properties", {})
+        step = run.complete(task.engine_task_id, data)
+    except TaskNotReady as exc:
+        raise Conflict("Công việc không còn chờ xử lý trong quy trình.", code="task_closed") from exc
+    except EngineError as exc:
+        raise _engine_failure(exc) from exc
+    late = task.due_at is not None and now > task.due_at
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name,
+                              action="completed", task_title=task.title, step_due_at=task.due_at, at=now,
+                              note="Trễ hạn bước xử lý." if late else ""))
+    if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
+        set_status(dossier, 2, user, task_title=task.title)
+    _apply_step(dossier, version, step, user)
+    instance.document = run.document()
+    instance.completed = step.completed
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại.", code="stale_workflow") from exc
+    return task
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def get_dossier(code: str) -> Dossier:
+    try:
+        parse_dossier_code(code)
+    except IdentifierError as exc:
+        raise NotFound(f"Mã hồ sơ «{code[:80]}» không đúng định dạng.", code="dossier_code_invalid") from exc
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    if dossier is None:
+        raise NotFound(f"Không tìm thấy hồ sơ có mã «{code}».", code="dossier_not_found")
+    return dossier
+
+
+def may_view(user: User | None, dossier: Dossier) -> bool:
+    if user is None:
+        return False
+    if dossier.applicant_user_id is not None and dossier.applicant_user_id == user.id:
+        return True
+    return bool(user.is_officer and user.agency_id == dossier.agency_id) or user.has_role("quan_tri")
+
+
+def view_dossier(code: str, user: User | None) -> Dossier:
+    dossier = get_dossier(code)
+    if not may_view(user, dossier):
+        raise Forbidden("Bạn không có quyền xem chi tiết hồ sơ này.", code="dossier_forbidden")
+    return dossier
+
+
+def history(dossier: Dossier) -> list[AuditEvent]:
+    return list(db.session.scalars(
+        select(AuditEvent).where(AuditEvent.dossier_id == dossier.id).order_by(AuditEvent.at, AuditEvent.id)
+    ).all())
+
+
+def open_tasks(dossier: Dossier) -> list[HumanTask]:
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all())
+
+
+def public_status(code: str) -> dict[str, Any]:
+    """What anyone with the code may see: no personal data beyond a masked name."""
+    dossier = get_dossier(code)
+    tz = local_tz()
+    steps = [t.title for t in open_tasks(dossier)]
+    return {
+        "code": dossier.code,
+        "procedure": {"code": dossier.procedure_version.procedure.code,
+                      "name": dossier.procedure_version.manifest["name"]},
+        "agency": dossier.agency.name,
+        "status": dossier.status,
+        "status_label": dossier.status_label,
+        "applicant": mask_name(dossier.applicant_name),
+        "submitted_at": dossier.submitted_at.astimezone(tz).isoformat(),
+        "received_at": dossier.received_at.astimezone(tz).isoformat() if dossier.received_at else None,
+        "due_at": dossier.due_at.astimezone(tz).isoformat(),
+        "finished_at": dossier.finished_at.astimezone(tz).isoformat() if dossier.finished_at else None,
+        "returned_at": dossier.returned_at.astimezone(tz).isoformat() if dossier.returned_at else None,
+        "current_steps": steps,
+    }
+
+
+def mask_name(name: str) -> str:
+    """«Nguyễn Văn An» → «N*** V** An»: enough to recognise one's own dossier, not to identify others."""
+    words = name.split()
+    if len(words) <= 1:
+        return name[:1] + "***" if name else ""
+    return " ".join([w[0] + "*" * (len(w) - 1) for w in words[:-1]] + [words[-1]])

@@ -1,0 +1,1 @@
+"""Procedure packages: load, cross-validate, deploy, version."""

@@ -1,0 +1,77 @@
+"""Deploying a checked package: versions are immutable; changed content becomes version N+1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.engine.analysis import Problem
+from app.extensions import db
+from app.models import Agency, Procedure, ProcedureVersion
+from app.procedures.package import PackageFiles, PackageReport, check_package, task_table
+
+
+class DeployRefused(Exception):
+    def __init__(self, report: PackageReport, problems: list[Problem] | None = None) -> None:
+        super().__init__("package has problems")
+        self.report = report
+        self.problems = problems if problems is not None else report.problems
+
+
+@dataclass
+class DeployResult:
+    procedure: Procedure
+    version: ProcedureVersion
+    created: bool  # False when identical content was already deployed
+    report: PackageReport
+
+
+def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
+    """Check then deploy in the caller's transaction (the caller commits)."""
+    report = check_package(pkg)
+    if not report.ok or report.manifest is None or report.analysis is None:
+        raise DeployRefused(report)
+    manifest = report.manifest
+    agency = db.session.scalar(select(Agency).where(Agency.code == manifest["agency"]))
+    if agency is None:
+        problem = Problem("procedure.json", None, "/agency", "agency_unknown",
+                          f"Cơ quan có mã định danh «{manifest['agency']}» chưa được khai báo trên hệ thống.")
+        raise DeployRefused(report, [*report.problems, problem])
+    process_id = report.analysis.process_id
+    assert process_id is not None  # a deployable analysis always chose one
+
+    procedure = db.session.scalar(select(Procedure).where(Procedure.code == manifest["code"]).with_for_update())
+    if procedure is None:
+        procedure = Procedure(code=manifest["code"], slug=pkg.slug, name=manifest["name"], agency=agency)
+        db.session.add(procedure)
+        db.session.flush()
+    content_hash = pkg.content_hash()
+    existing = db.session.scalar(
+        select(ProcedureVersion).where(
+            ProcedureVersion.procedure_id == procedure.id, ProcedureVersion.content_hash == content_hash
+        )
+    )
+    if existing is not None:
+        return DeployResult(procedure, existing, created=False, report=report)
+    last = db.session.scalar(
+        select(func.max(ProcedureVersion.version)).where(ProcedureVersion.procedure_id == procedure.id)
+    )
+    version = ProcedureVersion(
+        procedure_id=procedure.id,
+        version=(last or 0) + 1,
+        content_hash=content_hash,
+        process_id=process_id,
+        manifest=manifest,
+        bpmn_files={name: data.decode("utf-8") for name, data in pkg.bpmn.items()},
+        forms=report.forms,
+        tasks=task_table(report.analysis, manifest),
+        deployed_by=deployed_by,
+    )
+    db.session.add(version)
+    db.session.flush()
+    procedure.name = manifest["name"]
+    procedure.agency = agency
+    procedure.slug = pkg.slug
+    procedure.current_version_id = version.id
+    return DeployResult(procedure, version, created=True, report=report)

@@ -1,0 +1,224 @@
+"""JSON API v1 with bearer tokens. Every error is {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from app.accounts import user_for_token
+from app.dossiers import services
+from app.dossiers.attachments import reference, store_upload
+from app.dossiers.errors import Forbidden, Invalid, ServiceError
+from app.extensions import csrf, db
+from app.models import Dossier, HumanTask, Procedure, User
+from app.procedures.deploy import DeployRefused, deploy
+from app.procedures.package import PackageError, PackageReport, check_package, load_upload
+from app.web.api.openapi import openapi_document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
+
+
+def error(status: int, code: str, message: str, details: Any = None) -> ResponseReturnValue:
+    return jsonify(error={"code": code, "message": message, "details": details or {}}), status
+
+
+@bp.errorhandler(ServiceError)
+def service_error(exc: ServiceError) -> ResponseReturnValue:
+    db.session.rollback()
+    return error(exc.status, exc.code, exc.message, exc.details)
+
+
+def auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            response = error(401, "unauthorized", "Thiếu hoặc sai mã truy cập (Authorization: Bearer …).")
+            return response[0], 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}  # type: ignore[index]
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def api_user() -> User:
+    user: User = g.api_user
+    return user
+
+
+def json_body() -> dict[str, Any]:
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise Invalid("Thiếu nội dung JSON.", code="body_missing", details={"": "Thiếu nội dung JSON."})
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ServiceError(f"JSON không hợp lệ: {exc}.", code="malformed_json") from exc
+    if not isinstance(body, dict):
+        raise Invalid("Nội dung phải là một đối tượng JSON.", code="body_not_object",
+                      details={"": "Phải là một đối tượng JSON."})
+    return body
+
+
+def procedure_json(proc: Procedure, with_forms: bool = False) -> dict[str, Any]:
+    version = proc.current_version
+    assert version is not None
+    m = version.manifest
+    out: dict[str, Any] = {
+        "code": proc.code, "name": proc.name, "agency": {"code": proc.agency.code, "name": proc.agency.name},
+        "level": m["level"], "version": version.version, "content_hash": version.content_hash,
+        "processing_time": m["processing_time"], "fee": m["fee"], "start_form": m["start_form"],
+        "components": m.get("components", []),
+    }
+    if with_forms:
+        out["start_form_schema"] = version.forms[m["start_form"]]
+    return out
+
+
+def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
+    out = services.public_status(d.code)
+    if full:
+        out.update({
+            "applicant": {"name": d.applicant_name, "id_number": d.applicant_id_number, "phone": d.applicant_phone,
+                          "email": d.applicant_email, "address": d.applicant_address},
+            "channel": d.channel, "fee_amount": d.fee_amount, "summary": d.summary,
+            "procedure_version": d.procedure_version.version, "data": d.form_data,
+            "tasks": [task_json(t) for t in services.open_tasks(d)],
+            "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
+                         "task": e.task_title or None, "status_from": e.status_from, "status_to": e.status_to,
+                         "note": e.note or None} for e in services.history(d)],
+        })
+    return out
+
+
+def task_json(t: HumanTask) -> dict[str, Any]:
+    return {"id": t.id, "title": t.title, "dossier_code": t.dossier.code, "lane": t.lane, "role": t.role,
+            "state": t.state, "form": t.form, "claimed_by": t.claimed_by_id,
+            "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
+            "dossier_due_at": t.dossier.due_at.isoformat()}
+
+
+def report_details(report: PackageReport, problems: list[Any] | None = None) -> dict[str, Any]:
+    return {
+        "verdict": report.verdict,
+        "reason": report.analysis.reason if report.analysis else None,
+        "problems": [{"file": p.file, "line": p.line, "pointer": p.pointer, "code": p.code, "message": p.message,
+                      "severity": p.severity} for p in (problems if problems is not None else report.problems)],
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    return jsonify(openapi_document())
+
+
+@bp.get("/procedures")
+def list_procedures() -> ResponseReturnValue:
+    rows = db.session.scalars(
+        select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
+    ).all()
+    return jsonify(items=[procedure_json(p) for p in rows])
+
+
+@bp.get("/procedures/<code>")
+def get_procedure(code: str) -> ResponseReturnValue:
+    proc, _ = services.find_procedure(code)
+    return jsonify(procedure_json(proc, with_forms=True))
+
+
+@bp.post("/procedures")
+@auth_required
+def upload_procedure() -> ResponseReturnValue:
+    if not api_user().is_designer:
+        raise Forbidden("Chỉ người thiết kế quy trình được triển khai thủ tục.")
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
+    try:
+        pkg = load_upload(files, slug=request.form.get("slug") or None)
+    except PackageError as exc:
+        return error(422, exc.code, exc.message)
+    if request.args.get("dry_run") in ("1", "true"):
+        report = check_package(pkg)
+        return jsonify(report_details(report)), 200 if report.ok else 422
+    try:
+        result = deploy(pkg, deployed_by=api_user().username)
+        db.session.commit()
+    except DeployRefused as exc:
+        db.session.rollback()
+        return error(422, "package_invalid", "Gói thủ tục có lỗi; chưa triển khai.",
+                     report_details(exc.report, exc.problems))
+    body = procedure_json(result.procedure)
+    body["created"] = result.created
+    body["version"] = result.version.version
+    return jsonify(body), 201 if result.created else 200
+
+
+@bp.post("/procedures/<code>/dossiers")
+@auth_required
+def submit(code: str) -> ResponseReturnValue:
+    dossier = services.submit_dossier(code, json_body(), applicant=api_user(), channel=2)
+    db.session.commit()
+    return jsonify(dossier_json(dossier, full=True)), 201, {"Location": f"/api/v1/dossiers/{dossier.code}"}
+
+
+@bp.get("/dossiers/<path:code>")
+@auth_required
+def get_dossier(code: str) -> ResponseReturnValue:
+    return jsonify(dossier_json(services.view_dossier(code, api_user()), full=True))
+
+
+@bp.get("/public/dossiers/<path:code>")
+def public_dossier(code: str) -> ResponseReturnValue:
+    return jsonify(services.public_status(code))
+
+
+@bp.get("/tasks")
+@auth_required
+def tasks() -> ResponseReturnValue:
+    return jsonify(items=[task_json(t) for t in services.inbox(api_user())])
+
+
+@bp.get("/tasks/<int:task_id>")
+@auth_required
+def get_task(task_id: int) -> ResponseReturnValue:
+    t = services.get_task(task_id, api_user())
+    body = task_json(t)
+    body["form_schema"] = services.task_form_schema(t)
+    return jsonify(body)
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@auth_required
+def claim(task_id: int) -> ResponseReturnValue:
+    t = services.claim_task(task_id, api_user())
+    db.session.commit()
+    return jsonify(task_json(t))
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@auth_required
+def complete(task_id: int) -> ResponseReturnValue:
+    t = services.complete_task(task_id, api_user(), json_body())
+    db.session.commit()
+    return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True)})
+
+
+@bp.post("/attachments")
+@auth_required
+def upload_attachment() -> ResponseReturnValue:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise Invalid("Thiếu tệp (trường «file»).", details={"/file": "Thiếu tệp."})
+    att = store_upload(upload.read(), upload.filename, upload.mimetype or "", request.form.get("field", ""),
+                       api_user())
+    db.session.commit()
+    return jsonify(reference=reference(att), filename=att.filename, size=att.size, sha256=att.sha256,
+                   content_type=att.content_type), 201

@@ -1,0 +1,157 @@
+"""The OpenAPI 3.1 document of API v1; a test checks it matches the routes that exist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _resp(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"description": description}
+    if schema is not None:
+        out["content"] = {"application/json": {"schema": schema}}
+    return out
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {400: "Malformed request (e.g. JSON that does not parse)", 401: "Missing or invalid bearer token",
+            403: "Not allowed for this user", 404: "Unknown procedure, dossier or task",
+            409: "Task already taken or completed, or the dossier changed meanwhile",
+            413: "Payload too large", 422: "Validation failed: details maps JSON pointers to messages"}
+    return {str(c): _resp(text[c], ERROR) for c in codes}
+
+
+def _param(name: str, schema: dict[str, Any], where: str = "path", description: str = "") -> dict[str, Any]:
+    return {"name": name, "in": where, "required": where == "path", "schema": schema, "description": description}
+
+
+CODE = _param("code", {"type": "string"}, description="Procedure code (mã TTHC), e.g. 1.001193")
+DOSSIER_CODE = _param("code", {"type": "string", "pattern": r"^.+-\d{6}-\d{4}$"},
+                      description="Dossier code <agency>-<YYMMDD>-<NNNN>")
+TASK_ID = _param("task_id", {"type": "integer"})
+SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
+JSON_OBJECT = {"type": "object", "additionalProperties": True}
+
+
+def openapi_document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "MotCua API", "version": "1.0.0",
+                 "description": "One-stop administrative procedures: procedures, dossiers, officers' tasks."},
+        "servers": [{"url": "/api/v1"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Token from `flask users token <username>`"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+                    "type": "object", "required": ["code", "message", "details"],
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                                   "details": {"type": "object", "additionalProperties": True}}}}},
+                "Procedure": {"type": "object", "required": ["code", "name", "version"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
+                    "agency": {"type": "object"}, "level": {"type": "string"}, "content_hash": {"type": "string"},
+                    "processing_time": {"type": "object"}, "fee": {"type": "object"},
+                    "start_form": {"type": "string"}, "components": {"type": "array"},
+                    "start_form_schema": JSON_OBJECT, "created": {"type": "boolean"}}},
+                "Dossier": {"type": "object", "required": ["code", "status", "status_label", "due_at"], "properties": {
+                    "code": {"type": "string"}, "status": {"type": "integer", "minimum": 1, "maximum": 10},
+                    "status_label": {"type": "string"}, "procedure": {"type": "object"},
+                    "agency": {"type": "string"}, "applicant": {},
+                    "submitted_at": {"type": "string", "format": "date-time"},
+                    "received_at": {"type": ["string", "null"], "format": "date-time"},
+                    "due_at": {"type": "string", "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"]}, "returned_at": {"type": ["string", "null"]},
+                    "current_steps": {"type": "array", "items": {"type": "string"}},
+                    "data": JSON_OBJECT, "tasks": {"type": "array"}, "history": {"type": "array"}}},
+                "Task": {"type": "object", "required": ["id", "title", "dossier_code", "state"], "properties": {
+                    "id": {"type": "integer"}, "title": {"type": "string"}, "dossier_code": {"type": "string"},
+                    "lane": {"type": "string"}, "role": {"type": "string"},
+                    "state": {"enum": ["ready", "claimed", "completed", "cancelled"]},
+                    "form": {"type": ["string", "null"]}, "claimed_by": {"type": ["integer", "null"]},
+                    "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
+                    "dossier_due_at": {"type": "string"}, "form_schema": JSON_OBJECT}},
+                "PackageReport": {"type": "object", "properties": {
+                    "verdict": {"enum": ["deployable", "not_executable", "invalid"]},
+                    "reason": {"type": ["string", "null"]}, "problems": {"type": "array", "items": {
+                        "type": "object", "properties": {"file": {"type": "string"},
+                                                         "line": {"type": ["integer", "null"]},
+                                                         "pointer": {"type": ["string", "null"]},
+                                                         "code": {"type": "string"}, "message": {"type": "string"},
+                                                         "severity": {"type": "string"}}}}}},
+            },
+        },
+        "paths": {
+            "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
+                                      "responses": {"200": _resp("OpenAPI document", JSON_OBJECT)}}},
+            "/procedures": {
+                "get": {"summary": "Procedure catalogue", "operationId": "listProcedures",
+                        "responses": {"200": _resp("Procedures", {"type": "object", "properties": {
+                            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Procedure"}}}})}},
+                "post": {"summary": "Deploy a procedure package (multipart field `files`: BPMN, procedure.json, "
+                                   "*.schema.json, or one zip)", "operationId": "deployProcedure",
+                         "security": SECURED,
+                         "parameters": [_param("dry_run", {"type": "boolean"}, "query", "Only check, do not deploy")],
+                         "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                             "type": "object", "properties": {
+                                 "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                 "slug": {"type": "string"}}}}}},
+                         "responses": {"201": _resp("New version deployed", {"$ref": "#/components/schemas/Procedure"}),
+                                       "200": _resp("Identical content already deployed, or dry-run report",
+                                                    JSON_OBJECT),
+                                       **_errors(401, 403, 413, 422)}},
+            },
+            "/procedures/{code}": {"get": {
+                "summary": "One procedure with its start-form schema", "operationId": "getProcedure",
+                "parameters": [CODE],
+                "responses": {"200": _resp("Procedure", {"$ref": "#/components/schemas/Procedure"}),
+                              **_errors(404)}}},
+            "/procedures/{code}/dossiers": {"post": {
+                "summary": "Submit a dossier: the body is the start-form data", "operationId": "submitDossier",
+                "security": SECURED, "parameters": [CODE],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": JSON_OBJECT}}},
+                "responses": {"201": _resp("Dossier created", {"$ref": "#/components/schemas/Dossier"}),
+                              **_errors(400, 401, 404, 422)}}},
+            "/dossiers/{code}": {"get": {
+                "summary": "A dossier with data, open tasks and history (applicant or its agency)",
+                "operationId": "getDossier", "security": SECURED, "parameters": [DOSSIER_CODE],
+                "responses": {"200": _resp("Dossier", {"$ref": "#/components/schemas/Dossier"}),
+                              **_errors(401, 403, 404)}}},
+            "/public/dossiers/{code}": {"get": {
+                "summary": "Public status of a dossier by its code", "operationId": "publicDossier",
+                "parameters": [DOSSIER_CODE],
+                "responses": {"200": _resp("Public status", {"$ref": "#/components/schemas/Dossier"}),
+                              **_errors(404)}}},
+            "/tasks": {"get": {
+                "summary": "The caller's inbox, most urgent first", "operationId": "listTasks", "security": SECURED,
+                "responses": {"200": _resp("Tasks", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}}}),
+                    **_errors(401)}}},
+            "/tasks/{task_id}": {"get": {
+                "summary": "One task with its form schema", "operationId": "getTask", "security": SECURED,
+                "parameters": [TASK_ID],
+                "responses": {"200": _resp("Task", {"$ref": "#/components/schemas/Task"}), **_errors(401, 404)}}},
+            "/tasks/{task_id}/claim": {"post": {
+                "summary": "Claim a task", "operationId": "claimTask", "security": SECURED, "parameters": [TASK_ID],
+                "responses": {"200": _resp("Claimed", {"$ref": "#/components/schemas/Task"}),
+                              **_errors(401, 404, 409)}}},
+            "/tasks/{task_id}/complete": {"post": {
+                "summary": "Complete a task with its form data; the workflow moves on",
+                "operationId": "completeTask", "security": SECURED, "parameters": [TASK_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": JSON_OBJECT}}},
+                "responses": {"200": _resp("Completed", {"type": "object", "properties": {
+                    "task": {"$ref": "#/components/schemas/Task"},
+                    "dossier": {"$ref": "#/components/schemas/Dossier"}}}),
+                    **_errors(400, 401, 404, 409, 422)}}},
+            "/attachments": {"post": {
+                "summary": "Upload a file for a form field; returns the reference to put in the form data",
+                "operationId": "uploadAttachment", "security": SECURED,
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "properties": {"file": {"type": "string", "format": "binary"},
+                                                     "field": {"type": "string"}}}}}},
+                "responses": {"201": _resp("Stored", {"type": "object", "properties": {
+                    "reference": {"type": "string"}, "filename": {"type": "string"}, "size": {"type": "integer"},
+                    "sha256": {"type": "string"}, "content_type": {"type": "string"}}}),
+                    **_errors(401, 413, 422)}}},
+        },
+    }

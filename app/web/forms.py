@@ -1,0 +1,104 @@
+"""Turning an eForm POST (fields + uploads) into JSON data, shared by the portal and the inbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Request
+
+from app.dossiers.attachments import reference, store_upload
+from app.dossiers.errors import Invalid
+from app.eforms.parse import form_actions, parse_form
+from app.eforms.schema import path_to_pointer, pointer_to_path
+from app.models import User
+
+
+@dataclass
+class PostedForm:
+    data: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)  # field path → message
+    action: dict[str, str] = field(default_factory=dict)  # add/remove a repeatable item: re-render only
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    parts = [p for p in path_to_pointer(path).lstrip("/").split("/") if p != ""]
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        key: Any = int(part) if isinstance(node, list) else part
+        if last:
+            if isinstance(node, list):
+                while len(node) <= key:
+                    node.append({})
+            node[key] = value
+            return
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            while len(node) <= key:
+                node.append({})
+            child = node[key]
+        else:
+            child = node.get(key)
+        if not isinstance(child, dict | list):
+            child = [] if nxt.isdigit() else {}
+            node[key] = child
+        node = child
+
+
+def read_posted_form(request: Request, schema: dict[str, Any], user: User | None) -> PostedForm:
+    data, file_paths = parse_form(schema, request.form)
+    posted = PostedForm(data=data, action=form_actions(request.form))
+    for path in file_paths:
+        upload = request.files.get(path)
+        if upload is None or not upload.filename:
+            continue
+        accept = _accept_for(schema, path)
+        try:
+            att = store_upload(upload.read(), upload.filename, upload.mimetype or "", path, user, accept)
+        except Invalid as exc:
+            posted.errors[path] = next(iter(exc.details.values()), exc.message)
+            continue
+        set_path(posted.data, path, reference(att))
+    return posted
+
+
+def _accept_for(schema: dict[str, Any], path: str) -> list[str] | None:
+    node: Any = schema
+    for part in path_to_pointer(path).lstrip("/").split("/"):
+        if not isinstance(node, dict):
+            return None
+        node = node.get("items") if part.isdigit() else (node.get("properties") or {}).get(part)
+    if isinstance(node, dict) and node.get("contentMediaType"):
+        return [t.strip() for t in str(node["contentMediaType"]).split(",")]
+    return None
+
+
+def errors_by_path(details: dict[str, str]) -> dict[str, str]:
+    return {pointer_to_path(k) if k.startswith("/") else k: v for k, v in details.items()}
+
+
+def _resolve(data: Any, path: str) -> Any:
+    node = data
+    for part in path_to_pointer(path).lstrip("/").split("/"):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def apply_action(data: dict[str, Any], action: dict[str, str]) -> dict[str, Any]:
+    """Add or remove one item of a repeatable group, so the form works without JavaScript."""
+    if "add" in action:
+        items = _resolve(data, action["add"])
+        set_path(data, action["add"], [*(items if isinstance(items, list) else []), {}])
+    elif "remove" in action:
+        head, _, index = action["remove"].rpartition("[")
+        items = _resolve(data, head)
+        position = index.rstrip("]")
+        if isinstance(items, list) and position.isdigit() and int(position) < len(items):
+            set_path(data, head, [item for i, item in enumerate(items) if i != int(position)])
+    return data

@@ -1,0 +1,105 @@
+"""Officers' inbox (and the applicant's own tasks, such as supplements): list, claim, complete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from app.dossiers import services
+from app.dossiers.errors import Conflict, Invalid, NotFound
+from app.eforms.render import render_form, render_values
+from app.extensions import db
+from app.models import HumanTask
+from app.web.forms import apply_action, errors_by_path, read_posted_form
+
+bp = Blueprint("inbox", __name__)
+
+
+def urgency(due: datetime | None) -> str:
+    if due is None:
+        return ""
+    now = datetime.now(UTC)
+    if due < now:
+        return "late"
+    return "soon" if due - now <= timedelta(hours=24) else ""
+
+
+@bp.route("/can-bo/")
+@login_required
+def index() -> ResponseReturnValue:
+    tasks = services.inbox(current_user)
+    return render_template("inbox/index.html", tasks=tasks, urgency=urgency)
+
+
+def _task_or_404(task_id: int) -> HumanTask:
+    try:
+        return services.get_task(task_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/cong-viec/<int:task_id>", methods=["GET"])
+@login_required
+def task(task_id: int) -> ResponseReturnValue:
+    t = _task_or_404(task_id)
+    return _render_task(t, {}, {}, None)
+
+
+def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], message: str | None,
+                 status: int = 200) -> ResponseReturnValue:
+    version = t.dossier.procedure_version
+    start_form = version.manifest["start_form"]
+    dossier_values = render_values(version.forms[start_form], version.forms.get(
+        start_form.replace(".schema.json", ".ui.json")), t.dossier.form_data)
+    schema = services.task_form_schema(t)
+    ui = version.forms.get((t.form or "").replace(".schema.json", ".ui.json"))
+    fields = render_form(schema, ui, data, errors) if t.state in services.OPEN_TASK_STATES else ""
+    done = [e for e in services.history(t.dossier) if e.action == "completed"]
+    return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
+                           fields=fields, errors=errors, message=message, done=done), status
+
+
+@bp.route("/cong-viec/<int:task_id>/nhan", methods=["POST"])
+@login_required
+def claim(task_id: int) -> ResponseReturnValue:
+    try:
+        services.claim_task(task_id, current_user)
+        db.session.commit()
+        flash("Đã nhận xử lý công việc.")
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("inbox.task", task_id=task_id))
+
+
+@bp.route("/cong-viec/<int:task_id>", methods=["POST"])
+@login_required
+def complete(task_id: int) -> ResponseReturnValue:
+    t = _task_or_404(task_id)
+    schema = services.task_form_schema(t)
+    posted = read_posted_form(request, schema, current_user)
+    if posted.action:
+        return _render_task(t, apply_action(posted.data, posted.action), {}, None)
+    if posted.errors:
+        return _render_task(t, posted.data, posted.errors, "Biểu mẫu có thông tin chưa hợp lệ.", 422)
+    code = t.dossier.code
+    try:
+        services.complete_task(task_id, current_user, posted.data)
+        db.session.commit()
+    except Invalid as exc:
+        db.session.rollback()
+        return _render_task(_task_or_404(task_id), posted.data, errors_by_path(exc.details), exc.message, 422)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("inbox.task", task_id=task_id)), 303
+    flash(f"Đã hoàn thành «{t.title}» của hồ sơ {code}.")
+    if current_user.is_officer:
+        return redirect(url_for("inbox.index"))
+    return redirect(url_for("portal.dossier_page", code=code))

@@ -1,0 +1,153 @@
+"""Citizen portal: catalogue, eForm submission, receipt, own dossiers, public lookup."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.dossiers import services
+from app.dossiers.attachments import open_attachment
+from app.dossiers.errors import Invalid, NotFound, ServiceError
+from app.eforms.render import render_form, render_values
+from app.extensions import db
+from app.models import Dossier, Notification, Procedure
+from app.web.forms import apply_action, errors_by_path, read_posted_form
+
+bp = Blueprint("portal", __name__)
+
+
+def fold(text: str) -> str:
+    """Diacritic-insensitive form for search: «Đăng ký khai sinh» → «dang ky khai sinh»."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
+
+
+def _user() -> Any:
+    return current_user if current_user.is_authenticated else None
+
+
+@bp.route("/")
+def catalogue() -> ResponseReturnValue:
+    q = request.args.get("q", "").strip()[:200]
+    procedures = db.session.scalars(
+        select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
+    ).all()
+    if q:
+        needle = fold(q)
+        procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code]
+    return render_template("portal/catalogue.html", procedures=procedures, q=q)
+
+
+def _ui_for(version: Any, form_name: str) -> dict[str, Any] | None:
+    ui_name = form_name.replace(".schema.json", ".ui.json")
+    ui: dict[str, Any] | None = version.forms.get(ui_name)
+    return ui
+
+
+@bp.route("/thu-tuc/<code>", methods=["GET", "POST"])
+def procedure(code: str) -> ResponseReturnValue:
+    try:
+        proc, version = services.find_procedure(code)
+    except NotFound:
+        abort(404)
+    manifest = version.manifest
+    schema = version.forms[manifest["start_form"]]
+    ui = _ui_for(version, manifest["start_form"])
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    summary_error = None
+    if request.method == "POST":
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.path))
+        posted = read_posted_form(request, schema, current_user)
+        data, errors = posted.data, posted.errors
+        if posted.action:
+            data = apply_action(data, posted.action)
+        elif not errors:
+            try:
+                dossier = services.submit_dossier(code, data, applicant=current_user, channel=2)
+                db.session.commit()
+                return redirect(url_for("portal.receipt", code=dossier.code))
+            except Invalid as exc:
+                db.session.rollback()
+                errors = errors_by_path(exc.details)
+                summary_error = exc.message
+        if errors and not summary_error:
+            summary_error = "Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu."
+    fields = render_form(schema, ui, data, errors)
+    status = 422 if errors else 200
+    return render_template("portal/procedure.html", proc=proc, version=version, manifest=manifest,
+                           fields=fields, summary_error=summary_error, errors=errors), status
+
+
+@bp.route("/ho-so/<code>/bien-nhan")
+@login_required
+def receipt(code: str) -> ResponseReturnValue:
+    dossier = _viewable(code)
+    return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest)
+
+
+@bp.route("/ho-so/<code>")
+@login_required
+def dossier_page(code: str) -> ResponseReturnValue:
+    dossier = _viewable(code)
+    version = dossier.procedure_version
+    start_form = version.manifest["start_form"]
+    values = render_values(version.forms[start_form], _ui_for(version, start_form), dossier.form_data)
+    notes = db.session.scalars(
+        select(Notification).where(Notification.dossier_id == dossier.id).order_by(Notification.id)
+    ).all()
+    own_tasks = [t for t in services.open_tasks(dossier) if t.role == "cong_dan"
+                 and dossier.applicant_user_id == current_user.id]
+    return render_template("portal/dossier.html", d=dossier, values=values,
+                           events=services.history(dossier), tasks=services.open_tasks(dossier),
+                           own_tasks=own_tasks, notes=notes)
+
+
+def _viewable(code: str) -> Dossier:
+    try:
+        return services.view_dossier(code, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
+
+
+@bp.route("/ho-so-cua-toi")
+@login_required
+def my_dossiers() -> ResponseReturnValue:
+    rows = db.session.scalars(
+        select(Dossier)
+        .where(Dossier.applicant_user_id == current_user.id)
+        .order_by(Dossier.submitted_at.desc())
+    ).all()
+    return render_template("portal/my_dossiers.html", dossiers=rows)
+
+
+@bp.route("/tra-cuu")
+def lookup() -> ResponseReturnValue:
+    code = request.args.get("ma", "").strip()[:100]
+    result, error = None, None
+    if code:
+        try:
+            result = services.public_status(code)
+        except NotFound as exc:
+            error = exc.message
+    return render_template("portal/lookup.html", code=code, result=result, error=error), 404 if error else 200
+
+
+@bp.route("/tep/<token>")
+@login_required
+def attachment(token: str) -> ResponseReturnValue:
+    try:
+        att, path = open_attachment(token, current_user, services.may_view)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
+    return send_file(path, mimetype=att.content_type, download_name=att.filename, as_attachment=True)

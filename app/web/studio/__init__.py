@@ -1,0 +1,84 @@
+"""Designers' studio: upload, check and deploy procedure packages; watch their dossiers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Dossier, Procedure, ProcedureVersion
+from app.procedures.deploy import DeployRefused, deploy
+from app.procedures.package import PackageError, check_package, load_upload
+
+bp = Blueprint("studio", __name__, url_prefix="/thiet-ke")
+
+
+def designer_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    @login_required
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_designer:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@bp.route("/")
+@designer_required
+def index() -> ResponseReturnValue:
+    procedures = db.session.scalars(select(Procedure).order_by(Procedure.code)).all()
+    counts = dict(db.session.execute(
+        select(ProcedureVersion.procedure_id, func.count(Dossier.id))
+        .join(Dossier, Dossier.procedure_version_id == ProcedureVersion.id)
+        .group_by(ProcedureVersion.procedure_id)
+    ).tuples().all())
+    return render_template("studio/index.html", procedures=procedures, counts=counts)
+
+
+@bp.route("/thu-tuc/<code>")
+@designer_required
+def procedure(code: str) -> ResponseReturnValue:
+    proc = db.session.scalar(select(Procedure).where(Procedure.code == code))
+    if proc is None:
+        abort(404)
+    versions = db.session.scalars(
+        select(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
+        .order_by(ProcedureVersion.version.desc())
+    ).all()
+    dossiers = db.session.scalars(
+        select(Dossier).join(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
+        .order_by(Dossier.submitted_at.desc()).limit(200)
+    ).all()
+    return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=dossiers)
+
+
+@bp.route("/tai-len", methods=["GET", "POST"])
+@designer_required
+def upload() -> ResponseReturnValue:
+    if request.method == "GET":
+        return render_template("studio/upload.html", report=None, error=None)
+    files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
+    try:
+        pkg = load_upload(files, slug=request.form.get("slug") or None)
+    except PackageError as exc:
+        return render_template("studio/upload.html", report=None, error=exc.message), 422
+    if request.form.get("action") != "deploy":
+        report = check_package(pkg)
+        return render_template("studio/upload.html", report=report, error=None), 200 if report.ok else 422
+    try:
+        result = deploy(pkg, deployed_by=current_user.username)
+        db.session.commit()
+    except DeployRefused as exc:
+        db.session.rollback()
+        exc.report.problems = exc.problems
+        return render_template("studio/upload.html", report=exc.report, error=None), 422
+    flash(f"Đã triển khai {result.procedure.code} phiên bản {result.version.version}"
+          + ("" if result.created else " (nội dung không đổi so với phiên bản đã có)") + ".")
+    return redirect(url_for("studio.procedure", code=result.procedure.code))

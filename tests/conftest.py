@@ -1,0 +1,209 @@
+"""Test fixtures on real PostgreSQL and Redis.
+
+A throwaway database is created per test run; Alembic migrations run once; the demo agencies, users
+and the sample procedures are deployed once and committed; each test then runs inside a transaction
+that is rolled back, so tests see the same starting data and never each other's.
+Tests marked `live` get their own committed database behind a real HTTP server in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from sqlalchemy.orm import scoped_session, sessionmaker
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _create_database(prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:  # pragma: no cover - environment problem
+        pytest.exit(f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}\n"
+                    "Start it (scripts/test.sh does) or set TEST_PG_ADMIN_URL.", returncode=3)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
+def _drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_app(database_url: str, tmp: Path, **extra: Any) -> Flask:
+    from app import create_app
+
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "REDIS_URL": "",
+        "JOB_DISPATCH": "record",
+        "UPLOAD_DIR": str(tmp / "uploads"),
+        "SECRET_KEY": "test-secret",
+    }
+    config.update(extra)
+    return create_app(config)
+
+
+def prepare_database(app: Flask) -> None:
+    """Migrations, demo data and the shipped procedures, committed."""
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+    from app.procedures.deploy import deploy
+    from app.procedures.package import load_directory
+    from app.seed import seed_demo
+
+    with app.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+        seed_demo()
+        for folder in sorted((ROOT / "bpmn").iterdir()):
+            if (folder / "procedure.json").exists():
+                deploy(load_directory(folder), deployed_by="tests")
+        db.session.commit()
+        db.session.remove()
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = _create_database("motcua_test")
+    yield url
+    _drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    application = make_app(database_url, tmp_path_factory.mktemp("app"))
+    prepare_database(application)
+    return application
+
+
+@pytest.fixture()
+def db_session(app: Flask) -> Iterator[Any]:
+    """Everything a test does happens in one outer transaction that is rolled back."""
+    from app.extensions import db
+
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = scoped_session(  # type: ignore[assignment]
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture()
+def client(app: Flask, db_session: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture()
+def jobs(app: Flask) -> Any:
+    dispatcher = app.extensions["motcua_jobs"]
+    dispatcher.jobs.clear()
+    return dispatcher
+
+
+def user(username: str) -> Any:
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import User
+
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+@pytest.fixture()
+def token(db_session: Any) -> Any:
+    """token("hotich") → headers with a fresh bearer token for that demo user."""
+    from app.accounts import issue_token
+
+    def make(username: str) -> dict[str, str]:
+        value = issue_token(user(username), 1)
+        db_session.commit()
+        return {"Authorization": f"Bearer {value}"}
+
+    return make
+
+
+def login(client: Any, username: str, password: str = "demo123") -> None:
+    response = client.post("/dang-nhap", data={"username": username, "password": password})
+    assert response.status_code == 302, response.data[:500]
+
+
+# ------------------------------------------------------------------ live server
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real HTTP server on its own committed database (browser, concurrency and job tests)."""
+    url = _create_database("motcua_live")
+    application = make_app(url, tmp_path_factory.mktemp("live"), JOB_DISPATCH="auto", WTF_CSRF_ENABLED=True)
+    prepare_database(application)
+    server = LiveServer(application).start()
+    yield server
+    server.stop()
+    from app.extensions import db
+
+    with application.app_context():
+        db.engine.dispose()
+    _drop_database(url)
+
+
+@pytest.fixture()
+def live_token(live_server: LiveServer) -> Any:
+    from app.accounts import issue_token
+    from app.extensions import db
+
+    def make(username: str) -> dict[str, str]:
+        with live_server.app.app_context():
+            value = issue_token(user(username), 1)
+            db.session.commit()
+        return {"Authorization": f"Bearer {value}"}
+
+    return make

@@ -1,0 +1,75 @@
+"""Follow-up work runs as jobs enqueued after commit: on rq with real Redis, or in-process."""
+
+from __future__ import annotations
+
+import time
+
+import requests
+from redis import Redis
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from app.extensions import db
+from app.jobs import QUEUE_NOTIFICATIONS, RqDispatcher
+from app.models import Notification
+from tests.conftest import REDIS_URL, user
+from tests.samples import start_data
+
+
+def test_jobs_are_enqueued_only_after_commit(client, db_session, jobs):
+    from app.dossiers.services import submit_dossier
+
+    submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    assert jobs.jobs == []  # nothing leaves before the commit
+    db_session.rollback()
+    db_session.commit()
+    assert jobs.jobs == []  # a rolled-back change enqueues nothing
+
+    dossier = submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    db_session.commit()
+    assert [j.func for j in jobs.jobs] == ["app.jobs.tasks.notify_status_change"]
+    assert all(isinstance(a, int) for j in jobs.jobs for a in j.args)
+    ids = jobs.run_all()
+    note = db.session.get(Notification, ids[0])
+    assert note.dossier_id == dossier.id and dossier.code in note.subject
+
+
+def test_rq_worker_on_real_redis_runs_the_job_once(client, db_session, jobs):
+    from app.dossiers.services import submit_dossier
+
+    redis = Redis.from_url(REDIS_URL)
+    queue = Queue(QUEUE_NOTIFICATIONS, connection=redis)
+    queue.empty()
+    dossier = submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    db_session.commit()
+    rq = RqDispatcher(REDIS_URL)
+    for job in jobs.jobs:
+        rq.dispatch(job)
+        rq.dispatch(job)  # a duplicated enqueue (same job id) must not duplicate the effect
+    jobs.jobs.clear()
+    assert queue.count >= 1
+    SimpleWorker([queue], connection=redis).work(burst=True)
+    notes = db.session.scalars(select(Notification).where(Notification.dossier_id == dossier.id)).all()
+    assert len(notes) == 1
+    queue.empty()
+
+
+def test_in_process_worker_delivers_after_commit(live_server, live_token):
+    headers = live_token("congdan")
+    response = requests.post(f"{live_server.url}/api/v1/procedures/1.001193/dossiers",
+                             json=start_data("khai-sinh"), headers=headers, timeout=10)
+    assert response.status_code == 201, response.text
+    code = response.json()["code"]
+    with live_server.app.app_context():
+        from app.models import Dossier
+
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+            notes = db.session.scalars(select(Notification).where(Notification.dossier_id == dossier.id)).all()
+            if notes:
+                break
+            db.session.remove()
+            time.sleep(0.1)
+        assert notes and notes[0].recipient == dossier.applicant_email
+        db.session.remove()
