@@ -20,7 +20,7 @@ FileUrl = Callable[[str], str | None]
 
 
 def field_id(path: str) -> str:
-    return "f-" + re.sub(r"[^A-Za-z0-9]", "-", path)
+    return "f-" + re.sub(r"[^A-Za-z0-9_]", "-", path)
 
 
 def options_of(node: Mapping[str, Any]) -> list[tuple[str, str]]:

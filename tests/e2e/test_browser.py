@@ -29,7 +29,7 @@ def browser() -> Iterator[Browser]:
 
 
 def field_id(path: str) -> str:
-    return "#f-" + re.sub(r"[^A-Za-z0-9]", "-", path)
+    return "#f-" + re.sub(r"[^A-Za-z0-9_]", "-", path)
 
 
 def flatten(data: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
