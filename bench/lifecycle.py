@@ -26,8 +26,6 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.samples import start_data, task_data  # noqa: E402
-
 from tests.conftest import (  # noqa: E402
     LiveServer,
     _create_database,
@@ -35,6 +33,7 @@ from tests.conftest import (  # noqa: E402
     make_app,
     prepare_database,
 )
+from tests.samples import requests_uploader, start_data, task_data, with_uploads  # noqa: E402
 
 SLUG, CODE = "khai-sinh", "1.001193"
 # Officer who takes each role of the khai sinh lanes (seeded demo users).
@@ -57,7 +56,7 @@ def bare_engine_floor(rounds: int) -> float:
     start = time.perf_counter()
     for _ in range(rounds):
         wf = BpmnWorkflow(spec, subs)
-        wf.task_tree.data.update(start_data(SLUG))
+        wf.task_tree.data.update(start_data(SLUG, files_as="x/gcs.pdf"))
         wf.do_engine_steps()
         doc = serializer.serialize_json(wf)
         while True:
@@ -93,7 +92,8 @@ class Timings:
 
 def lifecycle(base: str, tokens: dict[str, dict[str, str]], timings: Timings) -> None:
     created = timings.call("submit", "POST", f"{base}/api/v1/procedures/{CODE}/dossiers",
-                           json=start_data(SLUG), headers=tokens["congdan"]).json()
+                           json=with_uploads(requests_uploader(base), tokens["congdan"], start_data(SLUG)),
+                           headers=tokens["congdan"]).json()
     code = created["code"]
     while True:
         dossier = timings.call("get_dossier", "GET", f"{base}/api/v1/dossiers/{code}",

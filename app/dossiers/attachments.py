@@ -70,29 +70,36 @@ def reference(attachment: Attachment) -> str:
     return f"{attachment.token}/{attachment.filename}"
 
 
-def _references(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        if _REF.match(value):
-            yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)
+def file_values(schema: Mapping[str, Any], data: Any, pointer: str = "") -> Iterable[tuple[str, Any]]:
+    """(JSON pointer, value) of every file field present in the data, per the schema."""
+    if not isinstance(schema, Mapping):
+        return
+    if schema.get("type") == "string" and schema.get("contentMediaType"):
+        if data is not None:
+            yield pointer, data
+        return
+    if isinstance(data, Mapping):
+        for name, child in (schema.get("properties") or {}).items():
+            if name in data:
+                yield from file_values(child, data[name], f"{pointer}/{name}")
+    elif isinstance(data, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(data):
+            yield from file_values(schema["items"], item, f"{pointer}/{i}")
 
 
-def claim_references(data: Any, user: User | None, dossier: Dossier) -> None:
-    """Link every attachment referenced in the data to the dossier; refuse other people's files."""
-    for ref in _references(data):
-        match = _REF.match(ref)
-        assert match is not None
-        att = db.session.scalar(select(Attachment).where(Attachment.token == match.group(1)))
-        if att is None:
-            continue  # a string that merely looks like a reference; jsonschema already validated its shape
-        if att.uploaded_by_id != (user.id if user else None) and att.dossier_id != dossier.id:
-            raise Invalid("Tệp đính kèm không thuộc về bạn.", code="attachment_foreign")
+def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, dossier: Dossier) -> None:
+    """Every file field must name an upload of this person (or of this dossier); link them to the dossier."""
+    errors: dict[str, str] = {}
+    for pointer, value in file_values(schema, data):
+        match = _REF.match(value) if isinstance(value, str) else None
+        att = db.session.scalar(select(Attachment).where(Attachment.token == match.group(1))) if match else None
+        owner_id = user.id if user else None
+        if att is None or (att.uploaded_by_id != owner_id and att.dossier_id != dossier.id):
+            errors[pointer] = "Tệp đính kèm không tồn tại hoặc không thuộc về bạn; vui lòng tải lên lại."
+            continue
         att.dossier_id = dossier.id
+    if errors:
+        raise Invalid("Tệp đính kèm không hợp lệ.", code="attachment_invalid", details=errors)
 
 
 def open_attachment(token: str, user: User | None, may_view: Any) -> tuple[Attachment, Path]:

@@ -277,11 +277,15 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     )
     db.session.add(dossier)
     db.session.flush()
-    claim_references(data, applicant, dossier)
-    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
-                              actor_name=dossier.applicant_name or "Người nộp", action="submitted",
-                              status_to=1, at=submitted,
-                              note=f"Nộp hồ sơ {'trực tuyến' if channel == 2 else 'trực tiếp'}."))
+    claim_references(schema, data, applicant, dossier)
+    submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
+                                 actor_name=dossier.applicant_name or "Người nộp", action="submitted",
+                                 status_to=1, at=submitted,
+                                 note=f"Nộp hồ sơ {'trực tuyến' if channel == 2 else 'trực tiếp'}.")
+    db.session.add(submitted_event)
+    db.session.flush()
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
+                         job_id=f"notify-{dossier.id}-{submitted_event.id}")
     bundle = get_bundle(version.content_hash, version.bpmn_files, version.process_id)
     try:
         run, step = WorkflowRun.start(bundle, data)
@@ -388,7 +392,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     db.session.refresh(task)
 
     dossier = task.dossier
-    claim_references(data, user, dossier)
+    claim_references(task_form_schema(task), data, user, dossier)
     version = dossier.procedure_version
     instance = dossier.workflow
     run = WorkflowRun.load(instance.document)

@@ -51,6 +51,10 @@ def fill(page: Page, data: dict[str, Any], tmp_path: Path) -> None:
             pdf.write_bytes(PDF_BYTES)
             page.set_input_files(selector, str(pdf))
             continue
+        if isinstance(value, list):  # checkbox group: one input per option, `<id>-<value>`
+            for item in value:
+                page.check(f"{selector}-{item}")
+            continue
         element = page.locator(selector)
         if element.count() == 0:  # radio groups: one input per option
             page.check(f"{selector}-{value}" if not isinstance(value, bool) else selector)
@@ -101,7 +105,8 @@ def test_citizen_submits_and_officer_completes_first_task(live_server, browser: 
     fill(officer, task_data("khai-sinh", form_name or "tiep-nhan.schema.json"), tmp_path)
     officer.click("#complete")
     officer.wait_for_url(f"{base}/can-bo/")
-    assert code not in officer.inner_text("main")
+    assert "Đã hoàn thành «Tiếp nhận hồ sơ»" in officer.inner_text("main")
+    assert officer.locator("#inbox tr", has_text=code).count() == 0
 
     citizen.goto(f"{base}/ho-so/{code}")
     assert "Được tiếp nhận" in citizen.inner_text("#history")

@@ -13,19 +13,21 @@ from app.extensions import db
 from app.jobs import QUEUE_NOTIFICATIONS, RqDispatcher
 from app.models import Notification
 from tests.conftest import REDIS_URL, user
-from tests.samples import start_data
+from tests.samples import requests_uploader, start_data, with_stored_uploads, with_uploads
 
 
 def test_jobs_are_enqueued_only_after_commit(client, db_session, jobs):
     from app.dossiers.services import submit_dossier
 
-    submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")), applicant=user("congdan"))
     assert jobs.jobs == []  # nothing leaves before the commit
     db_session.rollback()
     db_session.commit()
     assert jobs.jobs == []  # a rolled-back change enqueues nothing
 
-    dossier = submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    dossier = submit_dossier(
+        "1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")), applicant=user("congdan")
+    )
     db_session.commit()
     assert [j.func for j in jobs.jobs] == ["app.jobs.tasks.notify_status_change"]
     assert all(isinstance(a, int) for j in jobs.jobs for a in j.args)
@@ -40,7 +42,9 @@ def test_rq_worker_on_real_redis_runs_the_job_once(client, db_session, jobs):
     redis = Redis.from_url(REDIS_URL)
     queue = Queue(QUEUE_NOTIFICATIONS, connection=redis)
     queue.empty()
-    dossier = submit_dossier("1.001193", start_data("khai-sinh"), applicant=user("congdan"))
+    dossier = submit_dossier(
+        "1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")), applicant=user("congdan")
+    )
     db_session.commit()
     rq = RqDispatcher(REDIS_URL)
     for job in jobs.jobs:
@@ -56,8 +60,12 @@ def test_rq_worker_on_real_redis_runs_the_job_once(client, db_session, jobs):
 
 def test_in_process_worker_delivers_after_commit(live_server, live_token):
     headers = live_token("congdan")
-    response = requests.post(f"{live_server.url}/api/v1/procedures/1.001193/dossiers",
-                             json=start_data("khai-sinh"), headers=headers, timeout=10)
+    response = requests.post(
+        f"{live_server.url}/api/v1/procedures/1.001193/dossiers",
+        json=with_uploads(requests_uploader(live_server.url), headers, start_data("khai-sinh")),
+        headers=headers,
+        timeout=10,
+    )
     assert response.status_code == 201, response.text
     code = response.json()["code"]
     with live_server.app.app_context():

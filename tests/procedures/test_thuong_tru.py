@@ -1,0 +1,77 @@
+"""1.004222 Đăng ký thường trú, end to end: reception, a supplement by the applicant, approval, result."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Dossier
+from tests.samples import client_uploader, start_data, task_data, with_uploads
+
+CODE = "1.004222"
+
+
+def open_task(client, headers, code):
+    tasks = [t for t in client.get("/api/v1/tasks", headers=headers).get_json()["items"] if t["dossier_code"] == code]
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def complete(client, headers, task, **overrides):
+    data = {**task_data("thuong-tru", task["form"]), **overrides}
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["dossier"]
+
+
+def test_supplement_loop_then_result(client, token):
+    citizen, reception = token("congdan"), token("ca.tiepnhan")
+    specialist, chief = token("ca.cutru"), token("ca.truong")
+    data = with_uploads(client_uploader(client), citizen, start_data("thuong-tru"))
+    created = client.post(f"/api/v1/procedures/{CODE}/dossiers", json=data, headers=citizen)
+    assert created.status_code == 201, created.get_json()
+    code = created.get_json()["code"]
+    assert code.startswith("000.00.02.H26-")
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    assert dossier.fee_amount == 10000  # online fee, not the 20,000 đ at the desk
+
+    complete(client, reception, open_task(client, reception, code))
+    state = complete(client, specialist, open_task(client, specialist, code), ket_qua_tham_dinh="bo_sung",
+                     noi_dung_bo_sung="Bổ sung hợp đồng thuê nhà có công chứng.")
+    assert state["status"] == 5  # supplement requested: the clock stops
+
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    assert dossier.paused_at is not None
+    due_before = dossier.due_at
+    # Pretend the applicant took two working days to answer: the appointment moves by the paused time.
+    dossier.paused_at = dossier.paused_at - timedelta(days=2)
+    db.session.commit()
+
+    supplement = open_task(client, citizen, code)
+    assert supplement["role"] == "cong_dan"
+    assert not [t for t in client.get("/api/v1/tasks", headers=specialist).get_json()["items"]
+                if t["dossier_code"] == code]
+    state = complete(client, citizen, supplement)
+    assert state["status"] == 4
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    assert dossier.paused_at is None and dossier.due_at > due_before
+
+    complete(client, specialist, open_task(client, specialist, code), ket_qua_tham_dinh="dat")
+    state = complete(client, chief, open_task(client, chief, code), dong_y=True)
+    assert state["status"] == 9
+    state = complete(client, reception, open_task(client, reception, code))
+    assert state["status"] == 10
+    steps = [h["task"] for h in state["history"] if h["action"] == "completed"]
+    assert steps.count("Thẩm định hồ sơ") == 2 and "Bổ sung hồ sơ" in steps
+    assert datetime.fromisoformat(state["returned_at"]) <= datetime.now(UTC) + timedelta(hours=8)
+
+
+def test_refused_at_intake(client, token):
+    citizen, reception = token("congdan"), token("ca.tiepnhan")
+    data = with_uploads(client_uploader(client), citizen, start_data("thuong-tru"))
+    code = client.post(f"/api/v1/procedures/{CODE}/dossiers", json=data, headers=citizen).get_json()["code"]
+    state = complete(client, reception, open_task(client, reception, code), quyet_dinh_tiep_nhan="tu_choi",
+                     ly_do="Nơi đề nghị đăng ký không thuộc địa bàn.")
+    assert state["status"] == 3 and state["finished_at"] and state["tasks"] == []
