@@ -15,20 +15,39 @@ SCHEMA = {
     "type": "object",
     "required": ["nguoi", "so_ban", "ngay"],
     "properties": {
-        "nguoi": {"type": "object", "title": "Người yêu cầu", "required": ["ho_ten", "cccd"], "properties": {
-            "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 2},
-            "cccd": {"type": "string", "title": "Số định danh", "pattern": "^[0-9]{12}$",
-                     "x-pattern-message": "Số định danh gồm đúng 12 chữ số."},
-            "email": {"type": "string", "title": "Email", "format": "email"},
-            "gioi_tinh": {"title": "Giới tính", "oneOf": [{"const": "nam", "title": "Nam"},
-                                                          {"const": "nu", "title": "Nữ"}]},
-        }},
+        "nguoi": {
+            "type": "object",
+            "title": "Người yêu cầu",
+            "required": ["ho_ten", "cccd"],
+            "properties": {
+                "ho_ten": {"type": "string", "title": "Họ và tên", "minLength": 2},
+                "cccd": {
+                    "type": "string",
+                    "title": "Số định danh",
+                    "pattern": "^[0-9]{12}$",
+                    "x-pattern-message": "Số định danh gồm đúng 12 chữ số.",
+                },
+                "email": {"type": "string", "title": "Email", "format": "email"},
+                "gioi_tinh": {
+                    "title": "Giới tính",
+                    "oneOf": [{"const": "nam", "title": "Nam"}, {"const": "nu", "title": "Nữ"}],
+                },
+            },
+        },
         "so_ban": {"type": "integer", "title": "Số bản sao", "minimum": 0, "maximum": 10},
         "ngay": {"type": "string", "format": "date", "title": "Ngày"},
         "dong_y": {"type": "boolean", "title": "Đồng ý"},
         "ghi_chu": {"type": "string", "maxLength": 2000, "title": "Ghi chú", "description": "Không bắt buộc"},
-        "con": {"type": "array", "title": "Con", "items": {"type": "object", "title": "Con", "required": ["ten"],
-                                                            "properties": {"ten": {"type": "string", "title": "Tên"}}}},
+        "con": {
+            "type": "array",
+            "title": "Con",
+            "items": {
+                "type": "object",
+                "title": "Con",
+                "required": ["ten"],
+                "properties": {"ten": {"type": "string", "title": "Tên"}},
+            },
+        },
         "tep": {"type": "string", "contentMediaType": "application/pdf", "title": "Giấy chứng sinh"},
     },
 }
@@ -69,8 +88,9 @@ def test_render_every_kind_of_field():
 
 
 def test_errors_are_linked_and_values_kept_and_escaped():
-    html = render_form(SCHEMA, {}, {"nguoi": {"ho_ten": "<script>alert(1)</script>"}},
-                       {"nguoi.ho_ten": "Vui lòng <b>sửa</b>"})
+    html = render_form(
+        SCHEMA, {}, {"nguoi": {"ho_ten": "<script>alert(1)</script>"}}, {"nguoi.ho_ten": "Vui lòng <b>sửa</b>"}
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
     tree = doc(html)
     field = tree.get_element_by_id("f-nguoi-ho_ten")
@@ -82,13 +102,29 @@ def test_errors_are_linked_and_values_kept_and_escaped():
 
 
 def test_round_trip_parse_and_validate():
-    form = MultiDict([("nguoi.ho_ten", "Nguyễn Văn An"), ("nguoi.cccd", "001090012345"), ("nguoi.gioi_tinh", "nam"),
-                      ("so_ban", "2"), ("ngay", "2026-11-20"), ("dong_y", "true"), ("ghi_chu", ""),
-                      ("con[0].ten", "Bình"), ("con[1].ten", "Chi"), ("tep", "abcdefghijklmnopqrstuvwx/gcs.pdf")])
+    form = MultiDict(
+        [
+            ("nguoi.ho_ten", "Nguyễn Văn An"),
+            ("nguoi.cccd", "001090012345"),
+            ("nguoi.gioi_tinh", "nam"),
+            ("so_ban", "2"),
+            ("ngay", "2026-11-20"),
+            ("dong_y", "true"),
+            ("ghi_chu", ""),
+            ("con[0].ten", "Bình"),
+            ("con[1].ten", "Chi"),
+            ("tep", "abcdefghijklmnopqrstuvwx/gcs.pdf"),
+        ]
+    )
     data, files = parse_form(SCHEMA, form)
-    assert data == {"nguoi": {"ho_ten": "Nguyễn Văn An", "cccd": "001090012345", "gioi_tinh": "nam"},
-                    "so_ban": 2, "ngay": "2026-11-20", "dong_y": True,
-                    "con": [{"ten": "Bình"}, {"ten": "Chi"}], "tep": "abcdefghijklmnopqrstuvwx/gcs.pdf"}
+    assert data == {
+        "nguoi": {"ho_ten": "Nguyễn Văn An", "cccd": "001090012345", "gioi_tinh": "nam"},
+        "so_ban": 2,
+        "ngay": "2026-11-20",
+        "dong_y": True,
+        "con": [{"ten": "Bình"}, {"ten": "Chi"}],
+        "tep": "abcdefghijklmnopqrstuvwx/gcs.pdf",
+    }
     assert files == ["tep"]
     assert validate_data(SCHEMA, data) == {}
     rendered = doc(render_form(SCHEMA, {}, data))
@@ -97,8 +133,18 @@ def test_round_trip_parse_and_validate():
 
 
 def test_vietnamese_messages_per_field():
-    data, _ = parse_form(SCHEMA, MultiDict([("nguoi.cccd", "12ab"), ("nguoi.email", "khong-phai-email"), ("so_ban", "mười"),
-                                            ("ngay", "20/11/2026"), ("con[0].ten", "")]))
+    data, _ = parse_form(
+        SCHEMA,
+        MultiDict(
+            [
+                ("nguoi.cccd", "12ab"),
+                ("nguoi.email", "khong-phai-email"),
+                ("so_ban", "mười"),
+                ("ngay", "20/11/2026"),
+                ("con[0].ten", ""),
+            ]
+        ),
+    )
     errors = validate_data(SCHEMA, data)
     assert errors["nguoi.ho_ten"] == "Vui lòng nhập Họ và tên."
     assert errors["nguoi.cccd"] == "Số định danh gồm đúng 12 chữ số."
@@ -119,9 +165,12 @@ def test_repeatable_group_actions_without_javascript():
 
 
 def test_values_for_officers():
-    html = render_values(SCHEMA, {}, {"nguoi": {"ho_ten": "An", "gioi_tinh": "nu"}, "dong_y": True,
-                                      "tep": "abcdefghijklmnopqrstuvwx/gcs.pdf"},
-                         file_url=lambda ref: "/tep/" + ref.split("/")[0])
+    html = render_values(
+        SCHEMA,
+        {},
+        {"nguoi": {"ho_ten": "An", "gioi_tinh": "nu"}, "dong_y": True, "tep": "abcdefghijklmnopqrstuvwx/gcs.pdf"},
+        file_url=lambda ref: "/tep/" + ref.split("/")[0],
+    )
     tree = doc(html)
     assert "Nữ" in tree.text_content() and "Có" in tree.text_content()
     assert tree.xpath("//a/@href") == ["/tep/abcdefghijklmnopqrstuvwx"]
