@@ -1,76 +1,426 @@
-"""Form schema checks and the field-path convention shared by rendering, parsing and validation.
+"""The shape of an eForm: which JSON Schema constructs the renderer, the parser and the validator understand.
 
-A field path is dotted for objects and `[i]` for array items (`con[0].ho_ten`); the API speaks JSON
-pointers (`/con/0/ho_ten`). Both name the same field.
+Rendering, parsing and validation must agree on one reading of a schema (which node is a checkbox group,
+which is a repeatable group, which is a file), otherwise a form could render a field the parser never reads
+back. `describe` is that single reading; `check_form_schema` runs it over a whole form at deploy time so
+that an unsupported construct is refused with its JSON pointer instead of breaking a citizen's page.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
-SUPPORTED_TYPES = {"string", "number", "integer", "boolean", "object", "array"}
-_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+__all__ = [
+    "MISSING",
+    "Field",
+    "FormSchemaError",
+    "check_form_schema",
+    "child_path",
+    "describe",
+    "describe_root",
+    "display_scalar",
+    "field_id",
+    "join_path",
+    "options_of",
+    "path_to_pointer",
+    "pointer_to_path",
+    "resolve_ref",
+    "split_path",
+]
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+SCALAR_KINDS = frozenset({"string", "integer", "number", "boolean", "file"})
+MAX_DEPTH = 12
 
 
-def path_to_pointer(path: str) -> str:
-    if not path:
-        return ""
-    parts = [name if name else index for name, index in _PART.findall(path)]
-    return "".join("/" + p.replace("~", "~0").replace("/", "~1") for p in parts)
+class _Missing:
+    """Marks "no value posted", which differs from None, "" and False."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
 
 
-def pointer_to_path(pointer: str) -> str:
+MISSING: Any = _Missing()
+
+
+class FormSchemaError(Exception):
+    """A form schema uses something this package cannot render; `pointer` locates it in the schema file."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(f"{pointer or '/'}: {message}")
+        self.pointer = pointer
+        self.message = message
+
+
+# ---------------------------------------------------------------- paths
+
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def split_path(path: str) -> list[str | int]:
+    """`con[0].ho_ten` → ["con", 0, "ho_ten"]."""
+    parts: list[str | int] = []
+    for match in _PATH_TOKEN.finditer(path):
+        index, name = match.groups()
+        parts.append(int(index) if index is not None else name)
+    return parts
+
+
+def join_path(parts: Iterable[str | int]) -> str:
     out = ""
-    for raw in pointer.lstrip("/").split("/") if pointer else []:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
     return out
 
 
-def _pointer(parts: Any) -> str:
+def child_path(path: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def path_to_pointer(path: str) -> str:
+    """`con[0].ho_ten` → `/con/0/ho_ten` (RFC 6901 escaping); the root path "" is the root pointer ""."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in split_path(path))
+
+
+def pointer_to_path(pointer: str) -> str:
+    """`/con/0/ho_ten` → `con[0].ho_ten`; an all-digit segment is read as an array index."""
+    if not pointer or pointer == "/":
+        return ""
+    parts: list[str | int] = []
+    for raw in pointer.lstrip("/").split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        parts.append(int(token) if token.isdigit() else token)
+    return join_path(parts)
+
+
+def field_id(path: str, prefix: str = "") -> str:
+    """The HTML id of a field: "f-" + the (prefixed) path, every character other than A-Z, a-z, 0-9 and "_"
+    replaced by "-" (`con[0].ho_ten` → `f-con-0--ho_ten`); page templates build error links the same way."""
+    return "f-" + re.sub(r"[^A-Za-z0-9_]", "-", prefix + path)
+
+
+def _pointer(*parts: str | int) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def field_type(node: Mapping[str, Any]) -> str | None:
-    kind = node.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    if kind is None and ("enum" in node or "oneOf" in node or "const" in node):
-        return "string"
-    return kind if isinstance(kind, str) else None
+# ---------------------------------------------------------------- reading a schema node
 
 
-def _walk(node: Any, pointer: str) -> Iterator[tuple[str, str]]:
+def resolve_ref(node: Mapping[str, Any], root: Mapping[str, Any], pointer: str = "") -> Mapping[str, Any]:
+    """Follow local `$ref`s; keywords next to a `$ref` (title, description …) win over the target's."""
+    seen = 0
+    while "$ref" in node:
+        ref = node["$ref"]
+        if not isinstance(ref, str) or (not ref.startswith("#/") and ref != "#"):
+            raise FormSchemaError(pointer + "/$ref", f"Chỉ hỗ trợ $ref nội bộ dạng “#/$defs/…”, không phải “{ref}”.")
+        target: Any = root
+        for raw in ref[2:].split("/") if ref != "#" else []:
+            token = raw.replace("~1", "/").replace("~0", "~")
+            if isinstance(target, Mapping) and token in target:
+                target = target[token]
+            elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
+                target = target[int(token)]
+            else:
+                raise FormSchemaError(pointer + "/$ref", f"Không tìm thấy đích của $ref “{ref}”.")
+        if not isinstance(target, Mapping):
+            raise FormSchemaError(pointer + "/$ref", f"Đích của $ref “{ref}” không phải một lược đồ.")
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        seen += 1
+        if seen > MAX_DEPTH:
+            raise FormSchemaError(pointer + "/$ref", "Chuỗi $ref lặp vòng.")
+    return node
+
+
+def options_of(node: Mapping[str, Any], ui: Mapping[str, Any] | None = None) -> list[tuple[Any, str]] | None:
+    """Labelled choices of an enum-like node: `enum` (+ enumNames) or `oneOf`/`anyOf` of `const` + `title`."""
+    if isinstance(node.get("enum"), list):
+        values = list(node["enum"])
+        names = (ui or {}).get("ui:enumNames") or node.get("x-enumNames") or node.get("enumNames")
+        labels = [str(n) for n in names] if isinstance(names, list) and len(names) == len(values) else None
+        return [(v, labels[i] if labels else display_scalar(v)) for i, v in enumerate(values)]
+    for key in ("oneOf", "anyOf"):
+        alternatives = node.get(key)
+        if isinstance(alternatives, list) and alternatives and all(
+            isinstance(a, Mapping) and "const" in a for a in alternatives
+        ):
+            return [(a["const"], str(a.get("title", display_scalar(a["const"])))) for a in alternatives]
+    return None
+
+
+def display_scalar(value: Any) -> str:
+    if value is True:
+        return "Có"
+    if value is False:
+        return "Không"
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _declared_types(node: Mapping[str, Any], options: list[tuple[Any, str]] | None) -> set[str]:
+    declared = node.get("type")
+    if isinstance(declared, str):
+        types = {declared}
+    elif isinstance(declared, list):
+        types = {t for t in declared if isinstance(t, str)}
+    else:
+        types = set()
+        values = [v for v, _ in options] if options else ([node["const"]] if "const" in node else [])
+        if values:
+            if all(isinstance(v, bool) for v in values):
+                types = {"boolean"}
+            elif all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+                types = {"integer"}
+            elif all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+                types = {"number"}
+            elif all(isinstance(v, str) for v in values):
+                types = {"string"}
+        elif "properties" in node:
+            types = {"object"}
+        elif "items" in node:
+            types = {"array"}
+        elif any(k in node for k in ("format", "pattern", "minLength", "maxLength", "contentMediaType")):
+            types = {"string"}
+    if types != {"null"}:
+        types.discard("null")
+    if types == {"integer", "number"}:
+        types = {"number"}
+    return types
+
+
+@dataclass(frozen=True)
+class Field:
+    """One node of a form, resolved and classified.
+
+    kind is one of: object, array (repeatable group), multi (checkbox group of choices), file, string,
+    integer, number, boolean.
+    """
+
+    kind: str
+    node: Mapping[str, Any]
+    ui: Mapping[str, Any]
+    pointer: str
+    root: Mapping[str, Any] = field(repr=False, compare=False)
+    options: list[tuple[Any, str]] | None = None
+    depth: int = 0
+
+    @property
+    def title(self) -> str:
+        return str(self.ui.get("ui:title") or self.node.get("title") or "")
+
+    @property
+    def description(self) -> str:
+        return str(self.ui.get("ui:description") or self.node.get("description") or "")
+
+    @property
+    def widget(self) -> str | None:
+        widget = self.ui.get("ui:widget")
+        return str(widget) if widget else None
+
+    @property
+    def default(self) -> Any:
+        return self.node.get("default", MISSING)
+
+    @property
+    def hidden(self) -> bool:
+        return self.widget == "hidden"
+
+    def required_names(self) -> set[str]:
+        names = self.node.get("required")
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+    def children(self) -> list[tuple[str, Field, bool]]:
+        """(name, field, required) in display order (`ui:order`, `*` standing for the rest)."""
+        props = self.node.get("properties")
+        if not isinstance(props, Mapping):
+            return []
+        required = self.required_names()
+        out = []
+        for name in ordered(list(props), self.ui.get("ui:order")):
+            sub_ui = self.ui.get(name)
+            out.append((name, describe(props[name], sub_ui if isinstance(sub_ui, Mapping) else {}, self.root,
+                                       f"{self.pointer}/properties/{_pointer(name)[1:]}", self.depth + 1),
+                        name in required))
+        return out
+
+    def item(self) -> Field:
+        items_ui = self.ui.get("items")
+        return describe(self.node.get("items", {}), items_ui if isinstance(items_ui, Mapping) else {}, self.root,
+                        f"{self.pointer}/items", self.depth + 1)
+
+    @property
+    def min_items(self) -> int:
+        value = self.node.get("minItems", 0)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    @property
+    def max_items(self) -> int | None:
+        value = self.node.get("maxItems")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def ordered(names: Sequence[str], order: Any) -> list[str]:
+    if not isinstance(order, list) or not order:
+        return list(names)
+    listed = [n for n in order if n in names or n == "*"]
+    rest = [n for n in names if n not in listed]
+    if "*" not in listed:
+        return listed + rest
+    star = listed.index("*")
+    return listed[:star] + rest + listed[star + 1:]
+
+
+def describe(node: Any, ui: Mapping[str, Any] | None, root: Mapping[str, Any], pointer: str = "",
+             depth: int = 0) -> Field:
+    """Classify one schema node for rendering; raises FormSchemaError for what cannot be rendered."""
+    if depth > MAX_DEPTH:
+        raise FormSchemaError(pointer, "Biểu mẫu lồng nhau quá sâu (hoặc $ref đệ quy).")
     if not isinstance(node, Mapping):
-        return
-    kind = field_type(node)
-    if kind is not None and kind not in SUPPORTED_TYPES:
-        yield pointer + "/type", f"Kiểu dữ liệu «{kind}» chưa được hỗ trợ trong biểu mẫu."
-    for name, child in (node.get("properties") or {}).items():
-        yield from _walk(child, f"{pointer}/properties/{name}")
+        raise FormSchemaError(pointer, "Mỗi trường phải là một lược đồ dạng đối tượng JSON.")
+    ui = ui or {}
+    node = resolve_ref(node, root, pointer)
+    options = options_of(node, ui)
+    types = _declared_types(node, options)
+    name = node.get("title") or pointer.rsplit("/", 1)[-1] or "biểu mẫu"
+    if not types:
+        raise FormSchemaError(pointer, f"Trường “{name}” không khai báo kiểu (type).")
+    if len(types) > 1:
+        raise FormSchemaError(pointer + "/type", f"Trường “{name}” khai báo nhiều kiểu ({', '.join(sorted(types))}); "
+                                                 "trình hiển thị chỉ hỗ trợ một kiểu (có thể kèm null).")
+    kind = types.pop()
+    widget = ui.get("ui:widget")
+    if kind == "object":
+        props = node.get("properties")
+        if not isinstance(props, Mapping) or not props:
+            raise FormSchemaError(pointer, f"Nhóm “{name}” phải khai báo các trường con trong “properties”.")
+        return Field("object", node, ui, pointer, root, None, depth)
     if kind == "array":
-        items = node.get("items")
-        if not isinstance(items, Mapping):
-            yield pointer + "/items", "Trường danh sách phải khai báo «items» là một lược đồ."
-        else:
-            yield from _walk(items, pointer + "/items")
+        if "prefixItems" in node or not isinstance(node.get("items"), Mapping):
+            raise FormSchemaError(pointer, f"Danh sách “{name}” phải khai báo “items” là một lược đồ.")
+        array = Field("array", node, ui, pointer, root, None, depth)
+        item = array.item()
+        if item.options is not None and item.kind in {"string", "integer", "number"}:
+            return Field("multi", node, ui, pointer, root, item.options, depth)
+        if item.kind in {"array", "multi"}:
+            raise FormSchemaError(pointer + "/items", f"Danh sách “{name}” không được chứa danh sách lồng trực tiếp.")
+        return array
+    if kind == "string":
+        if widget == "file" or "contentMediaType" in node:
+            return Field("file", node, ui, pointer, root, None, depth)
+        return Field("string", node, ui, pointer, root, options, depth)
+    if kind in {"integer", "number", "boolean"}:
+        return Field(kind, node, ui, pointer, root, options, depth)
+    raise FormSchemaError(pointer + "/type", f"Trường “{name}” dùng kiểu “{kind}” mà biểu mẫu chưa hỗ trợ.")
+
+
+def describe_root(schema: Any, ui: Mapping[str, Any] | None = None) -> Field:
+    if not isinstance(schema, Mapping):
+        raise FormSchemaError("", "Biểu mẫu phải là một đối tượng JSON Schema.")
+    root = describe(schema, ui or {}, schema, "")
+    if root.kind != "object":
+        raise FormSchemaError("/type", "Gốc của biểu mẫu phải có kiểu “object”.")
+    return root
+
+
+# ---------------------------------------------------------------- checking a form at deploy time
+
+_SIMPLE_TYPES = "string, number, integer, boolean, object, array, null"
+
+
+def _meta_message(error: Any) -> str:
+    keyword = error.absolute_path[-1] if error.absolute_path else ""
+    if keyword == "type":
+        return f"Kiểu {error.instance!r} không hợp lệ; dùng một trong: {_SIMPLE_TYPES}."
+    if keyword == "pattern" or error.validator == "format" and error.validator_value == "regex":
+        return f"Biểu thức chính quy {error.instance!r} không hợp lệ."
+    if keyword == "required":
+        return "“required” phải là danh sách tên trường (không trùng lặp)."
+    if error.validator == "minimum" and error.validator_value == 0:
+        return f"“{keyword}” phải là số nguyên không âm."
+    if error.validator == "type" and isinstance(error.validator_value, str):
+        wanted = {"object": "một đối tượng", "array": "một danh sách", "string": "một chuỗi",
+                  "integer": "một số nguyên", "number": "một số", "boolean": "true hoặc false"}
+        return f"Giá trị của “{keyword}” phải là {wanted.get(error.validator_value, error.validator_value)}."
+    return f"Không đúng chuẩn JSON Schema 2020-12: {error.message}"
 
 
 def check_form_schema(schema: Any) -> list[tuple[str, str]]:
-    """[(JSON pointer, Vietnamese message)]; empty when the form can be rendered and validated."""
+    """Every problem of a form schema as (JSON pointer, Vietnamese message); empty when it can be deployed."""
     if not isinstance(schema, Mapping):
         return [("", "Biểu mẫu phải là một đối tượng JSON Schema.")]
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return [(_pointer(exc.absolute_path), f"Lược đồ JSON Schema không hợp lệ: {exc.message}")]
     problems: list[tuple[str, str]] = []
-    if field_type(schema) != "object" or not isinstance(schema.get("properties"), Mapping):
-        problems.append(("", "Biểu mẫu phải có «type»: «object» và danh sách «properties»."))
-    problems += list(_walk(schema, ""))
-    return problems
+    dialect = schema.get("$schema")
+    if dialect is not None and str(dialect).rstrip("#") != DIALECT:
+        problems.append(("/$schema", f"Biểu mẫu phải dùng JSON Schema 2020-12 ({DIALECT}), không phải “{dialect}”."))
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for error in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path))):
+        problems.append((_pointer(*error.absolute_path), _meta_message(error)))
+    if problems:
+        return _dedupe(problems)
+    if schema.get("type") != "object":
+        problems.append(("/type", "Gốc của biểu mẫu phải có “type”: “object”."))
+    if not isinstance(schema.get("properties"), Mapping) or not schema.get("properties"):
+        problems.append(("/properties", "Biểu mẫu phải khai báo ít nhất một trường trong “properties”."))
+    if problems:
+        return problems
+    try:
+        root = describe(schema, {}, schema, "")
+    except FormSchemaError as exc:
+        return [(exc.pointer, exc.message)]
+    _check_field(root, problems)
+    return _dedupe(problems)
+
+
+def _check_field(f: Field, problems: list[tuple[str, str]]) -> None:
+    if f.kind == "object":
+        props = f.node.get("properties", {})
+        for name in sorted(f.required_names() - set(props)):
+            problems.append((f.pointer + "/required", f"Trường bắt buộc “{name}” không có trong “properties”."))
+        for name in props:
+            sub_ui = f.ui.get(name)
+            try:
+                sub = describe(props[name], sub_ui if isinstance(sub_ui, Mapping) else {}, f.root,
+                               f"{f.pointer}/properties/{_pointer(name)[1:]}", f.depth + 1)
+            except FormSchemaError as exc:
+                problems.append((exc.pointer, exc.message))
+                continue
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                problems.append((sub.pointer, f"Tên trường “{name}” chỉ được gồm chữ cái không dấu, chữ số và “_”."))
+            _check_field(sub, problems)
+    elif f.kind == "array":
+        try:
+            _check_field(f.item(), problems)
+        except FormSchemaError as exc:
+            problems.append((exc.pointer, exc.message))
+
+
+def _dedupe(problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            out.append(problem)
+    return out

@@ -1,84 +1,241 @@
-"""Server-side validation of form data with one Vietnamese message per field."""
+"""Server-side validation of form data, one Vietnamese message per field, named by the field's title.
+
+jsonschema decides what is wrong; this module only says it in Vietnamese and puts it where the person
+will look: a missing field's message goes on that field (not on its parent object, where JSON Schema
+reports it), and a form's own wording (`x-pattern-message`, `errorMessage`) wins over the generic one.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
-from app.eforms.schema import pointer_to_path
+from app.eforms.schema import (
+    FormSchemaError,
+    describe,
+    display_scalar,
+    join_path,
+    options_of,
+    resolve_ref,
+    split_path,
+)
 
-_TYPES = {"string": "chuỗi ký tự", "integer": "số nguyên", "number": "số", "boolean": "có/không",
-          "object": "nhóm thông tin", "array": "danh sách", "null": "rỗng"}
-_FORMATS = {"date": "Ngày không hợp lệ (định dạng YYYY-MM-DD).", "email": "Địa chỉ email không hợp lệ.",
-            "date-time": "Thời điểm không hợp lệ.", "time": "Giờ không hợp lệ.", "uri": "Địa chỉ web không hợp lệ."}
+__all__ = ["validate_data"]
 
+_TYPES = {"string": "chuỗi ký tự", "integer": "số nguyên", "number": "số", "boolean": "giá trị có/không",
+          "object": "nhóm thông tin", "array": "danh sách", "null": "để trống"}
+_FORMATS = {
+    "date": "Ngày không hợp lệ (định dạng YYYY-MM-DD).",
+    "date-time": "Ngày giờ không hợp lệ (định dạng YYYY-MM-DDTHH:MM:SS+07:00).",
+    "time": "Giờ không hợp lệ (định dạng HH:MM:SS).",
+    "email": "Địa chỉ email không hợp lệ.",
+    "idn-email": "Địa chỉ email không hợp lệ.",
+    "uri": "Địa chỉ web không hợp lệ.",
+    "ipv4": "Địa chỉ IPv4 không hợp lệ.",
+    "uuid": "Mã UUID không hợp lệ.",
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+_DIGITS = re.compile(r"\^(?:\[0-9\]|\\d)\{(\d+)(?:,(\d+))?\}\$")
 
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    import json
-
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
-
-
-def _title(node: Any, fallback: str) -> str:
-    if isinstance(node, Mapping) and node.get("title"):
-        return str(node["title"])
-    return fallback
-
-
-def _message(err: ValidationError) -> tuple[list[Any], str]:
-    path = list(err.absolute_path)
-    node = err.schema if isinstance(err.schema, Mapping) else {}
-    name = _title(node, str(path[-1]) if path else "trường này")
-    kind, expected = err.validator, err.validator_value
-    if kind == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else ""
-        child = (node.get("properties") or {}).get(missing, {})
-        return path + [missing], f"Vui lòng nhập {_title(child, missing)}."
-    if kind == "type":
-        wanted = expected if isinstance(expected, str) else next(iter(expected), "")
-        return path, f"{name}: phải là {_TYPES.get(wanted, wanted)}."
-    if kind == "minLength":
-        return path, f"{name}: cần ít nhất {expected} ký tự." if expected > 1 else f"Vui lòng nhập {name}."
-    if kind == "maxLength":
-        return path, f"{name}: tối đa {expected} ký tự."
-    if kind in ("minimum", "exclusiveMinimum"):
-        return path, f"{name}: phải {'lớn hơn hoặc bằng' if kind == 'minimum' else 'lớn hơn'} {expected}."
-    if kind in ("maximum", "exclusiveMaximum"):
-        return path, f"{name}: phải {'nhỏ hơn hoặc bằng' if kind == 'maximum' else 'nhỏ hơn'} {expected}."
-    if kind == "pattern":
-        custom = node.get("x-pattern-message") or node.get("errorMessage")
-        return path, str(custom) if custom else f"{name}: không đúng định dạng."
-    if kind == "format":
-        return path, f"{name}: {_FORMATS.get(str(expected), 'không đúng định dạng.')}"
-    if kind in ("enum", "const", "oneOf", "anyOf"):
-        return path, f"{name}: giá trị không nằm trong danh sách cho phép."
-    if kind == "minItems":
-        return path, f"{name}: cần ít nhất {expected} mục."
-    if kind == "maxItems":
-        return path, f"{name}: tối đa {expected} mục."
-    if kind == "additionalProperties":
-        return path, "Có trường không thuộc biểu mẫu."
-    return path, f"{name}: giá trị không hợp lệ."
+FORMAT_CHECKER = FormatChecker()
 
 
-def _path(parts: list[Any]) -> str:
-    return pointer_to_path("".join("/" + str(p) for p in parts)) if parts else ""
+@FORMAT_CHECKER.checks("email")
+def _is_email(instance: object) -> bool:
+    """Stricter than jsonschema's own check (which only looks for "@"): a domain with a dot, no spaces."""
+    return not isinstance(instance, str) or bool(_EMAIL.fullmatch(instance))
+
+
+def _number(value: Any) -> str:
+    text = display_scalar(value)
+    return text.replace(".", ",") if isinstance(value, float) and not value.is_integer() else text
+
+
+def _node_at(root: Mapping[str, Any], parts: list[Any]) -> Mapping[str, Any] | None:
+    node: Any = root
+    try:
+        for part in parts:
+            node = resolve_ref(node, root)
+            node = (node.get("items") if isinstance(part, int) else (node.get("properties") or {}).get(part))
+            if not isinstance(node, Mapping):
+                return None
+        return resolve_ref(node, root)
+    except FormSchemaError:
+        return None
+
+
+def _title(root: Mapping[str, Any], parts: list[Any], fallback: Mapping[str, Any] | None = None) -> str:
+    node = _node_at(root, parts)
+    for candidate in (node, fallback):
+        if isinstance(candidate, Mapping) and candidate.get("title"):
+            return str(candidate["title"])
+    if parts and isinstance(parts[-1], int):
+        return _title(root, parts[:-1])
+    if parts:
+        return str(parts[-1])
+    return "Tờ khai"
+
+
+def _custom(node: Mapping[str, Any], keyword: str) -> str | None:
+    """The form's own message for a keyword: `x-pattern-message`, or ajv-errors style `errorMessage`
+    (one string for every keyword of the field, or a mapping keyword → message)."""
+    if keyword == "pattern" and node.get("x-pattern-message"):
+        return str(node["x-pattern-message"])
+    custom = node.get("errorMessage")
+    if isinstance(custom, str) and custom and keyword != "required":
+        return custom
+    if isinstance(custom, Mapping) and isinstance(custom.get(keyword), str):
+        return str(custom[keyword])
+    return None
+
+
+def _missing(root: Mapping[str, Any], node: Mapping[str, Any], parts: list[Any], name: str) -> tuple[str, str]:
+    """(path, message) for a required property that is absent."""
+    custom = node.get("errorMessage")
+    if isinstance(custom, Mapping):
+        by_name = custom.get("required")
+        if isinstance(by_name, Mapping) and isinstance(by_name.get(name), str):
+            return join_path([*parts, name]), str(by_name[name])
+        if isinstance(by_name, str):
+            return join_path([*parts, name]), by_name
+    child = _node_at(root, [*parts, name])
+    if child is None:
+        properties = node.get("properties")
+        child = properties.get(name) if isinstance(properties, Mapping) else None
+    return join_path([*parts, name]), f"Vui lòng {_verb(child, root)} {_title(root, [*parts, name], child)}."
+
+
+def _verb(node: Any, root: Mapping[str, Any]) -> str:
+    """"nhập" (type in), "chọn" (choose) or "đính kèm" (attach), by how the field is filled in."""
+    if not isinstance(node, Mapping):
+        return "nhập"
+    try:
+        kind = describe(node, {}, root).kind
+    except FormSchemaError:
+        return "nhập"
+    if kind == "file":
+        return "đính kèm"
+    if kind in ("multi", "boolean") or options_of(resolve_ref(node, root)) is not None:
+        return "chọn"
+    return "nhập"
+
+
+def _pattern_message(title: str, pattern: Any) -> str:
+    match = _DIGITS.fullmatch(pattern) if isinstance(pattern, str) else None
+    if match and match.group(2):
+        return f"{title}: phải gồm từ {match.group(1)} đến {match.group(2)} chữ số."
+    if match:
+        return f"{title}: phải gồm đúng {match.group(1)} chữ số."
+    return f"{title}: không đúng định dạng."
+
+
+def _translate(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
+    parts = list(error.absolute_path)
+    path = join_path(parts)
+    node = error.schema if isinstance(error.schema, Mapping) else {}
+    keyword, expected, instance = error.validator, error.validator_value, error.instance
+    title = _title(root, parts, node)
+
+    if keyword == "required":
+        present = instance if isinstance(instance, Mapping) else {}
+        return [_missing(root, node, parts, n) for n in expected if isinstance(n, str) and n not in present]
+    if keyword == "dependentRequired" and isinstance(instance, Mapping):
+        return [_missing(root, node, parts, dep) for name, deps in expected.items() if name in instance
+                for dep in deps if dep not in instance]
+
+    custom = _custom(node, str(keyword))
+    if custom:
+        return [(path, custom)]
+    if keyword == "type":
+        if instance is None:
+            return [(path, f"Vui lòng {_verb(node, root)} {title}.")]
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        return [(path, f"{title}: phải là {' hoặc '.join(_TYPES.get(t, t) for t in wanted)}.")]
+    if keyword == "format":
+        return [(path, f"{title}: {_FORMATS.get(str(expected), 'không đúng định dạng.')}")]
+    if keyword == "pattern":
+        return [(path, _pattern_message(title, expected))]
+    if keyword == "minLength":
+        if expected <= 1:
+            return [(path, f"Vui lòng nhập {title}.")]
+        return [(path, f"{title}: cần ít nhất {expected} ký tự.")]
+    if keyword == "maxLength":
+        return [(path, f"{title}: tối đa {expected} ký tự.")]
+    comparisons = {"minimum": "lớn hơn hoặc bằng", "exclusiveMinimum": "lớn hơn",
+                   "maximum": "nhỏ hơn hoặc bằng", "exclusiveMaximum": "nhỏ hơn"}
+    if keyword in comparisons:
+        return [(path, f"{title}: phải {comparisons[str(keyword)]} {_number(expected)}.")]
+    if keyword == "multipleOf":
+        return [(path, f"{title}: phải là bội số của {_number(expected)}.")]
+    if keyword == "enum":
+        return [(path, f"{title}: vui lòng chọn một giá trị trong danh sách.")]
+    if keyword in ("oneOf", "anyOf"):
+        if options_of(node) is not None:
+            return [(path, f"{title}: vui lòng chọn một giá trị trong danh sách.")]
+        if error.context:
+            deepest = best_match(error.context)
+            if deepest is not None:
+                return _translate(deepest, root)
+        return [(path, f"{title}: giá trị không hợp lệ.")]
+    if keyword == "const":
+        if expected is True:
+            return [(path, f"Vui lòng đánh dấu {title}.")]
+        label = next((text for value, text in options_of(node) or [] if value == expected), display_scalar(expected))
+        return [(path, f"{title}: phải là “{label}”.")]
+    if keyword == "minItems":
+        return [(path, f"{title}: cần ít nhất {expected} mục.")]
+    if keyword == "maxItems":
+        return [(path, f"{title}: tối đa {expected} mục.")]
+    if keyword == "uniqueItems":
+        return [(path, f"{title}: có mục bị trùng lặp.")]
+    if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, Mapping):
+        properties = node.get("properties")
+        declared: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
+        patterns = [p for p in (node.get("patternProperties") or {}) if isinstance(p, str)]
+        extra = sorted(k for k in instance if k not in declared and not any(re.search(p, k) for p in patterns))
+        names = f" ({', '.join(extra)})" if extra else ""
+        return [(path, f"{title}: có trường không thuộc biểu mẫu{names}.")]
+    if keyword is None:  # a `false` schema: the property must not be there at all
+        return [(path, f"{title}: có giá trị không được phép.")]
+    return [(path, f"{title}: giá trị không hợp lệ.")]
+
+
+def _position(root: Mapping[str, Any], parts: list[Any]) -> tuple[int, ...]:
+    """Where a field comes in the form, so messages are listed in the order a person reads the form."""
+    out: list[int] = []
+    node: Any = root
+    for part in parts:
+        if isinstance(part, int):
+            out.append(part)
+            node = node.get("items") if isinstance(node, Mapping) else None
+        else:
+            properties = node.get("properties") if isinstance(node, Mapping) else None
+            names = list(properties) if isinstance(properties, Mapping) else []
+            out.append(names.index(part) if part in names else len(names))
+            node = properties.get(part) if isinstance(properties, Mapping) else None
+        if isinstance(node, Mapping):
+            try:
+                node = resolve_ref(node, root)
+            except FormSchemaError:
+                node = None
+    return tuple(out)
 
 
 def validate_data(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
-    """{field path: message}; "" for the root. The first (shallowest) message of a field wins."""
-    import json
+    """{field path: Vietnamese message}; "" is the form itself. Only the first message of a field is kept.
 
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    errors: dict[str, str] = {}
-    for err in sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), str(e.absolute_path))):
-        if err.validator in ("if", "then", "allOf") and err.context:
-            continue
-        parts, message = _message(err)
-        errors.setdefault(_path(parts), message)
-    return errors
+    Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass.
+    """
+    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    found: list[tuple[str, str]] = []
+    for error in validator.iter_errors(data):
+        found.extend(_translate(error, schema))
+    ordered = sorted(enumerate(found), key=lambda e: (_position(schema, split_path(e[1][0])), e[0]))
+    messages: dict[str, str] = {}
+    for _, (path, message) in ordered:
+        messages.setdefault(path, message)
+    return messages

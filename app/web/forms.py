@@ -46,8 +46,9 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
         node = child
 
 
-def read_posted_form(request: Request, schema: dict[str, Any], user: User | None) -> PostedForm:
-    data, file_paths = parse_form(schema, request.form)
+def read_posted_form(request: Request, schema: dict[str, Any], user: User | None,
+                     ui: dict[str, Any] | None = None) -> PostedForm:
+    data, file_paths = parse_form(schema, request.form, ui=ui)
     posted = PostedForm(data=data, action=form_actions(request.form))
     for path in file_paths:
         upload = request.files.get(path)

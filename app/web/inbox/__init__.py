@@ -83,7 +83,8 @@ def claim(task_id: int) -> ResponseReturnValue:
 def complete(task_id: int) -> ResponseReturnValue:
     t = _task_or_404(task_id)
     schema = services.task_form_schema(t)
-    posted = read_posted_form(request, schema, current_user)
+    ui = t.dossier.procedure_version.forms.get((t.form or "").replace(".schema.json", ".ui.json"))
+    posted = read_posted_form(request, schema, current_user, ui)
     if posted.action:
         return _render_task(t, apply_action(posted.data, posted.action), {}, None)
     if posted.errors:

@@ -64,7 +64,7 @@ def procedure(code: str) -> ResponseReturnValue:
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.path))
-        posted = read_posted_form(request, schema, current_user)
+        posted = read_posted_form(request, schema, current_user, ui)
         data, errors = posted.data, posted.errors
         if posted.action:
             data = apply_action(data, posted.action)
