@@ -22,4 +22,5 @@ echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (đăng nhập: 
 echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hotich, chutich, traketqua / demo123)"
 echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
-exec .venv/bin/flask run --host 127.0.0.1 --port "$PORT" --no-reload
+# One process: SQLite and the in-process job worker live in it; threads serve concurrent requests.
+exec .venv/bin/gunicorn --workers 1 --threads 8 --bind "127.0.0.1:${PORT}" --access-logfile - wsgi:app

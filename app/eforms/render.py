@@ -225,7 +225,8 @@ class _Renderer:
                 attrs["pattern"] = pattern
             if _is_digits_pattern(pattern):
                 attrs["inputmode"] = "numeric"
-            if f.widget == "textarea" or (isinstance(node.get("maxLength"), int) and node["maxLength"] > 200):
+            long_text = isinstance(node.get("maxLength"), int) and node["maxLength"] > 200 and not node.get("format")
+            if f.widget == "textarea" or long_text:
                 attrs.pop("type")
                 attrs.pop("pattern", None)
                 attrs["rows"] = f.ui.get("ui:rows", 4)

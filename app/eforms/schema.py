@@ -155,7 +155,8 @@ def options_of(node: Mapping[str, Any], ui: Mapping[str, Any] | None = None) -> 
     """Labelled choices of an enum-like node: `enum` (+ enumNames) or `oneOf`/`anyOf` of `const` + `title`."""
     if isinstance(node.get("enum"), list):
         values = list(node["enum"])
-        names = (ui or {}).get("ui:enumNames") or node.get("x-enumNames") or node.get("enumNames")
+        names = ((ui or {}).get("ui:enumNames") or node.get("x-enumNames") or node.get("x-enum-titles")
+                 or node.get("enumNames"))
         labels = [str(n) for n in names] if isinstance(names, list) and len(names) == len(values) else None
         return [(v, labels[i] if labels else display_scalar(v)) for i, v in enumerate(values)]
     for key in ("oneOf", "anyOf"):

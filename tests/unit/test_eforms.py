@@ -174,3 +174,12 @@ def test_values_for_officers():
     tree = doc(html)
     assert "Nữ" in tree.text_content() and "Có" in tree.text_content()
     assert tree.xpath("//a/@href") == ["/tep/abcdefghijklmnopqrstuvwx"]
+
+
+def test_enum_titles_and_formatted_long_strings():
+    schema = {"type": "object", "properties": {
+        "quan_he": {"type": "string", "title": "Quan hệ", "enum": ["cha", "me"], "x-enum-titles": ["Cha", "Mẹ"]},
+        "email": {"type": "string", "format": "email", "maxLength": 254, "title": "Email"}}}
+    tree = doc(render_form(schema, {}, {}))
+    assert "Mẹ" in tree.text_content()
+    assert tree.get_element_by_id("f-email").tag == "input"
