@@ -8,8 +8,9 @@ jobs to be enqueued after commit. The caller commits; any exception means nothin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,13 +65,20 @@ def calendar_for(agency: Agency) -> WorkingCalendar:
     ).all()
     # An agency's own row wins over a nation-wide one for the same day.
     by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
-    overrides = [CalendarOverride(day=r.day, working=r.working, note=r.note) for r in by_day.values()]
+    overrides = tuple(sorted((r.day, r.working, r.note) for r in by_day.values()))
+    periods = tuple((a, b) for a, b in agency.office_hours) if agency.office_hours else None
+    return _calendar(overrides, periods, current_app.config["TIMEZONE"])
+
+
+@lru_cache(maxsize=128)
+def _calendar(overrides: tuple[tuple[date, bool, str], ...], periods: tuple[tuple[str, str], ...] | None,
+              tz: str) -> WorkingCalendar:
+    """Building the holiday table costs milliseconds; the same calendar serves every request that shares it."""
     hours = OfficeHours()
-    if agency.office_hours:
-        hours = OfficeHours(
-            periods=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in agency.office_hours)
-        )
-    return WorkingCalendar(overrides, office_hours=hours, tz=current_app.config["TIMEZONE"])
+    if periods:
+        hours = OfficeHours(periods=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in periods))
+    return WorkingCalendar([CalendarOverride(day=d, working=w, note=n) for d, w, n in overrides],
+                           office_hours=hours, tz=tz)
 
 
 def next_dossier_code(agency: Agency, at: datetime) -> str:
