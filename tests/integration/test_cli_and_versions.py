@@ -47,7 +47,7 @@ def test_cli_token_works_for_the_api(app, client, db_session):
 
 
 def test_running_dossier_stays_on_its_version(app, client, token, tmp_path):
-    citizen, designer = token("congdan"), token("thietke")
+    citizen = token("congdan")
     data = with_uploads(client_uploader(client), citizen, start_data("khai-sinh"))
     code = client.post("/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen).get_json()["code"]
     old = db.session.scalar(select(Dossier).where(Dossier.code == code)).procedure_version
