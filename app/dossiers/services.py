@@ -24,7 +24,7 @@ from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
-from app.eforms.schema import path_to_pointer
+from app.eforms.schema import path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
@@ -119,21 +119,6 @@ def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: dateti
     pt = manifest["processing_time"]
     cutoff = time.fromisoformat(pt["cutoff"]) if pt.get("cutoff") else None
     return calendar_for(agency).due_date(received_at, processing_amount(manifest, channel), pt["unit"], cutoff)
-
-
-def _resolve_pointer(data: Any, pointer: str | None) -> Any:
-    if not pointer:
-        return None
-    node = data
-    for raw in pointer.lstrip("/").split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def _text(value: Any, limit: int) -> str:
@@ -271,12 +256,12 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         status=1,
         channel=channel,
         applicant_user_id=applicant.id if applicant else None,
-        applicant_name=_text(_resolve_pointer(data, applicant_map.get("name")), 255)
+        applicant_name=_text(resolve_pointer(data, applicant_map.get("name")), 255)
         or (applicant.full_name if applicant else ""),
-        applicant_id_number=_text(_resolve_pointer(data, applicant_map.get("id_number")), 20),
-        applicant_phone=_text(_resolve_pointer(data, applicant_map.get("phone")), 20),
-        applicant_email=_text(_resolve_pointer(data, applicant_map.get("email")), 255),
-        applicant_address=_text(_resolve_pointer(data, applicant_map.get("address")), 500),
+        applicant_id_number=_text(resolve_pointer(data, applicant_map.get("id_number")), 20),
+        applicant_phone=_text(resolve_pointer(data, applicant_map.get("phone")), 20),
+        applicant_email=_text(resolve_pointer(data, applicant_map.get("email")), 255),
+        applicant_address=_text(resolve_pointer(data, applicant_map.get("address")), 500),
         summary=_summary(manifest, data),
         form_data=data,
         fee_amount=fee_for(manifest, channel),
@@ -306,7 +291,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
 
 
 def _summary(manifest: Mapping[str, Any], data: Any) -> str:
-    subject = _text(_resolve_pointer(data, manifest.get("summary")), 200)
+    subject = _text(resolve_pointer(data, manifest.get("summary")), 200)
     return f"{manifest['name']}{' — ' + subject if subject else ''}"[:500]
 
 

@@ -113,6 +113,22 @@ def pointer_to_path(pointer: str) -> str:
     return join_path(parts)
 
 
+def resolve_pointer(data: Any, pointer: str | None) -> Any:
+    """The value a JSON pointer names in the data, or None when any step is missing."""
+    if not pointer:
+        return None
+    node = data
+    for raw in pointer.lstrip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
 def field_id(path: str, prefix: str = "") -> str:
     """The HTML id of a field: "f-" + the (prefixed) path, every character other than A-Z, a-z, 0-9 and "_"
     replaced by "-" (`con[0].ho_ten` → `f-con-0--ho_ten`); page templates build error links the same way."""

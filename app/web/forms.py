@@ -10,7 +10,7 @@ from flask import Request
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
 from app.eforms.parse import form_actions, parse_form
-from app.eforms.schema import path_to_pointer, pointer_to_path
+from app.eforms.schema import path_to_pointer, pointer_to_path, resolve_pointer
 from app.models import User
 
 
@@ -79,26 +79,14 @@ def errors_by_path(details: dict[str, str]) -> dict[str, str]:
     return {pointer_to_path(k) if k.startswith("/") else k: v for k, v in details.items()}
 
 
-def _resolve(data: Any, path: str) -> Any:
-    node = data
-    for part in path_to_pointer(path).lstrip("/").split("/"):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
 def apply_action(data: dict[str, Any], action: dict[str, str]) -> dict[str, Any]:
     """Add or remove one item of a repeatable group, so the form works without JavaScript."""
     if "add" in action:
-        items = _resolve(data, action["add"])
+        items = resolve_pointer(data, path_to_pointer(action["add"]))
         set_path(data, action["add"], [*(items if isinstance(items, list) else []), {}])
     elif "remove" in action:
         head, _, index = action["remove"].rpartition("[")
-        items = _resolve(data, head)
+        items = resolve_pointer(data, path_to_pointer(head))
         position = index.rstrip("]")
         if isinstance(items, list) and position.isdigit() and int(position) < len(items):
             set_path(data, head, [item for i, item in enumerate(items) if i != int(position)])

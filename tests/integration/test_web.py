@@ -141,3 +141,17 @@ def test_studio_check_shows_problems_with_lines(client):
 def test_english_interface_is_available(client):
     html = client.get("/?lang=en").get_data(as_text=True)
     assert "Procedure" in html and 'lang="en"' in html
+
+
+def test_repeatable_group_add_and_remove_without_javascript(client):
+    login(client, "congdan")
+    fields = {k: v for k, v in form_fields(start_data("thuong-tru")).items() if v != "FILE"}
+    added = client.post("/thu-tuc/1.004222", data={**fields, "__add__": "thanh_vien_cung_dang_ky"})
+    assert added.status_code == 200  # re-rendered, not validated, nothing submitted
+    tree = page(added)
+    assert tree.get_element_by_id("f-thanh_vien_cung_dang_ky-1--ho_ten", None) is not None
+    assert tree.get_element_by_id("f-thanh_vien_cung_dang_ky-0--ho_ten").get("value") == "Phạm Gia Bảo"
+    assert not tree.xpath("//*[@aria-invalid='true']")
+    removed = client.post("/thu-tuc/1.004222", data={**fields, "__remove__": "thanh_vien_cung_dang_ky[0]"})
+    assert "Phạm Gia Bảo" not in removed.get_data(as_text=True)
+    assert db.session.scalar(select(Dossier).where(Dossier.applicant_name == "Lê Thị Hoa")) is None
