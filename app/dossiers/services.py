@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers.attachments import claim_references
@@ -60,6 +61,10 @@ def now_utc() -> datetime:
 
 
 def calendar_for(agency: Agency) -> WorkingCalendar:
+    """The agency's calendar; read once per session (a request), built once per process for equal inputs."""
+    cache: dict[int, WorkingCalendar] = db.session.info.setdefault("motcua_calendars", {})
+    if agency.id in cache:
+        return cache[agency.id]
     rows = db.session.scalars(
         select(CalendarDay).where(or_(CalendarDay.agency_id.is_(None), CalendarDay.agency_id == agency.id))
     ).all()
@@ -67,7 +72,8 @@ def calendar_for(agency: Agency) -> WorkingCalendar:
     by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
     overrides = tuple(sorted((r.day, r.working, r.note) for r in by_day.values()))
     periods = tuple((a, b) for a, b in agency.office_hours) if agency.office_hours else None
-    return _calendar(overrides, periods, current_app.config["TIMEZONE"])
+    cache[agency.id] = _calendar(overrides, periods, current_app.config["TIMEZONE"])
+    return cache[agency.id]
 
 
 @lru_cache(maxsize=128)
@@ -279,7 +285,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     db.session.flush()
     enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
                          job_id=f"notify-{dossier.id}-{submitted_event.id}")
-    bundle = get_bundle(version.content_hash, version.bpmn_files, version.process_id)
+    bundle = get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
     try:
         run, step = WorkflowRun.start(bundle, data)
     except EngineError as exc:
@@ -333,19 +339,26 @@ def get_task(task_id: int, user: User) -> HumanTask:
     return task
 
 
+def _mirror(task: HumanTask, **values: Any) -> None:
+    """Reflect a conditional UPDATE we just ran on the loaded object, without re-reading or re-writing it."""
+    for key, value in values.items():
+        set_committed_value(task, key, value)
+
+
 def claim_task(task_id: int, user: User) -> HumanTask:
     task = get_task(task_id, user)
     if task.state == "claimed" and task.claimed_by_id == user.id:
         return task
+    now = now_utc()
     result = db.session.execute(
         update(HumanTask)
         .where(HumanTask.id == task.id, HumanTask.state == "ready")
-        .values(state="claimed", claimed_by_id=user.id, claimed_at=now_utc())
+        .values(state="claimed", claimed_by_id=user.id, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Công việc này đã được người khác nhận hoặc đã hoàn thành.", code="task_taken")
-    db.session.refresh(task)
+    _mirror(task, state="claimed", claimed_by_id=user.id, claimed_at=now)
     db.session.add(AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
                               action="claimed", task_title=task.title, step_due_at=task.due_at))
     return task
@@ -382,7 +395,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict("Công việc này vừa được người khác hoàn thành.", code="task_taken")
-    db.session.refresh(task)
+    _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
 
     dossier = task.dossier
     claim_references(task_form_schema(task), data, user, dossier)

@@ -73,15 +73,20 @@ _cache: OrderedDict[str, SpecBundle] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes], process_id: str) -> SpecBundle:
-    """The parsed spec of a deployed version; parsed once per process, keyed by content hash."""
+def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callable[[], Mapping[str, str | bytes]],
+               process_id: str) -> SpecBundle:
+    """The parsed spec of a deployed version; parsed once per process, keyed by content hash.
+
+    `bpmn_files` may be a callable so the (large) files are only read from the database on a cache miss.
+    """
     key = f"{content_hash}:{process_id}"
     with _cache_lock:
         bundle = _cache.get(key)
         if bundle is not None:
             _cache.move_to_end(key)
             return bundle
-    files = {name: text.encode() if isinstance(text, str) else text for name, text in bpmn_files.items()}
+    source = bpmn_files() if callable(bpmn_files) else bpmn_files
+    files = {name: text.encode() if isinstance(text, str) else text for name, text in source.items()}
     parser = build_parser_for(files)
     bundle = SpecBundle(
         content_hash=content_hash,

@@ -45,8 +45,8 @@ class ProcedureVersion(db.Model):  # type: ignore[name-defined]
     content_hash: Mapped[str] = mapped_column(String(64))
     process_id: Mapped[str] = mapped_column(String(255))
     manifest: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
-    # {file name: XML text}
-    bpmn_files: Mapped[dict[str, str]] = mapped_column(JsonDoc)
+    # {file name: XML text}; deferred: only a process that has not parsed this version yet reads it.
+    bpmn_files: Mapped[dict[str, str]] = mapped_column(JsonDoc, deferred=True)
     # {file name: JSON schema or UI hints}
     forms: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     # {spec name: {title, lane, role, form, ui_form, properties}} from analysis at deploy time
