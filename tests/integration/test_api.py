@@ -114,3 +114,17 @@ def test_claim_conflict_and_foreign_task(client, token):
                         headers=reception)
     assert wrong.status_code == 422
     assert "/quyet_dinh_tiep_nhan" in wrong.get_json()["error"]["details"]
+
+
+def test_inbox_is_sorted_by_deadline(client, token):
+    from datetime import timedelta
+
+    citizen, reception = token("congdan"), token("tiepnhan")
+    first = submit(client, citizen).get_json()["code"]
+    second = submit(client, citizen).get_json()["code"]
+    later = db.session.query(Dossier).filter_by(code=first).one()
+    sooner = db.session.query(Dossier).filter_by(code=second).one()
+    sooner.due_at = later.due_at - timedelta(days=1)
+    db.session.commit()
+    codes = [t["dossier_code"] for t in client.get("/api/v1/tasks", headers=reception).get_json()["items"]]
+    assert codes.index(second) < codes.index(first)

@@ -126,3 +126,32 @@ def test_malformed_manifest_names_line(client, token):
     problems = response.get_json()["problems"]
     bad = [p for p in problems if p["code"] == "json_malformed"]
     assert bad and bad[0]["file"] == "procedure.json" and bad[0]["line"] == 2
+
+
+def test_invalid_form_schema_and_no_executable_process_are_named(client, token):
+    files = dict(package_files("khai-sinh"))
+    files["tham-dinh.schema.json"] = b'{"type": "object", "properties": {"x": {"type": "strin"}}}'
+    bpmn = files["process.bpmn"].decode().replace('isExecutable="true"', 'isExecutable="false"')
+    files["process.bpmn"] = bpmn.encode()
+    response = post_package(client, token("thietke"), list(files.items()), dry_run=1)
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["verdict"] == "not_executable" and "isExecutable" in body["reason"]
+    bad_form = [p for p in body["problems"] if p["file"] == "tham-dinh.schema.json"]
+    assert bad_form and bad_form[0]["pointer"].startswith("/properties/x")
+
+
+def test_parsed_spec_is_cached_by_content_hash(db_session):
+    from app.engine.runtime import get_bundle
+    from app.models import Procedure
+
+    version = db.session.scalar(select(Procedure).where(Procedure.code == "1.001193")).current_version
+    calls = []
+
+    def load():
+        calls.append(1)
+        return version.bpmn_files
+
+    first = get_bundle(version.content_hash, load, version.process_id)
+    again = get_bundle(version.content_hash, load, version.process_id)
+    assert again is first and len(calls) <= 1
