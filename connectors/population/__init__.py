@@ -1,0 +1,45 @@
+"""National population database (CSDLQG về dân cư): look a citizen up by personal ID + name + birth date."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from connectors.base import HttpClient, PermanentError
+from connectors.registry import Operation
+
+PROVIDER = "population"
+_ID = re.compile(r"^[0-9]{12}$")
+
+LOOKUP_PARAMS = {
+    "type": "object",
+    "required": ["so_dinh_danh", "ho_ten", "ngay_sinh"],
+    "properties": {
+        "so_dinh_danh": {"type": "string", "pattern": "^[0-9]{12}$"},
+        "ho_ten": {"type": "string", "minLength": 2, "maxLength": 100},
+        "ngay_sinh": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    },
+    "additionalProperties": False,
+}
+LOOKUP_RESULT = {
+    "type": "object",
+    "required": ["so_dinh_danh", "ho_ten", "ngay_sinh", "gioi_tinh"],
+    "properties": {"so_dinh_danh": {"type": "string"}, "ho_ten": {"type": "string"},
+                   "ngay_sinh": {"type": "string"}, "gioi_tinh": {"type": "string"}},
+}
+
+
+class PopulationConnector:
+    def __init__(self, client: HttpClient) -> None:
+        self.client = client
+
+    def lookup_citizen(self, so_dinh_danh: str, ho_ten: str, ngay_sinh: str) -> dict[str, Any]:
+        if not _ID.match(so_dinh_danh):
+            raise PermanentError(PROVIDER, "invalid_id", "Số định danh cá nhân phải gồm đúng 12 chữ số.")
+        body = {"so_dinh_danh": so_dinh_danh, "ho_ten": ho_ten, "ngay_sinh": ngay_sinh}
+        result: dict[str, Any] = self.client.request("POST", "/dan-cu/tra-cuu", json=body)
+        return result
+
+    def operations(self) -> list[Operation]:
+        return [Operation(f"{PROVIDER}.lookup_citizen", "Tra cứu công dân theo số định danh, họ tên, ngày sinh",
+                          LOOKUP_PARAMS, LOOKUP_RESULT, self.lookup_citizen)]

@@ -1,0 +1,60 @@
+"""Operations by id (`population.lookup_citizen`), each with JSON Schemas for its parameters and result.
+
+A BPMN service task names an operation id; the job that runs it calls `registry.call(...)`, which checks
+the parameters before anything leaves the building and the result before anyone relies on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from connectors.base import PermanentError
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str  # provider.operation
+    summary: str
+    params_schema: Mapping[str, Any]
+    result_schema: Mapping[str, Any]
+    func: Callable[..., Any]
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._operations: dict[str, Operation] = {}
+
+    def register(self, operation: Operation) -> None:
+        if operation.id in self._operations:
+            raise ValueError(f"operation {operation.id} registered twice")
+        Draft202012Validator.check_schema(operation.params_schema)
+        Draft202012Validator.check_schema(operation.result_schema)
+        self._operations[operation.id] = operation
+
+    def get(self, operation_id: str) -> Operation:
+        try:
+            return self._operations[operation_id]
+        except KeyError:
+            raise PermanentError(operation_id.split(".")[0], "unknown_operation",
+                                 f"Không có thao tác «{operation_id}».") from None
+
+    def ids(self) -> list[str]:
+        return sorted(self._operations)
+
+    def call(self, operation_id: str, params: Mapping[str, Any]) -> Any:
+        op = self.get(operation_id)
+        provider = operation_id.split(".")[0]
+        errors = sorted(Draft202012Validator(op.params_schema).iter_errors(params), key=lambda e: list(e.path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].path) or "tham số"
+            raise PermanentError(provider, "invalid_params", f"Tham số không hợp lệ ({where}): {errors[0].message}")
+        result = op.func(**params)
+        problems = list(Draft202012Validator(op.result_schema).iter_errors(result))
+        if problems:
+            raise PermanentError(provider, "invalid_result",
+                                 f"Kết quả trả về không đúng đặc tả: {problems[0].message}")
+        return result
