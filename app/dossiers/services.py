@@ -401,7 +401,8 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     claim_references(task_form_schema(task), data, user, dossier)
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = WorkflowRun.load(instance.document)
+    bundle = get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
+    run = WorkflowRun.load(instance.document, bundle)
     try:
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)

@@ -28,6 +28,7 @@ from app.engine.environment import SafeScriptEngine
 _SERIALIZER = _Serializer(_Serializer.configure(_SPIFF_CONFIG))
 _SCRIPT_ENGINE = SafeScriptEngine()
 _CACHE_SIZE = 256
+_SPEC_KEYS = ("spec", "subprocess_specs")
 
 
 class EngineError(Exception):
@@ -49,6 +50,8 @@ class SpecBundle:
     process_id: str
     spec: Any
     subprocess_specs: dict[str, Any]
+    # The specs as the serializer writes them, kept once per version instead of in every dossier's document.
+    specs_json: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,11 +91,14 @@ def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callab
     source = bpmn_files() if callable(bpmn_files) else bpmn_files
     files = {name: text.encode() if isinstance(text, str) else text for name, text in source.items()}
     parser = build_parser_for(files)
+    spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
     bundle = SpecBundle(
         content_hash=content_hash,
         process_id=process_id,
-        spec=parser.get_spec(process_id),
-        subprocess_specs=parser.get_subprocess_specs(process_id),
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        specs_json=json.dumps({key: specs[key] for key in _SPEC_KEYS}),
     )
     with _cache_lock:
         _cache[key] = bundle
@@ -127,13 +133,23 @@ class WorkflowRun:
         return run, run._advance()
 
     @classmethod
-    def load(cls, document: Mapping[str, Any]) -> WorkflowRun:
-        wf = _SERIALIZER.deserialize_json(json.dumps(document))
+    def load(cls, document: Mapping[str, Any], bundle: SpecBundle | None = None) -> WorkflowRun:
+        """Restore a workflow; a document saved without its specs takes them from the version's bundle."""
+        full = dict(document)
+        if "spec" not in full:
+            if bundle is None:
+                raise ValueError("this document was saved without its specs: pass the version's bundle")
+            full.update(json.loads(bundle.specs_json))
+        wf = _SERIALIZER.deserialize_json(json.dumps(full))
         wf.script_engine = _SCRIPT_ENGINE
         return cls(wf)
 
-    def document(self) -> dict[str, Any]:
+    def document(self, *, with_specs: bool = False) -> dict[str, Any]:
+        """The workflow's state; without the specs (they belong to the deployed version) unless asked."""
         result: dict[str, Any] = json.loads(_SERIALIZER.serialize_json(self._wf))
+        if not with_specs:
+            for key in _SPEC_KEYS:
+                result.pop(key, None)
         return result
 
     def ready_user_tasks(self) -> list[ReadyTask]:
@@ -148,12 +164,11 @@ class WorkflowRun:
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
         task = self._get_ready(task_id)
         task.data.update(json.loads(json.dumps(data)))
-        ended: list[ReadyTask] = []
         try:
             task.run()
         except _WorkflowException as exc:
             raise EngineError(_message_of(exc), str(exc)) from exc
-        return self._advance(ended)
+        return self._advance()
 
     def _get_ready(self, task_id: str) -> Any:
         try:
@@ -164,8 +179,8 @@ class WorkflowRun:
             raise TaskNotReady(task_id)
         return task
 
-    def _advance(self, ended: list[ReadyTask] | None = None) -> StepResult:
-        ended = [] if ended is None else ended
+    def _advance(self) -> StepResult:
+        ended: list[ReadyTask] = []
         on_done: Callable[[Any], None] = lambda t: (  # noqa: E731
             ended.append(_describe(t)) if isinstance(t.task_spec, _EndEvent) else None
         )
