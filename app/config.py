@@ -46,6 +46,15 @@ class Config:
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    # National systems. Empty URL = that connector is not configured. The run command points them at the
+    # demo services (connectors/sandbox); production sets the real endpoints and secrets.
+    POPULATION_URL = _env("POPULATION_URL", "")
+    POPULATION_TOKEN = _env("POPULATION_TOKEN", "")
+    BUSINESS_URL = _env("BUSINESS_URL", "")
+    BUSINESS_TOKEN = _env("BUSINESS_TOKEN", "")
+    # Per call: seconds before a request counts as timed out, and tries (the first included).
+    CONNECTOR_TIMEOUT = float(_env("CONNECTOR_TIMEOUT", "5"))
+    CONNECTOR_ATTEMPTS = int(_env("CONNECTOR_ATTEMPTS", "3"))
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,1 +1,32 @@
-"""Connectors to the national systems (population, business registry, tax, payment, notify, portal)."""
+"""Connectors to the national systems (population, business registry, tax, payment, notify, portal).
+
+Each provider is a folder with a real HTTP client; `build_registry(settings)` wires the ones configured.
+Connectors never know whether they talk to the demo services or the real systems: only the URL differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.base import CircuitBreaker, HttpClient, RetryPolicy
+from connectors.registry import Registry
+
+
+def build_registry(settings: Mapping[str, Any]) -> Registry:
+    """Operations of every provider whose `<PROVIDER>_URL` is set (e.g. POPULATION_URL, BUSINESS_URL)."""
+    from connectors.business import BusinessConnector
+    from connectors.population import PopulationConnector
+
+    registry = Registry()
+    retry = RetryPolicy(attempts=int(settings.get("CONNECTOR_ATTEMPTS", 3)))
+    timeout = float(settings.get("CONNECTOR_TIMEOUT", 5.0))
+    for prefix, kind in (("POPULATION", PopulationConnector), ("BUSINESS", BusinessConnector)):
+        url = settings.get(f"{prefix}_URL")
+        if not url:
+            continue
+        client = HttpClient(prefix.lower(), str(url), token=str(settings.get(f"{prefix}_TOKEN", "")),
+                            timeout=timeout, retry=retry, breaker=CircuitBreaker())
+        for operation in kind(client).operations():
+            registry.register(operation)
+    return registry
