@@ -7,8 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal
-from flask import Flask, g, jsonify, render_template, request
-from flask_login import current_user
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -92,7 +91,3 @@ def register_web(app: Flask) -> None:
             return jsonify(error={"code": (exc.name or "error").lower().replace(" ", "_"),
                                   "message": message, "details": {}}), exc.code
         return render_template("error.html", code=exc.code, message=message), exc.code
-
-    @app.before_request
-    def remember_user() -> None:
-        g.user = current_user if current_user.is_authenticated else None
