@@ -207,3 +207,19 @@ def live_token(live_server: LiveServer) -> Any:
         return {"Authorization": f"Bearer {value}"}
 
     return make
+
+
+# ------------------------------------------------------------------ demo national services
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[str]:
+    """The demo national services on a free port, over real HTTP."""
+    from connectors.sandbox import create_sandbox_app
+
+    app = create_sandbox_app(seed=2026, config={"SANDBOX_TOKEN": "sandbox-test-token"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
