@@ -35,6 +35,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_jobs(app)
 
+    from connectors import build_registry
+
+    app.extensions["motcua_prefill_registry"] = build_registry(
+        {**app.config, "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": app.config["PREFILL_TIMEOUT"]}
+    )
+
     from app.web import register_web
 
     register_web(app)

@@ -55,6 +55,8 @@ class Config:
     # Per call: seconds before a request counts as timed out, and tries (the first included).
     CONNECTOR_TIMEOUT = float(_env("CONNECTOR_TIMEOUT", "5"))
     CONNECTOR_ATTEMPTS = int(_env("CONNECTOR_ATTEMPTS", "3"))
+    # Prefill happens while a person waits for the page: one try, short timeout, then an empty form.
+    PREFILL_TIMEOUT = float(_env("PREFILL_TIMEOUT", "2"))
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

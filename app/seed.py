@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from app.accounts import set_password
@@ -29,6 +31,10 @@ USERS = [
 ]
 
 
+# As the identity provider would assert them; the demo citizen matches the demo population database.
+DATES_OF_BIRTH = {"congdan": date(1990, 5, 12)}
+
+
 def seed_demo() -> list[tuple[str, str, str]]:
     """Idempotent: creates what is missing, returns (username, full name, roles) of every demo user."""
     agencies = {}
@@ -44,7 +50,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None:
             user = User(username=username, full_name=full_name, roles=roles, personal_id=personal_id,
-                        agency_id=agencies[agency_code].id if agency_code else None)
+                        agency_id=agencies[agency_code].id if agency_code else None,
+                        date_of_birth=DATES_OF_BIRTH.get(username))
             set_password(user, DEMO_PASSWORD)
             db.session.add(user)
         out.append((username, full_name, ", ".join(roles)))

@@ -8,6 +8,7 @@ from app.models.dossier import (
     DossierCounter,
     HumanTask,
     Notification,
+    RegistryLookup,
     WorkflowInstance,
 )
 from app.models.procedure import Procedure, ProcedureVersion
@@ -25,6 +26,7 @@ __all__ = [
     "Notification",
     "Procedure",
     "ProcedureVersion",
+    "RegistryLookup",
     "User",
     "WorkflowInstance",
 ]

@@ -188,3 +188,18 @@ class Notification(db.Model):  # type: ignore[name-defined]
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class RegistryLookup(db.Model):  # type: ignore[name-defined]
+    """Every look-up in a national registry: who asked, when, for which dossier, why, and what came back."""
+
+    __tablename__ = "registry_lookup"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True, index=True)
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossier.id"), nullable=True, index=True)
+    operation: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(40))  # the personal ID or tax code looked up
+    purpose: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(40))  # ok | not_found | unavailable | error code

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -30,6 +30,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
     roles: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    # With the name, what the population database needs to answer a lookup (from the identity provider).
+    date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     email: Mapped[str] = mapped_column(String(255), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
     active: Mapped[bool] = mapped_column(default=True)

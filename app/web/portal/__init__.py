@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.dossiers import services
 from app.dossiers.attachments import open_attachment
 from app.dossiers.errors import Invalid, NotFound, ServiceError
+from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import db
 from app.models import Dossier, Notification, Procedure
@@ -79,10 +80,15 @@ def procedure(code: str) -> ResponseReturnValue:
                 summary_error = exc.message
         if errors and not summary_error:
             summary_error = "Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu."
-    fields = render_form(schema, ui, data, errors)
+    prefill = Prefill()
+    if request.method == "GET" and current_user.is_authenticated:
+        prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"])
+        data = prefill.data
+    fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources)
     status = 422 if errors else 200
     return render_template("portal/procedure.html", proc=proc, version=version, manifest=manifest,
-                           fields=fields, summary_error=summary_error, errors=errors), status
+                           fields=fields, summary_error=summary_error, errors=errors,
+                           prefill_notice=prefill.notice), status
 
 
 @bp.route("/ho-so/<code>/bien-nhan")

@@ -1,0 +1,91 @@
+"""Prefill a start eForm from the national population database, and log every look-up.
+
+The manifest maps form fields (JSON pointers) to registry fields: `"/nguoi_yeu_cau/ho_ten":
+"population:ho_ten"`, with an optional named transform (`|address`, `|sex`). A registry that is down or
+slow leaves the form empty but usable, with a notice; submitted values are validated like any others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from app.eforms.schema import pointer_to_path, resolve_pointer
+from app.extensions import db
+from app.models import RegistryLookup, User
+from connectors.base import ConnectorError, PermanentError
+from connectors.registry import Registry
+
+SOURCES = {"population": "Cơ sở dữ liệu quốc gia về dân cư"}
+
+
+def _address(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    parts = [value.get("detail"), value.get("ward_name"), value.get("province_name")]
+    return ", ".join(str(p) for p in parts if p)
+
+
+def _sex(value: Any) -> Any:
+    return {"Nam": "nam", "Nữ": "nu"}.get(str(value), value)
+
+
+TRANSFORMS: dict[str, Callable[[Any], Any]] = {"address": _address, "sex": _sex}
+
+
+@dataclass
+class Prefill:
+    data: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # field path → "source, time"
+    notice: str | None = None
+
+
+def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
+    parts = pointer.lstrip("/").split("/")
+    node = data
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def prefill_for(user: User | None, manifest: Mapping[str, Any], registry: Registry) -> Prefill:
+    mapping: Mapping[str, str] = manifest.get("prefill") or {}
+    if not mapping or user is None or not user.personal_id or user.date_of_birth is None:
+        return Prefill()
+    params = {"so_dinh_danh": user.personal_id, "ho_ten": user.full_name,
+              "ngay_sinh": user.date_of_birth.isoformat()}
+    result = Prefill()
+    record: dict[str, Any] | None = None
+    try:
+        record = registry.call("population.lookup_citizen", params)
+        outcome = "ok"
+    except PermanentError as exc:
+        outcome = exc.code
+        result.notice = ("Không tìm thấy thông tin của bạn trong Cơ sở dữ liệu quốc gia về dân cư; "
+                         "vui lòng tự điền tờ khai.")
+    except ConnectorError as exc:
+        outcome = f"unavailable:{exc.code}"
+        result.notice = ("Cơ sở dữ liệu quốc gia về dân cư đang tạm gián đoạn nên chưa điền sẵn được; "
+                         "vui lòng tự điền tờ khai hoặc thử lại sau.")
+    db.session.add(RegistryLookup(user_id=user.id, operation="population.lookup_citizen", subject=user.personal_id,
+                                  purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40]))
+    db.session.commit()
+    if record is None:
+        return result
+    stamp = datetime.now(UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%H:%M %d/%m/%Y")
+    for pointer, source in mapping.items():
+        provider, _, spec = source.partition(":")
+        name, _, transform = spec.partition("|")
+        value = resolve_pointer(record, "/" + name.replace(".", "/"))
+        if transform:
+            value = TRANSFORMS[transform](value)
+        if value in (None, ""):
+            continue
+        _set(result.data, pointer, value)
+        result.sources[pointer_to_path(pointer)] = f"{SOURCES.get(provider, provider)}, {stamp}"
+    return result

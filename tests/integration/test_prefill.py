@@ -1,0 +1,58 @@
+"""Prefill from the population database (demo services over real HTTP), logged, and usable when it is down."""
+
+from __future__ import annotations
+
+import lxml.html
+import requests
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import RegistryLookup
+from connectors import build_registry
+from tests.conftest import login
+
+
+def use_sandbox(app, monkeypatch, sandbox):
+    requests.delete(f"{sandbox}/_faults", timeout=5)
+    registry = build_registry({"POPULATION_URL": sandbox, "POPULATION_TOKEN": "sandbox-test-token",
+                               "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 1})
+    monkeypatch.setitem(app.extensions, "motcua_prefill_registry", registry)
+
+
+def lookups():
+    return db.session.scalars(select(RegistryLookup).order_by(RegistryLookup.id)).all()
+
+
+def test_logged_in_citizen_gets_prefilled_fields_with_source(app, client, monkeypatch, sandbox):
+    use_sandbox(app, monkeypatch, sandbox)
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get("/thu-tuc/1.001193").data)
+    assert page.get_element_by_id("f-nguoi_yeu_cau-ho_ten").get("value") == "Nguyễn Văn An"
+    assert page.get_element_by_id("f-nguoi_yeu_cau-so_dinh_danh").get("value") == "001090012345"
+    assert "Phường Ba Đình" in page.get_element_by_id("f-nguoi_yeu_cau-noi_cu_tru").text_content()
+    assert page.get_element_by_id("f-nguoi_yeu_cau-gioi_tinh-nam").get("checked") is not None
+    note = page.xpath("//*[contains(@class, 'form-source') or contains(text(), 'Lấy từ')]")
+    assert note and "Cơ sở dữ liệu quốc gia về dân cư" in note[0].text_content()
+    log = lookups()[-1]
+    assert (log.subject, log.outcome, log.operation) == ("001090012345", "ok", "population.lookup_citizen")
+    assert "1.001193" in log.purpose and log.user_id is not None
+
+
+def test_registry_down_leaves_the_form_usable(app, client, monkeypatch, sandbox):
+    use_sandbox(app, monkeypatch, sandbox)
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/dan-cu", "mode": "error", "status": 503, "count": 1},
+                  timeout=5)
+    login(client, "congdan")
+    response = client.get("/thu-tuc/1.001193")
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.data)
+    assert "tạm gián đoạn" in page.get_element_by_id("prefill-notice").text_content()
+    assert not page.get_element_by_id("f-nguoi_yeu_cau-ho_ten").get("value")
+    assert lookups()[-1].outcome.startswith("unavailable")
+
+
+def test_no_lookup_for_anonymous_visitors(app, client, monkeypatch, sandbox):
+    use_sandbox(app, monkeypatch, sandbox)
+    before = len(lookups())
+    assert client.get("/thu-tuc/1.001193").status_code == 200
+    assert len(lookups()) == before
