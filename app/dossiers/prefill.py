@@ -57,6 +57,8 @@ def prefill_for(user: User | None, manifest: Mapping[str, Any], registry: Regist
     mapping: Mapping[str, str] = manifest.get("prefill") or {}
     if not mapping or user is None or not user.personal_id or user.date_of_birth is None:
         return Prefill()
+    if "population.lookup_citizen" not in registry.ids():
+        return Prefill()  # no population database configured here: nothing to prefill from
     params = {"so_dinh_danh": user.personal_id, "ho_ten": user.full_name,
               "ngay_sinh": user.date_of_birth.isoformat()}
     result = Prefill()

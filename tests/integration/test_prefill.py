@@ -56,3 +56,12 @@ def test_no_lookup_for_anonymous_visitors(app, client, monkeypatch, sandbox):
     before = len(lookups())
     assert client.get("/thu-tuc/1.001193").status_code == 200
     assert len(lookups()) == before
+
+
+def test_without_a_configured_registry_nothing_is_looked_up(app, client, monkeypatch):
+    monkeypatch.setitem(app.extensions, "motcua_prefill_registry", build_registry({}))
+    before = len(lookups())
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get("/thu-tuc/1.001193").data)
+    assert page.get_element_by_id("prefill-notice", None) is None
+    assert len(lookups()) == before
