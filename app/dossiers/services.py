@@ -24,11 +24,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
-from app.dossiers.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
 from app.eforms.schema import path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
+from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
 from app.jobs import QUEUE_NOTIFICATIONS, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from app.models import (

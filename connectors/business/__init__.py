@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from app.identifiers import IdentifierError, validate_tax_code
 from connectors.base import HttpClient, PermanentError
 from connectors.registry import Operation
 
 PROVIDER = "business"
-_CODE = re.compile(r"^[0-9]{10}(-[0-9]{3})?$")
 
 LOOKUP_PARAMS = {
     "type": "object",
@@ -29,9 +28,10 @@ class BusinessConnector:
         self.client = client
 
     def lookup_enterprise(self, ma_so_thue: str) -> dict[str, Any]:
-        if not _CODE.match(ma_so_thue):
-            raise PermanentError(PROVIDER, "invalid_tax_code",
-                                 "Mã số doanh nghiệp gồm 10 chữ số (đơn vị phụ thuộc: 10 chữ số, gạch nối, 3 chữ số).")
+        try:
+            ma_so_thue = validate_tax_code(ma_so_thue)
+        except IdentifierError as exc:
+            raise PermanentError(PROVIDER, exc.code, exc.message) from exc
         result: dict[str, Any] = self.client.request("GET", f"/doanh-nghiep/{ma_so_thue}")
         return result
 

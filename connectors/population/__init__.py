@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from datetime import date
 from typing import Any
 
+from app.identifiers import validate_personal_id
 from connectors.base import HttpClient, PermanentError
 from connectors.registry import Operation
 
 PROVIDER = "population"
-_ID = re.compile(r"^[0-9]{12}$")
 
 LOOKUP_PARAMS = {
     "type": "object",
@@ -34,8 +34,12 @@ class PopulationConnector:
         self.client = client
 
     def lookup_citizen(self, so_dinh_danh: str, ho_ten: str, ngay_sinh: str) -> dict[str, Any]:
-        if not _ID.match(so_dinh_danh):
-            raise PermanentError(PROVIDER, "invalid_id", "Số định danh cá nhân phải gồm đúng 12 chữ số.")
+        # A number that cannot belong to this person is refused here, without spending a registry call.
+        try:
+            validate_personal_id(so_dinh_danh, date.fromisoformat(ngay_sinh))
+        except ValueError as exc:
+            message = getattr(exc, "message", "Ngày sinh không hợp lệ.")
+            raise PermanentError(PROVIDER, getattr(exc, "code", "invalid_id"), message) from exc
         body = {"so_dinh_danh": so_dinh_danh, "ho_ten": ho_ten, "ngay_sinh": ngay_sinh}
         result: dict[str, Any] = self.client.request("POST", "/dan-cu/tra-cuu", json=body)
         return result

@@ -4,7 +4,7 @@ Everything derives from one ``random.Random(seed)`` so a test, a demo and a deve
 the same citizens and businesses for the same seed. The module is pure Python (no Flask) and does
 not import ``app``: connectors sit below the application layers, so the identifier rules (personal
 ID ``PPP G YY RRRRRR``, tax code check digit) are re-applied here and cross-checked by the tests
-against ``app.dossiers.identifiers``.
+against ``app.identifiers``.
 
 Addresses use the two-level structure in force since 1/7/2025 (province → ward/commune). The small
 list of provinces and wards below is real, but the codes are illustrative: the sandbox never

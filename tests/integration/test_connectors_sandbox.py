@@ -34,7 +34,7 @@ def test_lookup_citizen_and_enterprise(registry, sandbox):
 
 def test_mismatch_is_permanent_and_not_retried(registry, sandbox):
     with pytest.raises(PermanentError) as info:
-        registry.call("population.lookup_citizen", {**DEMO, "ngay_sinh": "1991-05-12"})
+        registry.call("population.lookup_citizen", {**DEMO, "ho_ten": "Nguyễn Văn Bình"})
     assert info.value.code == "khong_tim_thay"
     assert len(calls(sandbox, "/dan-cu")) == 1
     with pytest.raises(PermanentError) as info:
@@ -56,3 +56,14 @@ def test_timeouts_exhaust_retries(registry, sandbox):
     with pytest.raises(TransientError) as info:
         registry.call("business.lookup_enterprise", {"ma_so_thue": "0109090121"})
     assert info.value.code == "timeout"
+
+
+def test_identifiers_are_checked_before_calling_out(registry, sandbox):
+    # Well-formed (12 digits) but its century/year digits cannot belong to someone born in 1990.
+    with pytest.raises(PermanentError) as info:
+        registry.call("population.lookup_citizen", {**DEMO, "so_dinh_danh": "001295012345"})
+    assert info.value.code.startswith("personal_id")
+    with pytest.raises(PermanentError) as info:
+        registry.call("business.lookup_enterprise", {"ma_so_thue": "0109090122"})  # wrong check digit
+    assert "tax" in info.value.code
+    assert calls(sandbox, "/dan-cu") == [] and calls(sandbox, "/doanh-nghiep") == []

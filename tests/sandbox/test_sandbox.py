@@ -12,7 +12,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from app.dossiers.identifiers import validate_personal_id, validate_tax_code
+from app.identifiers import validate_personal_id, validate_tax_code
 from connectors.sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, create_sandbox_app, generate
 
 TOKEN = "test-token"

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from app.dossiers.identifiers import (
+from app.identifiers import (
     AGENCY_ID_RE,
     PROVINCE_BIRTH_CODES,
     IdentifierError,
