@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from connectors import build_registry
 
+    app.extensions["motcua_connectors"] = build_registry(app.config)
     app.extensions["motcua_prefill_registry"] = build_registry(
         {**app.config, "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": app.config["PREFILL_TIMEOUT"]}
     )

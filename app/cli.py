@@ -125,4 +125,4 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
-        SimpleWorker([QUEUE_NOTIFICATIONS], connection=Redis.from_url(url)).work(burst=burst)
+        SimpleWorker([QUEUE_NOTIFICATIONS], connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)

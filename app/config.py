@@ -52,6 +52,10 @@ class Config:
     POPULATION_TOKEN = _env("POPULATION_TOKEN", "")
     BUSINESS_URL = _env("BUSINESS_URL", "")
     BUSINESS_TOKEN = _env("BUSINESS_TOKEN", "")
+    # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.
+    SMTP_HOST = _env("SMTP_HOST", "")
+    SMTP_PORT = int(_env("SMTP_PORT", "25"))
+    MAIL_SENDER = _env("MAIL_SENDER", "motcua@localhost")
     # Per call: seconds before a request counts as timed out, and tries (the first included).
     CONNECTOR_TIMEOUT = float(_env("CONNECTOR_TIMEOUT", "5"))
     CONNECTOR_ATTEMPTS = int(_env("CONNECTOR_ATTEMPTS", "3"))

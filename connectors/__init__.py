@@ -14,8 +14,9 @@ from connectors.registry import Registry
 
 
 def build_registry(settings: Mapping[str, Any]) -> Registry:
-    """Operations of every provider whose `<PROVIDER>_URL` is set (e.g. POPULATION_URL, BUSINESS_URL)."""
+    """Operations of every provider configured: `<PROVIDER>_URL` (POPULATION, BUSINESS), SMTP_HOST for email."""
     from connectors.business import BusinessConnector
+    from connectors.notify import EmailSender
     from connectors.population import PopulationConnector
 
     registry = Registry()
@@ -28,5 +29,10 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
         client = HttpClient(prefix.lower(), str(url), token=str(settings.get(f"{prefix}_TOKEN", "")),
                             timeout=timeout, retry=retry, breaker=CircuitBreaker())
         for operation in kind(client).operations():
+            registry.register(operation)
+    if settings.get("SMTP_HOST"):
+        sender = EmailSender(str(settings["SMTP_HOST"]), int(settings.get("SMTP_PORT", 25)),
+                             str(settings.get("MAIL_SENDER", "motcua@localhost")), timeout=timeout)
+        for operation in sender.operations():
             registry.register(operation)
     return registry

@@ -15,6 +15,8 @@ SANDBOX_PORT="${SANDBOX_PORT:-8090}"
 export SANDBOX_TOKEN="${SANDBOX_TOKEN:-sandbox-secret}"
 export POPULATION_URL="${POPULATION_URL:-http://127.0.0.1:${SANDBOX_PORT}}" POPULATION_TOKEN="${POPULATION_TOKEN:-$SANDBOX_TOKEN}"
 export BUSINESS_URL="${BUSINESS_URL:-http://127.0.0.1:${SANDBOX_PORT}}" BUSINESS_TOKEN="${BUSINESS_TOKEN:-$SANDBOX_TOKEN}"
+SMTP_SINK_PORT="${SMTP_SINK_PORT:-8025}"
+export SMTP_HOST="${SMTP_HOST:-127.0.0.1}" SMTP_PORT="${SMTP_PORT:-$SMTP_SINK_PORT}"
 mkdir -p var
 .venv/bin/flask db upgrade
 .venv/bin/flask seed
@@ -27,10 +29,11 @@ echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hoti
 echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
 # The demo national services (population, business registry) beside the platform, stopped with it.
-.venv/bin/python -m connectors.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" >var/sandbox.log 2>&1 &
+.venv/bin/python -m connectors.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
+  >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!
 trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT INT TERM
-echo "  Dịch vụ quốc gia (demo): http://127.0.0.1:${SANDBOX_PORT}/health"
+echo "  Dịch vụ quốc gia (demo): http://127.0.0.1:${SANDBOX_PORT}/health  (thư đã gửi: /_mail)"
 
 # One process: SQLite and the in-process job worker live in it; threads serve concurrent requests.
 .venv/bin/gunicorn --workers 1 --threads 8 --bind "127.0.0.1:${PORT}" --access-logfile - wsgi:app

@@ -85,7 +85,11 @@ class RqDispatcher(Dispatcher):
         return Queue(name, connection=self.redis)
 
     def dispatch(self, job: PendingJob) -> None:
-        self.queue(job.queue).enqueue(job.func, *job.args, job_id=job.job_id)
+        from rq import Retry
+
+        # A job that fails on a transient error (a national system down) is tried again with growing pauses.
+        self.queue(job.queue).enqueue(job.func, *job.args, job_id=job.job_id,
+                                      retry=Retry(max=5, interval=[10, 30, 60, 300, 900]))
 
 
 class ThreadDispatcher(Dispatcher):

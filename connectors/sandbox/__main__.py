@@ -6,18 +6,24 @@ import argparse
 import os
 
 from connectors.sandbox.app import DEFAULT_TOKEN, create_sandbox_app
+from connectors.sandbox.smtp import start_smtp_sink
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m connectors.sandbox",
-                                     description="Sandbox national services (population, business registry).")
+                                     description="Demo national services: population, business registry, SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--smtp-port", type=int, default=8025, help="SMTP sink port (0 = no SMTP sink)")
     parser.add_argument("--token", default=os.environ.get("SANDBOX_TOKEN", DEFAULT_TOKEN),
                         help="bearer token clients must send (default: $SANDBOX_TOKEN or the sandbox default)")
     args = parser.parse_args(argv)
     app = create_sandbox_app(args.seed, {"SANDBOX_TOKEN": args.token})
+    if args.smtp_port:
+        controller, mailbox = start_smtp_sink(args.host, args.smtp_port)
+        # Read what was "sent" at GET /_mail: the sink keeps every message in memory.
+        app.add_url_rule("/_mail", "mail", lambda: {"messages": mailbox.read()})
     app.run(host=args.host, port=args.port, threaded=True)
 
 
