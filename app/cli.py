@@ -72,7 +72,6 @@ def register_cli(app: Flask) -> None:
                 db.session.commit()
             except DeployRefused as exc:
                 db.session.rollback()
-                exc.report.problems = exc.problems
                 _print_report(exc.report, str(path))
                 failed = True
                 continue

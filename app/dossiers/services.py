@@ -26,7 +26,7 @@ from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.eforms.schema import path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
-from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, get_bundle
+from app.engine.runtime import EngineError, SpecBundle, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
 from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
 from app.jobs import QUEUE_NOTIFICATIONS, enqueue_after_commit
@@ -188,14 +188,12 @@ def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Deci
 
 def _apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
     """Bring the projections in line with the workflow after the engine ran."""
-    open_tasks = db.session.scalars(
-        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
-    ).all()
+    waiting = open_tasks(dossier)
     ready_ids = {t.id for t in step.ready}
-    for stale in open_tasks:
+    for stale in waiting:
         if stale.engine_task_id not in ready_ids:
             stale.state = "cancelled"
-    known = {t.engine_task_id for t in open_tasks}
+    known = {t.engine_task_id for t in waiting}
     calendar = calendar_for(dossier.agency)
     now = now_utc()
     for ready in step.ready:
@@ -227,6 +225,11 @@ def _engine_failure(exc: EngineError) -> Invalid:
 
 
 # ---------------------------------------------------------------- submit
+
+
+def bundle_for(version: ProcedureVersion) -> SpecBundle:
+    """The version's parsed specs; its BPMN text is read from the database only on a cache miss."""
+    return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
 
 
 def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
@@ -285,9 +288,8 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     db.session.flush()
     enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
                          job_id=f"notify-{dossier.id}-{submitted_event.id}")
-    bundle = get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
     try:
-        run, step = WorkflowRun.start(bundle, data)
+        run, step = WorkflowRun.start(bundle_for(version), data)
     except EngineError as exc:
         raise _engine_failure(exc) from exc
     db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))
@@ -401,8 +403,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     claim_references(task_form_schema(task), data, user, dossier)
     version = dossier.procedure_version
     instance = dossier.workflow
-    bundle = get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
-    run = WorkflowRun.load(instance.document, bundle)
+    run = WorkflowRun.load(instance.document, bundle_for(version))
     try:
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)
@@ -471,8 +472,12 @@ def open_tasks(dossier: Dossier) -> list[HumanTask]:
 def public_status(code: str) -> dict[str, Any]:
     """What anyone with the code may see: no personal data beyond a masked name."""
     dossier = get_dossier(code)
+    return public_view(dossier, open_tasks(dossier))
+
+
+def public_view(dossier: Dossier, waiting: list[HumanTask]) -> dict[str, Any]:
     tz = local_tz()
-    steps = [t.title for t in open_tasks(dossier)]
+    steps = [t.title for t in waiting]
     return {
         "code": dossier.code,
         "procedure": {"code": dossier.procedure_version.procedure.code,

@@ -158,9 +158,6 @@ class WorkflowRun:
     def is_completed(self) -> bool:
         return bool(self._wf.is_completed())
 
-    def task_data(self, task_id: str) -> dict[str, Any]:
-        return dict(self._get_ready(task_id).data)
-
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
         task = self._get_ready(task_id)
         task.data.update(json.loads(json.dumps(data)))

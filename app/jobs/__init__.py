@@ -104,10 +104,6 @@ class ThreadDispatcher(Dispatcher):
     def dispatch(self, job: PendingJob) -> None:
         self.jobs.put(job)
 
-    def join(self) -> None:
-        """Wait until every job dispatched so far has run (tests, shutdown)."""
-        self.jobs.join()
-
     def _work(self) -> None:
         while True:
             job = self.jobs.get()
@@ -147,9 +143,3 @@ def init_jobs(app: Flask) -> None:
     else:
         dispatcher = ThreadDispatcher(app)
     app.extensions["motcua_jobs"] = dispatcher
-
-
-def run_job_in_app(app: Flask, func_path: str, *args: Any) -> Any:
-    """rq workers call jobs through this wrapper so every job has an app context."""
-    with app.app_context():
-        return _resolve(func_path)(*args)

@@ -13,10 +13,11 @@ from app.procedures.package import PackageFiles, PackageReport, check_package, t
 
 
 class DeployRefused(Exception):
-    def __init__(self, report: PackageReport, problems: list[Problem] | None = None) -> None:
+    """The package was not deployed; `report.problems` lists every reason."""
+
+    def __init__(self, report: PackageReport) -> None:
         super().__init__("package has problems")
         self.report = report
-        self.problems = problems if problems is not None else report.problems
 
 
 @dataclass
@@ -37,7 +38,8 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
     if agency is None:
         problem = Problem("procedure.json", None, "/agency", "agency_unknown",
                           f"Cơ quan có mã định danh «{manifest['agency']}» chưa được khai báo trên hệ thống.")
-        raise DeployRefused(report, [*report.problems, problem])
+        report.problems.append(problem)
+        raise DeployRefused(report)
     process_id = report.analysis.process_id
     assert process_id is not None  # a deployable analysis always chose one
 

@@ -11,7 +11,7 @@ from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
 from app.eforms.parse import form_actions, parse_form
 from app.eforms.schema import path_to_pointer, pointer_to_path, resolve_pointer
-from app.models import User
+from app.models import ProcedureVersion, User
 
 
 @dataclass
@@ -73,6 +73,12 @@ def _accept_for(schema: dict[str, Any], path: str) -> list[str] | None:
     if isinstance(node, dict) and node.get("contentMediaType"):
         return [t.strip() for t in str(node["contentMediaType"]).split(",")]
     return None
+
+
+def ui_for(version: ProcedureVersion, form_name: str | None) -> dict[str, Any] | None:
+    """The UI hints (`x.ui.json`) that go with a form (`x.schema.json`), if the package has them."""
+    ui: dict[str, Any] | None = version.forms.get((form_name or "").replace(".schema.json", ".ui.json"))
+    return ui
 
 
 def errors_by_path(details: dict[str, str]) -> dict[str, str]:

@@ -85,14 +85,15 @@ def procedure_json(proc: Procedure, with_forms: bool = False) -> dict[str, Any]:
 
 
 def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
-    out = services.public_status(d.code)
+    waiting = services.open_tasks(d)
+    out = services.public_view(d, waiting)
     if full:
         out.update({
             "applicant": {"name": d.applicant_name, "id_number": d.applicant_id_number, "phone": d.applicant_phone,
                           "email": d.applicant_email, "address": d.applicant_address},
             "channel": d.channel, "fee_amount": d.fee_amount, "summary": d.summary,
             "procedure_version": d.procedure_version.version, "data": d.form_data,
-            "tasks": [task_json(t) for t in services.open_tasks(d)],
+            "tasks": [task_json(t) for t in waiting],
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
                          "task": e.task_title or None, "status_from": e.status_from, "status_to": e.status_to,
                          "note": e.note or None} for e in services.history(d)],
@@ -107,12 +108,12 @@ def task_json(t: HumanTask) -> dict[str, Any]:
             "dossier_due_at": t.dossier.due_at.isoformat()}
 
 
-def report_details(report: PackageReport, problems: list[Any] | None = None) -> dict[str, Any]:
+def report_details(report: PackageReport) -> dict[str, Any]:
     return {
         "verdict": report.verdict,
         "reason": report.analysis.reason if report.analysis else None,
         "problems": [{"file": p.file, "line": p.line, "pointer": p.pointer, "code": p.code, "message": p.message,
-                      "severity": p.severity} for p in (problems if problems is not None else report.problems)],
+                      "severity": p.severity} for p in report.problems],
     }
 
 
@@ -154,7 +155,7 @@ def upload_procedure() -> ResponseReturnValue:
     except DeployRefused as exc:
         db.session.rollback()
         return error(422, "package_invalid", "Gói thủ tục có lỗi; chưa triển khai.",
-                     report_details(exc.report, exc.problems))
+                     report_details(exc.report))
     body = procedure_json(result.procedure)
     body["created"] = result.created
     body["version"] = result.version.version

@@ -14,7 +14,7 @@ from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
 from app.models import HumanTask
-from app.web.forms import apply_action, errors_by_path, read_posted_form
+from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("inbox", __name__)
 
@@ -53,10 +53,9 @@ def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], mes
                  status: int = 200) -> ResponseReturnValue:
     version = t.dossier.procedure_version
     start_form = version.manifest["start_form"]
-    dossier_values = render_values(version.forms[start_form], version.forms.get(
-        start_form.replace(".schema.json", ".ui.json")), t.dossier.form_data)
+    dossier_values = render_values(version.forms[start_form], ui_for(version, start_form), t.dossier.form_data)
     schema = services.task_form_schema(t)
-    ui = version.forms.get((t.form or "").replace(".schema.json", ".ui.json"))
+    ui = ui_for(version, t.form)
     fields = render_form(schema, ui, data, errors) if t.state in services.OPEN_TASK_STATES else ""
     done = [e for e in services.history(t.dossier) if e.action == "completed"]
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
@@ -83,8 +82,7 @@ def claim(task_id: int) -> ResponseReturnValue:
 def complete(task_id: int) -> ResponseReturnValue:
     t = _task_or_404(task_id)
     schema = services.task_form_schema(t)
-    ui = t.dossier.procedure_version.forms.get((t.form or "").replace(".schema.json", ".ui.json"))
-    posted = read_posted_form(request, schema, current_user, ui)
+    posted = read_posted_form(request, schema, current_user, ui_for(t.dossier.procedure_version, t.form))
     if posted.action:
         return _render_task(t, apply_action(posted.data, posted.action), {}, None)
     if posted.errors:

@@ -17,7 +17,7 @@ from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import db
 from app.models import Dossier, Notification, Procedure
-from app.web.forms import apply_action, errors_by_path, read_posted_form
+from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("portal", __name__)
 
@@ -26,10 +26,6 @@ def fold(text: str) -> str:
     """Diacritic-insensitive form for search: «Đăng ký khai sinh» → «dang ky khai sinh»."""
     text = text.replace("đ", "d").replace("Đ", "D")
     return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
-
-
-def _user() -> Any:
-    return current_user if current_user.is_authenticated else None
 
 
 @bp.route("/")
@@ -44,12 +40,6 @@ def catalogue() -> ResponseReturnValue:
     return render_template("portal/catalogue.html", procedures=procedures, q=q)
 
 
-def _ui_for(version: Any, form_name: str) -> dict[str, Any] | None:
-    ui_name = form_name.replace(".schema.json", ".ui.json")
-    ui: dict[str, Any] | None = version.forms.get(ui_name)
-    return ui
-
-
 @bp.route("/thu-tuc/<code>", methods=["GET", "POST"])
 def procedure(code: str) -> ResponseReturnValue:
     try:
@@ -58,7 +48,7 @@ def procedure(code: str) -> ResponseReturnValue:
         abort(404)
     manifest = version.manifest
     schema = version.forms[manifest["start_form"]]
-    ui = _ui_for(version, manifest["start_form"])
+    ui = ui_for(version, manifest["start_form"])
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     summary_error = None
@@ -104,7 +94,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
     dossier = _viewable(code)
     version = dossier.procedure_version
     start_form = version.manifest["start_form"]
-    values = render_values(version.forms[start_form], _ui_for(version, start_form), dossier.form_data)
+    values = render_values(version.forms[start_form], ui_for(version, start_form), dossier.form_data)
     notes = db.session.scalars(
         select(Notification).where(Notification.dossier_id == dossier.id).order_by(Notification.id)
     ).all()

@@ -77,7 +77,6 @@ def upload() -> ResponseReturnValue:
         db.session.commit()
     except DeployRefused as exc:
         db.session.rollback()
-        exc.report.problems = exc.problems
         return render_template("studio/upload.html", report=exc.report, error=None), 422
     flash(f"Đã triển khai {result.procedure.code} phiên bản {result.version.version}"
           + ("" if result.created else " (nội dung không đổi so với phiên bản đã có)") + ".")
