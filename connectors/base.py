@@ -123,9 +123,9 @@ class HttpClient:
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
-                headers: Mapping[str, str] | None = None) -> Any:
-        """The decoded JSON body of a 2xx answer, or a ConnectorError."""
-        all_headers = {"Accept": "application/json", **(headers or {})}
+                headers: Mapping[str, str] | None = None, raw: bool = False) -> Any:
+        """The decoded JSON body of a 2xx answer (its bytes if ``raw``, e.g. a PDF), or a ConnectorError."""
+        all_headers = {"Accept": "*/*" if raw else "application/json", **(headers or {})}
         if self.token:
             all_headers["Authorization"] = f"Bearer {self.token}"
         if idempotency_key:
@@ -143,6 +143,8 @@ class HttpClient:
             else:
                 if 200 <= response.status_code < 300:
                     self.breaker.record_success()
+                    if raw:
+                        return response.content
                     return response.json() if response.content else None
                 last = self._error(response)
                 if not last.transient:

@@ -234,4 +234,8 @@ def create_sandbox_app(seed: int = 2026, config: dict[str, Any] | None = None) -
             state.log.clear()
         return jsonify({"requests": []})
 
+    from connectors.sandbox import payment, portal, sms, tax
+
+    for service in (payment, tax, sms, portal):
+        service.install(app)
     return app
