@@ -23,6 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEve
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 
 from app.engine.expressions import ExpressionError, check_expression
+from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -165,7 +166,7 @@ def _build(
     The roots returned are every file that is well-formed BPMN/DMN XML, even if the engine then
     refused it, so that static checks can still point at lines.
     """
-    parser = _SpiffBpmnParser()
+    parser = MotcuaBpmnParser()
     roots: dict[str, etree._Element] = {}
     for name in sorted(files, key=lambda n: (_kind(n) == "dmn", n)):
         try:

@@ -16,16 +16,20 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as _ErrorEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent as _BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
 from app.engine.analysis import build_parser_for
 from app.engine.environment import SafeScriptEngine
+from app.engine.service import PARAMS_KEY, DeferredServiceTask
 
-_SERIALIZER = _Serializer(_Serializer.configure(_SPIFF_CONFIG))
+_SERIALIZER = _Serializer(_Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter}))
 _SCRIPT_ENGINE = SafeScriptEngine()
 _CACHE_SIZE = 256
 _SPEC_KEYS = ("spec", "subprocess_specs")
@@ -63,6 +67,18 @@ class ReadyTask:
     properties: dict[str, str]
 
 
+@dataclass(frozen=True)
+class ServiceCall:
+    """A service task waiting for its connector call: what to call, with what, and where the result goes."""
+
+    id: str
+    spec_name: str
+    title: str
+    operation: str
+    params: dict[str, Any]
+    result_variable: str
+
+
 @dataclass
 class StepResult:
     """What one engine step changed, for the projections."""
@@ -70,6 +86,7 @@ class StepResult:
     ready: list[ReadyTask]
     completed: bool
     end_events: list[ReadyTask] = field(default_factory=list)
+    service_calls: list[ServiceCall] = field(default_factory=list)
 
 
 _cache: OrderedDict[str, SpecBundle] = OrderedDict()
@@ -155,6 +172,68 @@ class WorkflowRun:
     def ready_user_tasks(self) -> list[ReadyTask]:
         return [_describe(t) for t in self._wf.get_tasks(state=_TaskState.READY, manual=True)]
 
+    def task_data(self, task_id: str) -> dict[str, Any]:
+        """A copy of one task's data (what a person working it sees, lookups included)."""
+        try:
+            task = self._wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TaskNotReady(task_id) from exc
+        if task is None:
+            raise TaskNotReady(task_id)
+        data: dict[str, Any] = json.loads(json.dumps(task.data))
+        return data
+
+    def waiting_service_calls(self) -> list[ServiceCall]:
+        return [
+            ServiceCall(id=str(t.id), spec_name=t.task_spec.name,
+                        title=getattr(t.task_spec, "bpmn_name", None) or t.task_spec.name,
+                        operation=str(t.task_spec.operation_name),
+                        params=dict(t.internal_data.get(PARAMS_KEY) or {}),
+                        result_variable=str(t.task_spec.result_variable))
+            for t in self._wf.get_tasks(state=_TaskState.STARTED)
+            if isinstance(t.task_spec, DeferredServiceTask)
+        ]
+
+    def finish_service(self, task_id: str, result: Any) -> StepResult:
+        """Store a connector's result in the task's result variable, complete the task and move on."""
+        task = self._get_service(task_id)
+        task.data[task.task_spec.result_variable] = json.loads(json.dumps(result))
+        task.complete()
+        return self._advance()
+
+    def fail_service(self, task_id: str, code: str, message: str) -> StepResult | None:
+        """Throw a BPMN error for a failed call; the step taken if an error boundary event caught it, else None.
+
+        A boundary event without an error code catches every failure; one with a code catches that code only.
+        The error is put in the data as ``loi_dich_vu`` so the path it leads to can show or route on it.
+        """
+        task = self._get_service(task_id)
+        parent = task.parent
+        catchers = [
+            t for t in (parent.children if parent is not None else [])
+            if t is not task and t.state == _TaskState.WAITING
+            and isinstance(getattr(t.task_spec, "event_definition", None), _ErrorEvent)
+            and t.task_spec.event_definition.code in (None, "", code)
+        ]
+        if not catchers:
+            return None
+        catcher = catchers[0]
+        definition = _ErrorEvent(catcher.task_spec.event_definition.name, code=code)
+        error = {"ma": code, "thong_bao": message, "thao_tac": str(task.task_spec.operation_name)}
+        catcher.task_spec.catch(catcher, _BpmnEvent(definition, payload={"loi_dich_vu": error}))
+        catcher.data["loi_dich_vu"] = error  # kept when the event inherits its parent's data
+        catcher.task_spec._update(catcher)
+        return self._advance()
+
+    def _get_service(self, task_id: str) -> Any:
+        try:
+            task = self._wf.get_task_from_id(UUID(task_id))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TaskNotReady(task_id) from exc
+        if task is None or task.state != _TaskState.STARTED or not isinstance(task.task_spec, DeferredServiceTask):
+            raise TaskNotReady(task_id)
+        return task
+
     def is_completed(self) -> bool:
         return bool(self._wf.is_completed())
 
@@ -185,7 +264,8 @@ class WorkflowRun:
             self._wf.do_engine_steps(did_complete_task=on_done)
         except _WorkflowException as exc:
             raise EngineError(_message_of(exc), str(exc)) from exc
-        return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended)
+        return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended,
+                          service_calls=self.waiting_service_calls())
 
 
 def _message_of(exc: BaseException) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -416,28 +415,20 @@ SERVICE_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_inline_service_call_is_a_workflow_error_not_a_name_error() -> None:
-    workflow = _start({"s.bpmn": SERVICE_BPMN.encode()}, "tra_cuu", {"cccd": "001099012345"})
-    with pytest.raises(WorkflowTaskException) as info:
-        workflow.do_engine_steps()
-    assert not isinstance(info.value, NameError)
-    assert info.value.code == "service_call_inline_forbidden"
-    assert "population.lookup_citizen" in str(info.value)
-
-
-def test_a_service_environment_can_answer_through_the_safe_engine() -> None:
+def test_a_service_task_never_calls_out_inside_the_engine_step() -> None:
+    # Even an environment that would answer is not asked: the task waits for a background job.
     class Answering(SafeScriptEnvironment):
         def call_service(self, context: object, **kwargs: object) -> str:
-            params = kwargs["operation_params"]
-            assert isinstance(params, dict)
-            return json.dumps({"so_dinh_danh": params["so_dinh_danh"]["value"], "ho_ten": "Nguyễn Văn An"})
+            raise AssertionError("called inline")
 
     parser = build_parser_for({"s.bpmn": SERVICE_BPMN.encode()})
     workflow = BpmnWorkflow(parser.get_spec("tra_cuu"), script_engine=SafeScriptEngine(Answering()))
     workflow.task_tree.data.update({"cccd": "001099012345"})
     workflow.do_engine_steps()
-    assert workflow.is_completed()
-    assert workflow.data["cong_dan"] == {"so_dinh_danh": "001099012345", "ho_ten": "Nguyễn Văn An"}
+    assert not workflow.is_completed()
+    [waiting] = [t for t in workflow.get_tasks() if t.task_spec.name == "lookup"]
+    assert waiting.state == TaskState.STARTED
+    assert waiting.internal_data["motcua_service_params"] == {"so_dinh_danh": "001099012345"}
 
 
 def test_environment_evaluates_with_external_context_below_task_data() -> None:

@@ -1,0 +1,40 @@
+"""Service tasks that wait for a background job instead of calling out inside the engine step.
+
+SpiffWorkflow's service task calls the script engine's `call_service` and completes at once, so the
+call would run inside whatever web request moved the workflow. Here the task evaluates its parameters
+(so a designer's bad expression fails the step that reached it, like a bad condition), keeps them on
+the task, and stops in STARTED. A job then makes the call and hands the result back with
+`WorkflowRun.finish_service`, or reports the failure with `WorkflowRun.fail_service`, which throws a
+BPMN error that an error boundary event on the task can catch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.util import full_tag as _full_tag
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser as _ServiceTaskParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask as _SpiffServiceTask
+
+PARAMS_KEY = "motcua_service_params"
+
+
+class DeferredServiceTask(_SpiffServiceTask):
+    """A service task whose call is made later, by a job, with the parameters evaluated now."""
+
+    def _execute(self, task: Any) -> None:
+        task.internal_data[PARAMS_KEY] = {
+            name: task.workflow.script_engine.evaluate(task, param["value"])
+            for name, param in (self.operation_params or {}).items()
+        }
+        return None  # STARTED: the workflow waits here until the job reports back
+
+
+class MotcuaBpmnParser(_SpiffBpmnParser):
+    """SpiffBpmnParser whose service tasks are DeferredServiceTask."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **_SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        _full_tag("serviceTask"): (_ServiceTaskParser, DeferredServiceTask),
+    }
