@@ -117,11 +117,11 @@ def register_cli(app: Flask) -> None:
         from redis import Redis
         from rq import SimpleWorker
 
-        from app.jobs import QUEUE_NOTIFICATIONS
+        from app.jobs import QUEUES
 
         url = current_app.config["REDIS_URL"]
         if not url:
             raise click.ClickException(
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
-        SimpleWorker([QUEUE_NOTIFICATIONS], connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)
+        SimpleWorker(list(QUEUES), connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)

@@ -52,6 +52,22 @@ class Config:
     POPULATION_TOKEN = _env("POPULATION_TOKEN", "")
     BUSINESS_URL = _env("BUSINESS_URL", "")
     BUSINESS_TOKEN = _env("BUSINESS_TOKEN", "")
+    TAX_URL = _env("TAX_URL", "")
+    TAX_TOKEN = _env("TAX_TOKEN", "")
+    PAYMENT_URL = _env("PAYMENT_URL", "")
+    PAYMENT_TOKEN = _env("PAYMENT_TOKEN", "")
+    # Shared secret of the payment platform's MaXacThuc signature on callbacks.
+    PAYMENT_SECRET = _env("PAYMENT_SECRET", "")
+    # Seconds after creating a payment at which a still-pending one is re-queried (then given up on).
+    PAYMENT_RECHECK = _env("PAYMENT_RECHECK", "120,600,1800,7200")
+    SMS_URL = _env("SMS_URL", "")
+    SMS_TOKEN = _env("SMS_TOKEN", "")
+    PORTAL_URL = _env("PORTAL_URL", "")
+    PORTAL_TOKEN = _env("PORTAL_TOKEN", "")
+    # Pauses (seconds) before the 2nd, 3rd, … attempt of a service call or portal sync after a transient error.
+    SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
+    # Where citizens' browsers and the payment platform's callbacks reach this platform.
+    PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.
     SMTP_HOST = _env("SMTP_HOST", "")
     SMTP_PORT = int(_env("SMTP_PORT", "25"))

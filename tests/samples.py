@@ -16,6 +16,8 @@ PDF_BYTES = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj 2 0 obj<</Ty
              b"trailer<</Root 1 0 R>>\n%%EOF\n")
 
 _ADDRESS = "Số 12 ngõ 34 phố Kim Mã, phường Ngọc Hà, thành phố Hà Nội"
+# The demo citizen's wife in the demo population database: khai sinh looks her up when her ID is given.
+MOTHER_ID = "001195012346"
 START: dict[str, dict[str, Any]] = {
     "khai-sinh": {
         "nguoi_yeu_cau": {"ho_ten": "Nguyễn Văn An", "so_dinh_danh": "001090012345", "ngay_sinh": "1990-05-12",
@@ -24,7 +26,8 @@ START: dict[str, dict[str, Any]] = {
         "tre": {"ho_ten": "Nguyễn Minh Khang", "gioi_tinh": "nam", "ngay_sinh": "2025-06-01",
                 "noi_sinh": "Bệnh viện Phụ sản Hà Nội", "quoc_tich": "Việt Nam", "dan_toc": "Kinh",
                 "que_quan": "Xã Đông Hưng, tỉnh Hưng Yên"},
-        "me": {"ho_ten": "Trần Thị Bình", "so_dinh_danh": "001195012346", "nam_sinh": 1995, "dan_toc": "Kinh",
+        # Without the mother's personal ID the workflow skips the population look-up (see MOTHER_ID).
+        "me": {"ho_ten": "Trần Thị Bình", "nam_sinh": 1995, "dan_toc": "Kinh",
                "quoc_tich": "Việt Nam", "noi_cu_tru": _ADDRESS},
         "giay_chung_sinh": FILE_MARK + "giay-chung-sinh.pdf",
         "so_ban_sao": 2,

@@ -29,7 +29,7 @@ from app.eforms.validate import validate_data
 from app.engine.runtime import EngineError, SpecBundle, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
 from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
-from app.jobs import QUEUE_NOTIFICATIONS, enqueue_after_commit
+from app.jobs import QUEUE_CONNECTORS, QUEUE_NOTIFICATIONS, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from app.models import (
     Agency,
@@ -40,6 +40,7 @@ from app.models import (
     HumanTask,
     Procedure,
     ProcedureVersion,
+    ServiceCall,
     User,
     WorkflowInstance,
 )
@@ -217,6 +218,36 @@ def _apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, a
             set_status(dossier, status, actor, task_title=end.title)
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
+    record_service_calls(dossier, step)
+
+
+def record_service_calls(dossier: Dossier, step: StepResult) -> None:
+    """One row per service task now waiting, and its job after commit; calls the workflow left are cancelled."""
+    known = {c.engine_task_id: c for c in db.session.scalars(
+        select(ServiceCall).where(ServiceCall.dossier_id == dossier.id,
+                                  ServiceCall.state.in_(("pending", "waiting", "failed"))))}
+    waiting = {c.id for c in step.service_calls}
+    for engine_task_id, stale in known.items():
+        if engine_task_id not in waiting:
+            stale.state, stale.finished_at = "cancelled", now_utc()
+    for call in step.service_calls:
+        if call.id in known:
+            continue
+        row = ServiceCall(dossier_id=dossier.id, engine_task_id=call.id, spec_name=call.spec_name,
+                          title=call.title[:500], operation=call.operation, params=call.params,
+                          result_variable=call.result_variable, state="pending", attempts=0, rounds=1)
+        db.session.add(row)
+        db.session.flush()
+        schedule_service_call(row, 1)
+
+
+def schedule_service_call(call: ServiceCall, attempt: int, delay: float = 0.0) -> None:
+    """Enqueue (after commit) attempt `attempt` of the call's current round; a job id names exactly that."""
+    from app.dossiers.service_calls import run_service_call
+
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, run_service_call, call.id, call.rounds, attempt,
+                         job_id=f"svc-{call.dossier_id}-{call.engine_task_id}-{call.rounds}-{attempt}",
+                         delay=delay, retry=False)
 
 
 def _engine_failure(exc: EngineError) -> Invalid:
@@ -288,8 +319,10 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     db.session.flush()
     enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
                          job_id=f"notify-{dossier.id}-{submitted_event.id}")
+    system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
+              "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
     try:
-        run, step = WorkflowRun.start(bundle_for(version), data)
+        run, step = WorkflowRun.start(bundle_for(version), {**data, "thong_tin_ho_so": system})
     except EngineError as exc:
         raise _engine_failure(exc) from exc
     db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))

@@ -20,6 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException as _SpiffWorkflowExc
 
 from app.engine.expressions import ExpressionError, evaluate
 
+DATA_NAME = "du_lieu"
 SCRIPT_FORBIDDEN_MESSAGE = (
     "Sơ đồ có đoạn kịch bản (script) nhưng hệ thống chưa cho phép chạy kịch bản vì chưa có môi trường "
     "cách ly an toàn; hãy dùng biểu thức điều kiện, biểu mẫu hoặc tác vụ dịch vụ thay thế."
@@ -62,7 +63,10 @@ class SafeScriptEnvironment(_BaseEnvironment):
     def evaluate(
         self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
     ) -> Any:
-        return evaluate(expression, {**(external_context or {}), **context})
+        names = {**(external_context or {}), **context}
+        # `du_lieu` is the task data as one dict, so a condition can ask whether an optional part was given:
+        # "'cha' in du_lieu" (an undefined name is an error, by design).
+        return evaluate(expression, {DATA_NAME: names, **names})
 
     def execute(
         self, script: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None

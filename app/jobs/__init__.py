@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 QUEUE_NOTIFICATIONS = "notifications"
+QUEUE_CONNECTORS = "connectors"  # connector calls for service tasks, payments, the national portal
+QUEUES = (QUEUE_CONNECTORS, QUEUE_NOTIFICATIONS)
 _PENDING_KEY = "motcua_pending_jobs"
 
 
@@ -29,16 +31,18 @@ class PendingJob:
     func: str  # dotted path, e.g. app.jobs.tasks.notify_status_change
     args: tuple[Any, ...]
     job_id: str | None = None
+    delay: float = 0.0  # seconds after the commit
+    retry: bool = True  # let the queue try again on an exception (jobs that schedule their own retries say no)
 
 
 def enqueue_after_commit(session: Session | Any, queue_name: str, func: Callable[..., Any], *args: Any,
-                         job_id: str | None = None) -> None:
+                         job_id: str | None = None, delay: float = 0.0, retry: bool = True) -> None:
     """Remember a job on the session; it is dispatched when (and only if) the session commits."""
     for arg in args:
         if not isinstance(arg, int | str | float | bool | None):
             raise TypeError("jobs take ids and plain values, never objects")
     pending: list[PendingJob] = session.info.setdefault(_PENDING_KEY, [])
-    pending.append(PendingJob(queue_name, f"{func.__module__}.{func.__qualname__}", args, job_id))
+    pending.append(PendingJob(queue_name, f"{func.__module__}.{func.__qualname__}", args, job_id, delay, retry))
 
 
 @event.listens_for(Session, "after_commit")
@@ -85,11 +89,17 @@ class RqDispatcher(Dispatcher):
         return Queue(name, connection=self.redis)
 
     def dispatch(self, job: PendingJob) -> None:
+        from datetime import timedelta
+
         from rq import Retry
 
         # A job that fails on a transient error (a national system down) is tried again with growing pauses.
-        self.queue(job.queue).enqueue(job.func, *job.args, job_id=job.job_id,
-                                      retry=Retry(max=5, interval=[10, 30, 60, 300, 900]))
+        retry = Retry(max=5, interval=[10, 30, 60, 300, 900]) if job.retry else None
+        queue = self.queue(job.queue)
+        if job.delay > 0:
+            queue.enqueue_in(timedelta(seconds=job.delay), job.func, *job.args, job_id=job.job_id, retry=retry)
+        else:
+            queue.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry)
 
 
 class ThreadDispatcher(Dispatcher):
@@ -102,7 +112,12 @@ class ThreadDispatcher(Dispatcher):
         self.thread.start()
 
     def dispatch(self, job: PendingJob) -> None:
-        self.jobs.put(job)
+        if job.delay > 0:
+            timer = threading.Timer(job.delay, self.jobs.put, (job,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.jobs.put(job)
 
     def _work(self) -> None:
         while True:

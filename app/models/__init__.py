@@ -11,6 +11,7 @@ from app.models.dossier import (
     RegistryLookup,
     WorkflowInstance,
 )
+from app.models.integration import Payment, PaymentCallback, PortalOutbox, ServiceCall
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User
 
@@ -24,9 +25,13 @@ __all__ = [
     "DossierCounter",
     "HumanTask",
     "Notification",
+    "Payment",
+    "PaymentCallback",
+    "PortalOutbox",
     "Procedure",
     "ProcedureVersion",
     "RegistryLookup",
+    "ServiceCall",
     "User",
     "WorkflowInstance",
 ]

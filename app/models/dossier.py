@@ -77,6 +77,8 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # phien_ban of the last dossier snapshot put in the national-portal outbox (0: none yet).
+    portal_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     procedure_version: Mapped[ProcedureVersion] = relationship()
     agency: Mapped[Agency] = relationship()

@@ -13,12 +13,15 @@ PROVIDER = "population"
 
 LOOKUP_PARAMS = {
     "type": "object",
-    "required": ["so_dinh_danh", "ho_ten", "ngay_sinh"],
+    "required": ["so_dinh_danh", "ho_ten"],
     "properties": {
         "so_dinh_danh": {"type": "string", "pattern": "^[0-9]{12}$"},
         "ho_ten": {"type": "string", "minLength": 2, "maxLength": 100},
         "ngay_sinh": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        # Forms such as the birth registration ask only the parents' year of birth.
+        "nam_sinh": {"type": "integer", "minimum": 1900, "maximum": 2100},
     },
+    "oneOf": [{"required": ["ngay_sinh"]}, {"required": ["nam_sinh"]}],
     "additionalProperties": False,
 }
 LOOKUP_RESULT = {
@@ -33,14 +36,21 @@ class PopulationConnector:
     def __init__(self, client: HttpClient) -> None:
         self.client = client
 
-    def lookup_citizen(self, so_dinh_danh: str, ho_ten: str, ngay_sinh: str) -> dict[str, Any]:
+    def lookup_citizen(self, so_dinh_danh: str, ho_ten: str, ngay_sinh: str | None = None,
+                       nam_sinh: int | None = None) -> dict[str, Any]:
+        """By personal ID and name, with the date of birth or, failing that, the year of birth."""
         # A number that cannot belong to this person is refused here, without spending a registry call.
         try:
-            validate_personal_id(so_dinh_danh, date.fromisoformat(ngay_sinh))
+            born = date.fromisoformat(ngay_sinh) if ngay_sinh else date(int(nam_sinh or 0), 1, 1)
+            validate_personal_id(so_dinh_danh, born)
         except ValueError as exc:
             message = getattr(exc, "message", "Ngày sinh không hợp lệ.")
             raise PermanentError(PROVIDER, getattr(exc, "code", "invalid_id"), message) from exc
-        body = {"so_dinh_danh": so_dinh_danh, "ho_ten": ho_ten, "ngay_sinh": ngay_sinh}
+        body: dict[str, Any] = {"so_dinh_danh": so_dinh_danh, "ho_ten": ho_ten}
+        if ngay_sinh:
+            body["ngay_sinh"] = ngay_sinh
+        else:
+            body["nam_sinh"] = nam_sinh
         result: dict[str, Any] = self.client.request("POST", "/dan-cu/tra-cuu", json=body)
         return result
 

@@ -171,15 +171,21 @@ def create_sandbox_app(seed: int = 2026, config: dict[str, Any] | None = None) -
         if not isinstance(body, dict):
             return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
         number, name, birth = body.get("so_dinh_danh"), body.get("ho_ten"), body.get("ngay_sinh")
+        year = body.get("nam_sinh")
         if not isinstance(number, str) or not _ID_RE.fullmatch(number.strip()):
             return _error(422, "so_dinh_danh_khong_hop_le", "Số định danh cá nhân phải gồm đúng 12 chữ số.")
         if not isinstance(name, str) or not name.strip():
             return _error(422, "du_lieu_khong_hop_le", "Thiếu họ và tên công dân.")
-        if not isinstance(birth, str) or not _DATE_RE.fullmatch(birth.strip()):
-            return _error(422, "du_lieu_khong_hop_le", "Ngày sinh phải có dạng YYYY-MM-DD.")
+        if birth is None and isinstance(year, int) and not isinstance(year, bool):
+            birth_matches: Any = lambda c: c["ngay_sinh"][:4] == f"{year:04d}"  # noqa: E731
+        elif isinstance(birth, str) and _DATE_RE.fullmatch(birth.strip()):
+            birth_matches = lambda c: c["ngay_sinh"] == birth.strip()  # noqa: E731
+        else:
+            return _error(422, "du_lieu_khong_hop_le",
+                          "Cần ngày sinh dạng YYYY-MM-DD (ngay_sinh) hoặc năm sinh (nam_sinh).")
         citizen = _state().data.citizens.get(number.strip())
         if (citizen is None or _normalise_name(citizen["ho_ten"]) != _normalise_name(name)
-                or citizen["ngay_sinh"] != birth.strip()):
+                or not birth_matches(citizen)):
             return _error(404, "khong_tim_thay",
                           "Không tìm thấy công dân có số định danh, họ tên và ngày sinh như đã cung cấp.")
         return jsonify(citizen)

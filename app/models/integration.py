@@ -1,0 +1,105 @@
+"""What the platform owes the national systems and what it got back: connector calls made for service
+tasks (and the incidents they become), fee payments with every callback received, and the outbox of
+updates for the national portal. Each is a projection written in the transaction that caused it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.dossier import Dossier
+from app.models.types import JsonDoc, UtcDateTime, utcnow
+
+# pending: a job will (again) make the call; done: result handed to the workflow; caught: a BPMN error
+# boundary took another path; failed: an incident an operator must look at; cancelled: the workflow moved on.
+SERVICE_CALL_STATES = ("pending", "done", "caught", "failed", "cancelled")
+
+
+class ServiceCall(db.Model):  # type: ignore[name-defined]
+    """One service task of one dossier's workflow: the connector call a job makes, and how it ended."""
+
+    __tablename__ = "service_call"
+    __table_args__ = (UniqueConstraint("dossier_id", "engine_task_id"), Index("ix_service_call_state", "state"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(String(36))
+    spec_name: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(500))
+    operation: Mapped[str] = mapped_column(String(100))
+    params: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    result_variable: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made in the current round
+    rounds: Mapped[int] = mapped_column(Integer, default=1)  # 1 + operator retries after an incident
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    error_code: Mapped[str] = mapped_column(String(80), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    dossier: Mapped[Dossier] = relationship()
+
+
+# pending: waiting for the payer; paid; cancelled: the payer gave up (a new payment may be made);
+# refunded: paid, then (partly) given back.
+PAYMENT_STATES = ("pending", "paid", "cancelled", "refunded")
+
+
+class Payment(db.Model):  # type: ignore[name-defined]
+    """A fee payment through the national payment platform, keyed by our transaction id."""
+
+    __tablename__ = "payment"
+    __table_args__ = (Index("ix_payment_state_created", "state", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    service_call_id: Mapped[int | None] = mapped_column(ForeignKey("service_call.id"), nullable=True, index=True)
+    transaction_id: Mapped[str] = mapped_column(String(64), unique=True)  # MaGiaoDich, ours
+    platform_id: Mapped[str] = mapped_column(String(64), default="")  # MaThanhToan, theirs
+    amount: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    pay_url: Mapped[str] = mapped_column(String(1000), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    receipt_sha256: Mapped[str] = mapped_column(String(64), default="")  # the e-receipt PDF in the file store
+    checks: Mapped[int] = mapped_column(Integer, default=0)  # re-queries made while pending
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    dossier: Mapped[Dossier] = relationship()
+
+
+class PaymentCallback(db.Model):  # type: ignore[name-defined]
+    """Every callback the payment platform sent, valid or not, replayed or not: the reconciliation trail."""
+
+    __tablename__ = "payment_callback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), nullable=True, index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    fields: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    outcome: Mapped[str] = mapped_column(String(40))  # applied | duplicate | invalid_signature | unknown | ...
+
+
+class PortalOutbox(db.Model):  # type: ignore[name-defined]
+    """An update owed to the national portal, sent strictly in id order per dossier, never dropped."""
+
+    __tablename__ = "portal_outbox"
+    __table_args__ = (Index("ix_portal_outbox_pending", "dossier_id", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # dossier | step
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
