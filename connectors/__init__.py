@@ -6,7 +6,7 @@ Connectors never know whether they talk to the demo services or the real systems
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.base import CircuitBreaker, HttpClient, RetryPolicy
@@ -14,21 +14,33 @@ from connectors.registry import Registry
 
 
 def build_registry(settings: Mapping[str, Any]) -> Registry:
-    """Operations of every provider configured: `<PROVIDER>_URL` (POPULATION, BUSINESS), SMTP_HOST for email."""
+    """Operations of every provider configured: `<PROVIDER>_URL` (POPULATION, BUSINESS, TAX, PAYMENT, SMS,
+    PORTAL) with `<PROVIDER>_TOKEN`, PAYMENT_SECRET for callback signatures, SMTP_HOST for email."""
     from connectors.business import BusinessConnector
     from connectors.notify import EmailSender
+    from connectors.payment import PaymentConnector
     from connectors.population import PopulationConnector
+    from connectors.portal import PortalConnector
+    from connectors.sms import SmsSender
+    from connectors.tax import TaxConnector
 
     registry = Registry()
     retry = RetryPolicy(attempts=int(settings.get("CONNECTOR_ATTEMPTS", 3)))
     timeout = float(settings.get("CONNECTOR_TIMEOUT", 5.0))
-    for prefix, kind in (("POPULATION", PopulationConnector), ("BUSINESS", BusinessConnector)):
+    kinds: dict[str, Callable[[HttpClient], Any]] = {
+        "POPULATION": PopulationConnector, "BUSINESS": BusinessConnector, "TAX": TaxConnector,
+        "PAYMENT": lambda client: PaymentConnector(client, str(settings.get("PAYMENT_SECRET", ""))),
+        "SMS": SmsSender, "PORTAL": PortalConnector,
+    }
+    for prefix, kind in kinds.items():
         url = settings.get(f"{prefix}_URL")
         if not url:
             continue
         client = HttpClient(prefix.lower(), str(url), token=str(settings.get(f"{prefix}_TOKEN", "")),
                             timeout=timeout, retry=retry, breaker=CircuitBreaker())
-        for operation in kind(client).operations():
+        connector = kind(client)
+        registry.connectors[prefix.lower()] = connector
+        for operation in connector.operations():
             registry.register(operation)
     if settings.get("SMTP_HOST"):
         sender = EmailSender(str(settings["SMTP_HOST"]), int(settings.get("SMTP_PORT", 25)),

@@ -27,6 +27,8 @@ class Operation:
 class Registry:
     def __init__(self) -> None:
         self._operations: dict[str, Operation] = {}
+        # The connector objects by provider, for what is not an operation (e.g. verifying a payment callback).
+        self.connectors: dict[str, Any] = {}
 
     def register(self, operation: Operation) -> None:
         if operation.id in self._operations:

@@ -15,6 +15,12 @@ SANDBOX_PORT="${SANDBOX_PORT:-8090}"
 export SANDBOX_TOKEN="${SANDBOX_TOKEN:-sandbox-secret}"
 export POPULATION_URL="${POPULATION_URL:-http://127.0.0.1:${SANDBOX_PORT}}" POPULATION_TOKEN="${POPULATION_TOKEN:-$SANDBOX_TOKEN}"
 export BUSINESS_URL="${BUSINESS_URL:-http://127.0.0.1:${SANDBOX_PORT}}" BUSINESS_TOKEN="${BUSINESS_TOKEN:-$SANDBOX_TOKEN}"
+for provider in TAX PAYMENT SMS PORTAL; do
+  url_var="${provider}_URL" token_var="${provider}_TOKEN"
+  export "$url_var=${!url_var:-http://127.0.0.1:${SANDBOX_PORT}}" "$token_var=${!token_var:-$SANDBOX_TOKEN}"
+done
+export PAYMENT_SECRET="${PAYMENT_SECRET:-sandbox-payment-secret}"
+export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${PORT:-5000}}"
 SMTP_SINK_PORT="${SMTP_SINK_PORT:-8025}"
 export SMTP_HOST="${SMTP_HOST:-127.0.0.1}" SMTP_PORT="${SMTP_PORT:-$SMTP_SINK_PORT}"
 mkdir -p var

@@ -11,7 +11,7 @@ from connectors.sandbox.smtp import start_smtp_sink
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m connectors.sandbox",
-                                     description="Demo national services: population, business registry, SMTP sink.")
+                                     description="Demo national services: population, business registry, tax, payment, SMS, national portal, SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--seed", type=int, default=2026)
@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default=os.environ.get("SANDBOX_TOKEN", DEFAULT_TOKEN),
                         help="bearer token clients must send (default: $SANDBOX_TOKEN or the sandbox default)")
     args = parser.parse_args(argv)
-    app = create_sandbox_app(args.seed, {"SANDBOX_TOKEN": args.token})
+    config = {"SANDBOX_TOKEN": args.token}
+    if os.environ.get("PAYMENT_SECRET"):
+        config["PAYMENT_SECRET"] = os.environ["PAYMENT_SECRET"]  # the secret both sides sign callbacks with
+    app = create_sandbox_app(args.seed, config)
     if args.smtp_port:
         controller, mailbox = start_smtp_sink(args.host, args.smtp_port)
         # Read what was "sent" at GET /_mail: the sink keeps every message in memory.
