@@ -157,6 +157,9 @@ class WorkflowRun:
             if bundle is None:
                 raise ValueError("this document was saved without its specs: pass the version's bundle")
             full.update(json.loads(bundle.specs_json))
+        _parents_first(full)
+        for subprocess in (full.get("subprocesses") or {}).values():
+            _parents_first(subprocess)
         wf = _SERIALIZER.deserialize_json(json.dumps(full))
         wf.script_engine = _SCRIPT_ENGINE
         return cls(wf)
@@ -266,6 +269,29 @@ class WorkflowRun:
             raise EngineError(_message_of(exc), str(exc)) from exc
         return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended,
                           service_calls=self.waiting_service_calls())
+
+
+def _parents_first(document: dict[str, Any]) -> None:
+    """Order a document's tasks so every parent comes before its children, in place.
+
+    SpiffWorkflow 3.2 saves a task's data as a delta against its parent and rebuilds it in the order the
+    tasks appear in the mapping. A JSONB column does not keep key order, so a child restored before its
+    parent would silently lose its data: restore the tree order before deserializing.
+    """
+    tasks = document.get("tasks")
+    if not isinstance(tasks, dict):
+        return
+    ordered: dict[str, Any] = {}
+    pending = [tid for tid, t in tasks.items() if t.get("parent") not in tasks]
+    while pending:
+        tid = pending.pop(0)
+        if tid in ordered or tid not in tasks:
+            continue
+        ordered[tid] = tasks[tid]
+        pending.extend(tasks[tid].get("children") or [])
+    for tid, task in tasks.items():  # anything unreachable keeps its place at the end
+        ordered.setdefault(tid, task)
+    document["tasks"] = ordered
 
 
 def _message_of(exc: BaseException) -> str:

@@ -47,9 +47,13 @@ BOUNDARY = """
 """
 
 
-def _start(boundary: str = "", errors: str = "") -> tuple[WorkflowRun, str]:
+def _bundle_key(boundary: str = "", errors: str = "") -> tuple[str, dict[str, bytes], str]:
     xml = HEADER.format(boundary=boundary, errors=errors).encode()
-    bundle = get_bundle(f"test-service-{hash(xml)}", {"p.bpmn": xml}, "p")
+    return f"test-service-{hash(xml)}", {"p.bpmn": xml}, "p"
+
+
+def _start(boundary: str = "", errors: str = "") -> tuple[WorkflowRun, str]:
+    bundle = get_bundle(*_bundle_key(boundary, errors))
     run, step = WorkflowRun.start(bundle, {"cccd": "001090012345", "ho": "Nguyễn", "ten": "An"})
     assert step.ready == [] and not step.completed
     [call] = step.service_calls
@@ -95,3 +99,15 @@ def test_error_boundary_with_a_code_catches_only_that_code() -> None:
     [manual] = step.ready
     assert run.task_data(manual.id)["loi_dich_vu"] == {
         "ma": "khong_tim_thay", "thong_bao": "Không tìm thấy công dân.", "thao_tac": "population.lookup_citizen"}
+
+
+def test_task_data_survives_a_store_that_reorders_keys() -> None:
+    # JSONB keeps no key order; SpiffWorkflow restores each task's data as a delta on its parent's.
+    run, task_id = _start()
+    document = run.document()
+    document["tasks"] = dict(sorted(document["tasks"].items(), reverse=True))
+    reloaded = WorkflowRun.load(document, get_bundle(*_bundle_key()))
+    [call] = reloaded.waiting_service_calls()
+    assert reloaded.task_data(call.id)["cccd"] == "001090012345"
+    step = reloaded.finish_service(call.id, {"ho_ten": "Nguyễn Văn An"})
+    assert reloaded.task_data(step.ready[0].id)["ho"] == "Nguyễn"

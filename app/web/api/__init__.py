@@ -12,11 +12,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.accounts import user_for_token
-from app.dossiers import services
+from app.dossiers import service_calls, services
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Forbidden, Invalid, ServiceError
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Procedure, User
+from app.models import Dossier, HumanTask, Procedure, ServiceCall, User
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api.openapi import openapi_document
@@ -94,6 +94,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "channel": d.channel, "fee_amount": d.fee_amount, "summary": d.summary,
             "procedure_version": d.procedure_version.version, "data": d.form_data,
             "tasks": [task_json(t) for t in waiting],
+            "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
                          "task": e.task_title or None, "status_from": e.status_from, "status_to": e.status_to,
                          "note": e.note or None} for e in services.history(d)],
@@ -106,6 +107,14 @@ def task_json(t: HumanTask) -> dict[str, Any]:
             "state": t.state, "form": t.form, "claimed_by": t.claimed_by_id,
             "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
             "dossier_due_at": t.dossier.due_at.isoformat()}
+
+
+def call_json(c: ServiceCall) -> dict[str, Any]:
+    return {"id": c.id, "dossier_code": c.dossier.code, "title": c.title, "operation": c.operation,
+            "state": c.state, "attempts": c.attempts, "rounds": c.rounds,
+            "error": {"code": c.error_code, "message": c.error_message} if c.error_code else None,
+            "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
+            "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
 
 
 def report_details(report: PackageReport) -> dict[str, Any]:
@@ -210,6 +219,20 @@ def complete(task_id: int) -> ResponseReturnValue:
     t = services.complete_task(task_id, api_user(), json_body())
     db.session.commit()
     return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True)})
+
+
+@bp.get("/incidents")
+@auth_required
+def incidents() -> ResponseReturnValue:
+    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())])
+
+
+@bp.post("/incidents/<int:call_id>/retry")
+@auth_required
+def retry_incident(call_id: int) -> ResponseReturnValue:
+    call = service_calls.retry_call(call_id, api_user())
+    db.session.commit()
+    return jsonify(call_json(call)), 202
 
 
 @bp.post("/attachments")

@@ -30,6 +30,7 @@ CODE = _param("code", {"type": "string"}, description="Procedure code (mã TTHC)
 DOSSIER_CODE = _param("code", {"type": "string", "pattern": r"^.+-\d{6}-\d{4}$"},
                       description="Dossier code <agency>-<YYMMDD>-<NNNN>")
 TASK_ID = _param("task_id", {"type": "integer"})
+CALL_ID = _param("call_id", {"type": "integer"})
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 JSON_OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -71,6 +72,16 @@ def openapi_document() -> dict[str, Any]:
                     "form": {"type": ["string", "null"]}, "claimed_by": {"type": ["integer", "null"]},
                     "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
                     "dossier_due_at": {"type": "string"}, "form_schema": JSON_OBJECT}},
+                "ServiceCall": {"type": "object", "required": ["id", "dossier_code", "operation", "state"],
+                                "properties": {
+                    "id": {"type": "integer"}, "dossier_code": {"type": "string"}, "title": {"type": "string"},
+                    "operation": {"type": "string"},
+                    "state": {"enum": ["pending", "waiting", "done", "caught", "failed", "cancelled"]},
+                    "attempts": {"type": "integer"}, "rounds": {"type": "integer"},
+                    "error": {"type": ["object", "null"], "properties": {"code": {"type": "string"},
+                                                                         "message": {"type": "string"}}},
+                    "next_attempt_at": {"type": ["string", "null"]}, "created_at": {"type": "string"},
+                    "updated_at": {"type": "string"}}},
                 "PackageReport": {"type": "object", "properties": {
                     "verdict": {"enum": ["deployable", "not_executable", "invalid"]},
                     "reason": {"type": ["string", "null"]}, "problems": {"type": "array", "items": {
@@ -143,6 +154,17 @@ def openapi_document() -> dict[str, Any]:
                     "task": {"$ref": "#/components/schemas/Task"},
                     "dossier": {"$ref": "#/components/schemas/Dossier"}}}),
                     **_errors(400, 401, 404, 409, 422)}}},
+            "/incidents": {"get": {
+                "summary": "Service calls that failed with nothing to catch the error: they wait for an operator",
+                "operationId": "listIncidents", "security": SECURED,
+                "responses": {"200": _resp("Incidents", {"type": "object", "properties": {"items": {
+                    "type": "array", "items": {"$ref": "#/components/schemas/ServiceCall"}}}}),
+                    **_errors(401)}}},
+            "/incidents/{call_id}/retry": {"post": {
+                "summary": "Try a failed service call again (a new round of attempts, run as a job)",
+                "operationId": "retryIncident", "security": SECURED, "parameters": [CALL_ID],
+                "responses": {"202": _resp("Queued", {"$ref": "#/components/schemas/ServiceCall"}),
+                              **_errors(401, 404, 409)}}},
             "/attachments": {"post": {
                 "summary": "Upload a file for a form field; returns the reference to put in the form data",
                 "operationId": "uploadAttachment", "security": SECURED,

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from app.dossiers import services
+from app.dossiers import service_calls, services
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
@@ -32,7 +32,33 @@ def urgency(due: datetime | None) -> str:
 @login_required
 def index() -> ResponseReturnValue:
     tasks = services.inbox(current_user)
-    return render_template("inbox/index.html", tasks=tasks, urgency=urgency)
+    open_incidents = len(service_calls.incidents(current_user)) if current_user.is_officer else 0
+    return render_template("inbox/index.html", tasks=tasks, urgency=urgency, open_incidents=open_incidents)
+
+
+@bp.route("/can-bo/su-co")
+@login_required
+def incidents() -> ResponseReturnValue:
+    """Service calls that failed with nothing in the diagram to catch the error: each waits for a person."""
+    if not (current_user.is_officer or current_user.is_designer):
+        abort(403)
+    return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user))
+
+
+@bp.route("/can-bo/su-co/<int:call_id>/thu-lai", methods=["POST"])
+@login_required
+def retry_incident(call_id: int) -> ResponseReturnValue:
+    try:
+        call = service_calls.retry_call(call_id, current_user)
+        db.session.commit()
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("inbox.incidents")), 303
+    flash(f"Đã đưa bước «{call.title}» của hồ sơ {call.dossier.code} vào hàng đợi để thử lại.")
+    return redirect(url_for("inbox.incidents")), 303
 
 
 def _task_or_404(task_id: int) -> HumanTask:
@@ -59,7 +85,8 @@ def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], mes
     fields = render_form(schema, ui, data, errors) if t.state in services.OPEN_TASK_STATES else ""
     done = [e for e in services.history(t.dossier) if e.action == "completed"]
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
-                           fields=fields, errors=errors, message=message, done=done), status
+                           fields=fields, errors=errors, message=message, done=done,
+                           calls=service_calls.calls_of(t.dossier)), status
 
 
 @bp.route("/cong-viec/<int:task_id>/nhan", methods=["POST"])
