@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.dossiers import portal_sync
 from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
@@ -157,6 +158,7 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         dossier.returned_at = at
         dossier.finished_at = dossier.finished_at or at
     dossier.status = status
+    portal_sync.record_dossier(dossier)
     event = AuditEvent(
         dossier_id=dossier.id, actor_id=actor.id if actor else None,
         actor_name=actor.full_name if actor else "Hệ thống", action="status",
@@ -317,6 +319,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  note=f"Nộp hồ sơ {'trực tuyến' if channel == 2 else 'trực tiếp'}.")
     db.session.add(submitted_event)
     db.session.flush()
+    portal_sync.record_dossier(dossier)
     enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
                          job_id=f"notify-{dossier.id}-{submitted_event.id}")
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
@@ -448,6 +451,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name,
                               action="completed", task_title=task.title, step_due_at=task.due_at, at=now,
                               note="Trễ hạn bước xử lý." if late else ""))
+    portal_sync.record_step(dossier, task.title, user, task.claimed_at or task.created_at, now, task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
     _apply_step(dossier, version, step, user)
