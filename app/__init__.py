@@ -42,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         {**app.config, "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": app.config["PREFILL_TIMEOUT"]}
     )
 
+    from app.dossiers import payments  # noqa: F401 - registers the platform's own operations (payment.collect)
     from app.web import register_web
 
     register_web(app)

@@ -223,3 +223,31 @@ def sandbox() -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+
+
+@pytest.fixture()
+def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Iterator[Any]:
+    """The app's connectors pointed at the demo services: one try per job attempt, short timeouts, no pauses.
+
+    The national portal is left out (tests of the portal outbox add it), so jobs here are the dossier's own.
+    """
+    import requests
+
+    from connectors import build_registry
+    from connectors.payment import DEFAULT_PAYMENT_SECRET
+
+    for hook in ("/_faults", "/_log", "/_payment/callback-faults"):
+        requests.delete(f"{sandbox}{hook}", timeout=5)
+    settings: dict[str, Any] = {"CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 5,
+                                "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
+    for provider in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS"):
+        settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
+    built = build_registry(settings)
+    monkeypatch.setitem(app.extensions, "motcua_connectors", built)
+    monkeypatch.setitem(app.config, "SERVICE_CALL_DELAYS", "0,0")  # three attempts, no pause
+    monkeypatch.setitem(app.config, "PAYMENT_RECHECK", "")  # re-queries only when a test runs them
+    # Nothing listens here: the platform's server-to-server callbacks fail, as if lost; browsers bring results back.
+    monkeypatch.setitem(app.config, "PUBLIC_URL", "http://127.0.0.1:9")
+    yield built
+    requests.delete(f"{sandbox}/_faults", timeout=5)
+    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)

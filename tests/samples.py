@@ -157,3 +157,24 @@ def with_stored_uploads(data: dict[str, Any], user: Any) -> dict[str, Any]:
 
     return _replace_files(copy.deepcopy(data),
                           lambda name: reference(store_upload(PDF_BYTES, name, "application/pdf", "", user)))
+
+
+def pay_fee(client: Any, jobs: Any, dossier_code: str) -> None:
+    """Run the fee job, pay on the demo platform's hosted page and come back, as the payer's browser does."""
+    from urllib.parse import urlsplit
+
+    import requests
+    from sqlalchemy import select
+
+    from app.dossiers.payments import open_payment
+    from app.extensions import db
+    from app.models import Dossier
+
+    while jobs.jobs:
+        jobs.run_all()
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == dossier_code))
+    payment = open_payment(dossier)
+    assert payment is not None, "no payment waiting for this dossier"
+    answer = requests.post(payment.pay_url, data={"hanh_dong": "thanh_toan"}, allow_redirects=False, timeout=5)
+    back = urlsplit(answer.headers["Location"])
+    assert client.get(f"{back.path}?{back.query}").status_code == 303

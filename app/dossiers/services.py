@@ -159,6 +159,9 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         dossier.finished_at = dossier.finished_at or at
     dossier.status = status
     portal_sync.record_dossier(dossier)
+    from app.dossiers.payments import on_status  # payments builds on this module
+
+    on_status(dossier, status)
     event = AuditEvent(
         dossier_id=dossier.id, actor_id=actor.id if actor else None,
         actor_name=actor.full_name if actor else "Hệ thống", action="status",

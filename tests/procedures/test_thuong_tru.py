@@ -8,9 +8,13 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Dossier
-from tests.samples import client_uploader, start_data, task_data, with_uploads
+from tests.samples import client_uploader, pay_fee, start_data, task_data, with_uploads
 
 CODE = "1.004222"
+
+
+def open_tasks_of(client, headers, code):
+    return [t for t in client.get("/api/v1/tasks", headers=headers).get_json()["items"] if t["dossier_code"] == code]
 
 
 def open_task(client, headers, code):
@@ -26,7 +30,7 @@ def complete(client, headers, task, **overrides):
     return response.get_json()["dossier"]
 
 
-def test_supplement_loop_then_result(client, token):
+def test_supplement_loop_then_result(client, token, jobs, national):
     citizen, reception = token("congdan"), token("ca.tiepnhan")
     specialist, chief = token("ca.cutru"), token("ca.truong")
     data = with_uploads(client_uploader(client), citizen, start_data("thuong-tru"))
@@ -36,6 +40,8 @@ def test_supplement_loop_then_result(client, token):
     assert code.startswith("000.00.02.H26-")
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     assert dossier.fee_amount == 10000  # online fee, not the 20,000 đ at the desk
+    assert open_tasks_of(client, reception, code) == []  # reception comes once the fee is paid
+    pay_fee(client, jobs, code)
 
     complete(client, reception, open_task(client, reception, code))
     state = complete(client, specialist, open_task(client, specialist, code), ket_qua_tham_dinh="bo_sung",
@@ -68,10 +74,16 @@ def test_supplement_loop_then_result(client, token):
     assert datetime.fromisoformat(state["returned_at"]) <= datetime.now(UTC) + timedelta(hours=8)
 
 
-def test_refused_at_intake(client, token):
+def test_refused_at_intake_and_the_fee_comes_back(client, token, jobs, national):
     citizen, reception = token("congdan"), token("ca.tiepnhan")
     data = with_uploads(client_uploader(client), citizen, start_data("thuong-tru"))
     code = client.post(f"/api/v1/procedures/{CODE}/dossiers", json=data, headers=citizen).get_json()["code"]
+    pay_fee(client, jobs, code)
     state = complete(client, reception, open_task(client, reception, code), quyet_dinh_tiep_nhan="tu_choi",
                      ly_do="Nơi đề nghị đăng ký không thuộc địa bàn.")
     assert state["status"] == 3 and state["finished_at"] and state["tasks"] == []
+    while jobs.jobs:
+        jobs.run_all()
+    [payment] = client.get(f"/api/v1/dossiers/{code}", headers=citizen).get_json()["payments"]
+    assert (payment["state"], payment["refunded_amount"]) == ("refunded", 10000)
+    assert payment["receipt_url"].startswith("/tep/")

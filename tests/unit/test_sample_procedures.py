@@ -543,7 +543,7 @@ def test_gateway_conditions_compare_form_fields_with_their_allowed_values(slug: 
                 # every name it reads is the data itself or a part of the start form.
                 start = form(slug, manifest(slug)["start_form"])["properties"]
                 names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-                assert names <= {"du_lieu", *start}, condition.text
+                assert names <= {"du_lieu", "thong_tin_ho_so", *start}, condition.text
                 continue
             assert isinstance(tree.body, ast.Compare), condition.text
             left, (op,), (right,) = tree.body.left, tree.body.ops, tree.body.comparators
@@ -664,9 +664,13 @@ def test_path_runs_to_its_end(case: str) -> None:
     workflow = BpmnWorkflow(spec, subprocesses, script_engine=SafeScriptEngine())
     for task in workflow.get_tasks(state=TaskState.READY):
         task.data.update(copy.deepcopy(START[path.slug]))
+        # What the platform adds to the start data (see submit_dossier): an online dossier with its fee.
+        task.data["thong_tin_ho_so"] = {"ma_ho_so": "000.00.02.H26-261123-0001", "le_phi": 10000, "kenh": 2,
+                                        "ma_thu_tuc": data["code"], "ten_thu_tuc": data["name"]}
     workflow.do_engine_steps()
-    # Khai sinh looks both parents up (their IDs are given); thường trú looks nobody up.
-    assert answer_service_tasks(workflow) == (["Task_TraCuuMe", "Task_TraCuuCha"] if path.slug == "khai-sinh" else [])
+    # Khai sinh looks both parents up (their IDs are given); thường trú collects the online fee.
+    assert answer_service_tasks(workflow) == (
+        ["Task_TraCuuMe", "Task_TraCuuCha"] if path.slug == "khai-sinh" else ["Task_ThuLePhi"])
 
     trail: list[tuple[str, str, int]] = []
     for step in path.steps:

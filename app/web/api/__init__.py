@@ -12,11 +12,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.accounts import user_for_token
-from app.dossiers import service_calls, services
+from app.dossiers import payments, service_calls, services
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Forbidden, Invalid, ServiceError
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Procedure, ServiceCall, User
+from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, User
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api.openapi import openapi_document
@@ -95,6 +95,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "procedure_version": d.procedure_version.version, "data": d.form_data,
             "tasks": [task_json(t) for t in waiting],
             "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
+            "payments": [payment_json(p) for p in payments.payments_of(d)],
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
                          "task": e.task_title or None, "status_from": e.status_from, "status_to": e.status_to,
                          "note": e.note or None} for e in services.history(d)],
@@ -115,6 +116,14 @@ def call_json(c: ServiceCall) -> dict[str, Any]:
             "error": {"code": c.error_code, "message": c.error_message} if c.error_code else None,
             "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
+
+
+def payment_json(p: Payment) -> dict[str, Any]:
+    receipt = payments.receipt_of(p)
+    return {"id": p.id, "transaction_id": p.transaction_id, "amount": p.amount, "state": p.state,
+            "pay_url": p.pay_url if p.state == "pending" else None,
+            "paid_at": p.paid_at.isoformat() if p.paid_at else None, "refunded_amount": p.refunded_amount,
+            "receipt_url": f"/tep/{receipt}" if receipt else None}
 
 
 def report_details(report: PackageReport) -> dict[str, Any]:
@@ -233,6 +242,19 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
     call = service_calls.retry_call(call_id, api_user())
     db.session.commit()
     return jsonify(call_json(call)), 202
+
+
+@bp.post("/payments/<int:payment_id>/refund")
+@auth_required
+def refund_payment(payment_id: int) -> ResponseReturnValue:
+    body = json_body()
+    amount, reason = body.get("so_tien"), body.get("ly_do")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(reason, str):
+        raise Invalid("Cần số tiền hoàn (so_tien, số nguyên) và lý do (ly_do).",
+                      details={"/so_tien": "Phải là số nguyên.", "/ly_do": "Phải là chuỗi."})
+    payment = payments.refund(payment_id, api_user(), amount, reason)
+    db.session.commit()
+    return jsonify(payment_json(payment)), 202
 
 
 @bp.post("/attachments")

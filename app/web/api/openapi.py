@@ -31,6 +31,7 @@ DOSSIER_CODE = _param("code", {"type": "string", "pattern": r"^.+-\d{6}-\d{4}$"}
                       description="Dossier code <agency>-<YYMMDD>-<NNNN>")
 TASK_ID = _param("task_id", {"type": "integer"})
 CALL_ID = _param("call_id", {"type": "integer"})
+PAYMENT_ID = _param("payment_id", {"type": "integer"})
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 JSON_OBJECT = {"type": "object", "additionalProperties": True}
 
@@ -82,6 +83,11 @@ def openapi_document() -> dict[str, Any]:
                                                                          "message": {"type": "string"}}},
                     "next_attempt_at": {"type": ["string", "null"]}, "created_at": {"type": "string"},
                     "updated_at": {"type": "string"}}},
+                "Payment": {"type": "object", "required": ["id", "transaction_id", "amount", "state"], "properties": {
+                    "id": {"type": "integer"}, "transaction_id": {"type": "string"}, "amount": {"type": "integer"},
+                    "state": {"enum": ["pending", "paid", "cancelled", "refunded"]},
+                    "pay_url": {"type": ["string", "null"]}, "paid_at": {"type": ["string", "null"]},
+                    "refunded_amount": {"type": "integer"}, "receipt_url": {"type": ["string", "null"]}}},
                 "PackageReport": {"type": "object", "properties": {
                     "verdict": {"enum": ["deployable", "not_executable", "invalid"]},
                     "reason": {"type": ["string", "null"]}, "problems": {"type": "array", "items": {
@@ -165,6 +171,14 @@ def openapi_document() -> dict[str, Any]:
                 "operationId": "retryIncident", "security": SECURED, "parameters": [CALL_ID],
                 "responses": {"202": _resp("Queued", {"$ref": "#/components/schemas/ServiceCall"}),
                               **_errors(401, 404, 409)}}},
+            "/payments/{payment_id}/refund": {"post": {
+                "summary": "Refund (part of) a paid fee; the refund runs as a job with an idempotency key",
+                "operationId": "refundPayment", "security": SECURED, "parameters": [PAYMENT_ID],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["so_tien", "ly_do"],
+                    "properties": {"so_tien": {"type": "integer", "minimum": 1}, "ly_do": {"type": "string"}}}}}},
+                "responses": {"202": _resp("Queued", {"$ref": "#/components/schemas/Payment"}),
+                              **_errors(400, 401, 404, 409, 422)}}},
             "/attachments": {"post": {
                 "summary": "Upload a file for a form field; returns the reference to put in the form data",
                 "operationId": "uploadAttachment", "security": SECURED,

@@ -5,17 +5,28 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.dossiers import services
+from app.dossiers import payments, services
 from app.dossiers.attachments import open_attachment
-from app.dossiers.errors import Invalid, NotFound, ServiceError
+from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
-from app.extensions import db
+from app.extensions import csrf, db
 from app.models import Dossier, Notification, Procedure
 from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
@@ -100,9 +111,57 @@ def dossier_page(code: str) -> ResponseReturnValue:
     ).all()
     own_tasks = [t for t in services.open_tasks(dossier) if t.role == "cong_dan"
                  and dossier.applicant_user_id == current_user.id]
+    fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
     return render_template("portal/dossier.html", d=dossier, values=values,
                            events=services.history(dossier), tasks=services.open_tasks(dossier),
-                           own_tasks=own_tasks, notes=notes)
+                           own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
+                           fee_due=fee_due, open_payment=payments.open_payment(dossier),
+                           receipt_of=payments.receipt_of)
+
+
+@bp.route("/ho-so/<code>/thanh-toan", methods=["POST"])
+@login_required
+def pay(code: str) -> ResponseReturnValue:
+    """Send the payer to the payment platform's page (a new transaction if the last one was cancelled)."""
+    dossier = _viewable(code)
+    try:
+        payment = payments.new_payment(dossier, current_user)
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    return redirect(payment.pay_url), 303
+
+
+@bp.route("/ho-so/<code>/thanh-toan/ket-qua")
+def payment_return(code: str) -> ResponseReturnValue:
+    """The payer's browser comes back with the signed result; it counts as much as the platform's callback."""
+    try:
+        outcome, _ = payments.receive_callback(request.args, "return")
+    except Invalid as exc:
+        flash(f"Kết quả thanh toán không hợp lệ: {exc.message}", "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    messages = {"applied": "Thanh toán thành công. Hồ sơ được chuyển tới bộ phận tiếp nhận.",
+                "duplicate": "Thanh toán đã được ghi nhận trước đó.",
+                "cancelled": "Bạn đã hủy giao dịch; có thể thanh toán lại trên trang hồ sơ.",
+                "double_charge": "Khoản phí này đã được nộp; số tiền vừa trả sẽ được hoàn lại."}
+    flash(messages.get(outcome, "Đã nhận kết quả thanh toán."), "error" if outcome == "unknown" else "info")
+    return redirect(url_for("portal.dossier_page", code=code)), 303
+
+
+@bp.route(payments.CALLBACK_PATH, methods=["POST"])
+@csrf.exempt
+def payment_ipn() -> ResponseReturnValue:
+    """The payment platform's server-to-server callback. Answers {"error_code": "0"} once it is recorded."""
+    try:
+        outcome, _ = payments.receive_callback(request.form or request.get_json(silent=True) or {}, "ipn")
+    except Invalid as exc:
+        return jsonify(error_code="97", message=exc.message), 400
+    if outcome in ("unknown", "amount_mismatch"):
+        return jsonify(error_code="01" if outcome == "unknown" else "04",
+                       message="Không tìm thấy giao dịch." if outcome == "unknown" else "Số tiền không khớp."), 400
+    return jsonify(error_code="0", message="Đã ghi nhận.")
 
 
 def _viewable(code: str) -> Dossier:

@@ -1,0 +1,344 @@
+"""Fees paid online through the national payment platform, as the `payment.collect` service operation.
+
+The service task's job creates a payment (our transaction id, idempotent at the platform) and leaves the
+task waiting. The payer pays on the platform's hosted page; the platform calls back (IPN) and sends the
+browser back to us, both with fields signed by MaXacThuc. Either one, whichever comes first, settles the
+payment; the other, and any replay, is recorded and changes nothing. Callbacks may never come, so a job
+re-queries a pending payment on a schedule. Once paid, the waiting task completes with the payment as its
+result and another job fetches the e-receipt PDF. A second successful payment for a fee already paid is
+refunded automatically: nobody is charged twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.dossiers.attachments import store_upload
+from app.dossiers.errors import Conflict, Invalid, NotFound
+from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call, may_operate
+from app.dossiers.services import now_utc
+from app.extensions import db
+from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
+from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, ServiceCall, User
+from connectors.base import ConnectorError, PermanentError
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/thanh-toan/ipn"
+
+
+def _connector() -> Any:
+    registry = current_app.extensions["motcua_connectors"]
+    connector = registry.connectors.get("payment")
+    if connector is None:
+        raise PermanentError("payment", "not_configured", "Hệ thống chưa được cấu hình kết nối Nền tảng thanh toán.")
+    return connector
+
+
+def _recheck_delays() -> list[float]:
+    return [float(x) for x in str(current_app.config.get("PAYMENT_RECHECK", "")).split(",") if x.strip()]
+
+
+def _new_transaction_id() -> str:
+    return "MC" + secrets.token_hex(10).upper()
+
+
+def _result(payment: Payment) -> dict[str, Any]:
+    return {"ma_giao_dich": payment.transaction_id, "ma_thanh_toan": payment.platform_id,
+            "so_tien": payment.amount, "da_thanh_toan": True,
+            "thoi_gian_thanh_toan": payment.paid_at.isoformat() if payment.paid_at else None}
+
+
+def payments_of(dossier: Dossier) -> list[Payment]:
+    return list(db.session.scalars(select(Payment).where(Payment.dossier_id == dossier.id).order_by(Payment.id)))
+
+
+def open_payment(dossier: Dossier) -> Payment | None:
+    """The payment the payer should be sent to now, if the dossier waits for one."""
+    for payment in reversed(payments_of(dossier)):
+        if payment.state == "pending" and payment.pay_url:
+            return payment
+    return None
+
+
+def awaiting_call(dossier: Dossier) -> ServiceCall | None:
+    return db.session.scalar(select(ServiceCall).where(
+        ServiceCall.dossier_id == dossier.id, ServiceCall.operation == "payment.collect",
+        ServiceCall.state.in_(("pending", "waiting"))))
+
+
+# ---------------------------------------------------------------- the service operation
+
+
+def collect(call: ServiceCall) -> Any:
+    """`payment.collect` (params: so_tien, noi_dung): start a payment and wait for it, or return a settled one."""
+    amount = int(call.params.get("so_tien") or 0)
+    if amount <= 0:
+        return {"so_tien": 0, "da_thanh_toan": True, "mien_phi": True}
+    payments = list(db.session.scalars(select(Payment).where(Payment.service_call_id == call.id)
+                                       .order_by(Payment.id)))
+    paid = next((p for p in payments if p.state in ("paid", "refunded")), None)
+    if paid is not None:
+        return _result(paid)  # settled while an earlier attempt was failing: just hand the result on
+    payment = next((p for p in payments if p.state == "pending"), None)
+    if payment is None:
+        payment = Payment(dossier_id=call.dossier_id, service_call_id=call.id, transaction_id=_new_transaction_id(),
+                          amount=amount, description=str(call.params.get("noi_dung") or call.title)[:255])
+        db.session.add(payment)
+        db.session.commit()  # the transaction id is ours before it exists anywhere else
+    _create_at_platform(payment, call.dossier)
+    return AWAIT
+
+
+def _create_at_platform(payment: Payment, dossier: Dossier) -> None:
+    base = str(current_app.config["PUBLIC_URL"]).rstrip("/")
+    registry = current_app.extensions["motcua_connectors"]
+    answer = registry.call("payment.create_payment", {
+        "ma_giao_dich": payment.transaction_id, "ma_ho_so": dossier.code, "so_tien": payment.amount,
+        "noi_dung": payment.description, "url_callback": base + CALLBACK_PATH,
+        "url_tra_ve": f"{base}/ho-so/{dossier.code}/thanh-toan/ket-qua"})
+    payment.platform_id, payment.pay_url = str(answer["ma_thanh_toan"]), str(answer["url_thanh_toan"])
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_name="Hệ thống", action="payment_created",
+                              note=f"Tạo giao dịch thanh toán {payment.transaction_id}: {payment.amount:,} đ."
+                              .replace(",", "."), at=now_utc()))
+    delays = _recheck_delays()
+    if delays:
+        enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, 1,
+                             job_id=f"pay-check-{payment.id}-1", delay=delays[0], retry=False)
+    db.session.commit()
+
+
+PLATFORM_OPERATIONS["payment.collect"] = collect
+
+
+def new_payment(dossier: Dossier, user: User) -> Payment:
+    """The payer asks to pay (again, after cancelling): reuse the open payment or start a new one."""
+    if dossier.applicant_user_id != user.id:
+        raise NotFound(f"Không tìm thấy hồ sơ {dossier.code}.", code="dossier_not_found")
+    call = awaiting_call(dossier)
+    if call is None:
+        raise Conflict("Hồ sơ này không có khoản phí nào đang chờ thanh toán.", code="nothing_to_pay")
+    existing = open_payment(dossier)
+    if existing is not None:
+        return existing
+    payment = Payment(dossier_id=dossier.id, service_call_id=call.id, transaction_id=_new_transaction_id(),
+                      amount=int(call.params.get("so_tien") or dossier.fee_amount),
+                      description=str(call.params.get("noi_dung") or call.title)[:255])
+    db.session.add(payment)
+    db.session.commit()
+    try:
+        _create_at_platform(payment, dossier)
+    except ConnectorError as exc:
+        db.session.rollback()
+        raise Conflict(f"Chưa tạo được giao dịch thanh toán: {exc.message} Vui lòng thử lại sau.",
+                       code="payment_unavailable") from exc
+    return payment
+
+
+# ---------------------------------------------------------------- what the platform tells us
+
+
+def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payment | None]:
+    """Verify and apply a signed callback (source "ipn" or "return"); every call is recorded.
+
+    Raises Invalid for a bad signature or unreadable fields (nothing is applied).
+    """
+    plain = {str(k): str(v) for k, v in fields.items()}
+    try:
+        info = _connector().verify_callback(plain)
+    except PermanentError as exc:
+        db.session.add(PaymentCallback(payment_id=None, fields=plain, outcome=f"{source}:{exc.code}"[:40]))
+        db.session.commit()
+        raise Invalid(exc.message, code=exc.code) from exc
+    payment = db.session.scalar(select(Payment).where(Payment.transaction_id == info["ma_giao_dich"])
+                                .with_for_update())
+    if payment is None or payment.amount != info["so_tien"]:
+        outcome = "unknown" if payment is None else "amount_mismatch"
+        db.session.add(PaymentCallback(payment_id=payment.id if payment else None, fields=plain,
+                                       outcome=f"{source}:{outcome}"))
+        db.session.commit()
+        return outcome, payment
+    outcome = settle(payment, bool(info["da_thanh_toan"]), info["thoi_gian"], source)
+    db.session.add(PaymentCallback(payment_id=payment.id, fields=plain, outcome=f"{source}:{outcome}"))
+    db.session.commit()
+    after_settle(payment, outcome)
+    return outcome, payment
+
+
+def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
+    """Apply what the platform says about a payment, in the caller's transaction (row locked by the caller)."""
+    if not paid:
+        if payment.state != "pending":
+            return "duplicate"
+        payment.state = "cancelled"
+        _note(payment, "payment_cancelled", f"Giao dịch {payment.transaction_id} đã bị hủy trên nền tảng thanh toán.")
+        return "cancelled"
+    if payment.state in ("paid", "refunded"):
+        return "duplicate"
+    payment.state, payment.paid_at = "paid", at
+    call = db.session.get(ServiceCall, payment.service_call_id) if payment.service_call_id else None
+    others_paid = db.session.scalar(select(Payment.id).where(
+        Payment.service_call_id == payment.service_call_id, Payment.id != payment.id,
+        Payment.state.in_(("paid", "refunded"))))
+    if call is None or others_paid is not None or call.state not in ("pending", "waiting", "failed"):
+        _note(payment, "payment_duplicate", f"Giao dịch {payment.transaction_id} thanh toán trùng khoản phí đã nộp; "
+                                            "hệ thống tự hoàn tiền.")
+        return "double_charge"
+    _note(payment, "payment_paid", f"Đã thanh toán {payment.amount:,} đ (giao dịch {payment.transaction_id}, "
+                                   f"xác nhận qua {SOURCES.get(source, source)}).".replace(",", "."))
+    return "applied"
+
+
+SOURCES = {"ipn": "thông báo của nền tảng", "return": "trang trả về", "requery": "tra soát"}
+
+
+def after_settle(payment: Payment, outcome: str) -> None:
+    """What follows a settled payment, after its commit: the task moves on, the receipt is fetched."""
+    if outcome == "applied":
+        enqueue_after_commit(db.session, QUEUE_CONNECTORS, fetch_receipt, payment.id,
+                             job_id=f"pay-receipt-{payment.id}")
+        db.session.commit()
+        if payment.service_call_id:
+            finish_call(payment.service_call_id, _result(payment))
+    elif outcome == "double_charge":
+        enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount,
+                             payment.amount, "Hoàn tiền thanh toán trùng", job_id=f"pay-refund-{payment.id}-auto")
+        db.session.commit()
+
+
+def _note(payment: Payment, action: str, note: str, actor: User | None = None) -> None:
+    db.session.add(AuditEvent(dossier_id=payment.dossier_id, actor_id=actor.id if actor else None,
+                              actor_name=actor.full_name if actor else "Hệ thống", action=action,
+                              note=note, at=now_utc()))
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def recheck_payment(payment_id: int, n: int) -> str:
+    """Ask the platform about a payment still pending (its callback may be lost); on a schedule, then give up."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.state != "pending":
+        return "skipped"
+    try:
+        answer = current_app.extensions["motcua_connectors"].call("payment.query_payment",
+                                                                 {"ma_giao_dich": payment.transaction_id})
+        status = str(answer.get("trang_thai"))
+    except ConnectorError as exc:
+        log.warning("payment %s re-query failed: %s", payment_id, exc.code)
+        status = "unknown"
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    assert payment is not None
+    payment.checks += 1
+    outcome = "pending"
+    if payment.state == "pending" and status in ("da_thanh_toan", "da_hoan_tien"):
+        at = _platform_time(answer.get("thoi_gian_thanh_toan"))
+        outcome = settle(payment, True, at, "requery")
+    elif payment.state == "pending" and status == "da_huy":
+        outcome = settle(payment, False, now_utc(), "requery")
+    delays = _recheck_delays()
+    if outcome == "pending" and n < len(delays):
+        enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, n + 1,
+                             job_id=f"pay-check-{payment.id}-{n + 1}", delay=delays[n], retry=False)
+    elif outcome == "pending":
+        # The payer never finished: the link stops being offered; the dossier page lets them start again.
+        payment.state = "cancelled"
+        _note(payment, "payment_expired", f"Giao dịch {payment.transaction_id} quá thời hạn thanh toán.")
+        outcome = "expired"
+    db.session.commit()
+    after_settle(payment, outcome)
+    return outcome
+
+
+def _platform_time(value: Any) -> datetime:
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    return now_utc()
+
+
+def fetch_receipt(payment_id: int) -> str:
+    """Fetch the e-receipt PDF once the payment is confirmed, and keep it with the dossier."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.state not in ("paid", "refunded") or payment.receipt_sha256:
+        return "skipped"
+    pdf = _connector().fetch_receipt(payment.transaction_id)  # a transient error lets rq try again later
+    attachment = store_upload(pdf, f"bien-lai-{payment.transaction_id}.pdf", "application/pdf", "bien_lai_dien_tu",
+                              None, accept=["application/pdf"])
+    attachment.dossier_id = payment.dossier_id
+    payment.receipt_sha256 = attachment.sha256
+    db.session.commit()
+    return "stored"
+
+
+def receipt_of(payment: Payment) -> str | None:
+    """The download token of the payment's e-receipt, once fetched."""
+    if not payment.receipt_sha256:
+        return None
+    attachment = db.session.scalar(select(Attachment).where(
+        Attachment.dossier_id == payment.dossier_id, Attachment.sha256 == payment.receipt_sha256))
+    return attachment.token if attachment else None
+
+
+def on_status(dossier: Dossier, status: int) -> None:
+    """A dossier not received (status 3) gives back the fee it paid online."""
+    if status != 3:
+        return
+    for payment in payments_of(dossier):
+        if payment.state == "paid" and payment.refunded_amount < payment.amount:
+            amount = payment.amount - payment.refunded_amount
+            _note(payment, "refund_requested", f"Hồ sơ không được tiếp nhận: hoàn {amount} đ lệ phí đã nộp.")
+            enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount,
+                                 amount, "Hồ sơ không được tiếp nhận", job_id=f"pay-refund-{payment.id}-refused")
+
+
+def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
+    """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or not may_operate(user, payment.dossier):
+        raise NotFound(f"Không tìm thấy giao dịch số {payment_id}.", code="payment_not_found")
+    if payment.state not in ("paid", "refunded"):
+        raise Conflict("Chỉ hoàn tiền được giao dịch đã thanh toán.", code="payment_not_paid")
+    if amount <= 0 or amount > payment.amount - payment.refunded_amount:
+        raise Invalid("Số tiền hoàn không hợp lệ.", details={"/so_tien": (
+            f"Phải từ 1 đến {payment.amount - payment.refunded_amount} đồng.")})
+    if not reason.strip():
+        raise Invalid("Cần ghi lý do hoàn tiền.", details={"/ly_do": "Cần ghi lý do hoàn tiền."})
+    _note(payment, "refund_requested", f"Yêu cầu hoàn {amount} đ cho giao dịch {payment.transaction_id}: {reason}",
+          user)
+    key = f"pay-refund-{payment.id}-{payment.refunded_amount}-{amount}"
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount, amount,
+                         reason[:200], job_id=key)
+    return payment
+
+
+def refund_job(payment_id: int, before: int, amount: int, reason: str) -> str:
+    """Refund `amount` on top of the `before` already refunded when it was asked for: a replay does nothing."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.refunded_amount >= before + amount:
+        return "skipped"
+    # The key names the payment and the refunded total before this refund, so the platform dedupes it too.
+    key = f"HT-{payment.transaction_id}-{before}-{amount}"
+    answer = current_app.extensions["motcua_connectors"].call("payment.refund", {
+        "ma_giao_dich": payment.transaction_id, "so_tien": amount, "ly_do": reason, "idempotency_key": key})
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    assert payment is not None
+    refunded = int(answer.get("so_tien_hoan", payment.refunded_amount + amount))
+    if refunded <= payment.refunded_amount:
+        db.session.commit()
+        return "skipped"
+    payment.refunded_amount = refunded
+    if refunded >= payment.amount:
+        payment.state = "refunded"
+    _note(payment, "refunded", f"Đã hoàn {amount} đ cho giao dịch {payment.transaction_id}: {reason}")
+    db.session.commit()
+    return "refunded"

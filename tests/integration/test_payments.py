@@ -1,0 +1,200 @@
+"""Thường trú online: the fee is paid on the demo payment platform over real HTTP; callbacks are verified,
+deduplicated and reconciled, the e-receipt is kept, and nobody is charged twice."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import lxml.html
+import pytest
+import requests
+from sqlalchemy import select
+
+from app.dossiers import payments
+from app.dossiers.services import submit_dossier
+from app.extensions import db
+from app.models import HumanTask, Payment, PaymentCallback, ServiceCall
+from connectors.payment import CALLBACK_FIELDS, DEFAULT_PAYMENT_SECRET, sign
+from tests.conftest import login, user
+from tests.samples import start_data, with_stored_uploads
+
+
+def run_jobs(jobs, rounds=10):
+    results = []
+    for _ in range(rounds):
+        if not jobs.jobs:
+            break
+        results += [r for r in jobs.run_all() if isinstance(r, str)]
+    return results
+
+
+def submit_online(db_session, jobs):
+    dossier = submit_dossier("1.004222", with_stored_uploads(start_data("thuong-tru"), user("congdan")),
+                             applicant=user("congdan"), channel=2)
+    db_session.commit()
+    assert run_jobs(jobs) == ["waiting"]
+    return dossier
+
+
+def on_platform(sandbox, payment, action="thanh_toan"):
+    """The payer's browser on the hosted page: pay (or cancel); returns where the platform sends it back."""
+    page = requests.get(payment.pay_url, timeout=5)
+    assert page.status_code == 200 and payment.transaction_id in page.text or "10.000" in page.text
+    answer = requests.post(payment.pay_url, data={"hanh_dong": action}, allow_redirects=False, timeout=5)
+    assert answer.status_code == 302
+    back = urlsplit(answer.headers["Location"])
+    return f"{back.path}?{back.query}"
+
+
+def platform_payments(sandbox):
+    return {p["ma_giao_dich"]: p for p in requests.get(f"{sandbox}/_payment/payments", timeout=5).json()["payments"]}
+
+
+def ready_titles(dossier):
+    return [t.title for t in db.session.scalars(
+        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "ready"))]
+
+
+def fee_call(dossier):
+    return db.session.scalar(select(ServiceCall).where(ServiceCall.dossier_id == dossier.id,
+                                                       ServiceCall.operation == "payment.collect"))
+
+
+def test_paid_online_then_received_with_an_e_receipt(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    assert ready_titles(dossier) == []  # reception waits for the fee
+    [payment] = payments.payments_of(dossier)
+    assert (payment.state, payment.amount) == ("pending", 10000) and payment.pay_url.startswith(sandbox)
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    assert page.get_element_by_id("pay-button") is not None
+
+    back = on_platform(sandbox, payment)
+    assert client.get(back).status_code == 303
+    db.session.refresh(payment)
+    assert payment.state == "paid" and payment.paid_at is not None
+    assert fee_call(dossier).state == "done"
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+
+    assert run_jobs(jobs) == ["stored"]  # the e-receipt
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    link = page.get_element_by_id(f"receipt-{payment.id}").get("href")
+    pdf = client.get(link)
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert platform_payments(sandbox)[payment.transaction_id]["charges"] == 1
+
+
+def test_callback_replayed_three_times_changes_nothing(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    back = on_platform(sandbox, payment)
+    fields = dict(p.split("=", 1) for p in urlsplit(back).query.split("&"))
+    from urllib.parse import unquote_plus
+
+    fields = {k: unquote_plus(v) for k, v in fields.items()}
+    outcomes = [client.post("/thanh-toan/ipn", data=fields).get_json()["error_code"] for _ in range(3)]
+    assert outcomes == ["0", "0", "0"]
+    assert client.get(back).status_code == 303
+    trail = db.session.scalars(select(PaymentCallback).where(PaymentCallback.payment_id == payment.id)
+                               .order_by(PaymentCallback.id)).all()
+    assert [c.outcome for c in trail] == ["ipn:applied", "ipn:duplicate", "ipn:duplicate", "return:duplicate"]
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    assert platform_payments(sandbox)[payment.transaction_id]["charges"] == 1
+
+
+def test_forged_or_tampered_callbacks_are_refused(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    values = [payment.transaction_id, payment.platform_id, dossier.code, "10000", "00", "20261123100000"]
+    forged = dict(zip(CALLBACK_FIELDS, values, strict=True)) | {"MaXacThuc": sign(values, "not-the-secret")}
+    response = client.post("/thanh-toan/ipn", data=forged)
+    assert response.status_code == 400 and response.get_json()["error_code"] == "97"
+    cheaper = [*values[:3], "1000", *values[4:]]
+    signed_cheaper = dict(zip(CALLBACK_FIELDS, cheaper, strict=True)) | {
+        "MaXacThuc": sign(cheaper, DEFAULT_PAYMENT_SECRET)}
+    assert client.post("/thanh-toan/ipn", data=signed_cheaper).get_json()["error_code"] == "04"
+    db.session.refresh(payment)
+    assert payment.state == "pending" and ready_titles(dossier) == []
+
+
+def test_a_callback_that_never_comes_is_found_by_the_re_query(client, db_session, jobs, national, sandbox,
+                                                              monkeypatch):
+    requests.post(f"{sandbox}/_payment/callback-faults", json={"mode": "drop", "count": 1}, timeout=5)
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    on_platform(sandbox, payment)  # paid, but the browser never comes back and the callback is dropped
+    assert payments.recheck_payment(payment.id, 1) == "applied"
+    db.session.refresh(payment)
+    assert payment.state == "paid" and payment.checks == 1
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    assert payments.recheck_payment(payment.id, 1) == "skipped"
+
+
+def test_cancelled_then_paid_again_and_a_late_second_payment_is_refunded(client, db_session, jobs, national,
+                                                                           sandbox, monkeypatch):
+    dossier = submit_online(db_session, jobs)
+    [first] = payments.payments_of(dossier)
+    # The payer leaves the page open; our last re-query gives up on it and stops offering the link.
+    assert payments.recheck_payment(first.id, 1) == "expired"
+    login(client, "congdan")
+    response = client.post(f"/ho-so/{dossier.code}/thanh-toan")
+    assert response.status_code == 303
+    second = payments.open_payment(dossier)
+    assert second is not None and second.id != first.id and response.headers["Location"] == second.pay_url
+    client.get(on_platform(sandbox, second))
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    # ...then pays the first, still open on the platform: that money comes back.
+    assert client.get(on_platform(sandbox, first)).status_code == 303
+    db.session.refresh(first)
+    assert first.state == "paid"
+    assert "refunded" in run_jobs(jobs)
+    db.session.refresh(first)
+    assert (first.state, first.refunded_amount) == ("refunded", 10000)
+    platform = platform_payments(sandbox)
+    assert platform[first.transaction_id]["trang_thai"] == "da_hoan_tien"
+    assert platform[second.transaction_id]["charges"] == 1
+
+
+def test_cancel_on_the_platform(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    login(client, "congdan")
+    client.get(on_platform(sandbox, payment, "huy"))
+    db.session.refresh(payment)
+    assert payment.state == "cancelled" and fee_call(dossier).state == "waiting"
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    assert "Tạo giao dịch thanh toán" in page.get_element_by_id("pay-button").text_content()
+
+
+def test_officer_refund_over_the_api_is_idempotent(client, db_session, jobs, national, sandbox, token):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    headers = token("ca.tiepnhan")
+    too_much = client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 20000, "ly_do": "x"},
+                           headers=headers)
+    assert too_much.status_code == 422
+    assert client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 10000, "ly_do": "Từ chối"},
+                       headers=token("tiepnhan")).status_code == 404  # another agency
+    response = client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 10000, "ly_do": "Từ chối"},
+                           headers=headers)
+    assert response.status_code == 202
+    [job] = jobs.jobs
+    assert run_jobs(jobs) == ["refunded"]
+    from app.jobs import _resolve
+
+    assert _resolve(job.func)(*job.args) == "skipped"  # the same job replayed refunds nothing more
+    db.session.refresh(payment)
+    assert (payment.state, payment.refunded_amount) == ("refunded", 10000)
+    assert platform_payments(sandbox)[payment.transaction_id]["so_tien_hoan"] == 10000
+
+
+@pytest.mark.parametrize("channel", [1])
+def test_in_person_dossiers_pay_at_the_desk(client, db_session, jobs, national, channel):
+    dossier = submit_dossier("1.004222", with_stored_uploads(start_data("thuong-tru"), user("congdan")),
+                             applicant=user("congdan"), channel=channel)
+    db_session.commit()
+    assert dossier.fee_amount == 20000 and fee_call(dossier) is None
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    assert db.session.scalars(select(Payment).where(Payment.dossier_id == dossier.id)).all() == []
