@@ -1,0 +1,81 @@
+"""The whole loop over real HTTP both ways: the platform's server-to-server callback reaches a running
+MotCua (jobs in its own worker thread), duplicated three times, and settles the fee exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Payment, PaymentCallback
+from connectors import build_registry
+from connectors.payment import DEFAULT_PAYMENT_SECRET
+from tests.samples import requests_uploader, start_data, with_uploads
+
+
+@pytest.fixture()
+def wired(live_server: Any, sandbox: str) -> Iterator[Any]:
+    app = live_server.app
+    saved = app.extensions["motcua_connectors"], dict(app.config)
+    settings = {"CONNECTOR_ATTEMPTS": 2, "CONNECTOR_TIMEOUT": 5, "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET,
+                "PAYMENT_URL": sandbox, "PAYMENT_TOKEN": "sandbox-test-token"}
+    app.extensions["motcua_connectors"] = build_registry(settings)
+    app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
+    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+    yield live_server
+    app.extensions["motcua_connectors"] = saved[0]
+    app.config.clear()
+    app.config.update(saved[1])
+    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def test_duplicated_server_callbacks_settle_the_fee_once(wired, live_token, sandbox):
+    base, citizen, reception = wired.url, live_token("congdan"), live_token("ca.tiepnhan")
+    data = with_uploads(requests_uploader(base), citizen, start_data("thuong-tru"))
+    created = requests.post(f"{base}/api/v1/procedures/1.004222/dossiers", json=data, headers=citizen, timeout=10)
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+
+    def dossier() -> dict[str, Any]:
+        return requests.get(f"{base}/api/v1/dossiers/{code}", headers=citizen, timeout=10).json()
+
+    payment = wait_for(lambda: next((p for p in dossier()["payments"] if p["pay_url"]), None))
+    requests.post(f"{sandbox}/_payment/callback-faults", json={"mode": "duplicate", "count": 1, "times": 3},
+                  timeout=5).raise_for_status()
+    paid = requests.post(payment["pay_url"], data={"hanh_dong": "thanh_toan"}, allow_redirects=False, timeout=10)
+    assert paid.status_code == 302  # the browser is not followed back: only the server callbacks arrive
+
+    settled = wait_for(lambda: (d := dossier())["payments"][0]["receipt_url"] and d)
+    assert settled["payments"][0]["state"] == "paid"
+    tasks = requests.get(f"{base}/api/v1/tasks", headers=reception, timeout=10).json()["items"]
+    assert [t["title"] for t in tasks if t["dossier_code"] == code] == ["Tiếp nhận hồ sơ"]
+    platform = {p["ma_giao_dich"]: p for p in
+                requests.get(f"{sandbox}/_payment/payments", timeout=5).json()["payments"]}[payment["transaction_id"]]
+    assert platform["charges"] == 1
+    wait_for(lambda: len(platform_callbacks(wired, payment["transaction_id"])) == 3)
+    assert sorted(platform_callbacks(wired, payment["transaction_id"])) == ["ipn:applied", "ipn:duplicate",
+                                                                            "ipn:duplicate"]
+
+
+def platform_callbacks(server: Any, transaction_id: str) -> list[str]:
+    with server.app.app_context():
+        payment = db.session.scalar(select(Payment).where(Payment.transaction_id == transaction_id))
+        outcomes = [c.outcome for c in db.session.scalars(
+            select(PaymentCallback).where(PaymentCallback.payment_id == payment.id))]
+        db.session.remove()
+        return outcomes
