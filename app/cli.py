@@ -125,3 +125,28 @@ def register_cli(app: Flask) -> None:
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
         SimpleWorker(list(QUEUES), connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)
+
+    portal = AppGroup("portal", help="Đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia.")
+
+    @portal.command("resend")
+    def portal_resend() -> None:
+        """Re-queue every dossier with updates not yet accepted by the national portal (after an outage,
+        a lost job or a fixed refusal); without Redis they are sent right here."""
+        from app.dossiers.portal_sync import configured, pending_summary, resend, sync_dossier
+        from app.jobs import ThreadDispatcher
+
+        if not configured():
+            raise click.ClickException("Chưa cấu hình kết nối Cổng Dịch vụ công quốc gia (PORTAL_URL, PORTAL_TOKEN); "
+                                       f"đang chờ gửi: {pending_summary()['unsent']} bản ghi.")
+        # Embedded mode's worker thread would die with this command: send in this process instead.
+        inline = isinstance(current_app.extensions.get("motcua_jobs"), ThreadDispatcher)
+        ids = resend(enqueue=not inline)
+        db.session.commit()
+        for dossier_id in ids if inline else []:
+            click.echo(f"  hồ sơ #{dossier_id}: {sync_dossier(dossier_id)}")
+        summary = pending_summary()
+        click.echo(f"{'Đã gửi lại' if inline else 'Đã xếp hàng gửi lại'} {len(ids)} hồ sơ; còn chờ: "
+                   f"{summary['unsent']} bản ghi của {summary['dossiers']} hồ sơ "
+                   f"(bị từ chối: {summary['refused']}, đang thử lại: {summary['retrying']}).")
+
+    app.cli.add_command(portal)

@@ -6,6 +6,7 @@ Connectors never know whether they talk to the demo services or the real systems
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -48,3 +49,25 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
         for operation in sender.operations():
             registry.register(operation)
     return registry
+
+
+# Operations the platform carries out itself rather than a single call (see app/dossiers/payments.py).
+PLATFORM_OPERATIONS: dict[str, dict[str, Any]] = {
+    "payment.collect": {
+        "summary": "Thu phí, lệ phí trực tuyến qua Nền tảng thanh toán (chờ tới khi thanh toán xong)",
+        "params": {"type": "object", "required": ["so_tien"],
+                   "properties": {"so_tien": {"type": "integer"}, "noi_dung": {"type": "string"}},
+                   "additionalProperties": False},
+    },
+}
+
+
+@functools.cache
+def operation_catalog() -> dict[str, Mapping[str, Any]]:
+    """Every operation a service task may name, with its parameter schema, whatever is configured here."""
+    placeholder = "http://unconfigured.invalid"
+    settings = {f"{p}_URL": placeholder for p in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS", "PORTAL")}
+    registry = build_registry({**settings, "SMTP_HOST": "unconfigured.invalid"})
+    catalog: dict[str, Mapping[str, Any]] = {op: registry.get(op).params_schema for op in registry.ids()}
+    catalog.update({op: spec["params"] for op, spec in PLATFORM_OPERATIONS.items()})
+    return catalog

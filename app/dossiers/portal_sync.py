@@ -1,16 +1,324 @@
-"""National portal (Cổng DVCQG) sync through an outbox: filled in by the portal-sync work."""
+"""National portal (Cổng DVCQG) sync through an outbox: nothing is lost, nothing overtakes.
+
+Every status change of a dossier writes, in the transaction that made it, a full snapshot of the dossier
+(kind "dossier", carrying ``phien_ban`` = the dossier's new ``portal_version``); every finished step writes
+one process step (kind "step"). A job per dossier then sends the dossier's unsent rows strictly in id
+order, one at a time, stamping ``sent_at`` after each accepted one:
+
+- a transient failure (portal down, timeout, busy) records the error on that row, stops (the rows behind
+  it wait: the portal must never see version 5 before version 4), and schedules a retry with the pauses
+  of SERVICE_CALL_DELAYS, then forever at the last pause (an update is never dropped);
+- a permanent refusal (the portal rejects the payload, or our token) records the error, stops the
+  dossier's queue and writes an audit event ``portal_sync_failed``: an operator fixes the cause and runs
+  ``flask portal resend``, which also catches up after a lost job or a long outage;
+- without a portal connector configured nothing is sent (and no job is queued); the rows wait for the
+  configuration and a resend.
+
+A row's state is read from its columns: unsent and ``next_attempt_at`` set → retrying (a retry job is
+scheduled for that time); unsent, an error and no ``next_attempt_at`` → refused (the queue is stopped).
+A PostgreSQL advisory lock per dossier keeps two jobs from sending at once, so a duplicated job sends
+nothing twice; the portal also treats a repeated ``ma_buoc`` or ``phien_ban`` as a retry.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from app.models import Dossier, User
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from app.eforms.schema import resolve_pointer
+from app.extensions import db
+from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
+from app.models import AuditEvent, Dossier, PortalOutbox, User
+from connectors.base import ConnectorError
+from connectors.portal import portal_time
+
+log = logging.getLogger(__name__)
+
+PUSH_DOSSIER = "portal.push_dossier"
+PUSH_STEP = "portal.push_step"
+BUSY_DELAY = 2.0  # seconds before a job that found another one sending for the dossier looks again
+_DEFAULT_DELAY = 60.0  # when SERVICE_CALL_DELAYS is empty
+_SLACK = timedelta(seconds=1)  # a retry time this close counts as due (clocks of workers differ a little)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _registry() -> Any | None:
+    """The connector registry if it can reach the portal, else None."""
+    registry = current_app.extensions.get("motcua_connectors")
+    if registry is None:
+        return None
+    ids = registry.ids()
+    return registry if PUSH_DOSSIER in ids and PUSH_STEP in ids else None
+
+
+def configured() -> bool:
+    return _registry() is not None
+
+
+# ---------------------------------------------------------------- recording (in the caller's transaction)
+
+
+def _date(value: datetime | None) -> str | None:
+    return portal_time(value) if value is not None else None
+
+
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
+    """The dossier as the portal's DOSSIER_SCHEMA describes it, at this moment, as version ``version``."""
+    manifest = dossier.procedure_version.manifest
+    data = dossier.form_data or {}
+    online = dossier.channel == 2
+    components = []
+    for item in manifest.get("components") or []:
+        field = item.get("field")
+        if field and resolve_pointer(data, field) in (None, "", []):
+            continue  # an optional upload the applicant did not give
+        components.append({"ten": item["name"], "ma": item.get("code"), "url": None,
+                           "so_hoa": True if online else None, "tai_su_dung": None})
+    fees = []
+    if dossier.fee_amount > 0:
+        fee_name = (manifest.get("fee") or {}).get("name") or f"Phí, lệ phí: {manifest['name']}"
+        fees.append({"ten": fee_name, "so_tien": int(dossier.fee_amount)})
+    return {
+        "ma_ho_so": dossier.code,
+        "ma_thu_tuc": manifest["code"],
+        "ten_thu_tuc": manifest.get("name"),
+        "linh_vuc": manifest.get("field") or None,
+        "kenh": dossier.channel if dossier.channel in (1, 2, 3) else None,
+        "chu_ho_so": {
+            "ho_ten": _text(dossier.applicant_name),
+            "so_dinh_danh": _text(dossier.applicant_id_number),
+            "email": _text(dossier.applicant_email),
+            "so_dien_thoai": _text(dossier.applicant_phone),
+        },
+        "trich_yeu": _text(dossier.summary),
+        "ngay_nop": portal_time(dossier.submitted_at),
+        "ngay_tiep_nhan": _date(dossier.received_at),
+        "ngay_hen_tra": _date(dossier.due_at),
+        "ngay_tra": _date(dossier.returned_at),
+        "ngay_ket_thuc": _date(dossier.finished_at),
+        "ngay_tu_choi": _date(dossier.finished_at) if dossier.status == 3 else None,
+        "trang_thai": dossier.status,
+        "don_vi_xu_ly": dossier.agency.name if dossier.agency is not None else None,
+        "thanh_phan": components,
+        "le_phi": fees or None,
+        "phien_ban": version,
+    }
+
+
+def _ensure_id(dossier: Dossier) -> int:
+    if dossier.id is None:
+        db.session.add(dossier)
+        db.session.flush()
+    return dossier.id
+
+
+def _queue(dossier_id: int, job_id: str, *args: int, delay: float = 0.0) -> None:
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, sync_dossier, dossier_id, *args,
+                         job_id=job_id, delay=delay, retry=False)
+
+
+def _add(dossier_id: int, kind: str, payload: dict[str, Any]) -> PortalOutbox:
+    row = PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=_now(), attempts=0,
+                       last_error="")
+    db.session.add(row)
+    db.session.flush()
+    if configured():  # otherwise the job would do nothing: the row waits for `flask portal resend`
+        _queue(dossier_id, f"portal-{dossier_id}-{row.id}")
+    return row
 
 
 def record_dossier(dossier: Dossier) -> None:
     """Queue a snapshot of the dossier for the national portal (called on every status change)."""
+    dossier_id = _ensure_id(dossier)
+    # Atomic and row-locking: two transactions changing the same dossier never share a version, and the
+    # later one's row also gets the higher id.
+    version = db.session.execute(
+        update(Dossier).where(Dossier.id == dossier_id)
+        .values(portal_version=Dossier.portal_version + 1)
+        .returning(Dossier.portal_version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(dossier, "portal_version", version)
+    _add(dossier_id, "dossier", snapshot(dossier, version))
 
 
 def record_step(dossier: Dossier, title: str, actor: User | None, started_at: datetime | None,
                 finished_at: datetime, due_at: datetime | None) -> None:
     """Queue one finished process step of the dossier for the national portal."""
+    dossier_id = _ensure_id(dossier)
+    step = {
+        # Stable across retries (it is stored), unique per step: the portal deduplicates on it.
+        "ma_buoc": f"{dossier.code}-{uuid.uuid4().hex[:12]}",
+        "can_bo": actor.full_name if actor is not None else None,
+        "chuc_danh": None,
+        "phong_ban": None,
+        "thoi_diem": portal_time(finished_at),
+        "noi_dung": (title or "").strip() or "Xử lý hồ sơ",
+        "trang_thai": dossier.status,
+        "bat_dau": _date(started_at),
+        "han_xu_ly": _date(due_at),
+    }
+    _add(dossier_id, "step", {"ma_ho_so": dossier.code, "buoc": step})
+
+
+# ---------------------------------------------------------------- the job
+
+
+def _refused(row: PortalOutbox) -> bool:
+    return row.sent_at is None and bool(row.last_error) and row.next_attempt_at is None
+
+
+def _head(dossier_id: int) -> PortalOutbox | None:
+    return db.session.scalars(
+        select(PortalOutbox).where(PortalOutbox.dossier_id == dossier_id, PortalOutbox.sent_at.is_(None))
+        .order_by(PortalOutbox.id).limit(1).execution_options(populate_existing=True)
+    ).first()
+
+
+def _send(registry: Any, kind: str, payload: dict[str, Any]) -> None:
+    if kind == "dossier":
+        registry.call(PUSH_DOSSIER, {"payload": payload})
+    else:
+        registry.call(PUSH_STEP, {"ma_ho_so": payload["ma_ho_so"], "buoc": payload["buoc"]})
+
+
+def sync_dossier(dossier_id: int, retry_row: int = 0, retry_attempt: int = 0) -> str:
+    """Send the dossier's unsent outbox rows in order. Returns what happened (for logs and tests):
+
+    ``idle`` nothing to send · ``sent:N`` all sent · ``retry`` a transient failure, retry scheduled ·
+    ``refused`` the portal refused a row (queue stopped) · ``blocked`` the queue is stopped, nothing tried ·
+    ``waiting`` a scheduled retry owns the next attempt · ``busy`` another job is sending (looks again later) ·
+    ``not_configured`` no portal connector.
+
+    (retry_row, retry_attempt) mark the job a failure scheduled: it may try before ``next_attempt_at``.
+    """
+    from app.dossiers.service_calls import exclusive
+
+    registry = _registry()
+    if registry is None:
+        return "not_configured"
+    with exclusive("portal", dossier_id) as mine:
+        if not mine:
+            _queue(dossier_id, f"portal-{dossier_id}-busy-{uuid.uuid4().hex[:8]}", retry_row, retry_attempt,
+                   delay=BUSY_DELAY)
+            db.session.commit()
+            return "busy"
+        return _drain(registry, dossier_id, retry_row, retry_attempt)
+
+
+def _drain(registry: Any, dossier_id: int, retry_row: int, retry_attempt: int) -> str:
+    sent = 0
+    while True:
+        row = _head(dossier_id)
+        if row is None:
+            db.session.commit()
+            return f"sent:{sent}" if sent else "idle"
+        if _refused(row):
+            db.session.commit()
+            return "blocked"
+        mine = row.id == retry_row and row.attempts == retry_attempt
+        if row.next_attempt_at is not None and row.next_attempt_at > _now() + _SLACK and not mine:
+            db.session.commit()
+            return "waiting"
+        row_id, kind, payload = row.id, row.kind, row.payload
+        db.session.commit()  # no transaction stays open while the portal answers
+        try:
+            _send(registry, kind, payload)
+        except ConnectorError as exc:
+            db.session.rollback()
+            return _failed(dossier_id, row_id, exc)
+        row = db.session.get(PortalOutbox, row_id, populate_existing=True)
+        assert row is not None
+        row.attempts += 1
+        row.sent_at, row.next_attempt_at = _now(), None
+        db.session.commit()
+        sent += 1
+
+
+def _failed(dossier_id: int, row_id: int, exc: ConnectorError) -> str:
+    from app.dossiers.service_calls import retry_delays
+
+    row = db.session.get(PortalOutbox, row_id, populate_existing=True)
+    assert row is not None
+    row.attempts += 1
+    row.last_error = f"{exc.code}: {exc.message}"
+    what = "hồ sơ" if row.kind == "dossier" else "bước xử lý"
+    if exc.transient:
+        delays = retry_delays() or [_DEFAULT_DELAY]
+        delay = delays[min(row.attempts, len(delays)) - 1]
+        row.next_attempt_at = _now() + timedelta(seconds=delay)
+        _queue(dossier_id, f"portal-{dossier_id}-{row.id}-r{row.attempts}", row.id, row.attempts, delay=delay)
+        db.session.commit()
+        if row.attempts > len(delays):
+            log.warning("portal sync of dossier %s still failing after %d attempts (%s); retrying every %ss",
+                        dossier_id, row.attempts, exc.code, delay)
+        else:
+            log.info("portal sync of dossier %s failed (%s); next attempt in %ss", dossier_id, exc.code, delay)
+        return "retry"
+    row.next_attempt_at = None
+    db.session.add(AuditEvent(
+        dossier_id=dossier_id, actor_id=None, actor_name="Hệ thống", action="portal_sync_failed",
+        task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=_now(),
+        note=(f"Cổng Dịch vụ công quốc gia từ chối {what} (bản ghi đồng bộ số {row.id}): {exc.message} "
+              f"[{exc.code}]. Các cập nhật sau của hồ sơ tạm dừng; khắc phục rồi chạy «flask portal resend»."),
+    ))
+    db.session.commit()
+    log.warning("portal sync of dossier %s stopped: outbox row %s refused (%s)", dossier_id, row_id, exc.code)
+    return "refused"
+
+
+# ---------------------------------------------------------------- for operators
+
+
+def pending_summary() -> dict[str, Any]:
+    """What is still owed to the portal: unsent rows, dossiers concerned, rows refused / retrying, oldest."""
+    unsent = PortalOutbox.sent_at.is_(None)
+    count, dossiers, oldest = db.session.execute(
+        select(func.count(PortalOutbox.id), func.count(func.distinct(PortalOutbox.dossier_id)),
+               func.min(PortalOutbox.created_at)).where(unsent)
+    ).one()
+    refused = db.session.scalar(select(func.count(PortalOutbox.id)).where(
+        unsent, PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None)))
+    retrying = db.session.scalar(select(func.count(PortalOutbox.id)).where(
+        unsent, PortalOutbox.next_attempt_at.is_not(None)))
+    return {"unsent": int(count or 0), "dossiers": int(dossiers or 0), "refused": int(refused or 0),
+            "retrying": int(retrying or 0), "oldest": oldest}
+
+
+def unsent_dossiers() -> list[int]:
+    return list(db.session.scalars(select(PortalOutbox.dossier_id).where(PortalOutbox.sent_at.is_(None))
+                                   .group_by(PortalOutbox.dossier_id).order_by(func.min(PortalOutbox.id))))
+
+
+def resend(enqueue: bool = True) -> list[int]:
+    """Catch up: every dossier with unsent rows gets its queue restarted (a refused row is tried again, a
+    scheduled retry is made due now) and, with ``enqueue``, a sync job after commit. The caller commits.
+    Returns the dossier ids concerned."""
+    ids = unsent_dossiers()
+    now = _now()
+    for dossier_id in ids:
+        head = _head(dossier_id)
+        if head is not None and (head.next_attempt_at is not None or _refused(head)):
+            if _refused(head):
+                db.session.add(AuditEvent(
+                    dossier_id=dossier_id, actor_id=None, actor_name="Hệ thống", action="portal_sync_resend",
+                    task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=now,
+                    note=f"Gửi lại bản ghi đồng bộ số {head.id} lên Cổng Dịch vụ công quốc gia."))
+            head.next_attempt_at = now
+        if enqueue:
+            _queue(dossier_id, f"portal-{dossier_id}-resend-{uuid.uuid4().hex[:8]}")
+    db.session.flush()
+    return ids

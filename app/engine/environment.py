@@ -35,7 +35,7 @@ class ServiceCallRefused(Exception):
         self.operation = operation
         self.message = (
             f"Tác vụ dịch vụ «{operation}» không được gọi trực tiếp trong bước xử lý; các tác vụ dịch vụ "
-            "được chạy bởi hàng đợi công việc nền (chưa hỗ trợ trong phiên bản này)."
+            "được chạy bởi hàng đợi công việc nền."
         )
         super().__init__(self.message)
 

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 
 from app.eforms.schema import check_form_schema
 from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn
+from connectors import operation_catalog
 
 MANIFEST = "procedure.json"
 MAX_FILES = 200
@@ -253,7 +254,38 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                     _file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None, "lane_unmapped",
                     f"Tác vụ «{task.title}» thuộc làn «{task.lane or '(không có làn)'}» chưa được gán vai trò "
                     "trong procedure.json (mục lanes)."))
+        problems += _service_task_problems(analysis)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
+    """A service task must name an operation that exists, with the parameters that operation takes."""
+    catalog = operation_catalog()
+    problems: list[Problem] = []
+    for task in analysis.service_tasks:
+        where = (_file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None)
+        schema = catalog.get(task.operation)
+        if schema is None:
+            problems.append(Problem(*where, "operation_unknown",
+                                    f"Tác vụ dịch vụ «{task.title}» gọi thao tác «{task.operation}» không có trong hệ "
+                                    f"thống. Các thao tác có: {', '.join(sorted(catalog))}."))
+            continue
+        known = set(schema.get("properties") or {})
+        given = set(task.parameters)
+        unknown = sorted(given - known) if schema.get("additionalProperties") is False else []
+        missing = sorted(set(schema.get("required") or []) - given)
+        alternatives = [set(alt.get("required") or []) for alt in schema.get("oneOf") or []]
+        if alternatives and not any(alt <= given for alt in alternatives):
+            missing.append(" hoặc ".join(sorted("/".join(sorted(a)) for a in alternatives)))
+        if unknown:
+            problems.append(Problem(*where, "operation_params_unknown",
+                                    f"Tác vụ dịch vụ «{task.title}»: thao tác «{task.operation}» không nhận tham số "
+                                    f"{', '.join(unknown)} (nhận: {', '.join(sorted(known))})."))
+        if missing:
+            problems.append(Problem(*where, "operation_params_missing",
+                                    f"Tác vụ dịch vụ «{task.title}»: thao tác «{task.operation}» cần tham số "
+                                    f"{', '.join(missing)}."))
+    return problems
 
 
 def _file_of(analysis: BpmnAnalysis, spec_name: str) -> str:

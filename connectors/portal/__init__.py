@@ -234,13 +234,22 @@ class PortalConnector:
         return str(answer["error_code"]).strip(), str(answer.get("message") or "")
 
     def push_dossier(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Create the dossier on the portal, or update it if it is already there.
+        """Create the dossier on the portal, or update it if it is already there (version 1 tries create first,
+        later versions update first).
 
         ``{"action": "created"|"updated", "ma_ho_so", "phien_ban", "error_code": "0", "message"}``.
         """
         check_dossier(payload)
         code_hs, version = payload["ma_ho_so"], payload["phien_ban"]
         key = f"dvcqg:{code_hs}:v{version}"
+        if version > 1:
+            # A later version is almost always an update: try that first and save a round trip.
+            code, message = self._post("/dvcqg/ho-so/cap-nhat", payload, f"{key}:cap-nhat")
+            if code != NOT_FOUND:
+                if code != OK:
+                    raise _refusal(code, message)
+                return {"action": "updated", "ma_ho_so": code_hs, "phien_ban": version, "error_code": OK,
+                        "message": message}
         code, message = self._post("/dvcqg/ho-so/them-moi", payload, f"{key}:them-moi")
         action = "created"
         if code == ALREADY_EXISTS or (code != OK and "đã tồn tại" in message.casefold()):

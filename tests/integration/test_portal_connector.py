@@ -88,7 +88,19 @@ def test_create_then_update_through_the_same_call(portal_url: str) -> None:
     record = portal(portal_url)["dossiers"][CODE]
     assert record["current"]["trang_thai"] == 4 and record["current"]["ngay_nop"] == "20260115083000"
     assert record["versions"] == [1, 2] and record["out_of_order"] == []
-    assert calls(portal_url) == ["/dvcqg/ho-so/them-moi", "/dvcqg/ho-so/them-moi", "/dvcqg/ho-so/cap-nhat"]
+    # Version 1 is created; a later version goes straight to update (one request, not two).
+    assert calls(portal_url) == ["/dvcqg/ho-so/them-moi", "/dvcqg/ho-so/cap-nhat"]
+    # Version 1 sent again (a retry after a lost answer) meets "already exists" and becomes an update.
+    assert sync.push_dossier(dossier())["action"] == "updated"
+    assert calls(portal_url)[2:] == ["/dvcqg/ho-so/them-moi", "/dvcqg/ho-so/cap-nhat"]
+
+
+def test_a_later_version_of_a_dossier_the_portal_lacks_is_created(portal_url: str) -> None:
+    # Say version 1 was refused and fixed by hand: version 2 tries an update, learns it is unknown, creates.
+    result = connector(portal_url).push_dossier(dossier(phien_ban=2))
+    assert result["action"] == "created"
+    assert calls(portal_url) == ["/dvcqg/ho-so/cap-nhat", "/dvcqg/ho-so/them-moi"]
+    assert portal(portal_url)["dossiers"][CODE]["versions"] == [2]
 
 
 def test_every_version_arrives_in_order(portal_url: str) -> None:
