@@ -66,6 +66,8 @@ class Config:
     PORTAL_TOKEN = _env("PORTAL_TOKEN", "")
     # Pauses (seconds) before the 2nd, 3rd, … attempt of a service call or portal sync after a transient error.
     SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
+    # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).
+    SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", "900"))
     # Where citizens' browsers and the payment platform's callbacks reach this platform.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.

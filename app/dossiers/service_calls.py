@@ -17,11 +17,11 @@ import logging
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers.errors import Conflict, NotFound
@@ -231,10 +231,22 @@ def may_operate(user: User, dossier: Dossier) -> bool:
     return user.is_designer or (user.is_officer and user.agency_id == dossier.agency_id)
 
 
+def _stall_cutoff() -> datetime:
+    return now_utc() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
+
+
+def is_stalled(call: ServiceCall) -> bool:
+    """Pending, but no attempt was made or is due for too long: its job was lost (a worker or Redis restart)."""
+    since = call.next_attempt_at or call.updated_at
+    return call.state == "pending" and since is not None and since < _stall_cutoff()
+
+
 def incidents(user: User) -> list[ServiceCall]:
-    """Open incidents the user may act on, oldest first."""
+    """Calls that wait for a person, oldest first: failed ones, and pending ones whose job was lost."""
+    stalled = and_(ServiceCall.state == "pending",
+                   func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < _stall_cutoff())
     query = (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-             .where(ServiceCall.state == "failed").order_by(ServiceCall.updated_at, ServiceCall.id))
+             .where(or_(ServiceCall.state == "failed", stalled)).order_by(ServiceCall.updated_at, ServiceCall.id))
     if not user.is_designer:
         query = query.where(Dossier.agency_id == user.agency_id)
     return [c for c in db.session.scalars(query) if may_operate(user, c.dossier)]
@@ -250,7 +262,7 @@ def get_call(call_id: int, user: User) -> ServiceCall:
 def retry_call(call_id: int, user: User) -> ServiceCall:
     """Start a new round of attempts for an incident; the caller commits (the job is enqueued after commit)."""
     call = get_call(call_id, user)
-    if call.state != "failed":
+    if call.state != "failed" and not is_stalled(call):
         raise Conflict("Sự cố này đã được xử lý hoặc đang được thử lại.", code="incident_closed")
     call.state, call.rounds, call.attempts, call.next_attempt_at = "pending", call.rounds + 1, 0, None
     _audit(call, "incident_retry", f"Thử lại bước «{call.title}» (lần {call.rounds}).", user)

@@ -8,7 +8,7 @@ jobs to be enqueued after commit. The caller commits; any exception means nothin
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,7 @@ from app.models import (
     HumanTask,
     Procedure,
     ProcedureVersion,
+    RegistryLookup,
     ServiceCall,
     User,
     WorkflowInstance,
@@ -49,6 +50,7 @@ from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES
 from app.models.user import CITIZEN_ROLE
 
 OPEN_TASK_STATES = ("ready", "claimed")
+PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
 
 
 def local_tz() -> ZoneInfo:
@@ -316,6 +318,14 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     db.session.add(dossier)
     db.session.flush()
     claim_references(schema, data, applicant, dossier)
+    if applicant is not None:
+        # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
+        db.session.execute(
+            update(RegistryLookup)
+            .where(RegistryLookup.user_id == applicant.id, RegistryLookup.dossier_id.is_(None),
+                   RegistryLookup.purpose.contains(manifest["code"]),
+                   RegistryLookup.at >= submitted - PREFILL_LINK_WINDOW)
+            .values(dossier_id=dossier.id).execution_options(synchronize_session=False))
     submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
                                  actor_name=dossier.applicant_name or "Người nộp", action="submitted",
                                  status_to=1, at=submitted,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 
 from flask import current_app
 from sqlalchemy import select
@@ -51,7 +52,22 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
 
 
 def deliver(note: Notification) -> None:
-    """Email a notification once; without email configured it stays on the dossier page only."""
+    """Email a notification once, and text its short form once; unsent, it stays on the dossier page.
+
+    Each channel is stamped when sent, so a retried job sends only what is missing. A transient failure of
+    either is raised after both were tried: rq runs the job again later (see RqDispatcher).
+    """
+    pending: ConnectorError | None = None
+    for send in (_deliver_email, deliver_sms):
+        try:
+            send(note)
+        except ConnectorError as exc:
+            pending = exc
+    if pending is not None:
+        raise pending
+
+
+def _deliver_email(note: Notification) -> None:
     registry = current_app.extensions.get("motcua_connectors")
     if note.sent_at is not None or note.channel != "email" or not note.recipient or registry is None:
         return
@@ -65,7 +81,34 @@ def deliver(note: Notification) -> None:
     except ConnectorError as exc:
         log.warning("notification %s not sent: %s", note.id, exc.code)
         if exc.transient:
-            raise  # rq tries the job again later (see RqDispatcher); the notification row is already there
+            raise
         return
     note.sent_at = utcnow()
+    db.session.commit()
+
+
+def _unaccented(text: str) -> str:
+    """Vietnamese without diacritics: one GSM-7 SMS holds 160 characters, a Unicode one only 70."""
+    text = text.replace("đ", "d").replace("Đ", "D")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+def deliver_sms(note: Notification) -> None:
+    """The status change as one SMS to the applicant's phone; the gateway dedupes by message id on a retry."""
+    registry = current_app.extensions.get("motcua_connectors")
+    dossier = db.session.get(Dossier, note.dossier_id)
+    if (note.sms_sent_at is not None or registry is None or "sms.send_sms" not in registry.ids()
+            or dossier is None or not dossier.applicant_phone):
+        return
+    status = note.subject.split(": ", 1)[-1]
+    text = _unaccented(f"MotCua: Hồ sơ {dossier.code}: {status}. Tra cứu tình trạng bằng mã hồ sơ trên Cổng DVC.")
+    try:
+        registry.call("sms.send_sms", {"so_dien_thoai": dossier.applicant_phone, "noi_dung": text,
+                                       "ma_tin": f"thong-bao-{note.id}"})
+    except ConnectorError as exc:
+        log.warning("notification %s SMS not sent: %s", note.id, exc.code)
+        if exc.transient:
+            raise
+        return
+    note.sms_sent_at = utcnow()
     db.session.commit()

@@ -190,6 +190,7 @@ class Notification(db.Model):  # type: ignore[name-defined]
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    sms_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # the short SMS version
 
 
 class RegistryLookup(db.Model):  # type: ignore[name-defined]

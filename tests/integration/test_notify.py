@@ -58,3 +58,33 @@ def test_mail_server_down_is_transient_and_retried_later(client, db_session, job
         jobs.run_all()
     note = db.session.scalar(select(Notification).where(Notification.dossier_id == dossier.id))
     assert note is not None and note.sent_at is None  # kept, shown on the page, sent when retried
+
+
+def test_status_change_is_texted_once_even_if_the_gateway_fails_first(client, db_session, jobs, app, monkeypatch,
+                                                                     sandbox):
+    import requests
+
+    from app.dossiers.services import submit_dossier
+    from app.jobs import _resolve
+
+    requests.delete(f"{sandbox}/_sms", timeout=5)
+    registry = build_registry({"SMS_URL": sandbox, "SMS_TOKEN": "sandbox-test-token", "CONNECTOR_ATTEMPTS": 1,
+                               "CONNECTOR_TIMEOUT": 2})
+    monkeypatch.setitem(app.extensions, "motcua_connectors", registry)
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/sms", "mode": "error", "status": 503, "count": 1},
+                  timeout=5)
+    applicant = user("congdan")
+    dossier = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), applicant), applicant=applicant)
+    db_session.commit()
+    [job] = jobs.jobs
+    with pytest.raises(TransientError):
+        jobs.run_all()  # the gateway is down: the job fails so the queue tries it again later
+    assert requests.get(f"{sandbox}/_sms", timeout=5).json()["messages"] == []
+    _resolve(job.func)(*job.args)  # the retry
+    _resolve(job.func)(*job.args)  # and a duplicate of it
+    [sms] = requests.get(f"{sandbox}/_sms", timeout=5).json()["messages"]
+    assert sms["so_dien_thoai"] == "0912345678"
+    assert dossier.code in sms["noi_dung"] and "Moi dang ky" in sms["noi_dung"] and sms["so_phan_doan"] == 1
+    note = db.session.scalar(select(Notification).where(Notification.dossier_id == dossier.id))
+    assert note.sms_sent_at is not None
+    requests.delete(f"{sandbox}/_faults", timeout=5)

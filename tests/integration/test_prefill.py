@@ -65,3 +65,22 @@ def test_without_a_configured_registry_nothing_is_looked_up(app, client, monkeyp
     page = lxml.html.fromstring(client.get("/thu-tuc/1.001193").data)
     assert page.get_element_by_id("prefill-notice", None) is None
     assert len(lookups()) == before
+
+
+def test_the_lookup_is_tied_to_the_dossier_it_prefilled(app, client, monkeypatch, sandbox):
+    from app.dossiers.services import submit_dossier
+    from tests.conftest import user
+    from tests.samples import start_data, with_stored_uploads
+
+    use_sandbox(app, monkeypatch, sandbox)
+    login(client, "congdan")
+    client.get("/thu-tuc/1.001193")
+    log = lookups()[-1]
+    assert log.dossier_id is None
+    citizen = user("congdan")
+    dossier = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), citizen), applicant=citizen)
+    db.session.refresh(log)
+    assert log.dossier_id == dossier.id
+    other = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), citizen), applicant=citizen)
+    db.session.refresh(log)
+    assert log.dossier_id == dossier.id != other.id  # one look-up, one dossier

@@ -200,3 +200,21 @@ def test_rq_worker_runs_a_duplicated_service_job_once(client, db_session, jobs, 
     db.session.refresh(call)
     assert call.state == "done" and lookups_sent(sandbox) == 1
     queue.empty()
+
+
+def test_a_call_whose_job_was_lost_shows_as_stalled_and_can_be_retried(client, db_session, jobs, registry,
+                                                                        sandbox, token):
+    from datetime import timedelta
+
+    dossier = submit_with_mother(db_session)
+    jobs.jobs.clear()  # Redis was flushed, or the embedded worker died with the process
+    [call] = calls(dossier)
+    headers = token("tiepnhan")
+    assert client.get("/api/v1/incidents", headers=headers).get_json()["items"] == []  # not yet overdue
+    call.updated_at = call.updated_at - timedelta(hours=1)
+    db_session.commit()
+    [listed] = client.get("/api/v1/incidents", headers=headers).get_json()["items"]
+    assert (listed["id"], listed["state"], listed["stalled"]) == (call.id, "pending", True)
+    assert client.post(f"/api/v1/incidents/{call.id}/retry", headers=headers).status_code == 202
+    assert run_jobs(jobs) == ["done"]
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]

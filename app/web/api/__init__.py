@@ -112,7 +112,7 @@ def task_json(t: HumanTask) -> dict[str, Any]:
 
 def call_json(c: ServiceCall) -> dict[str, Any]:
     return {"id": c.id, "dossier_code": c.dossier.code, "title": c.title, "operation": c.operation,
-            "state": c.state, "attempts": c.attempts, "rounds": c.rounds,
+            "state": c.state, "stalled": service_calls.is_stalled(c), "attempts": c.attempts, "rounds": c.rounds,
             "error": {"code": c.error_code, "message": c.error_message} if c.error_code else None,
             "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}

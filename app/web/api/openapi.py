@@ -78,7 +78,7 @@ def openapi_document() -> dict[str, Any]:
                     "id": {"type": "integer"}, "dossier_code": {"type": "string"}, "title": {"type": "string"},
                     "operation": {"type": "string"},
                     "state": {"enum": ["pending", "waiting", "done", "caught", "failed", "cancelled"]},
-                    "attempts": {"type": "integer"}, "rounds": {"type": "integer"},
+                    "stalled": {"type": "boolean"}, "attempts": {"type": "integer"}, "rounds": {"type": "integer"},
                     "error": {"type": ["object", "null"], "properties": {"code": {"type": "string"},
                                                                          "message": {"type": "string"}}},
                     "next_attempt_at": {"type": ["string", "null"]}, "created_at": {"type": "string"},
