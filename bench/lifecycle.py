@@ -44,23 +44,29 @@ def bare_engine_floor(rounds: int) -> float:
     """Milliseconds per lifecycle: parse once, then run with serialize+reload at every step."""
     from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: TID251
     from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: TID251
-    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: TID251
     from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: TID251
+    from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter  # noqa: TID251
     from SpiffWorkflow.util.task import TaskState  # noqa: TID251
 
-    parser = SpiffBpmnParser()
+    from app.engine.environment import SafeScriptEngine
+    from app.engine.service import DeferredServiceTask, MotcuaBpmnParser
+
+    engine = SafeScriptEngine()
+    parser = MotcuaBpmnParser()
     parser.add_bpmn_file(str(ROOT / "bpmn" / SLUG / "process.bpmn"))
     process_id = next(iter(parser.get_process_ids()))
     spec, subs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
-    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
+        {**SPIFF_CONFIG, DeferredServiceTask: ServiceTaskConverter}))
     start = time.perf_counter()
     for _ in range(rounds):
-        wf = BpmnWorkflow(spec, subs)
+        wf = BpmnWorkflow(spec, subs, script_engine=engine)
         wf.task_tree.data.update(start_data(SLUG, files_as="x/gcs.pdf"))
         wf.do_engine_steps()
         doc = serializer.serialize_json(wf)
         while True:
             wf = serializer.deserialize_json(doc)
+            wf.script_engine = engine
             ready = wf.get_tasks(state=TaskState.READY, manual=True)
             if not ready:
                 break

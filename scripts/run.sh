@@ -34,12 +34,14 @@ echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (đăng nhập: 
 echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hotich, chutich, traketqua / demo123)"
 echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
-# The demo national services (population, business registry) beside the platform, stopped with it.
+# The demo national services (population, business registry, tax, payment, SMS, national portal, SMTP)
+# beside the platform, stopped with it.
 .venv/bin/python -m connectors.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!
 trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT INT TERM
-echo "  Dịch vụ quốc gia (demo): http://127.0.0.1:${SANDBOX_PORT}/health  (thư đã gửi: /_mail)"
+echo "  Dịch vụ quốc gia (demo): http://127.0.0.1:${SANDBOX_PORT}/health  (thư: /_mail, SMS: /_sms, Cổng DVCQG: /_portal)"
+echo "  Sự cố kết nối:   http://127.0.0.1:${PORT}/can-bo/su-co"
 
 # One process: SQLite and the in-process job worker live in it; threads serve concurrent requests.
 .venv/bin/gunicorn --workers 1 --threads 8 --bind "127.0.0.1:${PORT}" --access-logfile - wsgi:app
