@@ -251,3 +251,27 @@ def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Itera
     yield built
     requests.delete(f"{sandbox}/_faults", timeout=5)
     requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+
+
+@pytest.fixture()
+def live_national(live_server: LiveServer, sandbox: str) -> Iterator[LiveServer]:
+    """The live server's connectors pointed at the demo services, with callbacks coming back to it."""
+    import requests
+
+    from connectors import build_registry
+    from connectors.payment import DEFAULT_PAYMENT_SECRET
+
+    app = live_server.app
+    saved = app.extensions["motcua_connectors"], dict(app.config)
+    settings: dict[str, Any] = {"CONNECTOR_ATTEMPTS": 2, "CONNECTOR_TIMEOUT": 5,
+                                "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
+    for provider in ("POPULATION", "PAYMENT", "SMS"):
+        settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
+    app.extensions["motcua_connectors"] = build_registry(settings)
+    app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
+    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+    yield live_server
+    app.extensions["motcua_connectors"] = saved[0]
+    app.config.clear()
+    app.config.update(saved[1])
+    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)

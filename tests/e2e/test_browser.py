@@ -112,3 +112,46 @@ def test_citizen_submits_and_officer_completes_first_task(live_server, browser: 
     assert "Được tiếp nhận" in citizen.inner_text("#history")
     citizen.goto(f"{base}/tra-cuu?ma={code}")
     assert citizen.inner_text("#public-status").strip() == "Đang xử lý"
+
+
+def test_citizen_pays_the_fee_online_and_downloads_the_e_receipt(live_national, live_token, browser: Browser,
+                                                                 tmp_path: Path):
+    import requests
+
+    from tests.samples import requests_uploader, with_uploads
+
+    base = live_national.url
+    citizen_token = live_token("congdan")
+    data = with_uploads(requests_uploader(base), citizen_token, start_data("thuong-tru"))
+    code = requests.post(f"{base}/api/v1/procedures/1.004222/dossiers", json=data, headers=citizen_token,
+                         timeout=10).json()["code"]
+
+    citizen = browser.new_context(locale="vi-VN", accept_downloads=True).new_page()
+    login(citizen, base, "congdan")
+    citizen.goto(f"{base}/ho-so/{code}")
+    for _ in range(50):  # the job creating the payment runs in the background
+        if "Thanh toán" in citizen.inner_text("#payment"):
+            break
+        citizen.wait_for_timeout(100)
+        citizen.reload()
+    citizen.click("#pay-button")
+    citizen.wait_for_url(re.compile(r".*/thanh-toan/trang/.*"))  # the platform's hosted page
+    assert "10.000" in citizen.inner_text("body")
+    citizen.click("button[value=thanh_toan]")
+    citizen.wait_for_url(f"{base}/ho-so/{code}")
+    assert "Thanh toán thành công" in citizen.inner_text("main")
+    for _ in range(100):  # the e-receipt is fetched by a job
+        if citizen.locator("#payments a").count():
+            break
+        citizen.wait_for_timeout(100)
+        citizen.reload()
+    with citizen.expect_download() as download:
+        citizen.locator("#payments a").first.click()
+    saved = tmp_path / "bien-lai.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF")
+
+    officer = browser.new_context(locale="vi-VN").new_page()
+    login(officer, base, "ca.tiepnhan")
+    officer.goto(f"{base}/can-bo/")
+    assert officer.locator("#inbox tr", has_text=code).count() == 1

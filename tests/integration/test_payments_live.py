@@ -4,7 +4,7 @@ MotCua (jobs in its own worker thread), duplicated three times, and settles the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,25 +13,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Payment, PaymentCallback
-from connectors import build_registry
-from connectors.payment import DEFAULT_PAYMENT_SECRET
 from tests.samples import requests_uploader, start_data, with_uploads
 
 
 @pytest.fixture()
-def wired(live_server: Any, sandbox: str) -> Iterator[Any]:
-    app = live_server.app
-    saved = app.extensions["motcua_connectors"], dict(app.config)
-    settings = {"CONNECTOR_ATTEMPTS": 2, "CONNECTOR_TIMEOUT": 5, "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET,
-                "PAYMENT_URL": sandbox, "PAYMENT_TOKEN": "sandbox-test-token"}
-    app.extensions["motcua_connectors"] = build_registry(settings)
-    app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
-    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
-    yield live_server
-    app.extensions["motcua_connectors"] = saved[0]
-    app.config.clear()
-    app.config.update(saved[1])
-    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+def wired(live_national: Any) -> Any:
+    return live_national
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 20.0) -> Any:
