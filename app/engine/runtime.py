@@ -177,13 +177,7 @@ class WorkflowRun:
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """A copy of one task's data (what a person working it sees, lookups included)."""
-        try:
-            task = self._wf.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TaskNotReady(task_id) from exc
-        if task is None:
-            raise TaskNotReady(task_id)
-        data: dict[str, Any] = json.loads(json.dumps(task.data))
+        data: dict[str, Any] = json.loads(json.dumps(self._task(task_id).data))
         return data
 
     def waiting_service_calls(self) -> list[ServiceCall]:
@@ -229,11 +223,18 @@ class WorkflowRun:
         return self._advance()
 
     def _get_service(self, task_id: str) -> Any:
+        task = self._task(task_id)
+        if task.state != _TaskState.STARTED or not isinstance(task.task_spec, DeferredServiceTask):
+            raise TaskNotReady(task_id)
+        return task
+
+    def _task(self, task_id: str) -> Any:
+        """The task with this id, or TaskNotReady for an id that is malformed or not in this workflow."""
         try:
             task = self._wf.get_task_from_id(UUID(task_id))
         except (ValueError, KeyError, TypeError) as exc:
             raise TaskNotReady(task_id) from exc
-        if task is None or task.state != _TaskState.STARTED or not isinstance(task.task_spec, DeferredServiceTask):
+        if task is None:
             raise TaskNotReady(task_id)
         return task
 
@@ -250,11 +251,8 @@ class WorkflowRun:
         return self._advance()
 
     def _get_ready(self, task_id: str) -> Any:
-        try:
-            task = self._wf.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TaskNotReady(task_id) from exc
-        if task is None or task.state != _TaskState.READY or not task.task_spec.manual:
+        task = self._task(task_id)
+        if task.state != _TaskState.READY or not task.task_spec.manual:
             raise TaskNotReady(task_id)
         return task
 

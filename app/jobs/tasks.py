@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -68,22 +69,29 @@ def deliver(note: Notification) -> None:
 
 
 def _deliver_email(note: Notification) -> None:
-    registry = current_app.extensions.get("motcua_connectors")
-    if note.sent_at is not None or note.channel != "email" or not note.recipient or registry is None:
-        return
-    if "notify.send_email" not in registry.ids():
+    if note.channel != "email" or not note.recipient:
         return
     # The Message-ID is derived from the notification, so a retry after a lost answer is recognisable.
-    message_id = f"<thong-bao-{note.id}@motcua>"
+    _send(note, "sent_at", "notify.send_email", {"to": note.recipient, "subject": note.subject,
+                                                 "body": note.body, "message_id": f"<thong-bao-{note.id}@motcua>"})
+
+
+def _send(note: Notification, stamp: str, operation: str, params: dict[str, Any]) -> None:
+    """Call `operation` unless `stamp` says it was done or it is not configured; stamp it once done.
+
+    A permanent failure is logged and dropped (the message stays on the dossier page); a transient one is raised.
+    """
+    registry = current_app.extensions.get("motcua_connectors")
+    if getattr(note, stamp) is not None or registry is None or operation not in registry.ids():
+        return
     try:
-        registry.call("notify.send_email", {"to": note.recipient, "subject": note.subject, "body": note.body,
-                                            "message_id": message_id})
+        registry.call(operation, params)
     except ConnectorError as exc:
-        log.warning("notification %s not sent: %s", note.id, exc.code)
+        log.warning("notification %s: %s failed: %s", note.id, operation, exc.code)
         if exc.transient:
             raise
         return
-    note.sent_at = utcnow()
+    setattr(note, stamp, utcnow())
     db.session.commit()
 
 
@@ -95,20 +103,10 @@ def _unaccented(text: str) -> str:
 
 def deliver_sms(note: Notification) -> None:
     """The status change as one SMS to the applicant's phone; the gateway dedupes by message id on a retry."""
-    registry = current_app.extensions.get("motcua_connectors")
     dossier = db.session.get(Dossier, note.dossier_id)
-    if (note.sms_sent_at is not None or registry is None or "sms.send_sms" not in registry.ids()
-            or dossier is None or not dossier.applicant_phone):
+    if dossier is None or not dossier.applicant_phone:
         return
     status = note.subject.split(": ", 1)[-1]
     text = _unaccented(f"MotCua: Hồ sơ {dossier.code}: {status}. Tra cứu tình trạng bằng mã hồ sơ trên Cổng DVC.")
-    try:
-        registry.call("sms.send_sms", {"so_dien_thoai": dossier.applicant_phone, "noi_dung": text,
-                                       "ma_tin": f"thong-bao-{note.id}"})
-    except ConnectorError as exc:
-        log.warning("notification %s SMS not sent: %s", note.id, exc.code)
-        if exc.transient:
-            raise
-        return
-    note.sms_sent_at = utcnow()
-    db.session.commit()
+    _send(note, "sms_sent_at", "sms.send_sms", {"so_dien_thoai": dossier.applicant_phone, "noi_dung": text,
+                                                "ma_tin": f"thong-bao-{note.id}"})
