@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import uuid
+from dataclasses import replace
 
 import requests
 from redis import Redis
@@ -39,17 +41,19 @@ def test_jobs_are_enqueued_only_after_commit(client, db_session, jobs):
 def test_rq_worker_on_real_redis_runs_the_job_once(client, db_session, jobs):
     from app.dossiers.services import submit_dossier
 
+    # A queue of this test's own: a worker of another test process must not take its job.
+    name = f"{QUEUE_NOTIFICATIONS}-{uuid.uuid4().hex[:8]}"
     redis = Redis.from_url(REDIS_URL)
-    queue = Queue(QUEUE_NOTIFICATIONS, connection=redis)
-    queue.empty()
+    queue = Queue(name, connection=redis)
     dossier = submit_dossier(
         "1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")), applicant=user("congdan")
     )
     db_session.commit()
     rq = RqDispatcher(REDIS_URL)
     for job in jobs.jobs:
-        rq.dispatch(job)
-        rq.dispatch(job)  # a duplicated enqueue (same job id) must not duplicate the effect
+        assert job.queue == QUEUE_NOTIFICATIONS
+        rq.dispatch(replace(job, queue=name))
+        rq.dispatch(replace(job, queue=name))  # a duplicated enqueue (same job id) must not duplicate the effect
     jobs.jobs.clear()
     assert queue.count >= 1
     SimpleWorker([queue], connection=redis).work(burst=True)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+
 import lxml.html
 import pytest
 import requests
@@ -186,14 +189,16 @@ def test_open_circuit_fails_fast_without_calling_then_recovers(client, db_sessio
 
 
 def test_rq_worker_runs_a_duplicated_service_job_once(client, db_session, jobs, registry, sandbox):
+    # A queue of this test's own: a worker of another test process must not take (and skip) its job.
+    name = f"{QUEUE_CONNECTORS}-{uuid.uuid4().hex[:8]}"
     redis = Redis.from_url(REDIS_URL)
-    queue = Queue(QUEUE_CONNECTORS, connection=redis)
-    queue.empty()
+    queue = Queue(name, connection=redis)
     dossier = submit_with_mother(db_session)
     rq = RqDispatcher(REDIS_URL)
     for job in [j for j in jobs.jobs if j.func == SVC]:
-        rq.dispatch(job)
-        rq.dispatch(job)
+        assert job.queue == QUEUE_CONNECTORS
+        rq.dispatch(replace(job, queue=name))
+        rq.dispatch(replace(job, queue=name))
     jobs.jobs.clear()
     SimpleWorker([queue], connection=redis).work(burst=True)
     [call] = calls(dossier)
