@@ -198,3 +198,22 @@ def test_in_person_dossiers_pay_at_the_desk(client, db_session, jobs, national, 
     assert dossier.fee_amount == 20000 and fee_call(dossier) is None
     assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
     assert db.session.scalars(select(Payment).where(Payment.dossier_id == dossier.id)).all() == []
+
+
+def test_history_names_payment_events_and_keeps_incidents_for_officers(client, db_session, jobs, national, sandbox):
+    from app.models import AuditEvent
+
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_name="Hệ thống", action="incident", note="thử"))
+    db_session.commit()
+    login(client, "congdan")
+    history = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data).get_element_by_id("history")
+    text = history.text_content()
+    assert "Tạo giao dịch thanh toán" in text and "Đã thanh toán" in text and "payment_paid" not in text
+    assert not history.find_class("event-incident")
+    client.get("/dang-xuat")
+    login(client, "ca.tiepnhan")
+    history = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data).get_element_by_id("history")
+    assert history.find_class("event-incident")

@@ -138,12 +138,14 @@ def pay(code: str) -> ResponseReturnValue:
 def payment_return(code: str) -> ResponseReturnValue:
     """The payer's browser comes back with the signed result; it counts as much as the platform's callback."""
     try:
-        outcome, _ = payments.receive_callback(request.args, "return")
+        outcome, payment = payments.receive_callback(request.args, "return")
     except Invalid as exc:
         flash(f"Kết quả thanh toán không hợp lệ: {exc.message}", "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
+    if outcome == "duplicate" and payment is not None and payment.state == "paid":
+        outcome = "applied"  # the platform's own callback was first: for the payer it is the same success
     messages = {"applied": "Thanh toán thành công. Hồ sơ được chuyển tới bộ phận tiếp nhận.",
-                "duplicate": "Thanh toán đã được ghi nhận trước đó.",
+                "duplicate": "Kết quả giao dịch này đã được ghi nhận trước đó.",
                 "cancelled": "Bạn đã hủy giao dịch; có thể thanh toán lại trên trang hồ sơ.",
                 "double_charge": "Khoản phí này đã được nộp; số tiền vừa trả sẽ được hoàn lại."}
     flash(messages.get(outcome, "Đã nhận kết quả thanh toán."), "error" if outcome == "unknown" else "info")
