@@ -7,7 +7,7 @@ import io
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Dossier, HumanTask
+from app.models import Dossier, HumanTask, RegistryLookup
 from tests.conftest import login
 from tests.samples import PDF_BYTES, form_fields, start_data, task_data
 
@@ -48,3 +48,45 @@ def test_khai_sinh_from_portal_to_returned_result(client, jobs):
     login(client, "congdan")
     page = client.get(f"/ho-so/{code}").get_data(as_text=True)
     assert "Đã trả kết quả" in page and "Thông báo đã gửi" in page
+
+
+def test_khai_sinh_with_both_parents_looked_up_to_the_result(client, jobs, national, sandbox, token):
+    """Through the API: both parents are checked in the demo population database before reception."""
+    import requests
+
+    from tests.samples import MOTHER_ID, client_uploader, with_uploads
+
+    requests.delete(f"{sandbox}/_log", timeout=5)
+    citizen = token("congdan")
+    data = with_uploads(client_uploader(client), citizen, start_data("khai-sinh"))
+    data["me"]["so_dinh_danh"] = MOTHER_ID
+    data["cha"] = {"ho_ten": "Nguyễn Văn An", "so_dinh_danh": "001090012345", "nam_sinh": 1990, "dan_toc": "Kinh",
+                   "quoc_tich": "Việt Nam", "noi_cu_tru": data["me"]["noi_cu_tru"]}
+    created = client.post("/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen)
+    assert created.status_code == 201, created.get_json()
+    code = created.get_json()["code"]
+    assert created.get_json()["tasks"] == []  # nothing for reception before the look-ups
+    while jobs.jobs:
+        jobs.run_all()
+    dossier = client.get(f"/api/v1/dossiers/{code}", headers=citizen).get_json()
+    assert [(c["title"], c["state"]) for c in dossier["service_calls"]] == [
+        ("Tra cứu thông tin người mẹ", "done"), ("Tra cứu thông tin người cha", "done")]
+    looked_up = [r for r in requests.get(f"{sandbox}/_log", timeout=5).json()["requests"]
+                 if r["path"] == "/dan-cu/tra-cuu"]
+    assert len(looked_up) == 2
+
+    titles = []
+    while dossier["tasks"]:
+        task = dossier["tasks"][0]
+        headers = token(USERS[task["role"]])
+        titles.append(task["title"])
+        assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=headers).status_code == 200
+        done = client.post(f"/api/v1/tasks/{task['id']}/complete", json=task_data("khai-sinh", task["form"]),
+                           headers=headers)
+        assert done.status_code == 200, done.get_json()
+        dossier = done.get_json()["dossier"]
+    assert titles == ["Tiếp nhận hồ sơ", "Thẩm định, ghi sổ hộ tịch", "Ký giấy khai sinh", "Trả kết quả"]
+    assert dossier["status"] == 10
+    lookups = db.session.scalars(select(RegistryLookup).where(RegistryLookup.dossier_id == db.session.scalar(
+        select(Dossier.id).where(Dossier.code == code)))).all()
+    assert sorted(r.subject for r in lookups) == sorted([MOTHER_ID, "001090012345"])
