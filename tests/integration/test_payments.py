@@ -217,3 +217,27 @@ def test_history_names_payment_events_and_keeps_incidents_for_officers(client, d
     login(client, "ca.tiepnhan")
     history = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data).get_element_by_id("history")
     assert history.find_class("event-incident")
+
+
+def test_an_officer_refunds_from_the_dossier_page(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    assert not page.find_class("refund")  # the applicant cannot refund
+    assert client.post(f"/ho-so/{dossier.code}/thanh-toan/{payment.id}/hoan-tien",
+                       data={"so_tien": "10000", "ly_do": "x"}).status_code == 404
+    client.get("/dang-xuat")
+    login(client, "ca.tiepnhan")
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    assert page.get_element_by_id(f"refund-{payment.id}") is not None
+    bad = client.post(f"/ho-so/{dossier.code}/thanh-toan/{payment.id}/hoan-tien", data={"so_tien": "abc", "ly_do": "x"})
+    assert bad.status_code == 303 and jobs.jobs == []
+    done = client.post(f"/ho-so/{dossier.code}/thanh-toan/{payment.id}/hoan-tien",
+                       data={"so_tien": "4000", "ly_do": "Thu thừa"})
+    assert done.status_code == 303
+    assert run_jobs(jobs) == ["refunded"]
+    db.session.refresh(payment)
+    assert (payment.state, payment.refunded_amount) == ("paid", 4000)  # partly refunded

@@ -25,6 +25,7 @@ from app.dossiers import payments, services
 from app.dossiers.attachments import open_attachment
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
+from app.dossiers.service_calls import may_operate
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.models import Dossier, Notification, Procedure
@@ -116,7 +117,33 @@ def dossier_page(code: str) -> ResponseReturnValue:
                            events=services.history(dossier), tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
-                           receipt_of=payments.receipt_of)
+                           receipt_of=payments.receipt_of, may_refund=may_operate(current_user, dossier))
+
+
+@bp.route("/ho-so/<code>/thanh-toan/<int:payment_id>/hoan-tien", methods=["POST"])
+@login_required
+def refund(code: str, payment_id: int) -> ResponseReturnValue:
+    """An officer of the dossier's agency refunds (part of) a paid fee; the refund itself runs as a job."""
+    dossier = _viewable(code)
+    try:
+        amount = int(request.form.get("so_tien", ""))
+    except ValueError:
+        flash("Số tiền hoàn phải là số nguyên (đồng).", "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    try:
+        payment = payments.refund(payment_id, current_user, amount, request.form.get("ly_do", ""))
+        if payment.dossier_id != dossier.id:
+            raise NotFound("Không tìm thấy giao dịch.")
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except (Invalid, Conflict) as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    flash(f"Đã gửi yêu cầu hoàn {amount:,} đ cho giao dịch {payment.transaction_id}.".replace(",", "."))
+    return redirect(url_for("portal.dossier_page", code=code)), 303
 
 
 @bp.route("/ho-so/<code>/thanh-toan", methods=["POST"])
