@@ -85,3 +85,18 @@ def test_in_process_worker_delivers_after_commit(live_server, live_token):
             time.sleep(0.1)
         assert notes and notes[0].recipient == dossier.applicant_email
         db.session.remove()
+
+
+def test_a_delayed_job_waits_in_the_rq_scheduler():
+    from rq.registry import ScheduledJobRegistry
+
+    from app.jobs import PendingJob
+
+    name = f"test-delayed-{uuid.uuid4().hex[:8]}"
+    redis = Redis.from_url(REDIS_URL)
+    rq = RqDispatcher(REDIS_URL)
+    rq.dispatch(PendingJob(name, "builtins.print", ("later",), f"{name}-1", delay=30, retry=False))
+    queue = Queue(name, connection=redis)
+    assert queue.count == 0  # not runnable yet
+    assert ScheduledJobRegistry(queue=queue).get_job_ids() == [f"{name}-1"]
+    ScheduledJobRegistry(queue=queue).remove(f"{name}-1", delete_job=True)
