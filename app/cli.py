@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -124,7 +125,17 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
-        SimpleWorker(list(QUEUES), connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        class AppWorker(SimpleWorker):
+            """Each job in an app context of its own: its database session is closed after it, so one job's
+            failed transaction never leaks into the next."""
+
+            def perform_job(self, job: Any, queue: Any) -> bool:
+                with app.app_context():
+                    return bool(super().perform_job(job, queue))
+
+        AppWorker(list(QUEUES), connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)
 
     portal = AppGroup("portal", help="Đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia.")
 

@@ -7,11 +7,15 @@ Connectors never know whether they talk to the demo services or the real systems
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.base import CircuitBreaker, HttpClient, RetryPolicy
 from connectors.registry import Registry
+
+MIN_SECRET_LENGTH = 16
+log = logging.getLogger(__name__)
 
 
 def build_registry(settings: Mapping[str, Any]) -> Registry:
@@ -36,6 +40,11 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
     for prefix, kind in kinds.items():
         url = settings.get(f"{prefix}_URL")
         if not url:
+            continue
+        if prefix == "PAYMENT" and len(str(settings.get("PAYMENT_SECRET") or "")) < MIN_SECRET_LENGTH:
+            # Without a real shared secret anyone could sign a "paid" callback: no online payment at all.
+            log.error("PAYMENT_URL is set but PAYMENT_SECRET is missing or shorter than %d characters; "
+                      "online payment is off", MIN_SECRET_LENGTH)
             continue
         client = HttpClient(prefix.lower(), str(url), token=str(settings.get(f"{prefix}_TOKEN", "")),
                             timeout=timeout, retry=retry, breaker=CircuitBreaker())
@@ -67,7 +76,8 @@ def operation_catalog() -> dict[str, Mapping[str, Any]]:
     """Every operation a service task may name, with its parameter schema, whatever is configured here."""
     placeholder = "http://unconfigured.invalid"
     settings = {f"{p}_URL": placeholder for p in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS", "PORTAL")}
-    registry = build_registry({**settings, "SMTP_HOST": "unconfigured.invalid"})
+    registry = build_registry({**settings, "SMTP_HOST": "unconfigured.invalid",
+                               "PAYMENT_SECRET": "x" * MIN_SECRET_LENGTH})
     catalog: dict[str, Mapping[str, Any]] = {op: registry.get(op).params_schema for op in registry.ids()}
     catalog.update({op: spec["params"] for op, spec in PLATFORM_OPERATIONS.items()})
     return catalog

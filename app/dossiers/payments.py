@@ -16,17 +16,20 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
 
 from app.dossiers.attachments import store_upload
 from app.dossiers.errors import Conflict, Invalid, NotFound
-from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call, may_operate
+from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call
 from app.dossiers.services import now_utc
 from app.extensions import db
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, ServiceCall, User
+from app.models.user import ADMIN_ROLE
 from connectors.base import ConnectorError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -158,9 +161,10 @@ def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payme
         db.session.commit()
         raise Invalid(exc.message, code=exc.code) from exc
     payment = db.session.scalar(select(Payment).where(Payment.transaction_id == info["ma_giao_dich"])
-                                .with_for_update())
-    if payment is None or payment.amount != info["so_tien"]:
-        outcome = "unknown" if payment is None else "amount_mismatch"
+                                .with_for_update().execution_options(populate_existing=True))
+    if payment is None or payment.amount != info["so_tien"] or payment.dossier.code != info["ma_ho_so"]:
+        outcome = ("unknown" if payment is None else
+                   "amount_mismatch" if payment.amount != info["so_tien"] else "dossier_mismatch")
         db.session.add(PaymentCallback(payment_id=payment.id if payment else None, fields=plain,
                                        outcome=f"{source}:{outcome}"))
         db.session.commit()
@@ -173,21 +177,29 @@ def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payme
 
 
 def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
-    """Apply what the platform says about a payment, in the caller's transaction (row locked by the caller)."""
+    """Apply what the platform says about a payment, in the caller's transaction (row locked by the caller).
+
+    The fee's service call is locked too, so two payments for one fee settled at the same moment are seen
+    one after the other: the second is a double charge and is refunded.
+    """
     if not paid:
         if payment.state != "pending":
             return "duplicate"
         payment.state = "cancelled"
         _note(payment, "payment_cancelled", f"Giao dịch {payment.transaction_id} đã bị hủy trên nền tảng thanh toán.")
         return "cancelled"
-    if payment.state in ("paid", "refunded"):
-        return "duplicate"
-    payment.state, payment.paid_at = "paid", at
-    call = db.session.get(ServiceCall, payment.service_call_id) if payment.service_call_id else None
+    call = (db.session.scalar(select(ServiceCall).where(ServiceCall.id == payment.service_call_id)
+                              .with_for_update().execution_options(populate_existing=True))
+            if payment.service_call_id else None)
+    call_open = call is not None and call.state in ("pending", "waiting", "failed")
     others_paid = db.session.scalar(select(Payment.id).where(
         Payment.service_call_id == payment.service_call_id, Payment.id != payment.id,
         Payment.state.in_(("paid", "refunded"))))
-    if call is None or others_paid is not None or call.state not in ("pending", "waiting", "failed"):
+    if payment.state in ("paid", "refunded"):
+        # Already recorded. If the task never got it (a crash or a lost job after that commit), hand it on now.
+        return "applied" if call_open and others_paid is None and payment.state == "paid" else "duplicate"
+    payment.state, payment.paid_at = "paid", at
+    if not call_open or others_paid is not None:
         _note(payment, "payment_duplicate", f"Giao dịch {payment.transaction_id} thanh toán trùng khoản phí đã nộp; "
                                             "hệ thống tự hoàn tiền.")
         return "double_charge"
@@ -208,8 +220,7 @@ def after_settle(payment: Payment, outcome: str) -> None:
         if payment.service_call_id:
             finish_call(payment.service_call_id, _result(payment))
     elif outcome == "double_charge":
-        enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount,
-                             payment.amount, "Hoàn tiền thanh toán trùng", job_id=f"pay-refund-{payment.id}-auto")
+        _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"trung-{payment.id}")
         db.session.commit()
 
 
@@ -227,6 +238,7 @@ def recheck_payment(payment_id: int, n: int) -> str:
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.state != "pending":
         return "skipped"
+    answer: dict[str, Any] = {}
     try:
         answer = current_app.extensions["motcua_connectors"].call("payment.query_payment",
                                                                  {"ma_giao_dich": payment.transaction_id})
@@ -234,21 +246,27 @@ def recheck_payment(payment_id: int, n: int) -> str:
     except ConnectorError as exc:
         log.warning("payment %s re-query failed: %s", payment_id, exc.code)
         status = "unknown"
-    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    db.session.rollback()  # the answer is in; read the payment afresh under its lock
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                                .execution_options(populate_existing=True))
     assert payment is not None
+    if payment.state != "pending":
+        db.session.commit()
+        return "skipped"  # a callback settled it while we asked
     payment.checks += 1
     outcome = "pending"
-    if payment.state == "pending" and status in ("da_thanh_toan", "da_hoan_tien"):
-        at = _platform_time(answer.get("thoi_gian_thanh_toan"))
-        outcome = settle(payment, True, at, "requery")
-    elif payment.state == "pending" and status == "da_huy":
+    if status in ("da_thanh_toan", "da_hoan_tien"):
+        outcome = settle(payment, True, _platform_time(answer.get("thoi_gian_thanh_toan")), "requery")
+    elif status == "da_huy":
         outcome = settle(payment, False, now_utc(), "requery")
     delays = _recheck_delays()
-    if outcome == "pending" and n < len(delays):
+    if outcome == "pending" and (n < len(delays) or (status == "unknown" and delays)):
+        # While the platform cannot be asked, keep asking at the last pause: its answer decides, not our clock.
+        delay = delays[min(n, len(delays) - 1)]
         enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, n + 1,
-                             job_id=f"pay-check-{payment.id}-{n + 1}", delay=delays[n], retry=False)
-    elif outcome == "pending":
-        # The payer never finished: the link stops being offered; the dossier page lets them start again.
+                             job_id=f"pay-check-{payment.id}-{n + 1}", delay=delay, retry=False)
+    elif outcome == "pending" and status == "cho_thanh_toan":
+        # The platform says nobody paid: the link stops being offered; the dossier page lets them start again.
         payment.state = "cancelled"
         _note(payment, "payment_expired", f"Giao dịch {payment.transaction_id} quá thời hạn thanh toán.")
         outcome = "expired"
@@ -258,11 +276,13 @@ def recheck_payment(payment_id: int, n: int) -> str:
 
 
 def _platform_time(value: Any) -> datetime:
+    """The platform's time of payment; one given without an offset is Vietnam time."""
     if isinstance(value, str) and value:
         try:
-            return datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            pass
+            return now_utc()
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     return now_utc()
 
 
@@ -289,22 +309,35 @@ def receipt_of(payment: Payment) -> str | None:
     return attachment.token if attachment else None
 
 
+REFUND_ALL = 0  # a refund request for whatever is left of the payment when the job runs
+
+
+def _request_refund(payment: Payment, amount: int, reason: str, request_id: str, actor: User | None = None) -> None:
+    """Record the request and queue its job (after commit). The request id keys the refund at the platform."""
+    what = "toàn bộ số tiền còn lại" if amount == REFUND_ALL else f"{amount} đ"
+    _note(payment, "refund_requested", f"Yêu cầu hoàn {what} cho giao dịch {payment.transaction_id}: {reason}", actor)
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, request_id, amount, reason[:200],
+                         job_id=f"pay-refund-{payment.id}-{request_id}")
+
+
 def on_status(dossier: Dossier, status: int) -> None:
     """A dossier not received (status 3) gives back the fee it paid online."""
     if status != 3:
         return
     for payment in payments_of(dossier):
         if payment.state == "paid" and payment.refunded_amount < payment.amount:
-            amount = payment.amount - payment.refunded_amount
-            _note(payment, "refund_requested", f"Hồ sơ không được tiếp nhận: hoàn {amount} đ lệ phí đã nộp.")
-            enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount,
-                                 amount, "Hồ sơ không được tiếp nhận", job_id=f"pay-refund-{payment.id}-refused")
+            _request_refund(payment, REFUND_ALL, "Hồ sơ không được tiếp nhận", f"tu-choi-{payment.id}")
+
+
+def may_refund(user: User, dossier: Dossier) -> bool:
+    """Refunds are for the one-stop desk of the dossier's agency (or an administrator)."""
+    return user.has_role(ADMIN_ROLE) or (user.agency_id == dossier.agency_id and user.has_role("tiep_nhan"))
 
 
 def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None or not may_operate(user, payment.dossier):
+    if payment is None or not may_refund(user, payment.dossier):
         raise NotFound(f"Không tìm thấy giao dịch số {payment_id}.", code="payment_not_found")
     if payment.state not in ("paid", "refunded"):
         raise Conflict("Chỉ hoàn tiền được giao dịch đã thanh toán.", code="payment_not_paid")
@@ -313,31 +346,38 @@ def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
             f"Phải từ 1 đến {payment.amount - payment.refunded_amount} đồng.")})
     if not reason.strip():
         raise Invalid("Cần ghi lý do hoàn tiền.", details={"/ly_do": "Cần ghi lý do hoàn tiền."})
-    _note(payment, "refund_requested", f"Yêu cầu hoàn {amount} đ cho giao dịch {payment.transaction_id}: {reason}",
-          user)
-    key = f"pay-refund-{payment.id}-{payment.refunded_amount}-{amount}"
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, payment.refunded_amount, amount,
-                         reason[:200], job_id=key)
+    _request_refund(payment, amount, reason, uuid4().hex[:16], user)
     return payment
 
 
-def refund_job(payment_id: int, before: int, amount: int, reason: str) -> str:
-    """Refund `amount` on top of the `before` already refunded when it was asked for: a replay does nothing."""
-    payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.refunded_amount >= before + amount:
+def refund_job(payment_id: int, request_id: str, amount: int, reason: str) -> str:
+    """Carry out one refund request; a replay is deduplicated by the platform (same key), and what we record
+    is the platform's running total, so nothing is counted twice. Requests for one payment run one at a time."""
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
+                                .execution_options(populate_existing=True))
+    if payment is None:
         return "skipped"
-    # The key names the payment and the refunded total before this refund, so the platform dedupes it too.
-    key = f"HT-{payment.transaction_id}-{before}-{amount}"
-    answer = current_app.extensions["motcua_connectors"].call("payment.refund", {
-        "ma_giao_dich": payment.transaction_id, "so_tien": amount, "ly_do": reason, "idempotency_key": key})
-    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
-    assert payment is not None
-    refunded = int(answer.get("so_tien_hoan", payment.refunded_amount + amount))
-    if refunded <= payment.refunded_amount:
+    left = payment.amount - payment.refunded_amount
+    amount = left if amount == REFUND_ALL else amount
+    if amount <= 0:
         db.session.commit()
         return "skipped"
-    payment.refunded_amount = refunded
-    if refunded >= payment.amount:
+    try:
+        answer = current_app.extensions["motcua_connectors"].call("payment.refund", {
+            "ma_giao_dich": payment.transaction_id, "so_tien": amount, "ly_do": reason,
+            "idempotency_key": f"HT-{payment.transaction_id}-{request_id}"})
+    except PermanentError as exc:
+        # Refused (e.g. more than is left): nothing was refunded. Say so where the officers look.
+        _note(payment, "refund_failed", f"Không hoàn được {amount} đ cho giao dịch {payment.transaction_id}: "
+                                        f"{exc.message}")
+        db.session.commit()
+        return "refused"
+    total = int(answer["so_tien_hoan"])
+    if total <= payment.refunded_amount:
+        db.session.commit()
+        return "skipped"  # the platform had already done this one
+    payment.refunded_amount = total
+    if total >= payment.amount:
         payment.state = "refunded"
     _note(payment, "refunded", f"Đã hoàn {amount} đ cho giao dịch {payment.transaction_id}: {reason}")
     db.session.commit()

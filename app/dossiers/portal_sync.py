@@ -159,6 +159,8 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
                 finished_at: datetime, due_at: datetime | None) -> None:
     """Queue one finished process step of the dossier for the national portal."""
     dossier_id = _ensure_id(dossier)
+    # The same row lock as a snapshot takes: a step is never committed behind a later version already sent.
+    db.session.execute(select(Dossier.id).where(Dossier.id == dossier_id).with_for_update())
     step = {
         # Stable across retries (it is stored), unique per step: the portal deduplicates on it.
         "ma_buoc": f"{dossier.code}-{uuid.uuid4().hex[:12]}",

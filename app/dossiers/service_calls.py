@@ -21,14 +21,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, exists, func, or_, select, text, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.services import _apply_step, bundle_for, now_utc, schedule_service_call
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
-from app.models import AuditEvent, Dossier, RegistryLookup, ServiceCall, User
+from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
 from connectors.base import ConnectorError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -87,8 +87,9 @@ def run_service_call(call_id: int, round_: int, attempt: int) -> str:
             db.session.rollback()
             return _failed(call_id, exc, attempt)
         if result is AWAIT:
-            call = _reload(call_id)
-            call.state = "waiting"
+            # Only a call still pending waits: a callback may already have settled it meanwhile.
+            db.session.execute(update(ServiceCall).where(ServiceCall.id == call_id, ServiceCall.state == "pending")
+                               .values(state="waiting", updated_at=now_utc()))
             db.session.commit()
             return "waiting"
         return finish_call(call_id, result)
@@ -151,7 +152,9 @@ def _feed(call_id: int, move: Callable[[WorkflowRun, ServiceCall], StepResult | 
         try:
             step = move(run, call)
         except TaskNotReady:
-            call.state, call.finished_at = "cancelled", now_utc()
+            # The workflow no longer waits here (it moved on, or this call was already answered).
+            if call.state in ("pending", "waiting", "failed"):
+                call.state, call.finished_at = "cancelled", now_utc()
             db.session.commit()
             return "cancelled"
         except EngineError as exc:
@@ -236,17 +239,27 @@ def _stall_cutoff() -> datetime:
 
 
 def is_stalled(call: ServiceCall) -> bool:
-    """Pending, but no attempt was made or is due for too long: its job was lost (a worker or Redis restart)."""
+    """Its job was lost (a worker or Redis restart): pending with no attempt made or due for too long, or
+    waiting for a payment that was in fact made."""
     since = call.next_attempt_at or call.updated_at
-    return call.state == "pending" and since is not None and since < _stall_cutoff()
+    if since is None or since >= _stall_cutoff():
+        return False
+    if call.state == "pending":
+        return True
+    return call.state == "waiting" and db.session.scalar(select(Payment.id).where(
+        Payment.service_call_id == call.id, Payment.state == "paid").limit(1)) is not None
 
 
 def incidents(user: User) -> list[ServiceCall]:
     """Calls that wait for a person, oldest first: failed ones, and pending ones whose job was lost."""
     stalled = and_(ServiceCall.state == "pending",
                    func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < _stall_cutoff())
+    # A fee paid but never handed to its task (a crash or a lost job between the two commits).
+    paid_but_waiting = and_(ServiceCall.state == "waiting", ServiceCall.updated_at < _stall_cutoff(),
+                            exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid"))
     query = (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-             .where(or_(ServiceCall.state == "failed", stalled)).order_by(ServiceCall.updated_at, ServiceCall.id))
+             .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting))
+             .order_by(ServiceCall.updated_at, ServiceCall.id))
     if not user.is_designer:
         query = query.where(Dossier.agency_id == user.agency_id)
     return [c for c in db.session.scalars(query) if may_operate(user, c.dossier)]

@@ -55,7 +55,12 @@ def _dispatch(session: Session) -> None:
         log.warning("no job dispatcher; %d job(s) dropped", len(pending))
         return
     for job in pending:
-        dispatcher.dispatch(job)
+        # The transaction is committed: a queue that is down must not turn that into an error for the caller.
+        # Work whose job is lost shows up as stalled (service calls, payments) or is resent (portal outbox).
+        try:
+            dispatcher.dispatch(job)
+        except Exception:
+            log.exception("job %s (%s) could not be queued", job.job_id or job.func, job.queue)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -113,6 +113,7 @@ def test_forged_or_tampered_callbacks_are_refused(client, db_session, jobs, nati
     signed_cheaper = dict(zip(CALLBACK_FIELDS, cheaper, strict=True)) | {
         "MaXacThuc": sign(cheaper, DEFAULT_PAYMENT_SECRET)}
     assert client.post("/thanh-toan/ipn", data=signed_cheaper).get_json()["error_code"] == "04"
+    assert client.post("/thanh-toan/ipn", json=[forged]).status_code == 400  # not even an object
     db.session.refresh(payment)
     assert payment.state == "pending" and ready_titles(dossier) == []
 
@@ -241,3 +242,101 @@ def test_an_officer_refunds_from_the_dossier_page(client, db_session, jobs, nati
     assert run_jobs(jobs) == ["refunded"]
     db.session.refresh(payment)
     assert (payment.state, payment.refunded_amount) == ("paid", 4000)  # partly refunded
+
+
+def _query_meanwhile(monkeypatch, national, before):
+    """Make the platform's answer to a re-query arrive only after `before()` ran (a callback in between)."""
+    real = national.call
+
+    def call(operation, params):
+        answer = real(operation, params)
+        if operation == "payment.query_payment":
+            before()
+        return answer
+
+    monkeypatch.setattr(national, "call", call)
+
+
+def test_a_callback_during_a_re_query_is_not_applied_twice(client, db_session, jobs, national, sandbox,
+                                                             monkeypatch):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    back = on_platform(sandbox, payment)
+    _query_meanwhile(monkeypatch, national, lambda: client.get(back))
+    assert payments.recheck_payment(payment.id, 1) == "skipped"
+    db.session.refresh(payment)
+    assert (payment.state, payment.refunded_amount) == ("paid", 0)  # paid once, kept, nothing refunded
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+
+
+def test_a_payment_made_while_the_last_re_query_asked_is_not_expired(client, db_session, jobs, national, sandbox,
+                                                                       monkeypatch):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+
+    def pay_now():
+        client.get(on_platform(sandbox, payment))
+
+    _query_meanwhile(monkeypatch, national, pay_now)  # the platform said "waiting", then the payer paid
+    assert payments.recheck_payment(payment.id, 1) == "skipped"
+    db.session.refresh(payment)
+    assert payment.state == "paid"
+
+
+def test_a_paid_fee_whose_task_never_heard_of_it_is_handed_on(client, db_session, jobs, national, sandbox, token):
+    from datetime import timedelta
+
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    back = on_platform(sandbox, payment)
+    # As if the process died between recording the payment and completing the task.
+    payment.state = "paid"
+    call = fee_call(dossier)
+    call.updated_at = call.updated_at - timedelta(hours=1)
+    db_session.commit()
+    assert ready_titles(dossier) == []
+    [listed] = client.get("/api/v1/incidents", headers=token("ca.tiepnhan")).get_json()["items"]
+    assert (listed["id"], listed["state"], listed["stalled"]) == (call.id, "waiting", True)
+    client.get(back)  # the next callback (or the retry button) hands it on
+    assert fee_call(dossier).state == "done" and ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+
+
+def test_two_refunds_asked_before_either_ran_both_happen(client, db_session, jobs, national, sandbox, token):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    headers = token("ca.tiepnhan")
+    for amount in (3000, 2000):
+        assert client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": amount, "ly_do": "Thu thừa"},
+                           headers=headers).status_code == 202
+    assert client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 1, "ly_do": "x"},
+                       headers=token("thietke")).status_code == 404  # a designer does not refund fees
+    assert run_jobs(jobs) == ["refunded", "refunded"]
+    db.session.refresh(payment)
+    assert payment.refunded_amount == 5000
+    assert platform_payments(sandbox)[payment.transaction_id]["so_tien_hoan"] == 5000
+
+
+def test_a_callback_signed_for_another_dossier_is_refused(client, db_session, jobs, national, sandbox):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    values = [payment.transaction_id, payment.platform_id, "000.00.02.H26-261123-9999", "10000", "00",
+              "20261123100000"]
+    fields = dict(zip(CALLBACK_FIELDS, values, strict=True)) | {"MaXacThuc": sign(values, DEFAULT_PAYMENT_SECRET)}
+    assert client.post("/thanh-toan/ipn", data=fields).status_code == 400
+    db.session.refresh(payment)
+    assert payment.state == "pending"
+
+
+def test_online_payment_is_off_without_a_real_shared_secret(sandbox):
+    from connectors import build_registry
+
+    for secret in ("", "short"):
+        registry = build_registry({"PAYMENT_URL": sandbox, "PAYMENT_TOKEN": "t", "PAYMENT_SECRET": secret})
+        assert "payment.create_payment" not in registry.ids() and "payment" not in registry.connectors
+
+
+def test_a_platform_time_without_offset_is_vietnam_time():
+    at = payments._platform_time("2026-11-23T10:00:00")
+    assert at.utcoffset().total_seconds() == 7 * 3600

@@ -66,3 +66,55 @@ def platform_callbacks(server: Any, transaction_id: str) -> list[str]:
             select(PaymentCallback).where(PaymentCallback.payment_id == payment.id))]
         db.session.remove()
         return outcomes
+
+
+def test_two_payments_for_one_fee_confirmed_at_the_same_moment_charge_once(wired, live_token, sandbox):
+    """The first payment's link expired here but stayed open on the platform; the payer paid it and a second
+    one, and both callbacks arrive together: one settles the fee, the other is refunded."""
+    import threading
+    from urllib.parse import parse_qsl, urlsplit
+
+    from app.dossiers import payments
+    from app.models import Dossier, User
+
+    base, citizen = wired.url, live_token("congdan")
+    data = with_uploads(requests_uploader(base), citizen, start_data("thuong-tru"))
+    code = requests.post(f"{base}/api/v1/procedures/1.004222/dossiers", json=data, headers=citizen,
+                         timeout=10).json()["code"]
+    wait_for(lambda: any(p["pay_url"] for p in requests.get(f"{base}/api/v1/dossiers/{code}", headers=citizen,
+                                                            timeout=10).json()["payments"]))
+    app = wired.app
+    with app.app_context():
+        dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+        [first] = payments.payments_of(dossier)
+        assert payments.recheck_payment(first.id, 1) == "expired"
+        second = payments.new_payment(dossier, db.session.scalar(select(User).where(User.username == "congdan")))
+        urls = [first.pay_url, second.pay_url]
+        db.session.remove()
+    requests.post(f"{sandbox}/_payment/callback-faults", json={"mode": "drop", "count": 2}, timeout=5)
+    signed = []
+    for url in urls:
+        answer = requests.post(url, data={"hanh_dong": "thanh_toan"}, allow_redirects=False, timeout=10)
+        signed.append(dict(parse_qsl(urlsplit(answer.headers["Location"]).query)))
+    barrier = threading.Barrier(2)
+    answers: list[int] = []
+
+    def notify(fields: dict[str, str]) -> None:
+        barrier.wait()
+        answers.append(requests.post(f"{base}/thanh-toan/ipn", data=fields, timeout=10).status_code)
+
+    threads = [threading.Thread(target=notify, args=(fields,)) for fields in signed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200, 200]
+
+    def settled() -> list[Any]:
+        return sorted((p["state"], p["refunded_amount"]) for p in
+                      requests.get(f"{base}/api/v1/dossiers/{code}", headers=citizen, timeout=10).json()["payments"])
+
+    assert wait_for(lambda: settled() == [("paid", 0), ("refunded", 10000)])
+    platform = requests.get(f"{sandbox}/_payment/payments", timeout=5).json()["payments"]
+    ours = [p for p in platform if p["ma_ho_so"] == code]
+    assert sum(p["so_tien"] - p["so_tien_hoan"] for p in ours) == 10000  # the fee, once

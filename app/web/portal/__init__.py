@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
@@ -25,7 +26,6 @@ from app.dossiers import payments, services
 from app.dossiers.attachments import open_attachment
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
-from app.dossiers.service_calls import may_operate
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.models import Dossier, Notification, Procedure
@@ -117,7 +117,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
                            events=services.history(dossier), tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
-                           receipt_of=payments.receipt_of, may_refund=may_operate(current_user, dossier))
+                           receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
 
 
 @bp.route("/ho-so/<code>/thanh-toan/<int:payment_id>/hoan-tien", methods=["POST"])
@@ -184,12 +184,17 @@ def payment_return(code: str) -> ResponseReturnValue:
 def payment_ipn() -> ResponseReturnValue:
     """The payment platform's server-to-server callback. Answers {"error_code": "0"} once it is recorded."""
     try:
-        outcome, _ = payments.receive_callback(request.form or request.get_json(silent=True) or {}, "ipn")
+        body = request.form or request.get_json(silent=True) or {}
+        if not isinstance(body, Mapping):
+            return jsonify(error_code="97", message="Nội dung thông báo không hợp lệ."), 400
+        outcome, _ = payments.receive_callback(body, "ipn")
     except Invalid as exc:
         return jsonify(error_code="97", message=exc.message), 400
-    if outcome in ("unknown", "amount_mismatch"):
-        return jsonify(error_code="01" if outcome == "unknown" else "04",
-                       message="Không tìm thấy giao dịch." if outcome == "unknown" else "Số tiền không khớp."), 400
+    refusals = {"unknown": ("01", "Không tìm thấy giao dịch."), "amount_mismatch": ("04", "Số tiền không khớp."),
+                "dossier_mismatch": ("05", "Mã hồ sơ không khớp với giao dịch.")}
+    if outcome in refusals:
+        code, message = refusals[outcome]
+        return jsonify(error_code=code, message=message), 400
     return jsonify(error_code="0", message="Đã ghi nhận.")
 
 
