@@ -305,18 +305,34 @@ def unsent_dossiers() -> list[int]:
                                    .group_by(PortalOutbox.dossier_id).order_by(func.min(PortalOutbox.id))))
 
 
-def resend(enqueue: bool = True) -> list[int]:
-    """Catch up: every dossier with unsent rows gets its queue restarted (a refused row is tried again, a
-    scheduled retry is made due now) and, with ``enqueue``, a sync job after commit. The caller commits.
-    Returns the dossier ids concerned."""
-    ids = unsent_dossiers()
+def problems(dossier_ids: list[int] | None = None) -> list[tuple[Dossier, PortalOutbox]]:
+    """Dossiers whose sync waits for a person: the first unsent row was refused, or has been owed for longer
+    than SERVICE_CALL_STALL (a long outage, or a retry job that was lost). Oldest first."""
+    cutoff = _now() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
+    out: list[tuple[Dossier, PortalOutbox]] = []
+    for dossier_id in (unsent_dossiers() if dossier_ids is None else dossier_ids):
+        head = _head(dossier_id)
+        if head is not None and (_refused(head) or head.created_at < cutoff):
+            dossier = db.session.get(Dossier, dossier_id)
+            if dossier is not None:
+                out.append((dossier, head))
+    return out
+
+
+def resend(enqueue: bool = True, dossier_ids: list[int] | None = None, actor: User | None = None) -> list[int]:
+    """Catch up: every dossier with unsent rows (or just those given) gets its queue restarted (a refused
+    row is tried again, a scheduled retry is made due now) and, with ``enqueue``, a sync job after commit.
+    The caller commits. Returns the dossier ids concerned."""
+    unsent = unsent_dossiers()
+    ids = unsent if dossier_ids is None else [i for i in unsent if i in dossier_ids]
     now = _now()
     for dossier_id in ids:
         head = _head(dossier_id)
         if head is not None and (head.next_attempt_at is not None or _refused(head)):
             if _refused(head):
                 db.session.add(AuditEvent(
-                    dossier_id=dossier_id, actor_id=None, actor_name="Hệ thống", action="portal_sync_resend",
+                    dossier_id=dossier_id, actor_id=actor.id if actor else None,
+                    actor_name=actor.full_name if actor else "Hệ thống", action="portal_sync_resend",
                     task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=now,
                     note=f"Gửi lại bản ghi đồng bộ số {head.id} lên Cổng Dịch vụ công quốc gia."))
             head.next_attempt_at = now

@@ -265,6 +265,23 @@ def incidents(user: User) -> list[ServiceCall]:
     return [c for c in db.session.scalars(query) if may_operate(user, c.dossier)]
 
 
+def sync_problems(user: User) -> list[tuple[Dossier, Any]]:
+    """National-portal sync that waits for a person, for the dossiers the user may act on."""
+    from app.dossiers.portal_sync import problems
+
+    return [(d, row) for d, row in problems() if may_operate(user, d)]
+
+
+def resend_sync(dossier: Dossier, user: User) -> None:
+    """Send a dossier's owed portal updates again now (the caller commits; the job runs after commit)."""
+    from app.dossiers.portal_sync import resend
+
+    if not may_operate(user, dossier):
+        raise NotFound(f"Không tìm thấy hồ sơ {dossier.code}.", code="dossier_not_found")
+    if not resend(dossier_ids=[dossier.id], actor=user):
+        raise Conflict("Hồ sơ này không còn cập nhật nào chờ gửi lên Cổng DVCQG.", code="nothing_to_resend")
+
+
 def get_call(call_id: int, user: User) -> ServiceCall:
     call = db.session.get(ServiceCall, call_id)
     if call is None or not may_operate(user, call.dossier):

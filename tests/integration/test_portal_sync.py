@@ -344,3 +344,38 @@ def test_without_a_portal_connector_rows_wait_for_the_resend(app, db_session, jo
     assert app.test_cli_runner().invoke(args=["portal", "resend"]).exit_code == 0
     assert run_jobs(jobs) == ["sent:1"]
     assert portal(sandbox)["dossiers"][dossier.code]["versions"] == [1]
+
+
+def test_a_refused_sync_is_listed_with_the_incidents_and_resent_from_web_and_api(app, client, db_session, jobs,
+                                                                                 registry, sandbox, token):
+    import lxml.html
+
+    from tests.conftest import login
+
+    dossier = submit(db_session)
+    bad = rows(dossier)[0]
+    good_payload = bad.payload
+    bad.payload = {**good_payload, "chu_ho_so": {**good_payload["chu_ho_so"], "email": "khong-phai-email"}}
+    db_session.commit()
+    assert "refused" in run_jobs(jobs)
+    headers = token("tiepnhan")
+    [problem] = client.get("/api/v1/incidents", headers=headers).get_json()["portal_sync"]
+    assert (problem["dossier_code"], problem["refused"], problem["kind"]) == (dossier.code, True, "dossier")
+    assert "DU_LIEU_KHONG_HOP_LE" in problem["error"]
+    assert client.get("/api/v1/incidents", headers=token("ca.tiepnhan")).get_json()["portal_sync"] == []
+    # Resent unchanged over the API: the portal refuses it again, and it stays listed.
+    assert client.post(f"/api/v1/dossiers/{dossier.code}/portal-sync/resend", headers=headers).status_code == 202
+    assert "refused" in run_jobs(jobs)
+    assert len(client.get("/api/v1/incidents", headers=headers).get_json()["portal_sync"]) == 1
+
+    login(client, "tiepnhan")
+    page = lxml.html.fromstring(client.get("/can-bo/su-co").data)
+    assert dossier.code in page.get_element_by_id(f"sync-{dossier.id}").text_content()
+    head = rows(dossier)[0]
+    head.payload = good_payload  # the operator fixed the cause
+    db_session.commit()
+    assert client.post(f"/can-bo/su-co/dong-bo/{dossier.id}/gui-lai").status_code == 303
+    assert run_jobs(jobs)[0].startswith("sent:")
+    assert portal(sandbox)["dossiers"][dossier.code]["versions"] == dossier_versions(dossier)
+    assert client.get("/api/v1/incidents", headers=headers).get_json()["portal_sync"] == []
+    assert client.post(f"/api/v1/dossiers/{dossier.code}/portal-sync/resend", headers=headers).status_code == 409

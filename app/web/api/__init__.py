@@ -233,7 +233,19 @@ def complete(task_id: int) -> ResponseReturnValue:
 @bp.get("/incidents")
 @auth_required
 def incidents() -> ResponseReturnValue:
-    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())])
+    sync = [{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
+             "error": row.last_error or None, "refused": bool(row.last_error) and row.next_attempt_at is None,
+             "since": row.created_at.isoformat()} for d, row in service_calls.sync_problems(api_user())]
+    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())], portal_sync=sync)
+
+
+@bp.post("/dossiers/<path:code>/portal-sync/resend")
+@auth_required
+def resend_portal_sync(code: str) -> ResponseReturnValue:
+    dossier = services.get_dossier(code)
+    service_calls.resend_sync(dossier, api_user())
+    db.session.commit()
+    return jsonify(dossier_code=dossier.code, queued=True), 202
 
 
 @bp.post("/incidents/<int:call_id>/retry")

@@ -163,9 +163,20 @@ def openapi_document() -> dict[str, Any]:
             "/incidents": {"get": {
                 "summary": "Service calls that failed with nothing to catch the error: they wait for an operator",
                 "operationId": "listIncidents", "security": SECURED,
-                "responses": {"200": _resp("Incidents", {"type": "object", "properties": {"items": {
-                    "type": "array", "items": {"$ref": "#/components/schemas/ServiceCall"}}}}),
+                "responses": {"200": _resp("Incidents", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": {"$ref": "#/components/schemas/ServiceCall"}},
+                    "portal_sync": {"type": "array", "items": {"type": "object", "properties": {
+                        "dossier_code": {"type": "string"}, "outbox_id": {"type": "integer"},
+                        "kind": {"enum": ["dossier", "step"]}, "attempts": {"type": "integer"},
+                        "error": {"type": ["string", "null"]}, "refused": {"type": "boolean"},
+                        "since": {"type": "string"}}}}}}),
                     **_errors(401)}}},
+            "/dossiers/{code}/portal-sync/resend": {"post": {
+                "summary": "Send a dossier's owed national-portal updates again now (after a refusal or a long wait)",
+                "operationId": "resendPortalSync", "security": SECURED, "parameters": [DOSSIER_CODE],
+                "responses": {"202": _resp("Queued", {"type": "object", "properties": {
+                    "dossier_code": {"type": "string"}, "queued": {"type": "boolean"}}}),
+                    **_errors(401, 404, 409)}}},
             "/incidents/{call_id}/retry": {"post": {
                 "summary": "Try a failed service call again (a new round of attempts, run as a job)",
                 "operationId": "retryIncident", "security": SECURED, "parameters": [CALL_ID],

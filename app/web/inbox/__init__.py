@@ -13,7 +13,7 @@ from app.dossiers import service_calls, services
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
-from app.models import HumanTask
+from app.models import Dossier, HumanTask
 from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("inbox", __name__)
@@ -32,7 +32,8 @@ def urgency(due: datetime | None) -> str:
 @login_required
 def index() -> ResponseReturnValue:
     tasks = services.inbox(current_user)
-    open_incidents = len(service_calls.incidents(current_user)) if current_user.is_officer else 0
+    open_incidents = (len(service_calls.incidents(current_user)) + len(service_calls.sync_problems(current_user))
+                      if current_user.is_officer else 0)
     return render_template("inbox/index.html", tasks=tasks, urgency=urgency, open_incidents=open_incidents)
 
 
@@ -42,7 +43,27 @@ def incidents() -> ResponseReturnValue:
     """Service calls that failed with nothing in the diagram to catch the error: each waits for a person."""
     if not (current_user.is_officer or current_user.is_designer):
         abort(403)
-    return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user))
+    return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user),
+                           sync=service_calls.sync_problems(current_user))
+
+
+@bp.route("/can-bo/su-co/dong-bo/<int:dossier_id>/gui-lai", methods=["POST"])
+@login_required
+def resend_sync(dossier_id: int) -> ResponseReturnValue:
+    dossier = db.session.get(Dossier, dossier_id)
+    if dossier is None:
+        abort(404)
+    try:
+        service_calls.resend_sync(dossier, current_user)
+        db.session.commit()
+    except NotFound:
+        abort(404)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("inbox.incidents")), 303
+    flash(f"Đã gửi lại các cập nhật của hồ sơ {dossier.code} lên Cổng Dịch vụ công quốc gia.")
+    return redirect(url_for("inbox.incidents")), 303
 
 
 @bp.route("/can-bo/su-co/<int:call_id>/thu-lai", methods=["POST"])
