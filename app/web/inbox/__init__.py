@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -47,39 +48,44 @@ def incidents() -> ResponseReturnValue:
                            sync=service_calls.sync_problems(current_user))
 
 
+def _operate(action: Callable[[], str]) -> ResponseReturnValue:
+    """Run an operator's action on the incidents page, commit it, and come back with what happened."""
+    try:
+        done = action()
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except Conflict as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(done)
+    return redirect(url_for("inbox.incidents")), 303
+
+
 @bp.route("/can-bo/su-co/dong-bo/<int:dossier_id>/gui-lai", methods=["POST"])
 @login_required
 def resend_sync(dossier_id: int) -> ResponseReturnValue:
     dossier = db.session.get(Dossier, dossier_id)
     if dossier is None:
         abort(404)
-    try:
+
+    def resend() -> str:
         service_calls.resend_sync(dossier, current_user)
-        db.session.commit()
-    except NotFound:
-        abort(404)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("inbox.incidents")), 303
-    flash(f"Đã gửi lại các cập nhật của hồ sơ {dossier.code} lên Cổng Dịch vụ công quốc gia.")
-    return redirect(url_for("inbox.incidents")), 303
+        return f"Đã gửi lại các cập nhật của hồ sơ {dossier.code} lên Cổng Dịch vụ công quốc gia."
+
+    return _operate(resend)
 
 
 @bp.route("/can-bo/su-co/<int:call_id>/thu-lai", methods=["POST"])
 @login_required
 def retry_incident(call_id: int) -> ResponseReturnValue:
-    try:
+    def retry() -> str:
         call = service_calls.retry_call(call_id, current_user)
-        db.session.commit()
-    except NotFound:
-        abort(404)
-    except Conflict as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("inbox.incidents")), 303
-    flash(f"Đã đưa bước «{call.title}» của hồ sơ {call.dossier.code} vào hàng đợi để thử lại.")
-    return redirect(url_for("inbox.incidents")), 303
+        return f"Đã đưa bước «{call.title}» của hồ sơ {call.dossier.code} vào hàng đợi để thử lại."
+
+    return _operate(retry)
 
 
 def _task_or_404(task_id: int) -> HumanTask:
