@@ -10,27 +10,13 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app.identifiers import validate_personal_id, validate_tax_code
-from connectors.sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, create_sandbox_app, generate
+from connectors.sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, generate
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 DEMO = {"so_dinh_danh": DEMO_CITIZEN_ID, "ho_ten": "Nguyễn Văn An", "ngay_sinh": "1990-05-12"}
-
-
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    app = create_sandbox_app(2026, {"SANDBOX_TOKEN": TOKEN})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture()
