@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -113,29 +112,22 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Chạy hết hàng đợi rồi dừng.")
-    def worker(burst: bool) -> None:
-        """Run an rq worker for every queue (needs REDIS_URL)."""
+    @click.option("--queue", "queues", multiple=True,
+                  help="Chỉ phục vụ hàng đợi này (lặp lại được); mặc định: connectors và notifications.")
+    def worker(burst: bool, queues: tuple[str, ...]) -> None:
+        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own."""
         from redis import Redis
-        from rq import SimpleWorker
 
-        from app.jobs import QUEUES
+        from app.jobs import QUEUES, app_worker
 
         url = current_app.config["REDIS_URL"]
         if not url:
             raise click.ClickException(
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-
-        class AppWorker(SimpleWorker):
-            """Each job in an app context of its own: its database session is closed after it, so one job's
-            failed transaction never leaks into the next."""
-
-            def perform_job(self, job: Any, queue: Any) -> bool:
-                with app.app_context():
-                    return bool(super().perform_job(job, queue))
-
-        AppWorker(list(QUEUES), connection=Redis.from_url(url)).work(burst=burst, with_scheduler=True)
+        worker = app_worker(current_app._get_current_object(),  # type: ignore[attr-defined]
+                            list(queues or QUEUES), Redis.from_url(url))
+        worker.work(burst=burst, with_scheduler=True)
 
     portal = AppGroup("portal", help="Đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia.")
 

@@ -152,6 +152,19 @@ class RecordingDispatcher(Dispatcher):
         return [_resolve(job.func)(*job.args) for job in jobs]
 
 
+def app_worker(app: Flask, queues: list[str], connection: Any) -> Any:
+    """An rq worker that runs each job in an app context of its own: the job's database session is closed
+    after it, so one job's failed transaction (say, during a database failover) never leaks into the next."""
+    from rq import SimpleWorker
+
+    class AppWorker(SimpleWorker):
+        def perform_job(self, job: Any, queue: Any) -> bool:
+            with app.app_context():
+                return bool(super().perform_job(job, queue))
+
+    return AppWorker(queues, connection=connection)
+
+
 def init_jobs(app: Flask) -> None:
     mode = app.config.get("JOB_DISPATCH", "auto")
     redis_url = app.config.get("REDIS_URL")
