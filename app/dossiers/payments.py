@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -28,7 +28,7 @@ from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call
 from app.dossiers.services import now_utc
 from app.extensions import db
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
-from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, ServiceCall, User
+from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
 from app.models.user import ADMIN_ROLE
 from connectors.base import ConnectorError, PermanentError
 
@@ -220,7 +220,7 @@ def after_settle(payment: Payment, outcome: str) -> None:
         if payment.service_call_id:
             finish_call(payment.service_call_id, _result(payment))
     elif outcome == "double_charge":
-        _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"trung-{payment.id}")
+        _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"HT-{payment.transaction_id}-trung")
         db.session.commit()
 
 
@@ -309,15 +309,33 @@ def receipt_of(payment: Payment) -> str | None:
     return attachment.token if attachment else None
 
 
-REFUND_ALL = 0  # a refund request for whatever is left of the payment when the job runs
+REFUND_ALL = 0  # a refund request for whatever is left of the payment when it is carried out
 
 
-def _request_refund(payment: Payment, amount: int, reason: str, request_id: str, actor: User | None = None) -> None:
-    """Record the request and queue its job (after commit). The request id keys the refund at the platform."""
+def _request_refund(payment: Payment, amount: int, reason: str, request_key: str, actor: User | None = None) -> None:
+    """Record the request (a Refund row, so it outlives its job) and queue its job after commit.
+
+    The request key is the platform's idempotency key: asking twice under one key refunds once.
+    """
+    if db.session.scalar(select(Refund.id).where(Refund.request_key == request_key)) is not None:
+        return  # already asked (e.g. the dossier refused twice)
+    refund_row = Refund(payment_id=payment.id, request_key=request_key, amount=amount, reason=reason[:255],
+                        requested_by_id=actor.id if actor else None, requested_at=now_utc())
+    db.session.add(refund_row)
+    db.session.flush()
     what = "toàn bộ số tiền còn lại" if amount == REFUND_ALL else f"{amount} đ"
     _note(payment, "refund_requested", f"Yêu cầu hoàn {what} cho giao dịch {payment.transaction_id}: {reason}", actor)
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, payment.id, request_id, amount, reason[:200],
-                         job_id=f"pay-refund-{payment.id}-{request_id}")
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, refund_row.id,
+                         job_id=f"pay-refund-{refund_row.id}")
+
+
+def _pending_refunds(payment: Payment) -> int:
+    """What the pending requests will give back (a request for 'the rest' counts as everything left)."""
+    rows = db.session.scalars(select(Refund).where(Refund.payment_id == payment.id, Refund.state == "pending"))
+    total = 0
+    for row in rows:
+        total += (payment.amount - payment.refunded_amount) if row.amount == REFUND_ALL else row.amount
+    return total
 
 
 def on_status(dossier: Dossier, status: int) -> None:
@@ -326,7 +344,8 @@ def on_status(dossier: Dossier, status: int) -> None:
         return
     for payment in payments_of(dossier):
         if payment.state == "paid" and payment.refunded_amount < payment.amount:
-            _request_refund(payment, REFUND_ALL, "Hồ sơ không được tiếp nhận", f"tu-choi-{payment.id}")
+            _request_refund(payment, REFUND_ALL, "Hồ sơ không được tiếp nhận",
+                            f"HT-{payment.transaction_id}-tu-choi")
 
 
 def may_refund(user: User, dossier: Dossier) -> bool:
@@ -336,49 +355,79 @@ def may_refund(user: User, dossier: Dossier) -> bool:
 
 def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None or not may_refund(user, payment.dossier):
         raise NotFound(f"Không tìm thấy giao dịch số {payment_id}.", code="payment_not_found")
     if payment.state not in ("paid", "refunded"):
         raise Conflict("Chỉ hoàn tiền được giao dịch đã thanh toán.", code="payment_not_paid")
-    if amount <= 0 or amount > payment.amount - payment.refunded_amount:
-        raise Invalid("Số tiền hoàn không hợp lệ.", details={"/so_tien": (
-            f"Phải từ 1 đến {payment.amount - payment.refunded_amount} đồng.")})
+    left = payment.amount - payment.refunded_amount - _pending_refunds(payment)
+    if amount <= 0 or amount > left:
+        message = (f"Phải từ 1 đến {left} đồng (đã trừ các khoản hoàn đang chờ)." if left > 0 else
+                   "Giao dịch không còn tiền để hoàn (kể cả các khoản hoàn đang chờ).")
+        raise Invalid("Số tiền hoàn không hợp lệ.", details={"/so_tien": message})
     if not reason.strip():
         raise Invalid("Cần ghi lý do hoàn tiền.", details={"/ly_do": "Cần ghi lý do hoàn tiền."})
-    _request_refund(payment, amount, reason, uuid4().hex[:16], user)
+    _request_refund(payment, amount, reason, f"HT-{payment.transaction_id}-{uuid4().hex[:16]}", user)
     return payment
 
 
-def refund_job(payment_id: int, request_id: str, amount: int, reason: str) -> str:
-    """Carry out one refund request; a replay is deduplicated by the platform (same key), and what we record
-    is the platform's running total, so nothing is counted twice. Requests for one payment run one at a time."""
-    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                .execution_options(populate_existing=True))
-    if payment is None:
+def refund_job(refund_id: int) -> str:
+    """Carry out one refund request. Requests for one payment run one at a time (the payment row is locked);
+    a replayed job finds its request done; the platform dedupes the key if an answer was lost."""
+    request = db.session.get(Refund, refund_id)
+    if request is None or request.state != "pending":
         return "skipped"
-    left = payment.amount - payment.refunded_amount
-    amount = left if amount == REFUND_ALL else amount
-    if amount <= 0:
+    payment = db.session.scalar(select(Payment).where(Payment.id == request.payment_id).with_for_update()
+                                .execution_options(populate_existing=True))
+    request = db.session.get(Refund, refund_id, populate_existing=True)
+    assert payment is not None and request is not None
+    if request.state != "pending":
         db.session.commit()
         return "skipped"
+    amount = payment.amount - payment.refunded_amount if request.amount == REFUND_ALL else request.amount
+    if amount <= 0:
+        request.state, request.finished_at = "done", now_utc()
+        db.session.commit()
+        return "skipped"  # nothing left to give back
     try:
         answer = current_app.extensions["motcua_connectors"].call("payment.refund", {
-            "ma_giao_dich": payment.transaction_id, "so_tien": amount, "ly_do": reason,
-            "idempotency_key": f"HT-{payment.transaction_id}-{request_id}"})
+            "ma_giao_dich": payment.transaction_id, "so_tien": amount, "ly_do": request.reason,
+            "idempotency_key": request.request_key})
     except PermanentError as exc:
         # Refused (e.g. more than is left): nothing was refunded. Say so where the officers look.
+        request.state, request.error, request.finished_at = "refused", exc.message, now_utc()
         _note(payment, "refund_failed", f"Không hoàn được {amount} đ cho giao dịch {payment.transaction_id}: "
                                         f"{exc.message}")
         db.session.commit()
         return "refused"
-    total = int(answer["so_tien_hoan"])
-    if total <= payment.refunded_amount:
-        db.session.commit()
-        return "skipped"  # the platform had already done this one
+    # The platform's running total is the truth: a lost answer retried under the same key counts once.
+    total = max(payment.refunded_amount, int(answer["so_tien_hoan"]))
+    request.refunded, request.state, request.finished_at = total - payment.refunded_amount, "done", now_utc()
     payment.refunded_amount = total
     if total >= payment.amount:
         payment.state = "refunded"
-    _note(payment, "refunded", f"Đã hoàn {amount} đ cho giao dịch {payment.transaction_id}: {reason}")
+    _note(payment, "refunded", f"Đã hoàn {amount} đ cho giao dịch {payment.transaction_id}: {request.reason}")
     db.session.commit()
     return "refunded"
+
+
+def stalled_refunds(user: User) -> list[Refund]:
+    """Refunds asked for but not carried out after SERVICE_CALL_STALL (the platform down for long, or the
+    job lost), for the dossiers the user may refund: they are listed with the incidents."""
+    cutoff = now_utc() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
+    rows = db.session.scalars(select(Refund).where(Refund.state == "pending", Refund.requested_at < cutoff)
+                              .order_by(Refund.requested_at))
+    return [r for r in rows if may_refund(user, r.payment.dossier)]
+
+
+def retry_refund(refund_id: int, user: User) -> Refund:
+    """Queue a stalled refund's job again (the caller commits)."""
+    request = db.session.get(Refund, refund_id)
+    if request is None or not may_refund(user, request.payment.dossier):
+        raise NotFound(f"Không tìm thấy yêu cầu hoàn tiền số {refund_id}.", code="refund_not_found")
+    if request.state != "pending":
+        raise Conflict("Yêu cầu hoàn tiền này đã được xử lý.", code="refund_closed")
+    _note(request.payment, "refund_retry", f"Thử lại yêu cầu hoàn tiền số {request.id}.", user)
+    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, request.id,
+                         job_id=f"pay-refund-{request.id}-{uuid4().hex[:8]}")
+    return request

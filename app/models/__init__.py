@@ -11,7 +11,7 @@ from app.models.dossier import (
     RegistryLookup,
     WorkflowInstance,
 )
-from app.models.integration import Payment, PaymentCallback, PortalOutbox, ServiceCall
+from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User
 
@@ -30,6 +30,7 @@ __all__ = [
     "PortalOutbox",
     "Procedure",
     "ProcedureVersion",
+    "Refund",
     "RegistryLookup",
     "ServiceCall",
     "User",

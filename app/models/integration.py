@@ -76,6 +76,28 @@ class Payment(db.Model):  # type: ignore[name-defined]
     dossier: Mapped[Dossier] = relationship()
 
 
+class Refund(db.Model):  # type: ignore[name-defined]
+    """A refund asked for (by an officer, or by the platform itself for a double charge or a refused
+    dossier): kept until the payment platform has carried it out, so none is lost with its job."""
+
+    __tablename__ = "refund"
+    __table_args__ = (Index("ix_refund_state_requested", "state", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    request_key: Mapped[str] = mapped_column(String(64), unique=True)  # the platform's idempotency key
+    amount: Mapped[int] = mapped_column(Integer)  # 0: whatever is left of the payment when it is carried out
+    reason: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | refused
+    refunded: Mapped[int] = mapped_column(Integer, default=0)  # what this request gave back
+    error: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+    payment: Mapped[Payment] = relationship()
+
+
 class PaymentCallback(db.Model):  # type: ignore[name-defined]
     """Every callback the payment platform sent, valid or not, replayed or not: the reconciliation trail."""
 

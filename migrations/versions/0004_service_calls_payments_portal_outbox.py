@@ -98,6 +98,27 @@ def upgrade():
     with op.batch_alter_table('payment_callback', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_callback_payment_id'), ['payment_id'], unique=False)
 
+    op.create_table('refund',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('request_key', sa.String(length=64), nullable=False),
+    sa.Column('amount', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=255), nullable=False),
+    sa.Column('state', sa.String(length=16), nullable=False),
+    sa.Column('refunded', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.Column('requested_by_id', sa.Integer(), nullable=True),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.ForeignKeyConstraint(['requested_by_id'], ['app_user.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('request_key')
+    )
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.create_index('ix_refund_state_requested', ['state', 'requested_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refund_payment_id'), ['payment_id'], unique=False)
+
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.add_column(sa.Column('portal_version', sa.Integer(), server_default='0', nullable=False))
 
@@ -115,6 +136,11 @@ def downgrade():
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.drop_column('portal_version')
 
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refund_payment_id'))
+        batch_op.drop_index('ix_refund_state_requested')
+
+    op.drop_table('refund')
     with op.batch_alter_table('payment_callback', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_callback_payment_id'))
 

@@ -340,3 +340,65 @@ def test_online_payment_is_off_without_a_real_shared_secret(sandbox):
 def test_a_platform_time_without_offset_is_vietnam_time():
     at = payments._platform_time("2026-11-23T10:00:00")
     assert at.utcoffset().total_seconds() == 7 * 3600
+
+
+def test_refunds_still_pending_count_against_what_is_left(client, db_session, jobs, national, sandbox, token):
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    headers = token("ca.tiepnhan")
+    first = client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 6000, "ly_do": "a"}, headers=headers)
+    assert first.status_code == 202
+    second = client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 6000, "ly_do": "b"},
+                         headers=headers)
+    assert second.status_code == 422 and "4000" in second.get_json()["error"]["details"]["/so_tien"]
+
+
+def test_a_refund_the_platform_could_not_take_is_listed_and_retried(client, db_session, jobs, national, sandbox,
+                                                                     token):
+    from datetime import timedelta
+
+    from app.models import Refund
+    from connectors.base import TransientError
+
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    headers = token("ca.tiepnhan")
+    assert client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 10000, "ly_do": "Từ chối"},
+                       headers=headers).status_code == 202
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/thanh-toan", "mode": "error", "status": 503,
+                                              "count": 1}, timeout=5)
+    with pytest.raises(TransientError):
+        jobs.run_all()  # rq would try again later; say every try failed and the job is gone
+    [request] = db.session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+    assert request.state == "pending"
+    assert client.get("/api/v1/incidents", headers=headers).get_json()["refunds"] == []  # not overdue yet
+    request.requested_at = request.requested_at - timedelta(hours=1)
+    db_session.commit()
+    [listed] = client.get("/api/v1/incidents", headers=headers).get_json()["refunds"]
+    assert (listed["id"], listed["transaction_id"]) == (request.id, payment.transaction_id)
+    login(client, "ca.tiepnhan")
+    page = lxml.html.fromstring(client.get("/can-bo/su-co").data)
+    assert page.get_element_by_id(f"refund-{request.id}") is not None
+    assert client.post(f"/can-bo/su-co/hoan-tien/{request.id}/thu-lai").status_code == 303
+    assert run_jobs(jobs) == ["refunded"]
+    db.session.refresh(payment)
+    assert (payment.state, payment.refunded_amount) == ("refunded", 10000)
+    assert client.post(f"/api/v1/refunds/{request.id}/retry", headers=headers).status_code == 409
+
+
+def test_a_dossier_refused_twice_refunds_once(client, db_session, jobs, national, sandbox):
+    from app.models import Refund
+
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    run_jobs(jobs)
+    payments.on_status(dossier, 3)
+    payments.on_status(dossier, 3)
+    db_session.commit()
+    assert len(db.session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()) == 1
+    assert run_jobs(jobs) == ["refunded"]

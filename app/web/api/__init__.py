@@ -236,7 +236,19 @@ def incidents() -> ResponseReturnValue:
     sync = [{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
              "error": row.last_error or None, "refused": bool(row.last_error) and row.next_attempt_at is None,
              "since": row.created_at.isoformat()} for d, row in service_calls.sync_problems(api_user())]
-    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())], portal_sync=sync)
+    refunds = [{"id": r.id, "dossier_code": r.payment.dossier.code, "transaction_id": r.payment.transaction_id,
+                "amount": r.amount or None, "reason": r.reason, "requested_at": r.requested_at.isoformat()}
+               for r in payments.stalled_refunds(api_user())]
+    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())], portal_sync=sync,
+                   refunds=refunds)
+
+
+@bp.post("/refunds/<int:refund_id>/retry")
+@auth_required
+def retry_refund(refund_id: int) -> ResponseReturnValue:
+    request_row = payments.retry_refund(refund_id, api_user())
+    db.session.commit()
+    return jsonify(id=request_row.id, state=request_row.state), 202
 
 
 @bp.post("/dossiers/<path:code>/portal-sync/resend")

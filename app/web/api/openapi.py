@@ -169,8 +169,18 @@ def openapi_document() -> dict[str, Any]:
                         "dossier_code": {"type": "string"}, "outbox_id": {"type": "integer"},
                         "kind": {"enum": ["dossier", "step"]}, "attempts": {"type": "integer"},
                         "error": {"type": ["string", "null"]}, "refused": {"type": "boolean"},
-                        "since": {"type": "string"}}}}}}),
+                        "since": {"type": "string"}}}},
+                    "refunds": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "dossier_code": {"type": "string"},
+                        "transaction_id": {"type": "string"}, "amount": {"type": ["integer", "null"]},
+                        "reason": {"type": "string"}, "requested_at": {"type": "string"}}}}}}),
                     **_errors(401)}}},
+            "/refunds/{refund_id}/retry": {"post": {
+                "summary": "Queue a refund that has not been carried out again",
+                "operationId": "retryRefund", "security": SECURED,
+                "parameters": [_param("refund_id", {"type": "integer"})],
+                "responses": {"202": _resp("Queued", {"type": "object", "properties": {
+                    "id": {"type": "integer"}, "state": {"type": "string"}}}), **_errors(401, 404, 409)}}},
             "/dossiers/{code}/portal-sync/resend": {"post": {
                 "summary": "Send a dossier's owed national-portal updates again now (after a refusal or a long wait)",
                 "operationId": "resendPortalSync", "security": SECURED, "parameters": [DOSSIER_CODE],

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from app.dossiers import service_calls, services
+from app.dossiers import payments, service_calls, services
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
@@ -34,7 +34,7 @@ def urgency(due: datetime | None) -> str:
 def index() -> ResponseReturnValue:
     tasks = services.inbox(current_user)
     open_incidents = (len(service_calls.incidents(current_user)) + len(service_calls.sync_problems(current_user))
-                      if current_user.is_officer else 0)
+                      + len(payments.stalled_refunds(current_user)) if current_user.is_officer else 0)
     return render_template("inbox/index.html", tasks=tasks, urgency=urgency, open_incidents=open_incidents)
 
 
@@ -45,7 +45,18 @@ def incidents() -> ResponseReturnValue:
     if not (current_user.is_officer or current_user.is_designer):
         abort(403)
     return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user),
-                           sync=service_calls.sync_problems(current_user))
+                           sync=service_calls.sync_problems(current_user),
+                           refunds=payments.stalled_refunds(current_user))
+
+
+@bp.route("/can-bo/su-co/hoan-tien/<int:refund_id>/thu-lai", methods=["POST"])
+@login_required
+def retry_refund(refund_id: int) -> ResponseReturnValue:
+    def retry() -> str:
+        request = payments.retry_refund(refund_id, current_user)
+        return f"Đã đưa yêu cầu hoàn tiền số {request.id} vào hàng đợi để thử lại."
+
+    return _operate(retry)
 
 
 def _operate(action: Callable[[], str]) -> ResponseReturnValue:
