@@ -421,6 +421,21 @@ def task_form_schema(task: HumanTask) -> dict[str, Any]:
     return schema
 
 
+def lookup_results(task: HumanTask) -> dict[str, dict[str, Any]]:
+    """What the dossier's finished service calls brought back, as this task sees it: result variable → value.
+
+    The officer compares it with what the applicant declared (e.g. the parents found in the population
+    database); only calls that were answered are shown.
+    """
+    done = db.session.scalars(select(ServiceCall).where(ServiceCall.dossier_id == task.dossier_id,
+                                                        ServiceCall.state == "done").order_by(ServiceCall.id)).all()
+    if not done or task.state not in OPEN_TASK_STATES:
+        return {}
+    data = WorkflowRun.load(task.dossier.workflow.document, bundle_for(task.dossier.procedure_version)
+                            ).task_data(task.engine_task_id)
+    return {c.title: data[c.result_variable] for c in done if isinstance(data.get(c.result_variable), dict)}
+
+
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     task = get_task(task_id, user)
     if task.state not in OPEN_TASK_STATES:

@@ -169,6 +169,10 @@ def test_incident_page_lists_and_retries(client, db_session, jobs, registry, san
     client.post(f"/cong-viec/{task.id}/nhan")
     task_page = lxml.html.fromstring(client.get(f"/cong-viec/{task.id}").data)
     assert "Đã có kết quả" in task_page.get_element_by_id("service-calls").text_content()
+    # What the population database says about the mother, next to what the applicant declared.
+    [found] = task_page.find_class("lookup-result")
+    assert "Tra cứu thông tin người mẹ" in found.text_content() and "Trần Thị Bình" in found.text_content()
+    assert MOTHER_ID in found.text_content()
 
 
 def test_open_circuit_fails_fast_without_calling_then_recovers(client, db_session, jobs, registry, sandbox):

@@ -124,7 +124,7 @@ def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], mes
     done = [e for e in services.history(t.dossier) if e.action == "completed"]
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
                            fields=fields, errors=errors, message=message, done=done,
-                           calls=service_calls.calls_of(t.dossier)), status
+                           calls=service_calls.calls_of(t.dossier), results=services.lookup_results(t)), status
 
 
 @bp.route("/cong-viec/<int:task_id>/nhan", methods=["POST"])
