@@ -114,7 +114,13 @@ def _call(call: ServiceCall) -> Any:
     finally:
         if provider in REGISTRY_PROVIDERS:
             subject = next((str(v) for k, v in call.params.items() if k in ("so_dinh_danh", "ma_so_thue")), "")
-            db.session.add(RegistryLookup(dossier_id=dossier.id, user_id=None, operation=call.operation,
+            # A look-up made again because an operator asked is on that operator's name.
+            retried_by = db.session.scalar(
+                select(AuditEvent.actor_id).where(AuditEvent.dossier_id == dossier.id,
+                                                  AuditEvent.action == "incident_retry",
+                                                  AuditEvent.task_title == call.title)
+                .order_by(AuditEvent.id.desc()).limit(1)) if call.rounds > 1 else None
+            db.session.add(RegistryLookup(dossier_id=dossier.id, user_id=retried_by, operation=call.operation,
                                           subject=subject[:40], outcome=outcome[:40],
                                           purpose=f"{call.title} — hồ sơ {dossier.code}"[:255]))
             db.session.commit()

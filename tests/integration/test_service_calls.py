@@ -146,6 +146,9 @@ def test_timeouts_exhaust_the_attempts_then_an_incident_is_retried_over_the_api(
     assert run_jobs(jobs) == ["done"]
     db.session.refresh(call)
     assert (call.state, call.rounds) == ("done", 2)
+    log = db.session.scalars(select(RegistryLookup).where(RegistryLookup.dossier_id == dossier.id)
+                             .order_by(RegistryLookup.id)).all()
+    assert log[0].user_id is None and log[-1].user_id == user("tiepnhan").id  # the retry is on the operator
     assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
     assert client.get("/api/v1/incidents", headers=headers).get_json()["items"] == []
 
