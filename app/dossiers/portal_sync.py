@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.eforms.schema import resolve_pointer
@@ -305,18 +305,18 @@ def unsent_dossiers() -> list[int]:
                                    .group_by(PortalOutbox.dossier_id).order_by(func.min(PortalOutbox.id))))
 
 
-def problems(dossier_ids: list[int] | None = None) -> list[tuple[Dossier, PortalOutbox]]:
+def problems() -> list[tuple[Dossier, PortalOutbox]]:
     """Dossiers whose sync waits for a person: the first unsent row was refused, or has been owed for longer
-    than SERVICE_CALL_STALL (a long outage, or a retry job that was lost). Oldest first."""
+    than SERVICE_CALL_STALL (a long outage, or a retry job that was lost). Oldest first, in one query."""
     cutoff = _now() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
-    out: list[tuple[Dossier, PortalOutbox]] = []
-    for dossier_id in (unsent_dossiers() if dossier_ids is None else dossier_ids):
-        head = _head(dossier_id)
-        if head is not None and (_refused(head) or head.created_at < cutoff):
-            dossier = db.session.get(Dossier, dossier_id)
-            if dossier is not None:
-                out.append((dossier, head))
-    return out
+    heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
+             .group_by(PortalOutbox.dossier_id))
+    refused = and_(PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None))
+    rows = db.session.execute(
+        select(Dossier, PortalOutbox).join(Dossier, Dossier.id == PortalOutbox.dossier_id)
+        .where(PortalOutbox.id.in_(heads), or_(refused, PortalOutbox.created_at < cutoff))
+        .order_by(PortalOutbox.id))
+    return [(dossier, row) for dossier, row in rows]
 
 
 def resend(enqueue: bool = True, dossier_ids: list[int] | None = None, actor: User | None = None) -> list[int]:

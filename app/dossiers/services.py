@@ -421,14 +421,11 @@ def task_form_schema(task: HumanTask) -> dict[str, Any]:
     return schema
 
 
-def lookup_results(task: HumanTask) -> dict[str, dict[str, Any]]:
-    """What the dossier's finished service calls brought back, as this task sees it: result variable → value.
-
-    The officer compares it with what the applicant declared (e.g. the parents found in the population
-    database); only calls that were answered are shown.
-    """
-    done = db.session.scalars(select(ServiceCall).where(ServiceCall.dossier_id == task.dossier_id,
-                                                        ServiceCall.state == "done").order_by(ServiceCall.id)).all()
+def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> dict[str, dict[str, Any]]:
+    """What the dossier's answered service calls (among `calls`) brought back, as this task sees it:
+    call title → result. The officer compares it with what the applicant declared (e.g. the parents found in
+    the population database)."""
+    done = [c for c in calls if c.state == "done"]
     if not done or task.state not in OPEN_TASK_STATES:
         return {}
     data = WorkflowRun.load(task.dossier.workflow.document, bundle_for(task.dossier.procedure_version)

@@ -139,6 +139,10 @@ class PaymentState:
             return CallbackFault(fault.mode, 1, fault.times, fault.delay_ms)
 
 
+def _unknown(ma_giao_dich: str) -> Any:
+    return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+
+
 def _pstate() -> PaymentState:
     state: PaymentState = current_app.extensions["sandbox_payment"]
     return state
@@ -444,7 +448,7 @@ def install(app: Flask) -> None:
         with state.lock:
             payment = state.payments.get(ma_giao_dich)
             if payment is None:
-                return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+                return _unknown(ma_giao_dich)
             return jsonify(_public(payment))
 
     @app.get("/thanh-toan/<ma_giao_dich>/bien-lai")
@@ -455,7 +459,7 @@ def install(app: Flask) -> None:
         with state.lock:
             payment = state.payments.get(ma_giao_dich)
             if payment is None:
-                return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+                return _unknown(ma_giao_dich)
             if not payment.was_paid:
                 return _error(409, "chua_thanh_toan",
                               "Giao dịch chưa được thanh toán nên chưa có biên lai điện tử.")
@@ -500,7 +504,7 @@ def install(app: Flask) -> None:
         with state.lock:
             payment = state.payments.get(ma_giao_dich)
             if payment is None:
-                return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+                return _unknown(ma_giao_dich)
             previous = state.refunds.get((ma_giao_dich, key))
             if previous is not None:
                 if previous[0] != request_body:
@@ -565,7 +569,7 @@ def install(app: Flask) -> None:
             payment = state.payments.get(ma_giao_dich)
             fields = list(payment.callback) if payment is not None and payment.callback else None
         if payment is None:
-            return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+            return _unknown(ma_giao_dich)
         if fields is None:
             return _error(409, "chua_co_thong_bao", "Giao dịch chưa kết thúc nên chưa có thông báo để gửi lại.")
         entry = _post_callback(state, payment, fields, attempt=1, replay=True)

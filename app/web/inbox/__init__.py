@@ -122,9 +122,10 @@ def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], mes
     ui = ui_for(version, t.form)
     fields = render_form(schema, ui, data, errors) if t.state in services.OPEN_TASK_STATES else ""
     done = [e for e in services.history(t.dossier) if e.action == "completed"]
+    calls = service_calls.calls_of(t.dossier)
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
                            fields=fields, errors=errors, message=message, done=done,
-                           calls=service_calls.calls_of(t.dossier), results=services.lookup_results(t)), status
+                           calls=calls, results=services.lookup_results(t, calls)), status
 
 
 @bp.route("/cong-viec/<int:task_id>/nhan", methods=["POST"])
