@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on real PostgreSQL and Redis (127.0.0.1), plus lint, types and layering.
-# Starts PostgreSQL/Redis if they are down and installs Chromium for the browser tests if missing.
+# Starts PostgreSQL/Redis if they are down, installs Chromium for the browser tests if missing, and the
+# browser packages of package.json (axe-core for the accessibility audit) with npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -8,6 +9,10 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 .venv/bin/pybabel compile --use-fuzzy -d app/translations >/dev/null 2>&1 || true
+if [ -f package.json ]; then
+  command -v npm >/dev/null || { echo "npm is missing (the browser packages in package.json need it): sudo apt-get install npm" >&2; exit 3; }
+  npm ci --no-audit --no-fund --loglevel=error
+fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
