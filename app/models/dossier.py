@@ -146,7 +146,9 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     actor_name: Mapped[str] = mapped_column(String(255), default="")
-    action: Mapped[str] = mapped_column(String(40))  # submitted, claimed, completed, status, ...
+    action: Mapped[str] = mapped_column(String(40))  # submitted, claimed, completed, returned, status, ...
+    # The decision a step was completed with, as the diagram names it (e.g. "Trả lại" on the flow taken back).
+    outcome: Mapped[str] = mapped_column(String(255), default="", server_default="")
     task_title: Mapped[str] = mapped_column(String(500), default="")
     status_from: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     status_to: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
