@@ -493,10 +493,12 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
 
 
 def get_dossier(code: str) -> Dossier:
+    """The dossier a typed or linked code names: surrounding spaces and letter case do not matter."""
     try:
         parse_dossier_code(code)
     except IdentifierError as exc:
         raise NotFound(f"Mã hồ sơ «{code[:80]}» không đúng định dạng.", code="dossier_code_invalid") from exc
+    code = code.strip().upper()  # codes are stored as the regulation writes them (see format_dossier_code)
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     if dossier is None:
         raise NotFound(f"Không tìm thấy hồ sơ có mã «{code}».", code="dossier_not_found")

@@ -20,6 +20,28 @@ ADMIN_ROLE = "quan_tri"
 ALL_ROLES = (*OFFICER_ROLES, CITIZEN_ROLE, DESIGNER_ROLE, ADMIN_ROLE)
 
 
+def N_(text: str) -> str:
+    """Marks a string for the translation catalogue; it is translated where it is shown."""
+    return text
+
+
+# What people read instead of a role code (the codes stay in the manifest, the database and the API).
+ROLE_LABELS: dict[str, str] = {
+    "tiep_nhan": N_("Tiếp nhận hồ sơ (bộ phận một cửa)"),
+    "chuyen_vien": N_("Chuyên viên xử lý"),
+    "lanh_dao_phong": N_("Lãnh đạo phòng"),
+    "lanh_dao_ky": N_("Lãnh đạo ký duyệt"),
+    "tra_ket_qua": N_("Trả kết quả"),
+    CITIZEN_ROLE: N_("Công dân"),
+    DESIGNER_ROLE: N_("Thiết kế thủ tục"),
+    ADMIN_ROLE: N_("Quản trị hệ thống"),
+}
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role)
+
+
 class User(UserMixin, db.Model):  # type: ignore[name-defined]
     __tablename__ = "app_user"
 
@@ -40,6 +62,10 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
 
     def has_role(self, role: str) -> bool:
         return role in (self.roles or [])
+
+    @property
+    def role_labels(self) -> list[str]:
+        return [role_label(r) for r in self.roles or []]
 
     @property
     def is_officer(self) -> bool:
