@@ -31,6 +31,8 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024)))
+    # Most items a repeatable eForm group may hold when its schema declares no maxItems.
+    FORM_MAX_ITEMS = int(_env("FORM_MAX_ITEMS", "100"))
     # Largest single uploaded file in an eForm, in bytes.
     MAX_UPLOAD_FILE_BYTES = int(_env("MAX_UPLOAD_FILE_BYTES", str(10 * 1024 * 1024)))
     # Largest BPMN/DMN file accepted by the parser, in bytes.

@@ -9,6 +9,10 @@ What the browser posts is not what the person meant in three ways this module co
   Vietnamese instead of the value silently disappearing.
 Repeatable groups keep trailing blank items only while an add/remove button is being answered, so the
 item count the person sees survives the round trip.
+
+An index or an item count in a POST is only a number someone typed: a group never grows past its schema's
+maxItems (or the platform's cap when it declares none), and an add/remove press is answered only when it
+names an item or a group that exists and has room (`check_action`).
 """
 
 from __future__ import annotations
@@ -19,14 +23,22 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from app.eforms.schema import MISSING, Field, child_path, describe_root
+from app.eforms.schema import (
+    DEFAULT_MAX_ITEMS,
+    MISSING,
+    Field,
+    child_path,
+    describe_root,
+    join_path,
+    split_path,
+)
 
-__all__ = ["form_actions", "parse_form"]
+__all__ = ["check_action", "form_actions", "parse_form"]
 
 # A werkzeug MultiDict, or a plain mapping of name → list of strings (or → one string).
 FormLike = Any
 
-MAX_ITEMS = 500  # a forged index must not make us build a huge list
+INVALID_ACTION = "Thao tác thêm hoặc xóa mục không hợp lệ; vui lòng dùng các nút trên biểu mẫu."
 _TRUE = frozenset({"true", "on", "1", "yes", "co", "có"})
 _DATETIME_LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?")
 _ACTION_PATH = re.compile(r"[^.\[\]\s]+(?:\[\d+\]|\.[^.\[\]\s]+)*")
@@ -53,9 +65,10 @@ class _Reader:
                 return value
         return None
 
-    def indices(self, path: str) -> set[int]:
-        pattern = re.compile(re.escape(self.prefix + path) + r"\[(\d+)\]")
-        return {int(m.group(1)) for key in self.keys if (m := pattern.match(key))}
+    def indices(self, path: str, limit: int) -> set[int]:
+        """Item indices posted for a group, below `limit` (a longer digit string cannot be one of them)."""
+        pattern = re.compile(re.escape(self.prefix + path) + rf"\[(\d{{1,{len(str(limit))}}})\]")
+        return {i for key in self.keys if (m := pattern.match(key)) and (i := int(m.group(1))) < limit}
 
 
 def _clean_text(raw: str) -> str:
@@ -103,9 +116,10 @@ def _convert(f: Field, raw: str) -> Any:
 
 
 class _Parser:
-    def __init__(self, reader: _Reader, keep_all: bool) -> None:
+    def __init__(self, reader: _Reader, keep_all: bool, max_items: int) -> None:
         self.reader = reader
         self.keep_all = keep_all
+        self.max_items = max_items
         self.files: list[str] = []
 
     def field(self, f: Field, path: str, required: bool) -> tuple[Any, bool]:
@@ -147,12 +161,14 @@ class _Parser:
 
     def array(self, f: Field, path: str, required: bool) -> tuple[Any, bool]:
         item = f.item()
+        limit = f.item_limit(self.max_items)
         count = 0
         for raw in self.reader.getlist(path + ".__count__"):
-            if raw.strip().isdigit():
-                count = int(raw.strip())
-        indices = self.reader.indices(path)
-        size = min(max(count, max(indices) + 1 if indices else 0), MAX_ITEMS)
+            text = raw.strip()
+            if text.isdigit() and len(text) <= len(str(limit)):
+                count = int(text)
+        indices = self.reader.indices(path, limit)
+        size = min(max(count, max(indices) + 1 if indices else 0), limit)
         items: list[Any] = []
         touched: list[bool] = []
         for i in range(size):
@@ -171,16 +187,18 @@ class _Parser:
 
 
 def parse_form(schema: Mapping[str, Any], form: FormLike, *, prefix: str = "",
-               ui: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+               ui: Mapping[str, Any] | None = None,
+               max_items: int = DEFAULT_MAX_ITEMS) -> tuple[dict[str, Any], list[str]]:
     """(nested data, paths of the file fields on the form).
 
     File inputs are not part of `form`: for each returned path the caller reads the upload named
     `prefix + path`, stores it and puts its reference string at that path. A file already attached is
     posted back by a hidden input of the same name and is read here like any text value. Pass the form's
-    `ui` hints when they change how a field is read (`ui:widget` file, hidden, radio).
+    `ui` hints when they change how a field is read (`ui:widget` file, hidden, radio). `max_items` bounds a
+    repeatable group whose schema has no maxItems.
     """
     root = describe_root(schema, ui)
-    parser = _Parser(_Reader(form, prefix), keep_all=bool(form_actions(form, prefix=prefix)))
+    parser = _Parser(_Reader(form, prefix), keep_all=bool(form_actions(form, prefix=prefix)), max_items=max_items)
     data, _ = parser.object(root, "", True)
     return dict(data), parser.files
 
@@ -200,3 +218,45 @@ def form_actions(form: FormLike, *, prefix: str = "") -> dict[str, str]:
             if _ACTION_PATH.fullmatch(path):
                 return {action: path}
     return {}
+
+
+def check_action(schema: Mapping[str, Any], data: Any, action: Mapping[str, str], *,
+                 ui: Mapping[str, Any] | None = None, max_items: int = DEFAULT_MAX_ITEMS) -> tuple[str, str] | None:
+    """None when an add/remove press (from `form_actions`) may be answered on the parsed `data`; otherwise
+    (field path, Vietnamese message) to show instead.
+
+    "add" must name a repeatable group that has room for one more item; "remove" an item that exists. Every
+    index on the way must name an existing item, so answering the press never builds a list.
+    """
+    if not action:
+        return None
+    kind, path = next(iter(action.items()))
+    parts = split_path(path)
+    if not parts or join_path(parts) != path or kind not in ("add", "remove"):
+        return "", INVALID_ACTION
+    f: Field | None = describe_root(schema, ui)
+    value: Any = data
+    for part in parts:
+        if f is None:
+            return "", INVALID_ACTION
+        if isinstance(part, str):
+            if f.kind != "object":
+                return "", INVALID_ACTION
+            f = f.child(part)
+            value = value.get(part, MISSING) if isinstance(value, Mapping) else MISSING
+        else:
+            if f.kind != "array" or part >= f.item_limit(max_items):
+                return "", INVALID_ACTION
+            if not isinstance(value, list) or part >= len(value):
+                return "", INVALID_ACTION
+            f, value = f.item(), value[part]
+    if f is None:
+        return "", INVALID_ACTION
+    if kind == "remove":
+        return None if isinstance(parts[-1], int) else ("", INVALID_ACTION)
+    if f.kind != "array":
+        return "", INVALID_ACTION
+    limit = f.item_limit(max_items)
+    if len(value if isinstance(value, list) else []) >= limit:
+        return path, f"{f.title or f.item().title or 'Danh sách'}: tối đa {limit} mục."
+    return None

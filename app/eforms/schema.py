@@ -16,6 +16,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 __all__ = [
+    "DEFAULT_MAX_ITEMS",
+    "MAX_ITEMS_CEILING",
     "MISSING",
     "Field",
     "FormSchemaError",
@@ -36,6 +38,11 @@ __all__ = [
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCALAR_KINDS = frozenset({"string", "integer", "number", "boolean", "file"})
 MAX_DEPTH = 12
+# A repeatable group without its own maxItems holds at most this many items (the platform setting
+# FORM_MAX_ITEMS overrides it); no form may declare more than the ceiling. Whatever a request says, no list
+# is built longer than these: an index or an item count is only a number in a POST.
+DEFAULT_MAX_ITEMS = 100
+MAX_ITEMS_CEILING = 1000
 
 
 class _Missing:
@@ -297,6 +304,20 @@ class Field:
         value = self.node.get("maxItems")
         return value if isinstance(value, int) and not isinstance(value, bool) else None
 
+    def item_limit(self, cap: int = DEFAULT_MAX_ITEMS) -> int:
+        """How many items this repeatable group may hold: its own maxItems, else the platform's cap (never
+        below its minItems, so the form can still be filled in)."""
+        declared = self.max_items
+        limit = declared if declared is not None else max(cap, self.min_items)
+        return max(0, min(limit, MAX_ITEMS_CEILING))
+
+    def child(self, name: str) -> Field | None:
+        """The field `name` of an object, or None when the schema does not declare it."""
+        for child_name, sub, _ in self.children():
+            if child_name == name:
+                return sub
+        return None
+
 
 def ordered(names: Sequence[str], order: Any) -> list[str]:
     if not isinstance(order, list) or not order:
@@ -426,7 +447,10 @@ def _check_field(f: Field, problems: list[tuple[str, str]]) -> None:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 problems.append((sub.pointer, f"Tên trường “{name}” chỉ được gồm chữ cái không dấu, chữ số và “_”."))
             _check_field(sub, problems)
-    elif f.kind == "array":
+    elif f.kind in ("array", "multi"):
+        if f.max_items is not None and f.max_items > MAX_ITEMS_CEILING:
+            problems.append((f.pointer + "/maxItems",
+                             f"“maxItems” tối đa là {MAX_ITEMS_CEILING}; biểu mẫu không nhận danh sách dài hơn."))
         try:
             _check_field(f.item(), problems)
         except FormSchemaError as exc:

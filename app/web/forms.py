@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Request
+from flask import Request, current_app
 
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
-from app.eforms.parse import form_actions, parse_form
-from app.eforms.schema import path_to_pointer, pointer_to_path, resolve_pointer
+from app.eforms.parse import check_action, form_actions, parse_form
+from app.eforms.schema import MAX_ITEMS_CEILING, path_to_pointer, pointer_to_path, resolve_pointer
 from app.models import ProcedureVersion, User
 
 
@@ -22,10 +22,18 @@ class PostedForm:
 
 
 def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Put `value` at a field path, creating the groups and items on the way.
+
+    The paths come from the parser and from add/remove presses that `check_action` accepted, so their indices
+    are within the schema's bounds; an index past the ceiling any form may declare is refused all the same.
+    """
     parts = [p for p in path_to_pointer(path).lstrip("/").split("/") if p != ""]
     node: Any = data
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        if isinstance(node, list) and not (part.isdigit() and len(part) <= 6 and int(part) < MAX_ITEMS_CEILING):
+            raise Invalid("Thao tác thêm hoặc xóa mục không hợp lệ.", code="form_index_out_of_bounds",
+                          details={path: "Chỉ số mục vượt quá giới hạn của biểu mẫu."})
         key: Any = int(part) if isinstance(node, list) else part
         if last:
             if isinstance(node, list):
@@ -48,8 +56,15 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
 
 def read_posted_form(request: Request, schema: dict[str, Any], user: User | None,
                      ui: dict[str, Any] | None = None) -> PostedForm:
-    data, file_paths = parse_form(schema, request.form, ui=ui)
+    cap = int(current_app.config["FORM_MAX_ITEMS"])
+    data, file_paths = parse_form(schema, request.form, ui=ui, max_items=cap)
     posted = PostedForm(data=data, action=form_actions(request.form))
+    refused = check_action(schema, data, posted.action, ui=ui, max_items=cap)
+    if refused is not None:
+        # Shown on the form like any other error; nothing is added, removed or submitted.
+        path, message = refused
+        posted.errors[path] = message
+        posted.action = {}
     for path in file_paths:
         upload = request.files.get(path)
         if upload is None or not upload.filename:
@@ -86,7 +101,10 @@ def errors_by_path(details: dict[str, str]) -> dict[str, str]:
 
 
 def apply_action(data: dict[str, Any], action: dict[str, str]) -> dict[str, Any]:
-    """Add or remove one item of a repeatable group, so the form works without JavaScript."""
+    """Add or remove one item of a repeatable group, so the form works without JavaScript.
+
+    `action` is a `PostedForm.action`: `read_posted_form` has already refused one the schema does not allow.
+    """
     if "add" in action:
         items = resolve_pointer(data, path_to_pointer(action["add"]))
         set_path(data, action["add"], [*(items if isinstance(items, list) else []), {}])

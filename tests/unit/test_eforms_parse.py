@@ -8,9 +8,9 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from app.eforms.parse import MAX_ITEMS, form_actions, parse_form
+from app.eforms.parse import check_action, form_actions, parse_form
 from app.eforms.render import render_form
-from app.eforms.schema import split_path
+from app.eforms.schema import DEFAULT_MAX_ITEMS, split_path
 from app.eforms.validate import validate_data
 from tests.unit.test_eforms_render import SMALL, SMALL_UI, doc, post
 from tests.unit.test_eforms_schema import BIRTH_SCHEMA, BIRTH_UI, PDF_REF, VALID_BIRTH_DATA
@@ -172,7 +172,47 @@ def test_blank_trailing_items_are_dropped_blank_middle_items_kept_for_their_erro
 def test_a_forged_index_does_not_build_a_huge_list():
     data, _ = parse_form(BIRTH_SCHEMA, MultiDict([("nguoi_lam_chung[999999999].ho_ten", "X"),
                                                   ("nguoi_lam_chung.__count__", "88888888")]))
-    assert len(data.get("nguoi_lam_chung", [])) <= MAX_ITEMS
+    assert "X" not in str(data)
+    assert len(data.get("nguoi_lam_chung", [])) <= 2  # the group's maxItems
+
+
+def test_item_indices_and_counts_are_bounded_by_max_items_or_the_platform_cap():
+    schema = {"type": "object", "properties": {
+        "co_gioi_han": {"type": "array", "maxItems": 3, "items": {"type": "object", "properties": {
+            "ten": {"type": "string"}}}},
+        "khong_gioi_han": {"type": "array", "items": {"type": "object", "properties": {"ten": {"type": "string"}}}},
+    }}
+    form = MultiDict([("co_gioi_han[2].ten", "trong"), ("co_gioi_han[3].ten", "ngoai"),
+                      ("khong_gioi_han[4].ten", "trong"), ("khong_gioi_han[5].ten", "ngoai"),
+                      ("khong_gioi_han.__count__", "999999999999"), ("__add__", "co_gioi_han")])
+    data, _ = parse_form(schema, form, max_items=5)
+    assert [item.get("ten") for item in data["co_gioi_han"]] == [None, None, "trong"]
+    assert len(data["khong_gioi_han"]) == 5 and data["khong_gioi_han"][4] == {"ten": "trong"}
+    data, _ = parse_form(schema, MultiDict([("khong_gioi_han[150].ten", "x")]))
+    assert "khong_gioi_han" not in data and DEFAULT_MAX_ITEMS == 100
+
+
+def test_an_add_or_remove_press_is_answered_only_within_the_schema():
+    schema = {"type": "object", "properties": {
+        "con": {"type": "array", "maxItems": 2, "title": "Con", "items": {"type": "object", "properties": {
+            "ten": {"type": "string"},
+            "chau": {"type": "array", "items": {"type": "object", "properties": {"ten": {"type": "string"}}}}}}},
+        "chon": {"type": "array", "items": {"enum": ["a", "b"]}},
+        "ten": {"type": "string"},
+    }}
+    data = {"con": [{"ten": "A", "chau": [{}]}]}
+    assert check_action(schema, data, {"add": "con"}) is None
+    assert check_action(schema, data, {"add": "con[0].chau"}) is None
+    assert check_action(schema, data, {"remove": "con[0]"}) is None
+    assert check_action(schema, data, {"remove": "con[0].chau[0]"}) is None
+    assert check_action(schema, {"con": [{}, {}]}, {"add": "con"}) == ("con", "Con: tối đa 2 mục.")
+    assert check_action(schema, data, {"add": "con[0].chau"}, max_items=1) == (
+        "con[0].chau", "Danh sách: tối đa 1 mục.")
+    for refused in ({"add": "con[20000000]"}, {"add": "con[1].chau"}, {"add": "con[5].chau"}, {"add": "chon"},
+                    {"add": "ten"}, {"add": "khong_co"}, {"remove": "con[1]"}, {"remove": "con"},
+                    {"add": "con[0]x"}, {"remove": "ten[0]"}):
+        path, message = check_action(schema, data, refused)
+        assert path == "" and "không hợp lệ" in message, refused
 
 
 def test_file_fields_are_reported_by_concrete_path():
