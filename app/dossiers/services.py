@@ -25,8 +25,9 @@ from app.dossiers import portal_sync
 from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
-from app.eforms.schema import path_to_pointer, resolve_pointer
+from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
+from app.engine.flows import flow_labels
 from app.engine.runtime import EngineError, SpecBundle, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
 from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
@@ -472,10 +473,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         raise Conflict("Công việc không còn chờ xử lý trong quy trình.", code="task_closed") from exc
     except EngineError as exc:
         raise _engine_failure(exc) from exc
-    late = task.due_at is not None and now > task.due_at
-    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name,
-                              action="completed", task_title=task.title, step_due_at=task.due_at, at=now,
-                              note="Trễ hạn bước xử lý." if late else ""))
+    db.session.add(_completion_event(task, user, data, step, now))
     portal_sync.record_step(dossier, task.title, user, task.claimed_at or task.created_at, now, task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
@@ -487,6 +485,98 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     except StaleDataError as exc:
         raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại.", code="stale_workflow") from exc
     return task
+
+
+# ---------------------------------------------------------------- decisions, returns and re-opened steps
+
+
+def _ui_hints(version: ProcedureVersion, task: HumanTask) -> Mapping[str, Any]:
+    info = version.tasks.get(task.spec_name, {})
+    ui = version.forms.get(info.get("ui_form") or (task.form or "").replace(".schema.json", ".ui.json"))
+    return ui if isinstance(ui, dict) else {}
+
+
+def _hinted(ui: Mapping[str, Any], key: str) -> list[str]:
+    """The field names a form's UI hints declare for a role (`ui:reason`, `ui:decision`): one name or a list."""
+    raw = ui.get(key)
+    names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    return [n for n in names if isinstance(n, str)]
+
+
+def declared_reason(version: ProcedureVersion, task: HumanTask, data: Mapping[str, Any] | None) -> str:
+    """The reason the person gave: the first filled field among those the form declares with `ui:reason`."""
+    for name in _hinted(_ui_hints(version, task), "ui:reason"):
+        value = (data or {}).get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def declared_decision(version: ProcedureVersion, task: HumanTask, data: Mapping[str, Any] | None) -> str:
+    """The label of the choice made in the field the form declares with `ui:decision` (its option title)."""
+    ui = _ui_hints(version, task)
+    properties = (version.forms.get(task.form or "") or {}).get("properties") or {}
+    for name in _hinted(ui, "ui:decision"):
+        if name not in (data or {}) or not isinstance(properties.get(name), dict):
+            continue
+        value, node = (data or {})[name], properties[name]
+        for option, title in options_of(node, ui.get(name) if isinstance(ui.get(name), dict) else None) or []:
+            if option == value:
+                return title
+        if isinstance(value, bool):
+            return f"{node.get('title') or name}: {display_scalar(value)}"
+    return ""
+
+
+def _outcome(version: ProcedureVersion, task: HumanTask, data: Mapping[str, Any] | None,
+             reopened: list[str]) -> str:
+    """What the step decided: the names of the flows taken back to the re-opened steps, else the declared
+    decision; a return with neither is simply «Trả lại»."""
+    labels: list[str] = []
+    for spec_name in reopened:
+        for label in flow_labels(version.content_hash, lambda: version.bpmn_files, task.spec_name, spec_name):
+            if label not in labels:
+                labels.append(label)
+    return ", ".join(labels) or declared_decision(version, task, data) or ("Trả lại" if reopened else "")
+
+
+def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step: StepResult,
+                      at: datetime) -> AuditEvent:
+    """The history row of a completed step. A step whose outcome sends the workflow back to a step already
+    done in this dossier (a gateway loop: a leader returns the dossier) is recorded as `returned`, with the
+    decision taken and the reason given, instead of a plain completion."""
+    version = task.dossier.procedure_version
+    done = set(db.session.scalars(select(HumanTask.spec_name).where(
+        HumanTask.dossier_id == task.dossier_id, HumanTask.state == "completed")))
+    reopened = [r.spec_name for r in step.ready if r.spec_name in done]
+    late = task.due_at is not None and at > task.due_at
+    note = " ".join(part for part in (declared_reason(version, task, data),
+                                      "Trễ hạn bước xử lý." if late else "") if part)
+    return AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
+                      action="returned" if reopened else "completed", task_title=task.title,
+                      outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
+                      note=note)
+
+
+def reopened_from(task: HumanTask) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """For a step this dossier has done before (re-opened by a return): what was submitted for it last time,
+    which its form starts from, and the return that re-opened it (who, which step, the decision, the reason).
+    (None, None) for a step done for the first time."""
+    earlier = list(db.session.scalars(
+        select(HumanTask).where(HumanTask.dossier_id == task.dossier_id, HumanTask.state == "completed",
+                                HumanTask.id != task.id, HumanTask.completed_at <= task.created_at)
+        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())).all())
+    previous = next((t for t in earlier if t.spec_name == task.spec_name), None)
+    if previous is None:
+        return None, None
+    cause = earlier[0]  # the completion whose outcome created this task, in the same transaction
+    version = task.dossier.procedure_version
+    by = db.session.get(User, cause.completed_by_id) if cause.completed_by_id else None
+    returned = {"task": cause.title, "by": by.full_name if by else "",
+                "at": cause.completed_at,
+                "outcome": _outcome(version, cause, cause.data, [task.spec_name]),
+                "reason": declared_reason(version, cause, cause.data) or None}
+    return (dict(previous.data) if isinstance(previous.data, dict) else None), returned
 
 
 # ---------------------------------------------------------------- lookups

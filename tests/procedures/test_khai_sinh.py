@@ -90,3 +90,63 @@ def test_khai_sinh_with_both_parents_looked_up_to_the_result(client, jobs, natio
     lookups = db.session.scalars(select(RegistryLookup).where(RegistryLookup.dossier_id == db.session.scalar(
         select(Dossier.id).where(Dossier.code == code)))).all()
     assert sorted(r.subject for r in lookups) == sorted([MOTHER_ID, "001090012345"])
+
+
+def test_leader_returns_the_dossier_with_a_reason(client, token):
+    """A leader's return is a decision with its reason: in the history, and on the re-opened task, which starts
+    from what the specialist submitted last time (register number, book)."""
+    import lxml.html
+
+    from tests.samples import client_uploader, with_uploads
+
+    citizen = token("congdan")
+    data = with_uploads(client_uploader(client), citizen, start_data("khai-sinh"))
+    code = client.post("/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen).get_json()["code"]
+
+    def step(username, **overrides):
+        headers = token(username)
+        [task] = client.get(f"/api/v1/dossiers/{code}", headers=headers).get_json()["tasks"]
+        assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=headers).status_code == 200
+        done = client.post(f"/api/v1/tasks/{task['id']}/complete",
+                           json={**task_data("khai-sinh", task["form"]), **overrides}, headers=headers)
+        assert done.status_code == 200, done.get_json()
+        return done.get_json()["dossier"]
+
+    step("tiepnhan")
+    register = {"so_dang_ky": "125", "quyen_so": "01/2026", "ghi_chu": "Đã đối chiếu giấy chứng sinh."}
+    step("hotich", **register)
+    reason = "Quyển số ghi sai năm, đề nghị kiểm tra lại."
+    dossier = step("chutich", phe_duyet=False, y_kien=reason)
+
+    returned = [h for h in dossier["history"] if h["task"] == "Ký giấy khai sinh"
+                and h["action"] not in ("claimed", "status")]
+    assert [(h["action"], h["outcome"], h["note"]) for h in returned] == [("returned", "Trả lại", reason)]
+    [task] = dossier["tasks"]
+    assert task["title"] == "Thẩm định, ghi sổ hộ tịch"
+    specialist = token("hotich")
+    body = client.get(f"/api/v1/tasks/{task['id']}", headers=specialist).get_json()
+    assert body["returned"]["reason"] == reason and body["returned"]["outcome"] == "Trả lại"
+    assert body["returned"]["task"] == "Ký giấy khai sinh" and body["returned"]["by"]
+    assert body["previous_data"] == {**task_data("khai-sinh", "tham-dinh.schema.json"), **register}
+
+    # The officer's page: the reason above the form, the form filled with the last values.
+    login(client, "hotich")
+    page = lxml.html.fromstring(client.get(f"/cong-viec/{task['id']}").data)
+    box = page.get_element_by_id("returned")
+    assert reason in box.text_content() and "Trả lại" in box.text_content()
+    form = page.get_element_by_id("task-form")
+    assert form.xpath(".//input[@name='so_dang_ky']/@value") == ["125"]
+    assert form.xpath(".//input[@name='quyen_so']/@value") == ["01/2026"]
+    assert form.xpath(".//input[@name='ket_qua_tham_dinh'][@checked]/@value") == ["dat"]
+    history = lxml.html.fromstring(client.get(f"/ho-so/{code}").data).get_element_by_id("history")
+    row = history.find_class("event-returned")[0].text_content()
+    assert "Trả lại" in row and "Ký giấy khai sinh" in row and reason in row and "Hoàn thành" not in row
+    client.post("/dang-xuat")
+
+    # Approved the second time round: the result as usual, and no return is shown on a first-time task.
+    step("hotich")
+    dossier = step("chutich")
+    [task] = dossier["tasks"]
+    body = client.get(f"/api/v1/tasks/{task['id']}", headers=token("traketqua")).get_json()
+    assert body["returned"] is None and body["previous_data"] is None
+    assert step("traketqua")["status"] == 10

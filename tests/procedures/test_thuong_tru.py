@@ -61,6 +61,9 @@ def test_supplement_loop_then_result(client, token, jobs, national):
                 if t["dossier_code"] == code]
     state = complete(client, citizen, supplement)
     assert state["status"] == 4
+    again = client.get(f"/api/v1/tasks/{open_task(client, specialist, code)['id']}", headers=specialist).get_json()
+    assert again["previous_data"]["noi_dung_bo_sung"] == "Bổ sung hợp đồng thuê nhà có công chứng."
+    assert again["returned"]["task"] == "Bổ sung hồ sơ" and again["returned"]["outcome"] == "Đã bổ sung"
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     assert dossier.paused_at is None and dossier.due_at > due_before
 
@@ -69,8 +72,12 @@ def test_supplement_loop_then_result(client, token, jobs, national):
     assert state["status"] == 9
     state = complete(client, reception, open_task(client, reception, code))
     assert state["status"] == 10
-    steps = [h["task"] for h in state["history"] if h["action"] == "completed"]
+    steps = [h["task"] for h in state["history"] if h["action"] in ("completed", "returned")]
     assert steps.count("Thẩm định hồ sơ") == 2 and "Bổ sung hồ sơ" in steps
+    # The supplement sent the dossier back to the examination: the flow's name and the applicant's words.
+    [back] = [h for h in state["history"] if h["action"] == "returned"]
+    assert (back["task"], back["outcome"], back["note"]) == (
+        "Bổ sung hồ sơ", "Đã bổ sung", task_data("thuong-tru", "bo-sung.schema.json")["giai_trinh"])
     assert datetime.fromisoformat(state["returned_at"]) <= datetime.now(UTC) + timedelta(hours=8)
 
 

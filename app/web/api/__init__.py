@@ -97,8 +97,8 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
             "payments": [payment_json(p) for p in payments.payments_of(d)],
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
-                         "task": e.task_title or None, "status_from": e.status_from, "status_to": e.status_to,
-                         "note": e.note or None} for e in services.history(d)],
+                         "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
+                         "status_to": e.status_to, "note": e.note or None} for e in services.history(d)],
         })
     return out
 
@@ -211,6 +211,11 @@ def get_task(task_id: int) -> ResponseReturnValue:
     t = services.get_task(task_id, api_user())
     body = task_json(t)
     body["form_schema"] = services.task_form_schema(t)
+    # A step done before in this dossier: what was submitted last time and the return that re-opened it.
+    body["previous_data"], returned = services.reopened_from(t)
+    if returned is not None and returned["at"] is not None:
+        returned = {**returned, "at": returned["at"].isoformat()}
+    body["returned"] = returned
     return jsonify(body)
 
 

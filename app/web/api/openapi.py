@@ -72,7 +72,13 @@ def openapi_document() -> dict[str, Any]:
                     "state": {"enum": ["ready", "claimed", "completed", "cancelled"]},
                     "form": {"type": ["string", "null"]}, "claimed_by": {"type": ["integer", "null"]},
                     "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
-                    "dossier_due_at": {"type": "string"}, "form_schema": JSON_OBJECT}},
+                    "dossier_due_at": {"type": "string"}, "form_schema": JSON_OBJECT,
+                    "previous_data": {"type": ["object", "null"],
+                                      "description": "What was submitted for this step last time, when a return "
+                                                     "re-opened it"},
+                    "returned": {"type": ["object", "null"], "properties": {
+                        "task": {"type": "string"}, "by": {"type": "string"}, "at": {"type": ["string", "null"]},
+                        "outcome": {"type": "string"}, "reason": {"type": ["string", "null"]}}}}},
                 "ServiceCall": {"type": "object", "required": ["id", "dossier_code", "operation", "state"],
                                 "properties": {
                     "id": {"type": "integer"}, "dossier_code": {"type": "string"}, "title": {"type": "string"},

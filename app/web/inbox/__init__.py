@@ -110,21 +110,26 @@ def _task_or_404(task_id: int) -> HumanTask:
 @login_required
 def task(task_id: int) -> ResponseReturnValue:
     t = _task_or_404(task_id)
-    return _render_task(t, {}, {}, None)
+    return _render_task(t, None, {}, None)
 
 
-def _render_task(t: HumanTask, data: dict[str, Any], errors: dict[str, str], message: str | None,
+def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, str], message: str | None,
                  status: int = 200) -> ResponseReturnValue:
+    """The task page; `data` None means a fresh form, which for a re-opened step starts from its last values."""
     version = t.dossier.procedure_version
     start_form = version.manifest["start_form"]
     dossier_values = render_values(version.forms[start_form], ui_for(version, start_form), t.dossier.form_data)
     schema = services.task_form_schema(t)
     ui = ui_for(version, t.form)
-    fields = render_form(schema, ui, data, errors) if t.state in services.OPEN_TASK_STATES else ""
-    done = [e for e in services.history(t.dossier) if e.action == "completed"]
+    is_open = t.state in services.OPEN_TASK_STATES
+    previous, returned = services.reopened_from(t) if is_open else (None, None)
+    if data is None:
+        data = previous or {}
+    fields = render_form(schema, ui, data, errors) if is_open else ""
+    done = [e for e in services.history(t.dossier) if e.action in ("completed", "returned")]
     calls = service_calls.calls_of(t.dossier)
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
-                           fields=fields, errors=errors, message=message, done=done,
+                           fields=fields, errors=errors, message=message, done=done, returned=returned,
                            calls=calls, results=services.lookup_results(t, calls)), status
 
 
