@@ -3,9 +3,18 @@
 Gateway conditions, timer values, DMN cells and service-task parameters are designer-supplied code.
 SpiffWorkflow's default environment runs them with plain `eval` over task data, which gives anyone
 who can deploy a diagram the server. Here they are first checked statically (a small allow-list of
-syntax, functions and methods; nothing private) and then evaluated by `simpleeval`, with tighter
-bounds on the values an expression may build, so a condition can read data but can neither reach
-Python internals, touch the system, nor exhaust memory or CPU.
+syntax, functions and methods; nothing private; no visible unbounded repetition) and then evaluated
+by `simpleeval` under a hard budget, so a condition can read data but can neither reach Python
+internals, touch the system, nor exhaust memory or CPU.
+
+The budget of one evaluation:
+- every value the expression builds has a size (one unit per scalar or element, one per character),
+  known when it is built from the sizes of its parts, so nothing is walked twice; a repetition or a
+  concatenation is refused *before* it is built when its size would pass MAX_VALUE_SIZE, and `str()`,
+  f-strings and copies of containers are refused when their input is larger than that;
+- the sizes of everything built add up to at most MAX_TOTAL_SIZE;
+- at most MAX_STEPS nodes are evaluated, and the evaluation stops after MAX_SECONDS of wall clock.
+Reading the dossier's own data costs nothing: it exists already, and only what is built from it counts.
 """
 
 from __future__ import annotations
@@ -14,7 +23,9 @@ import ast
 import datetime as dt
 import functools
 import operator as op
-from collections.abc import Callable, Iterable, Mapping
+import time
+import types
+from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, ValuesView
 from typing import Any
 
 import simpleeval
@@ -25,6 +36,11 @@ MAX_EXPONENT = 100
 MAX_INT_BITS = 8192
 MAX_SEQUENCE_LENGTH = 10_000
 MAX_COMPREHENSION_ITEMS = 1_000
+MAX_VALUE_SIZE = 100_000  # units (scalars, elements, characters) in any one value an expression builds
+MAX_TOTAL_SIZE = 1_000_000  # units built by one evaluation, all values together
+MAX_STEPS = 100_000  # nodes evaluated, comprehension rounds included
+MAX_SECONDS = 1.0  # wall clock of one evaluation
+MAX_ROUND_DIGITS = 100  # round(x, -10**7) computes 10**10**7 first
 
 _VIETNAM = dt.timezone(dt.timedelta(hours=7), "Asia/Ho_Chi_Minh")  # no daylight saving since 1975
 
@@ -52,12 +68,19 @@ def _sum(values: Iterable[Any]) -> Any:
     return sum(items)
 
 
+def _round(number: Any, ndigits: Any = None) -> Any:
+    """round() whose digit count is bounded: rounding an int to -n digits first computes 10**n."""
+    if isinstance(ndigits, int) and abs(ndigits) > MAX_ROUND_DIGITS:
+        raise simpleeval.NumberTooHigh(f"round() to {ndigits} digits")
+    return round(number, ndigits)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "len": len,
     "min": min,
     "max": max,
     "abs": abs,
-    "round": round,
+    "round": _round,
     "int": int,
     "float": float,
     "str": str,
@@ -276,7 +299,63 @@ def _checked(expression: str) -> ast.expr:
     # method called on its result.
     for node in sorted(ast.walk(tree), key=_priority):
         _check_node(node, expression)
+    _check_cost(tree.body, expression)
     return tree.body
+
+
+# ---------------------------------------------------------------- what the upload check can see
+
+_SEQUENCE_BUILDERS = frozenset({"str", "list", "tuple", "sorted"})
+
+
+def _builds_sequence(node: ast.AST) -> bool:
+    """Whether the node, by its syntax alone, gives a string or a list (what `*` repeats)."""
+    if isinstance(node, ast.List | ast.Tuple | ast.ListComp | ast.JoinedStr):
+        return True
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str | bytes)
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id in _SEQUENCE_BUILDERS
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _builds_sequence(node.left) or _builds_sequence(node.right)
+    return _is_repetition(node)
+
+
+def _is_repetition(node: ast.AST) -> bool:
+    return isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult) and (
+        _builds_sequence(node.left) or _builds_sequence(node.right))
+
+
+def _reads_data(node: ast.AST) -> bool:
+    """Whether a value of the data (a name other than a called function) appears under the node."""
+    called = {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    return any(isinstance(n, ast.Name) and id(n) not in called for n in ast.walk(node))
+
+
+def _check_cost(body: ast.expr, expression: str) -> None:
+    """Refuse what is visibly unbounded: a repetition nested in a repetition whose counts come from the data,
+    and any part made of literals alone that the run-time budget would stop (it is evaluated here, under
+    that budget, so the check and the run agree)."""
+    for node in ast.walk(body):
+        if _is_repetition(node) and _reads_data(node) and any(
+                _is_repetition(inner) for inner in ast.walk(node) if inner is not node):
+            raise ExpressionError(
+                "expression_too_costly",
+                f"Biểu thức «{_short(expression)}» lặp chuỗi hoặc danh sách lồng nhau với số lần lấy từ dữ liệu: "
+                "kích thước kết quả không có giới hạn. Hãy tính trên dữ liệu thay vì nhân bản nó.",
+                expression,
+            )
+    pending: list[ast.AST] = [body]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.expr) and not isinstance(node, ast.Constant | ast.Name) and not _reads_data(node):
+            try:
+                _run(expression, node, {})
+            except ExpressionError as exc:
+                if exc.code == "expression_too_costly":
+                    raise
+            continue
+        pending.extend(ast.iter_child_nodes(node))
 
 
 def check_expression(expression: str) -> None:
@@ -286,24 +365,157 @@ def check_expression(expression: str) -> None:
     _checked(expression)
 
 
+class _OverBudget(simpleeval.IterableTooLong):
+    """The evaluation's budget ran out; `message` says which part, in Vietnamese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_TOO_BIG = "tạo ra giá trị quá lớn"
+# Nodes whose value is one the evaluation already has (a name, a field, an element, one of two operands):
+# nothing is built, so nothing is charged.
+_READS = (ast.Name, ast.Attribute, ast.BoolOp, ast.IfExp, ast.FormattedValue, ast.keyword)
+# Calls that hand back part of their argument, or a view of it, without copying it.
+_READING_METHODS = frozenset({"get", "keys", "values", "items"})
+_READING_FUNCTIONS = frozenset({"min", "max", "len", "bool", "any", "all", "abs"})
+# Functions that walk their whole argument to build a new value.
+_COPYING_FUNCTIONS = frozenset({"str", "list", "tuple", "set", "dict", "sorted"})
+_SEQUENCES = (str, bytes, list, tuple)
+
+
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
-    """simpleeval with read-only attribute semantics and allow-listed method calls.
+    """simpleeval with read-only attribute semantics, allow-listed method calls and a hard budget.
 
     `a.b` reads key `b` of a dict (the shape of form data); nothing else exposes attributes.
+
+    simpleeval re-walks every intermediate result (to look for forbidden functions inside it), so a value
+    made of shared references, such as `[[0]*10000]*10000`, costs its full nested size at each step. Here
+    the size of each value is measured once and remembered by identity (the value is kept alive with it,
+    so an id is never reused), a repetition is priced before it is built, and the walk for forbidden
+    content happens during that single measurement.
     """
 
     def __init__(self, names: dict[str, Any]) -> None:
         super().__init__(operators=_OPERATORS, functions=dict(FUNCTIONS), names=names)
+        self._sizes: dict[int, tuple[Any, int]] = {}
+        self._built = 0
+        self._steps = 0
+        self._deadline = 0.0
 
     def run(self, expression: str, tree: ast.expr) -> Any:
         self.expr = expression
         # simpleeval counts comprehension items against a module-wide limit; start the count so
         # that this evaluator stops after MAX_COMPREHENSION_ITEMS without changing the global.
         self._max_count = max(0, simpleeval.MAX_COMPREHENSION_LENGTH - MAX_COMPREHENSION_ITEMS)
+        self._deadline = time.monotonic() + MAX_SECONDS
         return self._eval(tree)
 
-    def _error(self, code: str, message: str) -> ExpressionError:
-        return ExpressionError(code, message, self.expr)
+    # ------------------------------------------------------------ budget
+
+    def _eval(self, node: ast.AST) -> Any:
+        self._steps += 1
+        if self._steps > MAX_STEPS:
+            raise _OverBudget(f"cần quá nhiều bước tính (hơn {MAX_STEPS})")
+        if time.monotonic() > self._deadline:
+            raise _OverBudget(f"tính quá lâu (hơn {MAX_SECONDS:g} giây)")
+        handler = self.nodes.get(type(node)) if self.nodes else None
+        if handler is None:
+            raise simpleeval.FeatureNotAvailable(f"{type(node).__name__} is not available")
+        result = handler(node)
+        if not self._reads(node):
+            self._charge(result)
+        elif isinstance(result, types.ModuleType):
+            raise simpleeval.FeatureNotAvailable("modules are not allowed")
+        return result
+
+    @staticmethod
+    def _reads(node: ast.AST) -> bool:
+        if isinstance(node, _READS):
+            return True
+        if isinstance(node, ast.Subscript):
+            return not isinstance(node.slice, ast.Slice)
+        if isinstance(node, ast.Call):
+            func = node.func
+            return (isinstance(func, ast.Attribute) and func.attr in _READING_METHODS) or (
+                isinstance(func, ast.Name) and func.id in _READING_FUNCTIONS)
+        return False
+
+    def _charge(self, value: Any) -> None:
+        size = self._size(value)
+        if size > MAX_VALUE_SIZE:
+            raise _OverBudget(f"{_TOO_BIG} (hơn {MAX_VALUE_SIZE} phần tử hoặc ký tự)")
+        self._built += size
+        if self._built > MAX_TOTAL_SIZE:
+            raise _OverBudget(f"{_TOO_BIG} (tổng cộng hơn {MAX_TOTAL_SIZE} phần tử hoặc ký tự)")
+
+    def _size(self, value: Any) -> int:
+        """Units in `value` (capped at MAX_VALUE_SIZE + 1); each container is measured once."""
+        kind = type(value)
+        if kind is str or kind is bytes:
+            return 1 + len(value)
+        if kind is int:
+            return 1 + value.bit_length() // 64
+        if value is None or kind is bool or kind is float:
+            return 1
+        known = self._sizes.get(id(value))
+        if known is not None and known[0] is value:
+            return known[1]
+        cap = MAX_VALUE_SIZE + 1
+        total = 1
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                total += self._size(key) + self._size(item)
+                if total >= cap:
+                    break
+        elif isinstance(value, list | tuple | set | frozenset | KeysView | ValuesView | ItemsView):
+            for item in value:
+                total += self._size(item)
+                if total >= cap:
+                    break
+        elif isinstance(value, types.ModuleType) or (callable(value) and value in simpleeval.DISALLOW_FUNCTIONS):
+            raise simpleeval.FeatureNotAvailable("this value is not allowed")
+        total = min(total, cap)
+        self._sizes[id(value)] = (value, total)
+        return total
+
+    def _check_input(self, value: Any) -> None:
+        """A value about to be walked whole (stringified, copied): no larger than a value may be."""
+        if self._size(value) > MAX_VALUE_SIZE:
+            raise _OverBudget(f"{_TOO_BIG} (đầu vào của phép tính hơn {MAX_VALUE_SIZE} phần tử hoặc ký tự)")
+
+    # ------------------------------------------------------------ nodes
+
+    def _eval_binop(self, node: ast.BinOp) -> Any:
+        try:
+            operator = self.operators[type(node.op)]
+        except KeyError as exc:
+            raise simpleeval.OperatorNotDefined(node.op, self.expr) from exc
+        left, right = self._eval(node.left), self._eval(node.right)
+        if isinstance(node.op, ast.Mult):
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, _SEQUENCES) and isinstance(times, int) and times > 1 and (
+                        (self._size(seq) - 1) * times + 1 > MAX_VALUE_SIZE):
+                    raise _OverBudget(f"{_TOO_BIG}: lặp {times} lần một giá trị có {self._size(seq) - 1} phần tử")
+        elif (isinstance(node.op, ast.Add) and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES)
+              and self._size(left) + self._size(right) - 1 > MAX_VALUE_SIZE):
+            raise _OverBudget(f"{_TOO_BIG} khi nối hai giá trị")
+        return operator(left, right)
+
+    def _eval_joinedstr(self, node: ast.JoinedStr) -> str:
+        parts: list[str] = []
+        length = 0
+        for part in node.values:
+            value = self._eval(part)
+            if not isinstance(value, str):
+                self._check_input(value)
+                value = str(value)
+            length += len(value)
+            if length > MAX_VALUE_SIZE:
+                raise _OverBudget(f"{_TOO_BIG} (chuỗi dài hơn {MAX_VALUE_SIZE} ký tự)")
+            parts.append(value)
+        return "".join(parts)
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
         base = self._eval(node.value)
@@ -319,6 +531,9 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             f"Không đọc được «.{node.attr}» trên giá trị kiểu {type(base).__name__}; "
             "chỉ đọc được trường của dữ liệu dạng đối tượng.",
         )
+
+    def _error(self, code: str, message: str) -> ExpressionError:
+        return ExpressionError(code, message, self.expr)
 
     def _eval_call(self, node: ast.Call) -> Any:
         func: Callable[..., Any]
@@ -345,14 +560,14 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             raise self._error("expression_function_forbidden", "Hàm này không được phép dùng trong biểu thức.")
         args = [self._eval(a) for a in node.args]
         kwargs = {k.arg: self._eval(k.value) for k in node.keywords if k.arg is not None}
+        if isinstance(node.func, ast.Name) and node.func.id in _COPYING_FUNCTIONS:
+            for value in (*args, *kwargs.values()):
+                self._check_input(value)
         return func(*args, **kwargs)
 
 
-def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
-    """Evaluate a checked expression over `data` (task data), raising only ExpressionError."""
-    if not isinstance(expression, str):
-        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
-    tree = _checked(expression)
+def _run(expression: str, tree: ast.expr, data: Mapping[str, Any]) -> Any:
+    """Evaluate a parsed, checked tree under the budget, raising only ExpressionError."""
     names: dict[str, Any] = dict(data)
     names.update({"True": True, "False": False, "None": None})
     evaluator = _Evaluator(names)
@@ -367,10 +582,16 @@ def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
             f"Biến «{exc.name}» chưa có trong dữ liệu hồ sơ khi tính biểu thức «{short}».",
             expression,
         ) from exc
+    except _OverBudget as exc:
+        raise ExpressionError(
+            "expression_too_costly",
+            f"Biểu thức «{short}» {exc.message}; hệ thống dừng tính để bảo vệ máy chủ.",
+            expression,
+        ) from exc
     except (simpleeval.NumberTooHigh, simpleeval.IterableTooLong, OverflowError, MemoryError) as exc:
         raise ExpressionError(
             "expression_too_costly",
-            f"Biểu thức «{short}» tạo ra giá trị quá lớn; hệ thống dừng tính để bảo vệ máy chủ.",
+            f"Biểu thức «{short}» {_TOO_BIG}; hệ thống dừng tính để bảo vệ máy chủ.",
             expression,
         ) from exc
     except RecursionError as exc:
@@ -399,3 +620,10 @@ def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
         raise ExpressionError(
             "expression_failed", f"Không tính được biểu thức «{short}»: {exc}.", expression
         ) from exc
+
+
+def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
+    """Evaluate a checked expression over `data` (task data), raising only ExpressionError."""
+    if not isinstance(expression, str):
+        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
+    return _run(expression, _checked(expression), data)
