@@ -27,6 +27,7 @@ from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call
 from app.dossiers.services import now_utc
 from app.extensions import db
+from app.formats import vnd
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
 from app.models.user import ADMIN_ROLE
@@ -109,8 +110,8 @@ def _create_at_platform(payment: Payment, dossier: Dossier) -> None:
         "url_tra_ve": f"{base}/ho-so/{dossier.code}/thanh-toan/ket-qua"})
     payment.platform_id, payment.pay_url = str(answer["ma_thanh_toan"]), str(answer["url_thanh_toan"])
     db.session.add(AuditEvent(dossier_id=dossier.id, actor_name="Hệ thống", action="payment_created",
-                              note=f"Tạo giao dịch thanh toán {payment.transaction_id}: {payment.amount:,} đ."
-                              .replace(",", "."), at=now_utc()))
+                              note=f"Tạo giao dịch thanh toán {payment.transaction_id}: {vnd(payment.amount)}.",
+                              at=now_utc()))
     delays = _recheck_delays()
     if delays:
         enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, 1,
@@ -203,8 +204,8 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
         _note(payment, "payment_duplicate", f"Giao dịch {payment.transaction_id} thanh toán trùng khoản phí đã nộp; "
                                             "hệ thống tự hoàn tiền.")
         return "double_charge"
-    _note(payment, "payment_paid", f"Đã thanh toán {payment.amount:,} đ (giao dịch {payment.transaction_id}, "
-                                   f"xác nhận qua {SOURCES.get(source, source)}).".replace(",", "."))
+    _note(payment, "payment_paid", f"Đã thanh toán {vnd(payment.amount)} (giao dịch {payment.transaction_id}, "
+                                   f"xác nhận qua {SOURCES.get(source, source)}).")
     return "applied"
 
 
@@ -218,7 +219,7 @@ def after_settle(payment: Payment, outcome: str) -> None:
                              job_id=f"pay-receipt-{payment.id}")
         db.session.commit()
         if payment.service_call_id:
-            finish_call(payment.service_call_id, _result(payment))
+            finish_call(payment.service_call_id, _result(payment), record=False)  # "payment_paid" says it
     elif outcome == "double_charge":
         _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"HT-{payment.transaction_id}-trung")
         db.session.commit()
@@ -323,7 +324,7 @@ def _request_refund(payment: Payment, amount: int, reason: str, request_key: str
                         requested_by_id=actor.id if actor else None, requested_at=now_utc())
     db.session.add(refund_row)
     db.session.flush()
-    what = "toàn bộ số tiền còn lại" if amount == REFUND_ALL else f"{amount} đ"
+    what = "toàn bộ số tiền còn lại" if amount == REFUND_ALL else vnd(amount)
     _note(payment, "refund_requested", f"Yêu cầu hoàn {what} cho giao dịch {payment.transaction_id}: {reason}", actor)
     enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, refund_row.id,
                          job_id=f"pay-refund-{refund_row.id}")
@@ -396,7 +397,7 @@ def refund_job(refund_id: int) -> str:
     except PermanentError as exc:
         # Refused (e.g. more than is left): nothing was refunded. Say so where the officers look.
         request.state, request.error, request.finished_at = "refused", exc.message, now_utc()
-        _note(payment, "refund_failed", f"Không hoàn được {amount} đ cho giao dịch {payment.transaction_id}: "
+        _note(payment, "refund_failed", f"Không hoàn được {vnd(amount)} cho giao dịch {payment.transaction_id}: "
                                         f"{exc.message}")
         db.session.commit()
         return "refused"
@@ -406,7 +407,7 @@ def refund_job(refund_id: int) -> str:
     payment.refunded_amount = total
     if total >= payment.amount:
         payment.state = "refunded"
-    _note(payment, "refunded", f"Đã hoàn {amount} đ cho giao dịch {payment.transaction_id}: {request.reason}")
+    _note(payment, "refunded", f"Đã hoàn {vnd(amount)} cho giao dịch {payment.transaction_id}: {request.reason}")
     db.session.commit()
     return "refunded"
 

@@ -17,6 +17,7 @@ from flask import current_app
 
 from app.eforms.schema import pointer_to_path, resolve_pointer
 from app.extensions import db
+from app.formats import DATETIME_FORMAT
 from app.models import RegistryLookup, User
 from connectors.base import ConnectorError, PermanentError
 from connectors.registry import Registry
@@ -79,7 +80,7 @@ def prefill_for(user: User | None, manifest: Mapping[str, Any], registry: Regist
     db.session.commit()
     if record is None:
         return result
-    stamp = datetime.now(UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%H:%M %d/%m/%Y")
+    stamp = datetime.now(UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(DATETIME_FORMAT)
     for pointer, source in mapping.items():
         provider, _, spec = source.partition(":")
         name, _, transform = spec.partition("|")

@@ -181,13 +181,15 @@ def _feed(call_id: int, move: Callable[[WorkflowRun, ServiceCall], StepResult | 
     return _incident(call_id, "busy", "Hồ sơ liên tục được cập nhật; chưa ghi được kết quả, hãy thử lại.")
 
 
-def finish_call(call_id: int, result: Any) -> str:
-    """Hand a result to the waiting service task (also used when a payment is confirmed)."""
+def finish_call(call_id: int, result: Any, *, record: bool = True) -> str:
+    """Hand a result to the waiting service task (also used when a payment is confirmed: the payment wrote
+    its own history entry, so it passes record=False and one payment stays one entry)."""
 
     def settle(call: ServiceCall, step: StepResult | None) -> str:
         call.state, call.finished_at, call.next_attempt_at = "done", now_utc(), None
         call.error_code, call.error_message = "", ""
-        _audit(call, "service_done", f"{call.title}: đã nhận kết quả từ «{call.operation}».")
+        if record:
+            _audit(call, "service_done", "Đã nhận kết quả.")
         return "done"
 
     return _feed(call_id, lambda run, call: run.finish_service(call.engine_task_id, result), settle)

@@ -47,7 +47,7 @@ from app.models import (
     User,
     WorkflowInstance,
 )
-from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES
+from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, PAUSING_STATUSES, STATUSES
 from app.models.user import CITIZEN_ROLE
 
 OPEN_TASK_STATES = ("ready", "claimed")
@@ -610,10 +610,13 @@ def view_dossier(code: str, user: User | None) -> Dossier:
     return dossier
 
 
-def history(dossier: Dossier) -> list[AuditEvent]:
-    return list(db.session.scalars(
-        select(AuditEvent).where(AuditEvent.dossier_id == dossier.id).order_by(AuditEvent.at, AuditEvent.id)
-    ).all())
+def history(dossier: Dossier, viewer: User | None = None) -> list[AuditEvent]:
+    """The dossier's history; for a viewer who is not an officer (the applicant), without the platform's
+    internal entries (automatic look-ups, incidents, portal sync)."""
+    query = select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
+    if viewer is not None and not (viewer.is_officer or viewer.is_designer):
+        query = query.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
+    return list(db.session.scalars(query.order_by(AuditEvent.at, AuditEvent.id)).all())
 
 
 def open_tasks(dossier: Dossier) -> list[HumanTask]:

@@ -27,6 +27,7 @@ from app.eforms.schema import (
     join_path,
     split_path,
 )
+from app.formats import DATE_FORMAT, DATETIME_FORMAT
 
 __all__ = ["file_label", "render_form", "render_values"]
 
@@ -486,11 +487,11 @@ class _Values:
         text = _text(value)
         fmt = f.node.get("format")
         if fmt == "date" and _is_iso_date(text):
-            return escape(date.fromisoformat(text).strftime("%d/%m/%Y"))
+            return escape(date.fromisoformat(text).strftime(DATE_FORMAT))
         if fmt == "date-time":
             local = _local_datetime(text)
             if local:
-                return escape(datetime.fromisoformat(local).strftime("%d/%m/%Y %H:%M"))
+                return escape(datetime.fromisoformat(local).strftime(DATETIME_FORMAT))  # one format: app/formats.py
         if isinstance(value, float):
             text = text.replace(".", ",")
         return escape(text)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from app import formats
 from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
@@ -45,13 +45,16 @@ def register_web(app: Flask) -> None:
 
     tz = ZoneInfo(app.config["TIMEZONE"])
 
+    # One way to write a time, a day and an amount on every page (app/formats.py; emails and SMS use it too).
     @app.template_filter("localdt")
-    def localdt(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
-        return value.astimezone(tz).strftime(fmt) if value else ""
+    def localdt(value: datetime | str | None) -> str:
+        return formats.local_datetime(value, tz)
 
-    @app.template_filter("vnd")
-    def vnd(value: int | None) -> str:
-        return f"{format_decimal(value or 0, locale='vi_VN')} đ"
+    @app.template_filter("localdate")
+    def localdate(value: date | datetime | str | None) -> str:
+        return formats.local_date(value, tz)
+
+    app.add_template_filter(formats.vnd, "vnd")
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:

@@ -484,4 +484,4 @@ def test_datetime_is_shown_in_vietnam_time():
     tree = doc(render_form(schema, None, {"luc": "2026-11-23T01:30:00Z"}))
     assert tree.get_element_by_id("f-luc").value == "2026-11-23T08:30"
     values = lxml.html.fromstring(f"<div>{render_values(schema, None, {'luc': '2026-11-23T08:30:00+07:00'})}</div>")
-    assert values.find(".//dd").text_content() == "23/11/2026 08:30"
+    assert values.find(".//dd").text_content() == "08:30 23/11/2026"

@@ -114,7 +114,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
                  and dossier.applicant_user_id == current_user.id]
     fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
     return render_template("portal/dossier.html", d=dossier, values=values,
-                           events=services.history(dossier), tasks=services.open_tasks(dossier),
+                           events=services.history(dossier, current_user), tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
                            receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
