@@ -3,6 +3,12 @@
 jsonschema decides what is wrong; this module only says it in Vietnamese and puts it where the person
 will look: a missing field's message goes on that field (not on its parent object, where JSON Schema
 reports it), and a form's own wording (`x-pattern-message`, `errorMessage`) wins over the generic one.
+
+A form is closed by default: a property that no schema for that object declares (in `properties`,
+`patternProperties`, or a condition or definition that applies there) is refused by name, at every level,
+so nothing a person or a client adds beyond the form is stored with the dossier or handed to the workflow.
+A schema that says otherwise (`additionalProperties` or `unevaluatedProperties`, true or a schema) is
+respected; an explicit `false` is left to jsonschema.
 """
 
 from __future__ import annotations
@@ -225,15 +231,91 @@ def _position(root: Mapping[str, Any], parts: list[Any]) -> tuple[int, ...]:
     return tuple(out)
 
 
+_IN_PLACE = ("allOf", "anyOf", "oneOf")  # subschemas that apply to the same instance (`not` declares nothing)
+_CONDITIONAL = ("if", "then", "else")
+_WALK_DEPTH = 64
+
+
+def _facets(node: Any, root: Mapping[str, Any], depth: int = 0) -> list[Mapping[str, Any]]:
+    """The schema node and every subschema applying to the same instance ($ref, allOf/anyOf/oneOf,
+    if/then/else, dependentSchemas)."""
+    if not isinstance(node, Mapping) or depth > _WALK_DEPTH:
+        return []
+    try:
+        node = resolve_ref(node, root)
+    except FormSchemaError:
+        return [node]
+    out = [node]
+    subs: list[Any] = []
+    for key in _IN_PLACE:
+        if isinstance(node.get(key), list):
+            subs.extend(node[key])
+    subs.extend(node.get(key) for key in _CONDITIONAL)
+    if isinstance(node.get("dependentSchemas"), Mapping):
+        subs.extend(node["dependentSchemas"].values())
+    for sub in subs:
+        out.extend(_facets(sub, root, depth + 1))
+    return out
+
+
+def _is_object_schema(node: Mapping[str, Any]) -> bool:
+    declared = node.get("type")
+    return declared == "object" or (isinstance(declared, list) and "object" in declared) or "properties" in node
+
+
+def _undeclared(node: Any, data: Any, parts: list[Any], root: Mapping[str, Any],
+                out: list[tuple[str, str]]) -> None:
+    """(path, message) for every property of `data` that its object's schema does not declare."""
+    if len(parts) > _WALK_DEPTH:
+        return
+    facets = _facets(node, root)
+    if isinstance(data, Mapping):
+        closed = any(_is_object_schema(f) for f in facets) and not any(
+            "additionalProperties" in f or "unevaluatedProperties" in f for f in facets)
+        for key, value in data.items():
+            subs: list[Any] = []
+            for f in facets:
+                properties, patterns = f.get("properties"), f.get("patternProperties")
+                if isinstance(properties, Mapping) and key in properties:
+                    subs.append(properties[key])
+                if isinstance(patterns, Mapping):
+                    subs.extend(sub for pattern, sub in patterns.items() if _matches(pattern, key))
+            if not subs:
+                subs = [f["additionalProperties"] for f in facets if isinstance(f.get("additionalProperties"), Mapping)]
+            if not subs and closed:
+                name = str(key) if len(str(key)) <= 60 else str(key)[:60] + "…"
+                out.append((join_path([*parts, key]),
+                            f"Trường «{name}» không có trong {_title(root, parts)}; vui lòng bỏ trường này."))
+            for sub in subs:
+                _undeclared(sub, value, [*parts, key], root, out)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            for f in facets:
+                prefix = f.get("prefixItems")
+                if isinstance(prefix, list) and i < len(prefix):
+                    _undeclared(prefix[i], value, [*parts, i], root, out)
+                elif isinstance(f.get("items"), Mapping):
+                    _undeclared(f["items"], value, [*parts, i], root, out)
+
+
+def _matches(pattern: Any, key: Any) -> bool:
+    try:
+        return isinstance(pattern, str) and re.search(pattern, str(key)) is not None
+    except re.error:
+        return False
+
+
 def validate_data(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
     """{field path: Vietnamese message}; "" is the form itself. Only the first message of a field is kept.
 
-    Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass.
+    Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass, and a property the
+    form does not declare is refused by name.
     """
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     found: list[tuple[str, str]] = []
     for error in validator.iter_errors(data):
         found.extend(_translate(error, schema))
+    _undeclared(schema, data, [], schema, found)
     ordered = sorted(enumerate(found), key=lambda e: (_position(schema, split_path(e[1][0])), e[0]))
     messages: dict[str, str] = {}
     for _, (path, message) in ordered:

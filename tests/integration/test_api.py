@@ -128,3 +128,26 @@ def test_inbox_is_sorted_by_deadline(client, token):
     db.session.commit()
     codes = [t["dossier_code"] for t in client.get("/api/v1/tasks", headers=reception).get_json()["items"]]
     assert codes.index(second) < codes.index(first)
+
+
+def test_undeclared_fields_are_refused_by_submit_and_complete(client, token):
+    headers = token("congdan")
+    before = db.session.query(Dossier).count()
+    data = start_data("khai-sinh")
+    data["dem"] = "x" * 100_000
+    data["tre"]["bi_danh"] = "y"
+    response = submit(client, headers, data=data)
+    assert response.status_code == 422
+    details = response.get_json()["error"]["details"]
+    assert details == {"/dem": "Trường «dem» không có trong Tờ khai đăng ký khai sinh; vui lòng bỏ trường này.",
+                       "/tre/bi_danh": "Trường «bi_danh» không có trong Người được khai sinh; vui lòng bỏ trường này."}
+    assert db.session.query(Dossier).count() == before
+    code = submit(client, headers).get_json()["code"]
+    reception = token("tiepnhan")
+    task = next(t for t in client.get("/api/v1/tasks", headers=reception).get_json()["items"]
+                if t["dossier_code"] == code)
+    client.post(f"/api/v1/tasks/{task['id']}/claim", headers=reception)
+    extra = {**task_data("khai-sinh", task["form"]), "thong_tin_ho_so": {"le_phi": 0}}
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete", json=extra, headers=reception)
+    assert done.status_code == 422
+    assert "/thong_tin_ho_so" in done.get_json()["error"]["details"]

@@ -222,3 +222,36 @@ def test_messages_are_placed_on_the_rendered_fields():
         message = tree.get_element_by_id(f"{element_id}-error")
         assert message.get("role") == "alert" and message.text_content() in errors.values()
     assert tree.get_element_by_id("f-nguoi_yeu_cau-so_dinh_danh").value == "0010"
+
+
+def test_undeclared_fields_are_refused_at_every_level_by_name():
+    schema = {"type": "object", "title": "Tờ khai", "properties": {
+        "nguoi": {"type": "object", "title": "Người khai", "properties": {"ten": {"type": "string"}}},
+        "con": {"type": "array", "items": {"type": "object", "properties": {"ten": {"type": "string"}}}},
+        "ten": {"type": "string"},
+    }}
+    data = {"ten": "A", "rac": "x" * 100, "nguoi": {"ten": "B", "dem": "y"}, "con": [{"ten": "C"}, {"tuoi": 3}]}
+    assert validate_data(schema, data) == {
+        "rac": "Trường «rac» không có trong Tờ khai; vui lòng bỏ trường này.",
+        "nguoi.dem": "Trường «dem» không có trong Người khai; vui lòng bỏ trường này.",
+        "con[1].tuoi": "Trường «tuoi» không có trong con; vui lòng bỏ trường này.",
+    }
+
+
+def test_fields_declared_in_conditions_or_definitions_count_as_declared():
+    schema = {"type": "object", "$defs": {"nguoi": {"type": "object", "properties": {"ten": {"type": "string"}}}},
+              "properties": {"loai": {"enum": ["a", "b"]}, "nguoi": {"$ref": "#/$defs/nguoi"}},
+              "allOf": [{"if": {"properties": {"loai": {"const": "a"}}}, "then": {"properties": {"ly_do": {}}}}],
+              "patternProperties": {"^x_": {"type": "string"}}}
+    assert validate_data(schema, {"loai": "a", "ly_do": "z", "x_1": "ok", "nguoi": {"ten": "A"}}) == {}
+    assert set(validate_data(schema, {"nguoi": {"ten": "A", "khac": 1}, "y_1": 2})) == {"nguoi.khac", "y_1"}
+
+
+def test_a_schema_that_allows_other_fields_is_respected():
+    open_schema = {"type": "object", "additionalProperties": True, "properties": {"a": {"type": "string"}}}
+    assert validate_data(open_schema, {"a": "x", "b": 1}) == {}
+    typed = {"type": "object", "additionalProperties": {"type": "integer"}, "properties": {"a": {"type": "string"}}}
+    assert validate_data(typed, {"a": "x", "b": 1}) == {}
+    assert list(validate_data(typed, {"a": "x", "b": "y"})) == ["b"]
+    unevaluated = {"type": "object", "unevaluatedProperties": True, "properties": {"a": {"type": "string"}}}
+    assert validate_data(unevaluated, {"a": "x", "b": 1}) == {}
