@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config
 
@@ -28,6 +29,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.migrate.init_app(
         app, extensions.db, directory=str(Path(__file__).resolve().parent.parent / "migrations")
     )
+    if app.config.get("PROXY_FIX_HOPS"):
+        hops = int(app.config["PROXY_FIX_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    from app.web.guards import install_guards
+
+    install_guards(app)  # before CSRF and the blueprints: bounded ids, body limits, text checks
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
 

@@ -31,6 +31,12 @@ class Config:
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024)))
+    # Request bodies of every other endpoint (app/web/limits.py says which gets which), in bytes.
+    MAX_BODY_DEFAULT = int(_env("MAX_BODY_DEFAULT", str(256 * 1024)))
+    # JSON bodies of the API (a dossier's form data, a task's form data, a refund).
+    MAX_BODY_JSON = int(_env("MAX_BODY_JSON", str(1024 * 1024)))
+    # Login form and the payment platform's callbacks.
+    MAX_BODY_SMALL = int(_env("MAX_BODY_SMALL", str(16 * 1024)))
     # Most items a repeatable eForm group may hold when its schema declares no maxItems.
     FORM_MAX_ITEMS = int(_env("FORM_MAX_ITEMS", "100"))
     # Largest single uploaded file in an eForm, in bytes.
@@ -81,6 +87,23 @@ class Config:
     CONNECTOR_ATTEMPTS = int(_env("CONNECTOR_ATTEMPTS", "3"))
     # Prefill happens while a person waits for the page: one try, short timeout, then an empty form.
     PREFILL_TIMEOUT = float(_env("PREFILL_TIMEOUT", "2"))
+    # Rate limits (Flask-Limiter syntax, ";" between several). Counters in Redis when REDIS_URL is set.
+    RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1").lower() not in ("0", "false", "no", "off")
+    # Where the counters live; empty = REDIS_URL, or process memory in the embedded mode.
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "")
+    # Login attempts from one address, and failed logins for one user name (then 429 until the window passes).
+    RATELIMIT_LOGIN_IP = _env("RATELIMIT_LOGIN_IP", "30 per minute;300 per hour")
+    RATELIMIT_LOGIN_USER = _env("RATELIMIT_LOGIN_USER", "5 per minute;20 per hour")
+    # Form posts that submit or complete (web and API together), per user.
+    RATELIMIT_SUBMIT = _env("RATELIMIT_SUBMIT", "60 per minute;600 per hour")
+    # File and package uploads, per user.
+    RATELIMIT_UPLOAD = _env("RATELIMIT_UPLOAD", "30 per minute;300 per hour")
+    # Public status look-ups (page and API together), per address.
+    RATELIMIT_LOOKUP = _env("RATELIMIT_LOOKUP", "20 per minute;200 per hour")
+    # Payment callbacks and returns, per address.
+    RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "120 per minute")
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).
+    PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -56,6 +56,8 @@ def make_app(database_url: str, tmp: Path, **extra: Any) -> Flask:
         "JOB_DISPATCH": "record",
         "UPLOAD_DIR": str(tmp / "uploads"),
         "SECRET_KEY": "test-secret",
+        # Tests log in and submit far faster than people; tests/integration/test_limits.py turns limits on.
+        "RATELIMIT_ENABLED": False,
     }
     config.update(extra)
     return create_app(config)

@@ -24,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.dossiers import portal_sync
 from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
+from app.dossiers.components import reception_problems
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
@@ -473,6 +474,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         raise Conflict("Công việc không còn chờ xử lý trong quy trình.", code="task_closed") from exc
     except EngineError as exc:
         raise _engine_failure(exc) from exc
+    _check_reception(task, props, data, step)
     db.session.add(_completion_event(task, user, data, step, now))
     portal_sync.record_step(dossier, task.title, user, task.claimed_at or task.created_at, now, task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
@@ -556,6 +558,19 @@ def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step
                       action="returned" if reopened else "completed", task_title=task.title,
                       outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
                       note=note)
+
+
+def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[str, Any], step: StepResult) -> None:
+    """The step that receives the dossier cannot receive it while a required component is missing; refusing it
+    (the workflow ends, or reaches an end event that refuses the dossier, status 3) needs no component."""
+    if str(props.get("receivesDossier", "")).lower() != "true":
+        return
+    if step.completed or any(_status_property(end.properties) == 3 for end in step.end_events):
+        return
+    problems = reception_problems(task.dossier, data)
+    if problems:
+        raise Invalid("Hồ sơ chưa đủ thành phần bắt buộc nên chưa thể tiếp nhận. " + " ".join(problems.values()),
+                      code="components_missing", details=problems)
 
 
 def reopened_from(task: HumanTask) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -653,8 +668,6 @@ def public_view(dossier: Dossier, waiting: list[HumanTask]) -> dict[str, Any]:
 
 
 def mask_name(name: str) -> str:
-    """«Nguyễn Văn An» → «N*** V** An»: enough to recognise one's own dossier, not to identify others."""
-    words = name.split()
-    if len(words) <= 1:
-        return name[:1] + "***" if name else ""
-    return " ".join([w[0] + "*" * (len(w) - 1) for w in words[:-1]] + [words[-1]])
+    """«Nguyễn Văn An» → «N. V. A.»: initials only, enough to recognise one's own dossier, not to find a
+    person (the given name and the length of each word would narrow a guess; codes can be enumerated)."""
+    return " ".join(word[0] + "." for word in name.split())

@@ -7,13 +7,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import formats
+from app.dossiers.errors import ServiceError
 from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
+from app.web.guards import InvalidText
+from app.web.limits import install_rate_limits, retry_after_seconds
 
 
 def select_locale() -> str:
@@ -72,6 +77,16 @@ def register_web(app: Flask) -> None:
     def wants_json() -> bool:
         return request.path.startswith("/api/")
 
+    def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                       details: Any = None) -> Any:
+        if wants_json():
+            response = jsonify(error={"code": code, "message": message, "details": details or {}})
+        else:
+            response = app.make_response(render_template("error.html", code=status, message=message))
+        response.status_code = status
+        response.headers.update(headers or {})
+        return response
+
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
         message = "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; vui lòng tải lại trang."
@@ -79,11 +94,27 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        message = f"Dữ liệu gửi lên quá lớn (tối đa {limit} MB)."
-        if wants_json():
-            return jsonify(error={"code": "payload_too_large", "message": message, "details": {}}), 413
-        return render_template("error.html", code=413, message=message), 413
+        limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+        size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{max(1, limit // 1024)} KB"
+        return error_response(413, "payload_too_large", gettext("Dữ liệu gửi lên quá lớn (tối đa %(size)s).",
+                                                                size=size))
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(exc: RateLimitExceeded) -> Any:
+        seconds = retry_after_seconds()
+        message = gettext("Quá nhiều yêu cầu; vui lòng thử lại sau %(seconds)s giây.", seconds=seconds)
+        return error_response(429, "too_many_requests", message, {"Retry-After": str(seconds)})
+
+    @app.errorhandler(InvalidText)
+    def invalid_text(exc: InvalidText) -> Any:
+        return error_response(400, "invalid_text", gettext(
+            "Dữ liệu gửi lên chứa ký tự không hợp lệ (ký tự NUL hoặc mã Unicode lẻ)."))
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError) -> Any:
+        """A use-case refusal that no view caught: its own status and message, never a 500."""
+        db.session.rollback()
+        return error_response(exc.status, exc.code, exc.message, details=exc.details)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
@@ -94,3 +125,13 @@ def register_web(app: Flask) -> None:
             return jsonify(error={"code": (exc.name or "error").lower().replace(" ", "_"),
                                   "message": message, "details": {}}), exc.code
         return render_template("error.html", code=exc.code, message=message), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Any:
+        """Last resort: logged in full for the operator, a plain 500 for the user (no internals shown)."""
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return error_response(500, "internal_error",
+                              gettext("Đã có lỗi hệ thống; vui lòng thử lại sau. Lỗi đã được ghi lại."))
+
+    install_rate_limits(app)

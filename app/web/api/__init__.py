@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -20,6 +19,7 @@ from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, User
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api.openapi import openapi_document
+from app.web.guards import JSONValueProblem, UnsafeJSON, loads_checked
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
@@ -60,9 +60,11 @@ def json_body() -> dict[str, Any]:
     if not raw:
         raise Invalid("Thiếu nội dung JSON.", code="body_missing", details={"": "Thiếu nội dung JSON."})
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ServiceError(f"JSON không hợp lệ: {exc}.", code="malformed_json") from exc
+        body = loads_checked(raw)
+    except JSONValueProblem as exc:
+        raise Invalid(exc.message, code="invalid_value", details={exc.pointer: exc.message}) from exc
+    except UnsafeJSON as exc:
+        raise ServiceError(f"JSON không hợp lệ: {exc}", code="malformed_json") from exc
     if not isinstance(body, dict):
         raise Invalid("Nội dung phải là một đối tượng JSON.", code="body_not_object",
                       details={"": "Phải là một đối tượng JSON."})

@@ -1,0 +1,159 @@
+"""The request boundary: what no view should ever have to defend against on its own.
+
+- ids in URLs: the app-wide ``int`` converter is bounded to PostgreSQL's INTEGER, so an id past it is a 404
+  (the route does not match) instead of a database error;
+- NUL bytes (PostgreSQL text cannot hold them) and lone surrogates (not encodable as UTF-8) in the path,
+  the query string, form field names and values and upload file names: 400 before any view runs;
+- JSON bodies: strict UTF-8, no NaN/Infinity, nesting, integer size and strings bounded, checked by
+  :func:`loads_checked`, which both the API and Flask's own ``request.get_json`` use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+from werkzeug.routing import IntegerConverter, ValidationError
+
+PG_INTEGER_MAX = 2**31 - 1
+# Bounds every JSON value the platform accepts (forms are never this deep; ids and amounts fit in BIGINT).
+JSON_MAX_DEPTH = 64
+JSON_INT_MIN, JSON_INT_MAX = -(2**63), 2**63 - 1
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:…>`` for the whole app: non-negative and at most PostgreSQL's INTEGER, else the route does not match."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
+                 max: int | None = PG_INTEGER_MAX, signed: bool = False) -> None:  # noqa: A002
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    def to_python(self, value: str) -> Any:
+        if len(value) > len(str(PG_INTEGER_MAX)):  # also keeps int() away from 5,000-digit strings
+            raise ValidationError()
+        return super().to_python(value)
+
+
+def bad_text(value: str) -> bool:
+    return _BAD_TEXT.search(value) is not None
+
+
+class InvalidText(BadRequest):
+    description = "Dữ liệu gửi lên chứa ký tự không hợp lệ (ký tự NUL hoặc mã Unicode lẻ)."
+
+
+def _strings_of_request() -> Iterable[str]:
+    yield request.path
+    for key, value in request.args.items(multi=True):
+        yield key
+        yield value
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in request.form.items(multi=True):
+            yield key
+            yield value
+        for key, upload in request.files.items(multi=True):
+            yield key
+            yield upload.filename or ""
+
+
+def check_request_text() -> None:
+    """before_request: refuse a request whose path, query or form carries text no column can store."""
+    for text in _strings_of_request():
+        if bad_text(text):
+            raise InvalidText()
+
+
+# ---------------------------------------------------------------- JSON
+
+
+class UnsafeJSON(ValueError):
+    """A body that is not JSON the platform can hold (400): too deep, NaN, a number beyond conversion."""
+
+
+class JSONValueProblem(ValueError):
+    """JSON that parses but holds a value no form or column can take (422); ``pointer`` says where."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(message)
+        self.pointer, self.message = pointer, message
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UnsafeJSON(f"Giá trị {name} không được phép trong JSON.")
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def check_json_value(value: Any) -> None:
+    """Walk a decoded document without recursion: depth, integer range, finite numbers, storable text."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        node, pointer, depth = stack.pop()
+        if depth > JSON_MAX_DEPTH:
+            raise JSONValueProblem(pointer, f"Dữ liệu lồng nhau quá sâu (tối đa {JSON_MAX_DEPTH} cấp).")
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if bad_text(key):
+                    raise JSONValueProblem(pointer, "Tên trường chứa ký tự không hợp lệ.")
+                stack.append((child, f"{pointer}/{_escape(key)}", depth + 1))
+        elif isinstance(node, list):
+            stack.extend((child, f"{pointer}/{i}", depth + 1) for i, child in enumerate(node))
+        elif isinstance(node, str):
+            if bad_text(node):
+                raise JSONValueProblem(pointer, "Chuỗi chứa ký tự không hợp lệ (ký tự NUL hoặc mã Unicode lẻ).")
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, int):
+            if not JSON_INT_MIN <= node <= JSON_INT_MAX:
+                raise JSONValueProblem(pointer, "Số quá lớn.")
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise JSONValueProblem(pointer, "Số quá lớn.")
+
+
+def loads_checked(raw: str | bytes) -> Any:
+    """Parse a JSON body and check it; UnsafeJSON (400) or JSONValueProblem (422) when it cannot be held."""
+    if isinstance(raw, bytes | bytearray):
+        try:
+            raw = bytes(raw).decode("utf-8")  # strict: json.loads would let encoded surrogates through
+        except UnicodeDecodeError as exc:
+            raise UnsafeJSON("Nội dung không phải văn bản UTF-8.") from exc
+    try:
+        value = json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise UnsafeJSON("Dữ liệu lồng nhau quá sâu.") from exc
+    except UnsafeJSON:
+        raise
+    except ValueError as exc:  # JSONDecodeError, or an integer past Python's conversion limit
+        raise UnsafeJSON(str(exc) if isinstance(exc, json.JSONDecodeError) else "Số quá lớn.") from exc
+    check_json_value(value)
+    return value
+
+
+class CheckedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider with :func:`loads_checked`: ``request.get_json`` answers 400 to the same inputs."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads_checked(s)
+
+
+def install_guards(app: Flask) -> None:
+    """Called by create_app before any blueprint or extension registers its routes and hooks.
+
+    The hooks come first so that CSRF protection and every view read a body already bounded and checked.
+    """
+    from app.web.limits import apply_body_limit
+
+    app.url_map.converters["int"] = BoundedInt
+    app.json = CheckedJSONProvider(app)
+    app.before_request(apply_body_limit)
+    app.before_request(check_request_text)
