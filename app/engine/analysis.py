@@ -11,6 +11,8 @@ The runtime builds specs with `build_parser_for`, so what was checked is exactly
 
 from __future__ import annotations
 
+import ast
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,12 +21,15 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException as _ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as _Timer
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 
 from app.engine.expressions import ExpressionError, check_expression
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
+
+_log = logging.getLogger(__name__)
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -60,9 +65,9 @@ NOT_EXECUTABLE_CODES = frozenset({
     "business_rule_unlinked",
     "data_reference_unsupported",
     "timer_unspecified",
-    "timer_expression_unquoted",
     "message_wait_unsupported",
     "engine_unsupported",
+    "id_reserved",
 })
 # Expressions the platform cannot accept (another tool's language, a typo, a refused construct)
 # leave the file valid BPMN: the diagram simply cannot run here until they are rewritten.
@@ -157,6 +162,30 @@ def _check_root(name: str, root: etree._Element) -> None:
         )
 
 
+_NUMBER = r"\d+(?:[.,]\d+)?"
+_DURATION = (rf"P(?=\d|T\d)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+             rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?")
+_INSTANT = r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+_ISO_8601 = re.compile(
+    rf"(?:{_DURATION}|{_INSTANT}|R\d*/(?:{_DURATION}|{_INSTANT})(?:/(?:{_DURATION}|{_INSTANT}))?)"
+)
+_TIMER_TAGS = tuple(f"{{{BPMN_NS}}}{tag}" for tag in ("timeDate", "timeDuration", "timeCycle"))
+
+
+def quote_timer_literals(root: etree._Element) -> None:
+    """Turn bare ISO 8601 timer values (PT5M, P7DT0H, R3/PT1H, 2026-12-01T08:00:00+07:00) into string literals.
+
+    The engine evaluates a timer value as an expression, so PT5M would be read as a variable; modelling
+    tools write the bare ISO value. Only a value that is entirely one ISO 8601 duration, instant or
+    repetition is quoted; anything else is an expression and is left as written. Done on the parsed tree
+    shared by the checker and the runtime, so what was checked is what runs.
+    """
+    for element in root.iter(*_TIMER_TAGS):
+        text = (element.text or "").strip()
+        if text and _ISO_8601.fullmatch(text):
+            element.text = f"'{text}'"
+
+
 def _build(
     files: Mapping[str, bytes], max_bytes: int, on_error: Callable[[str, Exception], None] | None
 ) -> tuple[_SpiffBpmnParser, dict[str, etree._Element]]:
@@ -172,6 +201,8 @@ def _build(
         try:
             root = parse_xml(files[name], name, max_bytes)
             _check_root(name, root)
+            if _kind(name) == "bpmn":
+                quote_timer_literals(root)
             roots[name] = root
             if _kind(name) == "dmn":
                 parser.add_dmn_xml(root, filename=name)
@@ -224,86 +255,178 @@ _ELEMENT_LABELS = {
     "process": "quy trình",
 }
 
-# (fragment of the engine's English message, code, Vietnamese sentence). First match wins.
+# (fragment of the engine's English message, code, Vietnamese sentence saying what to change). First match
+# wins. {label} is the element's kind, {name} its name and id, {refs} what it refers to (when it can be read
+# from the file). The engine's own text never reaches the designer: it is logged for the operators.
 _ENGINE_MESSAGES: list[tuple[str, str, str]] = [
     ("There is no support implemented for this task type", "element_unsupported",
-     "Phần tử {label} {name} chưa được bộ máy quy trình hỗ trợ."),
+     "Phần tử {label} {name} chưa được bộ máy quy trình hỗ trợ; hãy thay bằng tác vụ người dùng, tác vụ dịch vụ, "
+     "cổng rẽ nhánh hoặc cổng song song."),
     ("Unsupported Catch Event", "event_unsupported",
-     "Sự kiện biên {name} không có loại sự kiện mà bộ máy quy trình hỗ trợ."),
+     "Sự kiện biên {name} không có loại sự kiện mà bộ máy quy trình hỗ trợ; hãy dùng sự kiện lỗi (error) "
+     "hoặc hẹn giờ (timer)."),
     ("is not executable", "process_not_executable",
-     "Quy trình {name} được dùng tới nhưng không được đánh dấu có thể thực thi (isExecutable=\"true\")."),
-    ("No start event found", "start_event_missing", "Quy trình {name} không có sự kiện bắt đầu."),
+     "Quy trình {name} được dùng tới nhưng không được đánh dấu có thể thực thi; hãy đặt isExecutable=\"true\"."),
+    ("No start event found", "start_event_missing",
+     "Quy trình {name} không có sự kiện bắt đầu; hãy vẽ một sự kiện bắt đầu (start event) và nối nó vào bước "
+     "đầu tiên."),
     ("Non-default exclusive outgoing sequence flow without condition", "condition_missing",
-     "Luồng {name} ra khỏi cổng rẽ nhánh không có điều kiện và không phải luồng mặc định."),
+     "Luồng {name} ra khỏi cổng rẽ nhánh không có điều kiện và không phải luồng mặc định; hãy viết điều kiện "
+     "cho luồng hoặc chọn nó làm luồng mặc định của cổng."),
     ("Multiple outgoing flows are not supported", "implicit_split_unsupported",
      "Phần tử {label} {name} có nhiều luồng ra; hãy tách nhánh bằng cổng song song hoặc cổng rẽ nhánh."),
     ("A Service Task must have an operator", "service_task_unsupported",
-     "Tác vụ dịch vụ {name} chưa khai báo thao tác (spiffworkflow:serviceTaskOperator)."),
-    ("Duplicate process ID", "process_duplicate", "Mã quy trình {name} bị trùng giữa các quy trình trong gói."),
+     "Tác vụ dịch vụ {name} chưa khai báo thao tác (spiffworkflow:serviceTaskOperator); hãy chọn thao tác cần gọi."),
+    ("Duplicate process ID", "process_duplicate",
+     "Mã quy trình {name} bị trùng giữa các quy trình trong gói; hãy đặt cho mỗi quy trình một mã riêng."),
     ("Unknown Time Specification", "timer_unspecified",
-     "Sự kiện hẹn giờ {name} chưa khai báo thời gian (timeDate, timeDuration hoặc timeCycle)."),
-    ("Time Specification", "timer_invalid", "Thời gian của sự kiện hẹn giờ {name} không hợp lệ."),
+     "Sự kiện hẹn giờ {name} chưa khai báo thời gian; hãy điền timeDate, timeDuration hoặc timeCycle."),
+    ("Time Specification", "timer_invalid",
+     "Thời gian của sự kiện hẹn giờ {name} không hợp lệ; hãy viết theo ISO 8601, ví dụ PT5M hoặc P7D."),
     ("Cancel Events may only be used with transactions", "cancel_event_misplaced",
-     "Sự kiện hủy {name} chỉ được gắn vào giao dịch (transaction)."),
+     "Sự kiện hủy {name} chỉ được gắn vào giao dịch (transaction); hãy bỏ sự kiện này hoặc đổi nó thành sự kiện lỗi."),
     ("loopMaximum or loopCondition", "loop_unsupported",
-     "Vòng lặp của {label} {name} chưa có số lần tối đa (loopMaximum) hoặc điều kiện lặp."),
+     "Vòng lặp của {label} {name} chưa có số lần tối đa (loopMaximum) hoặc điều kiện lặp; hãy khai báo một trong hai."),
     ("multiinstance task must specify", "loop_unsupported",
-     "Tác vụ đa thể hiện {name} cần đúng một trong hai: số lượng (loopCardinality) hoặc dữ liệu đầu vào."),
+     "Tác vụ đa thể hiện {name} cần đúng một trong hai: số lượng (loopCardinality) hoặc dữ liệu đầu vào; "
+     "hãy giữ lại một."),
     ("data reference is missing from the IO specification", "reference_broken",
-     "Tác vụ đa thể hiện {name} tham chiếu dữ liệu không có trong ioSpecification."),
+     "Tác vụ đa thể hiện {name} tham chiếu dữ liệu không có trong ioSpecification; hãy khai báo dữ liệu đó "
+     "hoặc sửa tham chiếu."),
+    # SpiffWorkflow 3.2 calls its own helper with a wrong argument when a messageRef/signalRef/errorRef/
+    # escalationRef names nothing, and reports the resulting TypeError.
+    ("raise_validation_exception() got an unexpected keyword argument", "reference_broken",
+     "Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử đó "
+     "(bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu."),
     ("Expected a", "reference_broken",
-     "Phần tử {label} {name} tham chiếu tới thông điệp/tín hiệu/lỗi không được khai báo trong tệp."),
+     "Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử đó "
+     "(bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu."),
     ("When looking for a task spec", "flow_target_missing",
-     "Một luồng ra khỏi {label} {name} trỏ tới phần tử không tồn tại."),
+     "Một luồng ra khỏi {label} {name} trỏ tới phần tử không tồn tại; hãy nối lại luồng tới một bước có trong sơ đồ."),
     ("Cannot resolve data", "data_reference_unsupported",
-     "Phần tử {label} {name} dùng đối tượng/kho dữ liệu mà bộ máy quy trình không xác định được."),
+     "Phần tử {label} {name} có liên kết dữ liệu tới {refs}, nhưng bộ máy quy trình chỉ đọc/ghi được đối tượng "
+     "dữ liệu (data object) khai báo trong cùng quy trình; hãy nối liên kết tới một đối tượng dữ liệu như vậy "
+     "hoặc xóa liên kết dữ liệu."),
     ("SubWorkflow", "subprocess_unsupported",
-     "Quy trình con {name} phải có đúng một sự kiện bắt đầu và ít nhất một sự kiện kết thúc."),
-    ('No "calledElement"', "call_target_missing", "Hoạt động gọi quy trình {name} chưa chỉ rõ quy trình được gọi."),
-    ("was not found", "call_target_missing", "Gói không có quy trình được gọi tới {name}."),
+     "Quy trình con {name} phải có đúng một sự kiện bắt đầu và ít nhất một sự kiện kết thúc; hãy vẽ thêm "
+     "các sự kiện đó bên trong quy trình con."),
+    ('No "calledElement"', "call_target_missing",
+     "Hoạt động gọi quy trình {name} chưa chỉ rõ quy trình được gọi; hãy điền calledElement."),
+    ("was not found", "call_target_missing",
+     "Gói không có quy trình được gọi tới {name}; hãy thêm tệp BPMN chứa quy trình đó hoặc sửa calledElement."),
     ('No DMN Diagram available with id "None"', "business_rule_unlinked",
-     "Tác vụ quy tắc nghiệp vụ {name} chưa gắn bảng quyết định DMN (spiffworkflow:calledDecisionId)."),
-    ("No DMN Diagram available", "decision_missing", "Gói không có bảng quyết định DMN mà tác vụ {name} cần."),
-    ("identifier is missing", "reference_broken", "Tệp có thông điệp/tín hiệu/lỗi/kho dữ liệu thiếu mã (id)."),
-    ("Data Store", "data_reference_unsupported", "Kho dữ liệu (data store) chưa được hệ thống hỗ trợ."),
-    ("Correlation", "reference_broken", "Khai báo tương quan thông điệp (correlation) không đầy đủ."),
-    ("Ad hoc", "subprocess_unsupported", "Quy trình con tự do (ad hoc) {name} có cấu trúc chưa được hỗ trợ."),
-    ("No decisions found", "decision_missing", "Tệp DMN không có quyết định (decision) nào."),
-    ("Multiple decision tables", "engine_unsupported", "Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng."),
-    ("Malformed Output Expression", "expression_syntax", "Biểu thức đầu ra trong bảng quyết định sai cú pháp."),
+     "Tác vụ quy tắc nghiệp vụ {name} chưa gắn bảng quyết định DMN; hãy điền spiffworkflow:calledDecisionId."),
+    ("No DMN Diagram available", "decision_missing",
+     "Gói không có bảng quyết định DMN mà tác vụ {name} cần; hãy thêm tệp .dmn hoặc sửa mã quyết định."),
+    ("identifier is missing", "reference_broken",
+     "Tệp có thông điệp/tín hiệu/lỗi/kho dữ liệu thiếu mã (id); hãy đặt mã cho phần tử đó."),
+    ("Data Store name is missing", "data_reference_unsupported",
+     "Tệp có kho dữ liệu (data store) không có tên; hệ thống chưa hỗ trợ kho dữ liệu, hãy xóa nó khỏi sơ đồ."),
+    ("Data Store", "data_reference_unsupported",
+     "Kho dữ liệu (data store) {refs} chưa được hệ thống hỗ trợ; hãy xóa kho dữ liệu và các liên kết tới nó "
+     "khỏi sơ đồ."),
+    ("Correlation", "reference_broken",
+     "Khai báo tương quan thông điệp (correlation) không đầy đủ; hãy bổ sung biểu thức lấy giá trị hoặc xóa nó."),
+    ("Ad hoc", "subprocess_unsupported",
+     "Quy trình con tự do (ad hoc) {name} có cấu trúc chưa được hỗ trợ; hãy dùng quy trình con thường."),
+    ("No decisions found", "decision_missing", "Tệp DMN không có quyết định (decision) nào; hãy thêm bảng quyết định."),
+    ("Multiple decision tables", "engine_unsupported",
+     "Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng, hãy tách ra nhiều tệp."),
+    ("Malformed Output Expression", "expression_syntax",
+     "Biểu thức đầu ra trong bảng quyết định sai cú pháp; hãy sửa lại ô đó."),
 ]
+
+_REF_KINDS = {"messageRef": "thông điệp", "signalRef": "tín hiệu", "errorRef": "lỗi", "escalationRef": "leo thang"}
 
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _engine_problem(exc: BaseException, default_file: str, locate: Callable[[str, str], int | None]) -> Problem:
-    detail = _clean(str(exc)).rstrip(".").rstrip() or type(exc).__name__
+def _declared(root: etree._Element, tag: str, ref: str) -> bool:
+    return any(el.get("id") == ref for el in root.iterchildren(f"{{{BPMN_NS}}}{tag}"))
+
+
+def _undeclared_refs(element: etree._Element | None) -> list[str]:
+    """The message/signal/error/escalation references of an event that name nothing declared in its file."""
+    if element is None:
+        return []
+    root = element.getroottree().getroot()
+    found = []
+    for definition in element.iterchildren():
+        for attr, kind in _REF_KINDS.items():
+            ref = definition.get(attr) if isinstance(definition.tag, str) else None
+            if ref and not _declared(root, attr.removesuffix("Ref"), ref):
+                found.append(f"{kind} «{ref}»")
+    return found
+
+
+def _data_refs(element: etree._Element | None) -> list[str]:
+    """What an element's data associations point to, preferring targets that are not data objects of the file."""
+    if element is None:
+        return []
+    root = element.getroottree().getroot()
+    refs = [str(r.text or "").strip() for r in _xpath(
+        element, "./bpmn:dataInputAssociation/bpmn:sourceRef|./bpmn:dataOutputAssociation/bpmn:targetRef")]
+    objects = {str(el.get("id")) for el in root.iter(f"{{{BPMN_NS}}}dataObjectReference")}
+    unknown = [r for r in refs if r and r not in objects]
+    return [f"«{r}»" for r in (unknown or refs) if r]
+
+
+def translate_engine_error(
+    exc: BaseException, default_file: str,
+    elements: Mapping[str, Mapping[str, etree._Element]] | None = None,
+) -> Problem:
+    """Any exception SpiffWorkflow's parser raises, as a Problem in the designer's words.
+
+    The file, line and element (kind, name, id) come from the exception where it has them and from the
+    parsed files otherwise. What the library said is logged, never shown: its messages are English, some
+    embed Python object reprs, and some are its own bugs (a TypeError from a helper called with a wrong
+    argument). Anything unrecognised gets a generic sentence that still names the element.
+    """
+    elements = elements or {}
+    raw = _clean(str(exc)) or type(exc).__name__
+    _log.info("engine refused a diagram (%s): %s: %s", default_file, type(exc).__name__, raw)
+    file, element_id, tag, element_name = default_file, "", "", ""
+    line: int | None = None
     if isinstance(exc, _ValidationException):
         file = exc.file_name or default_file
-        element_id = str(exc.id or "")
-        label = _ELEMENT_LABELS.get(str(exc.tag).split(":")[-1], str(exc.tag or "")) or "phần tử"
-        name = f"«{_clean(exc.name or element_id)}»" if (exc.name or element_id) else ""
-        line = exc.line_number if isinstance(exc.line_number, int) and exc.line_number > 0 else None
-        if line is None and element_id:
-            line = locate(file, element_id)
+        element_id = _clean(str(exc.id or ""))
+        element_name = _clean(str(exc.name or ""))
+        tag = str(exc.tag or "").split(":")[-1].split("}")[-1]
+        if isinstance(exc.line_number, int) and exc.line_number > 0:
+            line = exc.line_number
+    element = elements.get(file, {}).get(element_id) if element_id else None
+    if element is None and element_id:
+        element = next((index[element_id] for index in elements.values() if element_id in index), None)
+    if element is not None and line is None:
+        line = int(element.sourceline or 0) or None
+    label = _ELEMENT_LABELS.get(tag, "")
+    name = ""
+    if element_name and element_id and element_name != element_id:
+        name = f"«{element_name}» (id «{element_id}»)"
+    elif element_id or element_name:
+        name = f"«{element_id or element_name}»"
+    if "was not found" in raw and not name:
+        called = re.search(r"process '([^']*)'", raw)
+        name = f"«{called.group(1)}»" if called else ""
+    if "Data Store with name" in raw:
+        store = re.search(r"Data Store with name (.*?) has no implementation", raw)
+        refs = f"«{store.group(1).strip()}»" if store and store.group(1).strip() else ""
+    elif "Cannot resolve data" in raw:
+        refs = ", ".join(_data_refs(element)) or "một đối tượng dữ liệu"
     else:
-        file, element_id, label, name, line = default_file, "", "phần tử", "", None
-    message = str(exc)
-    if "was not found" in message and not name:
-        found = re.search(r"process '([^']*)'", message)
-        name = f"«{found.group(1)}»" if found else ""
+        refs = ", ".join(_undeclared_refs(element)) or "thông điệp/tín hiệu/lỗi"
     for fragment, code, template in _ENGINE_MESSAGES:
-        if fragment in message:
-            text = template.format(label=label, name=name).replace("  ", " ").replace(" .", ".")
-            return Problem(file, line, None, code, f"{text} (Chi tiết từ bộ máy quy trình: {detail}.)")
+        if fragment in raw:
+            text = _clean(template.format(label=label, name=name, refs=refs))
+            return Problem(file, line, None, code, _sentence(text.replace(" ;", ";").replace(" .", ".")))
+    where = f" {label or 'phần tử'} {name}" if name else ""
     return Problem(
-        file,
-        line,
-        None,
-        "engine_unsupported",
-        f"Bộ máy quy trình không dựng được sơ đồ tại {label} {name}".rstrip() + f". (Chi tiết: {detail}.)",
+        file, line, None, "engine_unsupported",
+        f"Bộ máy quy trình không dựng được{where}. Hãy mở phần tử này trong công cụ vẽ và kiểm tra các thuộc tính, "
+        "liên kết của nó theo chuẩn BPMN 2.0; nếu nó dùng tính năng riêng của công cụ khác, hãy vẽ lại bằng phần "
+        "tử chuẩn (tác vụ người dùng, tác vụ dịch vụ, cổng rẽ nhánh, sự kiện).",
     )
 
 
@@ -321,8 +444,24 @@ def _label_of(element: etree._Element) -> str:
     return f"«{name}»" if name else ""
 
 
+# Names SpiffWorkflow 3.2 gives its own task specs (bpmn_process_spec.py, ProcessParser.add_tasks,
+# TaskParser._add_boundary_event, TaskParser._copy_task_attrs). A BPMN element becomes a task spec named
+# by its id, so an element with one of these ids silently replaces the engine's own: a start event
+# called "Start" leaves the workflow with no root task ("No output task connected").
+RESERVED_IDS = frozenset({"Start", "End", "Root", "StartEventSplit", "StartEventJoin"})
+RESERVED_SUFFIXES = (".EndJoin", ".BoundaryEventSplit", ".BoundaryEventJoin", " [child]")
+# Elements the engine turns into task specs (its parser classes).
+_TASK_SPEC_TAGS = frozenset(
+    etree.QName(tag).localname
+    for tag in {**MotcuaBpmnParser.PARSER_CLASSES, **MotcuaBpmnParser.OVERRIDE_PARSER_CLASSES}
+)
+
+
+def is_reserved_id(element_id: str) -> bool:
+    return element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES)
+
+
 _JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
-_ISO_TIME = re.compile(r"^\s*(R\d*/)?P[0-9TYMWDHS.,]*\s*$|^\s*\d{4}-\d{2}-\d{2}")
 
 
 class _Checker:
@@ -385,6 +524,15 @@ class _Checker:
                  "thông điệp vào hồ sơ nên hồ sơ sẽ bị treo tại đây.")
 
     def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
+        element_id = element.get("id") or ""
+        if local in _TASK_SPEC_TAGS and is_reserved_id(element_id):
+            suggestion = re.sub(r"[^\w-]", "_", element_id).strip("_") + "_1"
+            self.add(file, element, "id_reserved",
+                     f"{_ELEMENT_LABELS.get(local, 'Phần tử').capitalize()} {_label_of(element)} có mã (id) "
+                     f"«{element_id}», là tên bộ máy quy trình dành riêng cho phần tử nội bộ của nó "
+                     f"({', '.join(sorted(RESERVED_IDS))}, hoặc tên kết thúc bằng "
+                     f"{', '.join(s.strip() for s in RESERVED_SUFFIXES)}); quy trình sẽ không chạy được. Hãy đổi "
+                     f"mã phần tử, ví dụ thành «{suggestion}», và cập nhật các luồng nối tới nó.")
         if local in ("startEvent", "intermediateCatchEvent", "boundaryEvent", "receiveTask"):
             self._message_wait(file, element, local)
         if local == "scriptTask":
@@ -418,17 +566,42 @@ class _Checker:
                      f"Sự kiện hẹn giờ {_label_of(owner) if owner is not None else ''} chưa khai báo thời gian "
                      "(timeDate, timeDuration hoặc timeCycle).")
         elif local in ("timeDate", "timeDuration", "timeCycle"):
-            text = element.text or ""
-            if _ISO_TIME.match(text):
-                self.add(file, element, "timer_expression_unquoted",
-                         f"Thời gian hẹn giờ «{text.strip()[:60]}» phải viết thành biểu thức chuỗi có dấu nháy, "
-                         f"ví dụ '{text.strip()[:40]}'.")
-            else:
-                self.expression(file, element, element.text, "Thời gian hẹn giờ", element.get("language"))
+            self.expression(file, element, element.text, "Thời gian hẹn giờ", element.get("language"))
+            self._timer_literal(file, element, local)
         elif local in ("formalExpression", "messagePath") and _local(getattr(element.getparent(), "tag", "")) == (
             "correlationPropertyRetrievalExpression"
         ):
             self.expression(file, element, element.text, "Biểu thức tương quan thông điệp")
+
+    def _timer_literal(self, file: str, element: etree._Element, local: str) -> None:
+        """A timer written as a plain value must be one the engine can read, of the kind its element says."""
+        try:
+            tree = ast.parse((element.text or "").strip(), mode="eval")
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return
+        if not (isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str)):
+            return
+        value = tree.body.value
+        try:
+            if local == "timeDuration":
+                if not value.upper().startswith("P"):
+                    raise ValueError(value)
+                _Timer.parse_iso_duration(value)
+            elif local == "timeDate":
+                if value.upper().startswith(("P", "R")):
+                    raise ValueError(value)
+                _Timer.parse_time_or_duration(value)
+            else:
+                _Timer.parse_iso_recurring_interval(value)
+        except Exception:
+            owner = element.getparent()
+            event = owner.getparent() if owner is not None else None
+            example = {"timeDuration": "PT5M (5 phút) hoặc P7D (7 ngày)",
+                       "timeDate": "2026-12-01T08:00:00+07:00",
+                       "timeCycle": "R3/PT1H (3 lần, mỗi giờ một lần)"}[local]
+            self.add(file, element, "timer_invalid",
+                     f"Thời gian hẹn giờ «{value[:60]}» của sự kiện {_label_of(event) if event is not None else ''} "
+                     f"không phải giá trị ISO 8601 hợp lệ cho {local}; hãy viết ví dụ {example}.")
 
     def _spiff_element(self, file: str, element: etree._Element, local: str) -> None:
         if local in ("preScript", "postScript") and (element.text or "").strip():
@@ -499,9 +672,23 @@ class _Checker:
 # The analysis
 
 
-def _is_omg(element: etree._Element) -> bool:
-    """An element of the BPMN/DMN/DI standards, whose ids must be unique in the document."""
-    return (etree.QName(element).namespace or "").startswith(("http://www.omg.org/", "https://www.omg.org/"))
+def _is_model_namespace(namespace: str) -> bool:
+    """The BPMN or DMN model namespace (not diagram interchange, not a vendor's)."""
+    if namespace == BPMN_NS:
+        return True
+    return "omg.org/spec/DMN/" in namespace and ("MODEL" in namespace or namespace.endswith("dmn.xsd"))
+
+
+def _model_elements(root: etree._Element) -> list[etree._Element]:
+    """Elements of the BPMN/DMN model that carry an id, outside extensionElements.
+
+    Only these ids form the model's id space. Modelling tools keep their own elements inside
+    extensionElements, and Visual Paradigm writes its <Model id="…"> there in the default namespace (which
+    is BPMN's), reusing the id of the definition it describes: those are not BPMN ids.
+    """
+    found = root.xpath("descendant-or-self::*[@id][not(ancestor::*[local-name()='extensionElements'])]")
+    return [el for el in found if isinstance(el, etree._Element)
+            and _is_model_namespace(etree.QName(el).namespace or "")]
 
 
 def _dedupe(problems: Iterable[Problem]) -> list[Problem]:
@@ -520,32 +707,39 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", ".)")) else text + "."
 
 
-def _verdict(problems: list[Problem], process_id: str | None, user_tasks: int) -> tuple[str, str]:
+def summarize(
+    problems: list[Problem], process_id: str | None, user_tasks: int, subject: str = "Sơ đồ"
+) -> tuple[str, str]:
+    """(verdict, one sentence): the first problem that explains the verdict, and how many more errors follow.
+
+    The count is of every error listed with it (warnings aside), so the headline agrees with the list.
+    """
     errors = [p for p in problems if p.severity == "error"]
     broken = [p for p in errors if not is_not_executable_code(p.code)]
+    more = f" (và {len(errors) - 1} lỗi khác)" if len(errors) > 1 else ""
     if broken:
         first = broken[0]
-        more = f" (và {len(broken) - 1} lỗi khác)" if len(broken) > 1 else ""
         if f"«{first.file}»" in first.message:  # XML errors already say which file and line
-            return "invalid", _sentence(f"Sơ đồ không hợp lệ{more}: {first.message}")
+            return "invalid", _sentence(f"{subject} không hợp lệ{more}: {first.message}")
         where = first.file + (f", dòng {first.line}" if first.line else "")
-        return "invalid", _sentence(f"Sơ đồ không hợp lệ{more} — {where}: {first.message}")
+        return "invalid", _sentence(f"{subject} không hợp lệ{more} — {where}: {first.message}")
     if errors:
         first = sorted(errors, key=lambda p: p.code not in _PROCESS_CODES)[0]
-        more = f" Ngoài ra còn {len(errors) - 1} vấn đề khác." if len(errors) > 1 else ""
-        return "not_executable", _sentence(first.message) + more
+        also = f" Ngoài ra còn {len(errors) - 1} lỗi khác." if len(errors) > 1 else ""
+        return "not_executable", _sentence(first.message) + also
     return "deployable", (
-        f"Sơ đồ hợp lệ: quy trình «{process_id}» có thể triển khai ({user_tasks} tác vụ người dùng)."
+        f"{subject} hợp lệ: quy trình «{process_id}» có thể triển khai ({user_tasks} tác vụ người dùng)."
     )
 
 
-def _problem_from_load(name: str, exc: Exception, locate: Callable[[str, str], int | None]) -> Problem:
+def _problem_from_load(
+    name: str, exc: Exception, elements: Mapping[str, Mapping[str, etree._Element]]
+) -> Problem:
     if isinstance(exc, XmlError):
         return Problem(exc.filename, exc.line, None, exc.code, exc.message)
-    problem = _engine_problem(exc, name, locate)
+    problem = translate_engine_error(exc, name, elements)
     if problem.code == "engine_unsupported":  # a file the engine cannot even index is broken
-        return Problem(name, problem.line, None, "bpmn_unreadable",
-                       f"Bộ máy quy trình không đọc được tệp «{name}»: {str(exc) or type(exc).__name__}.")
+        return replace(problem, code="bpmn_unreadable")
     return problem
 
 
@@ -555,42 +749,33 @@ def analyze_bpmn(
     """Check every BPMN/DMN file of one package and decide whether it can be deployed. Never raises."""
     try:
         return _analyze(files, process_id, max_bytes)
-    except Exception as exc:  # a last resort: the analysis itself must not take the request down
+    except Exception:  # a last resort: the analysis itself must not take the request down
+        _log.exception("analysis of a diagram failed")
         problem = Problem(next(iter(sorted(files)), "process.bpmn"), None, None, "analysis_failed",
-                          f"Không phân tích được sơ đồ: {type(exc).__name__}: {exc}.")
+                          "Hệ thống không phân tích được sơ đồ này (lỗi của bộ kiểm tra, không phải của sơ đồ). "
+                          "Hãy thử lại; nếu vẫn lỗi, gửi tệp cho quản trị viên.")
         return BpmnAnalysis("invalid", _sentence(problem.message), [problem], [], [], None, [], [], [])
 
 
 def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int) -> BpmnAnalysis:
     problems: list[Problem] = []
     ids: dict[str, dict[str, etree._Element]] = {}
-
-    def locate(file: str, element_id: str) -> int | None:
-        if file in ids:
-            element = ids[file].get(element_id)
-            return element.sourceline if element is not None else None
-        for index in ids.values():
-            if element_id in index:
-                return int(index[element_id].sourceline or 0) or None
-        return None
-
     load_failures: list[tuple[str, Exception]] = []
     parser, roots = _build(files, max_bytes, lambda name, exc: load_failures.append((name, exc)))
     for name, root in roots.items():
         ids[name] = {}
-        for el in root.iter():
-            element_id = el.get("id") if isinstance(el.tag, str) else None
-            if not element_id:
-                continue
+        for el in _model_elements(root):
+            element_id = str(el.get("id"))
             first = ids[name].get(element_id)
             if first is None:
                 ids[name][element_id] = el
-            elif _is_omg(el) and _is_omg(first):  # vendor extensions reuse "id" freely
+            else:
                 problems.append(Problem(name, el.sourceline, None, "duplicate_id",
                                         f"Mã phần tử (id) «{element_id}» bị trùng; đã dùng ở dòng "
-                                        f"{first.sourceline}. Mỗi phần tử phải có mã riêng."))
+                                        f"{first.sourceline}. Mỗi phần tử phải có mã riêng: hãy đổi mã của "
+                                        "một trong hai phần tử."))
     for name, exc in load_failures:
-        problem = _problem_from_load(name, exc, locate)
+        problem = _problem_from_load(name, exc, ids)
         if problem.line is None and name in roots:
             problem = replace(problem, line=_guess_line(roots[name], str(exc)))
         problems.append(problem)
@@ -665,7 +850,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
             try:
                 specs = {pid: parser.get_spec(pid), **parser.get_subprocess_specs(pid)}
             except Exception as exc:
-                problems.append(_engine_problem(exc, default_file, locate))
+                problems.append(translate_engine_error(exc, default_file, ids))
                 continue
             if pid != chosen:
                 continue
@@ -711,7 +896,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                     lanes.append(str(lane))
 
     problems = _dedupe(problems)
-    verdict, reason = _verdict(problems, chosen, len(user_tasks))
+    verdict, reason = summarize(problems, chosen, len(user_tasks))
     return BpmnAnalysis(
         verdict=verdict,
         reason=reason,
