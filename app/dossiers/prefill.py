@@ -3,6 +3,7 @@
 The manifest maps form fields (JSON pointers) to registry fields: `"/nguoi_yeu_cau/ho_ten":
 "population:ho_ten"`, with an optional named transform (`|address`, `|sex`). A registry that is down or
 slow leaves the form empty but usable, with a notice; submitted values are validated like any others.
+The form's own defaults stay: prefilled values are laid over them, never instead of them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from app.eforms.schema import pointer_to_path, resolve_pointer
+from app.eforms.schema import form_defaults, pointer_to_path, resolve_pointer
 from app.extensions import db
 from app.formats import DATETIME_FORMAT
 from app.models import RegistryLookup, User
@@ -54,7 +55,32 @@ def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def prefill_for(user: User | None, manifest: Mapping[str, Any], registry: Registry) -> Prefill:
+def with_defaults(schema: Mapping[str, Any], data: Mapping[str, Any],
+                  ui: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The form's defaults with `data` laid over them (a group merged field by field)."""
+
+    def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+        for key, value in over.items():
+            if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+                base[key] = merge(base[key], value)
+            else:
+                base[key] = value
+        return base
+
+    return merge(form_defaults(schema, ui), data)
+
+
+def prefill_for(user: User | None, manifest: Mapping[str, Any], registry: Registry,
+                schema: Mapping[str, Any] | None = None, ui: Mapping[str, Any] | None = None) -> Prefill:
+    """What a start form shows a logged-in person: its defaults (when `schema` is given), then what the
+    population database knows about them."""
+    result = _lookup(user, manifest, registry)
+    if schema is not None:
+        result.data = with_defaults(schema, result.data, ui)
+    return result
+
+
+def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) -> Prefill:
     mapping: Mapping[str, str] = manifest.get("prefill") or {}
     if not mapping or user is None or not user.personal_id or user.date_of_birth is None:
         return Prefill()

@@ -8,6 +8,7 @@ that an unsupported construct is refused with its JSON pointer instead of breaki
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ __all__ = [
     "describe",
     "describe_root",
     "display_scalar",
+    "form_defaults",
     "field_id",
     "join_path",
     "options_of",
@@ -371,6 +373,24 @@ def describe(node: Any, ui: Mapping[str, Any] | None, root: Mapping[str, Any], p
     if kind in {"integer", "number", "boolean"}:
         return Field(kind, node, ui, pointer, root, options, depth)
     raise FormSchemaError(pointer + "/type", f"Trường “{name}” dùng kiểu “{kind}” mà biểu mẫu chưa hỗ trợ.")
+
+
+def form_defaults(schema: Any, ui: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The data a form starts with: every field's `default`, nested as the form nests them (groups without
+    any default are left out)."""
+
+    def of(f: Field) -> dict[str, Any]:
+        out: dict[str, Any] = copy.deepcopy(f.default) if isinstance(f.default, dict) else {}
+        for name, sub, _ in f.children():
+            if sub.kind == "object":
+                inner = of(sub)
+                if inner:
+                    out[name] = inner
+            elif sub.default is not MISSING:
+                out[name] = copy.deepcopy(sub.default)
+        return out
+
+    return of(describe_root(schema, ui))
 
 
 def describe_root(schema: Any, ui: Mapping[str, Any] | None = None) -> Field:

@@ -84,3 +84,28 @@ def test_the_lookup_is_tied_to_the_dossier_it_prefilled(app, client, monkeypatch
     other = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), citizen), applicant=citizen)
     db.session.refresh(log)
     assert log.dossier_id == dossier.id != other.id  # one look-up, one dossier
+
+
+def test_prefill_keeps_the_forms_defaults(app, client, monkeypatch, sandbox):
+    use_sandbox(app, monkeypatch, sandbox)
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get("/thu-tuc/1.001193").data)
+    assert page.get_element_by_id("f-nguoi_yeu_cau-ho_ten").get("value") == "Nguyễn Văn An"
+    assert page.get_element_by_id("f-so_ban_sao").get("value") == "1"  # "Số bản sao", default 1
+    assert page.get_element_by_id("f-tre-quoc_tich").get("value") == "Việt Nam"
+    assert page.get_element_by_id("f-me-dan_toc").get("value") == "Kinh"
+
+
+def test_prefilled_values_win_over_defaults_and_defaults_fill_the_rest():
+    from app.dossiers.prefill import with_defaults
+
+    schema = {"type": "object", "properties": {
+        "so_ban_sao": {"type": "integer", "default": 1},
+        "nguoi": {"type": "object", "properties": {"ten": {"type": "string"},
+                                                   "quoc_tich": {"type": "string", "default": "Việt Nam"}}},
+        "cha": {"type": "object", "properties": {"ten": {"type": "string"}}},
+    }}
+    assert with_defaults(schema, {"nguoi": {"ten": "An", "quoc_tich": "Lào"}}) == {
+        "so_ban_sao": 1, "nguoi": {"ten": "An", "quoc_tich": "Lào"}}
+    assert with_defaults(schema, {"nguoi": {"ten": "An"}}) == {
+        "so_ban_sao": 1, "nguoi": {"ten": "An", "quoc_tich": "Việt Nam"}}

@@ -84,7 +84,8 @@ def procedure(code: str) -> ResponseReturnValue:
             summary_error = "Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu."
     prefill = Prefill()
     if request.method == "GET" and current_user.is_authenticated:
-        prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"])
+        prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"],
+                              schema, ui)
         data = prefill.data
     fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources)
     status = 422 if errors else 200
