@@ -3,6 +3,16 @@
 A deployed procedure version is parsed once per process and cached by its content hash. A dossier's
 workflow lives as ONE serialized document; every request loads it, runs the engine until it waits,
 and hands back the new document plus what the projections need (ready user tasks, end events reached).
+
+Two traps of SpiffWorkflow 3.2 are guarded here:
+- tasks deeper than 1000 in the task tree are invisible to `get_tasks()` and `do_engine_steps()`, so a
+  loop of a few hundred rounds makes `is_completed()` true with no end event reached. Every task run is
+  measured; past MAX_TASK_DEPTH (well before 1000) the run stops with LoopLimitExceeded and nothing runs
+  further. A workflow counts as completed only when an end event of the top-level process completed and
+  no task anywhere in the document is unfinished;
+- a failing task goes to ERROR and stays there. An EngineError raised after the workflow changed carries
+  the state to save (`step`), so the caller keeps the person's work and reports an incident; `retry()`
+  runs the failed tasks again once the cause is repaired.
 """
 
 from __future__ import annotations
@@ -33,15 +43,36 @@ _SERIALIZER = _Serializer(_Serializer.configure({**_SPIFF_CONFIG, DeferredServic
 _SCRIPT_ENGINE = SafeScriptEngine()
 _CACHE_SIZE = 256
 _SPEC_KEYS = ("spec", "subprocess_specs")
+# SpiffWorkflow 3.2 stops looking 1000 levels down the task tree; stop loops well before that.
+MAX_TASK_DEPTH = 400
 
 
 class EngineError(Exception):
-    """A workflow could not move on: a condition failed to evaluate, or no path was open."""
+    """A workflow could not move on: a condition failed to evaluate, no path was open, a loop ran too long.
 
-    def __init__(self, message: str, detail: str = "") -> None:
+    `code` is stable (the expression's own code when an expression failed); `message` is Vietnamese, for the
+    officer and the operator; `detail` is the engine's own text, for the operator. `task` is the engine task
+    that failed. `step` is what the workflow looks like after the failure, to be saved and projected (the
+    person's own step is kept): None when the workflow did not change at all.
+    """
+
+    code = "workflow_error"
+
+    def __init__(self, message: str, detail: str = "", *, code: str | None = None, task: ReadyTask | None = None,
+                 step: StepResult | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        if code:
+            self.code = code
+        self.task = task
+        self.step = step
+
+
+class LoopLimitExceeded(EngineError):
+    """The task tree grew past MAX_TASK_DEPTH: a loop ran too many rounds. The workflow is stopped there."""
+
+    code = "workflow_loop_limit"
 
 
 class TaskNotReady(Exception):
@@ -139,18 +170,37 @@ def _describe(task: Any) -> ReadyTask:
 class WorkflowRun:
     """One dossier's workflow in memory for the length of a request."""
 
-    def __init__(self, workflow: Any) -> None:
+    def __init__(self, workflow: Any, max_depth: int | None = None) -> None:
         self._wf = workflow
+        self.max_depth = max_depth or MAX_TASK_DEPTH
 
     @classmethod
-    def start(cls, bundle: SpecBundle, data: Mapping[str, Any]) -> tuple[WorkflowRun, StepResult]:
-        wf = _BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=_SCRIPT_ENGINE)
-        wf.task_tree.data.update(json.loads(json.dumps(data)))
-        run = cls(wf)
-        return run, run._advance()
+    def start(cls, bundle: SpecBundle, data: Mapping[str, Any], *,
+              max_depth: int | None = None) -> tuple[WorkflowRun, StepResult]:
+        """A new workflow run until it waits. An EngineError with a `step` leaves `run` to be saved on the
+        error: `WorkflowRun.of(error)`."""
+        try:
+            wf = _BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=_SCRIPT_ENGINE)
+            wf.task_tree.data.update(json.loads(json.dumps(data)))
+        except Exception as exc:  # a spec the engine cannot start (e.g. an id it reserves for itself)
+            raise EngineError("Quy trình của thủ tục không khởi động được; hồ sơ chưa được tạo.", str(exc),
+                              code="workflow_start_failed") from exc
+        run = cls(wf, max_depth)
+        try:
+            return run, run._advance()
+        except EngineError as exc:
+            exc.run = run  # type: ignore[attr-defined]
+            raise
+
+    @staticmethod
+    def of(error: EngineError) -> WorkflowRun:
+        """The run an EngineError raised by `start` left behind."""
+        run: WorkflowRun = error.run  # type: ignore[attr-defined]
+        return run
 
     @classmethod
-    def load(cls, document: Mapping[str, Any], bundle: SpecBundle | None = None) -> WorkflowRun:
+    def load(cls, document: Mapping[str, Any], bundle: SpecBundle | None = None, *,
+             max_depth: int | None = None) -> WorkflowRun:
         """Restore a workflow; a document saved without its specs takes them from the version's bundle."""
         full = dict(document)
         if "spec" not in full:
@@ -162,7 +212,7 @@ class WorkflowRun:
             _parents_first(subprocess)
         wf = _SERIALIZER.deserialize_json(json.dumps(full))
         wf.script_engine = _SCRIPT_ENGINE
-        return cls(wf)
+        return cls(wf, max_depth)
 
     def document(self, *, with_specs: bool = False) -> dict[str, Any]:
         """The workflow's state; without the specs (they belong to the deployed version) unless asked."""
@@ -195,7 +245,10 @@ class WorkflowRun:
         """Store a connector's result in the task's result variable, complete the task and move on."""
         task = self._get_service(task_id)
         task.data[task.task_spec.result_variable] = json.loads(json.dumps(result))
-        task.complete()
+        try:
+            task.complete()
+        except Exception as exc:
+            raise self._failure(exc, []) from exc
         return self._advance()
 
     def fail_service(self, task_id: str, code: str, message: str) -> StepResult | None:
@@ -238,16 +291,54 @@ class WorkflowRun:
             raise TaskNotReady(task_id)
         return task
 
+    def _all_tasks(self) -> list[Any]:
+        """Every task of the document, top-level process and sub-processes, however deep (no iterator limit)."""
+        tasks = list(self._wf.tasks.values())
+        for subprocess in self._wf.subprocesses.values():
+            tasks.extend(subprocess.tasks.values())
+        return tasks
+
     def is_completed(self) -> bool:
-        return bool(self._wf.is_completed())
+        """Finished for real: an end event of the top-level process completed and no task is left unfinished.
+
+        `BpmnWorkflow.is_completed()` alone answers True when the unfinished tasks are more than 1000 levels
+        down, where its iterator stops looking.
+        """
+        if not self._wf.is_completed():
+            return False
+        ended = any(isinstance(t.task_spec, _EndEvent) and t.state == _TaskState.COMPLETED
+                    for t in self._wf.tasks.values())
+        return ended and all(t.has_state(_TaskState.FINISHED_MASK) for t in self._all_tasks())
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
         task = self._get_ready(task_id)
+        self._check_depth(task, ran=False)
         task.data.update(json.loads(json.dumps(data)))
         try:
             task.run()
-        except _WorkflowException as exc:
-            raise EngineError(_message_of(exc), str(exc)) from exc
+        except Exception as exc:
+            raise self._failure(exc, []) from exc
+        self._check_depth(task, ran=True)
+        return self._advance()
+
+    def errored_tasks(self) -> list[ReadyTask]:
+        return [_describe(t) for t in self._all_tasks() if t.state == _TaskState.ERROR]
+
+    def retry(self, repair: Mapping[str, Any] | None = None) -> StepResult:
+        """Run the failed tasks again and move on; `repair` sets values in their data first (an operator
+        supplying what a condition needed).
+
+        SpiffWorkflow leaves a failed task in ERROR and never retries it: reset it (its own data kept) and run
+        it again; a user task that failed on completion is completed again with what the person entered.
+        """
+        for task in [t for t in self._all_tasks() if t.state == _TaskState.ERROR]:
+            data = json.loads(json.dumps({**task.data, **(repair or {})}))
+            self._wf.reset_from_task_id(task.id, data=data)
+            if task.state == _TaskState.READY and task.task_spec.manual:
+                try:
+                    task.run()
+                except Exception as exc:
+                    raise self._failure(exc, []) from exc
         return self._advance()
 
     def _get_ready(self, task_id: str) -> Any:
@@ -258,15 +349,61 @@ class WorkflowRun:
 
     def _advance(self) -> StepResult:
         ended: list[ReadyTask] = []
-        on_done: Callable[[Any], None] = lambda t: (  # noqa: E731
-            ended.append(_describe(t)) if isinstance(t.task_spec, _EndEvent) else None
-        )
+
+        def on_done(task: Any) -> None:
+            if isinstance(task.task_spec, _EndEvent):
+                ended.append(_describe(task))
+            self._check_depth(task, ran=True)
+
+        for task in self._wf.get_tasks(state=_TaskState.READY):
+            self._check_depth(task, ran=False)
         try:
             self._wf.do_engine_steps(did_complete_task=on_done)
-        except _WorkflowException as exc:
-            raise EngineError(_message_of(exc), str(exc)) from exc
+        except LoopLimitExceeded as exc:
+            exc.step = self._step(ended, halted=True)
+            raise
+        except Exception as exc:
+            raise self._failure(exc, ended) from exc
+        return self._step(ended)
+
+    def _step(self, ended: list[ReadyTask], halted: bool = False) -> StepResult:
+        """What the projections need now; a halted workflow offers nothing more to do."""
+        if halted:
+            return StepResult(ready=[], completed=False, end_events=ended)
         return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended,
                           service_calls=self.waiting_service_calls())
+
+    def _check_depth(self, task: Any, *, ran: bool) -> None:
+        """Stop before the task tree reaches the depth where SpiffWorkflow stops seeing tasks."""
+        if task.depth <= self.max_depth:
+            return
+        where = _describe(task)
+        raise LoopLimitExceeded(
+            f"Quy trình đã lặp quá nhiều vòng (cây công việc sâu hơn {self.max_depth} bước) tại «{where.title}»; "
+            "hệ thống dừng quy trình để tránh báo hoàn thành sai. Cần sửa sơ đồ hoặc dữ liệu điều kiện lặp.",
+            f"task {where.spec_name} at depth {task.depth}",
+            task=where,
+            step=self._step([], halted=True) if ran else None,
+        )
+
+    def _failure(self, exc: BaseException, ended: list[ReadyTask]) -> EngineError:
+        """An engine failure as an EngineError carrying the state to save (the failed task is in ERROR)."""
+        if isinstance(exc, EngineError):
+            return exc
+        failed = getattr(exc, "task", None)
+        if failed is None:
+            failed = next((t for t in self._all_tasks() if t.state == _TaskState.ERROR), None)
+        where = _describe(failed) if failed is not None else None
+        code, message = _code_of(exc)
+        if message is None:
+            title = f" tại bước «{where.title}»" if where else ""
+            message = f"Bộ máy quy trình gặp lỗi{title}; lỗi đã được ghi lại để người vận hành xử lý."
+        try:
+            step: StepResult | None = self._step(ended)
+        except Exception:  # the tree itself is unusable: nothing to save
+            step = None
+        detail = str(exc) if isinstance(exc, _WorkflowException) else f"{type(exc).__name__}: {exc}"
+        return EngineError(message, detail, code=code, task=where, step=step)
 
 
 def _parents_first(document: dict[str, Any]) -> None:
@@ -292,12 +429,14 @@ def _parents_first(document: dict[str, Any]) -> None:
     document["tasks"] = ordered
 
 
-def _message_of(exc: BaseException) -> str:
-    """The designer-facing message: the Vietnamese one our evaluator raised, if that is the cause."""
+def _code_of(exc: BaseException) -> tuple[str, str | None]:
+    """The stable code and Vietnamese message our evaluator (or environment) raised, if that is the cause."""
     cause: BaseException | None = exc
-    while cause is not None:
-        message = getattr(cause, "message", None)
-        if isinstance(message, str) and getattr(cause, "code", None):
-            return message
+    seen = 0
+    while cause is not None and seen < 20:
+        message, code = getattr(cause, "message", None), getattr(cause, "code", None)
+        if isinstance(message, str) and isinstance(code, str) and code:
+            return code, message
         cause = cause.__cause__ or cause.__context__
-    return str(exc)
+        seen += 1
+    return "workflow_error", None
