@@ -35,7 +35,8 @@ THROUGH_A_PERSON = _HEAD + """
   <bpmn:startEvent id="bat_dau"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
   <bpmn:exclusiveGateway id="gop"><bpmn:incoming>f1</bpmn:incoming><bpmn:incoming>f3</bpmn:incoming>
     <bpmn:outgoing>f2</bpmn:outgoing></bpmn:exclusiveGateway>
-  <bpmn:userTask id="xu_ly" name="Xử lý"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing></bpmn:userTask>
+  <bpmn:userTask id="xu_ly" name="Xử lý"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>
+    </bpmn:userTask>
   <bpmn:exclusiveGateway id="re" default="f4"><bpmn:incoming>f5</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
     <bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
   <bpmn:endEvent id="ket_thuc"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
