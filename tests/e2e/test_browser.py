@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from tests.e2e.conftest import login
 from tests.samples import PDF_BYTES, start_data, task_data
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed (scripts/test.sh installs it)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
 
 
 def field_id(path: str) -> str:
@@ -66,14 +54,6 @@ def fill(page: Page, data: dict[str, Any], tmp_path: Path) -> None:
             element.set_checked(bool(value))
         else:
             element.fill(str(value))
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/dang-nhap")
-    page.fill("#username", username)
-    page.fill("#password", "demo123")
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def test_citizen_submits_and_officer_completes_first_task(live_server, browser: Browser, tmp_path: Path):

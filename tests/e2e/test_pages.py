@@ -1,0 +1,175 @@
+"""Every kind of page, in real headless Chromium, on a phone (375 px) and a desktop (1280 px), in Vietnamese and
+English: nothing is wider than the window, and axe-core finds no serious or critical accessibility violation.
+
+Set MOTCUA_SCREENSHOTS=<folder> to keep a full-page PNG of each page visited.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import login
+from tests.samples import requests_uploader, start_data, with_uploads
+
+pytestmark = pytest.mark.browser
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = (375, 1280)
+SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
+
+
+@dataclass
+class Site:
+    base: str
+    code: str  # a khai sinh dossier of the demo citizen, waiting for reception
+    task_id: int  # its reception task
+    contexts: dict[tuple[str | None, int], BrowserContext] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def site(live_server: Any, browser: Browser) -> Iterator[Site]:
+    base = live_server.url
+
+    def live_token(username: str) -> dict[str, str]:
+        from app.accounts import issue_token
+        from app.extensions import db
+        from tests.conftest import user
+
+        with live_server.app.app_context():
+            value = issue_token(user(username), 1)
+            db.session.commit()
+        return {"Authorization": f"Bearer {value}"}
+
+    citizen = live_token("congdan")
+    data = with_uploads(requests_uploader(base), citizen, start_data("khai-sinh"))
+    # A long free-text value and a long unbroken one, as people type them.
+    data["tre"]["noi_sinh"] = "Bệnh viện Phụ sản Trung ương, số 43 Tràng Thi, phường Hoàn Kiếm, thành phố Hà Nội"
+    data["nguoi_yeu_cau"]["email"] = "nguyen.van.an.rat.dai.de.thu.giao.dien.dien.thoai@example.vn"
+    response = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen, timeout=10)
+    assert response.status_code == 201, response.text
+    code = response.json()["code"]
+    officer = live_token("tiepnhan")
+    tasks = requests.get(f"{base}/api/v1/tasks", headers=officer, timeout=10).json()["items"]
+    task_id = next(t["id"] for t in tasks if t["dossier_code"] == code)
+    result = Site(base, code, task_id)
+    yield result
+    for context in result.contexts.values():
+        context.close()
+
+
+def page_for(site: Site, browser: Browser, user: str | None, width: int) -> Page:
+    """One logged-in browser context per (user, width), reused by the pages of that user."""
+    key = (user, width)
+    if key not in site.contexts:
+        # bypass_csp: the audit injects axe-core as an inline script, which the pages' policy rightly refuses.
+        context = browser.new_context(viewport={"width": width, "height": 800}, locale="vi-VN", bypass_csp=True)
+        site.contexts[key] = context
+        if user:
+            login(context.new_page(), site.base, user)
+    context = site.contexts[key]
+    return context.pages[0] if context.pages else context.new_page()
+
+
+# (name, user, path); "{code}" and "{task}" are filled from the site.
+PAGES: list[tuple[str, str | None, str]] = [
+    ("catalogue", None, "/"),
+    ("login", None, "/dang-nhap"),
+    ("public-lookup", None, "/tra-cuu?ma={code}"),
+    ("error", None, "/khong-co-trang-nay"),
+    ("procedure-form", "congdan", "/thu-tuc/1.001193"),
+    ("procedure-form-errors", "congdan", "/thu-tuc/1.001193#submit-empty"),
+    ("receipt", "congdan", "/ho-so/{code}/bien-nhan"),
+    ("dossier", "congdan", "/ho-so/{code}"),
+    ("my-dossiers", "congdan", "/ho-so-cua-toi"),
+    ("officer-inbox", "tiepnhan", "/can-bo/"),
+    ("task", "tiepnhan", "/cong-viec/{task}"),
+    ("officer-dossier", "tiepnhan", "/ho-so/{code}"),
+    ("incidents", "tiepnhan", "/can-bo/su-co"),
+    ("studio-index", "thietke", "/thiet-ke/"),
+    ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
+    ("studio-upload", "thietke", "/thiet-ke/tai-len"),
+    ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
+]
+
+
+def visit(page: Page, site: Site, path: str, lang: str) -> None:
+    path, _, action = path.partition("#")
+    url = site.base + path.format(code=site.code, task=site.task_id)
+    url += ("&" if "?" in url else "?") + f"lang={lang}"
+    page.goto(url)
+    if action == "submit-empty":  # the server answers with every field's error and the summary
+        page.click("button[name=__submit__]")
+        page.wait_for_selector("#form-errors")
+    elif action == "check-broken":  # a package with problems: the checker's report, file names and codes
+        page.set_input_files("#files", files=[
+            {"name": "process.bpmn", "mimeType": "application/xml", "buffer": b"<definitions>not bpmn"},
+            {"name": "procedure.json", "mimeType": "application/json", "buffer": b'{"code": "x"}'},
+        ])
+        page.click("button[value=check]")
+        page.wait_for_selector("#report")
+
+
+def overflow(page: Page) -> list[str]:
+    """The document's width beyond the window's, and the widest elements that stick out."""
+    return page.evaluate("""() => {
+      const limit = window.innerWidth;
+      if (document.documentElement.scrollWidth <= limit) return [];
+      const out = [`document ${document.documentElement.scrollWidth}px > window ${limit}px`];
+      for (const e of document.querySelectorAll('body *')) {
+        const r = e.getBoundingClientRect();
+        if (r.right > limit + 1 && out.length < 8) {
+          out.push(`${e.tagName.toLowerCase()}${e.id ? '#' + e.id : ''}${e.className ? '.' + e.className : ''}`
+                   + ` right=${Math.round(r.right)}`);
+        }
+      }
+      return out;
+    }""")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line per rule with where it was found."""
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate("""async () => {
+      const result = await axe.run(document, {resultTypes: ['violations']});
+      return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => `${v.impact} ${v.id}: ${v.help} -- ` + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(' | '));
+    }""")
+    return list(found)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize(("name", "user", "path"), PAGES, ids=[p[0] for p in PAGES])
+def test_page_fits_the_window_and_passes_the_accessibility_audit(site: Site, browser: Browser, width: int, name: str,
+                                                                 user: str | None, path: str) -> None:
+    if not AXE.exists():
+        pytest.fail("node_modules/axe-core is missing: run `npm ci` (scripts/test.sh does)")
+    page = page_for(site, browser, user, width)
+    problems: list[str] = []
+    for lang in ("vi", "en"):
+        visit(page, site, path, lang)
+        assert page.locator("main#main").count() == 1, f"{name} ({lang}) did not render: {page.url}"
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(SHOTS) / f"{name}-{width}-{lang}.png"), full_page=True)
+        problems += [f"{lang} overflow: {line}" for line in overflow(page)]
+        problems += [f"{lang} axe: {line}" for line in axe_violations(page)]
+    assert not problems, f"{name} at {width}px:\n" + "\n".join(problems)
+
+
+def test_the_audit_reports_what_it_should(browser: Browser) -> None:
+    """The audit itself: a page with an unlabelled field, an image without text and grey-on-white text fails."""
+    page = browser.new_page()
+    page.set_content('<!doctype html><html><head><title>t</title></head><body><main><h1>t</h1>'
+                     '<img src="x.png"><input id="x"><p style="color:#bbb">mờ</p></main></body></html>')
+    found = " ".join(axe_violations(page))
+    page.close()
+    assert "image-alt" in found and "label" in found and "color-contrast" in found
+    assert "html-has-lang" in found
