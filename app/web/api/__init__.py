@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.accounts import user_for_token
 from app.dossiers import payments, service_calls, services
 from app.dossiers.attachments import reference, store_upload
+from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, Invalid, ServiceError
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, User
@@ -98,6 +99,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "tasks": [task_json(t) for t in waiting],
             "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
             "payments": [payment_json(p) for p in payments.payments_of(d)],
+            "components_received": received_components(d),
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
                          "status_to": e.status_to, "note": e.note or None} for e in services.history(d)],

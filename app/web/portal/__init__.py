@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from app.dossiers import payments, services
 from app.dossiers.attachments import open_attachment
+from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
@@ -98,7 +99,8 @@ def procedure(code: str) -> ResponseReturnValue:
 @login_required
 def receipt(code: str) -> ResponseReturnValue:
     dossier = _viewable(code)
-    return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest)
+    return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
+                           components=received_components(dossier))
 
 
 @bp.route("/ho-so/<code>")

@@ -1,0 +1,88 @@
+"""A dossier's components (thành phần hồ sơ), as the manifest declares them.
+
+Each component has a code, a name and whether it is required; one that comes as an upload in the start form
+names its field (`field`), and the start form itself may be one (`eform`). The step that receives the dossier
+(`receivesDossier`) has a checklist of the codes the officer marks as received, named by the manifest's
+`components_field`. Reception is refused while a required component is missing, and the receipt lists exactly
+what the dossier holds: the files uploaded and the components marked received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from app.eforms.schema import resolve_pointer
+from app.extensions import db
+from app.models import Dossier, HumanTask
+
+
+def _given(dossier: Dossier, component: Mapping[str, Any]) -> bool:
+    """The applicant gave it with the form: the start form itself, or an upload in its field."""
+    if component.get("eform"):
+        return True
+    field = component.get("field")
+    return bool(field) and resolve_pointer(dossier.form_data or {}, field) not in (None, "", [])
+
+
+def _ticked(manifest: Mapping[str, Any], data: Mapping[str, Any] | None) -> list[str]:
+    value = resolve_pointer(data or {}, manifest.get("components_field"))
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def reception_problems(dossier: Dossier, data: Mapping[str, Any]) -> dict[str, str]:
+    """What keeps the receiving officer's form from receiving the dossier: required components not marked
+    received or not in the dossier, and, for an online dossier, uploads marked received that were never given.
+    Keyed by the JSON pointer of the checklist (or "" without one)."""
+    manifest = dossier.procedure_version.manifest
+    pointer = manifest.get("components_field") or ""
+    ticked = set(_ticked(manifest, data))
+    unticked, absent, phantom = [], [], []
+    for component in manifest.get("components") or []:
+        name, code = component["name"], component["code"]
+        uploaded = _given(dossier, component) or not component.get("field")
+        if component.get("required"):
+            if pointer and code not in ticked:
+                unticked.append(name)
+            elif not uploaded:
+                absent.append(name)
+        elif code in ticked and not uploaded and dossier.channel == 2:
+            phantom.append(name)
+    messages = []
+    if unticked:
+        messages.append("Chưa đánh dấu đã nhận thành phần hồ sơ bắt buộc: " + "; ".join(unticked) + ".")
+    if absent:
+        messages.append("Hồ sơ chưa có tệp của thành phần bắt buộc: " + "; ".join(absent) + ".")
+    if phantom:
+        messages.append("Hồ sơ nộp trực tuyến không có tệp của thành phần: " + "; ".join(phantom)
+                        + ". Bỏ đánh dấu thành phần này.")
+    return {pointer: " ".join(messages)} if messages else {}
+
+
+def _reception(dossier: Dossier) -> HumanTask | None:
+    """The last completed step that received the dossier (its form holds the checklist)."""
+    receiving = [name for name, info in (dossier.procedure_version.tasks or {}).items()
+                 if str((info.get("properties") or {}).get("receivesDossier", "")).lower() == "true"]
+    if not receiving:
+        return None
+    return db.session.scalar(
+        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "completed",
+                                HumanTask.spec_name.in_(receiving))
+        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+
+
+def received_components(dossier: Dossier) -> list[dict[str, Any]]:
+    """The components the dossier holds, in the manifest's order: given with the form (uploaded, or the form
+    itself) or marked received at reception. Nothing the applicant never gave."""
+    manifest = dossier.procedure_version.manifest
+    reception = _reception(dossier) if manifest.get("components_field") else None
+    ticked = set(_ticked(manifest, reception.data)) if reception is not None else set()
+    out = []
+    for component in manifest.get("components") or []:
+        given, marked = _given(dossier, component), component["code"] in ticked
+        if given or marked:
+            out.append({"code": component["code"], "name": component["name"], "copies": component.get("copies"),
+                        "uploaded": bool(component.get("field")) and given, "received": marked})
+    return out
