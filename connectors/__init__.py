@@ -64,7 +64,8 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
 PLATFORM_OPERATIONS: dict[str, dict[str, Any]] = {
     "payment.collect": {
         "summary": "Thu phí, lệ phí trực tuyến qua Nền tảng thanh toán (chờ tới khi thanh toán xong)",
-        "params": {"type": "object", "required": ["so_tien"],
+        # The amount is the dossier's fee (procedure.json); so_tien, if given, must be that very fee.
+        "params": {"type": "object", "required": [],
                    "properties": {"so_tien": {"type": "integer"}, "noi_dung": {"type": "string"}},
                    "additionalProperties": False},
     },

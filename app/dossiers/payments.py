@@ -81,9 +81,22 @@ def awaiting_call(dossier: Dossier) -> ServiceCall | None:
 # ---------------------------------------------------------------- the service operation
 
 
+def amount_due(call: ServiceCall) -> int:
+    """What a payment step charges: the dossier's fee, computed once from procedure.json at submission (the
+    receipt, the portal and the API show it). A `so_tien` parameter saying otherwise is refused, never charged."""
+    fee = int(call.dossier.fee_amount or 0)
+    given = call.params.get("so_tien")
+    if given is not None and (isinstance(given, bool) or not isinstance(given, int) or given != fee):
+        raise PermanentError("payment", "fee_mismatch",
+                             f"Số tiền bước «{call.title}» yêu cầu thu ({given}) khác lệ phí của hồ sơ ({vnd(fee)}) "
+                             "tính theo thủ tục; không tạo giao dịch.")
+    return fee
+
+
 def collect(call: ServiceCall) -> Any:
-    """`payment.collect` (params: so_tien, noi_dung): start a payment and wait for it, or return a settled one."""
-    amount = int(call.params.get("so_tien") or 0)
+    """`payment.collect` (params: noi_dung, optionally so_tien = the fee): start a payment of the dossier's fee
+    and wait for it, or return a settled one."""
+    amount = amount_due(call)
     if amount <= 0:
         return {"so_tien": 0, "da_thanh_toan": True, "mien_phi": True}
     payments = list(db.session.scalars(select(Payment).where(Payment.service_call_id == call.id)
@@ -132,8 +145,12 @@ def new_payment(dossier: Dossier, user: User) -> Payment:
     existing = open_payment(dossier)
     if existing is not None:
         return existing
+    try:
+        amount = amount_due(call)
+    except PermanentError as exc:
+        raise Conflict(exc.message, code=exc.code) from exc
     payment = Payment(dossier_id=dossier.id, service_call_id=call.id, transaction_id=_new_transaction_id(),
-                      amount=int(call.params.get("so_tien") or dossier.fee_amount),
+                      amount=amount,
                       description=str(call.params.get("noi_dung") or call.title)[:255])
     db.session.add(payment)
     db.session.commit()

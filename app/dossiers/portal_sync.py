@@ -31,6 +31,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.dossiers.fees import fee_lines
 from app.eforms.schema import resolve_pointer
 from app.extensions import db
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
@@ -87,10 +88,12 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
             continue  # an optional upload the applicant did not give
         components.append({"ten": item["name"], "ma": item.get("code"), "url": None,
                            "so_hoa": True if online else None, "tai_su_dung": None})
-    fees = []
-    if dossier.fee_amount > 0:
-        fee_name = (manifest.get("fee") or {}).get("name") or f"Phí, lệ phí: {manifest['name']}"
-        fees.append({"ten": fee_name, "so_tien": int(dossier.fee_amount)})
+    # The lines of the one fee computation (app/dossiers/fees.py), adding up to the dossier's fee.
+    lines = fee_lines(manifest, dossier.channel, data)
+    fees: list[dict[str, Any]] = [{"ten": line.name, "so_tien": line.amount} for line in lines]
+    if sum(line.amount for line in lines) != dossier.fee_amount:
+        fees = [{"ten": f"Phí, lệ phí: {manifest['name']}", "so_tien": int(dossier.fee_amount)}] if (
+            dossier.fee_amount > 0) else []
     return {
         "ma_ho_so": dossier.code,
         "ma_thu_tuc": manifest["code"],

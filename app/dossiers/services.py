@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.dossiers import portal_sync
+from app.dossiers import fees, portal_sync
 from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.components import reception_problems
@@ -121,9 +121,9 @@ def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:
     return Decimal(str(raw))
 
 
-def fee_for(manifest: Mapping[str, Any], channel: int) -> int:
-    fee = manifest.get("fee", {})
-    return int(fee.get("online" if channel == 2 else "in_person", fee.get("in_person", 0)) or 0)
+def fee_for(manifest: Mapping[str, Any], channel: int, data: Any = None) -> int:
+    """The dossier's fee: the one computation (app/dossiers/fees.py) the receipt, payment and portal all show."""
+    return fees.fee_total(manifest, channel, data)
 
 
 def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: datetime, channel: int) -> datetime:
@@ -313,7 +313,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         applicant_address=_text(resolve_pointer(data, applicant_map.get("address")), 500),
         summary=_summary(manifest, data),
         form_data=data,
-        fee_amount=fee_for(manifest, channel),
+        fee_amount=fee_for(manifest, channel, data),
         submitted_at=submitted,
         due_at=due,
     )

@@ -12,6 +12,7 @@ The runtime builds specs with `build_parser_for`, so what was checked is exactly
 from __future__ import annotations
 
 import ast
+import difflib
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +26,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 
-from app.engine.expressions import ExpressionError, check_expression
+from app.engine.environment import DATA_NAME
+from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
@@ -100,6 +102,7 @@ class UserTaskInfo:
     form: str | None
     ui_form: str | None
     properties: dict[str, str]
+    documentation: str = ""  # the BPMN documentation, shown to the person doing the task
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,9 @@ class BpmnAnalysis:
     service_tasks: list[ServiceTaskInfo] = field(default_factory=list)
     task_files: dict[str, str] = field(default_factory=dict)  # spec name -> file, for locating problems
     task_lines: dict[str, int | None] = field(default_factory=dict)  # spec name -> line of its element
+    data_flow: DataFlow | None = None  # for check_variables, once the forms are known
+    start_event: str | None = None  # id of the chosen process's start event
+    start_documentation: str = ""  # the process's and its start event's documentation, for the applicant
 
 
 # ---------------------------------------------------------------------------------------------
@@ -669,6 +675,231 @@ class _Checker:
 
 
 # ---------------------------------------------------------------------------------------------
+# Variables that expressions read, and which steps define them
+
+# Names every expression may read: the task data as one dict (environment.DATA_NAME) and the dossier's
+# own facts the platform adds when it starts a workflow (app/dossiers/services.py).
+SYSTEM_NAMES = frozenset({DATA_NAME, "thong_tin_ho_so"})
+# What the runtime puts in the data of an error boundary event that caught a failed service call
+# (app/engine/runtime.py, WorkflowRun.fail_service).
+CAUGHT_ERROR_NAME = "loi_dich_vu"
+_AFTER = "#sau"  # suffix of the virtual node "a sub-process has finished"
+
+
+@dataclass(frozen=True)
+class ExpressionUse:
+    """An expression and the names it reads, evaluated at one flow node (before or after it ran)."""
+
+    file: str
+    line: int | None
+    what: str
+    names: frozenset[str]
+    guarded: frozenset[str]  # names it checks with 'x' in du_lieu first
+    node: str
+    after: bool
+
+
+@dataclass
+class DataFlow:
+    """The chosen process as a graph over which the names the data must hold are propagated."""
+
+    preds: dict[str, list[tuple[str, bool]]] = field(default_factory=dict)  # node -> [(pred, pred's OUT?)]
+    starts: set[str] = field(default_factory=set)
+    defines: dict[str, set[str]] = field(default_factory=dict)
+    union_joins: set[str] = field(default_factory=set)
+    titles: dict[str, str] = field(default_factory=dict)
+    uses: list[ExpressionUse] = field(default_factory=list)
+
+
+def _bound_targets(target: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _free(node: ast.AST, bound: frozenset[str]) -> set[str]:
+    """Names an expression reads from the data; comprehension variables and allowed functions excluded."""
+    if isinstance(node, ast.Name):
+        return set() if node.id in bound or node.id in FUNCTIONS else {node.id}
+    if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+        names: set[str] = set()
+        inner = set(bound)
+        for generator in node.generators:
+            names |= _free(generator.iter, frozenset(inner))
+            inner |= _bound_targets(generator.target)
+            for condition in generator.ifs:
+                names |= _free(condition, frozenset(inner))
+        parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        for part in parts:
+            names |= _free(part, frozenset(inner))
+        return names
+    found: set[str] = set()
+    for child in ast.iter_child_nodes(node):
+        found |= _free(child, bound)
+    return found
+
+
+def _guarded(tree: ast.AST) -> set[str]:
+    """Names an expression tests for with `'x' in du_lieu` (it expects them to be absent sometimes)."""
+    found = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In)
+                and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)
+                and isinstance(node.comparators[0], ast.Name) and node.comparators[0].id == DATA_NAME):
+            found.add(node.left.value)
+    return found
+
+
+def expression_names(expression: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(free names, guarded names) of an expression that passed check_expression (so its depth is bounded)."""
+    tree = ast.parse(expression.strip(), mode="eval")
+    return frozenset(_free(tree.body, frozenset())), frozenset(_guarded(tree))
+
+
+def _is_subprocess(element: etree._Element) -> bool:
+    return _local(element.tag) in ("subProcess", "transaction", "adHocSubProcess")
+
+
+def _data_flow(
+    processes: list[tuple[str, etree._Element]], chosen: etree._Element, decisions: Mapping[str, set[str]]
+) -> DataFlow:
+    flow = DataFlow()
+    for file, process in processes:
+        nodes = [el for el in process.iter(f"{{{BPMN_NS}}}*") if _local(el.tag) in _TASK_SPEC_TAGS]
+        by_id = {str(el.get("id")): el for el in nodes if el.get("id")}
+        for node_id, element in by_id.items():
+            local = _local(element.tag)
+            flow.titles[node_id] = _clean(element.get("name") or node_id)
+            flow.preds.setdefault(node_id, [])
+            if local == "startEvent" and element.getparent() is chosen:
+                flow.starts.add(node_id)
+            if local == "boundaryEvent" and element.get("attachedToRef"):
+                flow.preds[node_id].append((str(element.get("attachedToRef")), False))
+                if _xpath(element, "./bpmn:errorEventDefinition"):
+                    flow.defines.setdefault(node_id, set()).add(CAUGHT_ERROR_NAME)
+            if _is_subprocess(element):
+                inner = [c for c in element if isinstance(c.tag, str) and c.get("id")]
+                for child in inner:
+                    if _local(child.tag) == "startEvent":
+                        flow.preds.setdefault(str(child.get("id")), []).append((node_id, False))
+                ends = [str(c.get("id")) for c in inner if _local(c.tag) == "endEvent"]
+                flow.preds[node_id + _AFTER] = [(end, True) for end in ends] or [(node_id, False)]
+                flow.titles[node_id + _AFTER] = flow.titles[node_id]
+            for operator in _xpath(element, "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator"):
+                if operator.get("resultVariable"):
+                    flow.defines.setdefault(node_id, set()).add(str(operator.get("resultVariable")))
+                for parameter in _xpath(operator, "./spiffworkflow:parameters/spiffworkflow:parameter"):
+                    _use(flow, file, parameter, parameter.get("value"), node_id, False,
+                         f"Tham số «{parameter.get('id')}» của tác vụ dịch vụ {_label_of(element)}")
+            for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
+                flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
+            for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
+                if _local(timer.tag) in ("timeDate", "timeDuration", "timeCycle"):
+                    _use(flow, file, timer, timer.text, node_id, False,
+                         f"Thời gian hẹn giờ của sự kiện {_label_of(element)}")
+        incoming: dict[str, int] = {}
+        for sequence in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            source, target = str(sequence.get("sourceRef") or ""), str(sequence.get("targetRef") or "")
+            if source not in by_id or target not in by_id:
+                continue
+            origin = source + _AFTER if _is_subprocess(by_id[source]) else source
+            flow.preds.setdefault(target, []).append((origin, True))
+            incoming[target] = incoming.get(target, 0) + 1
+            for condition in _xpath(sequence, "./bpmn:conditionExpression"):
+                _use(flow, file, condition, condition.text, origin, True,
+                     f"Điều kiện trên luồng {_label_of(sequence)}")
+        flow.union_joins |= {n for n, count in incoming.items()
+                             if count > 1 and _local(by_id[n].tag) == "parallelGateway"}
+    return flow
+
+
+def _use(flow: DataFlow, file: str, element: etree._Element, text: str | None, node: str, after: bool,
+         what: str) -> None:
+    if not text or not text.strip():
+        return
+    try:
+        check_expression(text)
+        names, guarded = expression_names(text)
+    except (ExpressionError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return  # the expression check reports it
+    if names:
+        flow.uses.append(ExpressionUse(file, element.sourceline, what, names, guarded, node, after))
+
+
+def _propagate(flow: DataFlow, defines: Mapping[str, set[str]], initial: frozenset[str]
+               ) -> tuple[dict[str, frozenset[str] | None], dict[str, frozenset[str] | None]]:
+    """Names certainly in the data before (IN) and after (OUT) each node, on every path from the start.
+
+    None means "not known" (a node no path from the start reaches): it never narrows what its successors
+    hold. Joins keep what every incoming path brings, except parallel joins, which wait for all of them.
+    """
+    nodes = list(flow.preds)
+    before: dict[str, frozenset[str] | None] = dict.fromkeys(nodes)
+    after: dict[str, frozenset[str] | None] = dict.fromkeys(nodes)
+    for _ in range(len(nodes) + 2):
+        changed = False
+        for node in nodes:
+            value: frozenset[str] | None
+            if node in flow.starts:
+                value = initial
+            else:
+                incoming = [after.get(p) if out else before.get(p) for p, out in flow.preds.get(node, [])]
+                known = [v for v in incoming if v is not None]
+                if node in flow.union_joins:
+                    value = frozenset().union(*known) if known and len(known) == len(incoming) else None
+                else:
+                    value = frozenset.intersection(*known) if known else None
+            out = None if value is None else value | defines.get(node, set())
+            if value != before[node] or out != after[node]:
+                before[node], after[node] = value, out
+                changed = True
+        if not changed:
+            break
+    return before, after
+
+
+def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]], start_fields: set[str],
+                    start_form: str = "") -> list[Problem]:
+    """Names read by conditions, service-task parameters and timers that no step can have put in the data.
+
+    A name that no form field, service-task result, decision output or system name in the package defines
+    is an error: the expression would stop the dossier on every path. A name that is defined somewhere,
+    but not on every path before the expression (a later step, one branch only), is a warning.
+    """
+    flow = analysis.data_flow
+    if flow is None:
+        return []
+    defines: dict[str, set[str]] = {node: set(names) for node, names in flow.defines.items()}
+    for node, names in task_fields.items():
+        defines.setdefault(node, set()).update(names)
+    initial = frozenset(start_fields) | SYSTEM_NAMES
+    anywhere = set(initial).union(*defines.values()) if defines else set(initial)
+    before, after = _propagate(flow, defines, initial)
+    problems = []
+    for use in flow.uses:
+        available = after.get(use.node) if use.after else before.get(use.node)
+        for name in sorted(use.names):
+            if name not in anywhere:
+                close = difflib.get_close_matches(name, sorted(anywhere - SYSTEM_NAMES), n=3, cutoff=0.6)
+                hint = (f" Có phải ý bạn là {', '.join(f'«{c}»' for c in close)}?" if close else "")
+                problems.append(Problem(
+                    use.file, use.line, None, "expression_name_undefined",
+                    f"{use.what} dùng biến «{name}», nhưng không trường biểu mẫu, kết quả tác vụ dịch vụ hay biến hệ "
+                    f"thống nào ({', '.join(sorted(SYSTEM_NAMES))}) trong gói tạo ra biến này, nên hồ sơ sẽ dừng tại "
+                    f"đây.{hint} Hãy sửa tên biến cho khớp với một trường của biểu mẫu hoặc thêm trường «{name}» "
+                    "vào biểu mẫu của một bước trước đó."))
+            elif available is not None and name not in available and name not in use.guarded:
+                definers = [f"«{flow.titles.get(n, n)}»" for n, names in defines.items() if name in names]
+                if name in start_fields:
+                    definers.insert(0, f"biểu mẫu khởi tạo «{start_form}»")
+                problems.append(Problem(
+                    use.file, use.line, None, "expression_name_maybe_undefined",
+                    f"{use.what} dùng biến «{name}», nhưng có đường đi tới đây mà chưa bước nào tạo ra biến này (biến "
+                    f"do {', '.join(definers)} tạo ra). Khi hồ sơ đi theo đường đó, bước này sẽ dừng lại với lỗi; "
+                    f"hãy đặt bước tạo ra biến trước chỗ này, hoặc kiểm tra trước bằng '{name}' in {DATA_NAME}.",
+                    "warning"))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
 # The analysis
 
 
@@ -708,15 +939,18 @@ def _sentence(text: str) -> str:
 
 
 def summarize(
-    problems: list[Problem], process_id: str | None, user_tasks: int, subject: str = "Sơ đồ"
+    problems: list[Problem], process_id: str | None, user_tasks: int, subject: str = "Sơ đồ",
+    total_errors: int | None = None,
 ) -> tuple[str, str]:
     """(verdict, one sentence): the first problem that explains the verdict, and how many more errors follow.
 
-    The count is of every error listed with it (warnings aside), so the headline agrees with the list.
+    The count is of every error listed with it (warnings aside), so the headline agrees with the list;
+    `total_errors` when the list shown holds more than `problems` (a package's manifest and forms).
     """
     errors = [p for p in problems if p.severity == "error"]
     broken = [p for p in errors if not is_not_executable_code(p.code)]
-    more = f" (và {len(errors) - 1} lỗi khác)" if len(errors) > 1 else ""
+    count = max(total_errors or 0, len(errors))
+    more = f" (và {count - 1} lỗi khác)" if count > 1 else ""
     if broken:
         first = broken[0]
         if f"«{first.file}»" in first.message:  # XML errors already say which file and line
@@ -725,7 +959,7 @@ def summarize(
         return "invalid", _sentence(f"{subject} không hợp lệ{more} — {where}: {first.message}")
     if errors:
         first = sorted(errors, key=lambda p: p.code not in _PROCESS_CODES)[0]
-        also = f" Ngoài ra còn {len(errors) - 1} lỗi khác." if len(errors) > 1 else ""
+        also = f" Ngoài ra còn {count - 1} lỗi khác." if count > 1 else ""
         return "not_executable", _sentence(first.message) + also
     return "deployable", (
         f"{subject} hợp lệ: quy trình «{process_id}» có thể triển khai ({user_tasks} tác vụ người dùng)."
@@ -871,7 +1105,8 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                         user_tasks.append(UserTaskInfo(
                             process_id=spec.name, spec_name=task_spec.name, title=title, lane=task_spec.lane,
                             form=properties.get(FORM_PROPERTY) or None,
-                            ui_form=properties.get(UI_FORM_PROPERTY) or None, properties=properties))
+                            ui_form=properties.get(UI_FORM_PROPERTY) or None, properties=properties,
+                            documentation=_documentation(element)))
                         located = True
                         if task_spec.lane and task_spec.lane not in lanes:
                             lanes.append(task_spec.lane)
@@ -895,6 +1130,19 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                 if str(lane) and str(lane) not in lanes:
                     lanes.append(str(lane))
 
+    data_flow: DataFlow | None = None
+    start_event: str | None = None
+    start_documentation = ""
+    if chosen and not load_failures:
+        file, process = processes[chosen]
+        decisions = {str(d.get("id")): {str(o.get("name")) for o in d.iter("{*}output") if o.get("name")}
+                     for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
+        data_flow = _data_flow([processes[pid] for pid in _reachable([chosen], processes)], process, decisions)
+        starts = [el for el in _xpath(process, "./bpmn:startEvent")]
+        start_event = str(starts[0].get("id")) if starts else None
+        start_documentation = "\n\n".join(
+            text for text in (_documentation(process), _documentation(starts[0]) if starts else "") if text)
+
     problems = _dedupe(problems)
     verdict, reason = summarize(problems, chosen, len(user_tasks))
     return BpmnAnalysis(
@@ -910,7 +1158,18 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         service_tasks=service_tasks,
         task_files=task_files,
         task_lines=task_lines,
+        data_flow=data_flow,
+        start_event=start_event,
+        start_documentation=start_documentation,
     )
+
+
+def _documentation(element: etree._Element | None) -> str:
+    """The element's own bpmn:documentation (not a nested element's), as plain text with its line breaks."""
+    if element is None:
+        return ""
+    parts = ["".join(doc.itertext()).strip() for doc in _xpath(element, "./bpmn:documentation")]
+    return "\n\n".join(part.replace("\r\n", "\n") for part in parts if part)
 
 
 def _guess_line(root: etree._Element, message: str) -> int | None:

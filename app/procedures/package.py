@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,13 +21,21 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from app.eforms.schema import check_form_schema
-from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn
+from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn, check_variables, summarize
 from connectors import operation_catalog
 
 MANIFEST = "procedure.json"
 MAX_FILES = 200
 MAX_PACKAGE_BYTES = 20 * 1024 * 1024
 KNOWN_SUFFIXES = (".bpmn", ".dmn", ".schema.json", ".ui.json")
+# Deepest nesting of arrays/objects accepted in a package's JSON files, checked on the raw text before any
+# parser or validator recurses into it (a form group nests two levels: the object and its "properties").
+MAX_JSON_DEPTH = 64
+# A zip member that inflates more than this many times over is refused (beyond 1 MiB): packages are text
+# that compresses 5-20 times, a zip bomb thousands of times.
+MAX_COMPRESSION_RATIO = 100
+_RATIO_FLOOR = 1024 * 1024
+_TOO_LARGE = "Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp)."
 
 
 class PackageError(Exception):
@@ -74,6 +84,16 @@ class PackageReport:
         if self.analysis is not None and self.analysis.verdict != "deployable":
             return self.analysis.verdict
         return "deployable" if self.ok else "invalid"
+
+    @property
+    def reason(self) -> str:
+        """One sentence for the top of the report: what decides the verdict, and how many errors are listed."""
+        errors = sum(1 for p in self.problems if p.severity == "error")
+        process_id = self.analysis.process_id if self.analysis else None
+        user_tasks = len(self.analysis.user_tasks) if self.analysis else 0
+        if self.analysis is not None and self.analysis.verdict != "deployable":
+            return summarize(self.analysis.problems, process_id, user_tasks, total_errors=errors)[1]
+        return summarize(self.problems, process_id, user_tasks, subject="Gói thủ tục")[1]
 
 
 def _add(pkg: PackageFiles, name: str, data: bytes) -> None:
@@ -136,22 +156,50 @@ def load_upload(files: Iterable[tuple[str, bytes]], slug: str | None = None) -> 
 
 
 def _read_zip(data: bytes) -> list[tuple[str, bytes]]:
+    """The members of an uploaded zip, or a PackageError saying in the designer's words what is wrong with it.
+
+    Hostile archives are expected: corrupt or truncated members, encrypted ones, members that inflate far
+    beyond their compressed size or beyond what they declare. Memory is bounded by MAX_PACKAGE_BYTES in
+    total, whatever the archive claims.
+    """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise PackageError("zip_invalid", "Tệp nén không phải tệp ZIP hợp lệ.") from exc
-    entries = [i for i in archive.infolist() if not i.is_dir()]
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise PackageError("zip_invalid", "Tệp nén không phải tệp ZIP hợp lệ (hoặc đã bị hỏng); hãy nén lại gói "
+                                          "thủ tục và tải lên lại.") from exc
     if len(entries) > MAX_FILES or sum(i.file_size for i in entries) > MAX_PACKAGE_BYTES:
-        raise PackageError("package_too_large", "Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp).")
+        raise PackageError("package_too_large", _TOO_LARGE)
     out = []
+    total = 0
     for info in entries:
-        if PurePosixPath(info.filename).suffix.lower() in {".zip"}:
+        name = info.filename
+        if PurePosixPath(name).suffix.lower() in {".zip"}:
             continue  # no nested archives: a zip bomb's favourite trick
-        with archive.open(info) as handle:
-            blob = handle.read(MAX_PACKAGE_BYTES + 1)
-        if len(blob) > info.file_size or len(blob) > MAX_PACKAGE_BYTES:
-            raise PackageError("package_too_large", "Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp).")
-        out.append((info.filename, blob))
+        if info.flag_bits & 0x1:
+            raise PackageError("zip_encrypted", f"Tệp «{name}» trong tệp nén được đặt mật khẩu; hãy nén lại gói thủ "
+                                                "tục mà không đặt mật khẩu.")
+        if info.file_size > _RATIO_FLOOR and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+            raise PackageError("zip_bomb", f"Tệp «{name}» trong tệp nén bung ra lớn gấp hơn {MAX_COMPRESSION_RATIO} "
+                                           "lần kích thước nén; hệ thống từ chối để bảo vệ máy chủ.")
+        budget = MAX_PACKAGE_BYTES - total
+        try:
+            with archive.open(info) as handle:
+                blob = handle.read(budget + 1)
+        except RuntimeError as exc:  # zipfile's "encrypted, password required" and the like
+            raise PackageError("zip_encrypted", f"Tệp «{name}» trong tệp nén không đọc được (được đặt mật khẩu?); "
+                                                "hãy nén lại gói thủ tục mà không đặt mật khẩu.") from exc
+        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError) as exc:
+            raise PackageError("zip_member_corrupt", f"Tệp «{name}» trong tệp nén bị hỏng (dữ liệu không khớp mã "
+                                                     "kiểm tra hoặc bị cắt cụt); hãy nén lại gói thủ tục và tải lên "
+                                                     "lại.") from exc
+        if len(blob) > budget:
+            raise PackageError("package_too_large", _TOO_LARGE)
+        if len(blob) != info.file_size:
+            raise PackageError("zip_member_corrupt", f"Tệp «{name}» trong tệp nén có kích thước khác với kích thước "
+                                                     "khai báo; hãy nén lại gói thủ tục và tải lên lại.")
+        total += len(blob)
+        out.append((name, blob))
     return out
 
 
@@ -165,7 +213,31 @@ def _pointer(parts: Iterable[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> int | None:
+    """The line where JSON text nests arrays/objects deeper than `limit`, or None. Iterative, never recurses."""
+    depth = 0
+    text = _JSON_STRING.sub(lambda m: b"\n" * m.group(0).count(b"\n"), data)  # brackets in strings don't count
+    for match in _JSON_BRACKET.finditer(text):
+        if match.group(0) in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return text.count(b"\n", 0, match.start()) + 1
+        else:
+            depth -= 1
+    return None
+
+
 def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
+    deep = json_too_deep(data)
+    if deep is not None:
+        problems.append(Problem(name, deep, None, "json_too_deep",
+                                f"JSON lồng nhau quá sâu (hơn {MAX_JSON_DEPTH} cấp mảng/đối tượng, từ dòng {deep}); "
+                                "hãy làm phẳng cấu trúc, ví dụ tách nhóm trường lồng nhau thành các nhóm cùng cấp."))
+        return None
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
@@ -175,6 +247,8 @@ def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
             Problem(name, exc.lineno, None, "json_malformed",
                     f"JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}.")
         )
+    except (RecursionError, MemoryError, ValueError):
+        problems.append(Problem(name, None, None, "json_malformed", "JSON không đọc được (cấu trúc quá phức tạp)."))
     return None
 
 
@@ -249,12 +323,24 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                 problems.append(Problem(
                     _file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None, "form_unset",
                     f"Tác vụ người dùng «{task.title}» chưa khai báo biểu mẫu (formJsonSchemaFilename)."))
-            if manifest is not None and (task.lane is None or task.lane not in lanes):
+            where = (_file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None)
+            if task.lane is None:
+                drawn = [lane for lane in analysis.lanes if lane]
+                advice = (f"Hãy kéo tác vụ vào làn của bộ phận thực hiện nó (sơ đồ có các làn: "
+                          f"{', '.join(f'«{lane}»' for lane in drawn)})." if drawn else
+                          "Sơ đồ chưa có làn (lane) nào: hãy vẽ một làn cho mỗi bộ phận (ví dụ «Bộ phận một cửa») "
+                          "và đặt tác vụ vào làn của bộ phận thực hiện nó.")
                 problems.append(Problem(
-                    _file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None, "lane_unmapped",
-                    f"Tác vụ «{task.title}» thuộc làn «{task.lane or '(không có làn)'}» chưa được gán vai trò "
-                    "trong procedure.json (mục lanes)."))
+                    *where, "task_outside_lanes",
+                    f"Tác vụ «{task.title}» không nằm trong làn nào, nên hệ thống không biết ai thực hiện nó. {advice} "
+                    "Mỗi làn được gán một vai trò trong procedure.json (mục lanes)."))
+            elif manifest is not None and task.lane not in lanes:
+                problems.append(Problem(
+                    *where, "lane_unmapped",
+                    f"Làn «{task.lane}» (chứa tác vụ «{task.title}») chưa được gán vai trò trong procedure.json; "
+                    f"hãy thêm vào mục lanes, ví dụ \"{task.lane}\": \"chuyen_vien\"."))
         problems += _service_task_problems(analysis)
+        problems += _variable_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
 
 
@@ -288,6 +374,22 @@ def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
     return problems
 
 
+def _fields(schema: Any) -> set[str]:
+    """The names a form puts in the task data: its top-level properties."""
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    return {str(name) for name in properties} if isinstance(properties, Mapping) else set()
+
+
+def _variable_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None,
+                       forms: Mapping[str, Any]) -> list[Problem]:
+    """Conditions, parameters and timers reading a name no step defines (see analysis.check_variables)."""
+    if manifest is None or analysis.verdict != "deployable":
+        return []  # without the manifest the start form is unknown; a broken diagram has worse problems
+    start_form = str(manifest.get("start_form") or "")
+    task_fields = {t.spec_name: _fields(forms.get(t.form or "")) for t in analysis.user_tasks}
+    return check_variables(analysis, task_fields, _fields(forms.get(start_form)), start_form)
+
+
 def _file_of(analysis: BpmnAnalysis, spec_name: str) -> str:
     return getattr(analysis, "task_files", {}).get(spec_name, "process.bpmn")
 
@@ -298,9 +400,13 @@ def task_line(analysis: BpmnAnalysis, spec_name: str) -> int | None:
 
 
 def task_table(analysis: BpmnAnalysis, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """What the runtime needs per user task, frozen into the deployed version."""
+    """What the runtime needs per user task, frozen into the deployed version.
+
+    The start event has an entry too (`kind: "start"`), so the citizen's form page can show what the
+    designer wrote for the applicant; user tasks carry the documentation shown to the officer doing them.
+    """
     lanes = manifest.get("lanes", {})
-    return {
+    table: dict[str, Any] = {
         t.spec_name: {
             "title": t.title,
             "lane": t.lane,
@@ -308,6 +414,19 @@ def task_table(analysis: BpmnAnalysis, manifest: Mapping[str, Any]) -> dict[str,
             "form": t.form,
             "ui_form": t.ui_form,
             "properties": t.properties,
+            "documentation": t.documentation,
         }
         for t in analysis.user_tasks
     }
+    if analysis.start_event and analysis.start_event not in table:
+        table[analysis.start_event] = {
+            "kind": "start", "title": "", "lane": None, "role": "", "form": manifest.get("start_form"),
+            "ui_form": None, "properties": {}, "documentation": analysis.start_documentation,
+        }
+    return table
+
+
+def start_info(tasks: Mapping[str, Any]) -> dict[str, Any]:
+    """The start event's entry of a version's task table (empty for versions deployed before it existed)."""
+    return next((dict(info) for info in tasks.values() if isinstance(info, Mapping) and info.get("kind") == "start"),
+                {})

@@ -119,7 +119,8 @@ def test_a_whole_lifecycle_reaches_the_portal_in_order(app, db_session, jobs, re
     assert payload["kenh"] == 2 and payload["chu_ho_so"]["so_dinh_danh"] == "001090012345"
     assert payload["ngay_nop"].isdigit() and len(payload["ngay_nop"]) == 14 and payload["ngay_tra"] is None
     assert [c["ma"] for c in payload["thanh_phan"]] == ["TK", "GCS", "GTTT"]  # no authorization letter given
-    assert all(c["so_hoa"] is True for c in payload["thanh_phan"]) and payload["le_phi"] is None
+    assert all(c["so_hoa"] is True for c in payload["thanh_phan"])
+    assert payload["le_phi"] == [{"ten": "Phí cấp bản sao trích lục khai sinh", "so_tien": 16000}]  # 2 copies
     [job] = [j for j in jobs.jobs if j.func == SYNC]
     assert job.job_id == f"portal-{dossier.id}-{first.id}" and job.args == (dossier.id,) and not job.retry
     assert received(sandbox) == []  # nothing leaves before a job runs

@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.dossiers import payments, services
+from app.dossiers import fees, payments, services
 from app.dossiers.attachments import open_attachment
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
@@ -33,6 +33,18 @@ from app.models import Dossier, Notification, Procedure
 from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("portal", __name__)
+
+
+@bp.app_template_global("fee_rules")
+def fee_rules(manifest: Mapping[str, Any], channel: int) -> list[str]:
+    """A procedure's fee rules in words, from the same data the fee is computed from."""
+    return fees.describe_fee(manifest, channel)
+
+
+@bp.app_template_global("fee_lines")
+def dossier_fee_lines(dossier: Dossier) -> list[fees.FeeLine]:
+    """What a dossier's fee is made of: the lines of the computation that gave its fee_amount."""
+    return fees.fee_lines(dossier.procedure_version.manifest, dossier.channel, dossier.form_data)
 
 
 def fold(text: str) -> str:
