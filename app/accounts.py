@@ -6,15 +6,23 @@ import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models import ApiToken, User
+from app.models import ApiToken, User, UserSession
+
+MIN_PASSWORD_LENGTH = 8
 
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = generate_password_hash(password)
+
+
+def change_password(user: User, new_password: str) -> None:
+    """A new password ends every session of the user (a stolen cookie dies with the old password)."""
+    set_password(user, new_password)
+    end_all_sessions(user)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -45,3 +53,47 @@ def user_for_token(token: str) -> User | None:
     if row is None or row.expires_at <= datetime.now(UTC) or not row.user.active:
         return None
     return row.user
+
+
+# ---------------------------------------------------------------- web sessions
+
+
+def start_session(user: User, max_age_days: float) -> str:
+    """A new server-side session; returns the reference the signed cookie carries ("<user id>.<random>").
+
+    The user's sessions past their age (browsers closed without logging out) are dropped on the way.
+    """
+    db.session.execute(delete(UserSession).where(
+        UserSession.user_id == user.id, UserSession.created_at <= datetime.now(UTC) - timedelta(days=max_age_days)))
+    secret = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_sha256=_digest(secret)))
+    user.session_ref = f"{user.id}.{secret}"
+    return user.session_ref
+
+
+def _session_row(ref: str) -> UserSession | None:
+    user_id, _, secret = ref.partition(".")
+    if not user_id.isdigit() or len(user_id) > 10 or not secret or len(secret) > 100:
+        return None
+    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret)))
+    return row if row is not None and row.user_id == int(user_id) else None
+
+
+def user_for_session(ref: str, max_age_days: float) -> User | None:
+    """The user of a live session, or None when it was ended, is too old or its user is disabled."""
+    row = _session_row(ref)
+    if row is None or row.created_at <= datetime.now(UTC) - timedelta(days=max_age_days) or not row.user.active:
+        return None
+    row.user.session_ref = ref
+    return row.user
+
+
+def end_session(ref: str | None) -> None:
+    row = _session_row(ref) if ref else None
+    if row is not None:
+        db.session.delete(row)
+
+
+def end_all_sessions(user: User) -> None:
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    user.session_ref = None

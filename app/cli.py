@@ -97,6 +97,23 @@ def register_cli(app: Flask) -> None:
         db.session.commit()
         click.echo(value)
 
+    @users.command("password")
+    @click.argument("username")
+    @click.password_option(prompt="Mật khẩu mới")
+    def password(username: str, password: str) -> None:
+        """Set USERNAME's password; every session of that user ends."""
+        from app.accounts import MIN_PASSWORD_LENGTH, change_password
+        from app.models import User
+
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"Không có người dùng «{username}».")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise click.ClickException(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
+        change_password(user, password)
+        db.session.commit()
+        click.echo(f"Đã đổi mật khẩu của «{username}»; các phiên đăng nhập của người này đã kết thúc.")
+
     app.cli.add_command(users)
 
     @app.cli.command("seed")

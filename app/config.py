@@ -104,7 +104,11 @@ class Config:
     RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "120 per minute")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).
     PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
+    # A login lasts until logout, a password change, or this many days (sessions are stored server-side).
+    SESSION_MAX_AGE_DAYS = float(_env("SESSION_MAX_AGE_DAYS", "30"))
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Secure is added per request when it came over HTTPS or PUBLIC_URL is https (app/web/sessions.py).
+    REMEMBER_COOKIE_HTTPONLY = True
     TESTING = False

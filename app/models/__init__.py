@@ -13,7 +13,7 @@ from app.models.dossier import (
 )
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.procedure import Procedure, ProcedureVersion
-from app.models.user import ApiToken, User
+from app.models.user import ApiToken, User, UserSession
 
 __all__ = [
     "Agency",
@@ -34,5 +34,6 @@ __all__ = [
     "RegistryLookup",
     "ServiceCall",
     "User",
+    "UserSession",
     "WorkflowInstance",
 ]

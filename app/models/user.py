@@ -79,6 +79,20 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    @property
+    def session_ref(self) -> str | None:
+        """The server-side session this user was loaded through (app.accounts.start_session): what Flask-Login
+        keeps in the signed cookie instead of the bare user id, so that ending the session ends the cookie."""
+        ref = self.__dict__.get("_session_ref")
+        return ref if isinstance(ref, str) else None
+
+    @session_ref.setter
+    def session_ref(self, value: str | None) -> None:
+        self.__dict__["_session_ref"] = value
+
+    def get_id(self) -> str:  # Flask-Login
+        return self.session_ref or ""
+
 
 class ApiToken(db.Model):  # type: ignore[name-defined]
     """A bearer token; only its SHA-256 is stored so a database leak does not leak tokens."""
@@ -90,5 +104,20 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):  # type: ignore[name-defined]
+    """A logged-in browser. The cookie carries a random reference to it; logout deletes the row, a password
+    change deletes all of the user's rows, and a cookie whose row is gone loads nobody. Only the SHA-256 of
+    the reference is stored."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     user: Mapped[User] = relationship()

@@ -13,12 +13,14 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import formats
+from app.accounts import user_for_session
 from app.dossiers.errors import ServiceError
 from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
 from app.web.guards import InvalidText
 from app.web.limits import install_rate_limits, retry_after_seconds
+from app.web.sessions import SessionInterface, https_request
 
 
 def select_locale() -> str:
@@ -29,9 +31,12 @@ def select_locale() -> str:
 def register_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
 
+    app.session_interface = SessionInterface()
+
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_ref: str) -> User | None:
+        """Only a session still stored server-side loads its user: logout and password changes end them."""
+        return user_for_session(session_ref, app.config["SESSION_MAX_AGE_DAYS"])
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
@@ -68,7 +73,8 @@ def register_web(app: Flask) -> None:
     @app.after_request
     def remember_language(response: Any) -> Any:
         if request.args.get("lang") in ("vi", "en"):
-            response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax")
+            response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax",
+                                secure=https_request())
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

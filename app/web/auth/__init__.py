@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import login_user, logout_user
+from flask_babel import gettext
+from flask_login import current_user, login_required, login_user, logout_user
 
-from app.accounts import authenticate
+from app.accounts import (
+    MIN_PASSWORD_LENGTH,
+    authenticate,
+    change_password,
+    end_session,
+    start_session,
+)
+from app.extensions import db
 
 bp = Blueprint("auth", __name__)
 
@@ -29,7 +38,7 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
         if user is not None:
-            login_user(user)
+            _begin(user)
             target = _safe_next(request.args.get("next"))
             if target:
                 return redirect(target)
@@ -42,8 +51,43 @@ def login() -> ResponseReturnValue:
     return render_template("auth/login.html", error=error), 401 if error else 200
 
 
+def _begin(user: Any) -> None:
+    """A new server-side session for this browser (a fresh cookie: no session fixation)."""
+    end_session(session.get("_user_id"))
+    session.clear()
+    start_session(user, current_app.config["SESSION_MAX_AGE_DAYS"])
+    db.session.commit()
+    login_user(user)
+
+
 @bp.route("/dang-xuat", methods=["POST"])
 def logout() -> ResponseReturnValue:
+    end_session(session.get("_user_id"))  # the cookie, even if kept somewhere, loads nobody any more
+    db.session.commit()
     logout_user()
-    flash("Đã đăng xuất.")
+    flash(gettext("Đã đăng xuất."))
     return redirect(url_for("portal.catalogue"))
+
+
+@bp.route("/doi-mat-khau", methods=["GET", "POST"])
+@login_required
+def password() -> ResponseReturnValue:
+    """Change one's password: every session of the user ends, this browser gets a new one."""
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        new = request.form.get("new", "")
+        if authenticate(current_user.username, request.form.get("current", "")) is None:
+            errors["current"] = gettext("Mật khẩu hiện tại không đúng.")
+        if len(new) < MIN_PASSWORD_LENGTH:
+            errors["new"] = gettext("Mật khẩu mới cần ít nhất %(n)s ký tự.", n=MIN_PASSWORD_LENGTH)
+        elif len(new) > 200:
+            errors["new"] = gettext("Mật khẩu mới quá dài (tối đa 200 ký tự).")
+        elif new != request.form.get("confirm", ""):
+            errors["confirm"] = gettext("Hai lần nhập mật khẩu mới không khớp.")
+        if not errors:
+            user = current_user._get_current_object()
+            change_password(user, new)
+            _begin(user)
+            flash(gettext("Đã đổi mật khẩu. Các phiên đăng nhập khác đã kết thúc."))
+            return redirect(url_for("auth.password"))
+    return render_template("auth/password.html", errors=errors), 422 if errors else 200
