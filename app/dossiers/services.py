@@ -26,6 +26,7 @@ from app.dossiers.attachments import claim_references
 from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.components import reception_problems
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
+from app.dossiers.lookups import checked_result
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels
@@ -423,16 +424,19 @@ def task_form_schema(task: HumanTask) -> dict[str, Any]:
     return schema
 
 
-def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> dict[str, dict[str, Any]]:
-    """What the dossier's answered service calls (among `calls`) brought back, as this task sees it:
-    call title → result. The officer compares it with what the applicant declared (e.g. the parents found in
-    the population database)."""
-    done = [c for c in calls if c.state == "done"]
+def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, Any]]:
+    """What the dossier's answered look-ups (among `calls`) brought back that the procedure declares it needs
+    (the manifest's `lookup_results`), as this task sees it: per call its title, the declared fields labelled
+    and set against the applicant's declaration, and a verdict. Nothing undeclared from a registry's answer."""
+    declared = task.dossier.procedure_version.manifest.get("lookup_results") or {}
+    done = [c for c in calls if c.state == "done" and isinstance(declared.get(c.result_variable), dict)]
     if not done or task.state not in OPEN_TASK_STATES:
-        return {}
+        return []
     data = WorkflowRun.load(task.dossier.workflow.document, bundle_for(task.dossier.procedure_version)
                             ).task_data(task.engine_task_id)
-    return {c.title: data[c.result_variable] for c in done if isinstance(data.get(c.result_variable), dict)}
+    return [{"title": c.title, "variable": c.result_variable,
+             **checked_result(declared[c.result_variable], data[c.result_variable], data)}
+            for c in done if isinstance(data.get(c.result_variable), dict)]
 
 
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator
 
 from app.eforms.schema import check_form_schema
 from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn, check_variables, summarize
+from app.procedures.declarations import declaration_problems
 from connectors import operation_catalog
 
 MANIFEST = "procedure.json"
@@ -341,6 +342,7 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                     f"hãy thêm vào mục lanes, ví dụ \"{task.lane}\": \"chuyen_vien\"."))
         problems += _service_task_problems(analysis)
         problems += _variable_problems(analysis, manifest, forms)
+    problems += declaration_problems(manifest, analysis, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
 
 

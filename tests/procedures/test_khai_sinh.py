@@ -150,3 +150,39 @@ def test_leader_returns_the_dossier_with_a_reason(client, token):
     body = client.get(f"/api/v1/tasks/{task['id']}", headers=token("traketqua")).get_json()
     assert body["returned"] is None and body["previous_data"] is None
     assert step("traketqua")["status"] == 10
+
+
+def test_reception_sees_the_parents_registry_records_labelled_and_checked(client, jobs, national, token):
+    """Only what the manifest declares from each look-up, labelled, each set against the declaration, with a
+    verdict; nothing else the population database answered (religion, blood group, old ID, household…)."""
+    import lxml.html
+
+    from tests.samples import MOTHER_ID, client_uploader, with_uploads
+
+    citizen = token("congdan")
+    data = with_uploads(client_uploader(client), citizen, start_data("khai-sinh"))
+    # Case and spacing differ from the registry: still the same name.
+    data["me"].update(so_dinh_danh=MOTHER_ID, ho_ten="trần  thị BÌNH")
+    data["cha"] = {"ho_ten": "Nguyễn Văn An", "so_dinh_danh": "001090012345", "nam_sinh": 1990, "dan_toc": "Tày",
+                   "quoc_tich": "Việt Nam", "noi_cu_tru": data["me"]["noi_cu_tru"]}
+    code = client.post("/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen).get_json()["code"]
+    while jobs.jobs:
+        jobs.run_all()
+    [task] = client.get(f"/api/v1/dossiers/{code}", headers=citizen).get_json()["tasks"]
+
+    login(client, "tiepnhan")
+    html = client.get(f"/cong-viec/{task['id']}").get_data(as_text=True)
+    mother, father = lxml.html.fromstring(html).find_class("lookup-result")
+    rows = {tr.get("data-key"): tr for tr in mother.iter("tr") if tr.get("data-key")}
+    assert list(rows) == ["ho_ten", "so_dinh_danh", "ngay_sinh", "dan_toc", "quoc_tich", "noi_thuong_tru"]
+    assert "Họ, chữ đệm và tên" in rows["ho_ten"].text_content() and "Trần Thị Bình" in rows["ho_ten"].text_content()
+    assert rows["ho_ten"].get("class") == "match" and rows["ngay_sinh"].get("class") == "match"
+    assert "20/08/1995" in rows["ngay_sinh"].text_content() and "1995" in rows["ngay_sinh"].text_content()
+    assert rows["noi_thuong_tru"].get("class") == "" and "Phường Ba Đình" in rows["noi_thuong_tru"].text_content()
+    assert "verdict-match" in mother.find_class("verdict")[0].get("class")
+    father_rows = {tr.get("data-key"): tr for tr in father.iter("tr") if tr.get("data-key")}
+    assert father_rows["dan_toc"].get("class") == "mismatch"
+    assert "Tày" in father_rows["dan_toc"].text_content() and "Kinh" in father_rows["dan_toc"].text_content()
+    assert "verdict-mismatch" in father.find_class("verdict")[0].get("class")
+    for leaked in ("nhom_mau", "ton_giao", "so_cmnd", "so_ho_khau", "Tin lành", "884410270", "tranthibinh@"):
+        assert leaked not in html, leaked

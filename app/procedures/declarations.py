@@ -1,0 +1,118 @@
+"""Cross-checks of what a package declares for the officers' screens, at upload.
+
+- `lookup_results` (manifest): each entry names a service task's result variable, and each field's `compare`
+  a field of one of the package's forms;
+- `components_field` (manifest): the checklist, in the form of the step that receives the dossier, of the
+  component codes the manifest declares;
+- `ui:reason` / `ui:decision` (a form's UI hints): fields of that form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from app.engine.analysis import BpmnAnalysis, Problem
+
+MANIFEST = "procedure.json"
+UI_ROLES = {"ui:reason": "lý do", "ui:decision": "quyết định"}
+
+
+def _field(schema: Any, pointer: str) -> Mapping[str, Any] | None:
+    """The schema node of the field a JSON pointer names in data valid against `schema` (through properties
+    and array items), or None."""
+    node = schema
+    for raw in pointer.lstrip("/").split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, Mapping):
+            return None
+        if node.get("type") == "array" or "items" in node:
+            if part.isdigit() and isinstance(node.get("items"), Mapping):
+                node = node["items"]
+                continue
+            return None
+        properties = node.get("properties")
+        if not isinstance(properties, Mapping) or part not in properties:
+            return None
+        node = properties[part]
+    return node if isinstance(node, Mapping) else None
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _lookup_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
+                     forms: Mapping[str, Any]) -> Iterable[Problem]:
+    declared = manifest.get("lookup_results") or {}
+    if not isinstance(declared, Mapping):
+        return
+    results = sorted({t.result_variable for t in analysis.service_tasks}) if analysis is not None else None
+    schemas = [s for n, s in forms.items() if n.endswith(".schema.json")]
+    for variable, entry in declared.items():
+        where = f"/lookup_results/{_escape(variable)}"
+        if results is not None and variable not in results:
+            yield Problem(MANIFEST, None, where, "lookup_result_unknown",
+                          f"Mục lookup_results «{variable}» không phải kết quả (resultVariable) của tác vụ dịch vụ "
+                          f"nào trong sơ đồ. Các kết quả có: {', '.join(results) or '(không có)'}.")
+        for index, spec in enumerate((entry or {}).get("fields") or [] if isinstance(entry, Mapping) else []):
+            pointer = spec.get("compare") if isinstance(spec, Mapping) else None
+            if isinstance(pointer, str) and not any(_field(s, pointer) is not None for s in schemas):
+                yield Problem(MANIFEST, None, f"{where}/fields/{index}/compare", "lookup_compare_unknown",
+                              f"Trường đối chiếu «{pointer}» của «{spec.get('key')}» không có trong biểu mẫu nào "
+                              "của gói: ghi JSON pointer của trường người dân kê khai, ví dụ /me/ho_ten.")
+
+
+def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
+                         forms: Mapping[str, Any]) -> Iterable[Problem]:
+    pointer = manifest.get("components_field")
+    if not isinstance(pointer, str) or analysis is None:
+        return
+    receiving = [t for t in analysis.user_tasks
+                 if str(t.properties.get("receivesDossier", "")).lower() == "true" and t.form in forms]
+    if not receiving:
+        yield Problem(MANIFEST, None, "/components_field", "components_field_unused",
+                      "Có components_field nhưng sơ đồ không có bước tiếp nhận hồ sơ (thuộc tính receivesDossier) "
+                      "dùng biểu mẫu trong gói.")
+        return
+    codes = [c.get("code") for c in manifest.get("components") or [] if isinstance(c, Mapping)]
+    for task in receiving:
+        node = _field(forms[task.form], pointer)
+        items = node.get("items") if node is not None else None
+        if node is None or node.get("type") != "array" or not isinstance(items, Mapping):
+            yield Problem(MANIFEST, None, "/components_field", "components_field_unknown",
+                          f"components_field «{pointer}» phải là một danh sách (array) trong biểu mẫu "
+                          f"«{task.form}» của bước «{task.title}».")
+            continue
+        unknown = [str(v) for v in items.get("enum") or [] if v not in codes]
+        if unknown:
+            yield Problem(task.form or MANIFEST, None, pointer + "/items/enum", "components_field_codes",
+                          f"Danh sách thành phần đã nhận có mã {', '.join(unknown)} không khai báo trong mục "
+                          "components của procedure.json.")
+
+
+def _ui_hint_problems(forms: Mapping[str, Any]) -> Iterable[Problem]:
+    for name, ui in sorted(forms.items()):
+        if not name.endswith(".ui.json") or not isinstance(ui, Mapping):
+            continue
+        schema = forms.get(name.removesuffix(".ui.json") + ".schema.json")
+        properties = schema.get("properties") if isinstance(schema, Mapping) else None
+        for key, role in UI_ROLES.items():
+            raw = ui.get(key)
+            if raw is None:
+                continue
+            fields = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else [None]
+            for field in fields:
+                if not isinstance(field, str) or not isinstance(properties, Mapping) or field not in properties:
+                    yield Problem(name, None, f"/{key}", "ui_hint_unknown_field",
+                                  f"«{key}» phải là tên một trường của biểu mẫu (hoặc danh sách tên trường) làm "
+                                  f"{role}; biểu mẫu không có trường «{field}».")
+
+
+def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnalysis | None,
+                         forms: Mapping[str, Any]) -> list[Problem]:
+    problems = list(_ui_hint_problems(forms))
+    if manifest is not None:
+        problems += _lookup_problems(manifest, analysis, forms)
+        problems += _components_problems(manifest, analysis, forms)
+    return problems
