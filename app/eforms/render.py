@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from app.eforms.schema import (
@@ -133,7 +134,7 @@ class _Renderer:
             return Markup("")
         self.any_required = True
         return _h("span", {"class": "form-required"}, _h("span", {"aria-hidden": "true"}, " *"),
-                  _h("span", {"class": "visually-hidden"}, " (bắt buộc)"))
+                  _h("span", {"class": "visually-hidden"}, " " + gettext("(bắt buộc)")))
 
     def notes(self, f: Field, path: str) -> tuple[list[str], Markup]:
         """(ids for aria-describedby, the help / source / error paragraphs)."""
@@ -150,7 +151,7 @@ class _Renderer:
         if path in self.sources:
             ids.append(f"{fid}-source")
             parts.append(_h("p", {"class": "form-help form-source", "id": f"{fid}-source"},
-                            f"Lấy từ {self.sources[path]}"))
+                            gettext("Lấy từ %(source)s", source=self.sources[path])))
         if path in self.errors:
             ids.append(f"{fid}-error")
             parts.append(_h("p", {"class": "form-error", "id": f"{fid}-error", "role": "alert"}, self.errors[path]))
@@ -274,7 +275,7 @@ class _Renderer:
         current = _text(value)
         options = []
         if not (required and current):
-            options.append(_h("option", {"value": ""}, "— Chọn —"))
+            options.append(_h("option", {"value": ""}, gettext("— Chọn —")))
         for option, text in f.options or []:
             options.append(_h("option", {"value": _option_value(option), "selected": _option_value(option) == current},
                               text))
@@ -291,7 +292,7 @@ class _Renderer:
         ids, notes = self.notes(f, path)
         options = f.options or []
         if f.kind == "boolean" and not options:
-            options = [(True, "Có"), (False, "Không")]
+            options = [(True, gettext("Có")), (False, gettext("Không"))]
         chosen = {_option_value(v) for v in value} if multiple and isinstance(value, list) else {_text(value)}
         invalid = "true" if path in self.errors else None
         items = []
@@ -328,7 +329,7 @@ class _Renderer:
             url = self.file_url(value) if self.file_url else None
             shown = _h("a", {"href": url}, name) if url else _h("strong", None, name)
             current = _h("p", {"class": "form-help form-file-current", "id": f"{fid}-current"},
-                         "Đã đính kèm: ", shown, ". Chọn tệp khác nếu muốn thay thế.") + _h(
+                         gettext("Đã đính kèm:"), " ", shown, ". ", gettext("Chọn tệp khác nếu muốn thay thế.")) + _h(
                 "input", {"type": "hidden", "name": self.name(path), "value": value})
             ids = [*ids, f"{fid}-current"]
         accept = f.node.get("contentMediaType") or (f.ui.get("ui:options") or {}).get("accept")
@@ -350,17 +351,17 @@ class _Renderer:
         item = f.item()
         values = value if isinstance(value, list) else []
         count = max(len(values), f.min_items, 1)
-        item_title = item.title or f.title or "Mục"
+        item_title = item.title or f.title or gettext("Mục")
         parts: list[Markup] = [_h("input", {"type": "hidden", "name": self.name(path) + ".__count__", "value": count})]
         for i in range(count):
             item_path = child_path(path, i)
             item_value = values[i] if i < len(values) else MISSING
-            heading = f"{item_title} thứ {i + 1}"
+            heading = gettext("%(item)s thứ %(n)s", item=item_title, n=i + 1)
             remove = Markup("")
             if i >= f.min_items:
                 remove = _h("button", {"type": "submit", "class": "secondary form-remove", "name": "__remove__",
                                        "value": self.name(item_path), "formnovalidate": True},
-                            f"Xóa {_lower_first(heading)}")
+                            gettext("Xóa %(item)s", item=_lower_first(heading)))
             if item.kind == "object":
                 if item_value is MISSING:
                     item_value = {}
@@ -377,7 +378,7 @@ class _Renderer:
         if f.max_items is None or count < f.max_items:
             parts.append(_h("button", {"type": "submit", "class": "secondary form-add", "name": "__add__",
                                        "value": self.name(path), "formnovalidate": True},
-                            f"Thêm {_lower_first(item_title)}"))
+                            gettext("Thêm %(item)s", item=_lower_first(item_title))))
         legend = _h("legend", None, f.title or item_title, self.marker(required))
         return _h("fieldset", {"class": "form-group", "id": self.fid(path), "aria-describedby": " ".join(ids) or None},
                   legend, notes, *parts)
@@ -427,13 +428,13 @@ def render_form(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None, 
         head.append(_h("div", {"class": "form-error-summary", "id": field_id("", prefix) + "error", "role": "alert"},
                        *[_h("p", {"class": "form-error"}, message) for message in loose.values()]))
     if renderer.any_required:
-        head.append(_h("p", {"class": "form-help form-required-note"}, "Các trường có dấu ",
-                       _h("span", {"class": "form-required"}, "*"), " là bắt buộc."))
+        head.append(_h("p", {"class": "form-help form-required-note"}, gettext("Các trường có dấu"), " ",
+                       _h("span", {"class": "form-required"}, "*"), " ", gettext("là bắt buộc.")))
     if renderer.any_group:
         # Enter in a text box "clicks" the first submit button of the form; without this one that would be
         # an "add item" button. It carries no name, like the caller's own submit button.
         head.append(_h("button", {"type": "submit", "class": "form-default-submit", "hidden": True,
-                                  "tabindex": "-1", "aria-hidden": "true"}, "Gửi"))
+                                  "tabindex": "-1", "aria-hidden": "true"}, gettext("Gửi")))
     return Markup("").join(head) + body
 
 
@@ -454,12 +455,13 @@ class _Values:
             sub_path = child_path(path, name)
             shown = self.value(sub, sub_path, data.get(name, MISSING))
             if sub_path in self.sources:
-                shown += _h("small", {"class": "form-help form-source"}, f" (lấy từ {self.sources[sub_path]})")
+                shown += _h("small", {"class": "form-help form-source"}, " ("
+                            + gettext("lấy từ %(source)s", source=self.sources[sub_path]) + ")")
             rows.append(_h("dt", None, sub.title or name) + _h("dd", None, shown))
         return _h("dl", {"class": "values form-values"}, *rows)
 
     def value(self, f: Field, path: str, value: Any) -> Markup:
-        empty = _h("span", {"class": "muted form-empty"}, "Không có")
+        empty = _h("span", {"class": "muted form-empty"}, gettext("Không có"))
         if f.kind == "object":
             return self.block(f, path, value) if isinstance(value, Mapping) and value else empty
         if f.kind == "array":
@@ -475,7 +477,7 @@ class _Values:
             return escape(", ".join(labels.get(_option_value(v), _text(v)) for v in value))
         if f.kind == "boolean" and isinstance(value, bool):
             labels = {_option_value(v): text for v, text in f.options or []}
-            return escape(labels.get(_option_value(value), "Có" if value else "Không"))
+            return escape(labels.get(_option_value(value), gettext("Có") if value else gettext("Không")))
         if value is MISSING or value is None or value == "":
             return empty
         if f.kind == "file" and isinstance(value, str):

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import lazy_gettext
+from flask_babel.speaklater import LazyString
 from sqlalchemy import (
     Date,
     ForeignKey,
@@ -24,17 +26,18 @@ from app.models.procedure import ProcedureVersion
 from app.models.types import JsonDoc, UtcDateTime, utcnow
 
 # TrangThaiHoSo as synced to the national portal (DOMAIN.md). The only statuses a dossier can take.
-STATUSES: dict[int, str] = {
-    1: "Mới đăng ký",
-    2: "Được tiếp nhận",
-    3: "Không được tiếp nhận",
-    4: "Đang xử lý",
-    5: "Yêu cầu bổ sung giấy tờ",
-    6: "Yêu cầu thực hiện nghĩa vụ tài chính",
-    7: "Công dân yêu cầu rút hồ sơ",
-    8: "Dừng xử lý",
-    9: "Đã xử lý xong",
-    10: "Đã trả kết quả",
+# Labels are translated when read, in the reader's language (Vietnamese for jobs: emails, SMS).
+STATUSES: dict[int, LazyString] = {
+    1: lazy_gettext("Mới đăng ký"),
+    2: lazy_gettext("Được tiếp nhận"),
+    3: lazy_gettext("Không được tiếp nhận"),
+    4: lazy_gettext("Đang xử lý"),
+    5: lazy_gettext("Yêu cầu bổ sung giấy tờ"),
+    6: lazy_gettext("Yêu cầu thực hiện nghĩa vụ tài chính"),
+    7: lazy_gettext("Công dân yêu cầu rút hồ sơ"),
+    8: lazy_gettext("Dừng xử lý"),
+    9: lazy_gettext("Đã xử lý xong"),
+    10: lazy_gettext("Đã trả kết quả"),
 }
 PAUSING_STATUSES = frozenset({5, 6, 8})
 # History entries about the platform's machinery (automatic steps, incidents, portal sync, refund retries):
@@ -90,7 +93,7 @@ class Dossier(db.Model):  # type: ignore[name-defined]
 
     @property
     def status_label(self) -> str:
-        return STATUSES.get(self.status, str(self.status))
+        return str(STATUSES.get(self.status, self.status))
 
 
 class WorkflowInstance(db.Model):  # type: ignore[name-defined]

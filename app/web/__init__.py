@@ -6,8 +6,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, jsonify, render_template, request
-from flask_babel import gettext
+from flask import Flask, has_request_context, jsonify, render_template, request
+from flask_babel import gettext, ngettext
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -24,8 +24,17 @@ from app.web.sessions import SessionInterface, https_request
 
 
 def select_locale() -> str:
+    if not has_request_context():  # a job or a command: the platform's language
+        return "vi"
     lang = request.args.get("lang") or request.cookies.get("lang")
     return lang if lang in ("vi", "en") else "vi"
+
+
+def duration(amount: int, unit: str) -> str:
+    """A processing time in the reader's language, plural and all: "1 working day", "15 working days"."""
+    if unit == "working_days":
+        return ngettext("%(num)s ngày làm việc", "%(num)s ngày làm việc", amount)
+    return ngettext("%(num)s ngày", "%(num)s ngày", amount)
 
 
 def register_web(app: Flask) -> None:
@@ -68,7 +77,7 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def globals_for_templates() -> dict[str, Any]:
-        return {"STATUSES": STATUSES, "lang": select_locale()}
+        return {"STATUSES": STATUSES, "lang": select_locale(), "duration": duration}
 
     @app.after_request
     def remember_language(response: Any) -> Any:
