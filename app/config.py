@@ -66,6 +66,8 @@ class Config:
     PAYMENT_TOKEN = _env("PAYMENT_TOKEN", "")
     # Shared secret of the payment platform's MaXacThuc signature on callbacks.
     PAYMENT_SECRET = _env("PAYMENT_SECRET", "")
+    # Callbacks refused at verification are recorded (cut to 2 KB each); only this many of the newest are kept.
+    PAYMENT_REFUSED_CALLBACKS_KEPT = int(_env("PAYMENT_REFUSED_CALLBACKS_KEPT", "1000"))
     # Seconds after creating a payment at which a still-pending one is re-queried (then given up on).
     PAYMENT_RECHECK = _env("PAYMENT_RECHECK", "120,600,1800,7200")
     SMS_URL = _env("SMS_URL", "")

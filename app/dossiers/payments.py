@@ -11,6 +11,7 @@ refunded automatically: nobody is charged twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.dossiers.attachments import store_upload
 from app.dossiers.errors import Conflict, Invalid, NotFound
@@ -32,6 +33,7 @@ from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
 from app.models.user import ADMIN_ROLE
 from connectors.base import ConnectorError, PermanentError
+from connectors.payment import CALLBACK_FIELDS, SIGNATURE_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +177,9 @@ def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payme
     try:
         info = _connector().verify_callback(plain)
     except PermanentError as exc:
-        db.session.add(PaymentCallback(payment_id=None, fields=plain, outcome=f"{source}:{exc.code}"[:40]))
-        db.session.commit()
+        _record_refused(plain, f"{source}:{exc.code}"[:40])
         raise Invalid(exc.message, code=exc.code) from exc
+    plain = {name: plain[name] for name in (*CALLBACK_FIELDS, SIGNATURE_FIELD)}  # what the signature covers
     payment = db.session.scalar(select(Payment).where(Payment.transaction_id == info["ma_giao_dich"])
                                 .with_for_update().execution_options(populate_existing=True))
     if payment is None or payment.amount != info["so_tien"] or payment.dossier.code != info["ma_ho_so"]:
@@ -192,6 +194,39 @@ def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payme
     db.session.commit()
     after_settle(payment, outcome)
     return outcome, payment
+
+
+# A refused callback is anyone's write: what is kept of it is small, and only the newest are kept.
+REFUSED_RECORD_CHARS = 2048
+_REFUSED_VALUE_CHARS = 200
+
+
+def _record_refused(fields: Mapping[str, str], outcome: str) -> None:
+    """Keep a bounded trace of a callback that failed verification: the fields that identify the attempt,
+    cut short, and how much was left out; then drop the oldest refused records past the configured number."""
+    kept: dict[str, str] = {}
+    size = 0
+    ordered = [*(n for n in (*CALLBACK_FIELDS, SIGNATURE_FIELD) if n in fields),
+               *(n for n in fields if n not in CALLBACK_FIELDS and n != SIGNATURE_FIELD)]
+    for name in ordered:
+        key, value = name[:40], fields[name][:_REFUSED_VALUE_CHARS]
+        cost = len(json.dumps({key: value}, ensure_ascii=False))
+        if size + cost > REFUSED_RECORD_CHARS - 40:
+            break
+        kept[key] = value
+        size += cost
+    if len(kept) < len(fields):
+        kept["_bo_qua"] = f"{len(fields) - len(kept)} trường"  # fields left out
+    db.session.add(PaymentCallback(payment_id=None, fields=kept, outcome=outcome))
+    db.session.flush()
+    keep = int(current_app.config.get("PAYMENT_REFUSED_CALLBACKS_KEPT", 1000))
+    oldest_kept = db.session.scalar(
+        select(PaymentCallback.id).where(PaymentCallback.payment_id.is_(None))
+        .order_by(PaymentCallback.id.desc()).offset(keep - 1).limit(1))
+    if oldest_kept is not None:
+        db.session.execute(delete(PaymentCallback).where(PaymentCallback.payment_id.is_(None),
+                                                         PaymentCallback.id < oldest_kept))
+    db.session.commit()
 
 
 def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
