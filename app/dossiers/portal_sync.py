@@ -31,8 +31,8 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.dossiers.components import received_components
 from app.dossiers.fees import fee_lines
-from app.eforms.schema import resolve_pointer
 from app.extensions import db
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import AuditEvent, Dossier, PortalOutbox, User
@@ -81,13 +81,9 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
     manifest = dossier.procedure_version.manifest
     data = dossier.form_data or {}
     online = dossier.channel == 2
-    components = []
-    for item in manifest.get("components") or []:
-        field = item.get("field")
-        if field and resolve_pointer(data, field) in (None, "", []):
-            continue  # an optional upload the applicant did not give
-        components.append({"ten": item["name"], "ma": item.get("code"), "url": None,
-                           "so_hoa": True if online else None, "tai_su_dung": None})
+    # Exactly what the dossier holds, as on the receipt: uploads, the e-form, components marked received.
+    components = [{"ten": item["name"], "ma": item["code"], "url": None, "so_hoa": True if online else None,
+                   "tai_su_dung": None} for item in received_components(dossier)]
     # The lines of the one fee computation (app/dossiers/fees.py), adding up to the dossier's fee.
     lines = fee_lines(manifest, dossier.channel, data)
     fees: list[dict[str, Any]] = [{"ten": line.name, "so_tien": line.amount} for line in lines]

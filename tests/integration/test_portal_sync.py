@@ -118,7 +118,9 @@ def test_a_whole_lifecycle_reaches_the_portal_in_order(app, db_session, jobs, re
         "1.001193", "Đăng ký khai sinh", "Hộ tịch")
     assert payload["kenh"] == 2 and payload["chu_ho_so"]["so_dinh_danh"] == "001090012345"
     assert payload["ngay_nop"].isdigit() and len(payload["ngay_nop"]) == 14 and payload["ngay_tra"] is None
-    assert [c["ma"] for c in payload["thanh_phan"]] == ["TK", "GCS", "GTTT"]  # no authorization letter given
+    # What the dossier holds before reception: the e-form and the birth certificate; neither the ID document
+    # only shown at the desk nor the authorization letter nobody gave.
+    assert [c["ma"] for c in payload["thanh_phan"]] == ["TK", "GCS"]
     assert all(c["so_hoa"] is True for c in payload["thanh_phan"])
     assert payload["le_phi"] == [{"ten": "Phí cấp bản sao trích lục khai sinh", "so_tien": 16000}]  # 2 copies
     [job] = [j for j in jobs.jobs if j.func == SYNC]
@@ -143,6 +145,7 @@ def test_a_whole_lifecycle_reaches_the_portal_in_order(app, db_session, jobs, re
     current = record["current"]
     assert current["trang_thai"] == 10 and current["ngay_tra"] and current["ngay_ket_thuc"]
     assert current["ngay_tiep_nhan"] and current["ngay_hen_tra"]
+    assert [c["ma"] for c in current["thanh_phan"]] == ["TK", "GCS", "GTTT"]  # as marked received at reception
     assert [s["noi_dung"] for s in record["steps"]] == titles
     assert [s["ma_buoc"] for s in record["steps"]] == step_ids(dossier)
     assert [s["can_bo"] for s in record["steps"]] == [user(OFFICERS[r]).full_name for r in
