@@ -186,3 +186,7 @@ def test_reception_sees_the_parents_registry_records_labelled_and_checked(client
     assert "verdict-mismatch" in father.find_class("verdict")[0].get("class")
     for leaked in ("nhom_mau", "ton_giao", "so_cmnd", "so_ho_khau", "Tin lành", "884410270", "tranthibinh@"):
         assert leaked not in html, leaked
+    # The manifest carries the labels in English too.
+    english = lxml.html.fromstring(client.get(f"/cong-viec/{task['id']}?lang=en").data)
+    first = english.find_class("lookup-result")[0]
+    assert "Full name" in first.text_content() and "Họ, chữ đệm và tên" not in first.text_content()
