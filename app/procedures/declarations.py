@@ -77,7 +77,7 @@ def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | N
         return
     codes = [c.get("code") for c in manifest.get("components") or [] if isinstance(c, Mapping)]
     for task in receiving:
-        node = _field(forms[task.form], pointer)
+        node = _field(forms[task.form or ""], pointer)
         items = node.get("items") if node is not None else None
         if node is None or node.get("type") != "array" or not isinstance(items, Mapping):
             yield Problem(MANIFEST, None, "/components_field", "components_field_unknown",
