@@ -133,7 +133,7 @@ def payment_json(p: Payment) -> dict[str, Any]:
 def report_details(report: PackageReport) -> dict[str, Any]:
     return {
         "verdict": report.verdict,
-        "reason": report.analysis.reason if report.analysis else None,
+        "reason": report.reason,
         "problems": [{"file": p.file, "line": p.line, "pointer": p.pointer, "code": p.code, "message": p.message,
                       "severity": p.severity} for p in report.problems],
     }

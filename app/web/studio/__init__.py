@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Dossier, Procedure, ProcedureVersion
+from app.models.dossier import FINAL_STATUSES
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
 
@@ -52,11 +53,12 @@ def procedure(code: str) -> ResponseReturnValue:
         select(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
         .order_by(ProcedureVersion.version.desc())
     ).all()
-    dossiers = db.session.scalars(
-        select(Dossier).join(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
+    running = db.session.scalars(
+        select(Dossier).join(ProcedureVersion)
+        .where(ProcedureVersion.procedure_id == proc.id, Dossier.status.not_in(FINAL_STATUSES))
         .order_by(Dossier.submitted_at.desc()).limit(200)
     ).all()
-    return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=dossiers)
+    return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=running)
 
 
 @bp.route("/tai-len", methods=["GET", "POST"])
