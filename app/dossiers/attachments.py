@@ -2,32 +2,87 @@
 
 Form data carries only a reference `<token>/<file name>`; the token is random, so a reference cannot be
 guessed, and a reference is accepted only from the person who uploaded the file.
+
+A file is accepted when its content is one of the types the field accepts, its own name ends the way that
+type's files do, and the content is what its first bytes claim (a PDF ends with its trailer, an image
+opens). It is served under a name the platform makes (the field + the extension of the verified type), with
+that type, `nosniff`, and inline only for the PDFs and images verified here.
+
+An attachment belongs to one dossier. Using a reference again in another dossier (its uploader, or someone
+entitled to the first dossier) gives the new dossier its own attachment row over the same stored blob; the
+first dossier keeps its file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
-from app.dossiers.errors import Forbidden, Invalid, NotFound
+from app.dossiers.errors import Invalid, NotFound
+from app.eforms.schema import pointer_to_path
 from app.extensions import db
 from app.models import Attachment, Dossier, User
 
+
+@dataclass(frozen=True)
+class FileType:
+    mime: str
+    label: str
+    signatures: tuple[bytes, ...]
+    extensions: tuple[str, ...]  # the first is the one a served file gets
+
+
+TYPES: dict[str, FileType] = {t.mime: t for t in (
+    FileType("application/pdf", "PDF", (b"%PDF-",), ("pdf",)),
+    FileType("image/jpeg", "JPEG", (b"\xff\xd8\xff",), ("jpg", "jpeg")),
+    FileType("image/png", "PNG", (b"\x89PNG\r\n\x1a\n",), ("png",)),
+)}
 # Declared type → the bytes a real file of that type starts with.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "application/pdf": (b"%PDF-",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-}
+SIGNATURES: dict[str, tuple[bytes, ...]] = {mime: t.signatures for mime, t in TYPES.items()}
+INLINE_TYPES = frozenset(TYPES)  # verified PDFs and images open in the browser; anything else downloads
 _REF = re.compile(r"^([A-Za-z0-9_-]{20,64})/(.{1,255})$")
+
+
+def _is_whole(mime: str, data: bytes) -> bool:
+    """The content is a file of that type, not only its first bytes."""
+    if mime == "application/pdf":
+        return b"%%EOF" in data[5:]  # its end-of-file marker; "%PDF-" followed by anything else is not a PDF
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.get_format_mimetype() != mime:
+                return False
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    return True
+
+
+def sniff(data: bytes) -> str | None:
+    """The type the content really is (one of TYPES), or None."""
+    mime = next((m for m, t in TYPES.items() if data.startswith(t.signatures)), None)
+    return mime if mime is not None and _is_whole(mime, data) else None
+
+
+def accepted_types(accept: Iterable[str] | None) -> list[str]:
+    """The types a field accepts (its contentMediaType, comma-separated), among those the platform checks."""
+    wanted = [t.strip().lower() for t in (accept or TYPES)]
+    allowed = [t for t in TYPES if t in wanted or f"{t.split('/')[0]}/*" in wanted]
+    return allowed or list(TYPES)
+
+
+def _type_names(types: Iterable[str]) -> str:
+    return ", ".join(sorted({TYPES[t].label for t in types}))
 
 
 def safe_filename(name: str) -> str:
@@ -38,18 +93,23 @@ def safe_filename(name: str) -> str:
 
 def store_upload(data: bytes, filename: str, content_type: str, field_path: str, user: User | None,
                  accept: Iterable[str] | None = None) -> Attachment:
+    """Check and keep one uploaded file. `content_type` (what the browser claimed) is not trusted."""
     limit = current_app.config["MAX_UPLOAD_FILE_BYTES"]
-    label = field_path or filename
+    label = field_path or safe_filename(filename)
     if not data:
         raise Invalid("Tệp tải lên rỗng.", details={field_path: "Tệp tải lên rỗng."})
     if len(data) > limit:
         message = f"Tệp «{safe_filename(filename)}» vượt quá {limit // (1024 * 1024)} MB."
         raise Invalid(message, details={field_path: message})
-    allowed = [t for t in (accept or SIGNATURES) if t in SIGNATURES] or list(SIGNATURES)
-    detected = next((t for t, sigs in SIGNATURES.items() if data.startswith(sigs)), None)
+    allowed = accepted_types(accept)
+    detected = sniff(data)
     if detected is None or detected not in allowed:
-        names = ", ".join(sorted({t.split("/")[1].upper() for t in allowed}))
-        message = f"Tệp của trường «{label}» phải là {names} hợp lệ."
+        message = f"Tệp của trường «{label}» phải là {_type_names(allowed)} hợp lệ."
+        raise Invalid(message, details={field_path: message})
+    extension = Path(safe_filename(filename)).suffix.lower().lstrip(".")
+    if extension not in TYPES[detected].extensions:
+        wanted = " hoặc ".join(f".{e}" for e in TYPES[detected].extensions)
+        message = (f"Tệp «{safe_filename(filename)}» là tệp {TYPES[detected].label}: tên tệp phải có đuôi {wanted}.")
         raise Invalid(message, details={field_path: message})
     digest = hashlib.sha256(data).hexdigest()
     target = Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / digest
@@ -59,7 +119,7 @@ def store_upload(data: bytes, filename: str, content_type: str, field_path: str,
         tmp.write_bytes(data)
         tmp.replace(target)
     attachment = Attachment(token=secrets.token_urlsafe(24), uploaded_by_id=user.id if user else None,
-                            field_path=field_path, filename=safe_filename(filename), content_type=detected,
+                            field_path=field_path[:255], filename=safe_filename(filename), content_type=detected,
                             size=len(data), sha256=digest)
     db.session.add(attachment)
     db.session.flush()
@@ -72,41 +132,98 @@ def reference(attachment: Attachment) -> str:
 
 def file_values(schema: Mapping[str, Any], data: Any, pointer: str = "") -> Iterable[tuple[str, Any]]:
     """(JSON pointer, value) of every file field present in the data, per the schema."""
+    for found, value, _ in _file_fields(schema, data, pointer):
+        yield found, value
+
+
+FileField = tuple[str, Any, Mapping[str, Any]]  # (JSON pointer, value, the field's schema)
+
+
+def _file_fields(schema: Mapping[str, Any], data: Any, pointer: str = "") -> Iterable[FileField]:
     if not isinstance(schema, Mapping):
         return
     if schema.get("type") == "string" and schema.get("contentMediaType"):
         if data is not None:
-            yield pointer, data
+            yield pointer, data, schema
         return
     if isinstance(data, Mapping):
         for name, child in (schema.get("properties") or {}).items():
             if name in data:
-                yield from file_values(child, data[name], f"{pointer}/{name}")
+                yield from _file_fields(child, data[name], f"{pointer}/{name}")
     elif isinstance(data, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(data):
-            yield from file_values(schema["items"], item, f"{pointer}/{i}")
+            yield from _file_fields(schema["items"], item, f"{pointer}/{i}")
 
 
-def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, dossier: Dossier) -> None:
-    """Every file field must name an upload of this person (or of this dossier); link them to the dossier."""
+MayView = Callable[[User | None, Dossier], bool]
+
+
+def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, dossier: Dossier,
+                     may_view: MayView | None = None) -> bool:
+    """Every file field must name an upload of this person, a file of this dossier, or a file of another
+    dossier that this person uploaded or may view (`may_view`); the field's accepted types must include the
+    file's verified one. Fresh uploads are linked to the dossier; a file of another dossier is copied (a new
+    row over the same blob) and its reference in `data` replaced by the copy's. True when `data` changed.
+    """
     errors: dict[str, str] = {}
-    for pointer, value in file_values(schema, data):
+    owner_id = user.id if user else None
+    changed = False
+    for pointer, value, node in list(_file_fields(schema, data)):
         match = _REF.match(value) if isinstance(value, str) else None
         att = db.session.scalar(select(Attachment).where(Attachment.token == match.group(1))) if match else None
-        owner_id = user.id if user else None
-        if att is None or (att.uploaded_by_id != owner_id and att.dossier_id != dossier.id):
+        source = db.session.get(Dossier, att.dossier_id) if att is not None and att.dossier_id is not None else None
+        reusable = att is not None and (att.dossier_id == dossier.id or att.uploaded_by_id == owner_id or (
+            source is not None and may_view is not None and may_view(user, source)))
+        if att is None or not reusable:
             errors[pointer] = "Tệp đính kèm không tồn tại hoặc không thuộc về bạn; vui lòng tải lên lại."
             continue
-        att.dossier_id = dossier.id
+        allowed = accepted_types(str(node["contentMediaType"]).split(","))
+        if att.content_type not in allowed:
+            errors[pointer] = f"Tệp «{att.filename}» không được nhận: trường này chỉ nhận tệp {_type_names(allowed)}."
+            continue
+        if att.dossier_id is None:
+            att.dossier_id = dossier.id
+            att.field_path = pointer_to_path(pointer)[:255]
+        elif att.dossier_id != dossier.id:
+            copy = Attachment(token=secrets.token_urlsafe(24), dossier_id=dossier.id,
+                              uploaded_by_id=att.uploaded_by_id, field_path=pointer_to_path(pointer)[:255],
+                              filename=att.filename, content_type=att.content_type, size=att.size, sha256=att.sha256)
+            db.session.add(copy)
+            _replace(data, pointer, reference(copy))
+            changed = True
     if errors:
         raise Invalid("Tệp đính kèm không hợp lệ.", code="attachment_invalid", details=errors)
+    db.session.flush()
+    return changed
+
+
+def _replace(data: Any, pointer: str, value: str) -> None:
+    *parents, last = pointer.lstrip("/").split("/")
+    node = data
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
 
 
 def open_attachment(token: str, user: User | None, may_view: Any) -> tuple[Attachment, Path]:
-    att = db.session.scalar(select(Attachment).where(Attachment.token == token))
-    if att is None:
+    """The file behind a token for someone entitled to its dossier (or its uploader, before it has one).
+    Anyone else is told it does not exist."""
+    att = db.session.scalar(select(Attachment).where(Attachment.token == token[:64]))
+    owner = att is not None and user is not None and att.uploaded_by_id == user.id and att.dossier_id is None
+    if att is None or not (owner or (att.dossier_id is not None
+                                     and may_view(user, db.session.get(Dossier, att.dossier_id)))):
         raise NotFound("Không tìm thấy tệp.", code="attachment_not_found")
-    owner = user is not None and att.uploaded_by_id == user.id
-    if not owner and (att.dossier_id is None or not may_view(user, db.session.get(Dossier, att.dossier_id))):
-        raise Forbidden("Bạn không có quyền xem tệp này.", code="attachment_forbidden")
     return att, Path(current_app.config["UPLOAD_DIR"]) / att.sha256[:2] / att.sha256
+
+
+def served_as(att: Attachment) -> tuple[str, str, bool]:
+    """(content type, file name, inline?) to serve an attachment with: the name is made from the field it
+    was given for and the extension of its verified type, never the name it was uploaded under."""
+    kind = TYPES.get(att.content_type)
+    stem = re.sub(r"[^A-Za-z0-9_]+", "-", (att.field_path or "").split(".")[-1]).strip("-") or "tep"
+    if kind is None:
+        return "application/octet-stream", f"{stem}.bin", False
+    return kind.mime, f"{stem}.{kind.extensions[0]}", kind.mime in INLINE_TYPES

@@ -8,6 +8,7 @@ jobs to be enqueued after commit. The caller commits; any exception means nothin
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -15,15 +16,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from app import formats
 from app.dossiers import fees, portal_sync
 from app.dossiers.attachments import claim_references
-from app.dossiers.calendar import CalendarOverride, OfficeHours, WorkingCalendar
+from app.dossiers.calendar import UNIT_WORKING_DAYS, CalendarOverride, OfficeHours, WorkingCalendar
 from app.dossiers.components import reception_problems
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.lookups import checked_result
@@ -132,6 +135,47 @@ def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: dateti
     pt = manifest["processing_time"]
     cutoff = time.fromisoformat(pt["cutoff"]) if pt.get("cutoff") else None
     return calendar_for(agency).due_date(received_at, processing_amount(manifest, channel), pt["unit"], cutoff)
+
+
+@dataclass(frozen=True)
+class ProcessingRule:
+    """The processing time as the citizen reads it, written from the data `appointment` computes with."""
+
+    text: str  # the rule in words
+    due: datetime  # the appointment for a dossier received at the given moment
+    example: str  # that appointment in words
+
+
+def processing_rule(manifest: Mapping[str, Any], agency: Agency, channel: int, at: datetime) -> ProcessingRule:
+    """The rule behind `appointment`, in words, with what it gives for a dossier received at `at`: shown on the
+    procedure page and the receipt, so what they promise is what is computed (no hand-written note)."""
+    pt = manifest["processing_time"]
+    amount = processing_amount(manifest, channel)
+    whole = amount == amount.to_integral_value()
+    shown = int(amount) if whole else str(amount).replace(".", ",")
+    count = int(amount) if whole else 2  # the plural form of a fraction
+    if amount == 0:
+        time_text = gettext("Trả kết quả trong ngày tiếp nhận hồ sơ")
+    elif pt["unit"] == UNIT_WORKING_DAYS:
+        time_text = ngettext("%(amount)s ngày làm việc kể từ khi tiếp nhận hồ sơ",
+                             "%(amount)s ngày làm việc kể từ khi tiếp nhận hồ sơ", count, amount=shown)
+    else:
+        time_text = ngettext("%(amount)s ngày kể từ khi tiếp nhận hồ sơ", "%(amount)s ngày kể từ khi tiếp nhận hồ sơ",
+                             count, amount=shown)
+    calendar = calendar_for(agency)
+    threshold = pt.get("cutoff") or calendar.office_hours.closing.strftime("%H:%M")
+    if amount == 0 or (amount == 1 and pt["unit"] == UNIT_WORKING_DAYS):
+        # Counted from the next working morning, that day is the first: the result falls on it.
+        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được trả kết quả trong ngày làm việc "
+                        "tiếp theo", time=threshold)
+    else:
+        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được tính từ sáng ngày làm việc tiếp "
+                        "theo, là ngày thứ nhất", time=threshold)
+    due = appointment(manifest, agency, at, channel)
+    tz = local_tz()
+    example = gettext("Tiếp nhận lúc %(at)s → hẹn trả kết quả %(due)s.", at=formats.local_datetime(at, tz),
+                      due=formats.local_datetime(due, tz))
+    return ProcessingRule(text=f"{time_text}; {later}.", due=due, example=example)
 
 
 def _text(value: Any, limit: int) -> str:
@@ -284,7 +328,9 @@ def validation_details(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
     return {path_to_pointer(path): message for path, message in validate_data(schema, data).items()}
 
 
-def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2) -> Dossier:
+def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
+                   at: datetime | None = None) -> Dossier:
+    """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in)."""
     _, version = find_procedure(procedure_code)
     manifest = version.manifest
     schema = version.forms[manifest["start_form"]]
@@ -294,7 +340,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     if errors:
         raise Invalid("Tờ khai có thông tin chưa hợp lệ.", details=errors)
     agency = version.procedure.agency
-    submitted = now_utc()
+    submitted = at or now_utc()
     due = appointment(manifest, agency, submitted, channel)
     applicant_map = manifest.get("applicant", {})
     dossier = Dossier(

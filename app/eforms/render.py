@@ -59,6 +59,13 @@ def file_label(reference: str) -> str:
     return reference.split("/", 1)[1] if "/" in reference else reference
 
 
+def _file_link(url: str, name: str) -> Markup:
+    """An attachment opens in a new tab: the platform serves PDFs and images inline, anything else as a
+    download, so the form or the dossier page stays where it was."""
+    return _h("a", {"href": url, "target": "_blank", "rel": "noopener", "class": "file-link"}, name,
+              _h("span", {"class": "visually-hidden"}, " " + gettext("(mở trong thẻ mới)")))
+
+
 def _lower_first(text: str) -> str:
     """"Giấy tờ" → "giấy tờ" for "Thêm giấy tờ", but leave acronyms ("CCCD") alone."""
     if len(text) > 1 and text[0].isupper() and text[1].islower():
@@ -327,7 +334,7 @@ class _Renderer:
         if has_file:
             name = file_label(value)
             url = self.file_url(value) if self.file_url else None
-            shown = _h("a", {"href": url}, name) if url else _h("strong", None, name)
+            shown = _file_link(url, name) if url else _h("strong", None, name)
             current = _h("p", {"class": "form-help form-file-current", "id": f"{fid}-current"},
                          gettext("Đã đính kèm:"), " ", shown, ". ", gettext("Chọn tệp khác nếu muốn thay thế.")) + _h(
                 "input", {"type": "hidden", "name": self.name(path), "value": value})
@@ -482,7 +489,7 @@ class _Values:
             return empty
         if f.kind == "file" and isinstance(value, str):
             url = self.file_url(value) if self.file_url else None
-            return _h("a", {"href": url}, file_label(value)) if url else escape(file_label(value))
+            return _file_link(url, file_label(value)) if url else escape(file_label(value))
         if f.options is not None:
             labels = {_option_value(v): text for v, text in f.options}
             return escape(labels.get(_option_value(value), _text(value)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Request, current_app
+from flask import Request, current_app, url_for
 
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
@@ -88,6 +88,12 @@ def _accept_for(schema: dict[str, Any], path: str) -> list[str] | None:
     if isinstance(node, dict) and node.get("contentMediaType"):
         return [t.strip() for t in str(node["contentMediaType"]).split(",")]
     return None
+
+
+def attachment_url(reference: Any) -> str | None:
+    """Where an attachment reference (`<token>/<file name>`) in form data is opened; the route decides who may."""
+    token = reference.split("/", 1)[0] if isinstance(reference, str) else ""
+    return url_for("portal.attachment", token=token) if token else None
 
 
 def ui_for(version: ProcedureVersion, form_name: str | None) -> dict[str, Any] | None:

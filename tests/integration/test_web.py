@@ -66,7 +66,7 @@ def test_portal_submission_gives_receipt_with_code_and_appointment(client):
     assert client.get(f"/tep/{token}").data == PDF_BYTES
     client.post("/dang-xuat")
     login(client, "ca.cutru")  # an officer of another agency
-    assert client.get(f"/tep/{token}").status_code == 403
+    assert client.get(f"/tep/{token}").status_code == 404
 
 
 def test_uploaded_file_must_really_be_a_pdf(client):

@@ -15,7 +15,7 @@ from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
 from app.models import Dossier, HumanTask
-from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
+from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("inbox", __name__)
 
@@ -118,14 +118,15 @@ def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, st
     """The task page; `data` None means a fresh form, which for a re-opened step starts from its last values."""
     version = t.dossier.procedure_version
     start_form = version.manifest["start_form"]
-    dossier_values = render_values(version.forms[start_form], ui_for(version, start_form), t.dossier.form_data)
+    dossier_values = render_values(version.forms[start_form], ui_for(version, start_form), t.dossier.form_data,
+                                   file_url=attachment_url)
     schema = services.task_form_schema(t)
     ui = ui_for(version, t.form)
     is_open = t.state in services.OPEN_TASK_STATES
     previous, returned = services.reopened_from(t) if is_open else (None, None)
     if data is None:
         data = previous or {}
-    fields = render_form(schema, ui, data, errors) if is_open else ""
+    fields = render_form(schema, ui, data, errors, file_url=attachment_url) if is_open else ""
     done = [e for e in services.history(t.dossier) if e.action in ("completed", "returned")]
     calls = service_calls.calls_of(t.dossier)
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,

@@ -29,7 +29,7 @@ from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
-from app.models import Dossier, Notification, Procedure
+from app.models import Agency, Dossier, Notification, Procedure
 from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("portal", __name__)
@@ -45,6 +45,12 @@ def fee_rules(manifest: Mapping[str, Any], channel: int) -> list[str]:
 def dossier_fee_lines(dossier: Dossier) -> list[fees.FeeLine]:
     """What a dossier's fee is made of: the lines of the computation that gave its fee_amount."""
     return fees.fee_lines(dossier.procedure_version.manifest, dossier.channel, dossier.form_data)
+
+
+@bp.app_template_global("processing_rule")
+def processing_rule(manifest: Mapping[str, Any], agency: Agency, channel: int) -> services.ProcessingRule:
+    """The processing time in words, from the data and calendar the appointment is computed with."""
+    return services.processing_rule(manifest, agency, channel, services.now_utc())
 
 
 def fold(text: str) -> str:
