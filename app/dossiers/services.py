@@ -20,7 +20,7 @@ from flask_babel import gettext, ngettext
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import formats
@@ -366,7 +366,8 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     )
     db.session.add(dossier)
     db.session.flush()
-    claim_references(schema, data, applicant, dossier)
+    if claim_references(schema, data, applicant, dossier, may_view):
+        flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
         # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
         db.session.execute(
@@ -513,7 +514,8 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
 
     dossier = task.dossier
-    claim_references(task_form_schema(task), data, user, dossier)
+    if claim_references(task_form_schema(task), data, user, dossier, may_view):
+        flag_modified(task, "data")  # a file reused from another dossier now names this one's copy
     version = dossier.procedure_version
     instance = dossier.workflow
     run = WorkflowRun.load(instance.document, bundle_for(version))

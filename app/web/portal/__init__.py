@@ -23,14 +23,14 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.dossiers import fees, payments, services
-from app.dossiers.attachments import open_attachment
+from app.dossiers.attachments import open_attachment, served_as
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.models import Agency, Dossier, Notification, Procedure
-from app.web.forms import apply_action, errors_by_path, read_posted_form, ui_for
+from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("portal", __name__)
 
@@ -106,7 +106,7 @@ def procedure(code: str) -> ResponseReturnValue:
         prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"],
                               schema, ui)
         data = prefill.data
-    fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources)
+    fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url)
     status = 422 if errors else 200
     return render_template("portal/procedure.html", proc=proc, version=version, manifest=manifest,
                            fields=fields, summary_error=summary_error, errors=errors,
@@ -127,7 +127,8 @@ def dossier_page(code: str) -> ResponseReturnValue:
     dossier = _viewable(code)
     version = dossier.procedure_version
     start_form = version.manifest["start_form"]
-    values = render_values(version.forms[start_form], ui_for(version, start_form), dossier.form_data)
+    values = render_values(version.forms[start_form], ui_for(version, start_form), dossier.form_data,
+                           file_url=attachment_url)
     notes = db.session.scalars(
         select(Notification).where(Notification.dossier_id == dossier.id).order_by(Notification.id)
     ).all()
@@ -251,13 +252,27 @@ def lookup() -> ResponseReturnValue:
     return render_template("portal/lookup.html", code=code, result=result, error=error), 404 if error else 200
 
 
+# A served file is not a page of this site: no script, no styles or requests of its own, no plugins. Chromium's
+# and Firefox's PDF viewers do not run in a sandboxed document, so an inline PDF gets the same without it.
+FILE_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+PDF_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
+
+
 @bp.route("/tep/<token>")
 @login_required
 def attachment(token: str) -> ResponseReturnValue:
+    """A dossier's file for anyone entitled to the dossier (404 for everyone else): a verified PDF or image
+    inline, anything else as a download, always under a name and type the platform chose."""
     try:
         att, path = open_attachment(token, current_user, services.may_view)
-    except NotFound:
-        abort(404)
     except ServiceError:
-        abort(403)
-    return send_file(path, mimetype=att.content_type, download_name=att.filename, as_attachment=True)
+        abort(404)
+    mimetype, name, inline = served_as(att)
+    response = send_file(path, mimetype=mimetype, as_attachment=False, max_age=0)
+    # RFC 6266; the name is ASCII letters, digits, "_", "-" and one ".", so it needs no escaping.
+    response.headers["Content-Disposition"] = (
+        f"{'inline' if inline else 'attachment'}; filename=\"{name}\"; filename*=UTF-8''{name}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = PDF_CSP if inline and mimetype == "application/pdf" else FILE_CSP
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
