@@ -19,10 +19,11 @@ def local_datetime(value: datetime | str | None, tz: tzinfo) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return value
+            return text
     moment = value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)
     return moment.strftime(DATETIME_FORMAT)
 
@@ -32,10 +33,11 @@ def local_date(value: date | datetime | str | None, tz: tzinfo) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00")) if "T" in value else date.fromisoformat(value)
+            value = datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text else date.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, datetime):
         value = (value.replace(tzinfo=tz) if value.tzinfo is None else value.astimezone(tz)).date()
     return value.strftime(DATE_FORMAT)
