@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import and_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers.errors import Conflict, NotFound
@@ -29,6 +29,7 @@ from app.dossiers.services import _apply_step, bundle_for, now_utc, schedule_ser
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
+from app.models.user import ADMIN_ROLE
 from connectors.base import ConnectorError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,7 @@ def _feed(call_id: int, move: Callable[[WorkflowRun, ServiceCall], StepResult | 
         version = dossier.procedure_version
         instance = dossier.workflow
         run = WorkflowRun.load(instance.document, bundle_for(version))
+        fault: EngineError | None = None
         try:
             step = move(run, call)
         except TaskNotReady:
@@ -164,13 +166,21 @@ def _feed(call_id: int, move: Callable[[WorkflowRun, ServiceCall], StepResult | 
             db.session.commit()
             return "cancelled"
         except EngineError as exc:
-            db.session.rollback()
-            return _incident(call_id, "workflow_error", f"Quy trình không thể chuyển bước: {exc.message}")
+            if exc.step is None:  # the workflow did not take the answer at all: the call itself is the incident
+                db.session.rollback()
+                return _incident(call_id, "workflow_error", f"Quy trình không thể chuyển bước: {exc.message}")
+            # The answer was taken and the workflow then failed further on: keep the answer, save the workflow
+            # in its error state and report the engine error as a workflow incident.
+            step, fault = exc.step, exc
         outcome = settle(call, step)
         if step is not None:
             _apply_step(dossier, version, step, None)
             instance.document = run.document()
             instance.completed = step.completed
+        if fault is not None:
+            from app.dossiers.workflow_incidents import record  # it builds on this module
+
+            record(dossier, fault, None)
         try:
             db.session.commit()
         except StaleDataError:
@@ -239,7 +249,24 @@ def _audit(call: ServiceCall, action: str, note: str, actor: User | None = None)
 
 
 def may_operate(user: User, dossier: Dossier) -> bool:
-    return user.is_designer or (user.is_officer and user.agency_id == dossier.agency_id)
+    """Operators act on their own agency's dossiers only; a platform administrator on every agency's.
+
+    A designer or officer without an agency sees no incident: an action taken from one (a registry look-up
+    made again) runs in that person's name, so it must be someone the dossier's agency answers for.
+    """
+    if user.has_role(ADMIN_ROLE):
+        return True
+    return (user.agency_id is not None and user.agency_id == dossier.agency_id
+            and (user.is_officer or user.is_designer))
+
+
+def visible_to(user: User) -> Any:
+    """The SQL condition on Dossier matching `may_operate`'s agency rule, to filter lists in the query."""
+    if user.has_role(ADMIN_ROLE):
+        return true()
+    if user.agency_id is None:
+        return false()
+    return Dossier.agency_id == user.agency_id
 
 
 def _stall_cutoff() -> datetime:
@@ -268,9 +295,7 @@ def incidents(user: User) -> list[ServiceCall]:
     query = (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
              .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting))
              .order_by(ServiceCall.updated_at, ServiceCall.id))
-    if not user.is_designer:
-        query = query.where(Dossier.agency_id == user.agency_id)
-    return [c for c in db.session.scalars(query) if may_operate(user, c.dossier)]
+    return [c for c in db.session.scalars(query.where(visible_to(user))) if may_operate(user, c.dossier)]
 
 
 def sync_problems(user: User) -> list[tuple[Dossier, Any]]:

@@ -305,8 +305,17 @@ def schedule_service_call(call: ServiceCall, attempt: int, delay: float = 0.0) -
 
 
 def _engine_failure(exc: EngineError) -> Invalid:
+    """An engine error that changed nothing (the person's input was not taken): a clear 422, never a 500."""
     return Invalid(f"Quy trình không thể chuyển bước: {exc.message}", code="workflow_error",
                    details={"": exc.message})
+
+
+def _report_engine_fault(dossier: Dossier, exc: EngineError, actor: User | None) -> None:
+    """An engine error met after the person's step was taken: their work and the workflow in its error state
+    are saved by the caller; the error becomes an incident operators see and retry."""
+    from app.dossiers.workflow_incidents import record  # incidents build on this module
+
+    record(dossier, exc, actor)
 
 
 # ---------------------------------------------------------------- submit
@@ -387,13 +396,18 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                          job_id=f"notify-{dossier.id}-{submitted_event.id}")
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
               "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
+    fault: EngineError | None = None
     try:
         run, step = WorkflowRun.start(bundle_for(version), {**data, "thong_tin_ho_so": system})
     except EngineError as exc:
-        raise _engine_failure(exc) from exc
+        if exc.step is None:
+            raise _engine_failure(exc) from exc
+        run, step, fault = WorkflowRun.of(exc), exc.step, exc
     db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))
     _apply_step(dossier, version, step, applicant)
     db.session.flush()
+    if fault is not None:
+        _report_engine_fault(dossier, fault, applicant)
     return dossier
 
 
@@ -519,13 +533,16 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     version = dossier.procedure_version
     instance = dossier.workflow
     run = WorkflowRun.load(instance.document, bundle_for(version))
+    fault: EngineError | None = None
     try:
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)
     except TaskNotReady as exc:
         raise Conflict("Công việc không còn chờ xử lý trong quy trình.", code="task_closed") from exc
     except EngineError as exc:
-        raise _engine_failure(exc) from exc
+        if exc.step is None:
+            raise _engine_failure(exc) from exc
+        step, fault = exc.step, exc  # the person's step was taken: keep it, report the rest
     _check_reception(task, props, data, step)
     db.session.add(_completion_event(task, user, data, step, now))
     portal_sync.record_step(dossier, task.title, user, task.claimed_at or task.created_at, now, task.due_at)
@@ -538,6 +555,8 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         db.session.flush()
     except StaleDataError as exc:
         raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại.", code="stale_workflow") from exc
+    if fault is not None:
+        _report_engine_fault(dossier, fault, user)
     return task
 
 

@@ -312,13 +312,11 @@ class WorkflowRun:
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
         task = self._get_ready(task_id)
-        self._check_depth(task, ran=False)
         task.data.update(json.loads(json.dumps(data)))
         try:
             task.run()
         except Exception as exc:
             raise self._failure(exc, []) from exc
-        self._check_depth(task, ran=True)
         return self._advance()
 
     def errored_tasks(self) -> list[ReadyTask]:
@@ -353,11 +351,12 @@ class WorkflowRun:
         def on_done(task: Any) -> None:
             if isinstance(task.task_spec, _EndEvent):
                 ended.append(_describe(task))
-            self._check_depth(task, ran=True)
+            self._check_depth(task)
 
-        for task in self._wf.get_tasks(state=_TaskState.READY):
-            self._check_depth(task, ran=False)
         try:
+            # What the engine would run next, and then every task it runs, is measured.
+            for task in self._wf.get_tasks(state=_TaskState.READY):
+                self._check_depth(task)
             self._wf.do_engine_steps(did_complete_task=on_done)
         except LoopLimitExceeded as exc:
             exc.step = self._step(ended, halted=True)
@@ -373,7 +372,7 @@ class WorkflowRun:
         return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended,
                           service_calls=self.waiting_service_calls())
 
-    def _check_depth(self, task: Any, *, ran: bool) -> None:
+    def _check_depth(self, task: Any) -> None:
         """Stop before the task tree reaches the depth where SpiffWorkflow stops seeing tasks."""
         if task.depth <= self.max_depth:
             return
@@ -383,7 +382,6 @@ class WorkflowRun:
             "hệ thống dừng quy trình để tránh báo hoàn thành sai. Cần sửa sơ đồ hoặc dữ liệu điều kiện lặp.",
             f"task {where.spec_name} at depth {task.depth}",
             task=where,
-            step=self._step([], halted=True) if ran else None,
         )
 
     def _failure(self, exc: BaseException, ended: list[ReadyTask]) -> EngineError:

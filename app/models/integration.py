@@ -125,3 +125,33 @@ class PortalOutbox(db.Model):  # type: ignore[name-defined]
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# open: the workflow stopped on an engine error and waits for an operator; resolved: a retry moved it on.
+WORKFLOW_INCIDENT_STATES = ("open", "resolved")
+
+
+class WorkflowIncident(db.Model):  # type: ignore[name-defined]
+    """An engine error that stopped a dossier's workflow after the person's own step was saved: a condition
+    naming data nobody provides, a loop that ran too long, a task the engine could not run. Operators see
+    it with the other incidents and retry the failed task once the cause is repaired."""
+
+    __tablename__ = "workflow_incident"
+    __table_args__ = (Index("ix_workflow_incident_state", "state", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
+    engine_task_id: Mapped[str] = mapped_column(String(36), default="")
+    spec_name: Mapped[str] = mapped_column(String(255), default="")
+    task_title: Mapped[str] = mapped_column(String(500), default="")
+    code: Mapped[str] = mapped_column(String(80))
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text, default="")  # the engine's own text, for the operator
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # 1 + failed retries
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
+
+    dossier: Mapped[Dossier] = relationship()

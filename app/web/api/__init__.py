@@ -11,12 +11,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from app.accounts import user_for_token
-from app.dossiers import payments, service_calls, services
+from app.dossiers import payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, Invalid, ServiceError
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, User
+from app.models.integration import WorkflowIncident
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api.openapi import openapi_document
@@ -189,7 +190,9 @@ def upload_procedure() -> ResponseReturnValue:
 def submit(code: str) -> ResponseReturnValue:
     dossier = services.submit_dossier(code, json_body(), applicant=api_user(), channel=2)
     db.session.commit()
-    return jsonify(dossier_json(dossier, full=True)), 201, {"Location": f"/api/v1/dossiers/{dossier.code}"}
+    body = dossier_json(dossier, full=True)
+    body["workflow_error"] = workflow_incidents.notice(dossier)
+    return jsonify(body), 201, {"Location": f"/api/v1/dossiers/{dossier.code}"}
 
 
 @bp.get("/dossiers/<path:code>")
@@ -236,7 +239,9 @@ def claim(task_id: int) -> ResponseReturnValue:
 def complete(task_id: int) -> ResponseReturnValue:
     t = services.complete_task(task_id, api_user(), json_body())
     db.session.commit()
-    return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True)})
+    # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so.
+    return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True),
+                    "workflow_error": workflow_incidents.notice(t.dossier)})
 
 
 @bp.get("/incidents")
@@ -248,8 +253,27 @@ def incidents() -> ResponseReturnValue:
     refunds = [{"id": r.id, "dossier_code": r.payment.dossier.code, "transaction_id": r.payment.transaction_id,
                 "amount": r.amount or None, "reason": r.reason, "requested_at": r.requested_at.isoformat()}
                for r in payments.stalled_refunds(api_user())]
+    workflow = [workflow_incident_json(i) for i in workflow_incidents.incidents(api_user())]
     return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())], portal_sync=sync,
-                   refunds=refunds)
+                   refunds=refunds, workflow=workflow)
+
+
+def workflow_incident_json(incident: WorkflowIncident) -> dict[str, Any]:
+    return {"id": incident.id, "dossier_code": incident.dossier.code, "task": incident.task_title,
+            "spec_name": incident.spec_name, "code": incident.code, "message": incident.message,
+            "state": incident.state, "attempts": incident.attempts, "since": incident.created_at.isoformat()}
+
+
+@bp.post("/workflow-incidents/<int:incident_id>/retry")
+@auth_required
+def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
+    """Run the failed workflow step again; an optional {"du_lieu": {...}} sets values its condition needed."""
+    repair = json_body().get("du_lieu") if request.get_data(cache=True) else None
+    if repair is not None and not isinstance(repair, dict):
+        raise Invalid("«du_lieu» phải là một đối tượng JSON.", details={"/du_lieu": "Phải là một đối tượng JSON."})
+    incident = workflow_incidents.retry(incident_id, api_user(), repair)
+    db.session.commit()
+    return jsonify(workflow_incident_json(incident))
 
 
 @bp.post("/refunds/<int:refund_id>/retry")

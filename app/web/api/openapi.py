@@ -34,6 +34,12 @@ CALL_ID = _param("call_id", {"type": "integer"})
 PAYMENT_ID = _param("payment_id", {"type": "integer"})
 SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 JSON_OBJECT = {"type": "object", "additionalProperties": True}
+NOTICE = {"type": ["string", "null"],
+          "description": "Set when the step was saved but the workflow then stopped on an engine error"}
+WORKFLOW_INCIDENT = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "dossier_code": {"type": "string"}, "task": {"type": "string"},
+    "spec_name": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"},
+    "state": {"enum": ["open", "resolved"]}, "attempts": {"type": "integer"}, "since": {"type": "string"}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -133,7 +139,10 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Submit a dossier: the body is the start-form data", "operationId": "submitDossier",
                 "security": SECURED, "parameters": [CODE],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": JSON_OBJECT}}},
-                "responses": {"201": _resp("Dossier created", {"$ref": "#/components/schemas/Dossier"}),
+                "responses": {"201": _resp("Dossier created (`workflow_error`: the workflow then stopped on an "
+                                           "engine error, reported to operators as a workflow incident)",
+                                           {"allOf": [{"$ref": "#/components/schemas/Dossier"}, {
+                                               "type": "object", "properties": {"workflow_error": NOTICE}}]}),
                               **_errors(400, 401, 404, 422)}}},
             "/dossiers/{code}": {"get": {
                 "summary": "A dossier with data, open tasks and history (applicant or its agency)",
@@ -164,7 +173,7 @@ def openapi_document() -> dict[str, Any]:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": JSON_OBJECT}}},
                 "responses": {"200": _resp("Completed", {"type": "object", "properties": {
                     "task": {"$ref": "#/components/schemas/Task"},
-                    "dossier": {"$ref": "#/components/schemas/Dossier"}}}),
+                    "dossier": {"$ref": "#/components/schemas/Dossier"}, "workflow_error": NOTICE}}),
                     **_errors(400, 401, 404, 409, 422)}}},
             "/incidents": {"get": {
                 "summary": "Service calls that failed with nothing to catch the error: they wait for an operator",
@@ -179,8 +188,17 @@ def openapi_document() -> dict[str, Any]:
                     "refunds": {"type": "array", "items": {"type": "object", "properties": {
                         "id": {"type": "integer"}, "dossier_code": {"type": "string"},
                         "transaction_id": {"type": "string"}, "amount": {"type": ["integer", "null"]},
-                        "reason": {"type": "string"}, "requested_at": {"type": "string"}}}}}}),
+                        "reason": {"type": "string"}, "requested_at": {"type": "string"}}}},
+                    "workflow": {"type": "array", "items": WORKFLOW_INCIDENT}}}),
                     **_errors(401)}}},
+            "/workflow-incidents/{incident_id}/retry": {"post": {
+                "summary": "Run a workflow's failed step again (optionally with values its condition needed); "
+                           "`state` says whether it moved on (resolved) or failed again (open)",
+                "operationId": "retryWorkflowIncident", "security": SECURED,
+                "parameters": [_param("incident_id", {"type": "integer"})],
+                "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"du_lieu": JSON_OBJECT}}}}},
+                "responses": {"200": _resp("Retried", WORKFLOW_INCIDENT), **_errors(400, 401, 404, 409, 422)}}},
             "/refunds/{refund_id}/retry": {"post": {
                 "summary": "Queue a refund that has not been carried out again",
                 "operationId": "retryRefund", "security": SECURED,

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from app.dossiers import payments, service_calls, services
+from app.dossiers import payments, service_calls, services, workflow_incidents
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
@@ -34,7 +34,8 @@ def urgency(due: datetime | None) -> str:
 def index() -> ResponseReturnValue:
     tasks = services.inbox(current_user)
     open_incidents = (len(service_calls.incidents(current_user)) + len(service_calls.sync_problems(current_user))
-                      + len(payments.stalled_refunds(current_user)) if current_user.is_officer else 0)
+                      + len(payments.stalled_refunds(current_user)) + len(workflow_incidents.incidents(current_user))
+                      if current_user.is_officer else 0)
     return render_template("inbox/index.html", tasks=tasks, urgency=urgency, open_incidents=open_incidents)
 
 
@@ -46,7 +47,21 @@ def incidents() -> ResponseReturnValue:
         abort(403)
     return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user),
                            sync=service_calls.sync_problems(current_user),
-                           refunds=payments.stalled_refunds(current_user))
+                           refunds=payments.stalled_refunds(current_user),
+                           workflow=workflow_incidents.incidents(current_user))
+
+
+@bp.route("/can-bo/su-co/quy-trinh/<int:incident_id>/thu-lai", methods=["POST"])
+@login_required
+def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
+    def retry() -> str:
+        incident = workflow_incidents.retry(incident_id, current_user)
+        if incident.state == "open":
+            return (f"Đã chạy lại quy trình của hồ sơ {incident.dossier.code} nhưng vẫn gặp lỗi: "
+                    f"{incident.message}")
+        return f"Đã chạy lại quy trình của hồ sơ {incident.dossier.code}; hồ sơ đã được chuyển tiếp."
+
+    return _operate(retry)
 
 
 @bp.route("/can-bo/su-co/hoan-tien/<int:refund_id>/thu-lai", methods=["POST"])
@@ -170,7 +185,11 @@ def complete(task_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("inbox.task", task_id=task_id)), 303
-    flash(f"Đã hoàn thành «{t.title}» của hồ sơ {code}.")
+    fault = workflow_incidents.notice(t.dossier)
+    if fault:
+        flash(fault, "error")
+    else:
+        flash(f"Đã hoàn thành «{t.title}» của hồ sơ {code}.")
     if current_user.is_officer:
         return redirect(url_for("inbox.index"))
     return redirect(url_for("portal.dossier_page", code=code))

@@ -22,7 +22,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.dossiers import fees, payments, services
+from app.dossiers import fees, payments, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, served_as
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
@@ -94,6 +94,9 @@ def procedure(code: str) -> ResponseReturnValue:
             try:
                 dossier = services.submit_dossier(code, data, applicant=current_user, channel=2)
                 db.session.commit()
+                fault = workflow_incidents.notice(dossier)
+                if fault:
+                    flash(fault, "error")
                 return redirect(url_for("portal.receipt", code=dossier.code))
             except Invalid as exc:
                 db.session.rollback()

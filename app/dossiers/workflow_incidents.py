@@ -1,0 +1,129 @@
+"""Engine errors that stopped a dossier's workflow: incidents operators see and retry.
+
+An engine error met after the person's own input was valid (a gateway condition naming data nobody
+provides, a loop that ran too many rounds, a task the engine could not run) must neither reach that person
+as a server error nor leave the dossier silently stuck. Their step is saved, the workflow is saved in its
+error state, and an incident is recorded here. Operators of the dossier's agency see it with the other
+incidents and retry it: the failed engine tasks run again (with values they supply, if the data was the
+cause), and the workflow moves on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.dossiers.errors import Conflict, NotFound
+from app.dossiers.service_calls import may_operate, visible_to
+from app.dossiers.services import _apply_step, bundle_for, now_utc
+from app.engine.runtime import EngineError, WorkflowRun
+from app.extensions import db
+from app.models import AuditEvent, Dossier, User
+from app.models.integration import WorkflowIncident
+
+log = logging.getLogger(__name__)
+_REPORTED = "motcua_workflow_incidents"  # session.info key: incidents recorded in this request
+
+
+def record(dossier: Dossier, error: EngineError, actor: User | None) -> WorkflowIncident:
+    """Record (or update, for the same failed task) an open incident for an engine error; the caller commits."""
+    task = error.task
+    engine_task_id = task.id if task else ""
+    incident = db.session.scalar(
+        select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id, WorkflowIncident.state == "open",
+                                       WorkflowIncident.engine_task_id == engine_task_id).limit(1))
+    if incident is None:
+        incident = WorkflowIncident(dossier_id=dossier.id, engine_task_id=engine_task_id, attempts=1,
+                                    spec_name=(task.spec_name if task else "")[:255],
+                                    task_title=(task.title if task else "")[:500], state="open")
+        db.session.add(incident)
+    else:
+        incident.attempts += 1
+    incident.code, incident.message, incident.detail = error.code[:80], error.message, error.detail[:4000]
+    title = task.title if task else ""
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=None, actor_name="Hệ thống", action="incident",
+                              task_title=title[:255], note=f"Sự cố quy trình: {error.message}"[:2000],
+                              at=now_utc()))
+    db.session.flush()
+    db.session.info.setdefault(_REPORTED, []).append(incident.id)
+    log.warning("workflow incident %s on dossier %s: %s (%s)", incident.id, dossier.code, error.code, error.detail)
+    return incident
+
+
+def notice(dossier: Dossier) -> str | None:
+    """What to tell the person whose step was saved when the workflow then hit an error (in this request)."""
+    reported = set(db.session.info.get(_REPORTED, []))
+    for incident in open_for(dossier):
+        if incident.id in reported:
+            return ("Bước xử lý của bạn đã được lưu, nhưng quy trình gặp lỗi ở bước tiếp theo và chưa thể chuyển "
+                    f"tiếp: {incident.message} Lỗi đã được báo cho người vận hành để khắc phục; bạn không cần "
+                    "làm lại.")
+    return None
+
+
+def open_for(dossier: Dossier) -> list[WorkflowIncident]:
+    return list(db.session.scalars(
+        select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id, WorkflowIncident.state == "open")
+        .order_by(WorkflowIncident.id)))
+
+
+def incidents(user: User) -> list[WorkflowIncident]:
+    """Open workflow incidents of the dossiers the user may operate on, oldest first."""
+    query = (select(WorkflowIncident).join(Dossier, Dossier.id == WorkflowIncident.dossier_id)
+             .where(WorkflowIncident.state == "open", visible_to(user))
+             .order_by(WorkflowIncident.created_at, WorkflowIncident.id))
+    return [i for i in db.session.scalars(query) if may_operate(user, i.dossier)]
+
+
+def get_incident(incident_id: int, user: User) -> WorkflowIncident:
+    incident = db.session.get(WorkflowIncident, incident_id)
+    if incident is None or not may_operate(user, incident.dossier):
+        raise NotFound(f"Không tìm thấy sự cố quy trình số {incident_id}.", code="incident_not_found")
+    return incident
+
+
+def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None) -> WorkflowIncident:
+    """Run the dossier's failed engine tasks again (with `repair` values set in their data, if given).
+
+    Succeeded: every open workflow incident of the dossier is resolved (the retry re-ran all its failed
+    tasks). Failed again: the incident stays open with the new error and one more attempt. The caller commits.
+    """
+    incident = get_incident(incident_id, user)
+    if incident.state != "open":
+        raise Conflict("Sự cố này đã được xử lý.", code="incident_closed")
+    dossier = incident.dossier
+    version = dossier.procedure_version
+    instance = dossier.workflow
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name,
+                              action="incident_retry", task_title=incident.task_title[:255],
+                              note=f"Chạy lại bước «{incident.task_title}» (lần {incident.attempts + 1}).",
+                              at=now_utc()))
+    run = WorkflowRun.load(instance.document, bundle_for(version))
+    try:
+        step = run.retry(repair)
+    except EngineError as exc:
+        if exc.step is not None:
+            _apply_step(dossier, version, exc.step, user)
+            instance.document, instance.completed = run.document(), exc.step.completed
+        incident.attempts += 1
+        incident.code, incident.message, incident.detail = exc.code[:80], exc.message, exc.detail[:4000]
+        _flush()
+        return incident
+    _apply_step(dossier, version, step, user)
+    instance.document, instance.completed = run.document(), step.completed
+    now = now_utc()
+    for other in open_for(dossier):
+        other.state, other.resolved_at, other.resolved_by_id = "resolved", now, user.id
+    _flush()
+    return incident
+
+
+def _flush() -> None:
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng thử lại.", code="stale_workflow") from exc

@@ -1,0 +1,212 @@
+"""An engine error after a person's valid step: their work is kept, operators see an incident and retry it.
+
+A gateway condition reading data nobody provides froze a dossier with a 422 to the officer and no
+incident. Here the khai sinh diagram is deployed with such a condition after reception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lxml.html
+import pytest
+from sqlalchemy import select
+
+from app.dossiers.services import submit_dossier
+from app.extensions import db
+from app.models import AuditEvent, Dossier, HumanTask, ServiceCall, User, WorkflowInstance
+from app.models.integration import WorkflowIncident
+from app.procedures.deploy import deploy
+from app.procedures.package import load_directory
+from tests.conftest import login, user
+from tests.samples import form_fields, start_data, task_data, with_stored_uploads
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = "du_lieu['quyet_dinh_khac'] == \"tu_choi\""
+
+
+@pytest.fixture()
+def broken_version(db_session):
+    """Khai sinh whose reception gateway reads a field no form defines (the checker cannot see into du_lieu)."""
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    name = next(n for n in pkg.bpmn if n.endswith("process.bpmn"))
+    text = pkg.bpmn[name].decode()
+    pkg.bpmn[name] = text.replace('quyet_dinh_tiep_nhan == "tu_choi"', BROKEN.replace('"', "&quot;")).encode()
+    assert pkg.bpmn[name].decode() != text
+    deploy(pkg, deployed_by="tests")
+    db_session.commit()
+
+
+def _submitted(db_session) -> Dossier:
+    dossier = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
+                             applicant=user("congdan"))
+    db_session.commit()
+    return dossier
+
+
+def _reception(dossier: Dossier) -> HumanTask:
+    return db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
+                                                     HumanTask.state == "ready"))
+
+
+def _open_incidents(dossier: Dossier) -> list[WorkflowIncident]:
+    return list(db.session.scalars(select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id,
+                                                                  WorkflowIncident.state == "open")))
+
+
+def test_api_completion_keeps_the_step_records_an_incident_and_a_retry_moves_on(
+        client, db_session, token, broken_version):
+    dossier = _submitted(db_session)
+    task = _reception(dossier)
+    headers = token("tiepnhan")
+    response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=headers,
+                           json=task_data("khai-sinh", task.form))
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["task"]["state"] == "completed"
+    assert "đã được lưu" in body["workflow_error"] and "quyet_dinh_khac" in body["workflow_error"]
+
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == "completed"
+    assert db.session.get(HumanTask, task.id).data["quyet_dinh_tiep_nhan"] == "tiep_nhan"
+    reloaded = db.session.get(Dossier, dossier.id)
+    assert reloaded.status == 2 and reloaded.status != 10  # received; never reported finished
+    assert db.session.scalar(select(WorkflowInstance.completed).where(WorkflowInstance.dossier_id == dossier.id)) \
+        is False
+    [incident] = _open_incidents(dossier)
+    assert incident.code == "expression_unknown_field" and incident.task_title == "Tiếp nhận hồ sơ?"
+    assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.dossier_id == dossier.id,
+                                                         AuditEvent.action == "incident")) is not None
+
+    listed = client.get("/api/v1/incidents", headers=headers).get_json()["workflow"]
+    assert [(i["id"], i["dossier_code"], i["code"]) for i in listed] == [
+        (incident.id, dossier.code, "expression_unknown_field")]
+
+    # Retried as it is, it fails again and stays open; with the missing value supplied, the dossier moves on.
+    again = client.post(f"/api/v1/workflow-incidents/{incident.id}/retry", headers=headers)
+    assert again.status_code == 200 and again.get_json()["state"] == "open" and again.get_json()["attempts"] == 2
+    fixed = client.post(f"/api/v1/workflow-incidents/{incident.id}/retry", headers=headers,
+                        json={"du_lieu": {"quyet_dinh_khac": "tiep_nhan"}})
+    assert fixed.status_code == 200 and fixed.get_json()["state"] == "resolved"
+    db.session.expire_all()
+    assert _open_incidents(dossier) == []
+    assert [t.title for t in db.session.scalars(select(HumanTask).where(
+        HumanTask.dossier_id == dossier.id, HumanTask.state == "ready"))] == ["Thẩm định, ghi sổ hộ tịch"]
+    assert client.post(f"/api/v1/workflow-incidents/{incident.id}/retry", headers=headers).status_code == 409
+
+
+def test_web_completion_tells_the_officer_and_the_incidents_page_retries(client, db_session, broken_version):
+    dossier = _submitted(db_session)
+    task = _reception(dossier)
+    login(client, "tiepnhan")
+    form = form_fields(task_data("khai-sinh", task.form))
+    form["__submit__"] = "1"
+    response = client.post(f"/cong-viec/{task.id}", data=form, follow_redirects=True)
+    assert response.status_code == 200
+    text = lxml.html.fromstring(response.data).text_content()
+    assert "đã được lưu" in text and "người vận hành" in text
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == "completed"
+    [incident] = _open_incidents(dossier)
+
+    incidents_page = lxml.html.fromstring(client.get("/can-bo/su-co").data)
+    row = incidents_page.get_element_by_id(f"workflow-incident-{incident.id}")
+    assert dossier.code in row.text_content() and "expression_unknown_field" in row.text_content()
+    retried = client.post(f"/can-bo/su-co/quy-trinh/{incident.id}/thu-lai", follow_redirects=True)
+    assert retried.status_code == 200
+    assert "vẫn gặp lỗi" in lxml.html.fromstring(retried.data).text_content()
+    db.session.expire_all()
+    assert db.session.get(WorkflowIncident, incident.id).attempts == 2
+
+
+def test_a_dossier_that_loops_too_long_becomes_an_incident_not_a_finished_dossier(
+        client, db_session, token, monkeypatch):
+    """The leader returns the dossier again and again; the guard stops it before a false completion."""
+    from app.engine import runtime
+
+    monkeypatch.setattr(runtime, "MAX_TASK_DEPTH", 24)  # a few rounds instead of a hundred
+    dossier = _submitted(db_session)
+    rounds = 0
+    while rounds < 20:
+        db.session.expire_all()
+        task = _reception(dossier)
+        if task is None:
+            break
+        data = task_data("khai-sinh", task.form)
+        if task.form == "ky-duyet.schema.json":
+            data["phe_duyet"] = False  # returned to the assessment step
+        who = {"tiep-nhan.schema.json": "tiepnhan", "tham-dinh.schema.json": "hotich",
+               "ky-duyet.schema.json": "chutich"}[task.form]
+        response = client.post(f"/api/v1/tasks/{task.id}/complete", headers=token(who), json=data)
+        assert response.status_code == 200, response.get_json()
+        rounds += 1
+    assert 3 < rounds < 20
+    db.session.expire_all()
+    [incident] = _open_incidents(dossier)
+    assert incident.code == "workflow_loop_limit"
+    assert db.session.get(Dossier, dossier.id).status != 10
+    assert _reception(dossier) is None  # nothing more is offered while it is stopped
+
+
+# ---------------------------------------------------------------- incidents are scoped to the agency
+
+
+def _failed_call(dossier: Dossier) -> ServiceCall:
+    call = ServiceCall(dossier_id=dossier.id, engine_task_id="00000000-0000-0000-0000-000000000001",
+                       spec_name="Task_TraCuuMe", title="Tra cứu người mẹ", operation="population.lookup_citizen",
+                       params={}, result_variable="tra_cuu_me", state="failed", attempts=3, rounds=1,
+                       error_code="timeout", error_message="Hết thời gian chờ.")
+    db.session.add(call)
+    db.session.flush()
+    return call
+
+
+def _admin(db_session) -> User:
+    admin = User(username="quantri.test", full_name="Quản Trị", roles=["quan_tri"], agency_id=None)
+    db.session.add(admin)
+    db_session.commit()
+    return admin
+
+
+def test_incidents_are_scoped_to_the_agency_over_the_api(client, db_session, token, broken_version):
+    dossier = _submitted(db_session)
+    task = _reception(dossier)
+    client.post(f"/api/v1/tasks/{task.id}/complete", headers=token("tiepnhan"), json=task_data("khai-sinh", task.form))
+    call = _failed_call(dossier)
+    db_session.commit()
+    [incident] = _open_incidents(dossier)
+
+    for outsider in ("thietke", "ca.tiepnhan"):  # a designer without an agency; an officer of another agency
+        headers = token(outsider)
+        listed = client.get("/api/v1/incidents", headers=headers).get_json()
+        assert listed["items"] == [] and listed["workflow"] == [], outsider
+        assert client.post(f"/api/v1/incidents/{call.id}/retry", headers=headers).status_code == 404
+        assert client.post(f"/api/v1/workflow-incidents/{incident.id}/retry", headers=headers).status_code == 404
+    db.session.expire_all()
+    assert db.session.get(ServiceCall, call.id).rounds == 1
+    assert db.session.get(WorkflowIncident, incident.id).attempts == 1
+
+    own = client.get("/api/v1/incidents", headers=token("tiepnhan")).get_json()
+    assert [c["id"] for c in own["items"]] == [call.id] and [w["id"] for w in own["workflow"]] == [incident.id]
+    _admin(db_session)
+    admin = client.get("/api/v1/incidents", headers=token("quantri.test")).get_json()
+    assert call.id in [c["id"] for c in admin["items"]] and incident.id in [w["id"] for w in admin["workflow"]]
+
+
+def test_incidents_are_scoped_to_the_agency_on_the_web(client, db_session, token, broken_version):
+    dossier = _submitted(db_session)
+    task = _reception(dossier)
+    client.post(f"/api/v1/tasks/{task.id}/complete", headers=token("tiepnhan"), json=task_data("khai-sinh", task.form))
+    call = _failed_call(dossier)
+    db_session.commit()
+    [incident] = _open_incidents(dossier)
+
+    login(client, "thietke")
+    page = client.get("/can-bo/su-co").get_data(as_text=True)
+    assert dossier.code not in page
+    assert client.post(f"/can-bo/su-co/{call.id}/thu-lai").status_code == 404
+    assert client.post(f"/can-bo/su-co/quy-trinh/{incident.id}/thu-lai").status_code == 404
+    client.post("/dang-xuat")
+    login(client, "tiepnhan")
+    page = client.get("/can-bo/su-co").get_data(as_text=True)
+    assert f"incident-{call.id}" in page and f"workflow-incident-{incident.id}" in page
