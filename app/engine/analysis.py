@@ -338,6 +338,17 @@ _ENGINE_MESSAGES: list[tuple[str, str, str]] = [
     ("No decisions found", "decision_missing", "Tệp DMN không có quyết định (decision) nào; hãy thêm bảng quyết định."),
     ("Multiple decision tables", "engine_unsupported",
      "Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng, hãy tách ra nhiều tệp."),
+    # A spiffworkflow:property or spiffworkflow:parameter without its name/value attribute.
+    ("KeyError('value')", "property_invalid",
+     "Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property hoặc spiffworkflow:parameter) thiếu "
+     "giá trị (value); hãy điền giá trị hoặc xóa thuộc tính đó."),
+    ("KeyError('name')", "property_invalid",
+     "Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property) thiếu tên (name); hãy điền tên hoặc "
+     "xóa thuộc tính đó."),
+    # Coordinates of the drawing the engine reads to order branches.
+    ("could not convert string to float", "diagram_layout_invalid",
+     "Tọa độ của một hình trong phần bản vẽ (bpmndi:BPMNShape, dc:Bounds){name} không phải là số; hãy mở sơ đồ "
+     "bằng công cụ vẽ và lưu lại."),
     ("Malformed Output Expression", "expression_syntax",
      "Biểu thức đầu ra trong bảng quyết định sai cú pháp; hãy sửa lại ô đó."),
 ]
@@ -967,11 +978,23 @@ def summarize(
 
 
 def _problem_from_load(
-    name: str, exc: Exception, elements: Mapping[str, Mapping[str, etree._Element]]
+    name: str, exc: Exception, elements: Mapping[str, Mapping[str, etree._Element]],
+    roots: Mapping[str, etree._Element],
 ) -> Problem:
     if isinstance(exc, XmlError):
         return Problem(exc.filename, exc.line, None, exc.code, exc.message)
     problem = translate_engine_error(exc, name, elements)
+    if problem.code == "diagram_layout_invalid" and name in roots:
+        for bounds in roots[name].iter("{*}Bounds"):
+            try:
+                float(bounds.get("x", 0))
+                float(bounds.get("y", 0))
+            except ValueError:
+                shape = bounds.getparent()
+                target = shape.get("bpmnElement") if shape is not None else None
+                where = f" của phần tử «{target}»" if target else ""
+                return replace(problem, line=bounds.sourceline, message=problem.message.replace(
+                    "(bpmndi:BPMNShape, dc:Bounds)", f"(bpmndi:BPMNShape, dc:Bounds){where}"))
     if problem.code == "engine_unsupported":  # a file the engine cannot even index is broken
         return replace(problem, code="bpmn_unreadable")
     return problem
@@ -1009,7 +1032,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                                         f"{first.sourceline}. Mỗi phần tử phải có mã riêng: hãy đổi mã của "
                                         "một trong hai phần tử."))
     for name, exc in load_failures:
-        problem = _problem_from_load(name, exc, ids)
+        problem = _problem_from_load(name, exc, ids, roots)
         if problem.line is None and name in roots:
             problem = replace(problem, line=_guess_line(roots[name], str(exc)))
         problems.append(problem)

@@ -521,6 +521,26 @@ def test_unresolved_data_association_names_the_reference_not_an_object() -> None
     assert all(_in_designer_words(p.message) for p in analysis.problems), analysis.problems
 
 
+def test_odd_attributes_the_engine_trips_on_are_explained() -> None:
+    # A parameter without its value: the engine's KeyError('value'); a shape whose y is not a number: a raw
+    # ValueError("could not convert string to float") from SpiffWorkflow's own reading of the drawing.
+    no_value = VALID.replace('value="tiep-nhan.ui.json"', "")
+    analysis = analyze_bpmn({"khai-sinh.bpmn": no_value.encode()})
+    assert analysis.verdict != "deployable"
+    assert all(_in_designer_words(p.message) for p in analysis.problems), analysis.problems
+    drawing = VALID.replace(TAIL, """  <bpmndi:BPMNDiagram xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI"
+      xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="collab">
+    <bpmndi:BPMNShape id="s1" bpmnElement="tiep_nhan"><dc:Bounds x="10" y="giữa" width="1" height="1"/>
+    </bpmndi:BPMNShape></bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
+""" + TAIL)
+    analysis = analyze_bpmn({"khai-sinh.bpmn": drawing.encode()})
+    assert analysis.verdict == "invalid"
+    (problem,) = analysis.problems
+    assert problem.code == "diagram_layout_invalid"
+    assert problem.line == _line_of(drawing, 'y="giữa"') and "«tiep_nhan»" in problem.message
+    assert _in_designer_words(problem.message)
+
+
 def test_unrecognised_engine_error_gets_a_generic_message_with_the_element_id() -> None:
     from lxml import etree as _etree
     from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
