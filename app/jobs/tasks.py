@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import unicodedata
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
+import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 from flask import current_app
 from sqlalchemy import select
 
+from app import formats
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Notification
 from app.models.dossier import STATUSES
@@ -33,6 +37,7 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
     if dossier is None or event is None or event.status_to is None:
         return None
     label = STATUSES[event.status_to]
+    tz = ZoneInfo(current_app.config["TIMEZONE"])
     note = Notification(
         dossier_id=dossier.id,
         audit_event_id=event.id,
@@ -43,7 +48,9 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
             f"Kính gửi {dossier.applicant_name or 'Ông/Bà'},\n"
             f"Hồ sơ {dossier.code} ({dossier.procedure_version.manifest['name']}) đã chuyển sang trạng thái "
             f"«{label}».{(' ' + event.note) if event.note else ''}\n"
-            "Tra cứu tình trạng hồ sơ bằng mã số trên Cổng dịch vụ công."
+            f"Hẹn trả kết quả: {formats.local_datetime(dossier.due_at, tz)}.\n"
+            f"Xem tình trạng hồ sơ: {status_link(dossier.code)}\n"
+            "(hoặc đăng nhập Cổng dịch vụ công, mục «Hồ sơ của tôi»)."
         ),
     )
     db.session.add(note)
@@ -95,6 +102,33 @@ def _send(note: Notification, stamp: str, operation: str, params: dict[str, Any]
     db.session.commit()
 
 
+def status_link(code: str) -> str:
+    """The dossier's public status page (no login needed; it shows nothing personal beyond a masked name)."""
+    return f"{str(current_app.config['PUBLIC_URL']).rstrip('/')}/tra-cuu?{urlencode({'ma': code})}"
+
+
+SMS_UNITS = 160  # one GSM-7 message
+
+
+def _gsm7(text: str) -> str:
+    """The text in the GSM 03.38 alphabet (unaccented; anything else becomes '?')."""
+    return str(_unaccented(text).encode("gsm03.38", errors="replace").decode("gsm03.38"))
+
+
+def sms_text(code: str, status: str, link: str) -> str:
+    """The status change with its link as ONE GSM-7 SMS: the longest wording that fits 160 units (the link
+    carries the dossier code, so the shortest keeps only the status), the status shortened as a last resort."""
+    status = _gsm7(status)
+    wordings = (f"MotCua: Ho so {code}: {status}. Xem: {link}", f"Ho so {code}: {status}. Xem: {link}",
+                f"Ho so {code}: {status}. {link}", f"{status}: {link}")
+    shortened = (f"{status[:cut]}: {link}" for cut in range(len(status) - 1, 0, -1))
+    for wording in (*wordings, *shortened):
+        text = _gsm7(wording)
+        if len(text.encode("gsm03.38")) <= SMS_UNITS:
+            return text
+    return _gsm7(link)  # only a PUBLIC_URL longer than an SMS gets here
+
+
 def _unaccented(text: str) -> str:
     """Vietnamese without diacritics: one GSM-7 SMS holds 160 characters, a Unicode one only 70."""
     text = text.replace("đ", "d").replace("Đ", "D")
@@ -107,6 +141,6 @@ def deliver_sms(note: Notification) -> None:
     if dossier is None or not dossier.applicant_phone:
         return
     status = note.subject.split(": ", 1)[-1]
-    text = _unaccented(f"MotCua: Hồ sơ {dossier.code}: {status}. Tra cứu tình trạng bằng mã hồ sơ trên Cổng DVC.")
+    text = sms_text(dossier.code, status, status_link(dossier.code))
     _send(note, "sms_sent_at", "sms.send_sms", {"so_dien_thoai": dossier.applicant_phone, "noi_dung": text,
                                                 "ma_tin": f"thong-bao-{note.id}"})
