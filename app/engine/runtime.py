@@ -138,9 +138,14 @@ def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callab
             return bundle
     source = bpmn_files() if callable(bpmn_files) else bpmn_files
     files = {name: text.encode() if isinstance(text, str) else text for name, text in source.items()}
-    parser = build_parser_for(files)
-    spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
-    specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
+    try:
+        parser = build_parser_for(files)
+        spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+        specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
+    except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
+        raise EngineError("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa được "
+                          "xử lý. Người thiết kế cần sửa và triển khai lại thủ tục.", f"{type(exc).__name__}: {exc}",
+                          code="workflow_spec_invalid") from exc
     bundle = SpecBundle(
         content_hash=content_hash,
         process_id=process_id,

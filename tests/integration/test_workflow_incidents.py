@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.dossiers.services import submit_dossier
 from app.extensions import db
-from app.models import AuditEvent, Dossier, HumanTask, ServiceCall, User, WorkflowInstance
+from app.models import AuditEvent, Dossier, HumanTask, PortalOutbox, ServiceCall, User, WorkflowInstance
 from app.models.integration import WorkflowIncident
 from app.procedures.deploy import deploy
 from app.procedures.package import load_directory
@@ -168,26 +168,36 @@ def _admin(db_session) -> User:
     return admin
 
 
+def _refused_sync(dossier: Dossier) -> None:
+    row = db.session.scalar(select(PortalOutbox).where(PortalOutbox.dossier_id == dossier.id,
+                                                       PortalOutbox.sent_at.is_(None)).order_by(PortalOutbox.id))
+    row.last_error, row.next_attempt_at, row.attempts = "Cổng từ chối: thiếu trường.", None, 1
+
+
 def test_incidents_are_scoped_to_the_agency_over_the_api(client, db_session, token, broken_version):
     dossier = _submitted(db_session)
     task = _reception(dossier)
     client.post(f"/api/v1/tasks/{task.id}/complete", headers=token("tiepnhan"), json=task_data("khai-sinh", task.form))
     call = _failed_call(dossier)
+    _refused_sync(dossier)
     db_session.commit()
     [incident] = _open_incidents(dossier)
 
     for outsider in ("thietke", "ca.tiepnhan"):  # a designer without an agency; an officer of another agency
         headers = token(outsider)
         listed = client.get("/api/v1/incidents", headers=headers).get_json()
-        assert listed["items"] == [] and listed["workflow"] == [], outsider
+        assert listed["items"] == [] and listed["workflow"] == [] and listed["portal_sync"] == [], outsider
         assert client.post(f"/api/v1/incidents/{call.id}/retry", headers=headers).status_code == 404
         assert client.post(f"/api/v1/workflow-incidents/{incident.id}/retry", headers=headers).status_code == 404
+        resend = client.post(f"/api/v1/dossiers/{dossier.code}/portal-sync/resend", headers=headers)
+        assert resend.status_code == 404
     db.session.expire_all()
     assert db.session.get(ServiceCall, call.id).rounds == 1
     assert db.session.get(WorkflowIncident, incident.id).attempts == 1
 
     own = client.get("/api/v1/incidents", headers=token("tiepnhan")).get_json()
     assert [c["id"] for c in own["items"]] == [call.id] and [w["id"] for w in own["workflow"]] == [incident.id]
+    assert [s["dossier_code"] for s in own["portal_sync"]] == [dossier.code]
     _admin(db_session)
     admin = client.get("/api/v1/incidents", headers=token("quantri.test")).get_json()
     assert call.id in [c["id"] for c in admin["items"]] and incident.id in [w["id"] for w in admin["workflow"]]
@@ -201,12 +211,17 @@ def test_incidents_are_scoped_to_the_agency_on_the_web(client, db_session, token
     db_session.commit()
     [incident] = _open_incidents(dossier)
 
+    _refused_sync(dossier)
+    db_session.commit()
+
     login(client, "thietke")
     page = client.get("/can-bo/su-co").get_data(as_text=True)
     assert dossier.code not in page
     assert client.post(f"/can-bo/su-co/{call.id}/thu-lai").status_code == 404
     assert client.post(f"/can-bo/su-co/quy-trinh/{incident.id}/thu-lai").status_code == 404
+    assert client.post(f"/can-bo/su-co/dong-bo/{dossier.id}/gui-lai").status_code == 404
     client.post("/dang-xuat")
     login(client, "tiepnhan")
     page = client.get("/can-bo/su-co").get_data(as_text=True)
-    assert f"incident-{call.id}" in page and f"workflow-incident-{incident.id}" in page
+    assert f'id="incident-{call.id}"' in page and f"workflow-incident-{incident.id}" in page
+    assert f'id="sync-{dossier.id}"' in page

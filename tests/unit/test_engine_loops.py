@@ -125,3 +125,11 @@ def test_a_failed_condition_keeps_the_state_to_save_and_can_be_retried() -> None
     step = repaired.retry({"lap": False})
     assert step.completed and repaired.is_completed() and repaired.errored_tasks() == []
     assert repaired.task_data(task_id)["ghi_chu"] == "đã xem"
+
+
+def test_a_spec_the_engine_cannot_run_is_an_engine_error_not_a_crash() -> None:
+    """A start event named `Start` collides with the engine's own root task ("No output task connected")."""
+    with pytest.raises(EngineError) as info:
+        _bundle("reserved-start", AUTOMATIC.replace("bat_dau", "Start"))
+    assert info.value.code == "workflow_spec_invalid" and info.value.step is None
+    assert "No output task" in info.value.detail and "No output task" not in info.value.message
