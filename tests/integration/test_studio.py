@@ -11,11 +11,9 @@ import zipfile
 from pathlib import Path
 
 import lxml.html
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import select
 
-from app.engine.environment import SafeScriptEngine
-from app.engine.runtime import get_bundle
+from app.engine.runtime import WorkflowRun, get_bundle
 from app.extensions import db
 from app.models import Dossier, HumanTask
 from app.procedures.deploy import deploy
@@ -162,12 +160,13 @@ def test_bare_iso_timer_deploys_and_evaluates_to_its_value(db_session):
     result = deploy(pkg, deployed_by="tests")
     version = result.version
     bundle = get_bundle(version.content_hash, version.bpmn_files, version.process_id)
-    workflow = BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=SafeScriptEngine())
-    workflow.task_tree.data.update({"thong_tin_ho_so": {"kenh": 2}})
     before = dt.datetime.now(dt.UTC)
-    workflow.do_engine_steps()
-    (event,) = workflow.waiting_events()
-    due = dt.datetime.fromisoformat(event.value)
+    run, step = WorkflowRun.start(bundle, {"thong_tin_ho_so": {"kenh": 2}})
+    assert [t.spec_name for t in step.ready] == ["Task_TiepNhan"]
+    # The timer waits with its evaluated due time, kept in the workflow document.
+    (value,) = [t["internal_data"]["event_value"] for t in run.document()["tasks"].values()
+                if "event_value" in (t.get("internal_data") or {})]
+    due = dt.datetime.fromisoformat(value)
     assert before + dt.timedelta(days=7) <= due <= dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
 
 
