@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import formats
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Notification
-from app.models.dossier import STATUSES
+from app.models.dossier import FINAL_STATUSES, STATUSES
 from app.models.types import utcnow
 from connectors.base import ConnectorError
 
@@ -48,8 +48,9 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
             f"Kính gửi {dossier.applicant_name or 'Ông/Bà'},\n"
             f"Hồ sơ {dossier.code} ({dossier.procedure_version.manifest['name']}) đã chuyển sang trạng thái "
             f"«{label}».{(' ' + event.note) if event.note else ''}\n"
-            f"Hẹn trả kết quả: {formats.local_datetime(dossier.due_at, tz)}.\n"
-            f"Xem tình trạng hồ sơ: {status_link(dossier.code)}\n"
+            + (f"Hẹn trả kết quả: {formats.local_datetime(dossier.due_at, tz)}.\n"
+               if event.status_to not in FINAL_STATUSES else "")
+            + f"Xem tình trạng hồ sơ: {status_link(dossier.code)}\n"
             "(hoặc đăng nhập Cổng dịch vụ công, mục «Hồ sơ của tôi»)."
         ),
     )
