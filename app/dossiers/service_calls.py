@@ -177,11 +177,11 @@ def _feed(call_id: int, move: Callable[[WorkflowRun, ServiceCall], StepResult | 
             _apply_step(dossier, version, step, None)
             instance.document = run.document()
             instance.completed = step.completed
-        if fault is not None:
-            from app.dossiers.workflow_incidents import record  # it builds on this module
-
-            record(dossier, fault, None)
         try:
+            if fault is not None:
+                from app.dossiers.workflow_incidents import record  # it builds on this module
+
+                record(dossier, fault, None)  # flushes, so a concurrent change shows here too
             db.session.commit()
         except StaleDataError:
             # An officer moved another branch of this workflow meanwhile: reload and apply again.

@@ -12,6 +12,7 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
+from app.dossiers.service_calls import finish_call
 from app.dossiers.services import submit_dossier
 from app.extensions import db
 from app.models import AuditEvent, Dossier, HumanTask, PortalOutbox, ServiceCall, User, WorkflowInstance
@@ -19,7 +20,7 @@ from app.models.integration import WorkflowIncident
 from app.procedures.deploy import deploy
 from app.procedures.package import load_directory
 from tests.conftest import login, user
-from tests.samples import form_fields, start_data, task_data, with_stored_uploads
+from tests.samples import MOTHER_ID, form_fields, start_data, task_data, with_stored_uploads
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "du_lieu['quyet_dinh_khac'] == \"tu_choi\""
@@ -146,6 +147,31 @@ def test_a_dossier_that_loops_too_long_becomes_an_incident_not_a_finished_dossie
     assert incident.code == "workflow_loop_limit"
     assert db.session.get(Dossier, dossier.id).status != 10
     assert _reception(dossier) is None  # nothing more is offered while it is stopped
+
+
+def test_an_answer_handed_back_is_kept_when_the_workflow_then_fails(db_session):
+    """The mother's look-up answers; the next gateway reads a field nobody provides. The answer is kept (the
+    call is done, never called again) and the gateway's failure is a workflow incident."""
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    name = next(n for n in pkg.bpmn if n.endswith("process.bpmn"))
+    text = pkg.bpmn[name].decode()
+    condition = "'cha' in du_lieu and 'so_dinh_danh' in cha and cha['so_dinh_danh']"
+    assert condition in text
+    pkg.bpmn[name] = text.replace(condition, "du_lieu['cha_khac']").encode()
+    deploy(pkg, deployed_by="tests")
+    data = with_stored_uploads(start_data("khai-sinh"), user("congdan"))
+    data["me"]["so_dinh_danh"] = MOTHER_ID
+    dossier = submit_dossier("1.001193", data, applicant=user("congdan"))
+    db_session.commit()
+    call = db.session.scalar(select(ServiceCall).where(ServiceCall.dossier_id == dossier.id))
+
+    assert finish_call(call.id, {"tim_thay": True, "khop": True}) == "done"
+    db.session.expire_all()
+    assert db.session.get(ServiceCall, call.id).state == "done"
+    [incident] = _open_incidents(dossier)
+    assert incident.code == "expression_unknown_field" and incident.task_title == "Có số định danh người cha?"
+    document = db.session.scalar(select(WorkflowInstance.document).where(WorkflowInstance.dossier_id == dossier.id))
+    assert "tra_cuu_me" in str(document)
 
 
 # ---------------------------------------------------------------- incidents are scoped to the agency
