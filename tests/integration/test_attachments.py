@@ -164,3 +164,28 @@ def test_reusing_a_reference_copies_it_and_the_first_dossier_keeps_its_file(clie
     # someone neither the uploader nor entitled to the first dossier cannot reuse its file
     refused = submit_api(client, token("ca.cutru"), start_data("khai-sinh", files_as=reference))
     assert refused.status_code == 422 and "/giay_chung_sinh" in refused.get_json()["error"]["details"]
+
+
+def test_an_entitled_officer_reuses_a_file_as_a_copy_and_others_may_not(db_session):
+    import pytest
+
+    from app.dossiers.attachments import claim_references
+    from app.dossiers.errors import Invalid
+    from app.dossiers.services import may_view, submit_dossier
+    from tests.conftest import user
+    from tests.samples import with_stored_uploads
+
+    citizen = user("congdan")
+    first = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), citizen), applicant=citizen)
+    second = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), citizen), applicant=citizen)
+    schema = {"type": "object", "properties": {"tep": {"type": "string", "contentMediaType": "application/pdf"}}}
+    reference = first.form_data["giay_chung_sinh"]
+    data = {"tep": reference}
+    assert claim_references(schema, data, user("tiepnhan"), second, may_view) is True
+    copy = db.session.scalar(select(Attachment).where(Attachment.token == token_of(data["tep"])))
+    assert copy.dossier_id == second.id and copy.field_path == "tep" and data["tep"] != reference
+    assert db.session.scalar(select(Attachment).where(Attachment.token == token_of(reference))).dossier_id == first.id
+    assert claim_references(schema, dict(data), user("tiepnhan"), second, may_view) is False  # already its own
+    with pytest.raises(Invalid) as refused:
+        claim_references(schema, {"tep": reference}, user("ca.cutru"), second, may_view)
+    assert "/tep" in refused.value.details

@@ -78,3 +78,18 @@ def test_add_with_a_forged_index_is_refused_on_a_task_form(client):
         assert "không hợp lệ" in page(response).get_element_by_id("form-errors").text_content()
     db.session.refresh(task)
     assert task.state == "claimed"
+
+
+def test_undeclared_names_posted_to_a_web_form_are_not_stored(client):
+    import io
+
+    from tests.samples import PDF_BYTES
+
+    login(client, "congdan")
+    fields = {k: v for k, v in form_fields(start_data("khai-sinh")).items() if v != "FILE"}
+    fields.update({"__submit__": "1", "rac": "x" * 10_000, "nguoi_yeu_cau.rac": "y", "tre[0].rac": "z",
+                   "giay_chung_sinh": (io.BytesIO(PDF_BYTES), "gcs.pdf")})
+    response = client.post("/thu-tuc/1.001193", data=fields, content_type="multipart/form-data")
+    assert response.status_code == 302
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == response.location.rstrip("/").split("/")[-2]))
+    assert "rac" not in str(dossier.form_data) and "x" * 100 not in str(dossier.workflow.document)

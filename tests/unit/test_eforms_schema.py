@@ -213,3 +213,27 @@ def test_the_shared_birth_schema_is_not_mutated_by_checks():
     before = copy.deepcopy(BIRTH_SCHEMA)
     check_form_schema(BIRTH_SCHEMA)
     assert before == BIRTH_SCHEMA
+
+
+def test_a_repeatable_group_may_not_declare_more_than_the_ceiling():
+    def group(max_items):
+        return {"type": "object", "properties": {"con": {"type": "array", "maxItems": max_items, "items": {
+            "type": "object", "properties": {"ten": {"type": "string"}}}}}}
+
+    assert check_form_schema(group(1000)) == []
+    problems = dict(check_form_schema(group(20_000_000)))
+    assert list(problems) == ["/properties/con/maxItems"] and "1000" in problems["/properties/con/maxItems"]
+
+
+def test_form_defaults_nest_like_the_form():
+    from app.eforms.schema import form_defaults
+
+    schema = {"type": "object", "$defs": {"nguoi": {"type": "object", "properties": {
+        "ten": {"type": "string"}, "quoc_tich": {"type": "string", "default": "Việt Nam"}}}},
+        "properties": {"so_ban_sao": {"type": "integer", "default": 1}, "me": {"$ref": "#/$defs/nguoi"},
+                       "cha": {"type": "object", "properties": {"ten": {"type": "string"}}},
+                       "nhan": {"type": "object", "default": {"cach": "buu_chinh"},
+                                "properties": {"cach": {"type": "string"}, "so": {"type": "integer", "default": 2}}},
+                       "chon": {"type": "array", "items": {"enum": ["a", "b"]}, "default": ["a"]}}}
+    assert form_defaults(schema) == {"so_ban_sao": 1, "me": {"quoc_tich": "Việt Nam"},
+                                     "nhan": {"cach": "buu_chinh", "so": 2}, "chon": ["a"]}
