@@ -100,7 +100,8 @@ def _calendar(overrides: tuple[tuple[date, bool, str], ...], periods: tuple[tupl
 def next_dossier_code(agency: Agency, at: datetime) -> str:
     """`<agency>-<YYMMDD>-<NNNN>`: an atomic per-agency, per-day counter (UPSERT … RETURNING)."""
     if not agency.code:
-        raise Invalid(f"Cơ quan «{agency.name}» chưa có mã định danh nên chưa thể tiếp nhận hồ sơ.",
+        raise Invalid(gettext("Cơ quan «%(agency)s» chưa có mã định danh nên chưa thể tiếp nhận hồ sơ.",
+                              agency=agency.name),
                       code="agency_without_identifier")
     day = at.astimezone(local_tz()).date()
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -306,7 +307,7 @@ def schedule_service_call(call: ServiceCall, attempt: int, delay: float = 0.0) -
 
 def _engine_failure(exc: EngineError) -> Invalid:
     """An engine error that changed nothing (the person's input was not taken): a clear 422, never a 500."""
-    return Invalid(f"Quy trình không thể chuyển bước: {exc.message}", code="workflow_error",
+    return Invalid(gettext("Quy trình không thể chuyển bước: %(reason)s", reason=exc.message), code="workflow_error",
                    details={"": exc.message})
 
 
@@ -329,7 +330,7 @@ def bundle_for(version: ProcedureVersion) -> SpecBundle:
 def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
     procedure = db.session.scalar(select(Procedure).where(Procedure.code == code))
     if procedure is None or procedure.current_version is None:
-        raise NotFound(f"Không tìm thấy thủ tục có mã «{code}».", code="procedure_not_found")
+        raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
     return procedure, procedure.current_version
 
 
@@ -344,10 +345,11 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     manifest = version.manifest
     schema = version.forms[manifest["start_form"]]
     if not isinstance(data, dict):
-        raise Invalid("Dữ liệu tờ khai phải là một đối tượng JSON.", details={"": "Phải là một đối tượng JSON."})
+        raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),
+                      details={"": gettext("Phải là một đối tượng JSON.")})
     errors = validation_details(schema, data)
     if errors:
-        raise Invalid("Tờ khai có thông tin chưa hợp lệ.", details=errors)
+        raise Invalid(gettext("Tờ khai có thông tin chưa hợp lệ."), details=errors)
     agency = version.procedure.agency
     submitted = at or now_utc()
     due = appointment(manifest, agency, submitted, channel)
@@ -447,10 +449,10 @@ def inbox(user: User, *, include_claimed_by_others: bool = False) -> list[HumanT
 def get_task(task_id: int, user: User) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
-        raise NotFound(f"Không tìm thấy công việc số {task_id}.", code="task_not_found")
+        raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
     if not _may_take(user, task, task.dossier):
         # Same answer as a missing task: do not reveal other agencies' work.
-        raise NotFound(f"Không tìm thấy công việc số {task_id}.", code="task_not_found")
+        raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
     return task
 
 
@@ -472,7 +474,7 @@ def claim_task(task_id: int, user: User) -> HumanTask:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Công việc này đã được người khác nhận hoặc đã hoàn thành.", code="task_taken")
+        raise Conflict(gettext("Công việc này đã được người khác nhận hoặc đã hoàn thành."), code="task_taken")
     _mirror(task, state="claimed", claimed_by_id=user.id, claimed_at=now)
     db.session.add(AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
                               action="claimed", task_title=task.title, step_due_at=task.due_at))
@@ -503,14 +505,15 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     task = get_task(task_id, user)
     if task.state not in OPEN_TASK_STATES:
-        raise Conflict("Công việc này đã hoàn thành hoặc không còn hiệu lực.", code="task_closed")
+        raise Conflict(gettext("Công việc này đã hoàn thành hoặc không còn hiệu lực."), code="task_closed")
     if task.state == "claimed" and task.claimed_by_id != user.id:
-        raise Conflict("Công việc này đang do người khác xử lý.", code="task_taken")
+        raise Conflict(gettext("Công việc này đang do người khác xử lý."), code="task_taken")
     if not isinstance(data, dict):
-        raise Invalid("Dữ liệu biểu mẫu phải là một đối tượng JSON.", details={"": "Phải là một đối tượng JSON."})
+        raise Invalid(gettext("Dữ liệu biểu mẫu phải là một đối tượng JSON."),
+                      details={"": gettext("Phải là một đối tượng JSON.")})
     errors = validation_details(task_form_schema(task), data)
     if errors:
-        raise Invalid("Biểu mẫu có thông tin chưa hợp lệ.", details=errors)
+        raise Invalid(gettext("Biểu mẫu có thông tin chưa hợp lệ."), details=errors)
 
     now = now_utc()
     # The conditional UPDATE is the lock: a second officer completing the same task waits on this row,
@@ -524,7 +527,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("Công việc này vừa được người khác hoàn thành.", code="task_taken")
+        raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
 
     dossier = task.dossier
@@ -538,7 +541,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)
     except TaskNotReady as exc:
-        raise Conflict("Công việc không còn chờ xử lý trong quy trình.", code="task_closed") from exc
+        raise Conflict(gettext("Công việc không còn chờ xử lý trong quy trình."), code="task_closed") from exc
     except EngineError as exc:
         if exc.step is None:
             raise _engine_failure(exc) from exc
@@ -554,7 +557,8 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     try:
         db.session.flush()
     except StaleDataError as exc:
-        raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại.", code="stale_workflow") from exc
+        raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),
+                       code="stale_workflow") from exc
     if fault is not None:
         _report_engine_fault(dossier, fault, user)
     return task
@@ -640,7 +644,8 @@ def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[st
         return
     problems = reception_problems(task.dossier, data)
     if problems:
-        raise Invalid("Hồ sơ chưa đủ thành phần bắt buộc nên chưa thể tiếp nhận. " + " ".join(problems.values()),
+        raise Invalid(gettext("Hồ sơ chưa đủ thành phần bắt buộc nên chưa thể tiếp nhận.") + " "
+                      + " ".join(problems.values()),
                       code="components_missing", details=problems)
 
 
@@ -673,11 +678,12 @@ def get_dossier(code: str) -> Dossier:
     try:
         parse_dossier_code(code)
     except IdentifierError as exc:
-        raise NotFound(f"Mã hồ sơ «{code[:80]}» không đúng định dạng.", code="dossier_code_invalid") from exc
+        raise NotFound(gettext("Mã hồ sơ «%(code)s» không đúng định dạng.", code=code[:80]),
+                       code="dossier_code_invalid") from exc
     code = code.strip().upper()  # codes are stored as the regulation writes them (see format_dossier_code)
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     if dossier is None:
-        raise NotFound(f"Không tìm thấy hồ sơ có mã «{code}».", code="dossier_not_found")
+        raise NotFound(gettext("Không tìm thấy hồ sơ có mã «%(code)s».", code=code), code="dossier_not_found")
     return dossier
 
 
@@ -692,7 +698,7 @@ def may_view(user: User | None, dossier: Dossier) -> bool:
 def view_dossier(code: str, user: User | None) -> Dossier:
     dossier = get_dossier(code)
     if not may_view(user, dossier):
-        raise Forbidden("Bạn không có quyền xem chi tiết hồ sơ này.", code="dossier_forbidden")
+        raise Forbidden(gettext("Bạn không có quyền xem chi tiết hồ sơ này."), code="dossier_forbidden")
     return dossier
 
 

@@ -23,6 +23,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
+
 from app.eforms.schema import (
     DEFAULT_MAX_ITEMS,
     MISSING,
@@ -38,7 +40,7 @@ __all__ = ["check_action", "form_actions", "parse_form"]
 # A werkzeug MultiDict, or a plain mapping of name → list of strings (or → one string).
 FormLike = Any
 
-INVALID_ACTION = "Thao tác thêm hoặc xóa mục không hợp lệ; vui lòng dùng các nút trên biểu mẫu."
+INVALID_ACTION = lazy_gettext("Thao tác thêm hoặc xóa mục không hợp lệ; vui lòng dùng các nút trên biểu mẫu.")
 _TRUE = frozenset({"true", "on", "1", "yes", "co", "có"})
 _DATETIME_LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?")
 _ACTION_PATH = re.compile(r"[^.\[\]\s]+(?:\[\d+\]|\.[^.\[\]\s]+)*")
@@ -233,30 +235,31 @@ def check_action(schema: Mapping[str, Any], data: Any, action: Mapping[str, str]
     kind, path = next(iter(action.items()))
     parts = split_path(path)
     if not parts or join_path(parts) != path or kind not in ("add", "remove"):
-        return "", INVALID_ACTION
+        return "", str(INVALID_ACTION)
     f: Field | None = describe_root(schema, ui)
     value: Any = data
     for part in parts:
         if f is None:
-            return "", INVALID_ACTION
+            return "", str(INVALID_ACTION)
         if isinstance(part, str):
             if f.kind != "object":
-                return "", INVALID_ACTION
+                return "", str(INVALID_ACTION)
             f = f.child(part)
             value = value.get(part, MISSING) if isinstance(value, Mapping) else MISSING
         else:
             if f.kind != "array" or part >= f.item_limit(max_items):
-                return "", INVALID_ACTION
+                return "", str(INVALID_ACTION)
             if not isinstance(value, list) or part >= len(value):
-                return "", INVALID_ACTION
+                return "", str(INVALID_ACTION)
             f, value = f.item(), value[part]
     if f is None:
-        return "", INVALID_ACTION
+        return "", str(INVALID_ACTION)
     if kind == "remove":
-        return None if isinstance(parts[-1], int) else ("", INVALID_ACTION)
+        return None if isinstance(parts[-1], int) else ("", str(INVALID_ACTION))
     if f.kind != "array":
-        return "", INVALID_ACTION
+        return "", str(INVALID_ACTION)
     limit = f.item_limit(max_items)
     if len(value if isinstance(value, list) else []) >= limit:
-        return path, f"{f.title or f.item().title or 'Danh sách'}: tối đa {limit} mục."
+        return path, ngettext("%(field)s: tối đa %(num)s mục.", "%(field)s: tối đa %(num)s mục.", limit,
+                              field=f.title or f.item().title or gettext("Danh sách"))
     return None

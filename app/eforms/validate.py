@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -32,18 +33,24 @@ from app.eforms.schema import (
 
 __all__ = ["validate_data"]
 
-_TYPES = {"string": "chuỗi ký tự", "integer": "số nguyên", "number": "số", "boolean": "giá trị có/không",
-          "object": "nhóm thông tin", "array": "danh sách", "null": "để trống"}
+# Messages are in the reader's language (flask_babel; Vietnamese outside a request).
+_TYPES = {"string": lazy_gettext("chuỗi ký tự"), "integer": lazy_gettext("số nguyên"), "number": lazy_gettext("số"),
+          "boolean": lazy_gettext("giá trị có/không"), "object": lazy_gettext("nhóm thông tin"),
+          "array": lazy_gettext("danh sách"), "null": lazy_gettext("để trống")}
 _FORMATS = {
-    "date": "Ngày không hợp lệ (định dạng YYYY-MM-DD).",
-    "date-time": "Ngày giờ không hợp lệ (định dạng YYYY-MM-DDTHH:MM:SS+07:00).",
-    "time": "Giờ không hợp lệ (định dạng HH:MM:SS).",
-    "email": "Địa chỉ email không hợp lệ.",
-    "idn-email": "Địa chỉ email không hợp lệ.",
-    "uri": "Địa chỉ web không hợp lệ.",
-    "ipv4": "Địa chỉ IPv4 không hợp lệ.",
-    "uuid": "Mã UUID không hợp lệ.",
+    "date": lazy_gettext("Ngày không hợp lệ (định dạng YYYY-MM-DD)."),
+    "date-time": lazy_gettext("Ngày giờ không hợp lệ (định dạng YYYY-MM-DDTHH:MM:SS+07:00)."),
+    "time": lazy_gettext("Giờ không hợp lệ (định dạng HH:MM:SS)."),
+    "email": lazy_gettext("Địa chỉ email không hợp lệ."),
+    "idn-email": lazy_gettext("Địa chỉ email không hợp lệ."),
+    "uri": lazy_gettext("Địa chỉ web không hợp lệ."),
+    "ipv4": lazy_gettext("Địa chỉ IPv4 không hợp lệ."),
+    "uuid": lazy_gettext("Mã UUID không hợp lệ."),
 }
+_COMPARISONS = {"minimum": lazy_gettext("%(field)s: phải lớn hơn hoặc bằng %(limit)s."),
+                "exclusiveMinimum": lazy_gettext("%(field)s: phải lớn hơn %(limit)s."),
+                "maximum": lazy_gettext("%(field)s: phải nhỏ hơn hoặc bằng %(limit)s."),
+                "exclusiveMaximum": lazy_gettext("%(field)s: phải nhỏ hơn %(limit)s.")}
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _DIGITS = re.compile(r"\^(?:\[0-9\]|\\d)\{(\d+)(?:,(\d+))?\}\$")
 
@@ -83,7 +90,7 @@ def _title(root: Mapping[str, Any], parts: list[Any], fallback: Mapping[str, Any
         return _title(root, parts[:-1])
     if parts:
         return str(parts[-1])
-    return "Tờ khai"
+    return gettext("Tờ khai")
 
 
 def _custom(node: Mapping[str, Any], keyword: str) -> str | None:
@@ -112,7 +119,7 @@ def _missing(root: Mapping[str, Any], node: Mapping[str, Any], parts: list[Any],
     if child is None:
         properties = node.get("properties")
         child = properties.get(name) if isinstance(properties, Mapping) else None
-    return join_path([*parts, name]), f"Vui lòng {_verb(child, root)} {_title(root, [*parts, name], child)}."
+    return join_path([*parts, name]), _please(_verb(child, root), _title(root, [*parts, name], child))
 
 
 def _verb(node: Any, root: Mapping[str, Any]) -> str:
@@ -130,13 +137,23 @@ def _verb(node: Any, root: Mapping[str, Any]) -> str:
     return "nhập"
 
 
+def _please(verb: str, title: str) -> str:
+    """"Vui lòng nhập «title»." and its kin, by _verb."""
+    if verb == "chọn":
+        return gettext("Vui lòng chọn %(field)s.", field=title)
+    if verb == "đính kèm":
+        return gettext("Vui lòng đính kèm %(field)s.", field=title)
+    return gettext("Vui lòng nhập %(field)s.", field=title)
+
+
 def _pattern_message(title: str, pattern: Any) -> str:
     match = _DIGITS.fullmatch(pattern) if isinstance(pattern, str) else None
     if match and match.group(2):
-        return f"{title}: phải gồm từ {match.group(1)} đến {match.group(2)} chữ số."
+        return gettext("%(field)s: phải gồm từ %(low)s đến %(high)s chữ số.", field=title, low=match.group(1),
+                       high=match.group(2))
     if match:
-        return f"{title}: phải gồm đúng {match.group(1)} chữ số."
-    return f"{title}: không đúng định dạng."
+        return gettext("%(field)s: phải gồm đúng %(n)s chữ số.", field=title, n=match.group(1))
+    return gettext("%(field)s: không đúng định dạng.", field=title)
 
 
 def _translate(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -158,56 +175,59 @@ def _translate(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[st
         return [(path, custom)]
     if keyword == "type":
         if instance is None:
-            return [(path, f"Vui lòng {_verb(node, root)} {title}.")]
+            return [(path, _please(_verb(node, root), title))]
         wanted = [expected] if isinstance(expected, str) else list(expected)
-        return [(path, f"{title}: phải là {' hoặc '.join(_TYPES.get(t, t) for t in wanted)}.")]
+        kinds = gettext(" hoặc ").join(str(_TYPES.get(t, t)) for t in wanted)
+        return [(path, gettext("%(field)s: phải là %(kinds)s.", field=title, kinds=kinds))]
     if keyword == "format":
-        return [(path, f"{title}: {_FORMATS.get(str(expected), 'không đúng định dạng.')}")]
+        return [(path, f"{title}: {_FORMATS.get(str(expected)) or gettext('không đúng định dạng.')}")]
     if keyword == "pattern":
         return [(path, _pattern_message(title, expected))]
     if keyword == "minLength":
         if expected <= 1:
-            return [(path, f"Vui lòng nhập {title}.")]
-        return [(path, f"{title}: cần ít nhất {expected} ký tự.")]
+            return [(path, _please("nhập", title))]
+        return [(path, ngettext("%(field)s: cần ít nhất %(num)s ký tự.", "%(field)s: cần ít nhất %(num)s ký tự.",
+                                expected, field=title))]
     if keyword == "maxLength":
-        return [(path, f"{title}: tối đa {expected} ký tự.")]
-    comparisons = {"minimum": "lớn hơn hoặc bằng", "exclusiveMinimum": "lớn hơn",
-                   "maximum": "nhỏ hơn hoặc bằng", "exclusiveMaximum": "nhỏ hơn"}
-    if keyword in comparisons:
-        return [(path, f"{title}: phải {comparisons[str(keyword)]} {_number(expected)}.")]
+        return [(path, ngettext("%(field)s: tối đa %(num)s ký tự.", "%(field)s: tối đa %(num)s ký tự.", expected,
+                                field=title))]
+    if keyword in _COMPARISONS:
+        return [(path, str(_COMPARISONS[str(keyword)]) % {"field": title, "limit": _number(expected)})]
     if keyword == "multipleOf":
-        return [(path, f"{title}: phải là bội số của {_number(expected)}.")]
+        return [(path, gettext("%(field)s: phải là bội số của %(n)s.", field=title, n=_number(expected)))]
     if keyword == "enum":
-        return [(path, f"{title}: vui lòng chọn một giá trị trong danh sách.")]
+        return [(path, gettext("%(field)s: vui lòng chọn một giá trị trong danh sách.", field=title))]
     if keyword in ("oneOf", "anyOf"):
         if options_of(node) is not None:
-            return [(path, f"{title}: vui lòng chọn một giá trị trong danh sách.")]
+            return [(path, gettext("%(field)s: vui lòng chọn một giá trị trong danh sách.", field=title))]
         if error.context:
             deepest = best_match(error.context)
             if deepest is not None:
                 return _translate(deepest, root)
-        return [(path, f"{title}: giá trị không hợp lệ.")]
+        return [(path, gettext("%(field)s: giá trị không hợp lệ.", field=title))]
     if keyword == "const":
         if expected is True:
-            return [(path, f"Vui lòng đánh dấu {title}.")]
+            return [(path, gettext("Vui lòng đánh dấu %(field)s.", field=title))]
         label = next((text for value, text in options_of(node) or [] if value == expected), display_scalar(expected))
-        return [(path, f"{title}: phải là “{label}”.")]
+        return [(path, gettext("%(field)s: phải là “%(value)s”.", field=title, value=label))]
     if keyword == "minItems":
-        return [(path, f"{title}: cần ít nhất {expected} mục.")]
+        return [(path, ngettext("%(field)s: cần ít nhất %(num)s mục.", "%(field)s: cần ít nhất %(num)s mục.", expected,
+                                field=title))]
     if keyword == "maxItems":
-        return [(path, f"{title}: tối đa {expected} mục.")]
+        return [(path, ngettext("%(field)s: tối đa %(num)s mục.", "%(field)s: tối đa %(num)s mục.", expected,
+                                field=title))]
     if keyword == "uniqueItems":
-        return [(path, f"{title}: có mục bị trùng lặp.")]
+        return [(path, gettext("%(field)s: có mục bị trùng lặp.", field=title))]
     if keyword in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, Mapping):
         properties = node.get("properties")
         declared: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
         patterns = [p for p in (node.get("patternProperties") or {}) if isinstance(p, str)]
         extra = sorted(k for k in instance if k not in declared and not any(re.search(p, k) for p in patterns))
         names = f" ({', '.join(extra)})" if extra else ""
-        return [(path, f"{title}: có trường không thuộc biểu mẫu{names}.")]
+        return [(path, gettext("%(field)s: có trường không thuộc biểu mẫu%(names)s.", field=title, names=names))]
     if keyword is None:  # a `false` schema: the property must not be there at all
-        return [(path, f"{title}: có giá trị không được phép.")]
-    return [(path, f"{title}: giá trị không hợp lệ.")]
+        return [(path, gettext("%(field)s: có giá trị không được phép.", field=title))]
+    return [(path, gettext("%(field)s: giá trị không hợp lệ.", field=title))]
 
 
 def _position(root: Mapping[str, Any], parts: list[Any]) -> tuple[int, ...]:
@@ -285,7 +305,8 @@ def _undeclared(node: Any, data: Any, parts: list[Any], root: Mapping[str, Any],
             if not subs and closed:
                 name = str(key) if len(str(key)) <= 60 else str(key)[:60] + "…"
                 out.append((join_path([*parts, key]),
-                            f"Trường «{name}» không có trong {_title(root, parts)}; vui lòng bỏ trường này."))
+                            gettext("Trường «%(name)s» không có trong %(form)s; vui lòng bỏ trường này.", name=name,
+                                    form=_title(root, parts))))
             for sub in subs:
                 _undeclared(sub, value, [*parts, key], root, out)
     elif isinstance(data, list):

@@ -49,6 +49,7 @@ def register_web(app: Flask) -> None:
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
+    login_manager.localize_callback = gettext  # in the reader's language when it is shown
 
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
@@ -104,7 +105,7 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
-        message = "Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; vui lòng tải lại trang."
+        message = gettext("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; vui lòng tải lại trang.")
         return render_template("error.html", code=400, message=message), 400
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -133,9 +134,10 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
-        messages = {404: "Không tìm thấy trang.", 405: "Phương thức không được hỗ trợ.",
-                    401: "Cần đăng nhập.", 403: "Không có quyền truy cập.", 400: "Yêu cầu không hợp lệ."}
-        message = messages.get(exc.code or 500, exc.description or "Lỗi.")
+        messages = {404: gettext("Không tìm thấy trang."), 405: gettext("Phương thức không được hỗ trợ."),
+                    401: gettext("Cần đăng nhập."), 403: gettext("Không có quyền truy cập."),
+                    400: gettext("Yêu cầu không hợp lệ.")}
+        message = messages.get(exc.code or 500, exc.description or gettext("Lỗi."))
         if wants_json():
             return jsonify(error={"code": (exc.name or "error").lower().replace(" ", "_"),
                                   "message": message, "details": {}}), exc.code

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Request, current_app, url_for
+from flask_babel import gettext
 
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
@@ -32,8 +33,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if isinstance(node, list) and not (part.isdigit() and len(part) <= 6 and int(part) < MAX_ITEMS_CEILING):
-            raise Invalid("Thao tác thêm hoặc xóa mục không hợp lệ.", code="form_index_out_of_bounds",
-                          details={path: "Chỉ số mục vượt quá giới hạn của biểu mẫu."})
+            raise Invalid(gettext("Thao tác thêm hoặc xóa mục không hợp lệ."), code="form_index_out_of_bounds",
+                          details={path: gettext("Chỉ số mục vượt quá giới hạn của biểu mẫu.")})
         key: Any = int(part) if isinstance(node, list) else part
         if last:
             if isinstance(node, list):

@@ -7,6 +7,7 @@ Set MOTCUA_SCREENSHOTS=<folder> to keep a full-page PNG of each page visited.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,3 +174,75 @@ def test_the_audit_reports_what_it_should(browser: Browser) -> None:
     page.close()
     assert "image-alt" in found and "label" in found and "color-contrast" in found
     assert "html-has-lang" in found
+
+
+# Letters only Vietnamese writes: what is left of an English page once its data is set aside must have none.
+VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắặẳẵèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
+# The interface around the data on these pages, with what each shows from data (names, titles, codes) set aside.
+ENGLISH_PAGES = [p for p in PAGES if p[0] in {
+    "catalogue", "login", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
+    "officer-inbox", "incidents", "studio-index", "studio-procedure", "studio-upload"}]
+
+
+def data_strings(app: Any) -> list[str]:
+    """Everything the pages may show that people or procedure packages wrote, in Vietnamese: names, titles,
+    manifest and form texts. Longest first, so a longer one is set aside before a part of it."""
+    from sqlalchemy import select
+
+    from app.dossiers.services import mask_name
+    from app.extensions import db
+    from app.models import Agency, User
+    from app.models.dossier import Dossier, HumanTask
+    from app.models.procedure import ProcedureVersion
+
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, str):
+            found.add(node)
+        elif isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    with app.app_context():
+        for version in db.session.scalars(select(ProcedureVersion)):
+            walk(version.manifest)
+            walk(getattr(version, "forms", None))
+        found.update(a.name for a in db.session.scalars(select(Agency)))
+        found.update(u.full_name for u in db.session.scalars(select(User)))
+        for d in db.session.scalars(select(Dossier)):
+            found.update(s for s in (d.summary, d.applicant_name, d.applicant_address) if s)
+            found.add(mask_name(d.applicant_name or ""))
+        found.update(t.title for t in db.session.scalars(select(HumanTask)))
+        db.session.remove()
+    return sorted((s for s in found if VIETNAMESE_ONLY.search(s)), key=len, reverse=True)
+
+
+@pytest.mark.parametrize(("name", "user", "path"), ENGLISH_PAGES, ids=[p[0] for p in ENGLISH_PAGES])
+def test_english_pages_have_no_vietnamese_interface_text(site: Site, browser: Browser, live_server: Any, name: str,
+                                                         user: str | None, path: str) -> None:
+    page = page_for(site, browser, user, 1280)
+    visit(page, site, path, "en")
+    texts: list[str] = page.evaluate("""() => {
+      const out = document.body.innerText.split('\\n');
+      for (const e of document.querySelectorAll('[aria-label], [placeholder], [title], [data-label], [alt]'))
+        for (const a of ['aria-label', 'placeholder', 'title', 'data-label', 'alt'])
+          if (e.hasAttribute(a)) out.push(e.getAttribute(a));
+      return out;
+    }""")
+    known = data_strings(live_server.app)
+    if name == "procedure-form-errors":  # the form's own labels and help come from the procedure's schema
+        texts = page.evaluate("""() => [...document.querySelectorAll(
+            '.form-required-note, .form-add, .form-remove, #form-errors > p, option[value=""], button, h2, .flash')]
+            .map(e => e.innerText)""")
+    left = []
+    for line in texts:
+        for value in known:
+            line = line.replace(value, " ")
+        line = re.sub(r"\d[\d.]* đ\b", " ", line)  # amounts in đồng
+        if VIETNAMESE_ONLY.search(line):
+            left.append(line.strip())
+    assert not left, f"{name} in English still shows:\n" + "\n".join(left)

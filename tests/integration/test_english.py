@@ -76,3 +76,15 @@ def test_form_chrome_in_english(app):
     for vietnamese in ("Chọn", "bắt buộc", "Thêm", "Xóa", "thứ", "Đã đính kèm", "Gửi"):
         assert vietnamese not in text, vietnamese
     assert "— Choose —" in text and "Add" in text and "Attached:" in text
+
+
+def test_form_errors_and_page_messages_in_english(client):
+    login(client, "congdan")
+    response = client.post("/thu-tuc/1.001193?lang=en", data={"__submit__": "1"})
+    assert response.status_code == 422
+    page = html.fromstring(response.get_data(as_text=True))
+    summary = page.get_element_by_id("form-errors").text_content()
+    assert "The application has invalid entries" in summary and "Please enter" in summary
+    assert "Vui lòng" not in summary
+    missing = client.get("/khong-co?lang=en").get_data(as_text=True)
+    assert "Page not found." in missing and "Không tìm thấy" not in missing

@@ -47,7 +47,7 @@ def login() -> ResponseReturnValue:
             if user.is_designer:
                 return redirect(url_for("studio.index"))
             return redirect(url_for("portal.catalogue"))
-        error = "Tên đăng nhập hoặc mật khẩu không đúng."
+        error = gettext("Tên đăng nhập hoặc mật khẩu không đúng.")
     return render_template("auth/login.html", error=error), 401 if error else 200
 
 

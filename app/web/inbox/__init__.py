@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user, login_required
 
 from app.dossiers import payments, service_calls, services, workflow_incidents
@@ -69,7 +70,7 @@ def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
 def retry_refund(refund_id: int) -> ResponseReturnValue:
     def retry() -> str:
         request = payments.retry_refund(refund_id, current_user)
-        return f"Đã đưa yêu cầu hoàn tiền số {request.id} vào hàng đợi để thử lại."
+        return gettext("Đã đưa yêu cầu hoàn tiền số %(id)s vào hàng đợi để thử lại.", id=request.id)
 
     return _operate(retry)
 
@@ -99,7 +100,7 @@ def resend_sync(dossier_id: int) -> ResponseReturnValue:
 
     def resend() -> str:
         service_calls.resend_sync(dossier, current_user)
-        return f"Đã gửi lại các cập nhật của hồ sơ {dossier.code} lên Cổng Dịch vụ công quốc gia."
+        return gettext("Đã gửi lại các cập nhật của hồ sơ %(code)s lên Cổng Dịch vụ công quốc gia.", code=dossier.code)
 
     return _operate(resend)
 
@@ -109,7 +110,8 @@ def resend_sync(dossier_id: int) -> ResponseReturnValue:
 def retry_incident(call_id: int) -> ResponseReturnValue:
     def retry() -> str:
         call = service_calls.retry_call(call_id, current_user)
-        return f"Đã đưa bước «{call.title}» của hồ sơ {call.dossier.code} vào hàng đợi để thử lại."
+        return gettext("Đã đưa bước «%(step)s» của hồ sơ %(code)s vào hàng đợi để thử lại.", step=call.title,
+                       code=call.dossier.code)
 
     return _operate(retry)
 
@@ -155,7 +157,7 @@ def claim(task_id: int) -> ResponseReturnValue:
     try:
         services.claim_task(task_id, current_user)
         db.session.commit()
-        flash("Đã nhận xử lý công việc.")
+        flash(gettext("Đã nhận xử lý công việc."))
     except NotFound:
         abort(404)
     except Conflict as exc:
@@ -173,7 +175,7 @@ def complete(task_id: int) -> ResponseReturnValue:
     if posted.action:
         return _render_task(t, apply_action(posted.data, posted.action), {}, None)
     if posted.errors:
-        return _render_task(t, posted.data, posted.errors, "Biểu mẫu có thông tin chưa hợp lệ.", 422)
+        return _render_task(t, posted.data, posted.errors, gettext("Biểu mẫu có thông tin chưa hợp lệ."), 422)
     code = t.dossier.code
     try:
         services.complete_task(task_id, current_user, posted.data)
@@ -189,7 +191,7 @@ def complete(task_id: int) -> ResponseReturnValue:
     if fault:
         flash(fault, "error")
     else:
-        flash(f"Đã hoàn thành «{t.title}» của hồ sơ {code}.")
+        flash(gettext("Đã hoàn thành «%(step)s» của hồ sơ %(code)s.", step=t.title, code=code))
     if current_user.is_officer:
         return redirect(url_for("inbox.index"))
     return redirect(url_for("portal.dossier_page", code=code))

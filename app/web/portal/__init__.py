@@ -19,9 +19,11 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import formats
 from app.dossiers import fees, payments, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, served_as
 from app.dossiers.components import received_components
@@ -103,7 +105,7 @@ def procedure(code: str) -> ResponseReturnValue:
                 errors = errors_by_path(exc.details)
                 summary_error = exc.message
         if errors and not summary_error:
-            summary_error = "Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu."
+            summary_error = gettext("Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu.")
     prefill = Prefill()
     if request.method == "GET" and current_user.is_authenticated:
         prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"],
@@ -153,7 +155,7 @@ def refund(code: str, payment_id: int) -> ResponseReturnValue:
     try:
         amount = int(request.form.get("so_tien", ""))
     except ValueError:
-        flash("Số tiền hoàn phải là số nguyên (đồng).", "error")
+        flash(gettext("Số tiền hoàn phải là số nguyên (đồng)."), "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
     try:
         payment = payments.refund(payment_id, current_user, amount, request.form.get("ly_do", ""))
@@ -167,7 +169,8 @@ def refund(code: str, payment_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
-    flash(f"Đã gửi yêu cầu hoàn {amount:,} đ cho giao dịch {payment.transaction_id}.".replace(",", "."))
+    flash(gettext("Đã gửi yêu cầu hoàn %(amount)s cho giao dịch %(transaction)s.", amount=formats.vnd(amount),
+                  transaction=payment.transaction_id))
     return redirect(url_for("portal.dossier_page", code=code)), 303
 
 
@@ -192,15 +195,15 @@ def payment_return(code: str) -> ResponseReturnValue:
     try:
         outcome, payment = payments.receive_callback(request.args, "return")
     except Invalid as exc:
-        flash(f"Kết quả thanh toán không hợp lệ: {exc.message}", "error")
+        flash(gettext("Kết quả thanh toán không hợp lệ: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
     if outcome == "duplicate" and payment is not None and payment.state == "paid":
         outcome = "applied"  # the platform's own callback was first: for the payer it is the same success
-    messages = {"applied": "Thanh toán thành công. Hồ sơ được chuyển tới bộ phận tiếp nhận.",
-                "duplicate": "Kết quả giao dịch này đã được ghi nhận trước đó.",
-                "cancelled": "Bạn đã hủy giao dịch; có thể thanh toán lại trên trang hồ sơ.",
-                "double_charge": "Khoản phí này đã được nộp; số tiền vừa trả sẽ được hoàn lại."}
-    flash(messages.get(outcome, "Đã nhận kết quả thanh toán."), "error" if outcome == "unknown" else "info")
+    messages = {"applied": gettext("Thanh toán thành công. Hồ sơ được chuyển tới bộ phận tiếp nhận."),
+                "duplicate": gettext("Kết quả giao dịch này đã được ghi nhận trước đó."),
+                "cancelled": gettext("Bạn đã hủy giao dịch; có thể thanh toán lại trên trang hồ sơ."),
+                "double_charge": gettext("Khoản phí này đã được nộp; số tiền vừa trả sẽ được hoàn lại.")}
+    flash(messages.get(outcome, gettext("Đã nhận kết quả thanh toán.")), "error" if outcome == "unknown" else "info")
     return redirect(url_for("portal.dossier_page", code=code)), 303
 
 

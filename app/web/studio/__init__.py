@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -80,6 +81,10 @@ def upload() -> ResponseReturnValue:
     except DeployRefused as exc:
         db.session.rollback()
         return render_template("studio/upload.html", report=exc.report, error=None), 422
-    flash(f"Đã triển khai {result.procedure.code} phiên bản {result.version.version}"
-          + ("" if result.created else " (nội dung không đổi so với phiên bản đã có)") + ".")
+    if result.created:
+        flash(gettext("Đã triển khai %(code)s phiên bản %(version)s.", code=result.procedure.code,
+                      version=result.version.version))
+    else:
+        flash(gettext("Đã triển khai %(code)s phiên bản %(version)s (nội dung không đổi so với phiên bản đã có).",
+                      code=result.procedure.code, version=result.version.version))
     return redirect(url_for("studio.procedure", code=result.procedure.code))
