@@ -1,11 +1,12 @@
 """Files uploaded with eForms: checked by type, size and content, stored by SHA-256 outside the web root.
 
 Form data carries only a reference `<token>/<file name>`; the token is random, so a reference cannot be
-guessed, and a reference is accepted only from the person who uploaded the file.
+guessed, and a reference is accepted only from the person who uploaded the file (or, once it belongs to a
+dossier, from someone entitled to that dossier).
 
 A file is accepted when its content is one of the types the field accepts, its own name ends the way that
-type's files do, and the content is what its first bytes claim (a PDF ends with its trailer, an image
-opens). It is served under a name the platform makes (the field + the extension of the verified type), with
+type's files do, and the content is what its first bytes claim (a PDF has its end-of-file marker, an image
+opens in Pillow). It is served under a name the platform makes (the field + the extension of the verified type), with
 that type, `nosniff`, and inline only for the PDFs and images verified here.
 
 An attachment belongs to one dossier. Using a reference again in another dossier (its uploader, or someone
@@ -48,8 +49,6 @@ TYPES: dict[str, FileType] = {t.mime: t for t in (
     FileType("image/jpeg", "JPEG", (b"\xff\xd8\xff",), ("jpg", "jpeg")),
     FileType("image/png", "PNG", (b"\x89PNG\r\n\x1a\n",), ("png",)),
 )}
-# Declared type → the bytes a real file of that type starts with.
-SIGNATURES: dict[str, tuple[bytes, ...]] = {mime: t.signatures for mime, t in TYPES.items()}
 INLINE_TYPES = frozenset(TYPES)  # verified PDFs and images open in the browser; anything else downloads
 _REF = re.compile(r"^([A-Za-z0-9_-]{20,64})/(.{1,255})$")
 
@@ -109,7 +108,7 @@ def store_upload(data: bytes, filename: str, content_type: str, field_path: str,
     extension = Path(safe_filename(filename)).suffix.lower().lstrip(".")
     if extension not in TYPES[detected].extensions:
         wanted = " hoặc ".join(f".{e}" for e in TYPES[detected].extensions)
-        message = (f"Tệp «{safe_filename(filename)}» là tệp {TYPES[detected].label}: tên tệp phải có đuôi {wanted}.")
+        message = f"Tệp «{safe_filename(filename)}» là tệp {TYPES[detected].label}: tên tệp phải có đuôi {wanted}."
         raise Invalid(message, details={field_path: message})
     digest = hashlib.sha256(data).hexdigest()
     target = Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / digest
@@ -172,7 +171,8 @@ def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, do
         match = _REF.match(value) if isinstance(value, str) else None
         att = db.session.scalar(select(Attachment).where(Attachment.token == match.group(1))) if match else None
         source = db.session.get(Dossier, att.dossier_id) if att is not None and att.dossier_id is not None else None
-        reusable = att is not None and (att.dossier_id == dossier.id or att.uploaded_by_id == owner_id or (
+        own = owner_id is not None and att is not None and att.uploaded_by_id == owner_id
+        reusable = att is not None and (att.dossier_id == dossier.id or own or (
             source is not None and may_view is not None and may_view(user, source)))
         if att is None or not reusable:
             errors[pointer] = "Tệp đính kèm không tồn tại hoặc không thuộc về bạn; vui lòng tải lên lại."
