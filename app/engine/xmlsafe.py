@@ -8,6 +8,8 @@ DOCTYPE is refused outright, because a BPMN or DMN document never needs one.
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -66,6 +68,46 @@ def _doctype_error(filename: str, line: int | None) -> XmlError:
     )
 
 
+# libxml2's messages (English, with its own line/column suffix) → what to change, in the designer's words.
+# First match wins; groups fill the template.
+_SYNTAX: list[tuple[re.Pattern[str], str]] = [(re.compile(pattern), text) for pattern, text in [
+    (r"Opening and ending tag mismatch: ([^\s,]+) line (\d+) and ([^\s,]+)",
+     "thẻ đóng «</{3}>» không khớp với thẻ mở «<{1}>» ở dòng {2}; hãy sửa cho hai thẻ cùng tên"),
+    (r"Premature end of data in tag ([^\s,]+) line (\d+)",
+     "tệp kết thúc khi thẻ «<{1}>» (mở ở dòng {2}) chưa được đóng; tệp có thể bị cắt cụt, hãy lưu lại sơ đồ"),
+    (r"Extra content at the end of the document",
+     "có nội dung thừa sau phần tử gốc; một tệp chỉ được có một phần tử gốc"),
+    (r"Start tag expected|Document is empty",
+     "tệp không bắt đầu bằng thẻ XML; hãy xuất sơ đồ ở định dạng BPMN 2.0 XML"),
+    (r"Namespace prefix ([^\s,]+) on ([^\s,]+) is not defined",
+     "tiền tố không gian tên «{1}» (của thẻ «{2}») chưa được khai báo; hãy thêm xmlns:{1}=\"…\" vào phần tử gốc"),
+    (r"Excessive depth in document: (\d+)",
+     "các thẻ lồng nhau quá sâu (quá {1} cấp); sơ đồ BPMN không cần lồng sâu như vậy"),
+    (r"AttValue: \" or ' expected|attributes construct error|Couldn't find end of Start Tag",
+     "giá trị thuộc tính phải đặt trong dấu nháy, ví dụ id=\"tiep_nhan\""),
+    (r"Attribute ([^\s,]+) redefined", "thuộc tính «{1}» được khai báo hai lần trong cùng một thẻ; hãy giữ lại một"),
+    (r"EntityRef|Entity '([^']*)' not defined", "ký tự & phải viết thành &amp;"),
+    (r"Unescaped '<' not allowed in attributes values",
+     "ký tự < trong giá trị thuộc tính phải viết thành &lt; (hoặc thiếu dấu nháy đóng)"),
+    (r"invalid element name|StartTag", "tên thẻ không hợp lệ; tên thẻ phải bắt đầu bằng chữ cái"),
+    (r"Comment not terminated|Comment", "chú thích «<!--» chưa được đóng bằng «-->»"),
+    (r"CData section not finished", "đoạn CDATA chưa được đóng bằng «]]>»"),
+    (r"Invalid bytes in character encoding|not proper UTF-8|Input is not proper|encoding",
+     "tệp có byte không đúng bảng mã khai báo; hãy lưu tệp ở bảng mã UTF-8"),
+    (r"Char 0x|invalid character|PCDATA invalid Char",
+     "tệp có ký tự không hợp lệ trong XML (ký tự điều khiển); hãy xóa ký tự đó"),
+]]
+
+
+def syntax_message(message: str) -> str:
+    """libxml2's syntax message in the designer's words; never its own English text."""
+    for pattern, template in _SYNTAX:
+        found = pattern.search(message)
+        if found:
+            return template.format(None, *(group or "" for group in found.groups()))
+    return "cú pháp XML không hợp lệ (thẻ chưa đóng, ký tự đặc biệt chưa thoát hoặc thuộc tính viết sai)"
+
+
 def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse `data` safely and return the root element, or raise XmlError.
 
@@ -88,10 +130,11 @@ def parse_xml(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) ->
         if doctype_line is not None:
             raise _doctype_error(filename, doctype_line) from exc
         line = exc.lineno if exc.lineno else None
-        detail = exc.msg or str(exc)
-        where = f" ở dòng {line}" if line else ""
+        column = exc.position[1] if isinstance(exc.position, tuple) and len(exc.position) > 1 else None
+        where = f" ở dòng {line}" + (f", cột {column}" if column else "") if line else ""
         raise XmlError(
-            filename, "xml_malformed", f"Tệp «{filename}» không phải XML hợp lệ{where}: {detail}", line
+            filename, "xml_malformed",
+            f"Tệp «{filename}» không phải XML hợp lệ{where}: {syntax_message(exc.msg or str(exc))}.", line,
         ) from exc
     if root is None:  # lxml returns None for some recoverable documents without a root
         raise XmlError(filename, "xml_empty", f"Tệp «{filename}» không có phần tử gốc XML.")

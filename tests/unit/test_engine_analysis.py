@@ -762,3 +762,26 @@ def test_a_caught_service_error_defines_its_variable() -> None:
     assert problem.code == "expression_name_maybe_undefined" and "«kq»" in problem.message
     (missing,) = [p for p in check_variables(analysis, {}, set()) if p.severity == "error"]
     assert missing.code == "expression_name_undefined" and "«cccd»" in missing.message
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"<a><b></c></a>", "«</c>»"), (b"<a><b>", "«<b>»"), (b"<a/><b/>", "sau phần tử gốc"),
+     (b"hello", "không bắt đầu bằng thẻ XML"), (b"<x:a/>", "«x»"), (b"<a>" * 300 + b"</a>" * 300, "256"),
+     (b"<a b=c/>", "dấu nháy"), (b'<a b="1" b="2"/>', "«b»"), (b"<a>&</a>", "&amp;"), (b'<a b="<"/>', "&lt;"),
+     (b"<1a/>", "tên thẻ"), (b"<a><!-- x </a>", "chú thích"), (b"<a>\xff\xfe</a>", "UTF-8"),
+     (b"<a>\x00</a>", "ký tự không hợp lệ")],
+)
+def test_xml_syntax_errors_are_told_in_the_designers_words(data: bytes, expected: str) -> None:
+    from lxml import etree as _etree
+
+    with pytest.raises(_etree.XMLSyntaxError) as raw:
+        _etree.fromstring(data)
+    analysis = analyze_bpmn({"p.bpmn": b"\n" + data})
+    (problem,) = analysis.problems
+    assert problem.code == "xml_malformed"
+    assert problem.line == 2
+    assert expected in problem.message, problem.message
+    english = raw.value.msg.split(",")[0]
+    assert english not in problem.message and "line" not in problem.message, problem.message
+    assert "«p.bpmn»" in problem.message and "dòng 2" in problem.message
