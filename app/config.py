@@ -104,6 +104,8 @@ class Config:
     RATELIMIT_LOOKUP = _env("RATELIMIT_LOOKUP", "20 per minute;200 per hour")
     # Payment callbacks and returns, per address.
     RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "120 per minute")
+    # Origins (space-separated) forms may post to besides this site and the payment platform's URL (CSP).
+    CSP_FORM_ACTION = _env("CSP_FORM_ACTION", "")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).
     PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
     # A login lasts until logout, a password change, or this many days (sessions are stored server-side).

@@ -19,6 +19,7 @@ from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
 from app.web.guards import InvalidText
+from app.web.headers import apply_security_headers
 from app.web.limits import install_rate_limits, retry_after_seconds
 from app.web.sessions import SessionInterface, https_request
 
@@ -85,10 +86,7 @@ def register_web(app: Flask) -> None:
         if request.args.get("lang") in ("vi", "en"):
             response.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax",
                                 secure=https_request())
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
+        return apply_security_headers(response)
 
     def wants_json() -> bool:
         return request.path.startswith("/api/")
