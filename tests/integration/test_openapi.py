@@ -26,3 +26,92 @@ def test_errors_are_json_everywhere_under_api(client):
     assert response.status_code == 404
     body = response.get_json()
     assert set(body["error"]) == {"code", "message", "details"}
+
+
+# ---------------------------------------------------------------- every status returned is documented
+
+
+def _operations(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, path, method
+
+
+def _url(rule, int_value, text_value):
+    url = rule.rule
+    for name, conv in rule._converters.items():
+        value = int_value if "int" in type(conv).__name__.lower() else text_value
+        url = re.sub(rf"<(?:[a-z]+:)?{name}>", str(value), url)
+    return url
+
+
+def _check(doc, path, method, response, seen):
+    from openapi_schema_validator import validate as validate_schema
+
+    op = doc["paths"][path][method.lower()]
+    status = str(response.status_code)
+    assert status in op["responses"], (method, path, status, response.data[:300])
+    assert response.status_code < 500, (method, path, response.data[:300])
+    documented = op["responses"][status]
+    schema = documented.get("content", {}).get("application/json", {}).get("schema")
+    if schema is not None and response.is_json:
+        validate_schema(response.get_json(), {**schema, "components": doc["components"]})
+    seen.add((path, method, status))
+
+
+def _variants(token):
+    citizen, officer, designer = token("congdan"), token("tiepnhan"), token("thietke")
+    big = '{"pad": "' + "x" * (21 * 1024 * 1024) + '"}'
+    return [
+        ("no token", {}, None, None),
+        ("bad token", {"Authorization": "Bearer nope"}, None, None),
+        ("citizen, empty JSON", citizen, "{}", "application/json"),
+        ("officer, empty JSON", officer, "{}", "application/json"),
+        ("designer, no files", designer, None, None),
+        ("malformed JSON", officer, "{", "application/json"),
+        ("NUL in a field", officer, '{"a": "\\u0000"}', "application/json"),
+        ("too large", designer, big, "application/json"),
+    ]
+
+
+def test_every_status_an_operation_returns_is_documented(app, client, token, database_url, tmp_path):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    seen: set[tuple[str, str, str]] = set()
+    for rule, path, method in _operations(app):
+        for int_value, text_value in ((1, "1.001193"), (2**31, "X%00")):
+            url = _url(rule, int_value, text_value)
+            for _, headers, body, content_type in _variants(token):
+                response = client.open(url, method=method, headers=headers, data=body, content_type=content_type)
+                _check(doc, path, method, response, seen)
+            response = client.open(url + "?q=%00", method=method, headers=token("tiepnhan"))
+            _check(doc, path, method, response, seen)
+    # A dry-run of a package that cannot be deployed answers 422 with its report.
+    import io
+
+    response = client.post("/api/v1/procedures?dry_run=1", headers=token("thietke"),
+                           data={"files": (io.BytesIO(b"{}"), "procedure.json")}, content_type="multipart/form-data")
+    _check(doc, "/procedures", "POST", response, seen)
+    assert response.status_code == 422 and "verdict" in response.get_json()
+    assert {status for _, _, status in seen} >= {"200", "400", "401", "403", "404", "413", "422"}
+
+
+def test_rate_limited_operations_document_429(database_url, tmp_path, db_session, token):
+    from tests.conftest import make_app
+
+    limits = {key: "1 per minute" for key in ("RATELIMIT_SUBMIT", "RATELIMIT_UPLOAD", "RATELIMIT_LOOKUP")}
+    app = make_app(database_url, tmp_path, RATELIMIT_ENABLED=True, **limits)
+    client = app.test_client()
+    doc = client.get("/api/v1/openapi.json").get_json()
+    seen: set[tuple[str, str, str]] = set()
+    headers = token("congdan")
+    for rule, path, method in _operations(app):
+        url = _url(rule, 1, "1.001193")
+        for _ in range(2):
+            response = client.open(url, method=method, headers=headers, json={} if method == "POST" else None)
+            _check(doc, path, method, response, seen)
+    limited = {(path, method) for path, method, status in seen if status == "429"}
+    assert ("/procedures/{code}/dossiers", "POST") in limited and ("/public/dossiers/{code}", "GET") in limited
+    assert "Retry-After" in doc["paths"]["/procedures/{code}/dossiers"]["post"]["responses"]["429"]["headers"]

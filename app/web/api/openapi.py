@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from flask import current_app, has_app_context
+
+from app.web.limits import GROUPS, RATE_LIMITS
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -43,7 +48,7 @@ WORKFLOW_INCIDENT = {"type": "object", "properties": {
 
 
 def openapi_document() -> dict[str, Any]:
-    return {
+    return with_common_statuses({
         "openapi": "3.1.0",
         "info": {"title": "MotCua API", "version": "1.0.0",
                  "description": "One-stop administrative procedures: procedures, dossiers, officers' tasks."},
@@ -100,7 +105,7 @@ def openapi_document() -> dict[str, Any]:
                     "state": {"enum": ["pending", "paid", "cancelled", "refunded"]},
                     "pay_url": {"type": ["string", "null"]}, "paid_at": {"type": ["string", "null"]},
                     "refunded_amount": {"type": "integer"}, "receipt_url": {"type": ["string", "null"]}}},
-                "PackageReport": {"type": "object", "properties": {
+                "PackageReport": {"type": "object", "required": ["verdict", "problems"], "properties": {
                     "verdict": {"enum": ["deployable", "not_executable", "invalid"]},
                     "reason": {"type": ["string", "null"]}, "problems": {"type": "array", "items": {
                         "type": "object", "properties": {"file": {"type": "string"},
@@ -126,9 +131,16 @@ def openapi_document() -> dict[str, Any]:
                                  "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
                                  "slug": {"type": "string"}}}}}},
                          "responses": {"201": _resp("New version deployed", {"$ref": "#/components/schemas/Procedure"}),
-                                       "200": _resp("Identical content already deployed, or dry-run report",
-                                                    JSON_OBJECT),
-                                       **_errors(401, 403, 413, 422)}},
+                                       "200": _resp("Identical content already deployed (Procedure), or the "
+                                                    "dry-run report of a deployable package (PackageReport)",
+                                                    {"oneOf": [{"$ref": "#/components/schemas/Procedure"},
+                                                               {"$ref": "#/components/schemas/PackageReport"}]}),
+                                       **_errors(401, 403, 413),
+                                       "422": _resp("The package cannot be deployed: with dry_run, its report "
+                                                    "(PackageReport); otherwise an Error whose details hold the "
+                                                    "report, or an unreadable upload",
+                                                    {"oneOf": [ERROR, {"$ref": "#/components/schemas/PackageReport"}]}),
+                                       }},
             },
             "/procedures/{code}": {"get": {
                 "summary": "One procedure with its start-form schema", "operationId": "getProcedure",
@@ -235,4 +247,48 @@ def openapi_document() -> dict[str, Any]:
                     "sha256": {"type": "string"}, "content_type": {"type": "string"}}}),
                     **_errors(401, 413, 422)}}},
         },
-    }
+    })
+
+
+_COMMON = {400: "Text no column can hold in the path, query or form (NUL byte, lone surrogate), or a malformed body",
+           401: "Missing or invalid bearer token", 404: "Unknown procedure, dossier or task (ids past 2³¹−1 too)",
+           413: "Request body over this operation's limit",
+           429: "Rate limit reached: wait the number of seconds in Retry-After"}
+
+
+def with_common_statuses(doc: dict[str, Any]) -> dict[str, Any]:
+    """Statuses every operation of a kind can answer, added where the operation does not say them itself:
+    400 (text checks at the boundary) everywhere; 401 when secured; 404 with a path parameter; 413 with a
+    body; 429 when a rate limit applies (app/web/limits.py, read from the running app's routes)."""
+    limited = _rate_limited_operations()
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            codes = [400]
+            if op.get("security"):
+                codes.append(401)
+            if "{" in path:
+                codes.append(404)
+            if "requestBody" in op:
+                codes.append(413)
+            if (path, method) in limited:
+                codes.append(429)
+            for code in codes:
+                if str(code) not in op["responses"]:
+                    headers = ({"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait"}}
+                               if code == 429 else None)
+                    op["responses"][str(code)] = {**_resp(_COMMON[code], ERROR),
+                                                  **({"headers": headers} if headers else {})}
+    return doc
+
+
+def _rate_limited_operations() -> set[tuple[str, str]]:
+    if not has_app_context():
+        return set()
+    found: set[tuple[str, str]] = set()
+    for rule in current_app.url_map.iter_rules():
+        if rule.endpoint not in RATE_LIMITS or not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
+        methods = {m for name in RATE_LIMITS[rule.endpoint] for m in GROUPS[name].methods}
+        found |= {(path, m.lower()) for m in (rule.methods or set()) & methods}
+    return found
