@@ -103,7 +103,7 @@ class Config:
     # Public status look-ups (page and API together), per address.
     RATELIMIT_LOOKUP = _env("RATELIMIT_LOOKUP", "20 per minute;200 per hour")
     # Payment callbacks and returns, per address.
-    RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "120 per minute")
+    RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "600 per minute")
     # Origins (space-separated) forms may post to besides this site and the payment platform's URL (CSP).
     CSP_FORM_ACTION = _env("CSP_FORM_ACTION", "")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).
