@@ -232,6 +232,25 @@ def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> int | None:
     return None
 
 
+_JSON_SYNTAX = {
+    "Expecting value": "thiếu giá trị, hoặc giá trị viết sai (chuỗi phải đặt trong dấu nháy kép; true, false, null "
+                       "viết thường)",
+    "Expecting ':' delimiter": "thiếu dấu hai chấm «:» sau tên trường",
+    "Expecting ',' delimiter": "thiếu dấu phẩy «,» giữa hai phần tử",
+    "Expecting property name enclosed in double quotes": "tên trường phải đặt trong dấu nháy kép, và không được có "
+                                                         "dấu phẩy thừa trước «}»",
+    "Unterminated string": "chuỗi chưa được đóng bằng dấu nháy kép",
+    "Extra data": "có nội dung thừa sau đối tượng JSON",
+    "Invalid control character": "chuỗi có ký tự xuống dòng hoặc tab; hãy viết thành \\n hoặc \\t",
+    "Invalid \\escape": "ký tự thoát «\\» không hợp lệ; hãy viết \\\\",
+}
+
+
+def _json_syntax(message: str) -> str:
+    return next((text for start, text in _JSON_SYNTAX.items() if message.startswith(start)),
+                "cú pháp JSON không hợp lệ")
+
+
 def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
     deep = json_too_deep(data)
     if deep is not None:
@@ -246,32 +265,62 @@ def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
     except json.JSONDecodeError as exc:
         problems.append(
             Problem(name, exc.lineno, None, "json_malformed",
-                    f"JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}.")
+                    f"JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {_json_syntax(exc.msg)}.")
         )
     except (RecursionError, MemoryError, ValueError):
         problems.append(Problem(name, None, None, "json_malformed", "JSON không đọc được (cấu trúc quá phức tạp)."))
     return None
 
 
-_MANIFEST_MESSAGES = {
-    "required": "Thiếu trường bắt buộc",
-    "pattern": "Giá trị không đúng định dạng",
-    "enum": "Giá trị không thuộc danh sách cho phép",
-    "type": "Kiểu dữ liệu không đúng",
-}
+_JSON_TYPES = {"string": "chuỗi", "number": "số", "integer": "số nguyên", "boolean": "true hoặc false",
+               "object": "đối tượng {…}", "array": "danh sách […]", "null": "null"}
+
+
+def _manifest_message(err: Any) -> tuple[str, str]:
+    """(pointer, Vietnamese sentence) for one jsonschema error of the manifest; never jsonschema's English."""
+    pointer = _pointer(err.absolute_path)
+    schema = err.schema if isinstance(err.schema, Mapping) else {}
+    title = schema.get("title")
+    field_name = str(err.absolute_path[-1]) if err.absolute_path else "procedure.json"
+    what = f"«{title}» ({field_name})" if title else f"Trường «{field_name}»"
+    value = json.dumps(err.instance, ensure_ascii=False)[:80] if not isinstance(err.instance, Mapping | list) else ""
+    expected = err.validator_value
+    kind = str(err.validator)
+    if kind == "required":
+        properties = schema.get("properties") or {}
+        missing = [str(name) for name in expected if isinstance(err.instance, Mapping) and name not in err.instance]
+        name = missing[0] if missing else ""
+        label = (properties.get(name) or {}).get("title") if isinstance(properties, Mapping) else None
+        described = f"«{name}»" + (f" ({label})" if label else "")
+        return f"{pointer}/{name}", f"Thiếu trường bắt buộc {described}; hãy thêm nó."
+    if kind == "additionalProperties" and isinstance(err.instance, Mapping):
+        known = set(schema.get("properties") or {})
+        extra = sorted(str(k) for k in err.instance if k not in known)
+        name = extra[0] if extra else ""
+        return (f"{pointer}/{name}", f"Trường «{name}» không có trong mô tả thủ tục; hãy xóa hoặc sửa tên "
+                                     f"(các trường được dùng: {', '.join(sorted(known))}).")
+    texts = {
+        "pattern": f"{what} có giá trị «{value.strip(chr(34))}» không đúng định dạng quy định",
+        "enum": f"{what} có giá trị «{value.strip(chr(34))}» không hợp lệ; hãy chọn một trong: "
+                + ", ".join(str(v) for v in (expected if isinstance(expected, list) else [expected])),
+        "const": f"{what} phải là {json.dumps(expected, ensure_ascii=False)}",
+        "type": f"{what} phải là " + " hoặc ".join(
+            _JSON_TYPES.get(str(t), str(t)) for t in (expected if isinstance(expected, list) else [expected])),
+        "minimum": f"{what} phải từ {expected} trở lên", "maximum": f"{what} không được vượt quá {expected}",
+        "exclusiveMinimum": f"{what} phải lớn hơn {expected}", "exclusiveMaximum": f"{what} phải nhỏ hơn {expected}",
+        "minLength": f"{what} phải có ít nhất {expected} ký tự", "maxLength": f"{what} dài quá {expected} ký tự",
+        "minItems": f"{what} phải có ít nhất {expected} phần tử", "maxItems": f"{what} có quá {expected} phần tử",
+        "uniqueItems": f"{what} có phần tử bị lặp lại",
+        "minProperties": f"{what} phải có ít nhất {expected} mục",
+    }
+    return pointer, texts.get(kind, f"{what} có giá trị không hợp lệ") + "."
 
 
 def check_manifest(data: Any) -> list[Problem]:
     problems = []
-    for err in sorted(_manifest_validator().iter_errors(data), key=lambda e: list(e.absolute_path)):
-        pointer = _pointer(err.absolute_path)
-        detail = err.message
-        if err.validator == "required":
-            missing = err.message.split("'")[1] if "'" in err.message else ""
-            pointer = f"{pointer}/{missing}"
-            detail = f"thiếu trường «{missing}»"
-        label = _MANIFEST_MESSAGES.get(str(err.validator), "Giá trị không hợp lệ")
-        problems.append(Problem(MANIFEST, None, pointer or "/", f"manifest_{err.validator}", f"{label}: {detail}."))
+    for err in sorted(_manifest_validator().iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        pointer, message = _manifest_message(err)
+        problems.append(Problem(MANIFEST, None, pointer or "/", f"manifest_{err.validator}", message))
     return problems
 
 

@@ -276,3 +276,50 @@ def test_task_table_carries_each_user_tasks_documentation_and_the_start() -> Non
     (start,) = [info for info in table.values() if info.get("kind") == "start"]
     assert start["documentation"] == "Người yêu cầu khai tờ khai.\nĐính kèm giấy chứng sinh."
     assert re.match(r"^Task_", next(iter(k for k, v in table.items() if v.get("kind") != "start")))
+
+
+# ------------------------------------------------------------------ the manifest and JSON files in the designer's words
+
+ENGLISH = re.compile(r"does not match|is not one of|is not of type|is a required property|Additional properties|"
+                     r"Expecting|delimiter|Unterminated|Extra data|was unexpected|is less than|is greater than")
+
+
+def _manifest_problems(**changes: object) -> list:
+    pkg = khai_sinh()
+    manifest = json.loads(pkg.manifest or b"")
+    for key, value in changes.items():
+        if value is None:
+            del manifest[key]
+        else:
+            manifest[key] = value
+    pkg.manifest = json.dumps(manifest).encode()
+    return [p for p in check_package(pkg).problems if p.file == MANIFEST]
+
+
+@pytest.mark.parametrize(
+    ("changes", "pointer", "expected"),
+    [({"code": "sai"}, "/code", "«sai»"), ({"level": "vu_tru"}, "/level", "«vu_tru»"),
+     ({"name": None}, "/name", "«name»"), ({"processing_time": {"amount": "ba", "unit": "working_days"}},
+                                           "/processing_time/amount", "số"),
+     ({"processing_time": {"amount": 999, "unit": "working_days"}}, "/processing_time/amount", "365"),
+     ({"processing_time": {"amount": 1, "unit": "working_days", "thua": 1}}, "/processing_time/thua", "«thua»")],
+)
+def test_manifest_problems_say_what_to_change_in_vietnamese(changes: dict, pointer: str, expected: str) -> None:
+    problems = _manifest_problems(**changes)
+    assert problems, changes
+    problem = next(p for p in problems if p.pointer == pointer)
+    assert expected in problem.message, problem.message
+    assert not ENGLISH.search(problem.message), problem.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [(b'{"a": }', "thiếu giá trị"), (b'{"a" 1}', "dấu hai chấm"), (b'{"a": 1,}', "dấu nháy kép"),
+     (b"[1 2]", "dấu phẩy"), (b'{"a": "x', "chưa được đóng"), (b'{"a": 1} x', "nội dung thừa")],
+)
+def test_json_syntax_errors_are_told_in_vietnamese(text: bytes, expected: str) -> None:
+    pkg = khai_sinh()
+    pkg.forms["tham-dinh.schema.json"] = text
+    (problem,) = [p for p in check_package(pkg).problems if p.file == "tham-dinh.schema.json"]
+    assert problem.code == "json_malformed" and problem.line == 1
+    assert expected in problem.message and not ENGLISH.search(problem.message), problem.message
