@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 
@@ -96,19 +97,22 @@ def store_upload(data: bytes, filename: str, content_type: str, field_path: str,
     limit = current_app.config["MAX_UPLOAD_FILE_BYTES"]
     label = field_path or safe_filename(filename)
     if not data:
-        raise Invalid("Tệp tải lên rỗng.", details={field_path: "Tệp tải lên rỗng."})
+        raise Invalid(gettext("Tệp tải lên rỗng."), details={field_path: gettext("Tệp tải lên rỗng.")})
     if len(data) > limit:
-        message = f"Tệp «{safe_filename(filename)}» vượt quá {limit // (1024 * 1024)} MB."
+        message = gettext("Tệp «%(name)s» vượt quá %(size)s MB.", name=safe_filename(filename),
+                          size=limit // (1024 * 1024))
         raise Invalid(message, details={field_path: message})
     allowed = accepted_types(accept)
     detected = sniff(data)
     if detected is None or detected not in allowed:
-        message = f"Tệp của trường «{label}» phải là {_type_names(allowed)} hợp lệ."
+        message = gettext("Tệp của trường «%(field)s» phải là %(types)s hợp lệ.", field=label,
+                          types=_type_names(allowed))
         raise Invalid(message, details={field_path: message})
     extension = Path(safe_filename(filename)).suffix.lower().lstrip(".")
     if extension not in TYPES[detected].extensions:
-        wanted = " hoặc ".join(f".{e}" for e in TYPES[detected].extensions)
-        message = f"Tệp «{safe_filename(filename)}» là tệp {TYPES[detected].label}: tên tệp phải có đuôi {wanted}."
+        wanted = gettext(" hoặc ").join(f".{e}" for e in TYPES[detected].extensions)
+        message = gettext("Tệp «%(name)s» là tệp %(kind)s: tên tệp phải có đuôi %(wanted)s.",
+                          name=safe_filename(filename), kind=TYPES[detected].label, wanted=wanted)
         raise Invalid(message, details={field_path: message})
     digest = hashlib.sha256(data).hexdigest()
     target = Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / digest
@@ -175,11 +179,12 @@ def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, do
         reusable = att is not None and (att.dossier_id == dossier.id or own or (
             source is not None and may_view is not None and may_view(user, source)))
         if att is None or not reusable:
-            errors[pointer] = "Tệp đính kèm không tồn tại hoặc không thuộc về bạn; vui lòng tải lên lại."
+            errors[pointer] = gettext("Tệp đính kèm không tồn tại hoặc không thuộc về bạn; vui lòng tải lên lại.")
             continue
         allowed = accepted_types(str(node["contentMediaType"]).split(","))
         if att.content_type not in allowed:
-            errors[pointer] = f"Tệp «{att.filename}» không được nhận: trường này chỉ nhận tệp {_type_names(allowed)}."
+            errors[pointer] = gettext("Tệp «%(name)s» không được nhận: trường này chỉ nhận tệp %(types)s.",
+                                      name=att.filename, types=_type_names(allowed))
             continue
         if att.dossier_id is None:
             att.dossier_id = dossier.id
@@ -192,7 +197,7 @@ def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, do
             _replace(data, pointer, reference(copy))
             changed = True
     if errors:
-        raise Invalid("Tệp đính kèm không hợp lệ.", code="attachment_invalid", details=errors)
+        raise Invalid(gettext("Tệp đính kèm không hợp lệ."), code="attachment_invalid", details=errors)
     db.session.flush()
     return changed
 
@@ -215,7 +220,7 @@ def open_attachment(token: str, user: User | None, may_view: Any) -> tuple[Attac
     owner = att is not None and user is not None and att.uploaded_by_id == user.id and att.dossier_id is None
     if att is None or not (owner or (att.dossier_id is not None
                                      and may_view(user, db.session.get(Dossier, att.dossier_id)))):
-        raise NotFound("Không tìm thấy tệp.", code="attachment_not_found")
+        raise NotFound(gettext("Không tìm thấy tệp."), code="attachment_not_found")
     return att, Path(current_app.config["UPLOAD_DIR"]) / att.sha256[:2] / att.sha256
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.eforms.schema import resolve_pointer
@@ -52,12 +53,13 @@ def reception_problems(dossier: Dossier, data: Mapping[str, Any]) -> dict[str, s
             phantom.append(name)
     messages = []
     if unticked:
-        messages.append("Chưa đánh dấu đã nhận thành phần hồ sơ bắt buộc: " + "; ".join(unticked) + ".")
+        messages.append(gettext("Chưa đánh dấu đã nhận thành phần hồ sơ bắt buộc: %(names)s.",
+                                names="; ".join(unticked)))
     if absent:
-        messages.append("Hồ sơ chưa có tệp của thành phần bắt buộc: " + "; ".join(absent) + ".")
+        messages.append(gettext("Hồ sơ chưa có tệp của thành phần bắt buộc: %(names)s.", names="; ".join(absent)))
     if phantom:
-        messages.append("Hồ sơ nộp trực tuyến không có tệp của thành phần: " + "; ".join(phantom)
-                        + ". Bỏ đánh dấu thành phần này.")
+        messages.append(gettext("Hồ sơ nộp trực tuyến không có tệp của thành phần: %(names)s. Bỏ đánh dấu thành "
+                                "phần này.", names="; ".join(phantom)))
     return {pointer: " ".join(messages)} if messages else {}
 
 

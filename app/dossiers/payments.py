@@ -21,6 +21,7 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import delete, select
 
 from app.dossiers.attachments import store_upload
@@ -140,10 +141,10 @@ PLATFORM_OPERATIONS["payment.collect"] = collect
 def new_payment(dossier: Dossier, user: User) -> Payment:
     """The payer asks to pay (again, after cancelling): reuse the open payment or start a new one."""
     if dossier.applicant_user_id != user.id:
-        raise NotFound(f"Không tìm thấy hồ sơ {dossier.code}.", code="dossier_not_found")
+        raise NotFound(gettext("Không tìm thấy hồ sơ %(code)s.", code=dossier.code), code="dossier_not_found")
     call = awaiting_call(dossier)
     if call is None:
-        raise Conflict("Hồ sơ này không có khoản phí nào đang chờ thanh toán.", code="nothing_to_pay")
+        raise Conflict(gettext("Hồ sơ này không có khoản phí nào đang chờ thanh toán."), code="nothing_to_pay")
     existing = open_payment(dossier)
     if existing is not None:
         return existing
@@ -160,7 +161,8 @@ def new_payment(dossier: Dossier, user: User) -> Payment:
         _create_at_platform(payment, dossier)
     except ConnectorError as exc:
         db.session.rollback()
-        raise Conflict(f"Chưa tạo được giao dịch thanh toán: {exc.message} Vui lòng thử lại sau.",
+        raise Conflict(gettext("Chưa tạo được giao dịch thanh toán: %(reason)s Vui lòng thử lại sau.",
+                               reason=exc.message),
                        code="payment_unavailable") from exc
     return payment
 
@@ -410,16 +412,16 @@ def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
     payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None or not may_refund(user, payment.dossier):
-        raise NotFound(f"Không tìm thấy giao dịch số {payment_id}.", code="payment_not_found")
+        raise NotFound(gettext("Không tìm thấy giao dịch số %(id)s.", id=payment_id), code="payment_not_found")
     if payment.state not in ("paid", "refunded"):
-        raise Conflict("Chỉ hoàn tiền được giao dịch đã thanh toán.", code="payment_not_paid")
+        raise Conflict(gettext("Chỉ hoàn tiền được giao dịch đã thanh toán."), code="payment_not_paid")
     left = payment.amount - payment.refunded_amount - _pending_refunds(payment)
     if amount <= 0 or amount > left:
-        message = (f"Phải từ 1 đến {left} đồng (đã trừ các khoản hoàn đang chờ)." if left > 0 else
-                   "Giao dịch không còn tiền để hoàn (kể cả các khoản hoàn đang chờ).")
-        raise Invalid("Số tiền hoàn không hợp lệ.", details={"/so_tien": message})
+        message = (gettext("Phải từ 1 đến %(left)s đồng (đã trừ các khoản hoàn đang chờ).", left=left) if left > 0
+                   else gettext("Giao dịch không còn tiền để hoàn (kể cả các khoản hoàn đang chờ)."))
+        raise Invalid(gettext("Số tiền hoàn không hợp lệ."), details={"/so_tien": message})
     if not reason.strip():
-        raise Invalid("Cần ghi lý do hoàn tiền.", details={"/ly_do": "Cần ghi lý do hoàn tiền."})
+        raise Invalid(gettext("Cần ghi lý do hoàn tiền."), details={"/ly_do": gettext("Cần ghi lý do hoàn tiền.")})
     _request_refund(payment, amount, reason, f"HT-{payment.transaction_id}-{uuid4().hex[:16]}", user)
     return payment
 
@@ -477,9 +479,9 @@ def retry_refund(refund_id: int, user: User) -> Refund:
     """Queue a stalled refund's job again (the caller commits)."""
     request = db.session.get(Refund, refund_id)
     if request is None or not may_refund(user, request.payment.dossier):
-        raise NotFound(f"Không tìm thấy yêu cầu hoàn tiền số {refund_id}.", code="refund_not_found")
+        raise NotFound(gettext("Không tìm thấy yêu cầu hoàn tiền số %(id)s.", id=refund_id), code="refund_not_found")
     if request.state != "pending":
-        raise Conflict("Yêu cầu hoàn tiền này đã được xử lý.", code="refund_closed")
+        raise Conflict(gettext("Yêu cầu hoàn tiền này đã được xử lý."), code="refund_closed")
     _note(request.payment, "refund_retry", f"Thử lại yêu cầu hoàn tiền số {request.id}.", user)
     enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, request.id,
                          job_id=f"pay-refund-{request.id}-{uuid4().hex[:8]}")

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 
 from app.eforms.schema import form_defaults, pointer_to_path, resolve_pointer
 from app.extensions import db
@@ -23,7 +24,7 @@ from app.models import RegistryLookup, User
 from connectors.base import ConnectorError, PermanentError
 from connectors.registry import Registry
 
-SOURCES = {"population": "Cơ sở dữ liệu quốc gia về dân cư"}
+SOURCES = {"population": lazy_gettext("Cơ sở dữ liệu quốc gia về dân cư")}
 
 
 def _address(value: Any) -> Any:
@@ -95,12 +96,12 @@ def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) 
         outcome = "ok"
     except PermanentError as exc:
         outcome = exc.code
-        result.notice = ("Không tìm thấy thông tin của bạn trong Cơ sở dữ liệu quốc gia về dân cư; "
-                         "vui lòng tự điền tờ khai.")
+        result.notice = gettext("Không tìm thấy thông tin của bạn trong Cơ sở dữ liệu quốc gia về dân cư; "
+                                "vui lòng tự điền tờ khai.")
     except ConnectorError as exc:
         outcome = f"unavailable:{exc.code}"
-        result.notice = ("Cơ sở dữ liệu quốc gia về dân cư đang tạm gián đoạn nên chưa điền sẵn được; "
-                         "vui lòng tự điền tờ khai hoặc thử lại sau.")
+        result.notice = gettext("Cơ sở dữ liệu quốc gia về dân cư đang tạm gián đoạn nên chưa điền sẵn được; "
+                                "vui lòng tự điền tờ khai hoặc thử lại sau.")
     db.session.add(RegistryLookup(user_id=user.id, operation="population.lookup_citizen", subject=user.personal_id,
                                   purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40]))
     db.session.commit()

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import and_, exists, false, func, or_, select, text, true, update
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -310,15 +311,15 @@ def resend_sync(dossier: Dossier, user: User) -> None:
     from app.dossiers.portal_sync import resend
 
     if not may_operate(user, dossier):
-        raise NotFound(f"Không tìm thấy hồ sơ {dossier.code}.", code="dossier_not_found")
+        raise NotFound(gettext("Không tìm thấy hồ sơ %(code)s.", code=dossier.code), code="dossier_not_found")
     if not resend(dossier_ids=[dossier.id], actor=user):
-        raise Conflict("Hồ sơ này không còn cập nhật nào chờ gửi lên Cổng DVCQG.", code="nothing_to_resend")
+        raise Conflict(gettext("Hồ sơ này không còn cập nhật nào chờ gửi lên Cổng DVCQG."), code="nothing_to_resend")
 
 
 def get_call(call_id: int, user: User) -> ServiceCall:
     call = db.session.get(ServiceCall, call_id)
     if call is None or not may_operate(user, call.dossier):
-        raise NotFound(f"Không tìm thấy sự cố số {call_id}.", code="incident_not_found")
+        raise NotFound(gettext("Không tìm thấy sự cố số %(id)s.", id=call_id), code="incident_not_found")
     return call
 
 
@@ -326,7 +327,7 @@ def retry_call(call_id: int, user: User) -> ServiceCall:
     """Start a new round of attempts for an incident; the caller commits (the job is enqueued after commit)."""
     call = get_call(call_id, user)
     if call.state != "failed" and not is_stalled(call):
-        raise Conflict("Sự cố này đã được xử lý hoặc đang được thử lại.", code="incident_closed")
+        raise Conflict(gettext("Sự cố này đã được xử lý hoặc đang được thử lại."), code="incident_closed")
     call.state, call.rounds, call.attempts, call.next_attempt_at = "pending", call.rounds + 1, 0, None
     _audit(call, "incident_retry", f"Thử lại bước «{call.title}» (lần {call.rounds}).", user)
     db.session.flush()

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -59,9 +60,9 @@ def notice(dossier: Dossier) -> str | None:
     reported = set(db.session.info.get(_REPORTED, []))
     for incident in open_for(dossier):
         if incident.id in reported:
-            return ("Bước xử lý của bạn đã được lưu, nhưng quy trình gặp lỗi ở bước tiếp theo và chưa thể chuyển "
-                    f"tiếp: {incident.message} Lỗi đã được báo cho người vận hành để khắc phục; bạn không cần "
-                    "làm lại.")
+            return gettext("Bước xử lý của bạn đã được lưu, nhưng quy trình gặp lỗi ở bước tiếp theo và chưa thể "
+                           "chuyển tiếp: %(reason)s Lỗi đã được báo cho người vận hành để khắc phục; bạn không cần "
+                           "làm lại.", reason=incident.message)
     return None
 
 
@@ -82,7 +83,7 @@ def incidents(user: User) -> list[WorkflowIncident]:
 def get_incident(incident_id: int, user: User) -> WorkflowIncident:
     incident = db.session.get(WorkflowIncident, incident_id)
     if incident is None or not may_operate(user, incident.dossier):
-        raise NotFound(f"Không tìm thấy sự cố quy trình số {incident_id}.", code="incident_not_found")
+        raise NotFound(gettext("Không tìm thấy sự cố quy trình số %(id)s.", id=incident_id), code="incident_not_found")
     return incident
 
 
@@ -94,7 +95,7 @@ def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None)
     """
     incident = get_incident(incident_id, user)
     if incident.state != "open":
-        raise Conflict("Sự cố này đã được xử lý.", code="incident_closed")
+        raise Conflict(gettext("Sự cố này đã được xử lý."), code="incident_closed")
     dossier = incident.dossier
     version = dossier.procedure_version
     instance = dossier.workflow
@@ -126,4 +127,5 @@ def _flush() -> None:
     try:
         db.session.flush()
     except StaleDataError as exc:
-        raise Conflict("Hồ sơ vừa được cập nhật bởi người khác; vui lòng thử lại.", code="stale_workflow") from exc
+        raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng thử lại."),
+                       code="stale_workflow") from exc
