@@ -94,3 +94,20 @@ def test_refused_at_intake_and_the_fee_comes_back(client, token, jobs, national)
     [payment] = client.get(f"/api/v1/dossiers/{code}", headers=citizen).get_json()["payments"]
     assert (payment["state"], payment["refunded_amount"]) == ("refunded", 10000)
     assert payment["receipt_url"].startswith("/tep/")
+
+
+def test_chief_disagrees_and_the_examination_comes_back_with_the_reason(client, token, jobs, national):
+    citizen, reception = token("congdan"), token("ca.tiepnhan")
+    specialist, chief = token("ca.cutru"), token("ca.truong")
+    data = with_uploads(client_uploader(client), citizen, start_data("thuong-tru"))
+    code = client.post(f"/api/v1/procedures/{CODE}/dossiers", json=data, headers=citizen).get_json()["code"]
+    pay_fee(client, jobs, code)
+    complete(client, reception, open_task(client, reception, code))
+    complete(client, specialist, open_task(client, specialist, code), ghi_chu="Chủ hộ đồng ý cho nhập khẩu.")
+    reason = "Chưa có văn bản đồng ý của chủ hộ, đề nghị kiểm tra lại."
+    state = complete(client, chief, open_task(client, chief, code), dong_y=False, y_kien=reason)
+    [back] = [h for h in state["history"] if h["action"] == "returned"]
+    assert (back["task"], back["outcome"], back["note"]) == ("Phê duyệt", "Không đồng ý", reason)
+    again = client.get(f"/api/v1/tasks/{open_task(client, specialist, code)['id']}", headers=specialist).get_json()
+    assert again["returned"]["reason"] == reason and again["returned"]["outcome"] == "Không đồng ý"
+    assert again["previous_data"]["ghi_chu"] == "Chủ hộ đồng ý cho nhập khẩu."
