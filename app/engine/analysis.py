@@ -695,6 +695,8 @@ SYSTEM_NAMES = frozenset({DATA_NAME, "thong_tin_ho_so"})
 # (app/engine/runtime.py, WorkflowRun.fail_service).
 CAUGHT_ERROR_NAME = "loi_dich_vu"
 _AFTER = "#sau"  # suffix of the virtual node "a sub-process has finished"
+# Beyond this many flow nodes the path analysis (which names every path has defined) is skipped.
+MAX_FLOW_NODES = 2000
 
 
 @dataclass(frozen=True)
@@ -845,25 +847,39 @@ def _propagate(flow: DataFlow, defines: Mapping[str, set[str]], initial: frozens
     nodes = list(flow.preds)
     before: dict[str, frozenset[str] | None] = dict.fromkeys(nodes)
     after: dict[str, frozenset[str] | None] = dict.fromkeys(nodes)
-    for _ in range(len(nodes) + 2):
-        changed = False
-        for node in nodes:
-            value: frozenset[str] | None
-            if node in flow.starts:
-                value = initial
+    successors: dict[str, list[str]] = {}
+    for node, preds in flow.preds.items():
+        for pred, _ in preds:
+            successors.setdefault(pred, []).append(node)
+    # A worklist: each node's sets only shrink, so it settles after a few visits per name; the budget keeps
+    # a hostile diagram from turning the check into a long computation (what is left unknown is not flagged).
+    pending = list(nodes)
+    queued = set(pending)
+    budget = 50 * len(nodes) + 1000
+    while pending and budget > 0:
+        budget -= 1
+        node = pending.pop(0)
+        queued.discard(node)
+        value: frozenset[str] | None
+        if node in flow.starts:
+            value = initial
+        else:
+            incoming = [after.get(p) if out else before.get(p) for p, out in flow.preds.get(node, [])]
+            known = [v for v in incoming if v is not None]
+            if node in flow.union_joins:
+                value = frozenset().union(*known) if known and len(known) == len(incoming) else None
             else:
-                incoming = [after.get(p) if out else before.get(p) for p, out in flow.preds.get(node, [])]
-                known = [v for v in incoming if v is not None]
-                if node in flow.union_joins:
-                    value = frozenset().union(*known) if known and len(known) == len(incoming) else None
-                else:
-                    value = frozenset.intersection(*known) if known else None
-            out = None if value is None else value | defines.get(node, set())
-            if value != before[node] or out != after[node]:
-                before[node], after[node] = value, out
-                changed = True
-        if not changed:
-            break
+                value = frozenset.intersection(*known) if known else None
+        out = None if value is None else value | defines.get(node, set())
+        if value != before[node] or out != after[node]:
+            before[node], after[node] = value, out
+            for successor in successors.get(node, []):
+                if successor not in queued:
+                    queued.add(successor)
+                    pending.append(successor)
+    if pending:  # out of budget: forget what did not settle rather than warn about it
+        for node in pending:
+            before[node] = after[node] = None
     return before, after
 
 
@@ -883,7 +899,10 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
         defines.setdefault(node, set()).update(names)
     initial = frozenset(start_fields) | SYSTEM_NAMES
     anywhere = set(initial).union(*defines.values()) if defines else set(initial)
-    before, after = _propagate(flow, defines, initial)
+    if len(flow.preds) <= MAX_FLOW_NODES:
+        before, after = _propagate(flow, defines, initial)
+    else:  # a diagram this large only gets the "defined nowhere" check
+        before, after = {}, {}
     problems = []
     for use in flow.uses:
         available = after.get(use.node) if use.after else before.get(use.node)
