@@ -6,6 +6,7 @@ names the file and a line (XML) or a JSON pointer (JSON), so a designer can go s
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import json
@@ -20,7 +21,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.eforms.schema import check_form_schema
+from app.eforms.schema import FormSchemaError, check_form_schema, resolve_ref
 from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn, check_variables, summarize
 from app.procedures.declarations import declaration_problems
 from connectors import operation_catalog
@@ -391,6 +392,8 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                     f"hãy thêm vào mục lanes, ví dụ \"{task.lane}\": \"chuyen_vien\"."))
         problems += _service_task_problems(analysis)
         problems += _variable_problems(analysis, manifest, forms)
+    if manifest is not None:
+        problems += _fee_problems(manifest, forms.get(manifest["start_form"]))
     problems += declaration_problems(manifest, analysis, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
 
@@ -422,6 +425,66 @@ def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
             problems.append(Problem(*where, "operation_params_missing",
                                     f"Tác vụ dịch vụ «{task.title}»: thao tác «{task.operation}» cần tham số "
                                     f"{', '.join(missing)}."))
+        problems += _payment_problems(task, where)
+    return problems
+
+
+# The amount a payment step charges is the dossier's fee, computed once from procedure.json (app/dossiers/fees.py).
+FEE_EXPRESSION = "thong_tin_ho_so['le_phi']"
+
+
+def _payment_problems(task: Any, where: tuple[str, int | None, None]) -> list[Problem]:
+    """`payment.collect` charges the dossier's fee: a diagram computing another amount would charge what the
+    receipt, the portal and the API do not show."""
+    given = (task.parameters.get("so_tien") or {}).get("value")
+    if task.operation != "payment.collect" or given is None:
+        return []
+    try:
+        same = ast.dump(ast.parse(given.strip(), mode="eval")) == ast.dump(ast.parse(FEE_EXPRESSION, mode="eval"))
+    except SyntaxError:
+        same = False
+    if same:
+        return []
+    return [Problem(*where, "fee_amount_elsewhere",
+                    f"Tác vụ «{task.title}» tính số tiền thu bằng «{given[:200]}». Số tiền thu là lệ phí của hồ sơ, "
+                    f"tính một lần theo mục fee trong procedure.json: bỏ tham số so_tien hoặc đặt là {FEE_EXPRESSION}; "
+                    "phí theo số bản, số trang… khai báo trong fee.per.")]
+
+
+def _form_node(schema: Any, pointer: str) -> Mapping[str, Any] | None:
+    """The schema of the form field a JSON pointer names (through properties and $ref), or None."""
+    node: Any = schema
+    try:
+        for raw in pointer.lstrip("/").split("/"):
+            if not isinstance(node, Mapping):
+                return None
+            node = resolve_ref(node, schema)
+            properties = node.get("properties")
+            name = raw.replace("~1", "/").replace("~0", "~")
+            node = properties.get(name) if isinstance(properties, Mapping) else None
+        return resolve_ref(node, schema) if isinstance(node, Mapping) else None
+    except FormSchemaError:
+        return None  # reported with the form itself
+
+
+def _fee_problems(manifest: Mapping[str, Any], start_form: Any) -> list[Problem]:
+    """Per-unit fees count what the applicant asks for in the start form: a whole number the form bounds."""
+    problems = []
+    for i, item in enumerate((manifest.get("fee") or {}).get("per") or []):
+        pointer = f"/fee/per/{i}/field"
+        node = _form_node(start_form, item["field"]) if isinstance(start_form, Mapping) else None
+        if node is None:
+            problems.append(Problem(MANIFEST, None, pointer, "fee_field_unknown",
+                                    f"Phí «{item['name']}» tính theo trường «{item['field']}» nhưng biểu mẫu khởi "
+                                    f"tạo {manifest['start_form']} không có trường này."))
+        elif node.get("type") != "integer":
+            problems.append(Problem(MANIFEST, None, pointer, "fee_field_not_integer",
+                                    f"Phí «{item['name']}» tính theo trường «{item['field']}»: trường này phải là "
+                                    "số nguyên (\"type\": \"integer\") để đếm số bản, số trang…"))
+        elif not isinstance(node.get("maximum"), int):
+            problems.append(Problem(MANIFEST, None, pointer, "fee_field_unbounded",
+                                    f"Phí «{item['name']}» tính theo trường «{item['field']}» chưa có giới hạn "
+                                    "trên: đặt \"maximum\" cho trường trong biểu mẫu.", severity="warning"))
     return problems
 
 
