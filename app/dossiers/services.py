@@ -335,7 +335,8 @@ def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
 
 
 def validation_details(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
-    return {path_to_pointer(path): message for path, message in validate_data(schema, data).items()}
+    cap = int(current_app.config["FORM_MAX_ITEMS"])
+    return {path_to_pointer(path): message for path, message in validate_data(schema, data, max_items=cap).items()}
 
 
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,

@@ -8,7 +8,8 @@ A form is closed by default: a property that no schema for that object declares 
 `patternProperties`, or a condition or definition that applies there) is refused by name, at every level,
 so nothing a person or a client adds beyond the form is stored with the dossier or handed to the workflow.
 A schema that says otherwise (`additionalProperties` or `unevaluatedProperties`, true or a schema) is
-respected; an explicit `false` is left to jsonschema.
+respected; an explicit `false` is left to jsonschema. Likewise a list whose schema declares no maxItems holds
+at most the platform's cap (`max_items`), as the web form's parser already ensures.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
 from app.eforms.schema import (
+    DEFAULT_MAX_ITEMS,
     FormSchemaError,
     describe,
     display_scalar,
@@ -283,9 +285,10 @@ def _is_object_schema(node: Mapping[str, Any]) -> bool:
     return declared == "object" or (isinstance(declared, list) and "object" in declared) or "properties" in node
 
 
-def _undeclared(node: Any, data: Any, parts: list[Any], root: Mapping[str, Any],
-                out: list[tuple[str, str]]) -> None:
-    """(path, message) for every property of `data` that its object's schema does not declare."""
+def _beyond_schema(node: Any, data: Any, parts: list[Any], root: Mapping[str, Any], max_items: int,
+                   out: list[tuple[str, str]]) -> None:
+    """(path, message) for every property of `data` that its object's schema does not declare, and every list
+    longer than the platform's cap where the schema sets no maxItems."""
     if len(parts) > _WALK_DEPTH:
         return
     facets = _facets(node, root)
@@ -308,15 +311,22 @@ def _undeclared(node: Any, data: Any, parts: list[Any], root: Mapping[str, Any],
                             gettext("Trường «%(name)s» không có trong %(form)s; vui lòng bỏ trường này.", name=name,
                                     form=_title(root, parts))))
             for sub in subs:
-                _undeclared(sub, value, [*parts, key], root, out)
+                _beyond_schema(sub, value, [*parts, key], root, max_items, out)
     elif isinstance(data, list):
+        is_list = any(f.get("type") == "array" or "items" in f or "prefixItems" in f for f in facets)
+        if is_list and not any("maxItems" in f for f in facets):
+            least = max((f["minItems"] for f in facets if isinstance(f.get("minItems"), int)), default=0)
+            limit = max(max_items, least)
+            if len(data) > limit:
+                out.append((join_path(parts), f"{_title(root, parts)}: tối đa {limit} mục."))
+                return
         for i, value in enumerate(data):
             for f in facets:
                 prefix = f.get("prefixItems")
                 if isinstance(prefix, list) and i < len(prefix):
-                    _undeclared(prefix[i], value, [*parts, i], root, out)
+                    _beyond_schema(prefix[i], value, [*parts, i], root, max_items, out)
                 elif isinstance(f.get("items"), Mapping):
-                    _undeclared(f["items"], value, [*parts, i], root, out)
+                    _beyond_schema(f["items"], value, [*parts, i], root, max_items, out)
 
 
 def _matches(pattern: Any, key: Any) -> bool:
@@ -326,17 +336,17 @@ def _matches(pattern: Any, key: Any) -> bool:
         return False
 
 
-def validate_data(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
+def validate_data(schema: Mapping[str, Any], data: Any, *, max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, str]:
     """{field path: Vietnamese message}; "" is the form itself. Only the first message of a field is kept.
 
-    Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass, and a property the
-    form does not declare is refused by name.
+    Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass, a property the
+    form does not declare is refused by name, and a list without its own maxItems holds at most `max_items`.
     """
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
     found: list[tuple[str, str]] = []
     for error in validator.iter_errors(data):
         found.extend(_translate(error, schema))
-    _undeclared(schema, data, [], schema, found)
+    _beyond_schema(schema, data, [], schema, max_items, found)
     ordered = sorted(enumerate(found), key=lambda e: (_position(schema, split_path(e[1][0])), e[0]))
     messages: dict[str, str] = {}
     for _, (path, message) in ordered:

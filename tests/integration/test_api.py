@@ -151,3 +151,16 @@ def test_undeclared_fields_are_refused_by_submit_and_complete(client, token):
     done = client.post(f"/api/v1/tasks/{task['id']}/complete", json=extra, headers=reception)
     assert done.status_code == 422
     assert "/thong_tin_ho_so" in done.get_json()["error"]["details"]
+
+
+def test_a_list_without_max_items_is_bounded_by_the_platform_setting_over_the_api(app, client, token, monkeypatch):
+    code = submit(client, token("congdan")).get_json()["code"]
+    reception = token("tiepnhan")
+    task = next(t for t in client.get("/api/v1/tasks", headers=reception).get_json()["items"]
+                if t["dossier_code"] == code)
+    client.post(f"/api/v1/tasks/{task['id']}/claim", headers=reception)
+    monkeypatch.setitem(app.config, "FORM_MAX_ITEMS", 2)
+    data = {**task_data("khai-sinh", task["form"]), "thanh_phan_da_nhan": ["TK", "GCS", "GTTT"]}
+    response = client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=reception)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["/thanh_phan_da_nhan"].endswith("tối đa 2 mục.")

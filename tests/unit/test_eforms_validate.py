@@ -255,3 +255,14 @@ def test_a_schema_that_allows_other_fields_is_respected():
     assert list(validate_data(typed, {"a": "x", "b": "y"})) == ["b"]
     unevaluated = {"type": "object", "unevaluatedProperties": True, "properties": {"a": {"type": "string"}}}
     assert validate_data(unevaluated, {"a": "x", "b": 1}) == {}
+
+
+def test_a_list_without_max_items_is_bounded_by_the_platform_cap():
+    schema = {"type": "object", "properties": {
+        "con": {"type": "array", "title": "Con",
+                "items": {"type": "object", "properties": {"ten": {"type": "string"}}}},
+        "it": {"type": "array", "maxItems": 500, "items": {"type": "integer"}},
+    }}
+    assert validate_data(schema, {"con": [{}] * 100, "it": [1] * 500}) == {}
+    assert validate_data(schema, {"con": [{}] * 101}) == {"con": "Con: tối đa 100 mục."}
+    assert validate_data(schema, {"con": [{}] * 6}, max_items=5) == {"con": "Con: tối đa 5 mục."}
