@@ -36,11 +36,11 @@ def designer_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @designer_required
 def index() -> ResponseReturnValue:
     procedures = db.session.scalars(select(Procedure).order_by(Procedure.code)).all()
-    counts = dict(db.session.execute(
+    counts = {procedure_id: count for procedure_id, count in db.session.execute(
         select(ProcedureVersion.procedure_id, func.count(Dossier.id))
         .join(Dossier, Dossier.procedure_version_id == ProcedureVersion.id)
         .group_by(ProcedureVersion.procedure_id)
-    ).tuples().all())
+    )}
     return render_template("studio/index.html", procedures=procedures, counts=counts)
 
 
