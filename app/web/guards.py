@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, request
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, ValidationError
 
@@ -87,7 +88,7 @@ class JSONValueProblem(ValueError):
 
 
 def _refuse_constant(name: str) -> Any:
-    raise UnsafeJSON(f"Giá trị {name} không được phép trong JSON.")
+    raise UnsafeJSON(gettext("Giá trị %(name)s không được phép trong JSON.", name=name))
 
 
 def _escape(token: str) -> str:
@@ -100,24 +101,25 @@ def check_json_value(value: Any) -> None:
     while stack:
         node, pointer, depth = stack.pop()
         if depth > JSON_MAX_DEPTH:
-            raise JSONValueProblem(pointer, f"Dữ liệu lồng nhau quá sâu (tối đa {JSON_MAX_DEPTH} cấp).")
+            raise JSONValueProblem(pointer, gettext("Dữ liệu lồng nhau quá sâu (tối đa %(n)s cấp).", n=JSON_MAX_DEPTH))
         if isinstance(node, dict):
             for key, child in node.items():
                 if bad_text(key):
-                    raise JSONValueProblem(pointer, "Tên trường chứa ký tự không hợp lệ.")
+                    raise JSONValueProblem(pointer, gettext("Tên trường chứa ký tự không hợp lệ."))
                 stack.append((child, f"{pointer}/{_escape(key)}", depth + 1))
         elif isinstance(node, list):
             stack.extend((child, f"{pointer}/{i}", depth + 1) for i, child in enumerate(node))
         elif isinstance(node, str):
             if bad_text(node):
-                raise JSONValueProblem(pointer, "Chuỗi chứa ký tự không hợp lệ (ký tự NUL hoặc mã Unicode lẻ).")
+                raise JSONValueProblem(pointer,
+                                       gettext("Chuỗi chứa ký tự không hợp lệ (ký tự NUL hoặc mã Unicode lẻ)."))
         elif isinstance(node, bool) or node is None:
             continue
         elif isinstance(node, int):
             if not JSON_INT_MIN <= node <= JSON_INT_MAX:
-                raise JSONValueProblem(pointer, "Số quá lớn.")
+                raise JSONValueProblem(pointer, gettext("Số quá lớn."))
         elif isinstance(node, float) and not math.isfinite(node):
-            raise JSONValueProblem(pointer, "Số quá lớn.")
+            raise JSONValueProblem(pointer, gettext("Số quá lớn."))
 
 
 def loads_checked(raw: str | bytes) -> Any:
@@ -126,15 +128,15 @@ def loads_checked(raw: str | bytes) -> Any:
         try:
             raw = bytes(raw).decode("utf-8")  # strict: json.loads would let encoded surrogates through
         except UnicodeDecodeError as exc:
-            raise UnsafeJSON("Nội dung không phải văn bản UTF-8.") from exc
+            raise UnsafeJSON(gettext("Nội dung không phải văn bản UTF-8.")) from exc
     try:
         value = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError as exc:
-        raise UnsafeJSON("Dữ liệu lồng nhau quá sâu.") from exc
+        raise UnsafeJSON(gettext("Dữ liệu lồng nhau quá sâu.")) from exc
     except UnsafeJSON:
         raise
     except ValueError as exc:  # JSONDecodeError, or an integer past Python's conversion limit
-        raise UnsafeJSON(str(exc) if isinstance(exc, json.JSONDecodeError) else "Số quá lớn.") from exc
+        raise UnsafeJSON(str(exc) if isinstance(exc, json.JSONDecodeError) else gettext("Số quá lớn.")) from exc
     check_json_value(value)
     return value
 

@@ -88,3 +88,10 @@ def test_form_errors_and_page_messages_in_english(client):
     assert "Vui lòng" not in summary
     missing = client.get("/khong-co?lang=en").get_data(as_text=True)
     assert "Page not found." in missing and "Không tìm thấy" not in missing
+
+
+def test_api_refusals_in_english_when_asked(client):
+    english = client.get("/api/v1/public/dossiers/000.00.01.H26-261130-9999?lang=en").get_json()
+    assert english["error"]["message"] == "No dossier has the code «000.00.01.H26-261130-9999»."
+    vietnamese = client.get("/api/v1/public/dossiers/000.00.01.H26-261130-9999?lang=vi").get_json()
+    assert vietnamese["error"]["message"].startswith("Không tìm thấy hồ sơ")

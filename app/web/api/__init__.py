@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.accounts import user_for_token
@@ -44,7 +45,7 @@ def auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
         scheme, _, token = header.partition(" ")
         user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            response = error(401, "unauthorized", "Thiếu hoặc sai mã truy cập (Authorization: Bearer …).")
+            response = error(401, "unauthorized", gettext("Thiếu hoặc sai mã truy cập (Authorization: Bearer …)."))
             return response[0], 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}  # type: ignore[index]
         g.api_user = user
         return view(*args, **kwargs)
@@ -60,16 +61,17 @@ def api_user() -> User:
 def json_body() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw:
-        raise Invalid("Thiếu nội dung JSON.", code="body_missing", details={"": "Thiếu nội dung JSON."})
+        raise Invalid(gettext("Thiếu nội dung JSON."), code="body_missing",
+                      details={"": gettext("Thiếu nội dung JSON.")})
     try:
         body = loads_checked(raw)
     except JSONValueProblem as exc:
         raise Invalid(exc.message, code="invalid_value", details={exc.pointer: exc.message}) from exc
     except UnsafeJSON as exc:
-        raise ServiceError(f"JSON không hợp lệ: {exc}", code="malformed_json") from exc
+        raise ServiceError(gettext("JSON không hợp lệ: %(reason)s", reason=exc), code="malformed_json") from exc
     if not isinstance(body, dict):
-        raise Invalid("Nội dung phải là một đối tượng JSON.", code="body_not_object",
-                      details={"": "Phải là một đối tượng JSON."})
+        raise Invalid(gettext("Nội dung phải là một đối tượng JSON."), code="body_not_object",
+                      details={"": gettext("Phải là một đối tượng JSON.")})
     return body
 
 
@@ -163,7 +165,7 @@ def get_procedure(code: str) -> ResponseReturnValue:
 @auth_required
 def upload_procedure() -> ResponseReturnValue:
     if not api_user().is_designer:
-        raise Forbidden("Chỉ người thiết kế quy trình được triển khai thủ tục.")
+        raise Forbidden(gettext("Chỉ người thiết kế quy trình được triển khai thủ tục."))
     files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
     try:
         pkg = load_upload(files, slug=request.form.get("slug") or None)
@@ -177,7 +179,7 @@ def upload_procedure() -> ResponseReturnValue:
         db.session.commit()
     except DeployRefused as exc:
         db.session.rollback()
-        return error(422, "package_invalid", "Gói thủ tục có lỗi; chưa triển khai.",
+        return error(422, "package_invalid", gettext("Gói thủ tục có lỗi; chưa triển khai."),
                      report_details(exc.report))
     body = procedure_json(result.procedure)
     body["created"] = result.created
@@ -270,7 +272,8 @@ def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
     """Run the failed workflow step again; an optional {"du_lieu": {...}} sets values its condition needed."""
     repair = json_body().get("du_lieu") if request.get_data(cache=True) else None
     if repair is not None and not isinstance(repair, dict):
-        raise Invalid("«du_lieu» phải là một đối tượng JSON.", details={"/du_lieu": "Phải là một đối tượng JSON."})
+        raise Invalid(gettext("«du_lieu» phải là một đối tượng JSON."),
+                      details={"/du_lieu": gettext("Phải là một đối tượng JSON.")})
     incident = workflow_incidents.retry(incident_id, api_user(), repair)
     db.session.commit()
     return jsonify(workflow_incident_json(incident))
@@ -307,8 +310,8 @@ def refund_payment(payment_id: int) -> ResponseReturnValue:
     body = json_body()
     amount, reason = body.get("so_tien"), body.get("ly_do")
     if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(reason, str):
-        raise Invalid("Cần số tiền hoàn (so_tien, số nguyên) và lý do (ly_do).",
-                      details={"/so_tien": "Phải là số nguyên.", "/ly_do": "Phải là chuỗi."})
+        raise Invalid(gettext("Cần số tiền hoàn (so_tien, số nguyên) và lý do (ly_do)."),
+                      details={"/so_tien": gettext("Phải là số nguyên."), "/ly_do": gettext("Phải là chuỗi.")})
     payment = payments.refund(payment_id, api_user(), amount, reason)
     db.session.commit()
     return jsonify(payment_json(payment)), 202
@@ -319,7 +322,7 @@ def refund_payment(payment_id: int) -> ResponseReturnValue:
 def upload_attachment() -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        raise Invalid("Thiếu tệp (trường «file»).", details={"/file": "Thiếu tệp."})
+        raise Invalid(gettext("Thiếu tệp (trường «file»)."), details={"/file": gettext("Thiếu tệp.")})
     att = store_upload(upload.read(), upload.filename, upload.mimetype or "", request.form.get("field", ""),
                        api_user())
     db.session.commit()
