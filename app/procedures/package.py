@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
@@ -98,10 +99,38 @@ class PackageReport:
         return summarize(self.problems, process_id, user_tasks, subject="Gói thủ tục")[1]
 
 
+# A procedure's folder name (stored with it): lower-case ASCII letters, digits and hyphens.
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?")
+MAX_NAME_LENGTH = 200
+
+
+def _shown(text: str) -> str:
+    """A name as it can be shown back: control characters and unencodable ones replaced, and short."""
+    clean = "".join("?" if ord(c) < 32 or c == "\x7f" else c for c in text)
+    clean = clean.encode("utf-8", "replace").decode("utf-8")
+    return clean if len(clean) <= 60 else clean[:57] + "…"
+
+
+def slugify(text: str) -> str:
+    """A valid slug from any name (accents dropped, other characters turned into hyphens)."""
+    plain = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = plain.encode("ascii", "ignore").decode("ascii").lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:80].strip("-")
+    return slug or "thu-tuc"
+
+
 def _add(pkg: PackageFiles, name: str, data: bytes) -> None:
     base = PurePosixPath(name.replace("\\", "/")).name
     if not base or base.startswith("."):
         return
+    try:
+        base.encode("utf-8")
+        usable = len(base) <= MAX_NAME_LENGTH and not any(ord(c) < 32 or c == "\x7f" for c in base)
+    except UnicodeEncodeError:
+        usable = False
+    if not usable:
+        raise PackageError("file_name_invalid", f"Tên tệp «{_shown(base)}» không dùng được: tên tệp tối đa "
+                                                f"{MAX_NAME_LENGTH} ký tự, không có ký tự điều khiển; hãy đổi tên.")
     if base == MANIFEST:
         pkg.manifest = data
     elif base.endswith((".bpmn", ".dmn")):
@@ -135,6 +164,9 @@ def load_directory(path: Path) -> PackageFiles:
 
 def load_upload(files: Iterable[tuple[str, bytes]], slug: str | None = None) -> PackageFiles:
     """Files posted one by one, or a single zip holding them (any folder structure)."""
+    if slug and not _SLUG.fullmatch(slug):
+        raise PackageError("slug_invalid", f"Tên thư mục (slug) «{_shown(slug)}» không hợp lệ: chỉ gồm chữ thường "
+                                           "không dấu, chữ số và dấu gạch ngang, tối đa 80 ký tự, ví dụ khai-sinh.")
     pkg = PackageFiles(slug=slug or "")
     total = 0
     count = 0
@@ -153,7 +185,7 @@ def load_upload(files: Iterable[tuple[str, bytes]], slug: str | None = None) -> 
     if count == 0:
         raise PackageError("package_empty", "Chưa chọn tệp nào của gói thủ tục.")
     if not pkg.slug:
-        pkg.slug = next(iter(sorted(pkg.bpmn)), "thu-tuc").rsplit(".", 1)[0]
+        pkg.slug = slugify(next(iter(sorted(pkg.bpmn)), "thu-tuc").rsplit(".", 1)[0])
     return pkg
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.engine.runtime import WorkflowRun, get_bundle
 from app.extensions import db
-from app.models import Dossier, HumanTask
+from app.models import Dossier, HumanTask, Procedure
 from app.procedures.deploy import deploy
 from app.procedures.package import load_directory
 from tests.conftest import login
@@ -211,3 +211,30 @@ def test_citizen_sees_start_documentation_and_form_description_as_plain_text(cli
     assert not guidance.xpath(".//b")
     assert guidance.xpath(".//br")  # line breaks kept
     assert "Điền bằng tiếng Việt có dấu." in guidance.text_content()
+
+
+def test_odd_slugs_and_file_names_are_refused_clearly(client, token):
+    headers = token("thietke")
+    manifest = json.loads(package()["procedure.json"])
+    manifest["code"] = "1.999002"  # a new procedure: its row stores the slug
+    files = package(**{"procedure.json": json.dumps(manifest).encode()})
+    for slug in ("x" * 300, "thu\x00tuc", "Thủ tục/../x"):
+        data = {"slug": slug, "files": [(io.BytesIO(content), name) for name, content in files.items()]}
+        response = client.post("/api/v1/procedures", data=data, headers=headers, content_type="multipart/form-data")
+        assert 400 <= response.status_code < 500, (slug, response.status_code)
+        if "\x00" not in slug:  # NUL bytes are refused before any view runs
+            assert response.get_json()["error"]["code"] == "slug_invalid"
+    for odd in ("quy\x01trinh.bpmn", "quy\x00trinh.bpmn"):
+        renamed = {(odd if name == "process.bpmn" else name): content for name, content in files.items()}
+        response = post_api(client, headers, renamed, dry_run=False)
+        assert 400 <= response.status_code < 500, odd
+        if "\x00" not in odd:
+            assert response.get_json()["error"]["code"] == "file_name_invalid"
+    long_name = {("q" * 300 + ".bpmn" if name == "process.bpmn" else name): content for name, content in files.items()}
+    response = post_api(client, headers, long_name, dry_run=False)
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "file_name_invalid"
+    # Without a slug one is made from the diagram's file name, whatever it is.
+    named = {("Quy trình khai sinh (bản 2).bpmn" if name == "process.bpmn" else name): content
+             for name, content in files.items()}
+    assert post_api(client, headers, named, dry_run=False).status_code == 201
+    assert db.session.scalar(select(Procedure.slug).where(Procedure.code == "1.999002")) == "quy-trinh-khai-sinh-ban-2"
