@@ -896,7 +896,8 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
         return []
     defines: dict[str, set[str]] = {node: set(names) for node, names in flow.defines.items()}
     for node, names in task_fields.items():
-        defines.setdefault(node, set()).update(names)
+        # A looped or multi-instance task's own spec is its "[child]"; the flow node is the task's id.
+        defines.setdefault(node.removesuffix(" [child]"), set()).update(names)
     initial = frozenset(start_fields) | SYSTEM_NAMES
     anywhere = set(initial).union(*defines.values()) if defines else set(initial)
     if len(flow.preds) <= MAX_FLOW_NODES:

@@ -785,3 +785,16 @@ def test_xml_syntax_errors_are_told_in_the_designers_words(data: bytes, expected
     english = raw.value.msg.split(",")[0]
     assert english not in problem.message and "line" not in problem.message, problem.message
     assert "«p.bpmn»" in problem.message and "dòng 2" in problem.message
+
+
+def test_a_multi_instance_tasks_form_defines_its_fields_at_the_task() -> None:
+    from app.engine.analysis import check_variables
+
+    analysis = _flow(
+        '<bpmn:startEvent id="s"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
+        '<bpmn:userTask id="a"><bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+        "<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>"
+        '<bpmn:exclusiveGateway id="gw" default="f3"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
+        + _flows("f0 s a", "f1 a gw", "f2 gw e1 y == 1", "f3 gw e2"))
+    (task,) = analysis.user_tasks
+    assert check_variables(analysis, {task.spec_name: {"y"}}, set()) == []
