@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, has_request_context, jsonify, render_template, request
-from flask_babel import gettext, ngettext
+from flask_babel import gettext, ngettext, refresh
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -40,6 +40,10 @@ def duration(amount: int, unit: str) -> str:
 
 def register_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+
+    @app.before_request
+    def choose_language() -> None:
+        refresh()  # each request chooses its own language, even in an app context that outlives it
 
     app.session_interface = SessionInterface()
 
