@@ -182,13 +182,21 @@ def test_running_dossiers_leave_out_finished_ones(client):
     assert codes[1] not in running
 
 
-def test_officer_sees_the_steps_documentation(client):
+def test_officer_sees_the_steps_documentation_and_its_forms_description(client):
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    form = json.loads(pkg.forms["tiep-nhan.schema.json"])
+    form["description"] = "Đối chiếu bản chính.\nTrả lại <ngay> nếu thiếu giấy tờ."
+    pkg.forms["tiep-nhan.schema.json"] = json.dumps(form, ensure_ascii=False).encode()
+    deploy(pkg, deployed_by="tests")
+    db.session.flush()
     code = submit_via_portal(client).rstrip("/").split("/")[-2]
     client.post("/dang-xuat")
     task = db.session.scalar(select(HumanTask).join(Dossier).where(Dossier.code == code))
     login(client, "tiepnhan")
-    guidance = page(client.get(f"/cong-viec/{task.id}")).get_element_by_id("task-guidance").text_content()
-    assert "Kiểm tra thành phần hồ sơ; tiếp nhận và in giấy hẹn trả kết quả" in guidance
+    guidance = page(client.get(f"/cong-viec/{task.id}")).get_element_by_id("task-guidance")
+    text = guidance.text_content()
+    assert "Kiểm tra thành phần hồ sơ; tiếp nhận và in giấy hẹn trả kết quả" in text  # the BPMN documentation
+    assert "Trả lại <ngay> nếu thiếu giấy tờ." in text and guidance.xpath(".//br")
 
 
 def test_citizen_sees_start_documentation_and_form_description_as_plain_text(client, db_session):
