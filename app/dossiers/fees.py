@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
+
 from app.eforms.schema import resolve_pointer
 from app.formats import vnd
 
@@ -101,10 +103,12 @@ def describe_fee(manifest: Mapping[str, Any], channel: int) -> list[str]:
         words.append(vnd(base))
     for item in fee.get("per") or []:
         unit = str(item.get("unit") or "")
-        text = f"{vnd(unit_price(item, channel, 1))}/{unit or 'đơn vị'} ({item['name']})"
+        unit = unit or gettext("đơn vị")
+        text = f"{vnd(unit_price(item, channel, 1))}/{unit} ({item['name']})"
         for tier in sorted(item.get("tiers") or [], key=lambda t: int(t["from"])):
-            text += f", từ {unit or 'đơn vị'} thứ {int(tier['from'])}: {vnd(int(tier['amount']))}"
+            text += ", " + gettext("từ %(unit)s thứ %(n)s: %(amount)s", unit=unit, n=int(tier["from"]),
+                                   amount=vnd(int(tier["amount"])))
         if item.get("cap") is not None:
-            text += f", tối đa {vnd(int(item['cap']))}"
+            text += ", " + gettext("tối đa %(amount)s", amount=vnd(int(item["cap"])))
         words.append(text)
     return words

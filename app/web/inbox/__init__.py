@@ -58,9 +58,10 @@ def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
     def retry() -> str:
         incident = workflow_incidents.retry(incident_id, current_user)
         if incident.state == "open":
-            return (f"Đã chạy lại quy trình của hồ sơ {incident.dossier.code} nhưng vẫn gặp lỗi: "
-                    f"{incident.message}")
-        return f"Đã chạy lại quy trình của hồ sơ {incident.dossier.code}; hồ sơ đã được chuyển tiếp."
+            return gettext("Đã chạy lại quy trình của hồ sơ %(code)s nhưng vẫn gặp lỗi: %(reason)s",
+                           code=incident.dossier.code, reason=incident.message)
+        return gettext("Đã chạy lại quy trình của hồ sơ %(code)s; hồ sơ đã được chuyển tiếp.",
+                       code=incident.dossier.code)
 
     return _operate(retry)
 
