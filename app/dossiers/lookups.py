@@ -8,8 +8,9 @@ The manifest's `lookup_results` maps a service task's result variable to the fie
         {"key": "ngay_sinh", "label": "Ngày sinh", "compare": "/me/nam_sinh", "match": "year"}]}}
 
 `compare` is a JSON pointer into the task's data (the start form and the earlier steps' forms); `match` says
-how: `text` (default: case, accents and spacing do not count), `exact`, `date` (both read as dates) or `year`
-(the years of both). Nothing else the registry answered is shown.
+how: `text` (default: case, spacing and Unicode normal form do not count; accents do, since «Bình» and «Bính» are
+two names, but a value that differs only by its accents is reported as "accents", for the officer to look at),
+`exact`, `date` (both read as dates) or `year` (the years of both). Nothing else the registry answered is shown.
 """
 
 from __future__ import annotations
@@ -90,8 +91,16 @@ def display(value: Any, kind: str = "text") -> str:
     return str(value)
 
 
-def matches(found: Any, declared: Any, kind: str = "text") -> bool | None:
-    """Whether the registry's value agrees with the declared one; None when nothing was declared to compare."""
+def same_text(a: str, b: str) -> bool:
+    """Equal as written, whatever the case, the spacing or the Unicode form (precomposed or not) of the accents."""
+    def norm(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFC", text).split()).casefold()
+    return norm(a) == norm(b)
+
+
+def matches(found: Any, declared: Any, kind: str = "text") -> bool | str | None:
+    """Whether the registry's value agrees with the declared one: True, False, "accents" (a text that agrees only
+    once its accents are dropped: typed without them, or a different name) or None when nothing was declared."""
     if _blank(declared):
         return None
     if _blank(found):
@@ -104,7 +113,10 @@ def matches(found: Any, declared: Any, kind: str = "text") -> bool | None:
         return found_year is not None and found_year == declared_year
     if kind == "exact":
         return display(found).strip() == display(declared).strip()
-    return fold(display(found)) == fold(display(declared))
+    found_text, declared_text = display(found), display(declared)
+    if same_text(found_text, declared_text):
+        return True
+    return "accents" if fold(found_text) == fold(declared_text) else False
 
 
 def labels_of(label: Any, key: str) -> dict[str, str]:
@@ -121,7 +133,8 @@ def labels_of(label: Any, key: str) -> dict[str, str]:
 def checked_result(declaration: Mapping[str, Any], result: Mapping[str, Any],
                    data: Mapping[str, Any]) -> dict[str, Any]:
     """The declared fields of one look-up's result, each with what the applicant declared and whether they
-    match, and the verdict: "match" when every compared field agrees, "mismatch" when one does not."""
+    match, and the verdict: "mismatch" when one compared field disagrees, "accents" when some agree only without
+    their accents, "match" when every compared field agrees."""
     fields = []
     for spec in declaration.get("fields") or []:
         if not isinstance(spec, Mapping) or not isinstance(spec.get("key"), str):
@@ -135,5 +148,6 @@ def checked_result(declaration: Mapping[str, Any], result: Mapping[str, Any],
                        "compared": isinstance(pointer, str),
                        "match": matches(found, declared, kind) if isinstance(pointer, str) else None})
     verdicts = [f["match"] for f in fields if f["match"] is not None]
-    verdict = None if not verdicts else "match" if all(verdicts) else "mismatch"
+    verdict = (None if not verdicts else "mismatch" if False in verdicts
+               else "accents" if "accents" in verdicts else "match")
     return {"fields": fields, "verdict": verdict}

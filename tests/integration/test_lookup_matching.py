@@ -1,7 +1,10 @@
-"""How a registry's answer is set against the declaration: names forgiving case, accents and spacing, dates as
-dates, years against dates; only declared fields come out."""
+"""How a registry's answer is set against the declaration: names forgiving case and spacing (accents count,
+and a name that differs only by them is flagged), dates as dates, years against dates; only declared fields
+come out."""
 
 from __future__ import annotations
+
+import unicodedata
 
 from app.dossiers.lookups import checked_result, display, fold, matches
 
@@ -10,9 +13,14 @@ ANSWER = {"ho_ten": "Trần Thị Bình", "ngay_sinh": "1995-08-20", "so_dinh_da
                              "ward_name": "Phường Ba Đình", "detail": "Số 12, phố Kim Mã"}}
 
 
-def test_names_match_whatever_the_case_accents_and_spacing():
+def test_names_match_whatever_the_case_and_spacing_but_accents_count():
     assert fold("  TRẦN   thị  Bình ") == "tran thi binh" and fold("Đặng") == "dang"
-    assert matches("Trần Thị Bình", "tran  thi BINH") is True
+    assert matches("Trần Thị Bình", "  TRẦN  thị BÌNH ") is True
+    # precomposed vs decomposed accents are the same text
+    assert matches("Trần Thị Bình", unicodedata.normalize("NFD", "Trần Thị Bình")) is True
+    # «Bính» is another name; typed without accents it is neither a match nor a plain mismatch
+    assert matches("Trần Thị Bình", "Trần Thị Bính") == "accents"
+    assert matches("Trần Thị Bình", "tran  thi BINH") == "accents"
     assert matches("Trần Thị Bình", "Trần Thị Bích") is False
     assert matches("Trần Thị Bình", "") is None and matches(None, "Trần Thị Bình") is False
 
@@ -32,9 +40,11 @@ def test_only_declared_fields_with_a_verdict():
         {"key": "ho_ten", "label": {"vi": "Họ tên", "en": "Full name"}, "compare": "/me/ho_ten"},
         {"key": "ngay_sinh", "label": "Ngày sinh", "compare": "/me/nam_sinh", "match": "year"},
         {"key": "noi_thuong_tru", "label": "Nơi thường trú"}]}
-    checked = checked_result(declaration, ANSWER, {"me": {"ho_ten": "tran thi binh", "nam_sinh": 1995}})
+    checked = checked_result(declaration, ANSWER, {"me": {"ho_ten": "trần thị bình", "nam_sinh": 1995}})
     assert [f["key"] for f in checked["fields"]] == ["ho_ten", "ngay_sinh", "noi_thuong_tru"]
     assert [f["match"] for f in checked["fields"]] == [True, True, None] and checked["verdict"] == "match"
+    unaccented = checked_result(declaration, ANSWER, {"me": {"ho_ten": "tran thi binh", "nam_sinh": 1995}})
+    assert unaccented["verdict"] == "accents" and unaccented["fields"][0]["match"] == "accents"
     assert checked["fields"][0]["labels"] == {"vi": "Họ tên", "en": "Full name"}
     assert "O" not in str(checked) and "nhom_mau" not in str(checked)
     wrong = checked_result(declaration, ANSWER, {"me": {"ho_ten": "Trần Thị Bình", "nam_sinh": 1994}})
