@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page
 
 from tests.conftest import ROOT
 from tests.e2e.conftest import login
-from tests.samples import requests_uploader, start_data, with_uploads
+from tests.samples import MOTHER_ID, requests_uploader, start_data, with_uploads
 
 pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -57,6 +57,12 @@ def site(live_server: Any, browser: Browser) -> Iterator[Site]:
     response = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen, timeout=10)
     assert response.status_code == 201, response.text
     code = response.json()["code"]
+    # A second one whose population look-up cannot be made (no population service here): the incidents page has
+    # a row to show.
+    data = with_uploads(requests_uploader(base), citizen, start_data("khai-sinh"))
+    data["me"]["so_dinh_danh"] = MOTHER_ID
+    response = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen, timeout=10)
+    assert response.status_code == 201, response.text
     officer = live_token("tiepnhan")
     tasks = requests.get(f"{base}/api/v1/tasks", headers=officer, timeout=10).json()["items"]
     task_id = next(t["id"] for t in tasks if t["dossier_code"] == code)
@@ -83,6 +89,7 @@ def page_for(site: Site, browser: Browser, user: str | None, width: int) -> Page
 PAGES: list[tuple[str, str | None, str]] = [
     ("catalogue", None, "/"),
     ("login", None, "/dang-nhap"),
+    ("password", "congdan", "/doi-mat-khau"),
     ("public-lookup", None, "/tra-cuu?ma={code}"),
     ("error", None, "/khong-co-trang-nay"),
     ("procedure-form", "congdan", "/thu-tuc/1.001193"),
@@ -180,7 +187,7 @@ def test_the_audit_reports_what_it_should(browser: Browser) -> None:
 VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắặẳẵèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.IGNORECASE)
 # The interface around the data on these pages, with what each shows from data (names, titles, codes) set aside.
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
-    "catalogue", "login", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
+    "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
     "officer-inbox", "incidents", "studio-index", "studio-procedure", "studio-upload"}]
 
 
@@ -193,6 +200,7 @@ def data_strings(app: Any) -> list[str]:
     from app.extensions import db
     from app.models import Agency, User
     from app.models.dossier import Dossier, HumanTask
+    from app.models.integration import ServiceCall
     from app.models.procedure import ProcedureVersion
 
     found: set[str] = set()
@@ -217,6 +225,8 @@ def data_strings(app: Any) -> list[str]:
             found.update(s for s in (d.summary, d.applicant_name, d.applicant_address) if s)
             found.add(mask_name(d.applicant_name or ""))
         found.update(t.title for t in db.session.scalars(select(HumanTask)))
+        for call in db.session.scalars(select(ServiceCall)):  # step titles, and errors as recorded by the job
+            found.update(s for s in (call.title, call.error_message) if s)
         db.session.remove()
     return sorted((s for s in found if VIETNAMESE_ONLY.search(s)), key=len, reverse=True)
 
