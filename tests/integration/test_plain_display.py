@@ -106,3 +106,15 @@ def test_form_values_use_the_same_formats(app):
     with app.test_request_context():
         html = str(render_values(schema, None, {"luc": "2026-11-16T08:36:00Z", "ngay": "2026-11-16"}))
     assert "15:36 16/11/2026" in html and "16/11/2026" in html
+
+
+def test_the_api_gives_the_applicant_the_same_history_as_the_page(client, db_session, jobs, national, token):
+    dossier = khai_sinh(db_session, me={**start_data("khai-sinh")["me"], "so_dinh_danh": MOTHER_ID})
+    run_jobs(jobs)
+
+    def actions(username):
+        body = client.get(f"/api/v1/dossiers/{dossier.code}", headers=token(username)).get_json()
+        return {e["action"] for e in body["history"]}
+
+    assert "service_done" not in actions("congdan") and "submitted" in actions("congdan")
+    assert "service_done" in actions("tiepnhan")

@@ -105,7 +105,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "components_received": received_components(d),
             "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
-                         "status_to": e.status_to, "note": e.note or None} for e in services.history(d)],
+                         "status_to": e.status_to, "note": e.note or None} for e in services.history(d, api_user())],
         })
     return out
 
