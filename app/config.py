@@ -93,9 +93,11 @@ class Config:
     RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1").lower() not in ("0", "false", "no", "off")
     # Where the counters live; empty = REDIS_URL, or process memory in the embedded mode.
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "")
-    # Login attempts from one address, and failed logins for one user name (then 429 until the window passes).
+    # Login attempts from one address; failed logins for one user name from one address; failed logins for one
+    # user name from anywhere (looser, so a guesser cannot lock the owner out cheaply). Then 429 for the window.
     RATELIMIT_LOGIN_IP = _env("RATELIMIT_LOGIN_IP", "30 per minute;300 per hour")
     RATELIMIT_LOGIN_USER = _env("RATELIMIT_LOGIN_USER", "5 per minute;20 per hour")
+    RATELIMIT_LOGIN_ACCOUNT = _env("RATELIMIT_LOGIN_ACCOUNT", "100 per hour")
     # Form posts that submit or complete (web and API together), per user.
     RATELIMIT_SUBMIT = _env("RATELIMIT_SUBMIT", "60 per minute;600 per hour")
     # File and package uploads, per user.

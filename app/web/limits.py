@@ -82,6 +82,12 @@ def login_name() -> str:
     return "name:" + (request.form.get("username", "").strip().lower()[:80] or "-")
 
 
+def login_name_from_address() -> str:
+    """Failed logins for one name from one address: a guesser there is stopped without locking the name's
+    owner out everywhere else (the looser per-name limit caps guessing spread over many addresses)."""
+    return f"{login_name()}@{client_address()}"
+
+
 def failed_login(response: object) -> bool:
     return getattr(response, "status_code", 0) == 401
 
@@ -96,7 +102,8 @@ class Group:
 
 GROUPS: dict[str, Group] = {
     "login-ip": Group("RATELIMIT_LOGIN_IP", client_address),
-    "login-user": Group("RATELIMIT_LOGIN_USER", login_name, deduct_when=failed_login),
+    "login-user": Group("RATELIMIT_LOGIN_USER", login_name_from_address, deduct_when=failed_login),
+    "login-account": Group("RATELIMIT_LOGIN_ACCOUNT", login_name, deduct_when=failed_login),
     "submit": Group("RATELIMIT_SUBMIT", principal),
     "upload": Group("RATELIMIT_UPLOAD", principal),
     "lookup": Group("RATELIMIT_LOOKUP", client_address, methods=("GET",)),
@@ -105,7 +112,7 @@ GROUPS: dict[str, Group] = {
 
 # endpoint → groups; a group shared by several endpoints (web and API) counts them together.
 RATE_LIMITS: dict[str, tuple[str, ...]] = {
-    "auth.login": ("login-ip", "login-user"),
+    "auth.login": ("login-ip", "login-user", "login-account"),
     "portal.procedure": ("submit",),
     "api.submit": ("submit",),
     "inbox.complete": ("submit",),

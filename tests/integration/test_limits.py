@@ -84,6 +84,18 @@ def test_login_is_throttled_per_user_name_with_retry_after(limited):
     # Another name from the same address is not locked by this one's failures; success does not count.
     login(client, "hotich")
     assert _wrong_login(client, " CongDan ").status_code == 429  # the same name however typed
+    # The owner, from another address, is not locked out by a guesser elsewhere.
+    response = app.test_client().post("/dang-nhap", data={"username": "congdan", "password": "demo123"},
+                                      environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert response.status_code == 302
+
+
+def test_failed_logins_for_one_name_are_capped_across_addresses(limited):
+    app = limited(RATELIMIT_LOGIN_ACCOUNT="4 per hour")
+    statuses = [app.test_client().post("/dang-nhap", data={"username": "congdan", "password": "wrong"},
+                                       environ_base={"REMOTE_ADDR": f"10.0.1.{i}"}).status_code
+                for i in range(5)]
+    assert statuses == [401, 401, 401, 401, 429]
 
 
 def test_login_is_throttled_per_address(limited):
