@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext
+
 from app.eforms.schema import resolve_pointer
 
 _DMY = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\s*$")
@@ -80,7 +82,7 @@ def display(value: Any, kind: str = "text") -> str:
         if day is not None:
             return day.strftime("%d/%m/%Y")
     if isinstance(value, bool):
-        return "Có" if value else "Không"
+        return gettext("Có") if value else gettext("Không")
     if isinstance(value, Mapping):
         if any(part in value for part in _ADDRESS_PARTS):
             return ", ".join(str(value[p]) for p in _ADDRESS_PARTS if not _blank(value.get(p)))
