@@ -6,6 +6,7 @@ Set MOTCUA_SCREENSHOTS=<folder> to keep a full-page PNG of each page visited.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 from collections.abc import Iterator
@@ -188,7 +189,8 @@ VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắ�
 # The interface around the data on these pages, with what each shows from data (names, titles, codes) set aside.
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
     "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
-    "officer-inbox", "incidents", "studio-index", "studio-procedure", "studio-upload"}]
+    "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure",
+    "studio-upload"}]
 
 
 def data_strings(app: Any) -> list[str]:
@@ -199,7 +201,7 @@ def data_strings(app: Any) -> list[str]:
     from app.dossiers.services import mask_name
     from app.extensions import db
     from app.models import Agency, User
-    from app.models.dossier import Dossier, HumanTask
+    from app.models.dossier import AuditEvent, Dossier, HumanTask, Notification
     from app.models.integration import ServiceCall
     from app.models.procedure import ProcedureVersion
 
@@ -218,13 +220,21 @@ def data_strings(app: Any) -> list[str]:
     with app.app_context():
         for version in db.session.scalars(select(ProcedureVersion)):
             walk(version.manifest)
-            walk(getattr(version, "forms", None))
+            walk(version.forms)
+            for xml in version.bpmn_files.values():  # names, lanes and the documentation of the diagram's steps
+                found.update(html.unescape(t.strip()) for t in re.findall(r">([^<>]+)</", xml) if t.strip())
         found.update(a.name for a in db.session.scalars(select(Agency)))
         found.update(u.full_name for u in db.session.scalars(select(User)))
         for d in db.session.scalars(select(Dossier)):
             found.update(s for s in (d.summary, d.applicant_name, d.applicant_address) if s)
+            walk(d.form_data)
             found.add(mask_name(d.applicant_name or ""))
-        found.update(t.title for t in db.session.scalars(select(HumanTask)))
+        for task in db.session.scalars(select(HumanTask)):
+            found.update(s for s in (task.title, task.lane) if s)
+            walk(task.data)
+        for event in db.session.scalars(select(AuditEvent)):  # the history as it was recorded
+            found.update(s for s in (event.note, event.task_title, event.actor_name, event.outcome) if s)
+        found.update(n.subject for n in db.session.scalars(select(Notification)) if n.subject)
         for call in db.session.scalars(select(ServiceCall)):  # step titles, and errors as recorded by the job
             found.update(s for s in (call.title, call.error_message) if s)
         db.session.remove()
