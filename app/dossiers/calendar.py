@@ -234,21 +234,15 @@ class WorkingCalendar:
     ) -> datetime:
         """Appointment for the result (hẹn trả kết quả), aware, in the calendar's zone.
 
-        One rule for where counting starts: a dossier received during office hours of a working day, before
-        the cut-off, counts from that moment, and its day is day zero; one received after the cut-off, after
-        closing or on a day off counts from the next working morning, and that day is the first day of the
-        time (hộ tịch: received Monday 15:36 with a 15:00 cut-off → result on Tuesday, as at 14:59).
-
         - ``working_days``, whole N: closing time of the N-th working day after the start day
-          (N = 0: the start day itself — "same day" procedures such as certified copies); of the
-          (N − 1)-th when counting starts at a working morning.
+          (N = 0: the start day itself — "same day" procedures such as certified copies).
         - ``working_days``, fractional N below 1 (e.g. 0.5): N × office hours per day of working
           time, counted from the receipt instant (or from opening of the start day when counting
           starts on a later day), walking office periods only.
         - ``working_days``, N above 1 with a fraction (e.g. 1.5): the whole-day appointment, then the
           fraction as working hours after it — so a longer time never gives an earlier appointment.
-        - ``days`` (calendar days, whole only): start day + N days (N − 1 from a working morning), moved
-          to the next working day if that is a day off, at closing time.
+        - ``days`` (calendar days, whole only): start day + N days, moved to the next working day if
+          that is a day off, at closing time.
         """
         if unit not in (UNIT_WORKING_DAYS, UNIT_DAYS):
             raise ValueError(f"unknown unit {unit!r}: expected {UNIT_WORKING_DAYS!r} or {UNIT_DAYS!r}")
@@ -256,27 +250,24 @@ class WorkingCalendar:
         whole = int(n)
         fraction = n - whole
         start_day = self.start_of_counting(received_at, cutoff)
-        local = self.localize(received_at)
-        from_morning = local.date() != start_day
-        # Whole days after the start day: from a working morning, the start day itself is the first one.
-        after = whole - 1 if from_morning and whole >= 1 else whole
         if unit == UNIT_DAYS:
             if fraction:
                 raise ValueError("a time in calendar days must be a whole number")
-            day = start_day + timedelta(days=after)
+            day = start_day + timedelta(days=whole)
             if not self.is_working_day(day):
                 day = self.next_working_day(day)
             return self.closing_of(day)
         if not fraction:
-            return self.closing_of(self.add_working_days(start_day, after))
+            return self.closing_of(self.add_working_days(start_day, whole))
         extra = _hours_to_timedelta(fraction * self.office_hours.hours_per_day)
         if whole == 0:
+            local = self.localize(received_at)
             if local.date() == start_day:
                 begin = local
             else:
                 begin = datetime.combine(start_day, self.office_hours.opening, tzinfo=self.tz)
             return self._add_working_time(begin, extra)
-        return self._add_working_time(self.closing_of(self.add_working_days(start_day, after)), extra)
+        return self._add_working_time(self.closing_of(self.add_working_days(start_day, whole)), extra)
 
     def add_working_hours(self, start: datetime, hours: Amount) -> datetime:
         """``start`` moved forward by ``hours`` of office time, walking the periods of working days.

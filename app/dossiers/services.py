@@ -165,13 +165,13 @@ def processing_rule(manifest: Mapping[str, Any], agency: Agency, channel: int, a
                              count, amount=shown)
     calendar = calendar_for(agency)
     threshold = pt.get("cutoff") or calendar.office_hours.closing.strftime("%H:%M")
-    if amount == 0 or (amount == 1 and pt["unit"] == UNIT_WORKING_DAYS):
-        # Counted from the next working morning, that day is the first: the result falls on it.
+    if amount == 0:
         later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được trả kết quả trong ngày làm việc "
                         "tiếp theo", time=threshold)
     else:
-        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được tính từ sáng ngày làm việc tiếp "
-                        "theo, là ngày thứ nhất", time=threshold)
+        # The same rule as the calendar's: counting starts at the next working day, which is day zero.
+        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được tính từ ngày làm việc tiếp theo",
+                        time=threshold)
     due = appointment(manifest, agency, at, channel)
     tz = local_tz()
     example = gettext("Tiếp nhận lúc %(at)s → hẹn trả kết quả %(due)s.", at=formats.local_datetime(at, tz),

@@ -32,7 +32,9 @@ def select_locale() -> str:
 
 
 def duration(amount: int, unit: str) -> str:
-    """A processing time in the reader's language, plural and all: "1 working day", "15 working days"."""
+    """A processing time in the reader's language, plural and all: "Same day", "1 working day", "15 working days"."""
+    if not amount:
+        return gettext("Trong ngày")
     if unit == "working_days":
         return ngettext("%(num)s ngày làm việc", "%(num)s ngày làm việc", amount)
     return ngettext("%(num)s ngày", "%(num)s ngày", amount)

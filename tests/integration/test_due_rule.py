@@ -21,14 +21,18 @@ TUESDAY_CLOSING = datetime(2026, 11, 17, 17, 0, tzinfo=VN)
 
 def test_after_the_cutoff_the_result_is_due_the_next_working_day():
     cal = WorkingCalendar()
-    assert cal.due_date(MONDAY_1536, 1, "working_days", cutoff=time(15)) == TUESDAY_CLOSING
-    # Counting from the next working morning: that day is the first of the time, on any unit.
-    saturday = datetime(2026, 11, 21, 9, 0, tzinfo=VN)
-    assert cal.due_date(saturday, 1, "working_days") == datetime(2026, 11, 23, 17, 0, tzinfo=VN)
-    assert cal.due_date(saturday, 3, "days") == datetime(2026, 11, 25, 17, 0, tzinfo=VN)
-    # Received during the day, that day is day zero.
+    # Hộ tịch: the same day; received after 15:00, the next working day.
+    assert cal.due_date(datetime(2026, 11, 16, 14, 59, tzinfo=VN), 0, "working_days",
+                        cutoff=time(15)) == datetime(2026, 11, 16, 17, 0, tzinfo=VN)
+    assert cal.due_date(MONDAY_1536, 0, "working_days", cutoff=time(15)) == TUESDAY_CLOSING
+    # The cut-off keeps its meaning for longer times: counting starts the next working day, day zero.
     assert cal.due_date(datetime(2026, 11, 16, 10, 0, tzinfo=VN), 1, "working_days",
                         cutoff=time(15)) == TUESDAY_CLOSING
+    assert cal.due_date(MONDAY_1536, 1, "working_days", cutoff=time(15)) == datetime(2026, 11, 18, 17, 0, tzinfo=VN)
+    # Received on a day off, a dossier is treated as received on the next working morning, no earlier.
+    saturday = datetime(2026, 11, 21, 9, 0, tzinfo=VN)
+    monday_opening = datetime(2026, 11, 23, 7, 0, tzinfo=VN)
+    assert cal.due_date(saturday, 3, "working_days") == cal.due_date(monday_opening, 3, "working_days")
 
 
 def test_monday_1536_khai_sinh_is_due_tuesday_as_page_and_receipt_say(client, db_session):

@@ -242,8 +242,7 @@ def test_friday_plus_one_working_day_is_monday_at_closing(cal: WorkingCalendar) 
 def test_after_the_cutoff_counting_starts_the_next_working_day(cal: WorkingCalendar) -> None:
     received = local(2026, 11, 13, 16)  # Friday 16:00, hộ tịch cut-off 15:00
     assert cal.start_of_counting(received, time(15)) == date(2026, 11, 16)
-    # Counted from Monday morning, Monday is the first working day: the result the next working day.
-    assert cal.due_date(received, 1, WD, cutoff=time(15)) == local(2026, 11, 16, 17)
+    assert cal.due_date(received, 1, WD, cutoff=time(15)) == local(2026, 11, 17, 17)
     assert cal.due_date(local(2026, 11, 13, 14), 1, WD, cutoff=time(15)) == local(2026, 11, 16, 17)
 
 
@@ -252,8 +251,7 @@ def test_cutoff_on_friday_20_november_2026_also_skips_vietnam_culture_day(cal: W
     assert cal.start_of_counting(received, time(15)) == date(2026, 11, 23)
     # 24/11 is Ngày Văn hóa Việt Nam, a paid day off from 2026 (Resolution 80-NQ/TW) in the package.
     assert cal.holiday_name(date(2026, 11, 24)) is not None
-    assert cal.due_date(received, 1, WD, cutoff=time(15)) == local(2026, 11, 23, 17)
-    assert cal.due_date(received, 2, WD, cutoff=time(15)) == local(2026, 11, 25, 17)
+    assert cal.due_date(received, 1, WD, cutoff=time(15)) == local(2026, 11, 25, 17)
 
 
 def test_seven_working_days_over_national_day(cal: WorkingCalendar) -> None:
@@ -311,8 +309,7 @@ def test_fractional_day_uses_the_agency_office_hours() -> None:
     [
         (local(2026, 11, 2, 10), 15, local(2026, 11, 17, 17)),
         (local(2026, 11, 2, 10), 5, local(2026, 11, 9, 17)),  # Saturday 7/11 → Monday
-        (local(2026, 11, 21, 10), 1, local(2026, 11, 23, 17)),  # Saturday: from Monday 23 morning, its first day
-        (local(2026, 11, 21, 10), 2, local(2026, 11, 25, 17)),  # → Tue 24 (day off) → Wed
+        (local(2026, 11, 21, 10), 1, local(2026, 11, 25, 17)),  # start Mon 23 → Tue 24 (day off) → Wed
         (local(2026, 8, 24, 10), 8, local(2026, 9, 3, 17)),  # 1/9 holiday → 2/9 holiday → 3/9
         (local(2026, 11, 2, 17, 30), 0, local(2026, 11, 3, 17)),  # after closing, 0 days
     ],

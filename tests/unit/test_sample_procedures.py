@@ -213,7 +213,7 @@ def test_manifest_is_complete_and_points_into_the_start_form(slug: str) -> None:
     assert data["service_level"] in {"toan_trinh", "mot_phan"}
     assert re.fullmatch(r"\d{3}\.\d{2}\.\d{2}\.H\d{2}", data["agency"])
     assert data["processing_time"]["unit"] in {"working_days", "days"}
-    assert data["processing_time"]["amount"] > 0
+    assert data["processing_time"]["amount"] >= 0  # 0: the same day (hộ tịch, with its 15:00 cut-off)
     assert set(data["lanes"].values()) <= ROLES
     assert data["process_id"] == process_of(slug).get("id")
     assert (ROOT / "forms" / slug / data["start_form"]).is_file()
@@ -237,7 +237,8 @@ def test_manifest_is_complete_and_points_into_the_start_form(slug: str) -> None:
 def test_manifests_carry_the_legal_times_and_fees() -> None:
     khai_sinh, thuong_tru = manifest("khai-sinh"), manifest("thuong-tru")
     assert (khai_sinh["code"], khai_sinh["agency"]) == ("1.001193", "000.00.01.H26")
-    assert khai_sinh["processing_time"] == {"amount": 1, "unit": "working_days", "online_amount": 1, "cutoff": "15:00"}
+    # Luật Hộ tịch: the same day; received after 15:00, the result the next working day.
+    assert khai_sinh["processing_time"] == {"amount": 0, "unit": "working_days", "online_amount": 0, "cutoff": "15:00"}
     assert (khai_sinh["fee"]["in_person"], khai_sinh["fee"]["online"]) == (0, 0)
     assert (thuong_tru["code"], thuong_tru["agency"]) == ("1.004222", "000.00.02.H26")
     assert thuong_tru["processing_time"]["amount"] == 7
@@ -514,8 +515,8 @@ def test_user_tasks_and_end_events_carry_valid_properties(slug: str) -> None:
                 else:
                     todo.append(b)
     assert receiving == sorted(first_people)
-    # The steps' allotted times fit in the legal processing time.
-    assert 0 < allotted <= Decimal(str(data["processing_time"]["amount"]))
+    # The steps' allotted times fit in the legal processing time ("the same day": one working day at most).
+    assert 0 < allotted <= max(Decimal(str(data["processing_time"]["amount"])), Decimal(1))
     for end in process.findall("bpmn:endEvent", NS):
         assert 1 <= int(properties(end).get("dossierStatus", "10")) <= 10
 
