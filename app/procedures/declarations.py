@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
+
 from app.engine.analysis import BpmnAnalysis, Problem
 
 MANIFEST = "procedure.json"
-UI_ROLES = {"ui:reason": "lý do", "ui:decision": "quyết định"}
+UI_ROLES = {"ui:reason": lazy_gettext("lý do"), "ui:decision": lazy_gettext("quyết định")}
 
 
 def _field(schema: Any, pointer: str) -> Mapping[str, Any] | None:
@@ -53,14 +55,16 @@ def _lookup_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
         where = f"/lookup_results/{_escape(variable)}"
         if results is not None and variable not in results:
             yield Problem(MANIFEST, None, where, "lookup_result_unknown",
-                          f"Mục lookup_results «{variable}» không phải kết quả (resultVariable) của tác vụ dịch vụ "
-                          f"nào trong sơ đồ. Các kết quả có: {', '.join(results) or '(không có)'}.")
+                          gettext("Mục lookup_results «%(variable)s» không phải kết quả (resultVariable) của tác vụ "
+                                  "dịch vụ nào trong sơ đồ. Các kết quả có: %(results)s.",
+                                  variable=variable, results=', '.join(results) or gettext("(không có)")))
         for index, spec in enumerate((entry or {}).get("fields") or [] if isinstance(entry, Mapping) else []):
             pointer = spec.get("compare") if isinstance(spec, Mapping) else None
             if isinstance(pointer, str) and not any(_field(s, pointer) is not None for s in schemas):
                 yield Problem(MANIFEST, None, f"{where}/fields/{index}/compare", "lookup_compare_unknown",
-                              f"Trường đối chiếu «{pointer}» của «{spec.get('key')}» không có trong biểu mẫu nào "
-                              "của gói: ghi JSON pointer của trường người dân kê khai, ví dụ /me/ho_ten.")
+                              gettext("Trường đối chiếu «%(pointer)s» của «%(key)s» không có trong biểu mẫu nào của "
+                                      "gói: ghi JSON pointer của trường người dân kê khai, ví dụ /me/ho_ten.",
+                                      pointer=pointer, key=spec.get('key')))
 
 
 def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
@@ -72,8 +76,8 @@ def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | N
                  if str(t.properties.get("receivesDossier", "")).lower() == "true" and t.form in forms]
     if not receiving:
         yield Problem(MANIFEST, None, "/components_field", "components_field_unused",
-                      "Có components_field nhưng sơ đồ không có bước tiếp nhận hồ sơ (thuộc tính receivesDossier) "
-                      "dùng biểu mẫu trong gói.")
+                      gettext("Có components_field nhưng sơ đồ không có bước tiếp nhận hồ sơ (thuộc tính "
+                              "receivesDossier) dùng biểu mẫu trong gói."))
         return
     codes = [c.get("code") for c in manifest.get("components") or [] if isinstance(c, Mapping)]
     for task in receiving:
@@ -81,14 +85,16 @@ def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | N
         items = node.get("items") if node is not None else None
         if node is None or node.get("type") != "array" or not isinstance(items, Mapping):
             yield Problem(MANIFEST, None, "/components_field", "components_field_unknown",
-                          f"components_field «{pointer}» phải là một danh sách (array) trong biểu mẫu "
-                          f"«{task.form}» của bước «{task.title}».")
+                          gettext("components_field «%(pointer)s» phải là một danh sách (array) trong biểu mẫu "
+                                  "«%(form)s» của bước «%(title)s».",
+                                  pointer=pointer, form=task.form, title=task.title))
             continue
         unknown = [str(v) for v in items.get("enum") or [] if v not in codes]
         if unknown:
             yield Problem(task.form or MANIFEST, None, pointer + "/items/enum", "components_field_codes",
-                          f"Danh sách thành phần đã nhận có mã {', '.join(unknown)} không khai báo trong mục "
-                          "components của procedure.json.")
+                          gettext("Danh sách thành phần đã nhận có mã %(items)s không khai báo trong mục components "
+                                  "của procedure.json.",
+                                  items=', '.join(unknown)))
 
 
 def _ui_hint_problems(forms: Mapping[str, Any]) -> Iterable[Problem]:
@@ -105,8 +111,9 @@ def _ui_hint_problems(forms: Mapping[str, Any]) -> Iterable[Problem]:
             for field in fields:
                 if not isinstance(field, str) or not isinstance(properties, Mapping) or field not in properties:
                     yield Problem(name, None, f"/{key}", "ui_hint_unknown_field",
-                                  f"«{key}» phải là tên một trường của biểu mẫu (hoặc danh sách tên trường) làm "
-                                  f"{role}; biểu mẫu không có trường «{field}».")
+                                  gettext("«%(key)s» phải là tên một trường của biểu mẫu (hoặc danh sách tên trường) "
+                                          "làm %(role)s; biểu mẫu không có trường «%(field)s».",
+                                          key=key, role=role, field=field))
 
 
 def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnalysis | None,

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from jsonschema import Draft202012Validator
 
 from app.eforms.schema import FormSchemaError, check_form_schema, resolve_ref
@@ -38,7 +39,7 @@ MAX_JSON_DEPTH = 64
 # that compresses 5-20 times, a zip bomb thousands of times.
 MAX_COMPRESSION_RATIO = 100
 _RATIO_FLOOR = 1024 * 1024
-_TOO_LARGE = "Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp)."
+_TOO_LARGE = lazy_gettext("Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp).")
 
 
 class PackageError(Exception):
@@ -96,7 +97,7 @@ class PackageReport:
         user_tasks = len(self.analysis.user_tasks) if self.analysis else 0
         if self.analysis is not None and self.analysis.verdict != "deployable":
             return summarize(self.analysis.problems, process_id, user_tasks, total_errors=errors)[1]
-        return summarize(self.problems, process_id, user_tasks, subject="Gói thủ tục")[1]
+        return summarize(self.problems, process_id, user_tasks, subject=gettext("Gói thủ tục"))[1]
 
 
 # A procedure's folder name (stored with it): lower-case ASCII letters, digits and hyphens.
@@ -129,8 +130,10 @@ def _add(pkg: PackageFiles, name: str, data: bytes) -> None:
     except UnicodeEncodeError:
         usable = False
     if not usable:
-        raise PackageError("file_name_invalid", f"Tên tệp «{_shown(base)}» không dùng được: tên tệp tối đa "
-                                                f"{MAX_NAME_LENGTH} ký tự, không có ký tự điều khiển; hãy đổi tên.")
+        raise PackageError("file_name_invalid", gettext("Tên tệp «%(base)s» không dùng được: tên tệp tối đa "
+                                                        "%(max)s ký tự, không có ký tự điều khiển; hãy "
+                                                        "đổi tên.",
+                                                        base=_shown(base), max=MAX_NAME_LENGTH))
     if base == MANIFEST:
         pkg.manifest = data
     elif base.endswith((".bpmn", ".dmn")):
@@ -165,8 +168,10 @@ def load_directory(path: Path) -> PackageFiles:
 def load_upload(files: Iterable[tuple[str, bytes]], slug: str | None = None) -> PackageFiles:
     """Files posted one by one, or a single zip holding them (any folder structure)."""
     if slug and not _SLUG.fullmatch(slug):
-        raise PackageError("slug_invalid", f"Tên thư mục (slug) «{_shown(slug)}» không hợp lệ: chỉ gồm chữ thường "
-                                           "không dấu, chữ số và dấu gạch ngang, tối đa 80 ký tự, ví dụ khai-sinh.")
+        raise PackageError("slug_invalid", gettext("Tên thư mục (slug) «%(slug)s» không hợp lệ: chỉ gồm chữ thường "
+                                                   "không dấu, chữ số và dấu gạch ngang, tối đa 80 ký tự, ví dụ "
+                                                   "khai-sinh.",
+                                                   slug=_shown(slug)))
     pkg = PackageFiles(slug=slug or "")
     total = 0
     count = 0
@@ -181,9 +186,9 @@ def load_upload(files: Iterable[tuple[str, bytes]], slug: str | None = None) -> 
             total += len(data)
             count += 1
         if total > MAX_PACKAGE_BYTES or count > MAX_FILES:
-            raise PackageError("package_too_large", "Gói thủ tục quá lớn (tối đa 20 MB và 200 tệp).")
+            raise PackageError("package_too_large", str(_TOO_LARGE))
     if count == 0:
-        raise PackageError("package_empty", "Chưa chọn tệp nào của gói thủ tục.")
+        raise PackageError("package_empty", gettext("Chưa chọn tệp nào của gói thủ tục."))
     if not pkg.slug:
         pkg.slug = slugify(next(iter(sorted(pkg.bpmn)), "thu-tuc").rsplit(".", 1)[0])
     return pkg
@@ -200,10 +205,10 @@ def _read_zip(data: bytes) -> list[tuple[str, bytes]]:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = [i for i in archive.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-        raise PackageError("zip_invalid", "Tệp nén không phải tệp ZIP hợp lệ (hoặc đã bị hỏng); hãy nén lại gói "
-                                          "thủ tục và tải lên lại.") from exc
+        raise PackageError("zip_invalid", gettext("Tệp nén không phải tệp ZIP hợp lệ (hoặc đã bị hỏng); hãy nén lại "
+                                                  "gói thủ tục và tải lên lại.")) from exc
     if len(entries) > MAX_FILES or sum(i.file_size for i in entries) > MAX_PACKAGE_BYTES:
-        raise PackageError("package_too_large", _TOO_LARGE)
+        raise PackageError("package_too_large", str(_TOO_LARGE))
     out = []
     total = 0
     for info in entries:
@@ -211,27 +216,34 @@ def _read_zip(data: bytes) -> list[tuple[str, bytes]]:
         if PurePosixPath(name).suffix.lower() in {".zip"}:
             continue  # no nested archives: a zip bomb's favourite trick
         if info.flag_bits & 0x1:
-            raise PackageError("zip_encrypted", f"Tệp «{name}» trong tệp nén được đặt mật khẩu; hãy nén lại gói thủ "
-                                                "tục mà không đặt mật khẩu.")
+            raise PackageError("zip_encrypted", gettext("Tệp «%(name)s» trong tệp nén được đặt mật khẩu; hãy nén lại "
+                                                        "gói thủ tục mà không đặt mật khẩu.",
+                                                        name=name))
         if info.file_size > _RATIO_FLOOR and info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
-            raise PackageError("zip_bomb", f"Tệp «{name}» trong tệp nén bung ra lớn gấp hơn {MAX_COMPRESSION_RATIO} "
-                                           "lần kích thước nén; hệ thống từ chối để bảo vệ máy chủ.")
+            raise PackageError("zip_bomb", gettext("Tệp «%(name)s» trong tệp nén bung ra lớn gấp hơn "
+                                                   "%(ratio)s lần kích thước nén; hệ thống từ chối "
+                                                   "để bảo vệ máy chủ.",
+                                                   name=name, ratio=MAX_COMPRESSION_RATIO))
         budget = MAX_PACKAGE_BYTES - total
         try:
             with archive.open(info) as handle:
                 blob = handle.read(budget + 1)
         except RuntimeError as exc:  # zipfile's "encrypted, password required" and the like
-            raise PackageError("zip_encrypted", f"Tệp «{name}» trong tệp nén không đọc được (được đặt mật khẩu?); "
-                                                "hãy nén lại gói thủ tục mà không đặt mật khẩu.") from exc
+            raise PackageError("zip_encrypted", gettext("Tệp «%(name)s» trong tệp nén không đọc được (được đặt mật "
+                                                        "khẩu?); hãy nén lại gói thủ tục mà không đặt mật khẩu.",
+                                                        name=name)) from exc
         except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, NotImplementedError) as exc:
-            raise PackageError("zip_member_corrupt", f"Tệp «{name}» trong tệp nén bị hỏng (dữ liệu không khớp mã "
-                                                     "kiểm tra hoặc bị cắt cụt); hãy nén lại gói thủ tục và tải lên "
-                                                     "lại.") from exc
+            raise PackageError("zip_member_corrupt", gettext("Tệp «%(name)s» trong tệp nén bị hỏng (dữ liệu không "
+                                                             "khớp mã kiểm tra hoặc bị cắt cụt); hãy nén lại gói thủ "
+                                                             "tục và tải lên lại.",
+                                                             name=name)) from exc
         if len(blob) > budget:
-            raise PackageError("package_too_large", _TOO_LARGE)
+            raise PackageError("package_too_large", str(_TOO_LARGE))
         if len(blob) != info.file_size:
-            raise PackageError("zip_member_corrupt", f"Tệp «{name}» trong tệp nén có kích thước khác với kích thước "
-                                                     "khai báo; hãy nén lại gói thủ tục và tải lên lại.")
+            raise PackageError("zip_member_corrupt", gettext("Tệp «%(name)s» trong tệp nén có kích thước khác với "
+                                                             "kích thước khai báo; hãy nén lại gói thủ tục và tải "
+                                                             "lên lại.",
+                                                             name=name))
         total += len(blob)
         out.append((name, blob))
     return out
@@ -266,47 +278,65 @@ def json_too_deep(data: bytes, limit: int = MAX_JSON_DEPTH) -> int | None:
 
 
 _JSON_SYNTAX = {
-    "Expecting value": "thiếu giá trị, hoặc giá trị viết sai (chuỗi phải đặt trong dấu nháy kép; true, false, null "
-                       "viết thường)",
-    "Expecting ':' delimiter": "thiếu dấu hai chấm «:» sau tên trường",
-    "Expecting ',' delimiter": "thiếu dấu phẩy «,» giữa hai phần tử",
-    "Expecting property name enclosed in double quotes": "tên trường phải đặt trong dấu nháy kép, và không được có "
-                                                         "dấu phẩy thừa trước «}»",
-    "Unterminated string": "chuỗi chưa được đóng bằng dấu nháy kép",
-    "Extra data": "có nội dung thừa sau đối tượng JSON",
-    "Invalid control character": "chuỗi có ký tự xuống dòng hoặc tab; hãy viết thành \\n hoặc \\t",
-    "Invalid \\escape": "ký tự thoát «\\» không hợp lệ; hãy viết \\\\",
+    "Expecting value": lazy_gettext("thiếu giá trị, hoặc giá trị viết sai (chuỗi phải đặt trong dấu nháy kép; true, "
+                                    "false, null viết thường)"),
+    "Expecting ':' delimiter": lazy_gettext("thiếu dấu hai chấm «:» sau tên trường"),
+    "Expecting ',' delimiter": lazy_gettext("thiếu dấu phẩy «,» giữa hai phần tử"),
+    "Expecting property name enclosed in double quotes": lazy_gettext("tên trường phải đặt trong dấu nháy kép, và "
+                                                                      "không được có dấu phẩy thừa trước «}»"),
+    "Unterminated string": lazy_gettext("chuỗi chưa được đóng bằng dấu nháy kép"),
+    "Extra data": lazy_gettext("có nội dung thừa sau đối tượng JSON"),
+    "Invalid control character": lazy_gettext("chuỗi có ký tự xuống dòng hoặc tab; hãy viết thành \\n hoặc \\t"),
+    "Invalid \\escape": lazy_gettext("ký tự thoát «\\» không hợp lệ; hãy viết \\\\"),
 }
 
 
 def _json_syntax(message: str) -> str:
     return next((text for start, text in _JSON_SYNTAX.items() if message.startswith(start)),
-                "cú pháp JSON không hợp lệ")
+                gettext("cú pháp JSON không hợp lệ"))
 
 
 def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
     deep = json_too_deep(data)
     if deep is not None:
         problems.append(Problem(name, deep, None, "json_too_deep",
-                                f"JSON lồng nhau quá sâu (hơn {MAX_JSON_DEPTH} cấp mảng/đối tượng, từ dòng {deep}); "
-                                "hãy làm phẳng cấu trúc, ví dụ tách nhóm trường lồng nhau thành các nhóm cùng cấp."))
+                                gettext("JSON lồng nhau quá sâu (hơn %(levels)s cấp mảng/đối tượng, từ dòng "
+                                        "%(deep)s); hãy làm phẳng cấu trúc, ví dụ tách nhóm trường lồng nhau thành "
+                                        "các nhóm cùng cấp.",
+                                        levels=MAX_JSON_DEPTH, deep=deep)))
         return None
     try:
         return json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
-        problems.append(Problem(name, None, None, "json_encoding", "Tệp không được mã hóa UTF-8."))
+        problems.append(Problem(name, None, None, "json_encoding", gettext("Tệp không được mã hóa UTF-8.")))
     except json.JSONDecodeError as exc:
         problems.append(
             Problem(name, exc.lineno, None, "json_malformed",
-                    f"JSON không hợp lệ ở dòng {exc.lineno}, cột {exc.colno}: {_json_syntax(exc.msg)}.")
+                    gettext("JSON không hợp lệ ở dòng %(lineno)s, cột %(colno)s: %(reason)s.",
+                            lineno=exc.lineno, colno=exc.colno, reason=_json_syntax(exc.msg)))
         )
     except (RecursionError, MemoryError, ValueError):
-        problems.append(Problem(name, None, None, "json_malformed", "JSON không đọc được (cấu trúc quá phức tạp)."))
+        problems.append(Problem(name, None, None, "json_malformed", gettext("JSON không đọc được (cấu trúc quá phức "
+                                                                            "tạp).")))
     return None
 
 
-_JSON_TYPES = {"string": "chuỗi", "number": "số", "integer": "số nguyên", "boolean": "true hoặc false",
-               "object": "đối tượng {…}", "array": "danh sách […]", "null": "null"}
+_JSON_TYPES = {"string": lazy_gettext("chuỗi"), "number": lazy_gettext("số"), "integer": lazy_gettext("số nguyên"),
+               "boolean": lazy_gettext("true hoặc false"), "object": lazy_gettext("đối tượng {…}"),
+               "array": lazy_gettext("danh sách […]"), "null": "null"}
+
+
+_LIMITS = {
+    "minimum": lazy_gettext("%(what)s phải từ %(limit)s trở lên"),
+    "maximum": lazy_gettext("%(what)s không được vượt quá %(limit)s"),
+    "exclusiveMinimum": lazy_gettext("%(what)s phải lớn hơn %(limit)s"),
+    "exclusiveMaximum": lazy_gettext("%(what)s phải nhỏ hơn %(limit)s"),
+    "minLength": lazy_gettext("%(what)s phải có ít nhất %(limit)s ký tự"),
+    "maxLength": lazy_gettext("%(what)s dài quá %(limit)s ký tự"),
+    "minItems": lazy_gettext("%(what)s phải có ít nhất %(limit)s phần tử"),
+    "maxItems": lazy_gettext("%(what)s có quá %(limit)s phần tử"),
+    "minProperties": lazy_gettext("%(what)s phải có ít nhất %(limit)s mục"),
+}
 
 
 def _manifest_message(err: Any) -> tuple[str, str]:
@@ -315,7 +345,7 @@ def _manifest_message(err: Any) -> tuple[str, str]:
     schema = err.schema if isinstance(err.schema, Mapping) else {}
     title = schema.get("title")
     field_name = str(err.absolute_path[-1]) if err.absolute_path else "procedure.json"
-    what = f"«{title}» ({field_name})" if title else f"Trường «{field_name}»"
+    what = f"«{title}» ({field_name})" if title else gettext("Trường «%(name)s»", name=field_name)
     value = json.dumps(err.instance, ensure_ascii=False)[:80] if not isinstance(err.instance, Mapping | list) else ""
     expected = err.validator_value
     kind = str(err.validator)
@@ -325,28 +355,33 @@ def _manifest_message(err: Any) -> tuple[str, str]:
         name = missing[0] if missing else ""
         label = (properties.get(name) or {}).get("title") if isinstance(properties, Mapping) else None
         described = f"«{name}»" + (f" ({label})" if label else "")
-        return f"{pointer}/{name}", f"Thiếu trường bắt buộc {described}; hãy thêm nó."
+        return f"{pointer}/{name}", gettext("Thiếu trường bắt buộc %(described)s; hãy thêm nó.", described=described)
     if kind == "additionalProperties" and isinstance(err.instance, Mapping):
         known = set(schema.get("properties") or {})
         extra = sorted(str(k) for k in err.instance if k not in known)
         name = extra[0] if extra else ""
-        return (f"{pointer}/{name}", f"Trường «{name}» không có trong mô tả thủ tục; hãy xóa hoặc sửa tên "
-                                     f"(các trường được dùng: {', '.join(sorted(known))}).")
-    texts = {
-        "pattern": f"{what} có giá trị «{value.strip(chr(34))}» không đúng định dạng quy định",
-        "enum": f"{what} có giá trị «{value.strip(chr(34))}» không hợp lệ; hãy chọn một trong: "
-                + ", ".join(str(v) for v in (expected if isinstance(expected, list) else [expected])),
-        "const": f"{what} phải là {json.dumps(expected, ensure_ascii=False)}",
-        "type": f"{what} phải là " + " hoặc ".join(
-            _JSON_TYPES.get(str(t), str(t)) for t in (expected if isinstance(expected, list) else [expected])),
-        "minimum": f"{what} phải từ {expected} trở lên", "maximum": f"{what} không được vượt quá {expected}",
-        "exclusiveMinimum": f"{what} phải lớn hơn {expected}", "exclusiveMaximum": f"{what} phải nhỏ hơn {expected}",
-        "minLength": f"{what} phải có ít nhất {expected} ký tự", "maxLength": f"{what} dài quá {expected} ký tự",
-        "minItems": f"{what} phải có ít nhất {expected} phần tử", "maxItems": f"{what} có quá {expected} phần tử",
-        "uniqueItems": f"{what} có phần tử bị lặp lại",
-        "minProperties": f"{what} phải có ít nhất {expected} mục",
-    }
-    return pointer, texts.get(kind, f"{what} có giá trị không hợp lệ") + "."
+        return (f"{pointer}/{name}", gettext("Trường «%(name)s» không có trong mô tả thủ tục; hãy xóa hoặc sửa tên "
+                                             "(các trường được dùng: %(items)s).",
+                                             name=name, items=', '.join(sorted(known))))
+    items = expected if isinstance(expected, list) else [expected]
+    shown = value.strip(chr(34))
+    if kind == "pattern":
+        text = gettext("%(what)s có giá trị «%(value)s» không đúng định dạng quy định", what=what, value=shown)
+    elif kind == "enum":
+        text = gettext("%(what)s có giá trị «%(value)s» không hợp lệ; hãy chọn một trong: %(choices)s", what=what,
+                       value=shown, choices=", ".join(str(v) for v in items))
+    elif kind == "const":
+        text = gettext("%(what)s phải là %(value)s", what=what, value=json.dumps(expected, ensure_ascii=False))
+    elif kind == "type":
+        kinds = gettext(" hoặc ").join(str(_JSON_TYPES.get(str(t), str(t))) for t in items)
+        text = gettext("%(what)s phải là %(kinds)s", what=what, kinds=kinds)
+    elif kind in _LIMITS:
+        text = str(_LIMITS[kind]) % {"what": what, "limit": expected}
+    elif kind == "uniqueItems":
+        text = gettext("%(what)s có phần tử bị lặp lại", what=what)
+    else:
+        text = gettext("%(what)s có giá trị không hợp lệ", what=what)
+    return pointer, text + "."
 
 
 def check_manifest(data: Any) -> list[Problem]:
@@ -362,7 +397,8 @@ def check_package(pkg: PackageFiles) -> PackageReport:
     problems: list[Problem] = []
     manifest: dict[str, Any] | None = None
     if pkg.manifest is None:
-        problems.append(Problem(MANIFEST, None, None, "manifest_missing", "Thiếu tệp mô tả thủ tục procedure.json."))
+        problems.append(Problem(MANIFEST, None, None, "manifest_missing", gettext("Thiếu tệp mô tả thủ tục "
+                                                                                  "procedure.json.")))
     else:
         loaded = _load_json(MANIFEST, pkg.manifest, problems)
         if loaded is not None:
@@ -383,7 +419,8 @@ def check_package(pkg: PackageFiles) -> PackageReport:
 
     analysis: BpmnAnalysis | None = None
     if not pkg.bpmn:
-        problems.append(Problem("process.bpmn", None, None, "bpmn_missing", "Gói thủ tục không có tệp BPMN nào."))
+        problems.append(Problem("process.bpmn", None, None, "bpmn_missing", gettext("Gói thủ tục không có tệp BPMN "
+                                                                                    "nào.")))
     else:
         analysis = analyze_bpmn(pkg.bpmn, process_id=(manifest or {}).get("process_id"))
         problems += analysis.problems
@@ -392,36 +429,41 @@ def check_package(pkg: PackageFiles) -> PackageReport:
         start_form = manifest["start_form"]
         if start_form not in pkg.forms:
             problems.append(Problem(MANIFEST, None, "/start_form", "form_missing",
-                                    f"Không tìm thấy biểu mẫu khởi tạo «{start_form}» trong gói."))
+                                    gettext("Không tìm thấy biểu mẫu khởi tạo «%(start_form)s» trong gói.",
+                                            start_form=start_form)))
     if analysis is not None:
         lanes = (manifest or {}).get("lanes", {})
         for task in analysis.user_tasks:
-            for attr, label in (("form", "biểu mẫu"), ("ui_form", "gợi ý giao diện")):
+            for attr, label in (("form", gettext("biểu mẫu")), ("ui_form", gettext("gợi ý giao diện"))):
                 form_name = getattr(task, attr)
                 if form_name and form_name not in pkg.forms:
                     problems.append(Problem(
                         _file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None, "form_missing",
-                        f"Tác vụ «{task.title}» dùng {label} «{form_name}» nhưng gói không có tệp này."))
+                        gettext("Tác vụ «%(title)s» dùng %(label)s «%(form_name)s» nhưng gói không có tệp này.",
+                                title=task.title, label=label, form_name=form_name)))
             if task.form is None:
                 problems.append(Problem(
                     _file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None, "form_unset",
-                    f"Tác vụ người dùng «{task.title}» chưa khai báo biểu mẫu (formJsonSchemaFilename)."))
+                    gettext("Tác vụ người dùng «%(title)s» chưa khai báo biểu mẫu (formJsonSchemaFilename).",
+                            title=task.title)))
             where = (_file_of(analysis, task.spec_name), task_line(analysis, task.spec_name), None)
             if task.lane is None:
                 drawn = [lane for lane in analysis.lanes if lane]
-                advice = (f"Hãy kéo tác vụ vào làn của bộ phận thực hiện nó (sơ đồ có các làn: "
-                          f"{', '.join(f'«{lane}»' for lane in drawn)})." if drawn else
-                          "Sơ đồ chưa có làn (lane) nào: hãy vẽ một làn cho mỗi bộ phận (ví dụ «Bộ phận một cửa») "
-                          "và đặt tác vụ vào làn của bộ phận thực hiện nó.")
+                advice = (gettext("Hãy kéo tác vụ vào làn của bộ phận thực hiện nó (sơ đồ có các làn: %(items)s).",
+                                  items=', '.join(f'«{lane}»' for lane in drawn)) if drawn else
+                          gettext("Sơ đồ chưa có làn (lane) nào: hãy vẽ một làn cho mỗi bộ phận (ví dụ «Bộ phận một "
+                                  "cửa») và đặt tác vụ vào làn của bộ phận thực hiện nó."))
                 problems.append(Problem(
                     *where, "task_outside_lanes",
-                    f"Tác vụ «{task.title}» không nằm trong làn nào, nên hệ thống không biết ai thực hiện nó. {advice} "
-                    "Mỗi làn được gán một vai trò trong procedure.json (mục lanes)."))
+                    gettext("Tác vụ «%(title)s» không nằm trong làn nào, nên hệ thống không biết ai thực hiện nó. "
+                            "%(advice)s Mỗi làn được gán một vai trò trong procedure.json (mục lanes).",
+                            title=task.title, advice=advice)))
             elif manifest is not None and task.lane not in lanes:
                 problems.append(Problem(
                     *where, "lane_unmapped",
-                    f"Làn «{task.lane}» (chứa tác vụ «{task.title}») chưa được gán vai trò trong procedure.json; "
-                    f"hãy thêm vào mục lanes, ví dụ \"{task.lane}\": \"chuyen_vien\"."))
+                    gettext("Làn «%(lane)s» (chứa tác vụ «%(title)s») chưa được gán vai trò trong procedure.json; "
+                            "hãy thêm vào mục lanes, ví dụ \"%(lane)s\": \"chuyen_vien\".",
+                            lane=task.lane, title=task.title)))
         problems += _service_task_problems(analysis)
         problems += _variable_problems(analysis, manifest, forms)
     if manifest is not None:
@@ -439,8 +481,10 @@ def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
         schema = catalog.get(task.operation)
         if schema is None:
             problems.append(Problem(*where, "operation_unknown",
-                                    f"Tác vụ dịch vụ «{task.title}» gọi thao tác «{task.operation}» không có trong hệ "
-                                    f"thống. Các thao tác có: {', '.join(sorted(catalog))}."))
+                                    gettext("Tác vụ dịch vụ «%(title)s» gọi thao tác «%(operation)s» không có trong "
+                                            "hệ thống. Các thao tác có: %(items)s.",
+                                            title=task.title, operation=task.operation,
+                                            items=', '.join(sorted(catalog)))))
             continue
         known = set(schema.get("properties") or {})
         given = set(task.parameters)
@@ -451,12 +495,15 @@ def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
             missing.append(" hoặc ".join(sorted("/".join(sorted(a)) for a in alternatives)))
         if unknown:
             problems.append(Problem(*where, "operation_params_unknown",
-                                    f"Tác vụ dịch vụ «{task.title}»: thao tác «{task.operation}» không nhận tham số "
-                                    f"{', '.join(unknown)} (nhận: {', '.join(sorted(known))})."))
+                                    gettext("Tác vụ dịch vụ «%(title)s»: thao tác «%(operation)s» không nhận tham số "
+                                            "%(items)s (nhận: %(items2)s).",
+                                            title=task.title, operation=task.operation, items=', '.join(unknown),
+                                            items2=', '.join(sorted(known)))))
         if missing:
             problems.append(Problem(*where, "operation_params_missing",
-                                    f"Tác vụ dịch vụ «{task.title}»: thao tác «{task.operation}» cần tham số "
-                                    f"{', '.join(missing)}."))
+                                    gettext("Tác vụ dịch vụ «%(title)s»: thao tác «%(operation)s» cần tham số "
+                                            "%(items)s.",
+                                            title=task.title, operation=task.operation, items=', '.join(missing))))
         problems += _payment_problems(task, where)
     return problems
 
@@ -478,9 +525,10 @@ def _payment_problems(task: Any, where: tuple[str, int | None, None]) -> list[Pr
     if same:
         return []
     return [Problem(*where, "fee_amount_elsewhere",
-                    f"Tác vụ «{task.title}» tính số tiền thu bằng «{given[:200]}». Số tiền thu là lệ phí của hồ sơ, "
-                    f"tính một lần theo mục fee trong procedure.json: bỏ tham số so_tien hoặc đặt là {FEE_EXPRESSION}; "
-                    "phí theo số bản, số trang… khai báo trong fee.per.")]
+                    gettext("Tác vụ «%(title)s» tính số tiền thu bằng «%(given)s». Số tiền thu là lệ phí của hồ sơ, "
+                            "tính một lần theo mục fee trong procedure.json: bỏ tham số so_tien hoặc đặt là "
+                            "%(expression)s; phí theo số bản, số trang… khai báo trong fee.per.",
+                            title=task.title, given=given[:200], expression=FEE_EXPRESSION))]
 
 
 def _form_node(schema: Any, pointer: str) -> Mapping[str, Any] | None:
@@ -507,16 +555,19 @@ def _fee_problems(manifest: Mapping[str, Any], start_form: Any) -> list[Problem]
         node = _form_node(start_form, item["field"]) if isinstance(start_form, Mapping) else None
         if node is None:
             problems.append(Problem(MANIFEST, None, pointer, "fee_field_unknown",
-                                    f"Phí «{item['name']}» tính theo trường «{item['field']}» nhưng biểu mẫu khởi "
-                                    f"tạo {manifest['start_form']} không có trường này."))
+                                    gettext("Phí «%(fee)s» tính theo trường «%(field)s» nhưng biểu mẫu khởi tạo "
+                                            "%(form)s không có trường này.",
+                                            fee=item['name'], field=item['field'], form=manifest['start_form'])))
         elif node.get("type") != "integer":
             problems.append(Problem(MANIFEST, None, pointer, "fee_field_not_integer",
-                                    f"Phí «{item['name']}» tính theo trường «{item['field']}»: trường này phải là "
-                                    "số nguyên (\"type\": \"integer\") để đếm số bản, số trang…"))
+                                    gettext("Phí «%(fee)s» tính theo trường «%(field)s»: trường này phải là số "
+                                            "nguyên (\"type\": \"integer\") để đếm số bản, số trang…",
+                                            fee=item['name'], field=item['field'])))
         elif not isinstance(node.get("maximum"), int):
             problems.append(Problem(MANIFEST, None, pointer, "fee_field_unbounded",
-                                    f"Phí «{item['name']}» tính theo trường «{item['field']}» chưa có giới hạn "
-                                    "trên: đặt \"maximum\" cho trường trong biểu mẫu.", severity="warning"))
+                                    gettext("Phí «%(fee)s» tính theo trường «%(field)s» chưa có giới hạn trên: đặt "
+                                            "\"maximum\" cho trường trong biểu mẫu.",
+                                            fee=item['name'], field=item['field']), severity="warning"))
     return problems
 
 

@@ -3,6 +3,7 @@ read right, and statuses and eForm chrome follow the reader's language."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,6 +45,25 @@ def test_every_interface_string_has_an_english_translation(tmp_path: Path):
         if translated is None or translated.fuzzy or not all(values):
             missing.append(message.id if isinstance(message.id, str) else message.id[0])
     assert not missing, f"{len(missing)} strings lack an English translation:\n" + "\n".join(missing)
+
+
+def test_translations_keep_every_placeholder():
+    """A translation that drops or renames %(name)s or {1} would fail (KeyError) or say less when shown."""
+    with CATALOGUE.open("rb") as f:
+        english = read_po(f, locale="en")
+    placeholder = re.compile(r"%\(\w+\)s|\{\d+\}")
+    wrong = []
+    for message in english:
+        if not message.id or not message.string:
+            continue
+        ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+        wanted = set(placeholder.findall(ids[-1])) | set(placeholder.findall(ids[0]))
+        for string in strings:
+            found = set(placeholder.findall(string))
+            if found != wanted:
+                wrong.append(f"{ids[0]!r} → {string!r}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_english_plurals_statuses_and_form_chrome(client):
@@ -98,3 +118,18 @@ def test_api_refusals_in_english_when_asked(client):
     assert english["error"]["message"] == "No dossier has the code «000.00.01.H26-261130-9999»."
     vietnamese = client.get("/api/v1/public/dossiers/000.00.01.H26-261130-9999?lang=vi").get_json()
     assert vietnamese["error"]["message"].startswith("Không tìm thấy hồ sơ")
+
+
+def test_package_problems_in_english(client):
+    import io
+
+    login(client, "thietke")
+    bad = b'<?xml version="1.0"?>\n<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">\n<oops>'
+    response = client.post("/thiet-ke/tai-len?lang=en", content_type="multipart/form-data",
+                           data={"action": "check", "files": [(io.BytesIO(bad), "process.bpmn")]})
+    assert response.status_code == 422
+    problems = [li.text_content() for li in html.fromstring(response.get_data(as_text=True)).find_class("problems")[0]]
+    xml = next(p for p in problems if p.startswith("process.bpmn"))
+    assert "is not valid XML" in xml and "Tệp" not in xml
+    manifest = next(p for p in problems if p.startswith("procedure.json"))
+    assert "procedure.json is missing" in manifest
