@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel.speaklater import LazyString
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException as _ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as _Timer
@@ -154,7 +156,8 @@ def _check_root(name: str, root: etree._Element) -> None:
         namespace = etree.QName(root).namespace or ""
         if _local(root.tag) != "definitions" or "dmn" not in namespace.lower():
             raise XmlError(
-                name, "not_dmn", f"Tệp «{name}» không phải tài liệu DMN (thiếu phần tử gốc dmn:definitions).",
+                name, "not_dmn", gettext("Tệp «%(name)s» không phải tài liệu DMN (thiếu phần tử gốc dmn:definitions).",
+                                         name=name),
                 root.sourceline,
             )
         return
@@ -162,8 +165,9 @@ def _check_root(name: str, root: etree._Element) -> None:
         raise XmlError(
             name,
             "not_bpmn",
-            f"Tệp «{name}» không phải tài liệu BPMN 2.0: phần tử gốc phải là definitions trong không gian tên "
-            f"{BPMN_NS}, nhưng tệp có «{root.tag}».",
+            gettext("Tệp «%(name)s» không phải tài liệu BPMN 2.0: phần tử gốc phải là definitions trong không gian "
+                    "tên %(BPMN_NS)s, nhưng tệp có «%(tag)s».",
+                    name=name, BPMN_NS=BPMN_NS, tag=root.tag),
             root.sourceline,
         )
 
@@ -235,125 +239,137 @@ def build_parser_for(files: Mapping[str, bytes], max_bytes: int = DEFAULT_MAX_BY
 
 
 _ELEMENT_LABELS = {
-    "complexGateway": "cổng phức hợp (complex gateway)",
-    "eventBasedGateway": "cổng theo sự kiện",
-    "exclusiveGateway": "cổng rẽ nhánh",
-    "inclusiveGateway": "cổng bao hàm",
-    "parallelGateway": "cổng song song",
-    "userTask": "tác vụ người dùng",
-    "manualTask": "tác vụ thủ công",
-    "serviceTask": "tác vụ dịch vụ",
-    "scriptTask": "tác vụ kịch bản",
-    "businessRuleTask": "tác vụ quy tắc nghiệp vụ",
-    "sendTask": "tác vụ gửi",
-    "receiveTask": "tác vụ nhận",
-    "task": "tác vụ",
-    "subProcess": "quy trình con",
-    "adHocSubProcess": "quy trình con tự do (ad hoc)",
-    "transaction": "giao dịch (transaction)",
-    "callActivity": "hoạt động gọi quy trình",
-    "startEvent": "sự kiện bắt đầu",
-    "endEvent": "sự kiện kết thúc",
-    "boundaryEvent": "sự kiện biên",
-    "intermediateCatchEvent": "sự kiện trung gian (bắt)",
-    "intermediateThrowEvent": "sự kiện trung gian (phát)",
-    "sequenceFlow": "luồng",
-    "process": "quy trình",
+    "complexGateway": lazy_gettext("cổng phức hợp (complex gateway)"),
+    "eventBasedGateway": lazy_gettext("cổng theo sự kiện"),
+    "exclusiveGateway": lazy_gettext("cổng rẽ nhánh"),
+    "inclusiveGateway": lazy_gettext("cổng bao hàm"),
+    "parallelGateway": lazy_gettext("cổng song song"),
+    "userTask": lazy_gettext("tác vụ người dùng"),
+    "manualTask": lazy_gettext("tác vụ thủ công"),
+    "serviceTask": lazy_gettext("tác vụ dịch vụ"),
+    "scriptTask": lazy_gettext("tác vụ kịch bản"),
+    "businessRuleTask": lazy_gettext("tác vụ quy tắc nghiệp vụ"),
+    "sendTask": lazy_gettext("tác vụ gửi"),
+    "receiveTask": lazy_gettext("tác vụ nhận"),
+    "task": lazy_gettext("tác vụ"),
+    "subProcess": lazy_gettext("quy trình con"),
+    "adHocSubProcess": lazy_gettext("quy trình con tự do (ad hoc)"),
+    "transaction": lazy_gettext("giao dịch (transaction)"),
+    "callActivity": lazy_gettext("hoạt động gọi quy trình"),
+    "startEvent": lazy_gettext("sự kiện bắt đầu"),
+    "endEvent": lazy_gettext("sự kiện kết thúc"),
+    "boundaryEvent": lazy_gettext("sự kiện biên"),
+    "intermediateCatchEvent": lazy_gettext("sự kiện trung gian (bắt)"),
+    "intermediateThrowEvent": lazy_gettext("sự kiện trung gian (phát)"),
+    "sequenceFlow": lazy_gettext("luồng"),
+    "process": lazy_gettext("quy trình"),
 }
 
 # (fragment of the engine's English message, code, Vietnamese sentence saying what to change). First match
 # wins. {label} is the element's kind, {name} its name and id, {refs} what it refers to (when it can be read
 # from the file). The engine's own text never reaches the designer: it is logged for the operators.
-_ENGINE_MESSAGES: list[tuple[str, str, str]] = [
+_ENGINE_MESSAGES: list[tuple[str, str, LazyString]] = [
     ("There is no support implemented for this task type", "element_unsupported",
-     "Phần tử {label} {name} chưa được bộ máy quy trình hỗ trợ; hãy thay bằng tác vụ người dùng, tác vụ dịch vụ, "
-     "cổng rẽ nhánh hoặc cổng song song."),
+     lazy_gettext("Phần tử {label} {name} chưa được bộ máy quy trình hỗ trợ; hãy thay bằng tác vụ người dùng, tác vụ "
+                  "dịch vụ, cổng rẽ nhánh hoặc cổng song song.")),
     ("Unsupported Catch Event", "event_unsupported",
-     "Sự kiện biên {name} không có loại sự kiện mà bộ máy quy trình hỗ trợ; hãy dùng sự kiện lỗi (error) "
-     "hoặc hẹn giờ (timer)."),
+     lazy_gettext("Sự kiện biên {name} không có loại sự kiện mà bộ máy quy trình hỗ trợ; hãy dùng sự kiện lỗi "
+                  "(error) hoặc hẹn giờ (timer).")),
     ("is not executable", "process_not_executable",
-     "Quy trình {name} được dùng tới nhưng không được đánh dấu có thể thực thi; hãy đặt isExecutable=\"true\"."),
+     lazy_gettext("Quy trình {name} được dùng tới nhưng không được đánh dấu có thể thực thi; hãy đặt "
+                  "isExecutable=\"true\".")),
     ("No start event found", "start_event_missing",
-     "Quy trình {name} không có sự kiện bắt đầu; hãy vẽ một sự kiện bắt đầu (start event) và nối nó vào bước "
-     "đầu tiên."),
+     lazy_gettext("Quy trình {name} không có sự kiện bắt đầu; hãy vẽ một sự kiện bắt đầu (start event) và nối nó vào "
+                  "bước đầu tiên.")),
     ("Non-default exclusive outgoing sequence flow without condition", "condition_missing",
-     "Luồng {name} ra khỏi cổng rẽ nhánh không có điều kiện và không phải luồng mặc định; hãy viết điều kiện "
-     "cho luồng hoặc chọn nó làm luồng mặc định của cổng."),
+     lazy_gettext("Luồng {name} ra khỏi cổng rẽ nhánh không có điều kiện và không phải luồng mặc định; hãy viết điều "
+                  "kiện cho luồng hoặc chọn nó làm luồng mặc định của cổng.")),
     ("Multiple outgoing flows are not supported", "implicit_split_unsupported",
-     "Phần tử {label} {name} có nhiều luồng ra; hãy tách nhánh bằng cổng song song hoặc cổng rẽ nhánh."),
+     lazy_gettext("Phần tử {label} {name} có nhiều luồng ra; hãy tách nhánh bằng cổng song song hoặc cổng rẽ nhánh.")),
     ("A Service Task must have an operator", "service_task_unsupported",
-     "Tác vụ dịch vụ {name} chưa khai báo thao tác (spiffworkflow:serviceTaskOperator); hãy chọn thao tác cần gọi."),
+     lazy_gettext("Tác vụ dịch vụ {name} chưa khai báo thao tác (spiffworkflow:serviceTaskOperator); hãy chọn thao "
+                  "tác cần gọi.")),
     ("Duplicate process ID", "process_duplicate",
-     "Mã quy trình {name} bị trùng giữa các quy trình trong gói; hãy đặt cho mỗi quy trình một mã riêng."),
+     lazy_gettext("Mã quy trình {name} bị trùng giữa các quy trình trong gói; hãy đặt cho mỗi quy trình một mã "
+                  "riêng.")),
     ("Unknown Time Specification", "timer_unspecified",
-     "Sự kiện hẹn giờ {name} chưa khai báo thời gian; hãy điền timeDate, timeDuration hoặc timeCycle."),
+     lazy_gettext("Sự kiện hẹn giờ {name} chưa khai báo thời gian; hãy điền timeDate, timeDuration hoặc timeCycle.")),
     ("Time Specification", "timer_invalid",
-     "Thời gian của sự kiện hẹn giờ {name} không hợp lệ; hãy viết theo ISO 8601, ví dụ PT5M hoặc P7D."),
+     lazy_gettext("Thời gian của sự kiện hẹn giờ {name} không hợp lệ; hãy viết theo ISO 8601, ví dụ PT5M hoặc P7D.")),
     ("Cancel Events may only be used with transactions", "cancel_event_misplaced",
-     "Sự kiện hủy {name} chỉ được gắn vào giao dịch (transaction); hãy bỏ sự kiện này hoặc đổi nó thành sự kiện lỗi."),
+     lazy_gettext("Sự kiện hủy {name} chỉ được gắn vào giao dịch (transaction); hãy bỏ sự kiện này hoặc đổi nó thành "
+                  "sự kiện lỗi.")),
     ("loopMaximum or loopCondition", "loop_unsupported",
-     "Vòng lặp của {label} {name} chưa có số lần tối đa (loopMaximum) hoặc điều kiện lặp; hãy khai báo một trong hai."),
+     lazy_gettext("Vòng lặp của {label} {name} chưa có số lần tối đa (loopMaximum) hoặc điều kiện lặp; hãy khai báo "
+                  "một trong hai.")),
     ("multiinstance task must specify", "loop_unsupported",
-     "Tác vụ đa thể hiện {name} cần đúng một trong hai: số lượng (loopCardinality) hoặc dữ liệu đầu vào; "
-     "hãy giữ lại một."),
+     lazy_gettext("Tác vụ đa thể hiện {name} cần đúng một trong hai: số lượng (loopCardinality) hoặc dữ liệu đầu "
+                  "vào; hãy giữ lại một.")),
     ("data reference is missing from the IO specification", "reference_broken",
-     "Tác vụ đa thể hiện {name} tham chiếu dữ liệu không có trong ioSpecification; hãy khai báo dữ liệu đó "
-     "hoặc sửa tham chiếu."),
+     lazy_gettext("Tác vụ đa thể hiện {name} tham chiếu dữ liệu không có trong ioSpecification; hãy khai báo dữ liệu "
+                  "đó hoặc sửa tham chiếu.")),
     # SpiffWorkflow 3.2 calls its own helper with a wrong argument when a messageRef/signalRef/errorRef/
     # escalationRef names nothing, and reports the resulting TypeError.
     ("raise_validation_exception() got an unexpected keyword argument", "reference_broken",
-     "Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử đó "
-     "(bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu."),
+     lazy_gettext("Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử "
+                  "đó (bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu.")),
     ("Expected a", "reference_broken",
-     "Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử đó "
-     "(bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu."),
+     lazy_gettext("Phần tử {label} {name} tham chiếu tới {refs} chưa được khai báo trong tệp; hãy khai báo phần tử "
+                  "đó (bpmn:message, bpmn:signal, bpmn:error hoặc bpmn:escalation) hoặc bỏ tham chiếu.")),
     ("When looking for a task spec", "flow_target_missing",
-     "Một luồng ra khỏi {label} {name} trỏ tới phần tử không tồn tại; hãy nối lại luồng tới một bước có trong sơ đồ."),
+     lazy_gettext("Một luồng ra khỏi {label} {name} trỏ tới phần tử không tồn tại; hãy nối lại luồng tới một bước có "
+                  "trong sơ đồ.")),
     ("Cannot resolve data", "data_reference_unsupported",
-     "Phần tử {label} {name} có liên kết dữ liệu tới {refs}, nhưng bộ máy quy trình chỉ đọc/ghi được đối tượng "
-     "dữ liệu (data object) khai báo trong cùng quy trình; hãy nối liên kết tới một đối tượng dữ liệu như vậy "
-     "hoặc xóa liên kết dữ liệu."),
+     lazy_gettext("Phần tử {label} {name} có liên kết dữ liệu tới {refs}, nhưng bộ máy quy trình chỉ đọc/ghi được "
+                  "đối tượng dữ liệu (data object) khai báo trong cùng quy trình; hãy nối liên kết tới một đối tượng "
+                  "dữ liệu như vậy hoặc xóa liên kết dữ liệu.")),
     ("SubWorkflow", "subprocess_unsupported",
-     "Quy trình con {name} phải có đúng một sự kiện bắt đầu và ít nhất một sự kiện kết thúc; hãy vẽ thêm "
-     "các sự kiện đó bên trong quy trình con."),
+     lazy_gettext("Quy trình con {name} phải có đúng một sự kiện bắt đầu và ít nhất một sự kiện kết thúc; hãy vẽ "
+                  "thêm các sự kiện đó bên trong quy trình con.")),
     ('No "calledElement"', "call_target_missing",
-     "Hoạt động gọi quy trình {name} chưa chỉ rõ quy trình được gọi; hãy điền calledElement."),
+     lazy_gettext("Hoạt động gọi quy trình {name} chưa chỉ rõ quy trình được gọi; hãy điền calledElement.")),
     ("was not found", "call_target_missing",
-     "Gói không có quy trình được gọi tới {name}; hãy thêm tệp BPMN chứa quy trình đó hoặc sửa calledElement."),
+     lazy_gettext("Gói không có quy trình được gọi tới {name}; hãy thêm tệp BPMN chứa quy trình đó hoặc sửa "
+                  "calledElement.")),
     ('No DMN Diagram available with id "None"', "business_rule_unlinked",
-     "Tác vụ quy tắc nghiệp vụ {name} chưa gắn bảng quyết định DMN; hãy điền spiffworkflow:calledDecisionId."),
+     lazy_gettext("Tác vụ quy tắc nghiệp vụ {name} chưa gắn bảng quyết định DMN; hãy điền "
+                  "spiffworkflow:calledDecisionId.")),
     ("No DMN Diagram available", "decision_missing",
-     "Gói không có bảng quyết định DMN mà tác vụ {name} cần; hãy thêm tệp .dmn hoặc sửa mã quyết định."),
+     lazy_gettext("Gói không có bảng quyết định DMN mà tác vụ {name} cần; hãy thêm tệp .dmn hoặc sửa mã quyết định.")),
     ("identifier is missing", "reference_broken",
-     "Tệp có thông điệp/tín hiệu/lỗi/kho dữ liệu thiếu mã (id); hãy đặt mã cho phần tử đó."),
+     lazy_gettext("Tệp có thông điệp/tín hiệu/lỗi/kho dữ liệu thiếu mã (id); hãy đặt mã cho phần tử đó.")),
     ("Data Store name is missing", "data_reference_unsupported",
-     "Tệp có kho dữ liệu (data store) không có tên; hệ thống chưa hỗ trợ kho dữ liệu, hãy xóa nó khỏi sơ đồ."),
+     lazy_gettext("Tệp có kho dữ liệu (data store) không có tên; hệ thống chưa hỗ trợ kho dữ liệu, hãy xóa nó khỏi "
+                  "sơ đồ.")),
     ("Data Store", "data_reference_unsupported",
-     "Kho dữ liệu (data store) {refs} chưa được hệ thống hỗ trợ; hãy xóa kho dữ liệu và các liên kết tới nó "
-     "khỏi sơ đồ."),
+     lazy_gettext("Kho dữ liệu (data store) {refs} chưa được hệ thống hỗ trợ; hãy xóa kho dữ liệu và các liên kết "
+                  "tới nó khỏi sơ đồ.")),
     ("Correlation", "reference_broken",
-     "Khai báo tương quan thông điệp (correlation) không đầy đủ; hãy bổ sung biểu thức lấy giá trị hoặc xóa nó."),
+     lazy_gettext("Khai báo tương quan thông điệp (correlation) không đầy đủ; hãy bổ sung biểu thức lấy giá trị hoặc "
+                  "xóa nó.")),
     ("Ad hoc", "subprocess_unsupported",
-     "Quy trình con tự do (ad hoc) {name} có cấu trúc chưa được hỗ trợ; hãy dùng quy trình con thường."),
-    ("No decisions found", "decision_missing", "Tệp DMN không có quyết định (decision) nào; hãy thêm bảng quyết định."),
+     lazy_gettext("Quy trình con tự do (ad hoc) {name} có cấu trúc chưa được hỗ trợ; hãy dùng quy trình con thường.")),
+    ("No decisions found", "decision_missing", lazy_gettext("Tệp DMN không có quyết định (decision) nào; hãy thêm "
+                                                            "bảng quyết định.")),
     ("Multiple decision tables", "engine_unsupported",
-     "Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng, hãy tách ra nhiều tệp."),
+     lazy_gettext("Tệp DMN có nhiều bảng quyết định; mỗi tệp chỉ được một bảng, hãy tách ra nhiều tệp.")),
     # A spiffworkflow:property or spiffworkflow:parameter without its name/value attribute.
     ("KeyError('value')", "property_invalid",
-     "Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property hoặc spiffworkflow:parameter) thiếu "
-     "giá trị (value); hãy điền giá trị hoặc xóa thuộc tính đó."),
+     lazy_gettext("Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property hoặc "
+                  "spiffworkflow:parameter) thiếu giá trị (value); hãy điền giá trị hoặc xóa thuộc tính đó.")),
     ("KeyError('name')", "property_invalid",
-     "Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property) thiếu tên (name); hãy điền tên hoặc "
-     "xóa thuộc tính đó."),
+     lazy_gettext("Phần tử {label} {name} có thuộc tính mở rộng (spiffworkflow:property) thiếu tên (name); hãy điền "
+                  "tên hoặc xóa thuộc tính đó.")),
     # Coordinates of the drawing the engine reads to order branches.
     ("could not convert string to float", "diagram_layout_invalid",
-     "Tọa độ của một hình trong phần bản vẽ (bpmndi:BPMNShape, dc:Bounds){name} không phải là số; hãy mở sơ đồ "
-     "bằng công cụ vẽ và lưu lại."),
+     lazy_gettext("Tọa độ của một hình trong phần bản vẽ (bpmndi:BPMNShape, dc:Bounds){name} không phải là số; hãy "
+                  "mở sơ đồ bằng công cụ vẽ và lưu lại.")),
     ("Malformed Output Expression", "expression_syntax",
-     "Biểu thức đầu ra trong bảng quyết định sai cú pháp; hãy sửa lại ô đó."),
+     lazy_gettext("Biểu thức đầu ra trong bảng quyết định sai cú pháp; hãy sửa lại ô đó.")),
 ]
 
-_REF_KINDS = {"messageRef": "thông điệp", "signalRef": "tín hiệu", "errorRef": "lỗi", "escalationRef": "leo thang"}
+_REF_KINDS = {"messageRef": lazy_gettext("thông điệp"), "signalRef": lazy_gettext("tín hiệu"),
+              "errorRef": lazy_gettext("lỗi"), "escalationRef": lazy_gettext("leo thang")}
 
 
 def _clean(text: str) -> str:
@@ -431,19 +447,20 @@ def translate_engine_error(
         store = re.search(r"Data Store with name (.*?) has no implementation", raw)
         refs = f"«{store.group(1).strip()}»" if store and store.group(1).strip() else ""
     elif "Cannot resolve data" in raw:
-        refs = ", ".join(_data_refs(element)) or "một đối tượng dữ liệu"
+        refs = ", ".join(_data_refs(element)) or gettext("một đối tượng dữ liệu")
     else:
-        refs = ", ".join(_undeclared_refs(element)) or "thông điệp/tín hiệu/lỗi"
+        refs = ", ".join(_undeclared_refs(element)) or gettext("thông điệp/tín hiệu/lỗi")
     for fragment, code, template in _ENGINE_MESSAGES:
         if fragment in raw:
             text = _clean(template.format(label=label, name=name, refs=refs))
             return Problem(file, line, None, code, _sentence(text.replace(" ;", ";").replace(" .", ".")))
-    where = f" {label or 'phần tử'} {name}" if name else ""
+    where = f" {label or gettext('phần tử')} {name}" if name else ""
     return Problem(
         file, line, None, "engine_unsupported",
-        f"Bộ máy quy trình không dựng được{where}. Hãy mở phần tử này trong công cụ vẽ và kiểm tra các thuộc tính, "
-        "liên kết của nó theo chuẩn BPMN 2.0; nếu nó dùng tính năng riêng của công cụ khác, hãy vẽ lại bằng phần "
-        "tử chuẩn (tác vụ người dùng, tác vụ dịch vụ, cổng rẽ nhánh, sự kiện).",
+        gettext("Bộ máy quy trình không dựng được%(where)s. Hãy mở phần tử này trong công cụ vẽ và kiểm tra các "
+                "thuộc tính, liên kết của nó theo chuẩn BPMN 2.0; nếu nó dùng tính năng riêng của công cụ khác, hãy "
+                "vẽ lại bằng phần tử chuẩn (tác vụ người dùng, tác vụ dịch vụ, cổng rẽ nhánh, sự kiện).",
+                where=where),
     )
 
 
@@ -497,8 +514,9 @@ class _Checker:
             return
         if (language and "python" not in language.lower()) or _JUEL.match(text):
             self.add(file, element, "expression_language_unsupported",
-                     f"{what} «{text.strip()[:80]}» viết theo ngôn ngữ biểu thức của công cụ khác "
-                     f"({language or 'JUEL'}); hệ thống chỉ hiểu biểu thức dạng Python đơn giản.")
+                     gettext("%(what)s «%(expression)s» viết theo ngôn ngữ biểu thức của công cụ khác (%(value)s); hệ "
+                             "thống chỉ hiểu biểu thức dạng Python đơn giản.",
+                             what=what, expression=text.strip()[:80], value=language or 'JUEL'))
             return
         try:
             check_expression(text)
@@ -531,48 +549,55 @@ class _Checker:
         elif local == "boundaryEvent":
             if waits:
                 self.add(file, element, "message_boundary_ignored",
-                         f"Sự kiện biên {_label_of(element)} chờ thông điệp/tín hiệu sẽ không bao giờ xảy ra: hệ thống "
-                         "chưa có kênh gửi thông điệp vào hồ sơ.", "warning")
+                         gettext("Sự kiện biên %(element)s chờ thông điệp/tín hiệu sẽ không bao giờ xảy ra: hệ "
+                                 "thống chưa có kênh gửi thông điệp vào hồ sơ.",
+                                 element=_label_of(element)), "warning")
             return
         elif local != "receiveTask":
             return
         self.add(file, element, "message_wait_unsupported",
-                 f"Phần tử {_label_of(element)} chờ nhận thông điệp/tín hiệu từ bên ngoài; hệ thống chưa có kênh gửi "
-                 "thông điệp vào hồ sơ nên hồ sơ sẽ bị treo tại đây.")
+                 gettext("Phần tử %(element)s chờ nhận thông điệp/tín hiệu từ bên ngoài; hệ thống chưa có kênh gửi "
+                         "thông điệp vào hồ sơ nên hồ sơ sẽ bị treo tại đây.",
+                         element=_label_of(element)))
 
     def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
         element_id = element.get("id") or ""
         if local in _TASK_SPEC_TAGS and is_reserved_id(element_id):
             suggestion = re.sub(r"[^\w-]", "_", element_id).strip("_") + "_1"
             self.add(file, element, "id_reserved",
-                     f"{_ELEMENT_LABELS.get(local, 'Phần tử').capitalize()} {_label_of(element)} có mã (id) "
-                     f"«{element_id}», là tên bộ máy quy trình dành riêng cho phần tử nội bộ của nó "
-                     f"({', '.join(sorted(RESERVED_IDS))}, hoặc tên kết thúc bằng "
-                     f"{', '.join(s.strip() for s in RESERVED_SUFFIXES)}); quy trình sẽ không chạy được. Hãy đổi "
-                     f"mã phần tử, ví dụ thành «{suggestion}», và cập nhật các luồng nối tới nó.")
+                     gettext("%(kind)s %(element)s có mã (id) «%(element_id)s», là tên bộ máy quy trình dành "
+                             "riêng cho phần tử nội bộ của nó (%(items)s, hoặc tên kết thúc bằng %(items2)s); quy "
+                             "trình sẽ không chạy được. Hãy đổi mã phần tử, ví dụ thành «%(suggestion)s», và cập "
+                             "nhật các luồng nối tới nó.",
+                             kind=_ELEMENT_LABELS.get(local, gettext('Phần tử')).capitalize(),
+                             element=_label_of(element), element_id=element_id, items=', '.join(sorted(RESERVED_IDS)),
+                             items2=', '.join(s.strip() for s in RESERVED_SUFFIXES), suggestion=suggestion))
         if local in ("startEvent", "intermediateCatchEvent", "boundaryEvent", "receiveTask"):
             self._message_wait(file, element, local)
         if local == "scriptTask":
             self.add(file, element, "script_task_forbidden",
-                     f"Sơ đồ có tác vụ kịch bản (script task) {_label_of(element)}; tác vụ kịch bản chưa được phép "
-                     "vì chưa có môi trường cách ly an toàn.")
+                     gettext("Sơ đồ có tác vụ kịch bản (script task) %(element)s; tác vụ kịch bản chưa được phép vì "
+                             "chưa có môi trường cách ly an toàn.",
+                             element=_label_of(element)))
         elif local == "serviceTask":
             if not _xpath(element, "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator"):
                 self.add(file, element, "service_task_unsupported",
-                         f"Tác vụ dịch vụ {_label_of(element)} chưa khai báo thao tác kết nối "
-                         "(spiffworkflow:serviceTaskOperator) nên hệ thống không biết gọi dịch vụ nào.")
+                         gettext("Tác vụ dịch vụ %(element)s chưa khai báo thao tác kết nối "
+                                 "(spiffworkflow:serviceTaskOperator) nên hệ thống không biết gọi dịch vụ nào.",
+                                 element=_label_of(element)))
         elif local == "conditionExpression":
             parent = element.getparent()
-            where = f"Điều kiện trên luồng {_label_of(parent)}" if parent is not None else "Điều kiện"
+            where = (gettext("Điều kiện trên luồng %(flow)s", flow=_label_of(parent)) if parent is not None
+                     else gettext("Điều kiện"))
             if element.text is not None and not element.text.strip() and parent is not None:
-                self.add(file, element, "expression_empty", f"{where} để trống.")
+                self.add(file, element, "expression_empty", gettext("%(where)s để trống.", where=where))
             self.expression(file, element, element.text, where, element.get("language"))
         elif local in ("condition", "loopCondition", "completionCondition", "loopCardinality"):
             what = {
-                "condition": "Điều kiện của sự kiện điều kiện",
-                "loopCondition": "Điều kiện lặp",
-                "completionCondition": "Điều kiện hoàn thành",
-                "loopCardinality": "Số lần thực hiện (loopCardinality)",
+                "condition": gettext("Điều kiện của sự kiện điều kiện"),
+                "loopCondition": gettext("Điều kiện lặp"),
+                "completionCondition": gettext("Điều kiện hoàn thành"),
+                "loopCardinality": gettext("Số lần thực hiện (loopCardinality)"),
             }[local]
             self.expression(file, element, element.text, what, element.get("language"))
         elif local == "timerEventDefinition" and not _xpath(
@@ -580,15 +605,16 @@ class _Checker:
         ):
             owner = element.getparent()
             self.add(file, owner if owner is not None else element, "timer_unspecified",
-                     f"Sự kiện hẹn giờ {_label_of(owner) if owner is not None else ''} chưa khai báo thời gian "
-                     "(timeDate, timeDuration hoặc timeCycle).")
+                     gettext("Sự kiện hẹn giờ %(value)s chưa khai báo thời gian (timeDate, timeDuration hoặc "
+                             "timeCycle).",
+                             value=_label_of(owner) if owner is not None else ''))
         elif local in ("timeDate", "timeDuration", "timeCycle"):
-            self.expression(file, element, element.text, "Thời gian hẹn giờ", element.get("language"))
+            self.expression(file, element, element.text, gettext("Thời gian hẹn giờ"), element.get("language"))
             self._timer_literal(file, element, local)
         elif local in ("formalExpression", "messagePath") and _local(getattr(element.getparent(), "tag", "")) == (
             "correlationPropertyRetrievalExpression"
         ):
-            self.expression(file, element, element.text, "Biểu thức tương quan thông điệp")
+            self.expression(file, element, element.text, gettext("Biểu thức tương quan thông điệp"))
 
     def _timer_literal(self, file: str, element: etree._Element, local: str) -> None:
         """A timer written as a plain value must be one the engine can read, of the kind its element says."""
@@ -613,24 +639,28 @@ class _Checker:
         except Exception:
             owner = element.getparent()
             event = owner.getparent() if owner is not None else None
-            example = {"timeDuration": "PT5M (5 phút) hoặc P7D (7 ngày)",
+            example = {"timeDuration": gettext("PT5M (5 phút) hoặc P7D (7 ngày)"),
                        "timeDate": "2026-12-01T08:00:00+07:00",
-                       "timeCycle": "R3/PT1H (3 lần, mỗi giờ một lần)"}[local]
+                       "timeCycle": gettext("R3/PT1H (3 lần, mỗi giờ một lần)")}[local]
             self.add(file, element, "timer_invalid",
-                     f"Thời gian hẹn giờ «{value[:60]}» của sự kiện {_label_of(event) if event is not None else ''} "
-                     f"không phải giá trị ISO 8601 hợp lệ cho {local}; hãy viết ví dụ {example}.")
+                     gettext("Thời gian hẹn giờ «%(value)s» của sự kiện %(event)s không phải giá trị ISO 8601 hợp "
+                             "lệ cho %(tag)s; hãy viết ví dụ %(example)s.",
+                             value=value[:60], event=_label_of(event) if event is not None else '', tag=local,
+                             example=example))
 
     def _spiff_element(self, file: str, element: etree._Element, local: str) -> None:
         if local in ("preScript", "postScript") and (element.text or "").strip():
             owner = element.getparent().getparent() if element.getparent() is not None else None
             self.add(file, element, "script_forbidden",
-                     f"Phần tử {_label_of(owner) if owner is not None else ''} có kịch bản "
-                     f"({'trước' if local == 'preScript' else 'sau'} khi chạy, spiffworkflow:{local}); kịch bản "
-                     "chưa được phép vì chưa có môi trường cách ly an toàn.")
+                     gettext("Phần tử %(value)s có kịch bản (%(when)s khi chạy, spiffworkflow:%(tag)s); kịch bản "
+                             "chưa được phép vì chưa có môi trường cách ly an toàn.",
+                             value=_label_of(owner) if owner is not None else '',
+                             when=gettext("trước") if local == 'preScript' else gettext('sau'), tag=local))
         elif local == "parameter" and element.get("value") is not None:
-            self.expression(file, element, element.get("value"), f"Tham số «{element.get('id')}» của tác vụ dịch vụ")
+            self.expression(file, element, element.get("value"), gettext("Tham số «%(parameter)s» của tác vụ dịch vụ",
+                                                                         parameter=element.get('id')))
         elif local in ("messagePayload", "payloadExpression", "expression"):
-            self.expression(file, element, element.text, "Biểu thức dữ liệu thông điệp")
+            self.expression(file, element, element.text, gettext("Biểu thức dữ liệu thông điệp"))
         elif local == "property":
             self._property(file, element)
 
@@ -643,8 +673,9 @@ class _Checker:
                 status = 0
             if status not in DOSSIER_STATUSES:
                 self.add(file, element, "status_out_of_range",
-                         f"Trạng thái hồ sơ (dossierStatus) «{value}» không hợp lệ; phải là số nguyên từ 1 đến 10 "
-                         "theo bảng trạng thái hồ sơ (TrangThaiHoSo).")
+                         gettext("Trạng thái hồ sơ (dossierStatus) «%(value)s» không hợp lệ; phải là số nguyên từ 1 "
+                                 "đến 10 theo bảng trạng thái hồ sơ (TrangThaiHoSo).",
+                                 value=value))
         elif name == ALLOTTED_TIME_PROPERTY:
             try:
                 days = Decimal(str(value).strip())
@@ -652,11 +683,12 @@ class _Checker:
                 days = Decimal(0)
             if not days.is_finite() or days <= 0 or not re.fullmatch(r"\d+(\.\d+)?", str(value).strip()):
                 self.add(file, element, "allotted_time_invalid",
-                         f"Thời hạn xử lý của bước (allottedTime) «{value}» không hợp lệ; phải là số ngày làm việc "
-                         "dương, ví dụ 1 hoặc 0.5.")
+                         gettext("Thời hạn xử lý của bước (allottedTime) «%(value)s» không hợp lệ; phải là số ngày "
+                                 "làm việc dương, ví dụ 1 hoặc 0.5.",
+                                 value=value))
         elif value is None:
             self.add(file, element, "property_invalid",
-                     f"Thuộc tính «{name}» thiếu giá trị (value).")
+                     gettext("Thuộc tính «%(name)s» thiếu giá trị (value).", name=name))
 
     def dmn(self, file: str, root: etree._Element) -> None:
         for text in root.iter("{*}text"):
@@ -664,9 +696,9 @@ class _Checker:
             kind = _local(parent.tag) if parent is not None else ""
             value = text.text
             if kind == "inputExpression":
-                self.expression(file, text, value, "Biểu thức đầu vào của bảng quyết định")
+                self.expression(file, text, value, gettext("Biểu thức đầu vào của bảng quyết định"))
             elif kind == "outputEntry":
-                self.expression(file, text, value, "Giá trị đầu ra của bảng quyết định")
+                self.expression(file, text, value, gettext("Giá trị đầu ra của bảng quyết định"))
             elif kind == "inputEntry" and value and value.strip() and value.strip() != "-":
                 self._dmn_input_entry(file, text, value)
 
@@ -677,12 +709,14 @@ class _Checker:
             check_expression(text)
         except ExpressionError as first:
             if first.code != "expression_syntax":
-                self.add(file, element, first.code, f"Ô điều kiện của bảng quyết định: {first.message}")
+                self.add(file, element, first.code, gettext("Ô điều kiện của bảng quyết định: %(message)s",
+                                                            message=first.message))
                 return
             try:
                 check_expression(f"dmninputexpr {text}")
             except ExpressionError:
-                self.add(file, element, first.code, f"Ô điều kiện của bảng quyết định: {first.message}")
+                self.add(file, element, first.code, gettext("Ô điều kiện của bảng quyết định: %(message)s",
+                                                            message=first.message))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -801,13 +835,14 @@ def _data_flow(
                     flow.defines.setdefault(node_id, set()).add(str(operator.get("resultVariable")))
                 for parameter in _xpath(operator, "./spiffworkflow:parameters/spiffworkflow:parameter"):
                     _use(flow, file, parameter, parameter.get("value"), node_id, False,
-                         f"Tham số «{parameter.get('id')}» của tác vụ dịch vụ {_label_of(element)}")
+                         gettext("Tham số «%(parameter)s» của tác vụ dịch vụ %(element)s",
+                                 parameter=parameter.get('id'), element=_label_of(element)))
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
                 flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
                 if _local(timer.tag) in ("timeDate", "timeDuration", "timeCycle"):
                     _use(flow, file, timer, timer.text, node_id, False,
-                         f"Thời gian hẹn giờ của sự kiện {_label_of(element)}")
+                         gettext("Thời gian hẹn giờ của sự kiện %(element)s", element=_label_of(element)))
         incoming: dict[str, int] = {}
         for sequence in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
             source, target = str(sequence.get("sourceRef") or ""), str(sequence.get("targetRef") or "")
@@ -818,7 +853,7 @@ def _data_flow(
             incoming[target] = incoming.get(target, 0) + 1
             for condition in _xpath(sequence, "./bpmn:conditionExpression"):
                 _use(flow, file, condition, condition.text, origin, True,
-                     f"Điều kiện trên luồng {_label_of(sequence)}")
+                     gettext("Điều kiện trên luồng %(element)s", element=_label_of(sequence)))
         flow.union_joins |= {n for n, count in incoming.items()
                              if count > 1 and _local(by_id[n].tag) == "parallelGateway"}
     return flow
@@ -910,22 +945,26 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
         for name in sorted(use.names):
             if name not in anywhere:
                 close = difflib.get_close_matches(name, sorted(anywhere - SYSTEM_NAMES), n=3, cutoff=0.6)
-                hint = (f" Có phải ý bạn là {', '.join(f'«{c}»' for c in close)}?" if close else "")
+                hint = (gettext(" Có phải ý bạn là %(names)s?", names=', '.join(f'«{c}»' for c in close)) if close
+                        else "")
                 problems.append(Problem(
                     use.file, use.line, None, "expression_name_undefined",
-                    f"{use.what} dùng biến «{name}», nhưng không trường biểu mẫu, kết quả tác vụ dịch vụ hay biến hệ "
-                    f"thống nào ({', '.join(sorted(SYSTEM_NAMES))}) trong gói tạo ra biến này, nên hồ sơ sẽ dừng tại "
-                    f"đây.{hint} Hãy sửa tên biến cho khớp với một trường của biểu mẫu hoặc thêm trường «{name}» "
-                    "vào biểu mẫu của một bước trước đó."))
+                    gettext("%(what)s dùng biến «%(name)s», nhưng không trường biểu mẫu, kết quả tác vụ dịch vụ hay "
+                            "biến hệ thống nào (%(items)s) trong gói tạo ra biến này, nên hồ sơ sẽ dừng tại "
+                            "đây.%(hint)s Hãy sửa tên biến cho khớp với một trường của biểu mẫu hoặc thêm trường "
+                            "«%(name)s» vào biểu mẫu của một bước trước đó.",
+                            what=use.what, name=name, items=', '.join(sorted(SYSTEM_NAMES)), hint=hint)))
             elif available is not None and name not in available and name not in use.guarded:
                 definers = [f"«{flow.titles.get(n, n)}»" for n, names in defines.items() if name in names]
                 if name in start_fields:
-                    definers.insert(0, f"biểu mẫu khởi tạo «{start_form}»")
+                    definers.insert(0, gettext("biểu mẫu khởi tạo «%(start_form)s»", start_form=start_form))
                 problems.append(Problem(
                     use.file, use.line, None, "expression_name_maybe_undefined",
-                    f"{use.what} dùng biến «{name}», nhưng có đường đi tới đây mà chưa bước nào tạo ra biến này (biến "
-                    f"do {', '.join(definers)} tạo ra). Khi hồ sơ đi theo đường đó, bước này sẽ dừng lại với lỗi; "
-                    f"hãy đặt bước tạo ra biến trước chỗ này, hoặc kiểm tra trước bằng '{name}' in {DATA_NAME}.",
+                    gettext("%(what)s dùng biến «%(name)s», nhưng có đường đi tới đây mà chưa bước nào tạo ra biến "
+                            "này (biến do %(items)s tạo ra). Khi hồ sơ đi theo đường đó, bước này sẽ dừng lại với "
+                            "lỗi; hãy đặt bước tạo ra biến trước chỗ này, hoặc kiểm tra trước bằng '%(name)s' in "
+                            "%(DATA_NAME)s.",
+                            what=use.what, name=name, items=', '.join(definers), DATA_NAME=DATA_NAME),
                     "warning"))
     return problems
 
@@ -970,7 +1009,7 @@ def _sentence(text: str) -> str:
 
 
 def summarize(
-    problems: list[Problem], process_id: str | None, user_tasks: int, subject: str = "Sơ đồ",
+    problems: list[Problem], process_id: str | None, user_tasks: int, subject: str | None = None,
     total_errors: int | None = None,
 ) -> tuple[str, str]:
     """(verdict, one sentence): the first problem that explains the verdict, and how many more errors follow.
@@ -978,22 +1017,28 @@ def summarize(
     The count is of every error listed with it (warnings aside), so the headline agrees with the list;
     `total_errors` when the list shown holds more than `problems` (a package's manifest and forms).
     """
+    subject = subject or gettext("Sơ đồ")
     errors = [p for p in problems if p.severity == "error"]
     broken = [p for p in errors if not is_not_executable_code(p.code)]
     count = max(total_errors or 0, len(errors))
-    more = f" (và {count - 1} lỗi khác)" if count > 1 else ""
+    more = ngettext(" (và %(num)s lỗi khác)", " (và %(num)s lỗi khác)", count - 1) if count > 1 else ""
     if broken:
         first = broken[0]
         if f"«{first.file}»" in first.message:  # XML errors already say which file and line
-            return "invalid", _sentence(f"{subject} không hợp lệ{more}: {first.message}")
-        where = first.file + (f", dòng {first.line}" if first.line else "")
-        return "invalid", _sentence(f"{subject} không hợp lệ{more} — {where}: {first.message}")
+            return "invalid", _sentence(gettext("%(subject)s không hợp lệ%(more)s: %(message)s",
+                                                subject=subject, more=more, message=first.message))
+        where = first.file + (gettext(", dòng %(line)s", line=first.line) if first.line else "")
+        return "invalid", _sentence(gettext("%(subject)s không hợp lệ%(more)s — %(where)s: %(message)s",
+                                            subject=subject, more=more, where=where, message=first.message))
     if errors:
         first = sorted(errors, key=lambda p: p.code not in _PROCESS_CODES)[0]
-        also = f" Ngoài ra còn {count - 1} lỗi khác." if count > 1 else ""
+        also = ""
+        if count > 1:
+            also = ngettext(" Ngoài ra còn %(num)s lỗi khác.", " Ngoài ra còn %(num)s lỗi khác.", count - 1)
         return "not_executable", _sentence(first.message) + also
     return "deployable", (
-        f"{subject} hợp lệ: quy trình «{process_id}» có thể triển khai ({user_tasks} tác vụ người dùng)."
+        gettext("%(subject)s hợp lệ: quy trình «%(process_id)s» có thể triển khai (%(user_tasks)s tác vụ người dùng).",
+                subject=subject, process_id=process_id, user_tasks=user_tasks)
     )
 
 
@@ -1012,7 +1057,7 @@ def _problem_from_load(
             except ValueError:
                 shape = bounds.getparent()
                 target = shape.get("bpmnElement") if shape is not None else None
-                where = f" của phần tử «{target}»" if target else ""
+                where = gettext(" của phần tử «%(target)s»", target=target) if target else ""
                 return replace(problem, line=bounds.sourceline, message=problem.message.replace(
                     "(bpmndi:BPMNShape, dc:Bounds)", f"(bpmndi:BPMNShape, dc:Bounds){where}"))
     if problem.code == "engine_unsupported":  # a file the engine cannot even index is broken
@@ -1029,8 +1074,8 @@ def analyze_bpmn(
     except Exception:  # a last resort: the analysis itself must not take the request down
         _log.exception("analysis of a diagram failed")
         problem = Problem(next(iter(sorted(files)), "process.bpmn"), None, None, "analysis_failed",
-                          "Hệ thống không phân tích được sơ đồ này (lỗi của bộ kiểm tra, không phải của sơ đồ). "
-                          "Hãy thử lại; nếu vẫn lỗi, gửi tệp cho quản trị viên.")
+                          gettext("Hệ thống không phân tích được sơ đồ này (lỗi của bộ kiểm tra, không phải của sơ "
+                                  "đồ). Hãy thử lại; nếu vẫn lỗi, gửi tệp cho quản trị viên."))
         return BpmnAnalysis("invalid", _sentence(problem.message), [problem], [], [], None, [], [], [])
 
 
@@ -1048,9 +1093,10 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                 ids[name][element_id] = el
             else:
                 problems.append(Problem(name, el.sourceline, None, "duplicate_id",
-                                        f"Mã phần tử (id) «{element_id}» bị trùng; đã dùng ở dòng "
-                                        f"{first.sourceline}. Mỗi phần tử phải có mã riêng: hãy đổi mã của "
-                                        "một trong hai phần tử."))
+                                        gettext("Mã phần tử (id) «%(element_id)s» bị trùng; đã dùng ở dòng "
+                                                "%(line)s. Mỗi phần tử phải có mã riêng: hãy đổi mã của một "
+                                                "trong hai phần tử.",
+                                                element_id=element_id, line=first.sourceline)))
     for name, exc in load_failures:
         problem = _problem_from_load(name, exc, ids, roots)
         if problem.line is None and name in roots:
@@ -1078,30 +1124,35 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         if not load_failures:
             first_file = bpmn_files[0] if bpmn_files else next(iter(sorted(files)), "process.bpmn")
             problems.append(Problem(first_file, None, None, "no_process",
-                                    "Gói không có quy trình (bpmn:process) nào để thực thi."))
+                                    gettext("Gói không có quy trình (bpmn:process) nào để thực thi.")))
     elif process_id is not None:
         if process_id not in processes:
             problems.append(Problem(bpmn_files[0] if bpmn_files else "process.bpmn", None, None, "process_not_found",
-                                    f"Không tìm thấy quy trình có mã «{process_id}» trong các tệp BPMN của gói."))
+                                    gettext("Không tìm thấy quy trình có mã «%(process_id)s» trong các tệp BPMN của "
+                                            "gói.",
+                                            process_id=process_id)))
         elif process_id not in executable:
             file, element = processes[process_id]
             problems.append(Problem(file, element.sourceline, None, "process_not_executable",
-                                    f"Quy trình «{process_id}» không được đánh dấu có thể thực thi "
-                                    "(isExecutable=\"true\")."))
+                                    gettext("Quy trình «%(process_id)s» không được đánh dấu có thể thực thi "
+                                            "(isExecutable=\"true\").",
+                                            process_id=process_id)))
         else:
             chosen = process_id
     elif not executable:
         file, element = next(iter(processes.values()))
         problems.append(Problem(file, element.sourceline, None, "no_executable_process",
-                                "Không có quy trình nào được đánh dấu có thể thực thi (isExecutable=\"true\")."))
+                                gettext("Không có quy trình nào được đánh dấu có thể thực thi "
+                                        "(isExecutable=\"true\").")))
     elif len(executable) == 1:
         chosen = executable[0]
     else:
         file, element = processes[executable[1]]
         candidates = executable
         problems.append(Problem(file, element.sourceline, None, "process_ambiguous",
-                                f"Gói có nhiều quy trình có thể thực thi ({', '.join(executable)}); hãy chỉ rõ "
-                                "quy trình cần chạy (process_id trong procedure.json)."))
+                                gettext("Gói có nhiều quy trình có thể thực thi (%(items)s); hãy chỉ rõ quy trình "
+                                        "cần chạy (process_id trong procedure.json).",
+                                        items=', '.join(executable))))
 
     # Static checks on the processes that would run (and everything they call), and on DMN files.
     to_check = [chosen] if chosen else candidates

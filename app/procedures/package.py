@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from jsonschema import Draft202012Validator
 
 from app.eforms.schema import FormSchemaError, check_form_schema, resolve_ref
@@ -345,7 +345,11 @@ def _manifest_message(err: Any) -> tuple[str, str]:
     schema = err.schema if isinstance(err.schema, Mapping) else {}
     title = schema.get("title")
     field_name = str(err.absolute_path[-1]) if err.absolute_path else "procedure.json"
-    what = f"«{title}» ({field_name})" if title else gettext("Trường «%(name)s»", name=field_name)
+    # The manifest schema's titles are Vietnamese; other readers get the field's own name.
+    if title and str(get_locale() or "vi").startswith("vi"):
+        what = f"«{title}» ({field_name})"
+    else:
+        what = gettext("Trường «%(name)s»", name=field_name)
     value = json.dumps(err.instance, ensure_ascii=False)[:80] if not isinstance(err.instance, Mapping | list) else ""
     expected = err.validator_value
     kind = str(err.validator)
@@ -354,7 +358,7 @@ def _manifest_message(err: Any) -> tuple[str, str]:
         missing = [str(name) for name in expected if isinstance(err.instance, Mapping) and name not in err.instance]
         name = missing[0] if missing else ""
         label = (properties.get(name) or {}).get("title") if isinstance(properties, Mapping) else None
-        described = f"«{name}»" + (f" ({label})" if label else "")
+        described = f"«{name}»" + (f" ({label})" if label and str(get_locale() or "vi").startswith("vi") else "")
         return f"{pointer}/{name}", gettext("Thiếu trường bắt buộc %(described)s; hãy thêm nó.", described=described)
     if kind == "additionalProperties" and isinstance(err.instance, Mapping):
         known = set(schema.get("properties") or {})

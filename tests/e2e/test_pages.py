@@ -190,7 +190,7 @@ VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắ�
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
     "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
     "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure",
-    "studio-upload"}]
+    "studio-upload", "studio-upload-report"}]
 
 
 def data_strings(app: Any) -> list[str]:
