@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from jsonschema import Draft202012Validator
 
 __all__ = [
@@ -157,7 +158,9 @@ def resolve_ref(node: Mapping[str, Any], root: Mapping[str, Any], pointer: str =
     while "$ref" in node:
         ref = node["$ref"]
         if not isinstance(ref, str) or (not ref.startswith("#/") and ref != "#"):
-            raise FormSchemaError(pointer + "/$ref", f"Chỉ hỗ trợ $ref nội bộ dạng “#/$defs/…”, không phải “{ref}”.")
+            raise FormSchemaError(pointer + "/$ref", gettext("Chỉ hỗ trợ $ref nội bộ dạng “#/$defs/…”, không phải "
+                                                             "“%(ref)s”.",
+                                                             ref=ref))
         target: Any = root
         for raw in ref[2:].split("/") if ref != "#" else []:
             token = raw.replace("~1", "/").replace("~0", "~")
@@ -166,13 +169,14 @@ def resolve_ref(node: Mapping[str, Any], root: Mapping[str, Any], pointer: str =
             elif isinstance(target, list) and token.isdigit() and int(token) < len(target):
                 target = target[int(token)]
             else:
-                raise FormSchemaError(pointer + "/$ref", f"Không tìm thấy đích của $ref “{ref}”.")
+                raise FormSchemaError(pointer + "/$ref", gettext("Không tìm thấy đích của $ref “%(ref)s”.", ref=ref))
         if not isinstance(target, Mapping):
-            raise FormSchemaError(pointer + "/$ref", f"Đích của $ref “{ref}” không phải một lược đồ.")
+            raise FormSchemaError(pointer + "/$ref",
+                                  gettext("Đích của $ref “%(ref)s” không phải một lược đồ.", ref=ref))
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         seen += 1
         if seen > MAX_DEPTH:
-            raise FormSchemaError(pointer + "/$ref", "Chuỗi $ref lặp vòng.")
+            raise FormSchemaError(pointer + "/$ref", gettext("Chuỗi $ref lặp vòng."))
     return node
 
 
@@ -195,9 +199,9 @@ def options_of(node: Mapping[str, Any], ui: Mapping[str, Any] | None = None) -> 
 
 def display_scalar(value: Any) -> str:
     if value is True:
-        return "Có"
+        return gettext("Có")
     if value is False:
-        return "Không"
+        return gettext("Không")
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -336,35 +340,40 @@ def describe(node: Any, ui: Mapping[str, Any] | None, root: Mapping[str, Any], p
              depth: int = 0) -> Field:
     """Classify one schema node for rendering; raises FormSchemaError for what cannot be rendered."""
     if depth > MAX_DEPTH:
-        raise FormSchemaError(pointer, "Biểu mẫu lồng nhau quá sâu (hoặc $ref đệ quy).")
+        raise FormSchemaError(pointer, gettext("Biểu mẫu lồng nhau quá sâu (hoặc $ref đệ quy)."))
     if not isinstance(node, Mapping):
-        raise FormSchemaError(pointer, "Mỗi trường phải là một lược đồ dạng đối tượng JSON.")
+        raise FormSchemaError(pointer, gettext("Mỗi trường phải là một lược đồ dạng đối tượng JSON."))
     ui = ui or {}
     node = resolve_ref(node, root, pointer)
     options = options_of(node, ui)
     types = _declared_types(node, options)
-    name = node.get("title") or pointer.rsplit("/", 1)[-1] or "biểu mẫu"
+    name = node.get("title") or pointer.rsplit("/", 1)[-1] or gettext("biểu mẫu")
     if not types:
-        raise FormSchemaError(pointer, f"Trường “{name}” không khai báo kiểu (type).")
+        raise FormSchemaError(pointer, gettext("Trường “%(name)s” không khai báo kiểu (type).", name=name))
     if len(types) > 1:
-        raise FormSchemaError(pointer + "/type", f"Trường “{name}” khai báo nhiều kiểu ({', '.join(sorted(types))}); "
-                                                 "trình hiển thị chỉ hỗ trợ một kiểu (có thể kèm null).")
+        raise FormSchemaError(pointer + "/type", gettext("Trường “%(name)s” khai báo nhiều kiểu (%(items)s); trình "
+                                                         "hiển thị chỉ hỗ trợ một kiểu (có thể kèm null).",
+                                                         name=name, items=', '.join(sorted(types))))
     kind = types.pop()
     widget = ui.get("ui:widget")
     if kind == "object":
         props = node.get("properties")
         if not isinstance(props, Mapping) or not props:
-            raise FormSchemaError(pointer, f"Nhóm “{name}” phải khai báo các trường con trong “properties”.")
+            raise FormSchemaError(pointer, gettext("Nhóm “%(name)s” phải khai báo các trường con trong “properties”.",
+                                                   name=name))
         return Field("object", node, ui, pointer, root, None, depth)
     if kind == "array":
         if "prefixItems" in node or not isinstance(node.get("items"), Mapping):
-            raise FormSchemaError(pointer, f"Danh sách “{name}” phải khai báo “items” là một lược đồ.")
+            raise FormSchemaError(pointer, gettext("Danh sách “%(name)s” phải khai báo “items” là một lược đồ.",
+                                                   name=name))
         array = Field("array", node, ui, pointer, root, None, depth)
         item = array.item()
         if item.options is not None and item.kind in {"string", "integer", "number"}:
             return Field("multi", node, ui, pointer, root, item.options, depth)
         if item.kind in {"array", "multi"}:
-            raise FormSchemaError(pointer + "/items", f"Danh sách “{name}” không được chứa danh sách lồng trực tiếp.")
+            raise FormSchemaError(pointer + "/items", gettext("Danh sách “%(name)s” không được chứa danh sách lồng "
+                                                              "trực tiếp.",
+                                                              name=name))
         return array
     if kind == "string":
         if widget == "file" or "contentMediaType" in node:
@@ -372,7 +381,8 @@ def describe(node: Any, ui: Mapping[str, Any] | None, root: Mapping[str, Any], p
         return Field("string", node, ui, pointer, root, options, depth)
     if kind in {"integer", "number", "boolean"}:
         return Field(kind, node, ui, pointer, root, options, depth)
-    raise FormSchemaError(pointer + "/type", f"Trường “{name}” dùng kiểu “{kind}” mà biểu mẫu chưa hỗ trợ.")
+    raise FormSchemaError(pointer + "/type", gettext("Trường “%(name)s” dùng kiểu “%(kind)s” mà biểu mẫu chưa hỗ trợ.",
+                                                     name=name, kind=kind))
 
 
 def form_defaults(schema: Any, ui: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -395,10 +405,10 @@ def form_defaults(schema: Any, ui: Mapping[str, Any] | None = None) -> dict[str,
 
 def describe_root(schema: Any, ui: Mapping[str, Any] | None = None) -> Field:
     if not isinstance(schema, Mapping):
-        raise FormSchemaError("", "Biểu mẫu phải là một đối tượng JSON Schema.")
+        raise FormSchemaError("", gettext("Biểu mẫu phải là một đối tượng JSON Schema."))
     root = describe(schema, ui or {}, schema, "")
     if root.kind != "object":
-        raise FormSchemaError("/type", "Gốc của biểu mẫu phải có kiểu “object”.")
+        raise FormSchemaError("/type", gettext("Gốc của biểu mẫu phải có kiểu “object”."))
     return root
 
 
@@ -410,37 +420,42 @@ _SIMPLE_TYPES = "string, number, integer, boolean, object, array, null"
 def _meta_message(error: Any) -> str:
     keyword = error.absolute_path[-1] if error.absolute_path else ""
     if keyword == "type":
-        return f"Kiểu {error.instance!r} không hợp lệ; dùng một trong: {_SIMPLE_TYPES}."
+        return gettext("Kiểu %(instance)s không hợp lệ; dùng một trong: %(types)s.",
+                       instance=repr(error.instance), types=_SIMPLE_TYPES)
     if keyword == "pattern" or error.validator == "format" and error.validator_value == "regex":
-        return f"Biểu thức chính quy {error.instance!r} không hợp lệ."
+        return gettext("Biểu thức chính quy %(instance)s không hợp lệ.", instance=repr(error.instance))
     if keyword == "required":
-        return "“required” phải là danh sách tên trường (không trùng lặp)."
+        return gettext("“required” phải là danh sách tên trường (không trùng lặp).")
     if error.validator == "minimum" and error.validator_value == 0:
-        return f"“{keyword}” phải là số nguyên không âm."
+        return gettext("“%(keyword)s” phải là số nguyên không âm.", keyword=keyword)
     if error.validator == "type" and isinstance(error.validator_value, str):
-        wanted = {"object": "một đối tượng", "array": "một danh sách", "string": "một chuỗi",
-                  "integer": "một số nguyên", "number": "một số", "boolean": "true hoặc false"}
-        return f"Giá trị của “{keyword}” phải là {wanted.get(error.validator_value, error.validator_value)}."
-    return f"Không đúng chuẩn JSON Schema 2020-12: {error.message}"
+        wanted = {"object": gettext("một đối tượng"), "array": gettext("một danh sách"),
+                  "string": gettext("một chuỗi"), "integer": gettext("một số nguyên"), "number": gettext("một số"),
+                  "boolean": gettext("true hoặc false")}
+        return gettext("Giá trị của “%(keyword)s” phải là %(kind)s.",
+                       keyword=keyword, kind=wanted.get(error.validator_value, error.validator_value))
+    return gettext("Không đúng chuẩn JSON Schema 2020-12: %(message)s", message=error.message)
 
 
 def check_form_schema(schema: Any) -> list[tuple[str, str]]:
     """Every problem of a form schema as (JSON pointer, Vietnamese message); empty when it can be deployed."""
     if not isinstance(schema, Mapping):
-        return [("", "Biểu mẫu phải là một đối tượng JSON Schema.")]
+        return [("", gettext("Biểu mẫu phải là một đối tượng JSON Schema."))]
     problems: list[tuple[str, str]] = []
     dialect = schema.get("$schema")
     if dialect is not None and str(dialect).rstrip("#") != DIALECT:
-        problems.append(("/$schema", f"Biểu mẫu phải dùng JSON Schema 2020-12 ({DIALECT}), không phải “{dialect}”."))
+        problems.append(("/$schema", gettext("Biểu mẫu phải dùng JSON Schema 2020-12 (%(DIALECT)s), không phải "
+                                             "“%(dialect)s”.",
+                                             DIALECT=DIALECT, dialect=dialect)))
     meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
     for error in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path))):
         problems.append((_pointer(*error.absolute_path), _meta_message(error)))
     if problems:
         return _dedupe(problems)
     if schema.get("type") != "object":
-        problems.append(("/type", "Gốc của biểu mẫu phải có “type”: “object”."))
+        problems.append(("/type", gettext("Gốc của biểu mẫu phải có “type”: “object”.")))
     if not isinstance(schema.get("properties"), Mapping) or not schema.get("properties"):
-        problems.append(("/properties", "Biểu mẫu phải khai báo ít nhất một trường trong “properties”."))
+        problems.append(("/properties", gettext("Biểu mẫu phải khai báo ít nhất một trường trong “properties”.")))
     if problems:
         return problems
     try:
@@ -455,7 +470,9 @@ def _check_field(f: Field, problems: list[tuple[str, str]]) -> None:
     if f.kind == "object":
         props = f.node.get("properties", {})
         for name in sorted(f.required_names() - set(props)):
-            problems.append((f.pointer + "/required", f"Trường bắt buộc “{name}” không có trong “properties”."))
+            problems.append((f.pointer + "/required", gettext("Trường bắt buộc “%(name)s” không có trong "
+                                                              "“properties”.",
+                                                              name=name)))
         for name in props:
             sub_ui = f.ui.get(name)
             try:
@@ -465,12 +482,16 @@ def _check_field(f: Field, problems: list[tuple[str, str]]) -> None:
                 problems.append((exc.pointer, exc.message))
                 continue
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-                problems.append((sub.pointer, f"Tên trường “{name}” chỉ được gồm chữ cái không dấu, chữ số và “_”."))
+                problems.append((sub.pointer, gettext("Tên trường “%(name)s” chỉ được gồm chữ cái không dấu, chữ số "
+                                                      "và “_”.",
+                                                      name=name)))
             _check_field(sub, problems)
     elif f.kind in ("array", "multi"):
         if f.max_items is not None and f.max_items > MAX_ITEMS_CEILING:
             problems.append((f.pointer + "/maxItems",
-                             f"“maxItems” tối đa là {MAX_ITEMS_CEILING}; biểu mẫu không nhận danh sách dài hơn."))
+                             gettext("“maxItems” tối đa là %(MAX_ITEMS_CEILING)s; biểu mẫu không nhận danh sách dài "
+                                     "hơn.",
+                                     MAX_ITEMS_CEILING=MAX_ITEMS_CEILING)))
         try:
             _check_field(f.item(), problems)
         except FormSchemaError as exc:
