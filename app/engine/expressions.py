@@ -29,6 +29,7 @@ from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, Va
 from typing import Any
 
 import simpleeval
+from flask_babel import gettext, lazy_gettext
 
 MAX_EXPRESSION_LENGTH = 2000
 MAX_NESTING = 64
@@ -64,7 +65,7 @@ def _sum(values: Iterable[Any]) -> Any:
     """sum() of numbers only: summing lists or strings is a quadratic way to build huge values."""
     items = list(values)
     if not all(isinstance(v, int | float) for v in items):
-        raise TypeError("sum() chỉ cộng các số")
+        raise TypeError(gettext("sum() chỉ cộng các số"))
     return sum(items)
 
 
@@ -143,7 +144,7 @@ def _add(a: Any, b: Any) -> Any:
 def _modulo(a: Any, b: Any) -> Any:
     # "%" on a string is printf formatting: "%999999999d" % 1 would build a gigabyte.
     if isinstance(a, str | bytes):
-        raise TypeError("không được định dạng chuỗi bằng toán tử %")
+        raise TypeError(gettext("không được định dạng chuỗi bằng toán tử %"))
     return a % b
 
 
@@ -178,20 +179,20 @@ _ALLOWED_NODES: tuple[type, ...] = (
 )
 
 _SYNTAX_NAMES = {
-    "Lambda": "hàm vô danh (lambda)",
-    "NamedExpr": "phép gán trong biểu thức (:=)",
-    "Starred": "toán tử giải nén (*)",
-    "SetComp": "tập hợp dạng bao hàm",
+    "Lambda": lazy_gettext("hàm vô danh (lambda)"),
+    "NamedExpr": lazy_gettext("phép gán trong biểu thức (:=)"),
+    "Starred": lazy_gettext("toán tử giải nén (*)"),
+    "SetComp": lazy_gettext("tập hợp dạng bao hàm"),
     "Await": "await",
     "Yield": "yield",
     "YieldFrom": "yield from",
-    "BitAnd": "toán tử &",
-    "BitOr": "toán tử |",
-    "BitXor": "toán tử ^",
-    "Invert": "toán tử ~",
-    "LShift": "toán tử <<",
-    "RShift": "toán tử >>",
-    "MatMult": "toán tử @",
+    "BitAnd": lazy_gettext("toán tử &"),
+    "BitOr": lazy_gettext("toán tử |"),
+    "BitXor": lazy_gettext("toán tử ^"),
+    "Invert": lazy_gettext("toán tử ~"),
+    "LShift": lazy_gettext("toán tử <<"),
+    "RShift": lazy_gettext("toán tử >>"),
+    "MatMult": lazy_gettext("toán tử @"),
 }
 
 
@@ -226,47 +227,51 @@ def _check_node(node: ast.AST, expression: str) -> None:
         return ExpressionError(code, message, expression)
 
     if isinstance(node, ast.Lambda):
-        raise fail("expression_lambda_forbidden", "Không được dùng hàm vô danh (lambda) trong biểu thức.")
+        raise fail("expression_lambda_forbidden", gettext("Không được dùng hàm vô danh (lambda) trong biểu thức."))
     if isinstance(node, ast.NamedExpr):
-        raise fail("expression_assignment_forbidden", "Không được gán giá trị (:=) trong biểu thức.")
+        raise fail("expression_assignment_forbidden", gettext("Không được gán giá trị (:=) trong biểu thức."))
     if not isinstance(node, _ALLOWED_NODES):
         kind = type(node).__name__
         label = _SYNTAX_NAMES.get(kind, kind)
-        raise fail("expression_syntax_forbidden", f"Cú pháp «{label}» không được phép dùng trong biểu thức.")
+        raise fail("expression_syntax_forbidden", gettext("Cú pháp «%(label)s» không được phép dùng trong biểu thức.",
+                                                          label=label))
     if isinstance(node, ast.Name) and node.id.startswith("_"):
         raise fail(
             "expression_private_name",
-            f"Không được dùng tên bắt đầu bằng dấu gạch dưới («{node.id}») trong biểu thức.",
+            gettext("Không được dùng tên bắt đầu bằng dấu gạch dưới («%(id)s») trong biểu thức.", id=node.id),
         )
     if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
         raise fail(
             "expression_private_name",
-            f"Không được truy cập thuộc tính bắt đầu bằng dấu gạch dưới («.{node.attr}») trong biểu thức.",
+            gettext("Không được truy cập thuộc tính bắt đầu bằng dấu gạch dưới («.%(attr)s») trong biểu thức.",
+                    attr=node.attr),
         )
     if isinstance(node, ast.keyword) and (node.arg is None or node.arg.startswith("_")):
-        raise fail("expression_syntax_forbidden", "Tham số dạng **… hoặc bắt đầu bằng «_» không được phép.")
+        raise fail("expression_syntax_forbidden", gettext("Tham số dạng **… hoặc bắt đầu bằng «_» không được phép."))
     if isinstance(node, ast.comprehension) and node.is_async:
-        raise fail("expression_syntax_forbidden", "Không được dùng «async for» trong biểu thức.")
+        raise fail("expression_syntax_forbidden", gettext("Không được dùng «async for» trong biểu thức."))
     if isinstance(node, ast.FormattedValue) and node.format_spec is not None:
-        raise fail("expression_syntax_forbidden", "Không được dùng định dạng «{giá_trị:…}» trong chuỗi f-string.")
+        raise fail("expression_syntax_forbidden", gettext("Không được dùng định dạng «{giá_trị:…}» trong chuỗi "
+                                                          "f-string."))
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Name):
             if func.id not in FUNCTIONS:
                 raise fail(
                     "expression_function_forbidden",
-                    f"Hàm «{func.id}» không được phép dùng trong biểu thức; chỉ được dùng: {_names_list()}.",
+                    gettext("Hàm «%(id)s» không được phép dùng trong biểu thức; chỉ được dùng: %(names_list)s.",
+                            id=func.id, names_list=_names_list()),
                 )
         elif isinstance(func, ast.Attribute):
             if func.attr not in _ALL_METHODS:
                 raise fail(
                     "expression_method_forbidden",
-                    f"Phương thức «.{func.attr}()» không được phép dùng trong biểu thức.",
+                    gettext("Phương thức «.%(attr)s()» không được phép dùng trong biểu thức.", attr=func.attr),
                 )
         else:
             raise fail(
                 "expression_call_forbidden",
-                "Chỉ được gọi hàm bằng tên (ví dụ len(danh_sach)) hoặc các phương thức được phép.",
+                gettext("Chỉ được gọi hàm bằng tên (ví dụ len(danh_sach)) hoặc các phương thức được phép."),
             )
 
 
@@ -275,26 +280,31 @@ def _checked(expression: str) -> ast.expr:
     """Parse and check once per distinct expression; the tree is never mutated, so it can be shared."""
     text = expression.strip()
     if not text:
-        raise ExpressionError("expression_empty", "Biểu thức rỗng.", expression)
+        raise ExpressionError("expression_empty", gettext("Biểu thức rỗng."), expression)
     if len(text) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(
             "expression_too_long",
-            f"Biểu thức dài {len(text)} ký tự, vượt giới hạn {MAX_EXPRESSION_LENGTH} ký tự.",
+            gettext("Biểu thức dài %(length)s ký tự, vượt giới hạn %(MAX_EXPRESSION_LENGTH)s ký tự.",
+                    length=len(text), MAX_EXPRESSION_LENGTH=MAX_EXPRESSION_LENGTH),
             expression,
         )
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
-        where = f" (dòng {exc.lineno}, cột {exc.offset})" if exc.lineno and exc.offset else ""
+        where = ""
+        if exc.lineno and exc.offset:
+            where = gettext(" (dòng %(line)s, cột %(column)s)", line=exc.lineno, column=exc.offset)
         raise ExpressionError(
             "expression_syntax",
-            f"Biểu thức «{_short(text)}» sai cú pháp{where}: {exc.msg}.",
+            gettext("Biểu thức «%(expression)s» sai cú pháp%(where)s: %(msg)s.",
+                    expression=_short(text), where=where, msg=exc.msg),
             expression,
         ) from exc
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError("expression_syntax", f"Biểu thức «{_short(text)}» không đọc được.", expression) from exc
+        raise ExpressionError("expression_syntax", gettext("Biểu thức «%(expression)s» không đọc được.",
+                                                           expression=_short(text)), expression) from exc
     if _depth_exceeds(tree, MAX_NESTING):
-        raise ExpressionError("expression_too_complex", "Biểu thức lồng nhau quá sâu.", expression)
+        raise ExpressionError("expression_too_complex", gettext("Biểu thức lồng nhau quá sâu."), expression)
     # Report the most telling problem first: a dunder, a lambda or `open(...)` says more than the
     # method called on its result.
     for node in sorted(ast.walk(tree), key=_priority):
@@ -341,8 +351,9 @@ def _check_cost(body: ast.expr, expression: str) -> None:
                 _is_repetition(inner) for inner in ast.walk(node) if inner is not node):
             raise ExpressionError(
                 "expression_too_costly",
-                f"Biểu thức «{_short(expression)}» lặp chuỗi hoặc danh sách lồng nhau với số lần lấy từ dữ liệu: "
-                "kích thước kết quả không có giới hạn. Hãy tính trên dữ liệu thay vì nhân bản nó.",
+                gettext("Biểu thức «%(expression)s» lặp chuỗi hoặc danh sách lồng nhau với số lần lấy từ dữ liệu: kích "
+                        "thước kết quả không có giới hạn. Hãy tính trên dữ liệu thay vì nhân bản nó.",
+                        expression=_short(expression)),
                 expression,
             )
     pending: list[ast.AST] = [body]
@@ -361,7 +372,7 @@ def _check_cost(body: ast.expr, expression: str) -> None:
 def check_expression(expression: str) -> None:
     """Deploy-time check: raise ExpressionError if the expression may not be used at all."""
     if not isinstance(expression, str):
-        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
+        raise ExpressionError("expression_empty", gettext("Biểu thức rỗng."), "")
     _checked(expression)
 
 
@@ -373,7 +384,7 @@ class _OverBudget(simpleeval.IterableTooLong):
         self.message = message
 
 
-_TOO_BIG = "tạo ra giá trị quá lớn"
+_TOO_BIG = lazy_gettext("tạo ra giá trị quá lớn")
 # Nodes whose value is one the evaluation already has (a name, a field, an element, one of two operands):
 # nothing is built, so nothing is charged.
 _READS = (ast.Name, ast.Attribute, ast.BoolOp, ast.IfExp, ast.FormattedValue, ast.keyword)
@@ -417,9 +428,9 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
     def _eval(self, node: ast.AST) -> Any:
         self._steps += 1
         if self._steps > MAX_STEPS:
-            raise _OverBudget(f"cần quá nhiều bước tính (hơn {MAX_STEPS})")
+            raise _OverBudget(gettext("cần quá nhiều bước tính (hơn %(MAX_STEPS)s)", MAX_STEPS=MAX_STEPS))
         if time.monotonic() > self._deadline:
-            raise _OverBudget(f"tính quá lâu (hơn {MAX_SECONDS:g} giây)")
+            raise _OverBudget(gettext("tính quá lâu (hơn %(MAX_SECONDS)s giây)", MAX_SECONDS=format(MAX_SECONDS, 'g')))
         handler = self.nodes.get(type(node)) if self.nodes else None
         if handler is None:
             raise simpleeval.FeatureNotAvailable(f"{type(node).__name__} is not available")
@@ -445,10 +456,12 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
     def _charge(self, value: Any) -> None:
         size = self._size(value)
         if size > MAX_VALUE_SIZE:
-            raise _OverBudget(f"{_TOO_BIG} (hơn {MAX_VALUE_SIZE} phần tử hoặc ký tự)")
+            raise _OverBudget(gettext("%(TOO_BIG)s (hơn %(MAX_VALUE_SIZE)s phần tử hoặc ký tự)",
+                                      TOO_BIG=_TOO_BIG, MAX_VALUE_SIZE=MAX_VALUE_SIZE))
         self._built += size
         if self._built > MAX_TOTAL_SIZE:
-            raise _OverBudget(f"{_TOO_BIG} (tổng cộng hơn {MAX_TOTAL_SIZE} phần tử hoặc ký tự)")
+            raise _OverBudget(gettext("%(TOO_BIG)s (tổng cộng hơn %(MAX_TOTAL_SIZE)s phần tử hoặc ký tự)",
+                                      TOO_BIG=_TOO_BIG, MAX_TOTAL_SIZE=MAX_TOTAL_SIZE))
 
     def _size(self, value: Any) -> int:
         """Units in `value` (capped at MAX_VALUE_SIZE + 1); each container is measured once."""
@@ -483,7 +496,8 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
     def _check_input(self, value: Any) -> None:
         """A value about to be walked whole (stringified, copied): no larger than a value may be."""
         if self._size(value) > MAX_VALUE_SIZE:
-            raise _OverBudget(f"{_TOO_BIG} (đầu vào của phép tính hơn {MAX_VALUE_SIZE} phần tử hoặc ký tự)")
+            raise _OverBudget(gettext("%(TOO_BIG)s (đầu vào của phép tính hơn %(MAX_VALUE_SIZE)s phần tử hoặc ký tự)",
+                                      TOO_BIG=_TOO_BIG, MAX_VALUE_SIZE=MAX_VALUE_SIZE))
 
     # ------------------------------------------------------------ nodes
 
@@ -497,10 +511,11 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             for seq, times in ((left, right), (right, left)):
                 if isinstance(seq, _SEQUENCES) and isinstance(times, int) and times > 1 and (
                         (self._size(seq) - 1) * times + 1 > MAX_VALUE_SIZE):
-                    raise _OverBudget(f"{_TOO_BIG}: lặp {times} lần một giá trị có {self._size(seq) - 1} phần tử")
+                    raise _OverBudget(gettext("%(TOO_BIG)s: lặp %(times)s lần một giá trị có %(value)s phần tử",
+                                              TOO_BIG=_TOO_BIG, times=times, value=self._size(seq) - 1))
         elif (isinstance(node.op, ast.Add) and isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES)
               and self._size(left) + self._size(right) - 1 > MAX_VALUE_SIZE):
-            raise _OverBudget(f"{_TOO_BIG} khi nối hai giá trị")
+            raise _OverBudget(gettext("%(TOO_BIG)s khi nối hai giá trị", TOO_BIG=_TOO_BIG))
         return operator(left, right)
 
     def _eval_joinedstr(self, node: ast.JoinedStr) -> str:
@@ -513,7 +528,8 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
                 value = str(value)
             length += len(value)
             if length > MAX_VALUE_SIZE:
-                raise _OverBudget(f"{_TOO_BIG} (chuỗi dài hơn {MAX_VALUE_SIZE} ký tự)")
+                raise _OverBudget(gettext("%(TOO_BIG)s (chuỗi dài hơn %(MAX_VALUE_SIZE)s ký tự)",
+                                          TOO_BIG=_TOO_BIG, MAX_VALUE_SIZE=MAX_VALUE_SIZE))
             parts.append(value)
         return "".join(parts)
 
@@ -524,12 +540,14 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
                 return base[node.attr]
             raise self._error(
                 "expression_unknown_field",
-                f"Dữ liệu không có trường «{node.attr}» (biểu thức «{_short(self.expr)}»).",
+                gettext("Dữ liệu không có trường «%(attr)s» (biểu thức «%(expression)s»).",
+                        attr=node.attr, expression=_short(self.expr)),
             )
         raise self._error(
             "expression_attribute_forbidden",
-            f"Không đọc được «.{node.attr}» trên giá trị kiểu {type(base).__name__}; "
-            "chỉ đọc được trường của dữ liệu dạng đối tượng.",
+            gettext("Không đọc được «.%(attr)s» trên giá trị kiểu %(kind)s; chỉ đọc được trường của dữ liệu dạng "
+                    "đối tượng.",
+                    attr=node.attr, kind=type(base).__name__),
         )
 
     def _error(self, code: str, message: str) -> ExpressionError:
@@ -551,13 +569,14 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             if name not in allowed:
                 raise self._error(
                     "expression_method_forbidden",
-                    f"Phương thức «.{name}()» không dùng được trên giá trị kiểu {type(base).__name__}.",
+                    gettext("Phương thức «.%(name)s()» không dùng được trên giá trị kiểu %(kind)s.",
+                            name=name, kind=type(base).__name__),
                 )
             func = getattr(base, name)
         elif isinstance(node.func, ast.Name) and node.func.id in self.functions:
             func = self.functions[node.func.id]
         else:
-            raise self._error("expression_function_forbidden", "Hàm này không được phép dùng trong biểu thức.")
+            raise self._error("expression_function_forbidden", gettext("Hàm này không được phép dùng trong biểu thức."))
         args = [self._eval(a) for a in node.args]
         kwargs = {k.arg: self._eval(k.value) for k in node.keywords if k.arg is not None}
         if isinstance(node.func, ast.Name) and node.func.id in _COPYING_FUNCTIONS:
@@ -579,51 +598,61 @@ def _run(expression: str, tree: ast.expr, data: Mapping[str, Any]) -> Any:
     except simpleeval.NameNotDefined as exc:
         raise ExpressionError(
             "expression_unknown_name",
-            f"Biến «{exc.name}» chưa có trong dữ liệu hồ sơ khi tính biểu thức «{short}».",
+            gettext("Biến «%(name)s» chưa có trong dữ liệu hồ sơ khi tính biểu thức «%(expression)s».",
+                    name=exc.name, expression=short),
             expression,
         ) from exc
     except _OverBudget as exc:
         raise ExpressionError(
             "expression_too_costly",
-            f"Biểu thức «{short}» {exc.message}; hệ thống dừng tính để bảo vệ máy chủ.",
+            gettext("Biểu thức «%(expression)s» %(message)s; hệ thống dừng tính để bảo vệ máy chủ.",
+                    expression=short, message=exc.message),
             expression,
         ) from exc
     except (simpleeval.NumberTooHigh, simpleeval.IterableTooLong, OverflowError, MemoryError) as exc:
         raise ExpressionError(
             "expression_too_costly",
-            f"Biểu thức «{short}» {_TOO_BIG}; hệ thống dừng tính để bảo vệ máy chủ.",
+            gettext("Biểu thức «%(expression)s» %(TOO_BIG)s; hệ thống dừng tính để bảo vệ máy chủ.",
+                    expression=short, TOO_BIG=_TOO_BIG),
             expression,
         ) from exc
     except RecursionError as exc:
-        raise ExpressionError("expression_too_complex", f"Biểu thức «{short}» lồng nhau quá sâu.", expression) from exc
+        raise ExpressionError("expression_too_complex",
+                              gettext("Biểu thức «%(expression)s» lồng nhau quá sâu.", expression=short),
+                              expression) from exc
     except simpleeval.InvalidExpression as exc:
         raise ExpressionError(
-            "expression_forbidden", f"Biểu thức «{short}» dùng chức năng không được phép: {exc}.", expression
+            "expression_forbidden", gettext("Biểu thức «%(expression)s» dùng chức năng không được phép: %(exc)s.",
+                                            expression=short, exc=exc), expression
         ) from exc
     except ZeroDivisionError as exc:
         raise ExpressionError(
-            "expression_division_by_zero", f"Biểu thức «{short}» chia cho 0.", expression
+            "expression_division_by_zero", gettext("Biểu thức «%(expression)s» chia cho 0.", expression=short),
+            expression
         ) from exc
     except (KeyError, IndexError) as exc:
         raise ExpressionError(
             "expression_unknown_field",
-            f"Biểu thức «{short}» đọc phần tử không có trong dữ liệu: {exc}.",
+            gettext("Biểu thức «%(expression)s» đọc phần tử không có trong dữ liệu: %(reason)s.", expression=short,
+                    reason=exc),
             expression,
         ) from exc
     except (TypeError, ValueError) as exc:
         raise ExpressionError(
             "expression_type_error",
-            f"Kiểu dữ liệu không phù hợp khi tính biểu thức «{short}»: {exc}.",
+            gettext("Kiểu dữ liệu không phù hợp khi tính biểu thức «%(expression)s»: %(reason)s.", expression=short,
+                    reason=exc),
             expression,
         ) from exc
     except Exception as exc:  # any other failure is still the expression's, not the server's
         raise ExpressionError(
-            "expression_failed", f"Không tính được biểu thức «{short}»: {exc}.", expression
+            "expression_failed", gettext("Không tính được biểu thức «%(expression)s»: %(reason)s.", expression=short,
+                                         reason=exc), expression
         ) from exc
 
 
 def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
     """Evaluate a checked expression over `data` (task data), raising only ExpressionError."""
     if not isinstance(expression, str):
-        raise ExpressionError("expression_empty", "Biểu thức rỗng.", "")
+        raise ExpressionError("expression_empty", gettext("Biểu thức rỗng."), "")
     return _run(expression, _checked(expression), data)
