@@ -80,7 +80,8 @@ def fee_lines(manifest: Mapping[str, Any], channel: int, data: Any) -> list[FeeL
     lines = []
     base = base_fee(manifest, channel)
     if base > 0:
-        lines.append(FeeLine(name=str(fee.get("name") or f"Phí, lệ phí: {manifest.get('name', '')}"), amount=base))
+        name = fee.get("name") or gettext("Phí, lệ phí: %(procedure)s", procedure=manifest.get("name", ""))
+        lines.append(FeeLine(name=str(name), amount=base))
     for item in fee.get("per") or []:
         quantity = _quantity(data, str(item["field"]))
         amount = _item_amount(item, channel, quantity)

@@ -318,7 +318,9 @@ def _beyond_schema(node: Any, data: Any, parts: list[Any], root: Mapping[str, An
             least = max((f["minItems"] for f in facets if isinstance(f.get("minItems"), int)), default=0)
             limit = max(max_items, least)
             if len(data) > limit:
-                out.append((join_path(parts), f"{_title(root, parts)}: tối đa {limit} mục."))
+                message = ngettext("%(field)s: tối đa %(num)s mục.", "%(field)s: tối đa %(num)s mục.", limit,
+                                   field=_title(root, parts))
+                out.append((join_path(parts), message))
                 return
         for i, value in enumerate(data):
             for f in facets:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException as _WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine as _PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import (
@@ -21,7 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException as _SpiffWorkflowExc
 from app.engine.expressions import ExpressionError, evaluate
 
 DATA_NAME = "du_lieu"
-SCRIPT_FORBIDDEN_MESSAGE = (
+SCRIPT_FORBIDDEN_MESSAGE = lazy_gettext(
     "Sơ đồ có đoạn kịch bản (script) nhưng hệ thống chưa cho phép chạy kịch bản vì chưa có môi trường "
     "cách ly an toàn; hãy dùng biểu thức điều kiện, biểu mẫu hoặc tác vụ dịch vụ thay thế."
 )
@@ -33,10 +34,9 @@ class ServiceCallRefused(Exception):
     def __init__(self, operation: str) -> None:
         self.code = "service_call_inline_forbidden"
         self.operation = operation
-        self.message = (
-            f"Tác vụ dịch vụ «{operation}» không được gọi trực tiếp trong bước xử lý; các tác vụ dịch vụ "
-            "được chạy bởi hàng đợi công việc nền."
-        )
+        self.message = gettext(
+            "Tác vụ dịch vụ «%(operation)s» không được gọi trực tiếp trong bước xử lý; các tác vụ dịch vụ "
+            "được chạy bởi hàng đợi công việc nền.", operation=operation)
         super().__init__(self.message)
 
 
@@ -71,7 +71,7 @@ class SafeScriptEnvironment(_BaseEnvironment):
     def execute(
         self, script: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
     ) -> Any:
-        raise ExpressionError("script_forbidden", SCRIPT_FORBIDDEN_MESSAGE, script or "")
+        raise ExpressionError("script_forbidden", str(SCRIPT_FORBIDDEN_MESSAGE), script or "")
 
     def call_service(self, context: Mapping[str, Any], **kwargs: Any) -> Any:
         raise ServiceCallRefused(str(kwargs.get("operation_name") or "?"))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from flask_babel import gettext
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as _ErrorEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
@@ -143,8 +144,9 @@ def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callab
         spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
         specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
     except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
-        raise EngineError("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa được "
-                          "xử lý. Người thiết kế cần sửa và triển khai lại thủ tục.", f"{type(exc).__name__}: {exc}",
+        raise EngineError(gettext("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa "
+                                  "được xử lý. Người thiết kế cần sửa và triển khai lại thủ tục."),
+                          f"{type(exc).__name__}: {exc}",
                           code="workflow_spec_invalid") from exc
     bundle = SpecBundle(
         content_hash=content_hash,
@@ -188,7 +190,7 @@ class WorkflowRun:
             wf = _BpmnWorkflow(bundle.spec, bundle.subprocess_specs, script_engine=_SCRIPT_ENGINE)
             wf.task_tree.data.update(json.loads(json.dumps(data)))
         except Exception as exc:  # a spec the engine cannot start (e.g. an id it reserves for itself)
-            raise EngineError("Quy trình của thủ tục không khởi động được; hồ sơ chưa được tạo.", str(exc),
+            raise EngineError(gettext("Quy trình của thủ tục không khởi động được; hồ sơ chưa được tạo."), str(exc),
                               code="workflow_start_failed") from exc
         run = cls(wf, max_depth)
         try:
@@ -383,8 +385,9 @@ class WorkflowRun:
             return
         where = _describe(task)
         raise LoopLimitExceeded(
-            f"Quy trình đã lặp quá nhiều vòng (cây công việc sâu hơn {self.max_depth} bước) tại «{where.title}»; "
-            "hệ thống dừng quy trình để tránh báo hoàn thành sai. Cần sửa sơ đồ hoặc dữ liệu điều kiện lặp.",
+            gettext("Quy trình đã lặp quá nhiều vòng (cây công việc sâu hơn %(depth)s bước) tại «%(step)s»; hệ "
+                    "thống dừng quy trình để tránh báo hoàn thành sai. Cần sửa sơ đồ hoặc dữ liệu điều kiện lặp.",
+                    depth=self.max_depth, step=where.title),
             f"task {where.spec_name} at depth {task.depth}",
             task=where,
         )
@@ -399,8 +402,9 @@ class WorkflowRun:
         where = _describe(failed) if failed is not None else None
         code, message = _code_of(exc)
         if message is None:
-            title = f" tại bước «{where.title}»" if where else ""
-            message = f"Bộ máy quy trình gặp lỗi{title}; lỗi đã được ghi lại để người vận hành xử lý."
+            title = gettext(" tại bước «%(step)s»", step=where.title) if where else ""
+            message = gettext("Bộ máy quy trình gặp lỗi%(where)s; lỗi đã được ghi lại để người vận hành xử lý.",
+                              where=title)
         try:
             step: StepResult | None = self._step(ended)
         except Exception:  # the tree itself is unusable: nothing to save

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 
 from app.engine.analysis import Problem
@@ -37,7 +38,8 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
     agency = db.session.scalar(select(Agency).where(Agency.code == manifest["agency"]))
     if agency is None:
         problem = Problem("procedure.json", None, "/agency", "agency_unknown",
-                          f"Cơ quan có mã định danh «{manifest['agency']}» chưa được khai báo trên hệ thống.")
+                          gettext("Cơ quan có mã định danh «%(agency)s» chưa được khai báo trên hệ thống.",
+                                  agency=manifest["agency"]))
         report.problems.append(problem)
         raise DeployRefused(report)
     process_id = report.analysis.process_id

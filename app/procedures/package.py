@@ -496,7 +496,7 @@ def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
         missing = sorted(set(schema.get("required") or []) - given)
         alternatives = [set(alt.get("required") or []) for alt in schema.get("oneOf") or []]
         if alternatives and not any(alt <= given for alt in alternatives):
-            missing.append(" hoặc ".join(sorted("/".join(sorted(a)) for a in alternatives)))
+            missing.append(gettext(" hoặc ").join(sorted("/".join(sorted(a)) for a in alternatives)))
         if unknown:
             problems.append(Problem(*where, "operation_params_unknown",
                                     gettext("Tác vụ dịch vụ «%(title)s»: thao tác «%(operation)s» không nhận tham số "

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, has_request_context, jsonify, render_template, request
-from flask_babel import gettext, ngettext, refresh
+from flask_babel import gettext, lazy_gettext, ngettext, refresh
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -55,8 +55,8 @@ def register_web(app: Flask) -> None:
         return user_for_session(session_ref, app.config["SESSION_MAX_AGE_DAYS"])
 
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Vui lòng đăng nhập để tiếp tục."
-    login_manager.localize_callback = gettext  # in the reader's language when it is shown
+    login_manager.login_message = lazy_gettext("Vui lòng đăng nhập để tiếp tục.")
+    login_manager.localize_callback = str  # in the reader's language when it is shown
 
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
