@@ -356,7 +356,8 @@ def _manifest_message(err: Any) -> tuple[str, str]:
     if kind == "required":
         properties = schema.get("properties") or {}
         missing = [str(name) for name in expected if isinstance(err.instance, Mapping) and name not in err.instance]
-        name = missing[0] if missing else ""
+        # jsonschema reports each missing property on its own ("'name' is a required property")
+        name = next((m for m in missing if err.message.startswith(repr(m))), missing[0] if missing else "")
         label = (properties.get(name) or {}).get("title") if isinstance(properties, Mapping) else None
         described = f"«{name}»" + (f" ({label})" if label and str(get_locale() or "vi").startswith("vi") else "")
         return f"{pointer}/{name}", gettext("Thiếu trường bắt buộc %(described)s; hãy thêm nó.", described=described)
