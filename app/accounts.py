@@ -20,9 +20,11 @@ def set_password(user: User, password: str) -> None:
 
 
 def change_password(user: User, new_password: str) -> None:
-    """A new password ends every session of the user (a stolen cookie dies with the old password)."""
+    """A new password ends every session of the user and revokes their API tokens (a stolen cookie or
+    token dies with the old password)."""
     set_password(user, new_password)
     end_all_sessions(user)
+    revoke_tokens(user)
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -44,6 +46,10 @@ def issue_token(user: User, days: int) -> str:
     db.session.add(ApiToken(user_id=user.id, token_sha256=_digest(token),
                             expires_at=datetime.now(UTC) + timedelta(days=days)))
     return token
+
+
+def revoke_tokens(user: User) -> None:
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
 
 
 def user_for_token(token: str) -> User | None:

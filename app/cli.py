@@ -101,7 +101,7 @@ def register_cli(app: Flask) -> None:
     @click.argument("username")
     @click.password_option(prompt="Mật khẩu mới")
     def password(username: str, password: str) -> None:
-        """Set USERNAME's password; every session of that user ends."""
+        """Set USERNAME's password; every session and API token of that user ends."""
         from app.accounts import MIN_PASSWORD_LENGTH, change_password
         from app.models import User
 
@@ -112,7 +112,8 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
         change_password(user, password)
         db.session.commit()
-        click.echo(f"Đã đổi mật khẩu của «{username}»; các phiên đăng nhập của người này đã kết thúc.")
+        click.echo(f"Đã đổi mật khẩu của «{username}»; các phiên đăng nhập và mã truy cập API của người này "
+                   "đã hết hiệu lực.")
 
     app.cli.add_command(users)
 

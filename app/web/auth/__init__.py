@@ -72,7 +72,7 @@ def logout() -> ResponseReturnValue:
 @bp.route("/doi-mat-khau", methods=["GET", "POST"])
 @login_required
 def password() -> ResponseReturnValue:
-    """Change one's password: every session of the user ends, this browser gets a new one."""
+    """Change one's password: every session and API token of the user ends, this browser gets a new session."""
     errors: dict[str, str] = {}
     if request.method == "POST":
         new = request.form.get("new", "")
@@ -88,6 +88,7 @@ def password() -> ResponseReturnValue:
             user = current_user._get_current_object()
             change_password(user, new)
             _begin(user)
-            flash(gettext("Đã đổi mật khẩu. Các phiên đăng nhập khác đã kết thúc."))
+            flash(gettext("Đã đổi mật khẩu. Các phiên đăng nhập khác và mọi mã truy cập API của bạn đã hết hiệu "
+                          "lực."))
             return redirect(url_for("auth.password"))
     return render_template("auth/password.html", errors=errors), 422 if errors else 200
