@@ -291,7 +291,8 @@ _JSON_SYNTAX = {
 }
 
 
-def _json_syntax(message: str) -> str:
+def json_syntax_reason(message: str) -> str:
+    """A JSON syntax error (the json module's ``msg``) in the reader's words: packages and request bodies."""
     return next((text for start, text in _JSON_SYNTAX.items() if message.startswith(start)),
                 gettext("cú pháp JSON không hợp lệ"))
 
@@ -313,7 +314,7 @@ def _load_json(name: str, data: bytes, problems: list[Problem]) -> Any:
         problems.append(
             Problem(name, exc.lineno, None, "json_malformed",
                     gettext("JSON không hợp lệ ở dòng %(lineno)s, cột %(colno)s: %(reason)s.",
-                            lineno=exc.lineno, colno=exc.colno, reason=_json_syntax(exc.msg)))
+                            lineno=exc.lineno, colno=exc.colno, reason=json_syntax_reason(exc.msg)))
         )
     except (RecursionError, MemoryError, ValueError):
         problems.append(Problem(name, None, None, "json_malformed", gettext("JSON không đọc được (cấu trúc quá phức "

@@ -16,11 +16,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter, ValidationError
+
+from app.procedures.package import json_syntax_reason
 
 PG_INTEGER_MAX = 2**31 - 1
 # Bounds every JSON value the platform accepts (forms are never this deep; ids and amounts fit in BIGINT).
@@ -135,8 +137,11 @@ def loads_checked(raw: str | bytes) -> Any:
         raise UnsafeJSON(gettext("Dữ liệu lồng nhau quá sâu.")) from exc
     except UnsafeJSON:
         raise
-    except ValueError as exc:  # JSONDecodeError, or an integer past Python's conversion limit
-        raise UnsafeJSON(str(exc) if isinstance(exc, json.JSONDecodeError) else gettext("Số quá lớn.")) from exc
+    except json.JSONDecodeError as exc:  # our words, never the json module's
+        raise UnsafeJSON(gettext("dòng %(line)s, cột %(column)s: %(reason)s", line=exc.lineno, column=exc.colno,
+                                 reason=json_syntax_reason(exc.msg))) from exc
+    except ValueError as exc:  # an integer past Python's conversion limit
+        raise UnsafeJSON(gettext("Số quá lớn.")) from exc
     check_json_value(value)
     return value
 
@@ -148,6 +153,16 @@ class CheckedJSONProvider(DefaultJSONProvider):
         return loads_checked(s)
 
 
+class BoundaryRequest(Request):
+    """Flask's request with the boundary's own words for a body ``get_json`` cannot read (Flask's default
+    answer carries the json module's text)."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if isinstance(e, UnsafeJSON | JSONValueProblem):
+            raise BadRequest(gettext("JSON không hợp lệ: %(reason)s", reason=e))
+        return super().on_json_loading_failed(e)
+
+
 def install_guards(app: Flask) -> None:
     """Called by create_app before any blueprint or extension registers its routes and hooks.
 
@@ -157,5 +172,6 @@ def install_guards(app: Flask) -> None:
 
     app.url_map.converters["int"] = BoundedInt
     app.json = CheckedJSONProvider(app)
+    app.request_class = BoundaryRequest
     app.before_request(apply_body_limit)
     app.before_request(check_request_text)
