@@ -32,7 +32,7 @@ from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.lookups import checked_result
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
-from app.engine.flows import flow_labels
+from app.engine.flows import flow_labels, returns_to
 from app.engine.runtime import EngineError, SpecBundle, StepResult, TaskNotReady, WorkflowRun, get_bundle
 from app.extensions import db
 from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
@@ -618,15 +618,19 @@ def _outcome(version: ProcedureVersion, task: HumanTask, data: Mapping[str, Any]
     return ", ".join(labels) or declared_decision(version, task, data) or ("Trả lại" if reopened else "")
 
 
+def _returns(version: ProcedureVersion, source: str, target: str) -> bool:
+    """Whether completing step `source` and coming to step `target` goes back in the process (a flow that loops
+    back in the diagram), as opposed to going on to a step that merely was done before."""
+    return returns_to(version.content_hash, lambda: version.bpmn_files, source, target)
+
+
 def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step: StepResult,
                       at: datetime) -> AuditEvent:
-    """The history row of a completed step. A step whose outcome sends the workflow back to a step already
-    done in this dossier (a gateway loop: a leader returns the dossier) is recorded as `returned`, with the
-    decision taken and the reason given, instead of a plain completion."""
+    """The history row of a completed step. A step whose outcome sends the workflow back to an earlier step
+    of the process (a leader returns the dossier) is recorded as `returned`, with the decision taken and the
+    reason given, instead of a plain completion. Going on to a step done before is a plain completion."""
     version = task.dossier.procedure_version
-    done = set(db.session.scalars(select(HumanTask.spec_name).where(
-        HumanTask.dossier_id == task.dossier_id, HumanTask.state == "completed")))
-    reopened = [r.spec_name for r in step.ready if r.spec_name in done]
+    reopened = [r.spec_name for r in step.ready if _returns(version, task.spec_name, r.spec_name)]
     late = task.due_at is not None and at > task.due_at
     note = " ".join(part for part in (declared_reason(version, task, data),
                                       "Trễ hạn bước xử lý." if late else "") if part)
@@ -651,24 +655,37 @@ def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[st
 
 
 def reopened_from(task: HumanTask) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """For a step this dossier has done before (re-opened by a return): what was submitted for it last time,
-    which its form starts from, and the return that re-opened it (who, which step, the decision, the reason).
-    (None, None) for a step done for the first time."""
+    """For a step a return sent the dossier back to: what its form starts from (the values submitted for it
+    last time, less its decision and reason) and the return (who, which step, when, the decision, the
+    reason). (None, None) for any other step, including one reached forward again after a return (the
+    leader's second review): that is a new decision, not a return."""
     earlier = list(db.session.scalars(
         select(HumanTask).where(HumanTask.dossier_id == task.dossier_id, HumanTask.state == "completed",
                                 HumanTask.id != task.id, HumanTask.completed_at <= task.created_at)
         .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())).all())
-    previous = next((t for t in earlier if t.spec_name == task.spec_name), None)
-    if previous is None:
+    if not earlier:
         return None, None
     cause = earlier[0]  # the completion whose outcome created this task, in the same transaction
     version = task.dossier.procedure_version
+    if not _returns(version, cause.spec_name, task.spec_name):
+        return None, None
+    previous = next((t for t in earlier if t.spec_name == task.spec_name), None)
     by = db.session.get(User, cause.completed_by_id) if cause.completed_by_id else None
     returned = {"task": cause.title, "by": by.full_name if by else "",
                 "at": cause.completed_at,
                 "outcome": _outcome(version, cause, cause.data, [task.spec_name]),
                 "reason": declared_reason(version, cause, cause.data) or None}
-    return (dict(previous.data) if isinstance(previous.data, dict) else None), returned
+    return _carried_over(version, task, previous.data if previous is not None else None), returned
+
+
+def _carried_over(version: ProcedureVersion, task: HumanTask, data: Any) -> dict[str, Any] | None:
+    """What a re-opened step's form starts from: the values submitted for it last time, except its decision
+    and reason (`ui:decision`, `ui:reason`), which answered the previous round and are taken afresh."""
+    if not isinstance(data, dict):
+        return None
+    ui = _ui_hints(version, task)
+    fresh = set(_hinted(ui, "ui:decision")) | set(_hinted(ui, "ui:reason"))
+    return {name: value for name, value in data.items() if name not in fresh}
 
 
 # ---------------------------------------------------------------- lookups

@@ -1,8 +1,13 @@
-"""The names of the sequence flows that lead from one task to another, read from the diagram.
+"""The diagram's sequence flows as the host needs them: which lead back, and what they are called.
 
-SpiffWorkflow keeps no sequence-flow names in its specs. When completing a step sends the workflow back to
-an earlier one (a leader returns a dossier), the decision is the name the designer gave the flow taken
-("Trả lại", "Không đồng ý"): the host reads it here, once per deployed version.
+A return is completing a step whose way on leads BACK to a step that comes earlier in the process (a leader
+returns the dossier to the examination, an applicant's supplement goes back to it). "Earlier" is the
+diagram's forward order: a depth-first walk from the start events over the sequence flows (and from each
+activity to its boundary events) marks as loops back the flows that reach a node still on the walk's path,
+the classic back edges. A forward step that happens to reach a step done before (the leader's second review
+after the examination is redone) is not a return. SpiffWorkflow keeps no sequence-flow names in its specs;
+the decision a return took is the name the designer gave the flows taken ("Trả lại", "Không đồng ý"). The
+host reads both here, once per deployed version.
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ class _Graph:
     outgoing: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # node → [(target, flow name)]
     incoming: dict[str, list[str]] = field(default_factory=dict)  # node → [source]
     activities: set[str] = field(default_factory=set)
+    starts: list[str] = field(default_factory=list)  # start events, in document order
+    attached: dict[str, list[str]] = field(default_factory=dict)  # activity → [its boundary events]
+    back: set[tuple[str, str]] = field(default_factory=set)  # (source, target) of the flows that loop back
 
 
 _cache: OrderedDict[str, _Graph] = OrderedDict()
@@ -42,12 +50,46 @@ def _build(files: Mapping[str, str | bytes]) -> _Graph:
             ident = element.get("id")
             if ident and local.lower().endswith(_ACTIVITIES):
                 graph.activities.add(ident)
+            if local == "startEvent" and ident:
+                graph.starts.append(ident)
+            if local == "boundaryEvent" and ident and element.get("attachedToRef"):
+                graph.attached.setdefault(element.get("attachedToRef") or "", []).append(ident)
             if local == "sequenceFlow":
                 source, target = element.get("sourceRef") or "", element.get("targetRef") or ""
                 label = " ".join((element.get("name") or "").split())
                 graph.outgoing.setdefault(source, []).append((target, label))
                 graph.incoming.setdefault(target, []).append(source)
+    graph.back = _back_edges(graph)
     return graph
+
+
+def _back_edges(graph: _Graph) -> set[tuple[str, str]]:
+    """The flows that loop back: in a depth-first walk from the start events (then from any node not yet
+    reached), those whose target is still on the walk's path. Every other flow goes forward, so the
+    diagram without them orders its steps."""
+    def successors(node: str) -> list[str]:
+        return [t for t, _ in graph.outgoing.get(node, [])] + graph.attached.get(node, [])
+
+    on_path, finished = set(), set()
+    back: set[tuple[str, str]] = set()
+    for root in [*graph.starts, *graph.outgoing, *graph.attached]:
+        if root in on_path or root in finished:
+            continue
+        on_path.add(root)
+        stack = [(root, iter(successors(root)))]
+        while stack:
+            node, rest = stack[-1]
+            nxt = next(rest, None)
+            if nxt is None:
+                stack.pop()
+                on_path.discard(node)
+                finished.add(node)
+            elif nxt in on_path:
+                back.add((node, nxt))
+            elif nxt not in finished:
+                on_path.add(nxt)
+                stack.append((nxt, iter(successors(nxt))))
+    return back
 
 
 def _graph(content_hash: str, files: Callable[[], Mapping[str, str | bytes]]) -> _Graph:
@@ -98,3 +140,27 @@ def flow_labels(content_hash: str, files: Callable[[], Mapping[str, str | bytes]
                 seen.add(nxt)
                 pending.append(nxt)
     return labels
+
+
+def returns_to(content_hash: str, files: Callable[[], Mapping[str, str | bytes]], source: str,
+               target: str) -> bool:
+    """Whether task `target`, reached from task `source` through gateways and events only, comes back to an
+    earlier step of the process (or to `source` itself): every such way takes a flow that loops back. A task
+    reached forward is not a return, even when the dossier did it before."""
+    graph = _graph(content_hash, files)
+
+    def reaches(forward_only: bool) -> bool:
+        seen, pending = {source}, [source]
+        while pending:
+            node = pending.pop()
+            for nxt, _ in graph.outgoing.get(node, []):
+                if forward_only and (node, nxt) in graph.back:
+                    continue
+                if nxt == target:
+                    return True
+                if nxt not in seen and nxt not in graph.activities:
+                    seen.add(nxt)
+                    pending.append(nxt)
+        return False
+
+    return reaches(forward_only=False) and not reaches(forward_only=True)

@@ -94,7 +94,9 @@ def test_khai_sinh_with_both_parents_looked_up_to_the_result(client, jobs, natio
 
 def test_leader_returns_the_dossier_with_a_reason(client, token):
     """A leader's return is a decision with its reason: in the history, and on the re-opened task, which starts
-    from what the specialist submitted last time (register number, book)."""
+    from what the specialist submitted last time (register number, book) but decides afresh. Sending the
+    dossier on to the leader again is a plain completion, and the leader's new task is a new decision: no
+    return shown, not pre-filled with their own refusal."""
     import lxml.html
 
     from tests.samples import client_uploader, with_uploads
@@ -127,9 +129,10 @@ def test_leader_returns_the_dossier_with_a_reason(client, token):
     body = client.get(f"/api/v1/tasks/{task['id']}", headers=specialist).get_json()
     assert body["returned"]["reason"] == reason and body["returned"]["outcome"] == "Trả lại"
     assert body["returned"]["task"] == "Ký giấy khai sinh" and body["returned"]["by"]
-    assert body["previous_data"] == {**task_data("khai-sinh", "tham-dinh.schema.json"), **register}
+    # The work done is kept; the decision (and its reason) is taken again, not carried over from last time.
+    assert body["previous_data"] == register
 
-    # The officer's page: the reason above the form, the form filled with the last values.
+    # The officer's page: the reason above the form, the form filled with the last values but no decision.
     login(client, "hotich")
     page = lxml.html.fromstring(client.get(f"/cong-viec/{task['id']}").data)
     box = page.get_element_by_id("returned")
@@ -137,16 +140,39 @@ def test_leader_returns_the_dossier_with_a_reason(client, token):
     form = page.get_element_by_id("task-form")
     assert form.xpath(".//input[@name='so_dang_ky']/@value") == ["125"]
     assert form.xpath(".//input[@name='quyen_so']/@value") == ["01/2026"]
-    assert form.xpath(".//input[@name='ket_qua_tham_dinh'][@checked]/@value") == ["dat"]
+    assert form.xpath(".//input[@name='ket_qua_tham_dinh'][@checked]/@value") == []
     history = lxml.html.fromstring(client.get(f"/ho-so/{code}").data).get_element_by_id("history")
     row = history.find_class("event-returned")[0].text_content()
     assert "Trả lại" in row and "Ký giấy khai sinh" in row and reason in row and "Hoàn thành" not in row
     client.post("/dang-xuat")
 
-    # Approved the second time round: the result as usual, and no return is shown on a first-time task.
-    step("hotich")
-    dossier = step("chutich")
+    # Examined again and sent on: a forward step, not a return, even though the leader's step was done before.
+    dossier = step("hotich", so_dang_ky="126")
+    again = [(h["action"], h["outcome"]) for h in dossier["history"] if h["task"] == "Thẩm định, ghi sổ hộ tịch"
+             and h["action"] not in ("claimed", "status")]
+    assert again == [("completed", "Đủ điều kiện, trình ký Giấy khai sinh")] * 2
     [task] = dossier["tasks"]
+    assert task["title"] == "Ký giấy khai sinh"
+    body = client.get(f"/api/v1/tasks/{task['id']}", headers=token("chutich")).get_json()
+    assert body["returned"] is None and body["previous_data"] is None
+    login(client, "chutich")
+    page = lxml.html.fromstring(client.get(f"/cong-viec/{task['id']}").data)
+    assert not page.xpath("//*[@id='returned']")
+    form = page.get_element_by_id("task-form")
+    assert form.xpath(".//input[@name='phe_duyet'][@checked]") == []
+    assert reason not in form.text_content() and reason not in "".join(form.xpath(".//textarea/text()"))
+    history = lxml.html.fromstring(client.get(f"/ho-so/{code}").data).get_element_by_id("history")
+    assert len(history.find_class("event-returned")) == 1
+    assert "Đạt: Thẩm định" not in history.text_content()
+    client.post("/dang-xuat")
+
+    # Approved the second time round: the result as usual, and no return is shown on a first-time task.
+    dossier = step("chutich")
+    assert [(h["action"], h["outcome"]) for h in dossier["history"] if h["task"] == "Ký giấy khai sinh"
+            and h["action"] not in ("claimed", "status")] == [("returned", "Trả lại"),
+                                                               ("completed", "Đồng ý ký Giấy khai sinh: Có")]
+    [task] = dossier["tasks"]
+    assert task["title"] == "Trả kết quả"
     body = client.get(f"/api/v1/tasks/{task['id']}", headers=token("traketqua")).get_json()
     assert body["returned"] is None and body["previous_data"] is None
     assert step("traketqua")["status"] == 10

@@ -62,7 +62,8 @@ def test_supplement_loop_then_result(client, token, jobs, national):
     state = complete(client, citizen, supplement)
     assert state["status"] == 4
     again = client.get(f"/api/v1/tasks/{open_task(client, specialist, code)['id']}", headers=specialist).get_json()
-    assert again["previous_data"]["noi_dung_bo_sung"] == "Bổ sung hợp đồng thuê nhà có công chứng."
+    # The examination is decided afresh: last time's decision and what it asked for are not carried over.
+    assert again["previous_data"] == {"ghi_chu": task_data("thuong-tru", "tham-dinh.schema.json")["ghi_chu"]}
     assert again["returned"]["task"] == "Bổ sung hồ sơ" and again["returned"]["outcome"] == "Đã bổ sung"
     dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
     assert dossier.paused_at is None and dossier.due_at > due_before
@@ -110,4 +111,16 @@ def test_chief_disagrees_and_the_examination_comes_back_with_the_reason(client, 
     assert (back["task"], back["outcome"], back["note"]) == ("Phê duyệt", "Không đồng ý", reason)
     again = client.get(f"/api/v1/tasks/{open_task(client, specialist, code)['id']}", headers=specialist).get_json()
     assert again["returned"]["reason"] == reason and again["returned"]["outcome"] == "Không đồng ý"
-    assert again["previous_data"]["ghi_chu"] == "Chủ hộ đồng ý cho nhập khẩu."
+    assert again["previous_data"] == {"ghi_chu": "Chủ hộ đồng ý cho nhập khẩu."}
+
+    # Examined again and sent on: a plain completion; the chief's new task is a new decision, not a return.
+    state = complete(client, specialist, open_task(client, specialist, code), ghi_chu="Đã có văn bản của chủ hộ.")
+    assert [h["action"] for h in state["history"] if h["task"] == "Thẩm định hồ sơ"
+            and h["action"] not in ("claimed", "status")] == ["completed", "completed"]
+    assert [h["task"] for h in state["history"] if h["action"] == "returned"] == ["Phê duyệt"]
+    decision = client.get(f"/api/v1/tasks/{open_task(client, chief, code)['id']}", headers=chief).get_json()
+    assert decision["returned"] is None and decision["previous_data"] is None
+    state = complete(client, chief, open_task(client, chief, code), dong_y=True)
+    assert state["status"] == 9
+    assert [h["action"] for h in state["history"] if h["task"] == "Phê duyệt"
+            and h["action"] not in ("claimed", "status")] == ["returned", "completed"]

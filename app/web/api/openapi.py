@@ -85,8 +85,9 @@ def openapi_document() -> dict[str, Any]:
                     "created_at": {"type": "string"}, "due_at": {"type": ["string", "null"]},
                     "dossier_due_at": {"type": "string"}, "form_schema": JSON_OBJECT,
                     "previous_data": {"type": ["object", "null"],
-                                      "description": "What was submitted for this step last time, when a return "
-                                                     "re-opened it"},
+                                      "description": "When a return sent the dossier back to this step: what "
+                                                     "was submitted for it last time, less its decision and "
+                                                     "reason (ui:decision, ui:reason), which are taken afresh"},
                     "returned": {"type": ["object", "null"], "properties": {
                         "task": {"type": "string"}, "by": {"type": "string"}, "at": {"type": ["string", "null"]},
                         "outcome": {"type": "string"}, "reason": {"type": ["string", "null"]}}}}},
