@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
+
+from app.eforms.regex import pattern_problem
 
 __all__ = [
     "DEFAULT_MAX_ITEMS",
@@ -417,12 +419,21 @@ def describe_root(schema: Any, ui: Mapping[str, Any] | None = None) -> Field:
 _SIMPLE_TYPES = "string, number, integer, boolean, object, array, null"
 
 
+# The meta-schema declares `pattern` values and `patternProperties` names `format: regex`: here that means a
+# regular expression the platform runs (RE2, linear time, bounded length), not one Python's `re` compiles.
+_META_FORMATS = FormatChecker()
+_META_FORMATS.checks("regex")(lambda instance: pattern_problem(instance) is None)
+
+
 def _meta_message(error: Any) -> str:
     keyword = error.absolute_path[-1] if error.absolute_path else ""
     if keyword == "type":
         return gettext("Kiểu %(instance)s không hợp lệ; dùng một trong: %(types)s.",
                        instance=repr(error.instance), types=_SIMPLE_TYPES)
-    if keyword == "pattern" or error.validator == "format" and error.validator_value == "regex":
+    if error.validator == "format" and error.validator_value == "regex":
+        return pattern_problem(error.instance) or gettext("Biểu thức chính quy %(instance)s không hợp lệ.",
+                                                          instance=repr(error.instance))
+    if keyword == "pattern":
         return gettext("Biểu thức chính quy %(instance)s không hợp lệ.", instance=repr(error.instance))
     if keyword == "required":
         return gettext("“required” phải là danh sách tên trường (không trùng lặp).")
@@ -447,7 +458,7 @@ def check_form_schema(schema: Any) -> list[tuple[str, str]]:
         problems.append(("/$schema", gettext("Biểu mẫu phải dùng JSON Schema 2020-12 (%(DIALECT)s), không phải "
                                              "“%(dialect)s”.",
                                              DIALECT=DIALECT, dialect=dialect)))
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA, format_checker=_META_FORMATS)
     for error in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.absolute_path))):
         problems.append((_pointer(*error.absolute_path), _meta_message(error)))
     if problems:

@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext, lazy_gettext, ngettext
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError, best_match
 
+from app.eforms import regex
 from app.eforms.schema import (
     DEFAULT_MAX_ITEMS,
     FormSchemaError,
@@ -63,6 +64,104 @@ FORMAT_CHECKER = FormatChecker()
 def _is_email(instance: object) -> bool:
     """Stricter than jsonschema's own check (which only looks for "@"): a domain with a dot, no spaces."""
     return not isinstance(instance, str) or bool(_EMAIL.fullmatch(instance))
+
+
+@FORMAT_CHECKER.checks("regex")
+def _is_regex(instance: object) -> bool:
+    """A regular expression the platform can run (RE2, as for the form's own patterns)."""
+    return regex.pattern_problem(instance) is None
+
+
+# ------------------------------------------------- the form's regular expressions run by RE2, never by `re`
+# jsonschema's own `pattern`, `patternProperties`, `additionalProperties` and `unevaluatedProperties` call
+# Python's backtracking `re`; these are the same keywords with every match of a schema's pattern through
+# `regex.search` (linear time). Everything else is jsonschema's.
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: Mapping[str, Any]) -> Any:
+    if validator.is_type(instance, "string") and not regex.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator: Any, patterns: Mapping[str, Any], instance: Any,
+                        schema: Mapping[str, Any]) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if regex.search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    properties = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [key for key in instance if key not in properties and not any(regex.search(p, key) for p in patterns)]
+
+
+def _additional_properties(validator: Any, additional: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _additional(instance, schema)
+    if validator.is_type(additional, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], additional, path=extra)
+    elif not additional and extras:
+        yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, sorted(extras)))})")
+
+
+def _evaluated_keys(validator: Any, instance: Mapping[str, Any], schema: Any) -> set[str]:
+    """The keys the schema evaluates, as jsonschema's `find_evaluated_property_keys_by_schema` finds them."""
+    if validator.is_type(schema, "boolean"):
+        return set()
+    keys: set[str] = set()
+    for keyword in ("$ref", "$dynamicRef"):
+        if (ref := schema.get(keyword)) is not None:
+            resolved = validator._resolver.lookup(ref)
+            keys |= _evaluated_keys(validator.evolve(schema=resolved.contents, _resolver=resolved.resolver),
+                                    instance, resolved.contents)
+    properties = schema.get("properties")
+    if validator.is_type(properties, "object"):
+        keys |= properties.keys() & instance.keys()
+    for keyword in ("additionalProperties", "unevaluatedProperties"):
+        if (subschema := schema.get(keyword)) is not None:
+            keys |= {key for key, value in instance.items() if _is_valid(validator.descend(value, subschema))}
+    for pattern in schema.get("patternProperties", {}):
+        keys |= {key for key in instance if regex.search(pattern, key)}
+    for name, subschema in schema.get("dependentSchemas", {}).items():
+        if name in instance:
+            keys |= _evaluated_keys(validator, instance, subschema)
+    for keyword in ("allOf", "oneOf", "anyOf"):
+        for subschema in schema.get(keyword, []):
+            if _is_valid(validator.descend(instance, subschema)):
+                keys |= _evaluated_keys(validator, instance, subschema)
+    if "if" in schema:
+        if validator.evolve(schema=schema["if"]).is_valid(instance):
+            keys |= _evaluated_keys(validator, instance, schema["if"])
+            if "then" in schema:
+                keys |= _evaluated_keys(validator, instance, schema["then"])
+        elif "else" in schema:
+            keys |= _evaluated_keys(validator, instance, schema["else"])
+    return keys
+
+
+def _is_valid(errors: Any) -> bool:
+    return next(errors, None) is None
+
+
+def _unevaluated_properties(validator: Any, unevaluated: Any, instance: Any, schema: Mapping[str, Any]) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    evaluated = _evaluated_keys(validator, instance, schema)
+    refused = [key for key in instance if key not in evaluated
+               and not _is_valid(validator.descend(instance[key], unevaluated, path=key, schema_path=key))]
+    if refused:
+        yield ValidationError(f"Unevaluated properties are not valid ({', '.join(map(repr, sorted(refused)))})")
+
+
+FormValidator = validators.extend(Draft202012Validator, {
+    "pattern": _pattern, "patternProperties": _pattern_properties,
+    "additionalProperties": _additional_properties, "unevaluatedProperties": _unevaluated_properties,
+})
 
 
 def _number(value: Any) -> str:
@@ -224,7 +323,7 @@ def _translate(error: ValidationError, root: Mapping[str, Any]) -> list[tuple[st
         properties = node.get("properties")
         declared: Mapping[str, Any] = properties if isinstance(properties, Mapping) else {}
         patterns = [p for p in (node.get("patternProperties") or {}) if isinstance(p, str)]
-        extra = sorted(k for k in instance if k not in declared and not any(re.search(p, k) for p in patterns))
+        extra = sorted(k for k in instance if k not in declared and not any(regex.search(p, k) for p in patterns))
         names = f" ({', '.join(extra)})" if extra else ""
         return [(path, gettext("%(field)s: có trường không thuộc biểu mẫu%(names)s.", field=title, names=names))]
     if keyword is None:  # a `false` schema: the property must not be there at all
@@ -332,10 +431,7 @@ def _beyond_schema(node: Any, data: Any, parts: list[Any], root: Mapping[str, An
 
 
 def _matches(pattern: Any, key: Any) -> bool:
-    try:
-        return isinstance(pattern, str) and re.search(pattern, str(key)) is not None
-    except re.error:
-        return False
+    return isinstance(pattern, str) and regex.search(pattern, str(key))
 
 
 def validate_data(schema: Mapping[str, Any], data: Any, *, max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, str]:
@@ -344,7 +440,7 @@ def validate_data(schema: Mapping[str, Any], data: Any, *, max_items: int = DEFA
     Formats are checked (date, date-time, email …), so "2026-02-30" or "an@" do not pass, a property the
     form does not declare is refused by name, and a list without its own maxItems holds at most `max_items`.
     """
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+    validator = FormValidator(schema, format_checker=FORMAT_CHECKER)
     found: list[tuple[str, str]] = []
     for error in validator.iter_errors(data):
         found.extend(_translate(error, schema))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from app.extensions import db
 from app.models import Dossier
 from tests.samples import client_uploader, start_data, task_data, with_uploads
@@ -164,3 +166,42 @@ def test_a_list_without_max_items_is_bounded_by_the_platform_setting_over_the_ap
     response = client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=reception)
     assert response.status_code == 422
     assert response.get_json()["error"]["details"]["/thanh_phan_da_nhan"].endswith("tối đa 2 mục.")
+
+
+def _khai_sinh_with_birthplace_pattern(pattern: str) -> list[tuple[str, bytes]]:
+    from tests.integration.test_security import package_files
+
+    files = []
+    for name, content in package_files("khai-sinh"):
+        if name == "to-khai.schema.json":
+            form = json.loads(content)
+            form["properties"]["tre"]["properties"]["noi_sinh"]["pattern"] = pattern
+            content = json.dumps(form, ensure_ascii=False).encode()
+        files.append((name, content))
+    return files
+
+
+def test_a_pattern_with_a_backreference_is_refused_at_upload(client, token):
+    from tests.integration.test_security import post_package
+
+    response = post_package(client, token("thietke"), _khai_sinh_with_birthplace_pattern("^(a)\\1$"))
+    assert response.status_code == 422
+    problems = [p for p in response.get_json()["error"]["details"]["problems"] if p["file"] == "to-khai.schema.json"]
+    assert [p["pointer"] for p in problems] == ["/properties/tre/properties/noi_sinh/pattern"], problems
+    assert "tham chiếu ngược" in problems[0]["message"]
+
+
+def test_a_catastrophic_pattern_deployed_cannot_hang_a_submission(client, token):
+    from tests.integration.test_security import post_package
+    from tests.unit.test_eforms_validate import hang_guard
+
+    deployed = post_package(client, token("thietke"), _khai_sinh_with_birthplace_pattern("^(a+)+$"))
+    assert deployed.status_code == 201, deployed.get_json()
+    data = start_data("khai-sinh")
+    data["tre"]["noi_sinh"] = "a" * 200 + "!"
+    with hang_guard():
+        response = submit(client, token("congdan"), data=data)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"] == {"/tre/noi_sinh": "Nơi sinh: không đúng định dạng."}
+    data["tre"]["noi_sinh"] = "a" * 200
+    assert submit(client, token("congdan"), data=data).status_code == 201

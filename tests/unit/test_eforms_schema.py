@@ -7,6 +7,7 @@ test_eforms_* modules.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -237,3 +238,21 @@ def test_form_defaults_nest_like_the_form():
                        "chon": {"type": "array", "items": {"enum": ["a", "b"]}, "default": ["a"]}}}
     assert form_defaults(schema) == {"so_ban_sao": 1, "me": {"quoc_tich": "Việt Nam"},
                                      "nhan": {"cach": "buu_chinh", "so": 2}, "chon": ["a"]}
+
+
+def test_patterns_a_linear_time_engine_cannot_run_are_refused_with_the_reason():
+    def problems_of(**pattern_in: Any) -> dict[str, str]:
+        return dict(check_form_schema({"type": "object", "properties": {"a": {"type": "string", **pattern_in}}}))
+
+    backreference = problems_of(pattern="^(a)\\1$")
+    assert list(backreference) == ["/properties/a/pattern"]
+    assert "tham chiếu ngược" in backreference["/properties/a/pattern"]
+    lookahead = problems_of(pattern="^(?=.*[0-9]).+$")
+    assert "nhìn trước" in lookahead["/properties/a/pattern"]
+    too_long = problems_of(pattern="^" + "a" * 2000 + "$")
+    assert "quá dài" in too_long["/properties/a/pattern"]
+    keyed = dict(check_form_schema({"type": "object", "properties": {"a": {"type": "string"}},
+                                    "patternProperties": {"^(x)\\1$": {"type": "string"}}}))
+    assert any("tham chiếu ngược" in message for message in keyed.values()), keyed
+    assert problems_of(pattern="^(a+)+$") == {}
+    assert problems_of(pattern="^[A-Za-z\\u00C0-\\u1EF9 ]+$") == {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import signal
 from typing import Any
 
 import lxml.html
@@ -266,3 +268,69 @@ def test_a_list_without_max_items_is_bounded_by_the_platform_cap():
     assert validate_data(schema, {"con": [{}] * 100, "it": [1] * 500}) == {}
     assert validate_data(schema, {"con": [{}] * 101}) == {"con": "Con: tối đa 100 mục."}
     assert validate_data(schema, {"con": [{}] * 6}, max_items=5) == {"con": "Con: tối đa 5 mục."}
+
+
+class _Hung(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def hang_guard(seconds: int = 10):
+    """Fail instead of hanging: a catastrophic regex would otherwise run for hours."""
+    def ring(signum: int, frame: Any) -> None:
+        raise _Hung(f"still matching after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+HOSTILE = "^(a+)+$"
+
+
+def test_a_catastrophic_pattern_is_matched_in_linear_time():
+    with hang_guard():
+        assert only(field({"type": "string", "pattern": HOSTILE}), {"x": "a" * 5000 + "!"}) == (
+            "Trường X: không đúng định dạng.")
+        assert validate_data(field({"type": "string", "pattern": HOSTILE}), {"x": "a" * 5000}) == {}
+
+
+def test_pattern_property_names_are_matched_in_linear_time():
+    name = "a" * 5000 + "!"
+    closed = {"type": "object", "properties": {"b": {"type": "string"}}, "patternProperties": {HOSTILE: {}},
+              "additionalProperties": False}
+    unevaluated = {"type": "object", "properties": {"b": {"type": "string"}}, "patternProperties": {HOSTILE: {}},
+                   "unevaluatedProperties": False}
+    typed = {"type": "object", "properties": {"b": {"type": "string"}},
+             "patternProperties": {HOSTILE: {"type": "integer"}}}
+    with hang_guard():
+        assert list(validate_data(closed, {name: 1})) == [""]
+        assert list(validate_data(unevaluated, {name: 1})) == [""]
+        assert list(validate_data(typed, {name: 1})) == [name]
+        assert validate_data(closed, {"a" * 5000: 1}) == {}
+        assert validate_data(unevaluated, {"a" * 5000: 1}) == {}
+        assert validate_data(typed, {"a" * 5000: 1}) == {}
+
+
+def test_patterns_follow_json_schema_not_python():
+    """`$` is the end of the text (no trailing newline slips through), `\\d` is an ASCII digit, and ECMA-262's
+    `\\u` escapes are understood, as in a browser."""
+    digits = field({"type": "string", "pattern": "^[0-9]{3}$"})
+    assert validate_data(digits, {"x": "123"}) == {}
+    assert list(validate_data(digits, {"x": "123\n"})) == ["x"]
+    assert list(validate_data(field({"type": "string", "pattern": "^\\d+$"}), {"x": "١٢٣"})) == ["x"]
+    letters = field({"type": "string", "pattern": "^[A-Za-z\\u00C0-\\u1EF9 ]+$"})
+    assert validate_data(letters, {"x": "Nguyễn Văn An"}) == {}
+    assert list(validate_data(letters, {"x": "An#"})) == ["x"]
+    lone_surrogate = validate_data(field({"type": "string", "pattern": "^a$"}), {"x": "\ud800"})
+    assert lone_surrogate == {"x": "Trường X: không đúng định dạng."}
+
+
+def test_regex_format_values_are_checked_by_the_same_engine():
+    schema = field({"type": "string", "format": "regex"})
+    assert validate_data(schema, {"x": "^[a-z]+$"}) == {}
+    assert list(validate_data(schema, {"x": "(a)\\1"})) == ["x"]
