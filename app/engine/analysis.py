@@ -137,6 +137,9 @@ class BpmnAnalysis:
     data_flow: DataFlow | None = None  # for check_variables, once the forms are known
     start_event: str | None = None  # id of the chosen process's start event
     start_documentation: str = ""  # the process's and its start event's documentation, for the applicant
+    # True when the tasks above come from the engine's own build of the process (what will run); False when
+    # the engine could not build it (or built it wrong) and they were read from the XML, for the checks only.
+    engine_read: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -918,17 +921,35 @@ def _propagate(flow: DataFlow, defines: Mapping[str, set[str]], initial: frozens
     return before, after
 
 
-def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]], start_fields: set[str],
-                    start_form: str = "") -> list[Problem]:
+def _upstream(flow: DataFlow, node: str) -> set[str]:
+    """Every node some path from the start passes before reaching `node` (loops included)."""
+    seen: set[str] = set()
+    pending = [pred for pred, _ in flow.preds.get(node, [])]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        pending.extend(pred for pred, _ in flow.preds.get(current, []) if pred not in seen)
+    return seen
+
+
+def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]], start_fields: set[str] | None,
+                    start_form: str = "", unknown_tasks: Iterable[str] = ()) -> list[Problem]:
     """Names read by conditions, service-task parameters and timers that no step can have put in the data.
 
     A name that no form field, service-task result, decision output or system name in the package defines
     is an error: the expression would stop the dossier on every path. A name that is defined somewhere,
     but not on every path before the expression (a later step, one branch only), is a warning.
+
+    The fields of a form that could not be read are not known: `start_fields` None (the start form) skips
+    the check, and an expression some task of `unknown_tasks` may run before is not judged (its form's own
+    problem is reported; a name it lacks here may well be in it).
     """
     flow = analysis.data_flow
-    if flow is None:
+    if flow is None or start_fields is None:
         return []
+    unknown = {name.removesuffix(" [child]") for name in unknown_tasks}
     defines: dict[str, set[str]] = {node: set(names) for node, names in flow.defines.items()}
     for node, names in task_fields.items():
         # A looped or multi-instance task's own spec is its "[child]"; the flow node is the task's id.
@@ -941,6 +962,8 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
         before, after = {}, {}
     problems = []
     for use in flow.uses:
+        if unknown and (use.node in unknown and use.after or unknown & _upstream(flow, use.node)):
+            continue
         available = after.get(use.node) if use.after else before.get(use.node)
         for name in sorted(use.names):
             if name not in anywhere:
@@ -1172,6 +1195,11 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
     task_files: dict[str, str] = {}
     task_lines: dict[str, int | None] = {}
     lanes: list[str] = []
+    # The engine's spec is what runs, so the tasks are read from it, unless it could not be built: a file
+    # it refused, a process it failed on, or an id it reserves (its spec then silently loses every task).
+    # Then they are read from the XML, so the checks on forms, lanes, service tasks and variables still run.
+    engine_read = bool(chosen) and not load_failures and not any(
+        p.code == "id_reserved" for p in checker.problems)
     if not load_failures:
         for pid in to_check:
             default_file = processes[pid][0]
@@ -1179,8 +1207,9 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                 specs = {pid: parser.get_spec(pid), **parser.get_subprocess_specs(pid)}
             except Exception as exc:
                 problems.append(translate_engine_error(exc, default_file, ids))
+                engine_read = False
                 continue
-            if pid != chosen:
+            if pid != chosen or not engine_read:
                 continue
             for spec in specs.values():
                 if spec is None:
@@ -1218,6 +1247,12 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                     if located:
                         task_files[task_spec.name] = spec_file
                         task_lines[task_spec.name] = element.sourceline if element is not None else None
+    if chosen and not engine_read:
+        reading = _read_tasks([processes[pid] for pid in _reachable([chosen], processes)])
+        user_tasks, service_tasks, end_events = reading.user_tasks, reading.service_tasks, reading.end_events
+        task_files, task_lines = reading.task_files, reading.task_lines
+        lanes = [t.lane for t in user_tasks if t.lane]
+        lanes = list(dict.fromkeys(lanes))
     if chosen:
         for pid in _reachable([chosen], processes):
             for lane in _xpath(processes[pid][1], ".//bpmn:lane/@name"):
@@ -1227,7 +1262,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
     data_flow: DataFlow | None = None
     start_event: str | None = None
     start_documentation = ""
-    if chosen and not load_failures:
+    if chosen:  # read from the XML: needs no engine spec
         file, process = processes[chosen]
         decisions = {str(d.get("id")): {str(o.get("name")) for o in d.iter("{*}output") if o.get("name")}
                      for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
@@ -1255,6 +1290,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         data_flow=data_flow,
         start_event=start_event,
         start_documentation=start_documentation,
+        engine_read=engine_read,
     )
 
 
@@ -1264,6 +1300,79 @@ def _documentation(element: etree._Element | None) -> str:
         return ""
     parts = ["".join(doc.itertext()).strip() for doc in _xpath(element, "./bpmn:documentation")]
     return "\n\n".join(part.replace("\r\n", "\n") for part in parts if part)
+
+
+@dataclass
+class _TaskReading:
+    user_tasks: list[UserTaskInfo] = field(default_factory=list)
+    service_tasks: list[ServiceTaskInfo] = field(default_factory=list)
+    end_events: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    task_files: dict[str, str] = field(default_factory=dict)
+    task_lines: dict[str, int | None] = field(default_factory=dict)
+
+
+# Elements the engine makes into tasks a person completes (its specs with `manual` set).
+_MANUAL_TAGS = ("userTask", "manualTask", "task")
+
+
+def _properties(element: etree._Element) -> dict[str, str]:
+    """An element's spiffworkflow:property name → value, as the engine reads them into its extensions."""
+    return {str(prop.get("name")): str(prop.get("value") or "") for prop in _xpath(
+        element, "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property") if prop.get("name")}
+
+
+def _read_tasks(processes: list[tuple[str, etree._Element]]) -> _TaskReading:
+    """The user tasks, service tasks and end events of the processes, read from the XML as the engine would.
+
+    Only for the checks of a diagram the engine could not build: names, lanes (flowNodeRef → lane name over
+    the whole file), properties and service operators follow the engine's parser, and a looped task is known
+    by its "[child]" spec as in the engine. Nothing read here is deployed.
+    """
+    reading = _TaskReading()
+    lanes_by_file: dict[int, dict[str, str | None]] = {}
+    for file, process in processes:
+        root = process.getroottree().getroot()
+        lanes = lanes_by_file.get(id(root))
+        if lanes is None:
+            lanes = {str(ref.text): ref.getparent().get("name") for ref in _xpath(root, ".//bpmn:flowNodeRef")
+                     if ref.text is not None and ref.getparent() is not None}
+            lanes_by_file[id(root)] = lanes
+        for element in process.iter(f"{{{BPMN_NS}}}*"):
+            local = _local(element.tag)
+            bpmn_id = element.get("id")
+            if not bpmn_id or local not in _TASK_SPEC_TAGS:
+                continue
+            properties = _properties(element)
+            title = element.get("name") or bpmn_id
+            spec_name = bpmn_id
+            if local in _MANUAL_TAGS:
+                if _xpath(element, "./bpmn:standardLoopCharacteristics|./bpmn:multiInstanceLoopCharacteristics"):
+                    spec_name = f"{bpmn_id} [child]"
+                reading.user_tasks.append(UserTaskInfo(
+                    process_id=str(process.get("id") or ""), spec_name=spec_name, title=title,
+                    lane=lanes.get(bpmn_id), form=properties.get(FORM_PROPERTY) or None,
+                    ui_form=properties.get(UI_FORM_PROPERTY) or None, properties=properties,
+                    documentation=_documentation(element)))
+            elif local == "endEvent":
+                reading.end_events.append((spec_name, properties))
+            elif local == "serviceTask":
+                operators = _xpath(element, "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator")
+                if not operators:
+                    continue
+                operator = operators[0]
+                reading.service_tasks.append(ServiceTaskInfo(
+                    process_id=str(process.get("id") or ""), spec_name=spec_name, title=title,
+                    operation=str(operator.get("id") or ""), result_variable=str(operator.get("resultVariable") or ""),
+                    parameters={str(param.get("id")): {"type": str(param.get("type") or ""),
+                                                       "value": str(param.get("value") or "")}
+                                for param in _xpath(operator, "./spiffworkflow:parameters/spiffworkflow:parameter")
+                                if param.get("id")},
+                    properties=properties))
+            else:
+                continue
+            reading.task_files[spec_name] = file
+            reading.task_lines[spec_name] = element.sourceline
+    return reading
 
 
 def _guess_line(root: etree._Element, message: str) -> int | None:

@@ -45,7 +45,7 @@ def _escape(name: str) -> str:
 
 
 def _lookup_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
-                     forms: Mapping[str, Any]) -> Iterable[Problem]:
+                     forms: Mapping[str, Any], failed: set[str]) -> Iterable[Problem]:
     declared = manifest.get("lookup_results") or {}
     if not isinstance(declared, Mapping):
         return
@@ -60,20 +60,24 @@ def _lookup_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
                                   variable=variable, results=', '.join(results) or gettext("(không có)")))
         for index, spec in enumerate((entry or {}).get("fields") or [] if isinstance(entry, Mapping) else []):
             pointer = spec.get("compare") if isinstance(spec, Mapping) else None
-            if isinstance(pointer, str) and not any(_field(s, pointer) is not None for s in schemas):
+            if isinstance(pointer, str) and not any(_field(s, pointer) is not None for s in schemas) and not any(
+                    name.endswith(".schema.json") for name in failed):
                 yield Problem(MANIFEST, None, f"{where}/fields/{index}/compare", "lookup_compare_unknown",
                               gettext("Trường đối chiếu «%(pointer)s» của «%(key)s» không có trong biểu mẫu nào của "
                                       "gói: ghi JSON pointer của trường người dân kê khai, ví dụ /me/ho_ten.",
                                       pointer=pointer, key=spec.get('key')))
 
 
-def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | None,
+def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis,
                          forms: Mapping[str, Any]) -> Iterable[Problem]:
     pointer = manifest.get("components_field")
-    if not isinstance(pointer, str) or analysis is None:
+    if not isinstance(pointer, str):
         return
     receiving = [t for t in analysis.user_tasks
                  if str(t.properties.get("receivesDossier", "")).lower() == "true" and t.form in forms]
+    if any(str(t.properties.get("receivesDossier", "")).lower() == "true" and t.form not in forms
+           for t in analysis.user_tasks):
+        return  # a receiving step's form missing or failing its own check (reported): its checklist is unknown
     if not receiving:
         yield Problem(MANIFEST, None, "/components_field", "components_field_unused",
                       gettext("Có components_field nhưng sơ đồ không có bước tiếp nhận hồ sơ (thuộc tính "
@@ -97,11 +101,14 @@ def _components_problems(manifest: Mapping[str, Any], analysis: BpmnAnalysis | N
                                   items=', '.join(unknown)))
 
 
-def _ui_hint_problems(forms: Mapping[str, Any]) -> Iterable[Problem]:
+def _ui_hint_problems(forms: Mapping[str, Any], failed: set[str]) -> Iterable[Problem]:
     for name, ui in sorted(forms.items()):
         if not name.endswith(".ui.json") or not isinstance(ui, Mapping):
             continue
-        schema = forms.get(name.removesuffix(".ui.json") + ".schema.json")
+        schema_name = name.removesuffix(".ui.json") + ".schema.json"
+        if schema_name in failed:
+            continue  # the schema's own problem is reported; its fields are not known
+        schema = forms.get(schema_name)
         properties = schema.get("properties") if isinstance(schema, Mapping) else None
         for key, role in UI_ROLES.items():
             raw = ui.get(key)
@@ -117,9 +124,20 @@ def _ui_hint_problems(forms: Mapping[str, Any]) -> Iterable[Problem]:
 
 
 def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnalysis | None,
-                         forms: Mapping[str, Any]) -> list[Problem]:
-    problems = list(_ui_hint_problems(forms))
+                         forms: Mapping[str, Any], unreadable: Iterable[str] = ()) -> list[Problem]:
+    """What the manifest and the UI hints declare, against the diagram and the forms.
+
+    A declaration is not judged against an input that failed its own check (a diagram the engine did not
+    build, a form that is not valid JSON or not a valid schema): that input's problem is already reported,
+    and judging against it would only add false ones. `unreadable`: the forms that failed.
+    """
+    failed = set(unreadable)
+    readable = {name: form for name, form in forms.items() if name not in failed}
+    if analysis is not None and not analysis.engine_read:
+        analysis = None
+    problems = list(_ui_hint_problems(readable, failed))
     if manifest is not None:
-        problems += _lookup_problems(manifest, analysis, forms)
-        problems += _components_problems(manifest, analysis, forms)
+        problems += _lookup_problems(manifest, analysis, readable, failed)
+        if analysis is not None:
+            problems += _components_problems(manifest, analysis, readable)
     return problems

@@ -414,13 +414,18 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                 manifest = loaded
 
     forms: dict[str, Any] = {}
+    # Forms that failed their own check: what depends on their fields (UI hints, variables, fees) is not
+    # judged against them, since their problem is already reported and anything else would be a guess.
+    unreadable: set[str] = set()
     for name, data in sorted(pkg.forms.items()):
         schema = _load_json(name, data, problems)
         if schema is None:
+            unreadable.add(name)
             continue
         if name.endswith(".schema.json"):
             for pointer, message in check_form_schema(schema):
                 problems.append(Problem(name, None, pointer or "/", "form_schema_invalid", message))
+                unreadable.add(name)
         forms[name] = schema
 
     analysis: BpmnAnalysis | None = None
@@ -471,10 +476,10 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                             "hãy thêm vào mục lanes, ví dụ \"%(lane)s\": \"chuyen_vien\".",
                             lane=task.lane, title=task.title)))
         problems += _service_task_problems(analysis)
-        problems += _variable_problems(analysis, manifest, forms)
-    if manifest is not None:
-        problems += _fee_problems(manifest, forms.get(manifest["start_form"]))
-    problems += declaration_problems(manifest, analysis, forms)
+        problems += _variable_problems(analysis, manifest, forms, unreadable)
+    if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
+        problems += _fee_problems(manifest, forms[manifest["start_form"]])
+    problems += declaration_problems(manifest, analysis, forms, unreadable)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
 
 
@@ -584,13 +589,20 @@ def _fields(schema: Any) -> set[str]:
 
 
 def _variable_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None,
-                       forms: Mapping[str, Any]) -> list[Problem]:
-    """Conditions, parameters and timers reading a name no step defines (see analysis.check_variables)."""
-    if manifest is None or analysis.verdict != "deployable":
-        return []  # without the manifest the start form is unknown; a broken diagram has worse problems
+                       forms: Mapping[str, Any], unreadable: set[str]) -> list[Problem]:
+    """Conditions, parameters and timers reading a name no step defines (see analysis.check_variables).
+
+    Read from the XML, so it runs even when the engine refused the diagram. A form that is missing or failed
+    its own check has unknown fields: the start form's skips the check, a task's the expressions after it.
+    """
+    if manifest is None:
+        return []  # without the manifest the start form is unknown
     start_form = str(manifest.get("start_form") or "")
+    known = {name for name in forms if name not in unreadable}
+    start_fields = _fields(forms[start_form]) if start_form in known else None
     task_fields = {t.spec_name: _fields(forms.get(t.form or "")) for t in analysis.user_tasks}
-    return check_variables(analysis, task_fields, _fields(forms.get(start_form)), start_form)
+    unknown_tasks = [t.spec_name for t in analysis.user_tasks if t.form and t.form not in known]
+    return check_variables(analysis, task_fields, start_fields, start_form, unknown_tasks)
 
 
 def _file_of(analysis: BpmnAnalysis, spec_name: str) -> str:

@@ -246,3 +246,39 @@ def test_odd_slugs_and_file_names_are_refused_clearly(client, token):
              for name, content in files.items()}
     assert post_api(client, headers, named, dry_run=False).status_code == 201
     assert db.session.scalar(select(Procedure.slug).where(Procedure.code == "1.999002")) == "quy-trinh-khai-sinh-ban-2"
+
+
+def _four_mistakes() -> dict[str, bytes]:
+    bpmn = package()["process.bpmn"].decode().replace("StartEvent_NopHoSo", "Start")
+    bpmn = bpmn.replace("<bpmn:flowNodeRef>Task_ThamDinh</bpmn:flowNodeRef>", "")
+    bpmn = bpmn.replace('ket_qua_tham_dinh == "dat"', 'ket_qua_tham_dinhh == "dat"')
+    files = package(**{"process.bpmn": bpmn.encode()})
+    del files["tra-ket-qua.schema.json"]
+    return files
+
+
+def test_dry_run_lists_every_mistake_at_once_and_no_false_one(client, token):
+    response = post_api(client, token("thietke"), _four_mistakes())
+    assert response.status_code == 422
+    found = sorted(p["code"] for p in response.get_json()["problems"])
+    assert found == sorted(["id_reserved", "form_missing", "task_outside_lanes", "expression_name_undefined"])
+
+
+def test_studio_lists_every_mistake_at_once_and_no_false_one(client):
+    login(client, "thietke")
+    response = post_studio(client, _four_mistakes())
+    assert response.status_code == 422
+    report = page(response).get_element_by_id("report")
+    text = report.text_content()
+    for fragment in ("«Start»", "tra-ket-qua.schema.json", "không nằm trong làn nào", "«ket_qua_tham_dinhh»"):
+        assert fragment in text, fragment
+    assert "lookup_results" not in text and "components_field" not in text
+    assert len(report.xpath(".//ul[@class='problems']/li")) == 4
+
+
+def test_a_schema_that_is_not_json_is_one_problem_in_the_studio(client):
+    login(client, "thietke")
+    response = post_studio(client, package(**{"ky-duyet.schema.json": b'{"type": "object", '}))
+    assert response.status_code == 422
+    items = page(response).get_element_by_id("report").xpath(".//ul[@class='problems']/li")
+    assert len(items) == 1 and "ky-duyet.schema.json" in items[0].text_content()

@@ -798,3 +798,32 @@ def test_a_multi_instance_tasks_form_defines_its_fields_at_the_task() -> None:
         + _flows("f0 s a", "f1 a gw", "f2 gw e1 y == 1", "f3 gw e2"))
     (task,) = analysis.user_tasks
     assert check_variables(analysis, {task.spec_name: {"y"}}, set()) == []
+
+
+def test_the_tasks_are_read_from_the_xml_when_the_engine_cannot_build_the_process() -> None:
+    # With a start event called "Start" the engine's spec silently loses every task; the checks that work on
+    # the diagram itself (forms, lanes, service tasks, variables) still need to know the tasks.
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "bpmn" / "khai-sinh" / "process.bpmn").read_text(encoding="utf-8")
+    text = text.replace("StartEvent_NopHoSo", "Start").replace(
+        "<bpmn:flowNodeRef>Task_ThamDinh</bpmn:flowNodeRef>", "")
+    analysis = analyze_bpmn({"process.bpmn": text.encode()})
+    assert analysis.verdict != "deployable"
+    assert not analysis.engine_read
+    tasks = {t.spec_name: t for t in analysis.user_tasks}
+    assert set(tasks) == {"Task_TiepNhan", "Task_ThamDinh", "Task_KyGiayKhaiSinh", "Task_TraKetQua"}
+    assert tasks["Task_ThamDinh"].lane is None and tasks["Task_TiepNhan"].lane == "Bộ phận một cửa"
+    assert tasks["Task_TraKetQua"].form == "tra-ket-qua.schema.json"
+    assert tasks["Task_TiepNhan"].properties.get("receivesDossier") == "true"
+    assert analysis.task_lines["Task_TraKetQua"] == _line_of(text, '<bpmn:userTask id="Task_TraKetQua"')
+    assert {t.result_variable for t in analysis.service_tasks} == {"tra_cuu_me", "tra_cuu_cha"}
+    assert analysis.service_tasks[0].parameters["so_dinh_danh"]["value"] in ("me['so_dinh_danh']",
+                                                                            "cha['so_dinh_danh']")
+    assert analysis.data_flow is not None and analysis.start_event == "Start"
+
+
+def test_the_engine_reading_is_kept_when_the_engine_builds_the_process() -> None:
+    root = Path(__file__).resolve().parents[2]
+    analysis = analyze_bpmn({"process.bpmn": (root / "bpmn" / "khai-sinh" / "process.bpmn").read_bytes()})
+    assert analysis.verdict == "deployable" and analysis.engine_read
+    assert len(analysis.user_tasks) == 4 and len(analysis.service_tasks) == 2

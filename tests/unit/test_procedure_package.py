@@ -323,3 +323,46 @@ def test_json_syntax_errors_are_told_in_vietnamese(text: bytes, expected: str) -
     (problem,) = [p for p in check_package(pkg).problems if p.file == "tham-dinh.schema.json"]
     assert problem.code == "json_malformed" and problem.line == 1
     assert expected in problem.message and not ENGLISH.search(problem.message), problem.message
+
+
+# ------------------------------------------------------------------ every problem at once, and no false ones
+
+
+def test_several_mistakes_are_all_reported_at_once_and_nothing_false() -> None:
+    # A start event with an id the engine reserves leaves it no usable spec; every check that reads the XML
+    # must still run, and checks of what the manifest declares against the diagram must not guess.
+    pkg = with_bpmn(khai_sinh(), "StartEvent_NopHoSo", "Start", count=-1)
+    pkg = with_bpmn(pkg, "<bpmn:flowNodeRef>Task_ThamDinh</bpmn:flowNodeRef>", "")
+    pkg = with_bpmn(pkg, 'ket_qua_tham_dinh == "dat"', 'ket_qua_tham_dinhh == "dat"')
+    del pkg.forms["tra-ket-qua.schema.json"]
+    report = check_package(pkg)
+    found = codes(report)
+    for code in ("id_reserved", "form_missing", "task_outside_lanes", "expression_name_undefined"):
+        assert found.count(code) == 1, (code, found)
+    by_code = {p.code: p for p in report.problems}
+    assert "tra-ket-qua.schema.json" in by_code["form_missing"].message
+    assert "«Trả kết quả»" in by_code["form_missing"].message and by_code["form_missing"].line is not None
+    assert "«Thẩm định, ghi sổ hộ tịch»" in by_code["task_outside_lanes"].message
+    assert "«ket_qua_tham_dinhh»" in by_code["expression_name_undefined"].message
+    assert "lookup_result_unknown" not in found
+    assert "components_field_unused" not in found
+    assert sorted(found) == sorted(["id_reserved", "form_missing", "task_outside_lanes", "expression_name_undefined"])
+    assert "3 lỗi khác" in report.reason
+
+
+def test_a_form_schema_that_is_not_json_is_one_problem_not_a_cascade() -> None:
+    pkg = khai_sinh()
+    pkg.forms["ky-duyet.schema.json"] = b'{"type": "object", "properties": {"phe_duyet": {"type": "boolean"},'
+    report = check_package(pkg)
+    (problem,) = report.problems
+    assert problem.code == "json_malformed" and problem.file == "ky-duyet.schema.json"
+    assert "ui_hint_unknown_field" not in codes(report)  # y_kien, phe_duyet may well be in the broken file
+    assert "expression_name_undefined" not in codes(report)  # phe_duyet is read by a condition
+
+
+def test_a_start_form_that_is_not_json_gives_no_fee_field_problem() -> None:
+    pkg = khai_sinh()
+    manifest = json.loads(pkg.manifest or b"")
+    pkg.forms[manifest["start_form"]] = b"{not json"
+    report = check_package(pkg)
+    assert codes(report) == ["json_malformed"], report.problems
