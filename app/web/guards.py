@@ -14,12 +14,16 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
+from functools import cached_property
+from typing import IO, Any
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest
+from werkzeug.formparser import FormDataParser
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from app.procedures.package import json_syntax_reason
@@ -53,6 +57,11 @@ class InvalidText(BadRequest):
 
 
 def _strings_of_request() -> Iterable[str]:
+    # The path as the client sent it: Werkzeug (and its server) replace invalid UTF-8 there with U+FFFD.
+    environ = request.environ
+    raw_path = str(environ.get("RAW_URI") or environ.get("REQUEST_URI") or "").partition("?")[0]
+    yield unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
+    yield str(environ.get("PATH_INFO", "")).encode("latin-1", "replace").decode("utf-8", "surrogateescape")
     yield request.path
     for key, value in request.args.items(multi=True):
         yield key
@@ -153,9 +162,34 @@ class CheckedJSONProvider(DefaultJSONProvider):
         return loads_checked(s)
 
 
+class _FormParser(FormDataParser):
+    """Werkzeug's form parser, but a url-encoded body's invalid UTF-8 becomes lone surrogates (which
+    :func:`check_request_text` refuses) instead of being re-quoted into innocent-looking text."""
+
+    def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                          options: dict[str, str]) -> Any:
+        return stream, self.cls(_parse_query(stream.read())), self.cls()
+
+
+def _parse_query(raw: bytes) -> list[tuple[str, str]]:
+    return parse_qsl(raw.decode("utf-8", "surrogateescape"), keep_blank_values=True, errors="surrogateescape")
+
+
 class BoundaryRequest(Request):
-    """Flask's request with the boundary's own words for a body ``get_json`` cannot read (Flask's default
+    """Flask's request as the boundary reads it: invalid UTF-8 in the query string or a url-encoded form
+    shows as lone surrogates, so it is refused (400) with NUL bytes, not silently kept as ``%ED%A0%80``
+    (Werkzeug's choice); and the boundary's own words for a body ``get_json`` cannot read (Flask's default
     answer carries the json module's text)."""
+
+    form_data_parser_class = _FormParser
+
+    @cached_property
+    def args(self) -> MultiDict[str, str]:
+        return self.parameter_storage_class(_parse_query(self.query_string))
+
+    @property
+    def full_path(self) -> str:  # Werkzeug's decodes the raw query strictly: a 500 on the 400 page's login link
+        return f"{self.path}?{self.query_string.decode('utf-8', 'replace')}"
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if isinstance(e, UnsafeJSON | JSONValueProblem):
