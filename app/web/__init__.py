@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, has_request_context, jsonify, render_template, request
+from flask import Flask, has_request_context, request
 from flask_babel import gettext, lazy_gettext, ngettext, refresh
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -18,6 +18,7 @@ from app.dossiers.errors import ServiceError
 from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
+from app.web.errors import error_response
 from app.web.guards import InvalidText
 from app.web.headers import apply_security_headers
 from app.web.limits import install_rate_limits, retry_after_seconds
@@ -94,23 +95,10 @@ def register_web(app: Flask) -> None:
                                 secure=https_request())
         return apply_security_headers(response)
 
-    def wants_json() -> bool:
-        return request.path.startswith("/api/")
-
-    def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                       details: Any = None) -> Any:
-        if wants_json():
-            response = jsonify(error={"code": code, "message": message, "details": details or {}})
-        else:
-            response = app.make_response(render_template("error.html", code=status, message=message))
-        response.status_code = status
-        response.headers.update(headers or {})
-        return response
-
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
         message = gettext("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ; vui lòng tải lại trang.")
-        return render_template("error.html", code=400, message=message), 400
+        return error_response(400, "csrf_failed", message)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge) -> Any:
@@ -142,10 +130,7 @@ def register_web(app: Flask) -> None:
                     401: gettext("Cần đăng nhập."), 403: gettext("Không có quyền truy cập."),
                     400: gettext("Yêu cầu không hợp lệ.")}
         message = messages.get(exc.code or 500, exc.description or gettext("Lỗi."))
-        if wants_json():
-            return jsonify(error={"code": (exc.name or "error").lower().replace(" ", "_"),
-                                  "message": message, "details": {}}), exc.code
-        return render_template("error.html", code=exc.code, message=message), exc.code
+        return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), message)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -32,6 +33,7 @@ from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.models import Agency, Dossier, Notification, Procedure
+from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 
 bp = Blueprint("portal", __name__)
@@ -207,8 +209,15 @@ def payment_return(code: str) -> ResponseReturnValue:
     return redirect(url_for("portal.dossier_page", code=code)), 303
 
 
+def _callback_error(status: int, code: str, message: str, details: Mapping[str, Any]) -> Response:
+    """A refusal made before the callback's view runs (too large, too many, bad text) in the callback's own
+    shape; "99" is the payment platform's "other error"."""
+    return jsonify(error_code="99", message=message)
+
+
 @bp.route(payments.CALLBACK_PATH, methods=["POST"])
 @csrf.exempt
+@answers_errors_as(_callback_error)
 def payment_ipn() -> ResponseReturnValue:
     """The payment platform's server-to-server callback. Answers {"error_code": "0"} once it is recorded."""
     try:
