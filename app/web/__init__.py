@@ -24,12 +24,27 @@ from app.web.headers import apply_security_headers
 from app.web.limits import install_rate_limits, retry_after_seconds
 from app.web.sessions import SessionInterface, https_request
 
+# The languages offered; the first is the source language of every message (it needs no catalogue).
+LANGUAGES = ("vi", "en")
+
 
 def select_locale() -> str:
     if not has_request_context():  # a job or a command: the platform's language
-        return "vi"
+        return LANGUAGES[0]
     lang = request.args.get("lang") or request.cookies.get("lang")
-    return lang if lang in ("vi", "en") else "vi"
+    return lang if lang in LANGUAGES else LANGUAGES[0]
+
+
+def warn_missing_catalogues(app: Flask) -> None:
+    """A language without its compiled catalogue (*.mo files are not in git) silently falls back to
+    Vietnamese: say so at start-up."""
+    with app.app_context():
+        compiled = {str(locale) for locale in babel.list_translations()}
+    for lang in LANGUAGES[1:]:
+        if lang not in compiled:
+            app.logger.warning("No compiled catalogue for language %r in %s: its pages will be in Vietnamese; "
+                               "run `pybabel compile -d app/translations`.", lang,
+                               ", ".join(app.extensions["babel"].translation_directories))
 
 
 def duration(amount: int, unit: str) -> str:
@@ -43,6 +58,7 @@ def duration(amount: int, unit: str) -> str:
 
 def register_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    warn_missing_catalogues(app)
 
     @app.before_request
     def choose_language() -> None:
