@@ -2,14 +2,16 @@
 
 - ids in URLs: the app-wide ``int`` converter is bounded to PostgreSQL's INTEGER, so an id past it is a 404
   (the route does not match) instead of a database error;
-- NUL bytes (PostgreSQL text cannot hold them) and lone surrogates (not encodable as UTF-8) in the path,
-  the query string, form field names and values and upload file names: 400 before any view runs;
+- NUL bytes (PostgreSQL text cannot hold them), lone surrogates (not encodable as UTF-8) and invalid UTF-8
+  (read as lone surrogates by :class:`BoundaryRequest`) in the path, the query string, form field names and
+  values and upload file names: 400 before any view runs;
 - JSON bodies: strict UTF-8, no NaN/Infinity, nesting, integer size and strings bounded, checked by
   :func:`loads_checked`, which both the API and Flask's own ``request.get_json`` use.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
@@ -21,9 +23,9 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from flask_babel import gettext
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import Headers, MultiDict
 from werkzeug.exceptions import BadRequest
-from werkzeug.formparser import FormDataParser
+from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.routing import IntegerConverter, ValidationError
 
 from app.procedures.package import json_syntax_reason
@@ -162,13 +164,48 @@ class CheckedJSONProvider(DefaultJSONProvider):
         return loads_checked(s)
 
 
+# UTF-8 whose invalid bytes decode to lone surrogates whatever error handling the caller asks for: Werkzeug
+# decodes multipart field values with errors="replace" (U+FFFD), which would hide them from the guard.
+_ESCAPING_UTF8 = "motcua_utf8_surrogateescape"
+
+
+def _find_escaping_utf8(name: str) -> codecs.CodecInfo | None:
+    if name != _ESCAPING_UTF8:
+        return None
+    return codecs.CodecInfo(codecs.utf_8_encode, lambda data, errors="strict": codecs.utf_8_decode(
+        data, "surrogateescape", True), name=_ESCAPING_UTF8)
+
+
+codecs.register(_find_escaping_utf8)
+
+
+class _MultiPartParser(MultiPartParser):
+    def get_part_charset(self, headers: Headers) -> str:
+        charset = super().get_part_charset(headers)
+        return _ESCAPING_UTF8 if charset == "utf-8" else charset
+
+
 class _FormParser(FormDataParser):
-    """Werkzeug's form parser, but a url-encoded body's invalid UTF-8 becomes lone surrogates (which
-    :func:`check_request_text` refuses) instead of being re-quoted into innocent-looking text."""
+    """Werkzeug's form parser, but invalid UTF-8 becomes lone surrogates or a 400, which
+    :func:`check_request_text` refuses, instead of being re-quoted into innocent-looking text (url-encoded),
+    replaced by U+FFFD (multipart values) or silently dropping the whole form (multipart names)."""
 
     def _parse_urlencoded(self, stream: IO[bytes], mimetype: str, content_length: int | None,
                           options: dict[str, str]) -> Any:
         return stream, self.cls(_parse_query(stream.read())), self.cls()
+
+    def _parse_multipart(self, stream: IO[bytes], mimetype: str, content_length: int | None,
+                         options: dict[str, str]) -> Any:
+        parser = _MultiPartParser(stream_factory=self.stream_factory, max_form_memory_size=self.max_form_memory_size,
+                                  max_form_parts=self.max_form_parts, cls=self.cls)
+        boundary = options.get("boundary", "").encode("ascii")
+        if not boundary:
+            raise ValueError("Missing boundary")
+        try:
+            form, files = parser.parse(stream, boundary, content_length)
+        except UnicodeDecodeError as exc:  # a part's headers (field name, file name) are not UTF-8
+            raise InvalidText() from exc
+        return stream, form, files
 
 
 def _parse_query(raw: bytes) -> list[tuple[str, str]]:

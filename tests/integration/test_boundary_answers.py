@@ -119,6 +119,21 @@ def test_invalid_utf8_in_a_form_field_is_a_400(client):
     assert raw.status_code == 400
 
 
+def _multipart(name: bytes, value: bytes, filename: bytes | None = None) -> tuple[bytes, str]:
+    disposition = b'form-data; name="' + name + b'"' + (b'; filename="' + filename + b'"' if filename else b"")
+    body = b"--XyZ\r\nContent-Disposition: " + disposition + b"\r\n\r\n" + value + b"\r\n--XyZ--\r\n"
+    return body, "multipart/form-data; boundary=XyZ"
+
+
+def test_invalid_utf8_in_a_multipart_form_is_a_400(client):
+    for parts in ((b"username", b"\xed\xa0\x80"), (b"user\xff", b"a"), (b"file", b"%PDF", b"a\xff.pdf")):
+        body, content_type = _multipart(*parts)
+        response = client.post("/dang-nhap", data=body, content_type=content_type)
+        assert response.status_code == 400, parts
+    body, content_type = _multipart(b"username", "Nguyễn �".encode())
+    assert client.post("/dang-nhap", data=body, content_type=content_type).status_code == 401
+
+
 def test_invalid_utf8_in_the_query_or_path_is_a_400(client):
     assert client.get("/tra-cuu?ma=%ED%A0%80").status_code == 400
     raw = client.get("/tra-cuu", environ_overrides={"QUERY_STRING": "ma=\xff"})  # a raw byte, not %-encoded
