@@ -32,7 +32,7 @@ from app.extensions import db
 from app.formats import vnd
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
-from app.models.user import ADMIN_ROLE
+from app.models.user import ADMIN_ROLE, N_
 from connectors.base import ConnectorError, PermanentError
 from connectors.payment import CALLBACK_FIELDS, SIGNATURE_FIELD
 
@@ -125,9 +125,8 @@ def _create_at_platform(payment: Payment, dossier: Dossier) -> None:
         "noi_dung": payment.description, "url_callback": base + CALLBACK_PATH,
         "url_tra_ve": f"{base}/ho-so/{dossier.code}/thanh-toan/ket-qua"})
     payment.platform_id, payment.pay_url = str(answer["ma_thanh_toan"]), str(answer["url_thanh_toan"])
-    db.session.add(AuditEvent(dossier_id=dossier.id, actor_name="Hệ thống", action="payment_created",
-                              note=f"Tạo giao dịch thanh toán {payment.transaction_id}: {vnd(payment.amount)}.",
-                              at=now_utc()))
+    _note(payment, "payment_created", N_("Tạo giao dịch thanh toán %(transaction)s: %(amount)s."),
+          transaction=payment.transaction_id, amount=payment.amount)
     delays = _recheck_delays()
     if delays:
         enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, 1,
@@ -241,7 +240,8 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
         if payment.state != "pending":
             return "duplicate"
         payment.state = "cancelled"
-        _note(payment, "payment_cancelled", f"Giao dịch {payment.transaction_id} đã bị hủy trên nền tảng thanh toán.")
+        _note(payment, "payment_cancelled", N_("Giao dịch %(transaction)s đã bị hủy trên nền tảng thanh toán."),
+              transaction=payment.transaction_id)
         return "cancelled"
     call = (db.session.scalar(select(ServiceCall).where(ServiceCall.id == payment.service_call_id)
                               .with_for_update().execution_options(populate_existing=True))
@@ -255,15 +255,16 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
         return "applied" if call_open and others_paid is None and payment.state == "paid" else "duplicate"
     payment.state, payment.paid_at = "paid", at
     if not call_open or others_paid is not None:
-        _note(payment, "payment_duplicate", f"Giao dịch {payment.transaction_id} thanh toán trùng khoản phí đã nộp; "
-                                            "hệ thống tự hoàn tiền.")
+        _note(payment, "payment_duplicate", N_("Giao dịch %(transaction)s thanh toán trùng khoản phí đã nộp; "
+                                               "hệ thống tự hoàn tiền."), transaction=payment.transaction_id)
         return "double_charge"
-    _note(payment, "payment_paid", f"Đã thanh toán {vnd(payment.amount)} (giao dịch {payment.transaction_id}, "
-                                   f"xác nhận qua {SOURCES.get(source, source)}).")
+    _note(payment, "payment_paid", N_("Đã thanh toán %(amount)s (giao dịch %(transaction)s, xác nhận qua "
+                                      "%(source_msg)s)."),
+          amount=payment.amount, transaction=payment.transaction_id, source_msg=SOURCES.get(source, source))
     return "applied"
 
 
-SOURCES = {"ipn": "thông báo của nền tảng", "return": "trang trả về", "requery": "tra soát"}
+SOURCES = {"ipn": N_("thông báo của nền tảng"), "return": N_("trang trả về"), "requery": N_("tra soát")}
 
 
 def after_settle(payment: Payment, outcome: str) -> None:
@@ -279,10 +280,12 @@ def after_settle(payment: Payment, outcome: str) -> None:
         db.session.commit()
 
 
-def _note(payment: Payment, action: str, note: str, actor: User | None = None) -> None:
+def _note(payment: Payment, action: str, message: str, actor: User | None = None, **params: Any) -> None:
+    """A history row written by the platform: the message (an N_-marked msgid) and its parameters, put into
+    the reader's language when shown (AuditEvent.note_text)."""
     db.session.add(AuditEvent(dossier_id=payment.dossier_id, actor_id=actor.id if actor else None,
-                              actor_name=actor.full_name if actor else "Hệ thống", action=action,
-                              note=note, at=now_utc()))
+                              actor_name=actor.full_name if actor else "", action=action,
+                              note=message, note_params=params, at=now_utc()))
 
 
 # ---------------------------------------------------------------- jobs
@@ -323,7 +326,8 @@ def recheck_payment(payment_id: int, n: int) -> str:
     elif outcome == "pending" and status == "cho_thanh_toan":
         # The platform says nobody paid: the link stops being offered; the dossier page lets them start again.
         payment.state = "cancelled"
-        _note(payment, "payment_expired", f"Giao dịch {payment.transaction_id} quá thời hạn thanh toán.")
+        _note(payment, "payment_expired", N_("Giao dịch %(transaction)s quá thời hạn thanh toán."),
+              transaction=payment.transaction_id)
         outcome = "expired"
     db.session.commit()
     after_settle(payment, outcome)
@@ -378,8 +382,12 @@ def _request_refund(payment: Payment, amount: int, reason: str, request_key: str
                         requested_by_id=actor.id if actor else None, requested_at=now_utc())
     db.session.add(refund_row)
     db.session.flush()
-    what = "toàn bộ số tiền còn lại" if amount == REFUND_ALL else vnd(amount)
-    _note(payment, "refund_requested", f"Yêu cầu hoàn {what} cho giao dịch {payment.transaction_id}: {reason}", actor)
+    if amount == REFUND_ALL:
+        _note(payment, "refund_requested", N_("Yêu cầu hoàn toàn bộ số tiền còn lại cho giao dịch %(transaction)s: "
+                                              "%(reason)s"), actor, transaction=payment.transaction_id, reason=reason)
+    else:
+        _note(payment, "refund_requested", N_("Yêu cầu hoàn %(amount)s cho giao dịch %(transaction)s: %(reason)s"),
+              actor, amount=amount, transaction=payment.transaction_id, reason=reason)
     enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, refund_row.id,
                          job_id=f"pay-refund-{refund_row.id}")
 
@@ -451,8 +459,8 @@ def refund_job(refund_id: int) -> str:
     except PermanentError as exc:
         # Refused (e.g. more than is left): nothing was refunded. Say so where the officers look.
         request.state, request.error, request.finished_at = "refused", exc.message, now_utc()
-        _note(payment, "refund_failed", f"Không hoàn được {vnd(amount)} cho giao dịch {payment.transaction_id}: "
-                                        f"{exc.message}")
+        _note(payment, "refund_failed", N_("Không hoàn được %(amount)s cho giao dịch %(transaction)s: %(error)s"),
+              amount=amount, transaction=payment.transaction_id, error=exc.message)
         db.session.commit()
         return "refused"
     # The platform's running total is the truth: a lost answer retried under the same key counts once.
@@ -461,7 +469,8 @@ def refund_job(refund_id: int) -> str:
     payment.refunded_amount = total
     if total >= payment.amount:
         payment.state = "refunded"
-    _note(payment, "refunded", f"Đã hoàn {vnd(amount)} cho giao dịch {payment.transaction_id}: {request.reason}")
+    _note(payment, "refunded", N_("Đã hoàn %(amount)s cho giao dịch %(transaction)s: %(reason)s"),
+          amount=amount, transaction=payment.transaction_id, reason=request.reason)
     db.session.commit()
     return "refunded"
 
@@ -482,7 +491,7 @@ def retry_refund(refund_id: int, user: User) -> Refund:
         raise NotFound(gettext("Không tìm thấy yêu cầu hoàn tiền số %(id)s.", id=refund_id), code="refund_not_found")
     if request.state != "pending":
         raise Conflict(gettext("Yêu cầu hoàn tiền này đã được xử lý."), code="refund_closed")
-    _note(request.payment, "refund_retry", f"Thử lại yêu cầu hoàn tiền số {request.id}.", user)
+    _note(request.payment, "refund_retry", N_("Thử lại yêu cầu hoàn tiền số %(id)s."), user, id=request.id)
     enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, request.id,
                          job_id=f"pay-refund-{request.id}-{uuid4().hex[:8]}")
     return request

@@ -36,6 +36,7 @@ from app.dossiers.fees import fee_lines
 from app.extensions import db
 from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import AuditEvent, Dossier, PortalOutbox, User
+from app.models.user import N_
 from connectors.base import ConnectorError
 from connectors.portal import portal_time
 
@@ -256,7 +257,7 @@ def _failed(dossier_id: int, row_id: int, exc: ConnectorError) -> str:
     assert row is not None
     row.attempts += 1
     row.last_error = f"{exc.code}: {exc.message}"
-    what = "hồ sơ" if row.kind == "dossier" else "bước xử lý"
+    what = N_("hồ sơ") if row.kind == "dossier" else N_("bước xử lý")
     if exc.transient:
         delays = retry_delays() or [_DEFAULT_DELAY]
         delay = delays[min(row.attempts, len(delays)) - 1]
@@ -271,10 +272,11 @@ def _failed(dossier_id: int, row_id: int, exc: ConnectorError) -> str:
         return "retry"
     row.next_attempt_at = None
     db.session.add(AuditEvent(
-        dossier_id=dossier_id, actor_id=None, actor_name="Hệ thống", action="portal_sync_failed",
+        dossier_id=dossier_id, actor_id=None, actor_name="", action="portal_sync_failed",
         task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=_now(),
-        note=(f"Cổng Dịch vụ công quốc gia từ chối {what} (bản ghi đồng bộ số {row.id}): {exc.message} "
-              f"[{exc.code}]. Các cập nhật sau của hồ sơ tạm dừng; khắc phục rồi chạy «flask portal resend»."),
+        note=N_("Cổng Dịch vụ công quốc gia từ chối %(what_msg)s (bản ghi đồng bộ số %(id)s): %(error)s "
+                "[%(code)s]. Các cập nhật sau của hồ sơ tạm dừng; khắc phục rồi chạy «flask portal resend»."),
+        note_params={"what_msg": what, "id": row.id, "error": exc.message, "code": exc.code},
     ))
     db.session.commit()
     log.warning("portal sync of dossier %s stopped: outbox row %s refused (%s)", dossier_id, row_id, exc.code)
@@ -331,9 +333,10 @@ def resend(enqueue: bool = True, dossier_ids: list[int] | None = None, actor: Us
             if _refused(head):
                 db.session.add(AuditEvent(
                     dossier_id=dossier_id, actor_id=actor.id if actor else None,
-                    actor_name=actor.full_name if actor else "Hệ thống", action="portal_sync_resend",
+                    actor_name=actor.full_name if actor else "", action="portal_sync_resend",
                     task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=now,
-                    note=f"Gửi lại bản ghi đồng bộ số {head.id} lên Cổng Dịch vụ công quốc gia."))
+                    note=N_("Gửi lại bản ghi đồng bộ số %(id)s lên Cổng Dịch vụ công quốc gia."),
+                    note_params={"id": head.id}))
             head.next_attempt_at = now
         if enqueue:
             _queue(dossier_id, f"portal-{dossier_id}-resend-{uuid.uuid4().hex[:8]}")

@@ -30,7 +30,7 @@ from app.dossiers.services import _apply_step, bundle_for, now_utc, schedule_ser
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
-from app.models.user import ADMIN_ROLE
+from app.models.user import ADMIN_ROLE, N_
 from connectors.base import ConnectorError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def finish_call(call_id: int, result: Any, *, record: bool = True) -> str:
         call.state, call.finished_at, call.next_attempt_at = "done", now_utc(), None
         call.error_code, call.error_message = "", ""
         if record:
-            _audit(call, "service_done", "Đã nhận kết quả.")
+            _audit(call, "service_done", N_("Đã nhận kết quả."))
         return "done"
 
     return _feed(call_id, lambda run, call: run.finish_service(call.engine_task_id, result), settle)
@@ -220,10 +220,11 @@ def fail_call(call_id: int, code: str, message: str) -> str:
         call.next_attempt_at = None
         if step is None:
             call.state = "failed"
-            _audit(call, "incident", f"Sự cố tại bước «{call.title}»: {message}")
+            _audit(call, "incident", N_("Sự cố tại bước «%(step)s»: %(error)s"), step=call.title, error=message)
             return "incident"
         call.state, call.finished_at = "caught", now_utc()
-        _audit(call, "service_error", f"{call.title}: {message} — quy trình chuyển sang nhánh xử lý lỗi.")
+        _audit(call, "service_error", N_("%(step)s: %(error)s — quy trình chuyển sang nhánh xử lý lỗi."),
+               step=call.title, error=message)
         return "caught"
 
     outcome = _feed(call_id, move, settle)
@@ -235,15 +236,17 @@ def fail_call(call_id: int, code: str, message: str) -> str:
 def _incident(call_id: int, code: str, message: str) -> str:
     call = _reload(call_id)
     call.state, call.error_code, call.error_message, call.next_attempt_at = "failed", code, message, None
-    _audit(call, "incident", f"Sự cố tại bước «{call.title}»: {message}")
+    _audit(call, "incident", N_("Sự cố tại bước «%(step)s»: %(error)s"), step=call.title, error=message)
     db.session.commit()
     return "incident"
 
 
-def _audit(call: ServiceCall, action: str, note: str, actor: User | None = None) -> None:
+def _audit(call: ServiceCall, action: str, message: str, actor: User | None = None, **params: Any) -> None:
+    """A history row written by the platform: the message (an N_-marked msgid) and its parameters, put into
+    the reader's language when shown (AuditEvent.note_text)."""
     db.session.add(AuditEvent(dossier_id=call.dossier_id, actor_id=actor.id if actor else None,
-                              actor_name=actor.full_name if actor else "Hệ thống", action=action,
-                              task_title=call.title, note=note, at=now_utc()))
+                              actor_name=actor.full_name if actor else "", action=action,
+                              task_title=call.title, note=message, note_params=params, at=now_utc()))
 
 
 # ---------------------------------------------------------------- incidents, for operators
@@ -329,7 +332,8 @@ def retry_call(call_id: int, user: User) -> ServiceCall:
     if call.state != "failed" and not is_stalled(call):
         raise Conflict(gettext("Sự cố này đã được xử lý hoặc đang được thử lại."), code="incident_closed")
     call.state, call.rounds, call.attempts, call.next_attempt_at = "pending", call.rounds + 1, 0, None
-    _audit(call, "incident_retry", f"Thử lại bước «{call.title}» (lần {call.rounds}).", user)
+    _audit(call, "incident_retry", N_("Thử lại bước «%(step)s» (lần %(round)s)."), user, step=call.title,
+           round=call.rounds)
     db.session.flush()
     schedule_service_call(call, 1)
     return call

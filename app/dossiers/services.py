@@ -53,7 +53,7 @@ from app.models import (
     WorkflowInstance,
 )
 from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, PAUSING_STATUSES, STATUSES
-from app.models.user import CITIZEN_ROLE
+from app.models.user import CITIZEN_ROLE, N_
 
 OPEN_TASK_STATES = ("ready", "claimed")
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
@@ -214,7 +214,7 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
     on_status(dossier, status)
     event = AuditEvent(
         dossier_id=dossier.id, actor_id=actor.id if actor else None,
-        actor_name=actor.full_name if actor else "Hệ thống", action="status",
+        actor_name=actor.full_name if actor else "", action="status",
         task_title=task_title, status_from=old, status_to=status, note=note, at=at,
     )
     db.session.add(event)
@@ -391,7 +391,8 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
                                  actor_name=dossier.applicant_name or "Người nộp", action="submitted",
                                  status_to=1, at=submitted,
-                                 note=f"Nộp hồ sơ {'trực tuyến' if channel == 2 else 'trực tiếp'}.")
+                                 note=N_("Nộp hồ sơ trực tuyến.") if channel == 2 else N_("Nộp hồ sơ trực tiếp."),
+                                 note_params={})
     db.session.add(submitted_event)
     db.session.flush()
     portal_sync.record_dossier(dossier)
@@ -632,12 +633,15 @@ def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step
     version = task.dossier.procedure_version
     reopened = [r.spec_name for r in step.ready if _returns(version, task.spec_name, r.spec_name)]
     late = task.due_at is not None and at > task.due_at
-    note = " ".join(part for part in (declared_reason(version, task, data),
-                                      "Trễ hạn bước xử lý." if late else "") if part)
+    reason = declared_reason(version, task, data)  # as the officer typed it
+    note, params = reason, None
+    if late:  # the platform's remark, in the reader's language
+        note, params = ((N_("%(reason)s Trễ hạn bước xử lý."), {"reason": reason}) if reason
+                        else (N_("Trễ hạn bước xử lý."), {}))
     return AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
                       action="returned" if reopened else "completed", task_title=task.title,
                       outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
-                      note=note)
+                      note=note, note_params=params)
 
 
 def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[str, Any], step: StepResult) -> None:

@@ -25,6 +25,7 @@ from app.engine.runtime import EngineError, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, User
 from app.models.integration import WorkflowIncident
+from app.models.user import N_
 
 log = logging.getLogger(__name__)
 _REPORTED = "motcua_workflow_incidents"  # session.info key: incidents recorded in this request
@@ -46,9 +47,9 @@ def record(dossier: Dossier, error: EngineError, actor: User | None) -> Workflow
         incident.attempts += 1
     incident.code, incident.message, incident.detail = error.code[:80], error.message, error.detail[:4000]
     title = task.title if task else ""
-    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=None, actor_name="Hệ thống", action="incident",
-                              task_title=title[:255], note=f"Sự cố quy trình: {error.message}"[:2000],
-                              at=now_utc()))
+    db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=None, actor_name="", action="incident",
+                              task_title=title[:255], note=N_("Sự cố quy trình: %(error)s"),
+                              note_params={"error": error.message[:2000]}, at=now_utc()))
     db.session.flush()
     db.session.info.setdefault(_REPORTED, []).append(incident.id)
     log.warning("workflow incident %s on dossier %s: %s (%s)", incident.id, dossier.code, error.code, error.detail)
@@ -101,7 +102,8 @@ def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None)
     instance = dossier.workflow
     db.session.add(AuditEvent(dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name,
                               action="incident_retry", task_title=incident.task_title[:255],
-                              note=f"Chạy lại bước «{incident.task_title}» (lần {incident.attempts + 1}).",
+                              note=N_("Chạy lại bước «%(step)s» (lần %(round)s)."),
+                              note_params={"step": incident.task_title, "round": incident.attempts + 1},
                               at=now_utc()))
     run = WorkflowRun.load(instance.document, bundle_for(version))
     try:

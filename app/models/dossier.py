@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask_babel import lazy_gettext
+from flask import current_app, has_app_context
+from flask_babel import gettext, lazy_gettext
 from flask_babel.speaklater import LazyString
 from sqlalchemy import (
     Date,
@@ -20,10 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app import formats
 from app.extensions import db
 from app.models.agency import Agency
 from app.models.procedure import ProcedureVersion
 from app.models.types import JsonDoc, UtcDateTime, utcnow
+from app.models.user import N_
 
 # TrangThaiHoSo as synced to the national portal (DOMAIN.md). The only statuses a dossier can take.
 # Labels are translated when read, in the reader's language (Vietnamese for jobs: emails, SMS).
@@ -160,7 +164,48 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     status_from: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     status_to: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
     step_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A note the platform writes is a message (its Vietnamese msgid, marked with N_) and its parameters, put
+    # into the reader's language when shown (render_note); a note a person typed has no parameters (NULL).
     note: Mapped[str] = mapped_column(Text, default="")
+    note_params: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+
+    @property
+    def note_text(self) -> str:
+        return render_note(self.note, self.note_params)
+
+    @property
+    def actor_label(self) -> str:
+        """Who did it: the person's name, or the platform itself (stored without a name) in the reader's
+        language. Rows written before the platform stopped storing its own name say it in Vietnamese."""
+        if self.actor_id is None and self.actor_name in ("", SYSTEM_ACTOR):
+            return gettext(SYSTEM_ACTOR)
+        return self.actor_name
+
+
+SYSTEM_ACTOR = N_("Hệ thống")
+
+
+def render_note(note: str, params: dict[str, Any] | None) -> str:
+    """A history note in the reader's language (Vietnamese outside a request: emails, SMS, commands).
+    Parameters are formatted here: `…amount` as money, `…_at` as a local time, `…_msg` as a message of its own;
+    other parameters (numbers, step titles, reasons and errors as given) are shown as they are."""
+    if params is None:
+        return note  # typed by a person, or written before notes were stored as messages
+    values: dict[str, Any] = {}
+    for key, value in params.items():
+        if key.endswith("amount") and isinstance(value, int):
+            values[key] = formats.vnd(value)
+        elif key.endswith("_at") and isinstance(value, str):
+            values[key] = formats.local_datetime(value, _zone())
+        elif key.endswith("_msg") and isinstance(value, str):
+            values[key] = gettext(value)
+        else:
+            values[key] = value
+    return gettext(note, **values) if values else gettext(note)
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["TIMEZONE"] if has_app_context() else "Asia/Ho_Chi_Minh")
 
 
 class Attachment(db.Model):  # type: ignore[name-defined]

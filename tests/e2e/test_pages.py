@@ -233,7 +233,11 @@ def data_strings(app: Any) -> list[str]:
             found.update(s for s in (task.title, task.lane) if s)
             walk(task.data)
         for event in db.session.scalars(select(AuditEvent)):  # the history as it was recorded
-            found.update(s for s in (event.note, event.task_title, event.actor_name, event.outcome) if s)
+            found.update(s for s in (event.task_title, event.actor_name, event.outcome) if s)
+            if event.note_params is None:  # typed by a person; the platform's own notes are translated
+                found.add(event.note)
+            else:  # what the platform's message quotes (reasons, step titles, errors as given)
+                found.update(v for k, v in event.note_params.items() if isinstance(v, str) and not k.endswith("_msg"))
         found.update(n.subject for n in db.session.scalars(select(Notification)) if n.subject)
         for call in db.session.scalars(select(ServiceCall)):  # step titles, and errors as recorded by the job
             found.update(s for s in (call.title, call.error_message) if s)

@@ -79,7 +79,7 @@ def test_one_payment_is_one_history_row(client, db_session, jobs, national, sand
     paid = [e for e in events if e.action == "payment_paid"
             or (e.action == "service_done" and e.task_title == "Nộp lệ phí trực tuyến")]
     assert [e.action for e in paid] == ["payment_paid"]
-    assert "10.000 đ" in paid[0].note and "payment.collect" not in paid[0].note
+    assert "10.000 đ" in paid[0].note_text and "payment.collect" not in paid[0].note_text
     history = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data).get_element_by_id("history")
     assert len([row for row in history.iter("tr") if "Đã thanh toán" in row.text_content()]) == 1
 

@@ -295,7 +295,7 @@ def test_e_a_refused_payload_stops_its_dossier_only(app, db_session, jobs, regis
     assert all(r.sent_at is None and r.attempts == 0 for r in rest)
     [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.dossier_id == refused.id,
                                                           AuditEvent.action == "portal_sync_failed")).all()
-    assert f"số {head.id}" in event.note and "flask portal resend" in event.note
+    assert f"số {head.id}" in event.note_text and "flask portal resend" in event.note_text
     assert refused.code not in portal(sandbox)["dossiers"]
     assert [r["error_code"] for r in received(sandbox, refused.code)] == ["DU_LIEU_KHONG_HOP_LE"]
     # The other dossier is not held up.

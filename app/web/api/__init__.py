@@ -103,9 +103,10 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
             "payments": [payment_json(p) for p in payments.payments_of(d)],
             "components_received": received_components(d),
-            "history": [{"at": e.at.isoformat(), "actor": e.actor_name, "action": e.action,
+            "history": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
-                         "status_to": e.status_to, "note": e.note or None} for e in services.history(d, api_user())],
+                         "status_to": e.status_to, "note": e.note_text or None}
+                        for e in services.history(d, api_user())],
         })
     return out
 
