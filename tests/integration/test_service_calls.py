@@ -160,7 +160,7 @@ def test_incident_page_lists_and_retries(client, db_session, jobs, registry, san
     [call] = calls(dossier)
     assert call.state == "failed"
     login(client, "tiepnhan")
-    assert "1 sự cố kết nối" in client.get("/can-bo/").get_data(as_text=True)
+    assert "1 sự cố đang chờ xử lý" in client.get("/can-bo/").get_data(as_text=True)
     page = lxml.html.fromstring(client.get("/can-bo/su-co").data)
     row = page.get_element_by_id(f"incident-{call.id}")
     assert dossier.code in row.text_content() and "Tra cứu thông tin người mẹ" in row.text_content()
