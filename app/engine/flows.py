@@ -12,11 +12,10 @@ host reads both here, once per deployed version.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from app.engine.cache import HashCache
 from app.engine.xmlsafe import XmlError, parse_xml
 
 _BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -34,8 +33,7 @@ class _Graph:
     back: set[tuple[str, str]] = field(default_factory=set)  # (source, target) of the flows that loop back
 
 
-_cache: OrderedDict[str, _Graph] = OrderedDict()
-_lock = threading.Lock()
+_graphs: HashCache[_Graph] = HashCache(_CACHE_SIZE)
 
 
 def _build(files: Mapping[str, str | bytes]) -> _Graph:
@@ -93,17 +91,7 @@ def _back_edges(graph: _Graph) -> set[tuple[str, str]]:
 
 
 def _graph(content_hash: str, files: Callable[[], Mapping[str, str | bytes]]) -> _Graph:
-    with _lock:
-        graph = _cache.get(content_hash)
-        if graph is not None:
-            _cache.move_to_end(content_hash)
-            return graph
-    graph = _build(files())
-    with _lock:
-        _cache[content_hash] = graph
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return graph
+    return _graphs.get_or_build(content_hash, lambda: _build(files()))
 
 
 def flow_labels(content_hash: str, files: Callable[[], Mapping[str, str | bytes]], source: str,

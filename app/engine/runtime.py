@@ -18,8 +18,6 @@ Two traps of SpiffWorkflow 3.2 are guarded here:
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +35,7 @@ from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _Se
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
 from app.engine.analysis import build_parser_for
+from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
 
@@ -121,8 +120,7 @@ class StepResult:
     service_calls: list[ServiceCall] = field(default_factory=list)
 
 
-_cache: OrderedDict[str, SpecBundle] = OrderedDict()
-_cache_lock = threading.Lock()
+_bundles: HashCache[SpecBundle] = HashCache(_CACHE_SIZE)
 
 
 def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callable[[], Mapping[str, str | bytes]],
@@ -131,12 +129,13 @@ def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callab
 
     `bpmn_files` may be a callable so the (large) files are only read from the database on a cache miss.
     """
-    key = f"{content_hash}:{process_id}"
-    with _cache_lock:
-        bundle = _cache.get(key)
-        if bundle is not None:
-            _cache.move_to_end(key)
-            return bundle
+    return _bundles.get_or_build(f"{content_hash}:{process_id}",
+                                 lambda: _build_bundle(content_hash, bpmn_files, process_id))
+
+
+def _build_bundle(content_hash: str,
+                  bpmn_files: Mapping[str, str | bytes] | Callable[[], Mapping[str, str | bytes]],
+                  process_id: str) -> SpecBundle:
     source = bpmn_files() if callable(bpmn_files) else bpmn_files
     files = {name: text.encode() if isinstance(text, str) else text for name, text in source.items()}
     try:
@@ -148,18 +147,13 @@ def get_bundle(content_hash: str, bpmn_files: Mapping[str, str | bytes] | Callab
                                   "được xử lý. Người thiết kế cần sửa và triển khai lại thủ tục."),
                           f"{type(exc).__name__}: {exc}",
                           code="workflow_spec_invalid") from exc
-    bundle = SpecBundle(
+    return SpecBundle(
         content_hash=content_hash,
         process_id=process_id,
         spec=spec,
         subprocess_specs=subprocess_specs,
         specs_json=json.dumps({key: specs[key] for key in _SPEC_KEYS}),
     )
-    with _cache_lock:
-        _cache[key] = bundle
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return bundle
 
 
 def _describe(task: Any) -> ReadyTask:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import signal
 from typing import Any
 
 import lxml.html
 
 from app.eforms.render import render_form
 from app.eforms.validate import validate_data
+from tests.hang import hang_guard as guard
 from tests.unit.test_eforms_schema import BIRTH_SCHEMA, BIRTH_UI, VALID_BIRTH_DATA
 
 
@@ -270,23 +270,9 @@ def test_a_list_without_max_items_is_bounded_by_the_platform_cap():
     assert validate_data(schema, {"con": [{}] * 6}, max_items=5) == {"con": "Con: tối đa 5 mục."}
 
 
-class _Hung(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def hang_guard(seconds: int = 10):
+def hang_guard(seconds: int = 10) -> contextlib.AbstractContextManager[None]:
     """Fail instead of hanging: a catastrophic regex would otherwise run for hours."""
-    def ring(signum: int, frame: Any) -> None:
-        raise _Hung(f"still matching after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
+    return guard(seconds, "still matching")
 
 
 HOSTILE = "^(a+)+$"

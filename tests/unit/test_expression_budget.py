@@ -6,14 +6,13 @@ test run that never ends (it is a guard, not a timing assertion).
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Iterator
-from types import FrameType
 
 import pytest
 
 from app.engine import expressions
 from app.engine.expressions import ExpressionError, check_expression, evaluate
+from tests.hang import hang_guard as guard
 
 GUARD_SECONDS = 30
 
@@ -23,16 +22,8 @@ ATTACKS = ["[[[0]*10000]*10000]*10000", "len(str([[0]*10000]*10000))"]
 
 @pytest.fixture(autouse=True)
 def hang_guard() -> Iterator[None]:
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise TimeoutError("expression evaluation did not stop")
-
-    previous = signal.signal(signal.SIGALRM, stop)
-    signal.alarm(GUARD_SECONDS)
-    try:
+    with guard(GUARD_SECONDS, "expression evaluation did not stop"):
         yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _costly(expression: str, data: dict[str, object] | None = None) -> ExpressionError:
