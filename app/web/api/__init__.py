@@ -2,77 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.accounts import user_for_token
 from app.dossiers import payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.components import received_components
-from app.dossiers.errors import Forbidden, Invalid, ServiceError
+from app.dossiers.errors import Forbidden, ServiceError
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, User
+from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall
 from app.models.integration import WorkflowIncident
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
+from app.web.api import models as m
 from app.web.api.openapi import openapi_document
-from app.web.guards import JSONValueProblem, UnsafeJSON, loads_checked
+from app.web.api.spec import api_user, error, operation, responses
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
-
-
-def error(status: int, code: str, message: str, details: Any = None) -> ResponseReturnValue:
-    return jsonify(error={"code": code, "message": message, "details": details or {}}), status
 
 
 @bp.errorhandler(ServiceError)
 def service_error(exc: ServiceError) -> ResponseReturnValue:
     db.session.rollback()
     return error(exc.status, exc.code, exc.message, exc.details)
-
-
-def auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
-        if user is None:
-            response = error(401, "unauthorized", gettext("Thiếu hoặc sai mã truy cập (Authorization: Bearer …)."))
-            return response[0], 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}  # type: ignore[index]
-        g.api_user = user
-        return view(*args, **kwargs)
-
-    return wrapper
-
-
-def api_user() -> User:
-    user: User = g.api_user
-    return user
-
-
-def json_body() -> dict[str, Any]:
-    raw = request.get_data(cache=True)
-    if not raw:
-        raise Invalid(gettext("Thiếu nội dung JSON."), code="body_missing",
-                      details={"": gettext("Thiếu nội dung JSON.")})
-    try:
-        body = loads_checked(raw)
-    except JSONValueProblem as exc:
-        raise Invalid(exc.message, code="invalid_value", details={exc.pointer: exc.message}) from exc
-    except UnsafeJSON as exc:
-        raise ServiceError(gettext("JSON không hợp lệ: %(reason)s", reason=exc), code="malformed_json") from exc
-    if not isinstance(body, dict):
-        raise Invalid(gettext("Nội dung phải là một đối tượng JSON."), code="body_not_object",
-                      details={"": gettext("Phải là một đối tượng JSON.")})
-    return body
 
 
 def procedure_json(proc: Procedure, with_forms: bool = False) -> dict[str, Any]:
@@ -143,13 +100,21 @@ def report_details(report: PackageReport) -> dict[str, Any]:
     }
 
 
+CODE = {"code": "Procedure code (mã TTHC), e.g. 1.001193"}
+DOSSIER_CODE = {"code": "Dossier code <agency>-<YYMMDD>-<NNNN>"}
+
+
 @bp.get("/openapi.json")
+@operation("openapi", responses({200: (m.OpenAPIDocument, "OpenAPI document")}))
 def openapi() -> ResponseReturnValue:
+    """This document, generated from the operations' models"""
     return jsonify(openapi_document())
 
 
 @bp.get("/procedures")
+@operation("listProcedures", responses({200: (m.ProcedureList, "Procedures")}))
 def list_procedures() -> ResponseReturnValue:
+    """Procedure catalogue"""
     rows = db.session.scalars(
         select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
     ).all()
@@ -157,22 +122,30 @@ def list_procedures() -> ResponseReturnValue:
 
 
 @bp.get("/procedures/<code>")
+@operation("getProcedure", responses({200: (m.ProcedureDetail, "Procedure")}, 404), params=CODE)
 def get_procedure(code: str) -> ResponseReturnValue:
+    """One procedure with its start-form schema"""
     proc, _ = services.find_procedure(code)
     return jsonify(procedure_json(proc, with_forms=True))
 
 
 @bp.post("/procedures")
-@auth_required
-def upload_procedure() -> ResponseReturnValue:
+@operation("deployProcedure", responses(
+    {201: (m.DeployedProcedure, "New version deployed"),
+     200: (m.DeployAnswer, "Identical content already deployed (DeployedProcedure), or the dry-run report of a "
+                           "deployable package (PackageReport)")}, 401, 403, 413,
+    described={422: (m.DeployRefusal, "The package cannot be deployed: with dry_run, its report (PackageReport); "
+                                      "otherwise an Error whose details hold the report, or an unreadable upload")}),
+    auth=True)
+def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturnValue:
+    """Deploy a procedure package (multipart field `files`: BPMN, procedure.json, *.schema.json, or one zip)"""
     if not api_user().is_designer:
         raise Forbidden(gettext("Chỉ người thiết kế quy trình được triển khai thủ tục."))
-    files = [(f.filename or "", f.read()) for f in request.files.getlist("files") if f.filename]
     try:
-        pkg = load_upload(files, slug=request.form.get("slug") or None)
+        pkg = load_upload([(f.filename or "", f.read()) for f in form.files], slug=form.slug or None)
     except PackageError as exc:
         return error(422, exc.code, exc.message)
-    if request.args.get("dry_run") in ("1", "true"):
+    if query.dry_run:
         report = check_package(pkg)
         return jsonify(report_details(report)), 200 if report.ok else 422
     try:
@@ -189,9 +162,13 @@ def upload_procedure() -> ResponseReturnValue:
 
 
 @bp.post("/procedures/<code>/dossiers")
-@auth_required
-def submit(code: str) -> ResponseReturnValue:
-    dossier = services.submit_dossier(code, json_body(), applicant=api_user(), channel=2)
+@operation("submitDossier", responses(
+    {201: (m.SubmittedDossier, "Dossier created (`workflow_error`: the workflow then stopped on an engine error, "
+                               "reported to operators as a workflow incident)")}, 400, 401, 404, 422),
+    auth=True, params=CODE)
+def submit(code: str, json: m.FormData) -> ResponseReturnValue:
+    """Submit a dossier: the body is the start-form data"""
+    dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
     db.session.commit()
     body = dossier_json(dossier, full=True)
     body["workflow_error"] = workflow_incidents.notice(dossier)
@@ -199,25 +176,30 @@ def submit(code: str) -> ResponseReturnValue:
 
 
 @bp.get("/dossiers/<path:code>")
-@auth_required
+@operation("getDossier", responses({200: (m.Dossier, "Dossier")}, 401, 403, 404), auth=True, params=DOSSIER_CODE)
 def get_dossier(code: str) -> ResponseReturnValue:
+    """A dossier with data, open tasks and history (applicant or its agency)"""
     return jsonify(dossier_json(services.view_dossier(code, api_user()), full=True))
 
 
 @bp.get("/public/dossiers/<path:code>")
+@operation("publicDossier", responses({200: (m.PublicDossier, "Public status")}, 404), params=DOSSIER_CODE)
 def public_dossier(code: str) -> ResponseReturnValue:
+    """Public status of a dossier by its code"""
     return jsonify(services.public_status(code))
 
 
 @bp.get("/tasks")
-@auth_required
+@operation("listTasks", responses({200: (m.TaskList, "Tasks")}, 401), auth=True)
 def tasks() -> ResponseReturnValue:
+    """The caller's inbox, most urgent first"""
     return jsonify(items=[task_json(t) for t in services.inbox(api_user())])
 
 
 @bp.get("/tasks/<int:task_id>")
-@auth_required
+@operation("getTask", responses({200: (m.TaskDetail, "Task")}, 401, 404), auth=True)
 def get_task(task_id: int) -> ResponseReturnValue:
+    """One task with its form schema"""
     t = services.get_task(task_id, api_user())
     body = task_json(t)
     body["form_schema"] = services.task_form_schema(t)
@@ -230,17 +212,19 @@ def get_task(task_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/tasks/<int:task_id>/claim")
-@auth_required
+@operation("claimTask", responses({200: (m.Task, "Claimed")}, 401, 404, 409), auth=True)
 def claim(task_id: int) -> ResponseReturnValue:
+    """Claim a task"""
     t = services.claim_task(task_id, api_user())
     db.session.commit()
     return jsonify(task_json(t))
 
 
 @bp.post("/tasks/<int:task_id>/complete")
-@auth_required
-def complete(task_id: int) -> ResponseReturnValue:
-    t = services.complete_task(task_id, api_user(), json_body())
+@operation("completeTask", responses({200: (m.Completed, "Completed")}, 400, 401, 404, 409, 422), auth=True)
+def complete(task_id: int, json: m.FormData) -> ResponseReturnValue:
+    """Complete a task with its form data; the workflow moves on"""
+    t = services.complete_task(task_id, api_user(), json.root)
     db.session.commit()
     # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so.
     return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True),
@@ -248,8 +232,10 @@ def complete(task_id: int) -> ResponseReturnValue:
 
 
 @bp.get("/incidents")
-@auth_required
+@operation("listIncidents", responses({200: (m.Incidents, "Incidents")}, 401), auth=True)
 def incidents() -> ResponseReturnValue:
+    """Service calls that failed with nothing to catch the error, portal updates not sent, refunds not carried out
+    and workflows stopped on an engine error: they wait for an operator"""
     sync = [{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
              "error": row.last_error or None, "refused": bool(row.last_error) and row.next_attempt_at is None,
              "since": row.created_at.isoformat()} for d, row in service_calls.sync_problems(api_user())]
@@ -268,29 +254,31 @@ def workflow_incident_json(incident: WorkflowIncident) -> dict[str, Any]:
 
 
 @bp.post("/workflow-incidents/<int:incident_id>/retry")
-@auth_required
-def retry_workflow_incident(incident_id: int) -> ResponseReturnValue:
-    """Run the failed workflow step again; an optional {"du_lieu": {...}} sets values its condition needed."""
-    repair = json_body().get("du_lieu") if request.get_data(cache=True) else None
-    if repair is not None and not isinstance(repair, dict):
-        raise Invalid(gettext("«du_lieu» phải là một đối tượng JSON."),
-                      details={"/du_lieu": gettext("Phải là một đối tượng JSON.")})
-    incident = workflow_incidents.retry(incident_id, api_user(), repair)
+@operation("retryWorkflowIncident", responses({200: (m.WorkflowIncident, "Retried")}, 400, 401, 404, 409, 422),
+           auth=True)
+def retry_workflow_incident(incident_id: int, json: m.WorkflowRetryBody) -> ResponseReturnValue:
+    """Run a workflow's failed step again, optionally with values its condition needed (`du_lieu`)
+
+    `state` says whether it moved on (resolved) or failed again (open); the body may be left out."""
+    incident = workflow_incidents.retry(incident_id, api_user(), json.du_lieu)
     db.session.commit()
     return jsonify(workflow_incident_json(incident))
 
 
 @bp.post("/refunds/<int:refund_id>/retry")
-@auth_required
+@operation("retryRefund", responses({202: (m.RefundQueued, "Queued")}, 401, 404, 409), auth=True)
 def retry_refund(refund_id: int) -> ResponseReturnValue:
+    """Queue a refund that has not been carried out again"""
     request_row = payments.retry_refund(refund_id, api_user())
     db.session.commit()
     return jsonify(id=request_row.id, state=request_row.state), 202
 
 
 @bp.post("/dossiers/<path:code>/portal-sync/resend")
-@auth_required
+@operation("resendPortalSync", responses({202: (m.SyncQueued, "Queued")}, 401, 404, 409), auth=True,
+           params=DOSSIER_CODE)
 def resend_portal_sync(code: str) -> ResponseReturnValue:
+    """Send a dossier's owed national-portal updates again now (after a refusal or a long wait)"""
     dossier = services.get_dossier(code)
     service_calls.resend_sync(dossier, api_user())
     db.session.commit()
@@ -298,34 +286,29 @@ def resend_portal_sync(code: str) -> ResponseReturnValue:
 
 
 @bp.post("/incidents/<int:call_id>/retry")
-@auth_required
+@operation("retryIncident", responses({202: (m.ServiceCall, "Queued")}, 401, 404, 409), auth=True)
 def retry_incident(call_id: int) -> ResponseReturnValue:
+    """Try a failed service call again (a new round of attempts, run as a job)"""
     call = service_calls.retry_call(call_id, api_user())
     db.session.commit()
     return jsonify(call_json(call)), 202
 
 
 @bp.post("/payments/<int:payment_id>/refund")
-@auth_required
-def refund_payment(payment_id: int) -> ResponseReturnValue:
-    body = json_body()
-    amount, reason = body.get("so_tien"), body.get("ly_do")
-    if isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(reason, str):
-        raise Invalid(gettext("Cần số tiền hoàn (so_tien, số nguyên) và lý do (ly_do)."),
-                      details={"/so_tien": gettext("Phải là số nguyên."), "/ly_do": gettext("Phải là chuỗi.")})
-    payment = payments.refund(payment_id, api_user(), amount, reason)
+@operation("refundPayment", responses({202: (m.Payment, "Queued")}, 400, 401, 404, 409, 422), auth=True)
+def refund_payment(payment_id: int, json: m.RefundBody) -> ResponseReturnValue:
+    """Refund (part of) a paid fee; the refund runs as a job with an idempotency key"""
+    payment = payments.refund(payment_id, api_user(), json.so_tien, json.ly_do)
     db.session.commit()
     return jsonify(payment_json(payment)), 202
 
 
 @bp.post("/attachments")
-@auth_required
-def upload_attachment() -> ResponseReturnValue:
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise Invalid(gettext("Thiếu tệp (trường «file»)."), details={"/file": gettext("Thiếu tệp.")})
-    att = store_upload(upload.read(), upload.filename, upload.mimetype or "", request.form.get("field", ""),
-                       api_user())
+@operation("uploadAttachment", responses({201: (m.StoredAttachment, "Stored")}, 401, 413, 422), auth=True)
+def upload_attachment(form: m.AttachmentForm) -> ResponseReturnValue:
+    """Upload a file for a form field; returns the reference to put in the form data"""
+    upload = form.file
+    att = store_upload(upload.read(), upload.filename or "", upload.mimetype or "", form.field, api_user())
     db.session.commit()
     return jsonify(reference=reference(att), filename=att.filename, size=att.size, sha256=att.sha256,
                    content_type=att.content_type), 201

@@ -1,0 +1,386 @@
+"""The request and response models of API v1: the handlers validate request bodies and query strings with
+them, and the OpenAPI document is generated from them (app/web/api/spec.py).
+
+Field titles are Vietnamese msgids (marked with ``N_``): the validation messages name the field by its title.
+Request models are strict (no coercion of "10" to 10, no undeclared fields); response models forbid
+undeclared fields too, so the document lists everything an answer carries (tests check real answers).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, RootModel, WithJsonSchema
+from werkzeug.datastructures import FileStorage
+
+from app.models.user import N_
+
+# ---------------------------------------------------------------- building blocks
+
+
+class RequestModel(BaseModel):
+    """A JSON or form body: strict types, nothing undeclared."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    # A POST whose body may be left out entirely (read as {}); otherwise an empty body is refused.
+    body_optional: ClassVar[bool] = False
+
+
+class QueryModel(BaseModel):
+    """A query string: values are text, so they are converted (``?dry_run=1``); other parameters (``lang``)
+    are left to whoever reads them."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _uploaded(value: Any) -> FileStorage:
+    if not isinstance(value, FileStorage) or not value.filename:
+        raise ValueError("not a file")
+    return value
+
+
+# A file part of a multipart body (with a file name); documented as binary.
+UploadedFile = Annotated[FileStorage, PlainValidator(_uploaded),
+                         WithJsonSchema({"type": "string", "format": "binary"})]
+JSONObject = dict[str, Any]
+Timestamp = Annotated[datetime, Field(description="ISO 8601 with offset")]
+
+_MANIFEST_SCHEMA = json.loads((Path(__file__).parents[2] / "procedures" / "manifest.schema.json").read_text("utf-8"))
+
+
+def _manifest_part(name: str) -> WithJsonSchema:
+    """A procedure field copied from its manifest: documented by the manifest's own schema."""
+    schema = dict(_MANIFEST_SCHEMA["properties"][name])
+    return WithJsonSchema(schema)
+
+
+# ---------------------------------------------------------------- requests
+
+
+class FormData(RootModel[JSONObject]):
+    """Form data: an object checked against the procedure's own JSON schema (start form or task form) by the
+    service, which answers 422 with a message per JSON pointer."""
+
+    model_config = ConfigDict(strict=True, title="FormData")
+    body_optional: ClassVar[bool] = False
+
+
+class RefundBody(RequestModel):
+    so_tien: int = Field(ge=1, title=N_("Số tiền hoàn"), description="Amount to refund, in đồng")
+    ly_do: str = Field(title=N_("Lý do hoàn tiền"), description="Why (shown to the applicant)")
+
+
+class WorkflowRetryBody(RequestModel):
+    body_optional: ClassVar[bool] = True
+    du_lieu: JSONObject | None = Field(default=None, title=N_("Dữ liệu bổ sung"),
+                                       description="Values the failed condition needed, merged into the task data")
+
+
+class DeployQuery(QueryModel):
+    dry_run: bool = Field(default=False, description="Only check the package, do not deploy it")
+
+
+class DeployForm(RequestModel):
+    files: list[UploadedFile] = Field(default_factory=list, title=N_("Tệp của gói thủ tục"),
+                                      description="BPMN, procedure.json, *.schema.json, *.ui.json, or one zip")
+    slug: str | None = Field(default=None, title=N_("Tên thư mục (slug)"))
+
+
+class AttachmentForm(RequestModel):
+    file: UploadedFile = Field(title=N_("Tệp"))
+    field: str = Field(default="", title=N_("Trường của biểu mẫu"),
+                       description="The form field (JSON pointer) the file is for")
+
+
+# ---------------------------------------------------------------- errors
+
+
+class ErrorBody(ResponseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(description="JSON pointer (or a report's parts) → message")
+
+
+class Error(ResponseModel):
+    """Every error of the API."""
+
+    error: ErrorBody
+
+
+# ---------------------------------------------------------------- procedures
+
+
+class AgencyRef(ResponseModel):
+    code: str
+    name: str
+
+
+class Procedure(ResponseModel):
+    code: str = Field(description="Procedure code (mã TTHC), e.g. 1.001193")
+    name: str
+    agency: AgencyRef
+    level: Annotated[str, _manifest_part("level")]
+    version: int
+    content_hash: str
+    processing_time: Annotated[JSONObject, _manifest_part("processing_time")]
+    fee: Annotated[JSONObject, _manifest_part("fee")]
+    start_form: str
+    components: Annotated[list[JSONObject], _manifest_part("components")]
+
+
+class ProcedureList(ResponseModel):
+    items: list[Procedure]
+
+
+class ProcedureDetail(Procedure):
+    start_form_schema: JSONObject = Field(description="JSON schema of the start form (the body of a submission)")
+
+
+class DeployedProcedure(Procedure):
+    created: bool = Field(description="False when identical content was already deployed")
+
+
+class PackageProblem(ResponseModel):
+    file: str
+    line: int | None
+    pointer: str | None
+    code: str
+    message: str
+    severity: str
+
+
+class PackageReport(ResponseModel):
+    verdict: Literal["deployable", "not_executable", "invalid"]
+    reason: str | None
+    problems: list[PackageProblem]
+
+
+# ---------------------------------------------------------------- tasks, calls, payments
+
+
+class Task(ResponseModel):
+    id: int
+    title: str
+    dossier_code: str
+    lane: str
+    role: str
+    state: Literal["ready", "claimed", "completed", "cancelled"]
+    form: str | None
+    claimed_by: int | None
+    created_at: Timestamp
+    due_at: Timestamp | None
+    dossier_due_at: Timestamp
+
+
+class TaskList(ResponseModel):
+    items: list[Task]
+
+
+class Return(ResponseModel):
+    task: str
+    by: str
+    at: Timestamp | None
+    outcome: str
+    reason: str | None
+
+
+class TaskDetail(Task):
+    form_schema: JSONObject
+    previous_data: JSONObject | None = Field(description=(
+        "When a return sent the dossier back to this step: what was submitted for it last time, less its decision "
+        "and reason (ui:decision, ui:reason), which are taken afresh"))
+    returned: Return | None
+
+
+class CallError(ResponseModel):
+    code: str
+    message: str
+
+
+class ServiceCall(ResponseModel):
+    id: int
+    dossier_code: str
+    title: str
+    operation: str
+    state: Literal["pending", "waiting", "done", "caught", "failed", "cancelled"]
+    stalled: bool
+    attempts: int
+    rounds: int
+    error: CallError | None
+    next_attempt_at: Timestamp | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class Payment(ResponseModel):
+    id: int
+    transaction_id: str
+    amount: int
+    state: Literal["pending", "paid", "cancelled", "refunded"]
+    pay_url: str | None
+    paid_at: Timestamp | None
+    refunded_amount: int
+    receipt_url: str | None
+
+
+# ---------------------------------------------------------------- dossiers
+
+
+class ProcedureRef(ResponseModel):
+    code: str
+    name: str
+
+
+class _DossierStatus(ResponseModel):
+    code: str = Field(description="<agency>-<YYMMDD>-<NNNN>")
+    procedure: ProcedureRef
+    agency: str
+    status: int = Field(ge=1, le=10)
+    status_label: str
+    submitted_at: Timestamp
+    received_at: Timestamp | None
+    due_at: Timestamp
+    finished_at: Timestamp | None
+    returned_at: Timestamp | None
+    current_steps: list[str]
+
+
+class PublicDossier(_DossierStatus):
+    """What anyone with the code may see."""
+
+    applicant: str = Field(description="Initials only, e.g. N. V. A.")
+
+
+class Applicant(ResponseModel):
+    name: str
+    id_number: str
+    phone: str
+    email: str
+    address: str
+
+
+class ReceivedComponent(ResponseModel):
+    code: str
+    name: str
+    copies: int | None
+    uploaded: bool
+    received: bool
+
+
+class HistoryEntry(ResponseModel):
+    at: Timestamp
+    actor: str
+    action: str
+    task: str | None
+    outcome: str | None
+    status_from: int | None
+    status_to: int | None
+    note: str | None
+
+
+class Dossier(_DossierStatus):
+    """A dossier as its applicant and its agency see it."""
+
+    applicant: Applicant
+    channel: int = Field(description="1 in person, 2 online, 3 by post")
+    fee_amount: int
+    summary: str
+    procedure_version: int
+    data: JSONObject
+    tasks: list[Task]
+    service_calls: list[ServiceCall]
+    payments: list[Payment]
+    components_received: list[ReceivedComponent]
+    history: list[HistoryEntry]
+
+
+WorkflowNotice = Annotated[str | None, Field(
+    description="Set when the step was saved but the workflow then stopped on an engine error")]
+
+
+class SubmittedDossier(Dossier):
+    workflow_error: WorkflowNotice
+
+
+class Completed(ResponseModel):
+    task: Task
+    dossier: Dossier
+    workflow_error: WorkflowNotice
+
+
+# ---------------------------------------------------------------- incidents
+
+
+class PortalSyncProblem(ResponseModel):
+    dossier_code: str
+    outbox_id: int
+    kind: Literal["dossier", "step"]
+    attempts: int
+    error: str | None
+    refused: bool
+    since: Timestamp
+
+
+class StalledRefund(ResponseModel):
+    id: int
+    dossier_code: str
+    transaction_id: str
+    amount: int | None = Field(description="None: whatever is left of the payment")
+    reason: str
+    requested_at: Timestamp
+
+
+class WorkflowIncident(ResponseModel):
+    id: int
+    dossier_code: str
+    task: str
+    spec_name: str
+    code: str
+    message: str
+    state: Literal["open", "resolved"]
+    attempts: int
+    since: Timestamp
+
+
+class Incidents(ResponseModel):
+    items: list[ServiceCall] = Field(description="Service calls that failed with nothing to catch the error")
+    portal_sync: list[PortalSyncProblem]
+    refunds: list[StalledRefund]
+    workflow: list[WorkflowIncident]
+
+
+class RefundQueued(ResponseModel):
+    id: int
+    state: str
+
+
+class SyncQueued(ResponseModel):
+    dossier_code: str
+    queued: bool
+
+
+class StoredAttachment(ResponseModel):
+    reference: str = Field(description="What to put in the form data for the field")
+    filename: str
+    size: int
+    sha256: str
+    content_type: str
+
+
+class OpenAPIDocument(RootModel[JSONObject]):
+    """This document."""
+
+
+class DeployAnswer(RootModel[DeployedProcedure | PackageReport]):
+    """A deployment that changed nothing, or the report of a dry run."""
+
+
+class DeployRefusal(RootModel[Error | PackageReport]):
+    """A package that cannot be deployed: its report (dry run) or an error holding it."""
