@@ -84,7 +84,8 @@ class WorkflowRetryBody(RequestModel):
 
 
 class DeployQuery(QueryModel):
-    dry_run: bool = Field(default=False, description="Only check the package, do not deploy it")
+    dry_run: bool = Field(default=False, title=N_("Chỉ kiểm tra"),
+                          description="Only check the package, do not deploy it")
 
 
 class DeployForm(RequestModel):
