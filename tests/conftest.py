@@ -58,6 +58,8 @@ def make_app(database_url: str, tmp: Path, **extra: Any) -> Flask:
         "SECRET_KEY": "test-secret",
         # Tests log in and submit far faster than people; tests/integration/test_limits.py turns limits on.
         "RATELIMIT_ENABLED": False,
+        # Every API answer in the suite is checked against the model the OpenAPI document gives it.
+        "API_CHECK_RESPONSES": True,
     }
     config.update(extra)
     return create_app(config)

@@ -21,6 +21,71 @@ def test_openapi_is_valid_and_matches_routes(app, client):
     assert documented == served
 
 
+# Operations whose handler reads a body, and the content type it reads.
+BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "application/json",
+          "completeTask": "application/json", "retryWorkflowIncident": "application/json",
+          "refundPayment": "application/json", "uploadAttachment": "multipart/form-data"}
+
+
+def _resolve(doc, schema):
+    ref = schema.get("$ref", "")
+    assert ref.startswith("#/components/schemas/"), schema
+    return doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+
+
+def test_every_operation_documents_its_parameters_body_and_answers(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    ids = set()
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            ids.add(op["operationId"])
+            assert op["summary"] and not op["summary"].endswith(f"<{method.upper()}>"), (path, method)
+            names = re.findall(r"\{(\w+)\}", path)
+            params = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "path"}
+            assert sorted(params) == sorted(names), (path, method)
+            assert all(p["required"] and p["schema"]["type"] in ("string", "integer") for p in params.values())
+            answers = op["responses"]
+            assert any(code.startswith("2") for code in answers), (path, method)
+            for code, answer in answers.items():
+                schema = answer["content"]["application/json"]["schema"]
+                assert _resolve(doc, schema), (path, method, code)
+            if op["operationId"] in BODIES:
+                body = op["requestBody"]["content"][BODIES[op["operationId"]]]["schema"]
+                assert _resolve(doc, body)["type"] == "object"
+                assert "422" in answers and "413" in answers
+            else:
+                assert "requestBody" not in op, (path, method)
+    assert set(BODIES) <= ids
+    assert doc["components"]["securitySchemes"]["bearer"] == {
+        "type": "http", "scheme": "bearer", "description": "Token from `flask users token <username>`"}
+    # Only the one body that may be left out says so.
+    assert doc["paths"]["/workflow-incidents/{incident_id}/retry"]["post"]["requestBody"]["required"] is False
+    assert doc["paths"]["/payments/{payment_id}/refund"]["post"]["requestBody"]["required"] is True
+
+
+def test_the_document_is_generated_from_the_models_the_handlers_validate_with(client):
+    from app.web.api import models
+
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+    for model in (models.RefundBody, models.WorkflowRetryBody, models.AttachmentForm, models.Task, models.Payment):
+        generated = model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                            mode="serialization" if issubclass(model, models.ResponseModel)
+                                            else "validation")
+        generated.pop("$defs", None)
+        assert schemas[model.__name__] == generated, model.__name__
+    query = doc["paths"]["/procedures"]["post"]["parameters"]
+    assert [(p["name"], p["in"], p["schema"]["type"]) for p in query] == [("dry_run", "query", "boolean")]
+
+
+def test_rate_limit_groups_are_described(app, client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    answer = doc["paths"]["/procedures/{code}/dossiers"]["post"]["responses"]["429"]
+    assert f"submit: {app.config['RATELIMIT_SUBMIT']}" in answer["description"]
+    assert "lookup: " in doc["paths"]["/public/dossiers/{code}"]["get"]["responses"]["429"]["description"]
+    assert "429" not in doc["paths"]["/tasks"]["get"]["responses"]
+
+
 def test_errors_are_json_everywhere_under_api(client):
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
