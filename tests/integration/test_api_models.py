@@ -149,9 +149,9 @@ def test_answer_checks_catch_a_field_the_document_does_not_give(database_url, tm
     real = api_module.procedure_json
     monkeypatch.setattr(api_module, "procedure_json", lambda proc, with_forms=False: {**real(proc, with_forms),
                                                                                       "undocumented": 1})
-    checked = make_app(database_url, tmp_path).test_client()
+    checked = make_app(database_url, tmp_path, API_CHECK_RESPONSES=True).test_client()
     response = checked.get("/api/v1/procedures")
     assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
-    unchecked = make_app(database_url, tmp_path, API_CHECK_RESPONSES=False).test_client()
+    unchecked = make_app(database_url, tmp_path).test_client()
     response = unchecked.get("/api/v1/procedures")
     assert response.status_code == 200 and response.get_json()["items"][0]["undocumented"] == 1
