@@ -1,4 +1,9 @@
-"""JSON API v1 with bearer tokens. Every error is {"error": {"code", "message", "details"}}."""
+"""JSON API v1 with bearer tokens. Every error is {"error": {"code", "message", "details"}}.
+
+Each view is declared with :func:`app.web.api.spec.operation`: the models of its ``json``/``form``/``query``
+parameters (app/web/api/models.py) validate what it reads, and with its response models they generate the
+OpenAPI document served at /api/v1/openapi.json. A new field in an answer needs its field in the model (the
+tests check every answer against it)."""
 
 from __future__ import annotations
 
