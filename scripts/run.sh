@@ -40,7 +40,7 @@ echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo1
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
 # The demo national services (population, business registry, tax, payment, SMS, national portal, SMTP)
 # beside the platform, stopped with it.
-.venv/bin/python -m connectors.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
+.venv/bin/python -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!
 trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT INT TERM

@@ -22,8 +22,8 @@ import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
-from connectors.sandbox.receipt import amount_in_words, format_vnd, receipt_html
+from sandbox import create_sandbox_app
+from sandbox.receipt import amount_in_words, format_vnd, receipt_html
 
 TOKEN = "test-token"
 SECRET = "test-payment-secret"

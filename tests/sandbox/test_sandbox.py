@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from app.identifiers import validate_personal_id, validate_tax_code
-from connectors.sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, generate
+from sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, generate
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,8 +12,8 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
-from connectors.sandbox.tax import compute_amount
+from sandbox import create_sandbox_app
+from sandbox.tax import compute_amount
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

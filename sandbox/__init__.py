@@ -3,8 +3,8 @@ the business registry, so connectors and demos run end to end without a ministry
 
 from __future__ import annotations
 
-from connectors.sandbox.app import DEFAULT_TOKEN, create_sandbox_app
-from connectors.sandbox.seed import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, SandboxData, generate
+from sandbox.app import DEFAULT_TOKEN, create_sandbox_app
+from sandbox.seed import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, SandboxData, generate
 
 __all__ = [
     "DEFAULT_TOKEN",

@@ -1,17 +1,17 @@
-"""``python -m connectors.sandbox --port 8090``: serve the sandbox national services locally."""
+"""``python -m sandbox --port 8090``: serve the sandbox national services locally."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from connectors.sandbox.app import DEFAULT_TOKEN, create_sandbox_app
-from connectors.sandbox.smtp import start_smtp_sink
+from sandbox.app import DEFAULT_TOKEN, create_sandbox_app
+from sandbox.smtp import start_smtp_sink
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m connectors.sandbox",
+        prog="python -m sandbox",
         description="Demo national services: population, business registry, tax, payment, SMS, national portal, "
                     "SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")

@@ -54,7 +54,7 @@ from typing import Any, Final
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from connectors.sandbox.app import _authorised, _error
+from sandbox.app import _authorised, _error
 
 __all__ = ["DATE_FIELDS", "PortalState", "check_dossier", "check_step", "install"]
 

@@ -48,8 +48,8 @@ from connectors.payment import (
     TRANSACTION_ID_RE,
     sign,
 )
-from connectors.sandbox.app import _authorised, _error
-from connectors.sandbox.receipt import format_vnd, render_receipt_pdf
+from sandbox.app import _authorised, _error
+from sandbox.receipt import format_vnd, render_receipt_pdf
 
 __all__ = ["CALLBACK_ATTEMPT_TIMEOUT", "CALLBACK_RETRIES", "CallbackFault", "Payment", "PaymentState", "install"]
 

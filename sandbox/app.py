@@ -3,7 +3,7 @@
 Connectors, demos and end-to-end tests need something that behaves like the population database
 and the business registry — bearer-token auth, Vietnamese error bodies, 404 on a mismatch, 5xx and
 slowness on a bad day — without a network contract with a ministry. The data comes from
-:mod:`connectors.sandbox.seed`, so a seed fixes every record.
+:mod:`sandbox.seed`, so a seed fixes every record.
 
 Test hooks (never part of a real service): ``/_faults`` queues failures for the next matching
 requests and ``/_log`` lists the requests received, so a test can assert how often a connector
@@ -25,7 +25,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from connectors.sandbox.seed import SandboxData, generate
+from sandbox.seed import SandboxData, generate
 
 __all__ = ["DEFAULT_TOKEN", "Fault", "SandboxState", "create_sandbox_app"]
 
@@ -240,7 +240,7 @@ def create_sandbox_app(seed: int = 2026, config: dict[str, Any] | None = None) -
             state.log.clear()
         return jsonify({"requests": []})
 
-    from connectors.sandbox import payment, portal, sms, tax
+    from sandbox import payment, portal, sms, tax
 
     for service in (payment, tax, sms, portal):
         service.install(app)

@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from flask import Flask, Response, current_app, jsonify, request
 
-from connectors.sandbox.app import _authorised, _error
+from sandbox.app import _authorised, _error
 
 __all__ = ["SmsState", "install", "normalise_phone", "segments"]
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, Response, current_app, jsonify, request
 
 from app.identifiers import IdentifierError, validate_tax_code
-from connectors.sandbox.app import _authorised, _error
+from sandbox.app import _authorised, _error
 
 __all__ = ["DEFAULT_RATE_PER_MILLE", "PAYMENT_DAYS", "RATES_PER_MILLE", "TaxState", "compute_amount", "install"]
 
