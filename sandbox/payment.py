@@ -16,10 +16,15 @@ Citizen pages (no token, like the real hosted checkout):
   ``{"error_code": "0"}``) and redirects the browser to ``url_tra_ve`` with the same signed fields.
 - ``GET /tra-cuu-bien-lai/<ma_tra_cuu>`` — the receipt lookup page the receipt's QR code points to.
 
+Callback fields, in signing order: :data:`CALLBACK_FIELDS`, then ``MaXacThuc`` = lowercase hex SHA-256
+of their values joined by ``|`` followed by ``|`` + the shared secret (:func:`sandbox.common.sign`).
+
 Test hooks (unauthenticated, under ``/_`` so the fault injector and the request log skip them):
 ``/_payment/callback-faults`` (drop / duplicate / delay the callbacks of the next payments),
-``/_payment/payments`` (every payment: status, charges, callbacks delivered) and
-``/_payment/<ma_giao_dich>/replay-callback`` (send the very same signed callback again).
+``/_payment/payments`` (every payment: status, charges, callbacks delivered),
+``/_payment/<ma_giao_dich>/replay-callback`` (send the very same signed callback again) and
+``POST /_payment/verify-signature`` (does a callback's ``MaXacThuc``, computed by anyone, check out
+under the platform's secret? ``{"valid": bool}``).
 """
 
 from __future__ import annotations
@@ -30,28 +35,42 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Final, TypeGuard
+from datetime import datetime
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 import requests
-from flask import Flask, Response, current_app, jsonify, redirect, render_template_string, request, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template_string, request, url_for
+from flask.typing import ResponseReturnValue
 
-from connectors.payment import (
-    CALLBACK_FIELDS,
-    DEFAULT_PAYMENT_SECRET,
-    PLATFORM_TZ,
-    SIGNATURE_FIELD,
-    STATUS_CANCELLED,
-    STATUS_PAID,
-    TIMESTAMP_FORMAT,
-    TRANSACTION_ID_RE,
+from sandbox.common import (
+    Refused,
+    Service,
+    attach_state,
+    bearer,
+    is_int,
+    json_object,
     sign,
+    signature_valid,
+    stamp,
+    state,
 )
-from sandbox.app import _authorised, _error
+from sandbox.faults import Queue, check_ints, queue_routes
 from sandbox.receipt import format_vnd, render_receipt_pdf
 
-__all__ = ["CALLBACK_ATTEMPT_TIMEOUT", "CALLBACK_RETRIES", "CallbackFault", "Payment", "PaymentState", "install"]
+__all__ = ["CALLBACK_ATTEMPT_TIMEOUT", "CALLBACK_FIELDS", "CALLBACK_RETRIES", "DEFAULT_PAYMENT_SECRET",
+           "CallbackFault", "Payment", "PaymentState", "bp"]
+
+# The wire contract (DOMAIN.md "Payments and fees"), written here from the platform's rules.
+DEFAULT_PAYMENT_SECRET: Final = "sandbox-payment-secret"  # noqa: S105 - the sandbox's published secret
+CALLBACK_FIELDS: Final = ("MaGiaoDich", "MaThanhToan", "MaHoSo", "SoTien", "TrangThai", "ThoiGianThanhToan")
+SIGNATURE_FIELD: Final = "MaXacThuc"
+STATUS_PAID: Final = "00"
+STATUS_CANCELLED: Final = "01"
+TIMESTAMP_FORMAT: Final = "%Y%m%d%H%M%S"  # yyyyMMddHHmmss, local time in Vietnam
+PLATFORM_TZ: Final = ZoneInfo("Asia/Ho_Chi_Minh")
+TRANSACTION_ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$", re.ASCII)
 
 CALLBACK_RETRIES: Final = 3  # after the first delivery: up to 4 POSTs in all per delivery
 CALLBACK_ATTEMPT_TIMEOUT: Final = 5.0  # seconds
@@ -60,7 +79,6 @@ CALLBACK_FAULT_MODES: Final = ("drop", "duplicate", "delay")
 MAX_AMOUNT: Final = 100_000_000_000  # 100 billion đồng: anything larger is a typo
 _RESERVED_IDS: Final = frozenset({"khoi-tao", "trang", "bien-lai", "hoan-tien"})
 _IDEMPOTENCY_KEY_RE: Final = re.compile(r"^[\x21-\x7e]{1,128}$", re.ASCII)
-_UNAUTHORISED: Final = ("chua_xac_thuc", "Thiếu hoặc sai mã truy cập (Authorization: Bearer …).")
 
 
 @dataclass
@@ -71,9 +89,6 @@ class CallbackFault:
     count: int = 1
     times: int = 2
     delay_ms: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "count": self.count, "times": self.times, "delay_ms": self.delay_ms}
 
 
 @dataclass
@@ -113,39 +128,40 @@ class Payment:
         return self.trang_thai in ("da_thanh_toan", "da_hoan_tien")
 
 
-class PaymentState:
-    """Payments, queued callback faults, refunds by idempotency key and cached receipts, under one lock."""
+class PaymentState(Service):
+    """Payments, refunds by idempotency key and cached receipts."""
 
     def __init__(self, backoff: float) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.backoff = backoff
         self.payments: dict[str, Payment] = {}
         self.by_platform_id: dict[str, Payment] = {}
         self.by_lookup: dict[str, Payment] = {}
-        self.faults: list[CallbackFault] = []
         self.refunds: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
         self.receipts: dict[str, bytes] = {}
         self.receipt_lock = threading.Lock()  # one PDF printed at a time; never twice for one payment
         self.receipt_seq = 0
 
-    def take_fault(self) -> CallbackFault | None:
-        with self.lock:
-            if not self.faults:
-                return None
-            fault = self.faults[0]
-            fault.count -= 1
-            if fault.count <= 0:
-                self.faults.pop(0)
-            return CallbackFault(fault.mode, 1, fault.times, fault.delay_ms)
+    def dump(self) -> dict[str, Any]:
+        return {"payments": [{**_public(p), "charges": p.charges, "refunds": len(p.refunds),
+                              "callback_fault": p.callback_fault, "callbacks": [dict(d) for d in p.deliveries]}
+                             for p in self.payments.values()]}
+
+    def clear(self) -> None:
+        for index in (self.payments, self.by_platform_id, self.by_lookup, self.refunds, self.receipts):
+            index.clear()
 
 
-def _unknown(ma_giao_dich: str) -> Any:
-    return _error(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+def _held() -> PaymentState:
+    return state("payment", PaymentState)
 
 
-def _pstate() -> PaymentState:
-    state: PaymentState = current_app.extensions["sandbox_payment"]
-    return state
+def _payment(held: PaymentState, ma_giao_dich: str) -> Payment:
+    """The payment (caller holds the lock), or a 404 refusal."""
+    payment = held.payments.get(ma_giao_dich)
+    if payment is None:
+        raise Refused(404, "khong_tim_thay", f"Không tìm thấy giao dịch có mã {ma_giao_dich}.")
+    return payment
 
 
 def _secret() -> str:
@@ -154,10 +170,6 @@ def _secret() -> str:
 
 def _now() -> datetime:
     return datetime.now(PLATFORM_TZ).replace(microsecond=0)
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _valid_url(value: Any) -> bool:
@@ -176,13 +188,12 @@ def _with_query(url: str, fields: Sequence[tuple[str, str]]) -> str:
 # ------------------------------------------------------------------ callbacks (IPN)
 
 
-def _post_callback(state: PaymentState, payment: Payment, fields: list[tuple[str, str]], *, attempt: int,
+def _post_callback(held: PaymentState, payment: Payment, fields: list[tuple[str, str]], *, attempt: int,
                    replay: bool = False) -> dict[str, Any]:
     """One POST of the signed callback; the receiver acknowledges with ``{"error_code": "0"}``."""
     now = time.time()
-    entry: dict[str, Any] = {"at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-                             "time": now, "attempt": attempt, "replay": replay, "status": None, "ok": False,
-                             "error": None}
+    entry: dict[str, Any] = {"at": stamp(now), "time": now, "attempt": attempt, "replay": replay, "status": None,
+                             "ok": False, "error": None}
     try:
         response = requests.post(payment.url_callback, data=fields, timeout=CALLBACK_ATTEMPT_TIMEOUT)
     except requests.RequestException as exc:
@@ -195,22 +206,22 @@ def _post_callback(state: PaymentState, payment: Payment, fields: list[tuple[str
             body = None
         entry["ok"] = (response.status_code == 200 and isinstance(body, dict)
                        and str(body.get("error_code")) == "0")
-    with state.lock:
+    with held.lock:
         payment.deliveries.append(entry)
     return entry
 
 
-def _deliver(state: PaymentState, payment: Payment, fields: list[tuple[str, str]], fault: CallbackFault | None) -> None:
+def _deliver(held: PaymentState, payment: Payment, fields: list[tuple[str, str]], fault: CallbackFault | None) -> None:
     """Background thread: deliver once (``times`` times when duplicating), retrying an unacknowledged POST."""
     if fault is not None and fault.mode == "delay":
         time.sleep(fault.delay_ms / 1000)
     times = fault.times if fault is not None and fault.mode == "duplicate" else 1
     for _ in range(times):
         for attempt in range(1, CALLBACK_RETRIES + 2):
-            if _post_callback(state, payment, fields, attempt=attempt)["ok"]:
+            if _post_callback(held, payment, fields, attempt=attempt)["ok"]:
                 break
             if attempt <= CALLBACK_RETRIES:
-                time.sleep(state.backoff * 2 ** (attempt - 1))
+                time.sleep(held.backoff * 2 ** (attempt - 1))
 
 
 def _settle(payment: Payment, paid: bool, secret: str) -> list[tuple[str, str]]:
@@ -296,14 +307,14 @@ def _page(title: str, payment: Payment | None, *, message: str = "", warn: bool 
         _PAGE, title=title, p=payment, message=message, warn=warn, pending=pending, back=back,
         amount=format_vnd(payment.so_tien) if payment else "",
         paid_at=payment.thoi_gian.strftime("%H:%M:%S %d/%m/%Y") if payment and payment.thoi_gian else "",
-        action=url_for("payment_hosted_page", ma_thanh_toan=payment.ma_thanh_toan) if payment else "")
+        action=url_for("payment.hosted_page", ma_thanh_toan=payment.ma_thanh_toan) if payment else "")
     return html, status
 
 
 def _public(payment: Payment) -> dict[str, Any]:
     """The re-query answer; once paid it carries the receipt lookup URL (the one in the receipt's QR code)."""
     answer = payment.public()
-    answer["url_tra_cuu_bien_lai"] = (url_for("payment_receipt_lookup", ma_tra_cuu=payment.ma_tra_cuu, _external=True)
+    answer["url_tra_cuu_bien_lai"] = (url_for("payment.receipt_lookup", ma_tra_cuu=payment.ma_tra_cuu, _external=True)
                                       if payment.was_paid else None)
     return answer
 
@@ -312,265 +323,232 @@ def _receipt_data(payment: Payment) -> dict[str, Any]:
     return {"so_bien_lai": payment.so_bien_lai, "ma_ho_so": payment.ma_ho_so, "noi_dung": payment.noi_dung,
             "so_tien": payment.so_tien, "thoi_gian_thanh_toan": payment.thoi_gian,
             "ma_giao_dich": payment.ma_giao_dich, "ma_thanh_toan": payment.ma_thanh_toan,
-            "url_tra_cuu": url_for("payment_receipt_lookup", ma_tra_cuu=payment.ma_tra_cuu, _external=True)}
+            "url_tra_cuu": url_for("payment.receipt_lookup", ma_tra_cuu=payment.ma_tra_cuu, _external=True)}
 
 
 # ------------------------------------------------------------------ validation
 
 
-def _parse_create(body: Any) -> dict[str, Any] | tuple[Response, int]:
-    if not isinstance(body, dict):
-        return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
+def _parse_create(body: dict[str, Any]) -> dict[str, Any]:
     ma_giao_dich = body.get("ma_giao_dich")
     if (not isinstance(ma_giao_dich, str) or not TRANSACTION_ID_RE.fullmatch(ma_giao_dich)
             or ma_giao_dich in _RESERVED_IDS):
-        return _error(422, "ma_giao_dich_khong_hop_le",
+        raise Refused(422, "ma_giao_dich_khong_hop_le",
                       "Mã giao dịch phải gồm 1–64 ký tự chữ cái không dấu, chữ số, “-” hoặc “_”.")
     ma_ho_so = body.get("ma_ho_so")
     if not isinstance(ma_ho_so, str) or not ma_ho_so.strip() or len(ma_ho_so) > 64:
-        return _error(422, "du_lieu_khong_hop_le", "Thiếu mã hồ sơ (tối đa 64 ký tự).")
+        raise Refused(422, "du_lieu_khong_hop_le", "Thiếu mã hồ sơ (tối đa 64 ký tự).")
     so_tien = body.get("so_tien")
-    if not _is_int(so_tien) or not 0 < so_tien <= MAX_AMOUNT:
-        return _error(422, "so_tien_khong_hop_le", "Số tiền phải là số nguyên dương (đồng).")
+    if not is_int(so_tien) or not 0 < so_tien <= MAX_AMOUNT:
+        raise Refused(422, "so_tien_khong_hop_le", "Số tiền phải là số nguyên dương (đồng).")
     noi_dung = body.get("noi_dung")
     if not isinstance(noi_dung, str) or not noi_dung.strip() or len(noi_dung) > 255:
-        return _error(422, "du_lieu_khong_hop_le", "Thiếu nội dung thanh toán (tối đa 255 ký tự).")
+        raise Refused(422, "du_lieu_khong_hop_le", "Thiếu nội dung thanh toán (tối đa 255 ký tự).")
     for key in ("url_callback", "url_tra_ve"):
         if not _valid_url(body.get(key)):
-            return _error(422, "du_lieu_khong_hop_le", f"“{key}” phải là một địa chỉ http(s) đầy đủ.")
+            raise Refused(422, "du_lieu_khong_hop_le", f"“{key}” phải là một địa chỉ http(s) đầy đủ.")
     return {"ma_giao_dich": ma_giao_dich, "ma_ho_so": ma_ho_so.strip(), "so_tien": so_tien,
             "noi_dung": noi_dung.strip(), "url_callback": body["url_callback"], "url_tra_ve": body["url_tra_ve"]}
 
 
-def _parse_callback_fault(body: Any) -> CallbackFault | tuple[Response, int]:
-    if not isinstance(body, dict):
-        return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
+def _parse_callback_fault(body: dict[str, Any]) -> CallbackFault:
     mode = body.get("mode")
     if mode not in CALLBACK_FAULT_MODES:
-        return _error(422, "du_lieu_khong_hop_le", "“mode” phải là một trong: drop, duplicate, delay.")
+        raise Refused(422, "du_lieu_khong_hop_le", "“mode” phải là một trong: drop, duplicate, delay.")
     values = {"count": body.get("count", 1), "times": body.get("times", 2), "delay_ms": body.get("delay_ms", 0)}
-    for key, low in (("count", 1), ("times", 1), ("delay_ms", 0)):
-        if not _is_int(values[key]) or values[key] < low:
-            return _error(422, "du_lieu_khong_hop_le", f"“{key}” phải là số nguyên không nhỏ hơn {low}.")
+    check_ints(values, {"count": 1, "times": 1, "delay_ms": 0})
     if values["times"] > 20 or values["delay_ms"] > 60_000:
-        return _error(422, "du_lieu_khong_hop_le", "“times” tối đa 20, “delay_ms” tối đa 60000.")
-    return CallbackFault(str(mode), values["count"], values["times"], values["delay_ms"])
+        raise Refused(422, "du_lieu_khong_hop_le", "“times” tối đa 20, “delay_ms” tối đa 60000.")
+    return CallbackFault(str(mode), **values)
 
 
-# ------------------------------------------------------------------ routes
+# ------------------------------------------------------------------ merchant API and citizen pages
 
 
-def install(app: Flask) -> None:
-    """Add the payment platform's routes and its test hooks (under /_payment) to the sandbox app."""
-    app.extensions["sandbox_payment"] = PaymentState(
-        float(app.config.get("PAYMENT_CALLBACK_BACKOFF", DEFAULT_CALLBACK_BACKOFF)))
+def _make_state(app: Flask) -> PaymentState:
+    return PaymentState(float(app.config.get("PAYMENT_CALLBACK_BACKOFF", DEFAULT_CALLBACK_BACKOFF)))
 
-    @app.post("/thanh-toan/khoi-tao")
-    def payment_create() -> Any:
-        if not _authorised():
-            return _error(401, *_UNAUTHORISED)
-        parsed = _parse_create(request.get_json(silent=True))
-        if not isinstance(parsed, dict):
-            return parsed
-        state = _pstate()
-        with state.lock:
-            existing = state.payments.get(parsed["ma_giao_dich"])
-            if existing is not None:
-                if existing.request_body() != parsed:
-                    return _error(409, "ma_giao_dich_da_ton_tai",
-                                  f"Mã giao dịch {parsed['ma_giao_dich']} đã được dùng cho một giao dịch khác "
-                                  "(khác số tiền hoặc nội dung).")
-                payment, status = existing, 200
-            else:
-                payment = Payment(**parsed, ma_thanh_toan="TT" + secrets.token_hex(8).upper(),
-                                  created_at=_now(), ma_tra_cuu=secrets.token_urlsafe(12))
-                state.payments[payment.ma_giao_dich] = payment
-                state.by_platform_id[payment.ma_thanh_toan] = payment
-                state.by_lookup[payment.ma_tra_cuu] = payment
-                status = 201
-            answer = {"ma_giao_dich": payment.ma_giao_dich, "ma_thanh_toan": payment.ma_thanh_toan,
-                      "url_thanh_toan": url_for("payment_hosted_page", ma_thanh_toan=payment.ma_thanh_toan,
-                                                _external=True),
-                      "trang_thai": payment.trang_thai}
-        return jsonify(answer), status
 
-    @app.get("/thanh-toan/trang/<ma_thanh_toan>")
-    def payment_hosted_page(ma_thanh_toan: str) -> Any:
-        state = _pstate()
-        with state.lock:
-            payment = state.by_platform_id.get(ma_thanh_toan)
-            if payment is None:
-                return _page("Không tìm thấy giao dịch", None, warn=True, status=404,
-                             message="Giao dịch không tồn tại hoặc đường dẫn thanh toán không đúng.")
-            return _page("Thanh toán phí, lệ phí" if payment.trang_thai == "cho_thanh_toan" else "Kết quả giao dịch",
-                         payment, message=_STATUS_TEXT[payment.trang_thai])
+bp = Blueprint("payment", __name__)
+attach_state(bp, "payment", _make_state, hook="/_payment/payments")
+queue_routes(bp, "/_payment/callback-faults", "payment_callbacks", _parse_callback_fault)
 
-    @app.post("/thanh-toan/trang/<ma_thanh_toan>")
-    def payment_hosted_action(ma_thanh_toan: str) -> Any:
-        state = _pstate()
-        action = request.form.get("hanh_dong", "")
-        secret = _secret()
-        with state.lock:
-            payment = state.by_platform_id.get(ma_thanh_toan)
-            if payment is None:
-                return _page("Không tìm thấy giao dịch", None, warn=True, status=404,
-                             message="Giao dịch không tồn tại hoặc đường dẫn thanh toán không đúng.")
-            if action not in ("thanh_toan", "huy"):
-                return _page("Thanh toán phí, lệ phí", payment, warn=True, status=400,
-                             message="Thao tác không hợp lệ: hãy chọn “Thanh toán” hoặc “Hủy giao dịch”.")
-            if payment.trang_thai != "cho_thanh_toan":
-                # A second click, a resubmitted form, a back button: never a second charge.
-                return _page("Kết quả giao dịch", payment, message=_STATUS_TEXT[payment.trang_thai],
-                             warn=payment.trang_thai != "da_thanh_toan")
-            paid = action == "thanh_toan"
-            if paid:
-                payment.charges += 1
-                state.receipt_seq += 1
-                payment.so_bien_lai = f"{state.receipt_seq:07d}"
-            fields = _settle(payment, paid, secret)
-        fault = state.take_fault()
-        if fault is not None and fault.mode == "drop":
-            with state.lock:
-                payment.callback_fault = "drop"
+
+@bp.post("/thanh-toan/khoi-tao")
+@bearer
+def create() -> ResponseReturnValue:
+    parsed = _parse_create(json_object())
+    held = _held()
+    with held.lock:
+        existing = held.payments.get(parsed["ma_giao_dich"])
+        if existing is not None:
+            if existing.request_body() != parsed:
+                raise Refused(409, "ma_giao_dich_da_ton_tai",
+                              f"Mã giao dịch {parsed['ma_giao_dich']} đã được dùng cho một giao dịch khác "
+                              "(khác số tiền hoặc nội dung).")
+            payment, status = existing, 200
         else:
-            if fault is not None:
-                with state.lock:
-                    payment.callback_fault = fault.mode
-            threading.Thread(target=_deliver, args=(state, payment, fields, fault), daemon=True,
-                             name=f"payment-callback-{payment.ma_giao_dich}").start()
-        return redirect(_with_query(payment.url_tra_ve, fields), 302)
+            payment = Payment(**parsed, ma_thanh_toan="TT" + secrets.token_hex(8).upper(),
+                              created_at=_now(), ma_tra_cuu=secrets.token_urlsafe(12))
+            held.payments[payment.ma_giao_dich] = payment
+            held.by_platform_id[payment.ma_thanh_toan] = payment
+            held.by_lookup[payment.ma_tra_cuu] = payment
+            status = 201
+        answer = {"ma_giao_dich": payment.ma_giao_dich, "ma_thanh_toan": payment.ma_thanh_toan,
+                  "url_thanh_toan": url_for("payment.hosted_page", ma_thanh_toan=payment.ma_thanh_toan,
+                                            _external=True),
+                  "trang_thai": payment.trang_thai}
+    return jsonify(answer), status
 
-    @app.get("/thanh-toan/<ma_giao_dich>")
-    def payment_query(ma_giao_dich: str) -> Any:
-        if not _authorised():
-            return _error(401, *_UNAUTHORISED)
-        state = _pstate()
-        with state.lock:
-            payment = state.payments.get(ma_giao_dich)
-            if payment is None:
-                return _unknown(ma_giao_dich)
-            return jsonify(_public(payment))
 
-    @app.get("/thanh-toan/<ma_giao_dich>/bien-lai")
-    def payment_receipt(ma_giao_dich: str) -> Any:
-        if not _authorised():
-            return _error(401, *_UNAUTHORISED)
-        state = _pstate()
-        with state.lock:
-            payment = state.payments.get(ma_giao_dich)
-            if payment is None:
-                return _unknown(ma_giao_dich)
-            if not payment.was_paid:
-                return _error(409, "chua_thanh_toan",
-                              "Giao dịch chưa được thanh toán nên chưa có biên lai điện tử.")
-            data = _receipt_data(payment)
-        with state.receipt_lock:
-            pdf = state.receipts.get(ma_giao_dich)
-            if pdf is None:
-                pdf = render_receipt_pdf(data)
-                state.receipts[ma_giao_dich] = pdf
-        response = Response(pdf, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'inline; filename="bien-lai-{data["so_bien_lai"]}.pdf"'
-        return response
+def _not_found_page() -> tuple[str, int]:
+    return _page("Không tìm thấy giao dịch", None, warn=True, status=404,
+                 message="Giao dịch không tồn tại hoặc đường dẫn thanh toán không đúng.")
 
-    @app.get("/tra-cuu-bien-lai/<ma_tra_cuu>")
-    def payment_receipt_lookup(ma_tra_cuu: str) -> Any:
-        state = _pstate()
-        with state.lock:
-            payment = state.by_lookup.get(ma_tra_cuu)
-            if payment is None or not payment.was_paid:
-                return _page("Không tìm thấy biên lai", None, warn=True, status=404,
-                             message="Không tìm thấy biên lai điện tử với mã tra cứu này.")
-            return _page("Tra cứu biên lai điện tử", payment, message=_STATUS_TEXT[payment.trang_thai])
 
-    @app.post("/thanh-toan/<ma_giao_dich>/hoan-tien")
-    def payment_refund(ma_giao_dich: str) -> Any:
-        if not _authorised():
-            return _error(401, *_UNAUTHORISED)
-        key = request.headers.get("Idempotency-Key", "")
-        if not _IDEMPOTENCY_KEY_RE.fullmatch(key):
-            return _error(422, "thieu_khoa_chong_trung",
-                          "Yêu cầu hoàn tiền phải có tiêu đề Idempotency-Key (1–128 ký tự ASCII in được).")
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
-        so_tien, ly_do = body.get("so_tien"), body.get("ly_do")
-        if not _is_int(so_tien) or so_tien <= 0:
-            return _error(422, "so_tien_khong_hop_le", "Số tiền hoàn phải là số nguyên dương (đồng).")
-        if not isinstance(ly_do, str) or not ly_do.strip() or len(ly_do) > 255:
-            return _error(422, "du_lieu_khong_hop_le", "Thiếu lý do hoàn tiền (tối đa 255 ký tự).")
-        request_body = {"so_tien": so_tien, "ly_do": ly_do.strip()}
-        state = _pstate()
-        with state.lock:
-            payment = state.payments.get(ma_giao_dich)
-            if payment is None:
-                return _unknown(ma_giao_dich)
-            previous = state.refunds.get((ma_giao_dich, key))
-            if previous is not None:
-                if previous[0] != request_body:
-                    return _error(409, "khoa_chong_trung_da_dung",
-                                  "Idempotency-Key này đã được dùng cho một yêu cầu hoàn tiền khác.")
-                return jsonify(previous[1]), 200
-            if not payment.was_paid:
-                return _error(409, "chua_thanh_toan", "Chỉ hoàn tiền được giao dịch đã thanh toán.")
-            if payment.so_tien_hoan + so_tien > payment.so_tien:
-                return _error(409, "vuot_so_tien_da_thanh_toan",
-                              f"Số tiền hoàn ({format_vnd(so_tien)}) vượt quá số tiền còn có thể hoàn "
-                              f"({format_vnd(payment.so_tien - payment.so_tien_hoan)}).")
-            payment.so_tien_hoan += so_tien
-            if payment.so_tien_hoan == payment.so_tien:
-                payment.trang_thai = "da_hoan_tien"
-            answer = {"ma_giao_dich": ma_giao_dich, "ma_hoan_tien": "HT" + secrets.token_hex(6).upper(),
-                      "so_tien": so_tien, "ly_do": request_body["ly_do"], "so_tien_hoan": payment.so_tien_hoan,
-                      "trang_thai": payment.trang_thai, "thoi_gian": _now().isoformat()}
-            payment.refunds.append(answer)
-            state.refunds[(ma_giao_dich, key)] = (request_body, answer)
-        return jsonify(answer), 201
-
-    # -------------------------------------------------------------- test hooks
-
-    @app.post("/_payment/callback-faults")
-    def payment_add_callback_fault() -> Any:
-        parsed = _parse_callback_fault(request.get_json(silent=True))
-        if not isinstance(parsed, CallbackFault):
-            return parsed
-        state = _pstate()
-        with state.lock:
-            state.faults.append(parsed)
-            queued = [f.as_dict() for f in state.faults]
-        return jsonify({"faults": queued}), 201
-
-    @app.get("/_payment/callback-faults")
-    def payment_list_callback_faults() -> Response:
-        state = _pstate()
-        with state.lock:
-            return jsonify({"faults": [f.as_dict() for f in state.faults]})
-
-    @app.delete("/_payment/callback-faults")
-    def payment_clear_callback_faults() -> Response:
-        state = _pstate()
-        with state.lock:
-            state.faults.clear()
-        return jsonify({"faults": []})
-
-    @app.get("/_payment/payments")
-    def payment_list() -> Response:
-        state = _pstate()
-        with state.lock:
-            listed = [{**_public(p), "charges": p.charges, "refunds": len(p.refunds),
-                       "callback_fault": p.callback_fault, "callbacks": [dict(d) for d in p.deliveries]}
-                      for p in state.payments.values()]
-        return jsonify({"payments": listed})
-
-    @app.post("/_payment/<ma_giao_dich>/replay-callback")
-    def payment_replay_callback(ma_giao_dich: str) -> Any:
-        state = _pstate()
-        with state.lock:
-            payment = state.payments.get(ma_giao_dich)
-            fields = list(payment.callback) if payment is not None and payment.callback else None
+@bp.get("/thanh-toan/trang/<ma_thanh_toan>")
+def hosted_page(ma_thanh_toan: str) -> ResponseReturnValue:
+    held = _held()
+    with held.lock:
+        payment = held.by_platform_id.get(ma_thanh_toan)
         if payment is None:
-            return _unknown(ma_giao_dich)
-        if fields is None:
-            return _error(409, "chua_co_thong_bao", "Giao dịch chưa kết thúc nên chưa có thông báo để gửi lại.")
-        entry = _post_callback(state, payment, fields, attempt=1, replay=True)
-        return jsonify({"delivery": entry, "fields": dict(fields)})
+            return _not_found_page()
+        return _page("Thanh toán phí, lệ phí" if payment.trang_thai == "cho_thanh_toan" else "Kết quả giao dịch",
+                     payment, message=_STATUS_TEXT[payment.trang_thai])
+
+
+@bp.post("/thanh-toan/trang/<ma_thanh_toan>")
+def hosted_action(ma_thanh_toan: str) -> ResponseReturnValue:
+    held = _held()
+    action = request.form.get("hanh_dong", "")
+    secret = _secret()
+    with held.lock:
+        payment = held.by_platform_id.get(ma_thanh_toan)
+        if payment is None:
+            return _not_found_page()
+        if action not in ("thanh_toan", "huy"):
+            return _page("Thanh toán phí, lệ phí", payment, warn=True, status=400,
+                         message="Thao tác không hợp lệ: hãy chọn “Thanh toán” hoặc “Hủy giao dịch”.")
+        if payment.trang_thai != "cho_thanh_toan":
+            # A second click, a resubmitted form, a back button: never a second charge.
+            return _page("Kết quả giao dịch", payment, message=_STATUS_TEXT[payment.trang_thai],
+                         warn=payment.trang_thai != "da_thanh_toan")
+        paid = action == "thanh_toan"
+        if paid:
+            payment.charges += 1
+            held.receipt_seq += 1
+            payment.so_bien_lai = f"{held.receipt_seq:07d}"
+        fields = _settle(payment, paid, secret)
+    fault = state("payment_callbacks", Queue).take(lambda f: True)
+    with held.lock:
+        payment.callback_fault = fault.mode if fault is not None else None
+    if fault is None or fault.mode != "drop":
+        threading.Thread(target=_deliver, args=(held, payment, fields, fault), daemon=True,
+                         name=f"payment-callback-{payment.ma_giao_dich}").start()
+    return redirect(_with_query(payment.url_tra_ve, fields), 302)
+
+
+@bp.get("/thanh-toan/<ma_giao_dich>")
+@bearer
+def query(ma_giao_dich: str) -> ResponseReturnValue:
+    held = _held()
+    with held.lock:
+        return jsonify(_public(_payment(held, ma_giao_dich)))
+
+
+@bp.get("/thanh-toan/<ma_giao_dich>/bien-lai")
+@bearer
+def receipt(ma_giao_dich: str) -> ResponseReturnValue:
+    held = _held()
+    with held.lock:
+        payment = _payment(held, ma_giao_dich)
+        if not payment.was_paid:
+            raise Refused(409, "chua_thanh_toan", "Giao dịch chưa được thanh toán nên chưa có biên lai điện tử.")
+        data = _receipt_data(payment)
+    with held.receipt_lock:
+        pdf = held.receipts.get(ma_giao_dich)
+        if pdf is None:
+            pdf = render_receipt_pdf(data)
+            held.receipts[ma_giao_dich] = pdf
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="bien-lai-{data["so_bien_lai"]}.pdf"'
+    return response
+
+
+@bp.get("/tra-cuu-bien-lai/<ma_tra_cuu>")
+def receipt_lookup(ma_tra_cuu: str) -> ResponseReturnValue:
+    held = _held()
+    with held.lock:
+        payment = held.by_lookup.get(ma_tra_cuu)
+        if payment is None or not payment.was_paid:
+            return _page("Không tìm thấy biên lai", None, warn=True, status=404,
+                         message="Không tìm thấy biên lai điện tử với mã tra cứu này.")
+        return _page("Tra cứu biên lai điện tử", payment, message=_STATUS_TEXT[payment.trang_thai])
+
+
+@bp.post("/thanh-toan/<ma_giao_dich>/hoan-tien")
+@bearer
+def refund(ma_giao_dich: str) -> ResponseReturnValue:
+    key = request.headers.get("Idempotency-Key", "")
+    if not _IDEMPOTENCY_KEY_RE.fullmatch(key):
+        raise Refused(422, "thieu_khoa_chong_trung",
+                      "Yêu cầu hoàn tiền phải có tiêu đề Idempotency-Key (1–128 ký tự ASCII in được).")
+    body = json_object()
+    so_tien, ly_do = body.get("so_tien"), body.get("ly_do")
+    if not is_int(so_tien) or so_tien <= 0:
+        raise Refused(422, "so_tien_khong_hop_le", "Số tiền hoàn phải là số nguyên dương (đồng).")
+    if not isinstance(ly_do, str) or not ly_do.strip() or len(ly_do) > 255:
+        raise Refused(422, "du_lieu_khong_hop_le", "Thiếu lý do hoàn tiền (tối đa 255 ký tự).")
+    request_body = {"so_tien": so_tien, "ly_do": ly_do.strip()}
+    held = _held()
+    with held.lock:
+        payment = _payment(held, ma_giao_dich)
+        previous = held.refunds.get((ma_giao_dich, key))
+        if previous is not None:
+            if previous[0] != request_body:
+                raise Refused(409, "khoa_chong_trung_da_dung",
+                              "Idempotency-Key này đã được dùng cho một yêu cầu hoàn tiền khác.")
+            return jsonify(previous[1]), 200
+        if not payment.was_paid:
+            raise Refused(409, "chua_thanh_toan", "Chỉ hoàn tiền được giao dịch đã thanh toán.")
+        if payment.so_tien_hoan + so_tien > payment.so_tien:
+            raise Refused(409, "vuot_so_tien_da_thanh_toan",
+                          f"Số tiền hoàn ({format_vnd(so_tien)}) vượt quá số tiền còn có thể hoàn "
+                          f"({format_vnd(payment.so_tien - payment.so_tien_hoan)}).")
+        payment.so_tien_hoan += so_tien
+        if payment.so_tien_hoan == payment.so_tien:
+            payment.trang_thai = "da_hoan_tien"
+        answer = {"ma_giao_dich": ma_giao_dich, "ma_hoan_tien": "HT" + secrets.token_hex(6).upper(),
+                  "so_tien": so_tien, "ly_do": request_body["ly_do"], "so_tien_hoan": payment.so_tien_hoan,
+                  "trang_thai": payment.trang_thai, "thoi_gian": _now().isoformat()}
+        payment.refunds.append(answer)
+        held.refunds[(ma_giao_dich, key)] = (request_body, answer)
+    return jsonify(answer), 201
+
+
+# ------------------------------------------------------------------ test hooks
+
+
+@bp.post("/_payment/<ma_giao_dich>/replay-callback")
+def replay_callback(ma_giao_dich: str) -> ResponseReturnValue:
+    held = _held()
+    with held.lock:
+        payment = _payment(held, ma_giao_dich)
+        fields = list(payment.callback) if payment.callback else None
+    if fields is None:
+        raise Refused(409, "chua_co_thong_bao", "Giao dịch chưa kết thúc nên chưa có thông báo để gửi lại.")
+    entry = _post_callback(held, payment, fields, attempt=1, replay=True)
+    return jsonify({"delivery": entry, "fields": dict(fields)})
+
+
+@bp.post("/_payment/verify-signature")
+def verify_signature() -> ResponseReturnValue:
+    """Whether callback fields (form or JSON object) carry a valid ``MaXacThuc`` under the platform's secret."""
+    fields = request.form.to_dict() if request.form else json_object()
+    values = [fields.get(name) for name in (*CALLBACK_FIELDS, SIGNATURE_FIELD)]
+    missing = [name for name, value in zip((*CALLBACK_FIELDS, SIGNATURE_FIELD), values, strict=True)
+               if not isinstance(value, str)]
+    if missing:
+        raise Refused(422, "du_lieu_khong_hop_le", f"Thiếu trường: {', '.join(missing)}.")
+    *signed, signature = [str(value) for value in values]
+    return jsonify({"valid": signature_valid(signed, signature, _secret())})

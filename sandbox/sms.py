@@ -20,23 +20,22 @@ Errors: 401 ``chua_xac_thuc``; 422 ``du_lieu_khong_hop_le`` / ``so_dien_thoai_kh
 ``noi_dung_khong_hop_le`` / ``ma_tin_khong_hop_le``; 409 ``ma_tin_da_dung``.
 
 Test hooks (unauthenticated): ``GET /_sms`` lists every message accepted, in arrival order;
-``DELETE /_sms`` forgets them. Faults come from the app's generic ``/_faults`` (path_prefix ``/sms``).
+``DELETE /_sms`` forgets them. Faults come from :mod:`sandbox.faults` (path_prefix ``/sms``).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import threading
 import time
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
 
-from sandbox.app import _authorised, _error
+from sandbox.common import Refused, Service, attach_state, bearer, json_object, stamp, state
 
-__all__ = ["SmsState", "install", "normalise_phone", "segments"]
+__all__ = ["SmsState", "bp", "normalise_phone", "segments"]
 
 MAX_LENGTH: Final = 480
 _MOBILE_RE: Final = re.compile(r"^0[35789][0-9]{8}$", re.ASCII)
@@ -51,13 +50,20 @@ GSM7_BASIC: Final = frozenset(
 GSM7_EXTENSION: Final = frozenset("^{}\\[~]|€\f")
 
 
-class SmsState:
-    """Messages accepted, in order, and an index by ``ma_tin``; one lock for the server's threads."""
+class SmsState(Service):
+    """Messages accepted, in order, and an index by ``ma_tin``."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.messages: list[dict[str, Any]] = []
         self.by_id: dict[str, dict[str, Any]] = {}
+
+    def dump(self) -> dict[str, Any]:
+        return {"messages": [{k: v for k, v in m.items() if k != "answer"} for m in self.messages]}
+
+    def clear(self) -> None:
+        self.messages.clear()
+        self.by_id.clear()
 
 
 def normalise_phone(value: str) -> str | None:
@@ -79,68 +85,43 @@ def segments(text: str) -> tuple[int, str]:
     return (1 if units <= 70 else math.ceil(units / 67)), "UCS-2"
 
 
-def _sms() -> SmsState:
-    state: SmsState = current_app.extensions["sandbox_sms"]
-    return state
+bp = Blueprint("sms", __name__)
+attach_state(bp, "sms", lambda app: SmsState(), hook="/_sms")
 
 
-def install(app: Flask) -> None:
-    """Add ``POST /sms/gui`` and the ``/_sms`` hooks to the sandbox app."""
-    app.extensions["sandbox_sms"] = SmsState()
-
-    @app.post("/sms/gui")
-    def sms_send() -> Any:
-        if not _authorised():
-            return _error(401, "chua_xac_thuc", "Thiếu hoặc sai mã truy cập (Authorization: Bearer …).")
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
-        phone, text, message_id = body.get("so_dien_thoai"), body.get("noi_dung"), body.get("ma_tin")
-        if not isinstance(message_id, str) or not _MESSAGE_ID_RE.fullmatch(message_id):
-            return _error(422, "ma_tin_khong_hop_le",
-                          "“ma_tin” phải là chuỗi 1–100 ký tự ASCII in được, không có khoảng trắng.")
-        number = normalise_phone(phone) if isinstance(phone, str) else None
-        if number is None:
-            return _error(422, "so_dien_thoai_khong_hop_le",
-                          "Số điện thoại phải là số di động Việt Nam: 10 chữ số bắt đầu bằng 03, 05, 07, 08, 09 "
-                          "(hoặc +84…).")
-        if not isinstance(text, str) or not text.strip():
-            return _error(422, "noi_dung_khong_hop_le", "Nội dung tin nhắn không được để trống.")
-        if len(text) > MAX_LENGTH:
-            return _error(422, "noi_dung_khong_hop_le",
-                          f"Nội dung tin nhắn dài {len(text)} ký tự, vượt quá {MAX_LENGTH} ký tự cho phép.")
-        parts, encoding = segments(text)
-        state = _sms()
-        with state.lock:
-            known = state.by_id.get(message_id)
-            if known is not None:
-                if known["so_dien_thoai"] != number or known["noi_dung"] != text:
-                    return _error(409, "ma_tin_da_dung",
-                                  f"Mã tin «{message_id}» đã được dùng cho một tin nhắn khác (khác số hoặc nội dung).")
-                return jsonify(known["answer"]), 200
-            now = time.time()
-            answer = {"ma_tin": message_id, "trang_thai": "da_gui", "so_phan_doan": parts,
-                      "so_dien_thoai": number, "ma_hoa": encoding}
-            record = {"ma_tin": message_id, "so_dien_thoai": number, "noi_dung": text, "so_phan_doan": parts,
-                      "ma_hoa": encoding, "trang_thai": "da_gui",
-                      "idempotency_key": request.headers.get("Idempotency-Key"),
-                      "at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-                      "answer": answer}
-            state.messages.append(record)
-            state.by_id[message_id] = record
-        return jsonify(answer), 201
-
-    @app.get("/_sms")
-    def sms_list() -> Response:
-        state = _sms()
-        with state.lock:
-            messages = [{k: v for k, v in m.items() if k != "answer"} for m in state.messages]
-        return jsonify({"messages": messages})
-
-    @app.delete("/_sms")
-    def sms_clear() -> Response:
-        state = _sms()
-        with state.lock:
-            state.messages.clear()
-            state.by_id.clear()
-        return jsonify({"messages": []})
+@bp.post("/sms/gui")
+@bearer
+def send() -> ResponseReturnValue:
+    body = json_object()
+    phone, text, message_id = body.get("so_dien_thoai"), body.get("noi_dung"), body.get("ma_tin")
+    if not isinstance(message_id, str) or not _MESSAGE_ID_RE.fullmatch(message_id):
+        raise Refused(422, "ma_tin_khong_hop_le",
+                      "“ma_tin” phải là chuỗi 1–100 ký tự ASCII in được, không có khoảng trắng.")
+    number = normalise_phone(phone) if isinstance(phone, str) else None
+    if number is None:
+        raise Refused(422, "so_dien_thoai_khong_hop_le",
+                      "Số điện thoại phải là số di động Việt Nam: 10 chữ số bắt đầu bằng 03, 05, 07, 08, 09 "
+                      "(hoặc +84…).")
+    if not isinstance(text, str) or not text.strip():
+        raise Refused(422, "noi_dung_khong_hop_le", "Nội dung tin nhắn không được để trống.")
+    if len(text) > MAX_LENGTH:
+        raise Refused(422, "noi_dung_khong_hop_le",
+                      f"Nội dung tin nhắn dài {len(text)} ký tự, vượt quá {MAX_LENGTH} ký tự cho phép.")
+    parts, encoding = segments(text)
+    held = state("sms", SmsState)
+    with held.lock:
+        known = held.by_id.get(message_id)
+        if known is not None:
+            if known["so_dien_thoai"] != number or known["noi_dung"] != text:
+                raise Refused(409, "ma_tin_da_dung",
+                              f"Mã tin «{message_id}» đã được dùng cho một tin nhắn khác (khác số hoặc nội dung).")
+            return jsonify(known["answer"]), 200
+        answer = {"ma_tin": message_id, "trang_thai": "da_gui", "so_phan_doan": parts,
+                  "so_dien_thoai": number, "ma_hoa": encoding}
+        record = {"ma_tin": message_id, "so_dien_thoai": number, "noi_dung": text, "so_phan_doan": parts,
+                  "ma_hoa": encoding, "trang_thai": "da_gui",
+                  "idempotency_key": request.headers.get("Idempotency-Key"), "at": stamp(time.time()),
+                  "answer": answer}
+        held.messages.append(record)
+        held.by_id[message_id] = record
+    return jsonify(answer), 201
