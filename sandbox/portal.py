@@ -55,7 +55,7 @@ from typing import Any, Final
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from sandbox.common import Refused, Service, attach_state, bearer, is_int, json_object, stamp, state
+from sandbox.common import BAD_JSON, Refused, Service, attach_state, bearer, is_int, json_object, stamp, state
 from sandbox.faults import Fault, Queue, check_ints, in_band_busy
 
 __all__ = ["DATE_FIELDS", "PortalState", "bp", "check_dossier", "check_step"]
@@ -259,7 +259,7 @@ def _check_applicant(value: Any) -> Problem | None:
 def check_dossier(body: Any) -> Problem | None:
     """The first problem with a them-moi/cap-nhat payload, or None if the portal accepts it."""
     if not isinstance(body, dict):
-        return INVALID, "Nội dung yêu cầu phải là một đối tượng JSON."
+        return INVALID, BAD_JSON
     missing = [key for key in DOSSIER_REQUIRED if body.get(key) is None]
     if missing:
         return MISSING, f"Thiếu trường bắt buộc: {', '.join(missing)}."
@@ -288,7 +288,7 @@ def check_dossier(body: Any) -> Problem | None:
 def check_step(body: Any) -> Problem | None:
     """The first problem with a qua-trinh payload, or None."""
     if not isinstance(body, dict):
-        return INVALID, "Nội dung yêu cầu phải là một đối tượng JSON."
+        return INVALID, BAD_JSON
     step = body.get("buoc")
     if body.get("ma_ho_so") is None or step is None:
         return MISSING, "Thiếu trường bắt buộc: " + ", ".join(k for k in ("ma_ho_so", "buoc") if body.get(k) is None)
