@@ -55,7 +55,7 @@ class Config:
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
     # National systems. Empty URL = that connector is not configured. The run command points them at the
-    # demo services (connectors/sandbox); production sets the real endpoints and secrets.
+    # demo services (sandbox/); production sets the real endpoints and secrets.
     POPULATION_URL = _env("POPULATION_URL", "")
     POPULATION_TOKEN = _env("POPULATION_TOKEN", "")
     BUSINESS_URL = _env("BUSINESS_URL", "")

@@ -111,7 +111,7 @@ def main() -> None:
 
     from redis import Redis
 
-    from connectors.sandbox import create_sandbox_app
+    from sandbox import create_sandbox_app
 
     Redis.from_url(REDIS_URL).flushdb()
     sandbox_app = create_sandbox_app(2026, {"SANDBOX_TOKEN": TOKEN, "PAYMENT_SECRET": "bench-payment-secret"})

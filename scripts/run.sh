@@ -7,7 +7,7 @@ PORT="${PORT:-5000}"
 PY="${PYTHON:-python3}"
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+.venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-sandbox.txt
 .venv/bin/pybabel compile --use-fuzzy -d app/translations >/dev/null 2>&1 || true
 if [ -f package.json ]; then
   command -v npm >/dev/null || { echo "npm is missing (the browser packages in package.json need it): sudo apt-get install npm" >&2; exit 3; }
@@ -40,7 +40,7 @@ echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo1
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
 # The demo national services (population, business registry, tax, payment, SMS, national portal, SMTP)
 # beside the platform, stopped with it.
-.venv/bin/python -m connectors.sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
+.venv/bin/python -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!
 trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT INT TERM

@@ -219,7 +219,7 @@ def live_token(live_server: LiveServer) -> Any:
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[str]:
     """The demo national services on a free port, over real HTTP."""
-    from connectors.sandbox import create_sandbox_app
+    from sandbox import create_sandbox_app
 
     app = create_sandbox_app(seed=2026, config={"SANDBOX_TOKEN": "sandbox-test-token"})
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -1,6 +1,6 @@
 """National public-service portal (Cổng Dịch vụ công quốc gia, DVCQG): sync dossiers and their process steps.
 
-Wire protocol (see :mod:`connectors.sandbox.portal` for the demo service):
+Wire protocol (see :mod:`sandbox.portal` for the demo service):
 
 - ``POST /dvcqg/ho-so/them-moi`` / ``POST /dvcqg/ho-so/cap-nhat`` with the dossier payload
   (:data:`DOSSIER_SCHEMA`), ``POST /dvcqg/qua-trinh`` with ``{ma_ho_so, buoc}`` (:data:`STEP_SCHEMA`);

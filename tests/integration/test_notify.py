@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Notification
 from connectors import build_registry
 from connectors.base import TransientError
-from connectors.sandbox.smtp import Mailbox, start_smtp_sink
+from sandbox.smtp import Mailbox, start_smtp_sink
 from tests.conftest import user
 from tests.samples import start_data, with_stored_uploads
 

@@ -287,3 +287,17 @@ def test_concurrent_callbacks_and_queries(connector: PaymentConnector, motcua: M
     for index, c in enumerate(created):
         assert motcua.processed[c["ma_giao_dich"]]["so_tien"] == 1_000 * (index + 1)
         assert connector.query_payment(c["ma_giao_dich"])["trang_thai"] == "da_thanh_toan"
+
+
+def test_production_signer_and_the_sandbox_verifier_agree(sandbox: str) -> None:
+    """Two implementations of one rule, written apart: what connectors.payment signs, the sandbox accepts."""
+    values = ["HS-2", "TT2", DOSSIER, "250000", "01", "20261124101500"]
+
+    def check(fields: dict[str, str]) -> bool:
+        answer = requests.post(f"{sandbox}/_payment/verify-signature", data=fields, timeout=5)
+        assert answer.status_code == 200, answer.text
+        return bool(answer.json()["valid"])
+
+    assert check(signed(values))
+    assert not check({**signed(values), "MaThanhToan": "TT3"})
+    assert not check(signed(values, "another-secret"))

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
+from sandbox import create_sandbox_app
 
 TOKEN = "test-token"
 

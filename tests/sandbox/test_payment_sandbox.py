@@ -22,8 +22,8 @@ import requests
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
-from connectors.sandbox.receipt import amount_in_words, format_vnd, receipt_html
+from sandbox import create_sandbox_app
+from sandbox.receipt import amount_in_words, format_vnd, receipt_html
 
 TOKEN = "test-token"
 SECRET = "test-payment-secret"
@@ -366,6 +366,39 @@ def test_replay_hook_resends_the_same_signed_callback(url: str, receiver: Receiv
     assert len(copies) == 2 and copies[1] == first[0]
     record = listed(url, payment["ma_giao_dich"])
     assert record["charges"] == 1 and [c["replay"] for c in record["callbacks"]] == [False, True]
+
+
+def verify(url: str, fields: dict[str, str], *, form: bool = False) -> requests.Response:
+    if form:
+        return requests.post(f"{url}/_payment/verify-signature", data=fields, timeout=5)
+    return requests.post(f"{url}/_payment/verify-signature", json=fields, timeout=5)
+
+
+def test_sandbox_verifies_signatures_computed_independently_and_refuses_tampering(url: str) -> None:
+    values = ["HS-1", "TT1", DOSSIER, "10000", "00", "20261123091500"]
+    good = {**dict(zip(FIELDS, values, strict=True)), "MaXacThuc": expected_signature(values, SECRET)}
+    assert verify(url, good).json() == {"valid": True}
+    assert verify(url, good, form=True).json() == {"valid": True}
+    assert verify(url, {**good, "MaXacThuc": good["MaXacThuc"].upper()}).json() == {"valid": True}
+    refused = {
+        "tampered amount": {**good, "SoTien": "1000"},
+        "tampered status": {**good, "TrangThai": "01"},
+        "wrong secret": {**good, "MaXacThuc": expected_signature(values, "another-secret")},
+        "empty signature": {**good, "MaXacThuc": ""},
+        "not hex": {**good, "MaXacThuc": "không phải chữ ký"},
+    }
+    for name, fields in refused.items():
+        assert verify(url, fields).json() == {"valid": False}, name
+    missing = verify(url, {k: v for k, v in good.items() if k != "MaHoSo"})
+    assert missing.status_code == 422 and "MaHoSo" in missing.json()["message"]
+
+
+def test_callbacks_the_sandbox_sends_pass_its_own_verifier(url: str, receiver: Receiver) -> None:
+    payment = create(url, receiver)
+    act(payment, "thanh_toan")
+    [fields] = wait_until(lambda: receiver.for_payment(payment["ma_giao_dich"]))
+    assert verify(url, dict(fields), form=True).json() == {"valid": True}
+    assert verify(url, {**dict(fields), "SoTien": "1"}, form=True).json() == {"valid": False}
 
 
 # ------------------------------------------------------------------ e-receipt

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from app.identifiers import validate_personal_id, validate_tax_code
-from connectors.sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, generate
+from sandbox import DEMO_CITIZEN_ID, DEMO_SPOUSE_ID, DEMO_TAX_CODE, create_sandbox_app, generate
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -225,3 +225,78 @@ def test_log_counts_requests(url: str) -> None:
     assert all(isinstance(e["time"], float) for e in entries)
     requests.delete(f"{url}/_log", timeout=5)
     assert requests.get(f"{url}/_log", timeout=5).json()["requests"] == []
+
+
+# ------------------------------------------------------------------ one fault injector for every national system
+
+ONE_ROUTE_EACH = [  # (method, path, JSON body) of one authenticated route per blueprint
+    ("POST", "/dan-cu/tra-cuu", DEMO),
+    ("GET", f"/doanh-nghiep/{DEMO_TAX_CODE}", None),
+    ("GET", "/thue/chung-tu/KHONG-CO", None),
+    ("GET", "/thanh-toan/KHONG-CO", None),
+    ("POST", "/sms/gui", {}),
+    ("POST", "/dvcqg/qua-trinh", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ONE_ROUTE_EACH)
+def test_faults_and_the_log_apply_to_every_national_system(url: str, method: str, path: str, body: Any) -> None:
+    def call() -> requests.Response:
+        return requests.request(method, f"{url}{path}", json=body, headers=AUTH, timeout=5)
+
+    healthy = call().status_code
+    assert healthy not in (502, 503)
+    requests.post(f"{url}/_faults", json={"path_prefix": path, "status": 502, "count": 1}, timeout=5)
+    failed = call()
+    assert failed.status_code == 502 and failed.json()["error_code"] == "loi_he_thong"
+    assert call().status_code == healthy
+    assert [e["path"] for e in requests.get(f"{url}/_log", timeout=5).json()["requests"]] == [path] * 3
+
+
+def test_busy_fault_is_in_band_where_the_service_has_such_a_reply(url: str) -> None:
+    requests.post(f"{url}/_faults", json={"path_prefix": "/dvcqg", "mode": "busy", "count": 1}, timeout=5)
+    busy = requests.post(f"{url}/dvcqg/qua-trinh", json={}, headers=AUTH, timeout=5)
+    assert busy.status_code == 200 and busy.json()["error_code"] == "HE_THONG_BAN"
+    requests.post(f"{url}/_faults", json={"path_prefix": "/dan-cu", "mode": "busy", "status": 503}, timeout=5)
+    assert lookup(url, DEMO).status_code == 503  # the population database has no in-band reply
+    assert lookup(url, DEMO).status_code == 200
+
+
+def test_portal_outage_is_a_fault_of_the_one_queue(url: str) -> None:
+    requests.delete(f"{url}/_portal", timeout=5)
+    outage = requests.post(f"{url}/_portal/outage", json={"count": 2, "mode": "ma_loi"}, timeout=5)
+    assert outage.json() == {"outage": {"count": 2, "mode": "ma_loi", "status": 503}}
+    [queued] = requests.get(f"{url}/_faults", timeout=5).json()["faults"]
+    assert queued == {"path_prefix": "/dvcqg", "mode": "busy", "status": 503, "delay_ms": 0, "count": 2}
+    requests.post(f"{url}/dvcqg/qua-trinh", json={}, headers=AUTH, timeout=5)
+    assert requests.get(f"{url}/_portal", timeout=5).json()["outage"]["count"] == 1
+    requests.delete(f"{url}/_faults", timeout=5)  # clearing the queue ends the outage too
+    assert requests.get(f"{url}/_portal", timeout=5).json()["outage"]["count"] == 0
+    requests.post(f"{url}/_portal/outage", json={"count": 5}, timeout=5)
+    requests.delete(f"{url}/_portal", timeout=5)  # and so does forgetting the portal's state
+    assert requests.get(f"{url}/_faults", timeout=5).json() == {"faults": []}
+
+
+def test_mail_hook_reads_and_clears_the_sink() -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    from sandbox.common import state
+    from sandbox.smtp import Mailbox, start_smtp_sink
+
+    app = create_sandbox_app(2026, {"SANDBOX_TOKEN": TOKEN})
+    with app.app_context():
+        controller, _ = start_smtp_sink(mailbox=state("mail", Mailbox))
+    try:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "motcua@example.vn", "an@example.vn", "Hồ sơ"
+        message.set_content("Đã tiếp nhận.")
+        with smtplib.SMTP("127.0.0.1", controller.port, timeout=5) as smtp:
+            smtp.send_message(message)
+        client = app.test_client()
+        [mail] = client.get("/_mail").get_json()["messages"]
+        assert mail["to"] == ["an@example.vn"] and mail["subject"] == "Hồ sơ" and "Đã tiếp nhận." in mail["body"]
+        assert client.delete("/_mail").get_json() == {"messages": []}
+        assert client.get("/_mail").get_json() == {"messages": []}
+    finally:
+        controller.stop()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from connectors.sandbox.sms import normalise_phone, segments
+from sandbox.sms import normalise_phone, segments
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,8 +12,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from connectors.sandbox import create_sandbox_app
-from connectors.sandbox.tax import compute_amount
+from app.identifiers import IdentifierError, validate_tax_code
+from sandbox import create_sandbox_app
+from sandbox.common import Refused
+from sandbox.tax import check_tax_code, compute_amount
 
 TOKEN = "test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -78,6 +80,25 @@ def test_notice_is_issued_once_per_dossier_and_item(url: str) -> None:
     assert changed.status_code == 409 and changed.json()["error_code"] == "thong_bao_da_ton_tai"
     other_item = notice(url, **base(code, khoan_thu="Thuế thu nhập cá nhân", ma_so_thue=BUYER_TAX_CODE))
     assert other_item.status_code == 201 and other_item.json()["so_thong_bao"] != body["so_thong_bao"]
+
+
+@pytest.mark.parametrize("code", [
+    TAX_CODE, BUYER_TAX_CODE, " 0109090121 ", "0109090121-001", "0109090121001", "0109090121-000",
+    "0109090122", "0100109107", "0100000050",  # 0100000050: the first nine digits have no check digit
+    "010909012", "01090901211", "0109090121-01", "", "０１０９０９０１２１", "abcdefghij",
+])
+def test_tax_code_rule_agrees_with_the_platform(code: str) -> None:
+    """The sandbox re-derives the tax-code rule instead of importing it: both must accept and refuse alike."""
+    try:
+        expected: str | None = validate_tax_code(code)
+    except IdentifierError:
+        expected = None
+    try:
+        actual: str | None = check_tax_code(code)
+    except Refused as exc:
+        assert exc.status == 422 and exc.code == "ma_so_thue_khong_hop_le"
+        actual = None
+    assert actual == expected
 
 
 def test_notice_validation(url: str) -> None:

@@ -1,17 +1,18 @@
-"""``python -m connectors.sandbox --port 8090``: serve the sandbox national services locally."""
+"""``python -m sandbox --port 8090``: serve the demo national services locally."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from connectors.sandbox.app import DEFAULT_TOKEN, create_sandbox_app
-from connectors.sandbox.smtp import start_smtp_sink
+from sandbox.app import create_sandbox_app
+from sandbox.common import DEFAULT_TOKEN, state
+from sandbox.smtp import Mailbox, start_smtp_sink
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m connectors.sandbox",
+        prog="python -m sandbox",
         description="Demo national services: population, business registry, tax, payment, SMS, national portal, "
                     "SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")
@@ -26,9 +27,9 @@ def main(argv: list[str] | None = None) -> None:
         config["PAYMENT_SECRET"] = os.environ["PAYMENT_SECRET"]  # the secret both sides sign callbacks with
     app = create_sandbox_app(args.seed, config)
     if args.smtp_port:
-        controller, mailbox = start_smtp_sink(args.host, args.smtp_port)
-        # Read what was "sent" at GET /_mail: the sink keeps every message in memory.
-        app.add_url_rule("/_mail", "mail", lambda: {"messages": mailbox.read()})
+        # What was "sent" is read at GET /_mail: the sink keeps every message in the app's mailbox.
+        with app.app_context():
+            start_smtp_sink(args.host, args.smtp_port, state("mail", Mailbox))
     app.run(host=args.host, port=args.port, threaded=True)
 
 

@@ -1,19 +1,27 @@
-"""An SMTP sink for the demo services: accepts every message and keeps it so tests and people can read it."""
+"""Sandbox: the e-mail side of notifications — an SMTP sink that accepts every message and keeps it.
+
+``GET /_mail`` lists what was "sent", ``DELETE /_mail`` forgets it. The app always has a mailbox;
+:func:`start_smtp_sink` puts an SMTP server (aiosmtpd, in its own thread) in front of one.
+"""
 
 from __future__ import annotations
 
 import socket
-import threading
 from email import message_from_bytes, policy
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from flask import Blueprint
+
+from sandbox.common import Service, attach_state
+
+__all__ = ["Mailbox", "bp", "start_smtp_sink"]
 
 
-class Mailbox:
+class Mailbox(Service):
     def __init__(self) -> None:
+        super().__init__()
         self.messages: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook name
         parsed = message_from_bytes(envelope.content, policy=policy.default)
@@ -29,18 +37,26 @@ class Mailbox:
         with self.lock:
             return list(self.messages)
 
+    def dump(self) -> dict[str, Any]:
+        return {"messages": list(self.messages)}
+
     def clear(self) -> None:
-        with self.lock:
-            self.messages.clear()
+        self.messages.clear()
 
 
-def start_smtp_sink(host: str = "127.0.0.1", port: int = 0) -> tuple[Controller, Mailbox]:
-    """Start the sink in its own thread; port 0 picks a free port (read it from controller.port)."""
+bp = Blueprint("mail", __name__)
+attach_state(bp, "mail", lambda app: Mailbox(), hook="/_mail")
+
+
+def start_smtp_sink(host: str = "127.0.0.1", port: int = 0,
+                    mailbox: Mailbox | None = None) -> tuple[Controller, Mailbox]:
+    """Start the sink in its own thread, into ``mailbox`` (a new one by default); port 0 picks a free port
+    (read it from controller.port)."""
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
             port = int(probe.getsockname()[1])
-    mailbox = Mailbox()
+    mailbox = mailbox if mailbox is not None else Mailbox()
     controller = Controller(mailbox, hostname=host, port=port)
     controller.start()
     return controller, mailbox

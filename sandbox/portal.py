@@ -38,25 +38,27 @@ Test hooks (unauthenticated, not part of the real portal):
 - ``DELETE /_portal`` forgets everything;
 - ``POST /_portal/outage`` ``{"count": n, "mode": "http"|"ma_loi", "status": 5xx}``: the next ``n`` requests
   under ``/dvcqg`` answer HTTP ``status`` (default 503) — or, mode ``ma_loi``, HTTP 200 with error_code
-  ``HE_THONG_BAN``. ``count: 0`` ends the outage. The app's generic ``POST /_faults`` with
-  ``path_prefix: "/dvcqg"`` works too (and also offers timeouts and latency).
+  ``HE_THONG_BAN``. ``count: 0`` ends the outage. A shorthand for :mod:`sandbox.faults`: the outage is
+  one fault (prefix ``/dvcqg``, mode ``error`` or ``busy``) in the same queue as ``POST /_faults``, which
+  also offers timeouts and latency.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-import threading
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, Final
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
 
-from connectors.sandbox.app import _authorised, _error
+from sandbox.common import BAD_JSON, Refused, Service, attach_state, bearer, is_int, json_object, stamp, state
+from sandbox.faults import Fault, Queue, check_ints, in_band_busy
 
-__all__ = ["DATE_FIELDS", "PortalState", "check_dossier", "check_step", "install"]
+__all__ = ["DATE_FIELDS", "PortalState", "bp", "check_dossier", "check_step"]
 
 PREFIX: Final = "/dvcqg"
 DATE_FORMAT: Final = "%Y%m%d%H%M%S"
@@ -89,37 +91,52 @@ BUSY: Final = ("HE_THONG_BAN", "Hệ thống đang bận, vui lòng thử lại 
 Problem = tuple[str, str]  # (error_code, Vietnamese message)
 
 
-class PortalState:
-    """Dossiers, their version history and steps, the raw request log and the simulated outage, under one lock."""
+class PortalState(Service):
+    """Dossiers, their version history and steps, the raw request log and the simulated outage."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.dossiers: dict[str, dict[str, Any]] = {}
         self.received: list[dict[str, Any]] = []
         self.seq = 0
-        self.outage: dict[str, Any] = {"count": 0, "mode": "http", "status": 503}
+        self.outage: Fault | None = None  # the fault POST /_portal/outage queued last
 
     def clear(self) -> None:
         self.dossiers.clear()
         self.received.clear()
         self.seq = 0
-        self.outage = {"count": 0, "mode": "http", "status": 503}
+        self.end_outage()
+
+    def end_outage(self) -> None:
+        if self.outage is not None:
+            faults = state("faults", Queue)
+            with faults.lock:
+                if faults.holds(self.outage):
+                    faults.items.remove(self.outage)
+        self.outage = None
+
+    def outage_dict(self) -> dict[str, Any]:
+        outage, faults = self.outage, state("faults", Queue)
+        if outage is None:
+            return {"count": 0, "mode": "http", "status": 503}
+        with faults.lock:
+            count = outage.count if faults.holds(outage) else 0
+        return {"count": count, "mode": "ma_loi" if outage.mode == "busy" else "http", "status": outage.status}
 
     def log(self, endpoint: str, body: Any, error_code: str) -> int:
         """Append to the raw log (caller holds the lock); the entry's sequence number."""
         self.seq += 1
-        now = time.time()
         fields = body if isinstance(body, dict) else {}
         raw_step = fields.get("buoc")
         step = raw_step if isinstance(raw_step, dict) else {}
         self.received.append({
-            "seq": self.seq, "at": datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds"),
-            "endpoint": endpoint, "ma_ho_so": fields.get("ma_ho_so"), "phien_ban": fields.get("phien_ban"),
-            "ma_buoc": step.get("ma_buoc"), "error_code": error_code, "body": copy.deepcopy(body),
+            "seq": self.seq, "at": stamp(time.time()), "endpoint": endpoint, "ma_ho_so": fields.get("ma_ho_so"),
+            "phien_ban": fields.get("phien_ban"), "ma_buoc": step.get("ma_buoc"), "error_code": error_code,
+            "body": copy.deepcopy(body),
         })
         return self.seq
 
-    def snapshot(self) -> dict[str, Any]:
+    def dump(self) -> dict[str, Any]:
         dossiers = {}
         for code, record in self.dossiers.items():
             dossiers[code] = {
@@ -130,14 +147,10 @@ class PortalState:
                 "history": copy.deepcopy(record["history"]),
                 "steps": copy.deepcopy(record["steps"]),
             }
-        return {"dossiers": dossiers, "received": copy.deepcopy(self.received), "outage": dict(self.outage)}
+        return {"dossiers": dossiers, "received": copy.deepcopy(self.received), "outage": self.outage_dict()}
 
 
 # ------------------------------------------------------------------ validation
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def check_date(name: str, value: Any) -> Problem | None:
@@ -149,6 +162,21 @@ def check_date(name: str, value: Any) -> Problem | None:
         datetime.strptime(value, DATE_FORMAT)  # a wall-clock time in Vietnam: no zone on the wire
     except ValueError:
         return BAD_DATE, f"Trường «{name}» có giá trị «{value}» không phải ngày giờ có thật (yyyyMMddHHmmss)."
+    return None
+
+
+def _check_code(name: str, value: Any) -> Problem | None:
+    if not isinstance(value, str) or not _CODE_RE.fullmatch(value):
+        return INVALID, f"Trường «{name}» phải là chuỗi 1–100 ký tự, không có khoảng trắng."
+    return None
+
+
+def _check_dates(prefix: str, data: dict[str, Any], keys: Iterable[str]) -> Problem | None:
+    for key in keys:
+        if data.get(key) is not None:
+            problem = check_date(f"{prefix}{key}", data[key])
+            if problem:
+                return problem
     return None
 
 
@@ -168,7 +196,7 @@ def _check_unknown(where: str, data: dict[str, Any], allowed: frozenset[str]) ->
 
 
 def _check_status(name: str, value: Any) -> Problem | None:
-    if not _is_int(value) or not 1 <= value <= 10:
+    if not is_int(value) or not 1 <= value <= 10:
         return INVALID, f"Trường «{name}» phải là mã trạng thái hồ sơ, số nguyên từ 1 đến 10; nhận được «{value}»."
     return None
 
@@ -202,18 +230,13 @@ def _check_component(where: str, entry: dict[str, Any]) -> Problem | None:
 def _check_fee(where: str, entry: dict[str, Any]) -> Problem | None:
     problem = _check_unknown(f"Lệ phí «{where}»", entry, FEE_FIELDS) or _check_text(
         f"{where}.ten", entry.get("ten"), required=True)
-    if problem is None and (not _is_int(entry.get("so_tien")) or entry["so_tien"] < 0):
+    if problem is None and (not is_int(entry.get("so_tien")) or entry["so_tien"] < 0):
         problem = INVALID, f"Trường «{where}.so_tien» phải là số nguyên (đồng) không âm."
     return problem
 
 
 def _check_record_dates(where: str, entry: dict[str, Any]) -> Problem | None:
-    for key, value in entry.items():
-        if key.startswith("ngay_") and value is not None:
-            problem = check_date(f"{where}.{key}", value)
-            if problem:
-                return problem
-    return None
+    return _check_dates(f"{where}.", entry, [key for key in entry if key.startswith("ngay_")])
 
 
 def _check_applicant(value: Any) -> Problem | None:
@@ -225,7 +248,7 @@ def _check_applicant(value: Any) -> Problem | None:
     for key in ("ho_ten", "so_dinh_danh", "email", "so_dien_thoai"):
         problem = problem or _check_text(f"chu_ho_so.{key}", value.get(key))
     kind = value.get("loai_doi_tuong")
-    if problem is None and kind is not None and (not _is_int(kind) or kind not in (1, 2)):
+    if problem is None and kind is not None and (not is_int(kind) or kind not in (1, 2)):
         problem = INVALID, "Trường «chu_ho_so.loai_doi_tuong» phải là 1 (công dân) hoặc 2 (tổ chức, doanh nghiệp)."
     email = value.get("email")
     if problem is None and email and "@" not in email:
@@ -236,30 +259,23 @@ def _check_applicant(value: Any) -> Problem | None:
 def check_dossier(body: Any) -> Problem | None:
     """The first problem with a them-moi/cap-nhat payload, or None if the portal accepts it."""
     if not isinstance(body, dict):
-        return INVALID, "Nội dung yêu cầu phải là một đối tượng JSON."
+        return INVALID, BAD_JSON
     missing = [key for key in DOSSIER_REQUIRED if body.get(key) is None]
     if missing:
         return MISSING, f"Thiếu trường bắt buộc: {', '.join(missing)}."
     problem = _check_unknown("Hồ sơ", body, DOSSIER_FIELDS)
     if problem:
         return problem
-    if not isinstance(body["ma_ho_so"], str) or not _CODE_RE.fullmatch(body["ma_ho_so"]):
-        return INVALID, "Trường «ma_ho_so» phải là chuỗi 1–100 ký tự, không có khoảng trắng."
-    if not isinstance(body["ma_thu_tuc"], str) or not _CODE_RE.fullmatch(body["ma_thu_tuc"]):
-        return INVALID, "Trường «ma_thu_tuc» phải là chuỗi 1–100 ký tự, không có khoảng trắng."
-    for key in DATE_FIELDS:
-        if body.get(key) is not None:
-            problem = check_date(key, body[key])
-            if problem:
-                return problem
+    problem = (_check_code("ma_ho_so", body["ma_ho_so"]) or _check_code("ma_thu_tuc", body["ma_thu_tuc"])
+               or _check_dates("", body, DATE_FIELDS))
     for key in TEXT_FIELDS:
         problem = problem or _check_text(key, body.get(key))
     if problem:
         return problem
-    if not _is_int(body["phien_ban"]) or body["phien_ban"] < 1:
+    if not is_int(body["phien_ban"]) or body["phien_ban"] < 1:
         return INVALID, f"Trường «phien_ban» phải là số nguyên ≥ 1; nhận được «{body['phien_ban']}»."
     kenh = body.get("kenh")
-    if kenh is not None and (not _is_int(kenh) or kenh not in (1, 2, 3)):
+    if kenh is not None and (not is_int(kenh) or kenh not in (1, 2, 3)):
         return INVALID, "Trường «kenh» phải là 1 (trực tiếp), 2 (trực tuyến) hoặc 3 (bưu chính)."
     return (_check_status("trang_thai", body["trang_thai"])
             or _check_applicant(body.get("chu_ho_so"))
@@ -272,15 +288,16 @@ def check_dossier(body: Any) -> Problem | None:
 def check_step(body: Any) -> Problem | None:
     """The first problem with a qua-trinh payload, or None."""
     if not isinstance(body, dict):
-        return INVALID, "Nội dung yêu cầu phải là một đối tượng JSON."
+        return INVALID, BAD_JSON
     step = body.get("buoc")
     if body.get("ma_ho_so") is None or step is None:
         return MISSING, "Thiếu trường bắt buộc: " + ", ".join(k for k in ("ma_ho_so", "buoc") if body.get(k) is None)
     problem = _check_unknown("Yêu cầu", body, frozenset(("ma_ho_so", "buoc")))
     if problem:
         return problem
-    if not isinstance(body["ma_ho_so"], str) or not _CODE_RE.fullmatch(body["ma_ho_so"]):
-        return INVALID, "Trường «ma_ho_so» phải là chuỗi 1–100 ký tự, không có khoảng trắng."
+    problem = _check_code("ma_ho_so", body["ma_ho_so"])
+    if problem:
+        return problem
     if not isinstance(step, dict):
         return INVALID, "Trường «buoc» phải là một đối tượng."
     missing = [f"buoc.{key}" for key in STEP_REQUIRED if step.get(key) is None]
@@ -289,14 +306,8 @@ def check_step(body: Any) -> Problem | None:
     problem = _check_unknown("Bước xử lý", step, STEP_FIELDS)
     if problem:
         return problem
-    if not isinstance(step["ma_buoc"], str) or not _CODE_RE.fullmatch(step["ma_buoc"]):
-        return INVALID, "Trường «buoc.ma_buoc» phải là chuỗi 1–100 ký tự, không có khoảng trắng."
-    for key in STEP_DATES:
-        if step.get(key) is not None:
-            problem = check_date(f"buoc.{key}", step[key])
-            if problem:
-                return problem
-    problem = _check_text("buoc.noi_dung", step["noi_dung"], required=True)
+    problem = (_check_code("buoc.ma_buoc", step["ma_buoc"]) or _check_dates("buoc.", step, STEP_DATES)
+               or _check_text("buoc.noi_dung", step["noi_dung"], required=True))
     for key in ("can_bo", "chuc_danh", "phong_ban"):
         problem = problem or _check_text(f"buoc.{key}", step.get(key))
     return problem or _check_status("buoc.trang_thai", step["trang_thai"])
@@ -305,137 +316,101 @@ def check_step(body: Any) -> Problem | None:
 # ------------------------------------------------------------------ routes
 
 
-def _portal() -> PortalState:
-    state: PortalState = current_app.extensions["sandbox_portal"]
-    return state
-
-
 def _answer(code: str, message: str) -> Response:
     return jsonify({"error_code": code, "message": message})
 
 
-def _unauthorised() -> tuple[Response, int]:
-    return _error(401, "chua_xac_thuc", "Thiếu hoặc sai mã truy cập (Authorization: Bearer …).")
+bp = Blueprint("portal", __name__)
+attach_state(bp, "portal", lambda app: PortalState(), hook="/_portal")
+in_band_busy(bp, lambda: _answer(*BUSY))
 
 
-def _save_dossier(endpoint: str, create: bool) -> Any:
-    if not _authorised():
-        return _unauthorised()
+def _logged(held: PortalState, body: Any, problem: Problem) -> Response:
+    """Record the request with the answer's code (caller holds the lock), then answer."""
+    held.log(request.path, body, problem[0])
+    return _answer(*problem)
+
+
+def _receive(check: Callable[[Any], Problem | None],
+             apply: Callable[[PortalState, dict[str, Any]], Response]) -> Response:
+    """Check the JSON body, then ``apply`` it under the lock; every request is recorded."""
     body = request.get_json(silent=True)
-    problem = check_dossier(body)
-    state = _portal()
-    with state.lock:
+    problem = check(body)
+    held = state("portal", PortalState)
+    with held.lock:
         if problem:
-            state.log(endpoint, body, problem[0])
-            return _answer(*problem)
+            return _logged(held, body, problem)
         assert isinstance(body, dict)
-        code, version = body["ma_ho_so"], body["phien_ban"]
-        record = state.dossiers.get(code)
-        if create and record is not None:
-            state.log(endpoint, body, EXISTS[0])
-            return _answer(*EXISTS)
-        if not create and record is None:
-            state.log(endpoint, body, UNKNOWN[0])
-            return _answer(*UNKNOWN)
-        seq = state.log(endpoint, body, OK)
-        if record is None:
-            record = {"current": None, "applied_version": 0, "history": [], "steps": [], "step_index": {}}
-            state.dossiers[code] = record
-        out_of_order = version < record["applied_version"]
-        duplicate = version == record["applied_version"]
-        record["history"].append({"seq": seq, "endpoint": endpoint, "phien_ban": version, "applied": not out_of_order,
-                                  "out_of_order": out_of_order, "duplicate": duplicate})
-        if out_of_order:
-            return _answer(OK, f"Đã ghi nhận phiên bản {version}; hồ sơ giữ phiên bản mới hơn "
-                               f"{record['applied_version']}.")
-        record["current"] = copy.deepcopy(body)
-        record["applied_version"] = version
+        return apply(held, body)
+
+
+def _save(held: PortalState, body: dict[str, Any], create: bool) -> Response:
+    code, version = body["ma_ho_so"], body["phien_ban"]
+    record = held.dossiers.get(code)
+    if create and record is not None:
+        return _logged(held, body, EXISTS)
+    if not create and record is None:
+        return _logged(held, body, UNKNOWN)
+    seq = held.log(request.path, body, OK)
+    if record is None:
+        record = {"current": None, "applied_version": 0, "history": [], "steps": [], "step_index": {}}
+        held.dossiers[code] = record
+    out_of_order = version < record["applied_version"]
+    duplicate = version == record["applied_version"]
+    record["history"].append({"seq": seq, "endpoint": request.path, "phien_ban": version, "applied": not out_of_order,
+                              "out_of_order": out_of_order, "duplicate": duplicate})
+    if out_of_order:
+        return _answer(OK, f"Đã ghi nhận phiên bản {version}; hồ sơ giữ phiên bản mới hơn {record['applied_version']}.")
+    record["current"] = copy.deepcopy(body)
+    record["applied_version"] = version
     return _answer(OK, "Tiếp nhận hồ sơ thành công." if create else "Cập nhật hồ sơ thành công.")
 
 
-def install(app: Flask) -> None:
-    """Add the ``/dvcqg`` endpoints and the ``/_portal`` hooks to the sandbox app."""
-    app.extensions["sandbox_portal"] = PortalState()
+def _push(held: PortalState, body: dict[str, Any]) -> Response:
+    record = held.dossiers.get(body["ma_ho_so"])
+    if record is None:
+        return _logged(held, body, UNKNOWN)
+    step = body["buoc"]
+    known = record["step_index"].get(step["ma_buoc"])
+    if known is not None and known != step:
+        return _logged(held, body, (STEP_CONFLICT, f"Bước «{step['ma_buoc']}» đã được ghi nhận với nội dung khác."))
+    held.log(request.path, body, OK)
+    if known is not None:
+        return _answer(OK, "Bước xử lý đã được ghi nhận trước đó.")
+    record["step_index"][step["ma_buoc"]] = copy.deepcopy(step)
+    record["steps"].append(copy.deepcopy(step))
+    return _answer(OK, "Cập nhật quá trình xử lý thành công.")
 
-    @app.before_request
-    def portal_outage() -> Any:
-        # Runs after the app's own hook (which logs the request and applies /_faults).
-        if not request.path.startswith(PREFIX):
-            return None
-        state = _portal()
-        with state.lock:
-            if state.outage["count"] <= 0:
-                return None
-            state.outage["count"] -= 1
-            mode, status = state.outage["mode"], state.outage["status"]
-        if mode == "ma_loi":
-            return _answer(*BUSY)
-        return _error(status, "loi_he_thong", "Cổng Dịch vụ công quốc gia đang gián đoạn, vui lòng thử lại sau "
-                                              "(mô phỏng).")
 
-    @app.post(f"{PREFIX}/ho-so/them-moi")
-    def portal_create() -> Any:
-        return _save_dossier(f"{PREFIX}/ho-so/them-moi", create=True)
+@bp.post(f"{PREFIX}/ho-so/them-moi", endpoint="create", defaults={"create": True})
+@bp.post(f"{PREFIX}/ho-so/cap-nhat", endpoint="update", defaults={"create": False})
+@bearer
+def save_dossier(create: bool) -> Response:
+    return _receive(check_dossier, lambda held, body: _save(held, body, create))
 
-    @app.post(f"{PREFIX}/ho-so/cap-nhat")
-    def portal_update() -> Any:
-        return _save_dossier(f"{PREFIX}/ho-so/cap-nhat", create=False)
 
-    @app.post(f"{PREFIX}/qua-trinh")
-    def portal_step() -> Any:
-        if not _authorised():
-            return _unauthorised()
-        endpoint = f"{PREFIX}/qua-trinh"
-        body = request.get_json(silent=True)
-        problem = check_step(body)
-        state = _portal()
-        with state.lock:
-            if problem:
-                state.log(endpoint, body, problem[0])
-                return _answer(*problem)
-            assert isinstance(body, dict)
-            record = state.dossiers.get(body["ma_ho_so"])
-            if record is None:
-                state.log(endpoint, body, UNKNOWN[0])
-                return _answer(*UNKNOWN)
-            step = body["buoc"]
-            known = record["step_index"].get(step["ma_buoc"])
-            if known is not None and known != step:
-                state.log(endpoint, body, STEP_CONFLICT)
-                return _answer(STEP_CONFLICT, f"Bước «{step['ma_buoc']}» đã được ghi nhận với nội dung khác.")
-            state.log(endpoint, body, OK)
-            if known is not None:
-                return _answer(OK, "Bước xử lý đã được ghi nhận trước đó.")
-            record["step_index"][step["ma_buoc"]] = copy.deepcopy(step)
-            record["steps"].append(copy.deepcopy(step))
-        return _answer(OK, "Cập nhật quá trình xử lý thành công.")
+@bp.post(f"{PREFIX}/qua-trinh")
+@bearer
+def push_step() -> Response:
+    return _receive(check_step, _push)
 
-    @app.get("/_portal")
-    def portal_dump() -> Response:
-        state = _portal()
-        with state.lock:
-            return jsonify(state.snapshot())
 
-    @app.delete("/_portal")
-    def portal_clear() -> Response:
-        state = _portal()
-        with state.lock:
-            state.clear()
-            return jsonify(state.snapshot())
-
-    @app.post("/_portal/outage")
-    def portal_set_outage() -> Any:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            return _error(422, "du_lieu_khong_hop_le", "Nội dung yêu cầu phải là một đối tượng JSON.")
-        count, mode, status = body.get("count", 1), body.get("mode", "http"), body.get("status", 503)
-        if not _is_int(count) or count < 0:
-            return _error(422, "du_lieu_khong_hop_le", "“count” phải là số nguyên không âm.")
-        if mode not in OUTAGE_MODES:
-            return _error(422, "du_lieu_khong_hop_le", "“mode” phải là “http” hoặc “ma_loi”.")
-        if not _is_int(status) or not 500 <= status <= 599:
-            return _error(422, "du_lieu_khong_hop_le", "“status” phải là mã lỗi máy chủ HTTP (500–599).")
-        state = _portal()
-        with state.lock:
-            state.outage = {"count": count, "mode": mode, "status": status}
-            return jsonify({"outage": dict(state.outage)}), 201
+@bp.post("/_portal/outage")
+def set_outage() -> ResponseReturnValue:
+    body = json_object()
+    values = {"count": body.get("count", 1), "status": body.get("status", 503)}
+    check_ints(values, {"count": 0, "status": 500})
+    mode = body.get("mode", "http")
+    if mode not in OUTAGE_MODES:
+        raise Refused(422, "du_lieu_khong_hop_le", "“mode” phải là “http” hoặc “ma_loi”.")
+    if values["status"] > 599:
+        raise Refused(422, "du_lieu_khong_hop_le", "“status” phải là mã lỗi máy chủ HTTP (500–599).")
+    held = state("portal", PortalState)
+    with held.lock:
+        held.end_outage()
+        held.outage = Fault(PREFIX, "busy" if mode == "ma_loi" else "error", values["status"], 0, values["count"])
+        if values["count"]:
+            faults = state("faults", Queue)
+            with faults.lock:
+                faults.items.append(held.outage)
+        return jsonify({"outage": held.outage_dict()}), 201
