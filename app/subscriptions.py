@@ -96,6 +96,8 @@ PLATFORM_OPERATIONS: Mapping[str, Callable[..., Any]] = {"payment.collect": paym
 def add_platform_operations(registry: Registry) -> Registry:
     """Teach a connector registry the platform's own operations (create_app's, or one a test builds)."""
     for operation_id, func in PLATFORM_OPERATIONS.items():
+        if operation_id in registry.ids() and registry.get(operation_id).func is func:
+            continue  # already taught (an app registered again)
         registry.add_operation(operation_id, func)
     return registry
 
