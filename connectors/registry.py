@@ -87,6 +87,9 @@ class Registry:
     def call(self, operation_id: str, params: Mapping[str, Any]) -> Any:
         op = self.get(operation_id)
         provider = operation_id.split(".")[0]
+        if op.platform:
+            raise PermanentError(provider, "platform_operation",
+                                 f"Thao tác «{operation_id}» do hệ thống tự thực hiện cho một bước dịch vụ.")
         errors = sorted(Draft202012Validator(op.params_schema).iter_errors(params), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "tham số"

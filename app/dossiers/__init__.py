@@ -2,7 +2,7 @@
 
 Rules of this package (import-linter checks the order; tests/integration/test_core_structure.py the rest):
 
-- The caller commits. Nothing here calls ``session.commit``: every function runs in the caller's
+- The caller commits. Nothing here commits a session: every function runs in the caller's
   transaction and leaves after-commit jobs on the session. Web views, CLI commands and job entry points
   (app.jobs.*) commit; where work must be committed between phases (a payment recorded before the
   platform hears of it, a call marked in flight before the outside system answers), the job orders the

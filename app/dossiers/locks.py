@@ -5,7 +5,8 @@ system): a PostgreSQL advisory lock held on a connection of its own, so no trans
 outside system answers. SQLite (embedded mode) runs one job at a time: there it is always granted.
 
 `locked(model, id)` is the row lock for work done INSIDE the caller's transaction (SELECT … FOR UPDATE, the
-row read afresh): two transactions settling the same payment are seen one after the other.
+row read afresh): two transactions settling the same payment are seen one after the other. `lock(model, id)`
+takes the same lock without reading the row into the session (an object with unsaved changes keeps them).
 """
 
 from __future__ import annotations
@@ -45,3 +46,8 @@ def locked(model: type[M], row_id: Any) -> M | None:
     query: Any = select(model).where(model.id == row_id)  # type: ignore[attr-defined]
     row: M | None = db.session.scalar(query.with_for_update().execution_options(populate_existing=True))
     return row
+
+
+def lock(model: type[Any], row_id: Any) -> None:
+    """Lock the row until the caller's transaction ends, leaving the session's copy as it is."""
+    db.session.execute(select(model.id).where(model.id == row_id).with_for_update())

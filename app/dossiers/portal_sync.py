@@ -38,6 +38,7 @@ from app.dossiers import events
 from app.dossiers.clock import now_utc, retry_delays, stalled_since
 from app.dossiers.components import received_components
 from app.dossiers.fees import fee_lines
+from app.dossiers.locks import lock
 from app.extensions import db
 from app.models import AuditEvent, Dossier, PortalOutbox, User
 from app.models.user import N_
@@ -154,7 +155,7 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
     """Queue one finished process step of the dossier for the national portal."""
     dossier_id = _ensure_id(dossier)
     # The same row lock as a snapshot takes: a step is never committed behind a later version already sent.
-    db.session.execute(select(Dossier.id).where(Dossier.id == dossier_id).with_for_update())
+    lock(Dossier, dossier_id)
     step = {
         # Stable across retries (it is stored), unique per step: the portal deduplicates on it.
         "ma_buoc": f"{dossier.code}-{uuid.uuid4().hex[:12]}",

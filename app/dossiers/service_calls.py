@@ -181,18 +181,15 @@ class Answer:
         return "done"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Failure:
     """Throw the failure as a BPMN error; uncaught, it becomes an incident."""
 
     code: str
     message: str
-    caught: bool = False
 
     def move(self, run: WorkflowRun, call: ServiceCall) -> StepResult | None:
-        step = run.fail_service(call.engine_task_id, self.code, self.message)
-        self.caught = step is not None
-        return step
+        return run.fail_service(call.engine_task_id, self.code, self.message)
 
     def settle(self, call: ServiceCall, step: StepResult | None) -> str:
         call.error_code, call.error_message = self.code[:80], self.message

@@ -11,9 +11,9 @@ import requests
 from sqlalchemy import select
 
 from app.dossiers import payments
-from app.jobs import payments as payment_jobs
 from app.dossiers.services import submit_dossier
 from app.extensions import db
+from app.jobs import payments as payment_jobs
 from app.models import HumanTask, Payment, PaymentCallback, ServiceCall
 from connectors.payment import CALLBACK_FIELDS, DEFAULT_PAYMENT_SECRET, sign
 from tests.conftest import login, user

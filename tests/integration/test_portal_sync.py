@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from app.dossiers import portal_sync, services
 from app.dossiers.locks import exclusive
-from app.jobs import portal as portal_jobs
 from app.extensions import db
+from app.jobs import portal as portal_jobs
 from app.models import AuditEvent, Dossier, HumanTask, PortalOutbox
 from connectors import build_registry
 from connectors.base import CircuitBreaker

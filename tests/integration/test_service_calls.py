@@ -12,11 +12,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from app.jobs.service_calls import run_service_call
 from app.dossiers.services import submit_dossier
 from app.engine.runtime import WorkflowRun
 from app.extensions import db
 from app.jobs.queue import QUEUE_CONNECTORS, RqDispatcher
+from app.jobs.service_calls import run_service_call
 from app.models import AuditEvent, HumanTask, RegistryLookup, ServiceCall
 from connectors import build_registry
 from tests.conftest import REDIS_URL, login, user
