@@ -27,10 +27,9 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, exists, func, or_, select, update
 
-from app.dossiers import events, portal_sync
+from app.dossiers import clock, events, portal_sync
 from app.dossiers.access import may_operate as may_operate
 from app.dossiers.access import visible_to as visible_to
-from app.dossiers.clock import is_stalled as waited_too_long
 from app.dossiers.clock import now_utc, retry_delays, stalled_since
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import OPEN_CALL_STATES, apply_step, bundle_for, report_engine_fault
@@ -226,7 +225,7 @@ def _audit(call: ServiceCall, action: str, message: str, actor: User | None = No
 def is_stalled(call: ServiceCall) -> bool:
     """Its job was lost (a worker or Redis restart): pending with no attempt made or due for too long, or
     waiting for a payment that was in fact made."""
-    if not waited_too_long(call.next_attempt_at or call.updated_at):
+    if not clock.is_stalled(call.next_attempt_at or call.updated_at):
         return False
     if call.state == "pending":
         return True
