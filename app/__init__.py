@@ -1,4 +1,4 @@
-"""MotCua application factory: config → extensions → blueprints → CLI; nothing else."""
+"""MotCua application factory: config → extensions → jobs, connectors, subscriptions → blueprints → CLI."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.login_manager.init_app(app)
 
-    from app.jobs import init_jobs
+    from app.jobs.queue import init_jobs
 
     init_jobs(app)
 
@@ -50,7 +50,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         {**app.config, "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": app.config["PREFILL_TIMEOUT"]}
     )
 
-    from app.dossiers import payments  # noqa: F401 - registers the platform's own operations (payment.collect)
+    from app.subscriptions import register as register_subscriptions
+
+    register_subscriptions(app)  # every reaction to a dossier's events, and the platform's own operations
     from app.web import register_web
 
     register_web(app)

@@ -136,7 +136,7 @@ def register_cli(app: Flask) -> None:
         """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own."""
         from redis import Redis
 
-        from app.jobs import QUEUES, app_worker
+        from app.jobs.queue import QUEUES, app_worker
 
         url = current_app.config["REDIS_URL"]
         if not url:
@@ -153,8 +153,9 @@ def register_cli(app: Flask) -> None:
     def portal_resend() -> None:
         """Re-queue every dossier with updates not yet accepted by the national portal (after an outage,
         a lost job or a fixed refusal); without Redis they are sent right here."""
-        from app.dossiers.portal_sync import configured, pending_summary, resend, sync_dossier
-        from app.jobs import ThreadDispatcher
+        from app.dossiers.portal_sync import configured, pending_summary, resend
+        from app.jobs.portal import sync_dossier
+        from app.jobs.queue import ThreadDispatcher
 
         if not configured():
             raise click.ClickException("Chưa cấu hình kết nối Cổng Dịch vụ công quốc gia (PORTAL_URL, PORTAL_TOKEN); "

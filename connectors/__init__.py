@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connectors.base import CircuitBreaker, HttpClient, RetryPolicy
-from connectors.registry import Registry
+from connectors.registry import PLATFORM_OPERATIONS, Registry
 
 MIN_SECRET_LENGTH = 16
 log = logging.getLogger(__name__)
@@ -60,18 +60,6 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
     return registry
 
 
-# Operations the platform carries out itself rather than a single call (see app/dossiers/payments.py).
-PLATFORM_OPERATIONS: dict[str, dict[str, Any]] = {
-    "payment.collect": {
-        "summary": "Thu phí, lệ phí trực tuyến qua Nền tảng thanh toán (chờ tới khi thanh toán xong)",
-        # The amount is the dossier's fee (procedure.json); so_tien, if given, must be that very fee.
-        "params": {"type": "object", "required": [],
-                   "properties": {"so_tien": {"type": "integer"}, "noi_dung": {"type": "string"}},
-                   "additionalProperties": False},
-    },
-}
-
-
 @functools.cache
 def operation_catalog() -> dict[str, Mapping[str, Any]]:
     """Every operation a service task may name, with its parameter schema, whatever is configured here."""
@@ -80,5 +68,5 @@ def operation_catalog() -> dict[str, Mapping[str, Any]]:
     registry = build_registry({**settings, "SMTP_HOST": "unconfigured.invalid",
                                "PAYMENT_SECRET": "x" * MIN_SECRET_LENGTH})
     catalog: dict[str, Mapping[str, Any]] = {op: registry.get(op).params_schema for op in registry.ids()}
-    catalog.update({op: spec["params"] for op, spec in PLATFORM_OPERATIONS.items()})
+    catalog.update({op: declared.params_schema for op, declared in PLATFORM_OPERATIONS.items()})
     return catalog

@@ -2,6 +2,11 @@
 
 A BPMN service task names an operation id; the job that runs it calls `registry.call(...)`, which checks
 the parameters before anything leaves the building and the result before anyone relies on it.
+
+Besides the providers' operations, the platform carries out some operations itself across several requests
+(`payment.collect`: start a payment, wait for the payer). They are declared once, in PLATFORM_OPERATIONS
+(so a procedure can be checked against them anywhere), and a registry learns the code that carries one out
+explicitly, with `registry.add_operation(id, func)` (create_app does, through app.subscriptions).
 """
 
 from __future__ import annotations
@@ -22,6 +27,30 @@ class Operation:
     params_schema: Mapping[str, Any]
     result_schema: Mapping[str, Any]
     func: Callable[..., Any]
+    platform: bool = False  # carried out by the platform: func(call, commit) may answer AWAIT
+
+
+# A platform operation's answer meaning "started; the result comes later" (the service task keeps waiting).
+AWAIT: Any = object()
+
+
+@dataclass(frozen=True)
+class PlatformOperation:
+    """An operation the platform carries out itself: declared here, its code bound with `add_operation`."""
+
+    id: str
+    summary: str
+    params_schema: Mapping[str, Any]
+
+
+PLATFORM_OPERATIONS: Mapping[str, PlatformOperation] = {op.id: op for op in (
+    PlatformOperation(
+        "payment.collect", "Thu phí, lệ phí trực tuyến qua Nền tảng thanh toán (chờ tới khi thanh toán xong)",
+        # The amount is the dossier's fee (procedure.json); so_tien, if given, must be that very fee.
+        {"type": "object", "required": [],
+         "properties": {"so_tien": {"type": "integer"}, "noi_dung": {"type": "string"}},
+         "additionalProperties": False}),
+)}
 
 
 class Registry:
@@ -37,6 +66,14 @@ class Registry:
         Draft202012Validator.check_schema(operation.result_schema)
         self._operations[operation.id] = operation
 
+    def add_operation(self, operation_id: str, func: Callable[..., Any]) -> None:
+        """Bind a platform operation declared in PLATFORM_OPERATIONS to the code that carries it out."""
+        try:
+            declared = PLATFORM_OPERATIONS[operation_id]
+        except KeyError:
+            raise ValueError(f"operation {operation_id} is not declared in PLATFORM_OPERATIONS") from None
+        self.register(Operation(declared.id, declared.summary, declared.params_schema, {}, func, platform=True))
+
     def get(self, operation_id: str) -> Operation:
         try:
             return self._operations[operation_id]
@@ -50,6 +87,9 @@ class Registry:
     def call(self, operation_id: str, params: Mapping[str, Any]) -> Any:
         op = self.get(operation_id)
         provider = operation_id.split(".")[0]
+        if op.platform:
+            raise PermanentError(provider, "platform_operation",
+                                 f"Thao tác «{operation_id}» do hệ thống tự thực hiện cho một bước dịch vụ.")
         errors = sorted(Draft202012Validator(op.params_schema).iter_errors(params), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "tham số"

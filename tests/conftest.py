@@ -237,6 +237,7 @@ def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Itera
     """
     import requests
 
+    from app.subscriptions import add_platform_operations
     from connectors import build_registry
     from connectors.payment import DEFAULT_PAYMENT_SECRET
 
@@ -246,7 +247,7 @@ def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Itera
                                 "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
     for provider in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS"):
         settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
-    built = build_registry(settings)
+    built = add_platform_operations(build_registry(settings))
     monkeypatch.setitem(app.extensions, "motcua_connectors", built)
     monkeypatch.setitem(app.config, "SERVICE_CALL_DELAYS", "0,0")  # three attempts, no pause
     monkeypatch.setitem(app.config, "PAYMENT_RECHECK", "")  # re-queries only when a test runs them
@@ -262,6 +263,7 @@ def live_national(live_server: LiveServer, sandbox: str) -> Iterator[LiveServer]
     """The live server's connectors pointed at the demo services, with callbacks coming back to it."""
     import requests
 
+    from app.subscriptions import add_platform_operations
     from connectors import build_registry
     from connectors.payment import DEFAULT_PAYMENT_SECRET
 
@@ -271,7 +273,7 @@ def live_national(live_server: LiveServer, sandbox: str) -> Iterator[LiveServer]
                                 "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
     for provider in ("POPULATION", "PAYMENT", "SMS"):
         settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
-    app.extensions["motcua_connectors"] = build_registry(settings)
+    app.extensions["motcua_connectors"] = add_platform_operations(build_registry(settings))
     app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
     requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
     yield live_server

@@ -7,6 +7,9 @@ payment; the other, and any replay, is recorded and changes nothing. Callbacks m
 re-queries a pending payment on a schedule. Once paid, the waiting task completes with the payment as its
 result and another job fetches the e-receipt PDF. A second successful payment for a fee already paid is
 refunded automatically: nobody is charged twice.
+
+Everything here runs in the caller's transaction and never commits: the web views and the jobs
+(app.jobs.payments) commit, between phases where the platform is called with no transaction open.
 """
 
 from __future__ import annotations
@@ -14,8 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
@@ -24,17 +27,18 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import delete, select
 
+from app.dossiers import events
 from app.dossiers.attachments import store_upload
+from app.dossiers.clock import now_utc, stalled_since
 from app.dossiers.errors import Conflict, Invalid, NotFound
-from app.dossiers.service_calls import AWAIT, PLATFORM_OPERATIONS, finish_call
-from app.dossiers.services import now_utc
+from app.dossiers.locks import locked
 from app.extensions import db
 from app.formats import vnd
-from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
 from app.models.user import ADMIN_ROLE, N_
 from connectors.base import ConnectorError, PermanentError
 from connectors.payment import CALLBACK_FIELDS, SIGNATURE_FIELD
+from connectors.registry import AWAIT
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,7 @@ def _connector() -> Any:
     return connector
 
 
-def _recheck_delays() -> list[float]:
+def recheck_delays() -> list[float]:
     return [float(x) for x in str(current_app.config.get("PAYMENT_RECHECK", "")).split(",") if x.strip()]
 
 
@@ -57,7 +61,8 @@ def _new_transaction_id() -> str:
     return "MC" + secrets.token_hex(10).upper()
 
 
-def _result(payment: Payment) -> dict[str, Any]:
+def result_of(payment: Payment) -> dict[str, Any]:
+    """What the payment step hands to the workflow once the fee is paid."""
     return {"ma_giao_dich": payment.transaction_id, "ma_thanh_toan": payment.platform_id,
             "so_tien": payment.amount, "da_thanh_toan": True,
             "thoi_gian_thanh_toan": payment.paid_at.isoformat() if payment.paid_at else None}
@@ -96,9 +101,10 @@ def amount_due(call: ServiceCall) -> int:
     return fee
 
 
-def collect(call: ServiceCall) -> Any:
+def collect(call: ServiceCall, commit: Callable[[], None]) -> Any:
     """`payment.collect` (params: noi_dung, optionally so_tien = the fee): start a payment of the dossier's fee
-    and wait for it, or return a settled one."""
+    and wait for it, or return a settled one. `commit` is the job's: a new payment is committed before the
+    platform hears of it."""
     amount = amount_due(call)
     if amount <= 0:
         return {"so_tien": 0, "da_thanh_toan": True, "mien_phi": True}
@@ -106,18 +112,21 @@ def collect(call: ServiceCall) -> Any:
                                        .order_by(Payment.id)))
     paid = next((p for p in payments if p.state in ("paid", "refunded")), None)
     if paid is not None:
-        return _result(paid)  # settled while an earlier attempt was failing: just hand the result on
+        return result_of(paid)  # settled while an earlier attempt was failing: just hand the result on
     payment = next((p for p in payments if p.state == "pending"), None)
     if payment is None:
         payment = Payment(dossier_id=call.dossier_id, service_call_id=call.id, transaction_id=_new_transaction_id(),
                           amount=amount, description=str(call.params.get("noi_dung") or call.title)[:255])
         db.session.add(payment)
-        db.session.commit()  # the transaction id is ours before it exists anywhere else
-    _create_at_platform(payment, call.dossier)
+        commit()  # the transaction id is ours before it exists anywhere else
+    open_at_platform(payment)
     return AWAIT
 
 
-def _create_at_platform(payment: Payment, dossier: Dossier) -> None:
+def open_at_platform(payment: Payment) -> None:
+    """Create the payment at the platform (ConnectorError if it cannot be reached); the payer's page and the
+    re-queries follow (`payment_opened`)."""
+    dossier = payment.dossier
     base = str(current_app.config["PUBLIC_URL"]).rstrip("/")
     registry = current_app.extensions["motcua_connectors"]
     answer = registry.call("payment.create_payment", {
@@ -127,18 +136,16 @@ def _create_at_platform(payment: Payment, dossier: Dossier) -> None:
     payment.platform_id, payment.pay_url = str(answer["ma_thanh_toan"]), str(answer["url_thanh_toan"])
     _note(payment, "payment_created", N_("Tạo giao dịch thanh toán %(transaction)s: %(amount)s."),
           transaction=payment.transaction_id, amount=payment.amount)
-    delays = _recheck_delays()
-    if delays:
-        enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, 1,
-                             job_id=f"pay-check-{payment.id}-1", delay=delays[0], retry=False)
-    db.session.commit()
-
-
-PLATFORM_OPERATIONS["payment.collect"] = collect
+    db.session.flush()
+    events.publish(events.payment_opened, payment=payment)
 
 
 def new_payment(dossier: Dossier, user: User) -> Payment:
-    """The payer asks to pay (again, after cancelling): reuse the open payment or start a new one."""
+    """The payer asks to pay (again, after cancelling): the open payment, or a new one not yet at the platform.
+
+    The caller commits it (the transaction id is ours before it exists anywhere else), then, for a new one,
+    calls `open_for_payer` and commits again.
+    """
     if dossier.applicant_user_id != user.id:
         raise NotFound(gettext("Không tìm thấy hồ sơ %(code)s.", code=dossier.code), code="dossier_not_found")
     call = awaiting_call(dossier)
@@ -155,11 +162,16 @@ def new_payment(dossier: Dossier, user: User) -> Payment:
                       amount=amount,
                       description=str(call.params.get("noi_dung") or call.title)[:255])
     db.session.add(payment)
-    db.session.commit()
+    db.session.flush()
+    return payment
+
+
+def open_for_payer(payment: Payment) -> Payment:
+    """Open a payment `new_payment` started at the platform, for the payer waiting on the page; Conflict if the
+    platform cannot be reached (the caller rolls back: the payer may try again)."""
     try:
-        _create_at_platform(payment, dossier)
+        open_at_platform(payment)
     except ConnectorError as exc:
-        db.session.rollback()
         raise Conflict(gettext("Chưa tạo được giao dịch thanh toán: %(reason)s Vui lòng thử lại sau.",
                                reason=exc.message),
                        code="payment_unavailable") from exc
@@ -169,10 +181,11 @@ def new_payment(dossier: Dossier, user: User) -> Payment:
 # ---------------------------------------------------------------- what the platform tells us
 
 
-def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payment | None]:
+def take_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payment | None]:
     """Verify and apply a signed callback (source "ipn" or "return"); every call is recorded.
 
-    Raises Invalid for a bad signature or unreadable fields (nothing is applied).
+    Raises Invalid for a bad signature or unreadable fields: nothing is applied, and the refused callback's
+    trace is left for the caller to commit.
     """
     plain = {str(k): str(v) for k, v in fields.items()}
     try:
@@ -181,19 +194,16 @@ def receive_callback(fields: Mapping[str, str], source: str) -> tuple[str, Payme
         _record_refused(plain, f"{source}:{exc.code}"[:40])
         raise Invalid(exc.message, code=exc.code) from exc
     plain = {name: plain[name] for name in (*CALLBACK_FIELDS, SIGNATURE_FIELD)}  # what the signature covers
-    payment = db.session.scalar(select(Payment).where(Payment.transaction_id == info["ma_giao_dich"])
-                                .with_for_update().execution_options(populate_existing=True))
+    payment_id = db.session.scalar(select(Payment.id).where(Payment.transaction_id == info["ma_giao_dich"]))
+    payment = locked(Payment, payment_id) if payment_id is not None else None
     if payment is None or payment.amount != info["so_tien"] or payment.dossier.code != info["ma_ho_so"]:
         outcome = ("unknown" if payment is None else
                    "amount_mismatch" if payment.amount != info["so_tien"] else "dossier_mismatch")
         db.session.add(PaymentCallback(payment_id=payment.id if payment else None, fields=plain,
                                        outcome=f"{source}:{outcome}"))
-        db.session.commit()
         return outcome, payment
     outcome = settle(payment, bool(info["da_thanh_toan"]), info["thoi_gian"], source)
     db.session.add(PaymentCallback(payment_id=payment.id, fields=plain, outcome=f"{source}:{outcome}"))
-    db.session.commit()
-    after_settle(payment, outcome)
     return outcome, payment
 
 
@@ -227,7 +237,6 @@ def _record_refused(fields: Mapping[str, str], outcome: str) -> None:
     if oldest_kept is not None:
         db.session.execute(delete(PaymentCallback).where(PaymentCallback.payment_id.is_(None),
                                                          PaymentCallback.id < oldest_kept))
-    db.session.commit()
 
 
 def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
@@ -243,9 +252,7 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
         _note(payment, "payment_cancelled", N_("Giao dịch %(transaction)s đã bị hủy trên nền tảng thanh toán."),
               transaction=payment.transaction_id)
         return "cancelled"
-    call = (db.session.scalar(select(ServiceCall).where(ServiceCall.id == payment.service_call_id)
-                              .with_for_update().execution_options(populate_existing=True))
-            if payment.service_call_id else None)
+    call = locked(ServiceCall, payment.service_call_id) if payment.service_call_id else None
     call_open = call is not None and call.state in ("pending", "waiting", "failed")
     others_paid = db.session.scalar(select(Payment.id).where(
         Payment.service_call_id == payment.service_call_id, Payment.id != payment.id,
@@ -267,17 +274,9 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
 SOURCES = {"ipn": N_("thông báo của nền tảng"), "return": N_("trang trả về"), "requery": N_("tra soát")}
 
 
-def after_settle(payment: Payment, outcome: str) -> None:
-    """What follows a settled payment, after its commit: the task moves on, the receipt is fetched."""
-    if outcome == "applied":
-        enqueue_after_commit(db.session, QUEUE_CONNECTORS, fetch_receipt, payment.id,
-                             job_id=f"pay-receipt-{payment.id}")
-        db.session.commit()
-        if payment.service_call_id:
-            finish_call(payment.service_call_id, _result(payment), record=False)  # "payment_paid" says it
-    elif outcome == "double_charge":
-        _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"HT-{payment.transaction_id}-trung")
-        db.session.commit()
+def refund_double_charge(payment: Payment) -> None:
+    """A second payment of a fee already paid is given back in full."""
+    _request_refund(payment, REFUND_ALL, "Hoàn tiền thanh toán trùng", f"HT-{payment.transaction_id}-trung")
 
 
 def _note(payment: Payment, action: str, message: str, actor: User | None = None, **params: Any) -> None:
@@ -288,14 +287,15 @@ def _note(payment: Payment, action: str, message: str, actor: User | None = None
                               note=message, note_params=params, at=now_utc()))
 
 
-# ---------------------------------------------------------------- jobs
+# ---------------------------------------------------------------- phases of the jobs (app.jobs.payments)
 
 
-def recheck_payment(payment_id: int, n: int) -> str:
-    """Ask the platform about a payment still pending (its callback may be lost); on a schedule, then give up."""
+def ask_platform(payment_id: int) -> tuple[str, dict[str, Any]] | None:
+    """What the platform says of a payment still pending (its callback may be lost): (status, answer), with
+    status "unknown" if it cannot be asked; None if there is nothing to ask."""
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.state != "pending":
-        return "skipped"
+        return None
     answer: dict[str, Any] = {}
     try:
         answer = current_app.extensions["motcua_connectors"].call("payment.query_payment",
@@ -304,37 +304,36 @@ def recheck_payment(payment_id: int, n: int) -> str:
     except ConnectorError as exc:
         log.warning("payment %s re-query failed: %s", payment_id, exc.code)
         status = "unknown"
-    db.session.rollback()  # the answer is in; read the payment afresh under its lock
-    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update()
-                                .execution_options(populate_existing=True))
+    return status, answer
+
+
+def apply_recheck(payment_id: int, n: int, status: str, answer: Mapping[str, Any]) -> tuple[str, float | None]:
+    """Apply the platform's answer to re-query `n` under the payment's lock: the outcome, and the pause before
+    the next re-query (None: no more)."""
+    payment = locked(Payment, payment_id)
     assert payment is not None
     if payment.state != "pending":
-        db.session.commit()
-        return "skipped"  # a callback settled it while we asked
+        return "skipped", None  # a callback settled it while we asked
     payment.checks += 1
-    outcome = "pending"
+    outcome, delay = "pending", None
     if status in ("da_thanh_toan", "da_hoan_tien"):
-        outcome = settle(payment, True, _platform_time(answer.get("thoi_gian_thanh_toan")), "requery")
+        outcome = settle(payment, True, platform_time(answer.get("thoi_gian_thanh_toan")), "requery")
     elif status == "da_huy":
         outcome = settle(payment, False, now_utc(), "requery")
-    delays = _recheck_delays()
+    delays = recheck_delays()
     if outcome == "pending" and (n < len(delays) or (status == "unknown" and delays)):
         # While the platform cannot be asked, keep asking at the last pause: its answer decides, not our clock.
         delay = delays[min(n, len(delays) - 1)]
-        enqueue_after_commit(db.session, QUEUE_CONNECTORS, recheck_payment, payment.id, n + 1,
-                             job_id=f"pay-check-{payment.id}-{n + 1}", delay=delay, retry=False)
     elif outcome == "pending" and status == "cho_thanh_toan":
         # The platform says nobody paid: the link stops being offered; the dossier page lets them start again.
         payment.state = "cancelled"
         _note(payment, "payment_expired", N_("Giao dịch %(transaction)s quá thời hạn thanh toán."),
               transaction=payment.transaction_id)
         outcome = "expired"
-    db.session.commit()
-    after_settle(payment, outcome)
-    return outcome
+    return outcome, delay
 
 
-def _platform_time(value: Any) -> datetime:
+def platform_time(value: Any) -> datetime:
     """The platform's time of payment; one given without an offset is Vietnam time."""
     if isinstance(value, str) and value:
         try:
@@ -345,7 +344,7 @@ def _platform_time(value: Any) -> datetime:
     return now_utc()
 
 
-def fetch_receipt(payment_id: int) -> str:
+def store_receipt(payment_id: int) -> str:
     """Fetch the e-receipt PDF once the payment is confirmed, and keep it with the dossier."""
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.state not in ("paid", "refunded") or payment.receipt_sha256:
@@ -355,7 +354,6 @@ def fetch_receipt(payment_id: int) -> str:
                               None, accept=["application/pdf"])
     attachment.dossier_id = payment.dossier_id
     payment.receipt_sha256 = attachment.sha256
-    db.session.commit()
     return "stored"
 
 
@@ -388,8 +386,7 @@ def _request_refund(payment: Payment, amount: int, reason: str, request_key: str
     else:
         _note(payment, "refund_requested", N_("Yêu cầu hoàn %(amount)s cho giao dịch %(transaction)s: %(reason)s"),
               actor, amount=amount, transaction=payment.transaction_id, reason=reason)
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, refund_row.id,
-                         job_id=f"pay-refund-{refund_row.id}")
+    events.publish(events.refund_requested, refund=refund_row, job_id=f"pay-refund-{refund_row.id}")
 
 
 def _pending_refunds(payment: Payment) -> int:
@@ -418,7 +415,7 @@ def may_refund(user: User, dossier: Dossier) -> bool:
 
 def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
-    payment = db.session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    payment = locked(Payment, payment_id)
     if payment is None or not may_refund(user, payment.dossier):
         raise NotFound(gettext("Không tìm thấy giao dịch số %(id)s.", id=payment_id), code="payment_not_found")
     if payment.state not in ("paid", "refunded"):
@@ -434,23 +431,20 @@ def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     return payment
 
 
-def refund_job(refund_id: int) -> str:
+def carry_out_refund(refund_id: int) -> str:
     """Carry out one refund request. Requests for one payment run one at a time (the payment row is locked);
     a replayed job finds its request done; the platform dedupes the key if an answer was lost."""
     request = db.session.get(Refund, refund_id)
     if request is None or request.state != "pending":
         return "skipped"
-    payment = db.session.scalar(select(Payment).where(Payment.id == request.payment_id).with_for_update()
-                                .execution_options(populate_existing=True))
+    payment = locked(Payment, request.payment_id)
     request = db.session.get(Refund, refund_id, populate_existing=True)
     assert payment is not None and request is not None
     if request.state != "pending":
-        db.session.commit()
         return "skipped"
     amount = payment.amount - payment.refunded_amount if request.amount == REFUND_ALL else request.amount
     if amount <= 0:
         request.state, request.finished_at = "done", now_utc()
-        db.session.commit()
         return "skipped"  # nothing left to give back
     try:
         answer = current_app.extensions["motcua_connectors"].call("payment.refund", {
@@ -461,7 +455,6 @@ def refund_job(refund_id: int) -> str:
         request.state, request.error, request.finished_at = "refused", exc.message, now_utc()
         _note(payment, "refund_failed", N_("Không hoàn được %(amount)s cho giao dịch %(transaction)s: %(error)s"),
               amount=amount, transaction=payment.transaction_id, error=exc.message)
-        db.session.commit()
         return "refused"
     # The platform's running total is the truth: a lost answer retried under the same key counts once.
     total = max(payment.refunded_amount, int(answer["so_tien_hoan"]))
@@ -471,14 +464,13 @@ def refund_job(refund_id: int) -> str:
         payment.state = "refunded"
     _note(payment, "refunded", N_("Đã hoàn %(amount)s cho giao dịch %(transaction)s: %(reason)s"),
           amount=amount, transaction=payment.transaction_id, reason=request.reason)
-    db.session.commit()
     return "refunded"
 
 
 def stalled_refunds(user: User) -> list[Refund]:
     """Refunds asked for but not carried out after SERVICE_CALL_STALL (the platform down for long, or the
     job lost), for the dossiers the user may refund: they are listed with the incidents."""
-    cutoff = now_utc() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
+    cutoff = stalled_since()
     rows = db.session.scalars(select(Refund).where(Refund.state == "pending", Refund.requested_at < cutoff)
                               .order_by(Refund.requested_at))
     return [r for r in rows if may_refund(user, r.payment.dossier)]
@@ -492,6 +484,5 @@ def retry_refund(refund_id: int, user: User) -> Refund:
     if request.state != "pending":
         raise Conflict(gettext("Yêu cầu hoàn tiền này đã được xử lý."), code="refund_closed")
     _note(request.payment, "refund_retry", N_("Thử lại yêu cầu hoàn tiền số %(id)s."), user, id=request.id)
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, refund_job, request.id,
-                         job_id=f"pay-refund-{request.id}-{uuid4().hex[:8]}")
+    events.publish(events.refund_requested, refund=request, job_id=f"pay-refund-{request.id}-{uuid4().hex[:8]}")
     return request

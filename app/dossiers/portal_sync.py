@@ -18,23 +18,28 @@ A row's state is read from its columns: unsent and ``next_attempt_at`` set → r
 scheduled for that time); unsent, an error and no ``next_attempt_at`` → refused (the queue is stopped).
 A PostgreSQL advisory lock per dossier keeps two jobs from sending at once, so a duplicated job sends
 nothing twice; the portal also treats a repeated ``ma_buoc`` or ``phien_ban`` as a retry.
+
+The rows are written by hooks on the dossier's events (app.subscriptions); the sending job is
+app.jobs.portal.sync_dossier, which commits between the phases kept here.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.dossiers import events
+from app.dossiers.clock import now_utc, retry_delays, stalled_since
 from app.dossiers.components import received_components
 from app.dossiers.fees import fee_lines
+from app.dossiers.locks import lock
 from app.extensions import db
-from app.jobs import QUEUE_CONNECTORS, enqueue_after_commit
 from app.models import AuditEvent, Dossier, PortalOutbox, User
 from app.models.user import N_
 from connectors.base import ConnectorError
@@ -44,16 +49,11 @@ log = logging.getLogger(__name__)
 
 PUSH_DOSSIER = "portal.push_dossier"
 PUSH_STEP = "portal.push_step"
-BUSY_DELAY = 2.0  # seconds before a job that found another one sending for the dossier looks again
 _DEFAULT_DELAY = 60.0  # when SERVICE_CALL_DELAYS is empty
 _SLACK = timedelta(seconds=1)  # a retry time this close counts as due (clocks of workers differ a little)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _registry() -> Any | None:
+def registry() -> Any | None:
     """The connector registry if it can reach the portal, else None."""
     registry = current_app.extensions.get("motcua_connectors")
     if registry is None:
@@ -63,7 +63,7 @@ def _registry() -> Any | None:
 
 
 def configured() -> bool:
-    return _registry() is not None
+    return registry() is not None
 
 
 # ---------------------------------------------------------------- recording (in the caller's transaction)
@@ -125,18 +125,13 @@ def _ensure_id(dossier: Dossier) -> int:
     return dossier.id
 
 
-def _queue(dossier_id: int, job_id: str, *args: int, delay: float = 0.0) -> None:
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, sync_dossier, dossier_id, *args,
-                         job_id=job_id, delay=delay, retry=False)
-
-
 def _add(dossier_id: int, kind: str, payload: dict[str, Any]) -> PortalOutbox:
-    row = PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=_now(), attempts=0,
+    row = PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=now_utc(), attempts=0,
                        last_error="")
     db.session.add(row)
     db.session.flush()
     if configured():  # otherwise the job would do nothing: the row waits for `flask portal resend`
-        _queue(dossier_id, f"portal-{dossier_id}-{row.id}")
+        events.publish(events.portal_update_owed, dossier_id=dossier_id, job_id=f"portal-{dossier_id}-{row.id}")
     return row
 
 
@@ -160,7 +155,7 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
     """Queue one finished process step of the dossier for the national portal."""
     dossier_id = _ensure_id(dossier)
     # The same row lock as a snapshot takes: a step is never committed behind a later version already sent.
-    db.session.execute(select(Dossier.id).where(Dossier.id == dossier_id).with_for_update())
+    lock(Dossier, dossier_id)
     step = {
         # Stable across retries (it is stored), unique per step: the portal deduplicates on it.
         "ma_buoc": f"{dossier.code}-{uuid.uuid4().hex[:12]}",
@@ -176,83 +171,45 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
     _add(dossier_id, "step", {"ma_ho_so": dossier.code, "buoc": step})
 
 
-# ---------------------------------------------------------------- the job
+# ---------------------------------------------------------------- phases of the sending job
 
 
-def _refused(row: PortalOutbox) -> bool:
+def is_refused(row: PortalOutbox) -> bool:
     return row.sent_at is None and bool(row.last_error) and row.next_attempt_at is None
 
 
-def _head(dossier_id: int) -> PortalOutbox | None:
+def head(dossier_id: int) -> PortalOutbox | None:
+    """The dossier's first unsent row (read afresh)."""
     return db.session.scalars(
         select(PortalOutbox).where(PortalOutbox.dossier_id == dossier_id, PortalOutbox.sent_at.is_(None))
         .order_by(PortalOutbox.id).limit(1).execution_options(populate_existing=True)
     ).first()
 
 
-def _send(registry: Any, kind: str, payload: dict[str, Any]) -> None:
+def waits_for_retry(row: PortalOutbox, retry_row: int, retry_attempt: int) -> bool:
+    """A scheduled retry owns the row's next attempt, and this job (retry_row, retry_attempt) is not it."""
+    mine = row.id == retry_row and row.attempts == retry_attempt
+    return row.next_attempt_at is not None and row.next_attempt_at > now_utc() + _SLACK and not mine
+
+
+def send(registry: Any, kind: str, payload: dict[str, Any]) -> None:
+    """Send one row (no transaction should be open: the portal may take its time)."""
     if kind == "dossier":
         registry.call(PUSH_DOSSIER, {"payload": payload})
     else:
         registry.call(PUSH_STEP, {"ma_ho_so": payload["ma_ho_so"], "buoc": payload["buoc"]})
 
 
-def sync_dossier(dossier_id: int, retry_row: int = 0, retry_attempt: int = 0) -> str:
-    """Send the dossier's unsent outbox rows in order. Returns what happened (for logs and tests):
-
-    ``idle`` nothing to send · ``sent:N`` all sent · ``retry`` a transient failure, retry scheduled ·
-    ``refused`` the portal refused a row (queue stopped) · ``blocked`` the queue is stopped, nothing tried ·
-    ``waiting`` a scheduled retry owns the next attempt · ``busy`` another job is sending (looks again later) ·
-    ``not_configured`` no portal connector.
-
-    (retry_row, retry_attempt) mark the job a failure scheduled: it may try before ``next_attempt_at``.
-    """
-    from app.dossiers.service_calls import exclusive
-
-    registry = _registry()
-    if registry is None:
-        return "not_configured"
-    with exclusive("portal", dossier_id) as mine:
-        if not mine:
-            _queue(dossier_id, f"portal-{dossier_id}-busy-{uuid.uuid4().hex[:8]}", retry_row, retry_attempt,
-                   delay=BUSY_DELAY)
-            db.session.commit()
-            return "busy"
-        return _drain(registry, dossier_id, retry_row, retry_attempt)
+def mark_sent(row_id: int) -> None:
+    row = db.session.get(PortalOutbox, row_id, populate_existing=True)
+    assert row is not None
+    row.attempts += 1
+    row.sent_at, row.next_attempt_at = now_utc(), None
 
 
-def _drain(registry: Any, dossier_id: int, retry_row: int, retry_attempt: int) -> str:
-    sent = 0
-    while True:
-        row = _head(dossier_id)
-        if row is None:
-            db.session.commit()
-            return f"sent:{sent}" if sent else "idle"
-        if _refused(row):
-            db.session.commit()
-            return "blocked"
-        mine = row.id == retry_row and row.attempts == retry_attempt
-        if row.next_attempt_at is not None and row.next_attempt_at > _now() + _SLACK and not mine:
-            db.session.commit()
-            return "waiting"
-        row_id, kind, payload = row.id, row.kind, row.payload
-        db.session.commit()  # no transaction stays open while the portal answers
-        try:
-            _send(registry, kind, payload)
-        except ConnectorError as exc:
-            db.session.rollback()
-            return _failed(dossier_id, row_id, exc)
-        row = db.session.get(PortalOutbox, row_id, populate_existing=True)
-        assert row is not None
-        row.attempts += 1
-        row.sent_at, row.next_attempt_at = _now(), None
-        db.session.commit()
-        sent += 1
-
-
-def _failed(dossier_id: int, row_id: int, exc: ConnectorError) -> str:
-    from app.dossiers.service_calls import retry_delays
-
+def record_failure(dossier_id: int, row_id: int, exc: ConnectorError) -> tuple[PortalOutbox, float | None]:
+    """Record a failed send: the row and the pause before its retry, or None when the portal refused it (the
+    dossier's queue stops, an audit event says so)."""
     row = db.session.get(PortalOutbox, row_id, populate_existing=True)
     assert row is not None
     row.attempts += 1
@@ -261,26 +218,23 @@ def _failed(dossier_id: int, row_id: int, exc: ConnectorError) -> str:
     if exc.transient:
         delays = retry_delays() or [_DEFAULT_DELAY]
         delay = delays[min(row.attempts, len(delays)) - 1]
-        row.next_attempt_at = _now() + timedelta(seconds=delay)
-        _queue(dossier_id, f"portal-{dossier_id}-{row.id}-r{row.attempts}", row.id, row.attempts, delay=delay)
-        db.session.commit()
+        row.next_attempt_at = now_utc() + timedelta(seconds=delay)
         if row.attempts > len(delays):
             log.warning("portal sync of dossier %s still failing after %d attempts (%s); retrying every %ss",
                         dossier_id, row.attempts, exc.code, delay)
         else:
             log.info("portal sync of dossier %s failed (%s); next attempt in %ss", dossier_id, exc.code, delay)
-        return "retry"
+        return row, delay
     row.next_attempt_at = None
     db.session.add(AuditEvent(
         dossier_id=dossier_id, actor_id=None, actor_name="", action="portal_sync_failed",
-        task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=_now(),
+        task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=now_utc(),
         note=N_("Cổng Dịch vụ công quốc gia từ chối %(what_msg)s (bản ghi đồng bộ số %(id)s): %(error)s "
                 "[%(code)s]. Các cập nhật sau của hồ sơ tạm dừng; khắc phục rồi chạy «flask portal resend»."),
         note_params={"what_msg": what, "id": row.id, "error": exc.message, "code": exc.code},
     ))
-    db.session.commit()
     log.warning("portal sync of dossier %s stopped: outbox row %s refused (%s)", dossier_id, row_id, exc.code)
-    return "refused"
+    return row, None
 
 
 # ---------------------------------------------------------------- for operators
@@ -309,7 +263,7 @@ def unsent_dossiers() -> list[int]:
 def problems() -> list[tuple[Dossier, PortalOutbox]]:
     """Dossiers whose sync waits for a person: the first unsent row was refused, or has been owed for longer
     than SERVICE_CALL_STALL (a long outage, or a retry job that was lost). Oldest first, in one query."""
-    cutoff = _now() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
+    cutoff = stalled_since()
     heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
              .group_by(PortalOutbox.dossier_id))
     refused = and_(PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None))
@@ -326,19 +280,20 @@ def resend(enqueue: bool = True, dossier_ids: list[int] | None = None, actor: Us
     The caller commits. Returns the dossier ids concerned."""
     unsent = unsent_dossiers()
     ids = unsent if dossier_ids is None else [i for i in unsent if i in dossier_ids]
-    now = _now()
+    now = now_utc()
     for dossier_id in ids:
-        head = _head(dossier_id)
-        if head is not None and (head.next_attempt_at is not None or _refused(head)):
-            if _refused(head):
+        first = head(dossier_id)
+        if first is not None and (first.next_attempt_at is not None or is_refused(first)):
+            if is_refused(first):
                 db.session.add(AuditEvent(
                     dossier_id=dossier_id, actor_id=actor.id if actor else None,
                     actor_name=actor.full_name if actor else "", action="portal_sync_resend",
                     task_title="Đồng bộ Cổng Dịch vụ công quốc gia", at=now,
                     note=N_("Gửi lại bản ghi đồng bộ số %(id)s lên Cổng Dịch vụ công quốc gia."),
-                    note_params={"id": head.id}))
-            head.next_attempt_at = now
+                    note_params={"id": first.id}))
+            first.next_attempt_at = now
         if enqueue:
-            _queue(dossier_id, f"portal-{dossier_id}-resend-{uuid.uuid4().hex[:8]}")
+            events.publish(events.portal_update_owed, dossier_id=dossier_id,
+                           job_id=f"portal-{dossier_id}-resend-{uuid.uuid4().hex[:8]}")
     db.session.flush()
     return ids

@@ -3,6 +3,7 @@
 The manifest maps form fields (JSON pointers) to registry fields: `"/nguoi_yeu_cau/ho_ten":
 "population:ho_ten"`, with an optional named transform (`|address`, `|sex`). A registry that is down or
 slow leaves the form empty but usable, with a notice; submitted values are validated like any others.
+Every look-up is logged (RegistryLookup) in the caller's transaction: the web view commits it.
 The form's own defaults stay: prefilled values are laid over them, never instead of them.
 """
 
@@ -10,13 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext, lazy_gettext
 
+from app.dossiers.clock import local_tz, now_utc
 from app.eforms.schema import form_defaults, pointer_to_path, resolve_pointer
 from app.extensions import db
 from app.formats import DATETIME_FORMAT
@@ -104,10 +103,9 @@ def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) 
                                 "vui lòng tự điền tờ khai hoặc thử lại sau.")
     db.session.add(RegistryLookup(user_id=user.id, operation="population.lookup_citizen", subject=user.personal_id,
                                   purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40]))
-    db.session.commit()
     if record is None:
         return result
-    stamp = datetime.now(UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(DATETIME_FORMAT)
+    stamp = now_utc().astimezone(local_tz()).strftime(DATETIME_FORMAT)
     for pointer, source in mapping.items():
         provider, _, spec = source.partition(":")
         name, _, transform = spec.partition("|")

@@ -1,49 +1,50 @@
 """Dossier use cases: submit, claim, complete a step, look up. Authorization is checked here.
 
 Each use case runs in the caller's transaction: load the workflow document, run the engine until it
-waits, write the document and the projections (dossier, human_task, audit_event), and leave follow-up
-jobs to be enqueued after commit. The caller commits; any exception means nothing happened.
+waits, write the document and the projections (through app.dossiers.progress, which publishes what
+happened), and leave follow-up jobs to be enqueued after commit. The caller commits; any exception
+means nothing happened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import gettext, ngettext
+from flask_babel import gettext
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from app import formats
-from app.dossiers import fees, portal_sync
+from app.dossiers import events
+from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
-from app.dossiers.calendar import UNIT_WORKING_DAYS, CalendarOverride, OfficeHours, WorkingCalendar
+from app.dossiers.clock import local_tz as local_tz
+from app.dossiers.clock import now_utc as now_utc
 from app.dossiers.components import reception_problems
+from app.dossiers.deadlines import ProcessingRule as ProcessingRule
+from app.dossiers.deadlines import appointment as appointment
+from app.dossiers.deadlines import calendar_for as calendar_for
+from app.dossiers.deadlines import fee_for as fee_for
+from app.dossiers.deadlines import next_dossier_code as next_dossier_code
+from app.dossiers.deadlines import processing_rule as processing_rule
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.lookups import checked_result
+from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
+from app.dossiers.progress import apply_step, report_engine_fault, set_status, status_property
+from app.dossiers.progress import bundle_for as bundle_for
+from app.dossiers.progress import open_tasks as open_tasks
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
-from app.engine.runtime import EngineError, SpecBundle, StepResult, TaskNotReady, WorkflowRun, get_bundle
+from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
-from app.identifiers import IdentifierError, format_dossier_code, parse_dossier_code
-from app.jobs import QUEUE_CONNECTORS, QUEUE_NOTIFICATIONS, enqueue_after_commit
-from app.jobs.tasks import notify_status_change
+from app.identifiers import IdentifierError, parse_dossier_code
 from app.models import (
-    Agency,
     AuditEvent,
-    CalendarDay,
     Dossier,
-    DossierCounter,
     HumanTask,
     Procedure,
     ProcedureVersion,
@@ -52,257 +53,15 @@ from app.models import (
     User,
     WorkflowInstance,
 )
-from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, PAUSING_STATUSES, STATUSES
+from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import CITIZEN_ROLE, N_
 
-OPEN_TASK_STATES = ("ready", "claimed")
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
-
-
-def local_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"])
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-# ---------------------------------------------------------------- calendar and codes
-
-
-def calendar_for(agency: Agency) -> WorkingCalendar:
-    """The agency's calendar; read once per session (a request), built once per process for equal inputs."""
-    cache: dict[int, WorkingCalendar] = db.session.info.setdefault("motcua_calendars", {})
-    if agency.id in cache:
-        return cache[agency.id]
-    rows = db.session.scalars(
-        select(CalendarDay).where(or_(CalendarDay.agency_id.is_(None), CalendarDay.agency_id == agency.id))
-    ).all()
-    # An agency's own row wins over a nation-wide one for the same day.
-    by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
-    overrides = tuple(sorted((r.day, r.working, r.note) for r in by_day.values()))
-    periods = tuple((a, b) for a, b in agency.office_hours) if agency.office_hours else None
-    cache[agency.id] = _calendar(overrides, periods, current_app.config["TIMEZONE"])
-    return cache[agency.id]
-
-
-@lru_cache(maxsize=128)
-def _calendar(overrides: tuple[tuple[date, bool, str], ...], periods: tuple[tuple[str, str], ...] | None,
-              tz: str) -> WorkingCalendar:
-    """Building the holiday table costs milliseconds; the same calendar serves every request that shares it."""
-    hours = OfficeHours()
-    if periods:
-        hours = OfficeHours(periods=tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in periods))
-    return WorkingCalendar([CalendarOverride(day=d, working=w, note=n) for d, w, n in overrides],
-                           office_hours=hours, tz=tz)
-
-
-def next_dossier_code(agency: Agency, at: datetime) -> str:
-    """`<agency>-<YYMMDD>-<NNNN>`: an atomic per-agency, per-day counter (UPSERT … RETURNING)."""
-    if not agency.code:
-        raise Invalid(gettext("Cơ quan «%(agency)s» chưa có mã định danh nên chưa thể tiếp nhận hồ sơ.",
-                              agency=agency.name),
-                      code="agency_without_identifier")
-    day = at.astimezone(local_tz()).date()
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(DossierCounter)
-        .values(agency_id=agency.id, day=day, last_value=1)
-        .on_conflict_do_update(
-            index_elements=["agency_id", "day"], set_={"last_value": DossierCounter.last_value + 1}
-        )
-        .returning(DossierCounter.last_value)
-    )
-    seq = db.session.execute(stmt).scalar_one()
-    try:
-        return format_dossier_code(agency.code, day, seq)
-    except IdentifierError as exc:
-        raise Invalid(exc.message, code=exc.code) from exc
-
-
-def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:
-    pt = manifest["processing_time"]
-    raw = pt.get("online_amount", pt["amount"]) if channel == 2 else pt["amount"]
-    return Decimal(str(raw))
-
-
-def fee_for(manifest: Mapping[str, Any], channel: int, data: Any = None) -> int:
-    """The dossier's fee: the one computation (app/dossiers/fees.py) the receipt, payment and portal all show."""
-    return fees.fee_total(manifest, channel, data)
-
-
-def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: datetime, channel: int) -> datetime:
-    """The appointment date for the result, counted in the procedure's unit from the given receipt time."""
-    pt = manifest["processing_time"]
-    cutoff = time.fromisoformat(pt["cutoff"]) if pt.get("cutoff") else None
-    return calendar_for(agency).due_date(received_at, processing_amount(manifest, channel), pt["unit"], cutoff)
-
-
-@dataclass(frozen=True)
-class ProcessingRule:
-    """The processing time as the citizen reads it, written from the data `appointment` computes with."""
-
-    text: str  # the rule in words
-    due: datetime  # the appointment for a dossier received at the given moment
-    example: str  # that appointment in words
-
-
-def processing_rule(manifest: Mapping[str, Any], agency: Agency, channel: int, at: datetime) -> ProcessingRule:
-    """The rule behind `appointment`, in words, with what it gives for a dossier received at `at`: shown on the
-    procedure page and the receipt, so what they promise is what is computed (no hand-written note)."""
-    pt = manifest["processing_time"]
-    amount = processing_amount(manifest, channel)
-    whole = amount == amount.to_integral_value()
-    shown = int(amount) if whole else str(amount).replace(".", ",")
-    count = int(amount) if whole else 2  # the plural form of a fraction
-    if amount == 0:
-        time_text = gettext("Trả kết quả trong ngày tiếp nhận hồ sơ")
-    elif pt["unit"] == UNIT_WORKING_DAYS:
-        time_text = ngettext("%(amount)s ngày làm việc kể từ khi tiếp nhận hồ sơ",
-                             "%(amount)s ngày làm việc kể từ khi tiếp nhận hồ sơ", count, amount=shown)
-    else:
-        time_text = ngettext("%(amount)s ngày kể từ khi tiếp nhận hồ sơ", "%(amount)s ngày kể từ khi tiếp nhận hồ sơ",
-                             count, amount=shown)
-    calendar = calendar_for(agency)
-    threshold = pt.get("cutoff") or calendar.office_hours.closing.strftime("%H:%M")
-    if amount == 0:
-        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được trả kết quả trong ngày làm việc "
-                        "tiếp theo", time=threshold)
-    else:
-        # The same rule as the calendar's: counting starts at the next working day, which is day zero.
-        later = gettext("hồ sơ tiếp nhận sau %(time)s hoặc vào ngày nghỉ được tính từ ngày làm việc tiếp theo",
-                        time=threshold)
-    due = appointment(manifest, agency, at, channel)
-    tz = local_tz()
-    example = gettext("Tiếp nhận lúc %(at)s → hẹn trả kết quả %(due)s.", at=formats.local_datetime(at, tz),
-                      due=formats.local_datetime(due, tz))
-    return ProcessingRule(text=f"{time_text}; {later}.", due=due, example=example)
 
 
 def _text(value: Any, limit: int) -> str:
     return "" if value is None or isinstance(value, dict | list) else str(value)[:limit]
 
-
-# ---------------------------------------------------------------- status projection
-
-
-def set_status(dossier: Dossier, status: int, actor: User | None, note: str = "", task_title: str = "") -> None:
-    if status not in STATUSES:
-        raise ValueError(f"status {status} is not a TrangThaiHoSo value")
-    old = dossier.status
-    if old == status:
-        return
-    at = now_utc()
-    if old in PAUSING_STATUSES and status not in PAUSING_STATUSES and dossier.paused_at is not None:
-        dossier.due_at = calendar_for(dossier.agency).shift_for_pause(dossier.due_at, dossier.paused_at, at)
-        dossier.paused_at = None
-    if status in PAUSING_STATUSES and dossier.paused_at is None:
-        dossier.paused_at = at
-    if status == 2 and dossier.received_at is None:
-        # The legal time runs from receipt, not from the online submission: set the appointment anew.
-        dossier.received_at = at
-        dossier.due_at = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
-    if status in (3, 9) and dossier.finished_at is None:
-        dossier.finished_at = at
-    if status == 10:
-        dossier.returned_at = at
-        dossier.finished_at = dossier.finished_at or at
-    dossier.status = status
-    portal_sync.record_dossier(dossier)
-    from app.dossiers.payments import on_status  # payments builds on this module
-
-    on_status(dossier, status)
-    event = AuditEvent(
-        dossier_id=dossier.id, actor_id=actor.id if actor else None,
-        actor_name=actor.full_name if actor else "", action="status",
-        task_title=task_title, status_from=old, status_to=status, note=note, at=at,
-    )
-    db.session.add(event)
-    db.session.flush()
-    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, event.id,
-                         job_id=f"notify-{dossier.id}-{event.id}")
-
-
-def _status_property(props: Mapping[str, str]) -> int | None:
-    raw = props.get("dossierStatus")
-    if raw is None:
-        return None
-    value = int(raw)  # validated 1..10 at deploy
-    return value
-
-
-def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Decimal | None:
-    raw = props.get("allottedTime")
-    if raw is None:
-        return None
-    try:
-        days = Decimal(str(raw))
-    except InvalidOperation:
-        return None
-    return days * Decimal(str(calendar.office_hours.hours_per_day))
-
-
-def _apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
-    """Bring the projections in line with the workflow after the engine ran."""
-    waiting = open_tasks(dossier)
-    ready_ids = {t.id for t in step.ready}
-    for stale in waiting:
-        if stale.engine_task_id not in ready_ids:
-            stale.state = "cancelled"
-    known = {t.engine_task_id for t in waiting}
-    calendar = calendar_for(dossier.agency)
-    now = now_utc()
-    for ready in step.ready:
-        if ready.id in known:
-            continue
-        info = version.tasks.get(ready.spec_name, {})
-        hours = _allotted_hours(ready.properties, calendar)
-        task = HumanTask(
-            dossier_id=dossier.id, agency_id=dossier.agency_id, engine_task_id=ready.id,
-            spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
-            role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
-            due_at=calendar.add_working_hours(now, hours) if hours is not None else None,
-        )
-        db.session.add(task)
-        status = _status_property(ready.properties)
-        if status is not None:
-            set_status(dossier, status, actor, task_title=ready.title)
-    for end in step.end_events:
-        status = _status_property(end.properties)
-        if status is not None:
-            set_status(dossier, status, actor, task_title=end.title)
-    if step.completed and dossier.status not in FINAL_STATUSES:
-        set_status(dossier, 10, actor)
-    record_service_calls(dossier, step)
-
-
-def record_service_calls(dossier: Dossier, step: StepResult) -> None:
-    """One row per service task now waiting, and its job after commit; calls the workflow left are cancelled."""
-    known = {c.engine_task_id: c for c in db.session.scalars(
-        select(ServiceCall).where(ServiceCall.dossier_id == dossier.id,
-                                  ServiceCall.state.in_(("pending", "waiting", "failed"))))}
-    waiting = {c.id for c in step.service_calls}
-    for engine_task_id, stale in known.items():
-        if engine_task_id not in waiting:
-            stale.state, stale.finished_at = "cancelled", now_utc()
-    for call in step.service_calls:
-        if call.id in known:
-            continue
-        row = ServiceCall(dossier_id=dossier.id, engine_task_id=call.id, spec_name=call.spec_name,
-                          title=call.title[:500], operation=call.operation, params=call.params,
-                          result_variable=call.result_variable, state="pending", attempts=0, rounds=1)
-        db.session.add(row)
-        db.session.flush()
-        schedule_service_call(row, 1)
-
-
-def schedule_service_call(call: ServiceCall, attempt: int, delay: float = 0.0) -> None:
-    """Enqueue (after commit) attempt `attempt` of the call's current round; a job id names exactly that."""
-    from app.dossiers.service_calls import run_service_call
-
-    enqueue_after_commit(db.session, QUEUE_CONNECTORS, run_service_call, call.id, call.rounds, attempt,
-                         job_id=f"svc-{call.dossier_id}-{call.engine_task_id}-{call.rounds}-{attempt}",
-                         delay=delay, retry=False)
 
 
 def _engine_failure(exc: EngineError) -> Invalid:
@@ -311,20 +70,6 @@ def _engine_failure(exc: EngineError) -> Invalid:
                    details={"": exc.message})
 
 
-def _report_engine_fault(dossier: Dossier, exc: EngineError, actor: User | None) -> None:
-    """An engine error met after the person's step was taken: their work and the workflow in its error state
-    are saved by the caller; the error becomes an incident operators see and retry."""
-    from app.dossiers.workflow_incidents import record  # incidents build on this module
-
-    record(dossier, exc, actor)
-
-
-# ---------------------------------------------------------------- submit
-
-
-def bundle_for(version: ProcedureVersion) -> SpecBundle:
-    """The version's parsed specs; its BPMN text is read from the database only on a cache miss."""
-    return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
 
 
 def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
@@ -395,9 +140,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  note_params={})
     db.session.add(submitted_event)
     db.session.flush()
-    portal_sync.record_dossier(dossier)
-    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, submitted_event.id,
-                         job_id=f"notify-{dossier.id}-{submitted_event.id}")
+    events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
               "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
     fault: EngineError | None = None
@@ -408,10 +151,10 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
     db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))
-    _apply_step(dossier, version, step, applicant)
+    apply_step(dossier, version, step, applicant)
     db.session.flush()
     if fault is not None:
-        _report_engine_fault(dossier, fault, applicant)
+        report_engine_fault(dossier, fault, applicant)
     return dossier
 
 
@@ -550,10 +293,11 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         step, fault = exc.step, exc  # the person's step was taken: keep it, report the rest
     _check_reception(task, props, data, step)
     db.session.add(_completion_event(task, user, data, step, now))
-    portal_sync.record_step(dossier, task.title, user, task.claimed_at or task.created_at, now, task.due_at)
+    events.publish(events.step_recorded, dossier=dossier, title=task.title, actor=user,
+                   started_at=task.claimed_at or task.created_at, finished_at=now, due_at=task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
-    _apply_step(dossier, version, step, user)
+    apply_step(dossier, version, step, user)
     instance.document = run.document()
     instance.completed = step.completed
     try:
@@ -562,7 +306,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),
                        code="stale_workflow") from exc
     if fault is not None:
-        _report_engine_fault(dossier, fault, user)
+        report_engine_fault(dossier, fault, user)
     return task
 
 
@@ -649,7 +393,7 @@ def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[st
     (the workflow ends, or reaches an end event that refuses the dossier, status 3) needs no component."""
     if str(props.get("receivesDossier", "")).lower() != "true":
         return
-    if step.completed or any(_status_property(end.properties) == 3 for end in step.end_events):
+    if step.completed or any(status_property(end.properties) == 3 for end in step.end_events):
         return
     problems = reception_problems(task.dossier, data)
     if problems:
@@ -709,14 +453,6 @@ def get_dossier(code: str) -> Dossier:
     return dossier
 
 
-def may_view(user: User | None, dossier: Dossier) -> bool:
-    if user is None:
-        return False
-    if dossier.applicant_user_id is not None and dossier.applicant_user_id == user.id:
-        return True
-    return bool(user.is_officer and user.agency_id == dossier.agency_id) or user.has_role("quan_tri")
-
-
 def view_dossier(code: str, user: User | None) -> Dossier:
     dossier = get_dossier(code)
     if not may_view(user, dossier):
@@ -731,13 +467,6 @@ def history(dossier: Dossier, viewer: User | None = None) -> list[AuditEvent]:
     if viewer is not None and not (viewer.is_officer or viewer.is_designer):
         query = query.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
     return list(db.session.scalars(query.order_by(AuditEvent.at, AuditEvent.id)).all())
-
-
-def open_tasks(dossier: Dossier) -> list[HumanTask]:
-    return list(db.session.scalars(
-        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
-        .order_by(HumanTask.id)
-    ).all())
 
 
 def public_status(code: str) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.dossiers.access import may_operate, visible_to
+from app.dossiers.clock import now_utc
 from app.dossiers.errors import Conflict, NotFound
-from app.dossiers.service_calls import may_operate, visible_to
-from app.dossiers.services import _apply_step, bundle_for, now_utc
+from app.dossiers.progress import apply_step, bundle_for
 from app.engine.runtime import EngineError, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, User
@@ -32,7 +33,8 @@ _REPORTED = "motcua_workflow_incidents"  # session.info key: incidents recorded 
 
 
 def record(dossier: Dossier, error: EngineError, actor: User | None) -> WorkflowIncident:
-    """Record (or update, for the same failed task) an open incident for an engine error; the caller commits."""
+    """Record (or update, for the same failed task) an open incident for an engine error; the caller commits.
+    (The hook on `engine_fault`.)"""
     task = error.task
     engine_task_id = task.id if task else ""
     incident = db.session.scalar(
@@ -110,13 +112,13 @@ def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None)
         step = run.retry(repair)
     except EngineError as exc:
         if exc.step is not None:
-            _apply_step(dossier, version, exc.step, user)
+            apply_step(dossier, version, exc.step, user)
             instance.document, instance.completed = run.document(), exc.step.completed
         incident.attempts += 1
         incident.code, incident.message, incident.detail = exc.code[:80], exc.message, exc.detail[:4000]
         _flush()
         return incident
-    _apply_step(dossier, version, step, user)
+    apply_step(dossier, version, step, user)
     instance.document, instance.completed = run.document(), step.completed
     now = now_utc()
     for other in open_for(dossier):

@@ -1,4 +1,6 @@
-"""The jobs themselves. Each takes ids, is idempotent, and commits its own work."""
+"""Notification jobs. Each takes ids, is idempotent, and commits its own work.
+
+(The dossier's other jobs: app.jobs.service_calls, app.jobs.payments, app.jobs.portal.)"""
 
 from __future__ import annotations
 
@@ -6,17 +8,16 @@ import logging
 import unicodedata
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 from flask import current_app
 from sqlalchemy import select
 
 from app import formats
+from app.dossiers.clock import local_tz, now_utc
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Notification
 from app.models.dossier import FINAL_STATUSES, STATUSES
-from app.models.types import utcnow
 from connectors.base import ConnectorError
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
     if dossier is None or event is None or event.status_to is None:
         return None
     label = STATUSES[event.status_to]
-    tz = ZoneInfo(current_app.config["TIMEZONE"])
+    tz = local_tz()
     note = Notification(
         dossier_id=dossier.id,
         audit_event_id=event.id,
@@ -99,7 +100,7 @@ def _send(note: Notification, stamp: str, operation: str, params: dict[str, Any]
         if exc.transient:
             raise
         return
-    setattr(note, stamp, utcnow())
+    setattr(note, stamp, now_utc())
     db.session.commit()
 
 

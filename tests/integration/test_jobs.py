@@ -12,7 +12,7 @@ from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import QUEUE_NOTIFICATIONS, RqDispatcher
+from app.jobs.queue import QUEUE_NOTIFICATIONS, RqDispatcher
 from app.models import Notification
 from tests.conftest import REDIS_URL, user
 from tests.samples import requests_uploader, start_data, with_stored_uploads, with_uploads
@@ -90,7 +90,7 @@ def test_in_process_worker_delivers_after_commit(live_server, live_token):
 def test_a_delayed_job_waits_in_the_rq_scheduler():
     from rq.registry import ScheduledJobRegistry
 
-    from app.jobs import PendingJob
+    from app.jobs.queue import PendingJob
 
     name = f"test-delayed-{uuid.uuid4().hex[:8]}"
     redis = Redis.from_url(REDIS_URL)

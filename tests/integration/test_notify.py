@@ -65,7 +65,7 @@ def test_status_change_is_texted_once_even_if_the_gateway_fails_first(client, db
     import requests
 
     from app.dossiers.services import submit_dossier
-    from app.jobs import _resolve
+    from app.jobs.queue import _resolve
 
     requests.delete(f"{sandbox}/_sms", timeout=5)
     registry = build_registry({"SMS_URL": sandbox, "SMS_TOKEN": "sandbox-test-token", "CONNECTOR_ATTEMPTS": 1,

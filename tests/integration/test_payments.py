@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.dossiers import payments
 from app.dossiers.services import submit_dossier
 from app.extensions import db
+from app.jobs import payments as payment_jobs
 from app.models import HumanTask, Payment, PaymentCallback, ServiceCall
 from connectors.payment import CALLBACK_FIELDS, DEFAULT_PAYMENT_SECRET, sign
 from tests.conftest import login, user
@@ -124,11 +125,11 @@ def test_a_callback_that_never_comes_is_found_by_the_re_query(client, db_session
     dossier = submit_online(db_session, jobs)
     [payment] = payments.payments_of(dossier)
     on_platform(sandbox, payment)  # paid, but the browser never comes back and the callback is dropped
-    assert payments.recheck_payment(payment.id, 1) == "applied"
+    assert payment_jobs.recheck_payment(payment.id, 1) == "applied"
     db.session.refresh(payment)
     assert payment.state == "paid" and payment.checks == 1
     assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
-    assert payments.recheck_payment(payment.id, 1) == "skipped"
+    assert payment_jobs.recheck_payment(payment.id, 1) == "skipped"
 
 
 def test_cancelled_then_paid_again_and_a_late_second_payment_is_refunded(client, db_session, jobs, national,
@@ -136,7 +137,7 @@ def test_cancelled_then_paid_again_and_a_late_second_payment_is_refunded(client,
     dossier = submit_online(db_session, jobs)
     [first] = payments.payments_of(dossier)
     # The payer leaves the page open; our last re-query gives up on it and stops offering the link.
-    assert payments.recheck_payment(first.id, 1) == "expired"
+    assert payment_jobs.recheck_payment(first.id, 1) == "expired"
     login(client, "congdan")
     response = client.post(f"/ho-so/{dossier.code}/thanh-toan")
     assert response.status_code == 303
@@ -183,7 +184,7 @@ def test_officer_refund_over_the_api_is_idempotent(client, db_session, jobs, nat
     assert response.status_code == 202
     [job] = jobs.jobs
     assert run_jobs(jobs) == ["refunded"]
-    from app.jobs import _resolve
+    from app.jobs.queue import _resolve
 
     assert _resolve(job.func)(*job.args) == "skipped"  # the same job replayed refunds nothing more
     db.session.refresh(payment)
@@ -263,7 +264,7 @@ def test_a_callback_during_a_re_query_is_not_applied_twice(client, db_session, j
     [payment] = payments.payments_of(dossier)
     back = on_platform(sandbox, payment)
     _query_meanwhile(monkeypatch, national, lambda: client.get(back))
-    assert payments.recheck_payment(payment.id, 1) == "skipped"
+    assert payment_jobs.recheck_payment(payment.id, 1) == "skipped"
     db.session.refresh(payment)
     assert (payment.state, payment.refunded_amount) == ("paid", 0)  # paid once, kept, nothing refunded
     assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
@@ -278,7 +279,7 @@ def test_a_payment_made_while_the_last_re_query_asked_is_not_expired(client, db_
         client.get(on_platform(sandbox, payment))
 
     _query_meanwhile(monkeypatch, national, pay_now)  # the platform said "waiting", then the payer paid
-    assert payments.recheck_payment(payment.id, 1) == "skipped"
+    assert payment_jobs.recheck_payment(payment.id, 1) == "skipped"
     db.session.refresh(payment)
     assert payment.state == "paid"
 
@@ -338,7 +339,7 @@ def test_online_payment_is_off_without_a_real_shared_secret(sandbox):
 
 
 def test_a_platform_time_without_offset_is_vietnam_time():
-    at = payments._platform_time("2026-11-23T10:00:00")
+    at = payments.platform_time("2026-11-23T10:00:00")
     assert at.utcoffset().total_seconds() == 7 * 3600
 
 

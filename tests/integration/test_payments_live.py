@@ -75,6 +75,7 @@ def test_two_payments_for_one_fee_confirmed_at_the_same_moment_charge_once(wired
     from urllib.parse import parse_qsl, urlsplit
 
     from app.dossiers import payments
+    from app.jobs import payments as payment_jobs
     from app.models import Dossier, User
 
     base, citizen = wired.url, live_token("congdan")
@@ -87,8 +88,11 @@ def test_two_payments_for_one_fee_confirmed_at_the_same_moment_charge_once(wired
     with app.app_context():
         dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
         [first] = payments.payments_of(dossier)
-        assert payments.recheck_payment(first.id, 1) == "expired"
+        assert payment_jobs.recheck_payment(first.id, 1) == "expired"
         second = payments.new_payment(dossier, db.session.scalar(select(User).where(User.username == "congdan")))
+        db.session.commit()
+        payments.open_for_payer(second)
+        db.session.commit()
         urls = [first.pay_url, second.pay_url]
         db.session.remove()
     requests.post(f"{sandbox}/_payment/callback-faults", json={"mode": "drop", "count": 2}, timeout=5)

@@ -10,15 +10,16 @@ import requests
 from sqlalchemy import select
 
 from app.dossiers import portal_sync, services
-from app.dossiers.service_calls import exclusive
+from app.dossiers.locks import exclusive
 from app.extensions import db
+from app.jobs import portal as portal_jobs
 from app.models import AuditEvent, Dossier, HumanTask, PortalOutbox
 from connectors import build_registry
 from connectors.base import CircuitBreaker
 from tests.conftest import user
 from tests.samples import start_data, task_data, with_stored_uploads
 
-SYNC = "app.dossiers.portal_sync.sync_dossier"
+SYNC = "app.jobs.portal.sync_dossier"
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 
 
@@ -219,18 +220,18 @@ def test_retry_delays_run_out_then_the_last_one_repeats(app, db_session, jobs, r
     for attempt in range(1, 4):
         [job] = [j for j in jobs.jobs if j.func == SYNC]
         jobs.jobs = []
-        assert portal_sync.sync_dossier(*job.args) == "retry"
+        assert portal_jobs.sync_dossier(*job.args) == "retry"
         [retry] = jobs.jobs
         assert retry.args == (dossier.id, rows(dossier)[0].id, attempt)
         delays.append(retry.delay)
     assert delays == [10, 60, 60]
     assert "still failing after 3 attempts" in caplog.text
     # A fresh job (another status change) does not overtake the scheduled retry: it waits for it.
-    assert portal_sync.sync_dossier(dossier.id) == "waiting"
+    assert portal_jobs.sync_dossier(dossier.id) == "waiting"
     # The scheduled retry goes, even before its time in this test.
     [retry] = jobs.jobs
     jobs.jobs = []
-    assert portal_sync.sync_dossier(*retry.args) == "sent:1"
+    assert portal_jobs.sync_dossier(*retry.args) == "sent:1"
 
 
 def test_c_a_duplicated_job_sends_nothing_twice(app, db_session, jobs, registry, sandbox):
@@ -240,8 +241,8 @@ def test_c_a_duplicated_job_sends_nothing_twice(app, db_session, jobs, registry,
     jobs.jobs = queued + queued  # every job delivered twice
     outcomes = run_jobs(jobs)
     assert sum(1 for o in outcomes if o.startswith("sent:")) == 1 and outcomes.count("idle") == len(outcomes) - 1
-    assert portal_sync.sync_dossier(dossier.id) == "idle"
-    assert portal_sync.sync_dossier(dossier.id) == "idle"
+    assert portal_jobs.sync_dossier(dossier.id) == "idle"
+    assert portal_jobs.sync_dossier(dossier.id) == "idle"
     accepted = [r["phien_ban"] or r["ma_buoc"] for r in received(sandbox, dossier.code) if r["error_code"] == "0"]
     assert accepted == [r.payload.get("phien_ban") or r.payload["buoc"]["ma_buoc"] for r in rows(dossier)]
     # Nothing else: version 1 is created, every later one goes straight to update.
@@ -255,7 +256,7 @@ def test_a_job_finding_another_sending_comes_back_later(app, db_session, jobs, r
     jobs.jobs = []
     with exclusive("portal", dossier.id) as mine:
         assert mine
-        assert portal_sync.sync_dossier(dossier.id) == "busy"
+        assert portal_jobs.sync_dossier(dossier.id) == "busy"
     [again] = jobs.jobs
     assert again.func == SYNC and again.args[0] == dossier.id and 0 < again.delay <= 5
     assert received(sandbox) == []
@@ -302,7 +303,7 @@ def test_e_a_refused_payload_stops_its_dossier_only(app, db_session, jobs, regis
     assert all(r.sent_at is not None for r in rows(other))
     assert portal(sandbox)["dossiers"][other.code]["versions"] == dossier_versions(other)
     # A new job for the stopped dossier tries nothing (no new noise on the portal, no second event).
-    assert portal_sync.sync_dossier(refused.id) == "blocked"
+    assert portal_jobs.sync_dossier(refused.id) == "blocked"
     assert len(received(sandbox, refused.code)) == 1
     assert portal_sync.pending_summary()["refused"] == 1
 
@@ -339,7 +340,7 @@ def test_without_a_portal_connector_rows_wait_for_the_resend(app, db_session, jo
     monkeypatch.setitem(app.extensions, "motcua_connectors", build_registry({}))
     dossier = submit(db_session)
     assert [j for j in jobs.jobs if j.func == SYNC] == []  # nothing to do until it is configured
-    assert portal_sync.sync_dossier(dossier.id) == "not_configured"
+    assert portal_jobs.sync_dossier(dossier.id) == "not_configured"
     result = app.test_cli_runner().invoke(args=["portal", "resend"])
     assert result.exit_code != 0 and "PORTAL_URL" in result.output
     assert rows(dossier)[0].sent_at is None

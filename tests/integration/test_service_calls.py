@@ -12,17 +12,17 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
-from app.dossiers.service_calls import run_service_call
 from app.dossiers.services import submit_dossier
 from app.engine.runtime import WorkflowRun
 from app.extensions import db
-from app.jobs import QUEUE_CONNECTORS, RqDispatcher
+from app.jobs.queue import QUEUE_CONNECTORS, RqDispatcher
+from app.jobs.service_calls import run_service_call
 from app.models import AuditEvent, HumanTask, RegistryLookup, ServiceCall
 from connectors import build_registry
 from tests.conftest import REDIS_URL, login, user
 from tests.samples import MOTHER_ID, start_data, with_stored_uploads
 
-SVC = "app.dossiers.service_calls.run_service_call"
+SVC = "app.jobs.service_calls.run_service_call"
 
 
 @pytest.fixture()

@@ -12,9 +12,9 @@ import lxml.html
 import pytest
 from sqlalchemy import select
 
-from app.dossiers.service_calls import finish_call
 from app.dossiers.services import submit_dossier
 from app.extensions import db
+from app.jobs.service_calls import finish_call
 from app.models import AuditEvent, Dossier, HumanTask, PortalOutbox, ServiceCall, User, WorkflowInstance
 from app.models.integration import WorkflowIncident
 from app.procedures.deploy import deploy

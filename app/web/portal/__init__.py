@@ -32,6 +32,7 @@ from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
+from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -112,6 +113,7 @@ def procedure(code: str) -> ResponseReturnValue:
     if request.method == "GET" and current_user.is_authenticated:
         prefill = prefill_for(current_user, manifest, current_app.extensions["motcua_prefill_registry"],
                               schema, ui)
+        db.session.commit()  # the look-up's log entry
         data = prefill.data
     fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url)
     status = 422 if errors else 200
@@ -183,9 +185,14 @@ def pay(code: str) -> ResponseReturnValue:
     dossier = _viewable(code)
     try:
         payment = payments.new_payment(dossier, current_user)
+        db.session.commit()  # the transaction id is ours before the platform hears of it
+        if not payment.pay_url:
+            payments.open_for_payer(payment)
+            db.session.commit()
     except NotFound:
         abort(404)
     except Conflict as exc:
+        db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
     return redirect(payment.pay_url), 303
@@ -195,7 +202,7 @@ def pay(code: str) -> ResponseReturnValue:
 def payment_return(code: str) -> ResponseReturnValue:
     """The payer's browser comes back with the signed result; it counts as much as the platform's callback."""
     try:
-        outcome, payment = payments.receive_callback(request.args, "return")
+        outcome, payment = payment_jobs.receive_callback(request.args, "return")
     except Invalid as exc:
         flash(gettext("Kết quả thanh toán không hợp lệ: %(reason)s", reason=exc.message), "error")
         return redirect(url_for("portal.dossier_page", code=code)), 303
@@ -224,7 +231,7 @@ def payment_ipn() -> ResponseReturnValue:
         body = request.form or request.get_json(silent=True) or {}
         if not isinstance(body, Mapping):
             return jsonify(error_code="97", message="Nội dung thông báo không hợp lệ."), 400
-        outcome, _ = payments.receive_callback(body, "ipn")
+        outcome, _ = payment_jobs.receive_callback(body, "ipn")
     except Invalid as exc:
         return jsonify(error_code="97", message=exc.message), 400
     refusals = {"unknown": ("01", "Không tìm thấy giao dịch."), "amount_mismatch": ("04", "Số tiền không khớp."),

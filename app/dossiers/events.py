@@ -1,0 +1,45 @@
+"""What happens to a dossier, as signals (blinker, the library Flask's own signals use).
+
+The module that made something happen publishes it here and knows nothing of who listens; the listeners
+(portal snapshot, refunds, notifications, service-call and refund jobs, workflow incidents) are connected
+in ONE place, `app.subscriptions.register(app)`, called by create_app. Signals are sent with the current
+app as sender and hooks are connected for that app only, so an app without a hook simply does not do
+that work: nothing happens because a module was imported.
+
+Every hook runs inside the publisher's transaction: it may write rows and enqueue after-commit jobs,
+never commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blinker import Namespace
+from flask import current_app
+
+_signals = Namespace()
+
+# submit_dossier created a dossier. dossier=Dossier, event=AuditEvent (its "submitted" entry, flushed)
+dossier_submitted = _signals.signal("dossier-submitted")
+# A dossier's status changed. dossier, old: int, new: int, actor: User | None, event=AuditEvent (flushed)
+status_changed = _signals.signal("status-changed")
+# An officer finished a step. dossier, title, actor, started_at, finished_at, due_at
+step_recorded = _signals.signal("step-recorded")
+# Service calls wait to be made (new, or a new round after an incident). calls=list[ServiceCall] (flushed)
+service_calls_requested = _signals.signal("service-calls-requested")
+# The engine failed after the person's step was taken. dossier, error=EngineError, actor
+engine_fault = _signals.signal("engine-fault")
+# The national portal is owed the dossier's unsent outbox rows. dossier_id, job_id
+portal_update_owed = _signals.signal("portal-update-owed")
+# A payment was opened at the payment platform. payment=Payment
+payment_opened = _signals.signal("payment-opened")
+# A refund was asked for. refund=Refund (flushed), job_id
+refund_requested = _signals.signal("refund-requested")
+
+ALL = (dossier_submitted, status_changed, step_recorded, service_calls_requested, engine_fault,
+       portal_update_owed, payment_opened, refund_requested)
+
+
+def publish(signal: Any, **data: Any) -> None:
+    """Send `signal` from the current app to the hooks connected for it."""
+    signal.send(current_app._get_current_object(), **data)  # type: ignore[attr-defined]

@@ -1,0 +1,152 @@
+"""How a dossier moves: apply what the engine did to the projections, set statuses, publish what happened.
+
+This is the one module that writes a dossier's status and its open work (human tasks, service calls) after
+the engine ran. It publishes events (app.dossiers.events) and leaves their consequences — the portal
+snapshot, refunds, notifications, jobs, incidents — to the hooks app.subscriptions connects. Everything runs
+in the caller's transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+
+from app.dossiers import events
+from app.dossiers.calendar import WorkingCalendar
+from app.dossiers.clock import now_utc
+from app.dossiers.deadlines import appointment, calendar_for
+from app.engine.runtime import EngineError, SpecBundle, StepResult, get_bundle
+from app.extensions import db
+from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
+from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES
+
+OPEN_TASK_STATES = ("ready", "claimed")
+OPEN_CALL_STATES = ("pending", "waiting", "failed")
+
+
+def bundle_for(version: ProcedureVersion) -> SpecBundle:
+    """The version's parsed specs; its BPMN text is read from the database only on a cache miss."""
+    return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
+
+
+def open_tasks(dossier: Dossier) -> list[HumanTask]:
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
+        .order_by(HumanTask.id)
+    ).all())
+
+
+def set_status(dossier: Dossier, status: int, actor: User | None, note: str = "", task_title: str = "") -> None:
+    """Move the dossier to `status` (a TrangThaiHoSo value): its clock (receipt, pauses, end), its history entry,
+    and `status_changed` for whoever reacts to it."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status} is not a TrangThaiHoSo value")
+    old = dossier.status
+    if old == status:
+        return
+    at = now_utc()
+    if old in PAUSING_STATUSES and status not in PAUSING_STATUSES and dossier.paused_at is not None:
+        dossier.due_at = calendar_for(dossier.agency).shift_for_pause(dossier.due_at, dossier.paused_at, at)
+        dossier.paused_at = None
+    if status in PAUSING_STATUSES and dossier.paused_at is None:
+        dossier.paused_at = at
+    if status == 2 and dossier.received_at is None:
+        # The legal time runs from receipt, not from the online submission: set the appointment anew.
+        dossier.received_at = at
+        dossier.due_at = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+    if status in (3, 9) and dossier.finished_at is None:
+        dossier.finished_at = at
+    if status == 10:
+        dossier.returned_at = at
+        dossier.finished_at = dossier.finished_at or at
+    dossier.status = status
+    event = AuditEvent(
+        dossier_id=dossier.id, actor_id=actor.id if actor else None,
+        actor_name=actor.full_name if actor else "", action="status",
+        task_title=task_title, status_from=old, status_to=status, note=note, at=at,
+    )
+    db.session.add(event)
+    db.session.flush()
+    events.publish(events.status_changed, dossier=dossier, old=old, new=status, actor=actor, event=event)
+
+
+def status_property(props: Mapping[str, str]) -> int | None:
+    """The status a task or end event declares (`dossierStatus`, validated 1..10 at deploy)."""
+    raw = props.get("dossierStatus")
+    return None if raw is None else int(raw)
+
+
+def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Decimal | None:
+    raw = props.get("allottedTime")
+    if raw is None:
+        return None
+    try:
+        days = Decimal(str(raw))
+    except InvalidOperation:
+        return None
+    return days * Decimal(str(calendar.office_hours.hours_per_day))
+
+
+def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
+    """Bring the projections in line with the workflow after the engine ran."""
+    waiting = open_tasks(dossier)
+    ready_ids = {t.id for t in step.ready}
+    for stale in waiting:
+        if stale.engine_task_id not in ready_ids:
+            stale.state = "cancelled"
+    known = {t.engine_task_id for t in waiting}
+    calendar = calendar_for(dossier.agency)
+    now = now_utc()
+    for ready in step.ready:
+        if ready.id in known:
+            continue
+        info = version.tasks.get(ready.spec_name, {})
+        hours = _allotted_hours(ready.properties, calendar)
+        task = HumanTask(
+            dossier_id=dossier.id, agency_id=dossier.agency_id, engine_task_id=ready.id,
+            spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
+            role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
+            due_at=calendar.add_working_hours(now, hours) if hours is not None else None,
+        )
+        db.session.add(task)
+        status = status_property(ready.properties)
+        if status is not None:
+            set_status(dossier, status, actor, task_title=ready.title)
+    for end in step.end_events:
+        status = status_property(end.properties)
+        if status is not None:
+            set_status(dossier, status, actor, task_title=end.title)
+    if step.completed and dossier.status not in FINAL_STATUSES:
+        set_status(dossier, 10, actor)
+    record_service_calls(dossier, step)
+
+
+def record_service_calls(dossier: Dossier, step: StepResult) -> None:
+    """One row per service task now waiting (published as `service_calls_requested`: the hook queues their
+    jobs); calls the workflow left are cancelled."""
+    known = {c.engine_task_id: c for c in db.session.scalars(
+        select(ServiceCall).where(ServiceCall.dossier_id == dossier.id, ServiceCall.state.in_(OPEN_CALL_STATES)))}
+    waiting = {c.id for c in step.service_calls}
+    for engine_task_id, stale in known.items():
+        if engine_task_id not in waiting:
+            stale.state, stale.finished_at = "cancelled", now_utc()
+    new = []
+    for call in step.service_calls:
+        if call.id in known:
+            continue
+        row = ServiceCall(dossier_id=dossier.id, engine_task_id=call.id, spec_name=call.spec_name,
+                          title=call.title[:500], operation=call.operation, params=call.params,
+                          result_variable=call.result_variable, state="pending", attempts=0, rounds=1)
+        db.session.add(row)
+        new.append(row)
+    if new:
+        db.session.flush()
+        events.publish(events.service_calls_requested, calls=new)
+
+
+def report_engine_fault(dossier: Dossier, error: EngineError, actor: User | None) -> None:
+    """An engine error met after the person's step was taken: their work and the workflow in its error state
+    are saved by the caller; `engine_fault` makes it an incident operators see and retry."""
+    events.publish(events.engine_fault, dossier=dossier, error=error, actor=actor)

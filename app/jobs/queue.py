@@ -1,0 +1,178 @@
+"""Job queue infrastructure: jobs are enqueued only after the transaction that caused them commits.
+
+Jobs take ids, never objects. With REDIS_URL set they go to rq queues named by what they carry;
+without it (embedded mode) an in-process worker thread runs them, so nothing needs Redis to demo.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+QUEUE_NOTIFICATIONS = "notifications"
+QUEUE_CONNECTORS = "connectors"  # connector calls for service tasks, payments, the national portal
+QUEUES = (QUEUE_CONNECTORS, QUEUE_NOTIFICATIONS)
+_PENDING_KEY = "motcua_pending_jobs"
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    queue: str
+    func: str  # dotted path, e.g. app.jobs.tasks.notify_status_change
+    args: tuple[Any, ...]
+    job_id: str | None = None
+    delay: float = 0.0  # seconds after the commit
+    retry: bool = True  # let the queue try again on an exception (jobs that schedule their own retries say no)
+
+
+def enqueue_after_commit(session: Session | Any, queue_name: str, func: Callable[..., Any], *args: Any,
+                         job_id: str | None = None, delay: float = 0.0, retry: bool = True) -> None:
+    """Remember a job on the session; it is dispatched when (and only if) the session commits."""
+    for arg in args:
+        if not isinstance(arg, int | str | float | bool | None):
+            raise TypeError("jobs take ids and plain values, never objects")
+    pending: list[PendingJob] = session.info.setdefault(_PENDING_KEY, [])
+    pending.append(PendingJob(queue_name, f"{func.__module__}.{func.__qualname__}", args, job_id, delay, retry))
+
+
+@event.listens_for(Session, "after_commit")
+def _dispatch(session: Session) -> None:
+    pending = session.info.pop(_PENDING_KEY, [])
+    if not pending:
+        return
+    dispatcher: Dispatcher | None = current_app.extensions.get("motcua_jobs") if has_app_context() else None
+    if dispatcher is None:
+        log.warning("no job dispatcher; %d job(s) dropped", len(pending))
+        return
+    for job in pending:
+        # The transaction is committed: a queue that is down must not turn that into an error for the caller.
+        # Work whose job is lost shows up as stalled (service calls, payments) or is resent (portal outbox).
+        try:
+            dispatcher.dispatch(job)
+        except Exception:
+            log.exception("job %s (%s) could not be queued", job.job_id or job.func, job.queue)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _discard(session: Session, previous_transaction: Any) -> None:
+    if session.in_transaction():
+        return
+    session.info.pop(_PENDING_KEY, None)
+
+
+def _resolve(path: str) -> Callable[..., Any]:
+    module_name, _, attr = path.rpartition(".")
+    module = __import__(module_name, fromlist=[attr])
+    func: Callable[..., Any] = getattr(module, attr)
+    return func
+
+
+class Dispatcher:
+    def dispatch(self, job: PendingJob) -> None:
+        raise NotImplementedError
+
+
+class RqDispatcher(Dispatcher):
+    def __init__(self, redis_url: str) -> None:
+        from redis import Redis
+
+        self.redis = Redis.from_url(redis_url)
+
+    def queue(self, name: str) -> Any:
+        from rq import Queue
+
+        return Queue(name, connection=self.redis)
+
+    def dispatch(self, job: PendingJob) -> None:
+        from datetime import timedelta
+
+        from rq import Retry
+
+        # A job that fails on a transient error (a national system down) is tried again with growing pauses.
+        retry = Retry(max=5, interval=[10, 30, 60, 300, 900]) if job.retry else None
+        queue = self.queue(job.queue)
+        if job.delay > 0:
+            queue.enqueue_in(timedelta(seconds=job.delay), job.func, *job.args, job_id=job.job_id, retry=retry)
+        else:
+            queue.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry)
+
+
+class ThreadDispatcher(Dispatcher):
+    """Embedded mode: one daemon thread runs jobs in order inside an app context."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.jobs: queue.Queue[PendingJob | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._work, name="motcua-jobs", daemon=True)
+        self.thread.start()
+
+    def dispatch(self, job: PendingJob) -> None:
+        if job.delay > 0:
+            timer = threading.Timer(job.delay, self.jobs.put, (job,))
+            timer.daemon = True
+            timer.start()
+        else:
+            self.jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            try:
+                if job is None:
+                    return
+                with self.app.app_context():
+                    _resolve(job.func)(*job.args)
+            except Exception:
+                log.exception("job %s failed", job.func if job else None)
+            finally:
+                self.jobs.task_done()
+
+
+class RecordingDispatcher(Dispatcher):
+    """Keeps jobs until run_all(): tests run them at a moment of their choosing, in their transaction."""
+
+    def __init__(self) -> None:
+        self.jobs: list[PendingJob] = []
+
+    def dispatch(self, job: PendingJob) -> None:
+        self.jobs.append(job)
+
+    def run_all(self) -> list[Any]:
+        jobs, self.jobs = self.jobs, []
+        return [_resolve(job.func)(*job.args) for job in jobs]
+
+
+def app_worker(app: Flask, queues: list[str], connection: Any) -> Any:
+    """An rq worker that runs each job in an app context of its own: the job's database session is closed
+    after it, so one job's failed transaction (say, during a database failover) never leaks into the next."""
+    from rq import SimpleWorker
+
+    class AppWorker(SimpleWorker):
+        def perform_job(self, job: Any, queue: Any) -> bool:
+            with app.app_context():
+                return bool(super().perform_job(job, queue))
+
+    return AppWorker(queues, connection=connection)
+
+
+def init_jobs(app: Flask) -> None:
+    mode = app.config.get("JOB_DISPATCH", "auto")
+    redis_url = app.config.get("REDIS_URL")
+    dispatcher: Dispatcher
+    if mode == "record":
+        dispatcher = RecordingDispatcher()
+    elif redis_url:
+        dispatcher = RqDispatcher(redis_url)
+    else:
+        dispatcher = ThreadDispatcher(app)
+    app.extensions["motcua_jobs"] = dispatcher

@@ -1,0 +1,128 @@
+"""Who reacts to what happens to a dossier: every hook, in ONE place, connected by create_app.
+
+The dossier core publishes events (app.dossiers.events) and never calls its reactions directly. This
+module connects them, for one app, in the order written here; nothing is connected by importing a module.
+It also teaches the app's connector registry the operations the platform carries out itself.
+
+Hooks run in the publisher's transaction: they write rows and enqueue after-commit jobs, never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from flask import Flask
+
+from app.dossiers import events, payments, portal_sync, workflow_incidents
+from app.extensions import db
+from app.jobs import payments as payment_jobs
+from app.jobs import portal as portal_jobs
+from app.jobs import service_calls as service_call_jobs
+from app.jobs.queue import QUEUE_NOTIFICATIONS, enqueue_after_commit
+from app.jobs.tasks import notify_status_change
+from connectors.registry import Registry
+
+Hook = Callable[..., None]
+_CONNECTED = "motcua_hooks"  # app.extensions key: the receivers connected for this app
+
+
+# ---------------------------------------------------------------- the hooks
+
+
+def record_portal_snapshot(*, dossier: Any, **_: Any) -> None:
+    """The national portal gets the dossier as it now is (outbox, sent by app.jobs.portal)."""
+    portal_sync.record_dossier(dossier)
+
+
+def record_portal_step(*, dossier: Any, title: str, actor: Any, started_at: Any, finished_at: Any, due_at: Any,
+                       **_: Any) -> None:
+    portal_sync.record_step(dossier, title, actor, started_at, finished_at, due_at)
+
+
+def refund_if_refused(*, dossier: Any, new: int, **_: Any) -> None:
+    """A dossier not received gives back the fee it paid online."""
+    payments.on_status(dossier, new)
+
+
+def notify_applicant(*, dossier: Any, event: Any, **_: Any) -> None:
+    """The applicant hears of the submission and of every status change (email, SMS), after commit."""
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, event.id,
+                         job_id=f"notify-{dossier.id}-{event.id}")
+
+
+def schedule_service_calls(*, calls: Sequence[Any], **_: Any) -> None:
+    for call in calls:
+        service_call_jobs.schedule(call, 1)
+
+
+def record_workflow_incident(*, dossier: Any, error: Any, actor: Any, **_: Any) -> None:
+    workflow_incidents.record(dossier, error, actor)
+
+
+def send_to_portal(*, dossier_id: int, job_id: str, **_: Any) -> None:
+    portal_jobs.queue_sync(dossier_id, job_id)
+
+
+def recheck_payment_later(*, payment: Any, **_: Any) -> None:
+    """A payment whose callback may never come is asked about on a schedule (PAYMENT_RECHECK)."""
+    delays = payments.recheck_delays()
+    if delays:
+        payment_jobs.schedule_recheck(payment, 1, delays[0])
+
+
+def carry_out_refund(*, refund: Any, job_id: str, **_: Any) -> None:
+    payment_jobs.schedule_refund(refund, job_id)
+
+
+HOOKS: Mapping[Any, tuple[Hook, ...]] = {
+    events.dossier_submitted: (record_portal_snapshot, notify_applicant),
+    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant),
+    events.step_recorded: (record_portal_step,),
+    events.service_calls_requested: (schedule_service_calls,),
+    events.engine_fault: (record_workflow_incident,),
+    events.portal_update_owed: (send_to_portal,),
+    events.payment_opened: (recheck_payment_later,),
+    events.refund_requested: (carry_out_refund,),
+}
+
+# Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).
+PLATFORM_OPERATIONS: Mapping[str, Callable[..., Any]] = {"payment.collect": payments.collect}
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def add_platform_operations(registry: Registry) -> Registry:
+    """Teach a connector registry the platform's own operations (create_app's, or one a test builds)."""
+    for operation_id, func in PLATFORM_OPERATIONS.items():
+        if operation_id in registry.ids() and registry.get(operation_id).func is func:
+            continue  # already taught (an app registered again)
+        registry.add_operation(operation_id, func)
+    return registry
+
+
+def _in_order(hooks: tuple[Hook, ...]) -> Callable[..., None]:
+    def receive(sender: Any, **data: Any) -> None:
+        for hook in hooks:
+            hook(**data)
+
+    return receive
+
+
+def register(app: Flask) -> None:
+    """Connect every hook for `app` (signals sent by another app do not reach them) and add the platform's
+    operations to its connector registry."""
+    if _CONNECTED in app.extensions:
+        return
+    receivers = {signal: _in_order(hooks) for signal, hooks in HOOKS.items()}
+    for signal, receiver in receivers.items():
+        signal.connect(receiver, sender=app, weak=False)
+    app.extensions[_CONNECTED] = receivers
+    add_platform_operations(app.extensions["motcua_connectors"])
+
+
+def unregister(app: Flask) -> None:
+    """Disconnect `app`'s hooks (tests show what they, and only they, do)."""
+    for signal, receiver in app.extensions.pop(_CONNECTED, {}).items():
+        signal.disconnect(receiver, sender=app)
