@@ -62,11 +62,10 @@ class _PrunedTaskConverter(_TaskConverter):
 
     def to_dict(self, task: Any) -> dict[str, Any]:
         parent = task.parent
-        keep = _keeps_data(task)
-        if not keep:
+        loaded = getattr(task.workflow, _LOADED, None)
+        entry = loaded.get(task.id) if loaded is not None else None
+        if not _keeps_data(task):
             # History that has not changed since it was loaded: its entry as it was (most of a long run's tree).
-            loaded = getattr(task.workflow, _LOADED, None)
-            entry = loaded.get(task.id) if loaded is not None else None
             if (entry is not None and not entry["data"] and not entry.get("delta")
                     and entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
                     and entry["triggered"] == task.triggered and entry["internal_data"] == task.internal_data
@@ -82,9 +81,10 @@ class _PrunedTaskConverter(_TaskConverter):
             delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data)),
                      "deletions": _DeepMerge.get_deleted_keys(parent.data, task.data)}
         return {
-            "id": str(task.id),
-            "parent": str(task._parent) if parent is not None else None,
-            "children": [str(child) for child in task._children],
+            # A task's id and parent never change: the loaded entry has them as text already.
+            "id": entry["id"] if entry is not None else str(task.id),
+            "parent": (entry["parent"] if entry is not None else str(task._parent)) if parent is not None else None,
+            "children": [str(child) for child in task._children] if task._children else [],
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
