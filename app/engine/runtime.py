@@ -646,6 +646,39 @@ class WorkflowRun:
         return EngineError(message, detail, code=code, task=where, step=step)
 
 
+def task_data_in(document: Mapping[str, Any], task_id: str) -> dict[str, Any]:
+    """One task's data read straight from a stored document, as `WorkflowRun.load(...).task_data(task_id)`
+    gives it, without restoring the workflow (no specs, no task objects): for a page that only shows it.
+
+    The task's entry and its parents' up to the first one stored whole are read. TaskNotReady for an id that is
+    not in the document.
+    """
+    workflows = [document, *(document.get("subprocesses") or {}).values()]
+    tasks = next((w["tasks"] for w in workflows if task_id in (w.get("tasks") or {})), None)
+    if tasks is None:
+        raise TaskNotReady(task_id)
+    chain = []
+    entry: Mapping[str, Any] | None = tasks[task_id]
+    while entry is not None:
+        chain.append(entry)
+        parent = entry.get("parent")
+        if not entry.get("delta") or parent is None or parent not in tasks:
+            break
+        entry = tasks[parent]
+    data: dict[str, Any] = {}
+    for index, entry in enumerate(reversed(chain)):
+        delta = entry.get("delta")
+        if index == 0 or not delta:
+            data = _unplain(entry.get("data") or {})
+        else:
+            data = _DeepMerge.merge({}, data)
+            data.update(_unplain(delta.get("updates", {})))
+            for key in delta.get("deletions", []):
+                data.pop(key, None)
+    result: dict[str, Any] = json.loads(json.dumps(_plain(data)))
+    return result
+
+
 # ---------------------------------------------------------------- compaction of finished workflows
 
 COMPACT_FORMAT = "motcua-compact/1"

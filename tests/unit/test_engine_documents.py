@@ -237,3 +237,23 @@ def test_an_unfinished_workflow_is_not_compacted() -> None:
     step = run.complete(step.ready[0].id, fill(step.ready[0], 0))
     with pytest.raises(NotFinished):
         compact(json.loads(json.dumps(run.document())), bundle)
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_a_tasks_data_is_read_from_the_document_as_the_workflow_gives_it(name: str) -> None:
+    from app.engine.runtime import TaskNotReady, task_data_in
+
+    bundle, start, fill = WORKFLOWS[name]()
+    run, step = WorkflowRun.start(bundle, start)
+    i = 0
+    while step.ready:
+        doc = json.loads(json.dumps(run.document()))
+        for ready in step.ready:
+            assert task_data_in(doc, ready.id) == WorkflowRun.load(doc, bundle).task_data(ready.id)
+        # An old document (every task's data, as delta against its parent) reads the same.
+        old = json.loads(STOCK.serialize_json(run._wf))
+        assert task_data_in(old, step.ready[0].id) == run.task_data(step.ready[0].id)
+        step = run.complete(step.ready[0].id, fill(step.ready[0], i))
+        i += 1
+    with pytest.raises(TaskNotReady):
+        task_data_in(run.document(), "00000000-0000-0000-0000-000000000000")
