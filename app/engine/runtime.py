@@ -436,6 +436,10 @@ class WorkflowRun:
         with _no_collection():
             return _WORKFLOWS.document(self._wf, with_specs)
 
+    def compact_document(self) -> dict[str, Any]:
+        """The compact form of this finished workflow (see `compact`), without saving and reloading it first."""
+        return _compact(self)
+
     def ready_user_tasks(self) -> list[ReadyTask]:
         return [_describe(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
 
@@ -704,11 +708,15 @@ def compact(document: Mapping[str, Any], bundle: SpecBundle | None = None) -> di
     """
     if is_compacted(document):
         return dict(document)
-    run = WorkflowRun.load(document, bundle)
+    return WorkflowRun.load(document, bundle).compact_document()
+
+
+def _compact(run: WorkflowRun) -> dict[str, Any]:
     if not run.is_completed():
         raise NotFinished("only a finished workflow can be compacted")
     wf = run._wf
-    done = sorted((t for t in run._all_tasks() if t._state == _TaskState.COMPLETED
+    everything = run._all_tasks()
+    done = sorted((t for t in everything if t._state == _TaskState.COMPLETED
                    and (t.task_spec.manual or isinstance(t.task_spec, (DeferredServiceTask, _EndEvent)))),
                   key=lambda t: t.last_state_change)
 
@@ -723,11 +731,11 @@ def compact(document: Mapping[str, Any], bundle: SpecBundle | None = None) -> di
     return {
         _COMPACT_KEY: COMPACT_FORMAT,
         "completed": True,
-        "data": _REGISTRY.convert(wf.data),
+        "data": _plain(wf.data),
         "end_events": [s for s in steps if s["kind"] == "end" and s["task_spec"] in wf.spec.task_specs],
         "steps": steps,
-        "tasks_dropped": len(run._all_tasks()),
-        _Serializer.VERSION_KEY: document.get(_Serializer.VERSION_KEY),
+        "tasks_dropped": len(everything),
+        _Serializer.VERSION_KEY: _SERIALIZER.VERSION,
     }
 
 

@@ -257,3 +257,13 @@ def test_a_tasks_data_is_read_from_the_document_as_the_workflow_gives_it(name: s
         i += 1
     with pytest.raises(TaskNotReady):
         task_data_in(run.document(), "00000000-0000-0000-0000-000000000000")
+
+
+def test_a_run_that_just_finished_compacts_without_a_reload() -> None:
+    doc, bundle, _ = finished_khai_sinh()
+    run = WorkflowRun.load(doc, bundle)
+    assert run.compact_document() == compact(doc, bundle)
+    bundle2, start, fill = khai_sinh()
+    unfinished, _ = WorkflowRun.start(bundle2, start)
+    with pytest.raises(NotFinished):
+        unfinished.compact_document()
