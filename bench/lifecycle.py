@@ -114,7 +114,8 @@ def service_layer(dossiers: int) -> dict[str, Any]:
     try:
         app = make_app(url, Path(tempfile.mkdtemp()), JOB_DISPATCH="record")
         prepare_database(app)
-        counting = {"on": False}
+        counting: dict[str, Any] = {"on": False}
+        trace: list[tuple[str, str]] = []
         statements: Counter[str] = Counter()
         per_step: dict[str, list[int]] = defaultdict(list)
         times: dict[str, list[float]] = defaultdict(list)
@@ -130,12 +131,13 @@ def service_layer(dossiers: int) -> dict[str, Any]:
                                   if prev.upper() in ("FROM", "INTO", "UPDATE")), "")
                     statements[f"{verb} {table}".strip()] += 1
                     counting["n"] += 1
+                    trace.append((counting["kind"], " ".join(words)[:150]))
 
             event.listen(db.engine, "before_cursor_execute", count)
 
             def step(kind: str, call: Any) -> Any:
                 """One request's worth: the service call and its commit, timed and counted."""
-                counting["n"], counting["on"] = 0, True
+                counting["n"], counting["on"], counting["kind"] = 0, True, kind
                 start = time.perf_counter()
                 result = call()
                 db.session.commit()
@@ -146,6 +148,7 @@ def service_layer(dossiers: int) -> dict[str, Any]:
                 return result, elapsed, counting["n"]
 
             def one(record: bool) -> None:
+                trace.clear()
                 applicant = user("congdan")
                 data = with_stored_uploads(start_data(SLUG), applicant)
                 db.session.commit()
@@ -186,10 +189,10 @@ def service_layer(dossiers: int) -> dict[str, Any]:
     finally:
         _drop_database(url)
     return {"ms": lifecycle_ms, "sql": lifecycle_sql, "per_step": per_step, "times": times,
-            "statements": statements, "dossiers": dossiers}
+            "statements": statements, "dossiers": dossiers, "trace": list(trace)}
 
 
-def print_service(result: dict[str, Any]) -> None:
+def print_service(result: dict[str, Any], trace: bool = False) -> None:
     n = result["dossiers"]
     print(f"service layer, {n} lifecycles (submit + 4 × claim/complete, one commit per step):")
     print(f"  per lifecycle: median {statistics.median(result['ms']):.1f} ms, p95 {pct(result['ms'], 0.95):.1f} ms; "
@@ -201,6 +204,10 @@ def print_service(result: dict[str, Any]) -> None:
     print("  statements per lifecycle by kind:")
     for what, count in result["statements"].most_common(25):
         print(f"    {count / n:6.1f}  {what}")
+    if trace:
+        print("  the last lifecycle's statements, in order:")
+        for kind, statement in result["trace"]:
+            print(f"    {kind:<9} {statement}")
 
 
 # ---------------------------------------------------------------- over HTTP: gunicorn and client processes
@@ -403,11 +410,12 @@ def main() -> None:
     parser.add_argument("--jobs", choices=["rq", "thread"], default="rq",
                         help="rq: REDIS_URL and an rq worker process (production); thread: the embedded worker")
     parser.add_argument("--floor-rounds", type=int, default=300)
+    parser.add_argument("--trace-sql", action="store_true", help="print every statement of one lifecycle")
     args = parser.parse_args()
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
     if "service" in args.only:
-        print_service(service_layer(args.dossiers))
+        print_service(service_layer(args.dossiers), args.trace_sql)
     if "http" in args.only:
         rates = {}
         for workers in args.workers:
