@@ -17,21 +17,29 @@ Two traps of SpiffWorkflow 3.2 are guarded here:
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
 from flask_babel import gettext
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter as _WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter as _TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as _ErrorEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent as _CatchingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent as _BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
+from SpiffWorkflow.task import Task as _Task
+from SpiffWorkflow.util.deep_merge import DeepMerge as _DeepMerge
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
 from app.engine.analysis import build_parser_for
@@ -39,12 +47,199 @@ from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
 
-_SERIALIZER = _Serializer(_Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter}))
+
+class _PrunedTaskConverter(_TaskConverter):
+    """SpiffWorkflow's task converter, keeping the data only of the tasks the workflow can still read it from.
+
+    A task that completed and whose children all completed too is history: no engine step reads its data again
+    (a task inherits from its parent when it becomes ready, a join from the parents of its cancelled siblings,
+    a retry from the failed task itself), and the dossier's own history is kept by the platform. Its entry keeps
+    its place in the tree with empty data. A task whose parent's data is not kept stores its own data whole;
+    the others store SpiffWorkflow's delta against their parent. Either way the document is one SpiffWorkflow
+    itself reads; without this, a growing list (a multi-instance task's outputs) was stored again in the delta
+    of every completed instance, and a sequential task's document grew with the square of its items.
+    """
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        parent = task.parent
+        loaded = getattr(task.workflow, _LOADED, None)
+        entry = loaded.get(task.id) if loaded is not None else None
+        if not _keeps_data(task):
+            # History that has not changed since it was loaded: its entry as it was (most of a long run's tree).
+            if (entry is not None and not entry["data"] and not entry.get("delta")
+                    and entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
+                    and entry["triggered"] == task.triggered and entry["internal_data"] == task.internal_data
+                    and len(entry["children"]) == len(task._children)
+                    and (not task._children or entry["children"] == [str(c) for c in task._children])):
+                return entry
+            data: Any = {}
+            delta: dict[str, Any] = {}
+        elif parent is None or not _keeps_data(parent):
+            data, delta = _plain(task.data), {}
+        else:
+            data = {}
+            delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data)),
+                     "deletions": _DeepMerge.get_deleted_keys(parent.data, task.data)}
+        return {
+            # A task's id and parent never change: the loaded entry has them as text already.
+            "id": entry["id"] if entry is not None else str(task.id),
+            "parent": (entry["parent"] if entry is not None else str(task._parent)) if parent is not None else None,
+            "children": [str(child) for child in task._children] if task._children else [],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": _plain(task.internal_data),
+            "data": data,
+            "delta": delta,
+            "typename": self.typename,
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any, ids: Mapping[str, UUID] | None = None) -> Any:
+        """As SpiffWorkflow restores a task, with the data copied by `_unplain` and the ids parsed once (`ids`)."""
+        ids = ids or {}
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=ids.get(dct["id"]) or UUID(dct["id"]))
+        parent = dct["parent"]
+        task._parent = (ids.get(parent) or UUID(parent)) if parent is not None else None
+        task._children = [ids.get(child) or UUID(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = _unplain(dct["internal_data"])
+        if isinstance(task_spec, _CatchingEvent) and task.has_state(_TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        parent = task.parent
+        if delta and parent is not None:
+            data = _DeepMerge.merge({}, parent.data)
+            data.update(_unplain(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                data.pop(key, None)
+        else:
+            data = _unplain(dct["data"])
+        task.data = data
+        workflow.__dict__.setdefault(_LOADED, {})[task.id] = dct
+        return task
+
+
+_PRIMITIVES = frozenset({str, int, float, bool, type(None)})
+
+
+def _plain(value: Any) -> Any:
+    """`registry.convert` for task data, fast on what JSON holds already: a copy, with the registry's own
+    conversions (datetime, UUID, …) for anything else and callables dropped from dicts as it drops them."""
+    kind = type(value)
+    if kind in _PRIMITIVES:
+        return value
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(item) in _PRIMITIVES:
+                out[key] = item
+            elif type(item) is dict or type(item) is list:
+                out[key] = _plain(item)
+            elif not (callable(item) or isinstance(item, ModuleType)):
+                out[key] = _REGISTRY.convert(item)
+        return out
+    if kind is list:
+        return [item if type(item) in _PRIMITIVES else _plain(item) for item in value]
+    return _REGISTRY.convert(value)
+
+
+def _unplain(value: Any) -> Any:
+    """`registry.restore` for task data, fast on plain JSON: a copy, typed values restored by the registry."""
+    kind = type(value)
+    if kind is dict:
+        if "typename" in value:
+            return _REGISTRY.restore(value)
+        return {key: item if type(item) in _PRIMITIVES else _unplain(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _PRIMITIVES else _unplain(item) for item in value]
+    return _REGISTRY.restore(value)
+
+
+# The task entries a workflow was restored from, by task id: the ones still true are saved again as they are.
+_LOADED = "_motcua_loaded_entries"
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a document is restored or written.
+
+    Both allocate thousands of objects that stay alive (or are plain data), so the collections they set off
+    find nothing to free, yet each one walks every object of the process: with a large document most of a
+    load's time went to them. Only the thread that turned collection off turns it back on.
+    """
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _keeps_data(task: Any) -> bool:
+    if task._state != _TaskState.COMPLETED:
+        return True
+    tasks = task.workflow.tasks
+    return any(tasks[child]._state != _TaskState.COMPLETED for child in task._children)
+
+
+class _SpecReusingConverter(_WorkflowConverter):
+    """Workflow documents without their specs: the deployed version's parsed specs are used as they are.
+
+    Restoring the specs from their serialized form on every load was most of a small workflow's load time;
+    the spec objects are never changed by a run (SpiffWorkflow starts every workflow of a version on the same
+    ones), so one parse per version and process serves every dossier.
+    """
+
+    def document(self, workflow: Any, with_specs: bool) -> dict[str, Any]:
+        registry = self.registry
+        dct: dict[str, Any] = {
+            "data": registry.convert(workflow.data),
+            "correlations": registry.convert(workflow.correlations),
+            "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
+            "success": workflow.success,
+            "completed": workflow.completed,
+            "tasks": self.mapping_to_dict(workflow.tasks),
+            "root": str(workflow.task_tree.id),
+        }
+        if with_specs:
+            dct["spec"] = registry.convert(workflow.spec)
+            dct["subprocess_specs"] = self.mapping_to_dict(workflow.subprocess_specs)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
+        dct["typename"] = self.typename
+        dct[_Serializer.VERSION_KEY] = _SERIALIZER.VERSION
+        return dct
+
+    def restore(self, dct: dict[str, Any], bundle: SpecBundle) -> Any:
+        """A workflow from a document of the current serializer version, on the bundle's spec objects."""
+        workflow = self.target_class(bundle.spec, bundle.subprocess_specs, deserializing=True)
+        ids = {key: UUID(key) for key in dct["tasks"]}
+        workflow.tasks = {ids[key]: _TASKS.from_dict(entry, workflow, ids) for key, entry in dct["tasks"].items()}
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.get("bpmn_events", []))
+        return workflow
+
+
+_REGISTRY = _Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter,
+                                   _Task: _PrunedTaskConverter})
+_SERIALIZER = _Serializer(_REGISTRY)
+# Registered again, to be called directly (the registry's conversions go through the same objects).
+_TASKS = _PrunedTaskConverter(_Task, _REGISTRY)
+_WORKFLOWS = _SpecReusingConverter(_BpmnWorkflow, _REGISTRY)
 _SCRIPT_ENGINE = SafeScriptEngine()
 _CACHE_SIZE = 256
 _SPEC_KEYS = ("spec", "subprocess_specs")
 # SpiffWorkflow 3.2 stops looking 1000 levels down the task tree; stop loops well before that.
 MAX_TASK_DEPTH = 400
+# Where SpiffWorkflow's own task iterator stops looking (its default max_depth).
+_ITERATOR_DEPTH = 1000
 
 
 class EngineError(Exception):
@@ -156,6 +351,14 @@ def _build_bundle(content_hash: str,
     )
 
 
+def _service_call(t: Any) -> ServiceCall:
+    return ServiceCall(id=str(t.id), spec_name=t.task_spec.name,
+                       title=getattr(t.task_spec, "bpmn_name", None) or t.task_spec.name,
+                       operation=str(t.task_spec.operation_name),
+                       params=dict(t.internal_data.get(PARAMS_KEY) or {}),
+                       result_variable=str(t.task_spec.result_variable))
+
+
 def _describe(task: Any) -> ReadyTask:
     spec = task.task_spec
     props = dict((getattr(spec, "extensions", None) or {}).get("properties") or {})
@@ -202,29 +405,43 @@ class WorkflowRun:
     @classmethod
     def load(cls, document: Mapping[str, Any], bundle: SpecBundle | None = None, *,
              max_depth: int | None = None) -> WorkflowRun:
-        """Restore a workflow; a document saved without its specs takes them from the version's bundle."""
+        """Restore a workflow; a document saved without its specs takes them from the version's bundle.
+
+        The document is not changed. One of the current serializer version is restored on the bundle's own
+        spec objects; one saved with its specs, or by an older serializer, goes the whole SpiffWorkflow way
+        (its specs restored, its format migrated) and is saved in the current format at the next step.
+        """
+        if is_compacted(document):
+            raise ValueError("this document was compacted when its workflow finished: it can no longer run")
         full = dict(document)
-        if "spec" not in full:
-            if bundle is None:
-                raise ValueError("this document was saved without its specs: pass the version's bundle")
-            full.update(json.loads(bundle.specs_json))
         _parents_first(full)
-        for subprocess in (full.get("subprocesses") or {}).values():
+        subprocesses = {key: dict(sub) for key, sub in (full.get("subprocesses") or {}).items()}
+        for subprocess in subprocesses.values():
             _parents_first(subprocess)
-        wf = _SERIALIZER.deserialize_json(json.dumps(full))
+        full["subprocesses"] = subprocesses
+        if "spec" not in full and bundle is None:
+            raise ValueError("this document was saved without its specs: pass the version's bundle")
+        with _no_collection():
+            if "spec" not in full and full.get(_Serializer.VERSION_KEY) == _SERIALIZER.VERSION and bundle is not None:
+                wf = _WORKFLOWS.restore(full, bundle)
+            else:
+                if "spec" not in full and bundle is not None:
+                    full.update(json.loads(bundle.specs_json))
+                wf = _SERIALIZER.deserialize_json(json.dumps(full))
         wf.script_engine = _SCRIPT_ENGINE
         return cls(wf, max_depth)
 
     def document(self, *, with_specs: bool = False) -> dict[str, Any]:
-        """The workflow's state; without the specs (they belong to the deployed version) unless asked."""
-        result: dict[str, Any] = json.loads(_SERIALIZER.serialize_json(self._wf))
-        if not with_specs:
-            for key in _SPEC_KEYS:
-                result.pop(key, None)
-        return result
+        """The workflow's state, JSON-ready; without the specs (they belong to the deployed version) unless asked."""
+        with _no_collection():
+            return _WORKFLOWS.document(self._wf, with_specs)
+
+    def compact_document(self) -> dict[str, Any]:
+        """The compact form of this finished workflow (see `compact`), without saving and reloading it first."""
+        return _compact(self)
 
     def ready_user_tasks(self) -> list[ReadyTask]:
-        return [_describe(t) for t in self._wf.get_tasks(state=_TaskState.READY, manual=True)]
+        return [_describe(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """A copy of one task's data (what a person working it sees, lookups included)."""
@@ -233,14 +450,36 @@ class WorkflowRun:
 
     def waiting_service_calls(self) -> list[ServiceCall]:
         return [
-            ServiceCall(id=str(t.id), spec_name=t.task_spec.name,
-                        title=getattr(t.task_spec, "bpmn_name", None) or t.task_spec.name,
-                        operation=str(t.task_spec.operation_name),
-                        params=dict(t.internal_data.get(PARAMS_KEY) or {}),
-                        result_variable=str(t.task_spec.result_variable))
-            for t in self._wf.get_tasks(state=_TaskState.STARTED)
-            if isinstance(t.task_spec, DeferredServiceTask)
+            _service_call(t)
+            for t, _ in self._walk()
+            if t._state == _TaskState.STARTED and isinstance(t.task_spec, DeferredServiceTask)
         ]
+
+    def _walk(self) -> list[tuple[Any, int]]:
+        """The tasks a search for ready or started tasks visits, in SpiffWorkflow's order, with their depth.
+
+        The same tasks in the same order as `get_tasks(state=READY)` (or STARTED): depth first, a sub-process's
+        tasks before the calling task's children, no search below a predicted task, nothing 1000 levels down;
+        once per step instead of once per question (SpiffWorkflow's iterator costs a few microseconds a task,
+        which a 300-instance task pays many times a step). The depth is the task's own (`task.depth`).
+        """
+        top = self._wf
+        subprocesses = top.subprocesses
+        found: list[tuple[Any, int]] = []
+        stack: list[tuple[Any, int, int]] = [(top.task_tree, 0, 0)]
+        while stack:
+            task, depth, own = stack.pop()
+            found.append((task, own))
+            subprocess = subprocesses.get(task.id)
+            if depth >= _ITERATOR_DEPTH or not (task._children or subprocess is not None):
+                continue
+            if task._state < _TaskState.FUTURE and subprocess is None:
+                continue
+            tasks = task.workflow.tasks
+            stack.extend((tasks[child], depth + 1, own + 1) for child in reversed(task._children))
+            if subprocess is not None:
+                stack.append((subprocess.task_tree, depth + 1, 0))
+        return found
 
     def finish_service(self, task_id: str, result: Any) -> StepResult:
         """Store a connector's result in the task's result variable, complete the task and move on."""
@@ -356,8 +595,9 @@ class WorkflowRun:
 
         try:
             # What the engine would run next, and then every task it runs, is measured.
-            for task in self._wf.get_tasks(state=_TaskState.READY):
-                self._check_depth(task)
+            for task, depth in self._walk():
+                if depth > self.max_depth and task._state == _TaskState.READY:
+                    self._check_depth(task)
             self._wf.do_engine_steps(did_complete_task=on_done)
         except LoopLimitExceeded as exc:
             exc.step = self._step(ended, halted=True)
@@ -370,8 +610,11 @@ class WorkflowRun:
         """What the projections need now; a halted workflow offers nothing more to do."""
         if halted:
             return StepResult(ready=[], completed=False, end_events=ended)
-        return StepResult(ready=self.ready_user_tasks(), completed=self.is_completed(), end_events=ended,
-                          service_calls=self.waiting_service_calls())
+        walked = self._walk()
+        ready = [_describe(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
+        calls = [_service_call(t) for t, _ in walked
+                 if t._state == _TaskState.STARTED and isinstance(t.task_spec, DeferredServiceTask)]
+        return StepResult(ready=ready, completed=self.is_completed(), end_events=ended, service_calls=calls)
 
     def _check_depth(self, task: Any) -> None:
         """Stop before the task tree reaches the depth where SpiffWorkflow stops seeing tasks."""
@@ -405,6 +648,95 @@ class WorkflowRun:
             step = None
         detail = str(exc) if isinstance(exc, _WorkflowException) else f"{type(exc).__name__}: {exc}"
         return EngineError(message, detail, code=code, task=where, step=step)
+
+
+def task_data_in(document: Mapping[str, Any], task_id: str) -> dict[str, Any]:
+    """One task's data read straight from a stored document, as `WorkflowRun.load(...).task_data(task_id)`
+    gives it, without restoring the workflow (no specs, no task objects): for a page that only shows it.
+
+    The task's entry and its parents' up to the first one stored whole are read. TaskNotReady for an id that is
+    not in the document.
+    """
+    workflows = [document, *(document.get("subprocesses") or {}).values()]
+    tasks = next((w["tasks"] for w in workflows if task_id in (w.get("tasks") or {})), None)
+    if tasks is None:
+        raise TaskNotReady(task_id)
+    chain = []
+    entry: Mapping[str, Any] | None = tasks[task_id]
+    while entry is not None:
+        chain.append(entry)
+        parent = entry.get("parent")
+        if not entry.get("delta") or parent is None or parent not in tasks:
+            break
+        entry = tasks[parent]
+    data: dict[str, Any] = {}
+    for index, entry in enumerate(reversed(chain)):
+        delta = entry.get("delta")
+        if index == 0 or not delta:
+            data = _unplain(entry.get("data") or {})
+        else:
+            data = _DeepMerge.merge({}, data)
+            data.update(_unplain(delta.get("updates", {})))
+            for key in delta.get("deletions", []):
+                data.pop(key, None)
+    result: dict[str, Any] = json.loads(json.dumps(_plain(data)))
+    return result
+
+
+# ---------------------------------------------------------------- compaction of finished workflows
+
+COMPACT_FORMAT = "motcua-compact/1"
+_COMPACT_KEY = "compacted"
+
+
+class NotFinished(ValueError):
+    """Only a finished workflow can be compacted: an unfinished one still needs its whole task tree."""
+
+
+def is_compacted(document: Mapping[str, Any] | None) -> bool:
+    """Whether a stored workflow document is the compact form of a finished workflow."""
+    return isinstance(document, Mapping) and document.get(_COMPACT_KEY) == COMPACT_FORMAT
+
+
+def compact(document: Mapping[str, Any], bundle: SpecBundle | None = None) -> dict[str, Any]:
+    """The compact form of a finished workflow's document: what it ended with, without its task tree.
+
+    Kept: the workflow's final data, the end events reached and the steps people and services completed, in
+    the order they completed (name, title, lane, properties, when), which is all a finished dossier's history
+    and display can ask of its workflow. A compacted document no longer loads (`WorkflowRun.load` refuses it);
+    compacting it again gives it back unchanged. NotFinished for a workflow that has not really finished.
+    """
+    if is_compacted(document):
+        return dict(document)
+    return WorkflowRun.load(document, bundle).compact_document()
+
+
+def _compact(run: WorkflowRun) -> dict[str, Any]:
+    if not run.is_completed():
+        raise NotFinished("only a finished workflow can be compacted")
+    wf = run._wf
+    everything = run._all_tasks()
+    done = sorted((t for t in everything if t._state == _TaskState.COMPLETED
+                   and (t.task_spec.manual or isinstance(t.task_spec, (DeferredServiceTask, _EndEvent)))),
+                  key=lambda t: t.last_state_change)
+
+    def step(task: Any) -> dict[str, Any]:
+        info = _describe(task)
+        return {"task_spec": info.spec_name, "title": info.title, "lane": info.lane,
+                "properties": info.properties, "at": task.last_state_change,
+                "kind": "end" if isinstance(task.task_spec, _EndEvent) else
+                "service" if isinstance(task.task_spec, DeferredServiceTask) else "user"}
+
+    steps = [step(t) for t in done]
+    return {
+        _COMPACT_KEY: COMPACT_FORMAT,
+        "completed": True,
+        "data": _plain(wf.data),
+        "end_events": [s for s in steps if s["kind"] == "end" and s["task_spec"] in wf.spec.task_specs],
+        "steps": steps,
+        "tasks_dropped": len(everything),
+        _Serializer.VERSION_KEY: _SERIALIZER.VERSION,
+    }
 
 
 def _parents_first(document: dict[str, Any]) -> None:

@@ -320,3 +320,28 @@ def test_regex_format_values_are_checked_by_the_same_engine():
     schema = field({"type": "string", "format": "regex"})
     assert validate_data(schema, {"x": "^[a-z]+$"}) == {}
     assert list(validate_data(schema, {"x": "(a)\\1"})) == ["x"]
+
+
+def test_a_keyed_validator_is_built_once_and_answers_as_a_fresh_one() -> None:
+    from app.eforms import validate
+
+    bad = copy.deepcopy(VALID_BIRTH_DATA)
+    bad["tre"]["ngay_sinh"] = "2026-02-30"
+    bad["them"] = "không khai báo"
+    key = f"test-version-{id(bad)}:to-khai.schema.json"
+    before = validate.builds
+    fresh = [validate_data(BIRTH_SCHEMA, d) for d in (VALID_BIRTH_DATA, bad)]
+    assert validate.builds == before + 2  # no key: one validator per call
+    cached = [validate_data(BIRTH_SCHEMA, d, cache_key=key) for d in (VALID_BIRTH_DATA, bad, bad)]
+    assert validate.builds == before + 3  # one more, then reused
+    assert cached == [fresh[0], fresh[1], fresh[1]]
+    assert fresh[0] == {} and fresh[1]
+
+
+def test_the_validator_cache_is_bounded() -> None:
+    from app.eforms import validate
+
+    size = validate._VALIDATORS._size
+    for i in range(size + 5):
+        validate_data({"type": "object"}, {}, cache_key=f"bounded-{i}")
+    assert len(validate._VALIDATORS._items) <= size

@@ -1,0 +1,202 @@
+"""A multi-instance user task over N items: SpiffWorkflow alone in memory against the platform's runtime.
+
+For each mode (parallel, sequential) and each size it prints:
+- bare: SpiffWorkflow parses the BPMN and runs the workflow in memory, completing the N instances;
+- runtime: WorkflowRun as a dossier lives it, one request per instance: the document is loaded, one instance
+  is completed, the document is saved (dicts in and out, as the runtime is called);
+- +JSON: the same with the JSON text the database driver writes and reads for a JSONB column at each step;
+- spiff (with --spiff-persisted): SpiffWorkflow's own serializer writing and reading the whole workflow
+  (specs included) at each step, what the runtime did before it kept the specs out and reused them;
+- the ratios to bare, and the document's size after the start, at its largest, and at the end.
+
+    .venv/bin/python -m bench.multi_instance [--items 10 100 300] [--modes parallel sequential] [--profile]
+
+Times are CPU seconds of this process (time.process_time), so that other work on the machine counts less.
+Nothing is asserted; nothing touches a database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PROCESS_ID = "duyet_danh_sach"
+_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="x">
+  <bpmn:process id="duyet_danh_sach" isExecutable="true">
+    <bpmn:ioSpecification>
+      <bpmn:dataInput id="ho_so_con"/>
+      <bpmn:dataOutput id="ket_qua"/>
+    </bpmn:ioSpecification>
+    <bpmn:startEvent id="s"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="Task_Duyet" name="Duyệt từng hồ sơ">
+      <bpmn:extensionElements><spiffworkflow:properties>
+        <spiffworkflow:property name="formJsonSchemaFilename" value="duyet.schema.json"/>
+      </spiffworkflow:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:multiInstanceLoopCharacteristics isSequential="{sequential}">
+        <bpmn:loopDataInputRef>ho_so_con</bpmn:loopDataInputRef>
+        <bpmn:loopDataOutputRef>ket_qua</bpmn:loopDataOutputRef>
+        <bpmn:inputDataItem id="ho_so"/>
+        <bpmn:outputDataItem id="y_kien"/>
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:userTask>
+    <bpmn:endEvent id="e"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="Task_Duyet"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="Task_Duyet" targetRef="e"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def bpmn(sequential: bool) -> str:
+    return _BPMN.replace("{sequential}", "true" if sequential else "false")
+
+
+def start_data(items: int) -> dict[str, Any]:
+    return {
+        "nguoi_yeu_cau": {"ho_ten": "Nguyễn Văn An", "so_dinh_danh": "001090012345"},
+        "ho_so_con": [{"stt": i, "ho_ten": f"Nguyễn Thị Mai {i}", "so_dinh_danh": f"0011950{i:05d}",
+                       "dia_chi": "Số 12 ngõ 34 phố Kim Mã, phường Ngọc Hà, thành phố Hà Nội"}
+                      for i in range(items)],
+    }
+
+
+def answer(i: int) -> dict[str, Any]:
+    return {"y_kien": {"dong_y": i % 7 != 0, "ghi_chu": "Đủ điều kiện" if i % 7 else "Thiếu giấy tờ"}}
+
+
+def bare(items: int, sequential: bool, persist: bool = False) -> float:
+    """Seconds: parse, then run in memory completing every instance (no serialization); with `persist`,
+    SpiffWorkflow's own serializer writes the workflow (specs included) to JSON and reads it back at each step."""
+    from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer  # noqa: TID251
+    from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: TID251
+    from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG  # noqa: TID251
+    from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter  # noqa: TID251
+    from SpiffWorkflow.util.task import TaskState  # noqa: TID251
+
+    from app.engine.environment import SafeScriptEngine
+    from app.engine.service import DeferredServiceTask, MotcuaBpmnParser
+    from app.engine.xmlsafe import parse_xml
+
+    serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
+        {**SPIFF_CONFIG, DeferredServiceTask: ServiceTaskConverter}))
+    engine = SafeScriptEngine()
+    start = time.process_time()
+    parser = MotcuaBpmnParser()
+    parser.add_bpmn_xml(parse_xml(bpmn(sequential).encode(), "p.bpmn"), filename="p.bpmn")
+    spec, subs = parser.get_spec(PROCESS_ID), parser.get_subprocess_specs(PROCESS_ID)
+    wf = BpmnWorkflow(spec, subs, script_engine=engine)
+    wf.task_tree.data.update(start_data(items))
+    wf.do_engine_steps()
+    done = 0
+    while True:
+        if persist:
+            wf = serializer.deserialize_json(serializer.serialize_json(wf))
+            wf.script_engine = engine
+        ready = wf.get_tasks(state=TaskState.READY, manual=True)
+        if not ready:
+            break
+        task = ready[0]
+        task.data.update(answer(done))
+        task.run()
+        wf.do_engine_steps()
+        done += 1
+    elapsed = time.process_time() - start
+    assert wf.is_completed() and done == items, (done, items)
+    return elapsed
+
+
+def runtime(items: int, sequential: bool, key: str) -> tuple[float, dict[str, Any]]:
+    """CPU seconds for the platform's runtime (parse through the cache, then load → complete → save per
+    instance, documents as dicts), the seconds the database driver's JSON text on top took, and the document's
+    sizes in bytes of JSON."""
+    from app.engine.runtime import WorkflowRun, get_bundle
+
+    json_s = 0.0
+    start = time.process_time()
+    bundle = get_bundle(key, {"p.bpmn": bpmn(sequential)}, PROCESS_ID)
+    run, step = WorkflowRun.start(bundle, start_data(items))
+    mark = time.process_time()
+    text = json.dumps(run.document())
+    json_s += time.process_time() - mark
+    sizes = {"start": len(text), "max": len(text)}
+    done = 0
+    while step.ready:
+        task = step.ready[0]
+        mark = time.process_time()
+        document = json.loads(text)
+        json_s += time.process_time() - mark
+        run = WorkflowRun.load(document, bundle)
+        step = run.complete(task.id, answer(done))
+        document = run.document()
+        mark = time.process_time()
+        text = json.dumps(document)
+        json_s += time.process_time() - mark
+        sizes["max"] = max(sizes["max"], len(text))
+        done += 1
+    elapsed = time.process_time() - start - json_s
+    sizes["end"] = len(text)
+    assert step.completed and done == items, (done, items)
+    return elapsed, {**sizes, "json": json_s}
+
+
+def best_bare(runs: int, items: int, sequential: bool, persist: bool = False) -> float:
+    """The fastest of `runs` measurements (the others were disturbed by something else)."""
+    return min(bare(items, sequential, persist) for _ in range(runs))
+
+
+def best_runtime(runs: int, items: int, sequential: bool) -> tuple[float, dict[str, Any]]:
+    # A new cache key each time: the parse is counted, as in `bare`.
+    return min((runtime(items, sequential, f"bench-mi-{sequential}-{items}-{time.time_ns()}") for _ in range(runs)),
+               key=lambda r: r[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, nargs="+", default=[10, 100, 300])
+    parser.add_argument("--modes", nargs="+", default=["parallel", "sequential"], choices=["parallel", "sequential"])
+    parser.add_argument("--profile", action="store_true", help="profile the runtime at the largest size")
+    parser.add_argument("--runs", type=int, default=2, help="measure each figure this many times, keep the best")
+    parser.add_argument("--spiff-persisted", action="store_true",
+                        help="also time SpiffWorkflow's own serializer writing and reading the workflow at each step")
+    args = parser.parse_args()
+
+    from tests.conftest import make_app  # only for the app context gettext needs
+
+    app = make_app("sqlite://", Path("/tmp"))
+    with app.app_context():
+        bare(5, False)  # imports and first-use costs out of the way
+        print(f"{'mode':<11} {'items':>5} {'bare s':>8} {'runtime s':>10} {'ratio':>6} {'+JSON s':>8} {'ratio':>6} "
+              f"{'spiff s':>8} {'doc start KB':>13} {'doc max KB':>11} {'doc end KB':>11} {'end B/item':>10}")
+        for mode in args.modes:
+            sequential = mode == "sequential"
+            for items in args.items:
+                floor = best_bare(args.runs, items, sequential)
+                elapsed, sizes = best_runtime(args.runs, items, sequential)
+                persisted = best_bare(1, items, sequential, persist=True) if args.spiff_persisted else float("nan")
+                with_json = elapsed + sizes["json"]
+                print(f"{mode:<11} {items:>5} {floor:>8.3f} {elapsed:>10.3f} {elapsed / floor:>6.1f} "
+                      f"{with_json:>8.3f} {with_json / floor:>6.1f} {persisted:>8.3f} "
+                      f"{sizes['start'] / 1024:>13.1f} {sizes['max'] / 1024:>11.1f} {sizes['end'] / 1024:>11.1f} "
+                      f"{sizes['end'] / items:>10.0f}")
+            if args.profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                runtime(max(args.items), sequential, f"bench-mi-prof-{mode}-{time.time_ns()}")
+                profile.disable()
+                pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
