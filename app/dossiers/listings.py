@@ -243,12 +243,14 @@ def _inbox_order(sort: str) -> list[Any]:
     return [key.desc(), HumanTask.id.desc()] if sort.startswith("-") else [key.asc(), HumanTask.id.asc()]
 
 
-def _inbox_branches(user: User, query: ListQuery) -> list[Select[Any]]:
+def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> list[Select[Any]]:
     """The visibility rule `(agency AND role) OR (the citizen's own task)` as separate queries, one per role
     of the user's agency and one for the user's own dossiers, each answered by an index in the order asked
     (ix_human_task_open for an agency role, ix_dossier_applicant_submitted for one's own dossiers) instead of
-    one OR that no index serves. A citizen's task is never an agency's (the role rule of services._may_take)."""
-    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES), *_dossier_filters(query, due=False)]
+    one OR that no index serves. A citizen's task is never an agency's (the role rule of services._may_take).
+    Counting without a filter on the dossier, an agency's branch does not read the dossiers at all."""
+    dossier_filters = _dossier_filters(query, due=False)
+    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES), *dossier_filters]
     if query.officer == "me":
         common.append(HumanTask.claimed_by_id == user.id)
     elif query.officer == "free":
@@ -257,12 +259,14 @@ def _inbox_branches(user: User, query: ListQuery) -> list[Select[Any]]:
         common.append(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
     if query.due:
         common.append(_due_filter(func.coalesce(HumanTask.due_at, Dossier.due_at), query.due))
-    base = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common)
+    joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common)
+    alone = select(HumanTask.id).where(*common)
+    agency_base = alone if counting and not dossier_filters and not query.due else joined
     branches = []
     if user.agency_id is not None:
         for role in sorted({r for r in user.roles or [] if r != CITIZEN_ROLE}):
-            branches.append(base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role))
-    branches.append(base.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id))
+            branches.append(agency_base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role))
+    branches.append(joined.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id))
     return branches
 
 
@@ -283,7 +287,7 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
         .where(HumanTask.id.in_(ids))
         .order_by(*order).offset(query.offset).limit(query.size + 1)
     ).all()
-    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in branches]
+    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query, counting=True)]
     every = counted[0] if len(counted) == 1 else union_all(*counted)
     total = int(db.session.scalar(select(func.count()).select_from(every.subquery())) or 0)
     return _page(rows, query, total)
