@@ -274,7 +274,8 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
     """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers.
 
     Each branch keeps only its first offset + size + 1 rows in the page's order, so a page reads about as many
-    index entries as it shows, however many tasks the agency has. Two statements: the page and a capped count.
+    index entries as it shows, however many tasks the agency has. At most two statements: the page and, when
+    it does not hold everything, a capped count.
     """
     order = _inbox_order(query.sort or "due")
     wanted = query.offset + query.size + 1
@@ -287,6 +288,8 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
         .where(HumanTask.id.in_(ids))
         .order_by(*order).offset(query.offset).limit(query.size + 1)
     ).all()
+    if len(rows) <= query.size and query.page == 1:
+        return _page(rows, query, len(rows))  # all of it is on this page: nothing to count
     counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query, counting=True)]
     every = counted[0] if len(counted) == 1 else union_all(*counted)
     total = int(db.session.scalar(select(func.count()).select_from(every.subquery())) or 0)

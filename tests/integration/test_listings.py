@@ -401,17 +401,17 @@ def test_inbox_page_statements_are_bounded(app: Any, db_session: Any, client: An
     login(client, "hotich")
     client.get("/can-bo/")  # the session's first request after login records it
     counts = {}
-    for size in (25, 100):
+    for size in (25, 50):  # both less than the 60 tasks: a page and a capped count each
         statements.statements.clear()
         response = client.get(f"/can-bo/?so_dong={size}")
         assert response.status_code == 200
         assert response.get_data(as_text=True).count('href="/cong-viec/') == min(size, len(data["mine"]))
         counts[size] = len(statements.statements)
-    assert counts[25] == counts[100] <= 8, counts
+    assert counts[25] == counts[50] <= 8, counts
     statements.statements.clear()
     listings.inbox(data["hotich"], ListQuery(size=100))
     listings.incident_count(data["hotich"])
-    assert len(statements.statements) == 3, statements.statements
+    assert len(statements.statements) <= 3, statements.statements  # page (+ capped count) + badge
 
 
 def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: Statements) -> None:
