@@ -233,14 +233,23 @@ def procedure_choices() -> list[tuple[str, str]]:
 INBOX_SORTS = ("due", "-due", "received", "-received", "code", "-code")
 
 
-def _inbox_order(sort: str) -> list[Any]:
-    """The inbox's default is the step's deadline (tasks without one last), then the dossier's, then the task."""
+def _inbox_keys(sort: str) -> list[tuple[str, Any, bool]]:
+    """(name, column, descending) of the inbox's sort keys. The default is the step's deadline (tasks without one
+    last), then the dossier's, then the task; the others are the dossier's received date or code, then the task."""
+    desc = sort.startswith("-")
     if sort.lstrip("-") == "due":
-        if sort == "-due":
-            return [HumanTask.due_at.desc().nulls_last(), Dossier.due_at.desc(), HumanTask.id.desc()]
-        return [HumanTask.due_at.asc().nulls_last(), Dossier.due_at.asc(), HumanTask.id.asc()]
+        return [("k_step", HumanTask.due_at, desc), ("k_dossier", Dossier.due_at, desc), ("k_id", HumanTask.id, desc)]
     key = {"received": Dossier.submitted_at, "code": Dossier.code}[sort.lstrip("-")]
-    return [key.desc(), HumanTask.id.desc()] if sort.startswith("-") else [key.asc(), HumanTask.id.asc()]
+    return [("k_main", key, desc), ("k_id", HumanTask.id, desc)]
+
+
+def _sorted(column: Any, desc: bool) -> Any:
+    # NULLS LAST either way: only the step's deadline may be missing, and a task without one comes last.
+    return (column.desc() if desc else column.asc()).nulls_last()
+
+
+def _inbox_order(sort: str) -> list[Any]:
+    return [_sorted(column, desc) for _, column, desc in _inbox_keys(sort)]
 
 
 def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> list[Select[Any]]:
@@ -273,14 +282,18 @@ def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> 
 def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
     """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers.
 
-    Each branch keeps only its first offset + size + 1 rows in the page's order, so a page reads about as many
-    index entries as it shows, however many tasks the agency has. At most two statements: the page and, when
-    it does not hold everything, a capped count.
+    In the deadline order and without a filter on the dossier, each branch keeps only its first offset + size + 1
+    rows, read in that order from ix_human_task_open, so a page reads about as many index entries as it shows
+    however many tasks the agency has: the page, and a capped count when the page does not hold everything.
+    Sorted on a dossier's column or filtered on one, every visible task must be read with its dossier anyway:
+    that is done once, for the page and the count together (_inbox_searched).
     """
-    order = _inbox_order(query.sort or "due")
+    sort = query.sort or "due"
+    if sort.lstrip("-") != "due" or _dossier_filters(query, due=False):
+        return _inbox_searched(user, query, sort)
+    order = _inbox_order(sort)
     wanted = query.offset + query.size + 1
-    branches = _inbox_branches(user, query)
-    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in branches]
+    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in _inbox_branches(user, query)]
     ids = tops[0] if len(tops) == 1 else union_all(*tops)
     rows = db.session.scalars(
         select(HumanTask).join(HumanTask.dossier)
@@ -294,6 +307,29 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
     every = counted[0] if len(counted) == 1 else union_all(*counted)
     total = int(db.session.scalar(select(func.count()).select_from(every.subquery())) or 0)
     return _page(rows, query, total)
+
+
+def _inbox_searched(user: User, query: ListQuery, sort: str) -> Page[HumanTask]:
+    """One statement: each branch's first max(offset + size + 1, COUNT_CAP + 1) matches with their sort keys
+    (a common table expression), the page taken from them by those keys, and their capped count."""
+    keys = _inbox_keys(sort)
+    keep = max(query.offset + query.size + 1, COUNT_CAP + 1)
+    columns = [column.label(name) for name, column, _ in keys]
+    tops = []
+    for branch in _inbox_branches(user, query):
+        top = branch.with_only_columns(*columns).order_by(*_inbox_order(sort)).limit(keep).subquery()
+        tops.append(select(*top.c))
+    matches = (tops[0] if len(tops) == 1 else union_all(*tops)).cte("matches")
+    page_ids = (select(matches.c.k_id).order_by(*[_sorted(matches.c[name], desc) for name, _, desc in keys])
+                .offset(query.offset).limit(query.size + 1))
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    found = db.session.execute(
+        select(HumanTask, total.label("total")).join(HumanTask.dossier)
+        .options(contains_eager(HumanTask.dossier).defer(Dossier.form_data), defer(HumanTask.data))
+        .where(HumanTask.id.in_(page_ids))
+        .order_by(*_inbox_order(sort))
+    ).all()
+    return _page([task for task, _ in found], query, int(found[0][1]) if found else 0)
 
 
 # ---------------------------------------------------------------- incidents
