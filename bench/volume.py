@@ -142,7 +142,7 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
                           CASE WHEN g %% 500 = 0 THEN me.id
                                WHEN g %% 10 < 7 THEN cit.lo + (g * 7919) %% (cit.hi - cit.lo + 1)
                                ELSE NULL END AS applicant
-                   FROM generate_series(1, %(n)s) g, ag, vs, cit, me),
+                   FROM generate_series(1::bigint, %(n)s::bigint) g, ag, vs, cit, me),
                  coded AS (
                    SELECT base.*, a.code AS agency_code,
                           row_number() OVER (
