@@ -171,4 +171,18 @@ def register_cli(app: Flask) -> None:
                    f"{summary['unsent']} bản ghi của {summary['dossiers']} hồ sơ "
                    f"(bị từ chối: {summary['refused']}, đang thử lại: {summary['retrying']}).")
 
+    @portal.command("prune")
+    @click.option("--days", type=int, default=None, help="Giữ bản ghi đã gửi trong số ngày này "
+                  "(mặc định PORTAL_OUTBOX_KEEP_DAYS).")
+    def portal_prune(days: int | None) -> None:
+        """Delete outbox rows the portal accepted more than N days ago (unsent rows are never deleted)."""
+        from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
+
+        keep = current_app.config["PORTAL_OUTBOX_KEEP_DAYS"] if days is None else days
+        cutoff, total = outbox_cutoff(keep), 0
+        while batch := prune_sent_outbox(cutoff):
+            db.session.commit()
+            total += batch
+        click.echo(f"Đã xóa {total} bản ghi đã gửi trước {cutoff:%Y-%m-%d %H:%M} UTC.")
+
     app.cli.add_command(portal)

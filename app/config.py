@@ -74,6 +74,8 @@ class Config:
     SMS_TOKEN = _env("SMS_TOKEN", "")
     PORTAL_URL = _env("PORTAL_URL", "")
     PORTAL_TOKEN = _env("PORTAL_TOKEN", "")
+    # Sent portal-outbox rows older than this many days are deleted by `flask portal prune` (the portal has them).
+    PORTAL_OUTBOX_KEEP_DAYS = int(_env("PORTAL_OUTBOX_KEEP_DAYS", "30"))
     # Pauses (seconds) before the 2nd, 3rd, … attempt of a service call or portal sync after a transient error.
     SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
     # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).

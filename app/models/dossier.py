@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +50,10 @@ PAUSING_STATUSES = frozenset({5, 6, 8})
 INTERNAL_ACTIONS = frozenset({"service_done", "service_error", "incident", "incident_retry", "portal_sync_failed",
                               "portal_sync_resend", "refund_retry", "refund_failed"})
 FINAL_STATUSES = frozenset({3, 7, 10})
+# The same rule as SQL, for the partial indexes on open dossiers (kept in step with FINAL_STATUSES).
+OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
+# Open human tasks (services.OPEN_TASK_STATES), for the inbox's partial index.
+OPEN_TASK_SQL = "state IN ('ready', 'claimed')"
 
 
 class DossierCounter(db.Model):  # type: ignore[name-defined]
@@ -63,7 +68,14 @@ class DossierCounter(db.Model):  # type: ignore[name-defined]
 
 class Dossier(db.Model):  # type: ignore[name-defined]
     __tablename__ = "dossier"
-    __table_args__ = (Index("ix_dossier_agency_status_due", "agency_id", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_dossier_agency_status_due", "agency_id", "status", "due_at"),
+        # "My dossiers": one applicant's, newest first (app/dossiers/listings.py).
+        Index("ix_dossier_applicant_submitted", "applicant_user_id", "submitted_at", "id"),
+        # A procedure's running dossiers (the designer's list): open ones only, a small part of all dossiers.
+        Index("ix_dossier_open_version_submitted", "procedure_version_id", "submitted_at", "id",
+              postgresql_where=text(OPEN_DOSSIER_SQL), sqlite_where=text(OPEN_DOSSIER_SQL)),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -71,7 +83,7 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
     status: Mapped[int] = mapped_column(SmallInteger, default=1)
     channel: Mapped[int] = mapped_column(SmallInteger, default=2)  # KenhThucHien: 1 in person, 2 online, 3 post
-    applicant_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True, index=True)
+    applicant_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     applicant_name: Mapped[str] = mapped_column(String(255), default="")
     applicant_id_number: Mapped[str] = mapped_column(String(20), default="")
     applicant_phone: Mapped[str] = mapped_column(String(20), default="")
@@ -122,7 +134,9 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_inbox", "agency_id", "role", "state", "due_at"),
+        # The inbox reads open tasks only (a small part of the table): by agency and role, most urgent first.
+        Index("ix_human_task_open", "agency_id", "role", "due_at", "id",
+              postgresql_where=text(OPEN_TASK_SQL), sqlite_where=text(OPEN_TASK_SQL)),
         UniqueConstraint("engine_task_id"),
     )
 

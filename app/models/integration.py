@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -114,7 +114,13 @@ class PortalOutbox(db.Model):  # type: ignore[name-defined]
     """An update owed to the national portal, sent strictly in id order per dossier, never dropped."""
 
     __tablename__ = "portal_outbox"
-    __table_args__ = (Index("ix_portal_outbox_pending", "dossier_id", "sent_at", "id"),)
+    __table_args__ = (
+        # What is owed is found without reading what was sent (nearly every row, until pruned).
+        Index("ix_portal_outbox_unsent", "dossier_id", "id",
+              postgresql_where=text("sent_at IS NULL"), sqlite_where=text("sent_at IS NULL")),
+        # Pruning sent rows older than PORTAL_OUTBOX_KEEP_DAYS (app/dossiers/retention.py).
+        Index("ix_portal_outbox_sent_at", "sent_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"))

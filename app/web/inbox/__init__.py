@@ -8,17 +8,20 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from app.dossiers import payments, service_calls, services, workflow_incidents
+from app.dossiers import listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
 from app.extensions import db
 from app.models import Dossier, HumanTask
+from app.models.dossier import STATUSES
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
+from app.web.lists import list_helpers, list_query
 
 bp = Blueprint("inbox", __name__)
+bp.app_context_processor(list_helpers)
 
 
 def urgency(due: datetime | None) -> str:
@@ -33,11 +36,12 @@ def urgency(due: datetime | None) -> str:
 @bp.route("/can-bo/")
 @login_required
 def index() -> ResponseReturnValue:
-    tasks = services.inbox(current_user)
-    open_incidents = (len(service_calls.incidents(current_user)) + len(service_calls.sync_problems(current_user))
-                      + len(payments.stalled_refunds(current_user)) + len(workflow_incidents.incidents(current_user))
-                      if current_user.is_officer else 0)
-    return render_template("inbox/index.html", tasks=tasks, urgency=urgency, open_incidents=open_incidents)
+    query = list_query(listings.INBOX_SORTS)
+    tasks = listings.inbox(current_user, query)
+    open_incidents = listings.incident_count(current_user) if current_user.is_officer else 0
+    return render_template("inbox/index.html", tasks=tasks, query=query, urgency=urgency,
+                           open_incidents=open_incidents, procedures=listings.procedure_choices(),
+                           statuses=list(STATUSES.items()), sorts=listings.INBOX_SORTS)
 
 
 @bp.route("/can-bo/su-co")
@@ -46,10 +50,19 @@ def incidents() -> ResponseReturnValue:
     """Service calls that failed with nothing in the diagram to catch the error: each waits for a person."""
     if not (current_user.is_officer or current_user.is_designer):
         abort(403)
-    return render_template("inbox/incidents.html", calls=service_calls.incidents(current_user),
-                           sync=service_calls.sync_problems(current_user),
-                           refunds=payments.stalled_refunds(current_user),
-                           workflow=workflow_incidents.incidents(current_user))
+    query = list_query(listings.INCIDENT_SORTS)
+    pages = {kind: _page_number(request.args.get(f"trang_{kind}", "")) for kind in listings.INCIDENT_KINDS}
+    found = listings.incidents(current_user, query, pages)
+    return render_template("inbox/incidents.html", query=query, found=found, sorts=listings.INCIDENT_SORTS,
+                           procedures=listings.procedure_choices(), kinds=INCIDENT_KIND_LABELS)
+
+
+INCIDENT_KIND_LABELS = [("calls", lazy_gettext("Bước tự động lỗi")), ("workflow", lazy_gettext("Lỗi quy trình")),
+                        ("sync", lazy_gettext("Đồng bộ Cổng DVCQG")), ("refunds", lazy_gettext("Hoàn tiền"))]
+
+
+def _page_number(value: str) -> int:
+    return int(value) if value.isdigit() and 0 < int(value) < 10_000 else 1
 
 
 @bp.route("/can-bo/su-co/quy-trinh/<int:incident_id>/thu-lai", methods=["POST"])

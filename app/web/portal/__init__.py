@@ -25,7 +25,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import formats
-from app.dossiers import fees, payments, services, workflow_incidents
+from app.dossiers import fees, listings, payments, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, served_as
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
@@ -34,8 +34,10 @@ from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
+from app.models.dossier import STATUSES
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
+from app.web.lists import list_query
 
 bp = Blueprint("portal", __name__)
 
@@ -145,7 +147,8 @@ def dossier_page(code: str) -> ResponseReturnValue:
                  and dossier.applicant_user_id == current_user.id]
     fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
     return render_template("portal/dossier.html", d=dossier, values=values,
-                           events=services.history(dossier, current_user), tasks=services.open_tasks(dossier),
+                           events=listings.history(dossier, current_user, list_query()),
+                           tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
                            receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
@@ -254,12 +257,10 @@ def _viewable(code: str) -> Dossier:
 @bp.route("/ho-so-cua-toi")
 @login_required
 def my_dossiers() -> ResponseReturnValue:
-    rows = db.session.scalars(
-        select(Dossier)
-        .where(Dossier.applicant_user_id == current_user.id)
-        .order_by(Dossier.submitted_at.desc())
-    ).all()
-    return render_template("portal/my_dossiers.html", dossiers=rows)
+    query = list_query(listings.DOSSIER_SORTS)
+    return render_template("portal/my_dossiers.html", dossiers=listings.my_dossiers(current_user, query),
+                           query=query, sorts=listings.DOSSIER_SORTS, procedures=listings.procedure_choices(),
+                           statuses=list(STATUSES.items()))
 
 
 @bp.route("/tra-cuu")

@@ -10,13 +10,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from app.dossiers import listings
 from app.extensions import db
-from app.models import Dossier, Procedure, ProcedureVersion
-from app.models.dossier import FINAL_STATUSES
+from app.models import Procedure, ProcedureVersion
+from app.models.dossier import FINAL_STATUSES, STATUSES
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
+from app.web.lists import list_query
 
 bp = Blueprint("studio", __name__, url_prefix="/thiet-ke")
 
@@ -35,13 +37,12 @@ def designer_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @bp.route("/")
 @designer_required
 def index() -> ResponseReturnValue:
-    procedures = db.session.scalars(select(Procedure).order_by(Procedure.code)).all()
-    counts = {procedure_id: count for procedure_id, count in db.session.execute(
-        select(ProcedureVersion.procedure_id, func.count(Dossier.id))
-        .join(Dossier, Dossier.procedure_version_id == ProcedureVersion.id)
-        .group_by(ProcedureVersion.procedure_id)
-    )}
-    return render_template("studio/index.html", procedures=procedures, counts=counts)
+    query = list_query(PROCEDURE_SORTS)
+    return render_template("studio/index.html", procedures=listings.procedure_index(query), query=query,
+                           sorts=PROCEDURE_SORTS, count_label=listings.count_label)
+
+
+PROCEDURE_SORTS = ("code", "name")
 
 
 @bp.route("/thu-tuc/<code>")
@@ -54,12 +55,11 @@ def procedure(code: str) -> ResponseReturnValue:
         select(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
         .order_by(ProcedureVersion.version.desc())
     ).all()
-    running = db.session.scalars(
-        select(Dossier).join(ProcedureVersion)
-        .where(ProcedureVersion.procedure_id == proc.id, Dossier.status.not_in(FINAL_STATUSES))
-        .order_by(Dossier.submitted_at.desc()).limit(200)
-    ).all()
-    return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=running)
+    query = list_query(listings.DOSSIER_SORTS)
+    running = listings.procedure_dossiers(proc, query)
+    statuses = [(s, label) for s, label in STATUSES.items() if s not in FINAL_STATUSES]
+    return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=running, query=query,
+                           sorts=listings.DOSSIER_SORTS, statuses=statuses)
 
 
 @bp.route("/tai-len", methods=["GET", "POST"])

@@ -1,0 +1,26 @@
+"""How long the platform keeps what it no longer needs: sent portal-outbox rows (the portal holds them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from app.extensions import db
+from app.models import PortalOutbox
+
+PRUNE_BATCH = 10_000
+
+
+def outbox_cutoff(keep_days: int, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=keep_days)
+
+
+def prune_sent_outbox(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to `limit` outbox rows sent before `cutoff` (never an unsent one: those are still owed) and
+    return how many went. Found through ix_portal_outbox_sent_at. The caller commits, batch after batch."""
+    doomed = (select(PortalOutbox.id).where(PortalOutbox.sent_at.is_not(None), PortalOutbox.sent_at < cutoff)
+              .order_by(PortalOutbox.sent_at).limit(limit))
+    result = db.session.execute(delete(PortalOutbox).where(PortalOutbox.id.in_(doomed))
+                                .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,0 +1,502 @@
+"""Lists a page at a time (app/dossiers/listings.py), on PostgreSQL and on SQLite: every sort and filter returns
+the right rows across pages with ties (no duplicates, no gaps), the inbox's visibility rule is the one
+services.inbox applies, the incident badge counts what the incidents page lists, pruning the portal outbox
+keeps what is unsent, and on PostgreSQL the inbox is answered from an index in a bounded number of statements."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text
+
+from app.dossiers import listings, payments, service_calls, services, workflow_incidents
+from app.dossiers.listings import ListQuery
+from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
+from app.extensions import db
+from app.models import (
+    Agency,
+    AuditEvent,
+    Dossier,
+    HumanTask,
+    Payment,
+    PortalOutbox,
+    Procedure,
+    Refund,
+    ServiceCall,
+    User,
+)
+from app.models.integration import WorkflowIncident
+from tests.conftest import login, make_app, prepare_database
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+_seq = itertools.count(1)
+
+
+def _user(username: str) -> User:
+    found = db.session.scalar(select(User).where(User.username == username))
+    assert found is not None
+    return found
+
+
+def _agency(code: str) -> Agency:
+    found = db.session.scalar(select(Agency).where(Agency.code == code))
+    assert found is not None
+    return found
+
+
+def _version(code: str) -> int:
+    proc = db.session.scalar(select(Procedure).where(Procedure.code == code))
+    assert proc is not None and proc.current_version_id is not None
+    return proc.current_version_id
+
+
+def dossier(agency: Agency, *, version: int, status: int = 4, applicant: User | None = None,
+            name: str = "Nguyễn Văn An", due: datetime | None = None, submitted: datetime | None = None) -> Dossier:
+    seq = next(_seq)
+    d = Dossier(code=f"{agency.code}-261201-{seq:04d}", procedure_version_id=version, agency_id=agency.id,
+                status=status, applicant_user_id=applicant.id if applicant else None, applicant_name=name,
+                form_data={}, summary="", due_at=due or NOW + timedelta(days=5), submitted_at=submitted or NOW)
+    db.session.add(d)
+    db.session.flush()
+    return d
+
+
+def task(d: Dossier, role: str, *, state: str = "ready", due: datetime | None = None,
+         claimed_by: User | None = None) -> HumanTask:
+    t = HumanTask(dossier_id=d.id, agency_id=d.agency_id, engine_task_id=str(uuid.uuid4()), spec_name="Step",
+                  title="Thẩm định", role=role, state=state, due_at=due,
+                  claimed_by_id=claimed_by.id if claimed_by else None)
+    db.session.add(t)
+    db.session.flush()
+    return t
+
+
+def every_page(fetch: Callable[[ListQuery], listings.Page[Any]], query: ListQuery) -> list[Any]:
+    """All rows, page after page, checking the pages' bookkeeping on the way."""
+    rows: list[Any] = []
+    page = 1
+    while True:
+        got = fetch(ListQuery(**{**query.__dict__, "page": page}))
+        assert got.page == page
+        assert len(got.items) <= query.size
+        rows.extend(got.items)
+        if not got.has_next:
+            break
+        assert len(got.items) == query.size
+        page += 1
+    assert got.total == len(rows)  # small lists: the total is exact
+    return rows
+
+
+def _ts(value: datetime | None) -> float:
+    return value.timestamp() if value is not None else 0.0
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- scenarios shared by both databases
+
+
+def build_inbox() -> dict[str, Any]:
+    """60 tasks of the specialist role at agency 1 with tied deadlines (and some without), others elsewhere."""
+    a1, a2 = _agency("000.00.01.H26"), _agency("000.00.02.H26")
+    hotich, chutich, citizen = _user("hotich"), _user("chutich"), _user("congdan")
+    ks, tt = _version("1.001193"), _version("1.004222")
+    step_dues = [NOW - timedelta(days=2), NOW + timedelta(hours=1), NOW + timedelta(days=3), None]
+    dossier_dues = [NOW - timedelta(days=1), NOW + timedelta(hours=2), NOW + timedelta(days=30)]
+    names = ["Nguyễn Văn An", "Trần Thị Bình", "Lê Hoàng Chi"]
+    mine: list[HumanTask] = []
+    for i in range(60):
+        d = dossier(a1, version=ks if i % 2 else tt, status=(4, 2, 5)[i % 3], name=names[i % 3],
+                    due=dossier_dues[i % 3], submitted=NOW - timedelta(days=i % 4))
+        mine.append(task(d, "chuyen_vien", due=step_dues[i % 4],
+                         state="claimed" if i % 10 == 0 else "ready", claimed_by=hotich if i % 10 == 0 else None))
+    hidden = [
+        task(dossier(a2, version=ks), "chuyen_vien"),  # another agency, same role
+        task(dossier(a1, version=ks), "lanh_dao_ky"),  # a role hotich does not have
+        task(dossier(a1, version=ks), "chuyen_vien", state="claimed", claimed_by=chutich),  # someone else's
+        task(dossier(a1, version=ks), "chuyen_vien", state="completed"),  # done
+        task(dossier(a1, version=ks, applicant=citizen), "cong_dan"),  # the citizen's, not the agency's
+    ]
+    own = task(dossier(a2, version=ks, applicant=citizen), "cong_dan")
+    return {"mine": mine, "hidden": hidden, "own": own, "hotich": hotich, "citizen": citizen}
+
+
+def check_inbox_sorts_and_pages(data: dict[str, Any]) -> None:
+    hotich = data["hotich"]
+    tasks: list[HumanTask] = data["mine"]
+    by_id = {t.id: t for t in tasks}
+
+    def key(sort: str) -> Callable[[HumanTask], Any]:
+        def k(t: HumanTask) -> Any:
+            d = db.session.get(Dossier, t.dossier_id)
+            assert d is not None
+            due, d_due = _as_utc(t.due_at), _as_utc(d.due_at)
+            return {
+                "due": (due is None, _ts(due), _ts(d_due), t.id),
+                "-due": (due is None, -_ts(due), -_ts(d_due), -t.id),
+                "received": (_ts(_as_utc(d.submitted_at)), t.id),
+                "-received": (-_ts(_as_utc(d.submitted_at)), -t.id),
+                "code": (d.code, t.id),
+                "-code": tuple(-ord(c) for c in d.code) + (-t.id,),
+            }[sort]
+        return k
+
+    for sort in listings.INBOX_SORTS:
+        got = [t.id for t in every_page(lambda q: listings.inbox(hotich, q), ListQuery(size=25, sort=sort))]
+        assert len(got) == len(set(got)) == len(tasks), sort  # no duplicates, no gaps
+        assert got == [t.id for t in sorted(tasks, key=key(sort))], sort
+        assert set(got) <= set(by_id)
+
+
+def check_inbox_filters(data: dict[str, Any]) -> None:
+    hotich = data["hotich"]
+    tasks: list[HumanTask] = data["mine"]
+
+    def dossier_of(t: HumanTask) -> Dossier:
+        d = db.session.get(Dossier, t.dossier_id)
+        assert d is not None
+        return d
+
+    def expect(pred: Callable[[HumanTask, Dossier], bool]) -> set[int]:
+        return {t.id for t in tasks if pred(t, dossier_of(t))}
+
+    def got(**filters: Any) -> set[int]:
+        rows = every_page(lambda q: listings.inbox(hotich, q), ListQuery(size=25, sort="due", **filters))
+        ids = [t.id for t in rows]
+        assert len(ids) == len(set(ids))
+        return set(ids)
+
+    tt = _version("1.004222")
+    assert got(procedure="1.004222") == expect(lambda t, d: d.procedure_version_id == tt) != set()
+    assert got(status=5) == expect(lambda t, d: d.status == 5) != set()
+    assert got(officer="me") == expect(lambda t, d: t.claimed_by_id == hotich.id) != set()
+    assert got(officer="free") == expect(lambda t, d: t.claimed_by_id is None) != set()
+    for window in listings.DUE_WINDOWS:
+        start, end = listings.due_bounds(window)
+
+        def inside(t: HumanTask, d: Dossier, start: Any = start, end: Any = end) -> bool:
+            due = _as_utc(t.due_at) or _as_utc(d.due_at)
+            assert due is not None
+            return (start is None or due >= start) and (end is None or due < end)
+
+        assert got(due=window) == expect(inside), window
+    assert got(due="overdue") != set()
+    assert got(q="trần thị") == expect(lambda t, d: d.applicant_name == "Trần Thị Bình") != set()
+    code = dossier_of(tasks[7]).code
+    assert got(q=code.lower()) == {tasks[7].id}
+    assert got(q=code[:-1]) == expect(lambda t, d: d.code.startswith(code[:-1]))
+    assert got(q="100%_") == set()  # LIKE wildcards are text here
+
+
+def check_inbox_visibility(data: dict[str, Any]) -> None:
+    """The visibility rule is the one services.inbox applied: own agency and role, or the citizen's own task."""
+    for username in ("hotich", "chutich", "ca.cutru", "tiepnhan", "congdan", "thietke"):
+        user = _user(username)
+        listed = {t.id for t in every_page(lambda q, u=user: listings.inbox(u, q), ListQuery(size=25))}
+        assert listed == {t.id for t in services.inbox(user)}, username
+    hotich, citizen = data["hotich"], data["citizen"]
+    seen = {t.id for t in every_page(lambda q: listings.inbox(hotich, q), ListQuery(size=100))}
+    assert seen == {t.id for t in data["mine"]}
+    assert not seen & {t.id for t in data["hidden"]}
+    # The citizen sees the tasks of his own dossiers, at any agency, and nobody else's.
+    assert {t.id for t in listings.inbox(citizen, ListQuery()).items} == {data["hidden"][4].id, data["own"].id}
+
+
+def build_dossiers() -> dict[str, Any]:
+    a1 = _agency("000.00.01.H26")
+    citizen = _user("congdan")
+    ks, tt = _version("1.001193"), _version("1.004222")
+    rows = [dossier(a1, version=ks if i % 3 else tt, status=(4, 10, 5, 3, 2)[i % 5], applicant=citizen,
+                    name=("Nguyễn Văn An", "Lê Thị Hoa")[i % 2], due=NOW + timedelta(days=(i % 4) - 1),
+                    submitted=NOW - timedelta(days=i % 3)) for i in range(55)]
+    other = dossier(a1, version=ks, applicant=_user("hotich"))  # somebody else's
+    return {"rows": rows, "citizen": citizen, "other": other}
+
+
+def check_dossier_lists(data: dict[str, Any]) -> None:
+    citizen, rows = data["citizen"], data["rows"]
+
+    def key(sort: str) -> Callable[[Dossier], Any]:
+        return lambda d: {"received": (_ts(_as_utc(d.submitted_at)), d.id),
+                          "-received": (-_ts(_as_utc(d.submitted_at)), -d.id),
+                          "due": (_ts(_as_utc(d.due_at)), d.id), "-due": (-_ts(_as_utc(d.due_at)), -d.id),
+                          "code": (d.code, d.id), "-code": tuple(-ord(c) for c in d.code) + (-d.id,)}[sort]
+
+    for sort in listings.DOSSIER_SORTS:
+        got = [d.id for d in every_page(lambda q: listings.my_dossiers(citizen, q), ListQuery(size=25, sort=sort))]
+        assert got == [d.id for d in sorted(rows, key=key(sort))], sort
+    got_ids = {d.id for d in every_page(lambda q: listings.my_dossiers(citizen, q),
+                                        ListQuery(size=25, sort="due", status=10))}
+    assert got_ids == {d.id for d in rows if d.status == 10} != set()
+    got_ids = {d.id for d in every_page(lambda q: listings.my_dossiers(citizen, q),
+                                        ListQuery(size=25, sort="due", procedure="1.004222", q="lê thị"))}
+    tt = _version("1.004222")
+    assert got_ids == {d.id for d in rows if d.procedure_version_id == tt and d.applicant_name == "Lê Thị Hoa"}
+    assert got_ids
+    start, end = listings.due_bounds("today")
+    got_ids = {d.id for d in every_page(lambda q: listings.my_dossiers(citizen, q), ListQuery(size=25, due="today"))}
+    assert got_ids == {d.id for d in rows if start <= _as_utc(d.due_at) < end}  # type: ignore[operator]
+
+    # The designer's running dossiers of khai sinh: open ones only, across pages.
+    proc = db.session.scalar(select(Procedure).where(Procedure.code == "1.001193"))
+    assert proc is not None
+    ks = _version("1.001193")
+    got_list = [d.id for d in every_page(lambda q: listings.procedure_dossiers(proc, q), ListQuery(size=25,
+                                                                                                  sort="code"))]
+    running = sorted((d for d in [*rows, data["other"]] if d.procedure_version_id == ks and d.status not in (3, 7, 10)),
+                     key=lambda d: (d.code, d.id))
+    assert got_list == [d.id for d in running]
+    assert all(c > 0 for _, c in listings.procedure_index(ListQuery(size=25)).items if _.code == "1.001193")
+
+    # History, a page at a time, in order.
+    d = rows[0]
+    for i in range(120):
+        db.session.add(AuditEvent(dossier_id=d.id, at=NOW - timedelta(minutes=i % 7), action="status",
+                                  actor_name="x", note=str(i)))
+    db.session.flush()
+    events = every_page(lambda q: listings.history(d, None, q), ListQuery(size=50))
+    assert len(events) == 120 == len({e.id for e in events})
+    assert [e.id for e in events] == [e.id for e in sorted(events, key=lambda e: (_ts(_as_utc(e.at)), e.id))]
+
+
+def check_prune() -> None:
+    d = dossier(_agency("000.00.01.H26"), version=_version("1.001193"))
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=5)
+    rows = {
+        "sent_old": PortalOutbox(dossier_id=d.id, kind="dossier", payload={}, created_at=old, sent_at=old),
+        "sent_recent": PortalOutbox(dossier_id=d.id, kind="dossier", payload={}, created_at=recent, sent_at=recent),
+        "unsent_old": PortalOutbox(dossier_id=d.id, kind="dossier", payload={}, created_at=old - timedelta(days=9)),
+        "refused_old": PortalOutbox(dossier_id=d.id, kind="step", payload={}, created_at=old, last_error="E"),
+    }
+    db.session.add_all(rows.values())
+    more = [PortalOutbox(dossier_id=d.id, kind="step", payload={}, created_at=old, sent_at=old) for _ in range(5)]
+    db.session.add_all(more)
+    db.session.flush()
+    ids = {name: row.id for name, row in rows.items()}
+    cutoff = outbox_cutoff(30, NOW)
+    assert prune_sent_outbox(cutoff, limit=4) == 4  # batches
+    assert prune_sent_outbox(cutoff, limit=4) == 2
+    assert prune_sent_outbox(cutoff, limit=4) == 0
+    left = set(db.session.scalars(select(PortalOutbox.id).where(PortalOutbox.dossier_id == d.id)))
+    assert left == {ids["sent_recent"], ids["unsent_old"], ids["refused_old"]}
+
+
+# ---------------------------------------------------------------- PostgreSQL
+
+
+def test_inbox_sorts_and_pages(db_session: Any) -> None:
+    check_inbox_sorts_and_pages(build_inbox())
+
+
+def test_inbox_filters(db_session: Any) -> None:
+    check_inbox_filters(build_inbox())
+
+
+def test_inbox_visibility_unchanged(db_session: Any) -> None:
+    check_inbox_visibility(build_inbox())
+
+
+def test_dossier_lists(db_session: Any) -> None:
+    check_dossier_lists(build_dossiers())
+
+
+def test_prune_sent_outbox(db_session: Any) -> None:
+    check_prune()
+
+
+def test_prune_command(app: Any, db_session: Any) -> None:
+    d = dossier(_agency("000.00.01.H26"), version=_version("1.001193"))
+    old = NOW - timedelta(days=10)
+    sent = PortalOutbox(dossier_id=d.id, kind="dossier", payload={}, created_at=old, sent_at=old)
+    unsent = PortalOutbox(dossier_id=d.id, kind="dossier", payload={}, created_at=old)
+    db.session.add_all([sent, unsent])
+    db.session.commit()
+    sent_id, unsent_id = sent.id, unsent.id
+    result = app.test_cli_runner().invoke(args=["portal", "prune", "--days", "7"])
+    assert result.exit_code == 0, result.output
+    assert "Đã xóa" in result.output
+    left = set(db.session.scalars(select(PortalOutbox.id).where(PortalOutbox.dossier_id == d.id)))
+    assert sent_id not in left and unsent_id in left
+
+
+def test_incident_badge_counts_the_incidents_page(app: Any, db_session: Any, client: Any) -> None:
+    a1, a2 = _agency("000.00.01.H26"), _agency("000.00.02.H26")
+    ks = _version("1.001193")
+    stale = NOW - timedelta(hours=2)
+    for agency in (a1, a2):
+        for i in range(3):
+            d = dossier(agency, version=ks)
+            db.session.add(ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
+                                       operation="population.lookup", params={}, result_variable="r",
+                                       state=("failed", "pending", "done")[i], updated_at=stale, created_at=stale))
+            db.session.add(WorkflowIncident(dossier_id=d.id, code="c", message="m",
+                                            state=("open", "open", "resolved")[i]))
+            db.session.add(PortalOutbox(dossier_id=d.id, kind="dossier", payload={"phien_ban": 1},
+                                        created_at=stale if i < 2 else NOW))
+            payment = Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid")
+            db.session.add(payment)
+            db.session.flush()
+            db.session.add(Refund(payment_id=payment.id, request_key=uuid.uuid4().hex, amount=0, reason="r",
+                                  state="pending", requested_at=stale if i < 2 else NOW))
+    db.session.flush()
+    for username in ("hotich", "tiepnhan", "ca.tiepnhan", "thietke", "congdan"):
+        user = _user(username)
+        old = (len(service_calls.incidents(user)) + len(service_calls.sync_problems(user))
+               + len(payments.stalled_refunds(user)) + len(workflow_incidents.incidents(user)))
+        pages = listings.incidents(user, ListQuery(size=100))
+        assert listings.incident_count(user) == old == sum(p.total for p in pages.values()), username
+        assert sum(len(p.items) for p in pages.values()) == old
+    assert listings.incident_count(_user("tiepnhan")) == 2 + 2 + 2 + 2  # calls, workflow, sync, refunds
+    assert listings.incident_count(_user("hotich")) == 2 + 2 + 2  # no refunds: not the one-stop desk
+
+    db.session.commit()
+    login(client, "tiepnhan")
+    page = client.get("/can-bo/").get_data(as_text=True)
+    assert "8 sự cố đang chờ xử lý" in page
+    incidents_page = client.get("/can-bo/su-co").get_data(as_text=True)
+    assert incidents_page.count('id="incident-') == 2 and incidents_page.count('id="refund-') == 2
+    assert len(re.findall(r'id="sync-\d', incidents_page)) == 2 and incidents_page.count('id="workflow-incident-') == 2
+    only = client.get("/can-bo/su-co?loai=refunds").get_data(as_text=True)
+    assert only.count('id="refund-') == 2 and 'id="incident-' not in only
+
+
+class Statements:
+    """Every SQL statement the app runs (with its parameters), counted by an event listener."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.parameters: list[Any] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        self.statements.append(statement)
+        self.parameters.append(parameters)
+
+
+@pytest.fixture()
+def statements(app: Any) -> Iterator[Statements]:
+    counter = Statements()
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", counter)
+        yield counter
+        event.remove(db.engine, "before_cursor_execute", counter)
+
+
+def test_inbox_page_statements_are_bounded(app: Any, db_session: Any, client: Any, statements: Statements) -> None:
+    """However many tasks and whatever the page size, an inbox page costs the same few statements (it used to be
+    one per task, plus four incident lists)."""
+    data = build_inbox()
+    db.session.commit()
+    login(client, "hotich")
+    client.get("/can-bo/")  # the session's first request after login records it
+    counts = {}
+    for size in (25, 50):  # both less than the 60 tasks: a page and a capped count each
+        statements.statements.clear()
+        response = client.get(f"/can-bo/?so_dong={size}")
+        assert response.status_code == 200
+        assert response.get_data(as_text=True).count('href="/cong-viec/') == min(size, len(data["mine"]))
+        counts[size] = len(statements.statements)
+    assert counts[25] == counts[50] <= 8, counts
+    statements.statements.clear()
+    listings.inbox(data["hotich"], ListQuery(size=100))
+    listings.incident_count(data["hotich"])
+    assert len(statements.statements) <= 3, statements.statements  # page (+ capped count) + badge
+    for filtered in (ListQuery(size=25, q="nguyễn"), ListQuery(size=25, sort="code", page=2),
+                     ListQuery(size=50, status=5, due="week")):
+        statements.statements.clear()
+        listings.inbox(data["hotich"], filtered)
+        assert len(statements.statements) == 1, filtered  # page and count in one statement
+
+
+def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: Statements) -> None:
+    """With a realistic table (many completed tasks, a few thousand open) and fresh statistics, the inbox query
+    reads human_task through an index, never by a sequential scan."""
+    db_session.execute(text("""
+        INSERT INTO dossier (code, procedure_version_id, agency_id, status, channel, applicant_name,
+                             applicant_id_number, applicant_phone, applicant_email, applicant_address, summary,
+                             form_data, fee_amount, submitted_at, due_at, portal_version)
+        SELECT '000.00.01.H26-250101-' || lpad(g::text, 4, '0'), :version, a.id, CASE WHEN g % 5 = 0 THEN 4 ELSE 10 END,
+               2, 'Nguyễn Văn ' || g, '', '', '', '', '', '{}'::jsonb, 0, now() - g * interval '1 hour',
+               now() + (g % 9) * interval '1 day', 0
+        FROM generate_series(1, 9000) g, agency a WHERE a.code = '000.00.01.H26'"""), {"version": _version("1.001193")})
+    db_session.execute(text("""
+        INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role, state,
+                                created_at, due_at)
+        SELECT d.id, d.agency_id, gen_random_uuid()::text, 'S', 'T', '',
+               (ARRAY['chuyen_vien', 'tiep_nhan', 'lanh_dao_ky'])[1 + k],
+               CASE WHEN d.status = 4 AND k = 0 THEN 'ready' ELSE 'completed' END, now(),
+               now() + (d.id % 11) * interval '1 day'
+        FROM dossier d, generate_series(0, 2) k WHERE d.code LIKE '000.00.01.H26-250101-%'"""))
+    db_session.execute(text("ANALYZE human_task"))
+    db_session.execute(text("ANALYZE dossier"))
+    hotich = _user("hotich")
+    for query, expected in ((ListQuery(), 2), (ListQuery(q="nguyễn"), 1), (ListQuery(sort="code", page=3), 1)):
+        statements.statements.clear()
+        statements.parameters.clear()
+        page = listings.inbox(hotich, query)
+        assert len(page.items) == 25 and page.total == 1000 and page.capped  # 1,800 open: "1000+"
+        ran = list(zip(statements.statements, statements.parameters, strict=True))
+        assert len(ran) == expected
+        plans = ["\n".join(row[0] for row in db_session.connection().exec_driver_sql("EXPLAIN " + sql, params))
+                 for sql, params in ran]
+        for plan in plans:
+            assert "Seq Scan on human_task" not in plan, plan
+        if expected == 2:  # in the deadline order, the tasks are read in that order from the open-task index
+            assert "ix_human_task_open" in plans[0], plans[0]
+
+
+def test_list_pages_render_with_controls(db_session: Any, client: Any) -> None:
+    build_inbox()
+    build_dossiers()
+    db.session.commit()
+    login(client, "hotich")
+    page = client.get("/can-bo/?so_dong=25").get_data(as_text=True)
+    assert 'aria-current="page"' in page and 'rel="next"' in page and '<label for="filters-q">' in page
+    second = client.get("/can-bo/?trang=2&so_dong=25&sap_xep=code").get_data(as_text=True)
+    assert 'rel="prev"' in second and "trang=1" not in second  # page 1 is the URL without trang
+    assert client.get("/can-bo/?q=kh%C3%B4ng-c%C3%B3").get_data(as_text=True).count("Không có công việc nào khớp") == 1
+    login(client, "congdan")
+    mine = client.get("/ho-so-cua-toi?sap_xep=code&trang=2").get_data(as_text=True)
+    assert 'id="my-dossiers"' in mine and 'rel="prev"' in mine
+    login(client, "thietke")
+    assert 'id="running"' in client.get("/thiet-ke/thu-tuc/1.001193?han=today").get_data(as_text=True)
+    index = client.get("/thiet-ke/?q=khai").get_data(as_text=True)
+    assert "1.001193" in index and "1.004222" not in index
+
+
+# ---------------------------------------------------------------- SQLite (the embedded default)
+
+
+@pytest.fixture()
+def sqlite_app(tmp_path: Path) -> Iterator[Any]:
+    application = make_app(f"sqlite:///{tmp_path / 'lists.db'}", tmp_path)
+    prepare_database(application)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_sqlite_inbox(sqlite_app: Any) -> None:
+    data = build_inbox()
+    check_inbox_sorts_and_pages(data)
+    check_inbox_filters(data)
+    check_inbox_visibility(data)
+
+
+def test_sqlite_dossier_lists_and_prune(sqlite_app: Any) -> None:
+    check_dossier_lists(build_dossiers())
+    check_prune()
+    hotich = _user("hotich")  # the outbox rows left unsent by check_prune wait for a person: one dossier
+    assert listings.incident_count(hotich) == len(service_calls.sync_problems(hotich)) == 1
