@@ -58,42 +58,58 @@ class _PrunedTaskConverter(_TaskConverter):
     the others store SpiffWorkflow's delta against their parent. Either way the document is one SpiffWorkflow
     itself reads; without this, a growing list (a multi-instance task's outputs) was stored again in the delta
     of every completed instance, and a sequential task's document grew with the square of its items.
+
+    A save reuses the entry a task was loaded from or last written with when it would write the same again
+    (`_reusable`), so a step of a long run writes what changed rather than the whole tree; and a task it leaves
+    as history drops its data in memory too, so that the run goes on exactly as a reload of its document would.
     """
 
-    def to_dict(self, task: Any) -> dict[str, Any]:
+    def _entry(self, task: Any, memo: Mapping[Any, tuple[dict[str, Any], list[Any]]],
+               keepers: set[Any]) -> dict[str, Any]:
+        """The task's entry; `memo` has the entries loaded or last written by task, `keepers` the tasks keeping
+        their data."""
+        workflow = task.workflow
         parent = task.parent
-        loaded = getattr(task.workflow, _LOADED, None)
-        entry = loaded.get(task.id) if loaded is not None else None
-        if not _keeps_data(task):
-            # History that has not changed since it was loaded: its entry as it was (most of a long run's tree).
-            if (entry is not None and not entry["data"] and not entry.get("delta")
-                    and entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
-                    and entry["triggered"] == task.triggered and entry["internal_data"] == task.internal_data
-                    and len(entry["children"]) == len(task._children)
-                    and (not task._children or entry["children"] == [str(c) for c in task._children])):
-                return entry
+        keeps = task in keepers
+        # Keeping data and its parent not: the data whole; keeping data under a parent that keeps it: a delta.
+        whole = keeps and (parent is None or parent not in keepers)
+        known = memo.get(task)
+        entry = known[0] if known is not None else None
+        if known is not None and _reusable(known[0], known[1], task, keeps, whole):
+            return known[0]
+        if not keeps:
             data: Any = {}
             delta: dict[str, Any] = {}
-        elif parent is None or not _keeps_data(parent):
-            data, delta = _plain(task.data), {}
+        elif whole:
+            data, delta = _plain(task.data, workflow), {}
         else:
             data = {}
-            delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data)),
+            delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data), workflow),
                      "deletions": _DeepMerge.get_deleted_keys(parent.data, task.data)}
         return {
             # A task's id and parent never change: the loaded entry has them as text already.
             "id": entry["id"] if entry is not None else str(task.id),
             "parent": (entry["parent"] if entry is not None else str(task._parent)) if parent is not None else None,
-            "children": [str(child) for child in task._children] if task._children else [],
+            "children": _children_ids(task, known),
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": _plain(task.internal_data),
+            "internal_data": _plain(task.internal_data, workflow),
             "data": data,
             "delta": delta,
             "typename": self.typename,
         }
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        """The task's entry, remembered for the next save; a task left as history drops its data here, as a reload
+        of the document would."""
+        workflow = task.workflow
+        entry = self._entry(task, workflow.__dict__.get(_LOADED) or {}, _keepers(workflow))
+        workflow.__dict__.setdefault(_WRITTEN, {})[task] = (entry, list(task._children))
+        if not entry["data"] and not entry.get("delta") and task.data:
+            task.data = {}
+        return entry
 
     def from_dict(self, dct: dict[str, Any], workflow: Any, ids: Mapping[str, UUID] | None = None) -> Any:
         """As SpiffWorkflow restores a task, with the data copied by `_unplain` and the ids parsed once (`ids`)."""
@@ -118,32 +134,112 @@ class _PrunedTaskConverter(_TaskConverter):
         else:
             data = _unplain(dct["data"])
         task.data = data
-        workflow.__dict__.setdefault(_LOADED, {})[task.id] = dct
+        workflow.__dict__.setdefault(_LOADED, {})[task] = (dct, list(task._children))
         return task
 
 
 _PRIMITIVES = frozenset({str, int, float, bool, type(None)})
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, workflow: Any = None) -> Any:
     """`registry.convert` for task data, fast on what JSON holds already: a copy, with the registry's own
-    conversions (datetime, UUID, …) for anything else and callables dropped from dicts as it drops them."""
+    conversions (datetime, UUID, …) for anything else and callables dropped from dicts as it drops them.
+
+    With `workflow`, a value that does not come back the same from its JSON (a tuple, a set, a key that is not
+    text, a dropped callable, an unregistered object) marks that workflow's run as inexact: only a run equal to
+    what its document reloads to may be kept alive between requests."""
     kind = type(value)
     if kind in _PRIMITIVES:
         return value
     if kind is dict:
         out = {}
         for key, item in value.items():
+            if type(key) is not str and workflow is not None:
+                _mark_inexact(workflow)
             if type(item) in _PRIMITIVES:
                 out[key] = item
             elif type(item) is dict or type(item) is list:
-                out[key] = _plain(item)
+                out[key] = _plain(item, workflow)
             elif not (callable(item) or isinstance(item, ModuleType)):
-                out[key] = _REGISTRY.convert(item)
+                out[key] = _converted(item, workflow)
+            elif workflow is not None:
+                _mark_inexact(workflow)
         return out
     if kind is list:
-        return [item if type(item) in _PRIMITIVES else _plain(item) for item in value]
-    return _REGISTRY.convert(value)
+        return [item if type(item) in _PRIMITIVES else _plain(item, workflow) for item in value]
+    return _converted(value, workflow)
+
+
+def _converted(value: Any, workflow: Any) -> Any:
+    out = _REGISTRY.convert(value)
+    if workflow is not None and not (type(out) is dict and "typename" in out):
+        _mark_inexact(workflow)
+    return out
+
+
+def _mark_inexact(workflow: Any) -> None:
+    workflow.top_workflow.__dict__[_INEXACT] = True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON sees it: same types all the way down (1, 1.0 and True are three different values).
+
+    Python's own comparison first, then the types of the values side by side, both in C; a level further down
+    only where a value is itself a dict or a list."""
+    kind = type(a)
+    if kind is not type(b) or a != b:
+        return False
+    if kind is dict:
+        xs, ys = list(a.values()), list(map(b.__getitem__, a))
+    elif kind is list:
+        xs, ys = a, b
+    else:
+        return kind in _PRIMITIVES
+    types = list(map(type, xs))
+    if types != list(map(type, ys)):
+        return False
+    if _PRIMITIVES.issuperset(types):
+        return True
+    return all(_same(x, y) for x, y in zip(xs, ys, strict=True) if type(x) not in _PRIMITIVES)
+
+
+def _children_ids(task: Any, known: tuple[dict[str, Any], list[Any]] | None) -> list[str]:
+    """The task's children as text, reusing the text of those it had when last loaded or written."""
+    children = task._children
+    if not children:
+        return []
+    if known is not None:
+        before = known[1]
+        if before and len(before) <= len(children) and children[:len(before)] == before:
+            return [*known[0]["children"], *(str(child) for child in children[len(before):])]
+    return [str(child) for child in children]
+
+
+def _reusable(entry: dict[str, Any], children: list[Any], task: Any, keeps: bool, whole: bool) -> bool:
+    """Whether the entry loaded or last written for this task is still what would be written now (most of a
+    long run's tree at every step: a save costs what changed, not the whole tree)."""
+    if not _unchanged(entry, children, task):
+        return False
+    if whole:
+        # A finished task whose children run on: they share its nested values (SpiffWorkflow copies shallowly),
+        # so it is compared, as the library's own deltas compare values.
+        return task._state == _TaskState.COMPLETED and not entry.get("delta") and entry["data"] == task.data
+    if not keeps:
+        return not entry["data"] and not entry.get("delta")
+    delta = entry.get("delta")
+    if entry["data"] or not delta:
+        return False
+    parent = task.parent
+    return (_DeepMerge.get_deleted_keys(parent.data, task.data) == delta.get("deletions", [])
+            and _same(delta.get("updates", {}), _DeepMerge.get_updated_keys(parent.data, task.data)))
+
+
+def _unchanged(entry: Mapping[str, Any], children: list[Any], task: Any) -> bool:
+    """The task's own fields are still those of its entry (its data is checked by the caller)."""
+    return (entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
+            and entry["triggered"] == task.triggered and children == task._children
+            and (_same(entry["internal_data"], task.internal_data) if task.internal_data
+                 else not entry["internal_data"] and type(task.internal_data) is dict))
 
 
 def _unplain(value: Any) -> Any:
@@ -158,8 +254,15 @@ def _unplain(value: Any) -> Any:
     return _REGISTRY.restore(value)
 
 
-# The task entries a workflow was restored from, by task id: the ones still true are saved again as they are.
+# The task entries a workflow was restored from or last written, by task id, with the task's children then:
+# the ones still true are saved again as they are.
 _LOADED = "_motcua_loaded_entries"
+# The same, being collected by the save under way.
+_WRITTEN = "_motcua_written_entries"
+# The tasks that keep their data (see `_keeps_data`), by workflow, for the length of one save.
+_KEEPERS = "_motcua_keepers"
+# Set on a top workflow holding a value its document does not restore exactly (see `_plain`).
+_INEXACT = "_motcua_inexact"
 
 
 @contextmanager
@@ -181,10 +284,37 @@ def _no_collection() -> Iterator[None]:
 
 
 def _keeps_data(task: Any) -> bool:
+    """Whether a task's data is saved: it is not finished history (completed, and every child completed)."""
     if task._state != _TaskState.COMPLETED:
         return True
     tasks = task.workflow.tasks
     return any(tasks[child]._state != _TaskState.COMPLETED for child in task._children)
+
+
+def _keepers(workflow: Any) -> set[Any]:
+    """The tasks of a workflow that keep their data, computed once per save."""
+    keepers: set[Any] | None = workflow.__dict__.get(_KEEPERS)
+    if keepers is None:
+        keepers = {task for task in workflow.tasks.values() if _keeps_data(task)}
+        workflow.__dict__[_KEEPERS] = keepers
+    return keepers
+
+
+def _tasks_document(workflow: Any) -> dict[str, Any]:
+    """A workflow's task entries by id, the ids as the entries already hold them."""
+    memo = workflow.__dict__.get(_LOADED) or {}
+    keepers = _keepers(workflow)
+    written = {}
+    out = {}
+    make = _TASKS._entry
+    for task in workflow.tasks.values():
+        entry = make(task, memo, keepers)
+        written[task] = (entry, list(task._children))
+        if task not in keepers and task.data:
+            task.data = {}  # history: as a reload of the document has it
+        out[entry["id"]] = entry
+    workflow.__dict__[_WRITTEN] = written
+    return out
 
 
 class _SpecReusingConverter(_WorkflowConverter):
@@ -197,19 +327,25 @@ class _SpecReusingConverter(_WorkflowConverter):
 
     def document(self, workflow: Any, with_specs: bool) -> dict[str, Any]:
         registry = self.registry
+        for saving in (workflow, *workflow.subprocesses.values()):
+            saving.__dict__.pop(_KEEPERS, None)
+            saving.__dict__.pop(_WRITTEN, None)
         dct: dict[str, Any] = {
             "data": registry.convert(workflow.data),
             "correlations": registry.convert(workflow.correlations),
             "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
-            "tasks": self.mapping_to_dict(workflow.tasks),
+            "tasks": _tasks_document(workflow),
             "root": str(workflow.task_tree.id),
         }
         if with_specs:
             dct["spec"] = registry.convert(workflow.spec)
             dct["subprocess_specs"] = self.mapping_to_dict(workflow.subprocess_specs)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        for saved in (workflow, *workflow.subprocesses.values()):
+            saved.__dict__.pop(_KEEPERS, None)
+            saved.__dict__[_LOADED] = saved.__dict__.pop(_WRITTEN, {})
         dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
         dct["typename"] = self.typename
         dct[_Serializer.VERSION_KEY] = _SERIALIZER.VERSION
