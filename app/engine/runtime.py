@@ -330,6 +330,8 @@ class _SpecReusingConverter(_WorkflowConverter):
         for saving in (workflow, *workflow.subprocesses.values()):
             saving.__dict__.pop(_KEEPERS, None)
             saving.__dict__.pop(_WRITTEN, None)
+            if saving.data:
+                _plain(saving.data, saving)  # only to mark the run inexact if its data does not come back the same
         dct: dict[str, Any] = {
             "data": registry.convert(workflow.data),
             "correlations": registry.convert(workflow.correlations),
@@ -513,6 +515,10 @@ class WorkflowRun:
     def __init__(self, workflow: Any, max_depth: int | None = None) -> None:
         self._wf = workflow
         self.max_depth = max_depth or MAX_TASK_DEPTH
+        # Steps taken, and how many of them the last document() wrote: a run may outlive its request only as
+        # the very state its last document holds (see `matches_document`).
+        self._changes = 0
+        self._written = -1
 
     @classmethod
     def start(cls, bundle: SpecBundle, data: Mapping[str, Any], *,
@@ -526,6 +532,7 @@ class WorkflowRun:
             raise EngineError(gettext("Quy trình của thủ tục không khởi động được; hồ sơ chưa được tạo."), str(exc),
                               code="workflow_start_failed") from exc
         run = cls(wf, max_depth)
+        run._changes += 1
         try:
             return run, run._advance()
         except EngineError as exc:
@@ -570,7 +577,24 @@ class WorkflowRun:
     def document(self, *, with_specs: bool = False) -> dict[str, Any]:
         """The workflow's state, JSON-ready; without the specs (they belong to the deployed version) unless asked."""
         with _no_collection():
-            return _WORKFLOWS.document(self._wf, with_specs)
+            document = _WORKFLOWS.document(self._wf, with_specs)
+        self._written = self._changes
+        return document
+
+    def matches_document(self) -> bool:
+        """Whether this run is exactly what its last `document()` reloads to: nothing ran since, and every value
+        in it comes back the same from JSON. Only such a run may serve the next step instead of a reload."""
+        return self._written == self._changes and not self._wf.__dict__.get(_INEXACT, False)
+
+    def task_count(self) -> int:
+        """How many tasks the run holds (what its memory grows with)."""
+        return len(self._wf.tasks) + sum(len(sub.tasks) for sub in self._wf.subprocesses.values())
+
+    def revive(self, max_depth: int | None = None) -> None:
+        """Ready a kept run for a new request, with the same safety as a load: the safe script engine, the depth
+        limit asked for."""
+        self._wf.script_engine = _SCRIPT_ENGINE
+        self.max_depth = max_depth or MAX_TASK_DEPTH
 
     def compact_document(self) -> dict[str, Any]:
         """The compact form of this finished workflow (see `compact`), without saving and reloading it first."""
@@ -619,6 +643,7 @@ class WorkflowRun:
 
     def finish_service(self, task_id: str, result: Any) -> StepResult:
         """Store a connector's result in the task's result variable, complete the task and move on."""
+        self._changes += 1
         task = self._get_service(task_id)
         task.data[task.task_spec.result_variable] = json.loads(json.dumps(result))
         try:
@@ -633,6 +658,7 @@ class WorkflowRun:
         A boundary event without an error code catches every failure; one with a code catches that code only.
         The error is put in the data as ``loi_dich_vu`` so the path it leads to can show or route on it.
         """
+        self._changes += 1
         task = self._get_service(task_id)
         parent = task.parent
         catchers = [
@@ -687,6 +713,7 @@ class WorkflowRun:
         return ended and all(t.has_state(_TaskState.FINISHED_MASK) for t in self._all_tasks())
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
+        self._changes += 1
         task = self._get_ready(task_id)
         task.data.update(json.loads(json.dumps(data)))
         try:
@@ -705,6 +732,7 @@ class WorkflowRun:
         SpiffWorkflow leaves a failed task in ERROR and never retries it: reset it (its own data kept) and run
         it again; a user task that failed on completion is completed again with what the person entered.
         """
+        self._changes += 1
         for task in [t for t in self._all_tasks() if t.state == _TaskState.ERROR]:
             data = json.loads(json.dumps({**task.data, **(repair or {})}))
             self._wf.reset_from_task_id(task.id, data=data)
