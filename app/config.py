@@ -78,6 +78,10 @@ class Config:
     SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
     # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).
     SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", "900"))
+    # Workflows each process keeps alive between steps (app.engine.live): at most this many, and this many tasks
+    # together (a task holds 1-10 KB in memory, its data included); 0 runs turns keeping off.
+    WORKFLOW_CACHE_SIZE = int(_env("WORKFLOW_CACHE_SIZE", "500"))
+    WORKFLOW_CACHE_TASKS = int(_env("WORKFLOW_CACHE_TASKS", "20000"))
     # Where citizens' browsers and the payment platform's callbacks reach this platform.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.
