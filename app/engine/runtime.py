@@ -64,28 +64,37 @@ class _PrunedTaskConverter(_TaskConverter):
     as history drops its data in memory too, so that the run goes on exactly as a reload of its document would.
     """
 
-    def _entry(self, task: Any, memo: Mapping[Any, tuple[dict[str, Any], list[Any]]],
-               keepers: set[Any]) -> dict[str, Any]:
-        """The task's entry; `memo` has the entries loaded or last written by task, `keepers` the tasks keeping
-        their data."""
-        workflow = task.workflow
-        parent = task.parent
-        keeps = task in keepers
-        # Keeping data and its parent not: the data whole; keeping data under a parent that keeps it: a delta.
-        whole = keeps and (parent is None or parent not in keepers)
-        known = memo.get(task)
+    def _entry(self, task: Any, known: tuple[dict[str, Any], list[Any]] | None, keepers: set[Any]) -> dict[str, Any]:
+        """The task's entry; `known` is the one it was loaded from or last written with, `keepers` the tasks that
+        keep their data."""
         entry = known[0] if known is not None else None
-        if known is not None and _reusable(known[0], known[1], task, keeps, whole):
-            return known[0]
-        if not keeps:
-            data: Any = {}
-            delta: dict[str, Any] = {}
-        elif whole:
-            data, delta = _plain(task.data, workflow), {}
-        else:
-            data = {}
-            delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data), workflow),
-                     "deletions": _DeepMerge.get_deleted_keys(parent.data, task.data)}
+        if task not in keepers:  # history
+            if known is not None and _unchanged(known[0], known[1], task) and not known[0]["data"] \
+                    and not known[0].get("delta"):
+                return known[0]
+            return self._new_entry(task, known, task.parent, {}, {})
+        parent = task.parent
+        workflow = task.workflow
+        if parent is None or parent not in keepers:
+            # Its parent's data is not kept: its own whole. A finished task whose children run on shares nested
+            # values with them (SpiffWorkflow copies shallowly), so it is compared, as the library's deltas compare.
+            if (known is not None and task._state == _TaskState.COMPLETED and not known[0].get("delta")
+                    and _unchanged(known[0], known[1], task) and known[0]["data"] == task.data):
+                return known[0]
+            return self._new_entry(task, known, parent, _plain(task.data, workflow), {})
+        # A delta against its parent.
+        deletions = _DeepMerge.get_deleted_keys(parent.data, task.data)
+        updates = _DeepMerge.get_updated_keys(parent.data, task.data)
+        if known is not None:
+            delta = entry.get("delta") if entry is not None else None
+            if (delta and entry is not None and not entry["data"] and _unchanged(entry, known[1], task)
+                    and deletions == delta.get("deletions", []) and _same(delta.get("updates", {}), updates)):
+                return known[0]
+        return self._new_entry(task, known, parent, {}, {"updates": _plain(updates, workflow), "deletions": deletions})
+
+    def _new_entry(self, task: Any, known: tuple[dict[str, Any], list[Any]] | None, parent: Any, data: Any,
+                   delta: dict[str, Any]) -> dict[str, Any]:
+        entry = known[0] if known is not None else None
         return {
             # A task's id and parent never change: the loaded entry has them as text already.
             "id": entry["id"] if entry is not None else str(task.id),
@@ -95,7 +104,7 @@ class _PrunedTaskConverter(_TaskConverter):
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": _plain(task.internal_data, workflow),
+            "internal_data": _plain(task.internal_data, task.workflow),
             "data": data,
             "delta": delta,
             "typename": self.typename,
@@ -105,7 +114,7 @@ class _PrunedTaskConverter(_TaskConverter):
         """The task's entry, remembered for the next save; a task left as history drops its data here, as a reload
         of the document would."""
         workflow = task.workflow
-        entry = self._entry(task, workflow.__dict__.get(_LOADED) or {}, _keepers(workflow))
+        entry = self._entry(task, (workflow.__dict__.get(_LOADED) or {}).get(task), _keepers(workflow))
         workflow.__dict__.setdefault(_WRITTEN, {})[task] = (entry, list(task._children))
         if not entry["data"] and not entry.get("delta") and task.data:
             task.data = {}
@@ -215,31 +224,15 @@ def _children_ids(task: Any, known: tuple[dict[str, Any], list[Any]] | None) -> 
     return [str(child) for child in children]
 
 
-def _reusable(entry: dict[str, Any], children: list[Any], task: Any, keeps: bool, whole: bool) -> bool:
-    """Whether the entry loaded or last written for this task is still what would be written now (most of a
-    long run's tree at every step: a save costs what changed, not the whole tree)."""
-    if not _unchanged(entry, children, task):
-        return False
-    if whole:
-        # A finished task whose children run on: they share its nested values (SpiffWorkflow copies shallowly),
-        # so it is compared, as the library's own deltas compare values.
-        return task._state == _TaskState.COMPLETED and not entry.get("delta") and entry["data"] == task.data
-    if not keeps:
-        return not entry["data"] and not entry.get("delta")
-    delta = entry.get("delta")
-    if entry["data"] or not delta:
-        return False
-    parent = task.parent
-    return (_DeepMerge.get_deleted_keys(parent.data, task.data) == delta.get("deletions", [])
-            and _same(delta.get("updates", {}), _DeepMerge.get_updated_keys(parent.data, task.data)))
-
-
 def _unchanged(entry: Mapping[str, Any], children: list[Any], task: Any) -> bool:
     """The task's own fields are still those of its entry (its data is checked by the caller)."""
-    return (entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
-            and entry["triggered"] == task.triggered and children == task._children
-            and (_same(entry["internal_data"], task.internal_data) if task.internal_data
-                 else not entry["internal_data"] and type(task.internal_data) is dict))
+    if entry["state"] != task._state or entry["last_state_change"] != task.last_state_change \
+            or entry["triggered"] != task.triggered or children != task._children:
+        return False
+    internal = task.internal_data
+    if not internal:
+        return not entry["internal_data"] and type(internal) is dict
+    return _same(entry["internal_data"], internal)
 
 
 def _unplain(value: Any) -> Any:
@@ -259,7 +252,7 @@ def _unplain(value: Any) -> Any:
 _LOADED = "_motcua_loaded_entries"
 # The same, being collected by the save under way.
 _WRITTEN = "_motcua_written_entries"
-# The tasks that keep their data (see `_keeps_data`), by workflow, for the length of one save.
+# The tasks that keep their data (see `_keepers`), by workflow, for the length of one save.
 _KEEPERS = "_motcua_keepers"
 # Set on a top workflow holding a value its document does not restore exactly (see `_plain`).
 _INEXACT = "_motcua_inexact"
@@ -283,19 +276,17 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _keeps_data(task: Any) -> bool:
-    """Whether a task's data is saved: it is not finished history (completed, and every child completed)."""
-    if task._state != _TaskState.COMPLETED:
-        return True
-    tasks = task.workflow.tasks
-    return any(tasks[child]._state != _TaskState.COMPLETED for child in task._children)
-
-
 def _keepers(workflow: Any) -> set[Any]:
-    """The tasks of a workflow that keep their data, computed once per save."""
+    """The tasks of a workflow whose data is saved, computed once per save: every task not completed, and every
+    completed one with a child that is not (the others are history)."""
     keepers: set[Any] | None = workflow.__dict__.get(_KEEPERS)
     if keepers is None:
-        keepers = {task for task in workflow.tasks.values() if _keeps_data(task)}
+        tasks = workflow.tasks
+        keepers = {task for task in tasks.values() if task._state != _TaskState.COMPLETED}
+        for task in list(keepers):  # … and the finished tasks one of whose children is not
+            parent = tasks.get(task._parent) if task._parent is not None else None
+            if parent is not None:
+                keepers.add(parent)
         workflow.__dict__[_KEEPERS] = keepers
     return keepers
 
@@ -308,7 +299,7 @@ def _tasks_document(workflow: Any) -> dict[str, Any]:
     out = {}
     make = _TASKS._entry
     for task in workflow.tasks.values():
-        entry = make(task, memo, keepers)
+        entry = make(task, memo.get(task), keepers)
         written[task] = (entry, list(task._children))
         if task not in keepers and task.data:
             task.data = {}  # history: as a reload of the document has it
@@ -498,6 +489,17 @@ def _service_call(t: Any) -> ServiceCall:
 
 
 def _describe(task: Any) -> ReadyTask:
+    """What the projections show of a task: its id and its spec's, which never change (kept on the task)."""
+    described: ReadyTask | None = task.__dict__.get(_DESCRIBED)
+    if described is None:
+        described = task.__dict__[_DESCRIBED] = _description(task)
+    return described
+
+
+_DESCRIBED = "_motcua_described"
+
+
+def _description(task: Any) -> ReadyTask:
     spec = task.task_spec
     props = dict((getattr(spec, "extensions", None) or {}).get("properties") or {})
     return ReadyTask(
@@ -630,7 +632,7 @@ class WorkflowRun:
         while stack:
             task, depth, own = stack.pop()
             found.append((task, own))
-            subprocess = subprocesses.get(task.id)
+            subprocess = subprocesses.get(task.id) if subprocesses else None
             if depth >= _ITERATOR_DEPTH or not (task._children or subprocess is not None):
                 continue
             if task._state < _TaskState.FUTURE and subprocess is None:
