@@ -14,7 +14,8 @@ For each mode (parallel, sequential) and each size it prints:
 
 With --db, the real path on a PostgreSQL database of its own (created and dropped): one workflow row, and per
 instance a session that reads the row, `load_run` → complete → `save_run` → commit, with kept runs and with
-keeping turned off; CPU seconds of this process (driver, ORM and JSON included) and wall seconds.
+keeping turned off, and kept with the row read without its document (loaded only on a miss); CPU seconds of this
+process (driver, ORM and JSON included) and wall seconds.
 
     .venv/bin/python -m bench.multi_instance [--items 10 100 300] [--modes parallel sequential] [--profile] [--db]
 
@@ -205,6 +206,8 @@ def through_database(items_list: list[int], modes: list[str], runs: int) -> None
     """The real path on PostgreSQL: read the row, load_run → complete → save_run → commit, per instance."""
     import tempfile
 
+    from sqlalchemy.orm import defer
+
     from app.dossiers import services
     from app.dossiers.workflow_runs import live_runs, load_run, save_run
     from app.engine.live import LiveRuns
@@ -228,11 +231,11 @@ def through_database(items_list: list[int], modes: list[str], runs: int) -> None
             db.session.remove()
             print(f"\nthrough PostgreSQL ({url.rsplit('/', 1)[1]}): per instance read row, load_run, complete, "
                   "save_run, commit")
-            print(f"{'mode':<11} {'items':>5} {'keeping':>8} {'CPU s':>7} {'wall s':>7} {'hits':>5}")
+            print(f"{'mode':<11} {'items':>5} {'keeping':>18} {'CPU s':>7} {'wall s':>7} {'hits':>5}")
             for mode in modes:
                 sequential = mode == "sequential"
                 for items in items_list:
-                    for keeping in (True, False):
+                    for keeping, lazy in ((True, False), (True, True), (False, False)):
                         best: tuple[float, float, int] | None = None
                         for _ in range(runs):
                             app.extensions["motcua_live_runs"] = (
@@ -248,7 +251,8 @@ def through_database(items_list: list[int], modes: list[str], runs: int) -> None
                             cpu, wall = time.process_time(), time.perf_counter()
                             done = 0
                             while step.ready:
-                                instance = db.session.get(WorkflowInstance, row_id)
+                                instance = db.session.get(WorkflowInstance, row_id, options=(
+                                    [defer(WorkflowInstance.document)] if lazy else []))
                                 run = load_run(instance, bundle)
                                 step = run.complete(step.ready[0].id, answer(done))
                                 save_run(instance, run, step.completed)
@@ -260,7 +264,8 @@ def through_database(items_list: list[int], modes: list[str], runs: int) -> None
                             if best is None or cpu < best[0]:
                                 best = (cpu, wall, live_runs().hits)
                         assert best is not None
-                        print(f"{mode:<11} {items:>5} {'kept' if keeping else 'off':>8} {best[0]:>7.3f} "
+                        label = ("kept, doc deferred" if lazy else "kept") if keeping else "off"
+                        print(f"{mode:<11} {items:>5} {label:>18} {best[0]:>7.3f} "
                               f"{best[1]:>7.3f} {best[2]:>5}")
             db.session.remove()
             db.engine.dispose()
