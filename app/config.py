@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL and SECRET_KEY.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,21 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def json_text(value: Any) -> str:
+    """The JSON text the database driver writes for a JSON column: `json.dumps(value)`, or the same text from a
+    value that writes it itself, cheaper (a workflow document reusing the text of the entries that did not change:
+    app.engine.runtime.WorkflowDocument)."""
+    write = getattr(value, "__json_text__", None)
+    return write() if write is not None else json.dumps(value)
+
+
 class Config:
     # Signing key for sessions and CSRF tokens; the embedded default is for demos only.
     SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
     # SQLAlchemy URL; embedded default is a SQLite file under var/.
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'motcua.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # JSON columns are written by `json_text` (below): json.dumps, or the text a value writes itself.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_text}
     # Redis for rq queues; empty means jobs run in an in-process worker thread.
     REDIS_URL = _env("REDIS_URL", "")
     # "auto": rq when REDIS_URL is set, else an in-process thread; "record": keep jobs for tests to run.

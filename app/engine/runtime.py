@@ -308,6 +308,49 @@ def _tasks_document(workflow: Any) -> dict[str, Any]:
     return out
 
 
+class WorkflowDocument(dict[str, Any]):
+    """A workflow's document, which also writes its own JSON text (`__json_text__`, what the database driver is
+    given to write): exactly `json.dumps(document)`, with the text of every task entry the run wrote before
+    reused instead of encoded again. Entries are never changed once written, so the same entry has the same text.
+    """
+
+    __slots__ = ("_texts",)
+    _texts: dict[int, tuple[dict[str, Any], str]]
+
+    def __json_text__(self) -> str:
+        texts = getattr(self, "_texts", None)
+        if texts is None:
+            return json.dumps(self)
+        fresh: dict[int, tuple[dict[str, Any], str]] = {}
+        text = _document_text(self, texts, fresh)
+        texts.clear()  # only the entries of the newest document are worth keeping
+        texts.update(fresh)
+        return text
+
+
+def _document_text(document: Mapping[str, Any], texts: Mapping[int, tuple[dict[str, Any], str]],
+                   fresh: dict[int, tuple[dict[str, Any], str]]) -> str:
+    """`json.dumps(document)`, task entries' text taken from `texts` (by entry identity) and collected in `fresh`."""
+    parts = []
+    for key, value in document.items():
+        if key == "tasks" and type(value) is dict:
+            pieces = []
+            for task_id, entry in value.items():
+                known = texts.get(id(entry))
+                if known is None or known[0] is not entry:
+                    known = (entry, f"{json.dumps(task_id)}: {json.dumps(entry)}")
+                fresh[id(entry)] = known
+                pieces.append(known[1])
+            text = "{" + ", ".join(pieces) + "}"
+        elif key == "subprocesses" and type(value) is dict:
+            text = "{" + ", ".join(f"{json.dumps(sub_id)}: {_document_text(sub, texts, fresh)}"
+                                   for sub_id, sub in value.items()) + "}"
+        else:
+            text = json.dumps(value)
+        parts.append(f"{json.dumps(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
+
+
 class _SpecReusingConverter(_WorkflowConverter):
     """Workflow documents without their specs: the deployed version's parsed specs are used as they are.
 
@@ -521,6 +564,8 @@ class WorkflowRun:
         # the very state its last document holds (see `matches_document`).
         self._changes = 0
         self._written = -1
+        # The JSON text of the task entries last written, by entry (see WorkflowDocument).
+        self._texts: dict[int, tuple[dict[str, Any], str]] = {}
 
     @classmethod
     def start(cls, bundle: SpecBundle, data: Mapping[str, Any], *,
@@ -579,7 +624,8 @@ class WorkflowRun:
     def document(self, *, with_specs: bool = False) -> dict[str, Any]:
         """The workflow's state, JSON-ready; without the specs (they belong to the deployed version) unless asked."""
         with _no_collection():
-            document = _WORKFLOWS.document(self._wf, with_specs)
+            document = WorkflowDocument(_WORKFLOWS.document(self._wf, with_specs))
+        document._texts = self._texts
         self._written = self._changes
         return document
 
