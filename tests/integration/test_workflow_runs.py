@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app.dossiers import services
 from app.dossiers.workflow_runs import live_runs
@@ -83,6 +83,30 @@ def test_each_step_takes_the_run_its_own_commit_kept(db_session: Any) -> None:
     assert runs.hits - hits == 2 * len(titles)  # each step, and each check here
     assert row(dossier_id).completed and titles[-1] == "Trả kết quả"
     assert db.session.get(Dossier, dossier_id).status == 10
+
+
+def document_reads(db_session: Any, dossier_id: int) -> int:
+    """How many statements read a workflow document while the dossier's next step is taken."""
+    reads: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "workflow_instance.document" in statement:
+            reads.append(statement)
+
+    engine = db_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert step(db_session, dossier_id) is not None
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    return len(reads)
+
+
+def test_a_step_on_the_kept_run_never_reads_the_document(db_session: Any) -> None:
+    dossier_id = submitted(db_session)
+    assert document_reads(db_session, dossier_id) == 0
+    live_runs().clear()  # as if another process had taken the step before
+    assert document_reads(db_session, dossier_id) == 1
 
 
 def test_a_row_saved_elsewhere_is_read_from_the_database(db_session: Any) -> None:
