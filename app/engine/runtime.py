@@ -321,11 +321,19 @@ class WorkflowDocument(dict[str, Any]):
         texts = getattr(self, "_texts", None)
         if texts is None:
             return json.dumps(self)
+        if not texts:
+            # A run's first document (most runs write one and are gone): one json.dumps is cheaper than an entry at
+            # a time. Only a run written again, which is kept alive, collects its entries' text from then on.
+            texts[_FIRST] = ({}, "")
+            return json.dumps(self)
         fresh: dict[int, tuple[dict[str, Any], str]] = {}
         text = _document_text(self, texts, fresh)
         texts.clear()  # only the entries of the newest document are worth keeping
         texts.update(fresh)
         return text
+
+
+_FIRST = -1  # in a run's texts: its first document was written whole (no entry has a negative id())
 
 
 def _document_text(document: Mapping[str, Any], texts: Mapping[int, tuple[dict[str, Any], str]],
