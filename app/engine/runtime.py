@@ -199,17 +199,20 @@ def _same(a: Any, b: Any) -> bool:
     if kind is not type(b) or a != b:
         return False
     if kind is dict:
-        xs, ys = list(a.values()), list(map(b.__getitem__, a))
-    elif kind is list:
-        xs, ys = a, b
-    else:
-        return kind in _PRIMITIVES
-    types = list(map(type, xs))
-    if types != list(map(type, ys)):
-        return False
-    if _PRIMITIVES.issuperset(types):
-        return True
-    return all(_same(x, y) for x, y in zip(xs, ys, strict=True) if type(x) not in _PRIMITIVES)
+        types = list(map(type, a.values()))
+        if types != list(map(type, map(b.__getitem__, a))):
+            return False
+        if _PRIMITIVES.issuperset(types):
+            return True
+        return all(_same(x, b[key]) for key, x in a.items() if type(x) not in _PRIMITIVES)
+    if kind is list:
+        types = list(map(type, a))
+        if types != list(map(type, b)):
+            return False
+        if _PRIMITIVES.issuperset(types):
+            return True
+        return all(_same(x, y) for x, y in zip(a, b, strict=True) if type(x) not in _PRIMITIVES)
+    return kind in _PRIMITIVES
 
 
 def _children_ids(task: Any, known: tuple[dict[str, Any], list[Any]] | None) -> list[str]:
@@ -299,8 +302,9 @@ def _tasks_document(workflow: Any) -> dict[str, Any]:
     out = {}
     make = _TASKS._entry
     for task in workflow.tasks.values():
-        entry = make(task, memo.get(task), keepers)
-        written[task] = (entry, list(task._children))
+        known = memo.get(task)
+        entry = make(task, known, keepers)
+        written[task] = known if known is not None and entry is known[0] else (entry, list(task._children))
         if task not in keepers and task.data:
             task.data = {}  # history: as a reload of the document has it
         out[entry["id"]] = entry
