@@ -3,6 +3,9 @@
 A deployed procedure version is parsed once per process and cached by its content hash. A dossier's
 workflow lives as ONE serialized document; every request loads it, runs the engine until it waits,
 and hands back the new document plus what the projections need (ready user tasks, end events reached).
+A save writes only what changed since the run was loaded or last saved (the other task entries, and their JSON
+text, are reused), and a run that is exactly its last document may be kept alive for the next step of its dossier
+instead of a reload (app.engine.live, app.dossiers.workflow_runs).
 
 Two traps of SpiffWorkflow 3.2 are guarded here:
 - tasks deeper than 1000 in the task tree are invisible to `get_tasks()` and `do_engine_steps()`, so a
