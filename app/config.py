@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL and SECRET_KEY.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,21 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def json_text(value: Any) -> str:
+    """The JSON text the database driver writes for a JSON column: `json.dumps(value)`, or the same text from a
+    value that writes it itself, cheaper (a workflow document reusing the text of the entries that did not change:
+    app.engine.runtime.WorkflowDocument)."""
+    write = getattr(value, "__json_text__", None)
+    return write() if write is not None else json.dumps(value)
+
+
 class Config:
     # Signing key for sessions and CSRF tokens; the embedded default is for demos only.
     SECRET_KEY = _env("SECRET_KEY", "dev-only-change-me")
     # SQLAlchemy URL; embedded default is a SQLite file under var/.
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'motcua.db'}")
-    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # JSON columns are written by `json_text` (below): json.dumps, or the text a value writes itself.
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True, "json_serializer": json_text}
     # Redis for rq queues; empty means jobs run in an in-process worker thread.
     REDIS_URL = _env("REDIS_URL", "")
     # "auto": rq when REDIS_URL is set, else an in-process thread; "record": keep jobs for tests to run.
@@ -80,6 +90,11 @@ class Config:
     SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
     # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).
     SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", "900"))
+    # Workflows each process keeps alive between steps (app.engine.live): at most this many, and this many tasks
+    # together (a task holds 1-10 KB in memory with its data and text, measured: khai sinh ~1.5 KB, a 300-item
+    # multi-instance task ~5 KB, so the default stays under ~50 MB a process); 0 runs turns keeping off.
+    WORKFLOW_CACHE_SIZE = int(_env("WORKFLOW_CACHE_SIZE", "500"))
+    WORKFLOW_CACHE_TASKS = int(_env("WORKFLOW_CACHE_TASKS", "10000"))
     # Where citizens' browsers and the payment platform's callbacks reach this platform.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.

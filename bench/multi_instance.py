@@ -4,15 +4,25 @@ For each mode (parallel, sequential) and each size it prints:
 - bare: SpiffWorkflow parses the BPMN and runs the workflow in memory, completing the N instances;
 - runtime: WorkflowRun as a dossier lives it, one request per instance: the document is loaded, one instance
   is completed, the document is saved (dicts in and out, as the runtime is called);
-- +JSON: the same with the JSON text the database driver writes and reads for a JSONB column at each step;
+- +JSON: the same with the JSON text the database driver writes (app.config.json_text) and reads for a JSONB
+  column at each step;
 - spiff (with --spiff-persisted): SpiffWorkflow's own serializer writing and reading the whole workflow
   (specs included) at each step, what the runtime did before it kept the specs out and reused them;
+- kept: the same requests when the process keeps the run it saved (app.engine.live), as it does for the row
+  version it committed itself: take the run → complete one instance → write the document → keep the run;
+  its +JSON adds the JSON text written at each step and the one read with the row (the row is read whole);
+  +write only the text written: the row is read without its document, which is loaded only on a miss;
 - the ratios to bare, and the document's size after the start, at its largest, and at the end.
 
-    .venv/bin/python -m bench.multi_instance [--items 10 100 300] [--modes parallel sequential] [--profile]
+With --db, the real path on a PostgreSQL database of its own (created and dropped): one workflow row, and per
+instance a session that reads the row, `load_run` → complete → `save_run` → commit, with kept runs and with
+keeping turned off, and kept but with the document read with the row (as before it was deferred: it is now
+loaded only on a miss); CPU seconds of this process (driver, ORM and JSON included) and wall seconds.
+
+    .venv/bin/python -m bench.multi_instance [--items 10 100 300] [--modes parallel sequential] [--profile] [--db]
 
 Times are CPU seconds of this process (time.process_time), so that other work on the machine counts less.
-Nothing is asserted; nothing touches a database.
+Nothing is asserted; nothing touches a database without --db.
 """
 
 from __future__ import annotations
@@ -121,6 +131,7 @@ def runtime(items: int, sequential: bool, key: str) -> tuple[float, dict[str, An
     """CPU seconds for the platform's runtime (parse through the cache, then load → complete → save per
     instance, documents as dicts), the seconds the database driver's JSON text on top took, and the document's
     sizes in bytes of JSON."""
+    from app.config import json_text
     from app.engine.runtime import WorkflowRun, get_bundle
 
     json_s = 0.0
@@ -128,7 +139,7 @@ def runtime(items: int, sequential: bool, key: str) -> tuple[float, dict[str, An
     bundle = get_bundle(key, {"p.bpmn": bpmn(sequential)}, PROCESS_ID)
     run, step = WorkflowRun.start(bundle, start_data(items))
     mark = time.process_time()
-    text = json.dumps(run.document())
+    text = json_text(run.document())
     json_s += time.process_time() - mark
     sizes = {"start": len(text), "max": len(text)}
     done = 0
@@ -141,7 +152,7 @@ def runtime(items: int, sequential: bool, key: str) -> tuple[float, dict[str, An
         step = run.complete(task.id, answer(done))
         document = run.document()
         mark = time.process_time()
-        text = json.dumps(document)
+        text = json_text(document)
         json_s += time.process_time() - mark
         sizes["max"] = max(sizes["max"], len(text))
         done += 1
@@ -149,6 +160,121 @@ def runtime(items: int, sequential: bool, key: str) -> tuple[float, dict[str, An
     sizes["end"] = len(text)
     assert step.completed and done == items, (done, items)
     return elapsed, {**sizes, "json": json_s}
+
+
+def kept(items: int, sequential: bool, key: str) -> tuple[float, float, float]:
+    """CPU seconds for the runtime when each request takes the run the previous one kept (no document restored),
+    and the seconds of the JSON text the driver writes, and of the one it reads with the row, at each step."""
+    from app.config import json_text
+    from app.engine.live import LiveRuns
+    from app.engine.runtime import WorkflowRun, get_bundle
+
+    live = LiveRuns(10, 1_000_000)
+    json_s = read_s = 0.0
+    start = time.process_time()
+    bundle = get_bundle(key, {"p.bpmn": bpmn(sequential)}, PROCESS_ID)
+    run, step = WorkflowRun.start(bundle, start_data(items))
+    version = 1
+    document = run.document()
+    live.put((1, version), run)
+    mark = time.process_time()
+    text = json_text(document)
+    json_s += time.process_time() - mark
+    done = 0
+    while step.ready:
+        task = step.ready[0]
+        mark = time.process_time()
+        json.loads(text)  # the row's document, read with the row
+        read_s += time.process_time() - mark
+        taken = live.take((1, version))
+        run = taken if taken is not None else WorkflowRun.load(json.loads(text), bundle)
+        step = run.complete(task.id, answer(done))
+        document = run.document()
+        version += 1
+        live.put((1, version), run)  # after the commit
+        mark = time.process_time()
+        text = json_text(document)
+        json_s += time.process_time() - mark
+        done += 1
+    elapsed = time.process_time() - start - json_s - read_s
+    assert step.completed and done == items and live.hits == items, (done, items, live.hits)
+    return elapsed, json_s, read_s
+
+
+def best_kept(runs: int, items: int, sequential: bool) -> tuple[float, float, float]:
+    return min((kept(items, sequential, f"bench-mi-kept-{sequential}-{items}-{time.time_ns()}") for _ in range(runs)),
+               key=lambda r: r[0])
+
+
+def through_database(items_list: list[int], modes: list[str], runs: int) -> None:
+    """The real path on PostgreSQL: read the row, load_run → complete → save_run → commit, per instance."""
+    import tempfile
+
+    from sqlalchemy.orm import undefer
+
+    from app.dossiers import services
+    from app.dossiers.workflow_runs import live_runs, load_run, save_run
+    from app.engine.live import LiveRuns
+    from app.engine.runtime import WorkflowRun, get_bundle
+    from app.extensions import db
+    from app.models import WorkflowInstance
+    from tests.conftest import _create_database, _drop_database, make_app, prepare_database, user
+    from tests.samples import start_data as sample_start
+    from tests.samples import with_stored_uploads
+
+    url = _create_database("motcua_bench_mi")
+    try:
+        app = make_app(url, Path(tempfile.mkdtemp()), JOB_DISPATCH="record")
+        prepare_database(app)
+        with app.app_context():
+            applicant = user("congdan")
+            dossier = services.submit_dossier("1.001193", with_stored_uploads(sample_start("khai-sinh"), applicant),
+                                              applicant=applicant)
+            db.session.commit()
+            row_id = dossier.workflow.id
+            db.session.remove()
+            print(f"\nthrough PostgreSQL ({url.rsplit('/', 1)[1]}): per instance read row, load_run, complete, "
+                  "save_run, commit")
+            print(f"{'mode':<11} {'items':>5} {'keeping':>18} {'CPU s':>7} {'wall s':>7} {'hits':>5}")
+            for mode in modes:
+                sequential = mode == "sequential"
+                for items in items_list:
+                    for keeping, eager in ((True, False), (True, True), (False, False)):
+                        best: tuple[float, float, int] | None = None
+                        for _ in range(runs):
+                            app.extensions["motcua_live_runs"] = (
+                                LiveRuns(int(app.config["WORKFLOW_CACHE_SIZE"]),
+                                         int(app.config["WORKFLOW_CACHE_TASKS"]) * 100)
+                                if keeping else LiveRuns(0, 0))
+                            bundle = get_bundle(f"bench-mi-db-{mode}-{items}", {"p.bpmn": bpmn(sequential)},
+                                                PROCESS_ID)
+                            run, step = WorkflowRun.start(bundle, start_data(items))
+                            save_run(db.session.get(WorkflowInstance, row_id), run, False)
+                            db.session.commit()
+                            db.session.remove()
+                            cpu, wall = time.process_time(), time.perf_counter()
+                            done = 0
+                            while step.ready:
+                                instance = db.session.get(WorkflowInstance, row_id, options=(
+                                    [undefer(WorkflowInstance.document)] if eager else []))
+                                run = load_run(instance, bundle)
+                                step = run.complete(step.ready[0].id, answer(done))
+                                save_run(instance, run, step.completed)
+                                db.session.commit()
+                                db.session.remove()
+                                done += 1
+                            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+                            assert step.completed and done == items
+                            if best is None or cpu < best[0]:
+                                best = (cpu, wall, live_runs().hits)
+                        assert best is not None
+                        label = ("kept, doc read too" if eager else "kept") if keeping else "off"
+                        print(f"{mode:<11} {items:>5} {label:>18} {best[0]:>7.3f} "
+                              f"{best[1]:>7.3f} {best[2]:>5}")
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop_database(url)
 
 
 def best_bare(runs: int, items: int, sequential: bool, persist: bool = False) -> float:
@@ -170,6 +296,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="measure each figure this many times, keep the best")
     parser.add_argument("--spiff-persisted", action="store_true",
                         help="also time SpiffWorkflow's own serializer writing and reading the workflow at each step")
+    parser.add_argument("--db", action="store_true", help="also run the real path on a PostgreSQL database")
     args = parser.parse_args()
 
     from tests.conftest import make_app  # only for the app context gettext needs
@@ -178,6 +305,7 @@ def main() -> None:
     with app.app_context():
         bare(5, False)  # imports and first-use costs out of the way
         print(f"{'mode':<11} {'items':>5} {'bare s':>8} {'runtime s':>10} {'ratio':>6} {'+JSON s':>8} {'ratio':>6} "
+              f"{'kept s':>7} {'ratio':>6} {'+JSON s':>8} {'ratio':>6} {'+write s':>9} {'ratio':>6} "
               f"{'spiff s':>8} {'doc start KB':>13} {'doc max KB':>11} {'doc end KB':>11} {'end B/item':>10}")
         for mode in args.modes:
             sequential = mode == "sequential"
@@ -186,8 +314,13 @@ def main() -> None:
                 elapsed, sizes = best_runtime(args.runs, items, sequential)
                 persisted = best_bare(1, items, sequential, persist=True) if args.spiff_persisted else float("nan")
                 with_json = elapsed + sizes["json"]
+                kept_s, kept_write, kept_read = best_kept(args.runs, items, sequential)
+                kept_json = kept_write + kept_read
                 print(f"{mode:<11} {items:>5} {floor:>8.3f} {elapsed:>10.3f} {elapsed / floor:>6.1f} "
-                      f"{with_json:>8.3f} {with_json / floor:>6.1f} {persisted:>8.3f} "
+                      f"{with_json:>8.3f} {with_json / floor:>6.1f} "
+                      f"{kept_s:>7.3f} {kept_s / floor:>6.1f} {kept_s + kept_json:>8.3f} "
+                      f"{(kept_s + kept_json) / floor:>6.1f} {kept_s + kept_write:>9.3f} "
+                      f"{(kept_s + kept_write) / floor:>6.1f} {persisted:>8.3f} "
                       f"{sizes['start'] / 1024:>13.1f} {sizes['max'] / 1024:>11.1f} {sizes['end'] / 1024:>11.1f} "
                       f"{sizes['end'] / items:>10.0f}")
             if args.profile:
@@ -196,6 +329,8 @@ def main() -> None:
                 runtime(max(args.items), sequential, f"bench-mi-prof-{mode}-{time.time_ns()}")
                 profile.disable()
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+    if args.db:
+        through_database(args.items, args.modes, args.runs)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from app.dossiers.access import visible_to as visible_to
 from app.dossiers.clock import now_utc, retry_delays, stalled_since
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import OPEN_CALL_STATES, apply_step, bundle_for, report_engine_fault
+from app.dossiers.workflow_runs import load_run, save_run
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
@@ -136,7 +137,7 @@ def feed(call_id: int, move: Move, settle: Settle) -> str:
     dossier: Dossier = call.dossier
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = WorkflowRun.load(instance.document, bundle_for(version))
+    run = load_run(instance, bundle_for(version))
     fault: EngineError | None = None
     try:
         step = move(run, call)
@@ -154,8 +155,7 @@ def feed(call_id: int, move: Move, settle: Settle) -> str:
     outcome = settle(call, step)
     if step is not None:
         apply_step(dossier, version, step, None)
-        instance.document = run.document()
-        instance.completed = step.completed
+        save_run(instance, run, step.completed)
     if fault is not None:
         report_engine_fault(dossier, fault, None)
     db.session.flush()  # a concurrent change of the workflow shows here

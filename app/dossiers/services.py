@@ -36,6 +36,7 @@ from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, report_engine_fault, set_status, status_property
 from app.dossiers.progress import bundle_for as bundle_for
 from app.dossiers.progress import open_tasks as open_tasks
+from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
@@ -150,7 +151,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         if exc.step is None:
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
-    db.session.add(WorkflowInstance(dossier_id=dossier.id, document=run.document(), completed=step.completed))
+    db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
     apply_step(dossier, version, step, applicant)
     db.session.flush()
     if fault is not None:
@@ -280,7 +281,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         flag_modified(task, "data")  # a file reused from another dossier now names this one's copy
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = WorkflowRun.load(instance.document, bundle_for(version))
+    run = load_run(instance, bundle_for(version))
     fault: EngineError | None = None
     try:
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
@@ -298,8 +299,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
     apply_step(dossier, version, step, user)
-    instance.document = run.document()
-    instance.completed = step.completed
+    save_run(instance, run, step.completed)
     try:
         db.session.flush()
     except StaleDataError as exc:

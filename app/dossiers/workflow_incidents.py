@@ -22,7 +22,8 @@ from app.dossiers.access import may_operate, visible_to
 from app.dossiers.clock import now_utc
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import apply_step, bundle_for
-from app.engine.runtime import EngineError, WorkflowRun
+from app.dossiers.workflow_runs import load_run, save_run
+from app.engine.runtime import EngineError
 from app.extensions import db
 from app.models import AuditEvent, Dossier, User
 from app.models.integration import WorkflowIncident
@@ -107,19 +108,19 @@ def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None)
                               note=N_("Chạy lại bước «%(step)s» (lần %(round)s)."),
                               note_params={"step": incident.task_title, "round": incident.attempts + 1},
                               at=now_utc()))
-    run = WorkflowRun.load(instance.document, bundle_for(version))
+    run = load_run(instance, bundle_for(version))
     try:
         step = run.retry(repair)
     except EngineError as exc:
         if exc.step is not None:
             apply_step(dossier, version, exc.step, user)
-            instance.document, instance.completed = run.document(), exc.step.completed
+            save_run(instance, run, exc.step.completed)
         incident.attempts += 1
         incident.code, incident.message, incident.detail = exc.code[:80], exc.message, exc.detail[:4000]
         _flush()
         return incident
     apply_step(dossier, version, step, user)
-    instance.document, instance.completed = run.document(), step.completed
+    save_run(instance, run, step.completed)
     now = now_utc()
     for other in open_for(dossier):
         other.state, other.resolved_at, other.resolved_by_id = "resolved", now, user.id

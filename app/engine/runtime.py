@@ -3,6 +3,9 @@
 A deployed procedure version is parsed once per process and cached by its content hash. A dossier's
 workflow lives as ONE serialized document; every request loads it, runs the engine until it waits,
 and hands back the new document plus what the projections need (ready user tasks, end events reached).
+A save writes only what changed since the run was loaded or last saved (the other task entries, and their JSON
+text, are reused), and a run that is exactly its last document may be kept alive for the next step of its dossier
+instead of a reload (app.engine.live, app.dossiers.workflow_runs).
 
 Two traps of SpiffWorkflow 3.2 are guarded here:
 - tasks deeper than 1000 in the task tree are invisible to `get_tasks()` and `do_engine_steps()`, so a
@@ -58,42 +61,67 @@ class _PrunedTaskConverter(_TaskConverter):
     the others store SpiffWorkflow's delta against their parent. Either way the document is one SpiffWorkflow
     itself reads; without this, a growing list (a multi-instance task's outputs) was stored again in the delta
     of every completed instance, and a sequential task's document grew with the square of its items.
+
+    A save reuses the entry a task was loaded from or last written with when it would write the same again
+    (`_reusable`), so a step of a long run writes what changed rather than the whole tree; and a task it leaves
+    as history drops its data in memory too, so that the run goes on exactly as a reload of its document would.
     """
 
-    def to_dict(self, task: Any) -> dict[str, Any]:
+    def _entry(self, task: Any, known: tuple[dict[str, Any], list[Any]] | None, keepers: set[Any]) -> dict[str, Any]:
+        """The task's entry; `known` is the one it was loaded from or last written with, `keepers` the tasks that
+        keep their data."""
+        entry = known[0] if known is not None else None
+        if task not in keepers:  # history
+            if known is not None and _unchanged(known[0], known[1], task) and not known[0]["data"] \
+                    and not known[0].get("delta"):
+                return known[0]
+            return self._new_entry(task, known, task.parent, {}, {})
         parent = task.parent
-        loaded = getattr(task.workflow, _LOADED, None)
-        entry = loaded.get(task.id) if loaded is not None else None
-        if not _keeps_data(task):
-            # History that has not changed since it was loaded: its entry as it was (most of a long run's tree).
-            if (entry is not None and not entry["data"] and not entry.get("delta")
-                    and entry["state"] == task._state and entry["last_state_change"] == task.last_state_change
-                    and entry["triggered"] == task.triggered and entry["internal_data"] == task.internal_data
-                    and len(entry["children"]) == len(task._children)
-                    and (not task._children or entry["children"] == [str(c) for c in task._children])):
-                return entry
-            data: Any = {}
-            delta: dict[str, Any] = {}
-        elif parent is None or not _keeps_data(parent):
-            data, delta = _plain(task.data), {}
-        else:
-            data = {}
-            delta = {"updates": _plain(_DeepMerge.get_updated_keys(parent.data, task.data)),
-                     "deletions": _DeepMerge.get_deleted_keys(parent.data, task.data)}
+        workflow = task.workflow
+        if parent is None or parent not in keepers:
+            # Its parent's data is not kept: its own whole. A finished task whose children run on shares nested
+            # values with them (SpiffWorkflow copies shallowly), so it is compared, as the library's deltas compare.
+            if (known is not None and task._state == _TaskState.COMPLETED and not known[0].get("delta")
+                    and _unchanged(known[0], known[1], task) and known[0]["data"] == task.data):
+                return known[0]
+            return self._new_entry(task, known, parent, _plain(task.data, workflow), {})
+        # A delta against its parent.
+        deletions = _DeepMerge.get_deleted_keys(parent.data, task.data)
+        updates = _DeepMerge.get_updated_keys(parent.data, task.data)
+        if known is not None:
+            delta = entry.get("delta") if entry is not None else None
+            if (delta and entry is not None and not entry["data"] and _unchanged(entry, known[1], task)
+                    and deletions == delta.get("deletions", []) and _same(delta.get("updates", {}), updates)):
+                return known[0]
+        return self._new_entry(task, known, parent, {}, {"updates": _plain(updates, workflow), "deletions": deletions})
+
+    def _new_entry(self, task: Any, known: tuple[dict[str, Any], list[Any]] | None, parent: Any, data: Any,
+                   delta: dict[str, Any]) -> dict[str, Any]:
+        entry = known[0] if known is not None else None
         return {
             # A task's id and parent never change: the loaded entry has them as text already.
             "id": entry["id"] if entry is not None else str(task.id),
             "parent": (entry["parent"] if entry is not None else str(task._parent)) if parent is not None else None,
-            "children": [str(child) for child in task._children] if task._children else [],
+            "children": _children_ids(task, known),
             "last_state_change": task.last_state_change,
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": _plain(task.internal_data),
+            "internal_data": _plain(task.internal_data, task.workflow),
             "data": data,
             "delta": delta,
             "typename": self.typename,
         }
+
+    def to_dict(self, task: Any) -> dict[str, Any]:
+        """The task's entry, remembered for the next save; a task left as history drops its data here, as a reload
+        of the document would."""
+        workflow = task.workflow
+        entry = self._entry(task, (workflow.__dict__.get(_LOADED) or {}).get(task), _keepers(workflow))
+        workflow.__dict__.setdefault(_WRITTEN, {})[task] = (entry, list(task._children))
+        if not entry["data"] and not entry.get("delta") and task.data:
+            task.data = {}
+        return entry
 
     def from_dict(self, dct: dict[str, Any], workflow: Any, ids: Mapping[str, UUID] | None = None) -> Any:
         """As SpiffWorkflow restores a task, with the data copied by `_unplain` and the ids parsed once (`ids`)."""
@@ -118,32 +146,99 @@ class _PrunedTaskConverter(_TaskConverter):
         else:
             data = _unplain(dct["data"])
         task.data = data
-        workflow.__dict__.setdefault(_LOADED, {})[task.id] = dct
+        workflow.__dict__.setdefault(_LOADED, {})[task] = (dct, list(task._children))
         return task
 
 
 _PRIMITIVES = frozenset({str, int, float, bool, type(None)})
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, workflow: Any = None) -> Any:
     """`registry.convert` for task data, fast on what JSON holds already: a copy, with the registry's own
-    conversions (datetime, UUID, …) for anything else and callables dropped from dicts as it drops them."""
+    conversions (datetime, UUID, …) for anything else and callables dropped from dicts as it drops them.
+
+    With `workflow`, a value that does not come back the same from its JSON (a tuple, a set, a key that is not
+    text, a dropped callable, an unregistered object) marks that workflow's run as inexact: only a run equal to
+    what its document reloads to may be kept alive between requests."""
     kind = type(value)
     if kind in _PRIMITIVES:
         return value
     if kind is dict:
         out = {}
         for key, item in value.items():
+            if type(key) is not str and workflow is not None:
+                _mark_inexact(workflow)
             if type(item) in _PRIMITIVES:
                 out[key] = item
             elif type(item) is dict or type(item) is list:
-                out[key] = _plain(item)
+                out[key] = _plain(item, workflow)
             elif not (callable(item) or isinstance(item, ModuleType)):
-                out[key] = _REGISTRY.convert(item)
+                out[key] = _converted(item, workflow)
+            elif workflow is not None:
+                _mark_inexact(workflow)
         return out
     if kind is list:
-        return [item if type(item) in _PRIMITIVES else _plain(item) for item in value]
-    return _REGISTRY.convert(value)
+        return [item if type(item) in _PRIMITIVES else _plain(item, workflow) for item in value]
+    return _converted(value, workflow)
+
+
+def _converted(value: Any, workflow: Any) -> Any:
+    out = _REGISTRY.convert(value)
+    if workflow is not None and not (type(out) is dict and "typename" in out):
+        _mark_inexact(workflow)
+    return out
+
+
+def _mark_inexact(workflow: Any) -> None:
+    workflow.top_workflow.__dict__[_INEXACT] = True
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON sees it: same types all the way down (1, 1.0 and True are three different values).
+
+    Python's own comparison first, then the types of the values side by side, both in C; a level further down
+    only where a value is itself a dict or a list."""
+    kind = type(a)
+    if kind is not type(b) or a != b:
+        return False
+    if kind is dict:
+        types = list(map(type, a.values()))
+        if types != list(map(type, map(b.__getitem__, a))):
+            return False
+        if _PRIMITIVES.issuperset(types):
+            return True
+        return all(_same(x, b[key]) for key, x in a.items() if type(x) not in _PRIMITIVES)
+    if kind is list:
+        types = list(map(type, a))
+        if types != list(map(type, b)):
+            return False
+        if _PRIMITIVES.issuperset(types):
+            return True
+        return all(_same(x, y) for x, y in zip(a, b, strict=True) if type(x) not in _PRIMITIVES)
+    return kind in _PRIMITIVES
+
+
+def _children_ids(task: Any, known: tuple[dict[str, Any], list[Any]] | None) -> list[str]:
+    """The task's children as text, reusing the text of those it had when last loaded or written."""
+    children = task._children
+    if not children:
+        return []
+    if known is not None:
+        before = known[1]
+        if before and len(before) <= len(children) and children[:len(before)] == before:
+            return [*known[0]["children"], *(str(child) for child in children[len(before):])]
+    return [str(child) for child in children]
+
+
+def _unchanged(entry: Mapping[str, Any], children: list[Any], task: Any) -> bool:
+    """The task's own fields are still those of its entry (its data is checked by the caller)."""
+    if entry["state"] != task._state or entry["last_state_change"] != task.last_state_change \
+            or entry["triggered"] != task.triggered or children != task._children:
+        return False
+    internal = task.internal_data
+    if not internal:
+        return not entry["internal_data"] and type(internal) is dict
+    return _same(entry["internal_data"], internal)
 
 
 def _unplain(value: Any) -> Any:
@@ -158,8 +253,15 @@ def _unplain(value: Any) -> Any:
     return _REGISTRY.restore(value)
 
 
-# The task entries a workflow was restored from, by task id: the ones still true are saved again as they are.
+# The task entries a workflow was restored from or last written, by task id, with the task's children then:
+# the ones still true are saved again as they are.
 _LOADED = "_motcua_loaded_entries"
+# The same, being collected by the save under way.
+_WRITTEN = "_motcua_written_entries"
+# The tasks that keep their data (see `_keepers`), by workflow, for the length of one save.
+_KEEPERS = "_motcua_keepers"
+# Set on a top workflow holding a value its document does not restore exactly (see `_plain`).
+_INEXACT = "_motcua_inexact"
 
 
 @contextmanager
@@ -180,11 +282,88 @@ def _no_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _keeps_data(task: Any) -> bool:
-    if task._state != _TaskState.COMPLETED:
-        return True
-    tasks = task.workflow.tasks
-    return any(tasks[child]._state != _TaskState.COMPLETED for child in task._children)
+def _keepers(workflow: Any) -> set[Any]:
+    """The tasks of a workflow whose data is saved, computed once per save: every task not completed, and every
+    completed one with a child that is not (the others are history)."""
+    keepers: set[Any] | None = workflow.__dict__.get(_KEEPERS)
+    if keepers is None:
+        tasks = workflow.tasks
+        keepers = {task for task in tasks.values() if task._state != _TaskState.COMPLETED}
+        for task in list(keepers):  # … and the finished tasks one of whose children is not
+            parent = tasks.get(task._parent) if task._parent is not None else None
+            if parent is not None:
+                keepers.add(parent)
+        workflow.__dict__[_KEEPERS] = keepers
+    return keepers
+
+
+def _tasks_document(workflow: Any) -> dict[str, Any]:
+    """A workflow's task entries by id, the ids as the entries already hold them."""
+    memo = workflow.__dict__.get(_LOADED) or {}
+    keepers = _keepers(workflow)
+    written = {}
+    out = {}
+    make = _TASKS._entry
+    for task in workflow.tasks.values():
+        known = memo.get(task)
+        entry = make(task, known, keepers)
+        written[task] = known if known is not None and entry is known[0] else (entry, list(task._children))
+        if task not in keepers and task.data:
+            task.data = {}  # history: as a reload of the document has it
+        out[entry["id"]] = entry
+    workflow.__dict__[_WRITTEN] = written
+    return out
+
+
+class WorkflowDocument(dict[str, Any]):
+    """A workflow's document, which also writes its own JSON text (`__json_text__`, what the database driver is
+    given to write): exactly `json.dumps(document)`, with the text of every task entry the run wrote before
+    reused instead of encoded again. Entries are never changed once written, so the same entry has the same text.
+    """
+
+    __slots__ = ("_texts",)
+    _texts: dict[int, tuple[dict[str, Any], str]]
+
+    def __json_text__(self) -> str:
+        texts = getattr(self, "_texts", None)
+        if texts is None:
+            return json.dumps(self)
+        if not texts:
+            # A run's first document (most runs write one and are gone): one json.dumps is cheaper than an entry at
+            # a time. Only a run written again, which is kept alive, collects its entries' text from then on.
+            texts[_FIRST] = ({}, "")
+            return json.dumps(self)
+        fresh: dict[int, tuple[dict[str, Any], str]] = {}
+        text = _document_text(self, texts, fresh)
+        texts.clear()  # only the entries of the newest document are worth keeping
+        texts.update(fresh)
+        return text
+
+
+_FIRST = -1  # in a run's texts: its first document was written whole (no entry has a negative id())
+
+
+def _document_text(document: Mapping[str, Any], texts: Mapping[int, tuple[dict[str, Any], str]],
+                   fresh: dict[int, tuple[dict[str, Any], str]]) -> str:
+    """`json.dumps(document)`, task entries' text taken from `texts` (by entry identity) and collected in `fresh`."""
+    parts = []
+    for key, value in document.items():
+        if key == "tasks" and type(value) is dict:
+            pieces = []
+            for task_id, entry in value.items():
+                known = texts.get(id(entry))
+                if known is None or known[0] is not entry:
+                    known = (entry, f"{json.dumps(task_id)}: {json.dumps(entry)}")
+                fresh[id(entry)] = known
+                pieces.append(known[1])
+            text = "{" + ", ".join(pieces) + "}"
+        elif key == "subprocesses" and type(value) is dict:
+            text = "{" + ", ".join(f"{json.dumps(sub_id)}: {_document_text(sub, texts, fresh)}"
+                                   for sub_id, sub in value.items()) + "}"
+        else:
+            text = json.dumps(value)
+        parts.append(f"{json.dumps(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 class _SpecReusingConverter(_WorkflowConverter):
@@ -197,19 +376,27 @@ class _SpecReusingConverter(_WorkflowConverter):
 
     def document(self, workflow: Any, with_specs: bool) -> dict[str, Any]:
         registry = self.registry
+        for saving in (workflow, *workflow.subprocesses.values()):
+            saving.__dict__.pop(_KEEPERS, None)
+            saving.__dict__.pop(_WRITTEN, None)
+            if saving.data:
+                _plain(saving.data, saving)  # only to mark the run inexact if its data does not come back the same
         dct: dict[str, Any] = {
             "data": registry.convert(workflow.data),
             "correlations": registry.convert(workflow.correlations),
             "last_task": str(workflow.last_task.id) if workflow.last_task is not None else None,
             "success": workflow.success,
             "completed": workflow.completed,
-            "tasks": self.mapping_to_dict(workflow.tasks),
+            "tasks": _tasks_document(workflow),
             "root": str(workflow.task_tree.id),
         }
         if with_specs:
             dct["spec"] = registry.convert(workflow.spec)
             dct["subprocess_specs"] = self.mapping_to_dict(workflow.subprocess_specs)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        for saved in (workflow, *workflow.subprocesses.values()):
+            saved.__dict__.pop(_KEEPERS, None)
+            saved.__dict__[_LOADED] = saved.__dict__.pop(_WRITTEN, {})
         dct["bpmn_events"] = registry.convert(workflow.bpmn_events)
         dct["typename"] = self.typename
         dct[_Serializer.VERSION_KEY] = _SERIALIZER.VERSION
@@ -360,6 +547,17 @@ def _service_call(t: Any) -> ServiceCall:
 
 
 def _describe(task: Any) -> ReadyTask:
+    """What the projections show of a task: its id and its spec's, which never change (kept on the task)."""
+    described: ReadyTask | None = task.__dict__.get(_DESCRIBED)
+    if described is None:
+        described = task.__dict__[_DESCRIBED] = _description(task)
+    return described
+
+
+_DESCRIBED = "_motcua_described"
+
+
+def _description(task: Any) -> ReadyTask:
     spec = task.task_spec
     props = dict((getattr(spec, "extensions", None) or {}).get("properties") or {})
     return ReadyTask(
@@ -377,6 +575,12 @@ class WorkflowRun:
     def __init__(self, workflow: Any, max_depth: int | None = None) -> None:
         self._wf = workflow
         self.max_depth = max_depth or MAX_TASK_DEPTH
+        # Steps taken, and how many of them the last document() wrote: a run may outlive its request only as
+        # the very state its last document holds (see `matches_document`).
+        self._changes = 0
+        self._written = -1
+        # The JSON text of the task entries last written, by entry (see WorkflowDocument).
+        self._texts: dict[int, tuple[dict[str, Any], str]] = {}
 
     @classmethod
     def start(cls, bundle: SpecBundle, data: Mapping[str, Any], *,
@@ -390,6 +594,7 @@ class WorkflowRun:
             raise EngineError(gettext("Quy trình của thủ tục không khởi động được; hồ sơ chưa được tạo."), str(exc),
                               code="workflow_start_failed") from exc
         run = cls(wf, max_depth)
+        run._changes += 1
         try:
             return run, run._advance()
         except EngineError as exc:
@@ -434,7 +639,25 @@ class WorkflowRun:
     def document(self, *, with_specs: bool = False) -> dict[str, Any]:
         """The workflow's state, JSON-ready; without the specs (they belong to the deployed version) unless asked."""
         with _no_collection():
-            return _WORKFLOWS.document(self._wf, with_specs)
+            document = WorkflowDocument(_WORKFLOWS.document(self._wf, with_specs))
+        document._texts = self._texts
+        self._written = self._changes
+        return document
+
+    def matches_document(self) -> bool:
+        """Whether this run is exactly what its last `document()` reloads to: nothing ran since, and every value
+        in it comes back the same from JSON. Only such a run may serve the next step instead of a reload."""
+        return self._written == self._changes and not self._wf.__dict__.get(_INEXACT, False)
+
+    def task_count(self) -> int:
+        """How many tasks the run holds (what its memory grows with)."""
+        return len(self._wf.tasks) + sum(len(sub.tasks) for sub in self._wf.subprocesses.values())
+
+    def revive(self, max_depth: int | None = None) -> None:
+        """Ready a kept run for a new request, with the same safety as a load: the safe script engine, the depth
+        limit asked for."""
+        self._wf.script_engine = _SCRIPT_ENGINE
+        self.max_depth = max_depth or MAX_TASK_DEPTH
 
     def compact_document(self) -> dict[str, Any]:
         """The compact form of this finished workflow (see `compact`), without saving and reloading it first."""
@@ -470,7 +693,7 @@ class WorkflowRun:
         while stack:
             task, depth, own = stack.pop()
             found.append((task, own))
-            subprocess = subprocesses.get(task.id)
+            subprocess = subprocesses.get(task.id) if subprocesses else None
             if depth >= _ITERATOR_DEPTH or not (task._children or subprocess is not None):
                 continue
             if task._state < _TaskState.FUTURE and subprocess is None:
@@ -483,6 +706,7 @@ class WorkflowRun:
 
     def finish_service(self, task_id: str, result: Any) -> StepResult:
         """Store a connector's result in the task's result variable, complete the task and move on."""
+        self._changes += 1
         task = self._get_service(task_id)
         task.data[task.task_spec.result_variable] = json.loads(json.dumps(result))
         try:
@@ -497,6 +721,7 @@ class WorkflowRun:
         A boundary event without an error code catches every failure; one with a code catches that code only.
         The error is put in the data as ``loi_dich_vu`` so the path it leads to can show or route on it.
         """
+        self._changes += 1
         task = self._get_service(task_id)
         parent = task.parent
         catchers = [
@@ -551,6 +776,7 @@ class WorkflowRun:
         return ended and all(t.has_state(_TaskState.FINISHED_MASK) for t in self._all_tasks())
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
+        self._changes += 1
         task = self._get_ready(task_id)
         task.data.update(json.loads(json.dumps(data)))
         try:
@@ -569,6 +795,7 @@ class WorkflowRun:
         SpiffWorkflow leaves a failed task in ERROR and never retries it: reset it (its own data kept) and run
         it again; a user task that failed on completion is completed again with what the person entered.
         """
+        self._changes += 1
         for task in [t for t in self._all_tasks() if t.state == _TaskState.ERROR]:
             data = json.loads(json.dumps({**task.data, **(repair or {})}))
             self._wf.reset_from_task_id(task.id, data=data)

@@ -119,7 +119,8 @@ class WorkflowInstance(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), unique=True)
-    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    # Read only when used: a step on the run its process kept never parses it (app.dossiers.workflow_runs).
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     completed: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -267,3 +267,77 @@ def test_a_run_that_just_finished_compacts_without_a_reload() -> None:
     unfinished, _ = WorkflowRun.start(bundle2, start)
     with pytest.raises(NotFinished):
         unfinished.compact_document()
+
+
+def from_scratch(run: WorkflowRun) -> dict[str, Any]:
+    """The run's document written without reusing any entry it loaded or wrote before."""
+    from app.engine.runtime import _LOADED
+
+    for workflow in (run._wf, *run._wf.subprocesses.values()):
+        workflow.__dict__.pop(_LOADED, None)
+    return run.document()
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_a_save_reusing_unchanged_entries_writes_what_a_whole_save_writes(name: str) -> None:
+    bundle, start, fill = WORKFLOWS[name]()
+    live, step = WorkflowRun.start(bundle, start)
+    doc = json.loads(json.dumps(live.document()))
+    i = 0
+    while step.ready:
+        loaded = WorkflowRun.load(doc, bundle)  # reuses what it loaded
+        task = step.ready[0]
+        loaded_step = loaded.complete(task.id, fill(task, i))
+        step = live.complete(task.id, fill(task, i))  # reuses what it wrote at the previous step
+        assert [t.title for t in loaded_step.ready] == [t.title for t in step.ready]
+        incremental, reloaded = live.document(), loaded.document()
+        assert incremental == from_scratch(live)
+        assert reloaded == from_scratch(loaded)
+        assert shape(live) == shape(loaded)
+        doc = json.loads(json.dumps(incremental))
+        i += 1
+    assert step.completed
+
+
+def test_a_value_changed_in_place_is_written_even_when_python_finds_it_equal() -> None:
+    bundle, start, fill = parallel()
+    run, step = WorkflowRun.start(bundle, start)
+    waiting = run._task(step.ready[0].id)
+    for value in (1, True, 1.0, [1], [True], {"k": 1}, {"k": 1.0}):
+        waiting.data["x"] = value  # no state change: only the data tells
+        entry = run.document()["tasks"][str(waiting.id)]
+        assert json.dumps(entry["delta"]["updates"]["x"]) == json.dumps(value)
+    waiting.data.pop("x")
+    assert "x" not in run.document()["tasks"][str(waiting.id)]["delta"]["updates"]
+
+
+def test_a_finished_tasks_data_changed_in_place_is_written() -> None:
+    bundle, start, fill = multi(False)()
+    run, step = WorkflowRun.start(bundle, start)
+    step = run.complete(step.ready[0].id, fill(None, 0))
+    entries = run.document()["tasks"]
+    whole = [tid for tid, e in entries.items() if e["state"] == 64 and e["data"]]
+    assert whole  # a finished task whose children run on keeps its data whole
+    task = run._task(whole[0])
+    task.data["nguoi_yeu_cau"]["ho_ten"] = "Trần Văn Bình"
+    assert run.document()["tasks"][whole[0]]["data"]["nguoi_yeu_cau"]["ho_ten"] == "Trần Văn Bình"
+
+
+@pytest.mark.parametrize("name", sorted(WORKFLOWS))
+def test_a_document_writes_exactly_its_json_text_reusing_what_did_not_change(name: str) -> None:
+    from app.config import json_text
+
+    bundle, start, fill = WORKFLOWS[name]()
+    run, step = WorkflowRun.start(bundle, start)
+    i = 0
+    while True:
+        document = run.document()
+        assert json_text(document) == json.dumps(document)
+        assert json_text(document) == json.dumps(document)  # again, every entry's text now known
+        loaded = WorkflowRun.load(json.loads(json_text(document)), bundle)
+        assert json_text(loaded.document()) == json.dumps(loaded.document())
+        if not step.ready:
+            break
+        step = run.complete(step.ready[0].id, fill(step.ready[0], i))
+        i += 1
+    assert json_text({"a": [1, "b"]}) == json.dumps({"a": [1, "b"]})

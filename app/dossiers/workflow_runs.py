@@ -1,0 +1,93 @@
+"""A dossier's workflow for one step: the run this process kept alive when the row read is the very version it
+committed last, else a load of the row's document (app.engine.live says why this is safe).
+
+Two calls, where a step reads and where it writes the workflow: `load_run(instance, bundle)` and
+`save_run(instance, run, completed)`. A saved run is kept again only after its transaction commits, under the row
+version that commit wrote (noted after each flush, when the version is known); any rollback, savepoints
+included, forgets it. The session events below are the one place that happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from app.engine.live import Key, LiveRuns
+from app.engine.runtime import SpecBundle, WorkflowRun
+from app.extensions import db
+from app.models import WorkflowInstance
+
+_EXTENSION = "motcua_live_runs"  # app.extensions: this process's kept runs, for this app
+_STAGED = "motcua_saved_runs"  # session.info: the runs saved in the transaction under way
+
+
+@dataclass
+class _Saved:
+    instance: WorkflowInstance
+    run: WorkflowRun
+    document: dict[str, Any]
+    live: LiveRuns
+    key: Key | None = None
+
+
+def live_runs() -> LiveRuns:
+    """The app's kept runs (WORKFLOW_CACHE_SIZE runs, WORKFLOW_CACHE_TASKS tasks together at most)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runs = app.extensions.get(_EXTENSION)
+    if runs is None:
+        runs = app.extensions.setdefault(
+            _EXTENSION, LiveRuns(int(app.config["WORKFLOW_CACHE_SIZE"]), int(app.config["WORKFLOW_CACHE_TASKS"])))
+    return runs
+
+
+def load_run(instance: WorkflowInstance, bundle: SpecBundle) -> WorkflowRun:
+    """The workflow as the row just read holds it: the kept run of exactly that row version, or its document."""
+    if instance.id is not None and instance.version is not None:
+        run = live_runs().take((instance.id, instance.version))
+        if run is not None:
+            return run
+    return WorkflowRun.load(instance.document, bundle)
+
+
+def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> WorkflowInstance:
+    """Write the run's document into the row; the run is kept for the next step once this transaction commits."""
+    document = run.document()
+    instance.document = document
+    instance.completed = completed
+    staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
+    staged[id(instance)] = _Saved(instance, run, document, live_runs())
+    return instance
+
+
+@event.listens_for(Session, "after_flush_postexec")
+def _note_versions(session: Session, flush_context: Any) -> None:
+    """The row version each saved run's document now has; none if the row holds something else or is unsaved."""
+    for saved in (session.info.get(_STAGED) or {}).values():
+        state = inspect(saved.instance)
+        values = state.dict
+        saved.key = None
+        if (state.persistent and not state.modified and values.get("document") is saved.document
+                and values.get("id") is not None and values.get("version") is not None):
+            saved.key = (values["id"], values["version"])
+
+
+@event.listens_for(Session, "after_commit")
+def _keep(session: Session) -> None:
+    for saved in (session.info.pop(_STAGED, None) or {}).values():
+        if saved.key is not None:
+            saved.live.put(saved.key, saved.run)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_STAGED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _end(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction: committed (kept above) or abandoned
+        session.info.pop(_STAGED, None)
