@@ -34,10 +34,13 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from app.models.dossier import folded  # noqa: E402
 from tests.conftest import PG_ADMIN_URL, make_app, prepare_database  # noqa: E402
 from tests.samples import start_data  # noqa: E402
 
 DB_NAME = "motcua_volume"
+# Every accented letter of the generated names, folded in SQL with translate() as app.models.dossier.folded does.
+ACCENTED = "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵĐ"
 YEARS = 3
 
 
@@ -221,7 +224,8 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
         # dossier waiting for a supplement (status 5) waits for its applicant.
         step("open human tasks", """
             INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role, form, state,
-                                    claimed_by_id, claimed_at, completed_by_id, completed_at, created_at, due_at, data)
+                                    claimed_by_id, claimed_at, completed_by_id, completed_at, created_at, due_at, data,
+                                    dossier_code, dossier_submitted_at, applicant_folded)
             SELECT d.id, d.agency_id, gen_random_uuid()::text, 'ThamDinh',
                    CASE WHEN d.status = 5 THEN 'Bổ sung hồ sơ' ELSE 'Thẩm định hồ sơ' END, '',
                    CASE WHEN d.status = 5 THEN 'cong_dan'
@@ -231,8 +235,11 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
                    CASE WHEN d.id %% 10 = 0 THEN 'claimed' ELSE 'ready' END,
                    CASE WHEN d.id %% 10 = 0 THEN (SELECT id FROM app_user WHERE username = 'hotich') END,
                    CASE WHEN d.id %% 10 = 0 THEN now() END, NULL, NULL, d.submitted_at,
-                   CASE WHEN d.id %% 20 = 7 THEN NULL ELSE now() + ((d.id %% 21) - 5) * interval '1 day' END, NULL
-            FROM dossier d WHERE d.status NOT IN (3, 7, 10)""")
+                   CASE WHEN d.id %% 20 = 7 THEN NULL ELSE now() + ((d.id %% 21) - 5) * interval '1 day' END, NULL,
+                   d.code, d.submitted_at,
+                   -- app.models.dossier.folded(applicant_name) for the generated names (no extension needed)
+                   lower(translate(d.applicant_name, %(accented)s, %(bare)s))
+            FROM dossier d WHERE d.status NOT IN (3, 7, 10)""", {"accented": ACCENTED, "bare": folded(ACCENTED)})
         step("workflow documents of open dossiers", """
             INSERT INTO workflow_instance (dossier_id, document, version, completed, updated_at)
             SELECT d.id, %(doc)s::jsonb, 1, false, d.submitted_at FROM dossier d WHERE d.status NOT IN (3, 7, 10)""",

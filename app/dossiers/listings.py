@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -45,7 +45,7 @@ from app.models import (
     ServiceCall,
     User,
 )
-from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES
+from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES, folded
 from app.models.integration import WorkflowIncident
 from app.models.user import ADMIN_ROLE, CITIZEN_ROLE
 
@@ -233,44 +233,62 @@ def procedure_choices() -> list[tuple[str, str]]:
 INBOX_SORTS = ("due", "-due", "received", "-received", "code", "-code")
 
 
-def _inbox_keys(sort: str) -> list[tuple[str, Any, bool]]:
-    """(name, column, descending) of the inbox's sort keys. The default is the step's deadline (tasks without one
-    last), then the dossier's, then the task; the others are the dossier's received date or code, then the task."""
-    desc = sort.startswith("-")
-    if sort.lstrip("-") == "due":
-        return [("k_step", HumanTask.due_at, desc), ("k_dossier", Dossier.due_at, desc), ("k_id", HumanTask.id, desc)]
-    key = {"received": Dossier.submitted_at, "code": Dossier.code}[sort.lstrip("-")]
-    return [("k_main", key, desc), ("k_id", HumanTask.id, desc)]
-
-
 def _sorted(column: Any, desc: bool) -> Any:
     # NULLS LAST either way: only the step's deadline may be missing, and a task without one comes last.
     return (column.desc() if desc else column.asc()).nulls_last()
 
 
 def _inbox_order(sort: str) -> list[Any]:
-    return [_sorted(column, desc) for _, column, desc in _inbox_keys(sort)]
+    """The default is the step's deadline (tasks without one last), then the dossier's, then the task; the others
+    are the dossier's received date or code as the task carries them (HumanTask.dossier_*), then the task."""
+    desc = sort.startswith("-")
+    if sort.lstrip("-") == "due":
+        return [_sorted(column, desc) for column in (HumanTask.due_at, Dossier.due_at, HumanTask.id)]
+    # Never null on an open task: the plain order, which the index gives read forwards or backwards.
+    key = {"received": HumanTask.dossier_submitted_at, "code": HumanTask.dossier_code}[sort.lstrip("-")]
+    return [key.desc(), HumanTask.id.desc()] if desc else [key.asc(), HumanTask.id.asc()]
 
 
-def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> list[Select[Any]]:
+def _task_text_filter(q: str) -> ColumnElement[bool]:
+    """_text_filter on the task's copies of its dossier's fields; the name is compared without accents."""
+    return or_(HumanTask.dossier_code.startswith(q.upper(), autoescape=True),
+               HumanTask.dossier_code.startswith(q, autoescape=True),
+               HumanTask.applicant_folded.contains(folded(q), autoescape=True))
+
+
+def _task_due_filter(window: str) -> ColumnElement[bool]:
+    """The step's deadline in the window, or for a step without one, its dossier's: a correlated subquery that
+    COALESCE evaluates for those tasks only (an EXISTS could be hashed into a scan of every dossier)."""
+    own = aliased(Dossier)
+    dossier_due = select(own.due_at).where(own.id == HumanTask.dossier_id).scalar_subquery()
+    return _due_filter(func.coalesce(HumanTask.due_at, dossier_due), window)
+
+
+def _inbox_branches(user: User, query: ListQuery, *, sort: str = "") -> list[Select[Any]]:
     """The visibility rule `(agency AND role) OR (the citizen's own task)` as separate queries, one per role
     of the user's agency and one for the user's own dossiers, each answered by an index in the order asked
-    (ix_human_task_open for an agency role, ix_dossier_applicant_submitted for one's own dossiers) instead of
-    one OR that no index serves. A citizen's task is never an agency's (the role rule of services._may_take).
-    Counting without a filter on the dossier, an agency's branch does not read the dossiers at all."""
-    dossier_filters = _dossier_filters(query, due=False)
-    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES), *dossier_filters]
+    (ix_human_task_open, _open_code or _open_received for an agency role, ix_dossier_applicant_submitted for one's
+    own dossiers) instead of one OR that no index serves. A citizen's task is never an agency's (the role rule of
+    services.get_task). An agency's branch reads the dossiers only for a filter on the procedure or status, or
+    to order by the dossier's deadline after the step's (`sort` "due")."""
+    on_dossier: list[ColumnElement[bool]] = []
+    if query.procedure:
+        on_dossier.append(_procedure_filter(query.procedure))
+    if query.status:
+        on_dossier.append(Dossier.status == query.status)
+    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES)]
     if query.officer == "me":
         common.append(HumanTask.claimed_by_id == user.id)
     elif query.officer == "free":
         common.append(HumanTask.claimed_by_id.is_(None))
     else:
         common.append(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
+    if query.q:
+        common.append(_task_text_filter(query.q))
     if query.due:
-        common.append(_due_filter(func.coalesce(HumanTask.due_at, Dossier.due_at), query.due))
-    joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common)
-    alone = select(HumanTask.id).where(*common)
-    agency_base = alone if counting and not dossier_filters and not query.due else joined
+        common.append(_task_due_filter(query.due))
+    joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common, *on_dossier)
+    agency_base = joined if on_dossier or sort.lstrip("-") == "due" else select(HumanTask.id).where(*common)
     branches = []
     if user.agency_id is not None:
         for role in sorted({r for r in user.roles or [] if r != CITIZEN_ROLE}):
@@ -280,54 +298,27 @@ def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> 
 
 
 def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
-    """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers.
+    """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers, and their
+    number counted up to COUNT_CAP: ONE statement.
 
-    In the deadline order and without a filter on the dossier, each branch keeps only its first offset + size + 1
-    rows, read in that order from ix_human_task_open, so a page reads about as many index entries as it shows
-    however many tasks the agency has: the page, and a capped count when the page does not hold everything.
-    Sorted on a dossier's column or filtered on one, every visible task must be read with its dossier anyway:
-    that is done once, for the page and the count together (_inbox_searched).
+    Every order and filter is answered from the open tasks: each branch keeps only its first offset + size + 1
+    rows, read in the order asked from its index, so a page reads about as many index entries as it shows (more
+    under a filter, never more than the branch's open tasks) however many tasks the agency has; the count reads
+    at most COUNT_CAP + 1 entries per branch. Dossiers are read for the page's rows only.
     """
     sort = query.sort or "due"
-    if sort.lstrip("-") != "due" or _dossier_filters(query, due=False):
-        return _inbox_searched(user, query, sort)
     order = _inbox_order(sort)
     wanted = query.offset + query.size + 1
-    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in _inbox_branches(user, query)]
+    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in _inbox_branches(user, query, sort=sort)]
     ids = tops[0] if len(tops) == 1 else union_all(*tops)
-    rows = db.session.scalars(
-        select(HumanTask).join(HumanTask.dossier)
-        .options(contains_eager(HumanTask.dossier).defer(Dossier.form_data), defer(HumanTask.data))
-        .where(HumanTask.id.in_(ids))
-        .order_by(*order).offset(query.offset).limit(query.size + 1)
-    ).all()
-    if len(rows) <= query.size and query.page == 1:
-        return _page(rows, query, len(rows))  # all of it is on this page: nothing to count
-    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query, counting=True)]
+    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query)]
     every = counted[0] if len(counted) == 1 else union_all(*counted)
-    total = int(db.session.scalar(select(func.count()).select_from(every.subquery())) or 0)
-    return _page(rows, query, total)
-
-
-def _inbox_searched(user: User, query: ListQuery, sort: str) -> Page[HumanTask]:
-    """One statement: each branch's first max(offset + size + 1, COUNT_CAP + 1) matches with their sort keys
-    (a common table expression), the page taken from them by those keys, and their capped count."""
-    keys = _inbox_keys(sort)
-    keep = max(query.offset + query.size + 1, COUNT_CAP + 1)
-    columns = [column.label(name) for name, column, _ in keys]
-    tops = []
-    for branch in _inbox_branches(user, query):
-        top = branch.with_only_columns(*columns).order_by(*_inbox_order(sort)).limit(keep).subquery()
-        tops.append(select(*top.c))
-    matches = (tops[0] if len(tops) == 1 else union_all(*tops)).cte("matches")
-    page_ids = (select(matches.c.k_id).order_by(*[_sorted(matches.c[name], desc) for name, _, desc in keys])
-                .offset(query.offset).limit(query.size + 1))
-    total = select(func.count()).select_from(matches).scalar_subquery()
+    total = select(func.count()).select_from(every.subquery()).scalar_subquery()
     found = db.session.execute(
         select(HumanTask, total.label("total")).join(HumanTask.dossier)
         .options(contains_eager(HumanTask.dossier).defer(Dossier.form_data), defer(HumanTask.data))
-        .where(HumanTask.id.in_(page_ids))
-        .order_by(*_inbox_order(sort))
+        .where(HumanTask.id.in_(ids))
+        .order_by(*order).offset(query.offset).limit(query.size + 1)
     ).all()
     return _page([task for task, _ in found], query, int(found[0][1]) if found else 0)
 

@@ -19,6 +19,7 @@ from sqlalchemy import event, select, text
 from app.dossiers import listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.listings import ListQuery
 from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
+from app.dossiers.services import submit_dossier
 from app.extensions import db
 from app.models import (
     Agency,
@@ -32,8 +33,10 @@ from app.models import (
     ServiceCall,
     User,
 )
+from app.models.dossier import folded, inbox_keys
 from app.models.integration import WorkflowIncident
 from tests.conftest import login, make_app, prepare_database
+from tests.samples import start_data, with_stored_uploads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _seq = itertools.count(1)
@@ -72,7 +75,7 @@ def task(d: Dossier, role: str, *, state: str = "ready", due: datetime | None = 
          claimed_by: User | None = None) -> HumanTask:
     t = HumanTask(dossier_id=d.id, agency_id=d.agency_id, engine_task_id=str(uuid.uuid4()), spec_name="Step",
                   title="Thẩm định", role=role, state=state, due_at=due,
-                  claimed_by_id=claimed_by.id if claimed_by else None)
+                  claimed_by_id=claimed_by.id if claimed_by else None, **inbox_keys(d))
     db.session.add(t)
     db.session.flush()
     return t
@@ -421,7 +424,7 @@ def test_inbox_page_statements_are_bounded(app: Any, db_session: Any, client: An
 
 def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: Statements) -> None:
     """With a realistic table (many completed tasks, a few thousand open) and fresh statistics, the inbox query
-    reads human_task through an index, never by a sequential scan."""
+    reads human_task through an index in the order asked, never by a sequential scan, nor dossier."""
     db_session.execute(text("""
         INSERT INTO dossier (code, procedure_version_id, agency_id, status, channel, applicant_name,
                              applicant_id_number, applicant_phone, applicant_email, applicant_address, summary,
@@ -432,28 +435,32 @@ def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: S
         FROM generate_series(1, 9000) g, agency a WHERE a.code = '000.00.01.H26'"""), {"version": _version("1.001193")})
     db_session.execute(text("""
         INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role, state,
-                                created_at, due_at)
+                                created_at, due_at, dossier_code, dossier_submitted_at, applicant_folded)
         SELECT d.id, d.agency_id, gen_random_uuid()::text, 'S', 'T', '',
                (ARRAY['chuyen_vien', 'tiep_nhan', 'lanh_dao_ky'])[1 + k],
                CASE WHEN d.status = 4 AND k = 0 THEN 'ready' ELSE 'completed' END, now(),
-               now() + (d.id % 11) * interval '1 day'
+               now() + (d.id % 11) * interval '1 day', d.code, d.submitted_at,
+               replace(lower(d.applicant_name), 'ễ', 'e')
         FROM dossier d, generate_series(0, 2) k WHERE d.code LIKE '000.00.01.H26-250101-%'"""))
     db_session.execute(text("ANALYZE human_task"))
     db_session.execute(text("ANALYZE dossier"))
     hotich = _user("hotich")
-    for query, expected in ((ListQuery(), 2), (ListQuery(q="nguyễn"), 1), (ListQuery(sort="code", page=3), 1)):
+    for query, index in ((ListQuery(), "ix_human_task_open"), (ListQuery(q="nguyen"), None),
+                         (ListQuery(q="nguyễn", due="week"), None),
+                         (ListQuery(sort="code", page=3), "ix_human_task_open_code"),
+                         (ListQuery(sort="-received", page=2), "ix_human_task_open_received")):
         statements.statements.clear()
         statements.parameters.clear()
         page = listings.inbox(hotich, query)
         assert len(page.items) == 25 and page.total == 1000 and page.capped  # 1,800 open: "1000+"
         ran = list(zip(statements.statements, statements.parameters, strict=True))
-        assert len(ran) == expected
-        plans = ["\n".join(row[0] for row in db_session.connection().exec_driver_sql("EXPLAIN " + sql, params))
-                 for sql, params in ran]
-        for plan in plans:
-            assert "Seq Scan on human_task" not in plan, plan
-        if expected == 2:  # in the deadline order, the tasks are read in that order from the open-task index
-            assert "ix_human_task_open" in plans[0], plans[0]
+        assert len(ran) == 1  # the page with its dossiers, and the capped count
+        plan = "\n".join(row[0] for row in db_session.connection().exec_driver_sql("EXPLAIN " + ran[0][0],
+                                                                                    ran[0][1]))
+        assert "Seq Scan on human_task" not in plan, plan
+        assert "Seq Scan on dossier" not in plan, plan
+        if index is not None:  # the tasks are read in the order asked from the matching open-task index
+            assert index + " " in plan, plan
 
 
 def test_list_pages_render_with_controls(db_session: Any, client: Any) -> None:
@@ -500,3 +507,23 @@ def test_sqlite_dossier_lists_and_prune(sqlite_app: Any) -> None:
     check_prune()
     hotich = _user("hotich")  # the outbox rows left unsent by check_prune wait for a person: one dossier
     assert listings.incident_count(hotich) == len(service_calls.sync_problems(hotich)) == 1
+
+
+def test_a_submitted_dossiers_task_carries_its_inbox_keys(app: Any, db_session: Any) -> None:
+    """The task the workflow opens on submission copies the dossier's code, submission time and folded name
+    (progress.apply_step), so the inbox finds it by an accent-free part of the name and sorts it by code."""
+    applicant = _user("congdan")
+    data = with_stored_uploads(start_data("khai-sinh"), applicant)
+    d = submit_dossier("1.001193", data, applicant=applicant)
+    db.session.flush()
+    opened = db.session.scalars(select(HumanTask).where(HumanTask.dossier_id == d.id,
+                                                        HumanTask.state.in_(("ready", "claimed")))).all()
+    assert opened
+    for t in opened:
+        assert (t.dossier_code, t.dossier_submitted_at, t.applicant_folded) == (
+            d.code, d.submitted_at, folded(d.applicant_name))
+    assert folded("  Đặng   Thị Ngọc Ánh ") == "dang thi ngoc anh"
+    officer = next(u for u in db.session.scalars(select(User).where(User.agency_id == d.agency_id))
+                   if any(u.has_role(t.role) for t in opened))
+    found = listings.inbox(officer, ListQuery(q=folded(d.applicant_name).upper(), size=100)).items
+    assert {t.id for t in opened} <= {t.id for t in found}
