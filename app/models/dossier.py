@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
 from flask_babel import gettext, lazy_gettext
 from flask_babel.speaklater import LazyString
 from sqlalchemy import (
@@ -25,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import formats
+from app.clock import local_tz
 from app.extensions import db
 from app.models.agency import Agency
 from app.models.procedure import ProcedureVersion
@@ -249,7 +249,7 @@ def render_note(note: str, params: dict[str, Any] | None) -> str:
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["TIMEZONE"] if has_app_context() else "Asia/Ho_Chi_Minh")
+    return local_tz()
 
 
 class Attachment(db.Model):  # type: ignore[name-defined]
