@@ -13,15 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
     exists,
-    false,
     func,
     literal,
     literal_column,
@@ -32,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
+from app.dossiers.access import operable, refundable
+from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -47,7 +46,7 @@ from app.models import (
 )
 from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES, folded
 from app.models.integration import WorkflowIncident
-from app.models.user import ADMIN_ROLE, CITIZEN_ROLE
+from app.models.user import CITIZEN_ROLE
 
 T = TypeVar("T")
 
@@ -157,19 +156,11 @@ def _capped_count(stmt: Select[Any]) -> int:
 # ---------------------------------------------------------------- shared filters
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
-
-
 def due_bounds(window: str, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
     """[start, end) of a due window in UTC, by the local calendar: overdue (before now), due today, due this
     week (today to Sunday night)."""
-    now = now or _now()
-    local = now.astimezone(_zone())
+    now = now or now_utc()
+    local = now.astimezone(local_tz())
     today = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
     if window == "overdue":
         return None, now
@@ -249,18 +240,23 @@ def _inbox_order(sort: str) -> list[Any]:
     return [key.desc(), HumanTask.id.desc()] if desc else [key.asc(), HumanTask.id.asc()]
 
 
-def _task_text_filter(q: str) -> ColumnElement[bool]:
-    """_text_filter on the task's copies of its dossier's fields; the name is compared without accents."""
-    return or_(HumanTask.dossier_code.startswith(q.upper(), autoescape=True),
-               HumanTask.dossier_code.startswith(q, autoescape=True),
-               HumanTask.applicant_folded.contains(folded(q), autoescape=True))
+def _task_text_filter(q: str, *, indexed: bool = True) -> ColumnElement[bool]:
+    """_text_filter on the task's copies of its dossier's fields; the name is compared without accents. Not
+    `indexed`, the same test is written so that no index answers it (the trigram index would otherwise be
+    preferred to the few rows a branch finds another way)."""
+    code: Any = HumanTask.dossier_code if indexed else func.coalesce(HumanTask.dossier_code, "")
+    name: Any = HumanTask.applicant_folded if indexed else func.coalesce(HumanTask.applicant_folded, "")
+    return or_(code.startswith(q.upper(), autoescape=True), code.startswith(q, autoescape=True),
+               name.contains(folded(q), autoescape=True))
+
+
+_OWN = aliased(Dossier, name="own_dossier")  # built once: an alias costs more to build than the query it serves
 
 
 def _task_due_filter(window: str) -> ColumnElement[bool]:
     """The step's deadline in the window, or for a step without one, its dossier's: a correlated subquery that
     COALESCE evaluates for those tasks only (an EXISTS could be hashed into a scan of every dossier)."""
-    own = aliased(Dossier)
-    dossier_due = select(own.due_at).where(own.id == HumanTask.dossier_id).scalar_subquery()
+    dossier_due = select(_OWN.due_at).where(_OWN.id == HumanTask.dossier_id).scalar_subquery()
     return _due_filter(func.coalesce(HumanTask.due_at, dossier_due), window)
 
 
@@ -283,17 +279,20 @@ def _inbox_branches(user: User, query: ListQuery, *, sort: str = "") -> list[Sel
         common.append(HumanTask.claimed_by_id.is_(None))
     else:
         common.append(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
-    if query.q:
-        common.append(_task_text_filter(query.q))
     if query.due:
         common.append(_task_due_filter(query.due))
     joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common, *on_dossier)
     agency_base = joined if on_dossier or sort.lstrip("-") == "due" else select(HumanTask.id).where(*common)
+    searched, own_searched = [], []
+    if query.q:  # an agency's tasks are searched by the trigram index, one's own found from one's dossiers
+        searched, own_searched = [_task_text_filter(query.q)], [_task_text_filter(query.q, indexed=False)]
     branches = []
     if user.agency_id is not None:
         for role in sorted({r for r in user.roles or [] if r != CITIZEN_ROLE}):
-            branches.append(agency_base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role))
-    branches.append(joined.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id))
+            branches.append(agency_base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role,
+                                              *searched))
+    branches.append(joined.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id,
+                                 *own_searched))
     return branches
 
 
@@ -326,62 +325,42 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
 # ---------------------------------------------------------------- incidents
 
 
-def _stall_cutoff() -> datetime:
-    return _now() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
-
-
-def _operable(user: User) -> ColumnElement[bool]:
-    """service_calls.may_operate as SQL on Dossier: an administrator, or an officer or designer of the agency."""
-    if user.has_role(ADMIN_ROLE):
-        return true()
-    if user.agency_id is None or not (user.is_officer or user.is_designer):
-        return false()
-    return Dossier.agency_id == user.agency_id
-
-
-def _refundable(user: User) -> ColumnElement[bool]:
-    """payments.may_refund as SQL on Dossier: an administrator, or the agency's one-stop desk."""
-    if user.has_role(ADMIN_ROLE):
-        return true()
-    if user.agency_id is None or not user.has_role("tiep_nhan"):
-        return false()
-    return Dossier.agency_id == user.agency_id
-
-
 def _calls(user: User, query: ListQuery) -> Select[Any]:
-    """Service calls waiting for a person (service_calls.incidents): failed, stalled, or paid but not handed on."""
-    cutoff = _stall_cutoff()
+    """Service calls waiting for a person: failed, or stalled as service_calls.is_stalled says (pending with no
+    attempt made or due since the stall cut-off, or waiting for a payment made before it)."""
+    cutoff = stalled_since()
     stalled = and_(ServiceCall.state == "pending",
                    func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < cutoff)
     paid_but_waiting = and_(ServiceCall.state == "waiting", ServiceCall.updated_at < cutoff,
                             exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid"))
     return (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-            .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting), _operable(user),
+            .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting), operable(user),
                    *_dossier_filters(query)))
 
 
 def _workflow(user: User, query: ListQuery) -> Select[Any]:
     return (select(WorkflowIncident).join(Dossier, Dossier.id == WorkflowIncident.dossier_id)
-            .where(WorkflowIncident.state == "open", _operable(user), *_dossier_filters(query)))
+            .where(WorkflowIncident.state == "open", operable(user), *_dossier_filters(query)))
 
 
 def _sync(user: User, query: ListQuery) -> Any:
-    """Dossiers whose portal sync waits for a person (portal_sync.problems): the first unsent row was refused or
-    is older than SERVICE_CALL_STALL. Only unsent rows are read (the partial index ix_portal_outbox_unsent)."""
+    """Dossiers whose portal sync waits for a person: the first unsent row (portal_sync.head) was refused
+    (portal_sync.is_refused) or has waited past the stall cut-off. Only unsent rows are read (the partial index
+    ix_portal_outbox_unsent)."""
     heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
              .group_by(PortalOutbox.dossier_id))
     refused = and_(PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None))
     return (select(Dossier, PortalOutbox).join(Dossier, Dossier.id == PortalOutbox.dossier_id)
             .where(PortalOutbox.id.in_(heads), PortalOutbox.sent_at.is_(None),
-                   or_(refused, PortalOutbox.created_at < _stall_cutoff()), _operable(user),
+                   or_(refused, PortalOutbox.created_at < stalled_since()), operable(user),
                    *_dossier_filters(query)))
 
 
 def _refunds(user: User, query: ListQuery) -> Select[Any]:
-    """Refunds asked for and not carried out after SERVICE_CALL_STALL (payments.stalled_refunds)."""
+    """Refunds asked for and not carried out before the stall cut-off, on dossiers the user may refund."""
     return (select(Refund).join(Payment, Payment.id == Refund.payment_id)
             .join(Dossier, Dossier.id == Payment.dossier_id)
-            .where(Refund.state == "pending", Refund.requested_at < _stall_cutoff(), _refundable(user),
+            .where(Refund.state == "pending", Refund.requested_at < stalled_since(), refundable(user),
                    *_dossier_filters(query)))
 
 
