@@ -12,8 +12,9 @@ open tasks and the demo citizen owns one dossier in 500.
 
 Then each page is requested --requests times through the Flask test client (p50/p95, SQL statements per
 request counted with an event listener, answer size), and the database size is printed. With --compare-old the
-functions the pages used before (services.inbox, the four incident lists, the designer's counts) are timed on
-the same data. Nothing is asserted; the database is dropped at the end unless --keep.
+designer's queries the pages used before (every dossier counted, every running dossier sorted) are timed on the
+same data (the old inbox and incident lists are gone from the code). Nothing is asserted; the database is
+dropped at the end unless --keep.
 """
 
 from __future__ import annotations
@@ -330,7 +331,6 @@ def time_pages(app: Any, requests_n: int, compare_old: bool) -> list[tuple[str, 
     run("designer index", "thietke", lambda: "/thiet-ke/")
 
     if compare_old:
-        from app.dossiers import payments, service_calls, services, workflow_incidents
         from app.models import ProcedureVersion
         from app.models.dossier import FINAL_STATUSES
 
@@ -350,13 +350,6 @@ def time_pages(app: Any, requests_n: int, compare_old: bool) -> list[tuple[str, 
                 results.append((label, times, statistics.mean(statements), 0.0, "old code"))
                 db.session.remove()
 
-        def old_inbox(user: Any) -> Any:
-            return [(t.dossier.code, t.dossier.due_at) for t in services.inbox(user)]
-
-        def old_badge(user: Any) -> int:
-            return (len(service_calls.incidents(user)) + len(service_calls.sync_problems(user))
-                    + len(payments.stalled_refunds(user)) + len(workflow_incidents.incidents(user)))
-
         def old_designer_index(_: Any) -> Any:
             return dict(db.session.execute(
                 select(ProcedureVersion.procedure_id, func.count(Dossier.id))
@@ -370,8 +363,6 @@ def time_pages(app: Any, requests_n: int, compare_old: bool) -> list[tuple[str, 
                 .where(ProcedureVersion.procedure_id == proc.id, Dossier.status.not_in(FINAL_STATUSES))
                 .order_by(Dossier.submitted_at.desc()).limit(200))]
 
-        old("old services.inbox (whole list, with dossiers)", old_inbox, max(3, requests_n // 40))
-        old("old inbox badge (four incident lists)", old_badge, max(5, requests_n // 20))
         old("old designer running dossiers (200)", old_running, max(5, requests_n // 20))
         old("old designer index counts", old_designer_index, max(5, requests_n // 20))
     return results

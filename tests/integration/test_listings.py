@@ -1,6 +1,7 @@
 """Lists a page at a time (app/dossiers/listings.py), on PostgreSQL and on SQLite: every sort and filter returns
-the right rows across pages with ties (no duplicates, no gaps), the inbox's visibility rule is the one
-services.inbox applies, the incident badge counts what the incidents page lists, pruning the portal outbox
+the right rows across pages with ties (no duplicates, no gaps), the inbox's visibility rule is the one the task
+page applies, the incidents lists find what the use cases' one-row rules say waits for a person and the badge
+counts them, pruning the portal outbox
 keeps what is unsent, and on PostgreSQL the inbox is answered from an index in a bounded number of statements."""
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
-from app.dossiers import listings, payments, service_calls, services, workflow_incidents
+from app.dossiers import access, listings, portal_sync, service_calls, services
+from app.dossiers.access import may_operate, may_refund
+from app.dossiers.clock import is_stalled
+from app.dossiers.errors import NotFound
 from app.dossiers.listings import ListQuery
 from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
 from app.dossiers.services import submit_dossier
@@ -203,12 +207,25 @@ def check_inbox_filters(data: dict[str, Any]) -> None:
     assert got(q="100%_") == set()  # LIKE wildcards are text here
 
 
+def _may_take(user: User, task_id: int) -> bool:
+    """The rule a task's own page applies (services.get_task): own agency and role, or the citizen's own task."""
+    try:
+        services.get_task(task_id, user)
+    except NotFound:
+        return False
+    return True
+
+
 def check_inbox_visibility(data: dict[str, Any]) -> None:
-    """The visibility rule is the one services.inbox applied: own agency and role, or the citizen's own task."""
+    """The inbox's SQL visibility rule lists exactly the open tasks the task page lets the user take (unclaimed,
+    or claimed by the user)."""
+    open_tasks = db.session.scalars(select(HumanTask).where(HumanTask.state.in_(("ready", "claimed")))).all()
     for username in ("hotich", "chutich", "ca.cutru", "tiepnhan", "congdan", "thietke"):
         user = _user(username)
         listed = {t.id for t in every_page(lambda q, u=user: listings.inbox(u, q), ListQuery(size=25))}
-        assert listed == {t.id for t in services.inbox(user)}, username
+        expected = {t.id for t in open_tasks
+                    if t.claimed_by_id in (None, user.id) and _may_take(user, t.id)}
+        assert listed == expected, username
     hotich, citizen = data["hotich"], data["citizen"]
     seen = {t.id for t in every_page(lambda q: listings.inbox(hotich, q), ListQuery(size=100))}
     assert seen == {t.id for t in data["mine"]}
@@ -356,11 +373,11 @@ def test_incident_badge_counts_the_incidents_page(app: Any, db_session: Any, cli
     db.session.flush()
     for username in ("hotich", "tiepnhan", "ca.tiepnhan", "thietke", "congdan"):
         user = _user(username)
-        old = (len(service_calls.incidents(user)) + len(service_calls.sync_problems(user))
-               + len(payments.stalled_refunds(user)) + len(workflow_incidents.incidents(user)))
+        expected = expected_incidents(user)
         pages = listings.incidents(user, ListQuery(size=100))
-        assert listings.incident_count(user) == old == sum(p.total for p in pages.values()), username
-        assert sum(len(p.items) for p in pages.values()) == old
+        assert {kind: {_row_id(r) for r in page.items} for kind, page in pages.items()} == expected, username
+        assert listings.incident_count(user) == sum(len(ids) for ids in expected.values()), username
+        assert sum(p.total for p in pages.values()) == listings.incident_count(user)
     assert listings.incident_count(_user("tiepnhan")) == 2 + 2 + 2 + 2  # calls, workflow, sync, refunds
     assert listings.incident_count(_user("hotich")) == 2 + 2 + 2  # no refunds: not the one-stop desk
 
@@ -373,6 +390,30 @@ def test_incident_badge_counts_the_incidents_page(app: Any, db_session: Any, cli
     assert len(re.findall(r'id="sync-\d', incidents_page)) == 2 and incidents_page.count('id="workflow-incident-') == 2
     only = client.get("/can-bo/su-co?loai=refunds").get_data(as_text=True)
     assert only.count('id="refund-') == 2 and 'id="incident-' not in only
+
+
+def _row_id(row: Any) -> int:
+    return row[1].id if isinstance(row, tuple) else int(row.id)
+
+
+def expected_incidents(user: User) -> dict[str, set[int]]:
+    """What waits for `user`, by the Python rules the use cases apply to one row (access.may_operate and
+    may_refund, service_calls.is_stalled, portal_sync.head and is_refused, clock.is_stalled): the incidents
+    lists' SQL must find exactly these."""
+    calls = {c.id for c in db.session.scalars(select(ServiceCall))
+             if (c.state == "failed" or service_calls.is_stalled(c)) and may_operate(user, c.dossier)}
+    workflow = {i.id for i in db.session.scalars(select(WorkflowIncident))
+                if i.state == "open" and may_operate(user, i.dossier)}
+    sync = set()
+    for dossier_id in portal_sync.unsent_dossiers():
+        first = portal_sync.head(dossier_id)
+        d = db.session.get(Dossier, dossier_id)
+        if first is not None and d is not None and may_operate(user, d) and (
+                portal_sync.is_refused(first) or is_stalled(first.created_at)):
+            sync.add(first.id)
+    refunds = {r.id for r in db.session.scalars(select(Refund))
+               if r.state == "pending" and is_stalled(r.requested_at) and may_refund(user, r.payment.dossier)}
+    return {"calls": calls, "workflow": workflow, "sync": sync, "refunds": refunds}
 
 
 class Statements:
@@ -506,7 +547,9 @@ def test_sqlite_dossier_lists_and_prune(sqlite_app: Any) -> None:
     check_dossier_lists(build_dossiers())
     check_prune()
     hotich = _user("hotich")  # the outbox rows left unsent by check_prune wait for a person: one dossier
-    assert listings.incident_count(hotich) == len(service_calls.sync_problems(hotich)) == 1
+    assert listings.incident_count(hotich) == 1
+    assert {k: len(ids) for k, ids in expected_incidents(hotich).items()} == {"calls": 0, "workflow": 0, "sync": 1,
+                                                                              "refunds": 0}
 
 
 def test_a_submitted_dossiers_task_carries_its_inbox_keys(app: Any, db_session: Any) -> None:
@@ -527,3 +570,66 @@ def test_a_submitted_dossiers_task_carries_its_inbox_keys(app: Any, db_session: 
                    if any(u.has_role(t.role) for t in opened))
     found = listings.inbox(officer, ListQuery(q=folded(d.applicant_name).upper(), size=100)).items
     assert {t.id for t in opened} <= {t.id for t in found}
+
+
+def test_access_rules_in_python_and_in_sql_agree(db_session: Any) -> None:
+    """may_operate/operable and may_refund/refundable read one Scope each; on the same dossiers and users (an
+    administrator, officers and designers with and without an agency, the one-stop desk, a citizen) the Python
+    predicate and the SQL condition select the same dossiers."""
+    a1, a2 = _agency("000.00.01.H26"), _agency("000.00.02.H26")
+    ks = _version("1.001193")
+    dossiers = [dossier(a, version=ks) for a in (a1, a2, a1, a2)]
+    extra = [User(username=f"u{i}-{uuid.uuid4().hex[:6]}", full_name="X", roles=roles, agency_id=agency)
+             for i, (roles, agency) in enumerate([(["quan_tri"], None), (["thiet_ke"], a1.id),
+                                                  (["chuyen_vien"], None), (["tiep_nhan"], None),
+                                                  (["cong_dan"], a1.id)])]
+    db.session.add_all(extra)
+    db.session.flush()
+    users = [*extra, *(_user(u) for u in ("tiepnhan", "hotich", "ca.tiepnhan", "thietke", "congdan"))]
+    ids = [d.id for d in dossiers]
+    seen_any = {"operate": False, "refund": False}
+    for user in users:
+        for name, predicate, condition in (("operate", may_operate, access.operable),
+                                           ("refund", may_refund, access.refundable)):
+            in_sql = set(db.session.scalars(select(Dossier.id).where(Dossier.id.in_(ids), condition(user))))
+            in_python = {d.id for d in dossiers if predicate(user, d)}
+            assert in_sql == in_python, (user.username, name)
+            seen_any[name] |= 0 < len(in_python) < len(ids)
+    assert seen_any == {"operate": True, "refund": True}  # the fixtures tell agencies apart
+
+
+def test_api_lists_are_paginated_like_the_pages(client: Any, db_session: Any, token: Any) -> None:
+    """/api/v1/tasks and /api/v1/incidents answer a page with its paging, take the pages' filters and orders
+    (validated: 422 on an unknown order), and without parameters give the first page in the default order."""
+    data = build_inbox()
+    db.session.commit()
+    headers = token("hotich")
+    first = client.get("/api/v1/tasks", headers=headers).get_json()
+    assert first["paging"] == {"page": 1, "size": 25, "has_next": True, "total": 60, "total_capped": False}
+    expected = [t.id for t in listings.inbox(data["hotich"], ListQuery()).items]
+    assert [t["id"] for t in first["items"]] == expected
+    by_code = []
+    for page in (1, 2, 3):
+        answer = client.get(f"/api/v1/tasks?sort=-code&size=25&page={page}", headers=headers).get_json()
+        assert answer["paging"]["page"] == page and answer["paging"]["has_next"] == (page < 3)
+        by_code += [t["dossier_code"] for t in answer["items"]]
+    assert by_code == sorted(by_code, reverse=True) and len(by_code) == 60
+    searched = client.get("/api/v1/tasks?q=tran%20thi&officer=free&size=100", headers=headers).get_json()
+    assert searched["items"] and searched["paging"]["total"] == len(searched["items"])
+    assert {t["id"] for t in searched["items"]} == {t.id for t in data["mine"] if t.claimed_by_id is None
+                                                    and db.session.get(Dossier, t.dossier_id).applicant_name
+                                                    == "Trần Thị Bình"}
+    refused = client.get("/api/v1/tasks?sort=urgent", headers=headers)
+    assert refused.status_code == 422 and "/sort" in refused.get_json()["error"]["details"]
+    assert client.get("/api/v1/tasks?size=500", headers=headers).status_code == 422
+
+    d = dossier(_agency("000.00.01.H26"), version=_version("1.001193"))
+    for _ in range(3):
+        db.session.add(WorkflowIncident(dossier_id=d.id, code="c", message="m", state="open"))
+    db.session.commit()
+    answer = client.get("/api/v1/incidents?kind=workflow&size=2", headers=headers).get_json()
+    assert len(answer["workflow"]) == 2 and answer["items"] == [] and answer["paging"]["calls"] is None
+    assert answer["paging"]["workflow"] == {"page": 1, "size": 2, "has_next": True, "total": 3,
+                                            "total_capped": False}
+    everything = client.get("/api/v1/incidents", headers=headers).get_json()
+    assert len(everything["workflow"]) == 3 and everything["paging"]["workflow"]["size"] == 25
