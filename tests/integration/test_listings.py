@@ -39,7 +39,7 @@ from app.models import (
 )
 from app.models.dossier import folded, inbox_keys
 from app.models.integration import WorkflowIncident
-from tests.conftest import login, make_app, prepare_database
+from tests.conftest import _create_database, _drop_database, login, make_app, prepare_database
 from tests.samples import start_data, with_stored_uploads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -633,3 +633,58 @@ def test_api_lists_are_paginated_like_the_pages(client: Any, db_session: Any, to
                                             "total_capped": False}
     everything = client.get("/api/v1/incidents", headers=headers).get_json()
     assert len(everything["workflow"]) == 3 and everything["paging"]["workflow"]["size"] == 25
+
+
+def test_migration_0010_fills_the_open_tasks_of_older_dossiers(tmp_path: Path) -> None:
+    """Tasks opened before the inbox keys existed get them from their dossiers (open ones only: completed tasks
+    are never listed), folded as the app folds; the migration goes down again."""
+    from flask_migrate import downgrade, upgrade
+
+    url = _create_database("motcua_mig")
+    application = make_app(url, tmp_path)
+    migrations = str(Path(__file__).resolve().parents[2] / "migrations")
+    try:
+        with application.app_context():
+            upgrade(directory=migrations, revision="0009_lists")
+            conn = db.session.connection()
+            conn.execute(text("INSERT INTO agency (code, name, level, address) VALUES ('A1', 'A', 'xa', '')"))
+            conn.execute(text("""
+                INSERT INTO procedure (code, slug, name, agency_id) SELECT '1.1', 'p', 'P', id FROM agency"""))
+            conn.execute(text("""
+                INSERT INTO procedure_version (procedure_id, version, content_hash, process_id, manifest, bpmn_files,
+                                               forms, tasks, deployed_at, deployed_by, source_note)
+                SELECT id, 1, 'h', 'p', '{}', '{}', '{}', '{}', now(), 't', '' FROM procedure"""))
+            for i, state in enumerate(("ready", "claimed", "completed")):
+                conn.execute(text("""
+                    INSERT INTO dossier (code, procedure_version_id, agency_id, status, channel, applicant_name,
+                                         applicant_id_number, applicant_phone, applicant_email, applicant_address,
+                                         summary, form_data, fee_amount, submitted_at, due_at, portal_version)
+                    SELECT :code, v.id, a.id, 4, 2, :name, '', '', '', '', '', '{}', 0,
+                           now() - :i * interval '1 day', now(), 0
+                    FROM procedure_version v, agency a"""), {"code": f"A1-261201-000{i}", "name": "Đặng Thị Ánh",
+                                                             "i": i})
+                conn.execute(text("""
+                    INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role,
+                                            state, created_at)
+                    SELECT id, agency_id, :engine, 'S', 'T', '', 'chuyen_vien', :state, now()
+                    FROM dossier WHERE code = :code"""), {"engine": str(uuid.uuid4()), "state": state,
+                                                          "code": f"A1-261201-000{i}"})
+            db.session.commit()
+            upgrade(directory=migrations)
+            rows = db.session.execute(text("""
+                SELECT t.state, t.dossier_code, t.dossier_submitted_at = d.submitted_at, t.applicant_folded
+                FROM human_task t JOIN dossier d ON d.id = t.dossier_id ORDER BY t.id""")).all()
+            assert [tuple(r) for r in rows] == [
+                ("ready", "A1-261201-0000", True, folded("Đặng Thị Ánh")),
+                ("claimed", "A1-261201-0001", True, "dang thi anh"),
+                ("completed", None, None, None),
+            ]
+            db.session.commit()
+            downgrade(directory=migrations, revision="0009_lists")
+            columns = db.session.execute(text("""
+                SELECT column_name FROM information_schema.columns WHERE table_name = 'human_task'""")).scalars()
+            assert "dossier_code" not in set(columns)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop_database(url)
