@@ -214,13 +214,17 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
             FROM dossier d WHERE d.status NOT IN (3, 7, 10) AND d.id %% 97 = 0""")
         step("completed human tasks", """
             INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role, form, state,
-                                    claimed_by_id, claimed_at, completed_by_id, completed_at, created_at, due_at, data)
+                                    claimed_by_id, claimed_at, completed_by_id, completed_at, created_at, due_at, data,
+                                    dossier_code, dossier_submitted_at, applicant_folded)
             SELECT d.id, d.agency_id, gen_random_uuid()::text, (ARRAY['TiepNhan', 'ThamDinh', 'PheDuyet'])[k],
                    (ARRAY['Tiếp nhận hồ sơ', 'Thẩm định hồ sơ', 'Phê duyệt, ký'])[k], '',
                    (ARRAY['tiep_nhan', 'chuyen_vien', 'lanh_dao_ky'])[k], NULL, 'completed', NULL, NULL, NULL,
                    d.submitted_at + k * interval '1 day', d.submitted_at + (k - 1) * interval '1 day',
-                   d.submitted_at + k * interval '1 day', '{"y_kien": "Đồng ý"}'::jsonb
-            FROM dossier d, generate_series(1, 3) k WHERE d.status IN (3, 7, 10)""")
+                   d.submitted_at + k * interval '1 day', '{"y_kien": "Đồng ý"}'::jsonb,
+                   -- the inbox keys every task written since migration 0010 carries (see the open tasks)
+                   d.code, d.submitted_at, lower(translate(d.applicant_name, %(accented)s, %(bare)s))
+            FROM dossier d, generate_series(1, 3) k WHERE d.status IN (3, 7, 10)""",
+             {"accented": ACCENTED, "bare": folded(ACCENTED)})
         # One open task per open dossier: 75% for the specialist role, the rest at the desk and the signer; a
         # dossier waiting for a supplement (status 5) waits for its applicant.
         step("open human tasks", """
