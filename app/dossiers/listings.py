@@ -4,7 +4,9 @@ the designer's procedures, a citizen's own dossiers and a dossier's history.
 Every list is paginated (a bounded offset: deeper pages ask for a narrower filter), sorted on a key that ends
 with the primary key (no duplicates or gaps across pages, whatever the ties), filtered in SQL, counted only up
 to COUNT_CAP, and loads in one statement what its page shows. Each query is written so that an index of
-migration 0009_lists (or older) answers it without reading closed dossiers or sent outbox rows.
+migrations 0009_lists and 0010_lists2 (or older) answers it without reading closed dossiers or sent outbox rows.
+Who may see what, the stall cut-off and the time come from the core's one definition of each (app.dossiers.access
+and .clock); the inbox's visibility rule is tested against the task page's (services.get_task).
 """
 
 from __future__ import annotations
