@@ -205,6 +205,9 @@ def check_inbox_filters(data: dict[str, Any]) -> None:
     assert got(q=code.lower()) == {tasks[7].id}
     assert got(q=code[:-1]) == expect(lambda t, d: d.code.startswith(code[:-1]))
     assert got(q="100%_") == set()  # LIKE wildcards are text here
+    for odd in ("O'Brien", "a\\'--", "%", "_", "/", "'); DROP TABLE dossier; --"):  # written into the SQL as literals
+        assert got(q=odd) == set(), odd
+    assert got(q="TRAN THI") == got(q="trần thị")  # accents and case ignored
 
 
 def _may_take(user: User, task_id: int) -> bool:
