@@ -691,3 +691,49 @@ def test_migration_0010_fills_the_open_tasks_of_older_dossiers(tmp_path: Path) -
             db.engine.dispose()
     finally:
         _drop_database(url)
+
+
+def test_incident_lists_follow_the_one_row_rules_at_their_edges(db_session: Any) -> None:
+    """Rows on each side of every rule (stalled or not by updated_at or next_attempt_at, waiting with or without a
+    payment made, a refused or late head of the outbox or one behind a fresh head, refunds early or late, closed
+    ones): the lists' SQL finds exactly what the one-row rules say waits for a person."""
+    a1 = _agency("000.00.01.H26")
+    ks = _version("1.001193")
+    stale, fresh = NOW - timedelta(hours=2), NOW
+    call_cases = [("failed", fresh, None), ("pending", stale, None), ("pending", fresh, None),
+                  ("pending", stale, fresh + timedelta(minutes=5)), ("pending", fresh, stale),
+                  ("waiting", stale, None), ("waiting", stale, None), ("waiting", fresh, None), ("done", stale, None)]
+    for i, (state, updated, next_at) in enumerate(call_cases):
+        d = dossier(a1, version=ks)
+        call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
+                           operation="payment.collect", params={}, result_variable="r", state=state,
+                           updated_at=updated, created_at=updated, next_attempt_at=next_at)
+        db.session.add(call)
+        db.session.flush()
+        if state == "waiting" and i != 6:  # the second stale waiting call has no payment made
+            db.session.add(Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid",
+                                   service_call_id=call.id))
+    outbox_cases = [[("", stale)], [("E", fresh)], [("", fresh), ("", stale)], [("", fresh)]]
+    for rows in outbox_cases:
+        d = dossier(a1, version=ks)
+        for error, created in rows:
+            db.session.add(PortalOutbox(dossier_id=d.id, kind="step", payload={}, created_at=created,
+                                        last_error=error))
+            db.session.flush()
+    for state, requested in (("pending", stale), ("pending", fresh), ("done", stale)):
+        d = dossier(a1, version=ks)
+        payment = Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid")
+        db.session.add(payment)
+        db.session.flush()
+        db.session.add(Refund(payment_id=payment.id, request_key=uuid.uuid4().hex, amount=0, reason="r",
+                              state=state, requested_at=requested))
+    db.session.flush()
+    for username in ("tiepnhan", "hotich", "ca.tiepnhan"):
+        user = _user(username)
+        expected = expected_incidents(user)
+        pages = listings.incidents(user, ListQuery(size=100))
+        assert {kind: {_row_id(r) for r in page.items} for kind, page in pages.items()} == expected, username
+    counts = {kind: len(ids) for kind, ids in expected_incidents(_user("tiepnhan")).items()}
+    # failed, pending stale (by updated_at, and by a past next attempt), waiting stale with a payment made;
+    # the refused head and the late one (not the late row behind a fresh head); the late pending refund.
+    assert counts == {"calls": 4, "workflow": 0, "sync": 2, "refunds": 1}
