@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.clock import now_utc
 from app.extensions import db
 from app.models import ApiToken, User, UserSession
 
@@ -44,7 +46,7 @@ def issue_token(user: User, days: int) -> str:
     """A new random bearer token; only its hash is stored, so it is shown once."""
     token = "mc_" + secrets.token_urlsafe(32)
     db.session.add(ApiToken(user_id=user.id, token_sha256=_digest(token),
-                            expires_at=datetime.now(UTC) + timedelta(days=days)))
+                            expires_at=now_utc() + timedelta(days=days)))
     return token
 
 
@@ -56,7 +58,7 @@ def user_for_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
-    if row is None or row.expires_at <= datetime.now(UTC) or not row.user.active:
+    if row is None or row.expires_at <= now_utc() or not row.user.active:
         return None
     return row.user
 
@@ -70,7 +72,7 @@ def start_session(user: User, max_age_days: float) -> str:
     The user's sessions past their age (browsers closed without logging out) are dropped on the way.
     """
     db.session.execute(delete(UserSession).where(
-        UserSession.user_id == user.id, UserSession.created_at <= datetime.now(UTC) - timedelta(days=max_age_days)))
+        UserSession.user_id == user.id, UserSession.created_at <= now_utc() - timedelta(days=max_age_days)))
     secret = secrets.token_urlsafe(32)
     db.session.add(UserSession(user_id=user.id, token_sha256=_digest(secret)))
     user.session_ref = f"{user.id}.{secret}"
@@ -81,14 +83,16 @@ def _session_row(ref: str) -> UserSession | None:
     user_id, _, secret = ref.partition(".")
     if not user_id.isdigit() or len(user_id) > 10 or not secret or len(secret) > 100:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret)))
+    # With its user and the user's agency (every page shows them): one statement per request, not three.
+    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret))
+                            .options(joinedload(UserSession.user).joinedload(User.agency)))
     return row if row is not None and row.user_id == int(user_id) else None
 
 
 def user_for_session(ref: str, max_age_days: float) -> User | None:
     """The user of a live session, or None when it was ended, is too old or its user is disabled."""
     row = _session_row(ref)
-    if row is None or row.created_at <= datetime.now(UTC) - timedelta(days=max_age_days) or not row.user.active:
+    if row is None or row.created_at <= now_utc() - timedelta(days=max_age_days) or not row.user.active:
         return None
     row.user.session_ref = ref
     return row.user

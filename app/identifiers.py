@@ -18,6 +18,8 @@ import unicodedata
 from datetime import date
 from typing import Final, NamedTuple
 
+from app.clock import local_today
+
 __all__ = [
     "AGENCY_ID_RE",
     "DOSSIER_CODE_RE",
@@ -242,7 +244,7 @@ def _decode_personal_id(number: str) -> PersonalIdParts:
 
 
 def _check_not_future(parts: PersonalIdParts, today: date | None) -> None:
-    if parts.birth_year > (today or date.today()).year:
+    if parts.birth_year > (today or local_today()).year:
         raise _personal_id_error(
             "birth_year_future",
             f"Chữ số thứ 4 và 5–6 của số định danh cá nhân cho năm sinh {parts.birth_year}, "

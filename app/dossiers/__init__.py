@@ -8,10 +8,13 @@ Rules of this package (import-linter checks the order; tests/integration/test_co
   platform hears of it, a call marked in flight before the outside system answers), the job orders the
   phases kept here and commits between them, or hands an explicit ``commit`` (a platform operation).
 - Dependencies point one way, from top to bottom:
-    services, service_calls, workflow_incidents, payments, prefill   (use cases, independent of each other)
+    services, service_calls, workflow_incidents, payments, prefill, listings   (use cases and the paginated
+                               lists, independent of each other)
     progress, portal_sync      (progress: engine steps → projections and statuses, publishes events)
-    deadlines, attachments, components, lookups, access
-    clock, locks, events, errors, calendar, fees   (one clock and stall rule, one lock helper, the signals)
+    deadlines, attachments, components, lookups, access, retention   (access: each permission rule once, as a
+                               predicate and as SQL for lists)
+    clock, locks, events, errors, calendar, fees   (the platform's one clock and stall rule — app.clock,
+                               re-exported —, one lock helper, the signals)
   No import inside a function to dodge a cycle, no private name imported from another module.
 - What follows from an event (the portal snapshot, a refund, a notification, a job, an incident) is a hook
   connected in ONE place, app.subscriptions.register(app), called by create_app; never an import's side

@@ -1,13 +1,39 @@
-"""Who may see and act on a dossier: the rules the use cases check (not only the templates)."""
+"""Who may see and act on a dossier: the rules the use cases check (not only the templates).
+
+A rule that lists filter on is written once, as a `Scope` (the agencies whose dossiers it lets a user act on),
+and read two ways from that one definition: `allows(dossier)` for a use case holding a dossier, `condition()`
+as SQL on Dossier for a list (app.dossiers.listings) — the two cannot disagree.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import false, true
+from sqlalchemy import ColumnElement, false, true
 
 from app.models import Dossier, User
 from app.models.user import ADMIN_ROLE
+
+REFUND_ROLE = "tiep_nhan"  # the one-stop desk
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The agencies whose dossiers a rule lets a user act on: every agency, one agency, or none."""
+
+    everywhere: bool = False
+    agency_id: int | None = None
+
+    def allows(self, dossier: Dossier) -> bool:
+        return self.everywhere or (self.agency_id is not None and dossier.agency_id == self.agency_id)
+
+    def condition(self) -> ColumnElement[bool]:
+        """The same rule as SQL on Dossier."""
+        if self.everywhere:
+            return true()
+        if self.agency_id is None:
+            return false()
+        return Dossier.agency_id == self.agency_id
 
 
 def may_view(user: User | None, dossier: Dossier) -> bool:
@@ -18,22 +44,41 @@ def may_view(user: User | None, dossier: Dossier) -> bool:
     return bool(user.is_officer and user.agency_id == dossier.agency_id) or user.has_role(ADMIN_ROLE)
 
 
-def may_operate(user: User, dossier: Dossier) -> bool:
+def operating_scope(user: User) -> Scope:
     """Operators act on their own agency's dossiers only; a platform administrator on every agency's.
 
     A designer or officer without an agency sees no incident: an action taken from one (a registry look-up
     made again) runs in that person's name, so it must be someone the dossier's agency answers for.
     """
     if user.has_role(ADMIN_ROLE):
-        return True
-    return (user.agency_id is not None and user.agency_id == dossier.agency_id
-            and (user.is_officer or user.is_designer))
+        return Scope(everywhere=True)
+    if user.agency_id is not None and (user.is_officer or user.is_designer):
+        return Scope(agency_id=user.agency_id)
+    return Scope()
 
 
-def visible_to(user: User) -> Any:
-    """The SQL condition on Dossier matching `may_operate`'s agency rule, to filter lists in the query."""
+def refund_scope(user: User) -> Scope:
+    """Refunds are for the one-stop desk of the dossier's agency (or an administrator)."""
     if user.has_role(ADMIN_ROLE):
-        return true()
-    if user.agency_id is None:
-        return false()
-    return Dossier.agency_id == user.agency_id
+        return Scope(everywhere=True)
+    if user.agency_id is not None and user.has_role(REFUND_ROLE):
+        return Scope(agency_id=user.agency_id)
+    return Scope()
+
+
+def may_operate(user: User, dossier: Dossier) -> bool:
+    return operating_scope(user).allows(dossier)
+
+
+def operable(user: User) -> ColumnElement[bool]:
+    """`may_operate` as SQL on Dossier."""
+    return operating_scope(user).condition()
+
+
+def may_refund(user: User, dossier: Dossier) -> bool:
+    return refund_scope(user).allows(dossier)
+
+
+def refundable(user: User) -> ColumnElement[bool]:
+    """`may_refund` as SQL on Dossier."""
+    return refund_scope(user).condition()

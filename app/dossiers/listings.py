@@ -4,7 +4,9 @@ the designer's procedures, a citizen's own dossiers and a dossier's history.
 Every list is paginated (a bounded offset: deeper pages ask for a narrower filter), sorted on a key that ends
 with the primary key (no duplicates or gaps across pages, whatever the ties), filtered in SQL, counted only up
 to COUNT_CAP, and loads in one statement what its page shows. Each query is written so that an index of
-migration 0009_lists (or older) answers it without reading closed dossiers or sent outbox rows.
+migrations 0009_lists and 0010_lists2 (or older) answers it without reading closed dossiers or sent outbox rows.
+Who may see what, the stall cut-off and the time come from the core's one definition of each (app.dossiers.access
+and .clock); the inbox's visibility rule is tested against the task page's (services.get_task).
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
+    bindparam,
     exists,
-    false,
     func,
     literal,
     literal_column,
@@ -30,8 +31,10 @@ from sqlalchemy import (
     true,
     union_all,
 )
-from sqlalchemy.orm import contains_eager, defer, joinedload, selectinload
+from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
+from app.dossiers.access import operable, refundable
+from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -45,9 +48,9 @@ from app.models import (
     ServiceCall,
     User,
 )
-from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES
+from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES, folded
 from app.models.integration import WorkflowIncident
-from app.models.user import ADMIN_ROLE, CITIZEN_ROLE
+from app.models.user import CITIZEN_ROLE
 
 T = TypeVar("T")
 
@@ -157,19 +160,11 @@ def _capped_count(stmt: Select[Any]) -> int:
 # ---------------------------------------------------------------- shared filters
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("TIMEZONE", "Asia/Ho_Chi_Minh"))
-
-
 def due_bounds(window: str, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
     """[start, end) of a due window in UTC, by the local calendar: overdue (before now), due today, due this
     week (today to Sunday night)."""
-    now = now or _now()
-    local = now.astimezone(_zone())
+    now = now or now_utc()
+    local = now.astimezone(local_tz())
     today = datetime.combine(local.date(), time(0), tzinfo=local.tzinfo)
     if window == "overdue":
         return None, now
@@ -233,33 +228,64 @@ def procedure_choices() -> list[tuple[str, str]]:
 INBOX_SORTS = ("due", "-due", "received", "-received", "code", "-code")
 
 
-def _inbox_keys(sort: str) -> list[tuple[str, Any, bool]]:
-    """(name, column, descending) of the inbox's sort keys. The default is the step's deadline (tasks without one
-    last), then the dossier's, then the task; the others are the dossier's received date or code, then the task."""
-    desc = sort.startswith("-")
-    if sort.lstrip("-") == "due":
-        return [("k_step", HumanTask.due_at, desc), ("k_dossier", Dossier.due_at, desc), ("k_id", HumanTask.id, desc)]
-    key = {"received": Dossier.submitted_at, "code": Dossier.code}[sort.lstrip("-")]
-    return [("k_main", key, desc), ("k_id", HumanTask.id, desc)]
-
-
 def _sorted(column: Any, desc: bool) -> Any:
     # NULLS LAST either way: only the step's deadline may be missing, and a task without one comes last.
     return (column.desc() if desc else column.asc()).nulls_last()
 
 
 def _inbox_order(sort: str) -> list[Any]:
-    return [_sorted(column, desc) for _, column, desc in _inbox_keys(sort)]
+    """The default is the step's deadline (tasks without one last), then the dossier's, then the task; the others
+    are the dossier's received date or code as the task carries them (HumanTask.dossier_*), then the task."""
+    desc = sort.startswith("-")
+    if sort.lstrip("-") == "due":
+        return [_sorted(column, desc) for column in (HumanTask.due_at, Dossier.due_at, HumanTask.id)]
+    # Never null on an open task: the plain order, which the index gives read forwards or backwards.
+    key = {"received": HumanTask.dossier_submitted_at, "code": HumanTask.dossier_code}[sort.lstrip("-")]
+    return [key.desc(), HumanTask.id.desc()] if desc else [key.asc(), HumanTask.id.asc()]
 
 
-def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> list[Select[Any]]:
+def _like(column: Any, text: str, *, prefix: bool) -> ColumnElement[bool]:
+    """`column` starting with (`prefix`) or containing `text`, wildcards taken as text. The pattern is written into
+    the statement as a literal: a prepared statement's generic plan cannot tell a selective search from a broad
+    one, and picks a plan several times slower for the inbox's search."""
+    escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    pattern = f"{escaped}%" if prefix else f"%{escaped}%"
+    return column.like(bindparam(None, pattern, type_=String(), literal_execute=True), escape="/")
+
+
+def _task_text_filter(q: str, *, indexed: bool = True) -> ColumnElement[bool]:
+    """_text_filter on the task's copies of its dossier's fields; the name is compared without accents. Not
+    `indexed`, the same test is written so that no index answers it (the trigram index would otherwise be
+    preferred to the few rows a branch finds another way)."""
+    code: Any = HumanTask.dossier_code if indexed else func.coalesce(HumanTask.dossier_code, "")
+    name: Any = HumanTask.applicant_folded if indexed else func.coalesce(HumanTask.applicant_folded, "")
+    return or_(_like(code, q.upper(), prefix=True), _like(code, q, prefix=True),
+               _like(name, folded(q), prefix=False))
+
+
+_OWN = aliased(Dossier, name="own_dossier")  # built once: an alias costs more to build than the query it serves
+
+
+def _task_due_filter(window: str) -> ColumnElement[bool]:
+    """The step's deadline in the window, or for a step without one, its dossier's: a correlated subquery that
+    COALESCE evaluates for those tasks only (an EXISTS could be hashed into a scan of every dossier)."""
+    dossier_due = select(_OWN.due_at).where(_OWN.id == HumanTask.dossier_id).scalar_subquery()
+    return _due_filter(func.coalesce(HumanTask.due_at, dossier_due), window)
+
+
+def _inbox_branches(user: User, query: ListQuery, *, sort: str = "") -> list[Select[Any]]:
     """The visibility rule `(agency AND role) OR (the citizen's own task)` as separate queries, one per role
     of the user's agency and one for the user's own dossiers, each answered by an index in the order asked
-    (ix_human_task_open for an agency role, ix_dossier_applicant_submitted for one's own dossiers) instead of
-    one OR that no index serves. A citizen's task is never an agency's (the role rule of services._may_take).
-    Counting without a filter on the dossier, an agency's branch does not read the dossiers at all."""
-    dossier_filters = _dossier_filters(query, due=False)
-    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES), *dossier_filters]
+    (ix_human_task_open, _open_code or _open_received for an agency role, ix_dossier_applicant_submitted for one's
+    own dossiers) instead of one OR that no index serves. A citizen's task is never an agency's (the role rule of
+    services.get_task). An agency's branch reads the dossiers only for a filter on the procedure or status, or
+    to order by the dossier's deadline after the step's (`sort` "due")."""
+    on_dossier: list[ColumnElement[bool]] = []
+    if query.procedure:
+        on_dossier.append(_procedure_filter(query.procedure))
+    if query.status:
+        on_dossier.append(Dossier.status == query.status)
+    common: list[ColumnElement[bool]] = [HumanTask.state.in_(_OPEN_TASK_STATES)]
     if query.officer == "me":
         common.append(HumanTask.claimed_by_id == user.id)
     elif query.officer == "free":
@@ -267,67 +293,44 @@ def _inbox_branches(user: User, query: ListQuery, *, counting: bool = False) -> 
     else:
         common.append(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
     if query.due:
-        common.append(_due_filter(func.coalesce(HumanTask.due_at, Dossier.due_at), query.due))
-    joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common)
-    alone = select(HumanTask.id).where(*common)
-    agency_base = alone if counting and not dossier_filters and not query.due else joined
+        common.append(_task_due_filter(query.due))
+    joined = select(HumanTask.id).join(Dossier, Dossier.id == HumanTask.dossier_id).where(*common, *on_dossier)
+    agency_base = joined if on_dossier or sort.lstrip("-") == "due" else select(HumanTask.id).where(*common)
+    searched, own_searched = [], []
+    if query.q:  # an agency's tasks are searched by the trigram index, one's own found from one's dossiers
+        searched, own_searched = [_task_text_filter(query.q)], [_task_text_filter(query.q, indexed=False)]
     branches = []
     if user.agency_id is not None:
         for role in sorted({r for r in user.roles or [] if r != CITIZEN_ROLE}):
-            branches.append(agency_base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role))
-    branches.append(joined.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id))
+            branches.append(agency_base.where(HumanTask.agency_id == user.agency_id, HumanTask.role == role,
+                                              *searched))
+    branches.append(joined.where(HumanTask.role == CITIZEN_ROLE, Dossier.applicant_user_id == user.id,
+                                 *own_searched))
     return branches
 
 
 def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
-    """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers.
+    """Open tasks the user may take (unclaimed, or claimed by the user), one page, with their dossiers, and their
+    number counted up to COUNT_CAP: ONE statement.
 
-    In the deadline order and without a filter on the dossier, each branch keeps only its first offset + size + 1
-    rows, read in that order from ix_human_task_open, so a page reads about as many index entries as it shows
-    however many tasks the agency has: the page, and a capped count when the page does not hold everything.
-    Sorted on a dossier's column or filtered on one, every visible task must be read with its dossier anyway:
-    that is done once, for the page and the count together (_inbox_searched).
+    Every order and filter is answered from the open tasks: each branch keeps only its first offset + size + 1
+    rows, read in the order asked from its index, so a page reads about as many index entries as it shows (more
+    under a filter, never more than the branch's open tasks) however many tasks the agency has; the count reads
+    at most COUNT_CAP + 1 entries per branch. Dossiers are read for the page's rows only.
     """
     sort = query.sort or "due"
-    if sort.lstrip("-") != "due" or _dossier_filters(query, due=False):
-        return _inbox_searched(user, query, sort)
     order = _inbox_order(sort)
     wanted = query.offset + query.size + 1
-    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in _inbox_branches(user, query)]
+    tops = [select(b.order_by(*order).limit(wanted).subquery().c.id) for b in _inbox_branches(user, query, sort=sort)]
     ids = tops[0] if len(tops) == 1 else union_all(*tops)
-    rows = db.session.scalars(
-        select(HumanTask).join(HumanTask.dossier)
-        .options(contains_eager(HumanTask.dossier).defer(Dossier.form_data), defer(HumanTask.data))
-        .where(HumanTask.id.in_(ids))
-        .order_by(*order).offset(query.offset).limit(query.size + 1)
-    ).all()
-    if len(rows) <= query.size and query.page == 1:
-        return _page(rows, query, len(rows))  # all of it is on this page: nothing to count
-    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query, counting=True)]
+    counted = [select(b.limit(COUNT_CAP + 1).subquery().c.id) for b in _inbox_branches(user, query)]
     every = counted[0] if len(counted) == 1 else union_all(*counted)
-    total = int(db.session.scalar(select(func.count()).select_from(every.subquery())) or 0)
-    return _page(rows, query, total)
-
-
-def _inbox_searched(user: User, query: ListQuery, sort: str) -> Page[HumanTask]:
-    """One statement: each branch's first max(offset + size + 1, COUNT_CAP + 1) matches with their sort keys
-    (a common table expression), the page taken from them by those keys, and their capped count."""
-    keys = _inbox_keys(sort)
-    keep = max(query.offset + query.size + 1, COUNT_CAP + 1)
-    columns = [column.label(name) for name, column, _ in keys]
-    tops = []
-    for branch in _inbox_branches(user, query):
-        top = branch.with_only_columns(*columns).order_by(*_inbox_order(sort)).limit(keep).subquery()
-        tops.append(select(*top.c))
-    matches = (tops[0] if len(tops) == 1 else union_all(*tops)).cte("matches")
-    page_ids = (select(matches.c.k_id).order_by(*[_sorted(matches.c[name], desc) for name, _, desc in keys])
-                .offset(query.offset).limit(query.size + 1))
-    total = select(func.count()).select_from(matches).scalar_subquery()
+    total = select(func.count()).select_from(every.subquery()).scalar_subquery()
     found = db.session.execute(
         select(HumanTask, total.label("total")).join(HumanTask.dossier)
         .options(contains_eager(HumanTask.dossier).defer(Dossier.form_data), defer(HumanTask.data))
-        .where(HumanTask.id.in_(page_ids))
-        .order_by(*_inbox_order(sort))
+        .where(HumanTask.id.in_(ids))
+        .order_by(*order).offset(query.offset).limit(query.size + 1)
     ).all()
     return _page([task for task, _ in found], query, int(found[0][1]) if found else 0)
 
@@ -335,62 +338,42 @@ def _inbox_searched(user: User, query: ListQuery, sort: str) -> Page[HumanTask]:
 # ---------------------------------------------------------------- incidents
 
 
-def _stall_cutoff() -> datetime:
-    return _now() - timedelta(seconds=float(current_app.config.get("SERVICE_CALL_STALL", 900)))
-
-
-def _operable(user: User) -> ColumnElement[bool]:
-    """service_calls.may_operate as SQL on Dossier: an administrator, or an officer or designer of the agency."""
-    if user.has_role(ADMIN_ROLE):
-        return true()
-    if user.agency_id is None or not (user.is_officer or user.is_designer):
-        return false()
-    return Dossier.agency_id == user.agency_id
-
-
-def _refundable(user: User) -> ColumnElement[bool]:
-    """payments.may_refund as SQL on Dossier: an administrator, or the agency's one-stop desk."""
-    if user.has_role(ADMIN_ROLE):
-        return true()
-    if user.agency_id is None or not user.has_role("tiep_nhan"):
-        return false()
-    return Dossier.agency_id == user.agency_id
-
-
 def _calls(user: User, query: ListQuery) -> Select[Any]:
-    """Service calls waiting for a person (service_calls.incidents): failed, stalled, or paid but not handed on."""
-    cutoff = _stall_cutoff()
+    """Service calls waiting for a person: failed, or stalled as service_calls.is_stalled says (pending with no
+    attempt made or due since the stall cut-off, or waiting for a payment made before it)."""
+    cutoff = stalled_since()
     stalled = and_(ServiceCall.state == "pending",
                    func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < cutoff)
     paid_but_waiting = and_(ServiceCall.state == "waiting", ServiceCall.updated_at < cutoff,
                             exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid"))
     return (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-            .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting), _operable(user),
+            .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting), operable(user),
                    *_dossier_filters(query)))
 
 
 def _workflow(user: User, query: ListQuery) -> Select[Any]:
     return (select(WorkflowIncident).join(Dossier, Dossier.id == WorkflowIncident.dossier_id)
-            .where(WorkflowIncident.state == "open", _operable(user), *_dossier_filters(query)))
+            .where(WorkflowIncident.state == "open", operable(user), *_dossier_filters(query)))
 
 
 def _sync(user: User, query: ListQuery) -> Any:
-    """Dossiers whose portal sync waits for a person (portal_sync.problems): the first unsent row was refused or
-    is older than SERVICE_CALL_STALL. Only unsent rows are read (the partial index ix_portal_outbox_unsent)."""
+    """Dossiers whose portal sync waits for a person: the first unsent row (portal_sync.head) was refused
+    (portal_sync.is_refused) or has waited past the stall cut-off. Only unsent rows are read (the partial index
+    ix_portal_outbox_unsent)."""
     heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
              .group_by(PortalOutbox.dossier_id))
     refused = and_(PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None))
     return (select(Dossier, PortalOutbox).join(Dossier, Dossier.id == PortalOutbox.dossier_id)
             .where(PortalOutbox.id.in_(heads), PortalOutbox.sent_at.is_(None),
-                   or_(refused, PortalOutbox.created_at < _stall_cutoff()), _operable(user),
+                   or_(refused, PortalOutbox.created_at < stalled_since()), operable(user),
                    *_dossier_filters(query)))
 
 
 def _refunds(user: User, query: ListQuery) -> Select[Any]:
-    """Refunds asked for and not carried out after SERVICE_CALL_STALL (payments.stalled_refunds)."""
+    """Refunds asked for and not carried out before the stall cut-off, on dossiers the user may refund."""
     return (select(Refund).join(Payment, Payment.id == Refund.payment_id)
             .join(Dossier, Dossier.id == Payment.dossier_id)
-            .where(Refund.state == "pending", Refund.requested_at < _stall_cutoff(), _refundable(user),
+            .where(Refund.state == "pending", Refund.requested_at < stalled_since(), refundable(user),
                    *_dossier_filters(query)))
 
 
@@ -419,35 +402,39 @@ def incident_count(user: User) -> int:
     return int(db.session.scalar(select(parts[0] + parts[1] + parts[2] + parts[3])) or 0)
 
 
+def _total_column(stmt: Select[Any]) -> Any:
+    """_capped_count as a column of the page's own statement (one round trip for the page and its count)."""
+    inner = stmt.with_only_columns(literal(1).label("one")).order_by(None).limit(COUNT_CAP + 1).subquery()
+    return select(func.count()).select_from(inner).scalar_subquery().label("total")
+
+
 def incidents(user: User, query: ListQuery, pages: Mapping[str, int] | None = None) -> dict[str, Page[Any]]:
     """Each kind of incident as its own page (`pages` gives each kind's page number), with what the page shows
-    loaded in the same statement: the dossier, and for refunds the payment."""
+    and the kind's capped count loaded in the same statement: the dossier, and for refunds the payment."""
     pages = pages or {}
     kinds = (query.kind,) if query.kind else INCIDENT_KINDS
     out: dict[str, Page[Any]] = {}
     for kind in kinds:
         q = replace(query, page=max(1, min(pages.get(kind, query.page), MAX_OFFSET // query.size + 1)))
         order = _incident_order(kind, query.sort or "oldest")
-        rows: Sequence[Any]
         if kind == "calls":
             stmt = _calls(user, q)
-            rows = db.session.scalars(stmt.options(contains_eager(ServiceCall.dossier).defer(Dossier.form_data))
-                                      .order_by(*order).offset(q.offset).limit(q.size + 1)).all()
+            loaded = stmt.options(contains_eager(ServiceCall.dossier).defer(Dossier.form_data))
         elif kind == "workflow":
             stmt = _workflow(user, q)
-            rows = db.session.scalars(stmt.options(contains_eager(WorkflowIncident.dossier)
-                                                   .defer(Dossier.form_data))
-                                      .order_by(*order).offset(q.offset).limit(q.size + 1)).all()
+            loaded = stmt.options(contains_eager(WorkflowIncident.dossier).defer(Dossier.form_data))
         elif kind == "sync":
             stmt = _sync(user, q)
-            rows = [(d, r) for d, r in db.session.execute(stmt.options(defer(Dossier.form_data))
-                                                          .order_by(*order).offset(q.offset).limit(q.size + 1))]
+            loaded = stmt.options(defer(Dossier.form_data))
         else:
             stmt = _refunds(user, q)
-            rows = db.session.scalars(stmt.options(contains_eager(Refund.payment).contains_eager(Payment.dossier)
-                                                   .defer(Dossier.form_data))
-                                      .order_by(*order).offset(q.offset).limit(q.size + 1)).all()
-        out[kind] = _page(rows, q, _capped_count(stmt) if len(rows) > q.size or q.page > 1 else len(rows))
+            loaded = stmt.options(contains_eager(Refund.payment).contains_eager(Payment.dossier)
+                                  .defer(Dossier.form_data))
+        found = db.session.execute(loaded.add_columns(_total_column(stmt)).order_by(*order)
+                                   .offset(q.offset).limit(q.size + 1)).all()
+        # A sync problem is its (dossier, outbox row); the other kinds are their row.
+        rows = [(r[0], r[1]) if kind == "sync" else r[0] for r in found]
+        out[kind] = _page(rows, q, int(found[0][-1]) if found else 0)
     return out
 
 

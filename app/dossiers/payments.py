@@ -28,14 +28,15 @@ from flask_babel import gettext
 from sqlalchemy import delete, select
 
 from app.dossiers import events
+from app.dossiers.access import may_refund as may_refund
 from app.dossiers.attachments import store_upload
-from app.dossiers.clock import now_utc, stalled_since
+from app.dossiers.clock import now_utc
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.dossiers.locks import locked
 from app.extensions import db
 from app.formats import vnd
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
-from app.models.user import ADMIN_ROLE, N_
+from app.models.user import N_
 from connectors.base import ConnectorError, PermanentError
 from connectors.payment import CALLBACK_FIELDS, SIGNATURE_FIELD
 from connectors.registry import AWAIT
@@ -408,11 +409,6 @@ def on_status(dossier: Dossier, status: int) -> None:
                             f"HT-{payment.transaction_id}-tu-choi")
 
 
-def may_refund(user: User, dossier: Dossier) -> bool:
-    """Refunds are for the one-stop desk of the dossier's agency (or an administrator)."""
-    return user.has_role(ADMIN_ROLE) or (user.agency_id == dossier.agency_id and user.has_role("tiep_nhan"))
-
-
 def refund(payment_id: int, user: User, amount: int, reason: str) -> Payment:
     """An operator refunds (part of) a paid fee; the refund itself runs as a job with an idempotency key."""
     payment = locked(Payment, payment_id)
@@ -465,15 +461,6 @@ def carry_out_refund(refund_id: int) -> str:
     _note(payment, "refunded", N_("Đã hoàn %(amount)s cho giao dịch %(transaction)s: %(reason)s"),
           amount=amount, transaction=payment.transaction_id, reason=request.reason)
     return "refunded"
-
-
-def stalled_refunds(user: User) -> list[Refund]:
-    """Refunds asked for but not carried out after SERVICE_CALL_STALL (the platform down for long, or the
-    job lost), for the dossiers the user may refund: they are listed with the incidents."""
-    cutoff = stalled_since()
-    rows = db.session.scalars(select(Refund).where(Refund.state == "pending", Refund.requested_at < cutoff)
-                              .order_by(Refund.requested_at))
-    return [r for r in rows if may_refund(user, r.payment.dossier)]
 
 
 def retry_refund(refund_id: int, user: User) -> Refund:

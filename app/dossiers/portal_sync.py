@@ -31,11 +31,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.dossiers import events
-from app.dossiers.clock import now_utc, retry_delays, stalled_since
+from app.dossiers.clock import now_utc, retry_delays
 from app.dossiers.components import received_components
 from app.dossiers.fees import fee_lines
 from app.dossiers.locks import lock
@@ -258,20 +258,6 @@ def pending_summary() -> dict[str, Any]:
 def unsent_dossiers() -> list[int]:
     return list(db.session.scalars(select(PortalOutbox.dossier_id).where(PortalOutbox.sent_at.is_(None))
                                    .group_by(PortalOutbox.dossier_id).order_by(func.min(PortalOutbox.id))))
-
-
-def problems() -> list[tuple[Dossier, PortalOutbox]]:
-    """Dossiers whose sync waits for a person: the first unsent row was refused, or has been owed for longer
-    than SERVICE_CALL_STALL (a long outage, or a retry job that was lost). Oldest first, in one query."""
-    cutoff = stalled_since()
-    heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
-             .group_by(PortalOutbox.dossier_id))
-    refused = and_(PortalOutbox.last_error != "", PortalOutbox.next_attempt_at.is_(None))
-    rows = db.session.execute(
-        select(Dossier, PortalOutbox).join(Dossier, Dossier.id == PortalOutbox.dossier_id)
-        .where(PortalOutbox.id.in_(heads), or_(refused, PortalOutbox.created_at < cutoff))
-        .order_by(PortalOutbox.id))
-    return [(dossier, row) for dossier, row in rows]
 
 
 def resend(enqueue: bool = True, dossier_ids: list[int] | None = None, actor: User | None = None) -> list[int]:

@@ -20,7 +20,7 @@ from app.dossiers.deadlines import appointment, calendar_for
 from app.engine.runtime import EngineError, SpecBundle, StepResult, get_bundle
 from app.extensions import db
 from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
-from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES
+from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES, inbox_keys
 
 OPEN_TASK_STATES = ("ready", "claimed")
 OPEN_CALL_STATES = ("pending", "waiting", "failed")
@@ -108,7 +108,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
             dossier_id=dossier.id, agency_id=dossier.agency_id, engine_task_id=ready.id,
             spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
             role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
-            due_at=calendar.add_working_hours(now, hours) if hours is not None else None,
+            due_at=calendar.add_working_hours(now, hours) if hours is not None else None, **inbox_keys(dossier),
         )
         db.session.add(task)
         status = status_property(ready.properties)

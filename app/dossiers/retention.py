@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
+from app.dossiers.clock import now_utc
 from app.extensions import db
 from app.models import PortalOutbox
 
@@ -13,7 +14,7 @@ PRUNE_BATCH = 10_000
 
 
 def outbox_cutoff(keep_days: int, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(days=keep_days)
+    return (now or now_utc()) - timedelta(days=keep_days)
 
 
 def prune_sent_outbox(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:

@@ -25,12 +25,11 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import select, update
 
 from app.dossiers import clock, events, portal_sync
 from app.dossiers.access import may_operate as may_operate
-from app.dossiers.access import visible_to as visible_to
-from app.dossiers.clock import now_utc, retry_delays, stalled_since
+from app.dossiers.clock import now_utc, retry_delays
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import OPEN_CALL_STATES, apply_step, bundle_for, report_engine_fault
 from app.dossiers.workflow_runs import load_run, save_run
@@ -231,25 +230,6 @@ def is_stalled(call: ServiceCall) -> bool:
         return True
     return call.state == "waiting" and db.session.scalar(select(Payment.id).where(
         Payment.service_call_id == call.id, Payment.state == "paid").limit(1)) is not None
-
-
-def incidents(user: User) -> list[ServiceCall]:
-    """Calls that wait for a person, oldest first: failed ones, and pending ones whose job was lost."""
-    cutoff = stalled_since()
-    stalled = and_(ServiceCall.state == "pending",
-                   func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < cutoff)
-    # A fee paid but never handed to its task (a crash or a lost job between the two commits).
-    paid_but_waiting = and_(ServiceCall.state == "waiting", ServiceCall.updated_at < cutoff,
-                            exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid"))
-    query = (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-             .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting))
-             .order_by(ServiceCall.updated_at, ServiceCall.id))
-    return [c for c in db.session.scalars(query.where(visible_to(user))) if may_operate(user, c.dossier)]
-
-
-def sync_problems(user: User) -> list[tuple[Dossier, Any]]:
-    """National-portal sync that waits for a person, for the dossiers the user may act on."""
-    return [(d, row) for d, row in portal_sync.problems() if may_operate(user, d)]
 
 
 def resend_sync(dossier: Dossier, user: User) -> None:

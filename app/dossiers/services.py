@@ -173,25 +173,6 @@ def _may_take(user: User, task: HumanTask, dossier: Dossier) -> bool:
     return user.agency_id == task.agency_id and user.has_role(task.role)
 
 
-def inbox(user: User, *, include_claimed_by_others: bool = False) -> list[HumanTask]:
-    """Open tasks the user may take, most urgent first (step deadline, then the dossier's)."""
-    query = (
-        select(HumanTask)
-        .join(Dossier, Dossier.id == HumanTask.dossier_id)
-        .where(HumanTask.state.in_(OPEN_TASK_STATES))
-        .where(
-            or_(
-                (HumanTask.agency_id == user.agency_id) & HumanTask.role.in_(list(user.roles or [])),
-                (HumanTask.role == CITIZEN_ROLE) & (Dossier.applicant_user_id == user.id),
-            )
-        )
-        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, Dossier.due_at, HumanTask.id)
-    )
-    if not include_claimed_by_others:
-        query = query.where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
-    return list(db.session.scalars(query).all())
-
-
 def get_task(task_id: int, user: User) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:

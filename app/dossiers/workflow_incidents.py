@@ -18,7 +18,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.dossiers.access import may_operate, visible_to
+from app.dossiers.access import may_operate
 from app.dossiers.clock import now_utc
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import apply_step, bundle_for
@@ -74,14 +74,6 @@ def open_for(dossier: Dossier) -> list[WorkflowIncident]:
     return list(db.session.scalars(
         select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id, WorkflowIncident.state == "open")
         .order_by(WorkflowIncident.id)))
-
-
-def incidents(user: User) -> list[WorkflowIncident]:
-    """Open workflow incidents of the dossiers the user may operate on, oldest first."""
-    query = (select(WorkflowIncident).join(Dossier, Dossier.id == WorkflowIncident.dossier_id)
-             .where(WorkflowIncident.state == "open", visible_to(user))
-             .order_by(WorkflowIncident.created_at, WorkflowIncident.id))
-    return [i for i in db.session.scalars(query) if may_operate(user, i.dossier)]
 
 
 def get_incident(incident_id: int, user: User) -> WorkflowIncident:

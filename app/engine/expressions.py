@@ -31,6 +31,8 @@ from typing import Any
 import simpleeval
 from flask_babel import gettext, lazy_gettext
 
+from app.clock import now_utc
+
 MAX_EXPRESSION_LENGTH = 2000
 MAX_NESTING = 64
 MAX_EXPONENT = 100
@@ -58,7 +60,7 @@ class ExpressionError(Exception):
 
 def _today() -> str:
     """Today's date in Vietnam as YYYY-MM-DD, comparable with dates entered in eForms."""
-    return dt.datetime.now(_VIETNAM).date().isoformat()
+    return now_utc().astimezone(_VIETNAM).date().isoformat()
 
 
 def _sum(values: Iterable[Any]) -> Any:

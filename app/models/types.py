@@ -9,6 +9,8 @@ from sqlalchemy import JSON, DateTime
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from app.clock import now_utc
+
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere (SQLite in embedded mode).
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
@@ -34,5 +36,5 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+# The column defaults read the platform's one clock.
+utcnow = now_utc

@@ -1,6 +1,7 @@
 """Lists a page at a time (app/dossiers/listings.py), on PostgreSQL and on SQLite: every sort and filter returns
-the right rows across pages with ties (no duplicates, no gaps), the inbox's visibility rule is the one
-services.inbox applies, the incident badge counts what the incidents page lists, pruning the portal outbox
+the right rows across pages with ties (no duplicates, no gaps), the inbox's visibility rule is the one the task
+page applies, the incidents lists find what the use cases' one-row rules say waits for a person and the badge
+counts them, pruning the portal outbox
 keeps what is unsent, and on PostgreSQL the inbox is answered from an index in a bounded number of statements."""
 
 from __future__ import annotations
@@ -16,9 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
-from app.dossiers import listings, payments, service_calls, services, workflow_incidents
+from app.dossiers import access, listings, portal_sync, service_calls, services
+from app.dossiers.access import may_operate, may_refund
+from app.dossiers.clock import is_stalled
+from app.dossiers.errors import NotFound
 from app.dossiers.listings import ListQuery
 from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
+from app.dossiers.services import submit_dossier
 from app.extensions import db
 from app.models import (
     Agency,
@@ -32,8 +37,10 @@ from app.models import (
     ServiceCall,
     User,
 )
+from app.models.dossier import folded, inbox_keys
 from app.models.integration import WorkflowIncident
-from tests.conftest import login, make_app, prepare_database
+from tests.conftest import _create_database, _drop_database, login, make_app, prepare_database
+from tests.samples import start_data, with_stored_uploads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 _seq = itertools.count(1)
@@ -72,7 +79,7 @@ def task(d: Dossier, role: str, *, state: str = "ready", due: datetime | None = 
          claimed_by: User | None = None) -> HumanTask:
     t = HumanTask(dossier_id=d.id, agency_id=d.agency_id, engine_task_id=str(uuid.uuid4()), spec_name="Step",
                   title="Thẩm định", role=role, state=state, due_at=due,
-                  claimed_by_id=claimed_by.id if claimed_by else None)
+                  claimed_by_id=claimed_by.id if claimed_by else None, **inbox_keys(d))
     db.session.add(t)
     db.session.flush()
     return t
@@ -198,14 +205,30 @@ def check_inbox_filters(data: dict[str, Any]) -> None:
     assert got(q=code.lower()) == {tasks[7].id}
     assert got(q=code[:-1]) == expect(lambda t, d: d.code.startswith(code[:-1]))
     assert got(q="100%_") == set()  # LIKE wildcards are text here
+    for odd in ("O'Brien", "a\\'--", "%", "_", "/", "'); DROP TABLE dossier; --"):  # written into the SQL as literals
+        assert got(q=odd) == set(), odd
+    assert got(q="TRAN THI") == got(q="trần thị")  # accents and case ignored
+
+
+def _may_take(user: User, task_id: int) -> bool:
+    """The rule a task's own page applies (services.get_task): own agency and role, or the citizen's own task."""
+    try:
+        services.get_task(task_id, user)
+    except NotFound:
+        return False
+    return True
 
 
 def check_inbox_visibility(data: dict[str, Any]) -> None:
-    """The visibility rule is the one services.inbox applied: own agency and role, or the citizen's own task."""
+    """The inbox's SQL visibility rule lists exactly the open tasks the task page lets the user take (unclaimed,
+    or claimed by the user)."""
+    open_tasks = db.session.scalars(select(HumanTask).where(HumanTask.state.in_(("ready", "claimed")))).all()
     for username in ("hotich", "chutich", "ca.cutru", "tiepnhan", "congdan", "thietke"):
         user = _user(username)
         listed = {t.id for t in every_page(lambda q, u=user: listings.inbox(u, q), ListQuery(size=25))}
-        assert listed == {t.id for t in services.inbox(user)}, username
+        expected = {t.id for t in open_tasks
+                    if t.claimed_by_id in (None, user.id) and _may_take(user, t.id)}
+        assert listed == expected, username
     hotich, citizen = data["hotich"], data["citizen"]
     seen = {t.id for t in every_page(lambda q: listings.inbox(hotich, q), ListQuery(size=100))}
     assert seen == {t.id for t in data["mine"]}
@@ -353,11 +376,11 @@ def test_incident_badge_counts_the_incidents_page(app: Any, db_session: Any, cli
     db.session.flush()
     for username in ("hotich", "tiepnhan", "ca.tiepnhan", "thietke", "congdan"):
         user = _user(username)
-        old = (len(service_calls.incidents(user)) + len(service_calls.sync_problems(user))
-               + len(payments.stalled_refunds(user)) + len(workflow_incidents.incidents(user)))
+        expected = expected_incidents(user)
         pages = listings.incidents(user, ListQuery(size=100))
-        assert listings.incident_count(user) == old == sum(p.total for p in pages.values()), username
-        assert sum(len(p.items) for p in pages.values()) == old
+        assert {kind: {_row_id(r) for r in page.items} for kind, page in pages.items()} == expected, username
+        assert listings.incident_count(user) == sum(len(ids) for ids in expected.values()), username
+        assert sum(p.total for p in pages.values()) == listings.incident_count(user)
     assert listings.incident_count(_user("tiepnhan")) == 2 + 2 + 2 + 2  # calls, workflow, sync, refunds
     assert listings.incident_count(_user("hotich")) == 2 + 2 + 2  # no refunds: not the one-stop desk
 
@@ -370,6 +393,30 @@ def test_incident_badge_counts_the_incidents_page(app: Any, db_session: Any, cli
     assert len(re.findall(r'id="sync-\d', incidents_page)) == 2 and incidents_page.count('id="workflow-incident-') == 2
     only = client.get("/can-bo/su-co?loai=refunds").get_data(as_text=True)
     assert only.count('id="refund-') == 2 and 'id="incident-' not in only
+
+
+def _row_id(row: Any) -> int:
+    return row[1].id if isinstance(row, tuple) else int(row.id)
+
+
+def expected_incidents(user: User) -> dict[str, set[int]]:
+    """What waits for `user`, by the Python rules the use cases apply to one row (access.may_operate and
+    may_refund, service_calls.is_stalled, portal_sync.head and is_refused, clock.is_stalled): the incidents
+    lists' SQL must find exactly these."""
+    calls = {c.id for c in db.session.scalars(select(ServiceCall))
+             if (c.state == "failed" or service_calls.is_stalled(c)) and may_operate(user, c.dossier)}
+    workflow = {i.id for i in db.session.scalars(select(WorkflowIncident))
+                if i.state == "open" and may_operate(user, i.dossier)}
+    sync = set()
+    for dossier_id in portal_sync.unsent_dossiers():
+        first = portal_sync.head(dossier_id)
+        d = db.session.get(Dossier, dossier_id)
+        if first is not None and d is not None and may_operate(user, d) and (
+                portal_sync.is_refused(first) or is_stalled(first.created_at)):
+            sync.add(first.id)
+    refunds = {r.id for r in db.session.scalars(select(Refund))
+               if r.state == "pending" and is_stalled(r.requested_at) and may_refund(user, r.payment.dossier)}
+    return {"calls": calls, "workflow": workflow, "sync": sync, "refunds": refunds}
 
 
 class Statements:
@@ -407,7 +454,8 @@ def test_inbox_page_statements_are_bounded(app: Any, db_session: Any, client: An
         assert response.status_code == 200
         assert response.get_data(as_text=True).count('href="/cong-viec/') == min(size, len(data["mine"]))
         counts[size] = len(statements.statements)
-    assert counts[25] == counts[50] <= 8, counts
+    # The session with its user and agency, the page of tasks with its count, the badge, the procedure filter.
+    assert counts[25] == counts[50] <= 4, counts
     statements.statements.clear()
     listings.inbox(data["hotich"], ListQuery(size=100))
     listings.incident_count(data["hotich"])
@@ -421,7 +469,7 @@ def test_inbox_page_statements_are_bounded(app: Any, db_session: Any, client: An
 
 def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: Statements) -> None:
     """With a realistic table (many completed tasks, a few thousand open) and fresh statistics, the inbox query
-    reads human_task through an index, never by a sequential scan."""
+    reads human_task through an index in the order asked, never by a sequential scan, nor dossier."""
     db_session.execute(text("""
         INSERT INTO dossier (code, procedure_version_id, agency_id, status, channel, applicant_name,
                              applicant_id_number, applicant_phone, applicant_email, applicant_address, summary,
@@ -432,28 +480,32 @@ def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: S
         FROM generate_series(1, 9000) g, agency a WHERE a.code = '000.00.01.H26'"""), {"version": _version("1.001193")})
     db_session.execute(text("""
         INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role, state,
-                                created_at, due_at)
+                                created_at, due_at, dossier_code, dossier_submitted_at, applicant_folded)
         SELECT d.id, d.agency_id, gen_random_uuid()::text, 'S', 'T', '',
                (ARRAY['chuyen_vien', 'tiep_nhan', 'lanh_dao_ky'])[1 + k],
                CASE WHEN d.status = 4 AND k = 0 THEN 'ready' ELSE 'completed' END, now(),
-               now() + (d.id % 11) * interval '1 day'
+               now() + (d.id % 11) * interval '1 day', d.code, d.submitted_at,
+               replace(lower(d.applicant_name), 'ễ', 'e')
         FROM dossier d, generate_series(0, 2) k WHERE d.code LIKE '000.00.01.H26-250101-%'"""))
     db_session.execute(text("ANALYZE human_task"))
     db_session.execute(text("ANALYZE dossier"))
     hotich = _user("hotich")
-    for query, expected in ((ListQuery(), 2), (ListQuery(q="nguyễn"), 1), (ListQuery(sort="code", page=3), 1)):
+    for query, index in ((ListQuery(), "ix_human_task_open"), (ListQuery(q="nguyen"), None),
+                         (ListQuery(q="nguyễn", due="week"), None),
+                         (ListQuery(sort="code", page=3), "ix_human_task_open_code"),
+                         (ListQuery(sort="-received", page=2), "ix_human_task_open_received")):
         statements.statements.clear()
         statements.parameters.clear()
         page = listings.inbox(hotich, query)
         assert len(page.items) == 25 and page.total == 1000 and page.capped  # 1,800 open: "1000+"
         ran = list(zip(statements.statements, statements.parameters, strict=True))
-        assert len(ran) == expected
-        plans = ["\n".join(row[0] for row in db_session.connection().exec_driver_sql("EXPLAIN " + sql, params))
-                 for sql, params in ran]
-        for plan in plans:
-            assert "Seq Scan on human_task" not in plan, plan
-        if expected == 2:  # in the deadline order, the tasks are read in that order from the open-task index
-            assert "ix_human_task_open" in plans[0], plans[0]
+        assert len(ran) == 1  # the page with its dossiers, and the capped count
+        plan = "\n".join(row[0] for row in db_session.connection().exec_driver_sql("EXPLAIN " + ran[0][0],
+                                                                                    ran[0][1]))
+        assert "Seq Scan on human_task" not in plan, plan
+        assert "Seq Scan on dossier" not in plan, plan
+        if index is not None:  # the tasks are read in the order asked from the matching open-task index
+            assert index + " " in plan, plan
 
 
 def test_list_pages_render_with_controls(db_session: Any, client: Any) -> None:
@@ -499,4 +551,190 @@ def test_sqlite_dossier_lists_and_prune(sqlite_app: Any) -> None:
     check_dossier_lists(build_dossiers())
     check_prune()
     hotich = _user("hotich")  # the outbox rows left unsent by check_prune wait for a person: one dossier
-    assert listings.incident_count(hotich) == len(service_calls.sync_problems(hotich)) == 1
+    assert listings.incident_count(hotich) == 1
+    assert {k: len(ids) for k, ids in expected_incidents(hotich).items()} == {"calls": 0, "workflow": 0, "sync": 1,
+                                                                              "refunds": 0}
+
+
+def test_a_submitted_dossiers_task_carries_its_inbox_keys(app: Any, db_session: Any) -> None:
+    """The task the workflow opens on submission copies the dossier's code, submission time and folded name
+    (progress.apply_step), so the inbox finds it by an accent-free part of the name and sorts it by code."""
+    applicant = _user("congdan")
+    data = with_stored_uploads(start_data("khai-sinh"), applicant)
+    d = submit_dossier("1.001193", data, applicant=applicant)
+    db.session.flush()
+    opened = db.session.scalars(select(HumanTask).where(HumanTask.dossier_id == d.id,
+                                                        HumanTask.state.in_(("ready", "claimed")))).all()
+    assert opened
+    for t in opened:
+        assert (t.dossier_code, t.dossier_submitted_at, t.applicant_folded) == (
+            d.code, d.submitted_at, folded(d.applicant_name))
+    assert folded("  Đặng   Thị Ngọc Ánh ") == "dang thi ngoc anh"
+    officer = next(u for u in db.session.scalars(select(User).where(User.agency_id == d.agency_id))
+                   if any(u.has_role(t.role) for t in opened))
+    found = listings.inbox(officer, ListQuery(q=folded(d.applicant_name).upper(), size=100)).items
+    assert {t.id for t in opened} <= {t.id for t in found}
+
+
+def test_access_rules_in_python_and_in_sql_agree(db_session: Any) -> None:
+    """may_operate/operable and may_refund/refundable read one Scope each; on the same dossiers and users (an
+    administrator, officers and designers with and without an agency, the one-stop desk, a citizen) the Python
+    predicate and the SQL condition select the same dossiers."""
+    a1, a2 = _agency("000.00.01.H26"), _agency("000.00.02.H26")
+    ks = _version("1.001193")
+    dossiers = [dossier(a, version=ks) for a in (a1, a2, a1, a2)]
+    extra = [User(username=f"u{i}-{uuid.uuid4().hex[:6]}", full_name="X", roles=roles, agency_id=agency)
+             for i, (roles, agency) in enumerate([(["quan_tri"], None), (["thiet_ke"], a1.id),
+                                                  (["chuyen_vien"], None), (["tiep_nhan"], None),
+                                                  (["cong_dan"], a1.id)])]
+    db.session.add_all(extra)
+    db.session.flush()
+    users = [*extra, *(_user(u) for u in ("tiepnhan", "hotich", "ca.tiepnhan", "thietke", "congdan"))]
+    ids = [d.id for d in dossiers]
+    seen_any = {"operate": False, "refund": False}
+    for user in users:
+        for name, predicate, condition in (("operate", may_operate, access.operable),
+                                           ("refund", may_refund, access.refundable)):
+            in_sql = set(db.session.scalars(select(Dossier.id).where(Dossier.id.in_(ids), condition(user))))
+            in_python = {d.id for d in dossiers if predicate(user, d)}
+            assert in_sql == in_python, (user.username, name)
+            seen_any[name] |= 0 < len(in_python) < len(ids)
+    assert seen_any == {"operate": True, "refund": True}  # the fixtures tell agencies apart
+
+
+def test_api_lists_are_paginated_like_the_pages(client: Any, db_session: Any, token: Any) -> None:
+    """/api/v1/tasks and /api/v1/incidents answer a page with its paging, take the pages' filters and orders
+    (validated: 422 on an unknown order), and without parameters give the first page in the default order."""
+    data = build_inbox()
+    db.session.commit()
+    headers = token("hotich")
+    first = client.get("/api/v1/tasks", headers=headers).get_json()
+    assert first["paging"] == {"page": 1, "size": 25, "has_next": True, "total": 60, "total_capped": False}
+    expected = [t.id for t in listings.inbox(data["hotich"], ListQuery()).items]
+    assert [t["id"] for t in first["items"]] == expected
+    by_code = []
+    for page in (1, 2, 3):
+        answer = client.get(f"/api/v1/tasks?sort=-code&size=25&page={page}", headers=headers).get_json()
+        assert answer["paging"]["page"] == page and answer["paging"]["has_next"] == (page < 3)
+        by_code += [t["dossier_code"] for t in answer["items"]]
+    assert by_code == sorted(by_code, reverse=True) and len(by_code) == 60
+    searched = client.get("/api/v1/tasks?q=tran%20thi&officer=free&size=100", headers=headers).get_json()
+    assert searched["items"] and searched["paging"]["total"] == len(searched["items"])
+    assert {t["id"] for t in searched["items"]} == {t.id for t in data["mine"] if t.claimed_by_id is None
+                                                    and db.session.get(Dossier, t.dossier_id).applicant_name
+                                                    == "Trần Thị Bình"}
+    refused = client.get("/api/v1/tasks?sort=urgent", headers=headers)
+    assert refused.status_code == 422 and "/sort" in refused.get_json()["error"]["details"]
+    assert client.get("/api/v1/tasks?size=500", headers=headers).status_code == 422
+
+    d = dossier(_agency("000.00.01.H26"), version=_version("1.001193"))
+    for _ in range(3):
+        db.session.add(WorkflowIncident(dossier_id=d.id, code="c", message="m", state="open"))
+    db.session.commit()
+    answer = client.get("/api/v1/incidents?kind=workflow&size=2", headers=headers).get_json()
+    assert len(answer["workflow"]) == 2 and answer["items"] == [] and answer["paging"]["calls"] is None
+    assert answer["paging"]["workflow"] == {"page": 1, "size": 2, "has_next": True, "total": 3,
+                                            "total_capped": False}
+    everything = client.get("/api/v1/incidents", headers=headers).get_json()
+    assert len(everything["workflow"]) == 3 and everything["paging"]["workflow"]["size"] == 25
+
+
+def test_migration_0010_fills_the_open_tasks_of_older_dossiers(tmp_path: Path) -> None:
+    """Tasks opened before the inbox keys existed get them from their dossiers (open ones only: completed tasks
+    are never listed), folded as the app folds; the migration goes down again."""
+    from flask_migrate import downgrade, upgrade
+
+    url = _create_database("motcua_mig")
+    application = make_app(url, tmp_path)
+    migrations = str(Path(__file__).resolve().parents[2] / "migrations")
+    try:
+        with application.app_context():
+            upgrade(directory=migrations, revision="0009_lists")
+            conn = db.session.connection()
+            conn.execute(text("INSERT INTO agency (code, name, level, address) VALUES ('A1', 'A', 'xa', '')"))
+            conn.execute(text("""
+                INSERT INTO procedure (code, slug, name, agency_id) SELECT '1.1', 'p', 'P', id FROM agency"""))
+            conn.execute(text("""
+                INSERT INTO procedure_version (procedure_id, version, content_hash, process_id, manifest, bpmn_files,
+                                               forms, tasks, deployed_at, deployed_by, source_note)
+                SELECT id, 1, 'h', 'p', '{}', '{}', '{}', '{}', now(), 't', '' FROM procedure"""))
+            for i, state in enumerate(("ready", "claimed", "completed")):
+                conn.execute(text("""
+                    INSERT INTO dossier (code, procedure_version_id, agency_id, status, channel, applicant_name,
+                                         applicant_id_number, applicant_phone, applicant_email, applicant_address,
+                                         summary, form_data, fee_amount, submitted_at, due_at, portal_version)
+                    SELECT :code, v.id, a.id, 4, 2, :name, '', '', '', '', '', '{}', 0,
+                           now() - :i * interval '1 day', now(), 0
+                    FROM procedure_version v, agency a"""), {"code": f"A1-261201-000{i}", "name": "Đặng Thị Ánh",
+                                                             "i": i})
+                conn.execute(text("""
+                    INSERT INTO human_task (dossier_id, agency_id, engine_task_id, spec_name, title, lane, role,
+                                            state, created_at)
+                    SELECT id, agency_id, :engine, 'S', 'T', '', 'chuyen_vien', :state, now()
+                    FROM dossier WHERE code = :code"""), {"engine": str(uuid.uuid4()), "state": state,
+                                                          "code": f"A1-261201-000{i}"})
+            db.session.commit()
+            upgrade(directory=migrations)
+            rows = db.session.execute(text("""
+                SELECT t.state, t.dossier_code, t.dossier_submitted_at = d.submitted_at, t.applicant_folded
+                FROM human_task t JOIN dossier d ON d.id = t.dossier_id ORDER BY t.id""")).all()
+            assert [tuple(r) for r in rows] == [
+                ("ready", "A1-261201-0000", True, folded("Đặng Thị Ánh")),
+                ("claimed", "A1-261201-0001", True, "dang thi anh"),
+                ("completed", None, None, None),
+            ]
+            db.session.commit()
+            downgrade(directory=migrations, revision="0009_lists")
+            columns = db.session.execute(text("""
+                SELECT column_name FROM information_schema.columns WHERE table_name = 'human_task'""")).scalars()
+            assert "dossier_code" not in set(columns)
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop_database(url)
+
+
+def test_incident_lists_follow_the_one_row_rules_at_their_edges(db_session: Any) -> None:
+    """Rows on each side of every rule (stalled or not by updated_at or next_attempt_at, waiting with or without a
+    payment made, a refused or late head of the outbox or one behind a fresh head, refunds early or late, closed
+    ones): the lists' SQL finds exactly what the one-row rules say waits for a person."""
+    a1 = _agency("000.00.01.H26")
+    ks = _version("1.001193")
+    stale, fresh = NOW - timedelta(hours=2), NOW
+    call_cases = [("failed", fresh, None), ("pending", stale, None), ("pending", fresh, None),
+                  ("pending", stale, fresh + timedelta(minutes=5)), ("pending", fresh, stale),
+                  ("waiting", stale, None), ("waiting", stale, None), ("waiting", fresh, None), ("done", stale, None)]
+    for i, (state, updated, next_at) in enumerate(call_cases):
+        d = dossier(a1, version=ks)
+        call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
+                           operation="payment.collect", params={}, result_variable="r", state=state,
+                           updated_at=updated, created_at=updated, next_attempt_at=next_at)
+        db.session.add(call)
+        db.session.flush()
+        if state == "waiting" and i != 6:  # the second stale waiting call has no payment made
+            db.session.add(Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid",
+                                   service_call_id=call.id))
+    outbox_cases = [[("", stale)], [("E", fresh)], [("", fresh), ("", stale)], [("", fresh)]]
+    for rows in outbox_cases:
+        d = dossier(a1, version=ks)
+        for error, created in rows:
+            db.session.add(PortalOutbox(dossier_id=d.id, kind="step", payload={}, created_at=created,
+                                        last_error=error))
+            db.session.flush()
+    for state, requested in (("pending", stale), ("pending", fresh), ("done", stale)):
+        d = dossier(a1, version=ks)
+        payment = Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid")
+        db.session.add(payment)
+        db.session.flush()
+        db.session.add(Refund(payment_id=payment.id, request_key=uuid.uuid4().hex, amount=0, reason="r",
+                              state=state, requested_at=requested))
+    db.session.flush()
+    for username in ("tiepnhan", "hotich", "ca.tiepnhan"):
+        user = _user(username)
+        expected = expected_incidents(user)
+        pages = listings.incidents(user, ListQuery(size=100))
+        assert {kind: {_row_id(r) for r in page.items} for kind, page in pages.items()} == expected, username
+    counts = {kind: len(ids) for kind, ids in expected_incidents(_user("tiepnhan")).items()}
+    # failed, pending stale (by updated_at, and by a past next attempt), waiting stale with a payment made;
+    # the refused head and the late one (not the late row behind a fresh head); the late pending refund.
+    assert counts == {"calls": 4, "workflow": 0, "sync": 2, "refunds": 1}

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.dossiers import payments, service_calls, services, workflow_incidents
+from app.dossiers import listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, ServiceError
@@ -103,6 +103,16 @@ def report_details(report: PackageReport) -> dict[str, Any]:
         "problems": [{"file": p.file, "line": p.line, "pointer": p.pointer, "code": p.code, "message": p.message,
                       "severity": p.severity} for p in report.problems],
     }
+
+
+def list_query(query: m.ListQueryModel) -> listings.ListQuery:
+    """A list's query from the API's query model (the same fields as the pages' URLs, in English)."""
+    return listings.ListQuery(**query.model_dump(exclude_none=True))
+
+
+def paging_json(page: listings.Page[Any]) -> dict[str, Any]:
+    return {"page": page.page, "size": page.size, "has_next": page.has_next, "total": page.total,
+            "total_capped": page.capped}
 
 
 CODE = {"code": "Procedure code (mã TTHC), e.g. 1.001193"}
@@ -195,10 +205,13 @@ def public_dossier(code: str) -> ResponseReturnValue:
 
 
 @bp.get("/tasks")
-@operation("listTasks", responses({200: (m.TaskList, "Tasks")}, 401), auth=True)
-def tasks() -> ResponseReturnValue:
-    """The caller's inbox, most urgent first"""
-    return jsonify(items=[task_json(t) for t in services.inbox(api_user())])
+@operation("listTasks", responses({200: (m.TaskList, "Tasks")}, 401, 422), auth=True)
+def tasks(query: m.TaskListQuery) -> ResponseReturnValue:
+    """The caller's inbox, a page at a time, most urgent first unless sorted otherwise
+
+    The same filters and orders as the officer's inbox page; without parameters, the first 25 tasks."""
+    page = listings.inbox(api_user(), list_query(query))
+    return jsonify(items=[task_json(t) for t in page.items], paging=paging_json(page))
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -237,19 +250,28 @@ def complete(task_id: int, json: m.FormData) -> ResponseReturnValue:
 
 
 @bp.get("/incidents")
-@operation("listIncidents", responses({200: (m.Incidents, "Incidents")}, 401), auth=True)
-def incidents() -> ResponseReturnValue:
+@operation("listIncidents", responses({200: (m.Incidents, "Incidents")}, 401, 422), auth=True)
+def incidents(query: m.IncidentListQuery) -> ResponseReturnValue:
     """Service calls that failed with nothing to catch the error, portal updates not sent, refunds not carried out
-    and workflows stopped on an engine error: they wait for an operator"""
-    sync = [{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
-             "error": row.last_error or None, "refused": bool(row.last_error) and row.next_attempt_at is None,
-             "since": row.created_at.isoformat()} for d, row in service_calls.sync_problems(api_user())]
-    refunds = [{"id": r.id, "dossier_code": r.payment.dossier.code, "transaction_id": r.payment.transaction_id,
-                "amount": r.amount or None, "reason": r.reason, "requested_at": r.requested_at.isoformat()}
-               for r in payments.stalled_refunds(api_user())]
-    workflow = [workflow_incident_json(i) for i in workflow_incidents.incidents(api_user())]
-    return jsonify(items=[call_json(c) for c in service_calls.incidents(api_user())], portal_sync=sync,
-                   refunds=refunds, workflow=workflow)
+    and workflows stopped on an engine error: they wait for an operator
+
+    Each kind a page at a time (`page` applies to each), with the incidents page's filters and orders; without
+    parameters, the first 25 of each kind, oldest first."""
+    found = listings.incidents(api_user(), list_query(query))
+    empty: listings.Page[Any] = listings.Page(items=[], page=1, size=query.size, has_next=False, total=0)
+    calls, sync, refunds, workflow = (found.get(kind, empty) for kind in ("calls", "sync", "refunds", "workflow"))
+    return jsonify(
+        items=[call_json(c) for c in calls.items],
+        portal_sync=[{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
+                      "error": row.last_error or None,
+                      "refused": bool(row.last_error) and row.next_attempt_at is None,
+                      "since": row.created_at.isoformat()} for d, row in sync.items],
+        refunds=[{"id": r.id, "dossier_code": r.payment.dossier.code, "transaction_id": r.payment.transaction_id,
+                  "amount": r.amount or None, "reason": r.reason, "requested_at": r.requested_at.isoformat()}
+                 for r in refunds.items],
+        workflow=[workflow_incident_json(i) for i in workflow.items],
+        paging={kind: paging_json(found[kind]) if kind in found else None
+                for kind in ("calls", "sync", "refunds", "workflow")})
 
 
 def workflow_incident_json(incident: WorkflowIncident) -> dict[str, Any]:

@@ -83,6 +83,38 @@ class WorkflowRetryBody(RequestModel):
                                        description="Values the failed condition needed, merged into the task data")
 
 
+ListSort = Literal["due", "-due", "received", "-received", "code", "-code"]
+IncidentSort = Literal["oldest", "newest", "code"]
+IncidentKind = Literal["calls", "workflow", "sync", "refunds"]
+
+
+class ListQueryModel(QueryModel):
+    """A list's page and filters, as the web pages take them (app.dossiers.listings.ListQuery)."""
+
+    page: int = Field(default=1, ge=1, le=10_000, title=N_("Trang"),
+                      description="Page number; rows beyond the first 2,500 are reached with a narrower filter")
+    size: int = Field(default=25, ge=1, le=100, title=N_("Số dòng mỗi trang"))
+    procedure: str = Field(default="", max_length=64, title=N_("Thủ tục"), description="Procedure code")
+    status: int | None = Field(default=None, ge=1, le=99, title=N_("Trạng thái"), description="Dossier status")
+    due: Literal["overdue", "today", "week"] | None = Field(
+        default=None, title=N_("Hạn xử lý"), description="Due window, by the local calendar (the step's deadline, "
+        "else the dossier's, for tasks)")
+    q: str = Field(default="", max_length=100, title=N_("Mã hồ sơ hoặc tên người nộp"),
+                   description="Start of a dossier code, or part of the applicant's name (accents ignored in tasks)")
+
+
+class TaskListQuery(ListQueryModel):
+    sort: ListSort = Field(default="due", title=N_("Sắp xếp"),
+                           description="due: step deadline, then the dossier's; received; code; '-' descending")
+    officer: Literal["me", "free"] | None = Field(default=None, title=N_("Người xử lý"),
+                                                  description="me: claimed by the caller; free: unclaimed")
+
+
+class IncidentListQuery(ListQueryModel):
+    sort: IncidentSort = Field(default="oldest", title=N_("Sắp xếp"))
+    kind: IncidentKind | None = Field(default=None, title=N_("Loại sự cố"), description="Only this kind")
+
+
 class DeployQuery(QueryModel):
     dry_run: bool = Field(default=False, title=N_("Chỉ kiểm tra"),
                           description="Only check the package, do not deploy it")
@@ -180,8 +212,17 @@ class Task(ResponseModel):
     dossier_due_at: Timestamp
 
 
+class PageInfo(ResponseModel):
+    page: int
+    size: int
+    has_next: bool
+    total: int = Field(description="How many rows match, counted up to 1,000")
+    total_capped: bool = Field(description="True: more than `total` match")
+
+
 class TaskList(ResponseModel):
-    items: list[Task]
+    items: list[Task] = Field(description="One page of the caller's open tasks")
+    paging: PageInfo
 
 
 class Return(ResponseModel):
@@ -350,11 +391,22 @@ class WorkflowIncident(ResponseModel):
     since: Timestamp
 
 
+class IncidentPaging(ResponseModel):
+    """Each kind's page; null for a kind not asked for (`kind`)."""
+
+    calls: PageInfo | None
+    sync: PageInfo | None
+    refunds: PageInfo | None
+    workflow: PageInfo | None
+
+
 class Incidents(ResponseModel):
-    items: list[ServiceCall] = Field(description="Service calls that failed with nothing to catch the error")
+    items: list[ServiceCall] = Field(description="Service calls that failed with nothing to catch the error, or "
+                                     "stalled")
     portal_sync: list[PortalSyncProblem]
     refunds: list[StalledRefund]
     workflow: list[WorkflowIncident]
+    paging: IncidentPaging
 
 
 class RefundQueued(ResponseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -11,6 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
+from app.clock import now_utc
 from app.dossiers import listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.eforms.render import render_form, render_values
@@ -27,7 +28,7 @@ bp.app_context_processor(list_helpers)
 def urgency(due: datetime | None) -> str:
     if due is None:
         return ""
-    now = datetime.now(UTC)
+    now = now_utc()
     if due < now:
         return "late"
     return "soon" if due - now <= timedelta(hours=24) else ""
