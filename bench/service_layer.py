@@ -85,13 +85,14 @@ def measure(app: Any, args: argparse.Namespace) -> None:
     timings: dict[str, list[float]] = defaultdict(list)
 
     def op(kind: str, username: str, work: Callable[[Any], Any]) -> Any:
-        """One request: read the user, do the work, commit; timed and counted under `kind`."""
+        """One request: read the user, do the work, commit, end the session; timed and counted under `kind`."""
         start = time.perf_counter()
         with statements.during(f"{kind}:user"):
             user = db.session.get(User, ids[username])
         with statements.during(kind):
             result = work(user)
             db.session.commit()
+        db.session.remove()  # a request's session ends with it
         timings[kind].append((time.perf_counter() - start) * 1000)
         return result
 

@@ -53,9 +53,10 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
     if status in PAUSING_STATUSES and dossier.paused_at is None:
         dossier.paused_at = at
     if status == 2 and dossier.received_at is None:
-        # The legal time runs from receipt, not from the online submission: set the appointment anew.
-        dossier.received_at = at
-        dossier.due_at = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+        # The legal time runs from receipt, not from the online submission: set the appointment anew (computed
+        # first: reading the calendar then flushes nothing, and the dossier is written in one UPDATE).
+        due = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+        dossier.received_at, dossier.due_at = at, due
     if status in (3, 9) and dossier.finished_at is None:
         dossier.finished_at = at
     if status == 10:
@@ -89,9 +90,11 @@ def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Deci
     return days * Decimal(str(calendar.office_hours.hours_per_day))
 
 
-def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
-    """Bring the projections in line with the workflow after the engine ran."""
-    waiting = open_tasks(dossier)
+def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None, *,
+               created: bool = False) -> None:
+    """Bring the projections in line with the workflow after the engine ran. `created`: the dossier was created
+    in this transaction, so it has no open tasks or service calls yet to read."""
+    waiting = [] if created else open_tasks(dossier)
     ready_ids = {t.id for t in step.ready}
     for stale in waiting:
         if stale.engine_task_id not in ready_ids:
@@ -120,13 +123,13 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
             set_status(dossier, status, actor, task_title=end.title)
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
-    record_service_calls(dossier, step)
+    record_service_calls(dossier, step, created=created)
 
 
-def record_service_calls(dossier: Dossier, step: StepResult) -> None:
+def record_service_calls(dossier: Dossier, step: StepResult, *, created: bool = False) -> None:
     """One row per service task now waiting (published as `service_calls_requested`: the hook queues their
-    jobs); calls the workflow left are cancelled."""
-    known = {c.engine_task_id: c for c in db.session.scalars(
+    jobs); calls the workflow left are cancelled. `created`: a dossier of this transaction has none yet."""
+    known: dict[str, ServiceCall] = {} if created else {c.engine_task_id: c for c in db.session.scalars(
         select(ServiceCall).where(ServiceCall.dossier_id == dossier.id, ServiceCall.state.in_(OPEN_CALL_STATES)))}
     waiting = {c.id for c in step.service_calls}
     for engine_task_id, stale in known.items():
