@@ -202,11 +202,13 @@ WITH_DOSSIER = (
     joinedload(HumanTask.dossier).joinedload(Dossier.agency),
     joinedload(HumanTask.dossier).joinedload(Dossier.workflow),
 )
+JUST_DOSSIER = (joinedload(HumanTask.dossier),)  # who may take a citizen's task, and what a task's answer shows
 
 
 def get_task(task_id: int, user: User, *, with_dossier: bool = False) -> HumanTask:
-    """The task if `user` may take it; `with_dossier`: with everything a step's completion or page reads."""
-    task = db.session.get(HumanTask, task_id, options=WITH_DOSSIER if with_dossier else ())
+    """The task, with its dossier, if `user` may take it; `with_dossier`: also everything a step's completion or
+    page reads (the dossier's version, agency and workflow)."""
+    task = db.session.get(HumanTask, task_id, options=WITH_DOSSIER if with_dossier else JUST_DOSSIER)
     if task is None:
         raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
     if not _may_take(user, task):

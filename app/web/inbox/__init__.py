@@ -119,7 +119,7 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
 
 def _task_or_404(task_id: int) -> HumanTask:
     try:
-        return services.get_task(task_id, current_user)
+        return services.get_task(task_id, current_user, with_dossier=True)  # the page and the step read it all
     except NotFound:
         abort(404)
 
