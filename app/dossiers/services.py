@@ -195,12 +195,14 @@ def inbox(user: User, *, include_claimed_by_others: bool = False) -> list[HumanT
     return list(db.session.scalars(query).all())
 
 
-# What completing a step reads besides the task: its dossier, the dossier's procedure version, agency and
-# workflow document, loaded with the task in one statement instead of four lazy loads.
+# What completing a step reads besides the task: its dossier, the dossier's procedure version, agency, workflow
+# document and open work (tasks, service calls), loaded with the task in one statement instead of six.
 WITH_DOSSIER = (
     joinedload(HumanTask.dossier).joinedload(Dossier.procedure_version),
     joinedload(HumanTask.dossier).joinedload(Dossier.agency),
     joinedload(HumanTask.dossier).joinedload(Dossier.workflow),
+    joinedload(HumanTask.dossier).joinedload(Dossier.open_tasks_loaded),
+    joinedload(HumanTask.dossier).joinedload(Dossier.open_calls_loaded),
 )
 JUST_DOSSIER = (joinedload(HumanTask.dossier),)  # who may take a citizen's task, and what a task's answer shows
 
@@ -313,7 +315,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
                    started_at=task.claimed_at or task.created_at, finished_at=now, due_at=task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
-    apply_step(dossier, version, step, user)
+    apply_step(dossier, version, step, user, loaded=True)
     instance.document = run.document()
     instance.completed = step.completed
     try:

@@ -18,9 +18,9 @@ from tests.conftest import user
 from tests.samples import PDF_BYTES, start_data, task_data
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
-# Measured: submit 13, claim 3, complete 10–20 (20 for reception, which changes the status twice); 84 in all.
+# Measured: submit 13, claim 3, complete 8–18 (18 for reception, which changes the status twice); 76 in all.
 # Before the eager loads: submit 16, claim 4, complete 18 on average, 104 in all.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 14, 3, 21, 88
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 14, 3, 19, 80
 
 
 @contextmanager
