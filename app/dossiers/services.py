@@ -24,7 +24,7 @@ from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
 from app.dossiers.clock import local_tz as local_tz
 from app.dossiers.clock import now_utc as now_utc
-from app.dossiers.components import reception_problems
+from app.dossiers.components import dossier_created, reception_problems, step_completed
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment as appointment
 from app.dossiers.deadlines import calendar_for as calendar_for
@@ -127,6 +127,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     )
     db.session.add(dossier)
     db.session.flush()
+    dossier_created(dossier)
     if claim_references(schema, data, applicant, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
@@ -292,6 +293,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
+    step_completed(task.dossier)
 
     dossier = task.dossier
     if claim_references(task_form_schema(task), data, user, dossier, may_view):
