@@ -205,13 +205,18 @@ WITH_DOSSIER = (
     joinedload(HumanTask.dossier).joinedload(Dossier.open_tasks_loaded),
     joinedload(HumanTask.dossier).joinedload(Dossier.open_calls_loaded),
 )
+# What a task's page shows: the dossier, its version and agency (the workflow only if look-up results are shown).
+FOR_PAGE = (
+    joinedload(HumanTask.dossier).joinedload(Dossier.procedure_version),
+    joinedload(HumanTask.dossier).joinedload(Dossier.agency),
+)
 JUST_DOSSIER = (joinedload(HumanTask.dossier),)  # who may take a citizen's task, and what a task's answer shows
 
 
-def get_task(task_id: int, user: User, *, with_dossier: bool = False) -> HumanTask:
-    """The task, with its dossier, if `user` may take it; `with_dossier`: also everything a step's completion or
-    page reads (the dossier's version, agency and workflow)."""
-    task = db.session.get(HumanTask, task_id, options=WITH_DOSSIER if with_dossier else JUST_DOSSIER)
+def get_task(task_id: int, user: User, *, options: tuple[Any, ...] = JUST_DOSSIER) -> HumanTask:
+    """The task, with its dossier, if `user` may take it; `options`: what else to load with it in the same
+    statement (WITH_DOSSIER: everything a step's completion reads; FOR_PAGE: what its page shows)."""
+    task = db.session.get(HumanTask, task_id, options=options)
     if task is None:
         raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
     if not _may_take(user, task):
@@ -267,7 +272,7 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
 
 
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
-    task = get_task(task_id, user, with_dossier=True)
+    task = get_task(task_id, user, options=WITH_DOSSIER)
     if task.state not in OPEN_TASK_STATES:
         raise Conflict(gettext("Công việc này đã hoàn thành hoặc không còn hiệu lực."), code="task_closed")
     if task.state == "claimed" and task.claimed_by_id != user.id:
