@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -55,7 +56,8 @@ def revoke_tokens(user: User) -> None:
 def user_for_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token))
+                            .options(joinedload(ApiToken.user)))  # every API request: one statement, not two
     if row is None or row.expires_at <= datetime.now(UTC) or not row.user.active:
         return None
     return row.user
@@ -81,7 +83,8 @@ def _session_row(ref: str) -> UserSession | None:
     user_id, _, secret = ref.partition(".")
     if not user_id.isdigit() or len(user_id) > 10 or not secret or len(secret) > 100:
         return None
-    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret)))
+    row = db.session.scalar(select(UserSession).where(UserSession.token_sha256 == _digest(secret))
+                            .options(joinedload(UserSession.user)))  # every signed-in page: with its user
     return row if row is not None and row.user_id == int(user_id) else None
 
 
