@@ -69,12 +69,21 @@ def serve(url: str, uploads: Path, workers: int, threads: int) -> tuple[subproce
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
-            requests.get(f"{base}/api/v1/openapi.json", timeout=1)
+            requests.get(f"{base}/api/v1/openapi.json", timeout=10)
             return proc, base
-        except requests.ConnectionError:
+        except requests.RequestException:
             time.sleep(0.1)
-    proc.terminate()
+    stop(proc)
     raise RuntimeError("gunicorn did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def load(base: str, token: str, refs: list[str], clients: int) -> tuple[float, list[float]]:
@@ -138,8 +147,7 @@ def main() -> None:
             print(f"{clients:>7} {n:>5} {rate:>7.1f} {statistics.median(latencies):>7.1f} {pct(latencies, 0.95):>7.1f}")
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+            stop(proc)
         _drop_database(url)
 
 
