@@ -57,7 +57,8 @@ def revoke_tokens(user: User) -> None:
 def user_for_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token)))
+    row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token))
+                            .options(joinedload(ApiToken.user)))  # every API request: one statement, not two
     if row is None or row.expires_at <= now_utc() or not row.user.active:
         return None
     return row.user

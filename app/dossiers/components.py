@@ -63,16 +63,44 @@ def reception_problems(dossier: Dossier, data: Mapping[str, Any]) -> dict[str, s
     return {pointer: " ".join(messages)} if messages else {}
 
 
+_RECEPTION = "motcua_reception"  # session.info: (transaction, {dossier id: its reception step as read in it})
+
+
+def _read_in_this_transaction() -> dict[int, HumanTask | None]:
+    """The reception steps read in the session's current transaction (a dossier's snapshots and the answer
+    that shows it ask several times; only completing a step changes it, and that says so: step_completed)."""
+    current = db.session().get_transaction()
+    held = db.session.info.get(_RECEPTION)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        db.session.info[_RECEPTION] = held
+    memo: dict[int, HumanTask | None] = held[1]
+    return memo
+
+
+def step_completed(dossier: Dossier) -> None:
+    """A step of the dossier was completed in this transaction: its reception step is read afresh."""
+    _read_in_this_transaction().pop(dossier.id, None)
+
+
+def dossier_created(dossier: Dossier) -> None:
+    """The dossier was created in this transaction: no step of it has received it."""
+    _read_in_this_transaction()[dossier.id] = None
+
+
 def _reception(dossier: Dossier) -> HumanTask | None:
     """The last completed step that received the dossier (its form holds the checklist)."""
     receiving = [name for name, info in (dossier.procedure_version.tasks or {}).items()
                  if str((info.get("properties") or {}).get("receivesDossier", "")).lower() == "true"]
     if not receiving:
         return None
-    return db.session.scalar(
-        select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "completed",
-                                HumanTask.spec_name.in_(receiving))
-        .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+    memo = _read_in_this_transaction()
+    if dossier.id not in memo:
+        memo[dossier.id] = db.session.scalar(
+            select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "completed",
+                                    HumanTask.spec_name.in_(receiving))
+            .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+    return memo[dossier.id]
 
 
 def received_components(dossier: Dossier) -> list[dict[str, Any]]:

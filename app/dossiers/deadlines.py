@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext, ngettext
-from sqlalchemy import or_, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -54,26 +54,51 @@ def _calendar(overrides: tuple[tuple[date, bool, str], ...], periods: tuple[tupl
 
 
 def next_dossier_code(agency: Agency, at: datetime) -> str:
-    """`<agency>-<YYMMDD>-<NNNN>`: an atomic per-agency, per-day counter (UPSERT … RETURNING)."""
+    """`<agency>-<YYMMDD>-<NNNN>`: the next number of a per-agency, per-day counter (UPSERT … RETURNING)."""
     if not agency.code:
         raise Invalid(gettext("Cơ quan «%(agency)s» chưa có mã định danh nên chưa thể tiếp nhận hồ sơ.",
                               agency=agency.name),
                       code="agency_without_identifier")
     day = at.astimezone(local_tz()).date()
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    seq = _take_number(agency.id, day)
+    try:
+        return format_dossier_code(agency.code, day, seq)
+    except IdentifierError as exc:
+        raise Invalid(exc.message, code=exc.code) from exc
+
+
+def _take_number(agency_id: int, day: date) -> int:
+    """The counter's next value, in a transaction of its own where that is possible.
+
+    DOMAIN.md: the sequence must never be duplicated, and it may have gaps. The UPSERT locks the
+    (agency, day) row; taken in the caller's transaction, that lock would be held until the caller commits,
+    so every submission to one agency on one day would wait for the one before it to finish all its work.
+    On PostgreSQL the number is therefore taken on a connection of its own and committed at once: the row
+    is locked for one statement, numbers stay unique and increasing, and a submission that later fails
+    leaves a gap, which the rule allows. Nothing else is locked on that connection, so it cannot deadlock
+    with the caller's transaction (which never touches the counter); it needs a second pooled connection
+    for that one statement.
+
+    A session bound to one connection (its owner runs the transaction, as the tests' rolled-back
+    transaction does) and SQLite (one writer at a time: a second connection would wait for the caller's
+    own lock) take the number inside the caller's transaction, as before.
+    """
+    bind = db.session.get_bind()
+    postgresql = bind.dialect.name == "postgresql"
     stmt = (
-        insert(DossierCounter)
-        .values(agency_id=agency.id, day=day, last_value=1)
+        (pg_insert if postgresql else sqlite_insert)(DossierCounter)
+        .values(agency_id=agency_id, day=day, last_value=1)
         .on_conflict_do_update(
             index_elements=["agency_id", "day"], set_={"last_value": DossierCounter.last_value + 1}
         )
         .returning(DossierCounter.last_value)
     )
-    seq = db.session.execute(stmt).scalar_one()
-    try:
-        return format_dossier_code(agency.code, day, seq)
-    except IdentifierError as exc:
-        raise Invalid(exc.message, code=exc.code) from exc
+    if postgresql and isinstance(bind, Engine):
+        with bind.connect() as conn:
+            value = int(conn.execute(stmt).scalar_one())
+            conn.commit()
+        return value
+    return int(db.session.execute(stmt).scalar_one())
 
 
 def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:

@@ -21,9 +21,8 @@ from app.engine.runtime import EngineError, SpecBundle, StepResult, get_bundle
 from app.extensions import db
 from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
 from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES, inbox_keys
-
-OPEN_TASK_STATES = ("ready", "claimed")
-OPEN_CALL_STATES = ("pending", "waiting", "failed")
+from app.models.dossier import OPEN_CALL_STATES as OPEN_CALL_STATES
+from app.models.dossier import OPEN_TASK_STATES as OPEN_TASK_STATES
 
 
 def bundle_for(version: ProcedureVersion) -> SpecBundle:
@@ -53,9 +52,10 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
     if status in PAUSING_STATUSES and dossier.paused_at is None:
         dossier.paused_at = at
     if status == 2 and dossier.received_at is None:
-        # The legal time runs from receipt, not from the online submission: set the appointment anew.
-        dossier.received_at = at
-        dossier.due_at = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+        # The legal time runs from receipt, not from the online submission: set the appointment anew (computed
+        # first: reading the calendar then flushes nothing, and the dossier is written in one UPDATE).
+        due = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
+        dossier.received_at, dossier.due_at = at, due
     if status in (3, 9) and dossier.finished_at is None:
         dossier.finished_at = at
     if status == 10:
@@ -89,9 +89,21 @@ def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Deci
     return days * Decimal(str(calendar.office_hours.hours_per_day))
 
 
-def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None) -> None:
-    """Bring the projections in line with the workflow after the engine ran."""
-    waiting = open_tasks(dossier)
+def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None, *,
+               created: bool = False, loaded: bool = False) -> None:
+    """Bring the projections in line with the workflow after the engine ran. `created`: the dossier was created
+    in this transaction, so it has no open tasks or service calls yet to read; `loaded`: its open tasks and calls
+    were loaded with it in this transaction (`open_tasks_loaded`, `open_calls_loaded`), before the engine ran."""
+    calls: list[ServiceCall] | None = [] if created else None
+    if created:
+        waiting: list[HumanTask] = []
+    elif loaded:  # a task completed since then is no longer open (its state was set on the loaded object)
+        waiting = [t for t in dossier.open_tasks_loaded if t.state in OPEN_TASK_STATES]
+        calls = [c for c in dossier.open_calls_loaded if c.state in OPEN_CALL_STATES]
+        # Read once: what this step changes is not in them, so a later use in this transaction reads afresh.
+        db.session.expire(dossier, ["open_tasks_loaded", "open_calls_loaded"])
+    else:
+        waiting = open_tasks(dossier)
     ready_ids = {t.id for t in step.ready}
     for stale in waiting:
         if stale.engine_task_id not in ready_ids:
@@ -120,14 +132,16 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
             set_status(dossier, status, actor, task_title=end.title)
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
-    record_service_calls(dossier, step)
+    record_service_calls(dossier, step, open_calls=calls)
 
 
-def record_service_calls(dossier: Dossier, step: StepResult) -> None:
+def record_service_calls(dossier: Dossier, step: StepResult, open_calls: list[ServiceCall] | None = None) -> None:
     """One row per service task now waiting (published as `service_calls_requested`: the hook queues their
-    jobs); calls the workflow left are cancelled."""
-    known = {c.engine_task_id: c for c in db.session.scalars(
-        select(ServiceCall).where(ServiceCall.dossier_id == dossier.id, ServiceCall.state.in_(OPEN_CALL_STATES)))}
+    jobs); calls the workflow left are cancelled. `open_calls`: the dossier's open calls if already read."""
+    if open_calls is None:
+        open_calls = list(db.session.scalars(select(ServiceCall).where(ServiceCall.dossier_id == dossier.id,
+                                                                       ServiceCall.state.in_(OPEN_CALL_STATES))))
+    known = {c.engine_task_id: c for c in open_calls}
     waiting = {c.id for c in step.service_calls}
     for engine_task_id, stale in known.items():
         if engine_task_id not in waiting:

@@ -15,6 +15,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,7 +24,7 @@ from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
 from app.dossiers.clock import local_tz as local_tz
 from app.dossiers.clock import now_utc as now_utc
-from app.dossiers.components import reception_problems
+from app.dossiers.components import dossier_created, reception_problems, step_completed
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment as appointment
 from app.dossiers.deadlines import calendar_for as calendar_for
@@ -74,7 +75,10 @@ def _engine_failure(exc: EngineError) -> Invalid:
 
 
 def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
-    procedure = db.session.scalar(select(Procedure).where(Procedure.code == code))
+    """The procedure with its current version and agency, in one statement (a submission uses all three)."""
+    procedure = db.session.scalar(
+        select(Procedure).where(Procedure.code == code)
+        .options(joinedload(Procedure.current_version), joinedload(Procedure.agency)))
     if procedure is None or procedure.current_version is None:
         raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
     return procedure, procedure.current_version
@@ -124,6 +128,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     )
     db.session.add(dossier)
     db.session.flush()
+    dossier_created(dossier)
     if claim_references(schema, data, applicant, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
@@ -152,7 +157,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
     db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
-    apply_step(dossier, version, step, applicant)
+    apply_step(dossier, version, step, applicant, created=True)
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
@@ -167,17 +172,36 @@ def _summary(manifest: Mapping[str, Any], data: Any) -> str:
 # ---------------------------------------------------------------- officers' tasks
 
 
-def _may_take(user: User, task: HumanTask, dossier: Dossier) -> bool:
-    if task.role == CITIZEN_ROLE:
-        return dossier.applicant_user_id is not None and dossier.applicant_user_id == user.id
+def _may_take(user: User, task: HumanTask) -> bool:
+    if task.role == CITIZEN_ROLE:  # only then is the dossier read
+        return task.dossier.applicant_user_id is not None and task.dossier.applicant_user_id == user.id
     return user.agency_id == task.agency_id and user.has_role(task.role)
 
 
-def get_task(task_id: int, user: User) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
+# What completing a step reads besides the task: its dossier, the dossier's procedure version, agency, workflow
+# document and open work (tasks, service calls), loaded with the task in one statement instead of six.
+WITH_DOSSIER = (
+    joinedload(HumanTask.dossier).joinedload(Dossier.procedure_version),
+    joinedload(HumanTask.dossier).joinedload(Dossier.agency),
+    joinedload(HumanTask.dossier).joinedload(Dossier.workflow),
+    joinedload(HumanTask.dossier).joinedload(Dossier.open_tasks_loaded),
+    joinedload(HumanTask.dossier).joinedload(Dossier.open_calls_loaded),
+)
+# What a task's page shows: the dossier, its version and agency (the workflow only if look-up results are shown).
+FOR_PAGE = (
+    joinedload(HumanTask.dossier).joinedload(Dossier.procedure_version),
+    joinedload(HumanTask.dossier).joinedload(Dossier.agency),
+)
+JUST_DOSSIER = (joinedload(HumanTask.dossier),)  # who may take a citizen's task, and what a task's answer shows
+
+
+def get_task(task_id: int, user: User, *, options: tuple[Any, ...] = JUST_DOSSIER) -> HumanTask:
+    """The task, with its dossier, if `user` may take it; `options`: what else to load with it in the same
+    statement (WITH_DOSSIER: everything a step's completion reads; FOR_PAGE: what its page shows)."""
+    task = db.session.get(HumanTask, task_id, options=options)
     if task is None:
         raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
-    if not _may_take(user, task, task.dossier):
+    if not _may_take(user, task):
         # Same answer as a missing task: do not reveal other agencies' work.
         raise NotFound(gettext("Không tìm thấy công việc số %(id)s.", id=task_id), code="task_not_found")
     return task
@@ -230,7 +254,7 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
 
 
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
-    task = get_task(task_id, user)
+    task = get_task(task_id, user, options=WITH_DOSSIER)
     if task.state not in OPEN_TASK_STATES:
         raise Conflict(gettext("Công việc này đã hoàn thành hoặc không còn hiệu lực."), code="task_closed")
     if task.state == "claimed" and task.claimed_by_id != user.id:
@@ -256,6 +280,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
+    step_completed(task.dossier)
 
     dossier = task.dossier
     if claim_references(task_form_schema(task), data, user, dossier, may_view):
@@ -279,7 +304,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
                    started_at=task.claimed_at or task.created_at, finished_at=now, due_at=task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
-    apply_step(dossier, version, step, user)
+    apply_step(dossier, version, step, user, loaded=True)
     save_run(instance, run, step.completed)
     try:
         db.session.flush()

@@ -62,6 +62,8 @@ def record(dossier: Dossier, error: EngineError, actor: User | None) -> Workflow
 def notice(dossier: Dossier) -> str | None:
     """What to tell the person whose step was saved when the workflow then hit an error (in this request)."""
     reported = set(db.session.info.get(_REPORTED, []))
+    if not reported:  # nothing went wrong in this request: nothing to read
+        return None
     for incident in open_for(dossier):
         if incident.id in reported:
             return gettext("Bước xử lý của bạn đã được lưu, nhưng quy trình gặp lỗi ở bước tiếp theo và chưa thể "

@@ -55,6 +55,8 @@ FINAL_STATUSES = frozenset({3, 7, 10})
 OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
 # Open human tasks (services.OPEN_TASK_STATES), for the inbox's partial index.
 OPEN_TASK_SQL = "state IN ('ready', 'claimed')"
+OPEN_TASK_STATES = ("ready", "claimed")  # a human task someone still has to do
+OPEN_CALL_STATES = ("pending", "waiting", "failed")  # a service call not yet answered or given up
 
 
 class DossierCounter(db.Model):  # type: ignore[name-defined]
@@ -107,6 +109,15 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     procedure_version: Mapped[ProcedureVersion] = relationship()
     agency: Mapped[Agency] = relationship()
     workflow: Mapped[WorkflowInstance] = relationship(back_populates="dossier", uselist=False)
+    # Read-only views of the dossier's open work, for a use case to load together with the dossier in one statement
+    # (app.dossiers.services.WITH_DOSSIER); what they hold is the state when they were loaded.
+    open_tasks_loaded: Mapped[list[HumanTask]] = relationship(
+        primaryjoin=f"and_(HumanTask.dossier_id == Dossier.id, HumanTask.state.in_({list(OPEN_TASK_STATES)}))",
+        order_by="HumanTask.id", viewonly=True)
+    open_calls_loaded: Mapped[list[Any]] = relationship(  # ServiceCall (app.models.integration)
+        "ServiceCall",
+        primaryjoin=f"and_(ServiceCall.dossier_id == Dossier.id, ServiceCall.state.in_({list(OPEN_CALL_STATES)}))",
+        order_by="ServiceCall.id", viewonly=True)
 
     @property
     def status_label(self) -> str:

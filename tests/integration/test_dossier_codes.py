@@ -64,3 +64,90 @@ def test_concurrent_codes_are_unique(live_server):
     assert len(codes) == 100
     assert len(set(codes)) == 100
     assert sorted(int(c[-4:]) for c in codes) == list(range(1, 101))
+
+
+def test_a_number_is_not_held_until_the_submission_commits(live_server):
+    """The number is taken in a transaction of its own: a second submission to the same agency and day does
+    not wait for the first one's transaction (before, it waited on the counter row until that commit); a
+    submission that fails afterwards leaves a gap, which DOMAIN.md allows, and never a duplicate."""
+    from tests.hang import hang_guard
+
+    app = live_server.app
+    at = datetime(2033, 1, 10, 3, 0, tzinfo=UTC)
+    taken: dict[str, str] = {}
+
+    def second() -> None:
+        with app.app_context():
+            taken["second"] = next_dossier_code(agency("000.00.01.H26"), at)
+            db.session.commit()
+            db.session.remove()
+
+    with app.app_context():
+        taken["first"] = next_dossier_code(agency("000.00.01.H26"), at)  # its transaction stays open
+        thread = threading.Thread(target=second)
+        with hang_guard(30, "the second submission waited for the first one's transaction"):
+            thread.start()
+            thread.join()
+        db.session.rollback()  # the first submission fails after taking its number
+        db.session.remove()
+    with app.app_context():
+        taken["third"] = next_dossier_code(agency("000.00.01.H26"), at)
+        db.session.commit()
+        db.session.remove()
+    assert [taken[k][-4:] for k in ("first", "second", "third")] == ["0001", "0002", "0003"]
+
+
+def test_concurrent_submissions_get_unique_increasing_codes(live_server):
+    """Whole submissions through the service layer, 4 threads at once on PostgreSQL: every dossier committed,
+    codes unique, and, with none failing, exactly 1..N for the day (no deadlock, no gap)."""
+    from app.dossiers.attachments import reference, store_upload
+    from app.dossiers.services import submit_dossier
+    from app.models import Dossier
+    from tests.conftest import user
+    from tests.hang import hang_guard
+    from tests.samples import PDF_BYTES, start_data
+
+    app = live_server.app
+    at = datetime(2033, 2, 14, 3, 0, tzinfo=UTC)
+    codes: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def submit(n: int) -> None:
+        try:
+            with app.app_context():
+                citizen = user("congdan")
+                uploads = [reference(store_upload(PDF_BYTES, "gcs.pdf", "application/pdf", "giay_chung_sinh",
+                                                  citizen)) for _ in range(n)]
+                db.session.commit()
+                barrier.wait()
+                for ref in uploads:
+                    data = start_data("khai-sinh", files_as=ref)
+                    code = submit_dossier("1.001193", data, applicant=user("congdan"), at=at).code
+                    db.session.commit()
+                    with lock:
+                        codes.append(code)
+                db.session.remove()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            barrier.abort()  # the others stop waiting for this one
+
+    threads = [threading.Thread(target=submit, args=(6,)) for _ in range(4)]
+    with hang_guard(120, "concurrent submissions"):
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # The submissions' jobs (notifications) run in the live app's job thread: let them finish here, not
+        # during a later test (they would use that test's session).
+        app.extensions["motcua_jobs"].jobs.join()
+    assert [e for e in errors if not isinstance(e, threading.BrokenBarrierError)] == []
+    assert errors == []
+    assert len(codes) == 24 and len(set(codes)) == 24
+    assert len({c[:-5] for c in codes}) == 1  # one agency, one day
+    assert sorted(int(c[-4:]) for c in codes) == list(range(1, 25))
+    with app.app_context():
+        stored = db.session.scalars(select(Dossier.code).where(Dossier.code.in_(codes))).all()
+        db.session.remove()
+    assert sorted(stored) == sorted(codes)

@@ -184,10 +184,12 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
 def submit(code: str, json: m.FormData) -> ResponseReturnValue:
     """Submit a dossier: the body is the start-form data"""
     dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
-    db.session.commit()
+    # The answer is read in the transaction that wrote it (what it shows is what the commit makes durable):
+    # after the commit every object would be expired and read again.
     body = dossier_json(dossier, full=True)
     body["workflow_error"] = workflow_incidents.notice(dossier)
-    return jsonify(body), 201, {"Location": f"/api/v1/dossiers/{dossier.code}"}
+    db.session.commit()
+    return jsonify(body), 201, {"Location": f"/api/v1/dossiers/{body['code']}"}
 
 
 @bp.get("/dossiers/<path:code>")
@@ -234,8 +236,9 @@ def get_task(task_id: int) -> ResponseReturnValue:
 def claim(task_id: int) -> ResponseReturnValue:
     """Claim a task"""
     t = services.claim_task(task_id, api_user())
+    body = task_json(t)  # read before the commit, which would expire the task and its dossier
     db.session.commit()
-    return jsonify(task_json(t))
+    return jsonify(body)
 
 
 @bp.post("/tasks/<int:task_id>/complete")
@@ -243,10 +246,12 @@ def claim(task_id: int) -> ResponseReturnValue:
 def complete(task_id: int, json: m.FormData) -> ResponseReturnValue:
     """Complete a task with its form data; the workflow moves on"""
     t = services.complete_task(task_id, api_user(), json.root)
+    # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so. The
+    # answer is read before the commit, in the transaction that wrote it (after it, everything would be re-read).
+    body = {"task": task_json(t), "dossier": dossier_json(t.dossier, full=True),
+            "workflow_error": workflow_incidents.notice(t.dossier)}
     db.session.commit()
-    # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so.
-    return jsonify({"task": task_json(t), "dossier": dossier_json(t.dossier, full=True),
-                    "workflow_error": workflow_incidents.notice(t.dossier)})
+    return jsonify(body)
 
 
 @bp.get("/incidents")

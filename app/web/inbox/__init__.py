@@ -131,9 +131,9 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
     return _operate(retry)
 
 
-def _task_or_404(task_id: int) -> HumanTask:
+def _task_or_404(task_id: int, options: tuple[Any, ...] = services.FOR_PAGE) -> HumanTask:
     try:
-        return services.get_task(task_id, current_user)
+        return services.get_task(task_id, current_user, options=options)
     except NotFound:
         abort(404)
 
@@ -184,16 +184,18 @@ def claim(task_id: int) -> ResponseReturnValue:
 @bp.route("/cong-viec/<int:task_id>", methods=["POST"])
 @login_required
 def complete(task_id: int) -> ResponseReturnValue:
-    t = _task_or_404(task_id)
+    t = _task_or_404(task_id, services.WITH_DOSSIER)  # what completing the step reads, in one statement
     schema = services.task_form_schema(t)
     posted = read_posted_form(request, schema, current_user, ui_for(t.dossier.procedure_version, t.form))
     if posted.action:
         return _render_task(t, apply_action(posted.data, posted.action), {}, None)
     if posted.errors:
         return _render_task(t, posted.data, posted.errors, gettext("Biểu mẫu có thông tin chưa hợp lệ."), 422)
-    code = t.dossier.code
+    # What the answer says is read before the commit, which would expire the task, its dossier and the user.
+    code, title, officer = t.dossier.code, t.title, current_user.is_officer
     try:
         services.complete_task(task_id, current_user, posted.data)
+        fault = workflow_incidents.notice(t.dossier)
         db.session.commit()
     except Invalid as exc:
         db.session.rollback()
@@ -202,11 +204,10 @@ def complete(task_id: int) -> ResponseReturnValue:
         db.session.rollback()
         flash(exc.message, "error")
         return redirect(url_for("inbox.task", task_id=task_id)), 303
-    fault = workflow_incidents.notice(t.dossier)
     if fault:
         flash(fault, "error")
     else:
-        flash(gettext("Đã hoàn thành «%(step)s» của hồ sơ %(code)s.", step=t.title, code=code))
-    if current_user.is_officer:
+        flash(gettext("Đã hoàn thành «%(step)s» của hồ sơ %(code)s.", step=title, code=code))
+    if officer:
         return redirect(url_for("inbox.index"))
     return redirect(url_for("portal.dossier_page", code=code))

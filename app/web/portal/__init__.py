@@ -100,11 +100,12 @@ def procedure(code: str) -> ResponseReturnValue:
         elif not errors:
             try:
                 dossier = services.submit_dossier(code, data, applicant=current_user, channel=2)
+                # Read before the commit, which would expire the dossier.
+                fault, receipt = workflow_incidents.notice(dossier), url_for("portal.receipt", code=dossier.code)
                 db.session.commit()
-                fault = workflow_incidents.notice(dossier)
                 if fault:
                     flash(fault, "error")
-                return redirect(url_for("portal.receipt", code=dossier.code))
+                return redirect(receipt)
             except Invalid as exc:
                 db.session.rollback()
                 errors = errors_by_path(exc.details)

@@ -1,0 +1,97 @@
+"""How many SQL statements the dossier use cases send: a submission, a claim and a completion of the khai sinh
+lifecycle, each as one request would run it (a fresh session, the user already read). Counts, not timings:
+bench/service_layer.py measured them; the bounds keep a lazy load or a stray flush from creeping back in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from app.dossiers import services
+from app.dossiers.attachments import reference, store_upload
+from app.extensions import db
+from app.models import HumanTask
+from tests.conftest import user
+from tests.samples import PDF_BYTES, start_data, task_data
+
+OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
+# Measured: submit 12, claim 3, complete 8–17 (17 for reception, which changes the status twice); 74 in all.
+# Before the eager loads: submit 16, claim 4, complete 18 on average, 104 in all.
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 13, 3, 18, 78
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def as_request(work: Callable[[], Any]) -> tuple[Any, list[str]]:
+    """Run `work` as a request would: nothing of earlier requests in the session's identity map, and what it
+    leaves pending written at the end (the request's commit does that)."""
+    db.session.expunge_all()
+    db.session.info.pop("motcua_calendars", None)
+    with counted() as seen:
+        result = work()
+        db.session.flush()
+    # A version's BPMN text is read once per process, when its specs are first parsed: not per request.
+    return result, [s for s in seen if "procedure_version.bpmn_files" not in s]
+
+
+def test_the_khai_sinh_lifecycle_sends_a_bounded_number_of_statements(db_session):
+    citizen = user("congdan")
+    data = start_data("khai-sinh", files_as=reference(store_upload(PDF_BYTES, "gcs.pdf", "application/pdf",
+                                                                   "giay_chung_sinh", citizen)))
+    db_session.flush()
+    dossier, submit = as_request(lambda: services.submit_dossier("1.001193", data, applicant=citizen))
+    dossier_id = dossier.id
+    assert len(submit) <= SUBMIT_MAX, submit
+    claims, completes = [], []
+    while True:
+        row = db_session.execute(select(HumanTask.id, HumanTask.role, HumanTask.form).where(
+            HumanTask.dossier_id == dossier_id, HumanTask.state == "ready")).first()
+        if row is None:
+            break
+        officer = user(OFFICERS[row.role])
+        _, claim = as_request(lambda: services.claim_task(row.id, officer))
+        _, complete = as_request(lambda: services.complete_task(row.id, officer, task_data("khai-sinh", row.form)))
+        claims.append(len(claim))
+        completes.append(len(complete))
+        assert len(claim) <= CLAIM_MAX, claim
+        assert len(complete) <= COMPLETE_MAX, "\n".join(s[:120] for s in complete)
+    assert len(completes) == 4  # the whole lifecycle ran: reception, appraisal, signature, result
+    assert db_session.get(type(dossier), dossier_id).status == 10
+    assert len(submit) + sum(claims) + sum(completes) <= LIFECYCLE_MAX
+
+
+def test_what_reception_marks_reaches_the_portal_in_the_same_transaction(db_session):
+    """The reception step is read once per transaction and dossier, and afresh once a step is completed: the
+    snapshot written when the dossier is received lists the components the officer just marked received."""
+    from app.models import PortalOutbox
+
+    citizen = user("congdan")
+    data = start_data("khai-sinh", files_as=reference(store_upload(PDF_BYTES, "gcs.pdf", "application/pdf",
+                                                                   "giay_chung_sinh", citizen)))
+    dossier = services.submit_dossier("1.001193", data, applicant=citizen)
+    task = db_session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "ready"))
+    officer = user(OFFICERS[task.role])
+    services.claim_task(task.id, officer)
+    services.complete_task(task.id, officer, task_data("khai-sinh", task.form))  # same transaction, no commit
+    snapshots = [row.payload for row in db_session.scalars(
+        select(PortalOutbox).where(PortalOutbox.dossier_id == dossier.id, PortalOutbox.kind == "dossier")
+        .order_by(PortalOutbox.id))]
+    submitted, received = snapshots[0], snapshots[-1]
+    assert received["trang_thai"] != 1
+    assert "GTTT" not in {c["ma"] for c in submitted["thanh_phan"]}  # given only at the counter, marked there
+    assert {"TK", "GCS", "GTTT"} <= {c["ma"] for c in received["thanh_phan"]}
