@@ -408,10 +408,14 @@ def pdf_metadata(pdf: bytes) -> str:
     """WeasyPrint compresses its object streams: inflate them and decode the UTF-16 metadata strings."""
     text = []
     for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
-        try:
-            text.append(zlib.decompress(match.group(1)).decode("latin-1"))
-        except zlib.error:
-            continue
+        # A compressed stream may itself end in a carriage return, which the pattern's optional \r takes:
+        # give it back before giving up on the stream (the metadata was otherwise lost once in a while).
+        for data in (match.group(1), match.group(1) + b"\r"):
+            try:
+                text.append(zlib.decompress(data).decode("latin-1"))
+                break
+            except zlib.error:
+                continue
     joined = "\n".join(text)
     decoded = [bytes.fromhex(h).decode("utf-16-be") for h in re.findall(r"<feff([0-9a-f]+)>", joined)]
     return joined + "\n" + "\n".join(decoded)
