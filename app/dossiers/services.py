@@ -287,9 +287,9 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         flag_modified(task, "data")  # a file reused from another dossier now names this one's copy
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = load_run(instance, bundle_for(version))
     fault: EngineError | None = None
     try:
+        run = load_run(instance, bundle_for(version))  # WorkflowFinished (a TaskNotReady) if it has finished
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)
     except TaskNotReady as exc:
