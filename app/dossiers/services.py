@@ -41,7 +41,7 @@ from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
-from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
+from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, task_data_in
 from app.extensions import db
 from app.identifiers import IdentifierError, parse_dossier_code
 from app.models import (
@@ -246,8 +246,7 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
     done = [c for c in calls if c.state == "done" and isinstance(declared.get(c.result_variable), dict)]
     if not done or task.state not in OPEN_TASK_STATES:
         return []
-    data = WorkflowRun.load(task.dossier.workflow.document, bundle_for(task.dossier.procedure_version)
-                            ).task_data(task.engine_task_id)
+    data = task_data_in(task.dossier.workflow.document, task.engine_task_id)  # read, not restored
     return [{"title": c.title, "variable": c.result_variable,
              **checked_result(declared[c.result_variable], data[c.result_variable], data)}
             for c in done if isinstance(data.get(c.result_variable), dict)]
