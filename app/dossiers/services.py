@@ -84,9 +84,19 @@ def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
     return procedure, procedure.current_version
 
 
-def validation_details(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
+def validation_details(version: ProcedureVersion, form: str | None, data: Any) -> dict[str, str]:
+    """The errors of `data` against the version's form `form` (no form: an empty object's schema). A deployed
+    version never changes under its content hash, so its form's validator is built once per process."""
+    schema = form_schema(version, form)
     cap = int(current_app.config["FORM_MAX_ITEMS"])
-    return {path_to_pointer(path): message for path, message in validate_data(schema, data, max_items=cap).items()}
+    errors = validate_data(schema, data, max_items=cap, cache_key=f"{version.content_hash}:{form or ''}")
+    return {path_to_pointer(path): message for path, message in errors.items()}
+
+
+def form_schema(version: ProcedureVersion, form: str | None) -> dict[str, Any]:
+    """The version's form `form`; a step without a form takes an empty object."""
+    schema: dict[str, Any] = version.forms.get(form or "", {"type": "object", "properties": {}})
+    return schema
 
 
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
@@ -98,7 +108,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
-    errors = validation_details(schema, data)
+    errors = validation_details(version, manifest["start_form"], data)
     if errors:
         raise Invalid(gettext("Tờ khai có thông tin chưa hợp lệ."), details=errors)
     agency = version.procedure.agency
@@ -233,9 +243,7 @@ def claim_task(task_id: int, user: User) -> HumanTask:
 
 
 def task_form_schema(task: HumanTask) -> dict[str, Any]:
-    version = task.dossier.procedure_version
-    schema: dict[str, Any] = version.forms.get(task.form or "", {"type": "object", "properties": {}})
-    return schema
+    return form_schema(task.dossier.procedure_version, task.form)
 
 
 def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, Any]]:
@@ -261,7 +269,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu biểu mẫu phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
-    errors = validation_details(task_form_schema(task), data)
+    errors = validation_details(task.dossier.procedure_version, task.form, data)
     if errors:
         raise Invalid(gettext("Biểu mẫu có thông tin chưa hợp lệ."), details=errors)
 

@@ -15,6 +15,7 @@ from sqlalchemy import event, select, text
 from app.dossiers import service_calls, services
 from app.dossiers.progress import bundle_for
 from app.dossiers.workflow_runs import WorkflowFinished, live_runs, load_run
+from app.eforms import validate
 from app.engine.live import LiveRuns
 from app.engine.runtime import is_compacted, task_data_in
 from app.extensions import db
@@ -215,3 +216,16 @@ def test_a_late_service_answer_for_a_finished_dossier_is_cancelled_with_a_note(d
                                                        AuditEvent.action == "service_late")).all()
     assert len(late) == 1 and late[0].task_title == "Tra cứu muộn"
     assert is_compacted(row(dossier_id).document)  # left as it was
+
+
+def test_a_deployed_form_s_validator_is_built_once_per_process(db_session: Any) -> None:
+    submitted(db_session)
+    step(db_session, submitted(db_session))  # each form used once: their validators exist now
+    before = validate.builds
+    second = submitted(db_session)
+    assert validate.builds == before  # the second submission built no validator
+    step(db_session, second)
+    assert validate.builds == before  # nor its first step's completion
+    with pytest.raises(services.Invalid):  # a cached validator still refuses what is wrong
+        services.submit_dossier("1.001193", {"me": "not an object"}, applicant=user("congdan"))
+    assert validate.builds == before
