@@ -87,7 +87,8 @@ def test_what_reception_marks_reaches_the_portal_in_the_same_transaction(db_sess
     task = db_session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "ready"))
     officer = user(OFFICERS[task.role])
     services.claim_task(task.id, officer)
-    services.complete_task(task.id, officer, task_data("khai-sinh", task.form))  # same transaction, no commit
+    services.complete_task(task.id, officer, task_data("khai-sinh", task.form))  # same transaction
+    db_session.commit()  # the outbox rows are written as the transaction commits
     snapshots = [row.payload for row in db_session.scalars(
         select(PortalOutbox).where(PortalOutbox.dossier_id == dossier.id, PortalOutbox.kind == "dossier")
         .order_by(PortalOutbox.id))]
