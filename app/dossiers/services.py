@@ -155,7 +155,6 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  note=N_("Nộp hồ sơ trực tuyến.") if channel == 2 else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
     db.session.add(submitted_event)
-    db.session.flush()
     events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
               "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
@@ -395,10 +394,13 @@ def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step
     if late:  # the platform's remark, in the reader's language
         note, params = ((N_("%(reason)s Trễ hạn bước xử lý."), {"reason": reason}) if reason
                         else (N_("Trễ hạn bước xử lý."), {}))
-    return AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
-                      action="returned" if reopened else "completed", task_title=task.title,
-                      outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
-                      note=note, note_params=params)
+    event = AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
+                       action="returned" if reopened else "completed", task_title=task.title,
+                       outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
+                       note=note)
+    if params is not None:  # else left out: NULL, and the INSERT has the columns of the step's other entries
+        event.note_params = params
+    return event
 
 
 def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[str, Any], step: StepResult) -> None:
