@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -227,17 +227,26 @@ def claim_task(task_id: int, user: User) -> HumanTask:
     if task.state == "claimed" and task.claimed_by_id == user.id:
         return task
     now = now_utc()
-    result = db.session.execute(
-        update(HumanTask)
-        .where(HumanTask.id == task.id, HumanTask.state == "ready")
-        .values(state="claimed", claimed_by_id=user.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    claim = (update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "ready")
+             .values(state="claimed", claimed_by_id=user.id, claimed_at=now))
+    entry = {"dossier_id": task.dossier_id, "at": now, "actor_id": user.id, "actor_name": user.full_name,
+             "action": "claimed", "outcome": "", "task_title": task.title, "status_from": None, "status_to": None,
+             "step_due_at": task.due_at, "note": ""}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement: the conditional UPDATE and, only if it took the task, its history entry.
+        claimed = claim.returning(HumanTask.id).cte("claimed")
+        columns = [getattr(AuditEvent, key) for key in entry]
+        values = [literal(value, type_=column.type) for value, column in zip(entry.values(), columns, strict=True)]
+        taken = db.session.execute(
+            insert(AuditEvent).from_select(list(entry), select(*values).select_from(claimed))
+            .returning(AuditEvent.id)).first() is not None
+    else:
+        taken = db.session.execute(claim.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+        if taken:
+            db.session.add(AuditEvent(**entry))
+    if not taken:
         raise Conflict(gettext("Công việc này đã được người khác nhận hoặc đã hoàn thành."), code="task_taken")
     _mirror(task, state="claimed", claimed_by_id=user.id, claimed_at=now)
-    db.session.add(AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
-                              action="claimed", task_title=task.title, step_due_at=task.due_at))
     return task
 
 

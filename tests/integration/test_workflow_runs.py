@@ -229,3 +229,29 @@ def test_a_deployed_form_s_validator_is_built_once_per_process(db_session: Any) 
     with pytest.raises(services.Invalid):  # a cached validator still refuses what is wrong
         services.submit_dossier("1.001193", {"me": "not an object"}, applicant=user("congdan"))
     assert validate.builds == before
+
+
+def test_a_claim_writes_its_history_entry_only_when_it_takes_the_task(db_session: Any) -> None:
+    dossier_id = submitted(db_session)
+    task = ready(dossier_id)
+    assert task is not None
+
+    def claims() -> list[AuditEvent]:
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.dossier_id == dossier_id,
+                                                                AuditEvent.action == "claimed")))
+
+    services.claim_task(task.id, user("tiepnhan"))
+    db_session.commit()
+    [entry] = claims()
+    assert (entry.actor_id, entry.actor_name, entry.task_title) == (
+        user("tiepnhan").id, user("tiepnhan").full_name, task.title)
+    assert entry.step_due_at == task.due_at and entry.note == "" and entry.note_params is None
+    # Taken by someone else meanwhile: the claim is refused and writes nothing.
+    db.session.execute(text("UPDATE human_task SET claimed_by_id = :other WHERE id = :id"),
+                       {"other": user("hotich").id, "id": task.id})
+    db_session.commit()
+    db_session.expire_all()
+    with pytest.raises(services.Conflict):
+        services.claim_task(task.id, user("tiepnhan"))
+    db_session.rollback()
+    assert len(claims()) == 1
