@@ -295,7 +295,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
-    step_completed(task.dossier)
+    step_completed(task.dossier, task)
 
     dossier = task.dossier
     if claim_references(task_form_schema(task), data, user, dossier, may_view):
