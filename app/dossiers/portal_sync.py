@@ -169,7 +169,7 @@ def _write_staged(session: Session) -> None:
         return
     rows: dict[int, list[PortalOutbox]] = {}
     now = now_utc()
-    for dossier_id, (dossier, recorded) in staged.items():
+    for dossier_id, (dossier, recorded) in sorted(staged.items(), key=lambda item: item[0]):  # one lock order
         snapshots = [payload for kind, payload in recorded if kind == "dossier"]
         if snapshots:
             last = session.execute(
