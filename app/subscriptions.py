@@ -19,7 +19,7 @@ from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
 from app.jobs import service_calls as service_call_jobs
-from app.jobs.queue import QUEUE_NOTIFICATIONS, enqueue_after_commit
+from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from connectors.registry import Registry
 
@@ -47,8 +47,8 @@ def refund_if_refused(*, dossier: Any, new: int, **_: Any) -> None:
 
 def notify_applicant(*, dossier: Any, event: Any, **_: Any) -> None:
     """The applicant hears of the submission and of every status change (email, SMS), after commit."""
-    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, event.id,
-                         job_id=f"notify-{dossier.id}-{event.id}")
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, IdOf(event),
+                         job_id=(f"notify-{dossier.id}-", IdOf(event)))
 
 
 def schedule_service_calls(*, calls: Sequence[Any], **_: Any) -> None:

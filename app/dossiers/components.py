@@ -78,9 +78,19 @@ def _read_in_this_transaction() -> dict[int, HumanTask | None]:
     return memo
 
 
-def step_completed(dossier: Dossier) -> None:
-    """A step of the dossier was completed in this transaction: its reception step is read afresh."""
-    _read_in_this_transaction().pop(dossier.id, None)
+def step_completed(dossier: Dossier, task: HumanTask | None = None) -> None:
+    """A step of the dossier was completed in this transaction: its reception step is read afresh, unless the
+    completed step (`task`, completed just now) receives the dossier: then it is the last one, nothing to read."""
+    memo = _read_in_this_transaction()
+    memo.pop(dossier.id, None)
+    if task is not None and task.state == "completed" and task.spec_name in _receiving(dossier):
+        memo[dossier.id] = task
+
+
+def _receiving(dossier: Dossier) -> list[str]:
+    """The names of the procedure's steps that receive the dossier."""
+    return [name for name, info in (dossier.procedure_version.tasks or {}).items()
+            if str((info.get("properties") or {}).get("receivesDossier", "")).lower() == "true"]
 
 
 def dossier_created(dossier: Dossier) -> None:
@@ -90,8 +100,7 @@ def dossier_created(dossier: Dossier) -> None:
 
 def _reception(dossier: Dossier) -> HumanTask | None:
     """The last completed step that received the dossier (its form holds the checklist)."""
-    receiving = [name for name, info in (dossier.procedure_version.tasks or {}).items()
-                 if str((info.get("properties") or {}).get("receivesDossier", "")).lower() == "true"]
+    receiving = _receiving(dossier)
     if not receiving:
         return None
     memo = _read_in_this_transaction()

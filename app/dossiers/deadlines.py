@@ -3,6 +3,7 @@ receipt in the procedure's unit, the rule in words, the dossier code from a per-
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -25,25 +26,51 @@ from app.extensions import db
 from app.identifiers import IdentifierError, format_dossier_code
 from app.models import Agency, CalendarDay, DossierCounter
 
+Overrides = tuple[tuple[date, bool, str], ...]
+_OVERRIDES = "motcua_calendar_rows"  # app.extensions: {agency id: (calendar_version, its calendar rows)}
+_OVERRIDES_LOCK = threading.Lock()
+
+
+def _kept_overrides() -> dict[int, tuple[int, Overrides]] | None:
+    """Per app and process: an agency's calendar rows as of its calendar_version, which triggers set anew (from a
+    sequence, never twice the same) on every change of its rows or the nation-wide ones, so a request whose
+    agency row was read anyway reads no calendar rows. PostgreSQL only (elsewhere a version can repeat)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if db.engine.dialect.name != "postgresql":
+        return None
+    kept: dict[int, tuple[int, Overrides]] = app.extensions.setdefault(_OVERRIDES, {})
+    return kept
+
 
 def calendar_for(agency: Agency) -> WorkingCalendar:
-    """The agency's calendar; read once per session (a request), built once per process for equal inputs."""
+    """The agency's calendar; read once per session (a request), its rows once per process and calendar version,
+    built once per process for equal inputs."""
     cache: dict[int, WorkingCalendar] = db.session.info.setdefault("motcua_calendars", {})
     if agency.id in cache:
         return cache[agency.id]
-    rows = db.session.scalars(
-        select(CalendarDay).where(or_(CalendarDay.agency_id.is_(None), CalendarDay.agency_id == agency.id))
-    ).all()
-    # An agency's own row wins over a nation-wide one for the same day.
-    by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
-    overrides = tuple(sorted((r.day, r.working, r.note) for r in by_day.values()))
+    version = agency.calendar_version
+    everything = _kept_overrides()
+    with _OVERRIDES_LOCK:
+        kept = everything.get(agency.id) if everything is not None else None
+    if kept is not None and kept[0] == version:
+        overrides = kept[1]
+    else:
+        rows = db.session.scalars(
+            select(CalendarDay).where(or_(CalendarDay.agency_id.is_(None), CalendarDay.agency_id == agency.id))
+        ).all()
+        # An agency's own row wins over a nation-wide one for the same day.
+        by_day = {r.day: r for r in sorted(rows, key=lambda r: r.agency_id is not None)}
+        overrides = tuple(sorted((r.day, r.working, r.note) for r in by_day.values()))
+        if everything is not None and version is not None:
+            with _OVERRIDES_LOCK:
+                everything[agency.id] = (version, overrides)
     periods = tuple((a, b) for a, b in agency.office_hours) if agency.office_hours else None
     cache[agency.id] = _calendar(overrides, periods, current_app.config["TIMEZONE"])
     return cache[agency.id]
 
 
 @lru_cache(maxsize=128)
-def _calendar(overrides: tuple[tuple[date, bool, str], ...], periods: tuple[tuple[str, str], ...] | None,
+def _calendar(overrides: Overrides, periods: tuple[tuple[str, str], ...] | None,
               tz: str) -> WorkingCalendar:
     """Building the holiday table costs milliseconds; the same calendar serves every request that shares it."""
     hours = OfficeHours()

@@ -2,8 +2,9 @@
 
 Every status change of a dossier writes, in the transaction that made it, a full snapshot of the dossier
 (kind "dossier", carrying ``phien_ban`` = the dossier's new ``portal_version``); every finished step writes
-one process step (kind "step"). A job per dossier then sends the dossier's unsent rows strictly in id
-order, one at a time, stamping ``sent_at`` after each accepted one:
+one process step (kind "step"). The rows are taken when recorded and written together as the transaction
+commits (one version update or row lock and one insert per dossier). A job per dossier then sends the
+dossier's unsent rows strictly in id order, one at a time, stamping ``sent_at`` after each accepted one:
 
 - a transient failure (portal down, timeout, busy) records the error on that row, stops (the rows behind
   it wait: the portal must never see version 5 before version 4), and schedules a retry with the pauses
@@ -31,7 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.dossiers import events
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 PUSH_DOSSIER = "portal.push_dossier"
 PUSH_STEP = "portal.push_step"
+_STAGED = "motcua_portal_rows"  # session.info: {dossier id: (dossier, [(kind, payload)])} owed by this transaction
 _DEFAULT_DELAY = 60.0  # when SERVICE_CALL_DELAYS is empty
 _SLACK = timedelta(seconds=1)  # a retry time this close counts as due (clocks of workers differ a little)
 
@@ -125,37 +128,21 @@ def _ensure_id(dossier: Dossier) -> int:
     return dossier.id
 
 
-def _add(dossier_id: int, kind: str, payload: dict[str, Any]) -> PortalOutbox:
-    row = PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=now_utc(), attempts=0,
-                       last_error="")
-    db.session.add(row)
-    db.session.flush()
-    if configured():  # otherwise the job would do nothing: the row waits for `flask portal resend`
-        events.publish(events.portal_update_owed, dossier_id=dossier_id, job_id=f"portal-{dossier_id}-{row.id}")
-    return row
+def _stage(dossier: Dossier, kind: str, payload: dict[str, Any]) -> None:
+    """Keep a row for the end of the transaction (`_write_staged`), in the order recorded."""
+    staged: dict[int, tuple[Dossier, list[tuple[str, dict[str, Any]]]]] = db.session.info.setdefault(_STAGED, {})
+    staged.setdefault(_ensure_id(dossier), (dossier, []))[1].append((kind, payload))
 
 
 def record_dossier(dossier: Dossier) -> None:
-    """Queue a snapshot of the dossier for the national portal (called on every status change)."""
-    dossier_id = _ensure_id(dossier)
-    # Atomic and row-locking: two transactions changing the same dossier never share a version, and the
-    # later one's row also gets the higher id.
-    version = db.session.execute(
-        update(Dossier).where(Dossier.id == dossier_id)
-        .values(portal_version=Dossier.portal_version + 1)
-        .returning(Dossier.portal_version)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    set_committed_value(dossier, "portal_version", version)
-    _add(dossier_id, "dossier", snapshot(dossier, version))
+    """Queue a snapshot of the dossier for the national portal (called on every status change): taken now,
+    written with its version when the transaction commits."""
+    _stage(dossier, "dossier", snapshot(dossier, 0))
 
 
 def record_step(dossier: Dossier, title: str, actor: User | None, started_at: datetime | None,
                 finished_at: datetime, due_at: datetime | None) -> None:
-    """Queue one finished process step of the dossier for the national portal."""
-    dossier_id = _ensure_id(dossier)
-    # The same row lock as a snapshot takes: a step is never committed behind a later version already sent.
-    lock(Dossier, dossier_id)
+    """Queue one finished process step of the dossier for the national portal (written at commit)."""
     step = {
         # Stable across retries (it is stored), unique per step: the portal deduplicates on it.
         "ma_buoc": f"{dossier.code}-{uuid.uuid4().hex[:12]}",
@@ -168,7 +155,47 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
         "bat_dau": _date(started_at),
         "han_xu_ly": _date(due_at),
     }
-    _add(dossier_id, "step", {"ma_ho_so": dossier.code, "buoc": step})
+    _stage(dossier, "step", {"ma_ho_so": dossier.code, "buoc": step})
+
+
+@event.listens_for(Session, "before_commit")
+def _write_staged(session: Session) -> None:
+    """The transaction's outbox rows, per dossier in the order recorded, written once as it commits: the
+    dossier's row is locked (by the version update when it has snapshots: the atomic increment gives them
+    consecutive versions, and two transactions changing the same dossier never share one; the later one's
+    rows also get the higher ids), its rows inserted together, and one sending job owed for them."""
+    staged: dict[int, tuple[Dossier, list[tuple[str, dict[str, Any]]]]] = session.info.pop(_STAGED, None) or {}
+    if not staged:
+        return
+    rows: dict[int, list[PortalOutbox]] = {}
+    now = now_utc()
+    for dossier_id, (dossier, recorded) in sorted(staged.items(), key=lambda item: item[0]):  # one lock order
+        snapshots = [payload for kind, payload in recorded if kind == "dossier"]
+        if snapshots:
+            last = session.execute(
+                update(Dossier).where(Dossier.id == dossier_id)
+                .values(portal_version=Dossier.portal_version + len(snapshots))
+                .returning(Dossier.portal_version)
+                .execution_options(synchronize_session=False)
+            ).scalar_one()
+            set_committed_value(dossier, "portal_version", last)
+            for number, payload in enumerate(snapshots, start=last - len(snapshots) + 1):
+                payload["phien_ban"] = number
+        else:
+            lock(Dossier, dossier_id)
+        rows[dossier_id] = [PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=now,
+                                         attempts=0, last_error="") for kind, payload in recorded]
+        session.add_all(rows[dossier_id])
+    session.flush()
+    if configured():  # otherwise the job would do nothing: the rows wait for `flask portal resend`
+        for dossier_id, written in rows.items():
+            events.publish(events.portal_update_owed, dossier_id=dossier_id,
+                           job_id=f"portal-{dossier_id}-{written[-1].id}")
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_staged(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_STAGED, None)
 
 
 # ---------------------------------------------------------------- phases of the sending job

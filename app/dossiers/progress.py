@@ -66,9 +66,9 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         dossier_id=dossier.id, actor_id=actor.id if actor else None,
         actor_name=actor.full_name if actor else "", action="status",
         task_title=task_title, status_from=old, status_to=status, note=note, at=at,
+        outcome="",  # given, not left to the column defaults: inserted in one batch with the step's entry
     )
-    db.session.add(event)
-    db.session.flush()
+    db.session.add(event)  # inserted with the step's other rows (a job that needs its id reads it at commit)
     events.publish(events.status_changed, dossier=dossier, old=old, new=status, actor=actor, event=event)
 
 

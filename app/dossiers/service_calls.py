@@ -32,7 +32,7 @@ from app.dossiers.access import may_operate as may_operate
 from app.dossiers.clock import now_utc, retry_delays
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import OPEN_CALL_STATES, apply_step, bundle_for, report_engine_fault
-from app.dossiers.workflow_runs import load_run, save_run
+from app.dossiers.workflow_runs import WorkflowFinished, load_run, save_run
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
 from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
@@ -136,10 +136,17 @@ def feed(call_id: int, move: Move, settle: Settle) -> str:
     dossier: Dossier = call.dossier
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = load_run(instance, bundle_for(version))
     fault: EngineError | None = None
     try:
+        run = load_run(instance, bundle_for(version))
         step = move(run, call)
+    except WorkflowFinished:
+        # The answer came after the workflow finished (its document is compacted): nothing waits for it.
+        if call.state in OPEN_CALL_STATES:
+            call.state, call.finished_at, call.next_attempt_at = "cancelled", now_utc(), None
+            _audit(call, "service_late", N_("Kết quả của «%(step)s» đến sau khi hồ sơ đã kết thúc; không còn bước "
+                                            "nào chờ kết quả này."), step=call.title)
+        return "cancelled"
     except TaskNotReady:
         # The workflow no longer waits here (it moved on, or this call was already answered).
         if call.state in OPEN_CALL_STATES:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, literal, or_, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -41,7 +41,7 @@ from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
-from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
+from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, task_data_in
 from app.extensions import db
 from app.identifiers import IdentifierError, parse_dossier_code
 from app.models import (
@@ -84,9 +84,19 @@ def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
     return procedure, procedure.current_version
 
 
-def validation_details(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
+def validation_details(version: ProcedureVersion, form: str | None, data: Any) -> dict[str, str]:
+    """The errors of `data` against the version's form `form` (no form: an empty object's schema). A deployed
+    version never changes under its content hash, so its form's validator is built once per process."""
+    schema = form_schema(version, form)
     cap = int(current_app.config["FORM_MAX_ITEMS"])
-    return {path_to_pointer(path): message for path, message in validate_data(schema, data, max_items=cap).items()}
+    errors = validate_data(schema, data, max_items=cap, cache_key=f"{version.content_hash}:{form or ''}")
+    return {path_to_pointer(path): message for path, message in errors.items()}
+
+
+def form_schema(version: ProcedureVersion, form: str | None) -> dict[str, Any]:
+    """The version's form `form`; a step without a form takes an empty object."""
+    schema: dict[str, Any] = version.forms.get(form or "", {"type": "object", "properties": {}})
+    return schema
 
 
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
@@ -98,7 +108,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
-    errors = validation_details(schema, data)
+    errors = validation_details(version, manifest["start_form"], data)
     if errors:
         raise Invalid(gettext("Tờ khai có thông tin chưa hợp lệ."), details=errors)
     agency = version.procedure.agency
@@ -145,7 +155,6 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  note=N_("Nộp hồ sơ trực tuyến.") if channel == 2 else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
     db.session.add(submitted_event)
-    db.session.flush()
     events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
               "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
@@ -218,24 +227,31 @@ def claim_task(task_id: int, user: User) -> HumanTask:
     if task.state == "claimed" and task.claimed_by_id == user.id:
         return task
     now = now_utc()
-    result = db.session.execute(
-        update(HumanTask)
-        .where(HumanTask.id == task.id, HumanTask.state == "ready")
-        .values(state="claimed", claimed_by_id=user.id, claimed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    claim = (update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "ready")
+             .values(state="claimed", claimed_by_id=user.id, claimed_at=now))
+    entry = {"dossier_id": task.dossier_id, "at": now, "actor_id": user.id, "actor_name": user.full_name,
+             "action": "claimed", "outcome": "", "task_title": task.title, "status_from": None, "status_to": None,
+             "step_due_at": task.due_at, "note": ""}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # One statement: the conditional UPDATE and, only if it took the task, its history entry.
+        claimed = claim.returning(HumanTask.id).cte("claimed")
+        columns = [getattr(AuditEvent, key) for key in entry]
+        values = [literal(value, type_=column.type) for value, column in zip(entry.values(), columns, strict=True)]
+        taken = db.session.execute(
+            insert(AuditEvent).from_select(list(entry), select(*values).select_from(claimed))
+            .returning(AuditEvent.id)).first() is not None
+    else:
+        taken = db.session.execute(claim.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
+        if taken:
+            db.session.add(AuditEvent(**entry))
+    if not taken:
         raise Conflict(gettext("Công việc này đã được người khác nhận hoặc đã hoàn thành."), code="task_taken")
     _mirror(task, state="claimed", claimed_by_id=user.id, claimed_at=now)
-    db.session.add(AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
-                              action="claimed", task_title=task.title, step_due_at=task.due_at))
     return task
 
 
 def task_form_schema(task: HumanTask) -> dict[str, Any]:
-    version = task.dossier.procedure_version
-    schema: dict[str, Any] = version.forms.get(task.form or "", {"type": "object", "properties": {}})
-    return schema
+    return form_schema(task.dossier.procedure_version, task.form)
 
 
 def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, Any]]:
@@ -246,8 +262,7 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
     done = [c for c in calls if c.state == "done" and isinstance(declared.get(c.result_variable), dict)]
     if not done or task.state not in OPEN_TASK_STATES:
         return []
-    data = WorkflowRun.load(task.dossier.workflow.document, bundle_for(task.dossier.procedure_version)
-                            ).task_data(task.engine_task_id)
+    data = task_data_in(task.dossier.workflow.document, task.engine_task_id)  # read, not restored
     return [{"title": c.title, "variable": c.result_variable,
              **checked_result(declared[c.result_variable], data[c.result_variable], data)}
             for c in done if isinstance(data.get(c.result_variable), dict)]
@@ -262,7 +277,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu biểu mẫu phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
-    errors = validation_details(task_form_schema(task), data)
+    errors = validation_details(task.dossier.procedure_version, task.form, data)
     if errors:
         raise Invalid(gettext("Biểu mẫu có thông tin chưa hợp lệ."), details=errors)
 
@@ -280,16 +295,16 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
     _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
-    step_completed(task.dossier)
+    step_completed(task.dossier, task)
 
     dossier = task.dossier
     if claim_references(task_form_schema(task), data, user, dossier, may_view):
         flag_modified(task, "data")  # a file reused from another dossier now names this one's copy
     version = dossier.procedure_version
     instance = dossier.workflow
-    run = load_run(instance, bundle_for(version))
     fault: EngineError | None = None
     try:
+        run = load_run(instance, bundle_for(version))  # WorkflowFinished (a TaskNotReady) if it has finished
         props = version.tasks.get(task.spec_name, {}).get("properties", {})
         step = run.complete(task.engine_task_id, data)
     except TaskNotReady as exc:
@@ -388,10 +403,13 @@ def _completion_event(task: HumanTask, user: User, data: Mapping[str, Any], step
     if late:  # the platform's remark, in the reader's language
         note, params = ((N_("%(reason)s Trễ hạn bước xử lý."), {"reason": reason}) if reason
                         else (N_("Trễ hạn bước xử lý."), {}))
-    return AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
-                      action="returned" if reopened else "completed", task_title=task.title,
-                      outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
-                      note=note, note_params=params)
+    event = AuditEvent(dossier_id=task.dossier_id, actor_id=user.id, actor_name=user.full_name,
+                       action="returned" if reopened else "completed", task_title=task.title,
+                       outcome=_outcome(version, task, data, reopened)[:255], step_due_at=task.due_at, at=at,
+                       note=note)
+    if params is not None:  # else left out: NULL, and the INSERT has the columns of the step's other entries
+        event.note_params = params
+    return event
 
 
 def _check_reception(task: HumanTask, props: Mapping[str, Any], data: Mapping[str, Any], step: StepResult) -> None:

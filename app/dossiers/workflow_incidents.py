@@ -22,7 +22,7 @@ from app.dossiers.access import may_operate
 from app.dossiers.clock import now_utc
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import apply_step, bundle_for
-from app.dossiers.workflow_runs import load_run, save_run
+from app.dossiers.workflow_runs import WorkflowFinished, load_run, save_run
 from app.engine.runtime import EngineError
 from app.extensions import db
 from app.models import AuditEvent, Dossier, User
@@ -102,7 +102,13 @@ def retry(incident_id: int, user: User, repair: Mapping[str, Any] | None = None)
                               note=N_("Chạy lại bước «%(step)s» (lần %(round)s)."),
                               note_params={"step": incident.task_title, "round": incident.attempts + 1},
                               at=now_utc()))
-    run = load_run(instance, bundle_for(version))
+    try:
+        run = load_run(instance, bundle_for(version))
+    except WorkflowFinished:
+        # The workflow finished since (another retry, another branch): nothing is left to run again.
+        incident.state, incident.resolved_at, incident.resolved_by_id = "resolved", now_utc(), user.id
+        _flush()
+        return incident
     try:
         step = run.retry(repair)
     except EngineError as exc:

@@ -5,6 +5,9 @@ Two calls, where a step reads and where it writes the workflow: `load_run(instan
 `save_run(instance, run, completed)`. A saved run is kept again only after its transaction commits, under the row
 version that commit wrote (noted after each flush, when the version is known); any rollback, savepoints
 included, forgets it. The session events below are the one place that happens.
+
+A finished workflow is saved in its compact form (`compact_document`) and never kept: a closed dossier's row
+stays small, and loading it raises WorkflowFinished (nothing in it waits any more).
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from app.engine.live import Key, LiveRuns
-from app.engine.runtime import SpecBundle, WorkflowRun
+from app.engine.runtime import SpecBundle, TaskNotReady, WorkflowRun, is_compacted
 from app.extensions import db
 from app.models import WorkflowInstance
 
 _EXTENSION = "motcua_live_runs"  # app.extensions: this process's kept runs, for this app
 _STAGED = "motcua_saved_runs"  # session.info: the runs saved in the transaction under way
+
+
+class WorkflowFinished(TaskNotReady):
+    """The dossier's workflow finished and was compacted: nothing in it waits for a person or a service."""
 
 
 @dataclass
@@ -45,20 +52,33 @@ def live_runs() -> LiveRuns:
 
 
 def load_run(instance: WorkflowInstance, bundle: SpecBundle) -> WorkflowRun:
-    """The workflow as the row just read holds it: the kept run of exactly that row version, or its document."""
+    """The workflow as the row just read holds it: the kept run of exactly that row version, or its document.
+
+    WorkflowFinished for a compacted (finished) workflow: it no longer runs."""
     if instance.id is not None and instance.version is not None:
         run = live_runs().take((instance.id, instance.version))
-        if run is not None:
+        if run is not None:  # never a finished one: those are not kept
             return run
+    if is_compacted(instance.document):
+        raise WorkflowFinished(f"workflow {instance.id} finished")
     return WorkflowRun.load(instance.document, bundle)
 
 
 def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> WorkflowInstance:
-    """Write the run's document into the row; the run is kept for the next step once this transaction commits."""
+    """Write the run's document into the row; the run is kept for the next step once this transaction commits.
+
+    A workflow that finished is written in its compact form and not kept (nothing will run it again)."""
+    staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
+    if completed and run.is_completed():
+        instance.document = run.compact_document()
+        instance.completed = True
+        staged.pop(id(instance), None)  # an earlier save of this transaction must not be kept either
+        if instance.id is not None:
+            live_runs().discard(instance.id)
+        return instance
     document = run.document()
     instance.document = document
     instance.completed = completed
-    staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
     staged[id(instance)] = _Saved(instance, run, document, live_runs())
     return instance
 

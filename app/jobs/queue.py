@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
@@ -35,14 +35,44 @@ class PendingJob:
     retry: bool = True  # let the queue try again on an exception (jobs that schedule their own retries say no)
 
 
+@dataclass(frozen=True)
+class IdOf:
+    """The id of a row not flushed yet, as a job's argument or part of its id: read as the transaction commits
+    (so the caller need not flush just to learn it, and the rows of a step are inserted together)."""
+
+    row: Any
+
+
+JobId = str | tuple[str | IdOf, ...] | None  # a tuple is joined once its IdOf parts are known
+
+
 def enqueue_after_commit(session: Session | Any, queue_name: str, func: Callable[..., Any], *args: Any,
-                         job_id: str | None = None, delay: float = 0.0, retry: bool = True) -> None:
+                         job_id: JobId = None, delay: float = 0.0, retry: bool = True) -> None:
     """Remember a job on the session; it is dispatched when (and only if) the session commits."""
     for arg in args:
-        if not isinstance(arg, int | str | float | bool | None):
+        if not isinstance(arg, int | str | float | bool | None | IdOf):
             raise TypeError("jobs take ids and plain values, never objects")
     pending: list[PendingJob] = session.info.setdefault(_PENDING_KEY, [])
-    pending.append(PendingJob(queue_name, f"{func.__module__}.{func.__qualname__}", args, job_id, delay, retry))
+    pending.append(PendingJob(queue_name, f"{func.__module__}.{func.__qualname__}", args,
+                              job_id, delay, retry))  # type: ignore[arg-type]  # IdOf resolved before commit
+
+
+def _known(value: Any) -> Any:
+    return value.row.id if isinstance(value, IdOf) else value
+
+
+@event.listens_for(Session, "before_commit")
+def _resolve_ids(session: Session) -> None:
+    """The ids the pending jobs wait for, once the rows are flushed (the commit would flush them anyway)."""
+    pending: list[PendingJob] = session.info.get(_PENDING_KEY) or []
+    if not any(isinstance(job.job_id, tuple) or any(isinstance(a, IdOf) for a in job.args) for job in pending):
+        return
+    session.flush()
+    for index, job in enumerate(pending):
+        job_id: Any = job.job_id
+        if isinstance(job_id, tuple):
+            job_id = "".join(str(_known(part)) for part in job_id)
+        pending[index] = replace(job, args=tuple(_known(a) for a in job.args), job_id=job_id)
 
 
 @event.listens_for(Session, "after_commit")

@@ -22,6 +22,9 @@ class Agency(db.Model):  # type: ignore[name-defined]
     address: Mapped[str] = mapped_column(String(255), default="")
     # [["07:00","11:30"],["13:30","17:00"]]; None = the national default office hours.
     office_hours: Mapped[list[list[str]] | None] = mapped_column(JsonDoc, nullable=True)
+    # Incremented by database triggers on every change of the agency's calendar rows or the nation-wide ones
+    # (migration 0011_speed2): a process keeps calendars under it (app.dossiers.deadlines.calendar_for).
+    calendar_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CalendarDay(db.Model):  # type: ignore[name-defined]

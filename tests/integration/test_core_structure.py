@@ -42,7 +42,8 @@ def no_commit() -> Iterator[None]:
 
 
 def outbox(dossier: Dossier) -> list[PortalOutbox]:
-    return list(db.session.scalars(select(PortalOutbox).where(PortalOutbox.dossier_id == dossier.id)))
+    return list(db.session.scalars(select(PortalOutbox).where(PortalOutbox.dossier_id == dossier.id)
+                                   .order_by(PortalOutbox.id)))
 
 
 def refunds(payment: Payment) -> list[Refund]:

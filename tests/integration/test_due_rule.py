@@ -56,3 +56,41 @@ def test_monday_1536_khai_sinh_is_due_tuesday_as_page_and_receipt_say(client, db
     receipt = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}/bien-nhan").data)
     assert receipt.get_element_by_id("due-date").text_content().strip() == "17:00 17/11/2026"
     assert rule.text in " ".join(receipt.get_element_by_id("processing-time").text_content().split())
+
+
+def test_a_kept_calendar_is_read_again_once_its_rows_change(app, db_session):
+    from datetime import date
+
+    from sqlalchemy import event, text
+
+    from app.dossiers.deadlines import calendar_for
+    from app.extensions import db
+    from app.models import Agency
+
+    agency_id = find_procedure("1.001193")[1].procedure.agency_id
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM calendar_day" in statement:
+            reads.append(statement)
+
+    def calendar():
+        db.session.expire_all()  # a new request
+        db.session.info.pop("motcua_calendars", None)
+        return calendar_for(db.session.get(Agency, agency_id))
+
+    wednesday = date(2026, 11, 18)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert calendar().is_working_day(wednesday)
+        before = len(reads)
+        assert calendar().is_working_day(wednesday) and len(reads) == before  # kept: no calendar rows read
+        # A nation-wide day off written straight into the table, as an operator would.
+        db.session.execute(text("INSERT INTO calendar_day (agency_id, day, working, note) "
+                                "VALUES (NULL, :day, false, 'Nghỉ bù')"), {"day": wednesday})
+        assert not calendar().is_working_day(wednesday) and len(reads) == before + 1
+        assert not calendar().is_working_day(wednesday) and len(reads) == before + 1
+        db.session.execute(text("DELETE FROM calendar_day WHERE day = :day"), {"day": wednesday})
+        assert calendar().is_working_day(wednesday) and len(reads) == before + 2
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)

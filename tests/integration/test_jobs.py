@@ -100,3 +100,26 @@ def test_a_delayed_job_waits_in_the_rq_scheduler():
     assert queue.count == 0  # not runnable yet
     assert ScheduledJobRegistry(queue=queue).get_job_ids() == [f"{name}-1"]
     ScheduledJobRegistry(queue=queue).remove(f"{name}-1", delete_job=True)
+
+
+def test_a_job_waiting_for_an_unflushed_row_s_id_gets_it_at_commit(db_session, jobs):
+    from app.jobs.queue import IdOf, enqueue_after_commit
+    from app.jobs.tasks import notify_status_change
+    from app.models import AuditEvent, Dossier
+
+    dossier_id = db.session.scalar(select(Dossier.id).limit(1))
+    if dossier_id is None:
+        from app.dossiers.services import submit_dossier
+
+        dossier_id = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
+                                    applicant=user("congdan")).id
+        db_session.commit()
+        jobs.jobs.clear()
+    event = AuditEvent(dossier_id=dossier_id, actor_name="", action="status", status_from=1, status_to=2)
+    db.session.add(event)
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier_id, IdOf(event),
+                         job_id=(f"notify-{dossier_id}-", IdOf(event)))
+    assert event.id is None  # nothing was flushed for it
+    db_session.commit()
+    [job] = jobs.jobs
+    assert job.args == (dossier_id, event.id) and job.job_id == f"notify-{dossier_id}-{event.id}"

@@ -102,6 +102,27 @@ def test_lookup_runs_after_commit_and_its_result_reaches_the_officer(client, db_
     assert lookups_sent(sandbox) == 1
 
 
+def test_lookup_results_read_from_the_document_match_the_restored_workflow(client, db_session, jobs, registry,
+                                                                          sandbox):
+    from app.dossiers import services
+    from app.dossiers.lookups import checked_result
+
+    dossier = submit_with_mother(db_session)
+    assert run_jobs(jobs) == ["done"]
+    db.session.refresh(dossier.workflow)
+    task = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
+                                                     HumanTask.title == "Tiếp nhận hồ sơ"))
+    shown = services.lookup_results(task, list(calls(dossier)))
+    # What the same task's data gives when the whole workflow is restored, as before.
+    data = workflow_data(dossier, "Tiếp nhận hồ sơ")
+    declared = dossier.procedure_version.manifest["lookup_results"]
+    expected = [{"title": c.title, "variable": c.result_variable,
+                 **checked_result(declared[c.result_variable], data[c.result_variable], data)}
+                for c in calls(dossier) if c.state == "done"]
+    assert shown == expected and shown and shown[0]["variable"] == "tra_cuu_me"
+    assert "Trần Thị Bình" in repr(shown)
+
+
 def test_not_found_is_caught_by_the_boundary_and_reception_sees_why(client, db_session, jobs, registry, sandbox):
     dossier = submit_with_mother(db_session, {"so_dinh_danh": MOTHER_ID, "ho_ten": "Trần Thị Bính"})
     assert run_jobs(jobs) == ["caught"]

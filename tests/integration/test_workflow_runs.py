@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, text
 
-from app.dossiers import services
-from app.dossiers.workflow_runs import live_runs
+from app.dossiers import service_calls, services
+from app.dossiers.progress import bundle_for
+from app.dossiers.workflow_runs import WorkflowFinished, live_runs, load_run
+from app.eforms import validate
 from app.engine.live import LiveRuns
-from app.engine.runtime import task_data_in
+from app.engine.runtime import is_compacted, task_data_in
 from app.extensions import db
-from app.models import AuditEvent, Dossier, HumanTask, WorkflowInstance
-from tests.conftest import user
+from app.models import AuditEvent, Dossier, HumanTask, ServiceCall, WorkflowInstance
+from tests.conftest import login, user
 from tests.samples import start_data, task_data, with_stored_uploads
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
@@ -78,9 +81,10 @@ def test_each_step_takes_the_run_its_own_commit_kept(db_session: Any) -> None:
     titles = []
     while (title := step(db_session, dossier_id)) is not None:
         titles.append(title)
-        assert kept(dossier_id)
-    assert runs.misses == misses  # no step reloaded the document
-    assert runs.hits - hits == 2 * len(titles)  # each step, and each check here
+        # Kept while the workflow runs; a finished one is stored compact and never kept.
+        assert kept(dossier_id) is not row(dossier_id).completed
+    assert runs.misses == misses + 1  # no step reloaded the document (the one miss: the check after the last)
+    assert runs.hits - hits == 2 * len(titles) - 1  # each step, and each check here but the last
     assert row(dossier_id).completed and titles[-1] == "Trả kết quả"
     assert db.session.get(Dossier, dossier_id).status == 10
 
@@ -165,3 +169,89 @@ def test_keeping_can_be_turned_off(app: Any, db_session: Any) -> None:
             app.extensions.pop("motcua_live_runs", None)
         else:
             app.extensions["motcua_live_runs"] = previous
+
+
+def finished(db_session: Any) -> tuple[int, int]:
+    """A khai sinh dossier taken to its end; its id and the size of its full document before the last step."""
+    dossier_id = submitted(db_session)
+    size = 0
+    while ready(dossier_id) is not None:
+        size = len(json.dumps(row(dossier_id).document))
+        step(db_session, dossier_id)
+    return dossier_id, size
+
+
+def test_a_finished_workflow_is_stored_compact_and_its_dossier_still_shows(client: Any, db_session: Any) -> None:
+    dossier_id, full_size = finished(db_session)
+    instance = row(dossier_id)
+    assert instance.completed and is_compacted(instance.document)
+    assert len(json.dumps(instance.document)) < full_size / 2
+    assert [s["title"] for s in instance.document["steps"] if s["kind"] == "user"][-1] == "Trả kết quả"
+    assert live_runs().take((instance.id, instance.version)) is None  # a compacted run is never kept
+    with pytest.raises(WorkflowFinished):
+        load_run(instance, bundle_for(db.session.get(Dossier, dossier_id).procedure_version))
+    code = db.session.get(Dossier, dossier_id).code
+    login(client, "congdan")
+    page = client.get(f"/ho-so/{code}")
+    assert page.status_code == 200
+    text_ = page.get_data(as_text=True)
+    assert 'id="history"' in text_ and "Trả kết quả" in text_
+    history = services.history(db.session.get(Dossier, dossier_id))
+    assert [e.action for e in history].count("completed") == 4
+
+
+def test_a_late_service_answer_for_a_finished_dossier_is_cancelled_with_a_note(db_session: Any) -> None:
+    dossier_id, _ = finished(db_session)
+    call = ServiceCall(dossier_id=dossier_id, engine_task_id="gone", spec_name="tra_cuu", title="Tra cứu muộn",
+                       operation="population.lookup", params={}, result_variable="ket_qua", state="waiting",
+                       attempts=1, rounds=1)
+    db.session.add(call)
+    db_session.commit()
+    answer = service_calls.Answer({"ok": True})
+    assert service_calls.feed(call.id, answer.move, answer.settle) == "cancelled"
+    db_session.commit()
+    db_session.expire_all()
+    assert db.session.get(ServiceCall, call.id).state == "cancelled"
+    late = db.session.scalars(select(AuditEvent).where(AuditEvent.dossier_id == dossier_id,
+                                                       AuditEvent.action == "service_late")).all()
+    assert len(late) == 1 and late[0].task_title == "Tra cứu muộn"
+    assert is_compacted(row(dossier_id).document)  # left as it was
+
+
+def test_a_deployed_form_s_validator_is_built_once_per_process(db_session: Any) -> None:
+    submitted(db_session)
+    step(db_session, submitted(db_session))  # each form used once: their validators exist now
+    before = validate.builds
+    second = submitted(db_session)
+    assert validate.builds == before  # the second submission built no validator
+    step(db_session, second)
+    assert validate.builds == before  # nor its first step's completion
+    with pytest.raises(services.Invalid):  # a cached validator still refuses what is wrong
+        services.submit_dossier("1.001193", {"me": "not an object"}, applicant=user("congdan"))
+    assert validate.builds == before
+
+
+def test_a_claim_writes_its_history_entry_only_when_it_takes_the_task(db_session: Any) -> None:
+    dossier_id = submitted(db_session)
+    task = ready(dossier_id)
+    assert task is not None
+
+    def claims() -> list[AuditEvent]:
+        return list(db.session.scalars(select(AuditEvent).where(AuditEvent.dossier_id == dossier_id,
+                                                                AuditEvent.action == "claimed")))
+
+    services.claim_task(task.id, user("tiepnhan"))
+    db_session.commit()
+    [entry] = claims()
+    assert (entry.actor_id, entry.actor_name, entry.task_title) == (
+        user("tiepnhan").id, user("tiepnhan").full_name, task.title)
+    assert entry.step_due_at == task.due_at and entry.note == "" and entry.note_params is None
+    # Taken by someone else meanwhile: the claim is refused and writes nothing.
+    db.session.execute(text("UPDATE human_task SET claimed_by_id = :other WHERE id = :id"),
+                       {"other": user("hotich").id, "id": task.id})
+    db_session.commit()
+    db_session.expire_all()
+    with pytest.raises(services.Conflict):
+        services.claim_task(task.id, user("tiepnhan"))
+    db_session.rollback()
+    assert len(claims()) == 1
