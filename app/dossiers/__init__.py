@@ -11,8 +11,9 @@ Rules of this package (import-linter checks the order; tests/integration/test_co
     services, service_calls, workflow_incidents, payments, prefill, listings   (use cases and the paginated
                                lists, independent of each other)
     progress, portal_sync      (progress: engine steps → projections and statuses, publishes events)
-    deadlines, attachments, components, lookups, access, retention   (access: each permission rule once, as a
-                               predicate and as SQL for lists)
+    deadlines, attachments, components, lookups, access, retention, stalls   (access: each permission rule
+                               once, as a predicate and as SQL for lists; stalls: when a service call's job
+                               counts as lost, one SQL expression)
     clock, locks, events, errors, calendar, fees   (the platform's one clock and stall rule — app.clock,
                                re-exported —, one lock helper, the signals)
   No import inside a function to dodge a cycle, no private name imported from another module.

@@ -22,7 +22,6 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    exists,
     func,
     literal,
     literal_column,
@@ -35,6 +34,7 @@ from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinl
 
 from app.dossiers.access import operable, refundable
 from app.dossiers.clock import local_tz, now_utc, stalled_since
+from app.dossiers.stalls import stalled_call
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -339,15 +339,9 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
 
 
 def _calls(user: User, query: ListQuery) -> Select[Any]:
-    """Service calls waiting for a person: failed, or stalled as service_calls.is_stalled says (pending with no
-    attempt made or due since the stall cut-off, or waiting for a payment made before it)."""
-    cutoff = stalled_since()
-    stalled = and_(ServiceCall.state == "pending",
-                   func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < cutoff)
-    paid_but_waiting = and_(ServiceCall.state == "waiting", ServiceCall.updated_at < cutoff,
-                            exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid"))
+    """Service calls waiting for a person: failed, or stalled (app.dossiers.stalls, the one rule)."""
     return (select(ServiceCall).join(Dossier, Dossier.id == ServiceCall.dossier_id)
-            .where(or_(ServiceCall.state == "failed", stalled, paid_but_waiting), operable(user),
+            .where(or_(ServiceCall.state == "failed", stalled_call()), operable(user),
                    *_dossier_filters(query)))
 
 

@@ -32,7 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, func, select, update
+from sqlalchemy import bindparam, event, func, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -158,18 +159,67 @@ def record_step(dossier: Dossier, title: str, actor: User | None, started_at: da
     _stage(dossier, "step", {"ma_ho_so": dossier.code, "buoc": step})
 
 
+# PostgreSQL: a dossier's rows in one statement with its lock or version update (a CTE): the versions and the
+# ids are those the separate statements gave, the payloads get their version number in the database.
+_WRITE_WITH_VERSIONS = """
+WITH d AS (UPDATE dossier SET portal_version = portal_version + :n WHERE id = :dossier_id RETURNING portal_version)
+"""
+_WRITE_WITH_LOCK = """
+WITH d AS (SELECT portal_version FROM dossier WHERE id = :dossier_id FOR UPDATE)
+"""
+_INSERT_ROWS = """
+INSERT INTO portal_outbox (dossier_id, kind, payload, created_at, attempts, last_error)
+SELECT :dossier_id, r.kind,
+       CASE WHEN r.nth IS NULL THEN r.payload
+            ELSE jsonb_set(r.payload, '{phien_ban}', to_jsonb(d.portal_version - :n + r.nth)) END,
+       :now, 0, ''
+FROM d CROSS JOIN ROWS FROM (jsonb_to_recordset(:rows) AS (kind text, payload jsonb, nth int))
+     WITH ORDINALITY AS r(kind, payload, nth, ord)
+ORDER BY r.ord
+RETURNING id, (payload ->> 'phien_ban')::int
+"""
+
+
+def _write_in_one_statement(session: Session, dossier: Dossier, dossier_id: int,
+                            recorded: list[tuple[str, dict[str, Any]]], now: datetime) -> list[int]:
+    """Lock or version the dossier and insert its rows, in one statement; the ids of the rows, in order."""
+    n, items = 0, []
+    for kind, payload in recorded:
+        if kind == "dossier":
+            n += 1
+        items.append({"kind": kind, "payload": payload, "nth": n if kind == "dossier" else None})
+    statement = text((_WRITE_WITH_VERSIONS if n else _WRITE_WITH_LOCK) + _INSERT_ROWS).bindparams(
+        bindparam("rows", type_=JSONB), bindparam("now", type_=PortalOutbox.created_at.type))
+    written = session.execute(statement, {"n": n, "dossier_id": dossier_id, "rows": items, "now": now}).all()
+    if len(written) != len(recorded):
+        raise LookupError(f"dossier {dossier_id} is gone: its portal rows were not written")
+    if n:
+        last = max(version for _, version in written if version is not None)
+        set_committed_value(dossier, "portal_version", last)
+        for number, payload in enumerate((p for k, p in recorded if k == "dossier"), start=last - n + 1):
+            payload["phien_ban"] = number
+    return [row_id for row_id, _ in written]
+
+
 @event.listens_for(Session, "before_commit")
 def _write_staged(session: Session) -> None:
     """The transaction's outbox rows, per dossier in the order recorded, written once as it commits: the
     dossier's row is locked (by the version update when it has snapshots: the atomic increment gives them
     consecutive versions, and two transactions changing the same dossier never share one; the later one's
-    rows also get the higher ids), its rows inserted together, and one sending job owed for them."""
+    rows also get the higher ids), its rows inserted together — on PostgreSQL in the same statement —, and one
+    sending job owed for them."""
     staged: dict[int, tuple[Dossier, list[tuple[str, dict[str, Any]]]]] = session.info.pop(_STAGED, None) or {}
     if not staged:
         return
-    rows: dict[int, list[PortalOutbox]] = {}
+    last_ids: dict[int, int] = {}
     now = now_utc()
+    session.flush()  # what the transaction changed is written first, as it was before the outbox rows
+    one_statement = session.get_bind().dialect.name == "postgresql"
+    rows: dict[int, list[PortalOutbox]] = {}
     for dossier_id, (dossier, recorded) in sorted(staged.items(), key=lambda item: item[0]):  # one lock order
+        if one_statement:
+            last_ids[dossier_id] = _write_in_one_statement(session, dossier, dossier_id, recorded, now)[-1]
+            continue
         snapshots = [payload for kind, payload in recorded if kind == "dossier"]
         if snapshots:
             last = session.execute(
@@ -186,11 +236,12 @@ def _write_staged(session: Session) -> None:
         rows[dossier_id] = [PortalOutbox(dossier_id=dossier_id, kind=kind, payload=payload, created_at=now,
                                          attempts=0, last_error="") for kind, payload in recorded]
         session.add_all(rows[dossier_id])
-    session.flush()
+    if rows:
+        session.flush()
+        last_ids.update({dossier_id: written[-1].id for dossier_id, written in rows.items()})
     if configured():  # otherwise the job would do nothing: the rows wait for `flask portal resend`
-        for dossier_id, written in rows.items():
-            events.publish(events.portal_update_owed, dossier_id=dossier_id,
-                           job_id=f"portal-{dossier_id}-{written[-1].id}")
+        for dossier_id, last_id in last_ids.items():
+            events.publish(events.portal_update_owed, dossier_id=dossier_id, job_id=f"portal-{dossier_id}-{last_id}")
 
 
 @event.listens_for(Session, "after_soft_rollback")

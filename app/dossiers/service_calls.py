@@ -27,15 +27,16 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import select, update
 
-from app.dossiers import clock, events, portal_sync
+from app.dossiers import events, portal_sync
 from app.dossiers.access import may_operate as may_operate
 from app.dossiers.clock import now_utc, retry_delays
 from app.dossiers.errors import Conflict, NotFound
 from app.dossiers.progress import OPEN_CALL_STATES, apply_step, bundle_for, report_engine_fault
+from app.dossiers.stalls import is_stalled as is_stalled
 from app.dossiers.workflow_runs import WorkflowFinished, load_run, save_run
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun
 from app.extensions import db
-from app.models import AuditEvent, Dossier, Payment, RegistryLookup, ServiceCall, User
+from app.models import AuditEvent, Dossier, RegistryLookup, ServiceCall, User
 from app.models.user import N_
 from connectors.base import ConnectorError, PermanentError
 
@@ -226,17 +227,6 @@ def _audit(call: ServiceCall, action: str, message: str, actor: User | None = No
 
 
 # ---------------------------------------------------------------- incidents, for operators
-
-
-def is_stalled(call: ServiceCall) -> bool:
-    """Its job was lost (a worker or Redis restart): pending with no attempt made or due for too long, or
-    waiting for a payment that was in fact made."""
-    if not clock.is_stalled(call.next_attempt_at or call.updated_at):
-        return False
-    if call.state == "pending":
-        return True
-    return call.state == "waiting" and db.session.scalar(select(Payment.id).where(
-        Payment.service_call_id == call.id, Payment.state == "paid").limit(1)) is not None
 
 
 def resend_sync(dossier: Dossier, user: User) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import event, select, text
 
 from app.dossiers import access, listings, portal_sync, service_calls, services
 from app.dossiers.access import may_operate, may_refund
-from app.dossiers.clock import is_stalled
+from app.dossiers.clock import is_stalled, stalled_since
 from app.dossiers.errors import NotFound
 from app.dossiers.listings import ListQuery
 from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
@@ -738,3 +738,39 @@ def test_incident_lists_follow_the_one_row_rules_at_their_edges(db_session: Any)
     # failed, pending stale (by updated_at, and by a past next attempt), waiting stale with a payment made;
     # the refused head and the late one (not the late row behind a fresh head); the late pending refund.
     assert counts == {"calls": 4, "workflow": 0, "sync": 2, "refunds": 1}
+
+
+def test_a_service_call_is_stalled_by_one_rule_on_each_side_of_the_cut_off(db_session: Any) -> None:
+    """Pending and waiting calls a minute before and after the stall cut-off, by their last change or by their
+    next attempt (a scheduled attempt counts for a waiting call too): the incident list and is_stalled agree
+    with each other and with the rule, row by row."""
+    a1 = _agency("000.00.01.H26")
+    ks = _version("1.001193")
+    cutoff = stalled_since()
+    before, after = cutoff - timedelta(minutes=1), cutoff + timedelta(minutes=1)
+    far = cutoff + timedelta(days=1)
+    # (state, updated_at, next_attempt_at, a payment made, stalled)
+    cases = [("pending", before, None, False, True), ("pending", after, None, False, False),
+             ("pending", before, after, False, False), ("pending", after, before, False, True),
+             ("waiting", before, None, True, True), ("waiting", after, None, True, False),
+             ("waiting", before, None, False, False), ("waiting", before, far, True, False),
+             ("waiting", after, before, True, True), ("done", before, None, True, False),
+             ("failed", after, None, False, False)]
+    ids = {}
+    for i, (state, updated, next_at, paid, _) in enumerate(cases):
+        d = dossier(a1, version=ks)
+        call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
+                           operation="payment.collect", params={}, result_variable="r", state=state,
+                           updated_at=updated, created_at=updated, next_attempt_at=next_at)
+        db.session.add(call)
+        db.session.flush()
+        if paid:
+            db.session.add(Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid",
+                                   service_call_id=call.id))
+        ids[i] = call.id
+    db.session.flush()
+    listed = {_row_id(r) for r in listings.incidents(_user("tiepnhan"), ListQuery(size=100))["calls"].items}
+    for i, (state, _, _, _, stalled) in enumerate(cases):
+        call = db.session.get(ServiceCall, ids[i])
+        assert service_calls.is_stalled(call) is stalled, cases[i]
+        assert (ids[i] in listed) is (stalled or state == "failed"), cases[i]

@@ -1,0 +1,31 @@
+"""The one rule for when a service call waits for a person because its job was lost (a worker or Redis restart):
+pending, or waiting for a payment that was in fact made, and neither touched nor due since the stall cut-off
+(its next attempt if one is scheduled, else its last change). One SQL expression: the incident list filters on
+it, and a single call is judged by the same expression (service_calls.is_stalled)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+
+from app.dossiers.clock import stalled_since
+from app.extensions import db
+from app.models import Payment, ServiceCall
+
+STALLABLE_STATES = ("pending", "waiting")  # a call in any other state is never stalled
+
+
+def stalled_call(cutoff: datetime | None = None) -> ColumnElement[bool]:
+    """SQL: the service call (ServiceCall) is stalled at `cutoff` (the configured stall cut-off unless given)."""
+    touched = func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at)
+    paid = exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid")
+    return and_(ServiceCall.state.in_(STALLABLE_STATES), touched < (cutoff or stalled_since()),
+                or_(ServiceCall.state == "pending", paid))
+
+
+def is_stalled(call: ServiceCall) -> bool:
+    """Whether `call` is stalled, by `stalled_call` evaluated on its row (read only for a pending or waiting call)."""
+    if call.state not in STALLABLE_STATES or call.id is None:
+        return False
+    return bool(db.session.scalar(select(exists().where(ServiceCall.id == call.id, stalled_call()))))
