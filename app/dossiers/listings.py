@@ -133,11 +133,6 @@ class Page(Generic[T]):
         return f"{COUNT_CAP}+" if self.capped else str(self.total)
 
     @property
-    def last_page(self) -> int | None:
-        """The last page's number when the total is known."""
-        return None if self.capped else max(1, -(-self.total // self.size))
-
-    @property
     def first_index(self) -> int:
         return (self.page - 1) * self.size + 1 if self.items else 0
 
