@@ -27,7 +27,6 @@ from app.dossiers.clock import now_utc as now_utc
 from app.dossiers.components import dossier_created, reception_problems, step_completed
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment as appointment
-from app.dossiers.deadlines import calendar_for as calendar_for
 from app.dossiers.deadlines import fee_for as fee_for
 from app.dossiers.deadlines import next_dossier_code as next_dossier_code
 from app.dossiers.deadlines import processing_rule as processing_rule
