@@ -146,10 +146,14 @@ def _page(rows: Sequence[T], query: ListQuery, total: int) -> Page[T]:
                 total=min(total, COUNT_CAP), capped=total > COUNT_CAP)
 
 
-def _capped_count(stmt: Select[Any]) -> int:
-    """COUNT(*) of at most COUNT_CAP + 1 rows: cheap on an index, enough to say "1000+"."""
+def _capped_total(stmt: Select[Any]) -> Any:
+    """SQL: COUNT(*) of at most COUNT_CAP + 1 rows of `stmt`: cheap on an index, enough to say "1000+"."""
     inner = stmt.with_only_columns(literal(1).label("one")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(inner)) or 0)
+    return select(func.count()).select_from(inner).scalar_subquery()
+
+
+def _capped_count(stmt: Select[Any]) -> int:
+    return int(db.session.scalar(select(_capped_total(stmt))) or 0)
 
 
 # ---------------------------------------------------------------- shared filters
@@ -383,18 +387,14 @@ def incident_count(user: User) -> int:
     """How many incidents of every kind wait for this user (each kind counted up to COUNT_CAP): ONE statement,
     for the inbox's badge."""
     everything = ListQuery()
-    parts = []
-    for stmt in (_calls(user, everything), _workflow(user, everything), _sync(user, everything),
-                 _refunds(user, everything)):
-        inner = stmt.with_only_columns(literal(1).label("one")).limit(COUNT_CAP + 1).subquery()
-        parts.append(select(func.count()).select_from(inner).scalar_subquery())
+    parts = [_capped_total(stmt) for stmt in (_calls(user, everything), _workflow(user, everything),
+                                              _sync(user, everything), _refunds(user, everything))]
     return int(db.session.scalar(select(parts[0] + parts[1] + parts[2] + parts[3])) or 0)
 
 
 def _total_column(stmt: Select[Any]) -> Any:
     """_capped_count as a column of the page's own statement (one round trip for the page and its count)."""
-    inner = stmt.with_only_columns(literal(1).label("one")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return select(func.count()).select_from(inner).scalar_subquery().label("total")
+    return _capped_total(stmt).label("total")
 
 
 def incidents(user: User, query: ListQuery, pages: Mapping[str, int] | None = None) -> dict[str, Page[Any]]:
