@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
-from app.dossiers.access import operable, refundable
+from app.dossiers.access import history_entries, operable, refundable
 from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.dossiers.stalls import stalled_call
 from app.extensions import db
@@ -48,7 +48,7 @@ from app.models import (
     ServiceCall,
     User,
 )
-from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES, folded
+from app.models.dossier import FINAL_STATUSES, STATUSES, folded
 from app.models.integration import WorkflowIncident
 from app.models.user import CITIZEN_ROLE
 
@@ -504,10 +504,8 @@ HISTORY_PAGE_SIZE = 50
 
 def history(dossier: Dossier, viewer: User | None, query: ListQuery) -> Page[AuditEvent]:
     """The dossier's history in order, a page at a time; for a viewer who is not an officer or designer (the
-    applicant), without the platform's internal entries (as services.history)."""
-    stmt = select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
-    if viewer is not None and not (viewer.is_officer or viewer.is_designer):
-        stmt = stmt.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
+    applicant), without the platform's internal entries (access.history_entries, as services.history)."""
+    stmt = history_entries(dossier, viewer)
     query = replace(query, size=max(query.size, HISTORY_PAGE_SIZE))
     rows = db.session.scalars(stmt.order_by(AuditEvent.at, AuditEvent.id).offset(query.offset)
                               .limit(query.size + 1)).all()
