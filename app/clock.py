@@ -48,8 +48,12 @@ def is_stalled(since: datetime | None) -> bool:
     return since is not None and since < stalled_since()
 
 
+def delays_setting(name: str, default: str = "") -> list[float]:
+    """A setting listing pauses in seconds, comma-separated (empty: none)."""
+    return [float(x) for x in str(current_app.config.get(name, default)).split(",") if x.strip()]
+
+
 def retry_delays() -> list[float]:
     """The pauses (seconds) between attempts at an outside system, SERVICE_CALL_DELAYS; then the last repeats
     where the caller retries forever (the portal outbox)."""
-    raw = str(current_app.config.get("SERVICE_CALL_DELAYS", "10,60,300"))
-    return [float(x) for x in raw.split(",") if x.strip()]
+    return delays_setting("SERVICE_CALL_DELAYS", "10,60,300")

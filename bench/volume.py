@@ -42,7 +42,6 @@ from tests.samples import start_data  # noqa: E402
 DB_NAME = "motcua_volume"
 # Every accented letter of the generated names, folded in SQL with translate() as app.models.dossier.folded does.
 ACCENTED = "ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵĐ"
-YEARS = 3
 
 
 def admin_url() -> str:

@@ -14,8 +14,8 @@ Rules of this package (import-linter checks the order; tests/integration/test_co
     deadlines, attachments, components, lookups, access, retention, stalls   (access: each permission rule
                                once, as a predicate and as SQL for lists; stalls: when a service call's job
                                counts as lost, one SQL expression)
-    clock, locks, events, errors, calendar, fees   (the platform's one clock and stall rule — app.clock,
-                               re-exported —, one lock helper, the signals)
+    clock, locks, events, errors, calendar, fees, workflow_runs   (the platform's one clock and stall rule —
+                               app.clock, re-exported —, one lock helper, the signals, the kept workflow runs)
   No import inside a function to dodge a cycle, no private name imported from another module.
 - What follows from an event (the portal snapshot, a refund, a notification, a job, an incident) is a hook
   connected in ONE place, app.subscriptions.register(app), called by create_app; never an import's side

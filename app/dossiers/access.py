@@ -8,10 +8,12 @@ as SQL on Dossier for a list (app.dossiers.listings) — the two cannot disagree
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, Select, false, select, true
 
-from app.models import Dossier, User
+from app.models import AuditEvent, Dossier, User
+from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import ADMIN_ROLE
 
 REFUND_ROLE = "tiep_nhan"  # the one-stop desk
@@ -82,3 +84,12 @@ def may_refund(user: User, dossier: Dossier) -> bool:
 def refundable(user: User) -> ColumnElement[bool]:
     """`may_refund` as SQL on Dossier."""
     return refund_scope(user).condition()
+
+
+def history_entries(dossier: Dossier, viewer: User | None) -> Select[Any]:
+    """SQL: the dossier's history entries `viewer` may see; for one who is not an officer or designer (the
+    applicant), without the platform's internal entries (automatic look-ups, incidents, portal sync)."""
+    stmt = select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
+    if viewer is not None and not (viewer.is_officer or viewer.is_designer):
+        stmt = stmt.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
+    return stmt

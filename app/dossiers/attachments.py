@@ -133,12 +133,6 @@ def reference(attachment: Attachment) -> str:
     return f"{attachment.token}/{attachment.filename}"
 
 
-def file_values(schema: Mapping[str, Any], data: Any, pointer: str = "") -> Iterable[tuple[str, Any]]:
-    """(JSON pointer, value) of every file field present in the data, per the schema."""
-    for found, value, _ in _file_fields(schema, data, pointer):
-        yield found, value
-
-
 FileField = tuple[str, Any, Mapping[str, Any]]  # (JSON pointer, value, the field's schema)
 
 

@@ -3,15 +3,6 @@ that every module of app.dossiers reads time from one place inside its layers. N
 
 from __future__ import annotations
 
-from app.clock import (
-    DEFAULT_STALL_SECONDS,
-    is_stalled,
-    local_today,
-    local_tz,
-    now_utc,
-    retry_delays,
-    stalled_since,
-)
+from app.clock import delays_setting, is_stalled, local_tz, now_utc, retry_delays, stalled_since
 
-__all__ = ["DEFAULT_STALL_SECONDS", "is_stalled", "local_today", "local_tz", "now_utc", "retry_delays",
-           "stalled_since"]
+__all__ = ["delays_setting", "is_stalled", "local_tz", "now_utc", "retry_delays", "stalled_since"]

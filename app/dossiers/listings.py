@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
-from app.dossiers.access import operable, refundable
+from app.dossiers.access import history_entries, operable, refundable
 from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.dossiers.stalls import stalled_call
 from app.extensions import db
@@ -48,7 +48,7 @@ from app.models import (
     ServiceCall,
     User,
 )
-from app.models.dossier import FINAL_STATUSES, INTERNAL_ACTIONS, STATUSES, folded
+from app.models.dossier import FINAL_STATUSES, STATUSES, folded
 from app.models.integration import WorkflowIncident
 from app.models.user import CITIZEN_ROLE
 
@@ -133,11 +133,6 @@ class Page(Generic[T]):
         return f"{COUNT_CAP}+" if self.capped else str(self.total)
 
     @property
-    def last_page(self) -> int | None:
-        """The last page's number when the total is known."""
-        return None if self.capped else max(1, -(-self.total // self.size))
-
-    @property
     def first_index(self) -> int:
         return (self.page - 1) * self.size + 1 if self.items else 0
 
@@ -151,10 +146,14 @@ def _page(rows: Sequence[T], query: ListQuery, total: int) -> Page[T]:
                 total=min(total, COUNT_CAP), capped=total > COUNT_CAP)
 
 
-def _capped_count(stmt: Select[Any]) -> int:
-    """COUNT(*) of at most COUNT_CAP + 1 rows: cheap on an index, enough to say "1000+"."""
+def _capped_total(stmt: Select[Any]) -> Any:
+    """SQL: COUNT(*) of at most COUNT_CAP + 1 rows of `stmt`: cheap on an index, enough to say "1000+"."""
     inner = stmt.with_only_columns(literal(1).label("one")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return int(db.session.scalar(select(func.count()).select_from(inner)) or 0)
+    return select(func.count()).select_from(inner).scalar_subquery()
+
+
+def _capped_count(stmt: Select[Any]) -> int:
+    return int(db.session.scalar(select(_capped_total(stmt))) or 0)
 
 
 # ---------------------------------------------------------------- shared filters
@@ -388,18 +387,14 @@ def incident_count(user: User) -> int:
     """How many incidents of every kind wait for this user (each kind counted up to COUNT_CAP): ONE statement,
     for the inbox's badge."""
     everything = ListQuery()
-    parts = []
-    for stmt in (_calls(user, everything), _workflow(user, everything), _sync(user, everything),
-                 _refunds(user, everything)):
-        inner = stmt.with_only_columns(literal(1).label("one")).limit(COUNT_CAP + 1).subquery()
-        parts.append(select(func.count()).select_from(inner).scalar_subquery())
+    parts = [_capped_total(stmt) for stmt in (_calls(user, everything), _workflow(user, everything),
+                                              _sync(user, everything), _refunds(user, everything))]
     return int(db.session.scalar(select(parts[0] + parts[1] + parts[2] + parts[3])) or 0)
 
 
 def _total_column(stmt: Select[Any]) -> Any:
     """_capped_count as a column of the page's own statement (one round trip for the page and its count)."""
-    inner = stmt.with_only_columns(literal(1).label("one")).order_by(None).limit(COUNT_CAP + 1).subquery()
-    return select(func.count()).select_from(inner).scalar_subquery().label("total")
+    return _capped_total(stmt).label("total")
 
 
 def incidents(user: User, query: ListQuery, pages: Mapping[str, int] | None = None) -> dict[str, Page[Any]]:
@@ -509,10 +504,8 @@ HISTORY_PAGE_SIZE = 50
 
 def history(dossier: Dossier, viewer: User | None, query: ListQuery) -> Page[AuditEvent]:
     """The dossier's history in order, a page at a time; for a viewer who is not an officer or designer (the
-    applicant), without the platform's internal entries (as services.history)."""
-    stmt = select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
-    if viewer is not None and not (viewer.is_officer or viewer.is_designer):
-        stmt = stmt.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
+    applicant), without the platform's internal entries (access.history_entries, as services.history)."""
+    stmt = history_entries(dossier, viewer)
     query = replace(query, size=max(query.size, HISTORY_PAGE_SIZE))
     rows = db.session.scalars(stmt.order_by(AuditEvent.at, AuditEvent.id).offset(query.offset)
                               .limit(query.size + 1)).all()

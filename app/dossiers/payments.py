@@ -30,7 +30,7 @@ from sqlalchemy import delete, select
 from app.dossiers import events
 from app.dossiers.access import may_refund as may_refund
 from app.dossiers.attachments import store_upload
-from app.dossiers.clock import now_utc
+from app.dossiers.clock import delays_setting, now_utc
 from app.dossiers.errors import Conflict, Invalid, NotFound
 from app.dossiers.locks import locked
 from app.extensions import db
@@ -55,7 +55,7 @@ def _connector() -> Any:
 
 
 def recheck_delays() -> list[float]:
-    return [float(x) for x in str(current_app.config.get("PAYMENT_RECHECK", "")).split(",") if x.strip()]
+    return delays_setting("PAYMENT_RECHECK")
 
 
 def _new_transaction_id() -> str:

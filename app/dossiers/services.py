@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers import events
+from app.dossiers.access import history_entries
 from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
 from app.dossiers.clock import local_tz as local_tz
@@ -27,7 +28,6 @@ from app.dossiers.clock import now_utc as now_utc
 from app.dossiers.components import dossier_created, reception_problems, step_completed
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment as appointment
-from app.dossiers.deadlines import calendar_for as calendar_for
 from app.dossiers.deadlines import fee_for as fee_for
 from app.dossiers.deadlines import next_dossier_code as next_dossier_code
 from app.dossiers.deadlines import processing_rule as processing_rule
@@ -55,7 +55,6 @@ from app.models import (
     User,
     WorkflowInstance,
 )
-from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import CITIZEN_ROLE, N_
 
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
@@ -486,11 +485,8 @@ def view_dossier(code: str, user: User | None) -> Dossier:
 
 def history(dossier: Dossier, viewer: User | None = None) -> list[AuditEvent]:
     """The dossier's history; for a viewer who is not an officer (the applicant), without the platform's
-    internal entries (automatic look-ups, incidents, portal sync)."""
-    query = select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
-    if viewer is not None and not (viewer.is_officer or viewer.is_designer):
-        query = query.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
-    return list(db.session.scalars(query.order_by(AuditEvent.at, AuditEvent.id)).all())
+    internal entries (access.history_entries)."""
+    return list(db.session.scalars(history_entries(dossier, viewer).order_by(AuditEvent.at, AuditEvent.id)).all())
 
 
 def public_status(code: str) -> dict[str, Any]:

@@ -250,9 +250,15 @@ def _read_zip(data: bytes) -> list[tuple[str, bytes]]:
 
 
 @cache
+def manifest_schema() -> dict[str, Any]:
+    """manifest.schema.json, read once (the package check validates against it, the API documents with it)."""
+    schema: dict[str, Any] = json.loads((Path(__file__).parent / "manifest.schema.json").read_text(encoding="utf-8"))
+    return schema
+
+
+@cache
 def _manifest_validator() -> Draft202012Validator:
-    schema = json.loads((Path(__file__).parent / "manifest.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema)
+    return Draft202012Validator(manifest_schema())
 
 
 def _pointer(parts: Iterable[Any]) -> str:

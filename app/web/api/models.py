@@ -8,15 +8,14 @@ undeclared fields too, so the document lists everything an answer carries (tests
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, RootModel, WithJsonSchema
 from werkzeug.datastructures import FileStorage
 
 from app.models.user import N_
+from app.procedures.package import manifest_schema
 
 # ---------------------------------------------------------------- building blocks
 
@@ -52,12 +51,9 @@ UploadedFile = Annotated[FileStorage, PlainValidator(_uploaded),
 JSONObject = dict[str, Any]
 Timestamp = Annotated[datetime, Field(description="ISO 8601 with offset")]
 
-_MANIFEST_SCHEMA = json.loads((Path(__file__).parents[2] / "procedures" / "manifest.schema.json").read_text("utf-8"))
-
-
 def _manifest_part(name: str) -> WithJsonSchema:
     """A procedure field copied from its manifest: documented by the manifest's own schema."""
-    schema = dict(_MANIFEST_SCHEMA["properties"][name])
+    schema = dict(manifest_schema()["properties"][name])
     return WithJsonSchema(schema)
 
 
