@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, has_app_context
 
 DEFAULT_STALL_SECONDS = 900.0
+DEFAULT_SERVICE_CALL_DELAYS = "10,60,300"  # seconds between attempts at an outside system (SERVICE_CALL_DELAYS)
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
@@ -56,4 +57,4 @@ def delays_setting(name: str, default: str = "") -> list[float]:
 def retry_delays() -> list[float]:
     """The pauses (seconds) between attempts at an outside system, SERVICE_CALL_DELAYS; then the last repeats
     where the caller retries forever (the portal outbox)."""
-    return delays_setting("SERVICE_CALL_DELAYS", "10,60,300")
+    return delays_setting("SERVICE_CALL_DELAYS", DEFAULT_SERVICE_CALL_DELAYS)

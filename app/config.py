@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from app.clock import DEFAULT_SERVICE_CALL_DELAYS, DEFAULT_STALL_SECONDS, DEFAULT_TIMEZONE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -55,10 +57,10 @@ class Config:
     MAX_BPMN_BYTES = int(_env("MAX_BPMN_BYTES", str(5 * 1024 * 1024)))
     # Default interface language (vi) and the ones a user can switch to.
     BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "vi")
-    BABEL_DEFAULT_TIMEZONE = _env("BABEL_DEFAULT_TIMEZONE", "Asia/Ho_Chi_Minh")
+    BABEL_DEFAULT_TIMEZONE = _env("BABEL_DEFAULT_TIMEZONE", DEFAULT_TIMEZONE)
     LANGUAGES = ("vi", "en")
     # Local time zone in which office hours, dossier codes and deadlines are counted.
-    TIMEZONE = _env("TIMEZONE", "Asia/Ho_Chi_Minh")
+    TIMEZONE = _env("TIMEZONE", DEFAULT_TIMEZONE)
     # Procedure packages deployed at start-up by `flask procedures deploy-all` (run command).
     PROCEDURES_DIR = _env("PROCEDURES_DIR", str(BASE_DIR / "bpmn"))
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
@@ -87,9 +89,9 @@ class Config:
     # Sent portal-outbox rows older than this many days are deleted by `flask portal prune` (the portal has them).
     PORTAL_OUTBOX_KEEP_DAYS = int(_env("PORTAL_OUTBOX_KEEP_DAYS", "30"))
     # Pauses (seconds) before the 2nd, 3rd, … attempt of a service call or portal sync after a transient error.
-    SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", "10,60,300")
+    SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", DEFAULT_SERVICE_CALL_DELAYS)
     # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).
-    SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", "900"))
+    SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", str(DEFAULT_STALL_SECONDS)))
     # Workflows each process keeps alive between steps (app.engine.live): at most this many, and this many tasks
     # together (a task holds 1-10 KB in memory with its data and text, measured: khai sinh ~1.5 KB, a 300-item
     # multi-instance task ~5 KB, so the default stays under ~50 MB a process); 0 runs turns keeping off.

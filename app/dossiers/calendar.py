@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
+from app.clock import DEFAULT_TIMEZONE
+
 __all__ = [
     "DEFAULT_TZ",
     "DUNG_HAN",
@@ -44,7 +46,7 @@ __all__ = [
     "classify_in_progress",
 ]
 
-DEFAULT_TZ: Final = "Asia/Ho_Chi_Minh"
+DEFAULT_TZ: Final = DEFAULT_TIMEZONE
 
 UNIT_WORKING_DAYS: Final = "working_days"
 UNIT_DAYS: Final = "days"
