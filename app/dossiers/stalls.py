@@ -24,6 +24,15 @@ def stalled_call(cutoff: datetime | None = None) -> ColumnElement[bool]:
                 or_(ServiceCall.state == "pending", paid))
 
 
+def stalled_among(calls: list[ServiceCall]) -> set[int]:
+    """The ids of the stalled ones among `calls`, by `stalled_call` in one query (none for a list with no pending or
+    waiting call): a list of calls is judged at once, not a query per row."""
+    ids = [c.id for c in calls if c.state in STALLABLE_STATES and c.id is not None]
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(ServiceCall.id).where(ServiceCall.id.in_(ids), stalled_call())))
+
+
 def is_stalled(call: ServiceCall) -> bool:
     """Whether `call` is stalled, by `stalled_call` evaluated on its row (read only for a pending or waiting call)."""
     if call.state not in STALLABLE_STATES or call.id is None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, text
 
-from app.dossiers import access, listings, portal_sync, service_calls, services
+from app.dossiers import access, listings, portal_sync, service_calls, services, stalls
 from app.dossiers.access import may_operate, may_refund
 from app.dossiers.clock import is_stalled, stalled_since
 from app.dossiers.errors import NotFound
@@ -740,7 +740,8 @@ def test_incident_lists_follow_the_one_row_rules_at_their_edges(db_session: Any)
     assert counts == {"calls": 4, "workflow": 0, "sync": 2, "refunds": 1}
 
 
-def test_a_service_call_is_stalled_by_one_rule_on_each_side_of_the_cut_off(db_session: Any) -> None:
+def test_a_service_call_is_stalled_by_one_rule_on_each_side_of_the_cut_off(db_session: Any,
+                                                                           statements: Statements) -> None:
     """Pending and waiting calls a minute before and after the stall cut-off, by their last change or by their
     next attempt (a scheduled attempt counts for a waiting call too): the incident list and is_stalled agree
     with each other and with the rule, row by row."""
@@ -774,3 +775,9 @@ def test_a_service_call_is_stalled_by_one_rule_on_each_side_of_the_cut_off(db_se
         call = db.session.get(ServiceCall, ids[i])
         assert service_calls.is_stalled(call) is stalled, cases[i]
         assert (ids[i] in listed) is (stalled or state == "failed"), cases[i]
+    # A list of calls (as the API shows a dossier's or the incidents') is judged by the same rule in one query.
+    calls = [db.session.get(ServiceCall, ids[i]) for i in range(len(cases))]
+    before_count = len(statements.statements)
+    among = stalls.stalled_among(calls)
+    assert len(statements.statements) - before_count == 1
+    assert among == {ids[i] for i, case in enumerate(cases) if case[-1]}

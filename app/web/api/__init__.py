@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.dossiers import listings, payments, service_calls, services, workflow_incidents
+from app.dossiers import listings, payments, service_calls, services, stalls, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, ServiceError
@@ -62,7 +62,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "channel": d.channel, "fee_amount": d.fee_amount, "summary": d.summary,
             "procedure_version": d.procedure_version.version, "data": d.form_data,
             "tasks": [task_json(t) for t in waiting],
-            "service_calls": [call_json(c) for c in service_calls.calls_of(d)],
+            "service_calls": calls_json(service_calls.calls_of(d)),
             "payments": [payment_json(p) for p in payments.payments_of(d)],
             "components_received": received_components(d),
             "history": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
@@ -80,9 +80,17 @@ def task_json(t: HumanTask) -> dict[str, Any]:
             "dossier_due_at": t.dossier.due_at.isoformat()}
 
 
-def call_json(c: ServiceCall) -> dict[str, Any]:
+def calls_json(calls: list[ServiceCall]) -> list[dict[str, Any]]:
+    """Calls as the API shows them, whether each is stalled judged for the whole list in one query."""
+    stalled = stalls.stalled_among(calls)
+    return [call_json(c, stalled=c.id in stalled) for c in calls]
+
+
+def call_json(c: ServiceCall, *, stalled: bool | None = None) -> dict[str, Any]:
+    if stalled is None:
+        stalled = stalls.is_stalled(c)
     return {"id": c.id, "dossier_code": c.dossier.code, "title": c.title, "operation": c.operation,
-            "state": c.state, "stalled": service_calls.is_stalled(c), "attempts": c.attempts, "rounds": c.rounds,
+            "state": c.state, "stalled": stalled, "attempts": c.attempts, "rounds": c.rounds,
             "error": {"code": c.error_code, "message": c.error_message} if c.error_code else None,
             "next_attempt_at": c.next_attempt_at.isoformat() if c.next_attempt_at else None,
             "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat()}
@@ -266,7 +274,7 @@ def incidents(query: m.IncidentListQuery) -> ResponseReturnValue:
     empty: listings.Page[Any] = listings.Page(items=[], page=1, size=query.size, has_next=False, total=0)
     calls, sync, refunds, workflow = (found.get(kind, empty) for kind in ("calls", "sync", "refunds", "workflow"))
     return jsonify(
-        items=[call_json(c) for c in calls.items],
+        items=calls_json(list(calls.items)),
         portal_sync=[{"dossier_code": d.code, "outbox_id": row.id, "kind": row.kind, "attempts": row.attempts,
                       "error": row.last_error or None,
                       "refused": bool(row.last_error) and row.next_attempt_at is None,
