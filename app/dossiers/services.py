@@ -483,10 +483,13 @@ def view_dossier(code: str, user: User | None) -> Dossier:
     return dossier
 
 
-def history(dossier: Dossier, viewer: User | None = None) -> list[AuditEvent]:
+def history(dossier: Dossier, viewer: User | None = None, *, actions: tuple[str, ...] = ()) -> list[AuditEvent]:
     """The dossier's history; for a viewer who is not an officer (the applicant), without the platform's
-    internal entries (access.history_entries)."""
-    return list(db.session.scalars(history_entries(dossier, viewer).order_by(AuditEvent.at, AuditEvent.id)).all())
+    internal entries (access.history_entries); only entries of `actions` when given (filtered in SQL)."""
+    stmt = history_entries(dossier, viewer)
+    if actions:
+        stmt = stmt.where(AuditEvent.action.in_(actions))
+    return list(db.session.scalars(stmt.order_by(AuditEvent.at, AuditEvent.id)).all())
 
 
 def public_status(code: str) -> dict[str, Any]:

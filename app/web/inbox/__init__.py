@@ -159,7 +159,7 @@ def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, st
     if data is None:
         data = previous or {}
     fields = render_form(schema, ui, data, errors, file_url=attachment_url) if is_open else ""
-    done = [e for e in services.history(t.dossier) if e.action in ("completed", "returned")]
+    done = services.history(t.dossier, actions=("completed", "returned"))
     calls = service_calls.calls_of(t.dossier)
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
                            fields=fields, errors=errors, message=message, done=done, returned=returned,
