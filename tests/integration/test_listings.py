@@ -419,6 +419,16 @@ def expected_incidents(user: User) -> dict[str, set[int]]:
     return {"calls": calls, "workflow": workflow, "sync": sync, "refunds": refunds}
 
 
+def _service_call(d: Dossier, state: str, updated: datetime, next_at: datetime | None) -> ServiceCall:
+    """A payment service call of `d` in `state`, last changed at `updated`, its next attempt at `next_at`."""
+    call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
+                       operation="payment.collect", params={}, result_variable="r", state=state,
+                       updated_at=updated, created_at=updated, next_attempt_at=next_at)
+    db.session.add(call)
+    db.session.flush()
+    return call
+
+
 class Statements:
     """Every SQL statement the app runs (with its parameters), counted by an event listener."""
 
@@ -706,11 +716,7 @@ def test_incident_lists_follow_the_one_row_rules_at_their_edges(db_session: Any)
                   ("waiting", stale, None), ("waiting", stale, None), ("waiting", fresh, None), ("done", stale, None)]
     for i, (state, updated, next_at) in enumerate(call_cases):
         d = dossier(a1, version=ks)
-        call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
-                           operation="payment.collect", params={}, result_variable="r", state=state,
-                           updated_at=updated, created_at=updated, next_attempt_at=next_at)
-        db.session.add(call)
-        db.session.flush()
+        call = _service_call(d, state, updated, next_at)
         if state == "waiting" and i != 6:  # the second stale waiting call has no payment made
             db.session.add(Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid",
                                    service_call_id=call.id))
@@ -760,11 +766,7 @@ def test_a_service_call_is_stalled_by_one_rule_on_each_side_of_the_cut_off(db_se
     ids = {}
     for i, (state, updated, next_at, paid, _) in enumerate(cases):
         d = dossier(a1, version=ks)
-        call = ServiceCall(dossier_id=d.id, engine_task_id=str(uuid.uuid4()), spec_name="S", title="T",
-                           operation="payment.collect", params={}, result_variable="r", state=state,
-                           updated_at=updated, created_at=updated, next_attempt_at=next_at)
-        db.session.add(call)
-        db.session.flush()
+        call = _service_call(d, state, updated, next_at)
         if paid:
             db.session.add(Payment(dossier_id=d.id, transaction_id=uuid.uuid4().hex, amount=8000, state="paid",
                                    service_call_id=call.id))
