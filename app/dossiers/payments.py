@@ -36,6 +36,7 @@ from app.dossiers.locks import locked
 from app.extensions import db
 from app.formats import vnd
 from app.models import Attachment, AuditEvent, Dossier, Payment, PaymentCallback, Refund, ServiceCall, User
+from app.models.dossier import OPEN_CALL_STATES
 from app.models.user import N_
 from connectors.base import ConnectorError, PermanentError
 from connectors.payment import CALLBACK_FIELDS, SIGNATURE_FIELD
@@ -254,7 +255,7 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
               transaction=payment.transaction_id)
         return "cancelled"
     call = locked(ServiceCall, payment.service_call_id) if payment.service_call_id else None
-    call_open = call is not None and call.state in ("pending", "waiting", "failed")
+    call_open = call is not None and call.state in OPEN_CALL_STATES
     others_paid = db.session.scalar(select(Payment.id).where(
         Payment.service_call_id == payment.service_call_id, Payment.id != payment.id,
         Payment.state.in_(("paid", "refunded"))))
