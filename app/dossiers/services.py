@@ -14,8 +14,8 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import insert, literal, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, bindparam, exists, insert, literal, null, or_, select, type_coerce, update
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -186,6 +186,22 @@ def _may_take(user: User, task: HumanTask) -> bool:
     return user.agency_id == task.agency_id and user.has_role(task.role)
 
 
+# `_may_take` as SQL on HumanTask, for statements that take a task as they find it: the same rule, its person
+# given as the parameters `_taker` makes (statements using it are built once, then run with parameters).
+TAKEABLE = or_(
+    and_(HumanTask.role == CITIZEN_ROLE, exists().where(Dossier.id == HumanTask.dossier_id,
+                                                         Dossier.applicant_user_id == bindparam("taker_id"))),
+    and_(HumanTask.agency_id == bindparam("taker_agency_id"),
+         HumanTask.role.in_(bindparam("taker_roles", expanding=True))),
+)
+
+
+def _taker(user: User) -> dict[str, Any]:
+    """The parameters of TAKEABLE for `user` (a citizen takes only their own dossier's steps)."""
+    return {"taker_id": user.id, "taker_agency_id": user.agency_id,
+            "taker_roles": [role for role in user.roles or [] if role != CITIZEN_ROLE]}
+
+
 # What completing a step reads besides the task: its dossier, the dossier's procedure version, agency, workflow
 # document and open work (tasks, service calls), loaded with the task in one statement instead of six.
 WITH_DOSSIER = (
@@ -221,32 +237,71 @@ def _mirror(task: HumanTask, **values: Any) -> None:
         set_committed_value(task, key, value)
 
 
-def claim_task(task_id: int, user: User) -> HumanTask:
-    task = get_task(task_id, user)
-    if task.state == "claimed" and task.claimed_by_id == user.id:
-        return task
-    now = now_utc()
-    claim = (update(HumanTask).where(HumanTask.id == task.id, HumanTask.state == "ready")
-             .values(state="claimed", claimed_by_id=user.id, claimed_at=now))
-    entry = {"dossier_id": task.dossier_id, "at": now, "actor_id": user.id, "actor_name": user.full_name,
-             "action": "claimed", "outcome": "", "task_title": task.title, "status_from": None, "status_to": None,
-             "step_due_at": task.due_at, "note": ""}
-    if db.session.get_bind().dialect.name == "postgresql":
-        # One statement: the conditional UPDATE and, only if it took the task, its history entry.
-        claimed = claim.returning(HumanTask.id).cte("claimed")
-        columns = [getattr(AuditEvent, key) for key in entry]
-        values = [literal(value, type_=column.type) for value, column in zip(entry.values(), columns, strict=True)]
-        taken = db.session.execute(
-            insert(AuditEvent).from_select(list(entry), select(*values).select_from(claimed))
-            .returning(AuditEvent.id)).first() is not None
+_CLAIM_ENTRY = ("dossier_id", "at", "actor_id", "actor_name", "action", "outcome", "task_title", "status_from",
+                "status_to", "step_due_at", "note")
+
+
+def _claim(postgresql: bool) -> Any:
+    """The claim's conditional UPDATE, built once: on PostgreSQL also who may take the task (TAKEABLE), its history
+    entry if it took it, and the task as it now is, in one statement."""
+    statement = _CLAIM_STATEMENTS.get(postgresql)
+    if statement is not None:
+        return statement
+    claim = (update(HumanTask).where(HumanTask.id == bindparam("task_id"), HumanTask.state == "ready")
+             .values(state="claimed", claimed_by_id=bindparam("user_id"), claimed_at=bindparam("now")))
+    if postgresql:
+        claimed = claim.where(TAKEABLE).returning(*HumanTask.__table__.c).cte("claimed")
+        entry = {"dossier_id": claimed.c.dossier_id, "at": bindparam("now"), "actor_id": bindparam("user_id"),
+                 "actor_name": bindparam("user_name"), "action": literal("claimed"), "outcome": literal(""),
+                 "task_title": claimed.c.title, "status_from": null(), "status_to": null(),
+                 "step_due_at": claimed.c.due_at, "note": literal("")}
+        columns = [getattr(AuditEvent, key) for key in _CLAIM_ENTRY]
+        row = [type_coerce(entry[key], column.type) for key, column in zip(_CLAIM_ENTRY, columns, strict=True)]
+        logged = insert(AuditEvent).from_select(list(_CLAIM_ENTRY), select(*row).select_from(claimed)).cte("logged")
+        statement = select(aliased(HumanTask, claimed)).add_cte(logged)
     else:
-        taken = db.session.execute(claim.execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
-        if taken:
-            db.session.add(AuditEvent(**entry))
-    if not taken:
-        raise Conflict(gettext("Công việc này đã được người khác nhận hoặc đã hoàn thành."), code="task_taken")
+        statement = claim.execution_options(synchronize_session=False)
+    return _CLAIM_STATEMENTS.setdefault(postgresql, statement)
+
+
+_CLAIM_STATEMENTS: dict[bool, Any] = {}
+
+
+def claim_task(task_id: int, user: User) -> HumanTask:
+    now = now_utc()
+    params = {"task_id": task_id, "user_id": user.id, "now": now}
+    if db.session.get_bind().dialect.name == "postgresql":
+        taken = db.session.scalars(_claim(True), {**params, **_taker(user), "user_name": user.full_name},
+                                   execution_options={"populate_existing": True}).first()
+        return taken if taken is not None else _not_claimed(task_id, user)  # nothing taken: say why
+    task = get_task(task_id, user)
+    if task.state != "ready" or db.session.execute(_claim(False), params).rowcount != 1:  # type: ignore[attr-defined]
+        return _not_claimed(task_id, user, task)
+    db.session.add(AuditEvent(dossier_id=task.dossier_id, at=now, actor_id=user.id, actor_name=user.full_name,
+                              action="claimed", outcome="", task_title=task.title, step_due_at=task.due_at, note=""))
     _mirror(task, state="claimed", claimed_by_id=user.id, claimed_at=now)
     return task
+
+
+def _not_claimed(task_id: int, user: User, task: HumanTask | None = None) -> HumanTask:
+    """Why a claim took nothing: the task is unknown to this user (404), already theirs (taken again: no
+    change), or someone else's or closed (409)."""
+    task = task or get_task(task_id, user)
+    db.session.refresh(task, ["state", "claimed_by_id", "claimed_at"])
+    if task.state == "claimed" and task.claimed_by_id == user.id:
+        return task
+    raise Conflict(gettext("Công việc này đã được người khác nhận hoặc đã hoàn thành."), code="task_taken")
+
+
+def _not_completable(task_id: int, user: User, task: HumanTask | None = None) -> None:
+    """Why a completion took nothing: the task is unknown to this user (404), closed, or someone else's (409)."""
+    task = task or get_task(task_id, user)
+    db.session.refresh(task, ["state", "claimed_by_id"])
+    if task.state not in OPEN_TASK_STATES:
+        raise Conflict(gettext("Công việc này đã hoàn thành hoặc không còn hiệu lực."), code="task_closed")
+    if task.state == "claimed" and task.claimed_by_id != user.id:
+        raise Conflict(gettext("Công việc này đang do người khác xử lý."), code="task_taken")
+    raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
 
 
 def task_form_schema(task: HumanTask) -> dict[str, Any]:
@@ -267,33 +322,56 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
             for c in done if isinstance(data.get(c.result_variable), dict)]
 
 
+def _take(postgresql: bool) -> Any:
+    """The completion's conditional UPDATE, built once; on PostgreSQL with who may take the task (TAKEABLE) and
+    the loading of everything the step reads, in one statement."""
+    statement = _TAKE_STATEMENTS.get(postgresql)
+    if statement is not None:
+        return statement
+    take = (update(HumanTask)
+            .where(HumanTask.id == bindparam("task_id"), HumanTask.state.in_(OPEN_TASK_STATES))
+            .where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == bindparam("user_id")))
+            .values(state="completed", completed_by_id=bindparam("user_id"), completed_at=bindparam("now"),
+                    data=bindparam("data", type_=HumanTask.data.type), claimed_by_id=bindparam("user_id")))
+    if postgresql:
+        taken = take.where(TAKEABLE).returning(HumanTask.id).cte("taken")
+        statement = select(HumanTask).join(taken, taken.c.id == HumanTask.id).options(*WITH_DOSSIER)
+    else:
+        statement = take.execution_options(synchronize_session=False)
+    return _TAKE_STATEMENTS.setdefault(postgresql, statement)
+
+
+_TAKE_STATEMENTS: dict[bool, Any] = {}
+
+
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
-    task = get_task(task_id, user, options=WITH_DOSSIER)
-    if task.state not in OPEN_TASK_STATES:
-        raise Conflict(gettext("Công việc này đã hoàn thành hoặc không còn hiệu lực."), code="task_closed")
-    if task.state == "claimed" and task.claimed_by_id != user.id:
-        raise Conflict(gettext("Công việc này đang do người khác xử lý."), code="task_taken")
+    now = now_utc()
+    done = {"state": "completed", "completed_by_id": user.id, "completed_at": now, "data": data,
+            "claimed_by_id": user.id}
+    params = {"task_id": task_id, "user_id": user.id, "now": now, "data": data}
+    # The conditional UPDATE is the lock: a second officer completing the same task waits on this row, then
+    # finds it no longer open and gets a 409, before any engine work is saved. It is taken first, together with
+    # the loading of everything the step reads (one statement on PostgreSQL); input refused below leaves the
+    # transaction to be rolled back by the caller, as any exception here does.
+    task: HumanTask | None
+    if db.session.get_bind().dialect.name == "postgresql":
+        task = db.session.scalars(_take(True), {**params, **_taker(user)}).unique().first()
+        if task is None:
+            _not_completable(task_id, user)
+    else:
+        task = get_task(task_id, user, options=WITH_DOSSIER)
+        if task.state not in OPEN_TASK_STATES or (task.state == "claimed" and task.claimed_by_id != user.id):
+            _not_completable(task_id, user, task)
+        if db.session.execute(_take(False), params).rowcount != 1:  # type: ignore[attr-defined]
+            _not_completable(task_id, user, task)
+    assert task is not None
+    _mirror(task, **done)  # the statement read the row as it was before the UPDATE
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu biểu mẫu phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
     errors = validation_details(task.dossier.procedure_version, task.form, data)
     if errors:
         raise Invalid(gettext("Biểu mẫu có thông tin chưa hợp lệ."), details=errors)
-
-    now = now_utc()
-    # The conditional UPDATE is the lock: a second officer completing the same task waits on this row,
-    # then finds it no longer open and gets a 409, before any engine work is saved.
-    result = db.session.execute(
-        update(HumanTask)
-        .where(HumanTask.id == task.id, HumanTask.state.in_(OPEN_TASK_STATES))
-        .where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == user.id))
-        .values(state="completed", completed_by_id=user.id, completed_at=now, data=data,
-                claimed_by_id=user.id)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict(gettext("Công việc này vừa được người khác hoàn thành."), code="task_taken")
-    _mirror(task, state="completed", completed_by_id=user.id, completed_at=now, data=data, claimed_by_id=user.id)
     step_completed(task.dossier, task)
 
     dossier = task.dossier
