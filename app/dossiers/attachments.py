@@ -29,7 +29,8 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import select
+from sqlalchemy import String, column, select, update, values
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.dossiers.errors import Invalid, NotFound
 from app.eforms.schema import pointer_to_path
@@ -165,8 +166,17 @@ def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, do
     errors: dict[str, str] = {}
     owner_id = user.id if user else None
     changed = False
-    for pointer, value, node in list(_file_fields(schema, data)):
+    fields = list(_file_fields(schema, data))
+    linked = _link_fresh_uploads(fields, owner_id, dossier) if owner_id is not None and fields else {}
+    for pointer, value, node in fields:
         match = _REF.match(value) if isinstance(value, str) else None
+        if match and match.group(1) in linked:
+            content_type, filename = linked[match.group(1)]
+            allowed = accepted_types(str(node["contentMediaType"]).split(","))
+            if content_type not in allowed:  # linked above, but the caller rolls back on the error raised
+                errors[pointer] = gettext("Tệp «%(name)s» không được nhận: trường này chỉ nhận tệp %(types)s.",
+                                          name=filename, types=_type_names(allowed))
+            continue
         att = db.session.scalar(select(Attachment).where(Attachment.token == match.group(1))) if match else None
         source = db.session.get(Dossier, att.dossier_id) if att is not None and att.dossier_id is not None else None
         own = owner_id is not None and att is not None and att.uploaded_by_id == owner_id
@@ -194,6 +204,35 @@ def claim_references(schema: Mapping[str, Any], data: Any, user: User | None, do
         raise Invalid(gettext("Tệp đính kèm không hợp lệ."), code="attachment_invalid", details=errors)
     db.session.flush()
     return changed
+
+
+def _link_fresh_uploads(fields: list[FileField], owner_id: int, dossier: Dossier) -> dict[str, tuple[str, str]]:
+    """The common case in one statement (PostgreSQL): the person's own uploads not yet in a dossier are linked to
+    this one, all fields together; token → (type, file name) of those linked. The rest (files of other dossiers,
+    unknown tokens) take the general path, one by one."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return {}
+    paths: dict[str, str] = {}
+    for pointer, value, _ in fields:
+        match = _REF.match(value) if isinstance(value, str) else None
+        if match:
+            paths.setdefault(match.group(1), pointer_to_path(pointer)[:255])
+    if not paths:
+        return {}
+    wanted = values(column("token", String), column("path", String), name="wanted").data(list(paths.items()))
+    rows = db.session.execute(
+        update(Attachment)
+        .where(Attachment.token == wanted.c.token, Attachment.uploaded_by_id == owner_id,
+               Attachment.dossier_id.is_(None))
+        .values(dossier_id=dossier.id, field_path=wanted.c.path)
+        .returning(Attachment.token, Attachment.content_type, Attachment.filename)
+        .execution_options(synchronize_session=False)).all()
+    linked = {row.token: (row.content_type, row.filename) for row in rows}
+    for att in [obj for obj in db.session.identity_map.values() if isinstance(obj, Attachment)]:
+        if att.token in linked:  # a row this session holds: show it what the statement wrote
+            set_committed_value(att, "dossier_id", dossier.id)
+            set_committed_value(att, "field_path", paths[att.token])
+    return linked
 
 
 def _replace(data: Any, pointer: str, value: str) -> None:
