@@ -246,7 +246,7 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
             FROM dossier d WHERE d.status NOT IN (3, 7, 10)""", {"accented": ACCENTED, "bare": folded(ACCENTED)})
         step("workflow documents of open dossiers", """
             INSERT INTO workflow_instance (dossier_id, document, version, completed, updated_at)
-            SELECT d.id, %(doc)s::jsonb, 1, false, d.submitted_at FROM dossier d WHERE d.status NOT IN (3, 7, 10)""",
+            SELECT d.id, %(doc)s::json, 1, false, d.submitted_at FROM dossier d WHERE d.status NOT IN (3, 7, 10)""",
              {"doc": _workflow_document()})
         step("failed service calls (incidents)", """
             INSERT INTO service_call (dossier_id, engine_task_id, spec_name, title, operation, params, result_variable,

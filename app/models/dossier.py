@@ -28,7 +28,7 @@ from app.clock import local_tz
 from app.extensions import db
 from app.models.agency import Agency
 from app.models.procedure import ProcedureVersion
-from app.models.types import JsonDoc, UtcDateTime, utcnow
+from app.models.types import JsonDoc, JsonText, UtcDateTime, utcnow
 from app.models.user import N_
 
 # TrangThaiHoSo as synced to the national portal (DOMAIN.md). The only statuses a dossier can take.
@@ -131,8 +131,9 @@ class WorkflowInstance(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), unique=True)
-    # Read only when used: a step on the run its process kept never parses it (app.dossiers.workflow_runs).
-    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True)
+    # Read only when used: a step on the run its process kept never parses it (app.dossiers.workflow_runs). Kept as
+    # written (JsonText): a kept run and a reload of its row see the same key order and the same numbers.
+    document: Mapped[dict[str, Any]] = mapped_column(JsonText, deferred=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     completed: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, DateTime
+from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
@@ -13,6 +14,10 @@ from app.clock import now_utc
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere (SQLite in embedded mode).
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# A document kept exactly as written (json, not jsonb, on PostgreSQL): key order and numbers come back as they were
+# saved, and the database neither parses it into a tree on every write nor prints it back on every read. For what
+# nothing queries inside: the workflow documents.
+JsonText = JSON().with_variant(PG_JSON(), "postgresql")
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -20,8 +20,9 @@ from tests.samples import PDF_BYTES, start_data, task_data
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 # Measured, commits included: submit 10, claim 1, complete 6–7; 38 in all. Before the claim became one statement
 # (the rule of who may take a task in SQL), the completion's lock taken in the statement that loads the step, and
-# the applicant's fresh uploads linked in one statement: submit 11, claim 2, complete 6–8; 47. Before the portal rows were written
-# in one statement with the dossier's lock or version update: submit 12, claim 2, complete 7–9, 52. Before the
+# the applicant's fresh uploads linked in one statement: submit 11, claim 2, complete 6–8; 47. Before the portal
+# rows were written in one statement with the dossier's lock or version update: submit 12, claim 2, complete 7–9,
+# 52. Before the
 # outbox was written at commit, the calendar kept per process, the history entries batched, the claim made one
 # statement and the reception step known when it is the one completed: submit 12, claim 3, complete 8–17, 74.
 # Before the eager loads: 104.

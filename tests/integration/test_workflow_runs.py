@@ -125,7 +125,7 @@ def test_a_row_saved_elsewhere_is_read_from_the_database(db_session: Any) -> Non
     open_task = ready(dossier_id).engine_task_id
     entry = document["tasks"][open_task]
     entry["delta"]["updates"]["ghi_chu_noi_khac"] = "ghi ở tiến trình khác"
-    db.session.execute(text("UPDATE workflow_instance SET document = CAST(:doc AS jsonb), version = version + 1 "
+    db.session.execute(text("UPDATE workflow_instance SET document = CAST(:doc AS json), version = version + 1 "
                             "WHERE id = :id"), {"doc": json.dumps(document), "id": instance.id})
     db_session.commit()
     db_session.expire_all()
@@ -137,6 +137,21 @@ def test_a_row_saved_elsewhere_is_read_from_the_database(db_session: Any) -> Non
     after = row(dossier_id).document
     nxt = ready(dossier_id).engine_task_id
     assert task_data_in(after, nxt)["ghi_chu_noi_khac"] == "ghi ở tiến trình khác"
+
+
+def test_a_reload_sees_the_document_exactly_as_the_kept_run_wrote_it(db_session: Any) -> None:
+    """Key order: the row is stored as written (json, not jsonb), so the run this process kept and a reload of its
+    row by any other process see the same data in the same order."""
+    dossier_id = submitted(db_session)
+    instance = row(dossier_id)
+    run = live_runs().take((instance.id, instance.version))
+    assert run is not None
+    stored = db.session.scalar(text("SELECT document::text FROM workflow_instance WHERE id = :id"),
+                               {"id": instance.id})
+    assert json.dumps(json.loads(stored)) == json.dumps(run.document())
+    # The submission's system fields, in the order the platform wrote them (a jsonb column puts shorter keys first).
+    system = task_data_in(json.loads(stored), ready(dossier_id).engine_task_id)["thong_tin_ho_so"]
+    assert list(system) == ["ma_ho_so", "le_phi", "kenh", "ma_thu_tuc", "ten_thu_tuc"]
 
 
 def test_a_rolled_back_step_leaves_no_run_behind(db_session: Any) -> None:
