@@ -205,3 +205,21 @@ def test_a_catastrophic_pattern_deployed_cannot_hang_a_submission(client, token)
     assert response.get_json()["error"]["details"] == {"/tre/noi_sinh": "Nơi sinh: không đúng định dạng."}
     data["tre"]["noi_sinh"] = "a" * 200
     assert submit(client, token("congdan"), data=data).status_code == 201
+
+
+def test_commands_answer_with_where_the_dossier_stands_and_a_link_to_the_rest(client, token):
+    citizen, reception = token("congdan"), token("tiepnhan")
+    created = submit(client, citizen)
+    body = created.get_json()
+    assert created.headers["Location"] == body["href"] == f"/api/v1/dossiers/{body['code']}"
+    assert [t["title"] for t in body["tasks"]] == body["current_steps"] and body["tasks"]
+    assert "history" not in body and "data" not in body  # the whole dossier is read at href
+    task = body["tasks"][0]
+    assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=reception).status_code == 200
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete", json=task_data("khai-sinh", task["form"]),
+                       headers=reception).get_json()
+    state = done["dossier"]
+    assert state["status"] == 4 and state["href"] == body["href"]  # received (2), then in processing (4)
+    assert [t["id"] for t in state["tasks"]] != [task["id"]] and state["tasks"][0]["state"] == "ready"
+    whole = client.get(state["href"], headers=citizen).get_json()
+    assert whole["status"] == 4 and {"submitted", "claimed", "completed"} <= {h["action"] for h in whole["history"]}

@@ -112,7 +112,7 @@ def test_leader_returns_the_dossier_with_a_reason(client, token):
         done = client.post(f"/api/v1/tasks/{task['id']}/complete",
                            json={**task_data("khai-sinh", task["form"]), **overrides}, headers=headers)
         assert done.status_code == 200, done.get_json()
-        return done.get_json()["dossier"]
+        return client.get(done.get_json()["dossier"]["href"], headers=headers).get_json()  # the whole dossier
 
     step("tiepnhan")
     register = {"so_dang_ky": "125", "quyen_so": "01/2026", "ghi_chu": "Đã đối chiếu giấy chứng sinh."}

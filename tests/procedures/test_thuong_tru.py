@@ -27,7 +27,7 @@ def complete(client, headers, task, **overrides):
     data = {**task_data("thuong-tru", task["form"]), **overrides}
     response = client.post(f"/api/v1/tasks/{task['id']}/complete", json=data, headers=headers)
     assert response.status_code == 200, response.get_json()
-    return response.get_json()["dossier"]
+    return client.get(response.get_json()["dossier"]["href"], headers=headers).get_json()  # the whole dossier
 
 
 def test_supplement_loop_then_result(client, token, jobs, national):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
@@ -70,6 +70,15 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
                          "status_to": e.status_to, "note": e.note_text or None}
                         for e in services.history(d, api_user())],
         })
+    return out
+
+
+def dossier_state(d: Dossier) -> dict[str, Any]:
+    """A command's answer about its dossier (DossierState): where it stands, and where the rest is."""
+    waiting = services.open_tasks(d)
+    out = services.public_view(d, waiting)
+    del out["applicant"]  # the public look-up's initials: the applicant's own view is at href
+    out.update({"href": url_for("api.get_dossier", code=d.code), "tasks": [task_json(t) for t in waiting]})
     return out
 
 
@@ -194,10 +203,10 @@ def submit(code: str, json: m.FormData) -> ResponseReturnValue:
     dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
     # The answer is read in the transaction that wrote it (what it shows is what the commit makes durable):
     # after the commit every object would be expired and read again.
-    body = dossier_json(dossier, full=True)
+    body = dossier_state(dossier)
     body["workflow_error"] = workflow_incidents.notice(dossier)
     db.session.commit()
-    return jsonify(body), 201, {"Location": f"/api/v1/dossiers/{body['code']}"}
+    return jsonify(body), 201, {"Location": body["href"]}
 
 
 @bp.get("/dossiers/<path:code>")
@@ -256,7 +265,7 @@ def complete(task_id: int, json: m.FormData) -> ResponseReturnValue:
     t = services.complete_task(task_id, api_user(), json.root)
     # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so. The
     # answer is read before the commit, in the transaction that wrote it (after it, everything would be re-read).
-    body = {"task": task_json(t), "dossier": dossier_json(t.dossier, full=True),
+    body = {"task": task_json(t), "dossier": dossier_state(t.dossier),
             "workflow_error": workflow_incidents.notice(t.dossier)}
     db.session.commit()
     return jsonify(body)

@@ -343,13 +343,21 @@ WorkflowNotice = Annotated[str | None, Field(
     description="Set when the step was saved but the workflow then stopped on an engine error")]
 
 
-class SubmittedDossier(Dossier):
+class DossierState(_DossierStatus):
+    """Where a dossier stands after a command: status, dates and open steps. The whole dossier (data, history,
+    service calls, payments) is at `href`, read when it is wanted rather than with every command's answer."""
+
+    href: str = Field(description="The dossier: GET /api/v1/dossiers/{code}")
+    tasks: list[Task]
+
+
+class SubmittedDossier(DossierState):
     workflow_error: WorkflowNotice
 
 
 class Completed(ResponseModel):
     task: Task
-    dossier: Dossier
+    dossier: DossierState
     workflow_error: WorkflowNotice
 
 
