@@ -23,19 +23,16 @@ from app.dossiers import events
 from app.dossiers.access import history_entries
 from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
-from app.dossiers.clock import local_tz as local_tz
+from app.dossiers.clock import local_tz
 from app.dossiers.clock import now_utc as now_utc
 from app.dossiers.components import dossier_created, reception_problems, step_completed
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
-from app.dossiers.deadlines import appointment as appointment
-from app.dossiers.deadlines import fee_for as fee_for
-from app.dossiers.deadlines import next_dossier_code as next_dossier_code
+from app.dossiers.deadlines import appointment, fee_for, next_dossier_code
 from app.dossiers.deadlines import processing_rule as processing_rule
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.lookups import checked_result
 from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
-from app.dossiers.progress import apply_step, report_engine_fault, set_status, status_property
-from app.dossiers.progress import bundle_for as bundle_for
+from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
 from app.dossiers.progress import open_tasks as open_tasks
 from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from app.dossiers.deadlines import next_dossier_code
 from app.dossiers.errors import Invalid
-from app.dossiers.services import next_dossier_code
 from app.extensions import db
 from app.models import Agency
 

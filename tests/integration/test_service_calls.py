@@ -73,7 +73,7 @@ def run_jobs(jobs, rounds=10):
 def workflow_data(dossier, task_title):
     task = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.title == task_title))
     version = dossier.procedure_version
-    from app.dossiers.services import bundle_for
+    from app.dossiers.progress import bundle_for
 
     db.session.refresh(dossier.workflow)
     return WorkflowRun.load(dossier.workflow.document, bundle_for(version)).task_data(task.engine_task_id)
