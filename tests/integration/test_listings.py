@@ -19,7 +19,7 @@ from sqlalchemy import event, select, text
 
 from app.dossiers import access, listings, portal_sync, service_calls, services, stalls
 from app.dossiers.access import may_operate, may_refund
-from app.dossiers.clock import is_stalled, stalled_since
+from app.dossiers.clock import is_stalled, now_utc, stalled_since
 from app.dossiers.errors import NotFound
 from app.dossiers.listings import ListQuery
 from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
@@ -494,9 +494,11 @@ def test_inbox_uses_the_open_task_index(app: Any, db_session: Any, statements: S
         SELECT d.id, d.agency_id, gen_random_uuid()::text, 'S', 'T', '',
                (ARRAY['chuyen_vien', 'tiep_nhan', 'lanh_dao_ky'])[1 + k],
                CASE WHEN d.status = 4 AND k = 0 THEN 'ready' ELSE 'completed' END, now(),
-               now() + (d.id % 11) * interval '1 day', d.code, d.submitted_at,
+               now() + (d.id % 11) * :step, d.code, d.submitted_at,
                replace(lower(d.applicant_name), 'ễ', 'e')
-        FROM dossier d, generate_series(0, 2) k WHERE d.code LIKE '000.00.01.H26-250101-%'"""))
+        FROM dossier d, generate_series(0, 2) k WHERE d.code LIKE '000.00.01.H26-250101-%'"""),
+        # Spread over what is left of this week, whatever the day (the `due="week"` query must find them all).
+        {"step": (listings.due_bounds("week")[1] - now_utc()) / 12})
     db_session.execute(text("ANALYZE human_task"))
     db_session.execute(text("ANALYZE dossier"))
     hotich = _user("hotich")
