@@ -131,6 +131,19 @@ def jobs(app: Flask) -> Any:
     return dispatcher
 
 
+@pytest.fixture()
+def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app of its own on an SQLite file (the embedded default), migrated and seeded, inside its app context."""
+    from app.extensions import db
+
+    application = make_app(f"sqlite:///{tmp_path / 'embedded.db'}", tmp_path)
+    prepare_database(application)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
 def user(username: str) -> Any:
     from sqlalchemy import select
 

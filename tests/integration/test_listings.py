@@ -39,7 +39,7 @@ from app.models import (
 )
 from app.models.dossier import folded, inbox_keys
 from app.models.integration import WorkflowIncident
-from tests.conftest import _create_database, _drop_database, login, make_app, prepare_database
+from tests.conftest import _create_database, _drop_database, login, make_app
 from tests.samples import start_data, with_stored_uploads
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -542,14 +542,6 @@ def test_list_pages_render_with_controls(db_session: Any, client: Any) -> None:
 # ---------------------------------------------------------------- SQLite (the embedded default)
 
 
-@pytest.fixture()
-def sqlite_app(tmp_path: Path) -> Iterator[Any]:
-    application = make_app(f"sqlite:///{tmp_path / 'lists.db'}", tmp_path)
-    prepare_database(application)
-    with application.app_context():
-        yield application
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_sqlite_inbox(sqlite_app: Any) -> None:

@@ -5,8 +5,6 @@ its lock leaves nothing behind, and run the same use cases on SQLite, where the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,7 @@ from app.dossiers.attachments import reference, store_upload
 from app.extensions import db
 from app.models import Attachment, AuditEvent, Dossier, HumanTask, User
 from app.models.user import CITIZEN_ROLE
-from tests.conftest import make_app, prepare_database, user
+from tests.conftest import user
 from tests.samples import PDF_BYTES, start_data, task_data, with_stored_uploads
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
@@ -149,14 +147,6 @@ def test_fresh_uploads_are_linked_in_one_statement_and_still_checked(db_session:
     assert refused.value.code == "attachment_invalid"
 
 
-@pytest.fixture()
-def sqlite_app(tmp_path: Path) -> Iterator[Any]:
-    application = make_app(f"sqlite:///{tmp_path / 'tasks.db'}", tmp_path)
-    prepare_database(application)
-    with application.app_context():
-        yield application
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_sqlite_takes_tasks_with_the_same_rules(sqlite_app: Any) -> None:
