@@ -1,4 +1,4 @@
-"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`."""
+"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask portal …`, `flask api …`."""
 
 from __future__ import annotations
 
@@ -186,3 +186,21 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Đã xóa {total} bản ghi đã gửi trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(portal)
+
+    api = AppGroup("api", help="API JSON (khóa Idempotency-Key).")
+
+    @api.command("prune")
+    @click.option("--hours", type=float, default=None, help="Giữ khóa trong số giờ này "
+                  "(mặc định IDEMPOTENCY_KEY_HOURS).")
+    def api_prune(hours: float | None) -> None:
+        """Delete stored Idempotency-Key answers older than N hours (their retries are no longer honoured)."""
+        from app.dossiers.retention import idempotency_cutoff, prune_idempotency_keys
+
+        keep = current_app.config["IDEMPOTENCY_KEY_HOURS"] if hours is None else hours
+        cutoff, total = idempotency_cutoff(keep), 0
+        while batch := prune_idempotency_keys(cutoff):
+            db.session.commit()
+            total += batch
+        click.echo(f"Đã xóa {total} khóa Idempotency-Key tạo trước {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+    app.cli.add_command(api)

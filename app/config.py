@@ -66,6 +66,9 @@ class Config:
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    # How long the answer of an API request sent with an Idempotency-Key is kept for its retries, in hours; older
+    # keys count as unused and `flask api prune` deletes them.
+    IDEMPOTENCY_KEY_HOURS = float(_env("IDEMPOTENCY_KEY_HOURS", "24"))
     # National systems. Empty URL = that connector is not configured. The run command points them at the
     # demo services (sandbox/); production sets the real endpoints and secrets.
     POPULATION_URL = _env("POPULATION_URL", "")
