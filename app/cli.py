@@ -204,3 +204,17 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Đã xóa {total} khóa Idempotency-Key tạo trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(api)
+
+    uploads = AppGroup("uploads", help="Tệp đính kèm đã tải lên.")
+
+    @uploads.command("settle")
+    @click.option("--hours", type=float, default=1.0, help="Chỉ xét tệp tạm cũ hơn số giờ này (mặc định 1).")
+    def uploads_settle(hours: float) -> None:
+        """Finish what processes killed mid-request left in UPLOAD_DIR/.staging: a file a saved attachment names
+        is moved into place, any other is deleted."""
+        from app.dossiers.attachments import settle_staged
+
+        moved, deleted = settle_staged(older_than_seconds=hours * 3600)
+        click.echo(f"Đã chuyển {moved} tệp vào chỗ, xóa {deleted} tệp tạm bỏ dở.")
+
+    app.cli.add_command(uploads)
