@@ -39,6 +39,9 @@ class Config:
     REDIS_URL = _env("REDIS_URL", "")
     # "auto": rq when REDIS_URL is set, else an in-process thread; "record": keep jobs for tests to run.
     JOB_DISPATCH = _env("JOB_DISPATCH", "auto")
+    # Embedded mode: at most this many seconds a process exiting (gunicorn after SIGTERM) spends running the jobs
+    # its job thread still holds; keep gunicorn's --graceful-timeout above it.
+    JOB_DRAIN_SECONDS = float(_env("JOB_DRAIN_SECONDS", "20"))
     # Where uploaded dossier files are stored (outside the web root), by content hash.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.
