@@ -171,7 +171,7 @@ class ThreadDispatcher(Dispatcher):
             self.jobs.put(job)
 
     def _due(self, job: PendingJob) -> None:
-        self.timers.discard(threading.current_thread())  # type: ignore[arg-type]
+        self.timers.discard(threading.current_thread())  # this runs in the timer's own thread
         self.jobs.put(job)
 
     def _work(self) -> None:
