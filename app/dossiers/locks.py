@@ -16,6 +16,7 @@ takes the same lock without reading the row into the session (an object with uns
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import zlib
@@ -77,8 +78,6 @@ def _local_exclusive(namespace: int, key: int) -> Iterator[bool]:
     locked_byte = False
     try:
         if path:
-            import fcntl
-
             fd = _lock_file_descriptor(path)
             offset = (namespace << 32) | (key & 0xFFFFFFFF)
             try:
