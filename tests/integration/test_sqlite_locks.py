@@ -3,6 +3,7 @@ process's job thread may send the same dossier, so the lock must hold across thr
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import textwrap
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, make_app, prepare_database, user
 from tests.hang import hang_guard
-from tests.samples import start_data, with_stored_uploads
+from tests.samples import PDF_BYTES, start_data, with_stored_uploads
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +134,32 @@ def test_a_resend_racing_the_job_thread_sends_each_update_once(sqlite_app, monke
         thread.join(60)
     assert sorted(o.split(":")[0] for o in outcomes) == ["busy", "sent"], outcomes
     assert portal.sent and len(portal.sent) == len(set(portal.sent)), portal.sent
+
+
+def test_idempotency_keys_on_sqlite(sqlite_app):
+    """Embedded mode has no advisory locks: a key whose first request is running in this process is in flight."""
+    from app.accounts import issue_token
+    from app.extensions import db
+    from app.web.api import idempotency
+
+    with sqlite_app.app_context():
+        officer = user("tiepnhan")
+        headers = {"Authorization": f"Bearer {issue_token(officer, 1)}"}
+        officer_id = officer.id
+        db.session.commit()
+    client = sqlite_app.test_client()
+    key = '"sqlite-key-1"'
+    with sqlite_app.app_context():
+        first = client.post("/api/v1/attachments", headers={**headers, "Idempotency-Key": key},
+                            content_type="multipart/form-data", data={"file": (io.BytesIO(PDF_BYTES), "a.pdf")})
+        again = client.post("/api/v1/attachments", headers={**headers, "Idempotency-Key": key},
+                            content_type="multipart/form-data", data={"file": (io.BytesIO(PDF_BYTES), "a.pdf")})
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_data() == first.get_data()
+    idempotency._in_flight.add((officer_id, "sqlite-key-2"))  # its first request is running in another thread
+    try:
+        busy = client.post("/api/v1/tasks/1/claim", headers={**headers, "Idempotency-Key": '"sqlite-key-2"'})
+    finally:
+        idempotency._in_flight.discard((officer_id, "sqlite-key-2"))
+    assert busy.status_code == 409 and busy.get_json()["error"]["code"] == "idempotency_key_in_flight"
+    assert idempotency._in_flight == set()
