@@ -133,7 +133,10 @@ def register_cli(app: Flask) -> None:
     @click.option("--queue", "queues", multiple=True,
                   help="Chỉ phục vụ hàng đợi này (lặp lại được); mặc định: connectors và notifications.")
     def worker(burst: bool, queues: tuple[str, ...]) -> None:
-        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own."""
+        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own.
+
+        SIGTERM (or Ctrl+C) stops it gently: the job it is running finishes, queued jobs stay in Redis for the
+        next worker, its scheduler lets go of the queues; a second signal stops it at once."""
         from redis import Redis
 
         from app.jobs.queue import QUEUES, app_worker
