@@ -1,4 +1,4 @@
-"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`."""
+"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask portal …`, `flask api …`."""
 
 from __future__ import annotations
 
@@ -133,7 +133,10 @@ def register_cli(app: Flask) -> None:
     @click.option("--queue", "queues", multiple=True,
                   help="Chỉ phục vụ hàng đợi này (lặp lại được); mặc định: connectors và notifications.")
     def worker(burst: bool, queues: tuple[str, ...]) -> None:
-        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own."""
+        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own.
+
+        SIGTERM (or Ctrl+C) stops it gently: the job it is running finishes, queued jobs stay in Redis for the
+        next worker, its scheduler lets go of the queues; a second signal stops it at once."""
         from redis import Redis
 
         from app.jobs.queue import QUEUES, app_worker
@@ -186,3 +189,35 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Đã xóa {total} bản ghi đã gửi trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(portal)
+
+    api = AppGroup("api", help="API JSON (khóa Idempotency-Key).")
+
+    @api.command("prune")
+    @click.option("--hours", type=float, default=None, help="Giữ khóa trong số giờ này "
+                  "(mặc định IDEMPOTENCY_KEY_HOURS).")
+    def api_prune(hours: float | None) -> None:
+        """Delete stored Idempotency-Key answers older than N hours (their retries are no longer honoured)."""
+        from app.dossiers.retention import idempotency_cutoff, prune_idempotency_keys
+
+        keep = current_app.config["IDEMPOTENCY_KEY_HOURS"] if hours is None else hours
+        cutoff, total = idempotency_cutoff(keep), 0
+        while batch := prune_idempotency_keys(cutoff):
+            db.session.commit()
+            total += batch
+        click.echo(f"Đã xóa {total} khóa Idempotency-Key tạo trước {cutoff:%Y-%m-%d %H:%M} UTC.")
+
+    app.cli.add_command(api)
+
+    uploads = AppGroup("uploads", help="Tệp đính kèm đã tải lên.")
+
+    @uploads.command("settle")
+    @click.option("--hours", type=float, default=1.0, help="Chỉ xét tệp tạm cũ hơn số giờ này (mặc định 1).")
+    def uploads_settle(hours: float) -> None:
+        """Finish what processes killed mid-request left in UPLOAD_DIR/.staging: a file a saved attachment names
+        is moved into place, any other is deleted."""
+        from app.dossiers.attachments import settle_staged
+
+        moved, deleted = settle_staged(older_than_seconds=hours * 3600)
+        click.echo(f"Đã chuyển {moved} tệp vào chỗ, xóa {deleted} tệp tạm bỏ dở.")
+
+    app.cli.add_command(uploads)

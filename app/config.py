@@ -39,6 +39,9 @@ class Config:
     REDIS_URL = _env("REDIS_URL", "")
     # "auto": rq when REDIS_URL is set, else an in-process thread; "record": keep jobs for tests to run.
     JOB_DISPATCH = _env("JOB_DISPATCH", "auto")
+    # Embedded mode: at most this many seconds a process exiting (gunicorn after SIGTERM) spends running the jobs
+    # its job thread still holds; keep gunicorn's --graceful-timeout above it.
+    JOB_DRAIN_SECONDS = float(_env("JOB_DRAIN_SECONDS", "20"))
     # Where uploaded dossier files are stored (outside the web root), by content hash.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.
@@ -66,6 +69,9 @@ class Config:
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    # How long the answer of an API request sent with an Idempotency-Key is kept for its retries, in hours; older
+    # keys count as unused and `flask api prune` deletes them.
+    IDEMPOTENCY_KEY_HOURS = float(_env("IDEMPOTENCY_KEY_HOURS", "24"))
     # National systems. Empty URL = that connector is not configured. The run command points them at the
     # demo services (sandbox/); production sets the real endpoints and secrets.
     POPULATION_URL = _env("POPULATION_URL", "")

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.dossiers import events, payments, portal_sync, workflow_incidents
+from app.dossiers import attachments, events, payments, portal_sync, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
@@ -119,6 +119,7 @@ def register(app: Flask) -> None:
     for signal, receiver in receivers.items():
         signal.connect(receiver, sender=app, weak=False)
     app.extensions[_CONNECTED] = receivers
+    attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
     add_platform_operations(app.extensions["motcua_connectors"])
 
 

@@ -43,9 +43,16 @@ echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .
 .venv/bin/python -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!
-trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT INT TERM
+trap 'kill "$SANDBOX_PID" 2>/dev/null || true' EXIT
 echo "  Dịch vụ quốc gia (demo): http://127.0.0.1:${SANDBOX_PORT}/health  (thư: /_mail, SMS: /_sms, Cổng DVCQG: /_portal)"
 echo "  Sự cố kết nối:   http://127.0.0.1:${PORT}/can-bo/su-co"
 
 # One process: SQLite and the in-process job worker live in it; threads serve concurrent requests.
-.venv/bin/gunicorn --workers 1 --threads 8 --bind "127.0.0.1:${PORT}" --access-logfile - wsgi:app
+# Stopping (Ctrl+C, or TERM to this script from a service manager) reaches gunicorn, which stops gracefully: the
+# requests in progress are answered and the job thread runs the jobs it holds (at most JOB_DRAIN_SECONDS, 20 s)
+# before the process exits, all within --graceful-timeout.
+.venv/bin/gunicorn --workers 1 --threads 8 --graceful-timeout "${GRACEFUL_TIMEOUT:-30}" --bind "127.0.0.1:${PORT}" \
+  --access-logfile - wsgi:app &
+WEB_PID=$!
+trap 'kill -TERM "$WEB_PID" 2>/dev/null || true' INT TERM
+while kill -0 "$WEB_PID" 2>/dev/null; do wait "$WEB_PID" || true; done

@@ -12,12 +12,21 @@ that type, `nosniff`, and inline only for the PDFs and images verified here.
 An attachment belongs to one dossier. Using a reference again in another dossier (its uploader, or someone
 entitled to the first dossier) gives the new dossier its own attachment row over the same stored blob; the
 first dossier keeps its file.
+
+Files follow the transaction of their row. A new blob is written (and fsync'd) under a name of its own in
+``UPLOAD_DIR/.staging`` and moved to its place (``UPLOAD_DIR/<aa>/<sha256>``) only after the transaction commits;
+a rollback deletes it. So a rolled-back request leaves no file behind, and a blob in its place always belongs to
+a committed row: a rollback never deletes a file another transaction counts on. Should the process die between
+the commit and the move, the staged copy is still there: reading the attachment moves it into place, and
+``flask uploads settle`` does it for all (and deletes the staged files of transactions that never committed).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import os
 import re
 import secrets
 import unicodedata
@@ -29,9 +38,11 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import String, column, select, update, values
+from sqlalchemy import String, column, event, select, update, values
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.dossiers.clock import now_utc
 from app.dossiers.errors import Invalid, NotFound
 from app.eforms.schema import pointer_to_path
 from app.extensions import db
@@ -53,6 +64,9 @@ TYPES: dict[str, FileType] = {t.mime: t for t in (
 )}
 INLINE_TYPES = frozenset(TYPES)  # verified PDFs and images open in the browser; anything else downloads
 _REF = re.compile(r"^([A-Za-z0-9_-]{20,64})/(.{1,255})$")
+_STAGED = "motcua_staged_files"  # session.info: [(staged path, final path)] written by this transaction
+STAGING = ".staging"
+log = logging.getLogger(__name__)
 
 
 def _is_whole(mime: str, data: bytes) -> bool:
@@ -116,18 +130,95 @@ def store_upload(data: bytes, filename: str, content_type: str, field_path: str,
                           name=safe_filename(filename), kind=TYPES[detected].label, wanted=wanted)
         raise Invalid(message, details={field_path: message})
     digest = hashlib.sha256(data).hexdigest()
-    target = Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / digest
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(target)
+    _stage(data, digest)
     attachment = Attachment(token=secrets.token_urlsafe(24), uploaded_by_id=user.id if user else None,
                             field_path=field_path[:255], filename=safe_filename(filename), content_type=detected,
                             size=len(data), sha256=digest)
     db.session.add(attachment)
     db.session.flush()
     return attachment
+
+
+def blob_path(digest: str) -> Path:
+    """Where a committed blob lives."""
+    return Path(current_app.config["UPLOAD_DIR"]) / digest[:2] / digest
+
+
+def _stage(data: bytes, digest: str) -> None:
+    """Write a blob not stored yet under a name of its own, to be moved into place when the session commits."""
+    final = blob_path(digest)
+    if final.exists():
+        return  # committed already (only a commit puts a blob there)
+    staging = Path(current_app.config["UPLOAD_DIR"]) / STAGING
+    staging.mkdir(parents=True, exist_ok=True)
+    staged = staging / f"{digest}.{secrets.token_hex(8)}.part"
+    with open(staged, "xb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())  # durable before the row that needs it is committed
+    db.session.info.setdefault(_STAGED, []).append((staged, final))
+
+
+def _promote(session: Session) -> None:
+    """After a commit: move this transaction's new blobs into place (one that fails is moved when read)."""
+    for staged, final in session.info.pop(_STAGED, []):
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, final)  # atomic; the same content may already be there from another transaction
+        except OSError:
+            log.exception("uploaded file %s could not be moved to %s; it is moved when first read", staged, final)
+
+
+def _discard(session: Session, previous_transaction: Any) -> None:
+    """After a rollback of the whole transaction: its new blobs go with it."""
+    if session.in_transaction():
+        return  # a savepoint: the files wait for the outcome of the transaction
+    for staged, _final in session.info.pop(_STAGED, []):
+        staged.unlink(missing_ok=True)
+
+
+def track_files_with_transactions() -> None:
+    """Connect the staging of uploaded files to the sessions' commits and rollbacks (app.subscriptions)."""
+    for name, handler in (("after_commit", _promote), ("after_soft_rollback", _discard)):
+        if not event.contains(Session, name, handler):
+            event.listen(Session, name, handler)
+
+
+def _recover(digest: str) -> bool:
+    """Move a staged copy of a committed blob into place (the process died between the commit and the move).
+    Only called for a blob a committed row names; the copy's content is checked against its name."""
+    staging = Path(current_app.config["UPLOAD_DIR"]) / STAGING
+    for staged in sorted(staging.glob(f"{digest}.*.part")) if staging.is_dir() else []:
+        if hashlib.sha256(staged.read_bytes()).hexdigest() == digest:
+            blob_path(digest).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, blob_path(digest))
+            return True
+    return False
+
+
+def settle_staged(older_than_seconds: float = 3600.0) -> tuple[int, int]:
+    """Staged files left by processes that died mid-request: a blob some committed row names is moved into
+    place, any other is deleted. Only files older than `older_than_seconds` (a younger one may belong to a
+    transaction still running). Returns (moved, deleted)."""
+    staging = Path(current_app.config["UPLOAD_DIR"]) / STAGING
+    if not staging.is_dir():
+        return 0, 0
+    moved = deleted = 0
+    horizon = now_utc().timestamp() - older_than_seconds
+    for staged in sorted(staging.glob("*.part")):
+        try:
+            if staged.stat().st_mtime > horizon:
+                continue
+        except FileNotFoundError:
+            continue
+        digest = staged.name.split(".", 1)[0]
+        named = db.session.scalar(select(Attachment.id).where(Attachment.sha256 == digest).limit(1))
+        if named is not None and not blob_path(digest).exists() and _recover(digest):
+            moved += 1
+        elif named is None or blob_path(digest).exists():
+            staged.unlink(missing_ok=True)
+            deleted += 1
+    return moved, deleted
 
 
 def reference(attachment: Attachment) -> str:
@@ -254,7 +345,10 @@ def open_attachment(token: str, user: User | None, may_view: Any) -> tuple[Attac
     if att is None or not (owner or (att.dossier_id is not None
                                      and may_view(user, db.session.get(Dossier, att.dossier_id)))):
         raise NotFound(gettext("Không tìm thấy tệp."), code="attachment_not_found")
-    return att, Path(current_app.config["UPLOAD_DIR"]) / att.sha256[:2] / att.sha256
+    path = blob_path(att.sha256)
+    if not path.exists():
+        _recover(att.sha256)
+    return att, path
 
 
 def served_as(att: Attachment) -> tuple[str, str, bool]:

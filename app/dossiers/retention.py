@@ -1,4 +1,5 @@
-"""How long the platform keeps what it no longer needs: sent portal-outbox rows (the portal holds them)."""
+"""How long the platform keeps what it no longer needs: sent portal-outbox rows (the portal holds them) and the
+stored answers of API requests sent with an Idempotency-Key once their retries are no longer honoured."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import delete, select
 
 from app.dossiers.clock import now_utc
 from app.extensions import db
-from app.models import PortalOutbox
+from app.models import IdempotentRequest, PortalOutbox
 
 PRUNE_BATCH = 10_000
 
@@ -23,5 +24,19 @@ def prune_sent_outbox(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:
     doomed = (select(PortalOutbox.id).where(PortalOutbox.sent_at.is_not(None), PortalOutbox.sent_at < cutoff)
               .order_by(PortalOutbox.sent_at).limit(limit))
     result = db.session.execute(delete(PortalOutbox).where(PortalOutbox.id.in_(doomed))
+                                .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def idempotency_cutoff(keep_hours: float, now: datetime | None = None) -> datetime:
+    return (now or now_utc()) - timedelta(hours=keep_hours)
+
+
+def prune_idempotency_keys(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:
+    """Delete up to `limit` stored idempotency keys made before `cutoff` (found through
+    ix_idempotency_key_created_at) and return how many went. The caller commits, batch after batch."""
+    doomed = (select(IdempotentRequest.id).where(IdempotentRequest.created_at < cutoff)
+              .order_by(IdempotentRequest.created_at).limit(limit))
+    result = db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(doomed))
                                 .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ without it (embedded mode) an in-process worker thread runs them, so nothing nee
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -138,34 +139,72 @@ class RqDispatcher(Dispatcher):
 
 
 class ThreadDispatcher(Dispatcher):
-    """Embedded mode: one daemon thread runs jobs in order inside an app context."""
+    """Embedded mode: one daemon thread runs jobs in order inside an app context.
+
+    The jobs live in the process, so its exit waits for them: when the interpreter exits normally (gunicorn's
+    worker after SIGTERM, once its requests are answered; a CLI command at its end) the thread runs every job
+    already queued, and those they queue, for at most ``JOB_DRAIN_SECONDS``, then the process goes. Keep
+    gunicorn's ``--graceful-timeout`` above that. Delayed jobs (retries waiting for their time) do not survive the
+    process; what they would do is found again from the database (stalled calls, the portal outbox)."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.jobs: queue.Queue[PendingJob | None] = queue.Queue()
+        self.timers: set[threading.Timer] = set()
         self.thread = threading.Thread(target=self._work, name="motcua-jobs", daemon=True)
         self.thread.start()
+        # At exit, before the interpreter tears down: the hook threading runs before it waits for non-daemon threads
+        # (plain atexit comes later). Even there no module may register a thread-pool exit hook any more, so each
+        # job's module is imported when it is dispatched, and the thread-pool module now.
+        import concurrent.futures.thread  # noqa: F401
+
+        getattr(threading, "_register_atexit", atexit.register)(self.shutdown)
 
     def dispatch(self, job: PendingJob) -> None:
+        _resolve(job.func)  # imported now, not while the process exits
         if job.delay > 0:
-            timer = threading.Timer(job.delay, self.jobs.put, (job,))
+            timer = threading.Timer(job.delay, self._due, (job,))
             timer.daemon = True
+            self.timers.add(timer)
             timer.start()
         else:
             self.jobs.put(job)
 
+    def _due(self, job: PendingJob) -> None:
+        self.timers.discard(threading.current_thread())  # this runs in the timer's own thread
+        self.jobs.put(job)
+
     def _work(self) -> None:
+        stopping = False
         while True:
-            job = self.jobs.get()
+            try:
+                job = self.jobs.get(block=not stopping)
+            except queue.Empty:
+                return  # asked to stop, and nothing is left
             try:
                 if job is None:
-                    return
+                    stopping = True  # run what is queued (and what that queues), then stop
+                    continue
                 with self.app.app_context():
                     _resolve(job.func)(*job.args)
             except Exception:
                 log.exception("job %s failed", job.func if job else None)
             finally:
                 self.jobs.task_done()
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Run the queued jobs before the process exits, for at most `timeout` (JOB_DRAIN_SECONDS) seconds."""
+        if not self.thread.is_alive():
+            return
+        waiting = [timer for timer in list(self.timers) if timer.is_alive()]
+        for timer in waiting:
+            timer.cancel()
+        if waiting:
+            log.warning("%d delayed job(s) dropped at exit; their work is found again from the database", len(waiting))
+        self.jobs.put(None)
+        self.thread.join(self.app.config.get("JOB_DRAIN_SECONDS", 20) if timeout is None else timeout)
+        if self.thread.is_alive():
+            log.warning("job thread still running at exit; %d job(s) not run", self.jobs.qsize())
 
 
 class RecordingDispatcher(Dispatcher):

@@ -11,6 +11,7 @@ from app.models.dossier import (
     RegistryLookup,
     WorkflowInstance,
 )
+from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User, UserSession
@@ -24,6 +25,7 @@ __all__ = [
     "Dossier",
     "DossierCounter",
     "HumanTask",
+    "IdempotentRequest",
     "Notification",
     "Payment",
     "PaymentCallback",

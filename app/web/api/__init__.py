@@ -182,9 +182,7 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
         return jsonify(report_details(report)), 200 if report.ok else 422
     try:
         result = deploy(pkg, deployed_by=api_user().username)
-        db.session.commit()
     except DeployRefused as exc:
-        db.session.rollback()
         return error(422, "package_invalid", gettext("Gói thủ tục có lỗi; chưa triển khai."),
                      report_details(exc.report))
     body = procedure_json(result.procedure)
@@ -201,11 +199,10 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
 def submit(code: str, json: m.FormData) -> ResponseReturnValue:
     """Submit a dossier: the body is the start-form data"""
     dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
-    # The answer is read in the transaction that wrote it (what it shows is what the commit makes durable):
-    # after the commit every object would be expired and read again.
+    # The answer is read in the transaction that wrote it, before the commit (spec.operation commits it with the
+    # answer): what it shows is what the commit makes durable.
     body = dossier_state(dossier)
     body["workflow_error"] = workflow_incidents.notice(dossier)
-    db.session.commit()
     return jsonify(body), 201, {"Location": body["href"]}
 
 
@@ -253,9 +250,7 @@ def get_task(task_id: int) -> ResponseReturnValue:
 def claim(task_id: int) -> ResponseReturnValue:
     """Claim a task"""
     t = services.claim_task(task_id, api_user())
-    body = task_json(t)  # read before the commit, which would expire the task and its dossier
-    db.session.commit()
-    return jsonify(body)
+    return jsonify(task_json(t))  # committed by spec.operation once answered
 
 
 @bp.post("/tasks/<int:task_id>/complete")
@@ -264,11 +259,9 @@ def complete(task_id: int, json: m.FormData) -> ResponseReturnValue:
     """Complete a task with its form data; the workflow moves on"""
     t = services.complete_task(task_id, api_user(), json.root)
     # The step is saved even when the workflow then stopped on an engine error; `workflow_error` says so. The
-    # answer is read before the commit, in the transaction that wrote it (after it, everything would be re-read).
-    body = {"task": task_json(t), "dossier": dossier_state(t.dossier),
-            "workflow_error": workflow_incidents.notice(t.dossier)}
-    db.session.commit()
-    return jsonify(body)
+    # answer is read in the transaction that wrote it; spec.operation commits both.
+    return jsonify(task=task_json(t), dossier=dossier_state(t.dossier),
+                   workflow_error=workflow_incidents.notice(t.dossier))
 
 
 @bp.get("/incidents")
@@ -310,7 +303,6 @@ def retry_workflow_incident(incident_id: int, json: m.WorkflowRetryBody) -> Resp
 
     `state` says whether it moved on (resolved) or failed again (open); the body may be left out."""
     incident = workflow_incidents.retry(incident_id, api_user(), json.du_lieu)
-    db.session.commit()
     return jsonify(workflow_incident_json(incident))
 
 
@@ -319,7 +311,6 @@ def retry_workflow_incident(incident_id: int, json: m.WorkflowRetryBody) -> Resp
 def retry_refund(refund_id: int) -> ResponseReturnValue:
     """Queue a refund that has not been carried out again"""
     request_row = payments.retry_refund(refund_id, api_user())
-    db.session.commit()
     return jsonify(id=request_row.id, state=request_row.state), 202
 
 
@@ -330,7 +321,6 @@ def resend_portal_sync(code: str) -> ResponseReturnValue:
     """Send a dossier's owed national-portal updates again now (after a refusal or a long wait)"""
     dossier = services.get_dossier(code)
     service_calls.resend_sync(dossier, api_user())
-    db.session.commit()
     return jsonify(dossier_code=dossier.code, queued=True), 202
 
 
@@ -339,7 +329,6 @@ def resend_portal_sync(code: str) -> ResponseReturnValue:
 def retry_incident(call_id: int) -> ResponseReturnValue:
     """Try a failed service call again (a new round of attempts, run as a job)"""
     call = service_calls.retry_call(call_id, api_user())
-    db.session.commit()
     return jsonify(call_json(call)), 202
 
 
@@ -348,7 +337,6 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
 def refund_payment(payment_id: int, json: m.RefundBody) -> ResponseReturnValue:
     """Refund (part of) a paid fee; the refund runs as a job with an idempotency key"""
     payment = payments.refund(payment_id, api_user(), json.so_tien, json.ly_do)
-    db.session.commit()
     return jsonify(payment_json(payment)), 202
 
 
@@ -358,6 +346,5 @@ def upload_attachment(form: m.AttachmentForm) -> ResponseReturnValue:
     """Upload a file for a form field; returns the reference to put in the form data"""
     upload = form.file
     att = store_upload(upload.read(), upload.filename or "", upload.mimetype or "", form.field, api_user())
-    db.session.commit()
     return jsonify(reference=reference(att), filename=att.filename, size=att.size, sha256=att.sha256,
                    content_type=att.content_type), 201

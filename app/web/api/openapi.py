@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of API v1, generated from the operations' models and routes (app/web/api/spec.py),
 plus what every operation of a kind can answer: the boundary's 400, 401 when secured, 404 with a path
-parameter, 413 with a body, 429 where a rate limit applies (app/web/limits.py)."""
+parameter, 413 with a body, 429 where a rate limit applies (app/web/limits.py), and on every authenticated
+state-changing operation the ``Idempotency-Key`` header with its 409 and 422 (app/web/api/idempotency.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from flask import current_app
 
+from app.web.api.idempotency import CHANGING, HEADER, MAX_KEY, REPLAYED
 from app.web.api.spec import OPTIONAL_BODIES, api
 from app.web.limits import GROUPS, RATE_LIMITS
 
@@ -49,7 +51,46 @@ def _generate() -> dict[str, Any]:
             if op["operationId"] in OPTIONAL_BODIES:
                 op["requestBody"]["required"] = False
             _common_statuses(path, method, op, limited)
+            if method.upper() in CHANGING and op.get("security"):
+                _idempotency(op)
     return doc
+
+
+IDEMPOTENCY_KEY = {
+    "name": HEADER, "in": "header", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY + 2},
+    "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+    "description": (
+        "A key the client makes unique per request (a UUID), as a quoted string (IETF httpapi Idempotency-Key "
+        "draft); 1 to 255 printable ASCII characters. When the request succeeds, its answer is stored with its "
+        "effect, in one transaction. Sending the same request again (same method, path, query and body) with the "
+        "same key, e.g. after a timeout or a dropped connection, returns that stored answer with "
+        f"`{REPLAYED}: true` and changes nothing; the same key with another request gets 422 "
+        "(`idempotency_key_reused`); while the first request is still running, 409 (`idempotency_key_in_flight`, "
+        "with Retry-After). An answer that was an error is not stored: the retry runs again. Keys are kept "
+        "IDEMPOTENCY_KEY_HOURS (24 h by default). Without the header the operation behaves as it always did."),
+}
+_IDEMPOTENCY_ERRORS = {
+    "409": "the first request with this Idempotency-Key is still running (`idempotency_key_in_flight`)",
+    "422": "this Idempotency-Key was used for another request (`idempotency_key_reused`)",
+    "400": "an Idempotency-Key that is not a quoted string of 1 to 255 printable ASCII characters "
+           "(`idempotency_key_invalid`)",
+}
+
+
+def _idempotency(op: dict[str, Any]) -> None:
+    """The Idempotency-Key header, its replay marker on successes and its refusals on the error statuses."""
+    op.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
+    for status, answer in op["responses"].items():
+        if status.startswith("2"):
+            answer.setdefault("headers", {})[REPLAYED] = {
+                "schema": {"type": "string", "enum": ["true"]},
+                "description": "Present when this is the stored answer of an earlier request with the same "
+                               "Idempotency-Key"}
+    for status, text in _IDEMPOTENCY_ERRORS.items():
+        answer = op["responses"].setdefault(status, {"description": "",
+                                                      "content": {"application/json": {"schema": ERROR}}})
+        answer["description"] = f"{answer['description']}; or {text}" if answer["description"] else text.capitalize()
 
 
 def _validation_status(op: dict[str, Any]) -> None:

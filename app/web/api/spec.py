@@ -27,6 +27,7 @@ from app.accounts import user_for_token
 from app.dossiers.errors import Invalid, ServiceError
 from app.models import User
 from app.web.api import models as m
+from app.web.api.idempotency import idempotent
 from app.web.guards import JSONValueProblem, UnsafeJSON, loads_checked
 
 BEARER = "bearer"
@@ -198,7 +199,11 @@ def operation(operation_id: str, resp: Response, *, auth: bool = False,
               params: Mapping[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a view as an operation of the document. Its body, form and query models are the annotations of
     its ``json``, ``form`` and ``query`` parameters, validated before it runs (after the bearer check when
-    ``auth``); its summary is the first paragraph of its docstring; ``params`` describes its path parameters."""
+    ``auth``); its summary is the first paragraph of its docstring; ``params`` describes its path parameters.
+
+    A state-changing view (POST …) does not commit: when it answers with success its effect is committed here,
+    with the answer stored under the request's ``Idempotency-Key`` if it has one (app/web/api/idempotency.py);
+    any other answer rolls it back. Such operations are authenticated: the key belongs to the caller."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         models = get_request_model_hints(view)
@@ -213,6 +218,6 @@ def operation(operation_id: str, resp: Response, *, auth: bool = False,
         validated = api.validate(query=models.get("query"), json=models.get("json"), form=models.get("form"),
                                  resp=resp, operation_id=operation_id, security={BEARER: []} if auth else None,
                                  path_parameter_descriptions=params)(with_models)
-        return auth_required(validated) if auth else validated
+        return auth_required(idempotent(validated)) if auth else validated
 
     return decorate
