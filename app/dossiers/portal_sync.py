@@ -333,6 +333,22 @@ def pending_summary() -> dict[str, Any]:
             "retrying": int(retrying or 0), "oldest": oldest}
 
 
+def due_heads(cutoff: datetime, limit: int) -> list[PortalOutbox]:
+    """Each dossier's first unsent row whose sending job should have run before `cutoff` and did not (it was
+    lost): never tried and written before it, or retrying with its retry due before it. A refused row waits
+    for a person (`resend`); nothing is due without a portal connector."""
+    if not configured():
+        return []
+    heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
+             .group_by(PortalOutbox.dossier_id).scalar_subquery())
+    return list(db.session.scalars(
+        select(PortalOutbox).where(
+            PortalOutbox.id.in_(heads),
+            (PortalOutbox.next_attempt_at.is_not(None)) | (PortalOutbox.last_error == ""),
+            func.coalesce(PortalOutbox.next_attempt_at, PortalOutbox.created_at) < cutoff)
+        .order_by(PortalOutbox.id).limit(limit)))
+
+
 def unsent_dossiers() -> list[int]:
     return list(db.session.scalars(select(PortalOutbox.dossier_id).where(PortalOutbox.sent_at.is_(None))
                                    .group_by(PortalOutbox.dossier_id).order_by(func.min(PortalOutbox.id))))
