@@ -146,8 +146,9 @@ def register_cli(app: Flask) -> None:
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
         app_ = current_app._get_current_object()  # type: ignore[attr-defined]
-        worker = app_worker(app_, list(queues or QUEUES), Redis.from_url(url), periodic=lambda: sweeper.tick(app_),
-                            interval=float(current_app.config["SWEEP_INTERVAL"]))
+        interval = float(current_app.config["SWEEP_INTERVAL"])
+        worker = app_worker(app_, list(queues or QUEUES), Redis.from_url(url),
+                            periodic=(lambda: sweeper.tick(app_)) if interval > 0 else None, interval=interval or 10.0)
         worker.work(burst=burst, with_scheduler=True)
 
     @app.cli.command("sweep")

@@ -98,6 +98,7 @@ class Config:
     # The sweeper (app.jobs.sweeper): every SWEEP_INTERVAL seconds, in each `flask worker` (one at a time) or in
     # the embedded job thread, it re-enqueues work the database says is due for more than SWEEP_GRACE seconds
     # whose job never ran (lost after commit, with Redis, or with its worker): at most SWEEP_BATCH per kind.
+    # SWEEP_INTERVAL 0 turns the periodic sweep off (`flask sweep` still runs one).
     SWEEP_INTERVAL = float(_env("SWEEP_INTERVAL", "10"))
     SWEEP_GRACE = float(_env("SWEEP_GRACE", "30"))
     SWEEP_BATCH = int(_env("SWEEP_BATCH", "500"))

@@ -81,5 +81,6 @@ def start(app: Flask) -> None:
     from app.jobs.queue import ThreadDispatcher
 
     dispatcher = app.extensions.get("motcua_jobs")
-    if isinstance(dispatcher, ThreadDispatcher):
-        dispatcher.every(float(app.config.get("SWEEP_INTERVAL", 10)), lambda: tick(app))
+    interval = float(app.config.get("SWEEP_INTERVAL", 10))
+    if isinstance(dispatcher, ThreadDispatcher) and interval > 0:
+        dispatcher.every(interval, lambda: tick(app))
