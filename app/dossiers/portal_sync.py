@@ -17,6 +17,8 @@ dossier's unsent rows strictly in id order, one at a time, stamping ``sent_at`` 
 
 A row's state is read from its columns: unsent and ``next_attempt_at`` set → retrying (a retry job is
 scheduled for that time); unsent, an error and no ``next_attempt_at`` → refused (the queue is stopped).
+A sending job that is lost (Redis restarted, its worker killed) is made again by the sweeper from these
+columns (`due_heads`), so a row retrying never holds the dossier's later rows back for good.
 A PostgreSQL advisory lock per dossier keeps two jobs from sending at once, so a duplicated job sends
 nothing twice; the portal also treats a repeated ``ma_buoc`` or ``phien_ban`` as a retry.
 

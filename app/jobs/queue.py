@@ -87,7 +87,7 @@ def _dispatch(session: Session) -> None:
         return
     for job in pending:
         # The transaction is committed: a queue that is down must not turn that into an error for the caller.
-        # Work whose job is lost shows up as stalled (service calls, payments) or is resent (portal outbox).
+        # What the job was to do is due in the database: the sweeper (app.jobs.sweeper) enqueues it again.
         try:
             dispatcher.dispatch(job)
         except Exception:

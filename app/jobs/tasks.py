@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from app import formats
 from app.dossiers.clock import local_tz, now_utc, retry_delays
@@ -96,7 +96,8 @@ def sweep(now: datetime, cutoff: datetime, limit: int) -> int:
     older than `cutoff`, or composed and with its next try (or, with none set, its creation) before it."""
     due = db.session.execute(
         select(AuditEvent.id, AuditEvent.dossier_id)
-        .outerjoin(Notification, Notification.audit_event_id == AuditEvent.id)
+        .outerjoin(Notification, and_(Notification.dossier_id == AuditEvent.dossier_id,  # its unique index
+                                      Notification.audit_event_id == AuditEvent.id))
         .where(AuditEvent.status_to.is_not(None), AuditEvent.notified_at.is_(None),
                func.coalesce(Notification.next_attempt_at, Notification.created_at, AuditEvent.at) < cutoff)
         .order_by(AuditEvent.id).limit(limit)).all()

@@ -426,3 +426,42 @@ def test_embedded_delayed_retries_survive_a_restart(tmp_path, sandbox):
         second.extensions["motcua_jobs"].stop()
         with second.app_context():
             db.engine.dispose()
+
+
+# ---------------------------------------------------------------- the worker supervises rq's scheduler
+
+
+def test_the_worker_starts_a_dead_scheduler_again_at_once(app, private_redis):
+    from app.jobs.queue import app_worker
+
+    ticks: list[int] = []
+    worker = app_worker(app, [QUEUE_CONNECTORS], Redis.from_url(private_redis.url), periodic=lambda: ticks.append(1),
+                        interval=1)
+    worker._start_scheduler()
+    scheduler = worker.scheduler
+    try:
+        assert scheduler._process is not None and scheduler._process.is_alive()
+        worker.last_cleaned_at = now_utc()  # rq's own maintenance (every 10 minutes) has just run
+        worker.run_maintenance_tasks()
+        assert ticks == [1]  # the sweep runs from the worker's loop
+        private_redis.restart_empty()  # a Redis restart kills the scheduler process
+        scheduler._process.join(timeout=10)
+        assert not scheduler._process.is_alive()
+        time.sleep(1.05)  # the next pass of the worker's loop, SWEEP_INTERVAL later
+        assert worker.should_run_maintenance_tasks
+        worker.run_maintenance_tasks()
+        assert scheduler._process is not None and scheduler._process.is_alive() and ticks == [1, 1]
+    finally:
+        if scheduler._process is not None and scheduler._process.is_alive():
+            scheduler._process.kill()
+            scheduler._process.join(timeout=10)
+
+
+def test_flask_sweep_runs_one_pass_by_hand(app, client, db_session, jobs, national, sandbox, monkeypatch, no_grace):
+    with monkeypatch.context() as m:
+        lose_jobs_after_commit(jobs, m)
+        dossier = submit_with_mother(db_session)
+    result = app.test_cli_runner().invoke(args=["sweep"])
+    assert result.exit_code == 0, result.output
+    assert "service_calls" in result.output and "notifications" in result.output
+    assert own(jobs, dossier.id, "run_service_call") and own(jobs, dossier.id, "notify_status_change")
