@@ -93,7 +93,7 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
 SWEEPS: Mapping[str, sweeper.Source] = {
     "notifications": notification_jobs.sweep,  # status changes not yet notified
     "service_calls": service_call_jobs.sweep,  # attempts due, or whose lease ran out
-    "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task
+    "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task; pending refunds
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
 }
 

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.dossiers import events
 from app.dossiers.access import may_refund as may_refund
@@ -341,6 +341,14 @@ def due_rechecks(cutoff: datetime, limit: int) -> list[Payment]:
     return list(db.session.scalars(
         select(Payment).where(Payment.state == "pending", Payment.next_check_at < cutoff)
         .order_by(Payment.next_check_at).limit(limit)))
+
+
+def due_refunds(cutoff: datetime, limit: int) -> list[Refund]:
+    """Refund requests still pending, asked for (or last re-queued by the sweeper) before `cutoff`."""
+    return list(db.session.scalars(
+        select(Refund).where(Refund.state == "pending",
+                             func.coalesce(Refund.next_attempt_at, Refund.requested_at) < cutoff)
+        .order_by(Refund.id).limit(limit)))
 
 
 def due_applications(cutoff: datetime, limit: int) -> list[Payment]:

@@ -19,6 +19,8 @@ from app.jobs.queue import QUEUE_CONNECTORS, enqueue_after_commit
 from app.jobs.service_calls import finish_call
 from app.models import Payment, Refund
 
+REFUND_SWEEP_PAUSE = timedelta(minutes=10)  # between two re-queueings of a refund still pending, by the sweeper
+
 
 def schedule_recheck(payment: Payment, n: int, delay: float) -> None:
     """Re-query `n` of the payment in `delay` seconds: its time is kept on the payment (next_check_at), so the
@@ -38,7 +40,13 @@ def sweep(now: datetime, cutoff: datetime, limit: int) -> int:
     for payment in paid:
         enqueue_after_commit(db.session, QUEUE_CONNECTORS, apply_paid, payment.id,
                              job_id=f"pay-apply-{payment.id}", retry=False)
-    return len(due) + len(paid)
+    # A refund still pending is queued again, then left to that job (and rq's retries of it) for a while: the
+    # platform is not asked at every sweep while it is down.
+    refunds = payments.due_refunds(cutoff, limit)
+    for request in refunds:
+        request.next_attempt_at = now + REFUND_SWEEP_PAUSE
+        schedule_refund(request, f"pay-refund-{request.id}-sweep-{int(now.timestamp())}")
+    return len(due) + len(paid) + len(refunds)
 
 
 def apply_paid(payment_id: int) -> str:

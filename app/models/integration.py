@@ -101,6 +101,8 @@ class Refund(db.Model):  # type: ignore[name-defined]
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # While pending: before this the sweeper leaves it to the job it last queued (which rq retries).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     payment: Mapped[Payment] = relationship()
 

@@ -1,6 +1,7 @@
 """due times and leases for every side effect, so a sweeper can find from the database alone what is owed
 and re-enqueue it: service_call.lease_until (an attempt in progress), payment.next_check_at (the next
-re-query of a pending payment), notification.attempts/next_attempt_at (a delivery retry) and
+re-query of a pending payment), refund.next_attempt_at (when the sweeper may ask again for a refund still
+pending), notification.attempts/next_attempt_at (a delivery retry) and
 audit_event.notified_at (a status change whose notification is handled), with partial indexes on what is
 still owed
 
@@ -27,6 +28,8 @@ def upgrade():
         batch_op.add_column(sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('next_check_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'))
         batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
@@ -48,6 +51,8 @@ def downgrade():
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_column('next_attempt_at')
         batch_op.drop_column('attempts')
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.drop_column('next_attempt_at')
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.drop_column('next_check_at')
     with op.batch_alter_table('service_call', schema=None) as batch_op:

@@ -199,6 +199,30 @@ def test_a_payment_pending_past_its_re_queries_is_an_incident(client, db_session
     assert is_stalled(call)
 
 
+def test_a_refund_whose_job_was_lost_is_carried_out_once(client, db_session, jobs, national, sandbox, token,
+                                                          no_grace):
+    from app.models import Refund
+    from tests.integration.test_payments import platform_payments
+
+    dossier = submit_online(db_session, jobs)
+    [payment] = payments.payments_of(dossier)
+    client.get(on_platform(sandbox, payment))
+    jobs.jobs.clear()  # (the e-receipt: not this test's business)
+    assert client.post(f"/api/v1/payments/{payment.id}/refund", json={"so_tien": 4000, "ly_do": "Thu thừa"},
+                       headers=token("ca.tiepnhan")).status_code == 202
+    jobs.jobs.clear()  # the refund's job is lost
+    [request] = db.session.scalars(select(Refund).where(Refund.payment_id == payment.id)).all()
+    sweeper.sweep()
+    [job] = [j for j in jobs.jobs if j.func.endswith("refund_job") and j.args == (request.id,)]
+    sweeper.sweep()  # queued again only after the longest retry pause, not at every sweep
+    assert [j for j in jobs.jobs if j.func.endswith("refund_job") and j.args == (request.id,)] == [job]
+    jobs.jobs[:] = [job, job]  # and a duplicate of it changes nothing
+    assert jobs.run_all() == ["refunded", "skipped"]
+    db.session.refresh(payment)
+    assert payment.refunded_amount == 4000
+    assert platform_payments(sandbox)[payment.transaction_id]["so_tien_hoan"] == 4000
+
+
 # ---------------------------------------------------------------- notifications
 
 
