@@ -260,6 +260,11 @@ def app_worker(app: Flask, queues: list[str], connection: Any, periodic: Callabl
 
     class AppWorker(SimpleWorker):
         next_tick = 0.0
+        burst = False
+
+        def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+            self.burst = burst  # a burst worker stops when the queues are empty: it keeps no scheduler
+            return bool(super().work(burst, *args, **kwargs))
 
         def perform_job(self, job: Any, queue: Any) -> bool:
             with app.app_context():
@@ -282,7 +287,8 @@ def app_worker(app: Flask, queues: list[str], connection: Any, periodic: Callabl
             self.next_tick = time.monotonic() + interval
             try:
                 scheduler = self.scheduler
-                if scheduler is not None and (scheduler._process is None or not scheduler._process.is_alive()):
+                if scheduler is not None and not self.burst and (
+                        scheduler._process is None or not scheduler._process.is_alive()):
                     scheduler.acquire_locks(auto_start=True)
             except Exception:
                 log.exception("rq scheduler could not be restarted")
