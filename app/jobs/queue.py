@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -198,8 +199,6 @@ class ThreadDispatcher(Dispatcher):
 
     def _tick(self) -> float:
         """Run the periodic work if it is due; how long the thread may then wait for a job."""
-        import time
-
         if self.periodic is None:
             return 1.0
         now = time.monotonic()
@@ -254,8 +253,6 @@ def app_worker(app: Flask, queues: list[str], connection: Any, periodic: Callabl
     `periodic` (the sweeper) and starts rq's scheduler again at once if its process died (rq itself looks only
     every 10 minutes, and a Redis restart kills it). An error there is logged; the loop goes on.
     """
-    import time
-
     from rq import SimpleWorker
 
     class AppWorker(SimpleWorker):
