@@ -1,4 +1,5 @@
-"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask portal …`, `flask api …`."""
+"""Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask sweep`, `flask portal …`,
+`flask api …`, `flask uploads …`."""
 
 from __future__ import annotations
 
@@ -133,12 +134,14 @@ def register_cli(app: Flask) -> None:
     @click.option("--queue", "queues", multiple=True,
                   help="Chỉ phục vụ hàng đợi này (lặp lại được); mặc định: connectors và notifications.")
     def worker(burst: bool, queues: tuple[str, ...]) -> None:
-        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own.
+        """Run an rq worker (needs REDIS_URL); each job runs in an app context of its own. Its loop also runs the
+        sweeper every SWEEP_INTERVAL seconds and restarts rq's scheduler at once when it died.
 
         SIGTERM (or Ctrl+C) stops it gently: the job it is running finishes, queued jobs stay in Redis for the
         next worker, its scheduler lets go of the queues; a second signal stops it at once."""
         from redis import Redis
 
+        from app.jobs import sweeper
         from app.jobs.queue import QUEUES, app_worker
 
         url = current_app.config["REDIS_URL"]
@@ -146,9 +149,21 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(
                 "REDIS_URL chưa được đặt; chế độ nhúng chạy công việc ngay trong tiến trình web."
             )
-        worker = app_worker(current_app._get_current_object(),  # type: ignore[attr-defined]
-                            list(queues or QUEUES), Redis.from_url(url))
+        app_ = current_app._get_current_object()  # type: ignore[attr-defined]
+        interval = float(current_app.config["SWEEP_INTERVAL"])
+        worker = app_worker(app_, list(queues or QUEUES), Redis.from_url(url),
+                            periodic=(lambda: sweeper.tick(app_)) if interval > 0 else None, interval=interval or 10.0)
         worker.work(burst=burst, with_scheduler=True)
+
+    @app.cli.command("sweep")
+    def sweep() -> None:
+        """Re-enqueue, once, every side effect the database says is due whose job was lost (the workers and the
+        embedded job thread do this every SWEEP_INTERVAL seconds)."""
+        from app.jobs import sweeper
+
+        counts = sweeper.sweep()
+        click.echo("Đã xếp hàng lại: " + ", ".join(f"{name} {n}" for name, n in counts.items()) if counts
+                   else "Một tiến trình khác đang quét; không làm gì.")
 
     portal = AppGroup("portal", help="Đồng bộ hồ sơ lên Cổng Dịch vụ công quốc gia.")
 

@@ -98,6 +98,16 @@ class Config:
     SERVICE_CALL_DELAYS = _env("SERVICE_CALL_DELAYS", DEFAULT_SERVICE_CALL_DELAYS)
     # Seconds after which a pending call with no attempt made or due counts as stalled (its job was lost).
     SERVICE_CALL_STALL = float(_env("SERVICE_CALL_STALL", str(DEFAULT_STALL_SECONDS)))
+    # Seconds one attempt of a service call may run; past it its worker counts as dead and the call is retried.
+    # Keep it above CONNECTOR_TIMEOUT × CONNECTOR_ATTEMPTS plus their pauses.
+    SERVICE_CALL_LEASE = float(_env("SERVICE_CALL_LEASE", "120"))
+    # The sweeper (app.jobs.sweeper): every SWEEP_INTERVAL seconds, in each `flask worker` (one at a time) or in
+    # the embedded job thread, it re-enqueues work the database says is due for more than SWEEP_GRACE seconds
+    # whose job never ran (lost after commit, with Redis, or with its worker): at most SWEEP_BATCH per kind.
+    # SWEEP_INTERVAL 0 turns the periodic sweep off (`flask sweep` still runs one).
+    SWEEP_INTERVAL = float(_env("SWEEP_INTERVAL", "10"))
+    SWEEP_GRACE = float(_env("SWEEP_GRACE", "30"))
+    SWEEP_BATCH = int(_env("SWEEP_BATCH", "500"))
     # Workflows each process keeps alive between steps (app.engine.live): at most this many, and this many tasks
     # together (a task holds 1-10 KB in memory with its data and text, measured: khai sinh ~1.5 KB, a 300-item
     # multi-instance task ~5 KB, so the default stays under ~50 MB a process); 0 runs turns keeping off.

@@ -19,6 +19,8 @@ from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
 from app.jobs import service_calls as service_call_jobs
+from app.jobs import sweeper
+from app.jobs import tasks as notification_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from connectors.registry import Registry
@@ -48,7 +50,7 @@ def refund_if_refused(*, dossier: Any, new: int, **_: Any) -> None:
 def notify_applicant(*, dossier: Any, event: Any, **_: Any) -> None:
     """The applicant hears of the submission and of every status change (email, SMS), after commit."""
     enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier.id, IdOf(event),
-                         job_id=(f"notify-{dossier.id}-", IdOf(event)))
+                         job_id=(f"notify-{dossier.id}-", IdOf(event)), retry=False)  # it keeps its own retries
 
 
 def schedule_service_calls(*, calls: Sequence[Any], **_: Any) -> None:
@@ -86,6 +88,15 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.refund_requested: (carry_out_refund,),
 }
 
+# What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still
+# owes whose job never ran (lost after commit, with Redis or with its worker); each re-enqueues it, idempotently.
+SWEEPS: Mapping[str, sweeper.Source] = {
+    "notifications": notification_jobs.sweep,  # status changes not yet notified
+    "service_calls": service_call_jobs.sweep,  # attempts due, or whose lease ran out
+    "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task; pending refunds
+    "portal": portal_jobs.sweep,  # outbox rows owed, retries due
+}
+
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).
 PLATFORM_OPERATIONS: Mapping[str, Callable[..., Any]] = {"payment.collect": payments.collect}
 
@@ -121,6 +132,8 @@ def register(app: Flask) -> None:
     app.extensions[_CONNECTED] = receivers
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
     add_platform_operations(app.extensions["motcua_connectors"])
+    app.extensions[sweeper.SOURCES_KEY] = SWEEPS
+    sweeper.start(app)  # embedded mode: from the job thread, now and every SWEEP_INTERVAL (workers: `flask worker`)
 
 
 def unregister(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Sandbox: the e-mail side of notifications — an SMTP sink that accepts every message and keeps it.
 
-``GET /_mail`` lists what was "sent", ``DELETE /_mail`` forgets it. The app always has a mailbox;
-:func:`start_smtp_sink` puts an SMTP server (aiosmtpd, in its own thread) in front of one.
+``GET /_mail`` lists what was "sent" (once per Message-ID, with a count of repeats), ``DELETE /_mail`` forgets
+it. The app always has a mailbox; :func:`start_smtp_sink` puts an SMTP server (aiosmtpd, in its own thread) in
+front of one.
 """
 
 from __future__ import annotations
@@ -19,17 +20,26 @@ __all__ = ["Mailbox", "bp", "start_smtp_sink"]
 
 
 class Mailbox(Service):
+    """What was delivered, once per Message-ID: a message sent again under an id already delivered (a sender
+    retrying after a lost answer) is accepted and not delivered twice, as a receiving system that deduplicates on
+    Message-ID does; ``duplicates`` counts such repeats per id."""
+
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[dict[str, Any]] = []
+        self.duplicates: dict[str, int] = {}
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook name
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         body = parsed.get_body(preferencelist=("plain",))
+        message_id = str(parsed["Message-ID"] or "")
         with self.lock:
+            if message_id and any(m["message_id"] == message_id for m in self.messages):
+                self.duplicates[message_id] = self.duplicates.get(message_id, 0) + 1
+                return "250 OK"
             self.messages.append({
                 "from": envelope.mail_from, "to": list(envelope.rcpt_tos), "subject": str(parsed["Subject"]),
-                "message_id": str(parsed["Message-ID"]), "body": body.get_content() if body is not None else "",
+                "message_id": message_id, "body": body.get_content() if body is not None else "",
             })
         return "250 OK"
 
@@ -38,10 +48,11 @@ class Mailbox(Service):
             return list(self.messages)
 
     def dump(self) -> dict[str, Any]:
-        return {"messages": list(self.messages)}
+        return {"messages": list(self.messages), "duplicates": dict(self.duplicates)}
 
     def clear(self) -> None:
         self.messages.clear()
+        self.duplicates.clear()
 
 
 bp = Blueprint("mail", __name__)

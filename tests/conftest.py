@@ -200,7 +200,9 @@ class LiveServer:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A real HTTP server on its own committed database (browser, concurrency and job tests)."""
     url = _create_database("motcua_live")
-    application = make_app(url, tmp_path_factory.mktemp("live"), JOB_DISPATCH="auto", WTF_CSRF_ENABLED=True)
+    # No periodic sweep: its thread would share the database session a test patches in (db_session).
+    application = make_app(url, tmp_path_factory.mktemp("live"), JOB_DISPATCH="auto", WTF_CSRF_ENABLED=True,
+                           SWEEP_INTERVAL=0)
     prepare_database(application)
     server = LiveServer(application).start()
     yield server

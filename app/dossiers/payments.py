@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from app.dossiers import events
 from app.dossiers.access import may_refund as may_refund
@@ -292,12 +292,12 @@ def _note(payment: Payment, action: str, message: str, actor: User | None = None
 # ---------------------------------------------------------------- phases of the jobs (app.jobs.payments)
 
 
-def ask_platform(payment_id: int) -> tuple[str, dict[str, Any]] | None:
+def ask_platform(payment_id: int, n: int | None = None) -> tuple[str, dict[str, Any]] | None:
     """What the platform says of a payment still pending (its callback may be lost): (status, answer), with
     status "unknown" if it cannot be asked; None if there is nothing to ask."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.state != "pending":
-        return None
+    if payment is None or payment.state != "pending" or (n is not None and payment.checks != n - 1):
+        return None  # settled, or re-query `n` was made already (a duplicated job)
     answer: dict[str, Any] = {}
     try:
         answer = current_app.extensions["motcua_connectors"].call("payment.query_payment",
@@ -314,9 +314,10 @@ def apply_recheck(payment_id: int, n: int, status: str, answer: Mapping[str, Any
     the next re-query (None: no more)."""
     payment = locked(Payment, payment_id)
     assert payment is not None
-    if payment.state != "pending":
-        return "skipped", None  # a callback settled it while we asked
+    if payment.state != "pending" or payment.checks != n - 1:
+        return "skipped", None  # a callback settled it while we asked, or a copy of this job made re-query n
     payment.checks += 1
+    payment.next_check_at = None  # the caller sets the next one, if any
     outcome, delay = "pending", None
     if status in ("da_thanh_toan", "da_hoan_tien"):
         outcome = settle(payment, True, platform_time(answer.get("thoi_gian_thanh_toan")), "requery")
@@ -333,6 +334,39 @@ def apply_recheck(payment_id: int, n: int, status: str, answer: Mapping[str, Any
               transaction=payment.transaction_id)
         outcome = "expired"
     return outcome, delay
+
+
+def due_rechecks(cutoff: datetime, limit: int) -> list[Payment]:
+    """Pending payments whose next re-query was due before `cutoff` and not made (its job was lost)."""
+    return list(db.session.scalars(
+        select(Payment).where(Payment.state == "pending", Payment.next_check_at < cutoff)
+        .order_by(Payment.next_check_at).limit(limit)))
+
+
+def due_refunds(cutoff: datetime, limit: int) -> list[Refund]:
+    """Refund requests still pending, asked for (or last re-queued by the sweeper) before `cutoff`."""
+    return list(db.session.scalars(
+        select(Refund).where(Refund.state == "pending",
+                             func.coalesce(Refund.next_attempt_at, Refund.requested_at) < cutoff)
+        .order_by(Refund.id).limit(limit)))
+
+
+def due_applications(cutoff: datetime, limit: int) -> list[Payment]:
+    """Payments recorded as paid (before `cutoff`) whose fee's service call still waits: the job that hands the
+    payment to the task was lost after the payment's commit."""
+    return list(db.session.scalars(
+        select(Payment).join(ServiceCall, ServiceCall.id == Payment.service_call_id)
+        .where(Payment.state == "paid", ServiceCall.state.in_(("pending", "waiting")), Payment.updated_at < cutoff)
+        .order_by(Payment.id).limit(limit)))
+
+
+def reapply(payment_id: int) -> str:
+    """Settle a paid payment again under its lock (nothing is written twice): "applied" when its task still
+    waits for it and nothing else paid the fee, else "duplicate"."""
+    payment = locked(Payment, payment_id)
+    if payment is None or payment.state != "paid":
+        return "skipped"
+    return settle(payment, True, payment.paid_at or now_utc(), "requery")
 
 
 def platform_time(value: Any) -> datetime:

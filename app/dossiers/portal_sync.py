@@ -17,6 +17,8 @@ dossier's unsent rows strictly in id order, one at a time, stamping ``sent_at`` 
 
 A row's state is read from its columns: unsent and ``next_attempt_at`` set → retrying (a retry job is
 scheduled for that time); unsent, an error and no ``next_attempt_at`` → refused (the queue is stopped).
+A sending job that is lost (Redis restarted, its worker killed) is made again by the sweeper from these
+columns (`due_heads`), so a row retrying never holds the dossier's later rows back for good.
 A PostgreSQL advisory lock per dossier keeps two jobs from sending at once, so a duplicated job sends
 nothing twice; the portal also treats a repeated ``ma_buoc`` or ``phien_ban`` as a retry.
 
@@ -331,6 +333,22 @@ def pending_summary() -> dict[str, Any]:
         unsent, PortalOutbox.next_attempt_at.is_not(None)))
     return {"unsent": int(count or 0), "dossiers": int(dossiers or 0), "refused": int(refused or 0),
             "retrying": int(retrying or 0), "oldest": oldest}
+
+
+def due_heads(cutoff: datetime, limit: int) -> list[PortalOutbox]:
+    """Each dossier's first unsent row whose sending job should have run before `cutoff` and did not (it was
+    lost): never tried and written before it, or retrying with its retry due before it. A refused row waits
+    for a person (`resend`); nothing is due without a portal connector."""
+    if not configured():
+        return []
+    heads = (select(func.min(PortalOutbox.id)).where(PortalOutbox.sent_at.is_(None))
+             .group_by(PortalOutbox.dossier_id).scalar_subquery())
+    return list(db.session.scalars(
+        select(PortalOutbox).where(
+            PortalOutbox.id.in_(heads),
+            (PortalOutbox.next_attempt_at.is_not(None)) | (PortalOutbox.last_error == ""),
+            func.coalesce(PortalOutbox.next_attempt_at, PortalOutbox.created_at) < cutoff)
+        .order_by(PortalOutbox.id).limit(limit)))
 
 
 def unsent_dossiers() -> list[int]:

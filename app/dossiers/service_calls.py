@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from app.dossiers import events, portal_sync
 from app.dossiers.access import may_operate as may_operate
@@ -62,6 +62,24 @@ class WorkflowRefused(Exception):
 def is_due(call: ServiceCall | None, round_: int, attempt: int) -> bool:
     """Whether the job for (round_, attempt) is the one to run: a duplicated or replayed job is not."""
     return call is not None and call.state == "pending" and call.rounds == round_ and call.attempts == attempt - 1
+
+
+def start_attempt(call: ServiceCall, attempt: int) -> None:
+    """Mark attempt `attempt` as begun, with a lease (SERVICE_CALL_LEASE): if its worker dies during the call,
+    the lease runs out and the sweeper makes the next attempt (`due_calls`)."""
+    call.attempts = attempt
+    call.lease_until = now_utc() + timedelta(seconds=float(current_app.config.get("SERVICE_CALL_LEASE", 120)))
+
+
+def due_calls(now: datetime, cutoff: datetime, limit: int) -> list[ServiceCall]:
+    """Pending calls whose next attempt should have been made and was not (its job was lost): the first attempt
+    or a retry due since before `cutoff`, or an attempt whose lease ran out at `now` (its worker died)."""
+    started = ServiceCall.lease_until.is_not(None)
+    return list(db.session.scalars(
+        select(ServiceCall).where(ServiceCall.state == "pending", or_(
+            and_(started, ServiceCall.lease_until < now),
+            and_(~started, func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at) < cutoff)))
+        .order_by(ServiceCall.id).limit(limit)))
 
 
 def call_out(call: ServiceCall, commit: Commit) -> Any:
@@ -114,7 +132,7 @@ def reload(call_id: int) -> ServiceCall:
 def retry_delay(call_id: int, exc: ConnectorError, attempt: int) -> float | None:
     """Record a failed attempt; the pause before the next one, or None when the failure is final."""
     call = reload(call_id)
-    call.error_code, call.error_message = exc.code[:80], exc.message
+    call.error_code, call.error_message, call.lease_until = exc.code[:80], exc.message, None
     delays = retry_delays()
     if exc.transient and attempt <= len(delays):
         delay = delays[attempt - 1]
@@ -250,6 +268,7 @@ def retry_call(call_id: int, user: User) -> ServiceCall:
     if call.state != "failed" and not is_stalled(call):
         raise Conflict(gettext("Sự cố này đã được xử lý hoặc đang được thử lại."), code="incident_closed")
     call.state, call.rounds, call.attempts, call.next_attempt_at = "pending", call.rounds + 1, 0, None
+    call.lease_until = None
     _audit(call, "incident_retry", N_("Thử lại bước «%(step)s» (lần %(round)s)."), user, step=call.title,
            round=call.rounds)
     db.session.flush()

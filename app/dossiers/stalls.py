@@ -1,15 +1,16 @@
 """The one rule for when a service call waits for a person because its job was lost (a worker or Redis restart):
-pending, or waiting for a payment that was in fact made, and neither touched nor due since the stall cut-off
-(its next attempt if one is scheduled, else its last change). One SQL expression: the incident list filters on
-it, and a single call is judged by the same expression (service_calls.is_stalled)."""
+pending, or waiting for a payment that was in fact made or is pending past its last re-query, and neither
+touched nor due since the stall cut-off (its next attempt if one is scheduled, else its last change). One SQL
+expression: the incident list filters on it, and a single call is judged by the same expression
+(service_calls.is_stalled)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 
-from app.dossiers.clock import stalled_since
+from app.dossiers.clock import delays_setting, stalled_since
 from app.extensions import db
 from app.models import Payment, ServiceCall
 
@@ -17,11 +18,19 @@ STALLABLE_STATES = ("pending", "waiting")  # a call in any other state is never 
 
 
 def stalled_call(cutoff: datetime | None = None) -> ColumnElement[bool]:
-    """SQL: the service call (ServiceCall) is stalled at `cutoff` (the configured stall cut-off unless given)."""
+    """SQL: the service call (ServiceCall) is stalled at `cutoff` (the configured stall cut-off unless given).
+
+    A call waiting for a payment is stalled too when the payment is still pending here after every re-query
+    should have settled it (PAYMENT_RECHECK, then the cut-off): the platform could not be asked all that time.
+    """
+    cutoff = cutoff or stalled_since()
     touched = func.coalesce(ServiceCall.next_attempt_at, ServiceCall.updated_at)
     paid = exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "paid")
-    return and_(ServiceCall.state.in_(STALLABLE_STATES), touched < (cutoff or stalled_since()),
-                or_(ServiceCall.state == "pending", paid))
+    rechecks = timedelta(seconds=sum(delays_setting("PAYMENT_RECHECK")))
+    unsettled = exists().where(Payment.service_call_id == ServiceCall.id, Payment.state == "pending",
+                               Payment.created_at < cutoff - rechecks)
+    return and_(ServiceCall.state.in_(STALLABLE_STATES), touched < cutoff,
+                or_(ServiceCall.state == "pending", paid, unsettled))
 
 
 def stalled_among(calls: list[ServiceCall]) -> set[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from app.dossiers import portal_sync
@@ -17,6 +18,18 @@ BUSY_DELAY = 2.0  # seconds before a job that found another one sending for the 
 def queue_sync(dossier_id: int, job_id: str, *args: int, delay: float = 0.0) -> None:
     enqueue_after_commit(db.session, QUEUE_CONNECTORS, sync_dossier, dossier_id, *args,
                          job_id=job_id, delay=delay, retry=False)
+
+
+def sweep(now: datetime, cutoff: datetime, limit: int) -> int:
+    """The sweeper's source: a sending job for each dossier whose next row is owed and whose job was lost —
+    a scheduled retry under that retry's own job id, so a copy still waiting in the queue is not doubled."""
+    heads = portal_sync.due_heads(cutoff, limit)
+    for row in heads:
+        if row.next_attempt_at is not None:
+            queue_sync(row.dossier_id, f"portal-{row.dossier_id}-{row.id}-r{row.attempts}", row.id, row.attempts)
+        else:
+            queue_sync(row.dossier_id, f"portal-{row.dossier_id}-sweep-{row.id}")
+    return len(heads)
 
 
 def sync_dossier(dossier_id: int, retry_row: int = 0, retry_attempt: int = 0) -> str:

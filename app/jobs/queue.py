@@ -10,6 +10,7 @@ import atexit
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,6 +35,7 @@ class PendingJob:
     job_id: str | None = None
     delay: float = 0.0  # seconds after the commit
     retry: bool = True  # let the queue try again on an exception (jobs that schedule their own retries say no)
+    unless_queued: bool = False  # the sweeper's: not when a job of this id already waits in the queue
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,18 @@ def _dispatch(session: Session) -> None:
         return
     for job in pending:
         # The transaction is committed: a queue that is down must not turn that into an error for the caller.
-        # Work whose job is lost shows up as stalled (service calls, payments) or is resent (portal outbox).
+        # What the job was to do is due in the database: the sweeper (app.jobs.sweeper) enqueues it again.
         try:
             dispatcher.dispatch(job)
         except Exception:
             log.exception("job %s (%s) could not be queued", job.job_id or job.func, job.queue)
+
+
+def unless_queued(session: Session | Any) -> None:
+    """The jobs pending on the session are dispatched only where no job of the same id waits in its queue yet
+    (the sweeper re-enqueues work it finds due; one still waiting behind a backlog is left alone)."""
+    pending: list[PendingJob] = session.info.get(_PENDING_KEY) or []
+    session.info[_PENDING_KEY] = [replace(job, unless_queued=True) for job in pending]
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -132,25 +141,44 @@ class RqDispatcher(Dispatcher):
         # A job that fails on a transient error (a national system down) is tried again with growing pauses.
         retry = Retry(max=5, interval=[10, 30, 60, 300, 900]) if job.retry else None
         queue = self.queue(job.queue)
+        if job.unless_queued and job.job_id and self.queued(job.job_id):
+            return
         if job.delay > 0:
             queue.enqueue_in(timedelta(seconds=job.delay), job.func, *job.args, job_id=job.job_id, retry=retry)
         else:
             queue.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry)
 
+    def queued(self, job_id: str) -> bool:
+        """Whether the job waits in a queue. Scheduled, started (its worker may be dead), finished or unknown
+        (Redis lost it) are not: a sweeper that found the work due past its time enqueues it again."""
+        from rq.job import Job
+
+        status = self.redis.hget(Job.key_for(job_id), "status")
+        return status in (b"queued", "queued")
+
+
+_WAKE = PendingJob("", "", ())  # wakes the embedded job thread (its periodic work changed)
+
 
 class ThreadDispatcher(Dispatcher):
-    """Embedded mode: one daemon thread runs jobs in order inside an app context.
+    """Embedded mode: one daemon thread runs jobs in order inside an app context, and every `interval` seconds
+    (from its start, so also right after a restart) the periodic work given to `every` (the sweeper, which
+    finds in the database what is due: delayed retries survive a restart).
 
     The jobs live in the process, so its exit waits for them: when the interpreter exits normally (gunicorn's
     worker after SIGTERM, once its requests are answered; a CLI command at its end) the thread runs every job
     already queued, and those they queue, for at most ``JOB_DRAIN_SECONDS``, then the process goes. Keep
-    gunicorn's ``--graceful-timeout`` above that. Delayed jobs (retries waiting for their time) do not survive the
-    process; what they would do is found again from the database (stalled calls, the portal outbox)."""
+    gunicorn's ``--graceful-timeout`` above that. Delayed jobs (retries waiting for their time) are dropped at
+    exit: the sweeper finds them again in the database when the platform starts."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.jobs: queue.Queue[PendingJob | None] = queue.Queue()
         self.timers: set[threading.Timer] = set()
+        self.waiting: set[str] = set()  # ids of the jobs in self.jobs
+        self.periodic: Callable[[], None] | None = None
+        self.interval = 10.0
+        self.next_tick = 0.0
         self.thread = threading.Thread(target=self._work, name="motcua-jobs", daemon=True)
         self.thread.start()
         # At exit, before the interpreter tears down: the hook threading runs before it waits for non-daemon threads
@@ -160,6 +188,11 @@ class ThreadDispatcher(Dispatcher):
 
         getattr(threading, "_register_atexit", atexit.register)(self.shutdown)
 
+    def every(self, interval: float, work: Callable[[], None]) -> None:
+        """Run `work` in the job thread now and every `interval` seconds, between jobs."""
+        self.interval, self.next_tick, self.periodic = interval, 0.0, work
+        self.jobs.put(_WAKE)
+
     def dispatch(self, job: PendingJob) -> None:
         _resolve(job.func)  # imported now, not while the process exits
         if job.delay > 0:
@@ -167,24 +200,52 @@ class ThreadDispatcher(Dispatcher):
             timer.daemon = True
             self.timers.add(timer)
             timer.start()
-        else:
-            self.jobs.put(job)
+        elif not (job.unless_queued and job.job_id in self.waiting):
+            self._put(job)
+
+    def _put(self, job: PendingJob) -> None:
+        if job.job_id:
+            self.waiting.add(job.job_id)
+        self.jobs.put(job)
+
+    def stop(self) -> None:
+        """End the thread after the jobs already queued (a test's way to let a process die)."""
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+
+    def _tick(self) -> float:
+        """Run the periodic work if it is due; how long the thread may then wait for a job."""
+        if self.periodic is None:
+            return 1.0
+        now = time.monotonic()
+        if now >= self.next_tick:
+            self.next_tick = now + self.interval
+            try:
+                self.periodic()
+            except Exception:
+                log.exception("periodic work failed")
+        return max(0.05, self.next_tick - time.monotonic())
 
     def _due(self, job: PendingJob) -> None:
         self.timers.discard(threading.current_thread())  # this runs in the timer's own thread
-        self.jobs.put(job)
+        self._put(job)
 
     def _work(self) -> None:
         stopping = False
         while True:
             try:
-                job = self.jobs.get(block=not stopping)
+                job = self.jobs.get(block=not stopping, timeout=None if stopping else self._tick())
             except queue.Empty:
-                return  # asked to stop, and nothing is left
+                if stopping:
+                    return  # asked to stop, and nothing is left
+                continue
             try:
                 if job is None:
-                    stopping = True  # run what is queued (and what that queues), then stop
+                    stopping = True  # run what is queued (and what that queues), then stop; no more sweeps
                     continue
+                if job is _WAKE:
+                    continue
+                self.waiting.discard(job.job_id or "")
                 with self.app.app_context():
                     _resolve(job.func)(*job.args)
             except Exception:
@@ -221,15 +282,56 @@ class RecordingDispatcher(Dispatcher):
         return [_resolve(job.func)(*job.args) for job in jobs]
 
 
-def app_worker(app: Flask, queues: list[str], connection: Any) -> Any:
+def app_worker(app: Flask, queues: list[str], connection: Any, periodic: Callable[[], None] | None = None,
+               interval: float = 10.0) -> Any:
     """An rq worker that runs each job in an app context of its own: the job's database session is closed
-    after it, so one job's failed transaction (say, during a database failover) never leaks into the next."""
+    after it, so one job's failed transaction (say, during a database failover) never leaks into the next.
+
+    Its main loop is the supervisor of the rest: every `interval` seconds, between jobs or while idle, it runs
+    `periodic` (the sweeper) and starts rq's scheduler again at once if its process died (rq itself looks only
+    every 10 minutes, and a Redis restart kills it). An error there is logged; the loop goes on.
+    """
     from rq import SimpleWorker
 
     class AppWorker(SimpleWorker):
+        next_tick = 0.0
+        burst = False
+
+        def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+            self.burst = burst  # a burst worker stops when the queues are empty: it keeps no scheduler
+            return bool(super().work(burst, *args, **kwargs))
+
         def perform_job(self, job: Any, queue: Any) -> bool:
             with app.app_context():
                 return bool(super().perform_job(job, queue))
+
+        @property
+        def dequeue_timeout(self) -> int:  # wake up for the periodic work even when no job comes
+            return max(1, min(self.worker_ttl - 15, int(interval)))
+
+        @property
+        def should_run_maintenance_tasks(self) -> bool:
+            return bool(SimpleWorker.should_run_maintenance_tasks.fget(self)  # type: ignore[attr-defined]
+                        or time.monotonic() >= self.next_tick)
+
+        def run_maintenance_tasks(self) -> None:
+            if SimpleWorker.should_run_maintenance_tasks.fget(self):  # type: ignore[attr-defined]
+                super().run_maintenance_tasks()
+            if time.monotonic() < self.next_tick:
+                return
+            self.next_tick = time.monotonic() + interval
+            try:
+                scheduler = self.scheduler
+                if scheduler is not None and not self.burst and (
+                        scheduler._process is None or not scheduler._process.is_alive()):
+                    scheduler.acquire_locks(auto_start=True)
+            except Exception:
+                log.exception("rq scheduler could not be restarted")
+            if periodic is not None:
+                try:
+                    periodic()
+                except Exception:
+                    log.exception("periodic work failed")
 
     return AppWorker(queues, connection=connection)
 

@@ -8,6 +8,7 @@ is met by reloading and applying again, never by calling out twice.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -32,6 +33,14 @@ def schedule(call: ServiceCall, attempt: int, delay: float = 0.0) -> None:
                          delay=delay, retry=False)
 
 
+def sweep(now: datetime, cutoff: datetime, limit: int) -> int:
+    """The sweeper's source: the next attempt of every call whose job was lost (see service_calls.due_calls)."""
+    calls = service_calls.due_calls(now, cutoff, limit)
+    for call in calls:
+        schedule(call, call.attempts + 1)
+    return len(calls)
+
+
 def run_service_call(call_id: int, round_: int, attempt: int) -> str:
     """One attempt of one service call. Returns what happened (for logs and tests)."""
     call = db.session.get(ServiceCall, call_id)
@@ -44,7 +53,7 @@ def run_service_call(call_id: int, round_: int, attempt: int) -> str:
         db.session.refresh(call)
         if not service_calls.is_due(call, round_, attempt):
             return "skipped"
-        call.attempts = attempt
+        service_calls.start_attempt(call, attempt)
         db.session.commit()
         try:
             result = service_calls.call_out(call, db.session.commit)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import gsm0338  # noqa: F401 - registers the "gsm03.38" codec
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import and_, func, select, update
 
 from app import formats
-from app.dossiers.clock import local_tz, now_utc
+from app.dossiers.clock import local_tz, now_utc, retry_delays
 from app.extensions import db
+from app.jobs.queue import QUEUE_NOTIFICATIONS, enqueue_after_commit
 from app.models import AuditEvent, Dossier, Notification
 from app.models.dossier import FINAL_STATUSES, STATUSES
 from connectors.base import ConnectorError
@@ -24,14 +26,18 @@ log = logging.getLogger(__name__)
 
 
 def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
-    """Compose the applicant's message for a status change and email it; a replayed job sends nothing twice."""
+    """Compose the applicant's message for a status change and deliver it; a replayed job sends nothing twice.
+
+    The status change owes its notification until `AuditEvent.notified_at` is stamped (all delivered, or
+    given up for good): a job lost on the way is found again by the sweeper (`sweep`).
+    """
     existing = db.session.scalar(
         select(Notification).where(
             Notification.dossier_id == dossier_id, Notification.audit_event_id == audit_event_id
         )
     )
     if existing is not None:
-        deliver(existing)
+        settle_delivery(existing)
         return existing.id
     dossier = db.session.get(Dossier, dossier_id)
     event = db.session.get(AuditEvent, audit_event_id)
@@ -54,18 +60,59 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
             + f"Xem tình trạng hồ sơ: {status_link(dossier.code)}\n"
             "(hoặc đăng nhập Cổng dịch vụ công, mục «Hồ sơ của tôi»)."
         ),
+        attempts=0,
     )
     db.session.add(note)
     db.session.commit()
-    deliver(note)
+    settle_delivery(note)
     return note.id
+
+
+def settle_delivery(note: Notification) -> str:
+    """Deliver what is still missing of a notification and record the outcome: "delivered" (the status change
+    is stamped notified) or "retry" (the next try's time is kept on the notification, and its job queued)."""
+    try:
+        deliver(note)
+    except ConnectorError:
+        db.session.rollback()
+        note = db.session.get(Notification, note.id, populate_existing=True) or note
+        note.attempts += 1
+        delays = retry_delays() or [60.0]
+        delay = delays[min(note.attempts, len(delays)) - 1]  # then at the last pause, for as long as it takes
+        note.next_attempt_at = now_utc() + timedelta(seconds=delay)
+        job_id = f"notify-{note.dossier_id}-{note.audit_event_id}-r{note.attempts}"
+        enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, note.dossier_id,
+                             note.audit_event_id, job_id=job_id, delay=delay, retry=False)
+        db.session.commit()
+        return "retry"
+    note.next_attempt_at = None
+    db.session.execute(update(AuditEvent).where(AuditEvent.id == note.audit_event_id).values(notified_at=now_utc()))
+    db.session.commit()
+    return "delivered"
+
+
+def sweep(now: datetime, cutoff: datetime, limit: int) -> int:
+    """The sweeper's source: status changes still owed a notification whose job was lost — never composed and
+    older than `cutoff`, or composed and with its next try (or, with none set, its creation) before it."""
+    due = db.session.execute(
+        select(AuditEvent.id, AuditEvent.dossier_id)
+        .outerjoin(Notification, and_(Notification.dossier_id == AuditEvent.dossier_id,  # its unique index
+                                      Notification.audit_event_id == AuditEvent.id))
+        .where(AuditEvent.status_to.is_not(None), AuditEvent.notified_at.is_(None),
+               func.coalesce(Notification.next_attempt_at, Notification.created_at, AuditEvent.at) < cutoff)
+        .order_by(AuditEvent.id).limit(limit)).all()
+    for event_id, dossier_id in due:
+        enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, notify_status_change, dossier_id, event_id,
+                             job_id=f"notify-{dossier_id}-{event_id}", retry=False)
+    return len(due)
 
 
 def deliver(note: Notification) -> None:
     """Email a notification once, and text its short form once; unsent, it stays on the dossier page.
 
-    Each channel is stamped when sent, so a retried job sends only what is missing. A transient failure of
-    either is raised after both were tried: rq runs the job again later (see RqDispatcher).
+    Each channel is stamped when sent, so a retried job sends only what is missing; and each carries a key the
+    receiver deduplicates on (Message-ID, ma_tin), so a send whose stamp was lost is not received twice. A
+    transient failure of either is raised after both were tried.
     """
     pending: ConnectorError | None = None
     for send in (_deliver_email, deliver_sms):

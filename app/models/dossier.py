@@ -208,6 +208,11 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     """Who did what to a dossier, when: the dossier history and the control sheet read this."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (
+        # The status changes whose notification is still owed (app.jobs.tasks.sweep_notifications).
+        Index("ix_audit_event_unnotified", "id", postgresql_where=text("status_to IS NOT NULL AND notified_at IS NULL"),
+              sqlite_where=text("status_to IS NOT NULL AND notified_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
@@ -225,6 +230,9 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     # into the reader's language when shown (render_note); a note a person typed has no parameters (NULL).
     note: Mapped[str] = mapped_column(Text, default="")
     note_params: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    # A status change (status_to set) owes the applicant a notification until this is stamped: delivered on
+    # every channel, or given up for good. What is owed is found here even when its job was lost.
+    notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     @property
     def note_text(self) -> str:
@@ -302,6 +310,8 @@ class Notification(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sms_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # the short SMS version
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # deliveries that failed transiently
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # the next try, if one is owed
 
 
 class RegistryLookup(db.Model):  # type: ignore[name-defined]

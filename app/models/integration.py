@@ -37,6 +37,8 @@ class ServiceCall(db.Model):  # type: ignore[name-defined]
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls made in the current round
     rounds: Mapped[int] = mapped_column(Integer, default=1)  # 1 + operator retries after an incident
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # While an attempt runs: when it counts as dead (its worker killed) and the sweeper makes the next one.
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     error_code: Mapped[str] = mapped_column(String(80), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -55,7 +57,11 @@ class Payment(db.Model):  # type: ignore[name-defined]
     """A fee payment through the national payment platform, keyed by our transaction id."""
 
     __tablename__ = "payment"
-    __table_args__ = (Index("ix_payment_state_created", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_payment_state_created", "state", "created_at"),
+        Index("ix_payment_next_check", "next_check_at", postgresql_where=text("state = 'pending'"),
+              sqlite_where=text("state = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), index=True)
@@ -70,6 +76,7 @@ class Payment(db.Model):  # type: ignore[name-defined]
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     receipt_sha256: Mapped[str] = mapped_column(String(64), default="")  # the e-receipt PDF in the file store
     checks: Mapped[int] = mapped_column(Integer, default=0)  # re-queries made while pending
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # the next re-query owed
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -94,6 +101,8 @@ class Refund(db.Model):  # type: ignore[name-defined]
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # While pending: before this the sweeper leaves it to the job it last queued (which rq retries).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     payment: Mapped[Payment] = relationship()
 

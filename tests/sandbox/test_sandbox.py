@@ -296,7 +296,14 @@ def test_mail_hook_reads_and_clears_the_sink() -> None:
         client = app.test_client()
         [mail] = client.get("/_mail").get_json()["messages"]
         assert mail["to"] == ["an@example.vn"] and mail["subject"] == "Hồ sơ" and "Đã tiếp nhận." in mail["body"]
-        assert client.delete("/_mail").get_json() == {"messages": []}
-        assert client.get("/_mail").get_json() == {"messages": []}
+        # The same Message-ID again (a sender retrying after a lost answer) is accepted and delivered once.
+        message["Message-ID"] = "<thong-bao-1@motcua>"
+        with smtplib.SMTP("127.0.0.1", controller.port, timeout=5) as smtp:
+            smtp.send_message(message)
+            smtp.send_message(message)
+        assert len(client.get("/_mail").get_json()["messages"]) == 2
+        assert client.get("/_mail").get_json()["duplicates"] == {"<thong-bao-1@motcua>": 1}
+        assert client.delete("/_mail").get_json() == {"messages": [], "duplicates": {}}
+        assert client.get("/_mail").get_json() == {"messages": [], "duplicates": {}}
     finally:
         controller.stop()
