@@ -256,12 +256,14 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
         return "cancelled"
     call = locked(ServiceCall, payment.service_call_id) if payment.service_call_id else None
     call_open = call is not None and call.state in OPEN_CALL_STATES
+    if payment.state in ("paid", "refunded"):
+        # Already recorded. If the task never got it (a crash or a lost job after that commit), hand it on now —
+        # if this is the payment the fee kept: the earliest recorded one that nobody is giving back. A double
+        # charge recorded later has its refund, whatever the platform's times say.
+        return "applied" if call_open and payment.state == "paid" and _kept_payment(payment) else "duplicate"
     others_paid = db.session.scalar(select(Payment.id).where(
         Payment.service_call_id == payment.service_call_id, Payment.id != payment.id,
         Payment.state.in_(("paid", "refunded"))))
-    if payment.state in ("paid", "refunded"):
-        # Already recorded. If the task never got it (a crash or a lost job after that commit), hand it on now.
-        return "applied" if call_open and others_paid is None and payment.state == "paid" else "duplicate"
     payment.state, payment.paid_at = "paid", at
     if not call_open or others_paid is not None:
         _note(payment, "payment_duplicate", N_("Giao dịch %(transaction)s thanh toán trùng khoản phí đã nộp; "
@@ -271,6 +273,17 @@ def settle(payment: Payment, paid: bool, at: datetime, source: str) -> str:
                                       "%(source_msg)s)."),
           amount=payment.amount, transaction=payment.transaction_id, source_msg=SOURCES.get(source, source))
     return "applied"
+
+
+def _kept_payment(payment: Payment) -> bool:
+    """Whether `payment` (paid) is the one its fee keeps: no refund asked for it, and no earlier-recorded payment
+    of the same fee without one."""
+    refunded = select(Refund.id).where(Refund.payment_id == Payment.id).exists()
+    if db.session.scalar(select(refunded).where(Payment.id == payment.id)):
+        return False
+    return db.session.scalar(select(Payment.id).where(
+        Payment.service_call_id == payment.service_call_id, Payment.id < payment.id,
+        Payment.state == "paid", ~refunded).limit(1)) is None
 
 
 SOURCES = {"ipn": N_("thông báo của nền tảng"), "return": N_("trang trả về"), "requery": N_("tra soát")}

@@ -489,3 +489,42 @@ def test_flask_sweep_runs_one_pass_by_hand(app, client, db_session, jobs, nation
     assert result.exit_code == 0, result.output
     assert "service_calls" in result.output and "notifications" in result.output
     assert own(jobs, dossier.id, "run_service_call") and own(jobs, dossier.id, "notify_status_change")
+
+
+def test_of_two_payments_recorded_for_one_fee_the_kept_one_is_handed_on_never_the_refunded_one(
+        client, db_session, jobs, national, sandbox):
+    """The fee's payment A was recorded paid but its hand-on was lost; a second payment B of the same fee (its
+    platform time earlier) was recorded as a double charge, its refund asked for. The sweeper hands A on, once;
+    B is never handed on, whatever the order of their platform times."""
+    from app.models import Refund
+
+    dossier = submit_online(db_session, jobs)
+    [a] = payments.payments_of(dossier)
+    [call] = [c for c in calls(dossier) if c.operation == "payment.collect"]
+    paid_at = now_utc() - timedelta(minutes=5)
+    a.state, a.paid_at = "paid", paid_at
+    b = Payment(dossier_id=a.dossier_id, service_call_id=a.service_call_id, transaction_id=a.transaction_id + "B",
+                amount=a.amount, state="paid", paid_at=paid_at - timedelta(minutes=1))
+    db.session.add(b)
+    db.session.flush()
+    db.session.add(Refund(payment_id=b.id, request_key=f"HT-{b.transaction_id}-trung", amount=0,
+                          reason="Hoàn tiền thanh toán trùng"))
+    db_session.commit()
+    assert payments.reapply(b.id) == "duplicate"
+    db_session.rollback()
+    assert payments.reapply(a.id) == "applied"
+    db_session.rollback()
+    db.session.execute(update(Payment).where(Payment.id.in_((a.id, b.id)))
+                       .values(updated_at=now_utc() - timedelta(hours=1)))
+    db_session.commit()
+    jobs.jobs.clear()
+    sweeper.sweep()
+    handed = [j for j in jobs.jobs if j.func.endswith("apply_paid") and j.args[0] in (a.id, b.id)]
+    assert sorted(j.args[0] for j in handed) == [a.id, b.id]  # both look owed: their step still waits
+    jobs.jobs[:] = handed
+    assert sorted(jobs.run_all()) == ["applied", "duplicate"]
+    db.session.refresh(call)
+    assert call.state not in ("pending", "waiting") and ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    jobs.jobs.clear()
+    sweeper.sweep()  # nothing is owed any more: the double charge is not queued again and again
+    assert [j for j in jobs.jobs if j.func.endswith("apply_paid") and j.args[0] in (a.id, b.id)] == []
