@@ -496,6 +496,8 @@ class Driver:
         self.lock = threading.Lock()
         self.outcomes: list[Outcome] = []
         self.run_id = uuid.uuid4().hex[:6]
+        self.patience = args.stuck_after  # seconds without progress before a client leaves a dossier for later
+        self.poll = 0.5  # seconds between looks at a dossier waiting for background work
 
     def plans(self, n: int, rng: random.Random, prefix: str = "") -> list[Plan]:
         out = []
@@ -595,7 +597,7 @@ class Driver:
         while True:
             status, d = client.call("GET", f"{self.base}/api/v1/dossiers/{code}", headers=citizen)
             if status != 200:
-                if now() - last_change > self.args.stuck_after:
+                if now() - last_change > self.patience:
                     outcome.abandoned = f"dossier unreadable: {status}"
                     return
                 time.sleep(0.5)
@@ -608,15 +610,15 @@ class Driver:
             seen = (d["status"], tuple(t["id"] for t in d["tasks"]), tuple(p["state"] for p in d["payments"]))
             if seen != last_seen:
                 last_seen, last_change = seen, now()
-            elif now() - last_change > self.args.stuck_after:
-                outcome.abandoned = f"no progress for {self.args.stuck_after:.0f} s at status {d['status']}"
+            elif now() - last_change > self.patience:
+                outcome.abandoned = f"no progress at status {d['status']}"
                 return
             for payment in d["payments"]:
                 if (payment["state"] == "pending" and payment["pay_url"] and payment["id"] not in paid
                         and self.pay(client, payment["pay_url"])):
                     paid.add(payment["id"])
             if not d["tasks"]:
-                time.sleep(0.3)
+                time.sleep(self.poll)
                 continue
             task = d["tasks"][0]
             user = OFFICERS[plan.slug][task["role"]]
@@ -1081,8 +1083,9 @@ def finish_open(layout: Layout, driver: Driver, outcomes: list[Outcome]) -> list
             if known is not None:
                 known.finished, known.status = result.finished, result.status
 
-    threads = [threading.Thread(target=work, args=(left[i::driver.args.clients],), daemon=True)
-               for i in range(driver.args.clients)]
+    driver.patience, driver.poll = driver.args.sweep_patience, 1.0
+    n = max(driver.args.clients, 16)
+    threads = [threading.Thread(target=work, args=(left[i::n],), daemon=True) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
@@ -1111,8 +1114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-restart-cmd", default="",
                         help="a command restarting PostgreSQL (fast shutdown); disturbs every user of the server, "
                              "so only given on a machine of its own; enables kind pg_restart")
-    parser.add_argument("--stuck-after", type=float, default=180.0,
-                        help="a client gives up on a dossier that shows no progress for this long")
+    parser.add_argument("--stuck-after", type=float, default=20.0,
+                        help="during the load, a client leaves a dossier that shows no progress for this long "
+                             "(it is finished after the faults)")
+    parser.add_argument("--sweep-patience", type=float, default=60.0,
+                        help="after the faults, how long a dossier may show no progress before it is left open")
     parser.add_argument("--browser-return", type=float, default=0.3,
                         help="share of payers whose browser comes back to the platform after paying")
     parser.add_argument("--stall", type=float, default=60.0, help="SERVICE_CALL_STALL for the platform (seconds)")
@@ -1122,6 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-logs", type=Path, help="keep the processes' logs in this directory")
     parser.add_argument("--keep-db", action="store_true", help="do not drop the database at the end")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated run still stops what it started
 
     kinds = args.kinds or [k for k in FAULT_KINDS if k not in ("kill_extra", "pg_restart")]
     if args.extra and not args.kinds:
