@@ -325,8 +325,9 @@ class Fault:
     detail: str
     start: float  # monotonic
     end: float  # when the fault itself was over (a kill: at once; an outage: when it ended)
-    recovered_at: float | None = None
-    caught: frozenset[tuple[str, int]] = frozenset()  # work owed when it ended, done at recovery
+    healthy_at: float | None = None  # first moment after it ended when the platform was healthy
+    recovered_at: float | None = None  # ... and the work it caught was done too
+    caught: frozenset[tuple[str, int]] = frozenset()  # work owed when it ended, created from shortly before it
     snapped: bool = False  # `caught` taken
 
 
@@ -699,6 +700,11 @@ SELECT 'refund', id, extract(epoch FROM requested_at) FROM refund WHERE state = 
 """
 
 
+CAUGHT_BEFORE = 10.0  # seconds before a fault from which the work owed when it ended counts as caught by it
+PROBE_NOW = 15.0  # seconds within which a job put on a queue must have run, for the platform to count as healthy
+PROBE_LATER = 20.0  # the same for a job put there for a second later (rq's scheduler moves it)
+
+
 class Monitor(threading.Thread):
     """Every second: is the platform healthy, and what work does it owe? Marks faults recovered."""
 
@@ -711,6 +717,7 @@ class Monitor(threading.Thread):
         self.owed_now: dict[tuple[str, int], float] = {}
         self.epoch_offset = time.time() - now()  # wall clock = monotonic + offset
         self.canary: str | None = None
+        self.probes: dict[tuple[str, str], dict[str, Any]] = {}
 
     def run(self) -> None:
         while not self.stopping.wait(1.0):
@@ -737,34 +744,29 @@ class Monitor(threading.Thread):
                 continue
             if not fault.snapped:
                 # Work owed when the fault ended and created from shortly before it: what the fault may have hit.
-                since = fault.start - 30.0 + self.epoch_offset
+                since = fault.start - CAUGHT_BEFORE + self.epoch_offset
                 fault.caught = frozenset(k for k, created in owed.items() if created >= since)
                 fault.snapped = True
-            if healthy and not (fault.caught & owed.keys()):
+            # Healthy again once a probe job put on each queue (and one delayed) after the fault has run.
+            fresh = min((h["ok_since"] for h in self.probes.values()), default=0.0)
+            if healthy and fault.healthy_at is None and fresh >= fault.end:
+                fault.healthy_at = t
+            if fault.healthy_at is not None and not (fault.caught & owed.keys()):
                 fault.recovered_at = t
 
     def health(self) -> tuple[bool, str]:
+        """Healthy: every supervised process is up, a job put on each queue now is done within PROBE_NOW seconds and
+        one put there for a second later (rq's scheduler must move it) within PROBE_LATER, and the web answers."""
         layout = self.layout
+        down = [p.name for p in layout.procs if not p.alive()]
+        if down:
+            return False, f"process down: {', '.join(down)}"
         try:
-            import redis
-
-            r = redis.Redis.from_url(layout.redis_url, socket_timeout=2)
-            r.ping()
-            pids = set()
-            for key in r.smembers("rq:workers"):
-                data = r.hgetall(key)
-                if data.get(b"pid"):
-                    pids.add(int(data[b"pid"]))
-            missing = [w.name for w in layout.workers if not w.alive() or w.pid not in pids]
-            if missing:
-                return False, f"workers not registered: {', '.join(missing)}"
-            schedulers = [q for q in ("connectors", "notifications") if not r.exists(f"rq:scheduler-lock:{q}")]
-            if schedulers:
-                return False, f"no rq scheduler for {', '.join(schedulers)}"
-        except Exception as exc:  # noqa: BLE001
+            late = self.probe()
+        except Exception as exc:  # noqa: BLE001 - Redis away, among others
             return False, f"redis: {type(exc).__name__}"
-        if any(not p.alive() for p in layout.extras):
-            return False, "an extra process is down"
+        if late:
+            return False, f"jobs: {', '.join(late)}"
         if self.canary is None:
             return True, ""
         try:
@@ -773,6 +775,43 @@ class Monitor(threading.Thread):
         except requests.RequestException:
             return False, "web: no answer"
         return (response.status_code == 200), f"web: {response.status_code}"
+
+    def probe(self) -> list[str]:
+        """Keep one probe job (os.getpid) in flight per queue, immediate and delayed; which are late."""
+        from datetime import timedelta
+
+        import redis
+        from rq import Queue
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job, JobStatus
+
+        connection = redis.Redis.from_url(self.layout.redis_url, socket_timeout=2)
+        late = []
+        t = now()
+        for name in ("connectors", "notifications"):
+            queue = Queue(name, connection=connection)
+            for kind, limit in (("now", PROBE_NOW), ("later", PROBE_LATER)):
+                held = self.probes.setdefault((name, kind), {"job": None, "ok": t, "since": t, "ok_since": 0.0})
+                if held["job"] is not None:
+                    try:
+                        status = Job.fetch(held["job"], connection=connection).get_status()
+                    except NoSuchJobError:
+                        status = None  # lost with Redis's data
+                    if status == JobStatus.FINISHED:
+                        held["ok"], held["ok_since"], held["job"] = t, held["since"], None
+                    elif status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                        held["job"] = None
+                if held["job"] is None:
+                    job_id = f"chaos-probe-{name}-{kind}-{uuid.uuid4().hex[:8]}"
+                    if kind == "now":
+                        queue.enqueue("os.getpid", job_id=job_id, result_ttl=60, failure_ttl=60)
+                    else:
+                        queue.enqueue_in(timedelta(seconds=1), "os.getpid", job_id=job_id, result_ttl=60,
+                                         failure_ttl=60)
+                    held["job"], held["since"] = job_id, t
+                if t - held["ok"] > limit:
+                    late.append(f"{name} {'delayed ' if kind == 'later' else ''}job late")
+        return late
 
     def owed(self) -> dict[tuple[str, int], float] | None:
         try:
@@ -1117,7 +1156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stuck-after", type=float, default=20.0,
                         help="during the load, a client leaves a dossier that shows no progress for this long "
                              "(it is finished after the faults)")
-    parser.add_argument("--sweep-patience", type=float, default=60.0,
+    parser.add_argument("--sweep-patience", type=float, default=45.0,
                         help="after the faults, how long a dossier may show no progress before it is left open")
     parser.add_argument("--browser-return", type=float, default=0.3,
                         help="share of payers whose browser comes back to the platform after paying")
@@ -1199,10 +1238,11 @@ def build_report(args: argparse.Namespace, kinds: list[str], layout: Layout, dri
     recovery: dict[str, dict[str, Any]] = {}
     for kind in sorted({f.kind for f in faults}):
         mine = [f for f in faults if f.kind == kind]
-        times = [f.recovered_at - f.end for f in mine if f.recovered_at is not None]
-        recovery[kind] = {"faults": len(mine), "recovered": len(times),
-                          "median_s": round(statistics.median(times), 1) if times else None,
-                          "max_s": round(max(times), 1) if times else None}
+        healthy = [f.healthy_at - f.end for f in mine if f.healthy_at is not None]
+        done = [f.recovered_at - f.end for f in mine if f.recovered_at is not None]
+        recovery[kind] = {"faults": len(mine), "healthy": len(healthy), "healthy_median_s": _median(healthy),
+                          "healthy_max_s": _max(healthy), "recovered": len(done), "recovered_median_s": _median(done),
+                          "recovered_max_s": _max(done), "caught_median": _median([len(f.caught) for f in mine])}
     unhealthy = Counter(why.split(":")[0] for _, ok, why in monitor.healthy_samples if not ok)
     return {
         "run": {"lifecycles": args.lifecycles, "clients": args.clients, "fault_rate_per_min": 0 if args.no_faults
@@ -1218,7 +1258,9 @@ def build_report(args: argparse.Namespace, kinds: list[str], layout: Layout, dri
         "faults": dict(Counter(f.kind for f in faults)),
         "faults_not_injected": dict(injector.errors) if injector else {},
         "fault_details": [{"kind": f.kind, "detail": f.detail, "at_s": round(f.start - faults[0].start, 1),
-                           "recovered_s": None if f.recovered_at is None else round(f.recovered_at - f.end, 1)}
+                           "healthy_s": None if f.healthy_at is None else round(f.healthy_at - f.end, 1),
+                           "recovered_s": None if f.recovered_at is None else round(f.recovered_at - f.end, 1),
+                           "caught": len(f.caught)}
                           for f in faults],
         "process_exits_not_injected": dict(layout.supervisor.unexpected),
         "unhealthy_seconds_by_reason": dict(unhealthy),
@@ -1241,10 +1283,15 @@ def print_report(report: dict[str, Any]) -> None:
           f"client errors: {drv['client_errors'] or 0}")
     if report["faults"]:
         print()
-        print(f"{'fault':<16} {'injected':>8} {'recovered':>9} {'median s':>9} {'max s':>7}")
+        print("recovery after each fault: 'healthy' = processes up, a job and a delayed job run, the web answers; "
+              "'work done' = healthy and the work owed when it ended (created from 10 s before it) done")
+        print(f"{'fault':<16} {'injected':>8} {'healthy':>8} {'median s':>9} {'max s':>7} {'work done':>10} "
+              f"{'median s':>9} {'max s':>7} {'never':>6}")
         for kind, n in sorted(report["faults"].items()):
             r = report["recovery"][kind]
-            print(f"{kind:<16} {n:>8} {r['recovered']:>9} {_fmt(r['median_s']):>9} {_fmt(r['max_s']):>7}")
+            print(f"{kind:<16} {n:>8} {r['healthy']:>8} {_fmt(r['healthy_median_s']):>9} {_fmt(r['healthy_max_s']):>7} "
+                  f"{r['recovered']:>10} {_fmt(r['recovered_median_s']):>9} {_fmt(r['recovered_max_s']):>7} "
+                  f"{n - r['recovered']:>6}")
         print(f"{'total':<16} {sum(report['faults'].values()):>8}")
         if report["faults_not_injected"]:
             print(f"faults that could not be injected: {report['faults_not_injected']}")
@@ -1259,6 +1306,14 @@ def print_report(report: dict[str, Any]) -> None:
             print(f"    e.g. {example[:150]}")
     total = sum(inv["violations"] for inv in report["invariants"])
     print(f"{'total':<52} {total:>10}")
+
+
+def _median(values: list[float] | list[int]) -> float | None:
+    return round(float(statistics.median(values)), 1) if values else None
+
+
+def _max(values: list[float]) -> float | None:
+    return round(max(values), 1) if values else None
 
 
 def _fmt(value: float | None) -> str:
