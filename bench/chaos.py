@@ -341,6 +341,7 @@ class Injector(threading.Thread):
         self.faults: list[Fault] = []
         self.errors: Counter[str] = Counter()
         self.lock = threading.Lock()
+        self.timers: list[threading.Timer] = []
         self.actions: dict[str, Callable[[], tuple[str, float]]] = {
             "kill_web": self.kill_web, "kill_worker": self.kill_worker, "redis_restart": self.redis_restart,
             "pg_terminate": self.pg_terminate, "connector": self.connector, "portal_outage": self.portal_outage,
@@ -348,22 +349,46 @@ class Injector(threading.Thread):
         }
 
     def run(self) -> None:
+        outage_until = 0.0
         while not self.stopping.wait(self.rng.expovariate(self.rate / 60.0)):
             kind = self.rng.choice(self.kinds)
+            if kind == "portal_outage" and now() < outage_until:
+                kind = self.rng.choice([k for k in self.kinds if k != "portal_outage"] or [kind])
+                if kind == "portal_outage":
+                    continue
             start = now()
             try:
                 detail, duration = self.actions[kind]()
             except Exception as exc:  # noqa: BLE001 - a fault that could not be injected is counted, not fatal
                 self.errors[f"{kind}: {type(exc).__name__}: {exc}"[:160]] += 1
                 continue
-            if duration > 0:  # an outage: over when it is called off (or when the run stops)
-                self.stopping.wait(duration)
-                try:
-                    self.end_outage()
-                except requests.RequestException as exc:
-                    self.errors[f"{kind} end: {exc}"[:160]] += 1
+            if duration > 0:  # an outage: called off by a timer, while other faults go on
+                outage_until = start + duration
+                timer = threading.Timer(duration, self.end_outage_quietly, (kind,))
+                timer.daemon = True
+                timer.start()
+                self.timers.append(timer)
             with self.lock:
-                self.faults.append(Fault(kind, detail, start, now()))
+                self.faults.append(Fault(kind, detail, start, start + duration))
+
+    def end_outage_quietly(self, kind: str) -> None:
+        try:
+            self.end_outage()
+        except requests.RequestException as exc:
+            self.errors[f"{kind} end: {exc}"[:160]] += 1
+
+    def stop(self) -> None:
+        """No new fault; an outage still on is called off now."""
+        self.stopping.set()
+        self.join(60)
+        for timer in self.timers:
+            if timer.is_alive():
+                timer.cancel()
+                self.end_outage_quietly("portal_outage")
+        with self.lock:
+            t = now()
+            for fault in self.faults:
+                fault.end = min(fault.end, t)
 
     # -------------------------------------------------------- the faults themselves
 
@@ -740,7 +765,7 @@ class Monitor(threading.Thread):
         with self.injector.lock:
             faults = list(self.injector.faults)
         for fault in faults:
-            if fault.recovered_at is not None:
+            if fault.recovered_at is not None or fault.end > t:  # done with, or an outage still on
                 continue
             if not fault.snapped:
                 # Work owed when the fault ended and created from shortly before it: what the fault may have hit.
@@ -1202,8 +1227,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = warm + driver.run_plans(plans, stop)
         load_seconds = now() - started
         if monitor_injector is not None:
-            monitor_injector.stopping.set()
-            monitor_injector.join(60)
+            monitor_injector.stop()
         log(f"load done in {load_seconds:.0f} s; finishing the dossiers left open")
         sweep_started = now()
         swept = finish_open(layout, driver, outcomes)
