@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import secrets
 import uuid
 from pathlib import Path
 
@@ -110,3 +111,32 @@ def test_settling_moves_committed_blobs_and_deletes_the_others(app, db_session):
     assert result.exit_code == 0, result.output
     assert blob_path(row.sha256).read_bytes() == committed
     assert not orphan.exists()
+
+
+def test_the_same_file_uploaded_by_two_requests_at_once_is_stored_for_both(live_server, live_token):
+    """Two uploads of identical bytes at the same moment (a double click, a retry): each gets its attachment,
+    and the one blob is in place. Both once wrote the same temporary name, and one of them answered 500."""
+    import threading
+
+    import requests
+
+    headers = live_token("congdan")
+    blob = PDF_BYTES + b"%" + secrets.token_hex(16).encode()  # a blob no earlier test stored
+    start = threading.Barrier(4)
+    answers: list[int] = []
+
+    def upload() -> None:
+        start.wait()
+        answers.append(requests.post(f"{live_server.url}/api/v1/attachments", headers=headers, timeout=20,
+                                     files={"file": ("gcs.pdf", blob, "application/pdf")}).status_code)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [201] * 4
+    digest = hashlib.sha256(blob).hexdigest()
+    root = Path(live_server.app.config["UPLOAD_DIR"])
+    assert (root / digest[:2] / digest).read_bytes() == blob
+    assert not list((root / ".staging").glob(f"{digest}.*"))  # every staged copy moved or gone
