@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.lifecycle import Timings, pct  # noqa: E402
+from bench.lifecycle import pct  # noqa: E402
 from tests.conftest import LiveServer, _create_database, _drop_database, make_app, prepare_database  # noqa: E402
 from tests.samples import MOTHER_ID, requests_uploader, start_data, task_data, with_uploads  # noqa: E402
 
@@ -66,6 +67,24 @@ def wait(check: Any, what: str, timeout: float = 60.0) -> Any:
             return value
         time.sleep(0.05)
     raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Timings:
+    """Milliseconds per request kind, from several client threads."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.lock = threading.Lock()
+
+    def call(self, kind: str, method: str, url: str, **kwargs: Any) -> requests.Response:
+        start = time.perf_counter()
+        response = requests.request(method, url, timeout=30, **kwargs)
+        elapsed = (time.perf_counter() - start) * 1000
+        with self.lock:
+            self.samples[kind].append(elapsed)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{kind}: {response.status_code} {response.text[:300]}")
+        return response
 
 
 def lifecycle(slug: str, base: str, tokens: dict[str, dict[str, str]], timings: Timings,
