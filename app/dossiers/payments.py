@@ -153,9 +153,10 @@ def new_payment(dossier: Dossier, user: User) -> Payment:
     call = awaiting_call(dossier)
     if call is None:
         raise Conflict(gettext("Hồ sơ này không có khoản phí nào đang chờ thanh toán."), code="nothing_to_pay")
-    existing = open_payment(dossier)
+    existing = next((p for p in reversed(payments_of(dossier))
+                     if p.service_call_id == call.id and p.state == "pending"), None)
     if existing is not None:
-        return existing
+        return existing  # open at the platform, or committed but never opened there (the caller opens it)
     try:
         amount = amount_due(call)
     except PermanentError as exc:

@@ -157,6 +157,28 @@ def test_cancelled_then_paid_again_and_a_late_second_payment_is_refunded(client,
     assert platform[second.transaction_id]["charges"] == 1
 
 
+def test_an_api_client_pays_again_after_its_link_expired(client, db_session, jobs, national, sandbox, token):
+    """The API's way to the dossier page's button: the payment waiting for the payer, or a new one once the last
+    expired unpaid; asked twice, the same one. Only the applicant may; the dossier then moves on once paid."""
+    dossier = submit_online(db_session, jobs)
+    [first] = payments.payments_of(dossier)
+    citizen = token("congdan")
+    url = f"/api/v1/dossiers/{dossier.code}/payments"
+    same = client.post(url, headers=citizen)
+    assert same.status_code == 200 and same.get_json()["id"] == first.id  # still open: that one
+    assert payment_jobs.recheck_payment(first.id, 1) == "expired"  # nobody paid: the link stops being offered
+    assert client.post(url, headers=token("tiepnhan")).status_code in (403, 404)
+    again = client.post(url, headers=citizen)
+    body = again.get_json()
+    assert again.status_code == 200 and body["id"] != first.id and body["state"] == "pending" and body["pay_url"]
+    assert client.post(url, headers=citizen).get_json()["id"] == body["id"]  # not a third one
+    second = db.session.get(Payment, body["id"])
+    client.get(on_platform(sandbox, second))
+    assert ready_titles(dossier) == ["Tiếp nhận hồ sơ"]
+    nothing = client.post(url, headers=citizen)
+    assert nothing.status_code == 409 and nothing.get_json()["error"]["code"] == "nothing_to_pay"
+
+
 def test_cancel_on_the_platform(client, db_session, jobs, national, sandbox):
     dossier = submit_online(db_session, jobs)
     [payment] = payments.payments_of(dossier)

@@ -332,6 +332,20 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
     return jsonify(call_json(call)), 202
 
 
+@bp.post("/dossiers/<path:code>/payments")
+@operation("payFee", responses({200: (m.Payment, "The payment to pay: its pay_url is the platform's page")},
+                               401, 403, 404, 409), auth=True, params=DOSSIER_CODE)
+def pay_fee(code: str) -> ResponseReturnValue:
+    """Pay the dossier's fee (its applicant): the payment waiting for the payer, or a new one when the last was
+    cancelled or expired unpaid — the same as the dossier page's button"""
+    payment = payments.new_payment(services.view_dossier(code, api_user()), api_user())
+    if not payment.pay_url:
+        # Our transaction id is committed before the platform hears of it: a payment it knows, we know.
+        db.session.commit()
+        payments.open_for_payer(payment)
+    return jsonify(payment_json(payment))
+
+
 @bp.post("/payments/<int:payment_id>/refund")
 @operation("refundPayment", responses({202: (m.Payment, "Queued")}, 400, 401, 404, 409, 422), auth=True)
 def refund_payment(payment_id: int, json: m.RefundBody) -> ResponseReturnValue:
