@@ -643,6 +643,14 @@ class Driver:
                 if (payment["state"] == "pending" and payment["pay_url"] and payment["id"] not in paid
                         and self.pay(client, payment["pay_url"])):
                     paid.add(payment["id"])
+            waiting_fee = any(c["operation"] == "payment.collect" and c["state"] in ("pending", "waiting")
+                              for c in d["service_calls"])
+            if waiting_fee and d["payments"] and not any(p["state"] in ("pending", "paid") for p in d["payments"]):
+                # The payer's link expired unpaid (or was cancelled): as a person would, ask for a new one.
+                status, fresh = client.call("POST", f"{self.base}/api/v1/dossiers/{code}/payments", headers=citizen)
+                if status == 200 and fresh.get("pay_url") and fresh["id"] not in paid and self.pay(client,
+                                                                                                  fresh["pay_url"]):
+                    paid.add(fresh["id"])
             if not d["tasks"]:
                 time.sleep(self.poll)
                 continue
