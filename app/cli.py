@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -26,6 +28,15 @@ def _print_report(report: object, label: str) -> None:
     for p in report.problems:
         where = p.file + (f":{p.line}" if p.line else "") + (f"#{p.pointer}" if p.pointer else "")
         click.echo(f"  [{p.severity}] {where}: {p.message} ({p.code})")
+
+
+def _in_batches(prune: Callable[[datetime], int], cutoff: datetime) -> int:
+    """Run a retention batch (rows older than `cutoff`) and commit, until one deletes nothing; the total."""
+    total = 0
+    while batch := prune(cutoff):
+        db.session.commit()
+        total += batch
+    return total
 
 
 def register_cli(app: Flask) -> None:
@@ -197,10 +208,8 @@ def register_cli(app: Flask) -> None:
         from app.dossiers.retention import outbox_cutoff, prune_sent_outbox
 
         keep = current_app.config["PORTAL_OUTBOX_KEEP_DAYS"] if days is None else days
-        cutoff, total = outbox_cutoff(keep), 0
-        while batch := prune_sent_outbox(cutoff):
-            db.session.commit()
-            total += batch
+        cutoff = outbox_cutoff(keep)
+        total = _in_batches(prune_sent_outbox, cutoff)
         click.echo(f"Đã xóa {total} bản ghi đã gửi trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(portal)
@@ -215,10 +224,8 @@ def register_cli(app: Flask) -> None:
         from app.dossiers.retention import idempotency_cutoff, prune_idempotency_keys
 
         keep = current_app.config["IDEMPOTENCY_KEY_HOURS"] if hours is None else hours
-        cutoff, total = idempotency_cutoff(keep), 0
-        while batch := prune_idempotency_keys(cutoff):
-            db.session.commit()
-            total += batch
+        cutoff = idempotency_cutoff(keep)
+        total = _in_batches(prune_idempotency_keys, cutoff)
         click.echo(f"Đã xóa {total} khóa Idempotency-Key tạo trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(api)

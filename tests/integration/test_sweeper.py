@@ -29,11 +29,10 @@ from app.jobs import sweeper
 from app.jobs.queue import QUEUE_CONNECTORS, RqDispatcher
 from app.models import AuditEvent, Notification, Payment, PortalOutbox, ServiceCall
 from connectors import build_registry
-from connectors.base import CircuitBreaker
 from sandbox.smtp import Mailbox, start_smtp_sink
 from tests.conftest import user
 from tests.integration.test_payments import on_platform, submit_online
-from tests.integration.test_portal_sync import advance, outage, received
+from tests.integration.test_portal_sync import advance, outage, received, registry  # noqa: F401
 from tests.integration.test_service_calls import calls, lookups_sent, ready_titles, run_jobs, submit_with_mother
 from tests.samples import start_data, with_stored_uploads
 
@@ -276,17 +275,11 @@ def test_an_email_whose_stamp_was_lost_is_not_received_twice(client, db_session,
 
 
 @pytest.fixture()
-def portal_registry(app, monkeypatch, sandbox):
-    for hook in ("_faults", "_log", "_portal"):
-        requests.delete(f"{sandbox}/{hook}", timeout=5)
-    built = build_registry({"PORTAL_URL": sandbox, "PORTAL_TOKEN": "sandbox-test-token",
-                            "CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 0.5})
-    built.connectors["portal"].client.breaker = CircuitBreaker(threshold=1000)
-    monkeypatch.setitem(app.extensions, "motcua_connectors", built)
-    monkeypatch.setitem(app.config, "SERVICE_CALL_DELAYS", "3")  # past the 1 s a later job may come early
-    yield built
-    requests.delete(f"{sandbox}/_faults", timeout=5)
-    requests.delete(f"{sandbox}/_portal", timeout=5)
+def portal_registry(registry, app, monkeypatch):  # noqa: F811  (the imported fixture, by name)
+    """test_portal_sync's connectors to the sandbox portal, with a retry pause past the 1 s a later job may come
+    early."""
+    monkeypatch.setitem(app.config, "SERVICE_CALL_DELAYS", "3")
+    return registry
 
 
 def test_a_portal_row_whose_retry_job_was_lost_does_not_hold_back_the_later_ones(
