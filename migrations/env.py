@@ -10,7 +10,9 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# The app's loggers stay enabled when migrations run inside a running process (tests, `flask db upgrade` after
+# start-up): fileConfig would otherwise silence every logger alembic.ini does not name.
+fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

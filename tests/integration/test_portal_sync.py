@@ -213,7 +213,6 @@ def test_b2_retries_continue_in_order_until_the_portal_answers(app, db_session, 
 def test_retry_delays_run_out_then_the_last_one_repeats(app, db_session, jobs, registry, sandbox, monkeypatch,
                                                          caplog):
     monkeypatch.setitem(app.config, "SERVICE_CALL_DELAYS", "10,60")
-    monkeypatch.setattr(portal_sync.log, "disabled", False)  # the migrations' fileConfig turned it off
     dossier = submit(db_session)
     outage(sandbox, 3)
     delays = []
