@@ -4,6 +4,7 @@ stored answers of API requests sent with an Idempotency-Key once their retries a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -21,11 +22,8 @@ def outbox_cutoff(keep_days: int, now: datetime | None = None) -> datetime:
 def prune_sent_outbox(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:
     """Delete up to `limit` outbox rows sent before `cutoff` (never an unsent one: those are still owed) and
     return how many went. Found through ix_portal_outbox_sent_at. The caller commits, batch after batch."""
-    doomed = (select(PortalOutbox.id).where(PortalOutbox.sent_at.is_not(None), PortalOutbox.sent_at < cutoff)
-              .order_by(PortalOutbox.sent_at).limit(limit))
-    result = db.session.execute(delete(PortalOutbox).where(PortalOutbox.id.in_(doomed))
-                                .execution_options(synchronize_session=False))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return _delete_batch(PortalOutbox, PortalOutbox.sent_at,
+                         (PortalOutbox.sent_at.is_not(None), PortalOutbox.sent_at < cutoff), limit)
 
 
 def idempotency_cutoff(keep_hours: float, now: datetime | None = None) -> datetime:
@@ -35,8 +33,13 @@ def idempotency_cutoff(keep_hours: float, now: datetime | None = None) -> dateti
 def prune_idempotency_keys(cutoff: datetime, limit: int = PRUNE_BATCH) -> int:
     """Delete up to `limit` stored idempotency keys made before `cutoff` (found through
     ix_idempotency_key_created_at) and return how many went. The caller commits, batch after batch."""
-    doomed = (select(IdempotentRequest.id).where(IdempotentRequest.created_at < cutoff)
-              .order_by(IdempotentRequest.created_at).limit(limit))
-    result = db.session.execute(delete(IdempotentRequest).where(IdempotentRequest.id.in_(doomed))
+    return _delete_batch(IdempotentRequest, IdempotentRequest.created_at,
+                         (IdempotentRequest.created_at < cutoff,), limit)
+
+
+def _delete_batch(model: Any, oldest_first: Any, where: tuple[Any, ...], limit: int) -> int:
+    """Delete the `limit` oldest rows of `model` matching `where` (by `oldest_first`, through its index); how many."""
+    doomed = select(model.id).where(*where).order_by(oldest_first).limit(limit)
+    result = db.session.execute(delete(model).where(model.id.in_(doomed))
                                 .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
@@ -238,12 +239,10 @@ _CLAIM_ENTRY = ("dossier_id", "at", "actor_id", "actor_name", "action", "outcome
                 "status_to", "step_due_at", "note")
 
 
+@cache
 def _claim(postgresql: bool) -> Any:
     """The claim's conditional UPDATE, built once: on PostgreSQL also who may take the task (TAKEABLE), its history
     entry if it took it, and the task as it now is, in one statement."""
-    statement = _CLAIM_STATEMENTS.get(postgresql)
-    if statement is not None:
-        return statement
     claim = (update(HumanTask).where(HumanTask.id == bindparam("task_id"), HumanTask.state == "ready")
              .values(state="claimed", claimed_by_id=bindparam("user_id"), claimed_at=bindparam("now")))
     if postgresql:
@@ -255,13 +254,8 @@ def _claim(postgresql: bool) -> Any:
         columns = [getattr(AuditEvent, key) for key in _CLAIM_ENTRY]
         row = [type_coerce(entry[key], column.type) for key, column in zip(_CLAIM_ENTRY, columns, strict=True)]
         logged = insert(AuditEvent).from_select(list(_CLAIM_ENTRY), select(*row).select_from(claimed)).cte("logged")
-        statement = select(aliased(HumanTask, claimed)).add_cte(logged)
-    else:
-        statement = claim.execution_options(synchronize_session=False)
-    return _CLAIM_STATEMENTS.setdefault(postgresql, statement)
-
-
-_CLAIM_STATEMENTS: dict[bool, Any] = {}
+        return select(aliased(HumanTask, claimed)).add_cte(logged)
+    return claim.execution_options(synchronize_session=False)
 
 
 def claim_task(task_id: int, user: User) -> HumanTask:
@@ -319,12 +313,10 @@ def lookup_results(task: HumanTask, calls: list[ServiceCall]) -> list[dict[str, 
             for c in done if isinstance(data.get(c.result_variable), dict)]
 
 
+@cache
 def _take(postgresql: bool) -> Any:
     """The completion's conditional UPDATE, built once; on PostgreSQL with who may take the task (TAKEABLE) and
     the loading of everything the step reads, in one statement."""
-    statement = _TAKE_STATEMENTS.get(postgresql)
-    if statement is not None:
-        return statement
     take = (update(HumanTask)
             .where(HumanTask.id == bindparam("task_id"), HumanTask.state.in_(OPEN_TASK_STATES))
             .where(or_(HumanTask.claimed_by_id.is_(None), HumanTask.claimed_by_id == bindparam("user_id")))
@@ -332,13 +324,8 @@ def _take(postgresql: bool) -> Any:
                     data=bindparam("data", type_=HumanTask.data.type), claimed_by_id=bindparam("user_id")))
     if postgresql:
         taken = take.where(TAKEABLE).returning(HumanTask.id).cte("taken")
-        statement = select(HumanTask).join(taken, taken.c.id == HumanTask.id).options(*WITH_DOSSIER)
-    else:
-        statement = take.execution_options(synchronize_session=False)
-    return _TAKE_STATEMENTS.setdefault(postgresql, statement)
-
-
-_TAKE_STATEMENTS: dict[bool, Any] = {}
+        return select(HumanTask).join(taken, taken.c.id == HumanTask.id).options(*WITH_DOSSIER)
+    return take.execution_options(synchronize_session=False)
 
 
 def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
