@@ -20,7 +20,9 @@ scheduled for that time); unsent, an error and no ``next_attempt_at`` → refuse
 A sending job that is lost (Redis restarted, its worker killed) is made again by the sweeper from these
 columns (`due_heads`), so a row retrying never holds the dossier's later rows back for good.
 A PostgreSQL advisory lock per dossier keeps two jobs from sending at once, so a duplicated job sends
-nothing twice; the portal also treats a repeated ``ma_buoc`` or ``phien_ban`` as a retry.
+nothing twice; since that lock dies with its connection, each send also holds the row by a lease written in it
+(`claim`), which nobody else can take before the send can have ended. The portal also treats a repeated
+``ma_buoc`` or ``phien_ban`` as a retry.
 
 The rows are written by hooks on the dossier's events (app.subscriptions); the sending job is
 app.jobs.portal.sync_dossier, which commits between the phases kept here.
@@ -272,6 +274,33 @@ def waits_for_retry(row: PortalOutbox, retry_row: int, retry_attempt: int) -> bo
     return row.next_attempt_at is not None and row.next_attempt_at > now_utc() + _SLACK and not mine
 
 
+def send_lease() -> timedelta:
+    """How long a sending job holds a row: past the longest send (SERVICE_CALL_LEASE, kept above the connector's
+    timeout × attempts plus their pauses)."""
+    return timedelta(seconds=float(current_app.config.get("SERVICE_CALL_LEASE", 120)))
+
+
+def claim(row_id: int) -> datetime | None:
+    """Take the row for one send, or say until when another job holds it.
+
+    The per-dossier advisory lock keeps two jobs apart only while its connection lives: a terminated backend or a
+    PostgreSQL restart drops it with no word to the job still sending, and a second job would then send the same
+    row and the rows behind it before the first one's late retry arrived (the portal saw version 1 after 5).
+    The lease lives in the row, is taken by one conditional UPDATE (so of two jobs one gets it), and runs out only
+    after the holder's send can have ended. Returns None when this job now holds the row."""
+    now = now_utc()
+    taken = db.session.execute(
+        update(PortalOutbox)
+        .where(PortalOutbox.id == row_id, PortalOutbox.sent_at.is_(None),
+               (PortalOutbox.lease_until.is_(None)) | (PortalOutbox.lease_until <= now))
+        .values(lease_until=now + send_lease())
+        .execution_options(synchronize_session=False))
+    if taken.rowcount == 1:  # type: ignore[attr-defined]
+        return None
+    held: datetime | None = db.session.scalar(select(PortalOutbox.lease_until).where(PortalOutbox.id == row_id))
+    return held if held is not None else now  # sent meanwhile: look again at once
+
+
 def send(registry: Any, kind: str, payload: dict[str, Any]) -> None:
     """Send one row (no transaction should be open: the portal may take its time)."""
     if kind == "dossier":
@@ -284,7 +313,7 @@ def mark_sent(row_id: int) -> None:
     row = db.session.get(PortalOutbox, row_id, populate_existing=True)
     assert row is not None
     row.attempts += 1
-    row.sent_at, row.next_attempt_at = now_utc(), None
+    row.sent_at, row.next_attempt_at, row.lease_until = now_utc(), None, None
 
 
 def record_failure(dossier_id: int, row_id: int, exc: ConnectorError) -> tuple[PortalOutbox, float | None]:
@@ -294,6 +323,7 @@ def record_failure(dossier_id: int, row_id: int, exc: ConnectorError) -> tuple[P
     assert row is not None
     row.attempts += 1
     row.last_error = f"{exc.code}: {exc.message}"
+    row.lease_until = None
     what = N_("hồ sơ") if row.kind == "dossier" else N_("bước xử lý")
     if exc.transient:
         delays = retry_delays() or [_DEFAULT_DELAY]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.dossiers import portal_sync
+from app.dossiers.clock import now_utc
 from app.dossiers.locks import exclusive
 from app.extensions import db
 from app.jobs.queue import QUEUE_CONNECTORS, enqueue_after_commit
@@ -38,6 +39,7 @@ def sync_dossier(dossier_id: int, retry_row: int = 0, retry_attempt: int = 0) ->
     ``idle`` nothing to send · ``sent:N`` all sent · ``retry`` a transient failure, retry scheduled ·
     ``refused`` the portal refused a row (queue stopped) · ``blocked`` the queue is stopped, nothing tried ·
     ``waiting`` a scheduled retry owns the next attempt · ``busy`` another job is sending (looks again later) ·
+    ``held`` another job's lease holds the next row (looks again when it runs out) ·
     ``not_configured`` no portal connector.
 
     (retry_row, retry_attempt) mark the job a failure scheduled: it may try before ``next_attempt_at``.
@@ -68,7 +70,14 @@ def _drain(registry: Any, dossier_id: int, retry_row: int, retry_attempt: int) -
             db.session.commit()
             return "waiting"
         row_id, kind, payload = row.id, row.kind, row.payload
+        held_until = portal_sync.claim(row_id)
         db.session.commit()  # no transaction stays open while the portal answers
+        if held_until is not None:  # another job holds the row (this one's lock outlived the other's connection)
+            wait = max(BUSY_DELAY, (held_until - now_utc()).total_seconds())
+            queue_sync(dossier_id, f"portal-{dossier_id}-{row_id}-held-{int(held_until.timestamp())}", retry_row,
+                       retry_attempt, delay=wait)
+            db.session.commit()
+            return "held"
         try:
             portal_sync.send(registry, kind, payload)
         except ConnectorError as exc:

@@ -140,6 +140,8 @@ class PortalOutbox(db.Model):  # type: ignore[name-defined]
     last_error: Mapped[str] = mapped_column(Text, default="")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # A sending job holds the row until then (app.dossiers.portal_sync.claim); nobody else sends it meanwhile.
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 # open: the workflow stopped on an engine error and waits for an operator; resolved: a retry moved it on.

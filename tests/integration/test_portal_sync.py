@@ -3,13 +3,15 @@ through outages, duplicated jobs, an "already exists" answer and a refused paylo
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.dossiers import portal_sync, services
+from app.dossiers.clock import now_utc
 from app.dossiers.locks import exclusive
 from app.extensions import db
 from app.jobs import portal as portal_jobs
@@ -260,6 +262,35 @@ def test_a_job_finding_another_sending_comes_back_later(app, db_session, jobs, r
     assert again.func == SYNC and again.args[0] == dossier.id and 0 < again.delay <= 5
     assert received(sandbox) == []
     assert run_jobs(jobs) == ["sent:1"]
+
+
+def test_a_sender_whose_lock_died_with_its_connection_still_holds_its_row(app, db_session, jobs, registry, sandbox):
+    """Job A is sending version 1 when its advisory lock's connection dies (a terminated backend, a PostgreSQL
+    restart): the lock is gone, A's send goes on. Job B must not send version 1 and those behind it meanwhile —
+    A's late retry would reach the portal after them (a fault run saw versions [1, 2, 3, 4, 5, 1])."""
+    dossier = submit(db_session)
+    advance(db_session, dossier)
+    jobs.jobs = []
+    head = rows(dossier)[0]
+    assert portal_sync.claim(head.id) is None  # A took the row, then lost its lock; it is still sending
+    db_session.commit()
+    assert portal_jobs.sync_dossier(dossier.id) == "held"  # B holds the advisory lock now, not the row
+    assert received(sandbox) == []
+    [again] = jobs.jobs  # B looks again when A's lease runs out
+    assert again.func == SYNC and again.args[0] == dossier.id
+    assert again.delay >= app.config["SERVICE_CALL_LEASE"] - 5
+    assert portal_sync.claim(head.id) is not None  # nor can a third job take it
+    db_session.rollback()
+
+    # A dies before its send ends: once the lease has run out, the next job sends every row once, in order.
+    db.session.execute(update(PortalOutbox).where(PortalOutbox.id == head.id)
+                       .values(lease_until=now_utc() - timedelta(seconds=1)))
+    db_session.commit()
+    jobs.jobs = []
+    assert portal_jobs.sync_dossier(dossier.id) == f"sent:{len(rows(dossier))}"
+    accepted = [r["phien_ban"] or r["ma_buoc"] for r in received(sandbox, dossier.code) if r["error_code"] == "0"]
+    assert accepted == [r.payload.get("phien_ban") or r.payload["buoc"]["ma_buoc"] for r in rows(dossier)]
+    assert all(r.lease_until is None and r.sent_at is not None for r in rows(dossier))
 
 
 def test_d_already_on_the_portal_becomes_an_update(app, db_session, jobs, registry, sandbox):
