@@ -10,6 +10,7 @@ from flask import Flask, has_request_context, request
 from flask_babel import gettext, lazy_gettext, ngettext, refresh
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app import formats
@@ -27,6 +28,8 @@ from app.web.sessions import SessionInterface, https_request
 # The languages offered; the first is the source language of every message (it needs no catalogue).
 LANGUAGES = ("vi", "en")
 
+
+DATABASE_RETRY_AFTER = 5  # seconds a client waits before retrying when the database could not answer
 
 def select_locale() -> str:
     if not has_request_context():  # a job or a command: the platform's language
@@ -147,6 +150,21 @@ def register_web(app: Flask) -> None:
                     400: gettext("Yêu cầu không hợp lệ.")}
         message = messages.get(exc.code or 500, exc.description or gettext("Lỗi."))
         return error_response(exc.code or 500, (exc.name or "error").lower().replace(" ", "_"), message)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Any:
+        """The database could not answer (restarting, connections terminated, a deadlock or lock timeout):
+        nothing was saved, and the same request will work again in a moment. A 503 with Retry-After says so;
+        a 500 would say the request itself is wrong."""
+        app.logger.warning("Database unavailable on %s %s: %s", request.method, request.path,
+                           str(exc.orig or exc).splitlines()[0][:300])
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone: the pool replaces it on the next checkout
+            db.session.remove()
+        return error_response(503, "service_unavailable", gettext(
+            "Hệ thống đang tạm gián đoạn; yêu cầu chưa được ghi nhận, vui lòng thử lại sau ít giây."),
+            {"Retry-After": str(DATABASE_RETRY_AFTER)})
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Any:

@@ -139,6 +139,26 @@ def test_huge_integer_typed_in_a_form_is_not_a_500(client):
     assert response.status_code < 500
 
 
+def test_a_database_that_cannot_answer_is_a_503_to_retry_not_a_500(tmp_path, caplog):
+    """A PostgreSQL restart or terminated connections: nothing was saved, the same request works in a moment.
+    The answer says so (503, Retry-After, a localized message), in the API's shape and as a page."""
+    from tests.conftest import make_app
+
+    # A real connection attempt to a port where no database listens (PostgreSQL down or restarting).
+    app = make_app("postgresql+psycopg://motcua@127.0.0.1:9/motcua?connect_timeout=2", tmp_path)
+    client = app.test_client()
+    response = client.get("/api/v1/procedures")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    body = response.get_json()
+    assert body["error"]["code"] == "service_unavailable" and "thử lại" in body["error"]["message"]
+    assert "127.0.0.1" not in json.dumps(body)
+    page = client.get("/")
+    assert page.status_code == 503 and "thử lại" in page.get_data(as_text=True)
+    english = client.get("/api/v1/procedures?lang=en")
+    assert english.status_code == 503 and "try again" in english.get_json()["error"]["message"]
+    assert any("Database unavailable" in r.getMessage() for r in caplog.records)
+
+
 def test_an_unexpected_exception_is_a_500_in_the_usual_shape_without_its_text(database_url, tmp_path, db_session,
                                                                               caplog):
     from tests.conftest import make_app
