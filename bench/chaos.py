@@ -66,7 +66,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import PG_ADMIN_URL, _create_database, _drop_database, make_app, prepare_database  # noqa: E402
+from tests.conftest import PG_ADMIN_URL, make_app, prepare_database  # noqa: E402
 from tests.samples import MOTHER_ID, PDF_BYTES, start_data, task_data  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -185,6 +185,67 @@ class Supervisor(threading.Thread):
                         self.restarts[proc.name] += 1
 
 
+class PrivatePostgres:
+    """A PostgreSQL server of the run's own (initdb in its temporary directory, a free port, owned by the
+    `postgres` system user since the server refuses to run as root), so that the pg_restart fault restarts it and
+    nobody else's: a fast restart of the machine's server breaks every other user of it, tests included."""
+
+    def __init__(self, tmp: Path, logs: Path) -> None:
+        self.dir, self.log, self.kept_log = tmp / "pgdata", tmp / "postgres.log", logs / "postgres.log"
+        self.port = free_port()
+        self.bin = Path(subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                                       check=True).stdout.strip())
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str, timeout: float = 120) -> None:
+        subprocess.run([*self.as_user, *argv], check=True, timeout=timeout, capture_output=True)
+
+    def start(self) -> None:
+        self.dir.mkdir()
+        self.log.touch()
+        if self.as_user:
+            for path in (self.dir.parent, self.dir, self.log):
+                os.chown(path, *_postgres_ids())
+        self._run(str(self.bin / "initdb"), "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-instructions")
+        self._ctl("start", "-w")
+
+    def _ctl(self, *argv: str) -> None:
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.dir), "-l", str(self.log), "-o",
+                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+                  "-c fsync=on", *argv)
+
+    def restart(self) -> str:
+        self._ctl("restart", "-m", "fast", "-w")
+        return f"private server on port {self.port}: fast restart"
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._ctl("stop", "-m", "fast", "-w")
+        with contextlib.suppress(OSError):  # the server cannot write in the logs directory (root's, 0700)
+            self.kept_log.write_bytes(self.log.read_bytes())
+
+
+def _postgres_ids() -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def create_database(admin_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{admin_url.rsplit('/', 1)[0].replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+
+
+def drop_database(admin_url: str, url: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
 class Layout:
     """Everything the platform runs on for this run: Redis, PostgreSQL database, demo services, web, workers."""
 
@@ -197,6 +258,8 @@ class Layout:
         self.base = f"http://127.0.0.1:{self.web_port}"
         self.db_url = ""
         self.db_name = ""
+        self.postgres = PrivatePostgres(self.tmp, logs) if args.private_postgres else None
+        self.admin_url = self.postgres.admin_url if self.postgres else PG_ADMIN_URL
         self.procs: list[Proc] = []
         self.redis: Proc | None = None
         self.web: Proc | None = None
@@ -220,7 +283,9 @@ class Layout:
         return env
 
     def start(self) -> None:
-        self.db_url = _create_database("motcua_chaos")
+        if self.postgres is not None:
+            self.postgres.start()
+        self.db_url = create_database(self.admin_url, "motcua_chaos")
         self.db_name = self.db_url.rsplit("/", 1)[1]
         self.redis = self._proc("redis", ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
                                           "--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
@@ -312,8 +377,10 @@ class Layout:
 
             with self.app.app_context():
                 db.engine.dispose()
-        if self.db_url and not keep_db:
-            _drop_database(self.db_url)
+        if self.postgres is not None:
+            self.postgres.stop()  # the run's own server goes with its temporary directory
+        elif self.db_url and not keep_db:
+            drop_database(self.admin_url, self.db_url)
 
 
 # ================================================================ faults
@@ -422,7 +489,7 @@ class Injector(threading.Thread):
         return self._kill([self.layout.redis]), 0.0
 
     def pg_terminate(self) -> tuple[str, float]:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        with psycopg.connect(self.layout.admin_url, autocommit=True) as conn:
             rows = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
                 "AND pid <> pg_backend_pid() AND coalesce(application_name, '') <> %s",
@@ -430,6 +497,8 @@ class Injector(threading.Thread):
         return f"{len(rows)} connections", 0.0
 
     def pg_restart(self) -> tuple[str, float]:
+        if self.layout.postgres is not None:
+            return self.layout.postgres.restart(), 0.0
         command = self.layout.args.pg_restart_cmd
         subprocess.run(command, shell=True, check=True, timeout=120)  # noqa: S602 - the operator's own command
         return command, 0.0
@@ -1186,6 +1255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-restart-cmd", default="",
                         help="a command restarting PostgreSQL (fast shutdown); disturbs every user of the server, "
                              "so only given on a machine of its own; enables kind pg_restart")
+    parser.add_argument("--private-postgres", action="store_true",
+                        help="run on a PostgreSQL server of the run's own (initdb on a free port, removed at the end), "
+                             "whose fast restarts disturb nobody else; enables kind pg_restart")
     parser.add_argument("--stuck-after", type=float, default=20.0,
                         help="during the load, a client leaves a dossier that shows no progress for this long "
                              "(it is finished after the faults)")
@@ -1205,7 +1277,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = args.kinds or [k for k in FAULT_KINDS if k not in ("kill_extra", "pg_restart")]
     if args.extra and not args.kinds:
         kinds.append("kill_extra")
-    if args.pg_restart_cmd and not args.kinds:
+    if (args.pg_restart_cmd or args.private_postgres) and not args.kinds:
         kinds.append("pg_restart")
     logs = args.keep_logs or Path(tempfile.mkdtemp(prefix="motcua-chaos-logs-"))
     logs.mkdir(parents=True, exist_ok=True)
