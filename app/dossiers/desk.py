@@ -510,7 +510,8 @@ def return_task(task_id: int, user: User, reason: str, to_step: str | None = Non
             gettext("Bước «%(step)s» không phải là một bước trước của công việc này.", step=to_step)
         raise Invalid(message, code="no_earlier_step", details={"/buoc": message})
     now = now_utc()
-    event = _entry(dossier, user, "returned", note=reason, task_title=task.title, outcome=target.title, at=now)
+    event = _entry(dossier, user, "returned", note=reason, task_title=task.title, outcome=_return_outcome(target.title),
+                   at=now)
     db.session.flush()  # the return comes before the re-opened step in the history
     try:
         step = run.return_to(task.engine_task_id, target.id)
@@ -540,6 +541,12 @@ def return_task(task_id: int, user: User, reason: str, to_step: str | None = Non
     return reopened
 
 
+def _return_outcome(title: str) -> str:
+    """The decision a desk return records, as the history shows a diagram's return (the flow's name): in the
+    diagram's language, Vietnamese."""
+    return f"Trả lại «{title}»"
+
+
 def desk_return(task: HumanTask) -> dict[str, Any] | None:
     """For a step re-opened by a desk return: who sent it back, from which step, when and why (the task page and
     the API show it); None for any other step."""
@@ -547,7 +554,8 @@ def desk_return(task: HumanTask) -> dict[str, Any] | None:
                                                         AuditEvent.at <= task.created_at,
                                                         AuditEvent.action.in_(("returned", "completed")))
                                .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(1))
-    if latest is None or latest.action != "returned" or latest.outcome != task.title or latest.note_params:
+    if latest is None or latest.action != "returned" or latest.outcome != _return_outcome(task.title)[:255] \
+            or latest.note_params:
         return None
     return {"task": latest.task_title, "by": latest.actor_label, "at": latest.at,
             "outcome": gettext("Trả lại"), "reason": latest.note or None}

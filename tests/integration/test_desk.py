@@ -189,7 +189,7 @@ def test_a_return_with_a_reason_puts_the_previous_step_back_in_its_officer_s_inb
     assert back is not None and back["reason"] == "Sai tên cha trong sổ hộ tịch." and back["task"] == signing.title
     entry = db.session.scalar(select(AuditEvent).where(AuditEvent.dossier_id == dossier.id,
                                                        AuditEvent.action == "returned"))
-    assert entry.note == "Sai tên cha trong sổ hộ tịch." and entry.outcome == reopened.title
+    assert entry.note == "Sai tên cha trong sổ hộ tịch." and entry.outcome == f"Trả lại «{reopened.title}»"
     assert heard["dossier-returned"][0]["to_step"] == reopened.title
     # The engine really went back: the examination completes again and signing comes anew.
     services.complete_task(reopened.id, user("hotich"), task_data("khai-sinh", "tham-dinh.schema.json"))
