@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 
-from app.clock import local_tz, now_utc
+from app.clock import local_today, local_tz, now_utc
 from app.dossiers import desk, listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import store_upload
 from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
@@ -111,7 +111,7 @@ def dossier_desk(code: str) -> ResponseReturnValue:
     return render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
                            front_desk=desk.holds(current_user, d, front_desk=True),
                            supplement=desk.open_supplement(d), supplements=desk.supplements_of(d),
-                           components=d.procedure_version.manifest.get("components", []), today=date.today(),
+                           components=d.procedure_version.manifest.get("components", []), today=local_today(),
                            stoppable=d.status in desk.STOP_FROM, refusable=d.status not in (3, 7, 9, 10))
 
 
