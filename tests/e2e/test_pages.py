@@ -102,6 +102,8 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("task", "tiepnhan", "/cong-viec/{task}"),
     ("officer-dossier", "tiepnhan", "/ho-so/{code}"),
     ("incidents", "tiepnhan", "/can-bo/su-co"),
+    ("dossier-desk", "tiepnhan", "/can-bo/ho-so/{code}"),
+    ("department", "truongphong", "/can-bo/phong"),
     ("studio-index", "thietke", "/thiet-ke/"),
     ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
