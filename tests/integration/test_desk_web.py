@@ -96,3 +96,37 @@ def test_the_head_of_department_reassigns_from_the_load_page(client, db_session)
     client.post(f"/cong-viec/{signing.id}/phan-cong", data={"nguoi_nhan": str(user("chutich").id)})
     db.session.refresh(signing)
     assert signing.state == "claimed" and signing.claimed_by_id == user("chutich").id
+
+
+def test_walk_in_intake_files_an_in_person_dossier_with_digitized_scans(client, db_session):
+    from app.dossiers.portal_sync import snapshot
+    from tests.samples import form_fields
+
+    login(client, "congdan")
+    assert client.get("/can-bo/tiep-nhan-truc-tiep").status_code == 403  # the one-stop desk only
+    client.post("/dang-xuat")
+    login(client, "tiepnhan")
+    form = client.get("/can-bo/tiep-nhan-truc-tiep?thu_tuc=1.001193").get_data(as_text=True)
+    assert 'id="eform"' in form
+    fields = {k: v for k, v in form_fields(start_data("khai-sinh")).items() if v != "FILE"}
+    fields.update({"__submit__": "1", "giay_chung_sinh": (io.BytesIO(PDF_BYTES), "ban-quet-giay-chung-sinh.pdf")})
+    made = client.post("/can-bo/tiep-nhan-truc-tiep?thu_tuc=1.001193", data=fields,
+                       content_type="multipart/form-data")
+    assert made.status_code == 303, made.get_data(as_text=True)[:2000]
+    dossier = db.session.scalar(select(Dossier).order_by(Dossier.id.desc()).limit(1))
+    assert dossier.channel == 1 and dossier.applicant_user_id is None and dossier.status == 1
+    assert dossier.applicant_name == start_data("khai-sinh")["nguoi_yeu_cau"]["ho_ten"]
+    [reception] = progress.open_tasks(dossier)
+    assert made.headers["Location"].endswith(f"/cong-viec/{reception.id}")  # to receive it and print the receipt
+    scanned = next(c for c in snapshot(dossier, 1)["thanh_phan"] if c["ma"] == "GCS")
+    assert scanned["so_hoa"] is True  # the desk's scan is a digitized copy
+    entry = services.history(dossier)[0]
+    assert entry.action == "submitted" and entry.actor_name == user("tiepnhan").full_name
+    # Another agency's desk may not file for this procedure.
+    from app.dossiers.errors import Forbidden
+    try:
+        services.submit_dossier("1.001193", {}, applicant=None, channel=1, filed_by=user("ca.tiepnhan"))
+    except Forbidden:
+        pass
+    else:
+        raise AssertionError("another agency's desk filed a walk-in dossier")

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from app.clock import local_today, local_tz, now_utc
 from app.dossiers import desk, listings, payments, service_calls, services, workflow_incidents
@@ -18,7 +19,7 @@ from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.eforms.render import render_form, render_values
 from app.extensions import db
-from app.models import Dossier, HumanTask
+from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -228,6 +229,51 @@ def reassign(task_id: int) -> ResponseReturnValue:
         return gettext("Đã phân công lại công việc «%(step)s».", step=t.title)
 
     return _desk_action(act, url_for("inbox.department"))
+
+
+@bp.route("/can-bo/tiep-nhan-truc-tiep", methods=["GET", "POST"])
+@login_required
+def walk_in() -> ResponseReturnValue:
+    """Walk-in intake: the one-stop desk files a dossier for an applicant who came in person (channel 1), on the
+    procedure's own eForm, uploading the scanned paper components; then receives it and prints the receipt."""
+    if not current_user.has_role(services.WALK_IN_ROLE) or current_user.agency_id is None:
+        abort(403)
+    choices = [(p.code, p.name) for p in db.session.scalars(
+        select(Procedure).where(Procedure.agency_id == current_user.agency_id,
+                                Procedure.current_version_id.is_not(None)).order_by(Procedure.code))]
+    code = request.values.get("thu_tuc", "")
+    if code not in {c for c, _ in choices}:
+        return render_template("inbox/walk_in.html", choices=choices, proc=None)
+    proc, version = services.find_procedure(code)
+    manifest = version.manifest
+    schema, ui = version.forms[manifest["start_form"]], ui_for(version, manifest["start_form"])
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    summary = None
+    if request.method == "POST":
+        posted = read_posted_form(request, schema, current_user, ui)
+        data, errors = posted.data, posted.errors
+        if posted.action:
+            data = apply_action(data, posted.action)
+        elif not errors:
+            try:
+                dossier = services.submit_dossier(code, data, applicant=None, channel=1, filed_by=current_user)
+                reception = next((t for t in services.open_tasks(dossier) if current_user.has_role(t.role)), None)
+                target = (url_for("inbox.task", task_id=reception.id) if reception is not None
+                          else url_for("inbox.dossier_desk", code=dossier.code))
+                message = gettext("Đã lập hồ sơ %(code)s (nộp trực tiếp); tiếp nhận hồ sơ rồi in giấy tiếp nhận.",
+                                  code=dossier.code)
+                db.session.commit()
+                flash(message)
+                return redirect(target), 303
+            except Invalid as exc:
+                db.session.rollback()
+                errors, summary = errors_by_path(exc.details), exc.message
+        if errors and not summary:
+            summary = gettext("Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu.")
+    fields = render_form(schema, ui, data, errors, file_url=attachment_url)
+    return render_template("inbox/walk_in.html", choices=choices, proc=proc, manifest=manifest, fields=fields,
+                           errors=errors, summary_error=summary), 422 if errors else 200
 
 
 @bp.route("/can-bo/phong")
