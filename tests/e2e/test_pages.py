@@ -104,6 +104,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("incidents", "tiepnhan", "/can-bo/su-co"),
     ("dossier-desk", "tiepnhan", "/can-bo/ho-so/{code}"),
     ("department", "truongphong", "/can-bo/phong"),
+    ("walk-in", "tiepnhan", "/can-bo/tiep-nhan-truc-tiep?thu_tuc=1.001193"),
     ("studio-index", "thietke", "/thiet-ke/"),
     ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
