@@ -325,3 +325,17 @@ def test_the_supplement_request_row_carries_its_deadline_for_the_sweeper(db_sess
     with pytest.raises(Invalid):
         desk.request_supplement(_submit().code, user("tiepnhan"), reason="x", components=[{"code": "XX"}],
                                 deadline=date.today() + timedelta(days=3))
+
+
+def test_the_desk_on_the_embedded_sqlite_database(sqlite_app):
+    """The embedded default: the same actions without row locks (SQLite has none), on the migrated schema."""
+    dossier = _at_signing()
+    signing = _open(dossier)
+    reopened = desk.return_task(signing.id, user("chutich"), "Sai tên.")
+    assert reopened.spec_name == "Task_ThamDinh"
+    desk.request_supplement(dossier.code, user("hotich"), reason="Thiếu.", components=[{"code": "GCS"}],
+                            deadline=date.today() + timedelta(days=5))
+    assert progress.open_tasks(dossier) == []
+    desk.answer_supplement(dossier.code, user("tiepnhan"), at_desk=True)
+    assert dossier.status == 4 and [t.id for t in progress.open_tasks(dossier)] == [reopened.id]
+    db.session.commit()

@@ -84,6 +84,8 @@ def test_return_with_a_reason_over_the_api(client, token):
     assert reopened["role"] == "chuyen_vien" and reopened["state"] == "claimed"
     examiner = token("hotich")
     assert _task(client, examiner, code)["id"] == reopened["id"]
+    shown = client.get(f"/api/v1/tasks/{reopened['id']}", headers=examiner).get_json()
+    assert shown["returned"]["reason"] == "Sai ngày sinh." and shown["returned"]["task"] == task["title"]
     detail = client.get(f"/api/v1/dossiers/{code}", headers=examiner).get_json()
     assert any(h["action"] == "returned" and h["note"] == "Sai ngày sinh." for h in detail["history"])
 

@@ -250,6 +250,8 @@ def get_task(task_id: int) -> ResponseReturnValue:
     body["form_schema"] = services.task_form_schema(t)
     # A step done before in this dossier: what was submitted last time and the return that re-opened it.
     body["previous_data"], returned = services.reopened_from(t)
+    if returned is None and t.state in services.OPEN_TASK_STATES:
+        returned = desk.desk_return(t)  # a return made at the desk, whatever the diagram models
     if returned is not None and returned["at"] is not None:
         returned = {**returned, "at": returned["at"].isoformat()}
     body["returned"] = returned
