@@ -38,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEve
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent as _CatchingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent as _BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException as _TaskNotFound
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
@@ -750,7 +751,7 @@ class WorkflowRun:
         """The task with this id, or TaskNotReady for an id that is malformed or not in this workflow."""
         try:
             task = self._wf.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, _TaskNotFound) as exc:  # not found: e.g. dropped by a reset
             raise TaskNotReady(task_id) from exc
         if task is None:
             raise TaskNotReady(task_id)
