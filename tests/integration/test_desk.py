@@ -339,3 +339,23 @@ def test_the_desk_on_the_embedded_sqlite_database(sqlite_app):
     desk.answer_supplement(dossier.code, user("tiepnhan"), at_desk=True)
     assert dossier.status == 4 and [t.id for t in progress.open_tasks(dossier)] == [reopened.id]
     db.session.commit()
+
+
+def test_the_inbox_filters_by_remaining_legal_time(db_session):
+    from app.dossiers.calendar import classify_in_progress
+    from app.dossiers.clock import now_utc
+
+    now = now_utc()
+    tasks = []
+    for hours in (-3, 5, 72):  # overdue, due within 24 h, in time
+        dossier = _submit()
+        _do(dossier)
+        task = _open(dossier)
+        task.due_at = now + timedelta(hours=hours)
+        tasks.append(task)
+    db_session.flush()
+    mine = {t.id for t in tasks}
+    found = {window: [t.id for t in inbox(user("hotich"), ListQuery(due=window, size=100)).items if t.id in mine]
+             for window in ("overdue", "soon", "in_time")}
+    assert found == {"overdue": [tasks[0].id], "soon": [tasks[1].id], "in_time": [tasks[2].id]}
+    assert [classify_in_progress(t.due_at, now_utc()) for t in tasks] == ["qua_han", "sap_het_han", "trong_han"]
