@@ -181,15 +181,11 @@ def _flush() -> None:
                        code="stale_workflow") from exc
 
 
-def _open_supplement(dossier: Dossier) -> SupplementRequest | None:
+def open_supplement(dossier: Dossier) -> SupplementRequest | None:
+    """The dossier's supplement request still waiting for the applicant, if any."""
     return db.session.scalar(select(SupplementRequest).where(SupplementRequest.dossier_id == dossier.id,
                                                              SupplementRequest.state == "open")
                              .order_by(SupplementRequest.id.desc()).limit(1))
-
-
-def open_supplement(dossier: Dossier) -> SupplementRequest | None:
-    """The dossier's supplement request still waiting for the applicant, if any."""
-    return _open_supplement(dossier)
 
 
 def supplements_of(dossier: Dossier) -> list[SupplementRequest]:
@@ -290,7 +286,7 @@ def answer_supplement(code: str, user: User, *, files: Mapping[str, Attachment |
         _officer(user, dossier, front_desk=True)
     elif dossier.applicant_user_id is None or dossier.applicant_user_id != user.id:
         raise Forbidden(gettext("Chỉ người nộp hồ sơ được bổ sung trực tuyến."), code="not_applicant")
-    request = _open_supplement(dossier)
+    request = open_supplement(dossier)
     if request is None or dossier.status != 5:
         raise Conflict(gettext("Hồ sơ không có yêu cầu bổ sung đang chờ."), code="no_supplement")
     given = dict(files or {})
@@ -315,8 +311,9 @@ def answer_supplement(code: str, user: User, *, files: Mapping[str, Attachment |
     set_status(dossier, request.status_before, user,
                N_("Đã nhận hồ sơ bổ sung (%(channel_msg)s). Hạn trả kết quả mới: %(due_at)s."),
                note_params={"channel_msg": N_("tại bộ phận một cửa") if at_desk else N_("trực tuyến"),
-                            "due_at": "", "note": request.answer_note})
+                            "due_at": ""})
     event = _status_entry(dossier)
+    # The new appointment is known once set_status has moved it by the paused working time.
     event.note_params = {**(event.note_params or {}), "due_at": dossier.due_at.isoformat()}
     _unhold(dossier, paused_from, now)
     events.publish(events.supplement_received, dossier=dossier, request=request, actor=user,
@@ -352,7 +349,7 @@ def _end(dossier: Dossier, actor: User | None, reason: str, *, supplement: Suppl
          params: dict[str, Any] | None = None) -> AuditEvent:
     """Refuse the dossier: its workflow cancelled, status 3 before reception, else REFUSED_AFTER_RECEIPT."""
     at_reception = dossier.received_at is None
-    open_request = supplement or _open_supplement(dossier)
+    open_request = supplement or open_supplement(dossier)
     if open_request is not None and open_request.state == "open":
         open_request.state = "cancelled"
     _cancel_workflow(dossier, actor)
@@ -429,7 +426,7 @@ def withdraw(code: str, user: User, reason: str = "") -> Dossier:
         raise Conflict(gettext("Hồ sơ ở trạng thái «%(status)s» nên không thể rút.", status=dossier.status_label),
                        code="status_conflict")
     reason = _reason(reason, required=False)
-    request = _open_supplement(dossier)
+    request = open_supplement(dossier)
     if request is not None:
         request.state = "cancelled"
     _cancel_workflow(dossier, user)
