@@ -23,6 +23,7 @@ USERS = [
     ("hotich", "Trần Văn Hộ", "000.00.01.H26", ["chuyen_vien"], None),
     ("chutich", "Lê Minh Chủ", "000.00.01.H26", ["lanh_dao_ky"], None),
     ("traketqua", "Phạm Thu Trả", "000.00.01.H26", ["tra_ket_qua"], None),
+    ("truongphong", "Bùi Thị Phòng", "000.00.01.H26", ["lanh_dao_phong"], None),  # head of department
     ("ca.tiepnhan", "Đỗ Văn Nhận", "000.00.02.H26", ["tiep_nhan", "tra_ket_qua"], None),
     ("ca.cutru", "Vũ Thị Cư", "000.00.02.H26", ["chuyen_vien"], None),
     ("ca.truong", "Hoàng Văn Trưởng", "000.00.02.H26", ["lanh_dao_ky"], None),

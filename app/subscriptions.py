@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from app.dossiers import attachments, events, payments, portal_sync, workflow_incidents
+from app.dossiers import attachments, desk, events, payments, portal_sync, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
@@ -86,6 +86,16 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.portal_update_owed: (send_to_portal,),
     events.payment_opened: (recheck_payment_later,),
     events.refund_requested: (carry_out_refund,),
+    # The desk's actions: the status change each makes is published as status_changed (portal, notification,
+    # refund) above; these carry what the regulation's documents need (app.documents, connected when it comes).
+    events.supplement_requested: (),
+    events.supplement_received: (),
+    events.dossier_returned: (),
+    events.dossier_refused: (),
+    events.processing_stopped: (),
+    events.processing_resumed: (),
+    events.dossier_withdrawn: (),
+    events.task_handed_over: (),
 }
 
 # What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still
@@ -95,6 +105,7 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "service_calls": service_call_jobs.sweep,  # attempts due, or whose lease ran out
     "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task; pending refunds
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
+    "supplements": desk.expire_supplements,  # supplement requests unanswered past their deadline end their dossier
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).

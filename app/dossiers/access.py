@@ -17,6 +17,7 @@ from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import ADMIN_ROLE
 
 REFUND_ROLE = "tiep_nhan"  # the one-stop desk
+HEAD_ROLE = "lanh_dao_phong"  # head of department: sees the load of the agency's officers, reassigns their tasks
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,26 @@ def refund_scope(user: User) -> Scope:
     if user.has_role(ADMIN_ROLE):
         return Scope(everywhere=True)
     if user.agency_id is not None and user.has_role(REFUND_ROLE):
+        return Scope(agency_id=user.agency_id)
+    return Scope()
+
+
+def desk_scope(user: User) -> Scope:
+    """The desk's actions on a dossier (supplement, return, refusal, stop): the officers of its agency (each action
+    then asks for a role that holds the dossier now), or an administrator."""
+    if user.has_role(ADMIN_ROLE):
+        return Scope(everywhere=True)
+    if user.agency_id is not None and user.is_officer:
+        return Scope(agency_id=user.agency_id)
+    return Scope()
+
+
+def head_scope(user: User) -> Scope:
+    """Reassigning another officer's task, and seeing every officer's load: the head of department of the task's
+    agency (the platform models no department below the agency), or an administrator."""
+    if user.has_role(ADMIN_ROLE):
+        return Scope(everywhere=True)
+    if user.agency_id is not None and user.has_role(HEAD_ROLE):
         return Scope(agency_id=user.agency_id)
     return Scope()
 

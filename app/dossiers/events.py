@@ -36,8 +36,36 @@ payment_opened = _signals.signal("payment-opened")
 # A refund was asked for. refund=Refund (flushed), job_id
 refund_requested = _signals.signal("refund-requested")
 
+
+# The desk (app.dossiers.desk): actions every procedure has. Each carries what the regulation's document needs
+# (app.documents: supplement, refusal) and `event`, its history entry (AuditEvent, flushed). Datetimes are UTC.
+# An officer asked for a supplement (status 5, clock paused). dossier, request=SupplementRequest, actor, reason,
+# components=[{"code", "name", "note"}], deadline_at (the applicant's deadline), due_at (appointment when paused)
+supplement_requested = _signals.signal("supplement-requested")
+# The supplement came in (online or at the desk); the dossier resumes. dossier, request, actor, channel
+# ("online" | "desk"), received=[{"code", "name", "reference"}], old_due_at, new_due_at (moved by the paused time)
+supplement_received = _signals.signal("supplement-received")
+# A step was sent back to an earlier one. dossier, actor, from_step (title), to_step (title), reason, task
+# (the re-opened HumanTask, flushed)
+dossier_returned = _signals.signal("dossier-returned")
+# The dossier was refused: at reception (status 3) or while processing, or because a supplement request went
+# unanswered past its deadline (actor None, supplement=that SupplementRequest). dossier, actor, reason,
+# at_reception: bool, supplement: SupplementRequest | None, missing_components=[{"code", "name", "note"}]
+dossier_refused = _signals.signal("dossier-refused")
+# Processing stopped (status 8, clock paused). dossier, actor, reason, due_at (appointment when paused)
+processing_stopped = _signals.signal("processing-stopped")
+# Processing resumed after a stop. dossier, actor, reason, old_due_at, new_due_at
+processing_resumed = _signals.signal("processing-resumed")
+# The applicant withdrew the dossier (status 7). dossier, actor, reason
+dossier_withdrawn = _signals.signal("dossier-withdrawn")
+# A task changed hands. task=HumanTask, actor, kind ("released" | "reassigned" | "delegated"), from_user,
+# to_user (User | None), reason
+task_handed_over = _signals.signal("task-handed-over")
+
 ALL = (dossier_submitted, status_changed, step_recorded, service_calls_requested, engine_fault,
-       portal_update_owed, payment_opened, refund_requested)
+       portal_update_owed, payment_opened, refund_requested, supplement_requested, supplement_received,
+       dossier_returned, dossier_refused, processing_stopped, processing_resumed, dossier_withdrawn,
+       task_handed_over)
 
 
 def publish(signal: Any, **data: Any) -> None:

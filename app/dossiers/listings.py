@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
 from app.dossiers.access import history_entries, operable, refundable
+from app.dossiers.calendar import DEFAULT_WARN_WITHIN
 from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.dossiers.stalls import stalled_call
 from app.extensions import db
@@ -58,7 +59,9 @@ PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 25
 MAX_OFFSET = 2500  # rows skipped at most: beyond, a narrower filter finds the row faster than paging
 COUNT_CAP = 1000  # totals are counted up to here and shown as "1000+" beyond
-DUE_WINDOWS = ("overdue", "today", "week")
+# By the local calendar: overdue, due today, due this week; by the remaining legal time (calendar.classify_in_progress,
+# what the inbox shows on each task): "soon" due within 24 h (sắp hết hạn), "in_time" more than 24 h left (trong hạn).
+DUE_WINDOWS = ("overdue", "today", "week", "soon", "in_time")
 OFFICER_FILTERS = ("me", "free")
 INCIDENT_KINDS = ("calls", "workflow", "sync", "refunds")
 # Literal SQL values (not bound parameters) so that the planner matches the partial indexes' predicates.
@@ -171,6 +174,12 @@ def due_bounds(window: str, now: datetime | None = None) -> tuple[datetime | Non
         return today.astimezone(UTC), (today + timedelta(days=1)).astimezone(UTC)
     if window == "week":
         return today.astimezone(UTC), (today + timedelta(days=7 - local.weekday())).astimezone(UTC)
+    # classify_in_progress: «sắp hết hạn» when the due instant is at most 24 h away, itself included.
+    warned = now + DEFAULT_WARN_WITHIN + timedelta(microseconds=1)
+    if window == "soon":
+        return now, warned
+    if window == "in_time":
+        return warned, None
     return None, None
 
 

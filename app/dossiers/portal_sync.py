@@ -91,7 +91,9 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
     data = dossier.form_data or {}
     online = dossier.channel == 2
     # Exactly what the dossier holds, as on the receipt: uploads, the e-form, components marked received.
-    components = [{"ten": item["name"], "ma": item["code"], "url": None, "so_hoa": True if online else None,
+    # Digitized: everything of an online dossier, and a component of a walk-in one the desk scanned and uploaded.
+    components = [{"ten": item["name"], "ma": item["code"], "url": None,
+                   "so_hoa": True if online or item["uploaded"] else None,
                    "tai_su_dung": None} for item in received_components(dossier)]
     # The lines of the one fee computation (app/dossiers/fees.py), adding up to the dossier's fee.
     lines = fee_lines(manifest, dossier.channel, data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import select
 
@@ -37,7 +38,8 @@ def open_tasks(dossier: Dossier) -> list[HumanTask]:
     ).all())
 
 
-def set_status(dossier: Dossier, status: int, actor: User | None, note: str = "", task_title: str = "") -> None:
+def set_status(dossier: Dossier, status: int, actor: User | None, note: str = "", task_title: str = "", *,
+               note_params: dict[str, Any] | None = None) -> None:
     """Move the dossier to `status` (a TrangThaiHoSo value): its clock (receipt, pauses, end), its history entry,
     and `status_changed` for whoever reacts to it."""
     if status not in STATUSES:
@@ -68,6 +70,8 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         task_title=task_title, status_from=old, status_to=status, note=note, at=at,
         outcome="",  # given, not left to the column defaults: inserted in one batch with the step's entry
     )
+    if note_params is not None:  # a platform message (app.dossiers.desk): rendered in the reader's language
+        event.note_params = note_params
     db.session.add(event)  # inserted with the step's other rows (a job that needs its id reads it at commit)
     events.publish(events.status_changed, dossier=dossier, old=old, new=status, actor=actor, event=event)
 

@@ -96,11 +96,22 @@ def form_schema(version: ProcedureVersion, form: str | None) -> dict[str, Any]:
     return schema
 
 
+WALK_IN_ROLE = "tiep_nhan"  # the one-stop desk files walk-in dossiers
+
+
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
-                   at: datetime | None = None) -> Dossier:
-    """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in)."""
+                   at: datetime | None = None, filed_by: User | None = None) -> Dossier:
+    """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in).
+
+    `filed_by`: walk-in intake, an officer of the procedure's one-stop desk files it for an applicant who came in
+    person (channel 1) on the same eForm, with the paper components scanned and uploaded by the officer (digitized
+    copies); the applicant has no account here (`applicant` None)."""
     _, version = find_procedure(procedure_code)
     manifest = version.manifest
+    if filed_by is not None and not (filed_by.agency_id == version.procedure.agency_id
+                                     and filed_by.has_role(WALK_IN_ROLE)):
+        raise Forbidden(gettext("Chỉ bộ phận một cửa của cơ quan giải quyết được tiếp nhận hồ sơ trực tiếp."),
+                        code="walk_in_forbidden")
     schema = version.forms[manifest["start_form"]]
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),
@@ -136,7 +147,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     db.session.add(dossier)
     db.session.flush()
     dossier_created(dossier)
-    if claim_references(schema, data, applicant, dossier, may_view):
+    if claim_references(schema, data, applicant or filed_by, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
         # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
@@ -146,8 +157,10 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                    RegistryLookup.purpose.contains(manifest["code"]),
                    RegistryLookup.at >= submitted - PREFILL_LINK_WINDOW)
             .values(dossier_id=dossier.id).execution_options(synchronize_session=False))
-    submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
-                                 actor_name=dossier.applicant_name or "Người nộp", action="submitted",
+    submitter = applicant or filed_by
+    submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=submitter.id if submitter else None,
+                                 actor_name=(filed_by.full_name if filed_by is not None and applicant is None
+                                             else dossier.applicant_name or "Người nộp"), action="submitted",
                                  status_to=1, at=submitted,
                                  note=N_("Nộp hồ sơ trực tuyến.") if channel == 2 else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
@@ -163,7 +176,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
     db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
-    apply_step(dossier, version, step, applicant, created=True)
+    apply_step(dossier, version, step, submitter, created=True)
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)

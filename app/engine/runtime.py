@@ -38,6 +38,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEve
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent as _CatchingEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent as _BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException as _TaskNotFound
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
@@ -750,7 +751,7 @@ class WorkflowRun:
         """The task with this id, or TaskNotReady for an id that is malformed or not in this workflow."""
         try:
             task = self._wf.get_task_from_id(UUID(task_id))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, _TaskNotFound) as exc:  # not found: e.g. dropped by a reset
             raise TaskNotReady(task_id) from exc
         if task is None:
             raise TaskNotReady(task_id)
@@ -875,6 +876,56 @@ class WorkflowRun:
             step = None
         detail = str(exc) if isinstance(exc, _WorkflowException) else f"{type(exc).__name__}: {exc}"
         return EngineError(message, detail, code=code, task=where, step=step)
+
+    # ---------------------------------------------------------------- the desk (app.dossiers.desk)
+    #
+    # Returning a dossier to an earlier step, refusing it, or its withdrawal work on every procedure, whatever its
+    # diagram models. They use SpiffWorkflow's own recovery facilities rather than editing the task tree:
+    # - a return is `BpmnWorkflow.reset_from_task_id(earlier.id)` on a completed user task that is an ANCESTOR of
+    #   the step now waiting (in SpiffWorkflow's tree a task's parent is the task it came from). The library drops
+    #   the earlier task's descendants — the waiting step, and whatever ran since, sub-processes included — and
+    #   makes it runnable again with the data its parent had (`data=None`), i.e. as it first became ready: the
+    #   engine state is exactly that of the first time, so the process goes on from there by its own flows and
+    #   conditions. A non-ancestor (a step on a parallel branch) is not offered: resetting it would not remove
+    #   the step the officer is returning from. The reset task keeps its id (the platform's open-task projection is
+    #   unique per id among OPEN tasks only, migration 0015k).
+    # - a refusal or a withdrawal is `BpmnWorkflow.cancel()`: every unfinished task, sub-processes included, is
+    #   CANCELLED; the workflow is then finished without an end event (nothing of it runs again).
+
+    def earlier_user_steps(self, task_id: str) -> list[ReadyTask]:
+        """The completed user tasks the waiting step `task_id` came through, nearest first (one per step)."""
+        task = self._get_ready(task_id)
+        found: list[ReadyTask] = []
+        seen: set[str] = set()
+        ancestor = task.parent
+        while ancestor is not None:
+            spec = ancestor.task_spec
+            if getattr(spec, "manual", False) and ancestor._state == _TaskState.COMPLETED and spec.name not in seen:
+                seen.add(spec.name)
+                found.append(_describe(ancestor))
+            ancestor = ancestor.parent
+        return found
+
+    def return_to(self, task_id: str, earlier_id: str) -> StepResult:
+        """Send the waiting step `task_id` back to the earlier user task `earlier_id` (one of
+        `earlier_user_steps`): SpiffWorkflow's reset (see above), then the engine runs until it waits."""
+        task = self._get_ready(task_id)
+        earlier = self._task(earlier_id)
+        if earlier._state != _TaskState.COMPLETED or not getattr(earlier.task_spec, "manual", False) \
+                or not task.is_descendant_of(earlier):
+            raise TaskNotReady(earlier_id)
+        self._changes += 1
+        try:
+            self._wf.reset_from_task_id(earlier.id)
+        except Exception as exc:
+            raise self._failure(exc, []) from exc
+        return self._advance()
+
+    def cancel(self) -> StepResult:
+        """Cancel the whole workflow (SpiffWorkflow's `cancel`): nothing waits any more, nothing runs again."""
+        self._changes += 1
+        self._wf.cancel()
+        return StepResult(ready=[], completed=False)
 
 
 def task_data_in(document: Mapping[str, Any], task_id: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """SQLAlchemy models: one module per aggregate. Class names are plain nouns."""
 
 from app.models.agency import Agency, CalendarDay
+from app.models.desk import SupplementRequest
 from app.models.dossier import (
     Attachment,
     AuditEvent,
@@ -35,6 +36,7 @@ __all__ = [
     "Refund",
     "RegistryLookup",
     "ServiceCall",
+    "SupplementRequest",
     "User",
     "UserSession",
     "WorkflowInstance",

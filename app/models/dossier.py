@@ -161,7 +161,11 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
         Index("ix_human_task_open_search", "dossier_code", "applicant_folded", postgresql_using="gin",
               postgresql_ops={"dossier_code": "gin_trgm_ops", "applicant_folded": "gin_trgm_ops"},
               postgresql_where=text(OPEN_TASK_SQL)).ddl_if(dialect="postgresql"),
-        UniqueConstraint("engine_task_id"),
+        # One open task per engine task. Not unique over the history: a return to an earlier step (the engine's
+        # reset, app.dossiers.desk) makes that step's engine task ready again under the same id.
+        Index("ix_human_task_open_engine_task", "engine_task_id", unique=True,
+              postgresql_where=text(OPEN_TASK_SQL), sqlite_where=text(OPEN_TASK_SQL)),
+        Index("ix_human_task_engine_task", "engine_task_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -173,7 +177,8 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     lane: Mapped[str] = mapped_column(String(255), default="")
     role: Mapped[str] = mapped_column(String(40))
     form: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="ready")  # ready | claimed | completed | cancelled
+    # ready | claimed | completed | cancelled | held (the dossier's clock is paused: status 5 or 8, app.dossiers.desk)
+    state: Mapped[str] = mapped_column(String(16), default="ready")
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)

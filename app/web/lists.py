@@ -26,6 +26,8 @@ DUE_LABELS: dict[str, LazyString] = {
     "overdue": lazy_gettext("Quá hạn"),
     "today": lazy_gettext("Đến hạn hôm nay"),
     "week": lazy_gettext("Đến hạn trong tuần này"),
+    "soon": lazy_gettext("Sắp hết hạn (trong 24 giờ)"),
+    "in_time": lazy_gettext("Còn trong hạn"),
 }
 OFFICER_LABELS: dict[str, LazyString] = {
     "me": lazy_gettext("Tôi đang xử lý"),

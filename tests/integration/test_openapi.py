@@ -24,7 +24,12 @@ def test_openapi_is_valid_and_matches_routes(app, client):
 # Operations whose handler reads a body, and the content type it reads.
 BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "application/json",
           "completeTask": "application/json", "retryWorkflowIncident": "application/json",
-          "refundPayment": "application/json", "uploadAttachment": "multipart/form-data"}
+          "refundPayment": "application/json", "uploadAttachment": "multipart/form-data",
+          # the desk (app.dossiers.desk)
+          "requestSupplement": "application/json", "answerSupplement": "application/json",
+          "refuseDossier": "application/json", "stopDossier": "application/json", "resumeDossier": "application/json",
+          "withdrawDossier": "application/json", "returnTask": "application/json", "releaseTask": "application/json",
+          "delegateTask": "application/json", "reassignTask": "application/json"}
 
 
 def _resolve(doc, schema):

@@ -14,12 +14,14 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.dossiers import listings, payments, service_calls, services, stalls, workflow_incidents
+from app.dossiers import desk, listings, payments, service_calls, services, stalls, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
+from app.dossiers.calendar import classify_in_progress
+from app.dossiers.clock import now_utc
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, ServiceError
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall
+from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
@@ -69,8 +71,16 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
                          "status_to": e.status_to, "note": e.note_text or None}
                         for e in services.history(d, api_user())],
+            "supplements": [supplement_json(r) for r in desk.supplements_of(d)],
         })
     return out
+
+
+def supplement_json(r: SupplementRequest) -> dict[str, Any]:
+    return {"id": r.id, "state": r.state, "reason": r.reason, "components": r.components,
+            "requested_at": r.requested_at.isoformat(), "deadline_at": r.deadline_at.isoformat(),
+            "answered_at": r.answered_at.isoformat() if r.answered_at else None, "channel": r.answered_channel,
+            "received": r.received}
 
 
 def dossier_state(d: Dossier) -> dict[str, Any]:
@@ -86,7 +96,8 @@ def task_json(t: HumanTask) -> dict[str, Any]:
     return {"id": t.id, "title": t.title, "dossier_code": t.dossier.code, "lane": t.lane, "role": t.role,
             "state": t.state, "form": t.form, "claimed_by": t.claimed_by_id,
             "created_at": t.created_at.isoformat(), "due_at": t.due_at.isoformat() if t.due_at else None,
-            "dossier_due_at": t.dossier.due_at.isoformat()}
+            "dossier_due_at": t.dossier.due_at.isoformat(),
+            "legal_time": classify_in_progress(t.due_at or t.dossier.due_at, now_utc())}
 
 
 def calls_json(calls: list[ServiceCall]) -> list[dict[str, Any]]:
@@ -239,6 +250,8 @@ def get_task(task_id: int) -> ResponseReturnValue:
     body["form_schema"] = services.task_form_schema(t)
     # A step done before in this dossier: what was submitted last time and the return that re-opened it.
     body["previous_data"], returned = services.reopened_from(t)
+    if returned is None and t.state in services.OPEN_TASK_STATES:
+        returned = desk.desk_return(t)  # a return made at the desk, whatever the diagram models
     if returned is not None and returned["at"] is not None:
         returned = {**returned, "at": returned["at"].isoformat()}
     body["returned"] = returned
@@ -362,3 +375,107 @@ def upload_attachment(form: m.AttachmentForm) -> ResponseReturnValue:
     att = store_upload(upload.read(), upload.filename or "", upload.mimetype or "", form.field, api_user())
     return jsonify(reference=reference(att), filename=att.filename, size=att.size, sha256=att.sha256,
                    content_type=att.content_type), 201
+
+
+# ---------------------------------------------------------------- the desk (app.dossiers.desk)
+
+
+@bp.post("/dossiers/<path:code>/supplement-requests")
+@operation("requestSupplement", responses({201: (m.Supplement, "Requested: the dossier is in status 5, its clock "
+                                                                 "paused, the applicant notified")},
+                                          400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def request_supplement(code: str, json: m.SupplementBody) -> ResponseReturnValue:
+    """Ask the applicant for missing components, with a reason and a deadline to supplement"""
+    request_row = desk.request_supplement(code, api_user(), reason=json.ly_do,
+                                          components=[c.model_dump() for c in json.thanh_phan],
+                                          deadline=json.han_bo_sung)
+    return jsonify(supplement_json(request_row)), 201
+
+
+@bp.post("/dossiers/<path:code>/supplement-requests/answer")
+@operation("answerSupplement", responses({200: (m.SupplementAnswer, "Received: the dossier resumes with its new "
+                                                                    "appointment date")},
+                                         400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def answer_supplement(code: str, json: m.SupplementAnswerBody) -> ResponseReturnValue:
+    """Hand in the supplement (the applicant, files uploaded first) or record it received at the desk (an officer,
+    `tai_quay`)"""
+    request_row = desk.answer_supplement(code, api_user(), files=json.tep, note=json.ghi_chu, at_desk=json.tai_quay)
+    return jsonify(supplement=supplement_json(request_row), dossier=dossier_state(request_row.dossier))
+
+
+@bp.post("/dossiers/<path:code>/refuse")
+@operation("refuseDossier", responses({200: (m.DossierState, "Refused: status 3 before reception, else the refusal "
+                                                             "is the result returned (10)")},
+                                      400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def refuse_dossier(code: str, json: m.ReasonBody) -> ResponseReturnValue:
+    """Refuse the dossier with a reason; its workflow is cancelled"""
+    return jsonify(dossier_state(desk.refuse(code, api_user(), json.ly_do)))
+
+
+@bp.post("/dossiers/<path:code>/stop")
+@operation("stopDossier", responses({200: (m.DossierState, "Stopped (status 8, clock paused)")},
+                                    400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def stop_dossier(code: str, json: m.ReasonBody) -> ResponseReturnValue:
+    """Stop processing with a reason; the open steps wait until it resumes"""
+    return jsonify(dossier_state(desk.stop(code, api_user(), json.ly_do)))
+
+
+@bp.post("/dossiers/<path:code>/resume")
+@operation("resumeDossier", responses({200: (m.DossierState, "Resumed, the appointment moved by the paused "
+                                                             "working time")},
+                                      400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def resume_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue:
+    """Resume a stopped dossier"""
+    return jsonify(dossier_state(desk.resume(code, api_user(), json.ly_do)))
+
+
+@bp.post("/dossiers/<path:code>/withdraw")
+@operation("withdrawDossier", responses({200: (m.DossierState, "Withdrawn (status 7)")},
+                                        400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def withdraw_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue:
+    """The applicant withdraws the dossier before its result is ready"""
+    return jsonify(dossier_state(desk.withdraw(code, api_user(), json.ly_do)))
+
+
+def _moved(t: HumanTask) -> ResponseReturnValue:
+    return jsonify(task=task_json(t), dossier=dossier_state(t.dossier))
+
+
+@bp.post("/tasks/<int:task_id>/return")
+@operation("returnTask", responses({200: (m.TaskMoved, "Returned: `task` is the earlier step, re-opened")},
+                                   400, 401, 404, 409, 422), auth=True)
+def return_task(task_id: int, json: m.ReturnBody) -> ResponseReturnValue:
+    """Send a waiting step back to an earlier step with a reason (any procedure, modelled or not)"""
+    return _moved(desk.return_task(task_id, api_user(), json.ly_do, json.buoc))
+
+
+@bp.post("/tasks/<int:task_id>/release")
+@operation("releaseTask", responses({200: (m.TaskMoved, "Released to the role's common inbox")},
+                                    400, 401, 403, 404, 409, 422), auth=True)
+def release_task(task_id: int, json: m.OptionalReasonBody) -> ResponseReturnValue:
+    """Give a claimed task back (its holder or the head of department)"""
+    return _moved(desk.release_task(task_id, api_user(), json.ly_do))
+
+
+@bp.post("/tasks/<int:task_id>/delegate")
+@operation("delegateTask", responses({200: (m.TaskMoved, "Delegated")}, 400, 401, 403, 404, 409, 422), auth=True)
+def delegate_task(task_id: int, json: m.AssignBody) -> ResponseReturnValue:
+    """Hand one's task to a colleague with its role"""
+    return _moved(desk.delegate_task(task_id, api_user(), json.nguoi_nhan, json.ly_do))
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+@operation("reassignTask", responses({200: (m.TaskMoved, "Reassigned")}, 400, 401, 403, 404, 409, 422), auth=True)
+def reassign_task(task_id: int, json: m.AssignBody) -> ResponseReturnValue:
+    """The head of department gives a task to an officer with its role"""
+    return _moved(desk.reassign_task(task_id, api_user(), json.nguoi_nhan, json.ly_do))
+
+
+@bp.get("/department/load")
+@operation("departmentLoad", responses({200: (m.DepartmentLoad, "Load")}, 401, 403), auth=True)
+def department_load() -> ResponseReturnValue:
+    """The head of department's view: open tasks per officer of the agency, and those nobody holds"""
+    load = desk.department_load(api_user())
+    return jsonify(officers=[{"user_id": o.officer.id, "name": o.officer.full_name, "roles": list(o.officer.roles),
+                              "claimed": o.claimed, "overdue": o.overdue} for o in load.officers],
+                   waiting=load.waiting, tasks=[task_json(t) for t in load.tasks])

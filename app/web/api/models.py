@@ -8,7 +8,7 @@ undeclared fields too, so the document lists everything an answer carries (tests
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, RootModel, WithJsonSchema
@@ -79,6 +79,50 @@ class WorkflowRetryBody(RequestModel):
                                        description="Values the failed condition needed, merged into the task data")
 
 
+class SupplementComponent(RequestModel):
+    code: str = Field(default="", max_length=40, title=N_("Mã thành phần"),
+                      description="A component code of the procedure (its name is taken from the manifest)")
+    name: str = Field(default="", max_length=500, title=N_("Tên giấy tờ"), description="Any other document")
+    note: str = Field(default="", max_length=500, title=N_("Ghi chú"))
+
+
+class SupplementBody(RequestModel):
+    ly_do: str = Field(max_length=2000, title=N_("Lý do"))
+    thanh_phan: list[SupplementComponent] = Field(min_length=1, max_length=50, title=N_("Thành phần cần bổ sung"))
+    han_bo_sung: Annotated[date, Field(strict=False)] = Field(
+        title=N_("Hạn bổ sung"), description="Local date (YYYY-MM-DD): the request ends at that day's closing time")
+
+
+class SupplementAnswerBody(RequestModel):
+    body_optional: ClassVar[bool] = True
+    tep: dict[str, str] = Field(default_factory=dict, title=N_("Tệp bổ sung"), description=(
+        "Uploaded files (references from POST /attachments) by the index of the requested component (\"0\", "
+        "\"1\", …) or its code"))
+    ghi_chu: str = Field(default="", max_length=2000, title=N_("Ghi chú"))
+    tai_quay: bool = Field(default=False, title=N_("Nhận tại bộ phận một cửa"),
+                           description="An officer records the supplement as received at the desk")
+
+
+class ReasonBody(RequestModel):
+    ly_do: str = Field(max_length=2000, title=N_("Lý do"))
+
+
+class OptionalReasonBody(RequestModel):
+    body_optional: ClassVar[bool] = True
+    ly_do: str = Field(default="", max_length=2000, title=N_("Lý do"))
+
+
+class ReturnBody(RequestModel):
+    ly_do: str = Field(max_length=2000, title=N_("Lý do"))
+    buoc: str | None = Field(default=None, max_length=255, title=N_("Bước trả về"),
+                             description="Spec name of the earlier step (default: the nearest)")
+
+
+class AssignBody(RequestModel):
+    nguoi_nhan: int = Field(title=N_("Người nhận"), description="User id of an officer of the agency with the role")
+    ly_do: str = Field(default="", max_length=2000, title=N_("Lý do"))
+
+
 ListSort = Literal["due", "-due", "received", "-received", "code", "-code"]
 IncidentSort = Literal["oldest", "newest", "code"]
 IncidentKind = Literal["calls", "workflow", "sync", "refunds"]
@@ -92,9 +136,10 @@ class ListQueryModel(QueryModel):
     size: int = Field(default=25, ge=1, le=100, title=N_("Số dòng mỗi trang"))
     procedure: str = Field(default="", max_length=64, title=N_("Thủ tục"), description="Procedure code")
     status: int | None = Field(default=None, ge=1, le=99, title=N_("Trạng thái"), description="Dossier status")
-    due: Literal["overdue", "today", "week"] | None = Field(
+    due: Literal["overdue", "today", "week", "soon", "in_time"] | None = Field(
         default=None, title=N_("Hạn xử lý"), description="Due window, by the local calendar (the step's deadline, "
-        "else the dossier's, for tasks)")
+        "else the dossier's, for tasks); or by the remaining legal time: soon = due within 24 h, in_time = more "
+        "than 24 h left")
     q: str = Field(default="", max_length=100, title=N_("Mã hồ sơ hoặc tên người nộp"),
                    description="Start of a dossier code, or part of the applicant's name (accents ignored in tasks)")
 
@@ -200,12 +245,15 @@ class Task(ResponseModel):
     dossier_code: str
     lane: str
     role: str
-    state: Literal["ready", "claimed", "completed", "cancelled"]
+    state: Literal["ready", "claimed", "completed", "cancelled", "held"]
     form: str | None
     claimed_by: int | None
     created_at: Timestamp
     due_at: Timestamp | None
     dossier_due_at: Timestamp
+    legal_time: Literal["trong_han", "sap_het_han", "qua_han"] = Field(
+        description="Remaining legal time of the step (its deadline, else the dossier's): in time, due within "
+                    "24 h, overdue")
 
 
 class PageInfo(ResponseModel):
@@ -323,6 +371,44 @@ class HistoryEntry(ResponseModel):
     note: str | None
 
 
+class RequestedComponent(ResponseModel):
+    code: str
+    name: str
+    note: str
+
+
+class ReceivedSupplement(ResponseModel):
+    code: str
+    name: str
+    reference: str | None
+
+
+class Supplement(ResponseModel):
+    id: int
+    state: Literal["open", "answered", "expired", "cancelled"]
+    reason: str
+    components: list[RequestedComponent]
+    requested_at: Timestamp
+    deadline_at: Timestamp = Field(description="The applicant's deadline; unanswered by then, the dossier ends")
+    answered_at: Timestamp | None
+    channel: Literal["online", "desk", ""]
+    received: list[ReceivedSupplement] | None
+
+
+class OfficerLoad(ResponseModel):
+    user_id: int
+    name: str
+    roles: list[str]
+    claimed: int = Field(description="Open steps the officer holds")
+    overdue: int = Field(description="Of which past their deadline")
+
+
+class DepartmentLoad(ResponseModel):
+    officers: list[OfficerLoad]
+    waiting: dict[str, int] = Field(description="Open steps nobody holds, by role")
+    tasks: list[Task]
+
+
 class Dossier(_DossierStatus):
     """A dossier as its applicant and its agency see it."""
 
@@ -337,6 +423,7 @@ class Dossier(_DossierStatus):
     payments: list[Payment]
     components_received: list[ReceivedComponent]
     history: list[HistoryEntry]
+    supplements: list[Supplement]
 
 
 WorkflowNotice = Annotated[str | None, Field(
@@ -359,6 +446,18 @@ class Completed(ResponseModel):
     task: Task
     dossier: DossierState
     workflow_error: WorkflowNotice
+
+
+class SupplementAnswer(ResponseModel):
+    supplement: Supplement
+    dossier: DossierState
+
+
+class TaskMoved(ResponseModel):
+    """A desk action on a task: the task as it now is (for a return, the earlier step re-opened) and its dossier."""
+
+    task: Task
+    dossier: DossierState
 
 
 # ---------------------------------------------------------------- incidents

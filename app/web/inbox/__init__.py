@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
-from app.clock import now_utc
-from app.dossiers import listings, payments, service_calls, services, workflow_incidents
-from app.dossiers.errors import Conflict, Invalid, NotFound
+from app.clock import local_today, local_tz, now_utc
+from app.dossiers import desk, listings, payments, service_calls, services, workflow_incidents
+from app.dossiers.attachments import store_upload
+from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
+from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.eforms.render import render_form, render_values
 from app.extensions import db
-from app.models import Dossier, HumanTask
+from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
+from app.models.user import role_label
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_helpers, list_query
 
@@ -34,15 +38,259 @@ def urgency(due: datetime | None) -> str:
     return "soon" if due - now <= timedelta(hours=24) else ""
 
 
+LEGAL_TIME_LABELS = {QUA_HAN: lazy_gettext("Quá hạn"), SAP_HET_HAN: lazy_gettext("Sắp hết hạn"),
+                     "trong_han": lazy_gettext("Trong hạn")}
+
+
+def legal_time(t: HumanTask) -> tuple[str, str]:
+    """The step's remaining legal time (its deadline, else its dossier's): the class of its badge and its label."""
+    kind = classify_in_progress(t.due_at or t.dossier.due_at, now_utc())
+    return {QUA_HAN: "late", SAP_HET_HAN: "soon"}.get(kind, "intime"), str(LEGAL_TIME_LABELS[kind])
+
+
 @bp.route("/can-bo/")
 @login_required
 def index() -> ResponseReturnValue:
     query = list_query(listings.INBOX_SORTS)
     tasks = listings.inbox(current_user, query)
     open_incidents = listings.incident_count(current_user) if current_user.is_officer else 0
-    return render_template("inbox/index.html", tasks=tasks, query=query, urgency=urgency,
+    paused = desk.paused_dossiers(current_user) if current_user.is_officer else []
+    return render_template("inbox/index.html", tasks=tasks, query=query, urgency=urgency, legal_time=legal_time,
                            open_incidents=open_incidents, procedures=listings.procedure_choices(),
-                           statuses=list(STATUSES.items()), sorts=listings.INBOX_SORTS)
+                           statuses=list(STATUSES.items()), sorts=listings.INBOX_SORTS, paused=paused,
+                           is_head=current_user.has_role("lanh_dao_phong"))
+
+
+# ---------------------------------------------------------------- the desk (app.dossiers.desk)
+
+
+def _desk_action(action: Callable[[], str], back: str) -> ResponseReturnValue:
+    """Run a desk action, commit it, and go `back` with what happened (or why not)."""
+    try:
+        done = action()
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except ServiceError as exc:
+        db.session.rollback()
+        details = [m for m in (exc.details or {}).values() if isinstance(m, str) and m != exc.message]
+        flash(" ".join([exc.message, *details]), "error")
+    else:
+        flash(done)
+    return redirect(back), 303
+
+
+def _deadline(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        message = gettext("Vui lòng chọn hạn bổ sung (ngày).")
+        raise Invalid(message, code="deadline_missing", details={"/han_bo_sung": message}) from None
+
+
+def _listed_components() -> list[dict[str, str]]:
+    """The components ticked on the supplement form, and the other documents typed one per line."""
+    listed = [{"code": code, "note": request.form.get(f"ghi_chu_{code}", "")}
+              for code in request.form.getlist("thanh_phan")]
+    listed += [{"name": line.strip()} for line in request.form.get("khac", "").splitlines() if line.strip()]
+    return listed
+
+
+@bp.route("/can-bo/ho-so/<code>")
+@login_required
+def dossier_desk(code: str) -> ResponseReturnValue:
+    """A dossier's desk: its state, its supplement requests, and the actions its status allows."""
+    try:
+        d = services.view_dossier(code, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
+    if not current_user.is_officer:
+        abort(403)
+    return render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
+                           front_desk=desk.holds(current_user, d, front_desk=True),
+                           supplement=desk.open_supplement(d), supplements=desk.supplements_of(d),
+                           components=d.procedure_version.manifest.get("components", []), today=local_today(),
+                           stoppable=d.status in desk.STOP_FROM, refusable=d.status not in (3, 7, 9, 10))
+
+
+@bp.route("/can-bo/ho-so/<code>/bo-sung", methods=["POST"])
+@login_required
+def request_supplement(code: str) -> ResponseReturnValue:
+    def act() -> str:
+        made = desk.request_supplement(code, current_user, reason=request.form.get("ly_do", ""),
+                                       components=_listed_components(),
+                                       deadline=_deadline(request.form.get("han_bo_sung", "")))
+        return gettext("Đã gửi yêu cầu bổ sung hồ sơ %(code)s; hạn bổ sung %(deadline)s.", code=made.dossier.code,
+                       deadline=made.deadline_at.astimezone(local_tz()).strftime("%d/%m/%Y"))
+
+    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+
+
+@bp.route("/can-bo/ho-so/<code>/nhan-bo-sung", methods=["POST"])
+@login_required
+def receive_supplement(code: str) -> ResponseReturnValue:
+    def act() -> str:
+        files = {}
+        for key, upload in request.files.items(multi=False):
+            if key.startswith("tep_") and upload and upload.filename:
+                files[key.removeprefix("tep_")] = store_upload(upload.read(), upload.filename, upload.mimetype or "",
+                                                               f"bo_sung/{key}", current_user)
+        made = desk.answer_supplement(code, current_user, files=files, note=request.form.get("ghi_chu", ""),
+                                      at_desk=True)
+        return gettext("Đã nhận hồ sơ bổ sung; hồ sơ tiếp tục xử lý, hạn trả kết quả mới %(due)s.",
+                       due=_local(made.dossier.due_at))
+
+    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(local_tz()).strftime("%H:%M %d/%m/%Y")
+
+
+@bp.route("/can-bo/ho-so/<code>/tu-choi", methods=["POST"])
+@login_required
+def refuse(code: str) -> ResponseReturnValue:
+    def act() -> str:
+        d = desk.refuse(code, current_user, request.form.get("ly_do", ""))
+        return gettext("Đã từ chối hồ sơ %(code)s.", code=d.code)
+
+    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+
+
+@bp.route("/can-bo/ho-so/<code>/dung", methods=["POST"])
+@login_required
+def stop(code: str) -> ResponseReturnValue:
+    def act() -> str:
+        d = desk.stop(code, current_user, request.form.get("ly_do", ""))
+        return gettext("Đã dừng xử lý hồ sơ %(code)s.", code=d.code)
+
+    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+
+
+@bp.route("/can-bo/ho-so/<code>/tiep-tuc", methods=["POST"])
+@login_required
+def resume(code: str) -> ResponseReturnValue:
+    def act() -> str:
+        d = desk.resume(code, current_user, request.form.get("ly_do", ""))
+        return gettext("Hồ sơ %(code)s tiếp tục xử lý; hạn trả kết quả mới %(due)s.", code=d.code,
+                       due=_local(d.due_at))
+
+    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+
+
+@bp.route("/cong-viec/<int:task_id>/tra-lai", methods=["POST"])
+@login_required
+def return_task(task_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        reopened = desk.return_task(task_id, current_user, request.form.get("ly_do", ""),
+                                    request.form.get("buoc") or None)
+        return gettext("Đã trả hồ sơ %(code)s về bước «%(step)s».", code=reopened.dossier.code,
+                       step=reopened.title)
+
+    return _desk_action(act, url_for("inbox.index"))
+
+
+@bp.route("/cong-viec/<int:task_id>/tra-ve-nhom", methods=["POST"])
+@login_required
+def release(task_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        desk.release_task(task_id, current_user, request.form.get("ly_do", ""))
+        return gettext("Đã trả công việc về nhóm xử lý.")
+
+    return _desk_action(act, url_for("inbox.index"))
+
+
+def _user_id() -> int:
+    value = request.form.get("nguoi_nhan", "")
+    if not value.isdigit():
+        message = gettext("Vui lòng chọn người nhận.")
+        raise Invalid(message, code="assignee_missing", details={"/nguoi_nhan": message})
+    return int(value)
+
+
+@bp.route("/cong-viec/<int:task_id>/uy-quyen", methods=["POST"])
+@login_required
+def delegate(task_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        t = desk.delegate_task(task_id, current_user, _user_id(), request.form.get("ly_do", ""))
+        return gettext("Đã ủy quyền công việc «%(step)s».", step=t.title)
+
+    return _desk_action(act, url_for("inbox.index"))
+
+
+@bp.route("/cong-viec/<int:task_id>/phan-cong", methods=["POST"])
+@login_required
+def reassign(task_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        t = desk.reassign_task(task_id, current_user, _user_id(), request.form.get("ly_do", ""))
+        return gettext("Đã phân công lại công việc «%(step)s».", step=t.title)
+
+    return _desk_action(act, url_for("inbox.department"))
+
+
+@bp.route("/can-bo/tiep-nhan-truc-tiep", methods=["GET", "POST"])
+@login_required
+def walk_in() -> ResponseReturnValue:
+    """Walk-in intake: the one-stop desk files a dossier for an applicant who came in person (channel 1), on the
+    procedure's own eForm, uploading the scanned paper components; then receives it and prints the receipt."""
+    if not current_user.has_role(services.WALK_IN_ROLE) or current_user.agency_id is None:
+        abort(403)
+    choices = [(p.code, p.name) for p in db.session.scalars(
+        select(Procedure).where(Procedure.agency_id == current_user.agency_id,
+                                Procedure.current_version_id.is_not(None)).order_by(Procedure.code))]
+    code = request.values.get("thu_tuc", "")
+    if code not in {c for c, _ in choices}:
+        return render_template("inbox/walk_in.html", choices=choices, proc=None)
+    proc, version = services.find_procedure(code)
+    manifest = version.manifest
+    schema, ui = version.forms[manifest["start_form"]], ui_for(version, manifest["start_form"])
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    summary = None
+    if request.method == "POST":
+        posted = read_posted_form(request, schema, current_user, ui)
+        data, errors = posted.data, posted.errors
+        if posted.action:
+            data = apply_action(data, posted.action)
+        elif not errors:
+            try:
+                dossier = services.submit_dossier(code, data, applicant=None, channel=1, filed_by=current_user)
+                reception = next((t for t in services.open_tasks(dossier) if current_user.has_role(t.role)), None)
+                target = (url_for("inbox.task", task_id=reception.id) if reception is not None
+                          else url_for("inbox.dossier_desk", code=dossier.code))
+                message = gettext("Đã lập hồ sơ %(code)s (nộp trực tiếp); tiếp nhận hồ sơ rồi in giấy tiếp nhận.",
+                                  code=dossier.code)
+                db.session.commit()
+                flash(message)
+                return redirect(target), 303
+            except Invalid as exc:
+                db.session.rollback()
+                errors, summary = errors_by_path(exc.details), exc.message
+        if errors and not summary:
+            summary = gettext("Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu.")
+    fields = render_form(schema, ui, data, errors, file_url=attachment_url)
+    return render_template("inbox/walk_in.html", choices=choices, proc=proc, manifest=manifest, fields=fields,
+                           errors=errors, summary_error=summary), 422 if errors else 200
+
+
+@bp.route("/can-bo/phong")
+@login_required
+def department() -> ResponseReturnValue:
+    """The head of department's view of the agency's open steps, per officer, with reassignment."""
+    try:
+        load = desk.department_load(current_user)
+    except Forbidden:
+        abort(403)
+    people: dict[str, list[Any]] = {}
+    for entry in load.officers:
+        for role in entry.officer.roles or []:
+            people.setdefault(role, []).append(entry.officer)
+    return render_template("inbox/department.html", load=load, people=people, legal_time=legal_time,
+                           names={o.officer.id: o.officer.full_name for o in load.officers},
+                           role_label=lambda role: gettext(role_label(role)))
 
 
 @bp.route("/can-bo/su-co")
@@ -156,6 +404,8 @@ def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, st
     ui = ui_for(version, t.form)
     is_open = t.state in services.OPEN_TASK_STATES
     previous, returned = services.reopened_from(t) if is_open else (None, None)
+    if is_open and returned is None:
+        returned = desk.desk_return(t)
     if data is None:
         data = previous or {}
     fields = render_form(schema, ui, data, errors, file_url=attachment_url) if is_open else ""
@@ -163,7 +413,11 @@ def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, st
     calls = service_calls.calls_of(t.dossier)
     return render_template("inbox/task.html", t=t, d=t.dossier, dossier_values=dossier_values,
                            fields=fields, errors=errors, message=message, done=done, returned=returned,
-                           calls=calls, results=services.lookup_results(t, calls)), status
+                           calls=calls, results=services.lookup_results(t, calls),
+                           targets=desk.return_targets(t) if is_open and t.role != "cong_dan" else [],
+                           colleagues=[p for p in desk.colleagues_for(t) if p.id != current_user.id]
+                           if is_open and t.role != "cong_dan" else [],
+                           legal=legal_time(t)), status
 
 
 @bp.route("/cong-viec/<int:task_id>/nhan", methods=["POST"])

@@ -25,8 +25,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import formats
-from app.dossiers import fees, listings, payments, services, workflow_incidents
-from app.dossiers.attachments import open_attachment, served_as
+from app.clock import local_tz
+from app.dossiers import desk, fees, listings, payments, services, workflow_incidents
+from app.dossiers.attachments import open_attachment, served_as, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
@@ -147,12 +148,74 @@ def dossier_page(code: str) -> ResponseReturnValue:
     own_tasks = [t for t in services.open_tasks(dossier) if t.role == "cong_dan"
                  and dossier.applicant_user_id == current_user.id]
     fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
-    return render_template("portal/dossier.html", d=dossier, values=values,
+    is_applicant = dossier.applicant_user_id is not None and dossier.applicant_user_id == current_user.id
+    return render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
+                           supplement=desk.open_supplement(dossier) if dossier.status == 5 else None,
+                           may_withdraw=is_applicant and dossier.status in desk.WITHDRAW_UNTIL,
+                           steps=_steps(dossier),
                            events=listings.history(dossier, current_user, list_query()),
                            tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
                            receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
+
+
+def _steps(dossier: Dossier) -> list[dict[str, Any]]:
+    """The applicant's step list: the steps done (and returns), in order, then where the dossier is now."""
+    out: list[dict[str, Any]] = []
+    for e in services.history(dossier, actions=("completed", "returned")):
+        out.append({"title": e.task_title, "at": e.at, "state": e.action})
+    for t in services.open_tasks(dossier):
+        out.append({"title": t.title, "at": t.created_at, "state": "now"})
+    return out
+
+
+@bp.route("/ho-so/<code>/bo-sung", methods=["POST"])
+@login_required
+def supplement(code: str) -> ResponseReturnValue:
+    """The applicant hands in what a supplement request asked for: one upload per requested component."""
+    dossier = _viewable(code)
+    request_row = desk.open_supplement(dossier)
+    try:
+        files = {}
+        for index in range(len(request_row.components) if request_row is not None else 0):
+            upload = request.files.get(f"tep_{index}")
+            if upload is not None and upload.filename:
+                files[str(index)] = store_upload(upload.read(), upload.filename, upload.mimetype or "",
+                                                 f"bo_sung/{index}", current_user)
+        answered = desk.answer_supplement(code, current_user, files=files, note=request.form.get("ghi_chu", ""))
+        due = answered.dossier.due_at
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(" ".join([exc.message, *[m for m in (exc.details or {}).values()
+                                       if isinstance(m, str) and m != exc.message]]), "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    flash(gettext("Đã gửi giấy tờ bổ sung. Hồ sơ tiếp tục được xử lý; hạn trả kết quả mới: %(due)s.",
+                  due=formats.local_datetime(due.isoformat(), local_tz())))
+    return redirect(url_for("portal.dossier_page", code=code)), 303
+
+
+@bp.route("/ho-so/<code>/rut", methods=["POST"])
+@login_required
+def withdraw(code: str) -> ResponseReturnValue:
+    """The applicant withdraws the dossier."""
+    _viewable(code)
+    try:
+        desk.withdraw(code, current_user, request.form.get("ly_do", ""))
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("portal.dossier_page", code=code)), 303
+    flash(gettext("Đã rút hồ sơ %(code)s.", code=code))
+    return redirect(url_for("portal.dossier_page", code=code)), 303
 
 
 @bp.route("/ho-so/<code>/thanh-toan/<int:payment_id>/hoan-tien", methods=["POST"])

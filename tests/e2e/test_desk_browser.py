@@ -1,0 +1,132 @@
+"""In real headless Chromium: an officer returns a dossier with a reason, another asks for a supplement, the citizen
+uploads it from the dossier page and the dossier resumes with its new appointment date. Each new screen is checked
+at 375 and 1280 px (nothing wider than the window, no serious or critical axe-core violation); set
+MOTCUA_SCREENSHOTS=<folder> to keep a PNG of each."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page
+
+from app.clock import local_today
+from tests.e2e.conftest import login
+from tests.e2e.test_pages import AXE, axe_violations, overflow
+from tests.samples import PDF_BYTES, requests_uploader, start_data, task_data, with_uploads
+
+pytestmark = pytest.mark.browser
+SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
+
+
+def _check(page: Page, name: str) -> list[str]:
+    """The page at both widths: what sticks out, what the audit finds; a screenshot of each when asked."""
+    problems: list[str] = []
+    for width in (375, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        if SHOTS:
+            Path(SHOTS).mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(Path(SHOTS) / f"desk-{name}-{width}.png"), full_page=True)
+        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
+        problems += [f"{name} {width} axe: {line}" for line in axe_violations(page)]
+    page.set_viewport_size({"width": 1280, "height": 800})
+    return problems
+
+
+def _complete(base: str, headers: dict[str, str], code: str) -> None:
+    task = next(t for t in requests.get(f"{base}/api/v1/tasks", headers=headers, timeout=10).json()["items"]
+                if t["dossier_code"] == code)
+    done = requests.post(f"{base}/api/v1/tasks/{task['id']}/complete", json=task_data("khai-sinh", task["form"]),
+                         headers=headers, timeout=10)
+    assert done.status_code == 200, done.text
+
+
+def _page(browser: Browser, base: str, user: str) -> Page:
+    # bypass_csp: the audit injects axe-core as an inline script, which the pages' policy rightly refuses.
+    page = browser.new_context(viewport={"width": 1280, "height": 800}, locale="vi-VN", bypass_csp=True).new_page()
+    login(page, base, user)
+    return page
+
+
+def test_return_then_supplement_uploaded_online_and_the_dossier_resumes(live_server: Any, live_token: Any,
+                                                                       browser: Browser, tmp_path: Path) -> None:
+    if not AXE.exists():
+        pytest.fail("node_modules/axe-core is missing: run `npm ci` (scripts/test.sh does)")
+    base = live_server.url
+    citizen_token = live_token("congdan")
+    data = with_uploads(requests_uploader(base), citizen_token, start_data("khai-sinh"))
+    created = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen_token,
+                            timeout=10)
+    assert created.status_code == 201, created.text
+    code = created.json()["code"]
+    _complete(base, live_token("tiepnhan"), code)
+    _complete(base, live_token("hotich"), code)
+    problems: list[str] = []
+
+    # The leader returns the dossier to the examination, with a reason.
+    leader = _page(browser, base, "chutich")
+    leader.goto(f"{base}/can-bo/")
+    problems += _check(leader, "inbox")
+    leader.locator("#inbox tr", has_text=code).locator("a").first.click()
+    leader.click("#return-action summary")
+    problems += _check(leader, "task-actions")
+    leader.select_option("#return-step", "Task_ThamDinh")
+    leader.fill("#return-reason", "Tên cha trong sổ hộ tịch chưa khớp với tờ khai.")
+    leader.click("#return-submit")
+    leader.wait_for_url(f"{base}/can-bo/")
+    assert "Đã trả hồ sơ" in leader.inner_text("main")
+
+    # The examiner finds it back in the inbox with the reason, and asks the citizen for a supplement.
+    examiner = _page(browser, base, "hotich")
+    examiner.goto(f"{base}/can-bo/")
+    examiner.locator("#inbox tr", has_text=code).locator("a").first.click()
+    assert "Tên cha trong sổ hộ tịch chưa khớp" in examiner.inner_text("#returned")
+    examiner.click("#dossier-desk-link")
+    examiner.click("#supplement-action summary")
+    problems += _check(examiner, "dossier-desk")
+    examiner.check("#need-GCS")
+    examiner.fill("[name=ghi_chu_GCS]", "bản chụp rõ nét")
+    examiner.fill("#supplement-reason", "Giấy chứng sinh bị mờ, không đọc được số.")
+    examiner.fill("#supplement-deadline", (local_today() + timedelta(days=10)).isoformat())
+    examiner.click("#supplement-submit")
+    examiner.wait_for_selector("#open-supplement")
+    assert "Đã gửi yêu cầu bổ sung" in examiner.inner_text("main")
+    assert examiner.inner_text("#status").strip() == "Yêu cầu bổ sung giấy tờ"
+    problems += _check(examiner, "dossier-desk-waiting")
+
+    # The citizen sees what is missing and uploads it; the dossier resumes with its new appointment date.
+    citizen = _page(browser, base, "congdan")
+    citizen.goto(f"{base}/ho-so/{code}")
+    assert "Giấy chứng sinh bị mờ" in citizen.inner_text("#supplement")
+    assert "bản chụp rõ nét" in citizen.inner_text("#supplement")
+    problems += _check(citizen, "citizen-supplement")
+    pdf = tmp_path / "giay-chung-sinh.pdf"
+    pdf.write_bytes(PDF_BYTES)
+    citizen.set_input_files("#supplement-file-0", str(pdf))
+    citizen.click("#supplement-submit")
+    citizen.wait_for_selector(".flash")
+    message = citizen.inner_text(".flash")
+    assert "Đã gửi giấy tờ bổ sung" in message
+    assert citizen.inner_text("#status").strip() == "Đang xử lý" and citizen.locator("#supplement").count() == 0
+    new_due = re.search(r"\d{2}:\d{2} \d{2}/\d{2}/\d{4}", message)
+    assert new_due is not None and new_due.group(0) in citizen.inner_text("main")
+    assert "Đã nhận hồ sơ bổ sung" in citizen.inner_text("#history")
+    problems += _check(citizen, "citizen-resumed")
+
+    # The desk shows the same new appointment date (moved by the paused working time: here seconds, or nothing
+    # outside office hours; the arithmetic over weekends and Tết is tests/integration/test_desk.py's).
+    examiner.goto(f"{base}/can-bo/ho-so/{code}")
+    assert examiner.inner_text("#status").strip() == "Đang xử lý"
+    assert examiner.inner_text("#due") == new_due.group(0)
+    examiner.goto(f"{base}/can-bo/")
+    assert examiner.locator("#inbox tr", has_text=code).count() == 1
+
+    head = _page(browser, base, "truongphong")
+    head.goto(f"{base}/can-bo/phong")
+    problems += _check(head, "department")
+    assert not problems, "\n".join(problems)
