@@ -3,7 +3,7 @@ among OPEN tasks only — a return to an earlier step (the engine's reset) makes
 again under the same id, next to its completed row
 
 Revision ID: 0015k_desk
-Revises: 0014_due_times
+Revises: 0015_outbox_lease
 Create Date: 2026-11-30 19:40:00
 
 """
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0015k_desk'
-down_revision = '0014_due_times'
+down_revision = '0015_outbox_lease'
 branch_labels = None
 depends_on = None
 
