@@ -1,6 +1,7 @@
 """SQLAlchemy models: one module per aggregate. Class names are plain nouns."""
 
 from app.models.agency import Agency, CalendarDay
+from app.models.document import IssuedDocument
 from app.models.dossier import (
     Attachment,
     AuditEvent,
@@ -26,6 +27,7 @@ __all__ = [
     "DossierCounter",
     "HumanTask",
     "IdempotentRequest",
+    "IssuedDocument",
     "Notification",
     "Payment",
     "PaymentCallback",
