@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask
 
+from app import documents
 from app.dossiers import attachments, events, payments, portal_sync, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
@@ -77,15 +78,28 @@ def carry_out_refund(*, refund: Any, job_id: str, **_: Any) -> None:
     payment_jobs.schedule_refund(refund, job_id)
 
 
+def issue_receipt(*, dossier: Any, new: int, actor: Any, **_: Any) -> None:
+    """A received dossier gets its receipt and appointment (Giấy tiếp nhận hồ sơ và hẹn trả kết quả), recorded
+    as issued by the officer who received it."""
+    if new == 2:
+        documents.issue(dossier, "receipt", actor)
+
+
+def issue_document(*, dossier: Any, kind: str, actor: Any, context: Mapping[str, Any] | None = None,
+                   **_: Any) -> None:
+    documents.issue(dossier, kind, actor, **(context or {}))
+
+
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_submitted: (record_portal_snapshot, notify_applicant),
-    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant),
+    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt),
     events.step_recorded: (record_portal_step,),
     events.service_calls_requested: (schedule_service_calls,),
     events.engine_fault: (record_workflow_incident,),
     events.portal_update_owed: (send_to_portal,),
     events.payment_opened: (recheck_payment_later,),
     events.refund_requested: (carry_out_refund,),
+    events.document_owed: (issue_document,),
 }
 
 # What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still

@@ -35,9 +35,12 @@ portal_update_owed = _signals.signal("portal-update-owed")
 payment_opened = _signals.signal("payment-opened")
 # A refund was asked for. refund=Refund (flushed), job_id
 refund_requested = _signals.signal("refund-requested")
+# A document must be issued (app.documents.issue): for code of this package, which may not import it.
+# dossier, kind: str ("supplement", "refusal", "apology", …), actor: User | None, context: dict (its fields)
+document_owed = _signals.signal("document-owed")
 
 ALL = (dossier_submitted, status_changed, step_recorded, service_calls_requested, engine_fault,
-       portal_update_owed, payment_opened, refund_requested)
+       portal_update_owed, payment_opened, refund_requested, document_owed)
 
 
 def publish(signal: Any, **data: Any) -> None:
