@@ -36,21 +36,20 @@ class Kind:
     code: str  # IssuedDocument.kind
     form: str  # the regulation's form it follows
     title: str  # as printed (Vietnamese: the documents are issued in the regulation's language)
-    symbol: str  # in its number: 1/PYCBS
     label: LazyString  # its name on the pages, in the reader's language
     for_applicant: bool  # the applicant may download it (the control sheet stays with the agency)
 
 
 KINDS: dict[str, Kind] = {k.code: k for k in (
-    Kind("receipt", "Mẫu số 01", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả", "GTN",
+    Kind("receipt", "Mẫu số 01", "Giấy tiếp nhận hồ sơ và hẹn trả kết quả",
          lazy_gettext("Giấy tiếp nhận hồ sơ và hẹn trả kết quả"), True),
-    Kind("supplement", "Mẫu số 02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ", "PYCBS",
+    Kind("supplement", "Mẫu số 02", "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ",
          lazy_gettext("Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"), True),
-    Kind("refusal", "Mẫu số 03", "Phiếu từ chối tiếp nhận, giải quyết hồ sơ", "PTC",
+    Kind("refusal", "Mẫu số 03", "Phiếu từ chối tiếp nhận, giải quyết hồ sơ",
          lazy_gettext("Phiếu từ chối tiếp nhận, giải quyết hồ sơ"), True),
-    Kind("apology", "Mẫu số 04", "Phiếu xin lỗi và hẹn lại ngày trả kết quả", "PXL",
+    Kind("apology", "Mẫu số 04", "Phiếu xin lỗi và hẹn lại ngày trả kết quả",
          lazy_gettext("Phiếu xin lỗi và hẹn lại ngày trả kết quả"), True),
-    Kind("control", "Mẫu số 05", "Phiếu kiểm soát quá trình giải quyết hồ sơ", "PKS",
+    Kind("control", "Mẫu số 05", "Phiếu kiểm soát quá trình giải quyết hồ sơ",
          lazy_gettext("Phiếu kiểm soát quá trình giải quyết hồ sơ"), False),
 )}
 
@@ -229,20 +228,20 @@ def issue(dossier: Dossier, kind: str, actor: User | None, **context: Any) -> Is
 
     `context` is what the dossier does not hold: for "supplement" the `reason`, the `components` to add (names)
     and the `deadline`; for "refusal" the `reason`; for "apology" the `reason` and `new_due` (`old_due` is the
-    dossier's appointment unless given). Raises DocumentError when one is missing. The caller commits."""
+    dossier's appointment unless given). Raises DocumentError when one is missing. Its sequence is taken when it
+    is flushed (with the caller's other rows); the caller commits."""
     if kind not in KINDS:
         raise DocumentError(f"Không có loại văn bản «{kind}».", code="document_kind")
     now = now_utc()
     with force_locale("vi"):  # the regulation's language, whoever issues it
         content = {**_base(dossier, now), **BUILDERS[kind](dossier, actor, context, now)}
-    last = db.session.scalar(select(func.max(IssuedDocument.sequence)).where(
-        IssuedDocument.dossier_id == dossier.id, IssuedDocument.kind == kind)) or 0
-    document = IssuedDocument(dossier_id=dossier.id, kind=kind, sequence=last + 1,
-                              number=f"{last + 1:02d}/{KINDS[kind].symbol}", issued_at=now,
+    # Numbered in the INSERT itself (one statement in the reception's transaction): the next of its kind.
+    following = (select(func.coalesce(func.max(IssuedDocument.sequence), 0) + 1)
+                 .where(IssuedDocument.dossier_id == dossier.id, IssuedDocument.kind == kind).scalar_subquery())
+    document = IssuedDocument(dossier_id=dossier.id, kind=kind, sequence=following, issued_at=now,
                               issued_by_id=actor.id if actor is not None else None,
                               issued_by_name=actor.full_name if actor is not None else "", content=content)
     db.session.add(document)
-    db.session.flush()
     return document
 
 

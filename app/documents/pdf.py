@@ -17,6 +17,7 @@ from weasyprint import HTML
 from app.documents.content import KINDS, control_content
 from app.dossiers.clock import local_tz, now_utc
 from app.models import Dossier, IssuedDocument
+from app.models.document import DOCUMENT_SYMBOLS
 
 
 def qr_svg(url: str) -> str:
@@ -81,4 +82,4 @@ def control_sheet(dossier: Dossier) -> bytes:
 def filename(dossier_code: str, kind: str, sequence: int | None = None) -> str:
     """An ASCII file name: the kind's symbol, the dossier code, the sequence (PKS_000.00.01.H26-261130-0001.pdf)."""
     suffix = f"_{sequence}" if sequence and sequence > 1 else ""
-    return f"{KINDS[kind].symbol}_{dossier_code}{suffix}.pdf"
+    return f"{DOCUMENT_SYMBOLS[kind]}_{dossier_code}{suffix}.pdf"

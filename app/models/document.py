@@ -18,8 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.types import JsonDoc, UtcDateTime, utcnow
 
-# The kinds of document, in the order of the regulation's forms (Thông tư 01/2018/TT-VPCP, mẫu 01–06).
-DOCUMENT_KINDS = ("receipt", "supplement", "refusal", "apology", "control")
+# The kinds of document, in the order of the regulation's forms (Thông tư 01/2018/TT-VPCP, mẫu 01–05), each with
+# the symbol in its number.
+DOCUMENT_SYMBOLS = {"receipt": "GTN", "supplement": "PYCBS", "refusal": "PTC", "apology": "PXL", "control": "PKS"}
 
 
 class IssuedDocument(db.Model):  # type: ignore[name-defined]
@@ -31,10 +32,13 @@ class IssuedDocument(db.Model):  # type: ignore[name-defined]
     kind: Mapped[str] = mapped_column(String(20))  # one of DOCUMENT_KINDS
     # The n-th document of this kind for the dossier (a second supplement request is 2), from 1.
     sequence: Mapped[int] = mapped_column(Integer)
-    # The number printed on it: "<sequence>/<form symbol>" (e.g. "1/PYCBS"); the dossier code says whose.
-    number: Mapped[str] = mapped_column(String(40))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)
     issued_by_name: Mapped[str] = mapped_column(String(255), default="")
     # What the document says: plain JSON values (text, ISO dates, lists), read by its template.
     content: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+
+    @property
+    def number(self) -> str:
+        """The number printed on it: "<sequence>/<kind's symbol>" (01/PYCBS); the dossier code says whose."""
+        return f"{self.sequence:02d}/{DOCUMENT_SYMBOLS[self.kind]}"

@@ -24,7 +24,6 @@ def upgrade():
         sa.Column('dossier_id', sa.Integer(), nullable=False),
         sa.Column('kind', sa.String(length=20), nullable=False),
         sa.Column('sequence', sa.Integer(), nullable=False),
-        sa.Column('number', sa.String(length=40), nullable=False),
         sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('issued_by_id', sa.Integer(), nullable=True),
         sa.Column('issued_by_name', sa.String(length=255), nullable=False),

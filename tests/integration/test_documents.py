@@ -157,6 +157,7 @@ def test_supplement_refusal_and_apology_documents(app, client, token):
                                                              IssuedDocument.kind == "refusal"))
     second = documents.issue(dossier, "supplement", officer, reason="Thiếu bản sao.", components="Bản sao giấy tờ",
                              deadline=deadline.isoformat())
+    db.session.flush()
     assert (supplement.number, second.number, apology.number, refusal.number) == (
         "01/PYCBS", "02/PYCBS", "01/PXL", "01/PTC")
     with pytest.raises(documents.DocumentError):
