@@ -248,3 +248,38 @@ def test_a_pdf_renders_the_same_bytes_twice(app, client, token):
     [receipt] = documents.documents_of(dossier, for_applicant=True)
     assert documents.render(receipt) == documents.render(receipt)
     assert io.BytesIO(documents.render(receipt)).getbuffer().nbytes < 200_000
+
+
+def test_documents_are_in_vietnamese_whatever_the_reader_s_language(app, client, token):
+    """A receipt issued while the officer reads English is still the regulation's Vietnamese form."""
+    citizen, reception = token("congdan"), token("tiepnhan")
+    data = with_uploads(client_uploader(client), citizen, start_data("khai-sinh"))
+    created = client.post(f"/api/v1/procedures/{CODE}/dossiers", json=data, headers=citizen).get_json()
+    [task] = created["tasks"]
+    client.set_cookie("lang", "en")
+    assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=reception).status_code == 200
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete?lang=en", headers=reception,
+                       json=task_data("khai-sinh", "tiep-nhan.schema.json"))
+    assert done.status_code == 200
+    listed = client.get(f"/api/v1/dossiers/{created['code']}/documents?lang=en", headers=citizen).get_json()
+    [receipt] = listed["documents"]
+    assert receipt["title"] == "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"
+    text = flat(pdf_text(client.get(receipt["href"] + "?lang=en", headers=citizen).data))
+    assert "Trả kết quả trong ngày tiếp nhận hồ sơ" in text and "Same day" not in text
+
+
+def test_the_control_sheet_shows_a_step_sent_back_with_its_reason(app, client, token):
+    code = submit_and_receive(client, token)
+    complete_next(client, token, code, "hotich", "tham-dinh.schema.json")
+    leader = token("chutich")
+    [task] = client.get(f"/api/v1/dossiers/{code}", headers=leader).get_json()["tasks"]
+    assert client.post(f"/api/v1/tasks/{task['id']}/claim", headers=leader).status_code == 200
+    sent_back = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=leader,
+                            json={"phe_duyet": False, "y_kien": "Sai năm sinh của người mẹ."})
+    assert sent_back.status_code == 200, sent_back.get_json()
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    rows = documents.control_content(dossier)["rows"]
+    assert [r["returned"] for r in rows] == [False, False, True, False]
+    assert rows[2]["taken_by"] == "Lê Minh Chủ" and rows[3]["handed_by"] == "Lê Minh Chủ"
+    text = flat(pdf_text(documents.control_sheet(dossier)))
+    assert "Trả lại:" in text and "Sai năm sinh của người mẹ." in text
