@@ -13,6 +13,7 @@ import segno
 from flask import render_template
 from flask_babel import force_locale
 from weasyprint import HTML
+from weasyprint.urls import URLFetcher
 
 from app.documents.content import KINDS, control_content
 from app.dossiers.clock import local_tz, now_utc
@@ -63,7 +64,9 @@ def render_content(kind: str, content: dict[str, Any], *, number: str, issued_by
                                qr=qr_svg(content["status_url"]), time=_time, day=_day, short=_short, vnd=_vnd)
     # The identifier a PDF carries, from what it says: two renderings of one document are the same bytes.
     identifier = hashlib.sha256(json.dumps([kind, number, content], sort_keys=True).encode()).hexdigest()[:32]
-    pdf: bytes = HTML(string=html).write_pdf(pdf_identifier=identifier.encode(), uncompressed_pdf=False)
+    # Nothing is fetched: the QR code is a data URI, and no text a person typed can point the renderer elsewhere.
+    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+    pdf: bytes = HTML(string=html, url_fetcher=fetcher).write_pdf(pdf_identifier=identifier.encode())
     return pdf
 
 

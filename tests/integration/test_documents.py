@@ -7,12 +7,14 @@ Set PDF_PNG_DIR to keep a PNG of each document's first page (to look at them).""
 
 from __future__ import annotations
 
+import ctypes
 import io
 import os
 from datetime import timedelta
 
 import lxml.html
 import pypdfium2
+import pypdfium2.raw as pdfium
 import pytest
 import zxingcpp
 from sqlalchemy import select
@@ -49,9 +51,26 @@ def complete_next(client, token, code, username, form):
     assert done.status_code == 200, done.get_json()
 
 
+# The one font family the documents use: every letter of Vietnamese has its glyph there, so none is drawn by a
+# fallback font or as an empty box.
+FONTS = {"DejaVu-Serif", "DejaVu-Serif-Bold", "DejaVu-Serif-Italic", "DejaVu-Serif-BoldItalic"}
+
+
 def pdf_text(data: bytes) -> str:
+    """The PDF's text, after checking that every character of it is drawn in the documents' font."""
     assert data.startswith(b"%PDF-")
     pdf = pypdfium2.PdfDocument(data)
+    fonts: dict[str, set[str]] = {}
+    for page in pdf:
+        textpage = page.get_textpage()
+        for index in range(textpage.count_chars()):
+            char = chr(pdfium.FPDFText_GetUnicode(textpage.raw, index))
+            if char.isspace():
+                continue
+            name, flags = ctypes.create_string_buffer(256), ctypes.c_int()
+            pdfium.FPDFText_GetFontInfo(textpage.raw, index, name, 256, ctypes.byref(flags))
+            fonts.setdefault(name.value.decode().split("+")[-1], set()).add(char)
+    assert set(fonts) <= FONTS, {font: chars for font, chars in fonts.items() if font not in FONTS}
     return "\n".join(page.get_textpage().get_text_range() for page in pdf)
 
 
@@ -283,3 +302,13 @@ def test_the_control_sheet_shows_a_step_sent_back_with_its_reason(app, client, t
     assert rows[2]["taken_by"] == "Lê Minh Chủ" and rows[3]["handed_by"] == "Lê Minh Chủ"
     text = flat(pdf_text(documents.control_sheet(dossier)))
     assert "Trả lại:" in text and "Sai năm sinh của người mẹ." in text
+
+
+def test_a_character_the_font_lacks_would_be_caught(app, client, token):
+    """The font check above sees a glyph drawn by a fallback font (the đồng sign is not in DejaVu Serif)."""
+    code = submit_and_receive(client, token)
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    [receipt] = documents.documents_of(dossier, for_applicant=True)
+    content = {**receipt.content, "summary": "Lệ phí 8.000 ₫"}
+    with pytest.raises(AssertionError, match="₫"):
+        pdf_text(documents.render_content("receipt", content, number=receipt.number, issued_by=""))
