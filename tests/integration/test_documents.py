@@ -300,8 +300,10 @@ def test_the_control_sheet_shows_a_step_sent_back_with_its_reason(app, client, t
     rows = documents.control_content(dossier)["rows"]
     assert [r["returned"] for r in rows] == [False, False, True, False]
     assert rows[2]["taken_by"] == "Lê Minh Chủ" and rows[3]["handed_by"] == "Lê Minh Chủ"
-    text = flat(pdf_text(documents.control_sheet(dossier)))
-    assert "Trả lại:" in text and "Sai năm sinh của người mẹ." in text
+    sheet = documents.control_sheet(dossier)
+    page_image(sheet, "control-sent-back")
+    text = flat(pdf_text(sheet))
+    assert "Trả lại: Sai năm sinh của người mẹ." in text
 
 
 def test_a_character_the_font_lacks_would_be_caught(app, client, token):
