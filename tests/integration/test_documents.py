@@ -23,7 +23,7 @@ from app import documents
 from app.accounts import issue_token
 from app.dossiers import events, services
 from app.extensions import db
-from app.models import Dossier, IssuedDocument, User
+from app.models import Dossier, HumanTask, IssuedDocument, User
 from tests.conftest import login, user
 from tests.samples import client_uploader, start_data, task_data, with_uploads
 
@@ -314,3 +314,24 @@ def test_a_character_the_font_lacks_would_be_caught(app, client, token):
     content = {**receipt.content, "summary": "Lệ phí 8.000 ₫"}
     with pytest.raises(AssertionError, match="₫"):
         pdf_text(documents.render_content("receipt", content, number=receipt.number, issued_by=""))
+
+
+def test_documents_in_the_embedded_mode_on_sqlite(sqlite_app):
+    """The numbering taken in the INSERT works on SQLite too: the receipt at reception, then 1, 2 of a kind."""
+    from tests.samples import with_stored_uploads
+
+    applicant = user("congdan")
+    data = with_stored_uploads(start_data("khai-sinh"), applicant)
+    dossier = services.submit_dossier(CODE, data, applicant=applicant)
+    db.session.commit()
+    task = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id))
+    services.claim_task(task.id, user("tiepnhan"))
+    services.complete_task(task.id, user("tiepnhan"), task_data("khai-sinh", "tiep-nhan.schema.json"))
+    db.session.commit()
+    for reason in ("Thiếu giấy tờ.", "Vẫn thiếu giấy tờ."):
+        documents.issue(dossier, "supplement", user("hotich"), reason=reason, components=["Giấy chứng sinh"],
+                        deadline=dossier.due_at)
+    db.session.commit()
+    issued = documents.documents_of(dossier, for_applicant=True)
+    assert [d.number for d in issued] == ["01/GTN", "01/PYCBS", "02/PYCBS"]
+    assert "Vẫn thiếu giấy tờ." in flat(pdf_text(documents.render(issued[2])))
