@@ -127,7 +127,7 @@ def _receipt(dossier: Dossier, actor: User | None, context: Mapping[str, Any], n
     return {
         "components": [{"name": c["name"], "copies": c.get("copies"), "uploaded": c["uploaded"],
                         "received": c["received"]} for c in received_components(dossier)],
-        "sets": int(context.get("sets") or 1),
+        "sets": context["sets"] if isinstance(context.get("sets"), int) and context["sets"] > 0 else 1,
         "processing": {"amount": str(amount.normalize()) if amount else "0",
                        "unit": UNITS.get(manifest["processing_time"]["unit"], ""), "rule": rule.text},
         "fee_amount": dossier.fee_amount,
@@ -216,7 +216,7 @@ def control_content(dossier: Dossier, now: datetime | None = None) -> dict[str, 
 
 
 def _control(dossier: Dossier, actor: User | None, context: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-    return {k: v for k, v in control_content(dossier, now).items() if k not in _base(dossier, now)}
+    return control_content(dossier, now)
 
 
 BUILDERS = {"receipt": _receipt, "supplement": _supplement, "refusal": _refusal, "apology": _apology,
