@@ -103,6 +103,8 @@ def test_the_receipt_is_issued_at_reception_and_downloaded_by_the_applicant(app,
     link = page.get_element_by_id("document-receipt-1").get("href")
     assert link == f"/ho-so/{code}/van-ban/{receipt.id}"
     assert not page.xpath("//*[@id='control-sheet']")  # the agency's own sheet is not the applicant's
+    receipt_page = lxml.html.fromstring(client.get(f"/ho-so/{code}/bien-nhan").data)
+    assert receipt_page.get_element_by_id("document-receipt-1").get("href") == link
     response = client.get(link)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.headers["Cache-Control"] == "private, no-store"
