@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask import Flask
+from flask_babel import force_locale
 
+from app import documents
 from app.dossiers import attachments, desk, events, payments, portal_sync, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
@@ -77,9 +79,51 @@ def carry_out_refund(*, refund: Any, job_id: str, **_: Any) -> None:
     payment_jobs.schedule_refund(refund, job_id)
 
 
+def issue_receipt(*, dossier: Any, new: int, actor: Any, **_: Any) -> None:
+    """A received dossier gets its receipt and appointment (Giấy tiếp nhận hồ sơ và hẹn trả kết quả), recorded
+    as issued by the officer who received it."""
+    if new == 2:
+        documents.issue(dossier, "receipt", actor)
+
+
+def issue_document(*, dossier: Any, kind: str, actor: Any, context: Mapping[str, Any] | None = None,
+                   **_: Any) -> None:
+    documents.issue(dossier, kind, actor, **(context or {}))
+
+
+def issue_supplement_request(*, dossier: Any, actor: Any, reason: str, components: list[Mapping[str, Any]],
+                             deadline_at: Any, **_: Any) -> None:
+    """The desk asked for a supplement: the applicant gets the regulation's form (Phiếu yêu cầu bổ sung, hoàn
+    thiện hồ sơ) listing what is missing and by when."""
+    documents.issue(dossier, "supplement", actor, reason=reason,
+                    components=[c.get("name") or c.get("code") for c in components], deadline=deadline_at)
+
+
+def _reason(event: Any, fallback: str) -> str:
+    """The reason written in the history entry, in Vietnamese whoever reads on (documents are in the
+    regulation's language)."""
+    with force_locale("vi"):
+        return (event.note_text if event is not None else "") or fallback
+
+
+def issue_refusal(*, dossier: Any, actor: Any, reason: str, at_reception: bool, event: Any = None,
+                  **_: Any) -> None:
+    """A dossier refused after reception (by the desk, or swept when its supplement never came) gets the refusal
+    form (Phiếu từ chối tiếp nhận, giải quyết hồ sơ) with the reason; one refused at reception gets it from its
+    status change, below, whether the desk or the diagram refused it."""
+    if not at_reception:
+        documents.issue(dossier, "refusal", actor, reason=_reason(event, reason))
+
+
+def issue_refusal_at_reception(*, dossier: Any, new: int, actor: Any, event: Any = None, **_: Any) -> None:
+    if new == 3:
+        documents.issue(dossier, "refusal", actor, reason=_reason(event, "Hồ sơ không đủ điều kiện tiếp nhận."))
+
+
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_submitted: (record_portal_snapshot, notify_applicant),
-    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant),
+    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
+                            issue_refusal_at_reception),
     events.step_recorded: (record_portal_step,),
     events.service_calls_requested: (schedule_service_calls,),
     events.engine_fault: (record_workflow_incident,),
@@ -87,15 +131,16 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.payment_opened: (recheck_payment_later,),
     events.refund_requested: (carry_out_refund,),
     # The desk's actions: the status change each makes is published as status_changed (portal, notification,
-    # refund) above; these carry what the regulation's documents need (app.documents, connected when it comes).
-    events.supplement_requested: (),
+    # refund) above; these carry what the regulation's documents need (app.documents).
+    events.supplement_requested: (issue_supplement_request,),
     events.supplement_received: (),
     events.dossier_returned: (),
-    events.dossier_refused: (),
+    events.dossier_refused: (issue_refusal,),
     events.processing_stopped: (),
     events.processing_resumed: (),
     events.dossier_withdrawn: (),
     events.task_handed_over: (),
+    events.document_owed: (issue_document,),
 }
 
 # What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still

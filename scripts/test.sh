@@ -9,6 +9,7 @@ PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/pybabel compile --use-fuzzy -d app/translations >/dev/null 2>&1 || true
+. scripts/pdf-deps.sh
 if [ -f package.json ]; then
   command -v npm >/dev/null || { echo "npm is missing (the browser packages in package.json need it): sudo apt-get install npm" >&2; exit 3; }
   npm ci --no-audit --no-fund --loglevel=error

@@ -35,6 +35,9 @@ portal_update_owed = _signals.signal("portal-update-owed")
 payment_opened = _signals.signal("payment-opened")
 # A refund was asked for. refund=Refund (flushed), job_id
 refund_requested = _signals.signal("refund-requested")
+# A document must be issued (app.documents.issue): for code of this package, which may not import it.
+# dossier, kind: str ("supplement", "refusal", "apology", …), actor: User | None, context: dict (its fields)
+document_owed = _signals.signal("document-owed")
 
 
 # The desk (app.dossiers.desk): actions every procedure has. Each carries what the regulation's document needs
@@ -65,7 +68,7 @@ task_handed_over = _signals.signal("task-handed-over")
 ALL = (dossier_submitted, status_changed, step_recorded, service_calls_requested, engine_fault,
        portal_update_owed, payment_opened, refund_requested, supplement_requested, supplement_received,
        dossier_returned, dossier_refused, processing_stopped, processing_resumed, dossier_withdrawn,
-       task_handed_over)
+       task_handed_over, document_owed)
 
 
 def publish(signal: Any, **data: Any) -> None:

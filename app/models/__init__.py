@@ -2,6 +2,7 @@
 
 from app.models.agency import Agency, CalendarDay
 from app.models.desk import SupplementRequest
+from app.models.document import IssuedDocument
 from app.models.dossier import (
     Attachment,
     AuditEvent,
@@ -27,6 +28,7 @@ __all__ = [
     "DossierCounter",
     "HumanTask",
     "IdempotentRequest",
+    "IssuedDocument",
     "Notification",
     "Payment",
     "PaymentCallback",

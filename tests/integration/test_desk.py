@@ -359,3 +359,39 @@ def test_the_inbox_filters_by_remaining_legal_time(db_session):
              for window in ("overdue", "soon", "in_time")}
     assert found == {"overdue": [tasks[0].id], "soon": [tasks[1].id], "in_time": [tasks[2].id]}
     assert [classify_in_progress(t.due_at, now_utc()) for t in tasks] == ["qua_han", "sap_het_han", "trong_han"]
+
+
+# ---------------------------------------------------------------- the regulation's documents
+
+
+def _issued(dossier: Dossier) -> list[tuple[str, dict[str, Any]]]:
+    from app.models import IssuedDocument
+
+    rows = db.session.scalars(select(IssuedDocument).where(IssuedDocument.dossier_id == dossier.id)
+                              .order_by(IssuedDocument.id))
+    return [(d.kind, d.content) for d in rows]
+
+
+def test_the_desk_s_actions_issue_the_regulation_s_documents(db_session):
+    """A supplement request issues its form with what is missing and by when; a refusal its refusal form —
+    one, at reception or after it, whoever refused (desk or sweeper)."""
+    dossier = _at_signing()
+    deadline = date.today() + timedelta(days=10)
+    desk.request_supplement(dossier.code, user("chutich"), reason="Thiếu giấy chứng sinh bản chính.",
+                            components=[{"code": "GCS"}], deadline=deadline)
+    db_session.flush()
+    kinds = [k for k, _ in _issued(dossier)]
+    assert kinds == ["receipt", "supplement"]
+    content = _issued(dossier)[1][1]
+    assert content["reason"] == "Thiếu giấy chứng sinh bản chính." and content["components_to_add"]
+    assert content["deadline"].startswith(deadline.isoformat()) or deadline.isoformat() in content["deadline"]
+    desk.refuse(dossier.code, user("chutich"), "Giấy chứng sinh không hợp lệ.")
+    db_session.flush()
+    assert [k for k, _ in _issued(dossier)] == ["receipt", "supplement", "refusal"]
+    assert _issued(dossier)[2][1]["reason"] == "Giấy chứng sinh không hợp lệ."
+
+    at_reception = _submit()
+    desk.refuse(at_reception.code, user("tiepnhan"), "Không thuộc thẩm quyền giải quyết.")
+    db_session.flush()
+    [(kind, refusal)] = _issued(at_reception)
+    assert kind == "refusal" and refusal["reason"] == "Không thuộc thẩm quyền giải quyết."

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from sqlalchemy import select
 
+from app import documents
 from app.dossiers import desk, listings, payments, service_calls, services, stalls, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.calendar import classify_in_progress
@@ -27,7 +28,8 @@ from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api import models as m
 from app.web.api.openapi import openapi_document
-from app.web.api.spec import api_user, error, operation, responses
+from app.web.api.spec import api_user, error, operation, pdf_responses, responses
+from app.web.documents import agency_side, pdf_response, visible_documents
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
@@ -222,6 +224,42 @@ def submit(code: str, json: m.FormData) -> ResponseReturnValue:
 def get_dossier(code: str) -> ResponseReturnValue:
     """A dossier with data, open tasks and history (applicant or its agency)"""
     return jsonify(dossier_json(services.view_dossier(code, api_user()), full=True))
+
+
+@bp.get("/dossiers/<path:code>/documents")
+@operation("listDocuments", responses({200: (m.IssuedDocuments, "Documents")}, 401, 403, 404), auth=True,
+           params=DOSSIER_CODE)
+def list_documents(code: str) -> ResponseReturnValue:
+    """The documents issued about a dossier that the caller may download (its applicant: those addressed to them)"""
+    dossier = services.view_dossier(code, api_user())
+    found = [{"id": d.id, "kind": d.kind, "title": documents.KINDS[d.kind].title, "sequence": d.sequence,
+              "number": d.number, "issued_at": d.issued_at.isoformat(), "issued_by": d.issued_by_name,
+              "href": url_for("api.get_document", code=dossier.code, document_id=d.id)}
+             for d in visible_documents(api_user(), dossier)]
+    control = url_for("api.get_control_sheet", code=dossier.code) if agency_side(api_user(), dossier) else None
+    return jsonify(documents=found, control_sheet_href=control)
+
+
+@bp.get("/dossiers/<path:code>/documents/<int:document_id>")
+@operation("getDocument", pdf_responses("getDocument", "The document's PDF", 401, 403, 404), auth=True,
+           params={**DOSSIER_CODE, "document_id": "Id of an issued document (listDocuments)"})
+def get_document(code: str, document_id: int) -> ResponseReturnValue:
+    """An issued document as PDF, the same bytes each time it is downloaded"""
+    dossier = services.view_dossier(code, api_user())
+    doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(api_user(), dossier))
+    return pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+
+
+@bp.get("/dossiers/<path:code>/control-sheet")
+@operation("getControlSheet", pdf_responses("getControlSheet", "The control sheet's PDF", 401, 403, 404),
+           auth=True, params=DOSSIER_CODE)
+def get_control_sheet(code: str) -> ResponseReturnValue:
+    """The control sheet (Phiếu kiểm soát quá trình giải quyết hồ sơ) as the dossier stands now (its agency)"""
+    dossier = services.view_dossier(code, api_user())
+    if not agency_side(api_user(), dossier):
+        raise Forbidden(gettext("Phiếu kiểm soát chỉ dành cho cán bộ của cơ quan giải quyết hồ sơ."),
+                        code="control_sheet_forbidden")
+    return pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
 
 
 @bp.get("/public/dossiers/<path:code>")

@@ -430,6 +430,28 @@ WorkflowNotice = Annotated[str | None, Field(
     description="Set when the step was saved but the workflow then stopped on an engine error")]
 
 
+class IssuedDocument(ResponseModel):
+    """A document issued about a dossier (Thông tư 01/2018/TT-VPCP, mẫu 01–05), as recorded when issued."""
+
+    id: int
+    kind: Literal["receipt", "supplement", "refusal", "apology", "control"] = Field(
+        description="receipt: Giấy tiếp nhận hồ sơ và hẹn trả kết quả; supplement: Phiếu yêu cầu bổ sung, hoàn "
+                    "thiện hồ sơ; refusal: Phiếu từ chối tiếp nhận, giải quyết hồ sơ; apology: Phiếu xin lỗi và hẹn "
+                    "lại ngày trả kết quả; control: Phiếu kiểm soát quá trình giải quyết hồ sơ")
+    title: str
+    sequence: int = Field(description="The n-th document of this kind for the dossier")
+    number: str = Field(description="The number printed on it, e.g. 01/GTN")
+    issued_at: Timestamp
+    issued_by: str
+    href: str = Field(description="Its PDF: GET /api/v1/dossiers/{code}/documents/{document_id}")
+
+
+class IssuedDocuments(ResponseModel):
+    documents: list[IssuedDocument]
+    control_sheet_href: str | None = Field(
+        description="The control sheet as the dossier stands now (the dossier's agency only)")
+
+
 class DossierState(_DossierStatus):
     """Where a dossier stands after a command: status, dates and open steps. The whole dossier (data, history,
     service calls, payments) is at `href`, read when it is wanted rather than with every command's answer."""

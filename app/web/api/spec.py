@@ -193,6 +193,13 @@ def api_user() -> User:
 
 
 OPTIONAL_BODIES: set[str] = set()  # operation ids whose body may be left out
+PDF_ANSWERS: dict[str, str] = {}  # operation id → what its 200 answer, a PDF rather than JSON, is
+
+
+def pdf_responses(operation_id: str, description: str, *errors: int) -> Response:
+    """The answers of an operation whose success is a PDF (a document the platform issues), not JSON."""
+    PDF_ANSWERS[operation_id] = description
+    return Response("HTTP_200", **{f"HTTP_{status}": (m.Error, _ERRORS[status]) for status in errors})
 
 
 def operation(operation_id: str, resp: Response, *, auth: bool = False,

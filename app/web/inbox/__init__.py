@@ -12,6 +12,7 @@ from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app import documents
 from app.clock import local_today, local_tz, now_utc
 from app.dossiers import desk, listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import store_upload
@@ -22,6 +23,7 @@ from app.extensions import db
 from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
+from app.web.documents import agency_side, pdf_response
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_helpers, list_query
 
@@ -377,6 +379,22 @@ def retry_incident(call_id: int) -> ResponseReturnValue:
                        code=call.dossier.code)
 
     return _operate(retry)
+
+
+@bp.route("/can-bo/ho-so/<code>/phieu-kiem-soat")
+@login_required
+def control_sheet(code: str) -> ResponseReturnValue:
+    """The control sheet (Phiếu kiểm soát quá trình giải quyết hồ sơ) as the dossier stands now, for the
+    officers of its agency: every step, who handed it to whom, when, its deadline and whether it was on time."""
+    try:
+        dossier = services.view_dossier(code, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
+    if not agency_side(current_user, dossier):
+        abort(403)
+    return pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
 
 
 def _task_or_404(task_id: int, options: tuple[Any, ...] = services.FOR_PAGE) -> HumanTask:

@@ -24,7 +24,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app import formats
+from app import documents, formats
 from app.clock import local_tz
 from app.dossiers import desk, fees, listings, payments, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, served_as, store_upload
@@ -36,6 +36,7 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
+from app.web.documents import agency_side, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_query
@@ -132,6 +133,29 @@ def receipt(code: str) -> ResponseReturnValue:
     dossier = _viewable(code)
     return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
                            components=received_components(dossier))
+
+
+@bp.app_template_global("issued_documents")
+def issued_documents(dossier: Dossier) -> list[tuple[Any, str]]:
+    """The documents issued about the dossier that the reader may download, each with its name."""
+    return [(doc, str(documents.KINDS[doc.kind].label)) for doc in visible_documents(current_user, dossier)]
+
+
+@bp.app_template_global("sees_control_sheet")
+def sees_control_sheet(dossier: Dossier) -> bool:
+    return agency_side(current_user, dossier)
+
+
+@bp.route("/ho-so/<code>/van-ban/<int:document_id>")
+@login_required
+def document(code: str, document_id: int) -> ResponseReturnValue:
+    """An issued document's PDF, for whoever may see the dossier (its applicant: those addressed to them)."""
+    dossier = _viewable(code)
+    try:
+        doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(current_user, dossier))
+    except NotFound:
+        abort(404)
+    return pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
 
 
 @bp.route("/ho-so/<code>")
