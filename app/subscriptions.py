@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Flask
 
-from app.dossiers import attachments, events, payments, portal_sync, workflow_incidents
+from app.dossiers import attachments, events, payments, portal_sync, timers, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
 from app.jobs import service_calls as service_call_jobs
 from app.jobs import sweeper
 from app.jobs import tasks as notification_jobs
+from app.jobs import timers as timer_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from connectors.registry import Registry
@@ -95,6 +96,7 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "service_calls": service_call_jobs.sweep,  # attempts due, or whose lease ran out
     "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task; pending refunds
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
+    "timers": timer_jobs.sweep,  # BPMN timers due (not a lost job: the timer host's own clock tick)
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).
@@ -133,6 +135,7 @@ def register(app: Flask) -> None:
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
     add_platform_operations(app.extensions["motcua_connectors"])
     app.extensions[sweeper.SOURCES_KEY] = SWEEPS
+    app.extensions[timers.CALENDARS_KEY] = timers.calendar_of  # working_days() in timer values
     sweeper.start(app)  # embedded mode: from the job thread, now and every SWEEP_INTERVAL (workers: `flask worker`)
 
 
