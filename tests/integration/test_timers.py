@@ -7,7 +7,7 @@ Each diagram is khai sinh's forms and lanes with a process of the test's own (te
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from tests.samples import start_data, task_data, with_stored_uploads
 from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
-VN = timezone_vn = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
+VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 @pytest.fixture()
@@ -65,6 +65,10 @@ def fired(dossier_id: int) -> list[tuple[str, datetime | None]]:
     return [(e.task_title, e.step_due_at) for e in db.session.scalars(
         select(AuditEvent).where(AuditEvent.dossier_id == dossier_id, AuditEvent.action == "timer_fired")
         .order_by(AuditEvent.id))]
+
+
+def close(a: datetime | None, b: datetime) -> bool:
+    return a is not None and abs(a - b) < timedelta(seconds=5)
 
 
 def drain() -> int:
@@ -113,3 +117,158 @@ def test_an_intermediate_timer_waits_then_fires_once_through_the_timer_host(db_s
     assert fired(dossier.id)[0][1] == due
     assert instance(dossier.id).next_due_at is None
     assert drain() == 0 and len(fired(dossier.id)) == 1  # once
+
+
+# ---------------------------------------------------------------- boundary timers on a user task
+
+FRIDAY_10 = datetime(2026, 12, 4, 10, 0, tzinfo=VN)  # a working Friday, 10:00 in Vietnam
+
+
+def review_with_boundary(boundary: str, after: str, flows: list[tuple[str, str, str]], lanes: list[str]) -> str:
+    """Reception → review (half a working day) with a boundary timer → the end; the boundary's path is the test's."""
+    review = user_task("Task_ThamDinh", "Thẩm định", "ho_tich", status=4).replace(
+        '<spiffworkflow:property name="dossierStatus" value="4"/>',
+        '<spiffworkflow:property name="dossierStatus" value="4"/>'
+        '<spiffworkflow:property name="allottedTime" value="0.5"/>')
+    return reception_then(
+        review + boundary + after + '<bpmn:endEvent id="End_1"/>',
+        {"ho_tich": ["Task_ThamDinh", "End_1"], "lanh_dao": lanes},
+        [("F1", "Task_TiepNhan", "Task_ThamDinh"), ("F2", "Task_ThamDinh", "End_1"), *flows])
+
+
+def test_worked_example_a_review_overdue_by_one_working_day_is_escalated_to_the_head(db_session, clock):
+    """Non-interrupting boundary timer `working_days(1.5)` on a review allotted half a working day: the head gets a
+    follow-up task once the review is one working day overdue, counted on the agency's calendar (office hours
+    07:00–11:30, 13:30–17:00, weekends off); the review stays with its officer."""
+    deploy_khai_sinh(review_with_boundary(
+        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn một ngày làm việc" cancelActivity="false" '
+        f'attachedToRef="Task_ThamDinh">{timer("timeDate", "working_days(1.5)")}</bpmn:boundaryEvent>',
+        user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
+        [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")],
+        ["Task_DonDoc", "End_2"]))
+    db_session.commit()
+    clock.set(FRIDAY_10 - timedelta(minutes=5))
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    clock.set(FRIDAY_10)
+    complete(db_session, reception)
+    [review] = open_tasks(dossier.id)
+    # Allotted half a day: due Friday 16:00; one working day overdue: Monday 16:00 (the weekend does not count).
+    assert close(review.due_at, datetime(2026, 12, 4, 16, 0, tzinfo=VN))
+    escalation_due = datetime(2026, 12, 7, 16, 0, tzinfo=VN)
+    assert close(instance(dossier.id).next_due_at, escalation_due)
+
+    for moment in (datetime(2026, 12, 5, 16, 1, tzinfo=VN), datetime(2026, 12, 6, 23, 0, tzinfo=VN),
+                   escalation_due - timedelta(minutes=1)):
+        clock.set(moment)
+        assert drain() == 0
+    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
+
+    clock.set(escalation_due + timedelta(seconds=30))
+    assert drain() == 1
+    tasks = open_tasks(dossier.id)
+    assert [(t.title, t.role) for t in tasks] == [("Thẩm định", "chuyen_vien"),
+                                                  ("Đôn đốc hồ sơ quá hạn", "lanh_dao_ky")]
+    [(name, was_due)] = fired(dossier.id)
+    assert name == "Quá hạn một ngày làm việc" and close(was_due, escalation_due)
+    assert instance(dossier.id).next_due_at is None  # fired once: nothing more to wait for
+    # The officer finishes the review later; the head's follow-up stays until done.
+    complete(db_session, tasks[0])
+    assert [t.title for t in open_tasks(dossier.id)] == ["Đôn đốc hồ sơ quá hạn"]
+    assert drain() == 0 and len(fired(dossier.id)) == 1
+
+
+def test_an_interrupting_boundary_timer_takes_the_task_away_and_changes_the_status(db_session, clock):
+    deploy_khai_sinh(review_with_boundary(
+        '<bpmn:boundaryEvent id="Timer_HetHan" name="Hết hạn thẩm định" attachedToRef="Task_ThamDinh">'
+        f'{timer("timeDuration", "PT4H")}</bpmn:boundaryEvent>',
+        user_task("Task_XuLyThay", "Lãnh đạo xử lý thay", "lanh_dao", status=5) + '<bpmn:endEvent id="End_2"/>',
+        [("F3", "Timer_HetHan", "Task_XuLyThay"), ("F4", "Task_XuLyThay", "End_2")],
+        ["Task_XuLyThay", "End_2"]))
+    db_session.commit()
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    complete(db_session, reception)
+    [review] = open_tasks(dossier.id)
+    assert db.session.get(Dossier, dossier.id).status == 4
+
+    clock.advance(hours=4, minutes=1)
+    assert drain() == 1
+    [takeover] = open_tasks(dossier.id)
+    assert (takeover.title, takeover.role) == ("Lãnh đạo xử lý thay", "lanh_dao_ky")
+    assert db.session.get(HumanTask, review.id).state == "cancelled"
+    assert db.session.get(Dossier, dossier.id).status == 5
+    assert [name for name, _ in fired(dossier.id)] == ["Hết hạn thẩm định"]
+    # The officer who still had the page open cannot complete the review any more.
+    with pytest.raises(services.Conflict):
+        services.complete_task(review.id, user("hotich"), task_data("khai-sinh", review.form))
+    db_session.rollback()
+
+
+def test_an_officer_step_after_the_due_time_fires_the_timer_in_that_step(db_session, clock):
+    """Any step fires the timers that are due (SpiffWorkflow fires them only when asked): the completion of a
+    parallel branch after the due time records the timer and runs its branch, without waiting for the host."""
+    deploy_khai_sinh(reception_then(
+        '<bpmn:parallelGateway id="Gw_Tach"/>'
+        f'<bpmn:intermediateCatchEvent id="Timer_Cho" name="Chờ 1 giờ">{timer("timeDuration", "PT1H")}'
+        "</bpmn:intermediateCatchEvent>"
+        + user_task("Task_ThamDinh", "Thẩm định", "ho_tich", status=4)
+        + user_task("Task_Ky", "Ký", "lanh_dao")
+        + '<bpmn:parallelGateway id="Gw_Nhap"/><bpmn:endEvent id="End_1"/>',
+        {"ho_tich": ["Gw_Tach", "Timer_Cho", "Task_ThamDinh", "Gw_Nhap", "End_1"], "lanh_dao": ["Task_Ky"]},
+        [("F1", "Task_TiepNhan", "Gw_Tach"), ("F2", "Gw_Tach", "Timer_Cho"), ("F3", "Gw_Tach", "Task_ThamDinh"),
+         ("F4", "Timer_Cho", "Task_Ky"), ("F5", "Task_ThamDinh", "Gw_Nhap"), ("F6", "Task_Ky", "Gw_Nhap"),
+         ("F7", "Gw_Nhap", "End_1")]))
+    db_session.commit()
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    complete(db_session, reception)
+    [review] = open_tasks(dossier.id)
+    clock.advance(hours=1, minutes=1)
+    complete(db_session, review)  # the host has not run: the officer's step fires the timer
+    assert [t.title for t in open_tasks(dossier.id)] == ["Ký"]
+    assert [name for name, _ in fired(dossier.id)] == ["Chờ 1 giờ"]
+    assert drain() == 0 and len(fired(dossier.id)) == 1
+
+
+# ---------------------------------------------------------------- event-based gateway with several timers
+
+
+@pytest.mark.parametrize("first", ["PT3H", "PT1H"])
+def test_an_event_based_gateway_honours_each_timer_s_own_time(db_session, clock, first):
+    """SpiffWorkflow 3.2 keeps one due time for all of a gateway's timers (the first-listed one's), so with PT3H
+    listed first the PT1H branch never fired; here the earlier timer wins whichever is listed first."""
+    events = {
+        "PT1H": f'<bpmn:intermediateCatchEvent id="Timer_1h" name="Sau 1 giờ">{timer("timeDuration", "PT1H")}'
+                "</bpmn:intermediateCatchEvent>",
+        "PT3H": f'<bpmn:intermediateCatchEvent id="Timer_3h" name="Sau 3 giờ">{timer("timeDuration", "PT3H")}'
+                "</bpmn:intermediateCatchEvent>",
+    }
+    flows = {"PT1H": ("G1", "Gw_Cho", "Timer_1h"), "PT3H": ("G3", "Gw_Cho", "Timer_3h")}
+    second = "PT1H" if first == "PT3H" else "PT3H"
+    deploy_khai_sinh(reception_then(
+        '<bpmn:eventBasedGateway id="Gw_Cho"/>' + events[first] + events[second]
+        + user_task("Task_ThamDinh", "Thẩm định", "ho_tich", status=4)
+        + user_task("Task_Ky", "Lãnh đạo xem xét", "lanh_dao")
+        + '<bpmn:endEvent id="End_1"/><bpmn:endEvent id="End_2"/>',
+        {"ho_tich": ["Gw_Cho", "Timer_1h", "Timer_3h", "Task_ThamDinh", "End_1"], "lanh_dao": ["Task_Ky", "End_2"]},
+        [("F1", "Task_TiepNhan", "Gw_Cho"), flows[first], flows[second],
+         ("F2", "Timer_1h", "Task_ThamDinh"), ("F3", "Timer_3h", "Task_Ky"),
+         ("F4", "Task_ThamDinh", "End_1"), ("F5", "Task_Ky", "End_2")]))
+    db_session.commit()
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    armed_at = clock.now()
+    complete(db_session, reception)
+    due = instance(dossier.id).next_due_at
+    assert due is not None and abs(due - (armed_at + timedelta(hours=1))) < timedelta(seconds=30)
+
+    clock.advance(minutes=59)
+    assert drain() == 0 and open_tasks(dossier.id) == []
+    clock.advance(minutes=2)
+    assert drain() == 1
+    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
+    assert [name for name, _ in fired(dossier.id)] == ["Sau 1 giờ"]
+    assert instance(dossier.id).next_due_at is None  # the other timer went with its branch
+    clock.advance(hours=3)
+    assert drain() == 0 and [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
