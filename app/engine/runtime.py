@@ -866,10 +866,13 @@ class WorkflowRun:
             wf.refresh_timers()
             occurred = cycles_fired(cycles) if cycles else []
             self._timers.extend(occurred)
+            # A cycle whose last occurrence passed is marked fired by this refresh and completes at the next one.
+            spent = any(task.internal_data.get("event_fired") and task._state == _TaskState.WAITING
+                        for task, _ in cycles.values())
             ran = False
             while wf._do_engine_steps(None, on_done):  # do_engine_steps() without its closing refresh_timers()
                 ran = True
-            if not ran and not occurred:
+            if not ran and not occurred and not spent:
                 return
 
     def fire_timers(self) -> StepResult:

@@ -166,8 +166,8 @@ def cycles_fired(before: Mapping[Any, tuple[Any, str | None]]) -> list[FiredTime
     fired = []
     for task, was in before.values():
         value = task.internal_data.get("event_value")
-        now = value.get("next") if isinstance(value, Mapping) else None
-        if was is not None and (now != was or task.internal_data.get("event_fired")):
+        # An occurrence moves `next` on; a spent cycle drops its value (that is no occurrence).
+        if was is not None and isinstance(value, Mapping) and value.get("next") != was:
             spec = task.task_spec
             fired.append(FiredTimer(timer_name(spec, spec.event_definition), spec.name, _instant(was)))
     return fired

@@ -272,3 +272,37 @@ def test_an_event_based_gateway_honours_each_timer_s_own_time(db_session, clock,
     assert instance(dossier.id).next_due_at is None  # the other timer went with its branch
     clock.advance(hours=3)
     assert drain() == 0 and [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
+
+
+# ---------------------------------------------------------------- a repeating reminder, and catching up after downtime
+
+
+def test_a_non_interrupting_cycle_reminds_each_time_and_catches_up_missed_occurrences_once(db_session, clock):
+    """R3/PT1H on a non-interrupting boundary: a reminder task an hour after the review opened, and the two that
+    were due while nothing ran come together at the next pass — each once; then the timer is spent."""
+    deploy_khai_sinh(review_with_boundary(
+        '<bpmn:boundaryEvent id="Timer_Nhac" name="Nhắc xử lý" cancelActivity="false" '
+        f'attachedToRef="Task_ThamDinh">{timer("timeCycle", "R3/PT1H")}</bpmn:boundaryEvent>',
+        user_task("Task_Nhac", "Nhắc lãnh đạo", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
+        [("F3", "Timer_Nhac", "Task_Nhac"), ("F4", "Task_Nhac", "End_2")],
+        ["Task_Nhac", "End_2"]))
+    db_session.commit()
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    armed_at = clock.now()
+    complete(db_session, reception)
+    assert close(instance(dossier.id).next_due_at, armed_at + timedelta(hours=1))
+
+    clock.advance(hours=1, minutes=1)
+    assert drain() == 1
+    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định", "Nhắc lãnh đạo"]
+    assert close(instance(dossier.id).next_due_at, armed_at + timedelta(hours=2))
+
+    clock.advance(hours=3)  # the host was down for the other two occurrences
+    assert drain() == 1
+    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"] + ["Nhắc lãnh đạo"] * 3
+    assert [name for name, _ in fired(dossier.id)] == ["Nhắc xử lý"] * 3
+    assert instance(dossier.id).next_due_at is None  # spent: it completed in the same step
+    clock.advance(hours=5)
+    assert drain() == 0 and len(fired(dossier.id)) == 3
+    assert len(open_tasks(dossier.id)) == 4
