@@ -611,7 +611,7 @@ def _run(expression: str, tree: ast.expr, data: Mapping[str, Any]) -> Any:
     names: dict[str, Any] = dict(data)
     names.update({"True": True, "False": False, "None": None})
     evaluator = _Evaluator(names)
-    if "working_" in expression:
+    if data and "working_" in expression:  # not in the upload check's trial runs (no data, no dossier)
         _bind_working_time(evaluator.functions, data, expression)
     short = _short(expression.strip())
     try:
