@@ -437,6 +437,9 @@ MAX_TASK_DEPTH = 400
 _ITERATOR_DEPTH = 1000
 # Rounds of "fire what is due, run what is ready" in one step: a cycle timer fires one occurrence a round.
 TIMER_ROUNDS = 50
+# A timer task whose value failed to evaluate when it was armed (internal data; see `_failure` and `retry`).
+_ARMING_FAILED = "motcua_arming_failed"
+_UNARMED = (_TaskState.FUTURE, _TaskState.LIKELY, _TaskState.MAYBE)
 
 
 class EngineError(Exception):
@@ -811,6 +814,14 @@ class WorkflowRun:
         """
         self._changes += 1
         for task in [t for t in self._all_tasks() if t.state == _TaskState.ERROR]:
+            if task.internal_data.pop(_ARMING_FAILED, None):  # a timer that failed to arm: arm it again
+                task.data.update(json.loads(json.dumps(repair or {})))
+                task._set_state(_TaskState.FUTURE)
+                try:
+                    task.task_spec._update(task)
+                except Exception as exc:
+                    raise self._failure(exc, []) from exc
+                continue
             data = json.loads(json.dumps({**task.data, **(repair or {})}))
             self._wf.reset_from_task_id(task.id, data=data)
             if task.state == _TaskState.READY and task.task_spec.manual:
@@ -915,6 +926,14 @@ class WorkflowRun:
         if isinstance(exc, EngineError):
             return exc
         failed = getattr(exc, "task", None)
+        if failed is not None:
+            failed = failed.__dict__.get("_task", failed)  # a gateway's timer evaluated on a view of the gateway
+            if isinstance(getattr(failed, "task_spec", None), _CatchingEvent) and failed._state in _UNARMED:
+                # A timer whose value failed to evaluate while it was being armed: SpiffWorkflow leaves it FUTURE
+                # with no task in ERROR, and the dossier would be stuck with nothing to retry. ERROR, so that the
+                # incident's retry arms it again (`retry`).
+                failed.internal_data[_ARMING_FAILED] = True
+                failed._set_state(_TaskState.ERROR)
         if failed is None:
             failed = next((t for t in self._all_tasks() if t.state == _TaskState.ERROR), None)
         where = _describe(failed) if failed is not None else None

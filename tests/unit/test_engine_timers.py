@@ -112,3 +112,28 @@ def test_working_time_counts_office_hours_of_the_dossier_s_calendar(clock: Moved
                 evaluate(bad, data)
             assert caught.value.code == "timer_working_time_invalid"
     assert asked and set(asked) == {"H26-0001"}
+
+
+def test_a_timer_whose_value_fails_to_arm_is_an_error_the_retry_arms_again(clock: MovedClock) -> None:
+    """SpiffWorkflow 3.2 raises while completing the task BEFORE the timer and leaves the timer FUTURE, with no
+    task in ERROR: the dossier would be stuck with nothing to retry. Here the timer is in ERROR and a retry with
+    the missing value arms it."""
+    from app.engine.runtime import EngineError
+
+    bundle = _bundle('<bpmn:userTask id="Task_A" name="Trước"/>'
+                     f'<bpmn:intermediateCatchEvent id="T" name="Hẹn">{timer("timeDate", "han_xu_ly")}'
+                     '</bpmn:intermediateCatchEvent><bpmn:userTask id="Task_B" name="Sau"/>',
+                     [("F0", "Start_1", "Task_A"), ("F1", "Task_A", "T"), ("F2", "T", "Task_B"),
+                      ("F3", "Task_B", "End_1")], "arming")
+    run, step = WorkflowRun.start(bundle, {})
+    [first] = step.ready
+    with pytest.raises(EngineError) as caught:
+        run.complete(first.id, {})
+    assert caught.value.step is not None and caught.value.task is not None and caught.value.task.spec_name == "T"
+    assert [t.spec_name for t in run.errored_tasks()] == ["T"]
+    reloaded = WorkflowRun.load(run.document(), bundle)  # saved with the incident, retried later
+    step = reloaded.retry({"han_xu_ly": "2030-01-02T08:00:00+07:00"})
+    assert step.ready == [] and reloaded.errored_tasks() == []
+    assert reloaded.next_due_at() == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)
+    clock.set(datetime(2030, 1, 2, 1, 0, 1, tzinfo=UTC))
+    assert [t.title for t in reloaded.fire_timers().ready] == ["Sau"]
