@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import lxml.html
 import pytest
 from sqlalchemy import select
 
@@ -18,7 +19,7 @@ from app.dossiers import services
 from app.extensions import db
 from app.jobs import timers as timer_jobs
 from app.models import AuditEvent, Dossier, HumanTask, WorkflowInstance
-from tests.conftest import user
+from tests.conftest import login, user
 from tests.samples import start_data, task_data, with_stored_uploads
 from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
 
@@ -87,7 +88,7 @@ def reception_then(body: str, lanes: dict[str, list[str]], flows: list[tuple[str
 # ---------------------------------------------------------------- intermediate catch
 
 
-def test_an_intermediate_timer_waits_then_fires_once_through_the_timer_host(db_session, clock):
+def test_an_intermediate_timer_waits_then_fires_once_through_the_timer_host(db_session, client, clock):
     deploy_khai_sinh(reception_then(
         f'<bpmn:intermediateCatchEvent id="Timer_Cho" name="Chờ 2 giờ">{timer("timeDuration", "PT2H")}'
         "</bpmn:intermediateCatchEvent>"
@@ -117,6 +118,16 @@ def test_an_intermediate_timer_waits_then_fires_once_through_the_timer_host(db_s
     assert fired(dossier.id)[0][1] == due
     assert instance(dossier.id).next_due_at is None
     assert drain() == 0 and len(fired(dossier.id)) == 1  # once
+    # Officers see it in the dossier's history; the applicant does not (the platform's machinery).
+    login(client, "tiepnhan")
+    page = lxml.html.fromstring(client.get(f"/ho-so/{dossier.code}").data)
+    [row] = page.find_class("event-timer_fired")
+    assert "Đến hạn hẹn giờ: Chờ 2 giờ" in row.text_content() and "Chờ 2 giờ" in row.text_content()
+    login(client, "congdan")
+    own = client.get(f"/ho-so/{dossier.code}")
+    assert own.status_code == 200
+    page = lxml.html.fromstring(own.data)
+    assert page.find_class("event-submitted") and page.find_class("event-timer_fired") == []
 
 
 # ---------------------------------------------------------------- boundary timers on a user task
