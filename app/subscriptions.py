@@ -16,13 +16,14 @@ from flask import Flask
 from flask_babel import force_locale
 
 from app import documents
-from app.dossiers import attachments, desk, events, payments, portal_sync, workflow_incidents
+from app.dossiers import attachments, desk, events, payments, portal_sync, timers, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
 from app.jobs import service_calls as service_call_jobs
 from app.jobs import sweeper
 from app.jobs import tasks as notification_jobs
+from app.jobs import timers as timer_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from connectors.registry import Registry
@@ -151,6 +152,7 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "payments": payment_jobs.sweep,  # re-queries due; paid payments not handed to their task; pending refunds
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
     "supplements": desk.expire_supplements,  # supplement requests unanswered past their deadline end their dossier
+    "timers": timer_jobs.sweep,  # BPMN timers due (not a lost job: the timer host's own clock tick)
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).
@@ -189,6 +191,7 @@ def register(app: Flask) -> None:
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
     add_platform_operations(app.extensions["motcua_connectors"])
     app.extensions[sweeper.SOURCES_KEY] = SWEEPS
+    app.extensions[timers.CALENDARS_KEY] = timers.calendar_of  # working_days() in timer values
     sweeper.start(app)  # embedded mode: from the job thread, now and every SWEEP_INTERVAL (workers: `flask worker`)
 
 

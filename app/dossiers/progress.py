@@ -24,6 +24,7 @@ from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, Service
 from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES, inbox_keys
 from app.models.dossier import OPEN_CALL_STATES as OPEN_CALL_STATES
 from app.models.dossier import OPEN_TASK_STATES as OPEN_TASK_STATES
+from app.models.user import N_
 
 
 def bundle_for(version: ProcedureVersion) -> SpecBundle:
@@ -137,6 +138,19 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
     record_service_calls(dossier, step, open_calls=calls)
+    if step.timers_fired:
+        record_fired_timers(dossier, step)
+
+
+def record_fired_timers(dossier: Dossier, step: StepResult) -> None:
+    """One history entry per BPMN timer that fired in the step ("timer fired", with the timer's name and when it
+    was due), whatever caused the step: the timer host's pass, or an officer's step that found a timer due."""
+    at = now_utc()
+    for timer in step.timers_fired:
+        db.session.add(AuditEvent(
+            dossier_id=dossier.id, actor_id=None, actor_name="", action="timer_fired", task_title=timer.name[:500],
+            status_to=None, note=N_("Đã đến hạn hẹn giờ «%(timer)s» của quy trình."), note_params={"timer": timer.name},
+            step_due_at=timer.due_at, outcome="", at=at))
 
 
 def record_service_calls(dossier: Dossier, step: StepResult, open_calls: list[ServiceCall] | None = None) -> None:

@@ -67,11 +67,13 @@ def load_run(instance: WorkflowInstance, bundle: SpecBundle) -> WorkflowRun:
 def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> WorkflowInstance:
     """Write the run's document into the row; the run is kept for the next step once this transaction commits.
 
-    A workflow that finished is written in its compact form and not kept (nothing will run it again)."""
+    A workflow that finished is written in its compact form and not kept (nothing will run it again). The row's
+    `next_due_at` is set to when its earliest armed timer is due (read from the run, nothing evaluated)."""
     staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
     if completed and run.is_completed():
         instance.document = run.compact_document()
         instance.completed = True
+        instance.next_due_at = None
         staged.pop(id(instance), None)  # an earlier save of this transaction must not be kept either
         if instance.id is not None:
             live_runs().discard(instance.id)
@@ -79,6 +81,7 @@ def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> W
     document = run.document()
     instance.document = document
     instance.completed = completed
+    instance.next_due_at = run.next_due_at()
     staged[id(instance)] = _Saved(instance, run, document, live_runs())
     return instance
 

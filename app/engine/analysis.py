@@ -69,6 +69,9 @@ NOT_EXECUTABLE_CODES = frozenset({
     "business_rule_unlinked",
     "data_reference_unsupported",
     "timer_unspecified",
+    "timer_start_unsupported",
+    "timer_cycle_unsupported",
+    "timer_working_time_misplaced",
     "message_wait_unsupported",
     "engine_unsupported",
     "id_reserved",
@@ -183,6 +186,22 @@ _ISO_8601 = re.compile(
     rf"(?:{_DURATION}|{_INSTANT}|R\d*/(?:{_DURATION}|{_INSTANT})(?:/(?:{_DURATION}|{_INSTANT}))?)"
 )
 _TIMER_TAGS = tuple(f"{{{BPMN_NS}}}{tag}" for tag in ("timeDate", "timeDuration", "timeCycle"))
+
+
+_TIMER_EXAMPLES = {
+    "timeDuration": lazy_gettext("PT5M (5 phút) hoặc P7D (7 ngày)"),
+    "timeDate": lazy_gettext("2026-12-01T08:00:00+07:00 hoặc working_days(3) (3 ngày làm việc)"),
+    "timeCycle": lazy_gettext("R3/PT1H (3 lần, mỗi giờ một lần)"),
+}
+
+
+def _string_literal(text: str) -> str | None:
+    """The string a timer value is when it is one string literal (a quoted ISO value), else None."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    return tree.body.value if isinstance(tree.body, ast.Constant) and isinstance(tree.body.value, str) else None
 
 
 def quote_timer_literals(root: etree._Element) -> None:
@@ -577,6 +596,8 @@ class _Checker:
                              items2=', '.join(s.strip() for s in RESERVED_SUFFIXES), suggestion=suggestion))
         if local in ("startEvent", "intermediateCatchEvent", "boundaryEvent", "receiveTask"):
             self._message_wait(file, element, local)
+        if local == "startEvent":
+            self._timer_start(file, element)
         if local == "scriptTask":
             self.add(file, element, "script_task_forbidden",
                      gettext("Sơ đồ có tác vụ kịch bản (script task) %(element)s; tác vụ kịch bản chưa được phép vì "
@@ -612,12 +633,57 @@ class _Checker:
                              "timeCycle).",
                              value=_label_of(owner) if owner is not None else ''))
         elif local in ("timeDate", "timeDuration", "timeCycle"):
-            self.expression(file, element, element.text, gettext("Thời gian hẹn giờ"), element.get("language"))
-            self._timer_literal(file, element, local)
+            self._timer_value(file, element, local)
         elif local in ("formalExpression", "messagePath") and _local(getattr(element.getparent(), "tag", "")) == (
             "correlationPropertyRetrievalExpression"
         ):
             self.expression(file, element, element.text, gettext("Biểu thức tương quan thông điệp"))
+
+    def _timer_value(self, file: str, element: etree._Element, local: str) -> None:
+        """A timer's time: present, an expression the evaluator accepts (a plain ISO 8601 value whatever `language`
+        the modelling tool wrote, e.g. MIWG C.3.0's XPath), working-time functions in timeDate only, cycles only
+        where more than one occurrence can happen (a non-interrupting boundary event)."""
+        definition = element.getparent()
+        event = definition.getparent() if definition is not None else None
+        label = _label_of(event) if event is not None else ""
+        text = (element.text or "").strip()
+        if not text:
+            self.add(file, event if event is not None else element, "timer_unspecified",
+                     gettext("Sự kiện hẹn giờ %(event)s có thẻ thời gian (%(tag)s) để trống: công cụ vẽ đã không ghi "
+                             "thời gian nào. Hãy chọn Timer → Type và điền Value, ví dụ %(example)s.",
+                             event=label, tag=local, example=_TIMER_EXAMPLES[local]))
+            return
+        literal = _string_literal(text)
+        plain_iso = literal is not None and _ISO_8601.fullmatch(literal) is not None
+        self.expression(file, element, element.text, gettext("Thời gian hẹn giờ"),
+                        None if plain_iso else element.get("language"))
+        if literal is None and local != "timeDate" and re.search(r"\bworking_(days|hours)\s*\(", text):
+            self.add(file, element, "timer_working_time_misplaced",
+                     gettext("Thời gian hẹn giờ của sự kiện %(event)s dùng working_days()/working_hours() trong "
+                             "%(tag)s; hai hàm này cho ra một thời điểm, hãy đặt biểu thức vào timeDate.",
+                             event=label, tag=local))
+        if local == "timeCycle" and event is not None:
+            kind = _local(event.tag)
+            repeats = kind == "boundaryEvent" and event.get("cancelActivity", "true").lower() == "false"
+            if kind in ("intermediateCatchEvent", "boundaryEvent") and not repeats:
+                self.add(file, element, "timer_cycle_unsupported",
+                         gettext("Sự kiện hẹn giờ %(event)s lặp lại (timeCycle) nhưng chỉ xảy ra được một lần (sự kiện "
+                                 "trung gian hoặc sự kiện biên ngắt công việc): mỗi lần lặp sẽ mở thêm một nhánh "
+                                 "trùng. Hãy dùng timeDuration/timeDate, hoặc sự kiện biên không ngắt "
+                                 "(cancelActivity=false) để nhắc nhiều lần.", event=label))
+        self._timer_literal(file, element, local)
+
+    def _timer_start(self, file: str, element: etree._Element) -> None:
+        """A procedure starts when a dossier is submitted: a timer start event of the process (a periodic procedure)
+        is refused with what to do instead."""
+        parent = element.getparent()
+        if parent is None or _local(parent.tag) != "process" or not _xpath(element, "./bpmn:timerEventDefinition"):
+            return
+        self.add(file, element, "timer_start_unsupported",
+                 gettext("Sự kiện bắt đầu %(element)s là sự kiện hẹn giờ. Quy trình của thủ tục bắt đầu khi hồ sơ "
+                         "được nộp, nên hệ thống không tạo hồ sơ theo lịch (thủ tục định kỳ). Hãy dùng sự kiện bắt "
+                         "đầu thường; nếu hồ sơ cần chờ đến một thời điểm, thêm sự kiện hẹn giờ trung gian ngay sau "
+                         "đó.", element=_label_of(element)))
 
     def _timer_literal(self, file: str, element: etree._Element, local: str) -> None:
         """A timer written as a plain value must be one the engine can read, of the kind its element says."""
@@ -630,9 +696,10 @@ class _Checker:
         value = tree.body.value
         try:
             if local == "timeDuration":
-                if not value.upper().startswith("P"):
+                if not value.upper().startswith("P") or not _ISO_8601.fullmatch(value):
                     raise ValueError(value)
-                _Timer.parse_iso_duration(value)
+                # Computed, not only parsed: a fractional month or year parses, then fails when armed.
+                _Timer.get_timedelta_from_start(_Timer.parse_iso_duration(value))
             elif local == "timeDate":
                 if value.upper().startswith(("P", "R")):
                     raise ValueError(value)
@@ -642,9 +709,7 @@ class _Checker:
         except Exception:
             owner = element.getparent()
             event = owner.getparent() if owner is not None else None
-            example = {"timeDuration": gettext("PT5M (5 phút) hoặc P7D (7 ngày)"),
-                       "timeDate": "2026-12-01T08:00:00+07:00",
-                       "timeCycle": gettext("R3/PT1H (3 lần, mỗi giờ một lần)")}[local]
+            example = _TIMER_EXAMPLES[local]
             self.add(file, element, "timer_invalid",
                      gettext("Thời gian hẹn giờ «%(value)s» của sự kiện %(event)s không phải giá trị ISO 8601 hợp "
                              "lệ cho %(tag)s; hãy viết ví dụ %(example)s.",

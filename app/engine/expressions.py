@@ -32,6 +32,7 @@ import simpleeval
 from flask_babel import gettext, lazy_gettext
 
 from app.clock import now_utc
+from app.engine.timers import WORKING_TIME_FUNCTIONS, WorkingTimeError
 
 MAX_EXPRESSION_LENGTH = 2000
 MAX_NESTING = 64
@@ -98,6 +99,24 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "tuple": tuple,
     "today": _today,
 }
+
+
+def _unbound(*_: Any) -> Any:
+    raise TypeError("working time is computed for a dossier's workflow only")
+
+
+# Timer values on the dossier agency's working calendar (app.engine.timers), bound to the data of each evaluation.
+FUNCTIONS.update(dict.fromkeys(WORKING_TIME_FUNCTIONS, _unbound))
+
+
+def _bind_working_time(functions: dict[str, Callable[..., Any]], data: Mapping[str, Any], expression: str) -> None:
+    for name, func in WORKING_TIME_FUNCTIONS.items():
+        def call(amount: Any, func: Callable[[Mapping[str, Any], Any], str] = func) -> str:
+            try:
+                return func(data, amount)
+            except WorkingTimeError as exc:
+                raise ExpressionError(exc.code, exc.message, expression) from exc
+        functions[name] = call
 
 # Methods that only read and whose result is no larger than their input.
 _STR_METHODS = frozenset({
@@ -592,6 +611,8 @@ def _run(expression: str, tree: ast.expr, data: Mapping[str, Any]) -> Any:
     names: dict[str, Any] = dict(data)
     names.update({"True": True, "False": False, "None": None})
     evaluator = _Evaluator(names)
+    if data and "working_" in expression:  # not in the upload check's trial runs (no data, no dossier)
+        _bind_working_time(evaluator.functions, data, expression)
     short = _short(expression.strip())
     try:
         return evaluator.run(expression, tree)

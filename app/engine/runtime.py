@@ -25,11 +25,16 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import ModuleType
 from typing import Any
 from uuid import UUID
 
 from flask_babel import gettext
+from SpiffWorkflow.bpmn.serializer.default.event_definition import (
+    MultipleEventDefinitionConverter as _MultipleEventConverter,
+)
+from SpiffWorkflow.bpmn.serializer.default.task_spec import EventConverter as _EventConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter as _WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter as _TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
@@ -50,6 +55,8 @@ from app.engine.analysis import build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
+from app.engine.timers import FiredTimer, GatewayEvents, MotcuaEventBasedGateway, cycle_marks, cycles_fired, fired_by
+from app.engine.timers import next_due_at as _next_due_at
 
 
 class _PrunedTaskConverter(_TaskConverter):
@@ -416,7 +423,8 @@ class _SpecReusingConverter(_WorkflowConverter):
 
 
 _REGISTRY = _Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter,
-                                   _Task: _PrunedTaskConverter})
+                                   _Task: _PrunedTaskConverter, MotcuaEventBasedGateway: _EventConverter,
+                                   GatewayEvents: _MultipleEventConverter})
 _SERIALIZER = _Serializer(_REGISTRY)
 # Registered again, to be called directly (the registry's conversions go through the same objects).
 _TASKS = _PrunedTaskConverter(_Task, _REGISTRY)
@@ -428,6 +436,11 @@ _SPEC_KEYS = ("spec", "subprocess_specs")
 MAX_TASK_DEPTH = 400
 # Where SpiffWorkflow's own task iterator stops looking (its default max_depth).
 _ITERATOR_DEPTH = 1000
+# Rounds of "fire what is due, run what is ready" in one step: a cycle timer fires one occurrence a round.
+TIMER_ROUNDS = 50
+# A timer task whose value failed to evaluate when it was armed (internal data; see `_failure` and `retry`).
+_ARMING_FAILED = "motcua_arming_failed"
+_UNARMED = (_TaskState.FUTURE, _TaskState.LIKELY, _TaskState.MAYBE)
 
 
 class EngineError(Exception):
@@ -501,6 +514,8 @@ class StepResult:
     completed: bool
     end_events: list[ReadyTask] = field(default_factory=list)
     service_calls: list[ServiceCall] = field(default_factory=list)
+    # The timers that fired in the step (whatever caused it), for the dossier's history.
+    timers_fired: list[FiredTimer] = field(default_factory=list)
 
 
 _bundles: HashCache[SpecBundle] = HashCache(_CACHE_SIZE)
@@ -582,6 +597,8 @@ class WorkflowRun:
         self._written = -1
         # The JSON text of the task entries last written, by entry (see WorkflowDocument).
         self._texts: dict[int, tuple[dict[str, Any], str]] = {}
+        # The timers fired by the step under way (see `_advance`).
+        self._timers: list[FiredTimer] = []
 
     @classmethod
     def start(cls, bundle: SpecBundle, data: Mapping[str, Any], *,
@@ -798,6 +815,14 @@ class WorkflowRun:
         """
         self._changes += 1
         for task in [t for t in self._all_tasks() if t.state == _TaskState.ERROR]:
+            if task.internal_data.pop(_ARMING_FAILED, None):  # a timer that failed to arm: arm it again
+                task.data.update(json.loads(json.dumps(repair or {})))
+                task._set_state(_TaskState.FUTURE)
+                try:
+                    task.task_spec._update(task)
+                except Exception as exc:
+                    raise self._failure(exc, []) from exc
+                continue
             data = json.loads(json.dumps({**task.data, **(repair or {})}))
             self._wf.reset_from_task_id(task.id, data=data)
             if task.state == _TaskState.READY and task.task_spec.manual:
@@ -815,10 +840,14 @@ class WorkflowRun:
 
     def _advance(self) -> StepResult:
         ended: list[ReadyTask] = []
+        self._timers = []
 
         def on_done(task: Any) -> None:
             if isinstance(task.task_spec, _EndEvent):
                 ended.append(_describe(task))
+            timer = fired_by(task)
+            if timer is not None:
+                self._timers.append(timer)
             self._check_depth(task)
 
         try:
@@ -826,7 +855,7 @@ class WorkflowRun:
             for task, depth in self._walk():
                 if depth > self.max_depth and task._state == _TaskState.READY:
                     self._check_depth(task)
-            self._wf.do_engine_steps(did_complete_task=on_done)
+            self._run_engine(on_done)
         except LoopLimitExceeded as exc:
             exc.step = self._step(ended, halted=True)
             raise
@@ -834,15 +863,51 @@ class WorkflowRun:
             raise self._failure(exc, ended) from exc
         return self._step(ended)
 
+    def _run_engine(self, on_done: Callable[[Any], None]) -> None:
+        """`do_engine_steps()`, with the timers that are due fired first and run in the same step.
+
+        SpiffWorkflow refreshes timers only at the END of `do_engine_steps()`, which leaves a timer that came due
+        READY and not run until some later step. Here every round refreshes the timers (the platform's clock, see
+        app.engine.timers) and then runs what is ready, until a round fires and runs nothing: a timer due when any
+        step happens — an officer's, a service's answer, the scheduler's — is fired and run in it, and a cycle that
+        missed several occurrences (the platform was down) catches up on them, one a round, TIMER_ROUNDS at most.
+        """
+        wf = self._wf
+        for _ in range(TIMER_ROUNDS):
+            cycles = cycle_marks(wf) if wf.event_manager.tasks else {}
+            wf.refresh_timers()
+            occurred = cycles_fired(cycles) if cycles else []
+            self._timers.extend(occurred)
+            # A cycle whose last occurrence passed is marked fired by this refresh and completes at the next one.
+            spent = any(task.internal_data.get("event_fired") and task._state == _TaskState.WAITING
+                        for task, _ in cycles.values())
+            ran = False
+            while wf._do_engine_steps(None, on_done):  # do_engine_steps() without its closing refresh_timers()
+                ran = True
+            if not ran and not occurred and not spent:
+                return
+
+    def fire_timers(self) -> StepResult:
+        """Fire the timers that are due now and move on (the scheduler's step; any other step does it too)."""
+        self._changes += 1
+        return self._advance()
+
+    def next_due_at(self) -> datetime | None:
+        """When the earliest waiting timer of this workflow is due (None: nothing waits on time), read from the
+        armed timers without evaluating anything."""
+        return _next_due_at(self._wf)
+
     def _step(self, ended: list[ReadyTask], halted: bool = False) -> StepResult:
         """What the projections need now; a halted workflow offers nothing more to do."""
+        timers = list(getattr(self, "_timers", ()))
         if halted:
-            return StepResult(ready=[], completed=False, end_events=ended)
+            return StepResult(ready=[], completed=False, end_events=ended, timers_fired=timers)
         walked = self._walk()
         ready = [_describe(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
         calls = [_service_call(t) for t, _ in walked
                  if t._state == _TaskState.STARTED and isinstance(t.task_spec, DeferredServiceTask)]
-        return StepResult(ready=ready, completed=self.is_completed(), end_events=ended, service_calls=calls)
+        return StepResult(ready=ready, completed=self.is_completed(), end_events=ended, service_calls=calls,
+                          timers_fired=timers)
 
     def _check_depth(self, task: Any) -> None:
         """Stop before the task tree reaches the depth where SpiffWorkflow stops seeing tasks."""
@@ -862,6 +927,14 @@ class WorkflowRun:
         if isinstance(exc, EngineError):
             return exc
         failed = getattr(exc, "task", None)
+        if failed is not None:
+            failed = failed.__dict__.get("_task", failed)  # a gateway's timer evaluated on a view of the gateway
+            if isinstance(getattr(failed, "task_spec", None), _CatchingEvent) and failed._state in _UNARMED:
+                # A timer whose value failed to evaluate while it was being armed: SpiffWorkflow leaves it FUTURE
+                # with no task in ERROR, and the dossier would be stuck with nothing to retry. ERROR, so that the
+                # incident's retry arms it again (`retry`).
+                failed.internal_data[_ARMING_FAILED] = True
+                failed._set_state(_TaskState.ERROR)
         if failed is None:
             failed = next((t for t in self._all_tasks() if t.state == _TaskState.ERROR), None)
         where = _describe(failed) if failed is not None else None

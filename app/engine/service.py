@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.parser.event_parsers import EventBasedGatewayParser as _EventBasedGatewayParser
 from SpiffWorkflow.bpmn.parser.util import full_tag as _full_tag
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser as _ServiceTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as _SpiffServiceTask
+
+from app.engine.timers import MotcuaEventBasedGateway
 
 PARAMS_KEY = "motcua_service_params"
 
@@ -32,9 +35,11 @@ class DeferredServiceTask(_SpiffServiceTask):
 
 
 class MotcuaBpmnParser(_SpiffBpmnParser):
-    """SpiffBpmnParser whose service tasks are DeferredServiceTask."""
+    """SpiffBpmnParser whose service tasks are DeferredServiceTask, and whose event-based gateways honour each of
+    their timers (app.engine.timers)."""
 
     OVERRIDE_PARSER_CLASSES = {
         **_SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         _full_tag("serviceTask"): (_ServiceTaskParser, DeferredServiceTask),
+        _full_tag("eventBasedGateway"): (_EventBasedGatewayParser, MotcuaEventBasedGateway),
     }

@@ -49,7 +49,8 @@ PAUSING_STATUSES = frozenset({5, 6, 8})
 # History entries about the platform's machinery (automatic steps, incidents, portal sync, refund retries):
 # officers see them; the applicant sees what happened to the dossier (statuses, steps, payments), not how.
 INTERNAL_ACTIONS = frozenset({"service_done", "service_error", "service_late", "incident", "incident_retry",
-                              "portal_sync_failed", "portal_sync_resend", "refund_retry", "refund_failed"})
+                              "portal_sync_failed", "portal_sync_resend", "refund_retry", "refund_failed",
+                              "timer_fired"})
 FINAL_STATUSES = frozenset({3, 7, 10})
 # The same rule as SQL, for the partial indexes on open dossiers (kept in step with FINAL_STATUSES).
 OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
@@ -57,6 +58,7 @@ OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
 OPEN_TASK_SQL = "state IN ('ready', 'claimed')"
 OPEN_TASK_STATES = ("ready", "claimed")  # a human task someone still has to do
 OPEN_CALL_STATES = ("pending", "waiting", "failed")  # a service call not yet answered or given up
+TIMER_DUE_SQL = "next_due_at IS NOT NULL"  # workflows with an armed timer (partial index of the timer host)
 
 
 class DossierCounter(db.Model):  # type: ignore[name-defined]
@@ -137,9 +139,16 @@ class WorkflowInstance(db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     completed: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # When the earliest armed BPMN timer of the workflow is due (NULL: nothing waits on time), kept by every save
+    # (app.dossiers.workflow_runs); the timer host fires what is due (app.dossiers.timers).
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     dossier: Mapped[Dossier] = relationship(back_populates="workflow")
 
+    __table_args__ = (
+        Index("ix_workflow_instance_next_due", "next_due_at",
+              postgresql_where=text(TIMER_DUE_SQL), sqlite_where=text(TIMER_DUE_SQL)),
+    )
     __mapper_args__ = {"version_id_col": version}
 
 
