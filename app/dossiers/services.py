@@ -35,6 +35,7 @@ from app.dossiers.lookups import checked_result
 from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
 from app.dossiers.progress import open_tasks as open_tasks
+from app.dossiers.rows import insert_new, update_changed
 from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
@@ -55,6 +56,7 @@ from app.models import (
 )
 from app.models.user import CITIZEN_ROLE, N_
 
+STEP_ROWS = (AuditEvent, HumanTask)  # what a step adds: written by app.dossiers.rows, not the unit of work
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
 
 
@@ -162,8 +164,9 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         if exc.step is None:
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
-    db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
+    save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed, write=True)
     apply_step(dossier, version, step, applicant, created=True)
+    insert_new(STEP_ROWS)  # the history entries and tasks, one prebuilt INSERT each
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
@@ -381,9 +384,11 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
     apply_step(dossier, version, step, user, loaded=True)
-    save_run(instance, run, step.completed)
     try:
-        db.session.flush()
+        save_run(instance, run, step.completed, write=True)  # the optimistic lock: first, before the rows below
+        insert_new(STEP_ROWS)
+        update_changed(dossier)  # its status and dates
+        db.session.flush()  # whatever else the step changed (a cancelled task, a flagged form)
     except StaleDataError as exc:
         raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),
                        code="stale_workflow") from exc
