@@ -83,7 +83,9 @@ def insert_new(classes: Iterable[type]) -> None:
                     row[column.key] = values[column.key] = value
             rows.append(row)
             kept.append(values)
-        ids = session.connection().execute(statement, rows).scalars().all()  # no autoflush: these are the rows
+        # On the connection, not the session: no autoflush (these are the rows it would write). One row is a plain
+        # execution, cheaper than the batched form of several.
+        ids = session.connection().execute(statement, rows[0] if len(rows) == 1 else rows).scalars().all()
         for obj, row_id, values in zip(objects, ids, kept, strict=True):
             session.expunge(obj)
             obj.__dict__.update(values, id=row_id)  # transient: plain values, no history to keep

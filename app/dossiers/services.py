@@ -136,18 +136,15 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         due_at=due,
     )
     db.session.add(dossier)
-    db.session.flush()
+    insert_new((Dossier,))  # its id is needed now
     dossier_created(dossier)
     if claim_references(schema, data, applicant, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
         # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
-        db.session.execute(
-            update(RegistryLookup)
-            .where(RegistryLookup.user_id == applicant.id, RegistryLookup.dossier_id.is_(None),
-                   RegistryLookup.purpose.contains(manifest["code"]),
-                   RegistryLookup.at >= submitted - PREFILL_LINK_WINDOW)
-            .values(dossier_id=dossier.id).execution_options(synchronize_session=False))
+        db.session.execute(_link_lookups(), {"applicant_id": applicant.id, "procedure_code": manifest["code"],
+                                              "since": submitted - PREFILL_LINK_WINDOW,
+                                              "linked_dossier_id": dossier.id})
     submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=applicant.id if applicant else None,
                                  actor_name=dossier.applicant_name or "Người nộp", action="submitted",
                                  status_to=1, at=submitted,
@@ -171,6 +168,16 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
     return dossier
+
+
+@cache
+def _link_lookups() -> Any:
+    """submit_dossier's UPDATE of the applicant's recent look-ups for this procedure, built once."""
+    return (update(RegistryLookup)
+            .where(RegistryLookup.user_id == bindparam("applicant_id"), RegistryLookup.dossier_id.is_(None),
+                   RegistryLookup.purpose.contains(bindparam("procedure_code", type_=RegistryLookup.purpose.type)),
+                   RegistryLookup.at >= bindparam("since", type_=RegistryLookup.at.type))
+            .values(dossier_id=bindparam("linked_dossier_id")).execution_options(synchronize_session=False))
 
 
 def _summary(manifest: Mapping[str, Any], data: Any) -> str:
