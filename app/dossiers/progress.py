@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.dossiers import events
 from app.dossiers.calendar import WorkingCalendar
@@ -30,7 +32,32 @@ def bundle_for(version: ProcedureVersion) -> SpecBundle:
     return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
 
 
+_OPEN = "motcua_open_tasks"  # session.info: (transaction, {dossier id: its tasks open after apply_step, in it})
+
+
+def _left_open() -> dict[int, list[HumanTask]]:
+    """The tasks apply_step left open, per dossier, in the session's current transaction (another transaction,
+    or a rollback to a savepoint, starts afresh)."""
+    current = db.session().get_transaction()
+    held = db.session.info.get(_OPEN)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        db.session.info[_OPEN] = held
+    memo: dict[int, list[HumanTask]] = held[1]
+    return memo
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_open(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_OPEN, None)
+
+
 def open_tasks(dossier: Dossier) -> list[HumanTask]:
+    """The dossier's open tasks by id. After apply_step in this transaction (tasks are made only there), they are
+    the ones it left open that still are: an answer built right after a step reads nothing again."""
+    known = _left_open().get(dossier.id)
+    if known is not None and all(t.id is not None for t in known):
+        return sorted((t for t in known if t.state in OPEN_TASK_STATES), key=lambda t: t.id)
     return list(db.session.scalars(
         select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
         .order_by(HumanTask.id)
@@ -111,6 +138,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     known = {t.engine_task_id for t in waiting}
     calendar = calendar_for(dossier.agency)
     now = now_utc()
+    left_open = [t for t in waiting if t.state in OPEN_TASK_STATES]
     for ready in step.ready:
         if ready.id in known:
             continue
@@ -123,6 +151,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
             due_at=calendar.add_working_hours(now, hours) if hours is not None else None, **inbox_keys(dossier),
         )
         db.session.add(task)
+        left_open.append(task)
         status = status_property(ready.properties)
         if status is not None:
             set_status(dossier, status, actor, task_title=ready.title)
@@ -133,6 +162,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
     record_service_calls(dossier, step, open_calls=calls)
+    _left_open()[dossier.id] = left_open
 
 
 def record_service_calls(dossier: Dossier, step: StepResult, open_calls: list[ServiceCall] | None = None) -> None:

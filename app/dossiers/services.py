@@ -577,7 +577,9 @@ def public_view(dossier: Dossier, waiting: list[HumanTask]) -> dict[str, Any]:
     steps = [t.title for t in waiting]
     return {
         "code": dossier.code,
-        "procedure": {"code": dossier.procedure_version.procedure.code,
+        # The version's manifest names its procedure (deploy files a version under its manifest's code): nothing
+        # more to read than the version a step already loaded.
+        "procedure": {"code": dossier.procedure_version.manifest["code"],
                       "name": dossier.procedure_version.manifest["name"]},
         "agency": dossier.agency.name,
         "status": dossier.status,
