@@ -28,8 +28,14 @@ from app.models.dossier import OPEN_TASK_STATES as OPEN_TASK_STATES
 
 
 def bundle_for(version: ProcedureVersion) -> SpecBundle:
-    """The version's parsed specs; its BPMN text is read from the database only on a cache miss."""
-    return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
+    """The version's parsed specs; its BPMN text is read from the database only on a cache miss (without an
+    autoflush: a deployed version's text does not depend on what the transaction has pending)."""
+    return get_bundle(version.content_hash, lambda: _bpmn_files(version), version.process_id)
+
+
+def _bpmn_files(version: ProcedureVersion) -> dict[str, str]:
+    with db.session.no_autoflush:
+        return version.bpmn_files
 
 
 _OPEN = "motcua_open_tasks"  # session.info: (transaction, {dossier id: its tasks open after apply_step, in it})

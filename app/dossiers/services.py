@@ -35,7 +35,7 @@ from app.dossiers.lookups import checked_result
 from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
 from app.dossiers.progress import open_tasks as open_tasks
-from app.dossiers.rows import insert_new, update_changed
+from app.dossiers.rows import insert_new, write_step
 from app.dossiers.workflow_runs import load_run, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
@@ -163,7 +163,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
     save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed, write=True)
     apply_step(dossier, version, step, applicant, created=True)
-    insert_new(STEP_ROWS)  # the history entries and tasks, one prebuilt INSERT each
+    write_step(STEP_ROWS, dossier)  # the history entries and tasks (and the form, if a file reference changed)
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
@@ -393,8 +393,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     apply_step(dossier, version, step, user, loaded=True)
     try:
         save_run(instance, run, step.completed, write=True)  # the optimistic lock: first, before the rows below
-        insert_new(STEP_ROWS)
-        update_changed(dossier)  # its status and dates
+        write_step(STEP_ROWS, dossier)  # the history entries, new tasks and the dossier's status and dates
         db.session.flush()  # whatever else the step changed (a cancelled task, a flagged form)
     except StaleDataError as exc:
         raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),

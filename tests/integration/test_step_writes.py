@@ -71,14 +71,29 @@ def test_the_khai_sinh_lifecycle_leaves_nothing_to_the_unit_of_work(db_session: 
     assert db_session.scalar(select(WorkflowInstance.completed).where(WorkflowInstance.dossier_id == dossier_id))
 
 
-def test_rows_written_with_a_prebuilt_insert_are_those_the_unit_of_work_writes(db_session: Any) -> None:
+@pytest.mark.parametrize("with_update", [False, True], ids=["inserts alone", "with an update: one statement"])
+def test_rows_written_with_a_prebuilt_insert_are_those_the_unit_of_work_writes(db_session: Any,
+                                                                                 with_update: bool) -> None:
     dossier = _submit()
     db_session.flush()
     unset = AuditEvent(dossier_id=dossier.id, action="test", task_title="unset")  # note_params never set: NULL
     json_null = AuditEvent(dossier_id=dossier.id, action="test", task_title="null", note_params=None)
     given = AuditEvent(dossier_id=dossier.id, action="test", task_title="given", note_params={"a": 1})
     db_session.add_all([unset, json_null, given])
-    rows.insert_new((AuditEvent,))
+    if with_update:
+        dossier.summary = "Tóm tắt mới"
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        rows.write_step((AuditEvent,), dossier)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert len(seen) == 1
+    assert not inspect(dossier).modified
     for event_row in (unset, json_null, given):
         state = inspect(event_row)
         assert state.persistent and not state.modified and not state.expired_attributes
@@ -89,6 +104,8 @@ def test_rows_written_with_a_prebuilt_insert_are_those_the_unit_of_work_writes(d
         "SELECT task_title, CASE WHEN note_params IS NULL THEN 'sql null' ELSE jsonb_typeof(note_params) END "
         "FROM audit_event WHERE action = 'test'")).all())
     assert stored == {"unset": "sql null", "null": "null", "given": "object"}
+    summary = db_session.scalar(text("SELECT summary FROM dossier WHERE id = :id"), {"id": dossier.id})
+    assert (summary == "Tóm tắt mới") is with_update
 
 
 def test_changed_columns_are_written_by_one_prebuilt_update(db_session: Any) -> None:
