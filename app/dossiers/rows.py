@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, bindparam, insert, inspect, literal, select, union_all, update
 from sqlalchemy.orm import ColumnProperty, make_transient, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeEngine
 
 from app.extensions import db
@@ -69,6 +70,20 @@ class _Inserts:
 class _Update:
     obj: Any
     changed: dict[str, Any]
+    version_key: str | None = None  # the mapper's version counter (version_id_col): the optimistic lock
+    old_version: int | None = None
+
+    @property
+    def shape(self) -> tuple[Any, tuple[str, ...], bool]:
+        return self.obj.__class__, tuple(sorted(self.changed)), self.version_key is not None
+
+    def params(self, prefix: str = "") -> dict[str, Any]:
+        out = {f"{prefix}{key}": value for key, value in self.changed.items()}
+        out[f"{prefix}row_id"] = inspect(self.obj).identity[0]
+        if self.version_key is not None:
+            out[f"{prefix}old_version"] = self.old_version
+            out[f"{prefix}new_version"] = self.old_version + 1  # type: ignore[operator]
+        return out
 
 
 def _pending(classes: Iterable[type]) -> list[_Inserts]:
@@ -81,14 +96,16 @@ def _pending(classes: Iterable[type]) -> list[_Inserts]:
         if not objects:
             continue
         _, columns = _insert(cls)
+        version: Any = inspect(cls).version_id_col
         group = _Inserts(cls, objects, [], [])
         for obj in objects:
             given = obj.__dict__
             row, values = {}, {}
             for column in columns:
                 value = given.get(column.key, _UNSET)
-                if value is _UNSET:
-                    row[column.key] = values[column.key] = _default(column)
+                if value is _UNSET or (value is None and column is version):
+                    value = 1 if column is version else _default(column)  # a version counter starts at 1
+                    row[column.key] = values[column.key] = value
                 elif value is None and isinstance(column.type, JSON):
                     row[column.key], values[column.key] = JSON.NULL, None
                 else:
@@ -109,15 +126,19 @@ def _inserted(group: _Inserts, ids: list[int]) -> None:
 
 
 def _changes(obj: Any) -> _Update | None:
-    """What the unit of work would write of `obj`; None when it is not only plain columns of its table (a
-    relationship, a version counter, its key): then it is left to the unit of work."""
+    """What the unit of work would write of `obj`: its changed columns, those set on update (onupdate), and its
+    version counter moved on. None when it holds more than plain columns of its table (a relationship, its key, a
+    version counter set by hand, an unloaded one): then it is left to the unit of work."""
     state = inspect(obj)
     if not state.persistent or not state.modified:
         return None
     mapper, table = state.mapper, obj.__table__
+    change = _Update(obj, {})
     if mapper.version_id_col is not None:
-        return None
-    changed = {}
+        change.version_key = mapper.get_property_by_column(mapper.version_id_col).key
+        change.old_version = state.dict.get(change.version_key)
+        if change.old_version is None or change.version_key in state.committed_state:
+            return None
     for key in state.committed_state:
         prop = mapper.attrs.get(key)
         if not isinstance(prop, ColumnProperty) or key not in table.c or prop.columns[0] is not table.c[key]:
@@ -125,30 +146,51 @@ def _changes(obj: Any) -> _Update | None:
         if table.c[key].primary_key:
             return None
         if state.attrs[key].history.has_changes():
-            changed[key] = state.dict[key]
-    return _Update(obj, changed)
+            change.changed[key] = state.dict[key]
+    if change.changed:
+        for column in table.c:
+            if column.onupdate is not None and column.key not in change.changed:
+                onupdate: Any = column.onupdate
+                change.changed[column.key] = onupdate.arg(None) if onupdate.is_callable else onupdate.arg
+    return change
 
 
 def _updated(change: _Update) -> None:
     """Unchanged from now on, as after a flush: out of the session and back in as loaded with these values."""
     session = db.session
-    make_transient(change.obj)
-    make_transient_to_detached(change.obj)
-    session.add(change.obj)
+    obj = change.obj
+    make_transient(obj)
+    obj.__dict__.update(change.changed)
+    if change.version_key is not None and change.changed:
+        obj.__dict__[change.version_key] = change.old_version + 1  # type: ignore[operator]
+    make_transient_to_detached(obj)
+    session.add(obj)
+
+
+def _stale(change: _Update) -> StaleDataError:
+    return StaleDataError(f"{change.obj.__class__.__name__} {inspect(change.obj).identity}: version "
+                          f"{change.old_version} was written by another transaction")
 
 
 @cache
-def _update(cls: Any, keys: tuple[str, ...]) -> Any:
-    """The table's UPDATE of these columns of one row (`row_id`), built once per set of columns."""
+def _update(cls: Any, keys: tuple[str, ...], versioned: bool, prefix: str = "") -> Any:
+    """The table's UPDATE of these columns of one row (`row_id`), under its version counter if `versioned`
+    (`old_version` → `new_version`); built once per set of columns."""
     table = cls.__table__
-    return (update(table).where(table.c.id == bindparam("row_id"))
-            .values({key: bindparam(key, type_=table.c[key].type) for key in keys}))
+    statement = update(table).where(table.c.id == bindparam(f"{prefix}row_id"))
+    values = {key: bindparam(f"{prefix}{key}", type_=table.c[key].type) for key in keys}
+    if versioned:
+        version: Any = inspect(cls).version_id_col
+        statement = statement.where(version == bindparam(f"{prefix}old_version"))
+        values[version.key] = bindparam(f"{prefix}new_version")
+    return statement.values(values)
 
 
 @cache
-def _together(inserts: tuple[tuple[Any, int], ...], change: tuple[Any, tuple[str, ...]] | None) -> Any:
-    """PostgreSQL: the INSERTs of (class, row count) and the UPDATE of (class, columns) as one statement, data-
-    modifying CTEs whose ids come back tagged by their place (the UPDATE's last); built once per shape."""
+def _together(inserts: tuple[tuple[Any, int], ...], updates: tuple[tuple[Any, tuple[str, ...], bool], ...]) -> Any:
+    """PostgreSQL: the INSERTs of (class, row count) and the UPDATEs of (class, columns, versioned) as one statement,
+    data-modifying CTEs whose ids come back tagged by their place (the UPDATEs after the INSERTs); built once per
+    shape."""
     tagged = []
     for place, (cls, count) in enumerate(inserts):
         _, columns = _insert(cls)
@@ -157,58 +199,59 @@ def _together(inserts: tuple[tuple[Any, int], ...], change: tuple[Any, tuple[str
                                           for c in columns} for n in range(count)])
                    .returning(table.c.id).cte(f"i{place}"))
         tagged.append(select(literal(place).label("place"), written.c.id))
-    if change is not None:
-        cls, keys = change
-        table = cls.__table__
-        written = (update(table).where(table.c.id == bindparam("u_row_id"))
-                   .values({key: bindparam(f"u_{key}", type_=table.c[key].type) for key in keys})
-                   .returning(table.c.id).cte("u"))
-        tagged.append(select(literal(len(inserts)).label("place"), written.c.id))
+    for place, (cls, keys, versioned) in enumerate(updates, start=len(inserts)):
+        written = _update(cls, keys, versioned, f"u{place}_").returning(cls.__table__.c.id).cte(f"u{place}")
+        tagged.append(select(literal(place).label("place"), written.c.id))
     return union_all(*tagged)
 
 
-def write_step(classes: Iterable[type], changed: Any = None) -> None:
+def write_step(classes: Iterable[type], *changed: Any) -> None:
     """Write the session's pending objects of `classes` (in the order they were added) and the changed columns
-    of `changed`, and make them persistent and unchanged, as a flush would. On PostgreSQL in one statement, on
-    SQLite with one statement per table."""
+    of the objects `changed`, and make them persistent and unchanged, as a flush would (StaleDataError when an
+    object's version counter shows another transaction wrote its row since it was read). On PostgreSQL in one
+    statement, elsewhere with one statement per table and object."""
     session = db.session
     groups = _pending(classes)
-    change = _changes(changed) if changed is not None else None
-    if change is not None and not change.changed:
-        _updated(change)
-        change = None
-    if not groups and change is None:
+    changes = []
+    for obj in changed:
+        change = _changes(obj)
+        if change is None:
+            continue  # nothing changed, or not for this writer: the unit of work writes it
+        if change.changed:
+            changes.append(change)
+        else:
+            _updated(change)
+    if not groups and not changes:
         return
     connection = session.connection()  # not session.execute: no autoflush (these are the rows it would write)
-    if connection.dialect.name != "postgresql" or len(groups) + (change is not None) == 1:
+    if connection.dialect.name != "postgresql" or len(groups) + len(changes) == 1:
         for group in groups:
             statement, _ = _insert(group.cls)
             # One row is a plain execution, cheaper than the batched form of several.
             rows = group.rows[0] if len(group.rows) == 1 else group.rows
             _inserted(group, list(connection.execute(statement, rows).scalars().all()))
-        if change is not None:
-            statement = _update(change.obj.__class__, tuple(sorted(change.changed)))
-            connection.execute(statement, {**change.changed, "row_id": inspect(change.obj).identity[0]})
+        for change in changes:
+            if connection.execute(_update(*change.shape), change.params()).rowcount != 1:
+                raise _stale(change)
             _updated(change)
         return
-    shape = tuple((group.cls, len(group.rows)) for group in groups)
-    keys = tuple(sorted(change.changed)) if change is not None else ()
     params: dict[str, Any] = {}
     for place, group in enumerate(groups):
         for n, row in enumerate(group.rows):
             params.update({f"i{place}_{n}_{key}": value for key, value in row.items()})
-    if change is not None:
-        params.update({f"u_{key}": value for key, value in change.changed.items()})
-        params["u_row_id"] = inspect(change.obj).identity[0]
+    for place, change in enumerate(changes, start=len(groups)):
+        params.update(change.params(f"u{place}_"))
     written: dict[int, list[int]] = {}
-    for place, row_id in connection.execute(
-            _together(shape, (change.obj.__class__, keys) if change is not None else None), params):
+    statement = _together(tuple((group.cls, len(group.rows)) for group in groups),
+                          tuple(change.shape for change in changes))
+    for place, row_id in connection.execute(statement, params):
         written.setdefault(place, []).append(row_id)
+    for place, change in enumerate(changes, start=len(groups)):
+        if len(written.get(place, [])) != 1:
+            raise _stale(change)
     for place, group in enumerate(groups):
         _inserted(group, sorted(written[place]))  # a multi-row VALUES takes its ids from the sequence in row order
-    if change is not None:
-        if len(written.get(len(groups), [])) != 1:
-            raise LookupError(f"{change.obj.__class__.__name__} {inspect(change.obj).identity} is gone")
+    for change in changes:
         _updated(change)
 
 

@@ -36,7 +36,7 @@ from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
 from app.dossiers.progress import open_tasks as open_tasks
 from app.dossiers.rows import insert_new, write_step
-from app.dossiers.workflow_runs import load_run, save_run
+from app.dossiers.workflow_runs import load_run, note_saved, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
@@ -56,7 +56,7 @@ from app.models import (
 )
 from app.models.user import CITIZEN_ROLE, N_
 
-STEP_ROWS = (AuditEvent, HumanTask)  # what a step adds: written by app.dossiers.rows, not the unit of work
+STEP_ROWS = (WorkflowInstance, AuditEvent, HumanTask)  # what a step adds: app.dossiers.rows writes them
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
 
 
@@ -161,9 +161,10 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         if exc.step is None:
             raise _engine_failure(exc) from exc
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
-    save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed, write=True)
+    db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
     apply_step(dossier, version, step, applicant, created=True)
-    write_step(STEP_ROWS, dossier)  # the history entries and tasks (and the form, if a file reference changed)
+    write_step(STEP_ROWS, dossier)  # the workflow, history entries and tasks (the form, if a file reference changed)
+    note_saved()
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
@@ -392,8 +393,11 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
         set_status(dossier, 2, user, task_title=task.title)
     apply_step(dossier, version, step, user, loaded=True)
     try:
-        save_run(instance, run, step.completed, write=True)  # the optimistic lock: first, before the rows below
-        write_step(STEP_ROWS, dossier)  # the history entries, new tasks and the dossier's status and dates
+        save_run(instance, run, step.completed)
+        # The workflow under its version counter (the optimistic lock), the history entries, the new tasks and the
+        # dossier's status and dates: one statement on PostgreSQL.
+        write_step(STEP_ROWS, instance, dossier)
+        note_saved()
         db.session.flush()  # whatever else the step changed (a cancelled task, a flagged form)
     except StaleDataError as exc:
         raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),

@@ -13,16 +13,12 @@ stays small, and loading it raises WorkflowFinished (nothing in it waits any mor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, event, insert, inspect, update
-from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
 
-from app.clock import now_utc
 from app.engine.live import Key, LiveRuns
 from app.engine.runtime import SpecBundle, TaskNotReady, WorkflowRun, is_compacted
 from app.extensions import db
@@ -68,73 +64,29 @@ def load_run(instance: WorkflowInstance, bundle: SpecBundle) -> WorkflowRun:
     return WorkflowRun.load(instance.document, bundle)
 
 
-def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool, *, write: bool = False) -> WorkflowInstance:
+def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> WorkflowInstance:
     """Write the run's document into the row; the run is kept for the next step once this transaction commits.
 
-    A workflow that finished is written in its compact form and not kept (nothing will run it again).
-    `write`: written now, with a prebuilt statement (`_write`), instead of at the session's next flush; the
-    instance is then persistent (added to the session if new) and StaleDataError says another transaction
-    wrote the row since it was read, as the ORM's flush would."""
+    A workflow that finished is written in its compact form and not kept (nothing will run it again). The row is
+    written by the next flush, or by a writer that then calls `note_saved` (app.dossiers.rows, for a step)."""
     staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
     if completed and run.is_completed():
-        document = run.compact_document()
+        instance.document = run.compact_document()
+        instance.completed = True
         staged.pop(id(instance), None)  # an earlier save of this transaction must not be kept either
         if instance.id is not None:
             live_runs().discard(instance.id)
-        if write:
-            _write(instance, document, True)
-        else:
-            instance.document = document
-            instance.completed = True
         return instance
     document = run.document()
-    saved = _Saved(instance, run, document, live_runs())
-    if write:
-        _write(instance, document, completed)
-        saved.key = (instance.id, instance.version)
-    else:
-        instance.document = document
-        instance.completed = completed
-    staged[id(instance)] = saved
+    instance.document = document
+    instance.completed = completed
+    staged[id(instance)] = _Saved(instance, run, document, live_runs())
     return instance
 
 
-@cache
-def _statements() -> tuple[Any, Any]:
-    """The row's INSERT (returning its id) and its versioned UPDATE, built once."""
-    table = WorkflowInstance.__table__
-    values = {"document": bindparam("document", type_=table.c.document.type), "completed": bindparam("completed"),
-              "updated_at": bindparam("now", type_=table.c.updated_at.type), "version": bindparam("new_version")}
-    add = insert(table).values(dossier_id=bindparam("dossier_id"), **values).returning(table.c.id)
-    change = (update(table).where(table.c.id == bindparam("row_id"), table.c.version == bindparam("old_version"))
-              .values(**values))
-    return add, change
-
-
-def _write(instance: WorkflowInstance, document: dict[str, Any], completed: bool) -> None:
-    """The document written now, the row's version counter moved as the ORM moves it (version_id_col), and the
-    instance left as if the ORM had written it: its attributes are the row's, nothing pending."""
-    add, change = _statements()
-    state: Any = inspect(instance)
-    now = now_utc()
-    params = {"document": document, "completed": completed, "now": now}
-    if state.transient or state.pending:
-        if state.pending:
-            db.session.expunge(instance)
-        version = 1
-        instance.id = db.session.connection().execute(add, {**params, "dossier_id": instance.dossier_id,
-                                               "new_version": version}).scalar_one()
-        instance.document, instance.completed, instance.updated_at, instance.version = document, completed, now, version
-        make_transient_to_detached(instance)
-        db.session.add(instance)
-        return
-    old = instance.version
-    written = db.session.connection().execute(change, {**params, "row_id": instance.id, "old_version": old,
-                                          "new_version": old + 1})
-    if written.rowcount != 1:
-        raise StaleDataError(f"workflow_instance {instance.id}: version {old} was written by another transaction")
-    for key, value in (("document", document), ("completed", completed), ("updated_at", now), ("version", old + 1)):
-        set_committed_value(instance, key, value)
+def note_saved() -> None:
+    """The rows of the runs saved in this transaction were written other than by a flush: note their versions."""
+    _note_versions(db.session(), None)
 
 
 @event.listens_for(Session, "after_flush_postexec")

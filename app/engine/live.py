@@ -14,7 +14,7 @@ one failed to) finds nothing and loads the row's document. Check-out semantics:
   bound; runs of one row under an older version are dropped as soon as a newer one is put.
 
 Every write of a workflow row must increment the version (the ORM's version counter does, and so does the
-prebuilt UPDATE app.dossiers.workflow_runs writes a step with): a write that kept the version would leave a stale
+prebuilt UPDATE app.dossiers.rows writes a step with): a write that kept the version would leave a stale
 run here.
 """
 

@@ -18,9 +18,9 @@ from tests.conftest import user
 from tests.samples import PDF_BYTES, start_data, task_data
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
-# Measured, commits included: submit 9 (8 once the process has read the agency's calendar), claim 1, complete 4–5;
-# 31 in all. Before a step's history entries, new tasks and dossier changes were written in one statement
-# (app.dossiers.rows): submit 10, claim 1, complete 6–7; 38. Before the claim became one statement
+# Measured, commits included: submit 8 (7 once the process has read the agency's calendar), claim 1, complete 3–4;
+# 26 in all. Before a step's workflow document, history entries, new tasks and dossier changes were written in one
+# statement (app.dossiers.rows): submit 10, claim 1, complete 6–7; 38. Before the claim became one statement
 # (the rule of who may take a task in SQL), the completion's lock taken in the statement that loads the step, and
 # the applicant's fresh uploads linked in one statement: submit 11, claim 2, complete 6–8; 47. Before the portal
 # rows were written in one statement with the dossier's lock or version update: submit 12, claim 2, complete 7–9,
@@ -28,7 +28,7 @@ OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "ch
 # outbox was written at commit, the calendar kept per process, the history entries batched, the claim made one
 # statement and the reception step known when it is the one completed: submit 12, claim 3, complete 8–17, 74.
 # Before the eager loads: 104.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 9, 1, 5, 31
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 8, 1, 4, 26
 
 
 @contextmanager
