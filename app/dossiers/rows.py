@@ -189,19 +189,20 @@ def _update(cls: Any, keys: tuple[str, ...], versioned: bool, prefix: str = "") 
 @cache
 def _together(inserts: tuple[tuple[Any, int], ...], updates: tuple[tuple[Any, tuple[str, ...], bool], ...]) -> Any:
     """PostgreSQL: the INSERTs of (class, row count) and the UPDATEs of (class, columns, versioned) as one statement,
-    data-modifying CTEs whose ids come back tagged by their place (the UPDATEs after the INSERTs); built once per
-    shape."""
+    data-modifying CTEs (one per row: a multi-row VALUES would make the statement uncacheable, compiled every time)
+    whose ids come back tagged by place and row (the UPDATEs after the INSERTs); built once per shape."""
     tagged = []
     for place, (cls, count) in enumerate(inserts):
         _, columns = _insert(cls)
         table = cls.__table__
-        written = (insert(table).values([{c.key: bindparam(f"i{place}_{n}_{c.key}", type_=_binding(c.type))
-                                          for c in columns} for n in range(count)])
-                   .returning(table.c.id).cte(f"i{place}"))
-        tagged.append(select(literal(place).label("place"), written.c.id))
+        for n in range(count):
+            written = (insert(table).values({c.key: bindparam(f"i{place}_{n}_{c.key}", type_=_binding(c.type))
+                                             for c in columns})
+                       .returning(table.c.id).cte(f"i{place}_{n}"))
+            tagged.append(select(literal(place).label("place"), literal(n).label("n"), written.c.id))
     for place, (cls, keys, versioned) in enumerate(updates, start=len(inserts)):
         written = _update(cls, keys, versioned, f"u{place}_").returning(cls.__table__.c.id).cte(f"u{place}")
-        tagged.append(select(literal(place).label("place"), written.c.id))
+        tagged.append(select(literal(place).label("place"), literal(0).label("n"), written.c.id))
     return union_all(*tagged)
 
 
@@ -241,16 +242,14 @@ def write_step(classes: Iterable[type], *changed: Any) -> None:
             params.update({f"i{place}_{n}_{key}": value for key, value in row.items()})
     for place, change in enumerate(changes, start=len(groups)):
         params.update(change.params(f"u{place}_"))
-    written: dict[int, list[int]] = {}
     statement = _together(tuple((group.cls, len(group.rows)) for group in groups),
                           tuple(change.shape for change in changes))
-    for place, row_id in connection.execute(statement, params):
-        written.setdefault(place, []).append(row_id)
+    written = {(place, n): row_id for place, n, row_id in connection.execute(statement, params)}
     for place, change in enumerate(changes, start=len(groups)):
-        if len(written.get(place, [])) != 1:
+        if (place, 0) not in written:
             raise _stale(change)
     for place, group in enumerate(groups):
-        _inserted(group, sorted(written[place]))  # a multi-row VALUES takes its ids from the sequence in row order
+        _inserted(group, [written[place, n] for n in range(len(group.rows))])
     for change in changes:
         _updated(change)
 
