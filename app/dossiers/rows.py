@@ -1,17 +1,20 @@
-"""The rows a step writes (its history entries, new tasks, the dossier's changed columns), with statements built once.
+"""The rows a step writes (its workflow document, history entries, new tasks, the dossier's changed columns), with
+statements built once.
 
 The ORM's unit of work is general and, for the few plain rows a step writes, most of its cost: ordering the objects,
-building their statements, fetching their ids back one state at a time. `write_step(classes, changed)` takes the
-objects of those classes still pending in the session and the changed columns of one persistent object, and writes
-them: on PostgreSQL in ONE statement (data-modifying CTEs: a multi-row INSERT … RETURNING id per table and the
-UPDATE, built once per shape with functools.cache), elsewhere with one INSERT per table (executemany) and one
-UPDATE. The objects are then persistent and unchanged with exactly the values written, as if the ORM had written
-them and read them back, so anything reading them later in the transaction sees no difference. Objects the session
-flushed meanwhile (an autoflush) are simply no longer pending: nothing is written twice.
+building their statements, fetching their ids back one state at a time. `write_step(classes, *changed)` takes the
+objects of those classes still pending in the session and the changed columns of the objects `changed`, and writes
+them: on PostgreSQL in ONE statement (data-modifying CTEs, one per new row and one per changed object, built once
+per shape with functools.cache), elsewhere with one INSERT per table (executemany) and one UPDATE per object. A row
+with a version counter (version_id_col: the workflow document) is written as the unit of work writes it: UPDATE …
+WHERE version = the one read, the counter moved on, StaleDataError when another transaction wrote it meanwhile. The
+objects are then persistent and unchanged with exactly the values written, as if the ORM had written them and read
+them back, so anything reading them later in the transaction sees no difference. Objects the session flushed
+meanwhile (an autoflush) are no longer pending: nothing is written twice.
 
-Defaults are the columns' own (a scalar, or the clock's `now_utc` for a timestamp); an attribute never set is
-written as SQL NULL, as the ORM leaves it out of its INSERT — for a JSON column too, where a None that was set is
-JSON null, as the ORM writes it.
+Defaults are the columns' own (a scalar, or the clock's `now_utc` for a timestamp, also for onupdate); an attribute
+never set is written as SQL NULL, as the ORM leaves it out of its INSERT — for a JSON column too, where a None that
+was set is JSON null, as the ORM writes it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ def _binding(type_: TypeEngine[Any]) -> TypeEngine[Any]:
 
 @cache
 def _insert(cls: type) -> tuple[Any, tuple[Column[Any], ...]]:
-    """The table's INSERT of every column but the key, returning the new ids in the order of the rows given."""
+    """The table's INSERT of every column but the key, returning the new ids in the order of the rows given
+    (executemany)."""
     table = cls.__table__  # type: ignore[attr-defined]
     columns = tuple(c for c in table.c if not c.primary_key)
     statement = (insert(table).values({c.key: bindparam(c.key, type_=_binding(c.type)) for c in columns})
