@@ -32,13 +32,15 @@ import secrets
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import String, column, event, select, update, values
+from sqlalchemy import String, bindparam, event, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -310,20 +312,27 @@ def _link_fresh_uploads(fields: list[FileField], owner_id: int, dossier: Dossier
             paths.setdefault(match.group(1), pointer_to_path(pointer)[:255])
     if not paths:
         return {}
-    wanted = values(column("token", String), column("path", String), name="wanted").data(list(paths.items()))
-    rows = db.session.execute(
-        update(Attachment)
-        .where(Attachment.token == wanted.c.token, Attachment.uploaded_by_id == owner_id,
-               Attachment.dossier_id.is_(None))
-        .values(dossier_id=dossier.id, field_path=wanted.c.path)
-        .returning(Attachment.token, Attachment.content_type, Attachment.filename)
-        .execution_options(synchronize_session=False)).all()
+    rows = db.session.execute(_link_statement(), {"tokens": list(paths), "paths": list(paths.values()),
+                                                   "owner_id": owner_id, "linked_dossier_id": dossier.id}).all()
     linked = {row.token: (row.content_type, row.filename) for row in rows}
     for att in [obj for obj in db.session.identity_map.values() if isinstance(obj, Attachment)]:
         if att.token in linked:  # a row this session holds: show it what the statement wrote
             set_committed_value(att, "dossier_id", dossier.id)
             set_committed_value(att, "field_path", paths[att.token])
     return linked
+
+
+@cache
+def _link_statement() -> Any:
+    """_link_fresh_uploads' UPDATE, built once: the (token, path) pairs come as two arrays, read side by side."""
+    wanted = select(func.unnest(bindparam("tokens", type_=ARRAY(String))).label("token"),
+                    func.unnest(bindparam("paths", type_=ARRAY(String))).label("path")).subquery("wanted")
+    return (update(Attachment)
+            .where(Attachment.token == wanted.c.token, Attachment.uploaded_by_id == bindparam("owner_id"),
+                   Attachment.dossier_id.is_(None))
+            .values(dossier_id=bindparam("linked_dossier_id"), field_path=wanted.c.path)
+            .returning(Attachment.token, Attachment.content_type, Attachment.filename)
+            .execution_options(synchronize_session=False))
 
 
 def _replace(data: Any, pointer: str, value: str) -> None:

@@ -105,10 +105,14 @@ def _reception(dossier: Dossier) -> HumanTask | None:
         return None
     memo = _read_in_this_transaction()
     if dossier.id not in memo:
-        memo[dossier.id] = db.session.scalar(
-            select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "completed",
-                                    HumanTask.spec_name.in_(receiving))
-            .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
+        # Without an autoflush: a task is completed by a statement (services.complete_task), never by a pending
+        # change, so what the step has pending (new tasks, history) cannot change the answer; it is written with
+        # the step's other rows instead of by the unit of work here.
+        with db.session.no_autoflush:
+            memo[dossier.id] = db.session.scalar(
+                select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "completed",
+                                        HumanTask.spec_name.in_(receiving))
+                .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
     return memo[dossier.id]
 
 

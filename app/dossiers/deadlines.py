@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext, ngettext
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -112,20 +112,25 @@ def _take_number(agency_id: int, day: date) -> int:
     """
     bind = db.session.get_bind()
     postgresql = bind.dialect.name == "postgresql"
-    stmt = (
+    params = {"agency_id": agency_id, "day": day}
+    if postgresql and isinstance(bind, Engine):
+        # One statement committed by itself (autocommit): no BEGIN and COMMIT round trips around it.
+        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return int(conn.execute(_counter_upsert(True), params).scalar_one())
+    return int(db.session.execute(_counter_upsert(postgresql), params).scalar_one())
+
+
+@cache
+def _counter_upsert(postgresql: bool) -> Any:
+    """The counter's UPSERT … RETURNING, built once per dialect (parameters: agency_id, day)."""
+    return (
         (pg_insert if postgresql else sqlite_insert)(DossierCounter)
-        .values(agency_id=agency_id, day=day, last_value=1)
+        .values(agency_id=bindparam("agency_id"), day=bindparam("day"), last_value=1)
         .on_conflict_do_update(
             index_elements=["agency_id", "day"], set_={"last_value": DossierCounter.last_value + 1}
         )
         .returning(DossierCounter.last_value)
     )
-    if postgresql and isinstance(bind, Engine):
-        with bind.connect() as conn:
-            value = int(conn.execute(stmt).scalar_one())
-            conn.commit()
-        return value
-    return int(db.session.execute(stmt).scalar_one())
 
 
 def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:

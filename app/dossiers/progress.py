@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.dossiers import events
 from app.dossiers.calendar import WorkingCalendar
@@ -28,11 +29,42 @@ from app.models.user import N_
 
 
 def bundle_for(version: ProcedureVersion) -> SpecBundle:
-    """The version's parsed specs; its BPMN text is read from the database only on a cache miss."""
-    return get_bundle(version.content_hash, lambda: version.bpmn_files, version.process_id)
+    """The version's parsed specs; its BPMN text is read from the database only on a cache miss (without an
+    autoflush: a deployed version's text does not depend on what the transaction has pending)."""
+    return get_bundle(version.content_hash, lambda: _bpmn_files(version), version.process_id)
+
+
+def _bpmn_files(version: ProcedureVersion) -> dict[str, str]:
+    with db.session.no_autoflush:
+        return version.bpmn_files
+
+
+_OPEN = "motcua_open_tasks"  # session.info: (transaction, {dossier id: its tasks open after apply_step, in it})
+
+
+def _left_open() -> dict[int, list[HumanTask]]:
+    """The tasks apply_step left open, per dossier, in the session's current transaction (another transaction,
+    or a rollback to a savepoint, starts afresh)."""
+    current = db.session().get_transaction()
+    held = db.session.info.get(_OPEN)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        db.session.info[_OPEN] = held
+    memo: dict[int, list[HumanTask]] = held[1]
+    return memo
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_open(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_OPEN, None)
 
 
 def open_tasks(dossier: Dossier) -> list[HumanTask]:
+    """The dossier's open tasks by id. After apply_step in this transaction (tasks are made only there), they are
+    the ones it left open that still are: an answer built right after a step reads nothing again."""
+    known = _left_open().get(dossier.id)
+    if known is not None and all(t.id is not None for t in known):
+        return sorted((t for t in known if t.state in OPEN_TASK_STATES), key=lambda t: t.id)
     return list(db.session.scalars(
         select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state.in_(OPEN_TASK_STATES))
         .order_by(HumanTask.id)
@@ -116,6 +148,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     known = {t.engine_task_id for t in waiting}
     calendar = calendar_for(dossier.agency)
     now = now_utc()
+    left_open = [t for t in waiting if t.state in OPEN_TASK_STATES]
     for ready in step.ready:
         if ready.id in known:
             continue
@@ -128,6 +161,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
             due_at=calendar.add_working_hours(now, hours) if hours is not None else None, **inbox_keys(dossier),
         )
         db.session.add(task)
+        left_open.append(task)
         status = status_property(ready.properties)
         if status is not None:
             set_status(dossier, status, actor, task_title=ready.title)
@@ -138,6 +172,7 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     if step.completed and dossier.status not in FINAL_STATUSES:
         set_status(dossier, 10, actor)
     record_service_calls(dossier, step, open_calls=calls)
+    _left_open()[dossier.id] = left_open
     if step.timers_fired:
         record_fired_timers(dossier, step)
 

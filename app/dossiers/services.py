@@ -35,7 +35,8 @@ from app.dossiers.lookups import checked_result
 from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
 from app.dossiers.progress import open_tasks as open_tasks
-from app.dossiers.workflow_runs import load_run, save_run
+from app.dossiers.rows import insert_new, write_step
+from app.dossiers.workflow_runs import load_run, note_saved, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
 from app.engine.flows import flow_labels, returns_to
@@ -55,6 +56,7 @@ from app.models import (
 )
 from app.models.user import CITIZEN_ROLE, N_
 
+STEP_ROWS = (WorkflowInstance, AuditEvent, HumanTask)  # what a step adds: app.dossiers.rows writes them
 PREFILL_LINK_WINDOW = timedelta(hours=4)  # a form filled in longer ago than this is not tied to its look-up
 
 
@@ -145,18 +147,15 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         due_at=due,
     )
     db.session.add(dossier)
-    db.session.flush()
+    insert_new((Dossier,))  # its id is needed now
     dossier_created(dossier)
     if claim_references(schema, data, applicant or filed_by, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
     if applicant is not None:
         # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
-        db.session.execute(
-            update(RegistryLookup)
-            .where(RegistryLookup.user_id == applicant.id, RegistryLookup.dossier_id.is_(None),
-                   RegistryLookup.purpose.contains(manifest["code"]),
-                   RegistryLookup.at >= submitted - PREFILL_LINK_WINDOW)
-            .values(dossier_id=dossier.id).execution_options(synchronize_session=False))
+        db.session.execute(_link_lookups(), {"applicant_id": applicant.id, "procedure_code": manifest["code"],
+                                              "since": submitted - PREFILL_LINK_WINDOW,
+                                              "linked_dossier_id": dossier.id})
     submitter = applicant or filed_by
     submitted_event = AuditEvent(dossier_id=dossier.id, actor_id=submitter.id if submitter else None,
                                  actor_name=(filed_by.full_name if filed_by is not None and applicant is None
@@ -177,10 +176,22 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         run, step, fault = WorkflowRun.of(exc), exc.step, exc
     db.session.add(save_run(WorkflowInstance(dossier_id=dossier.id), run, step.completed))
     apply_step(dossier, version, step, submitter, created=True)
+    write_step(STEP_ROWS, dossier)  # the workflow, history entries and tasks (the form, if a file reference changed)
+    note_saved()
     db.session.flush()
     if fault is not None:
         report_engine_fault(dossier, fault, applicant)
     return dossier
+
+
+@cache
+def _link_lookups() -> Any:
+    """submit_dossier's UPDATE of the applicant's recent look-ups for this procedure, built once."""
+    return (update(RegistryLookup)
+            .where(RegistryLookup.user_id == bindparam("applicant_id"), RegistryLookup.dossier_id.is_(None),
+                   RegistryLookup.purpose.contains(bindparam("procedure_code", type_=RegistryLookup.purpose.type)),
+                   RegistryLookup.at >= bindparam("since", type_=RegistryLookup.at.type))
+            .values(dossier_id=bindparam("linked_dossier_id")).execution_options(synchronize_session=False))
 
 
 def _summary(manifest: Mapping[str, Any], data: Any) -> str:
@@ -394,9 +405,13 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
     apply_step(dossier, version, step, user, loaded=True)
-    save_run(instance, run, step.completed)
     try:
-        db.session.flush()
+        save_run(instance, run, step.completed)
+        # The workflow under its version counter (the optimistic lock), the history entries, the new tasks and the
+        # dossier's status and dates: one statement on PostgreSQL.
+        write_step(STEP_ROWS, instance, dossier)
+        note_saved()
+        db.session.flush()  # whatever else the step changed (a cancelled task, a flagged form)
     except StaleDataError as exc:
         raise Conflict(gettext("Hồ sơ vừa được cập nhật bởi người khác; vui lòng tải lại."),
                        code="stale_workflow") from exc
@@ -578,7 +593,9 @@ def public_view(dossier: Dossier, waiting: list[HumanTask]) -> dict[str, Any]:
     steps = [t.title for t in waiting]
     return {
         "code": dossier.code,
-        "procedure": {"code": dossier.procedure_version.procedure.code,
+        # The version's manifest names its procedure (deploy files a version under its manifest's code): nothing
+        # more to read than the version a step already loaded.
+        "procedure": {"code": dossier.procedure_version.manifest["code"],
                       "name": dossier.procedure_version.manifest["name"]},
         "agency": dossier.agency.name,
         "status": dossier.status,

@@ -68,7 +68,8 @@ def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> W
     """Write the run's document into the row; the run is kept for the next step once this transaction commits.
 
     A workflow that finished is written in its compact form and not kept (nothing will run it again). The row's
-    `next_due_at` is set to when its earliest armed timer is due (read from the run, nothing evaluated)."""
+    `next_due_at` is set to when its earliest armed timer is due (read from the run, nothing evaluated). The row is
+    written by the next flush, or by a writer that then calls `note_saved` (app.dossiers.rows, for a step)."""
     staged: dict[int, _Saved] = db.session.info.setdefault(_STAGED, {})
     if completed and run.is_completed():
         instance.document = run.compact_document()
@@ -84,6 +85,11 @@ def save_run(instance: WorkflowInstance, run: WorkflowRun, completed: bool) -> W
     instance.next_due_at = run.next_due_at()
     staged[id(instance)] = _Saved(instance, run, document, live_runs())
     return instance
+
+
+def note_saved() -> None:
+    """The rows of the runs saved in this transaction were written other than by a flush: note their versions."""
+    _note_versions(db.session(), None)
 
 
 @event.listens_for(Session, "after_flush_postexec")

@@ -13,8 +13,9 @@ one failed to) finds nothing and loads the row's document. Check-out semantics:
 - the oldest-used runs leave first when the count or the total of tasks (what memory grows with) passes the
   bound; runs of one row under an older version are dropped as soon as a newer one is put.
 
-Every write of a workflow row must go through the ORM, which increments the version: a write that kept the
-version would leave a stale run here.
+Every write of a workflow row must increment the version (the ORM's version counter does, and so does the
+prebuilt UPDATE app.dossiers.rows writes a step with): a write that kept the version would leave a stale
+run here.
 """
 
 from __future__ import annotations
