@@ -59,7 +59,9 @@ def test_return_supplement_upload_and_resume_through_the_pages(client, db_sessio
     assert "Đã gửi yêu cầu bổ sung" in _flash(asked.get_data(as_text=True)), asked.get_data(as_text=True)[:3000]
     db.session.refresh(dossier)
     assert dossier.status == 5
-    assert dossier.code in client.get("/can-bo/").get_data(as_text=True)  # listed among the paused dossiers
+    inbox = client.get("/can-bo/").get_data(as_text=True)
+    assert dossier.code in inbox  # listed among the paused dossiers, once, in the page (not in its <title>)
+    assert inbox.count('id="paused"') == 1 and "<table" not in inbox.split("</title>")[0]
     client.post("/dang-xuat")
 
     login(client, "congdan")
