@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
+from app.web.actions import act_and_return
 from app.web.documents import agency_side, pdf_response
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_helpers, list_query
@@ -64,23 +65,6 @@ def index() -> ResponseReturnValue:
 
 
 # ---------------------------------------------------------------- the desk (app.dossiers.desk)
-
-
-def _desk_action(action: Callable[[], str], back: str) -> ResponseReturnValue:
-    """Run a desk action, commit it, and go `back` with what happened (or why not)."""
-    try:
-        done = action()
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except ServiceError as exc:
-        db.session.rollback()
-        details = [m for m in (exc.details or {}).values() if isinstance(m, str) and m != exc.message]
-        flash(" ".join([exc.message, *details]), "error")
-    else:
-        flash(done)
-    return redirect(back), 303
 
 
 def _deadline(value: str) -> date:
@@ -128,7 +112,7 @@ def request_supplement(code: str) -> ResponseReturnValue:
         return gettext("Đã gửi yêu cầu bổ sung hồ sơ %(code)s; hạn bổ sung %(deadline)s.", code=made.dossier.code,
                        deadline=made.deadline_at.astimezone(local_tz()).strftime("%d/%m/%Y"))
 
-    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 @bp.route("/can-bo/ho-so/<code>/nhan-bo-sung", methods=["POST"])
@@ -145,7 +129,7 @@ def receive_supplement(code: str) -> ResponseReturnValue:
         return gettext("Đã nhận hồ sơ bổ sung; hồ sơ tiếp tục xử lý, hạn trả kết quả mới %(due)s.",
                        due=_local(made.dossier.due_at))
 
-    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 def _local(moment: datetime) -> str:
@@ -159,7 +143,7 @@ def refuse(code: str) -> ResponseReturnValue:
         d = desk.refuse(code, current_user, request.form.get("ly_do", ""))
         return gettext("Đã từ chối hồ sơ %(code)s.", code=d.code)
 
-    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 @bp.route("/can-bo/ho-so/<code>/dung", methods=["POST"])
@@ -169,7 +153,7 @@ def stop(code: str) -> ResponseReturnValue:
         d = desk.stop(code, current_user, request.form.get("ly_do", ""))
         return gettext("Đã dừng xử lý hồ sơ %(code)s.", code=d.code)
 
-    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 @bp.route("/can-bo/ho-so/<code>/tiep-tuc", methods=["POST"])
@@ -180,7 +164,7 @@ def resume(code: str) -> ResponseReturnValue:
         return gettext("Hồ sơ %(code)s tiếp tục xử lý; hạn trả kết quả mới %(due)s.", code=d.code,
                        due=_local(d.due_at))
 
-    return _desk_action(act, url_for("inbox.dossier_desk", code=code))
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 @bp.route("/cong-viec/<int:task_id>/tra-lai", methods=["POST"])
@@ -192,7 +176,7 @@ def return_task(task_id: int) -> ResponseReturnValue:
         return gettext("Đã trả hồ sơ %(code)s về bước «%(step)s».", code=reopened.dossier.code,
                        step=reopened.title)
 
-    return _desk_action(act, url_for("inbox.index"))
+    return act_and_return(act, url_for("inbox.index"))
 
 
 @bp.route("/cong-viec/<int:task_id>/tra-ve-nhom", methods=["POST"])
@@ -202,7 +186,7 @@ def release(task_id: int) -> ResponseReturnValue:
         desk.release_task(task_id, current_user, request.form.get("ly_do", ""))
         return gettext("Đã trả công việc về nhóm xử lý.")
 
-    return _desk_action(act, url_for("inbox.index"))
+    return act_and_return(act, url_for("inbox.index"))
 
 
 def _user_id() -> int:
@@ -220,7 +204,7 @@ def delegate(task_id: int) -> ResponseReturnValue:
         t = desk.delegate_task(task_id, current_user, _user_id(), request.form.get("ly_do", ""))
         return gettext("Đã ủy quyền công việc «%(step)s».", step=t.title)
 
-    return _desk_action(act, url_for("inbox.index"))
+    return act_and_return(act, url_for("inbox.index"))
 
 
 @bp.route("/cong-viec/<int:task_id>/phan-cong", methods=["POST"])
@@ -230,7 +214,7 @@ def reassign(task_id: int) -> ResponseReturnValue:
         t = desk.reassign_task(task_id, current_user, _user_id(), request.form.get("ly_do", ""))
         return gettext("Đã phân công lại công việc «%(step)s».", step=t.title)
 
-    return _desk_action(act, url_for("inbox.department"))
+    return act_and_return(act, url_for("inbox.department"))
 
 
 @bp.route("/can-bo/tiep-nhan-truc-tiep", methods=["GET", "POST"])

@@ -36,6 +36,7 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
+from app.web.actions import act_and_return
 from app.web.documents import agency_side, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -200,7 +201,8 @@ def supplement(code: str) -> ResponseReturnValue:
     """The applicant hands in what a supplement request asked for: one upload per requested component."""
     dossier = _viewable(code)
     request_row = desk.open_supplement(dossier)
-    try:
+
+    def act() -> str:
         files = {}
         for index in range(len(request_row.components) if request_row is not None else 0):
             upload = request.files.get(f"tep_{index}")
@@ -208,19 +210,10 @@ def supplement(code: str) -> ResponseReturnValue:
                 files[str(index)] = store_upload(upload.read(), upload.filename, upload.mimetype or "",
                                                  f"bo_sung/{index}", current_user)
         answered = desk.answer_supplement(code, current_user, files=files, note=request.form.get("ghi_chu", ""))
-        due = answered.dossier.due_at
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(" ".join([exc.message, *[m for m in (exc.details or {}).values()
-                                       if isinstance(m, str) and m != exc.message]]), "error")
-        return redirect(url_for("portal.dossier_page", code=code)), 303
-    flash(gettext("Đã gửi giấy tờ bổ sung. Hồ sơ tiếp tục được xử lý; hạn trả kết quả mới: %(due)s.",
-                  due=formats.local_datetime(due.isoformat(), local_tz())))
-    return redirect(url_for("portal.dossier_page", code=code)), 303
+        return gettext("Đã gửi giấy tờ bổ sung. Hồ sơ tiếp tục được xử lý; hạn trả kết quả mới: %(due)s.",
+                       due=formats.local_datetime(answered.dossier.due_at.isoformat(), local_tz()))
+
+    return act_and_return(act, url_for("portal.dossier_page", code=code))
 
 
 @bp.route("/ho-so/<code>/rut", methods=["POST"])
@@ -228,18 +221,12 @@ def supplement(code: str) -> ResponseReturnValue:
 def withdraw(code: str) -> ResponseReturnValue:
     """The applicant withdraws the dossier."""
     _viewable(code)
-    try:
+
+    def act() -> str:
         desk.withdraw(code, current_user, request.form.get("ly_do", ""))
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        abort(404)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-        return redirect(url_for("portal.dossier_page", code=code)), 303
-    flash(gettext("Đã rút hồ sơ %(code)s.", code=code))
-    return redirect(url_for("portal.dossier_page", code=code)), 303
+        return gettext("Đã rút hồ sơ %(code)s.", code=code)
+
+    return act_and_return(act, url_for("portal.dossier_page", code=code))
 
 
 @bp.route("/ho-so/<code>/thanh-toan/<int:payment_id>/hoan-tien", methods=["POST"])
