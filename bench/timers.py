@@ -61,12 +61,9 @@ def template(tmp: Path) -> tuple[int, str]:
     """One dossier armed through the service layer; its id and the due instant its workflow document holds."""
     from sqlalchemy import select
 
-    from app.dossiers import services
     from app.extensions import db
-    from app.models import HumanTask, WorkflowInstance
-    from tests.conftest import user
-    from tests.integration.test_timer_host import PROCESS
-    from tests.samples import start_data, task_data, with_stored_uploads
+    from app.models import WorkflowInstance
+    from tests.integration.test_timer_host import PROCESS, armed_dossier
     from tests.timer_support import deploy_khai_sinh
 
     app = make_app(db_url(), tmp)
@@ -74,18 +71,10 @@ def template(tmp: Path) -> tuple[int, str]:
     with app.app_context():
         deploy_khai_sinh(PROCESS)
         db.session.commit()
-        dossier = services.submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
-                                          applicant=user("congdan"))
-        db.session.commit()
-        task = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id))
-        services.claim_task(task.id, user("tiepnhan"))
-        db.session.commit()
-        services.complete_task(task.id, user("tiepnhan"), task_data("khai-sinh", task.form))
-        db.session.commit()
-        instance = db.session.scalar(select(WorkflowInstance).where(WorkflowInstance.dossier_id == dossier.id))
+        dossier_id = armed_dossier()
+        instance = db.session.scalar(select(WorkflowInstance).where(WorkflowInstance.dossier_id == dossier_id))
         assert instance.next_due_at is not None
         due = instance.next_due_at.isoformat()
-        dossier_id = int(dossier.id)
         db.session.remove()
         db.engine.dispose()
     return dossier_id, due
