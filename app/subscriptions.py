@@ -26,6 +26,7 @@ from app.jobs import tasks as notification_jobs
 from app.jobs import timers as timer_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
+from app.models import procedure as procedure_models
 from connectors.registry import Registry
 
 Hook = Callable[..., None]
@@ -189,6 +190,7 @@ def register(app: Flask) -> None:
         signal.connect(receiver, sender=app, weak=False)
     app.extensions[_CONNECTED] = receivers
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
+    procedure_models.keep_content()  # versions' content read once per process
     add_platform_operations(app.extensions["motcua_connectors"])
     app.extensions[sweeper.SOURCES_KEY] = SWEEPS
     app.extensions[timers.CALENDARS_KEY] = timers.calendar_of  # working_days() in timer values

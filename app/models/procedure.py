@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import InstanceState, Mapped, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models.agency import Agency
@@ -44,15 +48,65 @@ class ProcedureVersion(db.Model):  # type: ignore[name-defined]
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     process_id: Mapped[str] = mapped_column(String(255))
-    manifest: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    # The version's content, deferred (one SELECT loads the three together) and kept per process once read: see
+    # keep_content below. Never changed in place: a version is frozen once deployed.
+    manifest: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True, deferred_group="content")
     # {file name: XML text}; deferred: only a process that has not parsed this version yet reads it.
     bpmn_files: Mapped[dict[str, str]] = mapped_column(JsonDoc, deferred=True)
     # {file name: JSON schema or UI hints}
-    forms: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    forms: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True, deferred_group="content")
     # {spec name: {title, lane, role, form, ui_form, properties}} from analysis at deploy time
-    tasks: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    tasks: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True, deferred_group="content")
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="")
     source_note: Mapped[str] = mapped_column(Text, default="")
 
     procedure: Mapped[Procedure] = relationship(foreign_keys=[procedure_id])
+
+
+# ---------------------------------------------------------------- a version's content, read once per process
+
+CONTENT = ("manifest", "forms", "tasks")
+# Per database (its engine), per (version id, content hash): the three documents as first read. A deployed
+# version never changes, so every session of the process may share them (read-only); keyed by the hash as
+# well as the id, a database re-created under the same ids (tests) cannot be served another's content.
+_kept: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str], tuple[Any, ...]]] = weakref.WeakKeyDictionary()
+_kept_lock = threading.Lock()
+
+
+def _engine_of(state: InstanceState[Any]) -> Engine | None:
+    session = state.session
+    if session is None:
+        return None
+    bind = session.get_bind(mapper=state.mapper)
+    return bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
+
+
+def _key(state: InstanceState[Any]) -> tuple[int, str] | None:
+    found = state.dict.get("id"), state.dict.get("content_hash")
+    return None if None in found else found  # type: ignore[return-value]
+
+
+def _serve(state: InstanceState[Any], *_: Any) -> None:
+    """A version was read (or re-read): give it the content kept for it, or keep what the query brought."""
+    key, engine = _key(state), _engine_of(state)
+    if key is None or engine is None:
+        return
+    kept = _kept.get(engine, {}).get(key)
+    if kept is None:
+        if all(name in state.dict for name in CONTENT):  # a query (undefer, load_only) or a deferred load read it
+            with _kept_lock:
+                _kept.setdefault(engine, {}).setdefault(key, tuple(state.dict[name] for name in CONTENT))
+        return
+    version = state.obj()
+    for name, value in zip(CONTENT, kept, strict=True):
+        if name not in state.dict:
+            set_committed_value(version, name, value)  # as if the row had been read with it: no deferred load
+
+
+def keep_content() -> None:
+    """Serve every version's manifest, forms and task table from this process's memory once read: a completion,
+    a dossier page or a submission then moves and parses none of them (connected by app.subscriptions)."""
+    for name in ("load", "refresh"):  # read by a query; re-read, or its deferred content loaded
+        if not event.contains(ProcedureVersion, name, _serve):
+            event.listen(ProcedureVersion, name, _serve, raw=True)
