@@ -266,7 +266,7 @@ _CLAIM_ENTRY = ("dossier_id", "at", "actor_id", "actor_name", "action", "outcome
 @cache
 def _claim(postgresql: bool) -> Any:
     """The claim's conditional UPDATE, built once: on PostgreSQL also who may take the task (TAKEABLE), its history
-    entry if it took it, and the task as it now is, in one statement."""
+    entry if it took it, and the task as it now is with its dossier, in one statement."""
     claim = (update(HumanTask).where(HumanTask.id == bindparam("task_id"), HumanTask.state == "ready")
              .values(state="claimed", claimed_by_id=bindparam("user_id"), claimed_at=bindparam("now")))
     if postgresql:
@@ -278,7 +278,8 @@ def _claim(postgresql: bool) -> Any:
         columns = [getattr(AuditEvent, key) for key in _CLAIM_ENTRY]
         row = [type_coerce(entry[key], column.type) for key, column in zip(_CLAIM_ENTRY, columns, strict=True)]
         logged = insert(AuditEvent).from_select(list(_CLAIM_ENTRY), select(*row).select_from(claimed)).cte("logged")
-        return select(aliased(HumanTask, claimed)).add_cte(logged)
+        taken = aliased(HumanTask, claimed)  # with its dossier, which the answer names (not its form data)
+        return select(taken).options(joinedload(taken.dossier).defer(Dossier.form_data)).add_cte(logged)
     return claim.execution_options(synchronize_session=False)
 
 
@@ -560,7 +561,9 @@ def get_dossier(code: str) -> Dossier:
         raise NotFound(gettext("Mã hồ sơ «%(code)s» không đúng định dạng.", code=code[:80]),
                        code="dossier_code_invalid") from exc
     code = code.strip().upper()  # codes are stored as the regulation writes them (see format_dossier_code)
-    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code))
+    # with its version (its content is kept per process) and agency, which every view of a dossier reads
+    dossier = db.session.scalar(select(Dossier).where(Dossier.code == code).options(
+        joinedload(Dossier.procedure_version), joinedload(Dossier.agency)))
     if dossier is None:
         raise NotFound(gettext("Không tìm thấy hồ sơ có mã «%(code)s».", code=code), code="dossier_not_found")
     return dossier
