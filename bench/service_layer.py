@@ -43,11 +43,19 @@ class Statements:
         self.counts: Counter[str] = Counter()
         self.texts: dict[str, list[str]] = defaultdict(list)
         self.keep_texts = False
+        self.waited: Counter[str] = Counter()  # seconds spent in the database per operation: statements and commits
+        self._started = 0.0
         event.listen(engine, "before_cursor_execute", self._seen)
+        event.listen(engine, "after_cursor_execute", self._done)
+
+    def _done(self, *args: Any) -> None:
+        if self.current is not None:
+            self.waited[self.current] += time.perf_counter() - self._started
 
     def _seen(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.current is not None:
             self.counts[self.current] += 1
+            self._started = time.perf_counter()
             if self.keep_texts:
                 self.texts[self.current].append(" ".join(statement.split())[:160])
 
@@ -86,14 +94,18 @@ def measure(app: Any, args: argparse.Namespace) -> None:
 
     def op(kind: str, username: str, work: Callable[[Any], Any]) -> Any:
         """One request: read the user, do the work, commit, end the session; timed and counted under `kind`."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with statements.during(f"{kind}:user"):
             user = db.session.get(User, ids[username])
         with statements.during(kind):
             result = work(user)
+            before, committing = statements.waited[kind], time.perf_counter()
             db.session.commit()
+            # the commit's own flush statements, its COMMIT and its WAL flush, timed once
+            statements.waited[kind] = before + time.perf_counter() - committing
         db.session.remove()  # a request's session ends with it
         timings[kind].append((time.perf_counter() - start) * 1000)
+        timings[f"{kind}:cpu"].append((time.process_time() - cpu) * 1000)
         return result
 
     def lifecycle() -> None:
@@ -145,10 +157,18 @@ def measure(app: Any, args: argparse.Namespace) -> None:
           f"= {statistics.median(life) / floor:.1f} × floor (median), {min(life) / floor:.1f} × (min)")
     print(f"bare-engine floor: {floor:.2f} ms per lifecycle")
     print(f"SQL statements per lifecycle: {without_users:.1f} (+ per-request user reads: {with_users:.1f})")
-    print(f"{'operation':<10} {'n':>5} {'median ms':>10} {'min ms':>8} {'stmts/op':>9}")
+    cpu = {kind.removesuffix(":cpu"): timings.pop(kind) for kind in list(timings) if kind.endswith(":cpu")}
+    print(f"this process's CPU per lifecycle: {sum(sum(v) for v in cpu.values()) / n:.1f} ms "
+          "(the wall time less the waits on the database and on other processes)")
+    waited = sum(statements.waited.values()) * 1000 / n
+    print(f"in the database (statements and commits, wall time) per lifecycle: {waited:.1f} ms")
+    print(f"{'operation':<10} {'n':>5} {'median ms':>10} {'min ms':>8} {'stmts/op':>9} {'db ms/op':>9}"
+          f" {'cpu ms/op':>9}")
     for kind, values in timings.items():
         per_op = statements.counts[kind] / len(values)
-        print(f"{kind:<10} {len(values):>5} {statistics.median(values):>10.2f} {min(values):>8.2f} {per_op:>9.1f}")
+        db_ms = (statements.waited[kind] + statements.waited[f"{kind}:user"]) * 1000 / len(values)
+        print(f"{kind:<10} {len(values):>5} {statistics.median(values):>10.2f} {min(values):>8.2f} {per_op:>9.1f}"
+              f" {db_ms:>9.2f} {statistics.median(cpu[kind]):>9.2f}")
     if args.statements:
         for kind, texts in statements.texts.items():
             if kind.endswith(":user"):
@@ -158,7 +178,7 @@ def measure(app: Any, args: argparse.Namespace) -> None:
                 print("   ", text)
     if profiler is not None:
         print()
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 def main() -> None:
@@ -168,6 +188,8 @@ def main() -> None:
     parser.add_argument("--floor-rounds", type=int, default=200)
     parser.add_argument("--profile", type=int, default=0, help="profile the first N timed lifecycles")
     parser.add_argument("--statements", action="store_true", help="print the statements of one lifecycle")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (pstats: cumulative, tottime, ...)")
+    parser.add_argument("--top", type=int, default=45, help="how many profile lines")
     run(parser.parse_args())
 
 
