@@ -243,10 +243,10 @@ def record_steps(tasks: Sequence[HumanTask]) -> int:
     db.session.execute(delete(StepHolding).where(StepHolding.task_id.in_([t.id for t in done]))
                        .execution_options(synchronize_session=False))
     history = _history(t.dossier_id for t in done)
-    procedure_of = dict(db.session.execute(
+    procedure_of = {row.id: row.procedure_id for row in db.session.execute(
         select(Dossier.id, ProcedureVersion.procedure_id).join(ProcedureVersion,
                                                                ProcedureVersion.id == Dossier.procedure_version_id)
-        .where(Dossier.id.in_({t.dossier_id for t in done}))).tuples())
+        .where(Dossier.id.in_({t.dossier_id for t in done})))}
     names = _people(done, [e for events in history.values() for e in events])
     rows = []
     for task in done:
