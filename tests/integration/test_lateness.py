@@ -168,3 +168,16 @@ def test_a_handover_names_its_receiver_and_step_in_the_history(db_session, clock
     assert "Đồng Nghiệp" in entry.note_text and "to_id" not in entry.note_text
 
 
+
+
+def test_the_api_gives_each_step_s_holders_and_lateness(client, db_session, clock, token):
+    dossier, reception, examination, other = worked_example(clock)
+    db_session.commit()
+    steps = client.get(f"/api/v1/dossiers/{dossier.code}/steps", headers=token("truongphong"))
+    assert steps.status_code == 200, steps.get_json()
+    found = {s["task_id"]: s for s in steps.get_json()["steps"]}
+    late = found[examination.id]
+    assert late["verdict"] == "qua_han" and late["late_hours"] == "7.00"
+    assert [(h["officer_name"], h["late_hours"]) for h in late["holdings"]] == [
+        ("", "0.00"), ("Trần Văn Hộ", "0.00"), ("Đồng Nghiệp", "7.00")]
+    assert client.get(f"/api/v1/dossiers/{dossier.code}/steps", headers=token("congdan")).status_code == 403

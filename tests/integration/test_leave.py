@@ -204,3 +204,43 @@ def test_an_officer_may_not_enter_someone_else_s_leave_on_the_page(client, db_se
     page = client.get("/can-bo/nghi-phep").get_data(as_text=True)
     officers = page.split('id="leave-officer"', 1)[1].split("</select>", 1)[0]
     assert officers.count("<option") == 1  # only themself
+
+
+def test_the_api_records_leaves_and_refuses_invalid_ones_with_their_status(client, db_session, token):
+    dossier, examination = examination_claimed_by_hotich()
+    db_session.commit()
+    head, officer = token("truongphong"), token("chutich")
+    today = local_today()
+    made = client.post("/api/v1/leaves", headers=head, json={
+        "can_bo": user("hotich").id, "tu_ngay": today.isoformat(), "den_ngay": (today + timedelta(days=1)).isoformat(),
+        "nguoi_thay_the": None, "ly_do": "Ốm"})
+    assert made.status_code == 201, made.get_json()
+    body = made.get_json()
+    assert body["officer_name"] == "Trần Văn Hộ" and body["applied_at"] is not None
+    assert body["first_day"] == today.isoformat() and body["last_day"] == (today + timedelta(days=1)).isoformat()
+    db.session.refresh(examination)
+    assert examination.state == "ready" and examination.claimed_by_id is None
+    listed = client.get("/api/v1/leaves", headers=head).get_json()["leaves"]
+    assert [e["id"] for e in listed] == [body["id"]]
+    load = {o["user_id"]: o for o in client.get("/api/v1/department/load", headers=head).get_json()["officers"]}
+    assert load[user("hotich").id]["on_leave_until"] == (today + timedelta(days=1)).isoformat()
+    assert load[user("chutich").id]["on_leave_until"] is None
+
+    refused = client.post("/api/v1/leaves", headers=officer, json={
+        "can_bo": user("hotich").id, "tu_ngay": today.isoformat(), "den_ngay": today.isoformat()})
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "leave_forbidden"
+    overlap = client.post("/api/v1/leaves", headers=head, json={
+        "can_bo": user("hotich").id, "tu_ngay": today.isoformat(), "den_ngay": today.isoformat()})
+    assert overlap.status_code == 409 and "đã có lịch nghỉ" in overlap.get_json()["error"]["message"]
+    backwards = client.post("/api/v1/leaves", headers=officer, json={
+        "tu_ngay": (today + timedelta(days=5)).isoformat(), "den_ngay": (today + timedelta(days=4)).isoformat()})
+    assert backwards.status_code == 422 and backwards.get_json()["error"]["details"] == {
+        "/den_ngay": "Ngày kết thúc nghỉ phải cùng hoặc sau ngày bắt đầu."}
+    itself = client.post("/api/v1/leaves", headers=officer, json={
+        "tu_ngay": today.isoformat(), "den_ngay": today.isoformat(), "nguoi_thay_the": user("chutich").id})
+    assert itself.status_code == 422 and itself.get_json()["error"]["code"] == "substitute_self"
+    own = client.post("/api/v1/leaves", headers=officer, json={
+        "tu_ngay": (today + timedelta(days=7)).isoformat(), "den_ngay": (today + timedelta(days=8)).isoformat()})
+    assert own.status_code == 201 and own.get_json()["applied_at"] is None
+    assert [e["officer_id"] for e in client.get("/api/v1/leaves", headers=officer).get_json()["leaves"]] == [
+        user("chutich").id]
