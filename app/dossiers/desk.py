@@ -11,7 +11,8 @@ The law prescribes these actions for every procedure (../shared/DOMAIN.md), so n
 - refuse with a reason: before reception the dossier is not received (status 3); after it, the refusal is the
   result handed back (status 10, REFUSED_AFTER_RECEIPT). The workflow is cancelled (SpiffWorkflow's cancel);
 - stop processing (status 8, clock paused) and resume it; the applicant withdraws (status 7, workflow cancelled);
-- release, reassign (head of department) and delegate a task; the department's load.
+- release, reassign (head of department) and delegate a task; the department's load, with who is on leave. Nothing
+  is given to an officer on leave (app.dossiers.absences): not by delegation or reassignment, nor by a return.
 
 While the clock is paused (5, 8) the dossier's open tasks are `held`: out of every inbox and not completable
 (a completion racing the hold waits on the task row, then finds it no longer open). They come back, with their
