@@ -12,6 +12,8 @@ sweeps. While it runs nothing is given to the officer automatically: a return do
 and nobody may delegate or reassign a step to them (app.dossiers.desk, via app.dossiers.absences). The steps do
 not come back by themselves when the leave ends: the substitute holds them, or the head reassigns them.
 
+A leave is taken back with `cancel_leave`: deleted before it begins, ended at once while it runs.
+
 Refused, with a localized message: a last day before the first, a leave already over, a substitute who is the officer
 themself, inactive, of another agency or away at the same time, a leave overlapping another of the same officer
 (checked under a lock on the officer's row, so two entries racing cannot both pass), and anyone but the officer or
@@ -108,6 +110,27 @@ def record_leave(actor: User, officer_id: int, starts_on: date, ends_on: date, s
     if starts_at <= now:
         _apply(leave, actor, now)
     return leave
+
+
+def cancel_leave(actor: User, leave_id: int) -> OfficerLeave | None:
+    """Take a leave back (the officer, or their head): one not begun yet is deleted (None is answered); one running
+    ends now — the officer is back at work, the steps already moved stay with whoever holds them."""
+    entry = db.session.scalar(select(OfficerLeave).where(OfficerLeave.id == leave_id).with_for_update()
+                              .execution_options(populate_existing=True))
+    if entry is None or (entry.officer_id != actor.id and not _heads(actor, entry.agency_id)):
+        if entry is not None and entry.agency_id == actor.agency_id:
+            raise Forbidden(gettext("Chỉ lãnh đạo phòng được ghi lịch nghỉ cho cán bộ khác."), code="leave_forbidden")
+        raise NotFound(gettext("Không tìm thấy lịch nghỉ số %(id)s.", id=leave_id), code="leave_not_found")
+    now = now_utc()
+    if entry.ends_at <= now:
+        raise Conflict(gettext("Kỳ nghỉ này đã kết thúc."), code="leave_over")
+    if entry.starts_at > now:
+        db.session.delete(entry)
+        db.session.flush()
+        return None
+    entry.ends_at = now
+    db.session.flush()
+    return entry
 
 
 def last_day(leave: OfficerLeave) -> datetime:

@@ -193,6 +193,12 @@ def test_the_leave_page_and_the_department_page(client, db_session):
         "can_bo": str(user("chutich").id), "tu_ngay": (today + timedelta(days=2)).isoformat(),
         "den_ngay": today.isoformat()})
     assert backwards.status_code == 422 and "Ngày kết thúc nghỉ" in backwards.get_data(as_text=True)
+    # Ended early from the calendar: no longer shown as away.
+    running = db.session.scalar(select(OfficerLeave).where(OfficerLeave.officer_id == user("hotich").id))
+    assert "Kết thúc sớm" in listed
+    assert client.post(f"/can-bo/nghi-phep/{running.id}/huy").status_code == 303
+    load = client.get("/can-bo/phong").get_data(as_text=True)
+    assert "Nghỉ phép đến hết" not in load.split('data-user="hotich"', 1)[1].split("</tr>", 1)[0]
 
 
 def test_an_officer_may_not_enter_someone_else_s_leave_on_the_page(client, db_session):
@@ -244,3 +250,26 @@ def test_the_api_records_leaves_and_refuses_invalid_ones_with_their_status(clien
     assert own.status_code == 201 and own.get_json()["applied_at"] is None
     assert [e["officer_id"] for e in client.get("/api/v1/leaves", headers=officer).get_json()["leaves"]] == [
         user("chutich").id]
+
+
+def test_a_leave_is_taken_back_before_it_begins_or_ended_early(db_session, client, token):
+    hotich = user("hotich")
+    today = local_today()
+    later = leave.record_leave(hotich, hotich.id, today + timedelta(days=5), today + timedelta(days=6))
+    running = leave.record_leave(hotich, hotich.id, today, today + timedelta(days=1))
+    with pytest.raises(Forbidden):
+        leave.cancel_leave(user("chutich"), later.id)
+    later_id = later.id
+    assert leave.cancel_leave(hotich, later_id) is None
+    assert db.session.get(OfficerLeave, later_id) is None
+    ended = leave.cancel_leave(user("truongphong"), running.id)
+    assert ended is running and running.ends_at <= datetime.now(VN)
+    assert [o.on_leave for o in desk.department_load(user("truongphong")).officers if o.officer.id == hotich.id] == [
+        None]  # back at work
+    with pytest.raises(Conflict):
+        leave.cancel_leave(hotich, running.id)  # over already
+    again = leave.record_leave(hotich, hotich.id, today + timedelta(days=9), today + timedelta(days=9))
+    db_session.commit()
+    answer = client.post(f"/api/v1/leaves/{again.id}/cancel", headers=token("truongphong"))
+    assert answer.status_code == 200 and answer.get_json() == {"leave": None}
+    assert client.post(f"/api/v1/leaves/{again.id}/cancel", headers=token("truongphong")).status_code == 404

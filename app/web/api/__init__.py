@@ -553,6 +553,15 @@ def record_leave(json: m.LeaveBody) -> ResponseReturnValue:
     return jsonify(leave_json(entry)), 201  # committed by spec.operation once answered
 
 
+@bp.post("/leaves/<int:leave_id>/cancel")
+@operation("cancelLeave", responses({200: (m.LeaveCancelled, "Deleted (not begun) or ended now (running)")},
+                                    401, 403, 404, 409), auth=True, params={"leave_id": "Id of a leave (listLeaves)"})
+def cancel_leave(leave_id: int) -> ResponseReturnValue:
+    """Take a leave back: deleted before it begins, ended now while it runs (the steps moved stay where they are)"""
+    kept = leave.cancel_leave(api_user(), leave_id)
+    return jsonify(leave=leave_json(kept) if kept is not None else None)
+
+
 @bp.get("/dossiers/<path:code>/steps")
 @operation("dossierSteps", responses({200: (m.DossierSteps, "Each step: who held it, due, done, how late")},
                                      401, 403, 404), auth=True, params=DOSSIER_CODE)

@@ -430,6 +430,10 @@ class Leave(ResponseModel):
     applied_at: Timestamp | None = Field(description="When the officer's claimed steps were moved (NULL: not yet)")
 
 
+class LeaveCancelled(ResponseModel):
+    leave: Leave | None = Field(description="The leave ended now (it was running), or NULL: deleted (not begun)")
+
+
 class Leaves(ResponseModel):
     leaves: list[Leave]
 

@@ -312,8 +312,18 @@ def leave_calendar() -> ResponseReturnValue:
     officers, substitutes = leave.leave_choices(current_user)
     return render_template("inbox/leave.html", leaves=leave.leaves_for(current_user), officers=officers,
                            substitutes=substitutes, today=local_today(), last_day=leave.last_day,
-                           is_head=leave.may_enter_for_others(current_user), error=error,
+                           is_head=leave.may_enter_for_others(current_user), error=error, now=now_utc(),
                            posted=request.form if error else {}), status
+
+
+@bp.route("/can-bo/nghi-phep/<int:leave_id>/huy", methods=["POST"])
+@login_required
+def cancel_leave(leave_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        kept = leave.cancel_leave(current_user, leave_id)
+        return gettext("Đã hủy lịch nghỉ.") if kept is None else gettext("Đã kết thúc kỳ nghỉ từ bây giờ.")
+
+    return act_and_return(act, url_for("inbox.leave_calendar"))
 
 
 def _posted_id(name: str) -> int | None:
