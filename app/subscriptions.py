@@ -16,7 +16,7 @@ from flask import Flask
 from flask_babel import force_locale
 
 from app import documents
-from app.dossiers import attachments, desk, events, payments, portal_sync, timers, workflow_incidents
+from app.dossiers import attachments, desk, events, lateness, leave, payments, portal_sync, timers, workflow_incidents
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
@@ -154,6 +154,8 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
     "supplements": desk.expire_supplements,  # supplement requests unanswered past their deadline end their dossier
     "timers": timer_jobs.sweep,  # BPMN timers due (not a lost job: the timer host's own clock tick)
+    "leaves": leave.start_due_leaves,  # leaves that have begun move their officers' claimed steps, once each
+    "lateness": lateness.record_owed,  # completed steps' holdings written for the statistics (step_holding)
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).

@@ -13,12 +13,14 @@ from flask_babel import force_locale, gettext, lazy_gettext
 from flask_babel.speaklater import LazyString
 from sqlalchemy import func, select
 
+from app.dossiers import lateness
+from app.dossiers.calendar import DUNG_HAN, QUA_HAN, TRONG_HAN, TRUOC_HAN
 from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.components import received_components
 from app.dossiers.deadlines import processing_amount, processing_rule
 from app.dossiers.errors import Invalid, NotFound
 from app.extensions import db
-from app.models import AuditEvent, Dossier, HumanTask, IssuedDocument, User
+from app.models import AuditEvent, Dossier, IssuedDocument, User
 from app.models.dossier import STATUSES
 
 # The portal's public look-up page (app.web.portal.lookup; tests check the two agree): the QR code opens it.
@@ -174,13 +176,17 @@ def _verdict(done: datetime | None, due: datetime | None, now: datetime, *, by_d
     return "Trước hạn" if done_day < due_day else "Đúng hạn"
 
 
+# lateness.verdict's codes as the control sheet prints them (finished step or not).
+STEP_VERDICTS = {(TRUOC_HAN, True): "Trước hạn", (DUNG_HAN, True): "Đúng hạn", (QUA_HAN, True): "Quá hạn",
+                 (TRONG_HAN, False): "Đang xử lý, trong hạn", (QUA_HAN, False): "Đang xử lý, quá hạn"}
+
+
 def control_content(dossier: Dossier, now: datetime | None = None) -> dict[str, Any]:
     """The control sheet's content: each step of the dossier (human_task rows: handed over, taken, due, done),
     who handed it over and who took it, its outcome from the history, and whether it was on time."""
     now = now or now_utc()
-    tasks = list(db.session.scalars(select(HumanTask).where(HumanTask.dossier_id == dossier.id)
-                                    .order_by(HumanTask.created_at, HumanTask.id)))
-    tasks = [t for t in tasks if t.state != "cancelled" or t.completed_at is not None]
+    steps = lateness.steps_of(dossier, now)  # who held each step, and how late: the one computation of it
+    tasks = [step.task for step in steps]
     people = {t.claimed_by_id for t in tasks} | {t.completed_by_id for t in tasks}
     known = {p for p in people if p is not None}
     names: dict[int, str] = ({row.id: row.full_name for row in db.session.execute(
@@ -191,7 +197,8 @@ def control_content(dossier: Dossier, now: datetime | None = None) -> dict[str, 
     done_events = {(e.task_title, e.at): e for e in history if e.action != "status"}
     rows = []
     handed_by = dossier.applicant_name or "Người nộp hồ sơ"
-    for task in tasks:
+    for step in steps:
+        task = step.task
         event = done_events.get((task.title, task.completed_at)) if task.completed_at else None
         holder = names.get(task.completed_by_id or task.claimed_by_id or -1, "")
         with force_locale("vi"):
@@ -201,7 +208,10 @@ def control_content(dossier: Dossier, now: datetime | None = None) -> dict[str, 
             "handed_at": _iso(task.created_at), "taken_at": _iso(task.claimed_at), "due_at": _iso(task.due_at),
             "done_at": _iso(task.completed_at), "outcome": event.outcome if event is not None else "",
             "returned": bool(event is not None and event.action == "returned"), "note": note,
-            "verdict": _verdict(task.completed_at, task.due_at, now),
+            "verdict": STEP_VERDICTS[(step.verdict, step.finished)] if step.verdict else "",
+            "late_hours": str(step.late_hours) if step.late else "",
+            "holders": [{"name": h.officer_name, "from": _iso(h.held_from), "until": _iso(h.held_until),
+                         "late_hours": str(h.late_hours)} for h in step.holdings if h.officer_id is not None],
         })
         if task.completed_at is not None:
             handed_by = holder or handed_by

@@ -11,7 +11,8 @@ The law prescribes these actions for every procedure (../shared/DOMAIN.md), so n
 - refuse with a reason: before reception the dossier is not received (status 3); after it, the refusal is the
   result handed back (status 10, REFUSED_AFTER_RECEIPT). The workflow is cancelled (SpiffWorkflow's cancel);
 - stop processing (status 8, clock paused) and resume it; the applicant withdraws (status 7, workflow cancelled);
-- release, reassign (head of department) and delegate a task; the department's load.
+- release, reassign (head of department) and delegate a task; the department's load, with who is on leave. Nothing
+  is given to an officer on leave (app.dossiers.absences): not by delegation or reassignment, nor by a return.
 
 While the clock is paused (5, 8) the dossier's open tasks are `held`: out of every inbox and not completable
 (a completion racing the hold waits on the task row, then finds it no longer open). They come back, with their
@@ -35,6 +36,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers import events
+from app.dossiers.absences import is_away, leaves_at
 from app.dossiers.access import desk_scope, head_scope
 from app.dossiers.calendar import QUA_HAN, classify_in_progress
 from app.dossiers.clock import now_utc
@@ -530,7 +532,7 @@ def return_task(task_id: int, user: User, reason: str, to_step: str | None = Non
         .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()).limit(1))
     officer = db.session.get(User, previous) if previous else None
     if officer is not None and officer.active and officer.agency_id == reopened.agency_id \
-            and officer.has_role(reopened.role):
+            and officer.has_role(reopened.role) and not is_away(officer.id, now):  # not to someone on leave
         reopened.state, reopened.claimed_by_id, reopened.claimed_at = "claimed", officer.id, now
     _flush()
     events.publish(events.dossier_returned, dossier=dossier, actor=user, from_step=task.title, to_step=target.title,
@@ -566,19 +568,24 @@ def _colleague(task: HumanTask, user_id: int) -> User:
     if person is None or not person.active or person.agency_id != task.agency_id or not person.has_role(task.role):
         message = gettext("Người nhận phải là cán bộ của cơ quan có vai trò xử lý bước này.")
         raise Invalid(message, code="assignee_invalid", details={"/nguoi_nhan": message})
+    if is_away(person.id, now_utc()):
+        message = gettext("%(name)s đang nghỉ phép; vui lòng giao cho người khác.", name=person.full_name)
+        raise Invalid(message, code="assignee_on_leave", details={"/nguoi_nhan": message})
     return person
 
 
 def _hand_over(task: HumanTask, actor: User, kind: str, to: User | None, reason: str) -> HumanTask:
     before = db.session.get(User, task.claimed_by_id) if task.claimed_by_id else None
     now = now_utc()
+    params: dict[str, Any]
     if to is None:
         task.state, task.claimed_by_id, task.claimed_at = "ready", None, None
         note, params = (N_("Trả công việc về nhóm. %(reason)s"), {"reason": reason})
     else:
         task.state, task.claimed_by_id, task.claimed_at = "claimed", to.id, now
         note = N_("Giao cho %(to)s. %(reason)s") if kind == "reassigned" else N_("Ủy quyền cho %(to)s. %(reason)s")
-        params = {"to": to.full_name, "reason": reason}
+        params = {"to": to.full_name, "reason": reason, "to_id": to.id}
+    params["task_id"] = task.id  # which step changed hands (app.dossiers.lateness splits its holding here)
     event = _entry(task.dossier, actor, kind, note=note, params=params, task_title=task.title, at=now)
     event.step_due_at = task.due_at
     _flush()
@@ -620,6 +627,7 @@ class OfficerLoad:
     officer: User
     claimed: int  # open steps the officer holds
     overdue: int  # of which past their deadline (the step's, else the dossier's)
+    on_leave: Any = None  # the OfficerLeave running now, if the officer is away
 
 
 @dataclass(frozen=True)
@@ -644,10 +652,11 @@ def department_load(user: User) -> DepartmentLoad:
     officers = list(db.session.scalars(select(User).where(User.agency_id == user.agency_id, User.active.is_(True))
                                        .order_by(User.full_name)).all())
     loads = []
+    away = leaves_at((o.id for o in officers), now)
     for officer in (o for o in officers if o.is_officer):
         mine = [t for t in tasks if t.claimed_by_id == officer.id]
         late = sum(1 for t in mine if classify_in_progress(t.due_at or t.dossier.due_at, now) == QUA_HAN)
-        loads.append(OfficerLoad(officer, len(mine), late))
+        loads.append(OfficerLoad(officer, len(mine), late, away.get(officer.id)))
     waiting: dict[str, int] = {}
     for t in tasks:
         if t.claimed_by_id is None:
@@ -656,10 +665,12 @@ def department_load(user: User) -> DepartmentLoad:
 
 
 def colleagues_for(task: HumanTask) -> list[User]:
-    """Who a step may be handed to: the active officers of its agency with its role."""
-    people = db.session.scalars(select(User).where(User.agency_id == task.agency_id, User.active.is_(True))
-                                .order_by(User.full_name))
-    return [p for p in people if p.has_role(task.role)]
+    """Who a step may be handed to: the active officers of its agency with its role, but those on leave."""
+    people = [p for p in db.session.scalars(select(User).where(User.agency_id == task.agency_id,
+                                                                 User.active.is_(True)).order_by(User.full_name))
+              if p.has_role(task.role)]
+    away = leaves_at((p.id for p in people), now_utc())
+    return [p for p in people if p.id not in away]
 
 
 def paused_dossiers(user: User, limit: int = 50) -> list[Dossier]:

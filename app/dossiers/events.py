@@ -61,7 +61,8 @@ processing_stopped = _signals.signal("processing-stopped")
 processing_resumed = _signals.signal("processing-resumed")
 # The applicant withdrew the dossier (status 7). dossier, actor, reason
 dossier_withdrawn = _signals.signal("dossier-withdrawn")
-# A task changed hands. task=HumanTask, actor, kind ("released" | "reassigned" | "delegated"), from_user,
+# A task changed hands. task=HumanTask, actor (None: the sweeper), kind ("released" | "reassigned" | "delegated" |
+# "on_leave": its holder is away, app.dossiers.leave), from_user,
 # to_user (User | None), reason
 task_handed_over = _signals.signal("task-handed-over")
 

@@ -15,6 +15,7 @@ from app.models.dossier import (
 )
 from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
+from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User, UserSession
 
@@ -29,7 +30,9 @@ __all__ = [
     "HumanTask",
     "IdempotentRequest",
     "IssuedDocument",
+    "LatenessOwed",
     "Notification",
+    "OfficerLeave",
     "Payment",
     "PaymentCallback",
     "PortalOutbox",
@@ -38,6 +41,7 @@ __all__ = [
     "Refund",
     "RegistryLookup",
     "ServiceCall",
+    "StepHolding",
     "SupplementRequest",
     "User",
     "UserSession",

@@ -11,8 +11,10 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -50,6 +52,12 @@ def site(live_server: Any, browser: Browser) -> Iterator[Site]:
             db.session.commit()
         return {"Authorization": f"Bearer {value}"}
 
+    def live_user_id(username: str) -> int:
+        from tests.conftest import user
+
+        with live_server.app.app_context():
+            return int(user(username).id)
+
     citizen = live_token("congdan")
     data = with_uploads(requests_uploader(base), citizen, start_data("khai-sinh"))
     # A long free-text value and a long unbroken one, as people type them.
@@ -67,6 +75,12 @@ def site(live_server: Any, browser: Browser) -> Iterator[Site]:
     officer = live_token("tiepnhan")
     tasks = requests.get(f"{base}/api/v1/tasks", headers=officer, timeout=10).json()["items"]
     task_id = next(t["id"] for t in tasks if t["dossier_code"] == code)
+    # An officer on leave from today, for the department's page and the leave calendar.
+    today = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+    response = requests.post(f"{base}/api/v1/leaves", headers=live_token("truongphong"), timeout=10, json={
+        "can_bo": live_user_id("chutich"), "tu_ngay": today.isoformat(),
+        "den_ngay": (today + timedelta(days=2)).isoformat(), "ly_do": "Nghỉ phép năm"})
+    assert response.status_code == 201, response.text
     result = Site(base, code, task_id)
     yield result
     for context in result.contexts.values():
@@ -104,6 +118,8 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("incidents", "tiepnhan", "/can-bo/su-co"),
     ("dossier-desk", "tiepnhan", "/can-bo/ho-so/{code}"),
     ("department", "truongphong", "/can-bo/phong"),
+    ("leave-calendar", "truongphong", "/can-bo/nghi-phep"),
+    ("leave-calendar-errors", "truongphong", "/can-bo/nghi-phep#submit-backwards"),
     ("walk-in", "tiepnhan", "/can-bo/tiep-nhan-truc-tiep?thu_tuc=1.001193"),
     ("studio-index", "thietke", "/thiet-ke/"),
     ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
@@ -120,6 +136,11 @@ def visit(page: Page, site: Site, path: str, lang: str) -> None:
     if action == "submit-empty":  # the server answers with every field's error and the summary
         page.click("button[name=__submit__]")
         page.wait_for_selector("#form-errors")
+    elif action == "submit-backwards":  # a leave whose last day is before its first: refused on the form
+        page.fill("#leave-from", "2030-01-10")
+        page.fill("#leave-to", "2030-01-09")
+        page.click("#leave-submit")
+        page.wait_for_selector("#leave-error")
     elif action == "check-broken":  # a package with problems: the checker's report, file names and codes
         page.set_input_files("#files", files=[
             {"name": "process.bpmn", "mimeType": "application/xml", "buffer": b"<definitions>not bpmn"},

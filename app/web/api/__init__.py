@@ -15,10 +15,10 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from app import documents
-from app.dossiers import desk, listings, payments, service_calls, services, stalls, workflow_incidents
+from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, stalls, workflow_incidents
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.calendar import classify_in_progress
-from app.dossiers.clock import now_utc
+from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, ServiceError
 from app.extensions import csrf, db
@@ -515,5 +515,66 @@ def department_load() -> ResponseReturnValue:
     """The head of department's view: open tasks per officer of the agency, and those nobody holds"""
     load = desk.department_load(api_user())
     return jsonify(officers=[{"user_id": o.officer.id, "name": o.officer.full_name, "roles": list(o.officer.roles),
-                              "claimed": o.claimed, "overdue": o.overdue} for o in load.officers],
+                              "claimed": o.claimed, "overdue": o.overdue,
+                              "on_leave_until": _local_day(leave.last_day(o.on_leave)) if o.on_leave else None}
+                             for o in load.officers],
                    waiting=load.waiting, tasks=[task_json(t) for t in load.tasks])
+
+
+def _local_day(moment: Any) -> str:
+    return str(moment.astimezone(local_tz()).date().isoformat())
+
+
+def leave_json(entry: Any) -> dict[str, Any]:
+    return {"id": entry.id, "officer_id": entry.officer_id, "officer_name": entry.officer.full_name,
+            "starts_at": entry.starts_at.isoformat(), "ends_at": entry.ends_at.isoformat(),
+            "first_day": _local_day(entry.starts_at), "last_day": _local_day(leave.last_day(entry)),
+            "substitute_id": entry.substitute_id,
+            "substitute_name": entry.substitute.full_name if entry.substitute else None, "reason": entry.reason,
+            "applied_at": entry.applied_at.isoformat() if entry.applied_at else None}
+
+
+@bp.get("/leaves")
+@operation("listLeaves", responses({200: (m.Leaves, "Leaves running or to come")}, 401), auth=True)
+def list_leaves() -> ResponseReturnValue:
+    """The leave calendar: the agency's leaves for its head of department, one's own for an officer"""
+    return jsonify(leaves=[leave_json(e) for e in leave.leaves_for(api_user())])
+
+
+@bp.post("/leaves")
+@operation("recordLeave", responses({201: (m.Leave, "Recorded; if it has begun, the officer's claimed steps moved")},
+                                    400, 401, 403, 404, 409, 422), auth=True)
+def record_leave(json: m.LeaveBody) -> ResponseReturnValue:
+    """Enter a leave (oneself, or any officer of the agency for its head of department): while it runs the officer's
+    claimed steps are with the substitute (or back in the pool) and nothing is given to the officer"""
+    user = api_user()
+    entry = leave.record_leave(user, json.can_bo or user.id, json.tu_ngay, json.den_ngay, json.nguoi_thay_the,
+                               json.ly_do)
+    return jsonify(leave_json(entry)), 201  # committed by spec.operation once answered
+
+
+@bp.post("/leaves/<int:leave_id>/cancel")
+@operation("cancelLeave", responses({200: (m.LeaveCancelled, "Deleted (not begun) or ended now (running)")},
+                                    401, 403, 404, 409), auth=True, params={"leave_id": "Id of a leave (listLeaves)"})
+def cancel_leave(leave_id: int) -> ResponseReturnValue:
+    """Take a leave back: deleted before it begins, ended now while it runs (the steps moved stay where they are)"""
+    kept = leave.cancel_leave(api_user(), leave_id)
+    return jsonify(leave=leave_json(kept) if kept is not None else None)
+
+
+@bp.get("/dossiers/<path:code>/steps")
+@operation("dossierSteps", responses({200: (m.DossierSteps, "Each step: who held it, due, done, how late")},
+                                     401, 403, 404), auth=True, params=DOSSIER_CODE)
+def dossier_steps(code: str) -> ResponseReturnValue:
+    """Lateness attributed: each step of the dossier with its holders and its lateness in working time (its agency)"""
+    dossier = services.view_dossier(code, api_user())
+    if not agency_side(api_user(), dossier):
+        raise Forbidden(gettext("Chỉ cán bộ của cơ quan giải quyết hồ sơ xem được thời hạn từng bước."),
+                        code="steps_forbidden")
+    return jsonify(steps=[{
+        "task_id": s.task.id, "title": s.task.title, "spec_name": s.task.spec_name, "lane": s.task.lane or "",
+        "due_at": s.due_at.isoformat() if s.due_at else None, "done_at": s.done_at.isoformat() if s.done_at else None,
+        "verdict": s.verdict, "late_hours": str(s.late_hours),
+        "holdings": [{"officer_id": h.officer_id, "officer_name": h.officer_name, "held_from": h.held_from.isoformat(),
+                      "held_until": h.held_until.isoformat(), "late_hours": str(h.late_hours)} for h in s.holdings],
+    } for s in lateness.steps_of(dossier)])

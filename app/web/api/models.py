@@ -401,6 +401,65 @@ class OfficerLoad(ResponseModel):
     roles: list[str]
     claimed: int = Field(description="Open steps the officer holds")
     overdue: int = Field(description="Of which past their deadline")
+    on_leave_until: date | None = Field(default=None, description="On leave now: the last day of the leave")
+
+
+class LeaveBody(RequestModel):
+    can_bo: int | None = Field(default=None, title=N_("Cán bộ nghỉ"),
+                               description="User id of the officer on leave (default: oneself; another officer of "
+                                           "the agency: the head of department only)")
+    tu_ngay: Annotated[date, Field(strict=False)] = Field(title=N_("Từ ngày"), description="First day (YYYY-MM-DD)")
+    den_ngay: Annotated[date, Field(strict=False)] = Field(title=N_("Đến ngày"),
+                                                           description="Last day, included (YYYY-MM-DD)")
+    nguoi_thay_the: int | None = Field(default=None, title=N_("Người thay thế"), description=(
+        "User id of an officer of the same agency who takes the claimed steps (none: they go back to the pool)"))
+    ly_do: str = Field(default="", max_length=2000, title=N_("Lý do"))
+
+
+class Leave(ResponseModel):
+    id: int
+    officer_id: int
+    officer_name: str
+    starts_at: Timestamp = Field(description="Start of the first day")
+    ends_at: Timestamp = Field(description="Start of the day after the last (back at work)")
+    first_day: date
+    last_day: date
+    substitute_id: int | None
+    substitute_name: str | None
+    reason: str
+    applied_at: Timestamp | None = Field(description="When the officer's claimed steps were moved (NULL: not yet)")
+
+
+class LeaveCancelled(ResponseModel):
+    leave: Leave | None = Field(description="The leave ended now (it was running), or NULL: deleted (not begun)")
+
+
+class Leaves(ResponseModel):
+    leaves: list[Leave]
+
+
+class Holding(ResponseModel):
+    officer_id: int | None = Field(description="NULL: in the role's pool")
+    officer_name: str
+    held_from: Timestamp
+    held_until: Timestamp
+    late_hours: str = Field(description="Working hours of this holding past the step's due time (decimal)")
+
+
+class StepLateness(ResponseModel):
+    task_id: int
+    title: str
+    spec_name: str
+    lane: str
+    due_at: Timestamp | None
+    done_at: Timestamp | None = Field(description="NULL: still open")
+    verdict: Literal["truoc_han", "dung_han", "qua_han", "trong_han", ""]
+    late_hours: str = Field(description="Working hours past the due time (to now for an open step; decimal)")
+    holdings: list[Holding]
+
+
+class DossierSteps(ResponseModel):
+    steps: list[StepLateness]
 
 
 class DepartmentLoad(ResponseModel):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import documents
 from app.clock import local_today, local_tz, now_utc
-from app.dossiers import desk, listings, payments, service_calls, services, workflow_incidents
+from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, workflow_incidents
 from app.dossiers.attachments import store_upload
 from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
@@ -99,7 +99,14 @@ def dossier_desk(code: str) -> ResponseReturnValue:
                            front_desk=desk.holds(current_user, d, front_desk=True),
                            supplement=desk.open_supplement(d), supplements=desk.supplements_of(d),
                            components=d.procedure_version.manifest.get("components", []), today=local_today(),
-                           stoppable=d.status in desk.STOP_FROM, refusable=d.status not in (3, 7, 9, 10))
+                           stoppable=d.status in desk.STOP_FROM, refusable=d.status not in (3, 7, 9, 10),
+                           steps=lateness.steps_of(d), step_verdicts=STEP_VERDICT_LABELS)
+
+
+# lateness.verdict's codes, for a step done or still open (the control sheet prints the same in Vietnamese).
+STEP_VERDICT_LABELS = {("truoc_han", True): lazy_gettext("Trước hạn"), ("dung_han", True): lazy_gettext("Đúng hạn"),
+                       ("qua_han", True): lazy_gettext("Quá hạn"), ("trong_han", False): lazy_gettext("Trong hạn"),
+                       ("qua_han", False): lazy_gettext("Quá hạn")}
 
 
 @bp.route("/can-bo/ho-so/<code>/bo-sung", methods=["POST"])
@@ -272,11 +279,64 @@ def department() -> ResponseReturnValue:
         abort(403)
     people: dict[str, list[Any]] = {}
     for entry in load.officers:
+        if entry.on_leave is not None:
+            continue  # nothing is given to someone on leave
         for role in entry.officer.roles or []:
             people.setdefault(role, []).append(entry.officer)
     return render_template("inbox/department.html", load=load, people=people, legal_time=legal_time,
                            names={o.officer.id: o.officer.full_name for o in load.officers},
-                           role_label=lambda role: gettext(role_label(role)))
+                           role_label=lambda role: gettext(role_label(role)), last_day=leave.last_day)
+
+
+@bp.route("/can-bo/nghi-phep", methods=["GET", "POST"])
+@login_required
+def leave_calendar() -> ResponseReturnValue:
+    """The leave calendar: an officer enters their own leave, the head of department anyone's of the agency; the
+    leaves running or to come."""
+    if not current_user.is_officer or current_user.agency_id is None:
+        abort(403)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            entered = leave.record_leave(current_user, _posted_id("can_bo") or current_user.id,
+                                         _posted_date("tu_ngay"), _posted_date("den_ngay"),
+                                         _posted_id("nguoi_thay_the"), request.form.get("ly_do", ""))
+            message = gettext("Đã ghi lịch nghỉ của %(name)s.", name=entered.officer.full_name)
+            db.session.commit()
+            flash(message)
+            return redirect(url_for("inbox.leave_calendar")), 303
+        except ServiceError as exc:  # shown on the form, with the refusal's status (422, 403, 404, 409)
+            db.session.rollback()
+            details = [m for m in (exc.details or {}).values() if isinstance(m, str) and m != exc.message]
+            error, status = " ".join([exc.message, *details]), exc.status
+    officers, substitutes = leave.leave_choices(current_user)
+    return render_template("inbox/leave.html", leaves=leave.leaves_for(current_user), officers=officers,
+                           substitutes=substitutes, today=local_today(), last_day=leave.last_day,
+                           is_head=leave.may_enter_for_others(current_user), error=error, now=now_utc(),
+                           posted=request.form if error else {}), status
+
+
+@bp.route("/can-bo/nghi-phep/<int:leave_id>/huy", methods=["POST"])
+@login_required
+def cancel_leave(leave_id: int) -> ResponseReturnValue:
+    def act() -> str:
+        kept = leave.cancel_leave(current_user, leave_id)
+        return gettext("Đã hủy lịch nghỉ.") if kept is None else gettext("Đã kết thúc kỳ nghỉ từ bây giờ.")
+
+    return act_and_return(act, url_for("inbox.leave_calendar"))
+
+
+def _posted_id(name: str) -> int | None:
+    value = request.form.get(name, "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _posted_date(name: str) -> date:
+    try:
+        return date.fromisoformat(request.form.get(name, "").strip())
+    except ValueError:
+        message = gettext("Vui lòng chọn ngày.")
+        raise Invalid(message, code="date_missing", details={f"/{name}": message}) from None
 
 
 @bp.route("/can-bo/su-co")
