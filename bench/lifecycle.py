@@ -35,6 +35,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -390,11 +391,65 @@ def _lookup_client(args: tuple[str, str, float, float]) -> list[float]:
     return samples["lookup"]
 
 
-def _rate(pool: Any, client: Any, args: tuple[Any, ...], clients: int, seconds: float) -> dict[str, float]:
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (Linux /proc); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int(entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
+                    pids.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of the platform while a load runs: the web processes (gunicorn's session),
+    the job worker, the PostgreSQL backends serving the bench's database, and the load's own client processes.
+    Work per request, unlike latency, hardly depends on what else the machine runs."""
+
+    def __init__(self, platform: Platform, pool: Any) -> None:
+        self.platform, self.pool = platform, pool
+
+    def _pids(self) -> dict[str, list[int]]:
+        web, *workers = [proc.pid for proc in self.platform.procs]
+        database = self.platform.url_db.rsplit("/", 1)[1]
+        with psycopg.connect(self.platform.url_db.replace("+psycopg", ""), autocommit=True) as conn:
+            backends = [row[0] for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [database])]
+        return {"web": _session_pids(web), "jobs": [pid for w in workers for pid in _session_pids(w)],
+                "database": backends, "clients": [p.pid for p in self.pool._pool]}
+
+    def sample(self) -> dict[str, dict[int, float]]:
+        return {part: {pid: _cpu_seconds(pid) for pid in pids} for part, pids in self._pids().items()}
+
+    @staticmethod
+    def spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+        return {part: sum(cpu - before.get(part, {}).get(pid, 0.0) for pid, cpu in pids.items())
+                for part, pids in after.items()}
+
+
+def _rate(pool: Any, client: Any, args: tuple[Any, ...], clients: int, seconds: float,
+          meter: CpuMeter | None = None) -> dict[str, Any]:
     start_at = time.time() + 1.0  # every client ready before the clock starts
+    before = meter.sample() if meter is not None else None
     latencies = pool.map(client, [(*args, start_at, seconds)] * clients)
     flat = [v for values in latencies for v in values]
-    return {"per_s": len(flat) / seconds, "p50": statistics.median(flat), "p95": pct(flat, 0.95)}
+    cpu = meter.spent(before, meter.sample()) if meter is not None and before is not None else {}
+    return {"per_s": len(flat) / seconds, "p50": statistics.median(flat), "p95": pct(flat, 0.95),
+            "cpu_ms": {part: seconds_spent * 1000 / max(1, len(flat)) for part, seconds_spent in cpu.items()}}
 
 
 def over_http(workers: int, threads: int, jobs: str, dossiers: int, clients: int, submit_clients: list[int],
@@ -414,11 +469,14 @@ def over_http(workers: int, threads: int, jobs: str, dossiers: int, clients: int
             for result in results:
                 for kind, values in result.items():
                     samples[kind].extend(values)
-            submissions = {n: _rate(pool, _submit_client, (platform.base, tokens), n, seconds) for n in submit_clients}
+            meter = CpuMeter(platform, pool)
+            submissions = {n: _rate(pool, _submit_client, (platform.base, tokens), n, seconds, meter)
+                           for n in submit_clients}
             code = requests.post(f"{platform.base}/api/v1/procedures/{CODE}/dossiers", timeout=60,
                                  json=with_uploads(requests_uploader(platform.base), tokens["congdan"],
                                                    start_data(SLUG)), headers=tokens["congdan"]).json()["code"]
-            lookups = {n: _rate(pool, _lookup_client, (platform.base, code), n, seconds) for n in submit_clients}
+            lookups = {n: _rate(pool, _lookup_client, (platform.base, code), n, seconds, meter)
+                       for n in submit_clients}
     finally:
         platform.stop()
     return {"workers": workers, "threads": threads, "jobs": jobs, "dossiers": dossiers, "clients": clients,
@@ -437,8 +495,14 @@ def print_http(result: dict[str, Any]) -> None:
         print(f"  {kind:<12} {len(values):>6} {statistics.median(values):>10.2f} {pct(values, 0.95):>8.2f}")
     for what, key in (("submissions", "submissions"), ("public look-ups (the stack's ceiling)", "lookups")):
         for clients, figures in result[key].items():
+            cpu = figures["cpu_ms"]
+            parts = ", ".join(f"{part} {ms:.1f}" for part, ms in cpu.items())
+            platform = sum(ms for part, ms in cpu.items() if part != "clients")
+            cores = os.cpu_count() or 1
             print(f"  {what} at {clients:>2} clients: {figures['per_s']:6.1f}/s, "
                   f"median {figures['p50']:.1f} ms, p95 {figures['p95']:.1f} ms")
+            print(f"      CPU ms each: {parts}; the platform's {platform:.1f} ms allow at most "
+                  f"{cores * 1000 / max(0.1, platform):.0f}/s on {cores} cores with nothing else running")
 
 
 def main() -> None:
