@@ -17,6 +17,7 @@ from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User, UserSession
+from app.models.watch import DeadlineNotice
 
 __all__ = [
     "Agency",
@@ -24,6 +25,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "CalendarDay",
+    "DeadlineNotice",
     "Dossier",
     "DossierCounter",
     "HumanTask",
