@@ -264,9 +264,9 @@ def escalations(user: User, limit: int = 200) -> Escalations:
         dossier_query = dossier_query.where(Dossier.agency_id == agency_id)
     late = list(db.session.scalars(dossier_query.order_by(Dossier.due_at, Dossier.id).limit(limit)))
     ids = [d.id for d in late]
-    counts: dict[int, int] = dict(db.session.execute(
+    counts: dict[int, int] = {int(row[0]): int(row[1]) for row in db.session.execute(
         select(AuditEvent.dossier_id, func.count()).where(AuditEvent.dossier_id.in_(ids), AuditEvent.action == APOLOGY)
-        .group_by(AuditEvent.dossier_id)).tuples().all()) if ids else {}
+        .group_by(AuditEvent.dossier_id))} if ids else {}
     told = set(db.session.scalars(
         select(DeadlineNotice.dossier_id).join(Dossier, Dossier.id == DeadlineNotice.dossier_id)
         .where(DeadlineNotice.kind == DOSSIER_OVERDUE, DeadlineNotice.dossier_id.in_(ids),
