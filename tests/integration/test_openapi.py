@@ -29,7 +29,9 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "requestSupplement": "application/json", "answerSupplement": "application/json",
           "refuseDossier": "application/json", "stopDossier": "application/json", "resumeDossier": "application/json",
           "withdrawDossier": "application/json", "returnTask": "application/json", "releaseTask": "application/json",
-          "delegateTask": "application/json", "reassignTask": "application/json"}
+          "delegateTask": "application/json", "reassignTask": "application/json",
+          # platform deadlines (app.dossiers.watch)
+          "apologise": "application/json"}
 
 
 # Operations whose success is a PDF (the documents the platform issues).
