@@ -251,3 +251,27 @@ def test_two_sweeps_racing_make_each_warning_and_escalation_once(live_server):
                            .values(sent_at=moment))
         db.session.commit()
         db.session.remove()
+
+
+def test_warnings_escalations_and_the_apology_on_the_embedded_sqlite_database(sqlite_app):
+    """The embedded default: the same notices, once each (INSERT … ON CONFLICT DO NOTHING on SQLite's partial
+    unique indexes), and an apology, on the migrated schema."""
+    from datetime import date
+
+    from app.documents import render
+    from app.models import IssuedDocument
+
+    dossier, signing = at_signing()
+    services.claim_task(signing.id, user("chutich"))
+    signing.due_at = at(MONDAY, 10)
+    dossier.due_at = at(MONDAY, 9)
+    db.session.flush()
+    assert [n.kind for n in watch.scan(at(FRIDAY, 16), 100)] == [WARNING]
+    assert sorted(n.kind for n in watch.scan(at(MONDAY, 11), 100)) == [DOSSIER_OVERDUE, STEP_OVERDUE]
+    assert watch.scan(at(FRIDAY, 16), 100) == [] and watch.scan(at(MONDAY, 11), 100) == []
+    assert len(notices(dossier)) == 3
+    event = watch.apologise(dossier.code, user("chutich"), new_date=date(2027, 3, 10), reason="Chờ xác minh.")
+    [letter] = db.session.scalars(select(IssuedDocument).where(IssuedDocument.dossier_id == dossier.id,
+                                                               IssuedDocument.kind == "apology"))
+    assert render(letter).startswith(b"%PDF") and event.step_due_at == dossier.appointment_at
+    db.session.commit()
