@@ -25,7 +25,6 @@ Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -134,6 +133,7 @@ def _warn(now: datetime, limit: int, people: _People) -> list[int]:
                               "emailed": [], "attempts": 0})
             if notice is not None:
                 made.append(notice)
+                task.warned_due_at = task.due_at  # what the inbox shows, from the row it reads anyway
         if len(made) >= limit:
             break
     return made
@@ -199,32 +199,10 @@ def unsent(cutoff: datetime, limit: int) -> list[int]:
 # ---------------------------------------------------------------- what the inbox and the head's page show
 
 
-def warned_tasks(task_ids: Iterable[int]) -> set[int]:
-    """Of these steps, those warned for the deadline they have now."""
-    ids = list(task_ids)
-    if not ids:
-        return set()
-    return set(db.session.scalars(
-        select(HumanTask.id).join(DeadlineNotice, and_(DeadlineNotice.human_task_id == HumanTask.id,
-                                                       DeadlineNotice.kind == WARNING,
-                                                       DeadlineNotice.due_at == HumanTask.due_at))
-        .where(HumanTask.id.in_(ids))))
-
-
-def warnings_for(user: User, limit: int = 20) -> list[HumanTask]:
-    """The open steps `user` holds, or may take while nobody holds them, that were warned as due soon and are not
-    overdue yet, most urgent first: the inbox's notice."""
-    if user.agency_id is None or not user.is_officer:
-        return []
-    roles = [r for r in (user.roles or []) if r != CITIZEN_ROLE]
-    mine = (HumanTask.claimed_by_id == user.id) | (HumanTask.claimed_by_id.is_(None) & HumanTask.role.in_(roles))
-    return list(db.session.scalars(
-        select(HumanTask).join(DeadlineNotice, and_(DeadlineNotice.human_task_id == HumanTask.id,
-                                                    DeadlineNotice.kind == WARNING,
-                                                    DeadlineNotice.due_at == HumanTask.due_at))
-        .where(HumanTask.agency_id == user.agency_id, HumanTask.state.in_(OPEN_TASK_STATES), mine,
-               HumanTask.due_at >= now_utc())
-        .options(joinedload(HumanTask.dossier)).order_by(HumanTask.due_at, HumanTask.id).limit(limit)))
+def is_warned(task: HumanTask, now: datetime) -> bool:
+    """Whether the step's officers were warned of its deadline as near, and it has not passed yet (the inbox's
+    badge and notice: read from the task row, no statement of its own)."""
+    return task.due_at is not None and task.warned_due_at == task.due_at and task.due_at >= now
 
 
 @dataclass(frozen=True)

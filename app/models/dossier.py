@@ -202,6 +202,9 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # step deadline (allottedTime)
+    # The step deadline its officers were warned of as near (app.dossiers.watch; the DeadlineNotice row is the
+    # record): the inbox shows the warning from the task row it reads anyway. Equal to due_at: warned for it.
+    warned_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)  # what the officer submitted
     # Copies of the dossier's fields that never change after submission, so that the inbox sorts and searches
     # the open tasks without reading a dossier per task (inbox_keys(dossier) gives them; migration 0010 filled

@@ -5,7 +5,8 @@ A notice is about one thing (a step, or a dossier) at one due time, and exists o
 make its INSERT the decision (INSERT … ON CONFLICT DO NOTHING), so two sweeps racing for the same deadline, or a
 sweep after a restart, never notify twice. The row also carries the delivery: whom it is for (user ids, read when
 it was made) and which of them have had their email, so a lost or repeated delivery job sends nothing twice.
-The inbox and the head's page read it to show what was warned and escalated.
+The head's page reads it to show what was escalated; the inbox reads the warning from human_task.warned_due_at,
+which the sweep sets with the row.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """platform deadlines: deadline_notice (a warning before a step is due, an escalation when a step or a dossier is
-overdue: once per subject and due time, by its unique indexes) and dossier.appointment_at (the appointment an
-apology moved; due_at stays the statutory deadline)
+overdue: once per subject and due time, by its unique indexes), human_task.warned_due_at (the deadline its
+officers were warned of, for the inbox) and dossier.appointment_at (the appointment an apology moved; due_at stays
+the statutory deadline)
 
 Revision ID: 0016w_deadline_watch
 Revises: 0015t_timer_due
@@ -26,6 +27,8 @@ _UNSENT = "sent_at IS NULL"
 def upgrade():
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.add_column(sa.Column('appointment_at', sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('warned_due_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         'deadline_notice',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -62,5 +65,7 @@ def downgrade():
     op.drop_index('ix_deadline_notice_human_task_id', table_name='deadline_notice')
     op.drop_index('ix_deadline_notice_dossier_id', table_name='deadline_notice')
     op.drop_table('deadline_notice')
+    with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.drop_column('warned_due_at')
     with op.batch_alter_table('dossier', schema=None) as batch_op:
         batch_op.drop_column('appointment_at')

@@ -58,8 +58,9 @@ def index() -> ResponseReturnValue:
     tasks = listings.inbox(current_user, query)
     open_incidents = listings.incident_count(current_user) if current_user.is_officer else 0
     paused = desk.paused_dossiers(current_user) if current_user.is_officer else []
-    warnings = watch.warnings_for(current_user) if current_user.is_officer else []
-    warned = watch.warned_tasks(t.id for t in tasks.items) | {t.id for t in warnings}
+    now = now_utc()
+    warnings = [t for t in tasks.items if watch.is_warned(t, now)]  # the page's steps warned as due soon
+    warned = {t.id for t in warnings}
     return render_template("inbox/index.html", tasks=tasks, query=query, urgency=urgency, legal_time=legal_time,
                            open_incidents=open_incidents, procedures=listings.procedure_choices(),
                            statuses=list(STATUSES.items()), sorts=listings.INBOX_SORTS, paused=paused,
