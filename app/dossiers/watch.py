@@ -65,12 +65,21 @@ def warning_hours() -> Decimal:
 # ---------------------------------------------------------------- the sweep
 
 
-def _insert(values: dict[str, Any]) -> int | None:
-    """Insert a notice unless one exists for the same kind, subject and due time; its id if this call made it."""
+def _insert(rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Insert these notices (one kind), each unless one exists for the same kind, subject and due time, in one
+    statement; {subject (step or dossier id): notice id} of those this call made. The rows come in the order of
+    their query (due time, id), the same in every sweep, so two sweeps waiting on each other's rows cannot
+    deadlock."""
+    if not rows:
+        return {}
     insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(DeadlineNotice).values(**values).on_conflict_do_nothing().returning(DeadlineNotice.id)
-    made = db.session.execute(stmt).scalar()
-    return int(made) if made is not None else None
+    # Rows as parameters (executemany: batched into multi-row INSERTs by the driver layer, compiled once).
+    stmt = (insert(DeadlineNotice).on_conflict_do_nothing()
+            .returning(DeadlineNotice.id, DeadlineNotice.human_task_id, DeadlineNotice.dossier_id))
+    with db.session.no_autoflush:
+        made = db.session.execute(stmt, rows).all()
+    return {int(task_id if task_id is not None else dossier_id): int(notice_id)
+            for notice_id, task_id, dossier_id in made}
 
 
 class _People:
@@ -121,18 +130,20 @@ def _warn(now: datetime, limit: int, people: _People) -> list[int]:
     for agency_id in agencies:
         agency = db.session.get_one(Agency, agency_id)
         until = calendar_for(agency).add_working_hours(now, window)
-        tasks = db.session.scalars(
+        tasks = list(db.session.scalars(
             select(HumanTask).where(*_open_steps(), HumanTask.agency_id == agency_id, HumanTask.due_at > now,
                                     HumanTask.due_at <= until,
                                     _unnotified(WARNING, HumanTask.id, HumanTask.due_at))
-            .order_by(HumanTask.due_at, HumanTask.id).limit(limit - len(made)))
+            .order_by(HumanTask.due_at, HumanTask.id).limit(limit - len(made))))
+        inserted = _insert([
+            {"kind": WARNING, "dossier_id": t.dossier_id, "human_task_id": t.id, "agency_id": agency_id,
+             "due_at": t.due_at, "created_at": now, "emailed": [], "attempts": 0,
+             # the officer holding it, or, while nobody does, those who may take it
+             "recipients": [t.claimed_by_id] if t.claimed_by_id is not None else people.with_role(agency_id, t.role)}
+            for t in tasks])
         for task in tasks:
-            to = [task.claimed_by_id] if task.claimed_by_id is not None else people.with_role(agency_id, task.role)
-            notice = _insert({"kind": WARNING, "dossier_id": task.dossier_id, "human_task_id": task.id,
-                              "agency_id": agency_id, "due_at": task.due_at, "created_at": now, "recipients": to,
-                              "emailed": [], "attempts": 0})
-            if notice is not None:
-                made.append(notice)
+            if task.id in inserted:
+                made.append(inserted[task.id])
                 task.warned_due_at = task.due_at  # what the inbox shows, from the row it reads anyway
         if len(made) >= limit:
             break
@@ -140,19 +151,19 @@ def _warn(now: datetime, limit: int, people: _People) -> list[int]:
 
 
 def _escalate_steps(now: datetime, limit: int, people: _People) -> list[int]:
-    tasks = db.session.scalars(
+    tasks = list(db.session.scalars(
         select(HumanTask).where(*_open_steps(), HumanTask.due_at < now,
                                 _unnotified(STEP_OVERDUE, HumanTask.id, HumanTask.due_at))
-        .options(joinedload(HumanTask.dossier)).order_by(HumanTask.due_at, HumanTask.id).limit(limit))
+        .order_by(HumanTask.due_at, HumanTask.id).limit(limit)))
+    inserted = _insert([{"kind": STEP_OVERDUE, "dossier_id": t.dossier_id, "human_task_id": t.id,
+                         "agency_id": t.agency_id, "due_at": t.due_at, "created_at": now, "emailed": [],
+                         "attempts": 0, "recipients": people.with_role(t.agency_id, HEAD_ROLE)} for t in tasks])
     made: list[int] = []
     for task in tasks:
+        if task.id not in inserted:
+            continue  # another sweep made it
         assert task.due_at is not None
-        notice = _insert({"kind": STEP_OVERDUE, "dossier_id": task.dossier_id, "human_task_id": task.id,
-                          "agency_id": task.agency_id, "due_at": task.due_at, "created_at": now,
-                          "recipients": people.with_role(task.agency_id, HEAD_ROLE), "emailed": [], "attempts": 0})
-        if notice is None:
-            continue
-        made.append(notice)
+        made.append(inserted[task.id])
         holder = db.session.get(User, task.claimed_by_id) if task.claimed_by_id else None
         db.session.add(AuditEvent(
             dossier_id=task.dossier_id, actor_id=None, actor_name="", action=ESCALATED, task_title=task.title[:500],
@@ -165,20 +176,19 @@ def _escalate_steps(now: datetime, limit: int, people: _People) -> list[int]:
 
 def _escalate_dossiers(now: datetime, limit: int, people: _People) -> list[int]:
     appointment = func.coalesce(Dossier.appointment_at, Dossier.due_at)
-    dossiers = db.session.scalars(
+    dossiers = list(db.session.scalars(
         select(Dossier).where(Dossier.status.in_(WATCHED_STATUSES), appointment < now,
                               _unnotified(DOSSIER_OVERDUE, Dossier.id, appointment))
-        .order_by(appointment, Dossier.id).limit(limit))
+        .order_by(appointment, Dossier.id).limit(limit)))
+    inserted = _insert([{"kind": DOSSIER_OVERDUE, "dossier_id": d.id, "human_task_id": None,
+                         "agency_id": d.agency_id, "due_at": d.appointment, "created_at": now, "emailed": [],
+                         "attempts": 0, "recipients": people.with_role(d.agency_id, HEAD_ROLE)} for d in dossiers])
     made: list[int] = []
     for dossier in dossiers:
-        due = dossier.appointment
-        notice = _insert({"kind": DOSSIER_OVERDUE, "dossier_id": dossier.id, "human_task_id": None,
-                          "agency_id": dossier.agency_id, "due_at": due, "created_at": now,
-                          "recipients": people.with_role(dossier.agency_id, HEAD_ROLE), "emailed": [],
-                          "attempts": 0})
-        if notice is None:
+        if dossier.id not in inserted:
             continue
-        made.append(notice)
+        due = dossier.appointment
+        made.append(inserted[dossier.id])
         db.session.add(AuditEvent(
             dossier_id=dossier.id, actor_id=None, actor_name="", action=ESCALATED, task_title="", status_to=None,
             step_due_at=due, outcome="", at=now,
