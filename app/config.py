@@ -108,6 +108,9 @@ class Config:
     SWEEP_INTERVAL = float(_env("SWEEP_INTERVAL", "10"))
     SWEEP_GRACE = float(_env("SWEEP_GRACE", "30"))
     SWEEP_BATCH = int(_env("SWEEP_BATCH", "500"))
+    # Platform deadlines (app.dossiers.watch): an open step due within this many WORKING hours (the agency's
+    # calendar) warns the officer holding it, or those who may take it, once per step and deadline.
+    DEADLINE_WARNING_HOURS = float(_env("DEADLINE_WARNING_HOURS", "4"))
     # Workflows each process keeps alive between steps (app.engine.live): at most this many, and this many tasks
     # together (a task holds 1-10 KB in memory with its data and text, measured: khai sinh ~1.5 KB, a 300-item
     # multi-instance task ~5 KB, so the default stays under ~50 MB a process); 0 runs turns keeping off.

@@ -24,6 +24,7 @@ from app.jobs import service_calls as service_call_jobs
 from app.jobs import sweeper
 from app.jobs import tasks as notification_jobs
 from app.jobs import timers as timer_jobs
+from app.jobs import watch as watch_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
 from app.models import procedure as procedure_models
@@ -122,6 +123,17 @@ def issue_refusal_at_reception(*, dossier: Any, new: int, actor: Any, event: Any
         documents.issue(dossier, "refusal", actor, reason=_reason(event, "Hồ sơ không đủ điều kiện tiếp nhận."))
 
 
+def issue_apology(*, dossier: Any, actor: Any, reason: str, old_due_at: Any, new_due_at: Any, **_: Any) -> None:
+    """A late dossier's apology (Phiếu xin lỗi và hẹn lại ngày trả kết quả) with its old and new dates."""
+    documents.issue(dossier, "apology", actor, reason=reason, old_due=old_due_at, new_due=new_due_at)
+
+
+def notify_apology(*, dossier: Any, event: Any, **_: Any) -> None:
+    """The applicant gets the apology and the new date by email and SMS, after commit."""
+    enqueue_after_commit(db.session, QUEUE_NOTIFICATIONS, watch_jobs.notify_apology, dossier.id, IdOf(event),
+                         job_id=(f"notify-{dossier.id}-", IdOf(event)), retry=False)
+
+
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_submitted: (record_portal_snapshot, notify_applicant),
     events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
@@ -143,6 +155,7 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_withdrawn: (),
     events.task_handed_over: (),
     events.document_owed: (issue_document,),
+    events.dossier_apologised: (issue_apology, notify_apology),
 }
 
 # What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still
@@ -156,6 +169,9 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "timers": timer_jobs.sweep,  # BPMN timers due (not a lost job: the timer host's own clock tick)
     "leaves": leave.start_due_leaves,  # leaves that have begun move their officers' claimed steps, once each
     "lateness": lateness.record_owed,  # completed steps' holdings written for the statistics (step_holding)
+    # Platform deadlines: warnings of steps due soon, escalations of overdue steps and dossiers (each made once),
+    # their deliveries and apology messages owed
+    "deadlines": watch_jobs.sweep,
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).

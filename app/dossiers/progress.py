@@ -82,7 +82,10 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         return
     at = now_utc()
     if old in PAUSING_STATUSES and status not in PAUSING_STATUSES and dossier.paused_at is not None:
-        dossier.due_at = calendar_for(dossier.agency).shift_for_pause(dossier.due_at, dossier.paused_at, at)
+        calendar = calendar_for(dossier.agency)
+        dossier.due_at = calendar.shift_for_pause(dossier.due_at, dossier.paused_at, at)
+        if dossier.appointment_at is not None:  # an apology's new date moves with the pause as well
+            dossier.appointment_at = calendar.shift_for_pause(dossier.appointment_at, dossier.paused_at, at)
         dossier.paused_at = None
     if status in PAUSING_STATUSES and dossier.paused_at is None:
         dossier.paused_at = at

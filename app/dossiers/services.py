@@ -606,7 +606,7 @@ def public_view(dossier: Dossier, waiting: list[HumanTask]) -> dict[str, Any]:
         "applicant": mask_name(dossier.applicant_name),
         "submitted_at": dossier.submitted_at.astimezone(tz).isoformat(),
         "received_at": dossier.received_at.astimezone(tz).isoformat() if dossier.received_at else None,
-        "due_at": dossier.due_at.astimezone(tz).isoformat(),
+        "due_at": dossier.appointment.astimezone(tz).isoformat(),  # an apology's new date, once one moved it
         "finished_at": dossier.finished_at.astimezone(tz).isoformat() if dossier.finished_at else None,
         "returned_at": dossier.returned_at.astimezone(tz).isoformat() if dossier.returned_at else None,
         "current_steps": steps,

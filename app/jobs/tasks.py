@@ -55,7 +55,7 @@ def notify_status_change(dossier_id: int, audit_event_id: int) -> int | None:
             f"Kính gửi {dossier.applicant_name or 'Ông/Bà'},\n"
             f"Hồ sơ {dossier.code} ({dossier.procedure_version.manifest['name']}) đã chuyển sang trạng thái "
             f"«{label}».{(' ' + event.note_text) if event.note else ''}\n"
-            + (f"Hẹn trả kết quả: {formats.local_datetime(dossier.due_at, tz)}.\n"
+            + (f"Hẹn trả kết quả: {formats.local_datetime(dossier.appointment, tz)}.\n"
                if event.status_to not in FINAL_STATUSES else "")
             + f"Xem tình trạng hồ sơ: {status_link(dossier.code)}\n"
             "(hoặc đăng nhập Cổng dịch vụ công, mục «Hồ sơ của tôi»)."

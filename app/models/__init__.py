@@ -18,6 +18,7 @@ from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refun
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.user import ApiToken, User, UserSession
+from app.models.watch import DeadlineNotice
 
 __all__ = [
     "Agency",
@@ -25,6 +26,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "CalendarDay",
+    "DeadlineNotice",
     "Dossier",
     "DossierCounter",
     "HumanTask",

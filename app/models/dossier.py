@@ -50,7 +50,7 @@ PAUSING_STATUSES = frozenset({5, 6, 8})
 # officers see them; the applicant sees what happened to the dossier (statuses, steps, payments), not how.
 INTERNAL_ACTIONS = frozenset({"service_done", "service_error", "service_late", "incident", "incident_retry",
                               "portal_sync_failed", "portal_sync_resend", "refund_retry", "refund_failed",
-                              "timer_fired"})
+                              "timer_fired", "escalated"})
 FINAL_STATUSES = frozenset({3, 7, 10})
 # The same rule as SQL, for the partial indexes on open dossiers (kept in step with FINAL_STATUSES).
 OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
@@ -103,6 +103,9 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # The appointment promised to the applicant once an apology (Phiếu xin lỗi và hẹn lại ngày trả kết quả,
+    # app.dossiers.watch) moved it; NULL: due_at. due_at stays the statutory deadline lateness is judged by.
+    appointment_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # phien_ban of the last dossier snapshot put in the national-portal outbox (0: none yet).
@@ -124,6 +127,11 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     @property
     def status_label(self) -> str:
         return str(STATUSES.get(self.status, self.status))
+
+    @property
+    def appointment(self) -> datetime:
+        """When the result is promised to the applicant: the apology's new date if one moved it, else due_at."""
+        return self.appointment_at or self.due_at
 
 
 class WorkflowInstance(db.Model):  # type: ignore[name-defined]
@@ -194,6 +202,9 @@ class HumanTask(db.Model):  # type: ignore[name-defined]
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # step deadline (allottedTime)
+    # The step deadline its officers were warned of as near (app.dossiers.watch; the DeadlineNotice row is the
+    # record): the inbox shows the warning from the task row it reads anyway. Equal to due_at: warned for it.
+    warned_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     data: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)  # what the officer submitted
     # Copies of the dossier's fields that never change after submission, so that the inbox sorts and searches
     # the open tasks without reading a dossier per task (inbox_keys(dossier) gives them; migration 0010 filled

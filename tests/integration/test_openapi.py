@@ -30,7 +30,8 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "refuseDossier": "application/json", "stopDossier": "application/json", "resumeDossier": "application/json",
           "withdrawDossier": "application/json", "returnTask": "application/json", "releaseTask": "application/json",
           "delegateTask": "application/json", "reassignTask": "application/json",
-          "recordLeave": "application/json"}  # the leave calendar (app.dossiers.leave)
+          "recordLeave": "application/json",  # the leave calendar (app.dossiers.leave)
+          "apologise": "application/json"}  # platform deadlines (app.dossiers.watch)
 
 
 # Operations whose success is a PDF (the documents the platform issues).

@@ -15,7 +15,18 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from app import documents
-from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, stalls, workflow_incidents
+from app.dossiers import (
+    desk,
+    lateness,
+    leave,
+    listings,
+    payments,
+    service_calls,
+    services,
+    stalls,
+    watch,
+    workflow_incidents,
+)
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
@@ -473,6 +484,20 @@ def resume_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue
 def withdraw_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue:
     """The applicant withdraws the dossier before its result is ready"""
     return jsonify(dossier_state(desk.withdraw(code, api_user(), json.ly_do)))
+
+
+@bp.post("/dossiers/<path:code>/apology")
+@operation("apologise", responses({201: (m.Apology, "Apologised: the applicant is sent the letter and the new date "
+                                                    "by email and SMS")},
+                                  400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def apologise(code: str, json: m.ApologyBody) -> ResponseReturnValue:
+    """A late dossier: apologise to the applicant with a new appointment date and the reason for the delay (the
+    officer holding it, or the head of department)"""
+    event = watch.apologise(code, api_user(), new_date=json.ngay_hen_moi, reason=json.ly_do)
+    params = event.note_params or {}
+    dossier = db.session.get_one(Dossier, event.dossier_id)
+    return jsonify(at=event.at.isoformat(), reason=params.get("reason", ""), old_due_at=params["old_due_at"],
+                   new_due_at=params["new_due_at"], dossier=dossier_state(dossier)), 201
 
 
 def _moved(t: HumanTask) -> ResponseReturnValue:

@@ -112,6 +112,14 @@ class OptionalReasonBody(RequestModel):
     ly_do: str = Field(default="", max_length=2000, title=N_("Lý do"))
 
 
+class ApologyBody(RequestModel):
+    ly_do: str = Field(max_length=2000, title=N_("Lý do chậm trễ"))
+    ngay_hen_moi: Annotated[date, Field(strict=False)] = Field(
+        title=N_("Ngày hẹn trả kết quả mới"),
+        description="Local date (YYYY-MM-DD), a working day after the current appointment: the result is promised "
+                    "by that day's closing time")
+
+
 class ReturnBody(RequestModel):
     ly_do: str = Field(max_length=2000, title=N_("Lý do"))
     buoc: str | None = Field(default=None, max_length=255, title=N_("Bước trả về"),
@@ -538,6 +546,17 @@ class TaskMoved(ResponseModel):
     """A desk action on a task: the task as it now is (for a return, the earlier step re-opened) and its dossier."""
 
     task: Task
+    dossier: DossierState
+
+
+class Apology(ResponseModel):
+    """An apology with a new date (Phiếu xin lỗi và hẹn lại ngày trả kết quả): the applicant's appointment moved
+    (the dossier's `due_at` is now the new date); the statutory deadline lateness is judged by did not."""
+
+    at: Timestamp
+    reason: str
+    old_due_at: Timestamp
+    new_due_at: Timestamp
     dossier: DossierState
 
 

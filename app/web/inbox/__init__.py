@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app import documents
 from app.clock import local_today, local_tz, now_utc
-from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, workflow_incidents
+from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, watch, workflow_incidents
 from app.dossiers.attachments import store_upload
 from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
@@ -58,10 +58,13 @@ def index() -> ResponseReturnValue:
     tasks = listings.inbox(current_user, query)
     open_incidents = listings.incident_count(current_user) if current_user.is_officer else 0
     paused = desk.paused_dossiers(current_user) if current_user.is_officer else []
+    now = now_utc()
+    warnings = [t for t in tasks.items if watch.is_warned(t, now)]  # the page's steps warned as due soon
+    warned = {t.id for t in warnings}
     return render_template("inbox/index.html", tasks=tasks, query=query, urgency=urgency, legal_time=legal_time,
                            open_incidents=open_incidents, procedures=listings.procedure_choices(),
                            statuses=list(STATUSES.items()), sorts=listings.INBOX_SORTS, paused=paused,
-                           is_head=current_user.has_role("lanh_dao_phong"))
+                           is_head=current_user.has_role("lanh_dao_phong"), warnings=warnings, warned=warned)
 
 
 # ---------------------------------------------------------------- the desk (app.dossiers.desk)
@@ -100,7 +103,10 @@ def dossier_desk(code: str) -> ResponseReturnValue:
                            supplement=desk.open_supplement(d), supplements=desk.supplements_of(d),
                            components=d.procedure_version.manifest.get("components", []), today=local_today(),
                            stoppable=d.status in desk.STOP_FROM, refusable=d.status not in (3, 7, 9, 10),
-                           steps=lateness.steps_of(d), step_verdicts=STEP_VERDICT_LABELS)
+                           steps=lateness.steps_of(d), step_verdicts=STEP_VERDICT_LABELS,
+                           apologisable=d.status in watch.APOLOGY_FROM and watch.holds_late_dossier(current_user, d),
+                           late=d.appointment < now_utc(), apologies=watch.apologies_of(d))
+
 
 
 # lateness.verdict's codes, for a step done or still open (the control sheet prints the same in Vietnamese).
@@ -141,6 +147,28 @@ def receive_supplement(code: str) -> ResponseReturnValue:
 
 def _local(moment: datetime) -> str:
     return moment.astimezone(local_tz()).strftime("%H:%M %d/%m/%Y")
+
+
+def _new_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        message = gettext("Vui lòng chọn ngày hẹn trả kết quả mới.")
+        raise Invalid(message, code="new_date_missing", details={"/ngay_hen_moi": message}) from None
+
+
+@bp.route("/can-bo/ho-so/<code>/xin-loi", methods=["POST"])
+@login_required
+def apologise(code: str) -> ResponseReturnValue:
+    """Phiếu xin lỗi và hẹn lại ngày trả kết quả: a new date and the reason for the delay."""
+    def act() -> str:
+        event = watch.apologise(code, current_user, new_date=_new_date(request.form.get("ngay_hen_moi", "")),
+                                reason=request.form.get("ly_do", ""))
+        assert event.step_due_at is not None
+        return gettext("Đã gửi phiếu xin lỗi cho người nộp hồ sơ %(code)s; ngày hẹn trả kết quả mới %(due)s.",
+                       code=code, due=_local(event.step_due_at))
+
+    return act_and_return(act, url_for("inbox.dossier_desk", code=code))
 
 
 @bp.route("/can-bo/ho-so/<code>/tu-choi", methods=["POST"])
@@ -283,7 +311,8 @@ def department() -> ResponseReturnValue:
             continue  # nothing is given to someone on leave
         for role in entry.officer.roles or []:
             people.setdefault(role, []).append(entry.officer)
-    return render_template("inbox/department.html", load=load, people=people, legal_time=legal_time,
+    late = watch.escalations(current_user)
+    return render_template("inbox/department.html", load=load, people=people, legal_time=legal_time, late=late,
                            names={o.officer.id: o.officer.full_name for o in load.officers},
                            role_label=lambda role: gettext(role_label(role)), last_day=leave.last_day)
 
