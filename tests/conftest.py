@@ -107,9 +107,16 @@ def db_session(app: Flask) -> Iterator[Any]:
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
-        db.session = scoped_session(  # type: ignore[assignment]
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        )
+        bound = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+        test_thread = threading.get_ident()
+
+        def session_for_this_thread() -> Any:
+            # Only the test's own thread works in its transaction: a thread another app left running (an embedded
+            # job thread's sweep, say) also reads the module-wide `db.session`, and on the test's connection it
+            # would end the test's savepoints under it. Any other thread gets an ordinary session of its own.
+            return bound() if threading.get_ident() == test_thread else original.session_factory()
+
+        db.session = scoped_session(session_for_this_thread)  # type: ignore[assignment]
         try:
             yield db.session
         finally:
