@@ -160,6 +160,18 @@ def user(username: str) -> Any:
     return db.session.scalar(select(User).where(User.username == username))
 
 
+def colleague(username: str, suffix: str = "2", name: str = "Đồng Nghiệp") -> Any:
+    """Another officer with `username`'s roles in the same agency (flushed, in the test's transaction)."""
+    from app.extensions import db
+    from app.models import User
+
+    model = user(username)
+    other = User(username=f"{username}.{suffix}", full_name=name, roles=list(model.roles), agency_id=model.agency_id)
+    db.session.add(other)
+    db.session.flush()
+    return other
+
+
 @pytest.fixture()
 def token(db_session: Any) -> Any:
     """token("hotich") → headers with a fresh bearer token for that demo user."""

@@ -16,7 +16,7 @@ from app.dossiers.calendar import QUA_HAN
 from app.extensions import db
 from app.jobs import sweeper
 from app.models import AuditEvent, Dossier, HumanTask, LatenessOwed, StepHolding, User
-from tests.conftest import login, user
+from tests.conftest import colleague, login, user
 from tests.samples import start_data, task_data, with_stored_uploads
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -37,15 +37,6 @@ class Clock:
 @pytest.fixture()
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return Clock(monkeypatch)
-
-
-def colleague(username: str, suffix: str = "2", name: str = "Đồng Nghiệp") -> User:
-    model = user(username)
-    other = User(username=f"{username}.{suffix}", full_name=name, roles=list(model.roles),
-                 agency_id=model.agency_id)
-    db.session.add(other)
-    db.session.flush()
-    return other
 
 
 def _open(dossier: Dossier) -> HumanTask:

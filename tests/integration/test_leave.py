@@ -16,19 +16,10 @@ from app.dossiers.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.jobs import sweeper
 from app.models import Agency, AuditEvent, Dossier, HumanTask, OfficerLeave, User
-from tests.conftest import login, user
+from tests.conftest import colleague, login, user
 from tests.samples import start_data, task_data, with_stored_uploads
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def colleague(username: str, suffix: str = "2", name: str = "Đồng Nghiệp") -> User:
-    model = user(username)
-    other = User(username=f"{username}.{suffix}", full_name=name, roles=list(model.roles),
-                 agency_id=model.agency_id)
-    db.session.add(other)
-    db.session.flush()
-    return other
 
 
 def examination_claimed_by_hotich() -> tuple[Dossier, HumanTask]:
