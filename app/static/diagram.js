@@ -98,20 +98,24 @@
     label(progress.failed, box.dataset.labelFailed, 'failed');
   }
 
-  // Fit the whole diagram; when that is too small to read (a phone) and a step is current, show that step at a
-  // readable scale instead.
+  // Fit the whole diagram; when that is too small to read (a phone, a wide diagram), show at a readable scale the
+  // current step if there is one, else the diagram's beginning (the rest is a drag or a button away).
+  var READABLE = 0.5;
   function frame(viewer, focusIds) {
     var canvas = viewer.get('canvas');
     var registry = viewer.get('elementRegistry');
     canvas.zoom('fit-viewport', 'auto');
+    if (canvas.zoom() >= READABLE) return;
+    var box = canvas.viewbox();
+    var width = box.outer.width / 0.8;
+    var height = box.outer.height / 0.8;
     var target = (focusIds || []).map(function (id) { return registry.get(id); }).filter(Boolean)[0];
-    if (!target || canvas.zoom() >= 0.6) return;
-    var outer = canvas.viewbox().outer;
-    var scale = 0.8;
-    var width = outer.width / scale;
-    var height = outer.height / scale;
-    canvas.viewbox({x: target.x + target.width / 2 - width / 2, y: target.y + target.height / 2 - height / 2,
-                    width: width, height: height});
+    if (target) {
+      canvas.viewbox({x: target.x + target.width / 2 - width / 2, y: target.y + target.height / 2 - height / 2,
+                      width: width, height: height});
+    } else {
+      canvas.viewbox({x: box.inner.x - 20, y: box.inner.y - 20, width: width, height: height});
+    }
   }
 
   function zoomButtons(box, canvas, refit) {
@@ -180,6 +184,9 @@
           refit();
           zoomButtons(box, viewer.get('canvas'), refit);
           touch(holder, viewer.get('canvas'));
+          if (window.ResizeObserver) {  // the box follows the window: keep the drawing's scale, show more or less
+            new ResizeObserver(function () { viewer.get('canvas').resized(); }).observe(holder);
+          }
           status.textContent = box.dataset.msgReady;
           box.dataset.state = 'ready';
         });
