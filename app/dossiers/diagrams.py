@@ -49,9 +49,12 @@ def dossier_progress(dossier: Dossier, user: User | None) -> dict[str, Any]:
     workflow = dossier.workflow
     progress = progress_of(workflow.document if workflow is not None else {}, diagram)
 
-    def named(ids: list[str]) -> list[dict[str, str]]:
-        return [{"id": i, "name": diagram.elements[i].name, "kind": diagram.elements[i].kind} for i in ids
-                if diagram.elements[i].name and diagram.elements[i].kind in STEP_KINDS]
+    def named(ids: list[str], every: bool = False) -> list[dict[str, str]]:
+        """The steps among `ids` a reader follows (named tasks and events); `every`: all of them, by id if unnamed
+        (where the workflow stopped on an error matters even at a gateway)."""
+        elements = [diagram.elements[i] for i in ids]
+        return [{"id": e.id, "name": e.name or e.id, "kind": e.kind} for e in elements
+                if every or (e.name and e.kind in STEP_KINDS)]
 
     return {
         "file": diagram.filename,
@@ -61,5 +64,5 @@ def dossier_progress(dossier: Dossier, user: User | None) -> dict[str, Any]:
         "flows": progress.flows,
         "finished": progress.finished,
         "steps": {"completed": named(progress.completed), "current": named(progress.current),
-                  "failed": named(progress.failed)},
+                  "failed": named(progress.failed, every=True)},
     }

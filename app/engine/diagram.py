@@ -35,8 +35,10 @@ STEP_KINDS = frozenset({
     "callActivity", "subProcess", "transaction", "startEvent", "endEvent", "intermediateCatchEvent",
     "intermediateThrowEvent", "boundaryEvent",
 })
-# A gateway that waits (a join for its other branches) is not where the dossier stands; an event-based one is.
-_NOT_WAITING_PLACES = frozenset({"parallelGateway", "inclusiveGateway", "exclusiveGateway", "complexGateway"})
+# Waiting, these are not where the dossier stands: a join waits for its other branches, a boundary event is armed
+# on its task (the task is current). An event-based gateway or an intermediate event that waits is.
+_NOT_WAITING_PLACES = frozenset({"parallelGateway", "inclusiveGateway", "exclusiveGateway", "complexGateway",
+                                 "boundaryEvent"})
 _NOT_ELEMENTS = frozenset({"sequenceFlow", "messageFlow", "association", "dataInputAssociation",
                            "dataOutputAssociation", "lane", "laneSet", "participant", "collaboration", "process",
                            "definitions", "textAnnotation", "incoming", "outgoing", "extensionElements"})

@@ -29,7 +29,7 @@ SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 WATCH = """
 window.__problems = [];
 document.addEventListener('securitypolicyviolation', e =>
-  window.__problems.push(`CSP ${e.violatedDirective} refused ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+  window.__problems.push(`CSP ${e.violatedDirective} refused ${e.blockedURI || 'inline'} (${e.sourceFile})`));
 window.addEventListener('error', e => window.__problems.push(`error ${e.message}`));
 """
 
