@@ -138,6 +138,8 @@ def test_officer_endpoints_give_progress_and_xml_to_officers_only(client: Any, d
     assert xml.headers["Content-Disposition"].startswith("attachment") and b'id="Task_TiepNhan"' in xml.data
     page = client.get(f"/cong-viec/{_open(dossier).id}").get_data(as_text=True)
     assert f'data-progress-url="/can-bo/ho-so/{code}/so-do.json"' in page and "/tai-nguyen/bpmn-js/" in page
+    assert f'data-progress-url="/can-bo/ho-so/{code}/so-do.json"' in client.get(f"/can-bo/ho-so/{code}").get_data(
+        as_text=True)  # the dossier's desk shows it too
     client.post("/dang-xuat")
     login(client, "congdan")
     assert client.get(f"/can-bo/ho-so/{code}/so-do.json").status_code == 403
