@@ -9,7 +9,8 @@
 
    Under the platform's Content-Security-Policy: no inline script or handler, everything styled by class or
    through element.style. On touch screens a horizontal drag moves the diagram and two fingers zoom it, while a
-   vertical swipe still scrolls the page; the buttons zoom and fit; arrow keys move it once it has focus. */
+   vertical swipe still scrolls the page; the buttons zoom and fit; once it has focus, the arrow keys move it and
+   + and - zoom it. */
 (function () {
   'use strict';
 
@@ -164,6 +165,22 @@
     element.addEventListener('pointercancel', end);
   }
 
+  // The focused diagram moves with the arrow keys and zooms with + and - (bpmn-js alone asks for Ctrl as well).
+  function keys(svg, canvas) {
+    var STEP = 60;
+    var moves = {ArrowLeft: [STEP, 0], ArrowRight: [-STEP, 0], ArrowUp: [0, STEP], ArrowDown: [0, -STEP]};
+    svg.addEventListener('keydown', function (event) {
+      if (event.ctrlKey || event.metaKey || event.altKey) return;
+      var move = moves[event.key];
+      if (move) canvas.scroll({dx: move[0], dy: move[1]});
+      else if (event.key === '+' || event.key === '=') canvas.zoom(Math.min(4, canvas.zoom() * 1.25));
+      else if (event.key === '-') canvas.zoom(Math.max(0.2, canvas.zoom() * 0.8));
+      else return;
+      event.preventDefault();
+      event.stopPropagation();
+    });
+  }
+
   function draw(box) {
     if (box.dataset.state) return;
     box.dataset.state = 'loading';
@@ -180,6 +197,11 @@
         return viewer.importXML(xml).then(function () {
           var focus = p ? p.current.concat(p.failed) : [];
           var refit = function () { frame(viewer, focus); };
+          var svg = holder.querySelector('.djs-container > svg');  // focusable: arrow keys move the diagram
+          if (svg) {
+            svg.setAttribute('aria-label', holder.getAttribute('aria-label'));
+            keys(svg, viewer.get('canvas'));
+          }
           if (p) mark(viewer, box, p);
           refit();
           zoomButtons(box, viewer.get('canvas'), refit);

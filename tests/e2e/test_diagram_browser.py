@@ -152,10 +152,16 @@ def test_officer_sees_the_completed_path_and_the_current_step(live_server: Any, 
     assert page.locator(".steps-current li").all_inner_texts() == ["Thẩm định, ghi sổ hộ tịch"]
     assert page.locator(".steps-done li").all_inner_texts() == ["Nộp hồ sơ", "Tiếp nhận hồ sơ"]
 
-    # The buttons zoom within the box.
-    before = page.locator(".djs-container svg .viewport").get_attribute("transform")
+    # The buttons zoom within the box; from the keyboard, the focused diagram moves with the arrow keys.
+    viewport = page.locator(".djs-container > svg .viewport")
+    before = viewport.get_attribute("transform")
     page.click("[data-zoom=in]")
-    assert page.locator(".djs-container svg .viewport").get_attribute("transform") != before
+    zoomed = viewport.get_attribute("transform")
+    assert zoomed != before
+    page.focus(".djs-container > svg")
+    page.keyboard.press("ArrowRight")
+    assert viewport.get_attribute("transform") != zoomed
+    assert page.get_attribute(".djs-container > svg", "aria-label") == "Sơ đồ quy trình (BPMN)"
 
     problems = _problems(page) + _check(page, "task")
     context.close()
@@ -180,6 +186,13 @@ def test_the_diagram_loads_on_a_phone_and_the_citizen_gets_no_diagram(live_serve
     assert current["width"] >= 60, f"the current step is drawn {current['width']} px wide"
     assert overflow(page) == [] and _box_fits(page) == []
     assert _problems(page) == []
+    # Without the viewer (node_modules missing, a network cut), the box says so and the steps are still listed.
+    page.route("**/tai-nguyen/**", lambda route: route.abort())
+    page.reload()
+    page.click("#diagram-section summary")
+    page.wait_for_selector(".diagram[data-state=failed]", timeout=20000)
+    assert "Không tải được sơ đồ" in page.inner_text(".diagram-status")
+    assert page.locator(".steps-current li").all_inner_texts() == ["Thẩm định, ghi sổ hộ tịch"]
     context.close()
 
     citizen = _strict_context(browser, 375)
