@@ -12,6 +12,7 @@ axe-core violation) with no CSP violation and no script error; MOTCUA_SCREENSHOT
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ window.addEventListener('error', e => window.__problems.push(`error ${e.message}
 """
 
 
-def _strict_context(browser: Browser, width: int = 1280) -> BrowserContext:
+def _strict_context(browser: Browser, width: int = 1280, touch: bool = False) -> BrowserContext:
     """A context that keeps the pages' CSP (the audit's axe-core is evaluated through the debugger, which the policy
     does not govern, instead of being added as an inline script)."""
-    context = browser.new_context(viewport={"width": width, "height": 800}, locale="vi-VN")
+    context = browser.new_context(viewport={"width": width, "height": 800}, locale="vi-VN", has_touch=touch,
+                                  is_mobile=touch)
     context.add_init_script(WATCH)
     return context
 
@@ -49,6 +51,13 @@ def _axe(page: Page) -> list[str]:
       return result.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
         .map(v => `${v.impact} ${v.id}: ${v.help} -- ` + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(' | '));
     }"""))
+
+
+def _shift_x(transform: str | None) -> float:
+    """The horizontal translation of an SVG matrix(a b c d e f) transform, commas or spaces."""
+    numbers = re.findall(r"-?[\d.]+(?:e-?\d+)?", transform or "")
+    assert len(numbers) == 6, transform
+    return float(numbers[4])
 
 
 def _problems(page: Page) -> list[str]:
@@ -171,7 +180,7 @@ def test_officer_sees_the_completed_path_and_the_current_step(live_server: Any, 
 def test_the_diagram_loads_on_a_phone_and_the_citizen_gets_no_diagram(live_server: Any, browser: Browser,
                                                                       at_examination: str) -> None:
     base, code = live_server.url, at_examination
-    context = _strict_context(browser, 375)
+    context = _strict_context(browser, 375, touch=True)
     page = context.new_page()
     login(page, base, "hotich")
     page.goto(f"{base}/can-bo/")
@@ -186,12 +195,27 @@ def test_the_diagram_loads_on_a_phone_and_the_citizen_gets_no_diagram(live_serve
     assert current["width"] >= 60, f"the current step is drawn {current['width']} px wide"
     assert overflow(page) == [] and _box_fits(page) == []
     assert _problems(page) == []
+    # A finger drags the diagram sideways inside its box (real touch events, through the browser's input layer).
+    viewport = page.locator(".djs-container > svg .viewport")
+    before = viewport.get_attribute("transform")
+    scroll_before = page.evaluate("window.scrollY")
+    touch = context.new_cdp_session(page)
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 11):
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x - 20 * step, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    after = viewport.get_attribute("transform")
+    assert after != before, "the drag did not move the diagram"
+    assert _shift_x(after) < _shift_x(before)  # moved left, with the finger
+    assert page.evaluate("window.scrollY") == scroll_before and overflow(page) == []
     # Without the viewer (node_modules missing, a network cut), the box says so and the steps are still listed.
     page.route("**/tai-nguyen/**", lambda route: route.abort())
     page.reload()
     page.click("#diagram-section summary")
     page.wait_for_selector(".diagram[data-state=failed]", timeout=20000)
     assert "Không tải được sơ đồ" in page.inner_text(".diagram-status")
+    page.wait_for_selector(".steps-current li")  # the progress answer may come after the viewer's failure
     assert page.locator(".steps-current li").all_inner_texts() == ["Thẩm định, ghi sổ hộ tịch"]
     context.close()
 

@@ -214,8 +214,8 @@ VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắ�
 # The interface around the data on these pages, with what each shows from data (names, titles, codes) set aside.
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
     "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
-    "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure", "studio-version",
-    "studio-upload", "studio-upload-report"}]
+    "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure",
+    "studio-version", "studio-upload", "studio-upload-report"}]
 
 
 def data_strings(app: Any) -> list[str]:
