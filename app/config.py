@@ -44,6 +44,9 @@ class Config:
     JOB_DRAIN_SECONDS = float(_env("JOB_DRAIN_SECONDS", "20"))
     # Where uploaded dossier files are stored (outside the web root), by content hash.
     UPLOAD_DIR = _env("UPLOAD_DIR", str(BASE_DIR / "var" / "uploads"))
+    # The browser packages of package.json, installed by `npm ci` (scripts/run.sh and scripts/test.sh): the platform
+    # serves the files its pages need from here (app.web.vendor; bpmn-js draws the diagrams), never from a CDN.
+    NODE_MODULES = _env("NODE_MODULES", str(BASE_DIR / "node_modules"))
     # Largest accepted request body (procedure packages and eForm uploads), in bytes.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(20 * 1024 * 1024)))
     # Request bodies of every other endpoint (app/web/limits.py says which gets which), in bytes.

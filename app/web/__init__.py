@@ -89,6 +89,9 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(studio_bp)
     app.register_blueprint(api_bp)
+    from app.web.vendor import register_vendor
+
+    register_vendor(app)  # the browser packages from npm (bpmn-js), served here
 
     tz = ZoneInfo(app.config["TIMEZONE"])
 

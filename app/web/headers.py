@@ -5,6 +5,9 @@ them out of shared and browser caches. The policy allows only this site's own sc
 templates have no inline script, style or handler; tests/integration/test_http_headers.py checks), no
 plugins, no framing, and forms that post here or to the payment platform (paying answers with a redirect
 to its hosted page, which form-action governs). A view that sets its own policy (served files) keeps it.
+The BPMN diagrams (bpmn-js, served from node_modules) live under this policy as it is: the viewer is a script
+file of this site loaded by another (app/static/diagram.js), and it styles what it draws through the DOM
+(element.style), which style-src does not govern; its logo is an inline SVG, not an image.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from flask import current_app, request
 from werkzeug.wrappers import Response
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Public assets a browser may cache: the static folder, and the npm packages the platform serves (app.web.vendor).
+ASSET_ENDPOINTS = frozenset({"static", "vendor.asset"})
 
 
 def _origin(url: str) -> str | None:
@@ -46,7 +51,7 @@ def apply_security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint == "static":
+    if request.endpoint in ASSET_ENDPOINTS and response.status_code < 400:
         return response  # public assets: the browser may cache them
     response.headers.setdefault("Content-Security-Policy",
                                 API_POLICY if request.path.startswith("/api/") else page_policy())

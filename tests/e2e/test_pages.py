@@ -124,6 +124,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("studio-index", "thietke", "/thiet-ke/"),
     ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
+    ("studio-version", "thietke", "/thiet-ke/thu-tuc/1.001193/phien-ban/1"),
     ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
 ]
 
@@ -214,7 +215,7 @@ VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắ�
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
     "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
     "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure",
-    "studio-upload", "studio-upload-report"}]
+    "studio-version", "studio-upload", "studio-upload-report"}]
 
 
 def data_strings(app: Any) -> list[str]:

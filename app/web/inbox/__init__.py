@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
@@ -17,6 +17,7 @@ from app.clock import local_today, local_tz, now_utc
 from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, watch, workflow_incidents
 from app.dossiers.attachments import store_upload
 from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
+from app.dossiers.diagrams import dossier_progress, may_see_progress, version_bpmn
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.eforms.render import render_form, render_values
 from app.extensions import db
@@ -24,6 +25,7 @@ from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
 from app.web.actions import act_and_return
+from app.web.diagrams import bpmn_response
 from app.web.documents import agency_side, pdf_response
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_helpers, list_query
@@ -107,6 +109,34 @@ def dossier_desk(code: str) -> ResponseReturnValue:
                            apologisable=d.status in watch.APOLOGY_FROM and watch.holds_late_dossier(current_user, d),
                            late=d.appointment < now_utc(), apologies=watch.apologies_of(d))
 
+
+
+def _officer_dossier(code: str) -> Dossier:
+    """The dossier, for an officer who may see its diagram (404 if there is none, 403 for anyone else)."""
+    try:
+        d = services.view_dossier(code, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
+    if not may_see_progress(current_user, d):
+        abort(403)
+    return d
+
+
+@bp.route("/can-bo/ho-so/<code>/so-do.json")
+@login_required
+def diagram_progress(code: str) -> ResponseReturnValue:
+    """Where the dossier stands in its diagram (element ids), fetched by static/diagram.js when the diagram opens."""
+    d = _officer_dossier(code)
+    return jsonify(dossier_progress(d, current_user))
+
+
+@bp.route("/can-bo/ho-so/<code>/so-do.bpmn")
+@login_required
+def diagram_xml(code: str) -> ResponseReturnValue:
+    """The BPMN of the dossier's version, as deployed."""
+    return bpmn_response(*version_bpmn(_officer_dossier(code).procedure_version))
 
 
 # lateness.verdict's codes, for a step done or still open (the control sheet prints the same in Vietnamese).

@@ -12,12 +12,13 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.dossiers import listings
+from app.dossiers import diagrams, listings
 from app.extensions import db
 from app.models import Procedure, ProcedureVersion
 from app.models.dossier import FINAL_STATUSES, STATUSES
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
+from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
 
 bp = Blueprint("studio", __name__, url_prefix="/thiet-ke")
@@ -60,6 +61,31 @@ def procedure(code: str) -> ResponseReturnValue:
     statuses = [(s, label) for s, label in STATUSES.items() if s not in FINAL_STATUSES]
     return render_template("studio/procedure.html", proc=proc, versions=versions, dossiers=running, query=query,
                            sorts=listings.DOSSIER_SORTS, statuses=statuses)
+
+
+def _version_or_404(code: str, number: int) -> ProcedureVersion:
+    version = db.session.scalar(select(ProcedureVersion).join(Procedure, Procedure.id == ProcedureVersion.procedure_id)
+                                .where(Procedure.code == code, ProcedureVersion.version == number))
+    if version is None:
+        abort(404)
+    return version
+
+
+@bp.route("/thu-tuc/<code>/phien-ban/<int:number>")
+@designer_required
+def version(code: str, number: int) -> ResponseReturnValue:
+    """One deployed version: its diagram as deployed, drawn by the page's script from the XML below."""
+    v = _version_or_404(code, number)
+    others = sorted(name for name in (v.bpmn_files or {}) if name.lower().endswith(".bpmn"))
+    main, _ = diagrams.version_bpmn(v)
+    return render_template("studio/version.html", proc=v.procedure, v=v, main=main,
+                           others=[name for name in others if name != main])
+
+
+@bp.route("/thu-tuc/<code>/phien-ban/<int:number>/so-do.bpmn")
+@designer_required
+def version_xml(code: str, number: int) -> ResponseReturnValue:
+    return bpmn_response(*diagrams.version_bpmn(_version_or_404(code, number)))
 
 
 @bp.route("/tai-len", methods=["GET", "POST"])
