@@ -227,6 +227,12 @@ def reference(attachment: Attachment) -> str:
     return f"{attachment.token}/{attachment.filename}"
 
 
+def reference_token(value: Any) -> str | None:
+    """The attachment token a form value refers to (`token/filename`), or None."""
+    match = _REF.match(value) if isinstance(value, str) else None
+    return match.group(1) if match else None
+
+
 FileField = tuple[str, Any, Mapping[str, Any]]  # (JSON pointer, value, the field's schema)
 
 

@@ -4,7 +4,8 @@
   a field of one of the package's forms;
 - `components_field` (manifest): the checklist, in the form of the step that receives the dossier, of the
   component codes the manifest declares;
-- `ui:reason` / `ui:decision` (a form's UI hints): fields of that form.
+- `ui:reason` / `ui:decision` (a form's UI hints): fields of that form;
+- `ui:result` (a form's UI hints): its file fields that carry the electronic result the applicant downloads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from flask_babel import gettext, lazy_gettext
 from app.engine.analysis import BpmnAnalysis, Problem
 
 MANIFEST = "procedure.json"
-UI_ROLES = {"ui:reason": lazy_gettext("lý do"), "ui:decision": lazy_gettext("quyết định")}
+UI_ROLES = {"ui:reason": lazy_gettext("lý do"), "ui:decision": lazy_gettext("quyết định"),
+            "ui:result": lazy_gettext("kết quả điện tử")}
 
 
 def _field(schema: Any, pointer: str) -> Mapping[str, Any] | None:
@@ -121,6 +123,12 @@ def _ui_hint_problems(forms: Mapping[str, Any], failed: set[str]) -> Iterable[Pr
                                   gettext("«%(key)s» phải là tên một trường của biểu mẫu (hoặc danh sách tên trường) "
                                           "làm %(role)s; biểu mẫu không có trường «%(field)s».",
                                           key=key, role=role, field=field))
+                elif key == "ui:result" and not (isinstance(properties[field], Mapping)
+                                                 and properties[field].get("contentMediaType")):
+                    yield Problem(name, None, f"/{key}", "ui_result_not_a_file",
+                                  gettext("«ui:result» phải là trường tệp (có contentMediaType, ví dụ "
+                                          "\"application/pdf\"): trường «%(field)s» không phải trường tệp.",
+                                          field=field))
 
 
 def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnalysis | None,

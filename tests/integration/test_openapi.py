@@ -35,7 +35,7 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
 
 
 # Operations whose success is a PDF (the documents the platform issues).
-PDF_OPERATIONS = {"getDocument", "getControlSheet"}
+PDF_OPERATIONS = {"getDocument", "getControlSheet", "getAttachment"}
 
 
 def _resolve(doc, schema):

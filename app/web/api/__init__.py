@@ -27,10 +27,10 @@ from app.dossiers import (
     watch,
     workflow_incidents,
 )
-from app.dossiers.attachments import reference, store_upload
+from app.dossiers.attachments import TYPES, open_attachment, reference, store_upload
 from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
-from app.dossiers.components import received_components
+from app.dossiers.components import electronic_results, received_components
 from app.dossiers.errors import Forbidden, ServiceError
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
@@ -39,8 +39,8 @@ from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api import models as m
 from app.web.api.openapi import openapi_document
-from app.web.api.spec import api_user, error, operation, pdf_responses, responses
-from app.web.documents import agency_side, pdf_response, visible_documents
+from app.web.api.spec import api_user, error, file_responses, operation, pdf_responses, responses
+from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
@@ -80,6 +80,9 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "service_calls": calls_json(service_calls.calls_of(d)),
             "payments": [payment_json(p) for p in payments.payments_of(d)],
             "components_received": received_components(d),
+            "results": [{"href": url_for("api.get_attachment", token=a.token), "content_type": a.content_type,
+                         "size": a.size, "sha256": a.sha256}
+                        for a in electronic_results(d, for_applicant=not agency_side(api_user(), d))],
             "history": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
                          "status_to": e.status_to, "note": e.note_text or None}
@@ -424,6 +427,16 @@ def upload_attachment(form: m.AttachmentForm) -> ResponseReturnValue:
     att = store_upload(upload.read(), upload.filename or "", upload.mimetype or "", form.field, api_user())
     return jsonify(reference=reference(att), filename=att.filename, size=att.size, sha256=att.sha256,
                    content_type=att.content_type), 201
+
+
+@bp.get("/attachments/<token>")
+@operation("getAttachment", file_responses("getAttachment", "The file (a verified PDF or image)", tuple(TYPES),
+                                           401, 404), auth=True,
+           params={"token": "The token of a file's reference (`<token>/<file name>`), or of a result's href"})
+def get_attachment(token: str) -> ResponseReturnValue:
+    """A dossier's file (an upload, the electronic result) for anyone entitled to its dossier, or its uploader"""
+    att, path = open_attachment(token, api_user(), services.may_view)
+    return attachment_response(att, path, stream=False)
 
 
 # ---------------------------------------------------------------- the desk (app.dossiers.desk)

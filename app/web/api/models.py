@@ -368,6 +368,13 @@ class ReceivedComponent(ResponseModel):
     received: bool
 
 
+class ElectronicResult(ResponseModel):
+    href: str = Field(description="GET it (getAttachment) with the same bearer token")
+    content_type: str
+    size: int
+    sha256: str
+
+
 class HistoryEntry(ResponseModel):
     at: Timestamp
     actor: str
@@ -489,6 +496,8 @@ class Dossier(_DossierStatus):
     service_calls: list[ServiceCall]
     payments: list[Payment]
     components_received: list[ReceivedComponent]
+    results: list[ElectronicResult] = Field(description="The electronic result the last step attached (ui:result); "
+                                                        "the applicant's once it is handed back (status 10)")
     history: list[HistoryEntry]
     supplements: list[Supplement]
 

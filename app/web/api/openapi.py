@@ -51,8 +51,9 @@ def _generate() -> dict[str, Any]:
             if op["operationId"] in OPTIONAL_BODIES:
                 op["requestBody"]["required"] = False
             if op["operationId"] in PDF_ANSWERS:
-                op["responses"]["200"] = {"description": PDF_ANSWERS[op["operationId"]], "content": {
-                    "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}}}
+                description, media_types = PDF_ANSWERS[op["operationId"]]
+                op["responses"]["200"] = {"description": description, "content": {
+                    kind: {"schema": {"type": "string", "contentMediaType": kind}} for kind in media_types}}
             _common_statuses(path, method, op, limited)
             if method.upper() in CHANGING and op.get("security"):
                 _idempotency(op)

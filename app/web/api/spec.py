@@ -193,12 +193,18 @@ def api_user() -> User:
 
 
 OPTIONAL_BODIES: set[str] = set()  # operation ids whose body may be left out
-PDF_ANSWERS: dict[str, str] = {}  # operation id → what its 200 answer, a PDF rather than JSON, is
+# operation id → what its 200 answer, a file rather than JSON, is, and the media types it may have
+PDF_ANSWERS: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def pdf_responses(operation_id: str, description: str, *errors: int) -> Response:
     """The answers of an operation whose success is a PDF (a document the platform issues), not JSON."""
-    PDF_ANSWERS[operation_id] = description
+    return file_responses(operation_id, description, ("application/pdf",), *errors)
+
+
+def file_responses(operation_id: str, description: str, media_types: tuple[str, ...], *errors: int) -> Response:
+    """The answers of an operation whose success is a file of one of `media_types`, not JSON."""
+    PDF_ANSWERS[operation_id] = (description, media_types)
     return Response("HTTP_200", **{f"HTTP_{status}": (m.Error, _ERRORS[status]) for status in errors})
 
 

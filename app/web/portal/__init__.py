@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -27,8 +26,8 @@ from sqlalchemy import select
 from app import documents, formats
 from app.clock import local_tz
 from app.dossiers import desk, fees, listings, payments, services, workflow_incidents
-from app.dossiers.attachments import open_attachment, served_as, store_upload
-from app.dossiers.components import received_components
+from app.dossiers.attachments import open_attachment, store_upload
+from app.dossiers.components import electronic_results, received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.eforms.render import render_form, render_values
@@ -37,7 +36,7 @@ from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
 from app.web.actions import act_and_return
-from app.web.documents import agency_side, pdf_response, visible_documents
+from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
 from app.web.lists import list_query
@@ -140,6 +139,12 @@ def receipt(code: str) -> ResponseReturnValue:
 def issued_documents(dossier: Dossier) -> list[tuple[Any, str]]:
     """The documents issued about the dossier that the reader may download, each with its name."""
     return [(doc, str(documents.KINDS[doc.kind].label)) for doc in visible_documents(current_user, dossier)]
+
+
+@bp.app_template_global("results_of")
+def results_of(dossier: Dossier) -> list[Any]:
+    """The electronic result's files the reader may download: the applicant once it is handed back."""
+    return electronic_results(dossier, for_applicant=not agency_side(current_user, dossier))
 
 
 @bp.app_template_global("sees_control_sheet")
@@ -350,12 +355,6 @@ def lookup() -> ResponseReturnValue:
     return render_template("portal/lookup.html", code=code, result=result, error=error), 404 if error else 200
 
 
-# A served file is not a page of this site: no script, no styles or requests of its own, no plugins. Chromium's
-# and Firefox's PDF viewers do not run in a sandboxed document, so an inline PDF gets the same without it.
-FILE_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-PDF_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; object-src 'self'"
-
-
 @bp.route("/tep/<token>")
 @login_required
 def attachment(token: str) -> ResponseReturnValue:
@@ -365,12 +364,4 @@ def attachment(token: str) -> ResponseReturnValue:
         att, path = open_attachment(token, current_user, services.may_view)
     except ServiceError:
         abort(404)
-    mimetype, name, inline = served_as(att)
-    response = send_file(path, mimetype=mimetype, as_attachment=False, max_age=0)
-    # RFC 6266; the name is ASCII letters, digits, "_", "-" and one ".", so it needs no escaping.
-    response.headers["Content-Disposition"] = (
-        f"{'inline' if inline else 'attachment'}; filename=\"{name}\"; filename*=UTF-8''{name}")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = PDF_CSP if inline and mimetype == "application/pdf" else FILE_CSP
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return attachment_response(att, path)
