@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 
 from app.web.api.idempotency import CHANGING, HEADER, MAX_KEY, REPLAYED
-from app.web.api.spec import OPTIONAL_BODIES, PDF_ANSWERS, api
+from app.web.api.spec import OPTIONAL_BODIES, PDF_ANSWERS, ZIP_ANSWERS, api
 from app.web.limits import GROUPS, RATE_LIMITS
 
 PREFIX = "/api/v1"
@@ -53,6 +53,9 @@ def _generate() -> dict[str, Any]:
             if op["operationId"] in PDF_ANSWERS:
                 op["responses"]["200"] = {"description": PDF_ANSWERS[op["operationId"]], "content": {
                     "application/pdf": {"schema": {"type": "string", "contentMediaType": "application/pdf"}}}}
+            if op["operationId"] in ZIP_ANSWERS:
+                op["responses"]["200"] = {"description": ZIP_ANSWERS[op["operationId"]], "content": {
+                    "application/zip": {"schema": {"type": "string", "contentMediaType": "application/zip"}}}}
             _common_statuses(path, method, op, limited)
             if method.upper() in CHANGING and op.get("security"):
                 _idempotency(op)

@@ -202,6 +202,15 @@ def pdf_responses(operation_id: str, description: str, *errors: int) -> Response
     return Response("HTTP_200", **{f"HTTP_{status}": (m.Error, _ERRORS[status]) for status in errors})
 
 
+ZIP_ANSWERS: dict[str, str] = {}  # operation id → what its 200 answer, a zip archive rather than JSON, is
+
+
+def zip_responses(operation_id: str, description: str, *errors: int) -> Response:
+    """The answers of an operation whose success is a zip archive (a procedure package), not JSON."""
+    ZIP_ANSWERS[operation_id] = description
+    return Response("HTTP_200", **{f"HTTP_{status}": (m.Error, _ERRORS[status]) for status in errors})
+
+
 def operation(operation_id: str, resp: Response, *, auth: bool = False,
               params: Mapping[str, str] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a view as an operation of the document. Its body, form and query models are the annotations of
