@@ -186,14 +186,14 @@ def _elements_in(process: Any) -> Iterator[Element]:
         for attribute, facet in (("sourceRef", "source"), ("targetRef", "target")):
             if node.get(attribute):
                 facets[facet] = node.get(attribute) or ""
-        other = [etree.tostring(child, encoding="unicode", method="c14n").strip() for child in node
+        other = [etree.tostring(child, method="c14n").decode().strip() for child in node
                  if isinstance(child.tag, str)
                  and _local(child.tag) not in ("incoming", "outgoing", "conditionExpression", "script",
                                                 "documentation", "extensionElements")
                  and not (kind in ("subProcess", "transaction", "adHocSubProcess") and child.get("id"))]
         extensions = node.find("./{*}extensionElements")
         if extensions is not None:
-            other += [etree.tostring(child, encoding="unicode", method="c14n").strip() for child in extensions
+            other += [etree.tostring(child, method="c14n").decode().strip() for child in extensions
                       if isinstance(child.tag, str) and _local(child.tag) != "properties"]
         attributes = {k: v for k, v in node.attrib.items() if k not in ("id", "name", "sourceRef", "targetRef")}
         if attributes:
