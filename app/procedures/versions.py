@@ -147,7 +147,7 @@ class Element:
     id: str
     kind: str  # the BPMN element's tag, e.g. userTask
     name: str
-    facets: dict[str, str]  # what is compared: properties, condition, script, source, target, other
+    facets: dict[str, str]  # what is compared: properties, condition, script, source, target, nodes, other
 
 
 def diagram_elements(files: Mapping[str, str | bytes]) -> dict[str, Element]:
@@ -187,10 +187,12 @@ def _elements_in(process: Any) -> Iterator[Element]:
             if node.get(attribute):
                 facets[facet] = node.get(attribute) or ""
         other = [etree.tostring(child, method="c14n").decode().strip() for child in node
-                 if isinstance(child.tag, str)
+                 if isinstance(child.tag, str) and not child.get("id")  # an element with an id is compared alone
                  and _local(child.tag) not in ("incoming", "outgoing", "conditionExpression", "script",
-                                                "documentation", "extensionElements")
-                 and not (kind in ("subProcess", "transaction", "adHocSubProcess") and child.get("id"))]
+                                                "documentation", "extensionElements", "flowNodeRef")]
+        members = sorted((child.text or "").strip() for child in node.iterfind("./{*}flowNodeRef"))
+        if members:
+            facets["nodes"] = " ".join(members)  # a lane's elements
         extensions = node.find("./{*}extensionElements")
         if extensions is not None:
             other += [etree.tostring(child, method="c14n").decode().strip() for child in extensions

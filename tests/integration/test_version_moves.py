@@ -187,7 +187,8 @@ def test_compare_lists_the_added_task_the_removed_step_and_the_removed_field(cli
     assert removed["Task_KyGiayKhaiSinh"]["name"] == "Ký giấy khai sinh" and "Gateway_DaKy" in removed
     changed = {e["id"]: e for e in body["diagram"]["changed"]}
     assert changed["Flow_Dat"]["changes"] == ["target"] and changed["Flow_DaTra"]["changes"] == ["target"]
-    assert "Task_ThamDinh" not in changed and "Task_TiepNhan" not in changed
+    assert "Task_ThamDinh" not in changed and "Task_TiepNhan" not in changed and "LaneSet_1" not in changed
+    assert changed["Lane_LanhDao"]["changes"] == ["nodes"]  # the signing step left the leaders' lane
     forms = {f["form"]: f for f in body["forms"]}
     assert forms["luu-ho-so.schema.json"]["state"] == "added"
     result_form = forms["tra-ket-qua.schema.json"]

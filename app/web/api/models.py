@@ -657,7 +657,8 @@ class DiagramElement(ResponseModel):
 class ChangedElement(DiagramElement):
     old_name: str
     old_type: str
-    changes: list[str] = Field(description="name, type, properties, condition, script, source, target, other")
+    changes: list[str] = Field(description="name, type, properties, condition, script, source, target, "
+                                           "nodes (a lane's), other")
 
 
 class DiagramDiff(ResponseModel):
