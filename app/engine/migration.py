@@ -85,7 +85,9 @@ def _typename(spec: Any) -> str:
 
 
 def _align(workflow: Any, diff: _SpecDiff, new_spec: Any, obstacles: list[Obstacle], moved: dict[str, str]) -> None:
-    """Give every task of `workflow` its spec in the new version, or note why it has none."""
+    """Give every task of `workflow` its spec in the new version, or note why it has none (an element of the
+    engine's own is reported only when nothing the designer named explains it)."""
+    inner: list[Obstacle] = []
     for task in list(workflow.tasks.values()):
         spec = task.task_spec
         if spec.name in ("Root", "Start", "End") and spec.name in new_spec.task_specs:
@@ -98,15 +100,16 @@ def _align(workflow: Any, diff: _SpecDiff, new_spec: Any, obstacles: list[Obstac
         if target is None:
             if state & _UNSTARTED:
                 continue  # a prediction: dropped below with the others
+            if getattr(spec, "bpmn_id", None) is None:  # the engine's own (a boundary event's split): said once
+                host = _title(workflow.spec.task_specs.get(spec.name.split(".")[0]) or spec)
+                inner.append(Obstacle("state_unmapped", gettext(
+                    "Cấu trúc quanh bước «%(step)s» (sự kiện biên, nhánh song song) đã thay đổi; trạng thái quy trình "
+                    "của hồ sơ không ánh xạ được sang phiên bản mới.", step=host), host))
+                continue
             if state & (_FRONTIER | _TaskState.ERROR):
                 obstacles.append(Obstacle("current_step_removed", gettext(
                     "Bước hiện tại «%(step)s» không còn trong phiên bản mới.", step=_title(spec)), _title(spec)))
-            elif state & _TaskState.COMPLETED:
-                obstacles.append(Obstacle("past_step_removed", gettext(
-                    "Bước đã qua «%(step)s» không còn trong phiên bản mới; hồ sơ không thể ghi lại lịch sử xử lý "
-                    "trên sơ đồ mới.", step=_title(spec)), _title(spec)))
-            # a cancelled branch keeps its old spec only if it is kept at all; it is refused the same way
-            else:
+            else:  # completed, or cancelled with its branch: the document could not name its element
                 obstacles.append(Obstacle("past_step_removed", gettext(
                     "Bước đã qua «%(step)s» không còn trong phiên bản mới; hồ sơ không thể ghi lại lịch sử xử lý "
                     "trên sơ đồ mới.", step=_title(spec)), _title(spec)))
@@ -120,6 +123,8 @@ def _align(workflow: Any, diff: _SpecDiff, new_spec: Any, obstacles: list[Obstac
             moved[spec.name] = target.name
         task.task_spec = target
         task.__dict__.pop("_motcua_described", None)  # the title and properties come from the new spec
+    if inner and not obstacles:
+        obstacles.append(inner[0])
 
 
 def _repredict(workflow: Any) -> None:

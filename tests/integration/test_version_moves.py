@@ -276,6 +276,12 @@ def test_dry_run_lists_the_blocked_dossier_and_the_move_takes_the_rest_to_the_en
     assert entry is not None and entry.note_params == {"old": 1, "new": 2}
     assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.dossier_id == at_signing.id,
                                                          AuditEvent.action == "migrated")) is None
+    login(client, "tiepnhan")  # the officer's history shows the move; the applicant's leaves the machinery out
+    history = lxml.html.fromstring(client.get(f"/ho-so/{at_reception.code}").data).get_element_by_id("history")
+    assert "Chuyển hồ sơ từ phiên bản v1 sang phiên bản v2" in history.xpath("string(.//tr[@class='event-migrated'])")
+    login(client, "congdan")
+    history = lxml.html.fromstring(client.get(f"/ho-so/{at_reception.code}").data).get_element_by_id("history")
+    assert not history.xpath(".//tr[@class='event-migrated']")
 
     assert to_the_end(at_reception) == ["Task_TiepNhan", "Task_ThamDinh", "Task_TraKetQua", "Task_LuuHoSo"]
     assert to_the_end(at_review) == ["Task_ThamDinh", "Task_TraKetQua", "Task_LuuHoSo"]
