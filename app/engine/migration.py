@@ -24,6 +24,8 @@ never made inside the engine (service tasks wait for a job), so running the engi
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +41,27 @@ _FRONTIER = _TaskState.READY | _TaskState.WAITING | _TaskState.STARTED
 # What the engine predicted beyond them and will predict again from the new spec.
 _UNSTARTED = _TaskState.PREDICTED_MASK | _TaskState.FUTURE
 _LOADED = "_motcua_loaded_entries"  # runtime's memo of the entries a task was loaded from (see runtime)
+# SpiffWorkflow's spec diff of a pair of specs, made once per process: it depends on the two versions only, and most
+# of a move's time went to it (every spec is serialized to be compared). Keyed by the spec objects themselves (the
+# bundles' parsed specs, shared by every dossier of a version), which the entry keeps alive and checks.
+_DIFFS: OrderedDict[tuple[int, int], tuple[Any, Any, _SpecDiff]] = OrderedDict()
+_DIFFS_LOCK = threading.Lock()
+_DIFFS_SIZE = 32
+
+
+def _diff(old_spec: Any, new_spec: Any) -> _SpecDiff:
+    key = (id(old_spec), id(new_spec))
+    with _DIFFS_LOCK:
+        found = _DIFFS.get(key)
+        if found is not None and found[0] is old_spec and found[1] is new_spec:
+            _DIFFS.move_to_end(key)
+            return found[2]
+    diff = _SpecDiff(_REGISTRY, old_spec, new_spec)
+    with _DIFFS_LOCK:
+        _DIFFS[key] = (old_spec, new_spec, diff)
+        while len(_DIFFS) > _DIFFS_SIZE:
+            _DIFFS.popitem(last=False)
+    return diff
 
 
 @dataclass(frozen=True)
@@ -151,7 +174,7 @@ def move(document: Mapping[str, Any], old: SpecBundle, new: SpecBundle) -> Landi
         return landing
     wf = run._wf
     try:
-        top = _SpecDiff(_REGISTRY, wf.spec, new.spec)
+        top = _diff(wf.spec, new.spec)
         _align(wf, top, new.spec, landing.obstacles, landing.moved)
         for subprocess in wf.subprocesses.values():
             target = new.subprocess_specs.get(subprocess.spec.name)
@@ -160,7 +183,7 @@ def move(document: Mapping[str, Any], old: SpecBundle, new: SpecBundle) -> Landi
                     "Quy trình con «%(process)s» không còn trong phiên bản mới.", process=subprocess.spec.name),
                     subprocess.spec.name))
                 continue
-            _align(subprocess, _SpecDiff(_REGISTRY, subprocess.spec, target), target, landing.obstacles,
+            _align(subprocess, _diff(subprocess.spec, target), target, landing.obstacles,
                    landing.moved)
     except Exception as exc:  # the diff itself failed on this pair of diagrams
         landing.obstacles.append(Obstacle("state_unmapped", gettext(
