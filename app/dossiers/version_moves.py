@@ -35,6 +35,8 @@ from app.models.dossier import FINAL_STATUSES
 from app.models.integration import WorkflowIncident
 from app.models.user import N_
 
+HELD = "held"  # a step held while its dossier's clock is paused (app.dossiers.desk.HELD)
+
 
 @dataclass
 class MovePlan:
@@ -95,6 +97,14 @@ def _try(dossier: Dossier, source: ProcedureVersion, target: ProcedureVersion) -
     if instance is None or instance.completed or is_compacted(instance.document) \
             or dossier.status in FINAL_STATUSES:
         item.obstacles.append(Obstacle("finished", gettext("Quy trình của hồ sơ đã kết thúc.")))
+        return item, None
+    held = db.session.scalar(select(HumanTask.id).where(HumanTask.dossier_id == dossier.id,
+                                                        HumanTask.state == HELD).limit(1))
+    if held is not None:
+        # Its steps are held while its clock is paused (app.dossiers.desk); they are not open tasks, so the move
+        # could not carry them over. It moves once processing resumes.
+        item.obstacles.append(Obstacle("paused", gettext(
+            "Hồ sơ đang tạm dừng (chờ bổ sung hoặc dừng xử lý); chuyển phiên bản sau khi hồ sơ được xử lý tiếp.")))
         return item, None
     landing = move(instance.document, bundle_for(source), bundle_for(target))
     item.obstacles = list(landing.obstacles)

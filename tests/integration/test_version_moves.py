@@ -326,3 +326,17 @@ def test_a_dossier_stuck_on_an_engine_error_is_repaired_by_moving_it_to_the_fixe
     assert db.session.get(Dossier, stuck.id).procedure_version.version == 3
     assert to_the_end(stuck) == ["Task_ThamDinh", "Task_KyGiayKhaiSinh", "Task_TraKetQua"]
     assert db.session.get(Dossier, stuck.id).status == 10
+
+
+def test_a_paused_dossier_is_not_moved(client, db_session, token):
+    paused = submitted()
+    task = open_task(paused)
+    task.state = "held"  # as a supplement request holds it (app.dossiers.desk)
+    db.session.commit()
+    deployed(without_signing())
+    body = client.post(f"/api/v1/procedures/{CODE}/versions/1/moves?to=2&dry_run=false",
+                       headers=token("thietke")).get_json()
+    [item] = [i for i in body["items"] if i["dossier"] == paused.code]
+    assert not item["moved"] and [o["code"] for o in item["obstacles"]] == ["paused"]
+    db.session.expire_all()
+    assert db.session.get(Dossier, paused.id).procedure_version.version == 1
