@@ -151,7 +151,8 @@ class Element:
 
 
 def diagram_elements(files: Mapping[str, str | bytes]) -> dict[str, Element]:
-    """Every element with an id inside the processes of the BPMN files (lanes, nodes, flows; not the layout)."""
+    """Every element with an id inside the processes of the BPMN files (lanes, nodes, flows; not the layout), and
+    the decisions of the DMN files."""
     found: dict[str, Element] = {}
     for name, text in sorted(files.items()):
         data = text.encode("utf-8") if isinstance(text, str) else text
@@ -161,6 +162,11 @@ def diagram_elements(files: Mapping[str, str | bytes]) -> dict[str, Element]:
             continue
         for process in root.iter("{*}process"):
             found.update({e.id: e for e in _elements_in(process)})
+        for decision in root.iter("{*}decision"):  # a DMN decision table: compared whole
+            decision_id = decision.get("id")
+            if decision_id:
+                found[decision_id] = Element(decision_id, "decision", (decision.get("name") or "").strip(),
+                                             {"other": etree.tostring(decision, method="c14n").decode()})
     return found
 
 
