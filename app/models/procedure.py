@@ -14,7 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db
 from app.models.agency import Agency
-from app.models.types import JsonDoc, UtcDateTime, utcnow
+from app.models.types import JsonDoc, JsonText, UtcDateTime, utcnow
 
 
 class Procedure(db.Model):  # type: ignore[name-defined]
@@ -59,6 +59,13 @@ class ProcedureVersion(db.Model):  # type: ignore[name-defined]
     tasks: Mapped[dict[str, Any]] = mapped_column(JsonDoc, deferred=True, deferred_group="content")
     deployed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     deployed_by: Mapped[str] = mapped_column(String(80), default="")
+    # Retired: no new dossier starts on it (app.procedures.versions.retire); its running dossiers go on.
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    retired_by: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    # The package's files exactly as deployed ({"text": {path: text}, "base64": {path: data}}; paths are
+    # "procedure.json", the BPMN names and "forms/<name>"), so that its download hashes the same. NULL for versions
+    # deployed before it was kept: their download is rebuilt from the stored content (see app.procedures.versions).
+    source_files: Mapped[dict[str, Any] | None] = mapped_column(JsonText, deferred=True, nullable=True)
     source_note: Mapped[str] = mapped_column(Text, default="")
 
     procedure: Mapped[Procedure] = relationship(foreign_keys=[procedure_id])

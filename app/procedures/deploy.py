@@ -11,6 +11,7 @@ from app.engine.analysis import Problem
 from app.extensions import db
 from app.models import Agency, Procedure, ProcedureVersion
 from app.procedures.package import PackageFiles, PackageReport, check_package, task_table
+from app.procedures.versions import package_sources
 
 
 class DeployRefused(Exception):
@@ -71,6 +72,7 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
         forms=report.forms,
         tasks=task_table(report.analysis, manifest),
         deployed_by=deployed_by,
+        source_files=package_sources(pkg),  # the files as uploaded: a download re-deploys to the same hash
     )
     db.session.add(version)
     db.session.flush()

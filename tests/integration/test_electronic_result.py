@@ -69,7 +69,7 @@ def test_the_applicant_downloads_the_result_the_last_step_attached(client, db_se
 
 
 def test_officers_see_the_result_as_soon_as_it_is_attached_the_applicant_once_handed_back(db_session):
-    from app.dossiers.components import electronic_results
+    from app.dossiers.results import electronic_results
 
     code, task = _to_last_step(db_session)
     services.complete_task(task.id, user("traketqua"), _return_online(task))

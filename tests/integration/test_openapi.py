@@ -36,6 +36,8 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
 
 # Operations whose success is a PDF (the documents the platform issues).
 PDF_OPERATIONS = {"getDocument", "getControlSheet", "getAttachment"}
+# Operations whose success is a zip archive (a procedure version's package).
+ZIP_OPERATIONS = {"downloadVersion"}
 
 
 def _resolve(doc, schema):
@@ -60,6 +62,9 @@ def test_every_operation_documents_its_parameters_body_and_answers(client):
             for code, answer in answers.items():
                 if op["operationId"] in PDF_OPERATIONS and code == "200":  # an issued document
                     assert answer["content"]["application/pdf"]["schema"]["contentMediaType"] == "application/pdf"
+                    continue
+                if op["operationId"] in ZIP_OPERATIONS and code == "200":  # a package
+                    assert answer["content"]["application/zip"]["schema"]["contentMediaType"] == "application/zip"
                     continue
                 schema = answer["content"]["application/json"]["schema"]
                 assert _resolve(doc, schema), (path, method, code)

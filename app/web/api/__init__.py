@@ -24,23 +24,28 @@ from app.dossiers import (
     service_calls,
     services,
     stalls,
+    version_moves,
     watch,
     workflow_incidents,
 )
 from app.dossiers.attachments import TYPES, open_attachment, reference, store_upload
 from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
-from app.dossiers.components import electronic_results, received_components
-from app.dossiers.errors import Forbidden, ServiceError
+from app.dossiers.components import received_components
+from app.dossiers.errors import Forbidden, NotFound, ServiceError
+from app.dossiers.results import electronic_results
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
+from app.procedures import versions
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api import models as m
 from app.web.api.openapi import openapi_document
-from app.web.api.spec import api_user, error, file_responses, operation, pdf_responses, responses
+from app.web.api.spec import api_user, error, file_responses, operation, pdf_responses, responses, zip_responses
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
+from app.web.studio import package_download
+from app.web.version_moves import move_all
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # bearer tokens, not cookies: no cross-site request can carry them
@@ -216,6 +221,96 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
     body["created"] = result.created
     body["version"] = result.version.version
     return jsonify(body), 201 if result.created else 200
+
+
+def _designer() -> None:
+    if not api_user().is_designer:
+        raise Forbidden(gettext("Chỉ người thiết kế quy trình được quản lý các phiên bản của thủ tục."))
+
+
+def _procedure_version(code: str, number: int | None = None) -> tuple[Procedure, Any]:
+    proc = versions.find_procedure(code)
+    if proc is None:
+        raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
+    if number is None:
+        return proc, None
+    version = versions.find_version(proc, number) if 0 < number < 2**31 else None
+    if version is None:
+        raise NotFound(gettext("Thủ tục %(code)s không có phiên bản %(version)s.", code=code, version=number),
+                       code="version_not_found")
+    return proc, version
+
+
+VERSION = {**CODE, "number": "Version number (1, 2, …)"}
+
+
+@bp.get("/procedures/<code>/versions")
+@operation("listVersions", responses({200: (m.VersionList, "The procedure's versions, newest first")}, 401, 403, 404),
+           auth=True, params=CODE)
+def list_versions(code: str) -> ResponseReturnValue:
+    """A procedure's deployed versions (designers)"""
+    _designer()
+    proc, _ = _procedure_version(code)
+    current = proc.current_version
+    items = [{"version": v.version, "content_hash": v.content_hash, "deployed_at": v.deployed_at.isoformat(),
+              "deployed_by": v.deployed_by, "current": v.id == proc.current_version_id,
+              "retired": v.retired_at is not None, "retired_at": v.retired_at.isoformat() if v.retired_at else None,
+              "package_href": url_for("api.download_version", code=code, number=v.version)}
+             for v in versions.versions_of(proc)]
+    return jsonify(code=proc.code, current_version=current.version if current else None, items=items)
+
+
+@bp.get("/procedures/<code>/versions/<int:number>/package")
+@operation("downloadVersion", zip_responses(
+    "downloadVersion", "The version's package (zip: bpmn/<slug>/procedure.json, *.bpmn, forms/<slug>/*.json); "
+    "deploying it gives the same content hash when the header X-Content-Hash-Exact is true", 401, 403, 404),
+    auth=True, params=VERSION)
+def download_version(code: str, number: int) -> ResponseReturnValue:
+    """Download a deployed version's package (designers)"""
+    _designer()
+    proc, version = _procedure_version(code, number)
+    return package_download(proc, version)
+
+
+@bp.get("/procedures/<code>/versions/compare")
+@operation("compareVersions", responses({200: (m.VersionComparison, "What changed")}, 401, 403, 404, 422),
+           auth=True, params=CODE)
+def compare_versions(code: str, query: m.CompareQuery) -> ResponseReturnValue:
+    """Compare two versions: diagram elements, form fields and manifest fields added, removed or changed"""
+    _designer()
+    proc, old = _procedure_version(code, query.from_)
+    _, new = _procedure_version(code, query.to)
+    return jsonify(versions.compare(old, new))
+
+
+@bp.post("/procedures/<code>/versions/<int:number>/retire")
+@operation("retireVersion", responses({200: (m.RetiredVersion, "Retired (again: unchanged)")}, 401, 403, 404),
+           auth=True, params=VERSION)
+def retire_version(code: str, number: int) -> ResponseReturnValue:
+    """Retire a version: no new dossier starts on it; its running dossiers go on (the current version moves to the
+    newest one not retired; with none, the procedure stops accepting dossiers)"""
+    _designer()
+    _, version = _procedure_version(code, number)
+    proc = versions.retire(version, api_user().username)
+    current = proc.current_version
+    return jsonify(version=version.version, retired_at=version.retired_at.isoformat(),
+                   current_version=current.version if current else None)
+
+
+@bp.post("/procedures/<code>/versions/<int:number>/moves")
+@operation("moveDossiers", responses({200: (m.VersionMoves, "Per running dossier: where it lands or why it cannot "
+                                                                "move (dry run), or what was moved")},
+                                     401, 403, 404, 409, 422), auth=True, params=VERSION)
+def move_dossiers(code: str, number: int, query: m.MoveQuery) -> ResponseReturnValue:
+    """Move the running dossiers of a version to another one (dry run by default); each dossier is moved in its own
+    transaction, those that cannot move stay as they are; a dossier stopped on an engine error is repaired"""
+    _designer()
+    _, source = _procedure_version(code, number)
+    _, target = _procedure_version(code, query.to)
+    source_version, target_version = source.version, target.version
+    items = version_moves.plan(source, target) if query.dry_run else move_all(source, target, api_user())
+    return jsonify({"from": source_version, "to": target_version, "dry_run": query.dry_run,
+                    "items": [i.as_json() for i in items]})
 
 
 @bp.post("/procedures/<code>/dossiers")

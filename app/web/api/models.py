@@ -649,3 +649,119 @@ class DeployAnswer(RootModel[DeployedProcedure | PackageReport]):
 
 class DeployRefusal(RootModel[Error | PackageReport]):
     """A package that cannot be deployed: its report (dry run) or an error holding it."""
+
+
+# ---------------------------------------------------------------- versions (designers)
+
+
+class VersionInfo(ResponseModel):
+    version: int
+    content_hash: str
+    deployed_at: Timestamp
+    deployed_by: str
+    current: bool = Field(description="New dossiers start on this version")
+    retired: bool = Field(description="Retired: starts no new dossier; its running dossiers go on")
+    retired_at: Timestamp | None
+    package_href: str = Field(description="Download of the version's package (zip)")
+
+
+class VersionList(ResponseModel):
+    code: str
+    current_version: int | None = Field(description="None: the procedure accepts no new dossier")
+    items: list[VersionInfo]
+
+
+class CompareQuery(QueryModel):
+    from_: int = Field(alias="from", ge=1, le=2**31 - 1, title=N_("Từ phiên bản"))
+    to: int = Field(ge=1, le=2**31 - 1, title=N_("Sang phiên bản"))
+
+
+class DiagramElement(ResponseModel):
+    id: str
+    type: str = Field(description="BPMN element, e.g. userTask")
+    name: str
+
+
+class ChangedElement(DiagramElement):
+    old_name: str
+    old_type: str
+    changes: list[str] = Field(description="name, type, properties, condition, script, source, target, "
+                                           "nodes (a lane's), other")
+
+
+class DiagramDiff(ResponseModel):
+    added: list[DiagramElement]
+    removed: list[DiagramElement]
+    changed: list[ChangedElement]
+
+
+class FieldRef(ResponseModel):
+    pointer: str = Field(description="JSON pointer of the field in the form's data")
+    title: str
+
+
+class ChangedField(FieldRef):
+    keywords: list[str] = Field(description="The JSON-schema keywords that differ (required: its required-ness)")
+
+
+class FieldsDiff(ResponseModel):
+    added: list[FieldRef]
+    removed: list[FieldRef]
+    changed: list[ChangedField]
+
+
+class FormDiff(ResponseModel):
+    form: str
+    state: Literal["added", "removed", "changed"]
+    fields: FieldsDiff
+
+
+class ManifestChange(ResponseModel):
+    pointer: str
+    old: Any
+    new: Any
+
+
+class VersionComparison(ResponseModel):
+    from_: int = Field(alias="from")
+    to: int
+    diagram: DiagramDiff
+    forms: list[FormDiff]
+    manifest: list[ManifestChange]
+
+
+class RetiredVersion(ResponseModel):
+    version: int
+    retired_at: Timestamp
+    current_version: int | None = Field(description="The version new dossiers now start on (None: none)")
+
+
+class MoveQuery(QueryModel):
+    to: int = Field(ge=1, le=2**31 - 1, title=N_("Sang phiên bản"))
+    dry_run: bool = Field(default=True, title=N_("Chỉ chạy thử"),
+                          description="List where each dossier would land, move nothing (the default)")
+
+
+class MoveObstacle(ResponseModel):
+    code: str
+    message: str
+    step: str
+
+
+class DossierMove(ResponseModel):
+    dossier: str = Field(description="Dossier code")
+    status: str
+    steps: list[str] = Field(description="Its open steps (after a move: on the new version)")
+    landing: list[str] = Field(description="Where it stands on the target version (steps, then service calls)")
+    movable: bool
+    incident: bool = Field(description="It was stopped on an engine error (open workflow incident)")
+    repaired: bool = Field(description="Its failed engine tasks ran again successfully on the target version")
+    moved: bool
+    obstacles: list[MoveObstacle]
+
+
+class VersionMoves(ResponseModel):
+    from_: int = Field(alias="from")
+    to: int
+    dry_run: bool
+    items: list[DossierMove]

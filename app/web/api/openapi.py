@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app
 
 from app.web.api.idempotency import CHANGING, HEADER, MAX_KEY, REPLAYED
-from app.web.api.spec import OPTIONAL_BODIES, PDF_ANSWERS, api
+from app.web.api.spec import FILE_ANSWERS, OPTIONAL_BODIES, api
 from app.web.limits import GROUPS, RATE_LIMITS
 
 PREFIX = "/api/v1"
@@ -50,8 +50,8 @@ def _generate() -> dict[str, Any]:
             _validation_status(op)
             if op["operationId"] in OPTIONAL_BODIES:
                 op["requestBody"]["required"] = False
-            if op["operationId"] in PDF_ANSWERS:
-                description, media_types = PDF_ANSWERS[op["operationId"]]
+            if op["operationId"] in FILE_ANSWERS:
+                description, media_types = FILE_ANSWERS[op["operationId"]]
                 op["responses"]["200"] = {"description": description, "content": {
                     kind: {"schema": {"type": "string", "contentMediaType": kind}} for kind in media_types}}
             _common_statuses(path, method, op, limited)

@@ -194,7 +194,7 @@ def api_user() -> User:
 
 OPTIONAL_BODIES: set[str] = set()  # operation ids whose body may be left out
 # operation id → what its 200 answer, a file rather than JSON, is, and the media types it may have
-PDF_ANSWERS: dict[str, tuple[str, tuple[str, ...]]] = {}
+FILE_ANSWERS: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
 def pdf_responses(operation_id: str, description: str, *errors: int) -> Response:
@@ -204,8 +204,13 @@ def pdf_responses(operation_id: str, description: str, *errors: int) -> Response
 
 def file_responses(operation_id: str, description: str, media_types: tuple[str, ...], *errors: int) -> Response:
     """The answers of an operation whose success is a file of one of `media_types`, not JSON."""
-    PDF_ANSWERS[operation_id] = (description, media_types)
+    FILE_ANSWERS[operation_id] = (description, media_types)
     return Response("HTTP_200", **{f"HTTP_{status}": (m.Error, _ERRORS[status]) for status in errors})
+
+
+def zip_responses(operation_id: str, description: str, *errors: int) -> Response:
+    """The answers of an operation whose success is a zip archive (a procedure package), not JSON."""
+    return file_responses(operation_id, description, ("application/zip",), *errors)
 
 
 def operation(operation_id: str, resp: Response, *, auth: bool = False,

@@ -27,9 +27,10 @@ from app import documents, formats
 from app.clock import local_tz
 from app.dossiers import desk, fees, listings, payments, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, store_upload
-from app.dossiers.components import electronic_results, received_components
+from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
+from app.dossiers.results import electronic_results
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs

@@ -1,4 +1,5 @@
-"""Designers' studio: upload, check and deploy procedure packages; watch their dossiers."""
+"""Designers' studio: upload, check and deploy procedure packages; watch their dossiers; download, compare and retire
+versions, and move running dossiers between them (app.procedures.versions, app.dossiers.version_moves)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,23 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from app.dossiers import diagrams, listings
+from app.dossiers import diagrams, listings, version_moves
+from app.dossiers.errors import ServiceError
 from app.extensions import db
 from app.models import Procedure, ProcedureVersion
 from app.models.dossier import FINAL_STATUSES, STATUSES
+from app.procedures import versions
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
 from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
+from app.web.version_moves import move_all
 
 bp = Blueprint("studio", __name__, url_prefix="/thiet-ke")
 
@@ -63,19 +67,11 @@ def procedure(code: str) -> ResponseReturnValue:
                            sorts=listings.DOSSIER_SORTS, statuses=statuses)
 
 
-def _version_or_404(code: str, number: int) -> ProcedureVersion:
-    version = db.session.scalar(select(ProcedureVersion).join(Procedure, Procedure.id == ProcedureVersion.procedure_id)
-                                .where(Procedure.code == code, ProcedureVersion.version == number))
-    if version is None:
-        abort(404)
-    return version
-
-
 @bp.route("/thu-tuc/<code>/phien-ban/<int:number>")
 @designer_required
 def version(code: str, number: int) -> ResponseReturnValue:
     """One deployed version: its diagram as deployed, drawn by the page's script from the XML below."""
-    v = _version_or_404(code, number)
+    v = _version_or_404(_procedure_or_404(code), number)
     others = sorted(name for name in (v.bpmn_files or {}) if name.lower().endswith(".bpmn"))
     main, _ = diagrams.version_bpmn(v)
     return render_template("studio/version.html", proc=v.procedure, v=v, main=main,
@@ -85,7 +81,7 @@ def version(code: str, number: int) -> ResponseReturnValue:
 @bp.route("/thu-tuc/<code>/phien-ban/<int:number>/so-do.bpmn")
 @designer_required
 def version_xml(code: str, number: int) -> ResponseReturnValue:
-    return bpmn_response(*diagrams.version_bpmn(_version_or_404(code, number)))
+    return bpmn_response(*diagrams.version_bpmn(_version_or_404(_procedure_or_404(code), number)))
 
 
 @bp.route("/tai-len", methods=["GET", "POST"])
@@ -114,3 +110,95 @@ def upload() -> ResponseReturnValue:
         flash(gettext("Đã triển khai %(code)s phiên bản %(version)s (nội dung không đổi so với phiên bản đã có).",
                       code=result.procedure.code, version=result.version.version))
     return redirect(url_for("studio.procedure", code=result.procedure.code))
+
+
+# ---------------------------------------------------------------- versions: download, compare, retire, move dossiers
+
+
+def _procedure_or_404(code: str) -> Procedure:
+    proc = versions.find_procedure(code)
+    if proc is None:
+        abort(404)
+    return proc
+
+
+def _version_or_404(proc: Procedure, number: Any) -> ProcedureVersion:
+    try:
+        wanted = int(number)
+    except (TypeError, ValueError):
+        abort(404)
+    found = versions.find_version(proc, wanted) if 0 < wanted < 2**31 else None
+    if found is None:
+        abort(404)
+    return found
+
+
+def package_download(proc: Procedure, version: ProcedureVersion) -> Response:
+    """The version's package as a zip attachment; X-Content-Hash-Exact says whether it hashes as deployed."""
+    data = versions.package_zip(version, proc.slug)
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{proc.slug}-v{version.version}.zip"'
+    response.headers["X-Content-Hash"] = version.content_hash
+    response.headers["X-Content-Hash-Exact"] = "true" if versions.exact(version) else "false"
+    return response
+
+
+@bp.route("/thu-tuc/<code>/phien-ban/<int:number>/tai-ve")
+@designer_required
+def download(code: str, number: int) -> ResponseReturnValue:
+    proc = _procedure_or_404(code)
+    return package_download(proc, _version_or_404(proc, number))
+
+
+@bp.route("/thu-tuc/<code>/so-sanh")
+@designer_required
+def compare(code: str) -> ResponseReturnValue:
+    proc = _procedure_or_404(code)
+    all_versions = versions.versions_of(proc)
+    if len(all_versions) < 2:
+        flash(gettext("Thủ tục mới có một phiên bản; chưa có gì để so sánh."))
+        return redirect(url_for("studio.procedure", code=code))
+    old = _version_or_404(proc, request.args.get("tu", all_versions[1].version))
+    new = _version_or_404(proc, request.args.get("den", all_versions[0].version))
+    return render_template("studio/compare.html", proc=proc, versions=all_versions, old=old, new=new,
+                           diff=versions.compare(old, new))
+
+
+@bp.route("/thu-tuc/<code>/phien-ban/<int:number>/ngung", methods=["POST"])
+@designer_required
+def retire(code: str, number: int) -> ResponseReturnValue:
+    proc = _procedure_or_404(code)
+    version = _version_or_404(proc, number)
+    proc = versions.retire(version, current_user.username)
+    db.session.commit()
+    if proc.current_version is None:
+        flash(gettext("Đã ngừng áp dụng phiên bản %(version)s. Thủ tục không còn phiên bản nào đang áp dụng nên tạm "
+                      "ngừng nhận hồ sơ mới cho đến khi triển khai phiên bản mới.", version=number))
+    else:
+        flash(gettext("Đã ngừng áp dụng phiên bản %(version)s; hồ sơ mới dùng phiên bản %(current)s. Hồ sơ đang xử "
+                      "lý vẫn tiếp tục theo phiên bản của mình.", version=number, current=proc.current_version.version))
+    return redirect(url_for("studio.procedure", code=code))
+
+
+@bp.route("/thu-tuc/<code>/chuyen-phien-ban", methods=["GET", "POST"])
+@designer_required
+def move(code: str) -> ResponseReturnValue:
+    proc = _procedure_or_404(code)
+    all_versions = versions.versions_of(proc)
+    if len(all_versions) < 2:
+        flash(gettext("Thủ tục mới có một phiên bản; chưa có phiên bản nào khác để chuyển hồ sơ sang."))
+        return redirect(url_for("studio.procedure", code=code))
+    values = request.form if request.method == "POST" else request.args
+    source = _version_or_404(proc, values.get("tu", all_versions[1].version))
+    target = _version_or_404(proc, values.get("den", all_versions[0].version))
+    try:
+        if request.method == "POST":
+            items, done = move_all(source, target, current_user), True
+        else:
+            items, done = version_moves.plan(source, target), False
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(exc.message)
+        return redirect(url_for("studio.procedure", code=code))
+    return render_template("studio/move.html", proc=proc, versions=all_versions, source=source, target=target,
+                           items=items, done=done, movable=sum(1 for i in items if i.movable))
