@@ -111,6 +111,8 @@ def _ui_hint_problems(forms: Mapping[str, Any], failed: set[str]) -> Iterable[Pr
         if schema_name in failed:
             continue  # the schema's own problem is reported; its fields are not known
         schema = forms.get(schema_name)
+        if schema is None:
+            continue  # a schema missing from the package is reported where a step names it; no guess about its fields
         properties = schema.get("properties") if isinstance(schema, Mapping) else None
         for key, role in UI_ROLES.items():
             raw = ui.get(key)
