@@ -125,6 +125,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("studio-procedure", "thietke", "/thiet-ke/thu-tuc/1.001193"),
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
     ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
+    ("studio-guide", "thietke", "/thiet-ke/huong-dan"),
 ]
 
 
