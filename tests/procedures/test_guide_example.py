@@ -69,11 +69,14 @@ def test_the_guide_shows_exactly_the_files_of_the_tested_package():
 
 @pytest.fixture()
 def deployed(client, token) -> dict[str, Any]:
-    """The package uploaded through the API with the designer's account: first checked (dry run), then deployed."""
+    """The package as the guide shows it (the files copied out of its text, as a reader would), uploaded through the
+    API with the designer's account: first checked (dry run), then deployed."""
     designer = token("thietke")
+    shown = guide_files()
+    assert len(shown) == 11
 
     def upload(dry_run: bool) -> Any:
-        files = [(io.BytesIO(p.read_bytes()), p.name) for p in sorted(EXAMPLE.iterdir()) if p.is_file()]
+        files = [(io.BytesIO(text.encode("utf-8")), name) for name, text in sorted(shown.items())]
         return client.post("/api/v1/procedures" + ("?dry_run=1" if dry_run else ""), headers=designer,
                            data={"files": files, "slug": "trich-luc-ho-tich"}, content_type="multipart/form-data")
 
