@@ -126,6 +126,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
     ("studio-version", "thietke", "/thiet-ke/thu-tuc/1.001193/phien-ban/1"),
     ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
+    ("studio-guide", "thietke", "/thiet-ke/huong-dan"),
 ]
 
 

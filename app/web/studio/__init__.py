@@ -23,6 +23,7 @@ from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
 from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
+from app.web.studio.guide import guide_html
 from app.web.version_moves import move_all
 
 bp = Blueprint("studio", __name__, url_prefix="/thiet-ke")
@@ -48,6 +49,16 @@ def index() -> ResponseReturnValue:
 
 
 PROCEDURE_SORTS = ("code", "name")
+
+
+@bp.route("/huong-dan")
+@designer_required
+def guide() -> ResponseReturnValue:
+    """The designer's guide (docs/designer-guide.md): every field and property, and a worked example."""
+    html = guide_html()
+    if html is None:
+        abort(404)
+    return render_template("studio/guide.html", guide=html)
 
 
 @bp.route("/thu-tuc/<code>")
