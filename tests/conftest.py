@@ -233,18 +233,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     _drop_database(url)
 
 
-@pytest.fixture()
-def live_token(live_server: LiveServer) -> Any:
+def bearer_for(live_server: LiveServer, username: str) -> dict[str, str]:
+    """Headers with a fresh bearer token of a demo user of the live server (committed there)."""
     from app.accounts import issue_token
     from app.extensions import db
 
-    def make(username: str) -> dict[str, str]:
-        with live_server.app.app_context():
-            value = issue_token(user(username), 1)
-            db.session.commit()
-        return {"Authorization": f"Bearer {value}"}
+    with live_server.app.app_context():
+        value = issue_token(user(username), 1)
+        db.session.commit()
+    return {"Authorization": f"Bearer {value}"}
 
-    return make
+
+@pytest.fixture()
+def live_token(live_server: LiveServer) -> Any:
+    return lambda username: bearer_for(live_server, username)
 
 
 # ------------------------------------------------------------------ demo national services

@@ -20,7 +20,7 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page
 
 from app.procedures.package import PackageFiles, load_directory
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bearer_for
 from tests.e2e.conftest import login
 from tests.e2e.test_pages import AXE, WIDTHS, axe_violations, overflow
 from tests.integration.test_version_moves import BROKEN, without_signing
@@ -52,17 +52,11 @@ def _shipped(comment: bytes) -> PackageFiles:
 
 @pytest.fixture(scope="module")
 def scene(live_server: Any) -> Iterator[Scene]:
-    from app.accounts import issue_token
-    from app.extensions import db
-    from tests.conftest import user
 
     base = live_server.url
 
     def token(username: str) -> dict[str, str]:
-        with live_server.app.app_context():
-            value = issue_token(user(username), 1)
-            db.session.commit()
-        return {"Authorization": f"Bearer {value}"}
+        return bearer_for(live_server, username)
 
     designer = token("thietke")
 

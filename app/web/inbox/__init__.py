@@ -88,16 +88,21 @@ def _listed_components() -> list[dict[str, str]]:
     return listed
 
 
-@bp.route("/can-bo/ho-so/<code>")
-@login_required
-def dossier_desk(code: str) -> ResponseReturnValue:
-    """A dossier's desk: its state, its supplement requests, and the actions its status allows."""
+def _viewed(code: str) -> Dossier:
+    """The dossier the user may view: 404 if there is none, 403 if it is not theirs to see."""
     try:
-        d = services.view_dossier(code, current_user)
+        return services.view_dossier(code, current_user)
     except NotFound:
         abort(404)
     except ServiceError:
         abort(403)
+
+
+@bp.route("/can-bo/ho-so/<code>")
+@login_required
+def dossier_desk(code: str) -> ResponseReturnValue:
+    """A dossier's desk: its state, its supplement requests, and the actions its status allows."""
+    d = _viewed(code)
     if not current_user.is_officer:
         abort(403)
     return render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
@@ -113,12 +118,7 @@ def dossier_desk(code: str) -> ResponseReturnValue:
 
 def _officer_dossier(code: str) -> Dossier:
     """The dossier, for an officer who may see its diagram (404 if there is none, 403 for anyone else)."""
-    try:
-        d = services.view_dossier(code, current_user)
-    except NotFound:
-        abort(404)
-    except ServiceError:
-        abort(403)
+    d = _viewed(code)
     if not may_see_progress(current_user, d):
         abort(403)
     return d
