@@ -55,7 +55,17 @@ from app.engine.analysis import build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
-from app.engine.timers import FiredTimer, GatewayEvents, MotcuaEventBasedGateway, cycle_marks, cycles_fired, fired_by
+from app.engine.timers import (
+    FiredTimer,
+    GatewayEvents,
+    MotcuaEventBasedGateway,
+    MovedTimer,
+    Mover,
+    cycle_marks,
+    cycles_fired,
+    fired_by,
+    move_armed_timers,
+)
 from app.engine.timers import next_due_at as _next_due_at
 
 
@@ -891,6 +901,14 @@ class WorkflowRun:
         """Fire the timers that are due now and move on (the scheduler's step; any other step does it too)."""
         self._changes += 1
         return self._advance()
+
+    def move_timers(self, move: Mover) -> list[MovedTimer]:
+        """Move the due instants of the waiting timers by `move` (a clock pause; app.engine.timers says which
+        timers and how they are told apart). Nothing runs or fires; the run is changed only if a timer moved."""
+        moved = move_armed_timers(self._wf, move)
+        if moved:
+            self._changes += 1
+        return moved
 
     def next_due_at(self) -> datetime | None:
         """When the earliest waiting timer of this workflow is due (None: nothing waits on time), read from the

@@ -191,7 +191,8 @@ def test_worked_example_a_review_overdue_by_one_working_day_is_escalated_to_the_
 
 def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     """The desk stopped processing (status 8): the steps are held and the clock stands still, so the escalation
-    timer due meanwhile does not fire; it fires once at the first pass after the dossier resumes."""
+    timer due meanwhile does not fire; when the dossier resumes, the timer keeps the time it had left (two hours:
+    tests/integration/test_timer_pauses.py has the rule) and fires once then."""
     from app.dossiers import desk
 
     deploy_khai_sinh(review_with_boundary(
@@ -213,7 +214,9 @@ def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     assert fired(dossier.id) == [] and open_tasks(dossier.id) == []
     desk.resume(dossier.code, user("hotich"), "Đã có kết quả xác minh.")
     db_session.commit()
-    clock.set(FRIDAY_10 + timedelta(hours=3, minutes=2))  # past the pause's retry time
+    clock.set(FRIDAY_10 + timedelta(hours=3, minutes=2))  # past the pause's retry time, not the moved timer's
+    assert drain() == 0 and fired(dossier.id) == []
+    clock.set(FRIDAY_10 + timedelta(hours=5, minutes=1))  # stopped with two hours left, resumed at 13:00
     assert drain() == 1
     assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định", "Đôn đốc hồ sơ quá hạn"]
     assert len(fired(dossier.id)) == 1
