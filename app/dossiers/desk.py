@@ -522,6 +522,9 @@ def return_task(task_id: int, user: User, reason: str, to_step: str | None = Non
                       code="workflow_error", details={"": exc.message}) from exc
     apply_step(dossier, version, step, user)
     save_run(instance, run, step.completed)
+    # The step returned from ends here, by this officer (the control sheet's row for it: who, when, the return and
+    # its reason); it stays cancelled, so nothing counts it as a completion.
+    task.completed_at, task.completed_by_id = now, user.id
     _flush()
     reopened = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
                                                          HumanTask.engine_task_id == target.id,
