@@ -1324,8 +1324,11 @@ def check_timers(ev: Evidence, conn: psycopg.Connection[Any]) -> list[Check]:
         counts["boundary timers fired"] += len(boundaries)
         for armed, completed, state in exams:
             due, close = boundary_due(armed, pauses)
-            mine = [f for f in boundaries if f[2] >= armed - TIMER_TOLERANCE
-                    and (completed is None or f[2] <= completed + TIMER_TOLERANCE)]
+            # This examination's firings: those whose due time fell within its life (a firing in the completion's
+            # own step is recorded when that step's engine run ends, which may be a moment after the completion's
+            # time was taken; its due time is what places it).
+            mine = [f for f in boundaries if f[1] is not None and f[1] >= armed - TIMER_TOLERANCE
+                    and (completed is None or f[1] <= completed + TIMER_TOLERANCE)]
             if completed is None and state != "cancelled":
                 completed = time.time()
             if completed is None or close:
