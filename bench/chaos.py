@@ -11,7 +11,13 @@ What it starts, on this machine, and stops at the end:
 
 Then `--lifecycles` mixed lifecycles over the JSON API with bearer tokens, from `--clients` client threads: khai
 sinh with both parents' IDs (two population look-ups), thường trú paid online on the demo platform's hosted page
-(mostly straight through, some with a supplement loop, some refused at intake so the fee comes back). Meanwhile a
+(mostly straight through, some with a supplement loop, some refused at intake so the fee comes back). Khai sinh runs
+with BPMN timers armed (`timer_process`): after reception the dossier waits on a short timer (WAIT_SECONDS), and its
+examination has a non-interrupting boundary timer (BOUNDARY_SECONDS) that fires when the examination stays open that
+long; some khai sinh dossiers keep the examination open until it has ("escalated"), others go through a desk
+supplement loop while it is armed ("supplement": the examiner asks, the citizen answers SUPPLEMENT_PAUSE seconds later,
+the dossier resumes and the examination is completed after the timer's first due time but before its moved one, so
+a timer that did not move fires and is caught). Meanwhile a
 fault injector (`--fault-rate` per minute, `--kinds`) kills gunicorn workers and rq workers with SIGKILL,
 restarts Redis with its data lost, terminates the database's connections (pg_terminate_backend on the bench
 database only; a real fast shutdown only with `--pg-restart-cmd`), makes the demo services answer 5xx, time out
@@ -26,7 +32,8 @@ invariants from the database and from what the demo services received:
 - each payment charged once (a second charge refunded), and what the platform has paid is applied to the dossier;
 - every status change reached the national portal, in order, and no outbox row is left unsent;
 - each status change made one notification, delivered once by email and once by SMS;
-- timers fired once (skipped while no procedure has timers).
+- each timer fired exactly once when it was due, never early, never twice, and never when the work it watches was
+  done before its due time as the pauses moved it (`check_timers`, from the history and a model of the rule).
 
 It prints the faults injected by kind, the violations by invariant (goal: 0) with examples, and how long the
 platform took to recover after each kind of fault: until it was healthy again (web answers, every worker
@@ -86,6 +93,11 @@ FATHER = {"ho_ten": "Nguyễn Văn An", "so_dinh_danh": "001090012345", "nam_sin
 FINAL = (3, 7, 10)
 FAULT_KINDS = ("kill_web", "kill_worker", "redis_restart", "pg_terminate", "connector", "portal_outage",
                "callback", "kill_extra", "pg_restart")
+# BPMN timers in khai sinh's diagram for the run (timer_process): the wait after reception, the examination's
+# boundary timer, and the supplement loop's timing (seconds).
+WAIT_SECONDS, BOUNDARY_SECONDS, SUPPLEMENT_PAUSE, AFTER_RESUME = 2, 8, 10, 3
+WAIT_NAME, BOUNDARY_NAME, EXAMINATION = "Chờ sau tiếp nhận", "Quá hạn thẩm định", "Thẩm định, ghi sổ hộ tịch"
+TIMER_TOLERANCE = 1.0  # seconds: a completion this close to a timer's due time may come before or after it
 # Demo-service path prefixes a connector fault may hit (population, SMS gateway, payment platform, portal).
 CONNECTOR_PREFIXES = ("/dan-cu", "/sms", "/thanh-toan", "/dvcqg")
 
@@ -234,6 +246,55 @@ def _postgres_ids() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def timer_process(xml: bytes) -> bytes:
+    """Khai sinh's diagram with timers: the accepted dossier waits WAIT_SECONDS before the examination
+    (intermediate timer), and the examination carries a non-interrupting boundary timer of BOUNDARY_SECONDS (the
+    escalation of an examination left open: its path only records that it fired, so the dossier's steps stay
+    those the driver knows)."""
+    from lxml import etree
+
+    ns = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+    b = f"{{{ns['bpmn']}}}"
+    root = etree.fromstring(xml)
+    process = root.find("bpmn:process", ns)
+
+    def add(tag: str, **attrs: str) -> Any:
+        return etree.SubElement(process, b + tag, attrs)
+
+    def timer(event: Any, seconds: int) -> None:
+        definition = etree.SubElement(event, b + "timerEventDefinition")
+        etree.SubElement(definition, b + "timeDuration").text = f"PT{seconds}S"
+
+    accepted = process.find("bpmn:sequenceFlow[@id='Flow_TiepNhan']", ns)
+    accepted.set("targetRef", "Timer_Cho")
+    for incoming in process.findall("bpmn:exclusiveGateway[@id='Gateway_VaoThamDinh']/bpmn:incoming", ns):
+        if incoming.text == "Flow_TiepNhan":
+            incoming.text = "Flow_SauCho"
+    timer(add("intermediateCatchEvent", id="Timer_Cho", name=WAIT_NAME), WAIT_SECONDS)
+    add("sequenceFlow", id="Flow_SauCho", sourceRef="Timer_Cho", targetRef="Gateway_VaoThamDinh")
+    timer(add("boundaryEvent", id="Timer_QuaHan", name=BOUNDARY_NAME, cancelActivity="false",
+              attachedToRef="Task_ThamDinh"), BOUNDARY_SECONDS)
+    add("endEvent", id="End_QuaHan", name="Đã ghi nhận quá hạn thẩm định")
+    add("sequenceFlow", id="Flow_QuaHan", sourceRef="Timer_QuaHan", targetRef="End_QuaHan")
+    lane = process.find("bpmn:laneSet/bpmn:lane[@id='Lane_HoTich']", ns)
+    for node in ("Timer_Cho", "Timer_QuaHan", "End_QuaHan"):
+        etree.SubElement(lane, b + "flowNodeRef").text = node
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def deploy_timed_khai_sinh() -> None:
+    """Khai sinh again, its diagram with timers (the run's dossiers all take this version)."""
+    from app.extensions import db
+    from app.procedures.deploy import deploy
+    from app.procedures.package import load_directory
+
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    name = next(n for n in pkg.bpmn if n.endswith("process.bpmn"))
+    pkg.bpmn[name] = timer_process(pkg.bpmn[name])
+    deploy(pkg, deployed_by="chaos")
+    db.session.commit()
+
+
 def create_database(admin_url: str, prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
@@ -277,7 +338,7 @@ class Layout:
                "PUBLIC_URL": self.base, "PAYMENT_SECRET": PAYMENT_SECRET, "SMTP_HOST": "127.0.0.1",
                "SMTP_PORT": str(self.smtp_port), "SERVICE_CALL_DELAYS": self.args.service_call_delays,
                "PAYMENT_RECHECK": self.args.payment_recheck, "SERVICE_CALL_STALL": str(self.args.stall),
-               "CONNECTOR_TIMEOUT": "5", "PYTHONPATH": str(ROOT)}
+               "CONNECTOR_TIMEOUT": "5", "SWEEP_INTERVAL": str(self.args.sweep_interval), "PYTHONPATH": str(ROOT)}
         for provider in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS", "PORTAL"):
             env[f"{provider}_URL"], env[f"{provider}_TOKEN"] = self.sandbox, TOKEN
         return env
@@ -343,6 +404,7 @@ class Layout:
         self.app = make_app(self.db_url, self.tmp, PUBLIC_URL=self.base, SERVICE_CALL_STALL=self.args.stall)
         prepare_database(self.app)
         with self.app.app_context():
+            deploy_timed_khai_sinh()
             self._add_admin()
             names = {n for roles in OFFICERS.values() for n in roles.values()} | {ADMIN}
             from tests.conftest import user
@@ -599,6 +661,8 @@ class Driver:
         for i in range(n):
             slug = "khai-sinh" if i % 2 == 0 else "thuong-tru"
             variant = "normal"
+            if slug == "khai-sinh":
+                variant = rng.choices(("normal", "escalated", "supplement"), weights=(6, 2, 2))[0]
             if slug == "thuong-tru":
                 variant = rng.choices(("normal", "supplement", "refused"), weights=(8, 1, 1))[0]
             out.append(Plan(i, slug, variant, f"[chaos-{self.run_id}-{prefix}{i}]"))
@@ -720,6 +784,10 @@ class Driver:
                 if status == 200 and fresh.get("pay_url") and fresh["id"] not in paid and self.pay(client,
                                                                                                   fresh["pay_url"]):
                     paid.add(fresh["id"])
+            if plan.slug == "khai-sinh" and plan.variant != "normal" and self.timed_steps(client, plan, code, d):
+                last_change = now()  # waiting on purpose
+                time.sleep(self.poll)
+                continue
             if not d["tasks"]:
                 time.sleep(self.poll)
                 continue
@@ -736,6 +804,42 @@ class Driver:
                 return
             if status != 200:
                 time.sleep(0.3)
+
+    def timed_steps(self, client: Client, plan: Plan, code: str, d: dict[str, Any]) -> bool:
+        """Khai sinh's timer variants, while the examination (its boundary timer armed) is open: whether to wait
+        rather than complete a task now. "escalated": the examiner leaves it open past the boundary timer's time;
+        "supplement": the examiner asks for a supplement, the citizen answers SUPPLEMENT_PAUSE seconds later, and the
+        examination is completed AFTER_RESUME seconds after the dossier resumed: after the timer's first due time,
+        before the one the pause moved it to."""
+        from datetime import UTC, datetime, timedelta
+
+        exam = next((t for t in d["tasks"] if t["title"] == EXAMINATION), None)
+        clock = datetime.now(UTC)
+        if plan.variant == "escalated":
+            opened = datetime.fromisoformat(exam["created_at"]) if exam is not None else None
+            return opened is not None and clock - opened < timedelta(seconds=BOUNDARY_SECONDS + 2)
+        asked = d.get("supplements") or []
+        if d["status"] == 5 and asked and asked[-1]["state"] == "open":
+            if clock - datetime.fromisoformat(asked[-1]["requested_at"]) < timedelta(seconds=SUPPLEMENT_PAUSE):
+                return True
+            reference = self.upload(client, "giay-chung-sinh-bo-sung.pdf")
+            if reference is not None:
+                client.call("POST", f"{self.base}/api/v1/dossiers/{code}/supplement-requests/answer",
+                            json={"tep": {"0": reference}, "ghi_chu": "Bản rõ nét."},
+                            headers={**self.tokens["congdan"], "Idempotency-Key": f"answer-{code}"})
+            return True
+        if exam is None or d["status"] != 4:
+            return False
+        if not asked:
+            deadline = (clock + timedelta(days=10)).date().isoformat()
+            client.call("POST", f"{self.base}/api/v1/dossiers/{code}/supplement-requests",
+                        json={"ly_do": "Giấy chứng sinh bị mờ, không đọc được số.",
+                              "thanh_phan": [{"code": "GCS", "note": "bản chụp rõ nét"}], "han_bo_sung": deadline},
+                        headers={**self.tokens[OFFICERS[plan.slug]["chuyen_vien"]],
+                                 "Idempotency-Key": f"supplement-{code}"})
+            return True
+        answered = asked[-1].get("answered_at")
+        return bool(answered) and clock - datetime.fromisoformat(answered) < timedelta(seconds=AFTER_RESUME)
 
     def pay(self, client: Client, url: str) -> bool:
         """The payer's click on the hosted page; the browser comes back to the platform only sometimes."""
@@ -755,7 +859,8 @@ class Driver:
         data = task_data(plan.slug, form)
         if plan.variant == "refused" and form == "tiep-nhan.schema.json":
             data.update(quyet_dinh_tiep_nhan="tu_choi", ly_do="Nơi đề nghị đăng ký không thuộc địa bàn.")
-        if plan.variant == "supplement" and form == "tham-dinh.schema.json" and not asked_supplement:
+        if plan.slug == "thuong-tru" and plan.variant == "supplement" and form == "tham-dinh.schema.json" \
+                and not asked_supplement:
             data.update(ket_qua_tham_dinh="bo_sung", noi_dung_bo_sung="Bổ sung hợp đồng thuê nhà có công chứng.")
         return data
 
@@ -1151,13 +1256,105 @@ def check_notifications(ev: Evidence, conn: psycopg.Connection[Any]) -> list[Che
     return [missing, email_missing, email_twice, sms_missing, sms_twice]
 
 
+TIMER_SQL = """
+SELECT d.id, d.code,
+       (SELECT json_agg(json_build_array(extract(epoch FROM t.created_at), extract(epoch FROM t.completed_at),
+                                         t.state) ORDER BY t.id)
+          FROM human_task t WHERE t.dossier_id = d.id AND t.spec_name = 'Task_ThamDinh') AS exams,
+       (SELECT json_agg(json_build_array(e.task_title, extract(epoch FROM e.step_due_at), extract(epoch FROM e.at))
+                        ORDER BY e.id)
+          FROM audit_event e WHERE e.dossier_id = d.id AND e.action = 'timer_fired') AS fired,
+       (SELECT count(*) FROM audit_event e WHERE e.dossier_id = d.id AND e.action = 'timer_moved') AS moved,
+       (SELECT json_agg(json_build_array(extract(epoch FROM r.requested_at), extract(epoch FROM r.answered_at))
+                        ORDER BY r.id)
+          FROM supplement_request r WHERE r.dossier_id = d.id) AS pauses
+FROM dossier d JOIN procedure_version v ON v.id = d.procedure_version_id
+WHERE v.process_id = 'dang_ky_khai_sinh' ORDER BY d.id
+"""
+
+
+def boundary_due(armed: float, pauses: list[list[float | None]]) -> tuple[float, bool]:
+    """When the examination's boundary timer is due by the rule (app.dossiers.timers): BOUNDARY_SECONDS after it
+    was armed, each desk pause that began before it was due adding its elapsed length (an unanswered one: never);
+    and whether a pause began so close to a due time that the timer may rightly have fired first."""
+    due, close = armed + BOUNDARY_SECONDS, False
+    for asked, answered in pauses:
+        if asked is None or asked < armed - TIMER_TOLERANCE:
+            continue
+        close |= abs(asked - due) <= TIMER_TOLERANCE
+        if asked >= due:
+            continue
+        if answered is None:
+            return float("inf"), close
+        due += answered - asked
+    return due, close
+
+
 def check_timers(ev: Evidence, conn: psycopg.Connection[Any]) -> list[Check]:
-    """Timers fired once: skipped until the schema has timers (a table or column whose name says so)."""
-    found = conn.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                         "AND (table_name LIKE '%%timer%%' OR column_name LIKE '%%timer%%')").fetchall()
-    check = Check("timers fired more or less than once", skipped=not found)
-    check.note = "no timers in the schema yet" if not found else f"timer columns: {found}; not checked yet"
-    return [check]
+    """Each BPMN timer fired exactly once when due, from the dossiers' histories (one `timer_fired` entry per
+    firing, with its due time) against what should have fired:
+
+    - the wait after reception: once for every dossier whose examination began (it comes only after the wait);
+    - the examination's boundary timer: due BOUNDARY_SECONDS after the examination began, moved by every desk pause
+      begun before then (boundary_due, an independent statement of the rule); it must have fired once if the
+      examination was still open at that time, never if it was done before (within TIMER_TOLERANCE either way),
+      and its recorded due time must be the model's;
+    - no timer fired before its due time or twice for the same due time; none still armed and overdue."""
+    once = Check("timers fired more or less than once")
+    early = Check("timers fired before they were due")
+    moved_wrong = Check("timers not moved by a pause as the rule says")
+    counts: Counter[str] = Counter()
+    for _, code, exams, fired, moved, pauses in conn.execute(TIMER_SQL).fetchall():
+        exams, fired, pauses = exams or [], fired or [], pauses or []
+        counts["dossiers"] += 1
+        counts["timers moved"] += moved
+        counts["supplement loops"] += sum(1 for _, answered in pauses if answered is not None)
+        seen = Counter((title, due) for title, due, _ in fired)
+        for (title, due), n in seen.items():
+            if n > 1:
+                once.add(f"{code}: {title} (due {due}) fired {n} times")
+        for title, due, at in fired:
+            if due is not None and at < due - 0.5:
+                early.add(f"{code}: {title} fired {due - at:.1f} s before its due time")
+        waits = [f for f in fired if f[0] == WAIT_NAME]
+        counts["wait timers fired"] += len(waits)
+        if len(waits) != (1 if exams else 0):
+            once.add(f"{code}: the wait fired {len(waits)} times, examination {'began' if exams else 'not begun'}")
+        boundaries = [f for f in fired if f[0] == BOUNDARY_NAME]
+        counts["boundary timers fired"] += len(boundaries)
+        for armed, completed, state in exams:
+            due, close = boundary_due(armed, pauses)
+            # This examination's firings: those whose due time fell within its life (a firing in the completion's
+            # own step is recorded when that step's engine run ends, which may be a moment after the completion's
+            # time was taken; its due time is what places it).
+            mine = [f for f in boundaries if f[1] is not None and f[1] >= armed - TIMER_TOLERANCE
+                    and (completed is None or f[1] <= completed + TIMER_TOLERANCE)]
+            if completed is None and state != "cancelled":
+                completed = time.time()
+            if completed is None or close:
+                expected: set[int] = {0, 1}
+            elif completed > due + TIMER_TOLERANCE:
+                expected = {1}
+            elif completed < due - TIMER_TOLERANCE:
+                expected = {0}
+            else:
+                expected = {0, 1}
+            counts[f"boundary expected {'/'.join(map(str, sorted(expected)))}"] += 1
+            if len(mine) not in expected:
+                once.add(f"{code}: boundary fired {len(mine)} times, expected {sorted(expected)} (examination "
+                         f"{completed - armed if completed else 0:.1f} s, due after {due - armed:.1f} s)")
+            for _, fired_due, _ in mine:
+                if fired_due is not None and abs(fired_due - due) > TIMER_TOLERANCE:
+                    moved_wrong.add(f"{code}: boundary recorded due {fired_due - armed:.1f} s after arming, the "
+                                    f"rule says {due - armed:.1f} s")
+    overdue = conn.execute(
+        "SELECT d.code, extract(epoch FROM now() - w.next_due_at) FROM workflow_instance w "
+        "JOIN dossier d ON d.id = w.dossier_id WHERE w.next_due_at < now() - interval '120 seconds' "
+        "AND d.status NOT IN (5, 8)").fetchall()
+    for code, late in overdue:
+        once.add(f"{code}: a timer overdue by {late:.0f} s has not fired")
+    once.note = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    return [once, early, moved_wrong]
 
 
 def check_duplicates(ev: Evidence, conn: psycopg.Connection[Any]) -> list[Check]:
@@ -1266,6 +1463,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--browser-return", type=float, default=0.3,
                         help="share of payers whose browser comes back to the platform after paying")
     parser.add_argument("--stall", type=float, default=60.0, help="SERVICE_CALL_STALL for the platform (seconds)")
+    parser.add_argument("--sweep-interval", type=float, default=5.0,
+                        help="SWEEP_INTERVAL for the platform (seconds): how often due timers are looked for")
     parser.add_argument("--service-call-delays", default="1,2,5")
     parser.add_argument("--payment-recheck", default="20,60,180")
     parser.add_argument("--json", type=Path, help="write the report as JSON here too")

@@ -15,8 +15,9 @@ The law prescribes these actions for every procedure (../shared/DOMAIN.md), so n
   is given to an officer on leave (app.dossiers.absences): not by delegation or reassignment, nor by a return.
 
 While the clock is paused (5, 8) the dossier's open tasks are `held`: out of every inbox and not completable
-(a completion racing the hold waits on the task row, then finds it no longer open). They come back, with their
-step deadlines moved like the dossier's, when it resumes.
+(a completion racing the hold waits on the task row, then finds it no longer open), and its BPMN timers wait. They
+come back, with their step deadlines moved like the dossier's, when it resumes; the timers that count the dossier's
+time move too (app.dossiers.timers `shift_for_pause` says which, and by how much).
 
 Every action writes its history entry (AuditEvent) with the reason and publishes its signal (app.dossiers.events:
 supplement_requested, supplement_received, dossier_returned, dossier_refused, processing_stopped,
@@ -35,7 +36,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.dossiers import events
+from app.dossiers import events, timers
 from app.dossiers.absences import is_away, leaves_at
 from app.dossiers.access import desk_scope, head_scope
 from app.dossiers.calendar import QUA_HAN, classify_in_progress
@@ -155,6 +156,8 @@ def _unhold(dossier: Dossier, paused_from: datetime | None, at: datetime) -> Non
         task.state = "claimed" if task.claimed_by_id is not None else "ready"
         if task.due_at is not None and paused_from is not None and at > paused_from:
             task.due_at = calendar.shift_for_pause(task.due_at, paused_from, at)
+    if paused_from is not None:  # and its workflow's timers that count its time (app.dossiers.timers)
+        timers.shift_for_pause(dossier, paused_from, at)
 
 
 def _cancel_workflow(dossier: Dossier, actor: User | None) -> None:
@@ -521,6 +524,9 @@ def return_task(task_id: int, user: User, reason: str, to_step: str | None = Non
                       code="workflow_error", details={"": exc.message}) from exc
     apply_step(dossier, version, step, user)
     save_run(instance, run, step.completed)
+    # The step returned from ends here, by this officer (the control sheet's row for it: who, when, the return and
+    # its reason); it stays cancelled, so nothing counts it as a completion.
+    task.completed_at, task.completed_by_id = now, user.id
     _flush()
     reopened = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
                                                          HumanTask.engine_task_id == target.id,

@@ -17,6 +17,25 @@ history entry per timer), save (the next due time is recomputed). Exactly once: 
 in which the timer task is completed; two workers cannot commit a step from the same version (row lock while firing;
 the optimistic `version` for every other writer), a worker that dies before its commit leaves the old row to be
 fired again, and a restart loses nothing (the due times are in the database).
+
+Clock pauses (`shift_for_pause`). While the desk pauses a dossier (supplement requested, processing stopped:
+PAUSED_STATUSES) its timers wait. When it resumes (app.dossiers.desk, answer or resume), the timers that count the
+dossier's time from when they were armed keep the time they had left when the pause began, so that an escalation
+does not fire early because the applicant took a week to answer:
+
+- a timeDate written with working_days()/working_hours() counts the agency's office time: it moves by the office
+  time the pause took, on the agency's calendar — the appointment date's rule (WorkingCalendar.shift_for_pause), so a
+  weekend or Tết inside the pause costs nothing;
+- a timeDuration (PT4H, P2D) or a timeCycle counts elapsed time: it moves by the pause's elapsed length (moved by
+  office time, a duration would lose the nights and weekends of the pause and fire early, or gain them and fire
+  late); a cycle's next occurrence moves likewise, so a reminder does not catch up on every occurrence the pause
+  held back;
+- any other timeDate (a literal instant, a date from the dossier's data) is a point in time, not an amount of it:
+  it never moves, and fires at the first pass after the resumption if it came due meanwhile;
+- a timer that was already due when the pause began had nothing left to keep: it does not move.
+
+Only the desk's pauses hold and move timers; a payment wait (status 6, set by the diagram) moves the appointment
+(progress.set_status) but not the timers, which keep running through it as the diagram that set it drew them.
 """
 
 from __future__ import annotations
@@ -34,8 +53,10 @@ from app.dossiers.progress import apply_step, bundle_for, report_engine_fault
 from app.dossiers.workflow_runs import WorkflowFinished, load_run, save_run
 from app.engine.runtime import EngineError, TaskNotReady
 from app.engine.timers import CALENDARS_KEY as CALENDARS_KEY
+from app.engine.timers import WORKING, MovedTimer
 from app.extensions import db
-from app.models import Dossier, WorkflowInstance
+from app.models import AuditEvent, Dossier, WorkflowInstance
+from app.models.user import N_
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +137,45 @@ def calendar_of(dossier_code: str) -> WorkingCalendar | None:
     with db.session.no_autoflush:
         dossier = db.session.scalar(select(Dossier).where(Dossier.code == dossier_code))
     return calendar_for(dossier.agency) if dossier is not None else None
+
+
+def shift_for_pause(dossier: Dossier, paused_from: datetime, resumed_at: datetime) -> list[MovedTimer]:
+    """The dossier resumes after a pause from `paused_from`: move its workflow's waiting timers by the rule above,
+    in the caller's transaction, under the workflow's row lock (a drain firing it waits, then reads the moved row);
+    the timers moved. The workflow is saved only if a timer moved; its `next_due_at` is recomputed either way (a
+    drain postponed it by TIMER_RETRY while the dossier was paused)."""
+    if dossier.workflow is None or dossier.workflow.completed or resumed_at <= paused_from:
+        return []
+    instance = locked(WorkflowInstance, dossier.workflow.id)
+    if instance is None or instance.completed:
+        return []
+    calendar = calendar_for(dossier.agency)
+    elapsed = resumed_at - paused_from
+
+    def move(due: datetime, measure: str) -> datetime | None:
+        if due <= paused_from:  # due before the pause: nothing was left to keep
+            return None
+        if measure == WORKING:
+            return calendar.shift_for_pause(due, paused_from, resumed_at)
+        return due + elapsed
+
+    try:
+        run = load_run(instance, bundle_for(dossier.procedure_version))
+    except (WorkflowFinished, TaskNotReady):
+        return []
+    moved = run.move_timers(move)
+    if moved:
+        save_run(instance, run, False)
+        for timer in moved:  # officers see where the escalation went (internal: INTERNAL_ACTIONS)
+            db.session.add(AuditEvent(
+                dossier_id=dossier.id, actor_id=None, actor_name="", action="timer_moved",
+                task_title=timer.name[:500], status_to=None,
+                note=N_("Hẹn giờ «%(timer)s» được dời từ %(was_at)s đến %(due_at)s vì hồ sơ đã tạm dừng."),
+                note_params={"timer": timer.name, "was_at": timer.was_due.isoformat(),
+                             "due_at": timer.due.isoformat()},
+                step_due_at=timer.due, outcome="", at=resumed_at))
+    else:
+        due_at = run.next_due_at()
+        if instance.next_due_at != due_at:
+            instance.next_due_at = due_at
+    return moved

@@ -51,11 +51,22 @@ from SpiffWorkflow.task import Task as _Task
 from SpiffWorkflow.util.deep_merge import DeepMerge as _DeepMerge
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
+from app.clock import now_utc
 from app.engine.analysis import build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
-from app.engine.timers import FiredTimer, GatewayEvents, MotcuaEventBasedGateway, cycle_marks, cycles_fired, fired_by
+from app.engine.timers import (
+    FiredTimer,
+    GatewayEvents,
+    MotcuaEventBasedGateway,
+    MovedTimer,
+    Mover,
+    cycle_marks,
+    cycles_fired,
+    fired_by,
+    move_armed_timers,
+)
 from app.engine.timers import next_due_at as _next_due_at
 
 
@@ -794,14 +805,20 @@ class WorkflowRun:
         return ended and all(t.has_state(_TaskState.FINISHED_MASK) for t in self._all_tasks())
 
     def complete(self, task_id: str, data: Mapping[str, Any]) -> StepResult:
+        """Complete a person's task and move on. Timers that came due before this step fire first, with what follows
+        them (`_advance`'s `first`): a boundary timer of this very task that is due is not cancelled by its
+        completion, whether or not the timer host came by since (an escalation of a step done late is recorded; an
+        interrupting one has taken the task away: TaskNotReady)."""
         self._changes += 1
         task = self._get_ready(task_id)
-        task.data.update(json.loads(json.dumps(data)))
-        try:
+
+        def act() -> None:
+            if task._state != _TaskState.READY:
+                raise TaskNotReady(task_id)
+            task.data.update(json.loads(json.dumps(data)))
             task.run()
-        except Exception as exc:
-            raise self._failure(exc, []) from exc
-        return self._advance()
+
+        return self._advance(first=act)
 
     def errored_tasks(self) -> list[ReadyTask]:
         return [_describe(t) for t in self._all_tasks() if t.state == _TaskState.ERROR]
@@ -838,7 +855,9 @@ class WorkflowRun:
             raise TaskNotReady(task_id)
         return task
 
-    def _advance(self) -> StepResult:
+    def _advance(self, first: Callable[[], None] | None = None) -> StepResult:
+        """Run the engine until it waits; with `first`, the step's own action (a completion), run after the timers
+        that were already due have fired (a timer due before a step fires before it)."""
         ended: list[ReadyTask] = []
         self._timers = []
 
@@ -852,12 +871,19 @@ class WorkflowRun:
 
         try:
             # What the engine would run next, and then every task it runs, is measured.
+            if first is not None:
+                due = _next_due_at(self._wf)
+                if due is not None and due <= now_utc():
+                    self._run_engine(on_done)
+                first()
             for task, depth in self._walk():
                 if depth > self.max_depth and task._state == _TaskState.READY:
                     self._check_depth(task)
             self._run_engine(on_done)
         except LoopLimitExceeded as exc:
             exc.step = self._step(ended, halted=True)
+            raise
+        except TaskNotReady:
             raise
         except Exception as exc:
             raise self._failure(exc, ended) from exc
@@ -891,6 +917,14 @@ class WorkflowRun:
         """Fire the timers that are due now and move on (the scheduler's step; any other step does it too)."""
         self._changes += 1
         return self._advance()
+
+    def move_timers(self, move: Mover) -> list[MovedTimer]:
+        """Move the due instants of the waiting timers by `move` (a clock pause; app.engine.timers says which
+        timers and how they are told apart). Nothing runs or fires; the run is changed only if a timer moved."""
+        moved = move_armed_timers(self._wf, move)
+        if moved:
+            self._changes += 1
+        return moved
 
     def next_due_at(self) -> datetime | None:
         """When the earliest waiting timer of this workflow is due (None: nothing waits on time), read from the

@@ -15,11 +15,17 @@ to 3.2.0 by tests:
   first-listed timer's time is honoured and its branch wins (§2.4). Here each timer arms and fires in its own slot
   (`internal_data['motcua_timers'][index]`), the earliest due one wins, and the branch is found by its index;
 - `working_days(n)` / `working_hours(h)` for timer expressions: the due instant counted on the dossier agency's
-  working calendar (the dossier layer registers how to find it: `CALENDARS_KEY`).
+  working calendar (the dossier layer registers how to find it: `CALENDARS_KEY`);
+- `move_armed_timers(workflow, move)`: rewrite the stored due instant of the waiting timers that count time from
+  their arming, for a clock pause (which timers, and by how much, is the dossier layer's rule:
+  app.dossiers.timers `shift_for_pause`). Each timer is told by its `measure`: WORKING for a timeDate written with
+  working_days()/working_hours() (office time from arming), ELAPSED for a timeDuration or a timeCycle (elapsed
+  time from arming), None for any other timeDate (an instant the designer or the data fixed: never moved).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -32,6 +38,8 @@ from SpiffWorkflow.bpmn.specs.defaults import EventBasedGateway as _EventBasedGa
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition as _Multiple
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition as _Cycle
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition as _Duration
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimeDateEventDefinition as _TimeDate
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as _Timer
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent as _CatchingEvent
 from SpiffWorkflow.bpmn.util.event import PendingBpmnEvent as _Pending
@@ -342,3 +350,90 @@ WORKING_TIME_FUNCTIONS: Mapping[str, Callable[[Mapping[str, Any], Any], str]] = 
     "working_days": working_days,
     "working_hours": working_hours,
 }
+
+
+# ---------------------------------------------------------------- clock pauses: armed timers moved
+
+WORKING = "working"  # office time counted from arming: a timeDate written with working_days() / working_hours()
+ELAPSED = "elapsed"  # elapsed time counted from arming: a timeDuration, a timeCycle
+_WORKING_CALL = re.compile(r"\b(" + "|".join(map(re.escape, WORKING_TIME_FUNCTIONS)) + r")\s*\(")
+
+Mover = Callable[[datetime, str], datetime | None]  # (due instant, measure) → the new instant, None: unchanged
+
+
+def timer_measure(definition: Any) -> str | None:
+    """How a timer counts its time: WORKING, ELAPSED, or None for an instant fixed when it was written (a timeDate
+    literal, a date taken from the dossier's data), which a pause does not move."""
+    if isinstance(definition, _Cycle | _Duration):
+        return ELAPSED
+    if isinstance(definition, _TimeDate):
+        return WORKING if _WORKING_CALL.search(str(definition.expression or "")) else None
+    return None
+
+
+@dataclass(frozen=True)
+class MovedTimer:
+    """A waiting timer a pause moved: its name in the diagram, how it counts, its due instant before and after."""
+
+    name: str
+    measure: str
+    was_due: datetime
+    due: datetime
+
+
+def _move_value(definition: Any, internal: dict[str, Any], move: Mover) -> tuple[datetime, datetime] | None:
+    """Move one timer's stored due instant (its internal data: the task's, or a gateway slot); (before, after)."""
+    measure = timer_measure(definition)
+    if measure is None or internal.get("event_fired"):
+        return None
+    value = internal.get("event_value")
+    if isinstance(definition, _Cycle):
+        if not isinstance(value, Mapping) or value.get("cycles") == 0:
+            return None
+        before = _instant(value.get("next"))
+    else:
+        before = _instant(value)
+    if before is None:
+        return None
+    after = move(before, measure)
+    if after is None or after == before:
+        return None
+    text = after.astimezone(before.tzinfo).isoformat() if before.tzinfo is not None else after.isoformat()
+    if isinstance(definition, _Cycle):
+        internal["event_value"] = {**value, "next": text}  # type: ignore[dict-item]
+    else:
+        internal["event_value"] = text
+    return before, after
+
+
+def move_armed_timers(workflow: Any, move: Mover) -> list[MovedTimer]:
+    """Rewrite the due instant of the workflow's waiting timers by `move` (the stored `event_value`, which the
+    library re-reads at every due test; a cycle's next occurrence; each timer slot of an event-based gateway). A
+    catch event with several event definitions shares one stored value among its timers (the library's design):
+    it is moved only when its timers all count alike. Nothing is evaluated or fired."""
+    moved: list[MovedTimer] = []
+    for task in workflow.event_manager.tasks.values():
+        if task._state != _TaskState.WAITING:
+            continue
+        spec = task.task_spec
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(definition, GatewayEvents):
+            slots = task.internal_data.get(_SLOTS) or {}
+            for index, inner in enumerate(definition.event_definitions):
+                slot = slots.get(str(index))
+                if isinstance(inner, _Timer) and isinstance(slot, dict):
+                    done = _move_value(inner, slot, move)
+                    if done is not None:
+                        target = spec.outputs[index] if index < len(spec.outputs) else spec
+                        moved.append(MovedTimer(timer_name(target, inner), str(timer_measure(inner)), *done))
+            continue
+        if isinstance(definition, _Multiple):
+            timers = [d for d in definition.event_definitions if isinstance(d, _Timer)]
+            if not timers or len({timer_measure(d) for d in timers}) != 1:
+                continue
+            definition = timers[0]
+        if isinstance(definition, _Timer):
+            done = _move_value(definition, task.internal_data, move)
+            if done is not None:
+                moved.append(MovedTimer(timer_name(spec, definition), str(timer_measure(definition)), *done))
+    return moved

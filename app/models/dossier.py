@@ -50,7 +50,7 @@ PAUSING_STATUSES = frozenset({5, 6, 8})
 # officers see them; the applicant sees what happened to the dossier (statuses, steps, payments), not how.
 INTERNAL_ACTIONS = frozenset({"service_done", "service_error", "service_late", "incident", "incident_retry",
                               "portal_sync_failed", "portal_sync_resend", "refund_retry", "refund_failed",
-                              "timer_fired", "escalated", "migrated"})
+                              "timer_fired", "escalated", "migrated", "timer_moved"})
 FINAL_STATUSES = frozenset({3, 7, 10})
 # The same rule as SQL, for the partial indexes on open dossiers (kept in step with FINAL_STATUSES).
 OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"

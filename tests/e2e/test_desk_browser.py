@@ -1,16 +1,19 @@
 """In real headless Chromium: an officer returns a dossier with a reason, another asks for a supplement, the citizen
-uploads it from the dossier page and the dossier resumes with its new appointment date. Each new screen is checked
+uploads it from the dossier page and the dossier resumes with its new appointment date; the officer then downloads
+the control sheet, whose PDF text shows each step. Each new screen is checked
 at 375 and 1280 px (nothing wider than the window, no serious or critical axe-core violation); set
 MOTCUA_SCREENSHOTS=<folder> to keep a PNG of each."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pypdfium2
 import pytest
 import requests
 from playwright.sync_api import Browser, Page
@@ -18,6 +21,7 @@ from playwright.sync_api import Browser, Page
 from app.clock import local_today
 from tests.e2e.conftest import login
 from tests.e2e.test_pages import AXE, axe_violations, overflow
+from tests.integration.test_documents import flat, pdf_text
 from tests.samples import PDF_BYTES, requests_uploader, start_data, task_data, with_uploads
 
 pytestmark = pytest.mark.browser
@@ -53,6 +57,58 @@ def _page(browser: Browser, base: str, user: str) -> Page:
     return page
 
 
+# The control sheet's rows (who handed the step to whom, then the step's times, its result and whether it was on
+# time), as this walk leaves them: the leader's signing returned with its reason, the examination re-opened.
+EXAMINATION, RETURN_REASON = "Thẩm định, ghi sổ hộ tịch", "Tên cha trong sổ hộ tịch chưa khớp với tờ khai."
+SHEET_ROWS = [
+    ("Tiếp nhận hồ sơ", "Nguyễn Văn An", "Nguyễn Thị Tiếp", "Tiếp nhận hồ sơ"),
+    (EXAMINATION, "Nguyễn Thị Tiếp", "Trần Văn Hộ", "Đủ điều kiện, trình ký Giấy khai sinh"),
+    ("Ký giấy khai sinh", "Trần Văn Hộ", "Lê Minh Chủ", f"Trả lại «{EXAMINATION}»: {RETURN_REASON}"),
+    (EXAMINATION, "Lê Minh Chủ", "Trần Văn Hộ", ""),
+]
+MOMENT = re.compile(r"\d{2}:\d{2} \d{2}/\d{2}/\d{4}")
+
+
+def _control_sheet(live_server: Any, code: str, sheet: bytes, appointment: str) -> list[str]:
+    """What the downloaded control sheet's text lacks: its heading and appointment, and for each step of the walk
+    its row — who handed it to whom, when it was handed over and taken, its deadline, when it was done, its result
+    and whether it was on time — with the values the platform recorded. `pdf_text` also checks that every
+    character is drawn in the documents' own font (DejaVu Serif, complete for Vietnamese): no diacritic is lost to
+    a fallback font or an empty box."""
+    from sqlalchemy import select
+
+    from app import documents
+    from app.extensions import db
+    from app.models import Dossier
+
+    text = flat(pdf_text(sheet))
+    problems = [f"control sheet lacks {p!r}" for p in (
+        "PHIẾU KIỂM SOÁT QUÁ TRÌNH GIẢI QUYẾT HỒ SƠ", f"Mã hồ sơ: {code}", "Bên giao → Bên nhận", "Hạn bước",
+        "Hoàn thành", "Trước/ đúng/quá hạn", f"Hẹn trả kết quả: {appointment}", "Trạng thái: Đang xử lý",
+        "Đã nhận hồ sơ bổ sung (trực tuyến)") if p not in text]
+    with live_server.app.app_context():
+        recorded = documents.control_content(db.session.scalar(select(Dossier).where(Dossier.code == code)))["rows"]
+        db.session.remove()
+    if [(r["step"], r["handed_by"], r["taken_by"]) for r in recorded] != [row[:3] for row in SHEET_ROWS]:
+        return [*problems, f"recorded steps: {recorded}"]
+    body = text[text.index("Trước/ đúng/quá hạn"):text.index("Diễn biến trạng thái hồ sơ:")]
+    starts = [body.index(f" {n} {step} ") for n, (step, *_) in enumerate(SHEET_ROWS, 1)]
+    for n, (start, end, row, (step, handed, taken, result)) in enumerate(
+            zip(starts, [*starts[1:], len(body)], recorded, SHEET_ROWS, strict=True), 1):
+        cells = body[start:end]
+        shown = [documents.pdf._short(row[key]) for key in ("handed_at", "taken_at", "due_at", "done_at")]
+        expected = [f"{handed} → {taken}", result, row["verdict"] or "—", " ".join(v or "—" for v in shown[2:3])]
+        problems += [f"row {n} ({step}) lacks {e!r}: {cells!r}" for e in expected if e not in cells]
+        # Its moments in the sheet's order: handed over, taken (if claimed), due (if any), done (if done).
+        if MOMENT.findall(cells) != [v for v in shown if v]:
+            problems.append(f"row {n} ({step}) moments {MOMENT.findall(cells)} != {shown}: {cells!r}")
+    verdicts = [r["verdict"] for r in recorded]
+    if verdicts[1] not in ("Trước hạn", "Đúng hạn", "Quá hạn") or verdicts[3] not in ("Đang xử lý, trong hạn",
+                                                                                    "Đang xử lý, quá hạn"):
+        problems.append(f"verdicts {verdicts}")
+    return problems
+
+
 def test_return_then_supplement_uploaded_online_and_the_dossier_resumes(live_server: Any, live_token: Any,
                                                                        browser: Browser, tmp_path: Path) -> None:
     if not AXE.exists():
@@ -76,7 +132,7 @@ def test_return_then_supplement_uploaded_online_and_the_dossier_resumes(live_ser
     leader.click("#return-action summary")
     problems += _check(leader, "task-actions")
     leader.select_option("#return-step", "Task_ThamDinh")
-    leader.fill("#return-reason", "Tên cha trong sổ hộ tịch chưa khớp với tờ khai.")
+    leader.fill("#return-reason", RETURN_REASON)
     leader.click("#return-submit")
     leader.wait_for_url(f"{base}/can-bo/")
     assert "Đã trả hồ sơ" in leader.inner_text("main")
@@ -125,6 +181,24 @@ def test_return_then_supplement_uploaded_online_and_the_dossier_resumes(live_ser
     assert examiner.inner_text("#due") == new_due.group(0)
     examiner.goto(f"{base}/can-bo/")
     assert examiner.locator("#inbox tr", has_text=code).count() == 1
+
+    # The control sheet, downloaded from the dossier's page as the officer gets it, shows each step.
+    examiner.goto(f"{base}/ho-so/{code}")
+    # Headless Chromium opens an inline PDF in its viewer rather than as a download, so the page fetches the
+    # link's address itself: the browser's own request, with the officer's session.
+    link = examiner.get_attribute("#control-sheet", "href")
+    got = examiner.evaluate("""async (href) => {
+        const response = await fetch(href, {credentials: "same-origin"});
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        let binary = "";
+        for (const b of bytes) binary += String.fromCharCode(b);
+        return {status: response.status, type: response.headers.get("content-type"), body: btoa(binary)};
+    }""", link)
+    assert (got["status"], got["type"]) == (200, "application/pdf")
+    sheet = base64.b64decode(got["body"])
+    problems += _control_sheet(live_server, code, sheet, new_due.group(0))
+    if SHOTS:  # to look at its diacritics as drawn
+        pypdfium2.PdfDocument(sheet)[0].render(scale=3).to_pil().save(Path(SHOTS) / "desk-control-sheet.png")
 
     head = _page(browser, base, "truongphong")
     head.goto(f"{base}/can-bo/phong")

@@ -191,6 +191,12 @@ def test_a_return_with_a_reason_puts_the_previous_step_back_in_its_officer_s_inb
                                                        AuditEvent.action == "returned"))
     assert entry.note == "Sai tên cha trong sổ hộ tịch." and entry.outcome == f"Trả lại «{reopened.title}»"
     assert heard["dossier-returned"][0]["to_step"] == reopened.title
+    # The control sheet shows the step returned from, who returned it, when and why, then the re-opened step.
+    from app import documents
+    rows = documents.control_content(dossier)["rows"]
+    assert [(r["step"], r["returned"]) for r in rows][-2:] == [(signing.title, True), (reopened.title, False)]
+    assert rows[-2]["taken_by"] == "Lê Minh Chủ" and rows[-2]["done_at"] == entry.at.isoformat()
+    assert rows[-2]["note"] == "Sai tên cha trong sổ hộ tịch." and rows[-1]["handed_by"] == "Lê Minh Chủ"
     # The engine really went back: the examination completes again and signing comes anew.
     services.complete_task(reopened.id, user("hotich"), task_data("khai-sinh", "tham-dinh.schema.json"))
     again = _open(dossier)

@@ -191,7 +191,8 @@ def test_worked_example_a_review_overdue_by_one_working_day_is_escalated_to_the_
 
 def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     """The desk stopped processing (status 8): the steps are held and the clock stands still, so the escalation
-    timer due meanwhile does not fire; it fires once at the first pass after the dossier resumes."""
+    timer due meanwhile does not fire; when the dossier resumes, the timer keeps the time it had left (two hours:
+    tests/integration/test_timer_pauses.py has the rule) and fires once then."""
     from app.dossiers import desk
 
     deploy_khai_sinh(review_with_boundary(
@@ -213,7 +214,9 @@ def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     assert fired(dossier.id) == [] and open_tasks(dossier.id) == []
     desk.resume(dossier.code, user("hotich"), "Đã có kết quả xác minh.")
     db_session.commit()
-    clock.set(FRIDAY_10 + timedelta(hours=3, minutes=2))  # past the pause's retry time
+    clock.set(FRIDAY_10 + timedelta(hours=3, minutes=2))  # past the pause's retry time, not the moved timer's
+    assert drain() == 0 and fired(dossier.id) == []
+    clock.set(FRIDAY_10 + timedelta(hours=5, minutes=1))  # stopped with two hours left, resumed at 13:00
     assert drain() == 1
     assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định", "Đôn đốc hồ sơ quá hạn"]
     assert len(fired(dossier.id)) == 1
@@ -270,6 +273,58 @@ def test_an_officer_step_after_the_due_time_fires_the_timer_in_that_step(db_sess
     assert [t.title for t in open_tasks(dossier.id)] == ["Ký"]
     assert [name for name, _ in fired(dossier.id)] == ["Chờ 1 giờ"]
     assert drain() == 0 and len(fired(dossier.id)) == 1
+
+
+def test_completing_a_task_after_its_boundary_timer_came_due_fires_the_timer_first(db_session, clock):
+    """The review is completed 2 h after its 1 h escalation came due, before the timer host came by: the step fires
+    the escalation first (a timer due before a step fires before it), so the completion does not cancel it unfired;
+    its effect does not depend on how soon the host passes. Done before the due time, nothing fires."""
+    deploy_khai_sinh(review_with_boundary(
+        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn" cancelActivity="false" '
+        f'attachedToRef="Task_ThamDinh">{timer("timeDuration", "PT1H")}</bpmn:boundaryEvent>',
+        user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
+        [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")],
+        ["Task_DonDoc", "End_2"]))
+    db_session.commit()
+    late, early = submit(db_session), submit(db_session)
+    for dossier in (late, early):
+        [reception] = open_tasks(dossier.id)
+        complete(db_session, reception)
+    [on_time] = open_tasks(early.id)
+    complete(db_session, on_time)  # within the hour
+    assert fired(early.id) == [] and instance(early.id).next_due_at is None
+    clock.advance(hours=2)
+    [review] = open_tasks(late.id)
+    complete(db_session, review)
+    assert [name for name, _ in fired(late.id)] == ["Quá hạn"]
+    assert [t.title for t in open_tasks(late.id)] == ["Đôn đốc hồ sơ quá hạn"]
+    assert drain() == 0 and len(fired(late.id)) == 1 and fired(early.id) == []
+
+
+def test_an_interrupting_timer_due_before_the_completion_takes_the_task_first(db_session, clock):
+    """Due and not yet fired when the officer completes: the deadline passed, so the task is taken away (the
+    officer is told it is no longer waiting) and the timer host's pass then moves the dossier on, once."""
+    deploy_khai_sinh(review_with_boundary(
+        '<bpmn:boundaryEvent id="Timer_HetHan" name="Hết hạn thẩm định" attachedToRef="Task_ThamDinh">'
+        f'{timer("timeDuration", "PT4H")}</bpmn:boundaryEvent>',
+        user_task("Task_XuLyThay", "Lãnh đạo xử lý thay", "lanh_dao", status=5) + '<bpmn:endEvent id="End_2"/>',
+        [("F3", "Timer_HetHan", "Task_XuLyThay"), ("F4", "Task_XuLyThay", "End_2")],
+        ["Task_XuLyThay", "End_2"]))
+    db_session.commit()
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    complete(db_session, reception)
+    [review] = open_tasks(dossier.id)
+    services.claim_task(review.id, user("hotich"))
+    db_session.commit()
+    clock.advance(hours=4, minutes=1)
+    with pytest.raises(services.Conflict):
+        services.complete_task(review.id, user("hotich"), task_data("khai-sinh", review.form))
+    db_session.rollback()
+    assert fired(dossier.id) == []
+    assert drain() == 1
+    assert [t.title for t in open_tasks(dossier.id)] == ["Lãnh đạo xử lý thay"]
+    assert [name for name, _ in fired(dossier.id)] == ["Hết hạn thẩm định"]
 
 
 # ---------------------------------------------------------------- event-based gateway with several timers

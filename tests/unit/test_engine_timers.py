@@ -137,3 +137,42 @@ def test_a_timer_whose_value_fails_to_arm_is_an_error_the_retry_arms_again(clock
     assert reloaded.next_due_at() == datetime(2030, 1, 2, 1, 0, tzinfo=UTC)
     clock.set(datetime(2030, 1, 2, 1, 0, 1, tzinfo=UTC))
     assert [t.title for t in reloaded.fire_timers().ready] == ["Sau"]
+
+
+def test_a_pause_moves_each_gateway_timer_and_a_cycle_s_next_occurrence_and_leaves_a_fixed_date(
+        clock: MovedClock) -> None:
+    """`move_armed_timers` (pinned to 3.2.0's internal data): each slot of an event-based gateway, a cycle's next
+    occurrence and a duration move by what the mover says for their measure; a timeDate literal is not offered."""
+    from app.engine.timers import ELAPSED
+
+    bundle = _bundle(GATEWAY, GATEWAY_FLOWS, "gateway-moved")
+    armed = clock.now()
+    run, _ = WorkflowRun.start(bundle, {})
+    seen: list[str] = []
+
+    def later(due: datetime, measure: str) -> datetime:
+        seen.append(measure)
+        return due + timedelta(hours=5)
+
+    moved = run.move_timers(later)
+    assert sorted((m.name, m.measure) for m in moved) == [("Sau 1 giờ", ELAPSED), ("Sau 3 giờ", ELAPSED)]
+    assert seen == [ELAPSED, ELAPSED]
+    reloaded = WorkflowRun.load(run.document(), bundle)  # what the save keeps
+    assert abs(reloaded.next_due_at() - (armed + timedelta(hours=6))) < timedelta(seconds=5)
+    clock.advance(hours=3, minutes=1)  # the old one-hour and three-hour times both passed
+    assert reloaded.fire_timers().timers_fired == []
+    clock.advance(hours=3)
+    step = reloaded.fire_timers()
+    assert [t.name for t in step.timers_fired] == ["Sau 1 giờ"] and [t.title for t in step.ready] == ["Sau một giờ"]
+
+    fixed, cycle_timer = timer("timeDate", "2030-01-02T08:00:00+07:00"), timer("timeCycle", "R3/PT1H")
+    cycle = _bundle('<bpmn:userTask id="Task_A" name="Việc"/><bpmn:boundaryEvent id="R" name="Nhắc" '
+                    f'cancelActivity="false" attachedToRef="Task_A">{cycle_timer}</bpmn:boundaryEvent>'
+                    f'<bpmn:intermediateCatchEvent id="D" name="Ngày cố định">{fixed}</bpmn:intermediateCatchEvent>',
+                    [("F0", "Start_1", "Task_A"), ("F1", "Task_A", "End_1"), ("F2", "R", "D"), ("F3", "D", "End_2")],
+                    "cycle-moved")
+    run, _ = WorkflowRun.start(cycle, {})
+    first = run.next_due_at()
+    assert [m.name for m in run.move_timers(later)] == ["Nhắc"]
+    assert run.next_due_at() == first + timedelta(hours=5)
+    assert run.move_timers(lambda due, measure: None) == []  # nothing moved: the run is unchanged
