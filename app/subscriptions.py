@@ -16,7 +16,18 @@ from flask import Flask
 from flask_babel import force_locale
 
 from app import documents
-from app.dossiers import attachments, desk, events, lateness, leave, payments, portal_sync, timers, workflow_incidents
+from app.dossiers import (
+    attachments,
+    desk,
+    events,
+    lateness,
+    leave,
+    payments,
+    periodic,
+    portal_sync,
+    timers,
+    workflow_incidents,
+)
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
@@ -167,6 +178,7 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     "portal": portal_jobs.sweep,  # outbox rows owed, retries due
     "supplements": desk.expire_supplements,  # supplement requests unanswered past their deadline end their dossier
     "timers": timer_jobs.sweep,  # BPMN timers due (not a lost job: the timer host's own clock tick)
+    "periodic": periodic.start_due,  # periodic procedures (a timer start event): one dossier per occurrence come
     "leaves": leave.start_due_leaves,  # leaves that have begun move their officers' claimed steps, once each
     "lateness": lateness.record_owed,  # completed steps' holdings written for the statistics (step_holding)
     # Platform deadlines: warnings of steps due soon, escalations of overdue steps and dossiers (each made once),

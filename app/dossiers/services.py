@@ -99,6 +99,9 @@ def form_schema(version: ProcedureVersion, form: str | None) -> dict[str, Any]:
 
 
 WALK_IN_ROLE = "tiep_nhan"  # the one-stop desk files walk-in dossiers
+# Dossier.channel of an agency-internal dossier started by a periodic procedure's schedule (app.dossiers.periodic):
+# not a KenhThucHien value (1 in person, 2 online, 3 by post), since no applicant submitted it through any channel.
+SCHEDULED_CHANNEL = 9
 
 
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
@@ -135,7 +138,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         channel=channel,
         applicant_user_id=applicant.id if applicant else None,
         applicant_name=_text(resolve_pointer(data, applicant_map.get("name")), 255)
-        or (applicant.full_name if applicant else ""),
+        or (applicant.full_name if applicant else "") or (agency.name if channel == SCHEDULED_CHANNEL else ""),
         applicant_id_number=_text(resolve_pointer(data, applicant_map.get("id_number")), 20),
         applicant_phone=_text(resolve_pointer(data, applicant_map.get("phone")), 20),
         applicant_email=_text(resolve_pointer(data, applicant_map.get("email")), 255),
@@ -161,7 +164,9 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  actor_name=(filed_by.full_name if filed_by is not None and applicant is None
                                              else dossier.applicant_name or "Người nộp"), action="submitted",
                                  status_to=1, at=submitted,
-                                 note=N_("Nộp hồ sơ trực tuyến.") if channel == 2 else N_("Nộp hồ sơ trực tiếp."),
+                                 note=N_("Nộp hồ sơ trực tuyến.") if channel == 2
+                                 else N_("Hồ sơ được khởi tạo theo lịch định kỳ.") if channel == SCHEDULED_CHANNEL
+                                 else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
     db.session.add(submitted_event)
     events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)

@@ -28,8 +28,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 
+from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
+from app.engine.schedule import ScheduleError, due, start_schedule
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
@@ -69,7 +71,9 @@ NOT_EXECUTABLE_CODES = frozenset({
     "business_rule_unlinked",
     "data_reference_unsupported",
     "timer_unspecified",
-    "timer_start_unsupported",
+    "timer_start_mixed",
+    "timer_start_invalid",
+    "timer_start_past",
     "timer_cycle_unsupported",
     "timer_working_time_misplaced",
     "message_wait_unsupported",
@@ -140,6 +144,8 @@ class BpmnAnalysis:
     data_flow: DataFlow | None = None  # for check_variables, once the forms are known
     start_event: str | None = None  # id of the chosen process's start event
     start_documentation: str = ""  # the process's and its start event's documentation, for the applicant
+    # (timeDate | timeDuration | timeCycle, value) of a periodic procedure's timer start event (app.engine.schedule)
+    start_timer: tuple[str, str] | None = None
     # True when the tasks above come from the engine's own build of the process (what will run); False when
     # the engine could not build it (or built it wrong) and they were read from the XML, for the checks only.
     engine_read: bool = False
@@ -525,6 +531,7 @@ class _Checker:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.start_timer: tuple[str, str] | None = None  # a periodic procedure's start (_timer_start)
 
     def add(self, file: str, element: Any, code: str, message: str, severity: str = "error") -> None:
         line = element.sourceline if element is not None else None
@@ -674,16 +681,42 @@ class _Checker:
         self._timer_literal(file, element, local)
 
     def _timer_start(self, file: str, element: etree._Element) -> None:
-        """A procedure starts when a dossier is submitted: a timer start event of the process (a periodic procedure)
-        is refused with what to do instead."""
+        """A timer start event of the process makes a periodic procedure, started by the platform's scheduler
+        (app.engine.schedule): it must be the process's only start event (a procedure a citizen submits has a none
+        start event), and its time one plain ISO 8601 value with an occurrence still to come."""
         parent = element.getparent()
         if parent is None or _local(parent.tag) != "process" or not _xpath(element, "./bpmn:timerEventDefinition"):
             return
-        self.add(file, element, "timer_start_unsupported",
-                 gettext("Sự kiện bắt đầu %(element)s là sự kiện hẹn giờ. Quy trình của thủ tục bắt đầu khi hồ sơ "
-                         "được nộp, nên hệ thống không tạo hồ sơ theo lịch (thủ tục định kỳ). Hãy dùng sự kiện bắt "
-                         "đầu thường; nếu hồ sơ cần chờ đến một thời điểm, thêm sự kiện hẹn giờ trung gian ngay sau "
-                         "đó.", element=_label_of(element)))
+        label = _label_of(element)
+        if len(_xpath(parent, "./bpmn:startEvent")) > 1:
+            self.add(file, element, "timer_start_mixed",
+                     gettext("Sự kiện bắt đầu %(element)s là sự kiện hẹn giờ nhưng quy trình còn sự kiện bắt đầu "
+                             "khác. Thủ tục định kỳ (hệ thống tự tạo hồ sơ theo lịch) chỉ có một sự kiện bắt đầu "
+                             "hẹn giờ; thủ tục công dân nộp hồ sơ dùng một sự kiện bắt đầu thường.", element=label))
+            return
+        values = _xpath(element, "./bpmn:timerEventDefinition/bpmn:*")
+        values = [v for v in values if _local(v.tag) in ("timeDate", "timeDuration", "timeCycle")]
+        if not values or not (values[0].text or "").strip():
+            return  # timer_unspecified says what to fill in
+        kind, text = _local(values[0].tag), (values[0].text or "").strip()
+        now = _now_utc()
+        try:
+            schedule = start_schedule(kind, text, now)
+        except ScheduleError:
+            self.add(file, element, "timer_start_invalid",
+                     gettext("Thời gian hẹn giờ «%(value)s» của sự kiện bắt đầu %(element)s không phải giá trị ISO "
+                             "8601 mà hệ thống lập lịch được. Thủ tục định kỳ cần một giá trị cố định, ví dụ "
+                             "R/2027-01-01T08:00:00+07:00/P1M (mùng 1 hằng tháng lúc 8 giờ), R12/P1W (12 tuần, mỗi "
+                             "tuần một lần) hoặc 2027-01-01T08:00:00+07:00 (một lần).",
+                             value=text[:60], element=label))
+            return
+        if due(schedule, now, None, now).next is None:
+            self.add(file, element, "timer_start_past",
+                     gettext("Sự kiện bắt đầu %(element)s hẹn giờ «%(value)s» không còn lần nào sau thời điểm "
+                             "triển khai: hệ thống sẽ không bao giờ tạo hồ sơ. Hãy đặt một thời điểm trong tương lai "
+                             "hoặc một chu kỳ lặp lại.", element=label, value=text[:60]))
+            return
+        self.start_timer = (kind, text)
 
     def _timer_literal(self, file: str, element: etree._Element, local: str) -> None:
         """A timer written as a plain value must be one the engine can read, of the kind its element says."""
@@ -1355,6 +1388,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         data_flow=data_flow,
         start_event=start_event,
         start_documentation=start_documentation,
+        start_timer=checker.start_timer,
         engine_read=engine_read,
     )
 

@@ -39,8 +39,11 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter as _TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as _ErrorEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition as _NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as _TimerDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent as _CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent as _StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent as _BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow as _BpmnWorkflow
 from SpiffWorkflow.exceptions import TaskNotFoundException as _TaskNotFound
@@ -550,6 +553,7 @@ def _build_bundle(content_hash: str,
     try:
         parser = build_parser_for(files)
         spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+        _start_on_schedule(spec)
         specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
     except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
         raise EngineError(gettext("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa "
@@ -563,6 +567,15 @@ def _build_bundle(content_hash: str,
         subprocess_specs=subprocess_specs,
         specs_json=json.dumps({key: specs[key] for key in _SPEC_KEYS}),
     )
+
+
+def _start_on_schedule(spec: Any) -> None:
+    """A timer start event of the process (a periodic procedure) becomes a none start: the platform's scheduler
+    creates the workflow when the occurrence has come (app.engine.schedule, app.dossiers.periodic), so the engine
+    must not wait for it again (a cycle would even spawn a branch per occurrence inside one workflow)."""
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, _StartEvent) and isinstance(task_spec.event_definition, _TimerDefinition):
+            task_spec.event_definition = _NoneEventDefinition()
 
 
 def _service_call(t: Any) -> ServiceCall:

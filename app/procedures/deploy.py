@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from app.engine.analysis import Problem
 from app.extensions import db
 from app.models import Agency, Procedure, ProcedureVersion
+from app.procedures import schedules
 from app.procedures.package import PackageFiles, PackageReport, check_package, task_table
 from app.procedures.versions import package_sources
 
@@ -80,4 +81,5 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
     procedure.agency = agency
     procedure.slug = pkg.slug
     procedure.current_version_id = version.id
+    schedules.arm(version)  # a periodic procedure (timer start event): its next start
     return DeployResult(procedure, version, created=True, report=report)

@@ -486,7 +486,25 @@ def check_package(pkg: PackageFiles) -> PackageReport:
     if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
     problems += declaration_problems(manifest, analysis, forms, unreadable)
+    problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _schedule_problems(analysis: BpmnAnalysis | None, manifest: Mapping[str, Any] | None,
+                       forms: Mapping[str, Any]) -> list[Problem]:
+    """A periodic procedure (a timer start event) is started by the schedule with no applicant and no form filled
+    in: its start form (the manifest's `start_form`, the dossier's initial data) must accept an empty object."""
+    if analysis is None or analysis.start_timer is None or manifest is None:
+        return []
+    form = forms.get(str(manifest.get("start_form") or ""))
+    required = form.get("required") if isinstance(form, Mapping) else None
+    if not required:
+        return []
+    return [Problem(MANIFEST, None, "/start_form", "schedule_form_required",
+                    gettext("Thủ tục định kỳ được hệ thống tự tạo hồ sơ theo lịch, không ai điền biểu mẫu khởi tạo; "
+                            "biểu mẫu «%(start_form)s» không được có trường bắt buộc (%(items)s).",
+                            start_form=manifest["start_form"],
+                            items=", ".join(str(r) for r in required)))]
 
 
 def _service_task_problems(analysis: BpmnAnalysis) -> list[Problem]:
@@ -644,6 +662,8 @@ def task_table(analysis: BpmnAnalysis, manifest: Mapping[str, Any]) -> dict[str,
             "kind": "start", "title": "", "lane": None, "role": "", "form": manifest.get("start_form"),
             "ui_form": None, "properties": {}, "documentation": analysis.start_documentation,
         }
+        if analysis.start_timer is not None:  # a periodic procedure (app.engine.schedule)
+            table[analysis.start_event]["timer"] = list(analysis.start_timer)
     return table
 
 
