@@ -35,7 +35,6 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.dossiers.clock import local_tz
-from app.dossiers.progress import set_status
 from app.dossiers.services import SCHEDULED_CHANNEL, submit_dossier
 from app.engine.schedule import ScheduleError, StartSchedule, due, start_schedule
 from app.extensions import db
@@ -101,7 +100,7 @@ def _start_one(row: ProcedureSchedule, now: datetime) -> Dossier | None:
                  plan.latest.isoformat())
         return None
     assert procedure is not None and current is not None
-    dossier = submit_dossier(procedure.code, {}, applicant=None, channel=SCHEDULED_CHANNEL, at=now)
+    dossier = submit_dossier(procedure.code, {}, applicant=None, channel=SCHEDULED_CHANNEL, at=now, received=True)
     submitted = db.session.scalar(select(AuditEvent).where(AuditEvent.dossier_id == dossier.id,
                                                            AuditEvent.action == "submitted"))
     if submitted is not None:
@@ -112,8 +111,6 @@ def _start_one(row: ProcedureSchedule, now: datetime) -> Dossier | None:
             submitted.note = N_("Hồ sơ được khởi tạo theo lịch định kỳ (lần %(occurrence)s).")
         submitted.note_params = {"occurrence": plan.latest.astimezone(local_tz()).strftime("%d/%m/%Y %H:%M"),
                                  "missed": plan.missed}
-    if dossier.status == 1:
-        set_status(dossier, 2, None)  # received at once: the legal time runs from now
     row.last_dossier_id = dossier.id
     row.started += 1
     row.missed += plan.missed

@@ -105,7 +105,7 @@ SCHEDULED_CHANNEL = 9
 
 
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
-                   at: datetime | None = None, filed_by: User | None = None) -> Dossier:
+                   at: datetime | None = None, filed_by: User | None = None, received: bool = False) -> Dossier:
     """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in).
 
     `filed_by`: walk-in intake, an officer of the procedure's one-stop desk files it for an applicant who came in
@@ -170,6 +170,8 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  note_params={})
     db.session.add(submitted_event)
     events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
+    if received:  # received at once (a dossier the schedule starts: app.dossiers.periodic), before its first steps
+        set_status(dossier, 2, filed_by)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,
               "ma_thu_tuc": manifest["code"], "ten_thu_tuc": manifest["name"]}
     fault: EngineError | None = None

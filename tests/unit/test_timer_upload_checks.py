@@ -77,19 +77,53 @@ def test_a_cycle_is_accepted_only_where_it_can_repeat() -> None:
         assert "timer_cycle_unsupported" in _codes(analysis)
 
 
-def test_a_timer_start_event_gets_a_clear_verdict() -> None:
-    """A procedure starts when a dossier is submitted: no periodic procedures (one dossier per cycle would be a
-    procedure schedule the platform does not have; the engine's own answer, one dossier growing a branch per
-    occurrence, is not a periodic procedure)."""
+def _timer_start(inner: str, *, plain_start_too: bool = False) -> str:
     text = _linear('    <bpmn:userTask id="t" name="Việc"><bpmn:incoming>f1</bpmn:incoming>'
-                   '<bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>').replace(
-        '<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>',
-        '<bpmn:startEvent id="start" name="Hằng tháng"><bpmn:outgoing>f1</bpmn:outgoing><bpmn:timerEventDefinition>'
-        "<bpmn:timeCycle>R/P1M</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>")
-    analysis = analyze_bpmn({"p.bpmn": text.encode()})
-    assert analysis.verdict == "not_executable"
-    [problem] = [p for p in analysis.problems if p.code == "timer_start_unsupported"]
-    assert "«Hằng tháng»" in problem.message and "định kỳ" in problem.message
+                   '<bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>')
+    timed = ('<bpmn:startEvent id="start" name="Hằng tháng"><bpmn:outgoing>f1</bpmn:outgoing>'
+             f"<bpmn:timerEventDefinition>{inner}</bpmn:timerEventDefinition></bpmn:startEvent>")
+    if plain_start_too:
+        timed += '<bpmn:startEvent id="start2"><bpmn:outgoing>f9</bpmn:outgoing></bpmn:startEvent>' \
+                 '<bpmn:sequenceFlow id="f9" sourceRef="start2" targetRef="t"/>'
+    return text.replace('<bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>', timed)
+
+
+@pytest.mark.parametrize("inner", [
+    "<bpmn:timeCycle>R/2027-01-01T08:00:00+07:00/P1M</bpmn:timeCycle>",
+    "<bpmn:timeCycle>R12/P1W</bpmn:timeCycle>",
+    "<bpmn:timeCycle>'R/P1M'</bpmn:timeCycle>",
+    "<bpmn:timeDate>2099-01-01T08:00:00+07:00</bpmn:timeDate>",
+    "<bpmn:timeDuration>P1D</bpmn:timeDuration>",
+    "<bpmn:timeCycle>R/2020-01-01T08:00:00+07:00/P1M</bpmn:timeCycle>",  # started in the past, still repeating
+])
+def test_a_timer_start_event_makes_a_periodic_procedure(inner: str) -> None:
+    analysis = analyze_bpmn({"p.bpmn": _timer_start(inner).encode()})
+    assert analysis.verdict == "deployable", analysis.problems
+    assert analysis.start_timer is not None and analysis.start_timer[0] in inner
+
+
+@pytest.mark.parametrize(("inner", "code"), [
+    ("<bpmn:timeCycle>every month</bpmn:timeCycle>", "timer_start_invalid"),
+    ("<bpmn:timeCycle>R3/P1.5M</bpmn:timeCycle>", "timer_start_invalid"),
+    ("<bpmn:timeDate>working_days(3)</bpmn:timeDate>", "timer_start_invalid"),  # no dossier to count for
+    ("<bpmn:timeDate>2020-01-01T08:00:00+07:00</bpmn:timeDate>", "timer_start_past"),
+    ("<bpmn:timeCycle>R3/2020-01-01T08:00:00+07:00/P1M</bpmn:timeCycle>", "timer_start_past"),
+])
+def test_a_timer_start_event_nobody_could_schedule_is_refused_clearly(inner: str, code: str) -> None:
+    analysis = analyze_bpmn({"p.bpmn": _timer_start(inner).encode()})
+    assert analysis.verdict != "deployable", analysis.problems
+    [problem] = [p for p in analysis.problems if p.code == code]
+    assert "«Hằng tháng»" in problem.message
+    assert ("R/2027-01-01T08:00:00+07:00/P1M" in problem.message if code == "timer_start_invalid"
+            else "tương lai" in problem.message)
+    assert analysis.start_timer is None
+
+
+def test_a_timer_start_beside_a_plain_start_is_refused() -> None:
+    """A citizen procedure keeps its none start event; a periodic one has only its timer start."""
+    analysis = analyze_bpmn({"p.bpmn": _timer_start("<bpmn:timeCycle>R/P1M</bpmn:timeCycle>",
+                                                    plain_start_too=True).encode()})
+    assert "timer_start_mixed" in _codes(analysis)
 
 
 @pytest.mark.skipif(not MIWG.is_dir(), reason="conformance corpus not found")
