@@ -28,6 +28,7 @@ from app.dossiers import (
     timers,
     workflow_incidents,
 )
+from app.dossiers.services import SCHEDULED_CHANNEL
 from app.extensions import db
 from app.jobs import payments as payment_jobs
 from app.jobs import portal as portal_jobs
@@ -48,13 +49,22 @@ _CONNECTED = "motcua_hooks"  # app.extensions key: the receivers connected for t
 # ---------------------------------------------------------------- the hooks
 
 
+def _internal(dossier: Any) -> bool:
+    """An agency-internal dossier a periodic procedure's schedule started (app.dossiers.periodic): no applicant,
+    not an administrative procedure's dossier for the national portal, its statistics or a receipt."""
+    return bool(dossier.channel == SCHEDULED_CHANNEL)
+
+
 def record_portal_snapshot(*, dossier: Any, **_: Any) -> None:
     """The national portal gets the dossier as it now is (outbox, sent by app.jobs.portal)."""
-    portal_sync.record_dossier(dossier)
+    if not _internal(dossier):
+        portal_sync.record_dossier(dossier)
 
 
 def record_portal_step(*, dossier: Any, title: str, actor: Any, started_at: Any, finished_at: Any, due_at: Any,
                        **_: Any) -> None:
+    if _internal(dossier):
+        return
     portal_sync.record_step(dossier, title, actor, started_at, finished_at, due_at)
 
 
@@ -96,7 +106,7 @@ def carry_out_refund(*, refund: Any, job_id: str, **_: Any) -> None:
 def issue_receipt(*, dossier: Any, new: int, actor: Any, **_: Any) -> None:
     """A received dossier gets its receipt and appointment (Giấy tiếp nhận hồ sơ và hẹn trả kết quả), recorded
     as issued by the officer who received it."""
-    if new == 2:
+    if new == 2 and not _internal(dossier):
         documents.issue(dossier, "receipt", actor)
 
 

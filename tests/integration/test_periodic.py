@@ -19,7 +19,7 @@ from app.dossiers import periodic
 from app.dossiers.services import SCHEDULED_CHANNEL
 from app.extensions import db
 from app.jobs import sweeper
-from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion
+from app.models import AuditEvent, Dossier, HumanTask, IssuedDocument, PortalOutbox, ProcedureVersion
 from app.models.schedule import ProcedureSchedule
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import load_directory
@@ -120,6 +120,9 @@ def test_a_monthly_procedure_starts_one_received_internal_dossier_at_each_occurr
         assert dossier.applicant_name == dossier.agency.name
         tasks = list(db.session.scalars(select(HumanTask).where(HumanTask.dossier_id == dossier.id)))
         assert [(t.title, t.role, t.state) for t in tasks] == [("Rà soát hồ sơ tồn đọng", "chuyen_vien", "ready")]
+        # Internal: not sent to the national portal, no receipt (there is no applicant to give it to)
+        assert db.session.scalar(select(PortalOutbox.id).where(PortalOutbox.dossier_id == dossier.id)) is None
+        assert db.session.scalar(select(IssuedDocument.id).where(IssuedDocument.dossier_id == dossier.id)) is None
         first = db.session.scalar(select(AuditEvent).where(AuditEvent.dossier_id == dossier.id,
                                                            AuditEvent.action == "submitted"))
         assert "theo lịch định kỳ" in first.note and first.note_params["occurrence"] == "01/01/2027 08:00"
