@@ -104,6 +104,12 @@ WALK_IN_ROLE = "tiep_nhan"  # the one-stop desk files walk-in dossiers
 SCHEDULED_CHANNEL = 9
 
 
+def is_periodic(version: ProcedureVersion) -> bool:
+    """Whether the version's process starts with a timer (app.dossiers.periodic): its start entry names the timer."""
+    return any(isinstance(info, dict) and info.get("kind") == "start" and info.get("timer")
+               for info in (version.tasks or {}).values())
+
+
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
                    at: datetime | None = None, filed_by: User | None = None, received: bool = False) -> Dossier:
     """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in).
@@ -117,6 +123,11 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                      and filed_by.has_role(WALK_IN_ROLE)):
         raise Forbidden(gettext("Chỉ bộ phận một cửa của cơ quan giải quyết được tiếp nhận hồ sơ trực tiếp."),
                         code="walk_in_forbidden")
+    if (channel == SCHEDULED_CHANNEL) != is_periodic(version):
+        # A periodic procedure (a timer start event) is started by its agency's schedule only, and the schedule
+        # starts nothing else.
+        raise Forbidden(gettext("Thủ tục này do cơ quan thực hiện định kỳ theo lịch; không nộp hồ sơ được."),
+                        code="procedure_scheduled")
     schema = version.forms[manifest["start_form"]]
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),

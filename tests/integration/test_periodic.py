@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 import app.clock as platform_clock
 from app.dossiers import periodic
-from app.dossiers.services import SCHEDULED_CHANNEL
+from app.dossiers.errors import Forbidden
+from app.dossiers.services import SCHEDULED_CHANNEL, submit_dossier
 from app.extensions import db
 from app.jobs import sweeper
 from app.models import AuditEvent, Dossier, HumanTask, IssuedDocument, PortalOutbox, ProcedureVersion
@@ -127,6 +128,10 @@ def test_a_monthly_procedure_starts_one_received_internal_dossier_at_each_occurr
                                                            AuditEvent.action == "submitted"))
         assert "theo lịch định kỳ" in first.note and first.note_params["occurrence"] == "01/01/2027 08:00"
         assert sweep_periodic() == 0 and len(dossiers_of("9.000001")) == 1  # the same occurrence: never twice
+        with pytest.raises(Forbidden) as refused:  # nobody submits a periodic procedure
+            submit_dossier("9.000001", {}, applicant=None, channel=2)
+        assert refused.value.code == "procedure_scheduled"
+        db.session.rollback()
 
         clock.set(local(2027, 2, 1, 7, 0))
         assert sweep_periodic() == 0
@@ -244,3 +249,20 @@ def test_a_periodic_start_form_may_not_require_a_field(pg_url, tmp_path, clock):
         db.session.remove()
         db.engine.dispose()
 
+
+
+def test_embedded_mode_starts_the_occurrence_once(tmp_path, clock):
+    """SQLite, no Redis: the sweeper (one at a time, under its lock) starts the occurrence; a second sweep does not."""
+    app = make_app(f"sqlite:///{tmp_path / 'embedded.db'}", tmp_path, JOB_DISPATCH="record")
+    prepare_database(app)
+    with app.app_context():
+        clock.set(local(2026, 12, 15, 9, 0))
+        deploy_review("9.000006")
+        db.session.commit()
+        clock.set(local(2027, 1, 1, 8, 1))
+        assert sweeper.sweep()["periodic"] == 1
+        assert sweeper.sweep()["periodic"] == 0
+        [dossier] = dossiers_of("9.000006")
+        assert dossier.received_at is not None and dossier.channel == SCHEDULED_CHANNEL
+        db.session.remove()
+        db.engine.dispose()
