@@ -151,6 +151,18 @@ def sqlite_app(tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@pytest.fixture()
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The platform's clock (app/clock.py), moved by the test: tests.timer_support.MovedClock's set() and advance().
+    A module may define its own `clock` fixture instead."""
+    from app import clock as platform_clock
+    from tests.timer_support import MovedClock
+
+    moved = MovedClock()
+    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
+    yield moved
+
+
 def user(username: str) -> Any:
     from sqlalchemy import select
 

@@ -20,14 +20,6 @@ from app.extensions import db
 from app.models import AuditEvent, HumanTask, LatenessOwed, StepHolding, User
 from tests.conftest import _create_database, _drop_database, make_app, prepare_database, user
 from tests.samples import start_data, task_data, with_stored_uploads
-from tests.timer_support import MovedClock
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 @pytest.fixture(scope="module")

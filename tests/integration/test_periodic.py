@@ -26,7 +26,7 @@ from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import load_directory
 from app.procedures.versions import retire
 from tests.conftest import _create_database, _drop_database, make_app, prepare_database
-from tests.timer_support import ROOT, MovedClock, diagram, timer, user_task
+from tests.timer_support import ROOT, diagram, timer, user_task
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 MONTHLY = "R/2027-01-01T08:00:00+07:00/P1M"
@@ -56,13 +56,6 @@ def deploy_review(code: str, kind: str = "timeCycle", value: str = MONTHLY, *, f
     notes = {"type": "object", "properties": {"ghi_chu": {"type": "string", "title": "Ghi chú"}}}
     pkg.forms["ra-soat.schema.json"] = json.dumps(form or notes).encode()
     return deploy(pkg, deployed_by="tests").version
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 @pytest.fixture(scope="module")

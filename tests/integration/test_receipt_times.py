@@ -15,7 +15,6 @@ to each moment and the one-stop desk receives the dossier then.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,13 +33,6 @@ from tests.timer_support import ROOT, MovedClock
 
 VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = (2026, 12, 7)  # an ordinary working week: no holiday from Monday 7 to Friday 11 December 2026
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 def deploy_three_working_days() -> None:

@@ -27,7 +27,7 @@ from app.jobs import timers as timer_jobs
 from app.models import AuditEvent, HumanTask, WorkflowInstance
 from tests.conftest import _create_database, _drop_database, make_app, prepare_database, user
 from tests.samples import start_data, task_data, with_stored_uploads
-from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
+from tests.timer_support import deploy_khai_sinh, diagram, timer, user_task
 
 WAIT = (f'<bpmn:intermediateCatchEvent id="Timer_Cho" name="Chờ 2 giờ">{timer("timeDuration", "PT2H")}'
         "</bpmn:intermediateCatchEvent>")
@@ -38,13 +38,6 @@ PROCESS = diagram(
     {"mot_cua": ["Start_1", "Task_TiepNhan"], "ho_tich": ["Timer_Cho", "Task_ThamDinh", "End_1"]},
     [("F0", "Start_1", "Task_TiepNhan"), ("F1", "Task_TiepNhan", "Timer_Cho"), ("F2", "Timer_Cho", "Task_ThamDinh"),
      ("F3", "Task_ThamDinh", "End_1")])
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 @pytest.fixture(scope="module")

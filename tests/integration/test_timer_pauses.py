@@ -5,7 +5,6 @@ at all. Each test moves the platform's clock and drains the timer host as the sw
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -34,13 +33,6 @@ VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
 SHOWN = "%H:%M %d/%m/%Y"  # how the history shows a time
 ESCALATION = user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>'
 ESCALATION_FLOWS = [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")]
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 def deploy_escalation(kind: str, value: str) -> None:

@@ -6,7 +6,6 @@ Each diagram is khai sinh's forms and lanes with a process of the test's own (te
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,17 +20,10 @@ from app.jobs import timers as timer_jobs
 from app.models import AuditEvent, Dossier, HumanTask, WorkflowInstance
 from tests.conftest import login, user
 from tests.samples import start_data, task_data, with_stored_uploads
-from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
+from tests.timer_support import deploy_khai_sinh, diagram, timer, user_task
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 def submit(db_session: Any) -> Dossier:

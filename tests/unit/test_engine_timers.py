@@ -5,24 +5,15 @@ arming and firing, and working time needs the dossier's calendar."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as library_timer
 
-import app.clock as platform_clock
 from app.engine.expressions import ExpressionError, evaluate
 from app.engine.runtime import WorkflowRun, get_bundle
 from app.engine.timers import PlatformDatetime
 from tests.timer_support import MovedClock, diagram, timer
-
-
-@pytest.fixture()
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[MovedClock]:
-    moved = MovedClock()
-    monkeypatch.setattr(platform_clock, "datetime", moved.datetime)
-    yield moved
 
 
 def test_the_library_reads_the_platform_clock(clock: MovedClock) -> None:
