@@ -18,42 +18,18 @@ from app.extensions import db
 from app.models import AuditEvent
 from tests.conftest import login, user
 from tests.integration.test_timers import (
+    armed_at,
     close,
-    complete,
+    deploy_escalation,
     drain,
     fired,
     instance,
     open_tasks,
-    review_with_boundary,
-    submit,
 )
-from tests.timer_support import MovedClock, deploy_khai_sinh, timer, user_task
+from tests.timer_support import MovedClock
 
 VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
 SHOWN = "%H:%M %d/%m/%Y"  # how the history shows a time
-ESCALATION = user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>'
-ESCALATION_FLOWS = [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")]
-
-
-def deploy_escalation(kind: str, value: str) -> None:
-    """Reception → review with a non-interrupting boundary timer (kind, value) that gives the head a follow-up."""
-    deploy_khai_sinh(review_with_boundary(
-        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn thẩm định" cancelActivity="false" '
-        f'attachedToRef="Task_ThamDinh">{timer(kind, value)}</bpmn:boundaryEvent>',
-        ESCALATION, ESCALATION_FLOWS, ["Task_DonDoc", "End_2"]))
-
-
-def armed_at(db_session: Any, clock: MovedClock, when: datetime) -> Any:
-    """A dossier whose review (and its boundary timer) started at `when`."""
-    clock.set(when - timedelta(minutes=5))
-    dossier = submit(db_session)
-    [reception] = open_tasks(dossier.id)
-    clock.set(when)
-    complete(db_session, reception)
-    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
-    return dossier
-
-
 def supplement(db_session: Any, clock: MovedClock, dossier: Any, asked: datetime, answered: datetime) -> None:
     """The reviewer asks for a supplement at `asked`; the applicant brings it to the desk at `answered`."""
     clock.set(asked)

@@ -20,7 +20,7 @@ from app.jobs import timers as timer_jobs
 from app.models import AuditEvent, Dossier, HumanTask, WorkflowInstance
 from tests.conftest import login, user
 from tests.samples import start_data, task_data, with_stored_uploads
-from tests.timer_support import deploy_khai_sinh, diagram, timer, user_task
+from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
 
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 VN = platform_clock.ZoneInfo("Asia/Ho_Chi_Minh")
@@ -139,22 +139,36 @@ def review_with_boundary(boundary: str, after: str, flows: list[tuple[str, str, 
         [("F1", "Task_TiepNhan", "Task_ThamDinh"), ("F2", "Task_ThamDinh", "End_1"), *flows])
 
 
+ESCALATION = user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>'
+ESCALATION_FLOWS = [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")]
+
+
+def deploy_escalation(kind: str, value: str, name: str = "Quá hạn thẩm định") -> None:
+    """Reception → review with a non-interrupting boundary timer (kind, value) that gives the head a follow-up."""
+    deploy_khai_sinh(review_with_boundary(
+        f'<bpmn:boundaryEvent id="Timer_QuaHan" name="{name}" cancelActivity="false" '
+        f'attachedToRef="Task_ThamDinh">{timer(kind, value)}</bpmn:boundaryEvent>',
+        ESCALATION, ESCALATION_FLOWS, ["Task_DonDoc", "End_2"]))
+
+
+def armed_at(db_session: Any, clock: MovedClock, when: datetime) -> Any:
+    """A dossier whose review (and its boundary timer) started at `when`."""
+    clock.set(when - timedelta(minutes=5))
+    dossier = submit(db_session)
+    [reception] = open_tasks(dossier.id)
+    clock.set(when)
+    complete(db_session, reception)
+    assert [t.title for t in open_tasks(dossier.id)] == ["Thẩm định"]
+    return dossier
+
+
 def test_worked_example_a_review_overdue_by_one_working_day_is_escalated_to_the_head(db_session, clock):
     """Non-interrupting boundary timer `working_days(1.5)` on a review allotted half a working day: the head gets a
     follow-up task once the review is one working day overdue, counted on the agency's calendar (office hours
     07:00–11:30, 13:30–17:00, weekends off); the review stays with its officer."""
-    deploy_khai_sinh(review_with_boundary(
-        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn một ngày làm việc" cancelActivity="false" '
-        f'attachedToRef="Task_ThamDinh">{timer("timeDate", "working_days(1.5)")}</bpmn:boundaryEvent>',
-        user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
-        [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")],
-        ["Task_DonDoc", "End_2"]))
+    deploy_escalation("timeDate", "working_days(1.5)", "Quá hạn một ngày làm việc")
     db_session.commit()
-    clock.set(FRIDAY_10 - timedelta(minutes=5))
-    dossier = submit(db_session)
-    [reception] = open_tasks(dossier.id)
-    clock.set(FRIDAY_10)
-    complete(db_session, reception)
+    dossier = armed_at(db_session, clock, FRIDAY_10)
     [review] = open_tasks(dossier.id)
     # Allotted half a day: due Friday 16:00; one working day overdue: Monday 16:00 (the weekend does not count).
     assert close(review.due_at, datetime(2026, 12, 4, 16, 0, tzinfo=VN))
@@ -187,18 +201,9 @@ def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     tests/integration/test_timer_pauses.py has the rule) and fires once then."""
     from app.dossiers import desk
 
-    deploy_khai_sinh(review_with_boundary(
-        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn" cancelActivity="false" '
-        f'attachedToRef="Task_ThamDinh">{timer("timeDuration", "PT2H")}</bpmn:boundaryEvent>',
-        user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
-        [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")],
-        ["Task_DonDoc", "End_2"]))
+    deploy_escalation("timeDuration", "PT2H", "Quá hạn")
     db_session.commit()
-    clock.set(FRIDAY_10 - timedelta(minutes=5))
-    dossier = submit(db_session)
-    [reception] = open_tasks(dossier.id)
-    clock.set(FRIDAY_10)
-    complete(db_session, reception)
+    dossier = armed_at(db_session, clock, FRIDAY_10)
     desk.stop(dossier.code, user("hotich"), "Chờ xác minh của công an.")
     db_session.commit()
     clock.set(FRIDAY_10 + timedelta(hours=3))  # the timer's time has passed while the dossier is stopped
@@ -271,12 +276,7 @@ def test_completing_a_task_after_its_boundary_timer_came_due_fires_the_timer_fir
     """The review is completed 2 h after its 1 h escalation came due, before the timer host came by: the step fires
     the escalation first (a timer due before a step fires before it), so the completion does not cancel it unfired;
     its effect does not depend on how soon the host passes. Done before the due time, nothing fires."""
-    deploy_khai_sinh(review_with_boundary(
-        '<bpmn:boundaryEvent id="Timer_QuaHan" name="Quá hạn" cancelActivity="false" '
-        f'attachedToRef="Task_ThamDinh">{timer("timeDuration", "PT1H")}</bpmn:boundaryEvent>',
-        user_task("Task_DonDoc", "Đôn đốc hồ sơ quá hạn", "lanh_dao") + '<bpmn:endEvent id="End_2"/>',
-        [("F3", "Timer_QuaHan", "Task_DonDoc"), ("F4", "Task_DonDoc", "End_2")],
-        ["Task_DonDoc", "End_2"]))
+    deploy_escalation("timeDuration", "PT1H", "Quá hạn")
     db_session.commit()
     late, early = submit(db_session), submit(db_session)
     for dossier in (late, early):
