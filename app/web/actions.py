@@ -1,4 +1,5 @@
-"""A form's POST that runs one use case and goes back to a page: shared by the inbox and the portal."""
+"""What the inbox and the portal share around a use case: the dossier a page shows, and a form's POST that runs one
+use case and goes back to a page."""
 
 from __future__ import annotations
 
@@ -6,9 +7,22 @@ from collections.abc import Callable
 
 from flask import abort, flash, redirect
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
+from app.dossiers import services
 from app.dossiers.errors import NotFound, ServiceError
 from app.extensions import db
+from app.models import Dossier
+
+
+def viewed_dossier(code: str) -> Dossier:
+    """The dossier the signed-in user may view: 404 if there is none, 403 if it is not theirs to see."""
+    try:
+        return services.view_dossier(code, current_user)
+    except NotFound:
+        abort(404)
+    except ServiceError:
+        abort(403)
 
 
 def act_and_return(action: Callable[[], str], back: str) -> ResponseReturnValue:

@@ -24,7 +24,7 @@ from app.extensions import db
 from app.models import Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
-from app.web.actions import act_and_return
+from app.web.actions import act_and_return, viewed_dossier
 from app.web.diagrams import bpmn_response
 from app.web.documents import agency_side, pdf_response
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -88,21 +88,11 @@ def _listed_components() -> list[dict[str, str]]:
     return listed
 
 
-def _viewed(code: str) -> Dossier:
-    """The dossier the user may view: 404 if there is none, 403 if it is not theirs to see."""
-    try:
-        return services.view_dossier(code, current_user)
-    except NotFound:
-        abort(404)
-    except ServiceError:
-        abort(403)
-
-
 @bp.route("/can-bo/ho-so/<code>")
 @login_required
 def dossier_desk(code: str) -> ResponseReturnValue:
     """A dossier's desk: its state, its supplement requests, and the actions its status allows."""
-    d = _viewed(code)
+    d = viewed_dossier(code)
     if not current_user.is_officer:
         abort(403)
     return render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
@@ -118,7 +108,7 @@ def dossier_desk(code: str) -> ResponseReturnValue:
 
 def _officer_dossier(code: str) -> Dossier:
     """The dossier, for an officer who may see its diagram (404 if there is none, 403 for anyone else)."""
-    d = _viewed(code)
+    d = viewed_dossier(code)
     if not may_see_progress(current_user, d):
         abort(403)
     return d

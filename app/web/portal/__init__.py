@@ -36,7 +36,7 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
-from app.web.actions import act_and_return
+from app.web.actions import act_and_return, viewed_dossier
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -131,7 +131,7 @@ def procedure(code: str) -> ResponseReturnValue:
 @bp.route("/ho-so/<code>/bien-nhan")
 @login_required
 def receipt(code: str) -> ResponseReturnValue:
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
                            components=received_components(dossier))
 
@@ -157,7 +157,7 @@ def sees_control_sheet(dossier: Dossier) -> bool:
 @login_required
 def document(code: str, document_id: int) -> ResponseReturnValue:
     """An issued document's PDF, for whoever may see the dossier (its applicant: those addressed to them)."""
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     try:
         doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(current_user, dossier))
     except NotFound:
@@ -168,7 +168,7 @@ def document(code: str, document_id: int) -> ResponseReturnValue:
 @bp.route("/ho-so/<code>")
 @login_required
 def dossier_page(code: str) -> ResponseReturnValue:
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     version = dossier.procedure_version
     start_form = version.manifest["start_form"]
     values = render_values(version.forms[start_form], ui_for(version, start_form), dossier.form_data,
@@ -205,7 +205,7 @@ def _steps(dossier: Dossier) -> list[dict[str, Any]]:
 @login_required
 def supplement(code: str) -> ResponseReturnValue:
     """The applicant hands in what a supplement request asked for: one upload per requested component."""
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     request_row = desk.open_supplement(dossier)
 
     def act() -> str:
@@ -226,7 +226,7 @@ def supplement(code: str) -> ResponseReturnValue:
 @login_required
 def withdraw(code: str) -> ResponseReturnValue:
     """The applicant withdraws the dossier."""
-    _viewable(code)
+    viewed_dossier(code)
 
     def act() -> str:
         desk.withdraw(code, current_user, request.form.get("ly_do", ""))
@@ -239,7 +239,7 @@ def withdraw(code: str) -> ResponseReturnValue:
 @login_required
 def refund(code: str, payment_id: int) -> ResponseReturnValue:
     """An officer of the dossier's agency refunds (part of) a paid fee; the refund itself runs as a job."""
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     try:
         amount = int(request.form.get("so_tien", ""))
     except ValueError:
@@ -266,7 +266,7 @@ def refund(code: str, payment_id: int) -> ResponseReturnValue:
 @login_required
 def pay(code: str) -> ResponseReturnValue:
     """Send the payer to the payment platform's page (a new transaction if the last one was cancelled)."""
-    dossier = _viewable(code)
+    dossier = viewed_dossier(code)
     try:
         payment = payments.new_payment(dossier, current_user)
         db.session.commit()  # the transaction id is ours before the platform hears of it
@@ -324,15 +324,6 @@ def payment_ipn() -> ResponseReturnValue:
         code, message = refusals[outcome]
         return jsonify(error_code=code, message=message), 400
     return jsonify(error_code="0", message="Đã ghi nhận.")
-
-
-def _viewable(code: str) -> Dossier:
-    try:
-        return services.view_dossier(code, current_user)
-    except NotFound:
-        abort(404)
-    except ServiceError:
-        abort(403)
 
 
 @bp.route("/ho-so-cua-toi")
