@@ -219,7 +219,8 @@ def test_a_paused_dossier_s_timers_wait_until_it_resumes(db_session, clock):
     assert len(fired(dossier.id)) == 1
 
 
-def test_an_interrupting_boundary_timer_takes_the_task_away_and_changes_the_status(db_session, clock):
+def review_with_a_takeover(db_session: Any) -> tuple[Any, Any]:
+    """A dossier at its review, which an interrupting 4-hour boundary timer hands to the leader (status 5)."""
     deploy_khai_sinh(review_with_boundary(
         '<bpmn:boundaryEvent id="Timer_HetHan" name="Hết hạn thẩm định" attachedToRef="Task_ThamDinh">'
         f'{timer("timeDuration", "PT4H")}</bpmn:boundaryEvent>',
@@ -231,6 +232,11 @@ def test_an_interrupting_boundary_timer_takes_the_task_away_and_changes_the_stat
     [reception] = open_tasks(dossier.id)
     complete(db_session, reception)
     [review] = open_tasks(dossier.id)
+    return dossier, review
+
+
+def test_an_interrupting_boundary_timer_takes_the_task_away_and_changes_the_status(db_session, clock):
+    dossier, review = review_with_a_takeover(db_session)
     assert db.session.get(Dossier, dossier.id).status == 4
 
     clock.advance(hours=4, minutes=1)
@@ -296,17 +302,7 @@ def test_completing_a_task_after_its_boundary_timer_came_due_fires_the_timer_fir
 def test_an_interrupting_timer_due_before_the_completion_takes_the_task_first(db_session, clock):
     """Due and not yet fired when the officer completes: the deadline passed, so the task is taken away (the
     officer is told it is no longer waiting) and the timer host's pass then moves the dossier on, once."""
-    deploy_khai_sinh(review_with_boundary(
-        '<bpmn:boundaryEvent id="Timer_HetHan" name="Hết hạn thẩm định" attachedToRef="Task_ThamDinh">'
-        f'{timer("timeDuration", "PT4H")}</bpmn:boundaryEvent>',
-        user_task("Task_XuLyThay", "Lãnh đạo xử lý thay", "lanh_dao", status=5) + '<bpmn:endEvent id="End_2"/>',
-        [("F3", "Timer_HetHan", "Task_XuLyThay"), ("F4", "Task_XuLyThay", "End_2")],
-        ["Task_XuLyThay", "End_2"]))
-    db_session.commit()
-    dossier = submit(db_session)
-    [reception] = open_tasks(dossier.id)
-    complete(db_session, reception)
-    [review] = open_tasks(dossier.id)
+    dossier, review = review_with_a_takeover(db_session)
     services.claim_task(review.id, user("hotich"))
     db_session.commit()
     clock.advance(hours=4, minutes=1)
