@@ -589,6 +589,25 @@ class _Checker:
                          "thông điệp vào hồ sơ nên hồ sơ sẽ bị treo tại đây.",
                          element=_label_of(element)))
 
+    def _boundary_leads_somewhere(self, file: str, element: etree._Element) -> None:
+        """A boundary event with no outgoing flow: an interrupting one cancels its step and ends the dossier's path
+        there (with no final status the platform would record the result as returned); a non-interrupting one
+        does nothing when it fires."""
+        parent = element.getparent()
+        if parent is None or parent.xpath("./bpmn:sequenceFlow[@sourceRef=$id]", namespaces=_NS,
+                                          id=element.get("id") or ""):
+            return
+        if element.get("cancelActivity", "true").lower() == "false":
+            self.add(file, element, "boundary_without_flow",
+                     gettext("Sự kiện biên %(element)s không có luồng đi ra nên khi xảy ra không làm gì cả; hãy nối "
+                             "nó tới bước cần làm (ví dụ nhắc việc) hoặc xóa nó.", element=_label_of(element)),
+                     severity="warning")
+        else:
+            self.add(file, element, "boundary_without_flow",
+                     gettext("Sự kiện biên %(element)s ngắt bước mà không có luồng đi ra: khi xảy ra, bước bị hủy và "
+                             "hồ sơ dừng ở đó không có kết quả. Hãy nối nó tới bước xử lý tiếp (ví dụ chuyển lãnh "
+                             "đạo) hoặc bỏ chọn «ngắt» (cancelActivity=false).", element=_label_of(element)))
+
     def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
         element_id = element.get("id") or ""
         if local in _TASK_SPEC_TAGS and is_reserved_id(element_id):
@@ -605,6 +624,8 @@ class _Checker:
             self._message_wait(file, element, local)
         if local == "startEvent":
             self._timer_start(file, element)
+        if local == "boundaryEvent":
+            self._boundary_leads_somewhere(file, element)
         if local == "scriptTask":
             self.add(file, element, "script_task_forbidden",
                      gettext("Sơ đồ có tác vụ kịch bản (script task) %(element)s; tác vụ kịch bản chưa được phép vì "

@@ -13,6 +13,7 @@ from app.models.dossier import (
     RegistryLookup,
     WorkflowInstance,
 )
+from app.models.draft import ProcedureDraft
 from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
@@ -40,6 +41,7 @@ __all__ = [
     "PaymentCallback",
     "PortalOutbox",
     "Procedure",
+    "ProcedureDraft",
     "ProcedureSchedule",
     "ProcedureVersion",
     "Refund",

@@ -83,11 +83,13 @@ def register_web(app: Flask) -> None:
     from app.web.inbox import bp as inbox_bp
     from app.web.portal import bp as portal_bp
     from app.web.studio import bp as studio_bp
+    from app.web.studio.drafts import bp as drafts_bp
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(inbox_bp)
     app.register_blueprint(studio_bp)
+    app.register_blueprint(drafts_bp)
     app.register_blueprint(api_bp)
     from app.web.vendor import register_vendor
 

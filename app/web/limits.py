@@ -31,6 +31,8 @@ BODY_LIMITS: dict[str, str] = {
     "portal.procedure": "MAX_CONTENT_LENGTH",
     "inbox.complete": "MAX_CONTENT_LENGTH",
     "studio.upload": "MAX_CONTENT_LENGTH",
+    "drafts.check": "MAX_CONTENT_LENGTH",
+    "drafts.save": "MAX_CONTENT_LENGTH",
     "api.upload_procedure": "MAX_CONTENT_LENGTH",
     "api.upload_attachment": "MAX_BODY_UPLOAD",
     # JSON bodies of the API.

@@ -627,7 +627,7 @@ def _waiting_value(files: dict[str, bytes]) -> Any:
 @pytest.mark.parametrize(
     ("element", "value"),
     [("timeDuration", "PT5M"), ("timeDuration", " P7DT0H "), ("timeDuration", "P1Y2M10DT2H30M"),
-     ("timeDate", "2026-12-01T08:00:00+07:00")],
+     ("timeDate", "2099-12-01T08:00:00+07:00")],
 )
 def test_bare_iso_8601_timer_values_are_accepted_and_evaluate_as_strings(element: str, value: str) -> None:
     import datetime as dt
@@ -641,7 +641,7 @@ def test_bare_iso_8601_timer_values_are_accepted_and_evaluate_as_strings(element
         assert before + dt.timedelta(minutes=5) <= dt.datetime.fromisoformat(due) <= (
             dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     elif element == "timeDate":
-        assert dt.datetime.fromisoformat(due) == dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+        assert dt.datetime.fromisoformat(due) == dt.datetime(2099, 12, 1, 1, 0, tzinfo=dt.UTC)
     elif element == "timeCycle":  # the first of three hourly repetitions
         assert before + dt.timedelta(hours=1) <= dt.datetime.fromisoformat(due) <= (
             dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
