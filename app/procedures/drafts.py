@@ -40,6 +40,7 @@ from app.procedures.package import (
 
 BLANK = Path(__file__).with_name("blank")
 FORMS = versions.FORMS
+DI = "http://www.omg.org/spec/BPMN/20100524/DI"
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,63}")
 _FORM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,80}\.(schema|ui)\.json")
 
@@ -198,12 +199,14 @@ def _element_lines(name: str, text: str) -> list[tuple[int, str]]:
         root = parse_xml(text.encode("utf-8"), name)
     except XmlError:
         return []
+    drawn = {e.get("bpmnElement") for e in root.iter(f"{{{DI}}}BPMNShape", f"{{{DI}}}BPMNEdge")}
     found = []
     for element in root.iter():
-        if not isinstance(element.tag, str) or element.tag.startswith("{http://www.omg.org/spec/BPMN/20100524/DI}"):
+        if not isinstance(element.tag, str) or element.tag.startswith(f"{{{DI}}}"):
             continue
         ident = element.get("id")
-        if ident and element.sourceline:
+        # Only what the modeller draws can carry a mark: a timer's definition is marked on its event.
+        if ident and element.sourceline and (not drawn - {None} or ident in drawn):
             found.append((int(element.sourceline), ident))
     return found
 

@@ -110,8 +110,7 @@
         return modeler.importXML(state.files[state.main] || '');
       })
       .then(function () {
-        var canvas = modeler.get('canvas');
-        canvas.zoom('fit-viewport');
+        fitBesidePalette();
         var svg = root.querySelector('.djs-container > svg');
         if (svg) svg.setAttribute('aria-label', root.dataset.label || '');
         modeler.on('commandStack.changed', function () { changed(); });
@@ -131,6 +130,18 @@
         root.dataset.state = 'failed';
         setSaveState(root.dataset.msgFailed + ' (' + error.message + ')');
       });
+  }
+
+  // The whole diagram in view, none of it under the palette (which floats over the canvas's left edge).
+  function fitBesidePalette() {
+    var canvas = modeler.get('canvas');
+    canvas.zoom('fit-viewport');
+    var palette = root.querySelector('.djs-palette');
+    if (!palette) return;
+    var left = root.querySelector('.modeller-canvas').getBoundingClientRect().left;
+    var box = canvas.viewbox();
+    var extra = (palette.getBoundingClientRect().right - left + 12) / box.scale;
+    canvas.viewbox({x: box.x - extra, y: box.y, width: box.width + extra, height: box.height});
   }
 
   // ------------------------------------------------------------------ the package as files
@@ -196,7 +207,16 @@
     state.dirty = true;
     setSaveState(t('unsaved'));
     clearTimeout(state.checkTimer);
-    state.checkTimer = setTimeout(runCheck, 600);
+    root.dataset.pending = '1';
+    state.checkTimer = setTimeout(function () {
+      state.checkTimer = null;
+      runCheck();
+    }, 600);
+  }
+
+  // data-pending is 1 from a change until the check of the latest change has answered (tests wait on it).
+  function settled(seq) {
+    if (seq === state.checkSeq && !state.checkTimer) root.dataset.pending = '0';
   }
 
   function runCheck() {
@@ -210,10 +230,12 @@
       state.problems = report.problems;
       showProblems(report);
       root.dataset.check = report.ok ? 'ok' : 'problems';
+      settled(seq);
     }).catch(function (error) {
       if (seq !== state.checkSeq) return;
       root.dataset.check = 'failed';
       checkState.textContent = t('check_failed', {message: error.message});
+      settled(seq);
     });
   }
 
@@ -225,7 +247,7 @@
         state.revision = saved.revision;
         state.dirty = false;
         root.dataset.saved = String(saved.revision);
-        setSaveState(t('saved', {revision: saved.revision, time: new Date(saved.updated_at).toLocaleTimeString()}));
+        setSaveState(t('saved', {revision: saved.revision, time: saved.updated_at_local}));
       });
     }).catch(function (error) {
       setSaveState(t('save_failed', {message: error.message}));

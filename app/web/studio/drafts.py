@@ -16,6 +16,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user
 
+from app import formats
+from app.clock import local_tz
 from app.extensions import db
 from app.models import ProcedureDraft
 from app.models.dossier import STATUSES
@@ -43,7 +45,9 @@ def _draft_or_404(draft_id: int) -> ProcedureDraft:
 @bp.route("/")
 @designer_required
 def index() -> ResponseReturnValue:
-    return render_template("studio/drafts.html", drafts=drafts.open_drafts(), agencies=drafts.agencies(), values={})
+    own = current_user.agency.code if current_user.agency is not None else ""
+    return render_template("studio/drafts.html", drafts=drafts.open_drafts(), agencies=drafts.agencies(),
+                           values={"agency": own})
 
 
 @bp.route("/moi", methods=["POST"])
@@ -196,7 +200,8 @@ def save(draft_id: int) -> ResponseReturnValue:
         db.session.rollback()
         return error_response(exc.status, exc.code, exc.message)
     db.session.commit()
-    return jsonify(revision=draft.revision, updated_at=draft.updated_at.isoformat(), updated_by=draft.updated_by)
+    return jsonify(revision=draft.revision, updated_at=draft.updated_at.isoformat(), updated_by=draft.updated_by,
+                   updated_at_local=formats.local_datetime(draft.updated_at, local_tz()))
 
 
 @bp.route("/<int:draft_id>/trien-khai", methods=["POST"])
