@@ -30,6 +30,7 @@ import rstr
 from flask_babel import gettext
 from jsonschema.exceptions import SchemaError
 
+from app.clock import local_today
 from app.eforms import regex
 from app.eforms.schema import MAX_DEPTH, MISSING, FormSchemaError, child_path, resolve_ref, split_path
 from app.eforms.validate import FORMAT_CHECKER, FormValidator, validate_data
@@ -478,14 +479,14 @@ def sample_data(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None, 
                 today: date | None = None) -> Sample:
     """Sample data for the form `schema` (+ its UI hints), and the validator's messages where it is not valid.
 
-    The same schema, seed and day give the same data. Never raises for a schema it cannot read or satisfy: what
-    could be built is returned, and `problems` says what is wrong (a schema the renderer would refuse, such as an
-    external `$ref`, is one message on the form itself).
+    The same schema, seed and day (`today`, the platform's local date unless given) give the same data. Never
+    raises for a schema it cannot read or satisfy: what could be built is returned, and `problems` says what is
+    wrong (a schema the renderer would refuse, such as an external `$ref`, is one message on the form itself).
     """
     ui = ui if isinstance(ui, Mapping) else {}
     if not isinstance(schema, Mapping):
         return Sample({}, {"": gettext("Biểu mẫu phải là một đối tượng JSON Schema.")})
-    maker = _Maker(schema, ui, seed, today or date.today())
+    maker = _Maker(schema, ui, seed, today or local_today())
     try:
         made = maker.value([schema], "", ui)
     except (FormSchemaError, SchemaError, RecursionError, re.error, ValueError, TypeError) as exc:
