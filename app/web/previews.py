@@ -148,6 +148,13 @@ def form_preview(manifest: Mapping[str, Any], forms: Mapping[str, Any], form: st
     except FormSchemaError as exc:
         context["error"] = gettext("Biểu mẫu chưa hiển thị được: %(pointer)s: %(message)s",
                                    pointer=exc.pointer or "/", message=exc.message)
-    html = Markup(render_template("studio/_form_preview.html", **context))  # noqa: S704 - a rendered template
+    try:
+        html = Markup(render_template("studio/_form_preview.html", **context))  # noqa: S704 - a rendered template
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A draft's manifest the package check would refuse (a fee item without its name, a processing time
+        # without its unit): the frame says so instead of failing the page that embeds it.
+        context["error"] = gettext("Trang của biểu mẫu chưa hiển thị được vì procedure.json chưa hợp lệ (%(problem)s); "
+                                   "hãy kiểm tra gói thủ tục.", problem=f"{type(exc).__name__}: {exc}")
+        html = Markup(render_template("studio/_form_preview.html", **context))  # noqa: S704 - as above
     return FormPreview(form, context["title"], views, view, with_sample, dict(sample.problems) if with_sample else {},
                        html)

@@ -240,6 +240,7 @@ def data_strings(app: Any) -> list[str]:
         for version in db.session.scalars(select(ProcedureVersion)):
             walk(version.manifest)
             walk(version.forms)
+            walk(version.tasks)  # the steps' titles, as the version page lists them by form
             for xml in version.bpmn_files.values():  # names, lanes and the documentation of the diagram's steps
                 found.update(html.unescape(t.strip()) for t in re.findall(r">([^<>]+)</", xml) if t.strip())
         found.update(a.name for a in db.session.scalars(select(Agency)))

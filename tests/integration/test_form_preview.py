@@ -169,4 +169,8 @@ def test_a_draft_in_memory_previews_without_a_database_row(app: Any, db_session:
         assert 'id="preview-error"' in broken.html and "/properties/x/type" in broken.html
         with pytest.raises(UnknownForm):
             form_preview(manifest, forms, "to-khai.ui.json", True)
+        # A draft's manifest the package check would refuse: the frame says so, the page that embeds it still works.
+        odd = {**manifest, "fee": {"per": [{"field": "/so_ban_sao", "amount": 1000}]}}  # an item without its name
+        refused = form_preview(odd, forms, manifest["start_form"], True)
+        assert 'id="preview-error"' in refused.html and "procedure.json" in refused.html
     assert forms == before  # the draft is read, never changed
