@@ -18,7 +18,8 @@ from flask import render_template
 from flask_babel import gettext
 from markupsafe import Markup
 
-from app.clock import local_today
+from app.clock import local_today, now_utc
+from app.dossiers.prefill import declared_sources
 from app.eforms.render import render_form, render_values
 from app.eforms.samples import sample_data
 from app.eforms.schema import FormSchemaError
@@ -134,8 +135,10 @@ def form_preview(manifest: Mapping[str, Any], forms: Mapping[str, Any], form: st
         "page": "procedure" if use.start and view == CITIZEN else "walk_in" if use.start else "task",
         "title": str(task.get("title") or use.title),
     }
+    # A citizen whom the population registry knows finds the fields the manifest prefills marked with their source.
+    sources = declared_sources(manifest, now_utc()) if with_sample and context["page"] == "procedure" else {}
     try:
-        context["fields"] = render_form(schema, ui, data, inert=True)
+        context["fields"] = render_form(schema, ui, data, prefill_sources=sources, inert=True)
         if use.start:
             context["guidance"] = [_start_info(tasks).get("documentation"), schema.get("description")]
         else:

@@ -60,6 +60,10 @@ def test_the_start_form_shows_what_the_portal_shows_filled_with_the_sample(desig
     assert f'value="{PERSONAL_ID}"' in html and 'value="Nguyễn Văn An"' in html and 'value="0912345678"' in html
     assert 'value="Trần Thị Bình"' in html and "mau/giay-chung-sinh.pdf" in html  # the mother; an attachment
     assert not tree.xpath('//*[@id="sample-problems"]')
+    # Where the portal fills a field from the population registry, it says so: the preview too.
+    assert texts(frame, './/*[@id="f-nguoi_yeu_cau-ho_ten-source"]')[0].startswith(
+        "Lấy từ Cơ sở dữ liệu quốc gia về dân cư, ")
+    assert not frame.xpath('.//*[@id="f-tre-ho_ten-source"]')
     # Nothing submits: no token, no post, the submit button disabled.
     form = frame.get_element_by_id("eform")
     assert form.get("method") == "get" and form.get("action") is None and not form.xpath('.//input[@name="csrf_token"]')
@@ -90,6 +94,7 @@ def test_the_officer_sees_the_start_form_at_the_walk_in_desk(designer: Any) -> N
     assert texts(frame, './/button[@id="walk-in-submit"]') == ["Lập hồ sơ"]
     assert f'value="{PERSONAL_ID}"' in lxml.html.tostring(frame, encoding="unicode")
     assert tree.xpath('//ul[@id="view-switch"]//a[@aria-current="page"]/text()') == ["Cán bộ thấy"]
+    assert not frame.xpath('.//*[contains(@class, "form-source")]')  # the desk types what the applicant brings
 
 
 def test_a_task_form_shows_the_task_page_with_its_checklist_and_the_dossier(designer: Any) -> None:
