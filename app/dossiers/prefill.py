@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext, lazy_gettext
@@ -45,6 +46,21 @@ class Prefill:
     data: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # field path → "source, time"
     notice: str | None = None
+
+
+def source_label(provider: str, at: datetime) -> str:
+    """How a prefilled field names where its value came from: «Cơ sở dữ liệu quốc gia về dân cư, 01/12/2026 08:06»."""
+    return f"{SOURCES.get(provider, provider)}, {at.astimezone(local_tz()).strftime(DATETIME_FORMAT)}"
+
+
+def declared_sources(manifest: Mapping[str, Any], at: datetime) -> dict[str, str]:
+    """{field path: source} for every field the manifest prefills: the notes a citizen whom the registry knows sees
+    on the start form (the form preview shows them over its sample data)."""
+    mapping = manifest.get("prefill")
+    if not isinstance(mapping, Mapping):
+        return {}
+    return {pointer_to_path(pointer): source_label(str(source).partition(":")[0], at)
+            for pointer, source in mapping.items() if isinstance(pointer, str) and pointer.startswith("/")}
 
 
 def _set(data: dict[str, Any], pointer: str, value: Any) -> None:
@@ -105,7 +121,7 @@ def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) 
                                   purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40]))
     if record is None:
         return result
-    stamp = now_utc().astimezone(local_tz()).strftime(DATETIME_FORMAT)
+    at = now_utc()
     for pointer, source in mapping.items():
         provider, _, spec = source.partition(":")
         name, _, transform = spec.partition("|")
@@ -115,5 +131,5 @@ def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) 
         if value in (None, ""):
             continue
         _set(result.data, pointer, value)
-        result.sources[pointer_to_path(pointer)] = f"{SOURCES.get(provider, provider)}, {stamp}"
+        result.sources[pointer_to_path(pointer)] = source_label(provider, at)
     return result

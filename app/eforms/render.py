@@ -119,7 +119,8 @@ def _option_value(value: Any) -> str:
 
 class _Renderer:
     def __init__(self, errors: Mapping[str, str], prefix: str, sources: Mapping[str, str],
-                 file_url: FileUrl | None) -> None:
+                 file_url: FileUrl | None, inert: bool = False) -> None:
+        self.inert = inert  # a preview: the add / remove buttons are shown but do nothing
         self.errors = dict(errors)
         self.prefix = prefix
         self.sources = sources
@@ -367,7 +368,7 @@ class _Renderer:
             remove = Markup("")
             if i >= f.min_items:
                 remove = _h("button", {"type": "submit", "class": "secondary form-remove", "name": "__remove__",
-                                       "value": self.name(item_path), "formnovalidate": True},
+                                       "value": self.name(item_path), "formnovalidate": True, "disabled": self.inert},
                             gettext("Xóa %(item)s", item=_lower_first(heading)))
             if item.kind == "object":
                 if item_value is MISSING:
@@ -384,7 +385,7 @@ class _Renderer:
                                 self.field(item, item_path, item_value, False, label=heading), remove))
         if f.max_items is None or count < f.max_items:
             parts.append(_h("button", {"type": "submit", "class": "secondary form-add", "name": "__add__",
-                                       "value": self.name(path), "formnovalidate": True},
+                                       "value": self.name(path), "formnovalidate": True, "disabled": self.inert},
                             gettext("Thêm %(item)s", item=_lower_first(item_title))))
         legend = _h("legend", None, f.title or item_title, self.marker(required))
         return _h("fieldset", {"class": "form-group", "id": self.fid(path), "aria-describedby": " ".join(ids) or None},
@@ -414,21 +415,23 @@ def _placed(errors: Mapping[str, str], shown: set[str]) -> tuple[dict[str, str],
 
 def render_form(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
                 errors: Mapping[str, str] | None = None, *, prefix: str = "", readonly: bool = False,
-                prefill_sources: Mapping[str, str] | None = None, file_url: FileUrl | None = None) -> Markup:
+                prefill_sources: Mapping[str, str] | None = None, file_url: FileUrl | None = None,
+                inert: bool = False) -> Markup:
     """The inner HTML of a form's fields; the caller writes <form>, the CSRF token and the submit button.
 
     `errors` and `prefill_sources` are keyed by field path (`nguoi_yeu_cau.ho_ten`, `con[0].ho_ten`); HTML
-    names are `prefix + path`. `file_url(reference)` may turn an attachment into a link.
+    names are `prefix + path`. `file_url(reference)` may turn an attachment into a link. `inert` (a preview):
+    every button the fields bring is disabled, so nothing submits the form.
     """
     if readonly:
         return render_values(schema, ui, data, prefill_sources=prefill_sources, file_url=file_url)
     root = describe_root(schema, ui)
     errors = dict(errors or {})
-    renderer = _Renderer(errors, prefix, prefill_sources or {}, file_url)
+    renderer = _Renderer(errors, prefix, prefill_sources or {}, file_url, inert)
     body = renderer.object_body(root, "", data or {})
     placed, loose = _placed(errors, renderer.shown)
     if any(path not in renderer.shown for path in errors) and placed:
-        renderer = _Renderer(placed, prefix, prefill_sources or {}, file_url)
+        renderer = _Renderer(placed, prefix, prefill_sources or {}, file_url, inert)
         body = renderer.object_body(root, "", data or {})
     head: list[Markup] = []
     if loose:
@@ -441,7 +444,7 @@ def render_form(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None, 
         # Enter in a text box "clicks" the first submit button of the form; without this one that would be
         # an "add item" button. It carries no name, like the caller's own submit button.
         head.append(_h("button", {"type": "submit", "class": "form-default-submit", "hidden": True,
-                                  "tabindex": "-1", "aria-hidden": "true"}, gettext("Gửi")))
+                                  "tabindex": "-1", "aria-hidden": "true", "disabled": inert}, gettext("Gửi")))
     return Markup("").join(head) + body
 
 

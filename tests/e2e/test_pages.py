@@ -120,6 +120,8 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("studio-version", "thietke", "/thiet-ke/thu-tuc/1.001193/phien-ban/1"),
     ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
     ("studio-guide", "thietke", "/thiet-ke/huong-dan"),
+    ("studio-drafts", "thietke", "/thiet-ke/ban-nhap/"),
+    ("studio-draft", "thietke", "/thiet-ke/ban-nhap/#new-draft"),
 ]
 
 
@@ -143,6 +145,11 @@ def visit(page: Page, site: Site, path: str, lang: str) -> None:
         ])
         page.click("button[value=check]")
         page.wait_for_selector("#report")
+    elif action == "new-draft":  # the modeller on a new procedure's draft, loaded and checked
+        page.fill("#code", "9.900199")
+        page.fill("#name", "Thủ tục thử giao diện")
+        page.click("#new-draft button[type=submit]")
+        page.wait_for_selector("#modeller[data-state=ready][data-pending='0']", timeout=30000)
 
 
 def overflow(page: Page) -> list[str]:
@@ -209,7 +216,7 @@ VIETNAMESE_ONLY = re.compile(r"[ăâđêôơưàáạảãầấậẩẫằắ�
 ENGLISH_PAGES = [p for p in PAGES if p[0] in {
     "catalogue", "login", "password", "public-lookup", "error", "procedure-form-errors", "receipt", "my-dossiers",
     "officer-inbox", "task", "officer-dossier", "dossier", "incidents", "studio-index", "studio-procedure",
-    "studio-version", "studio-upload", "studio-upload-report"}]
+    "studio-version", "studio-upload", "studio-upload-report", "studio-drafts", "studio-draft"}]
 
 
 def data_strings(app: Any) -> list[str]:
@@ -219,7 +226,7 @@ def data_strings(app: Any) -> list[str]:
 
     from app.dossiers.services import mask_name
     from app.extensions import db
-    from app.models import Agency, User
+    from app.models import Agency, ProcedureDraft, User
     from app.models.dossier import AuditEvent, Dossier, HumanTask, Notification
     from app.models.integration import ServiceCall
     from app.models.procedure import ProcedureVersion
@@ -240,8 +247,14 @@ def data_strings(app: Any) -> list[str]:
         for version in db.session.scalars(select(ProcedureVersion)):
             walk(version.manifest)
             walk(version.forms)
+            walk(version.tasks)  # the steps' titles, as the version page lists them by form
             for xml in version.bpmn_files.values():  # names, lanes and the documentation of the diagram's steps
                 found.update(html.unescape(t.strip()) for t in re.findall(r">([^<>]+)</", xml) if t.strip())
+        for draft in db.session.scalars(select(ProcedureDraft)):  # drafts: the name and the diagram's texts
+            found.add(draft.name)
+            for name, text in draft.files.items():
+                if name.endswith(".bpmn"):
+                    found.update(html.unescape(t.strip()) for t in re.findall(r">([^<>]+)</", text) if t.strip())
         found.update(a.name for a in db.session.scalars(select(Agency)))
         found.update(u.full_name for u in db.session.scalars(select(User)))
         for d in db.session.scalars(select(Dossier)):
@@ -271,7 +284,7 @@ def test_english_pages_have_no_vietnamese_interface_text(site: Site, browser: Br
     visit(page, site, path, "en")
     # A drawn diagram is the designer's content (names wrapped into lines by bpmn-js), not the interface: hidden.
     texts: list[str] = page.evaluate("""() => {
-      for (const canvas of document.querySelectorAll('.diagram-canvas')) canvas.style.display = 'none';
+      for (const box of document.querySelectorAll('.diagram-canvas, .modeller-canvas')) box.style.display = 'none';
       const out = document.body.innerText.split('\\n');
       for (const e of document.querySelectorAll('[aria-label], [placeholder], [title], [data-label], [alt]'))
         for (const a of ['aria-label', 'placeholder', 'title', 'data-label', 'alt'])

@@ -21,6 +21,7 @@ from app.models.dossier import FINAL_STATUSES, STATUSES
 from app.procedures import versions
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, check_package, load_upload
+from app.web import previews
 from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
 from app.web.studio.guide import guide_html
@@ -86,7 +87,22 @@ def version(code: str, number: int) -> ResponseReturnValue:
     others = sorted(name for name in (v.bpmn_files or {}) if name.lower().endswith(".bpmn"))
     main, _ = diagrams.version_bpmn(v)
     return render_template("studio/version.html", proc=v.procedure, v=v, main=main,
-                           others=[name for name in others if name != main])
+                           others=[name for name in others if name != main],
+                           forms=previews.form_list(v.manifest, v.forms, v.tasks))
+
+
+@bp.route("/thu-tuc/<code>/phien-ban/<int:number>/bieu-mau/<form>")
+@designer_required
+def form_preview(code: str, number: int, form: str) -> ResponseReturnValue:
+    """A form of the version as the citizen or the officer sees it (`?xem=cong-dan|can-bo`), with sample data
+    (`?mau=0`: empty), by app.web.previews, which previews a draft the same way."""
+    v = _version_or_404(_procedure_or_404(code), number)
+    try:
+        preview = previews.form_preview(v.manifest, v.forms, form, request.args.get("mau") != "0",
+                                        view=request.args.get("xem"), tasks=v.tasks, agency=v.procedure.agency)
+    except previews.UnknownForm:
+        abort(404)
+    return render_template("studio/form_preview.html", proc=v.procedure, v=v, p=preview)
 
 
 @bp.route("/thu-tuc/<code>/phien-ban/<int:number>/so-do.bpmn")
