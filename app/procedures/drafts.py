@@ -36,6 +36,7 @@ from app.procedures.package import (
     check_package,
     load_upload,
     slugify,
+    task_table,
 )
 
 BLANK = Path(__file__).with_name("blank")
@@ -222,6 +223,27 @@ def _element_at(lines: list[tuple[int, str]] | None, line: int | None) -> str | 
             break
         best = ident
     return best
+
+
+@dataclass
+class PreviewParts:
+    """What a form preview reads of a draft (app.web.previews.form_preview): its manifest as written, its forms
+    parsed, its task table and agency when the package is sound enough to have them."""
+
+    manifest: dict[str, Any]
+    forms: dict[str, Any]
+    tasks: dict[str, Any] | None
+    agency: Agency | None
+
+
+def preview_parts(draft: ProcedureDraft) -> PreviewParts:
+    report = check_package(package_of(draft.files, draft.slug))
+    manifest = report.manifest or _manifest(draft.files)
+    tasks = None
+    if report.analysis is not None and report.manifest is not None and report.analysis.verdict == "deployable":
+        tasks = task_table(report.analysis, report.manifest)
+    agency = db.session.scalar(select(Agency).where(Agency.code == str(manifest.get("agency") or "")))
+    return PreviewParts(manifest, report.forms, tasks, agency)
 
 
 # ---------------------------------------------------------------- saving and deploying

@@ -171,6 +171,22 @@
     });
   }
 
+  // A form's preview shows the draft as saved: with unsaved changes, they are saved first (the new tab is opened
+  // at once, so the browser does not take it for a pop-up, and sent to the preview once the save has answered).
+  function previewLink(form) {
+    var link = el('a', {href: root.dataset.previewUrl.replace('__FORM__', encodeURIComponent(form)),
+                        target: '_blank', rel: 'noopener', className: 'preview-link', text: t('form_preview')});
+    link.addEventListener('click', function (event) {
+      if (!state.dirty) return;
+      event.preventDefault();
+      var opened = window.open('', '_blank');
+      save().then(function () {
+        if (opened) opened.location = link.href; else window.location = link.href;
+      }).catch(function () { if (opened) opened.close(); });
+    });
+    return link;
+  }
+
   function formNames() {
     return Object.keys(state.files).filter(function (n) { return /^forms\/.*\.schema\.json$/.test(n); })
       .map(function (n) { return n.slice(6); }).sort();
@@ -192,8 +208,7 @@
       var children = [summary, el('label', {for: id, className: 'visually-hidden', text: name}), area];
       var preview = root.dataset.previewUrl;
       if (preview && /^forms\/.*\.schema\.json$/.test(name)) {
-        children.push(el('p', {}, [el('a', {href: preview.replace('__FORM__', encodeURIComponent(name.slice(6))),
-                                            target: '_blank', rel: 'noopener', text: t('form_preview')})]));
+        children.push(el('p', {}, [previewLink(name.slice(6))]));
       }
       box.appendChild(el('details', {className: 'file', 'data-name': name}, children));
     });
@@ -488,10 +503,7 @@
     panel.appendChild(field(t('form'), select(options, current, function (v) { chooseForm(element, v); }),
                             t('form_help')));
     var actions = el('p', {className: 'actions'}, [button(t('form_new'), function () { newForm(element); })]);
-    if (current && root.dataset.previewUrl) {
-      actions.appendChild(el('a', {href: root.dataset.previewUrl.replace('__FORM__', encodeURIComponent(current)),
-                                   target: '_blank', rel: 'noopener', text: t('form_preview')}));
-    }
+    if (current && root.dataset.previewUrl) actions.appendChild(previewLink(current));
     panel.appendChild(actions);
     statusField(element, t('status'));
     panel.appendChild(field(t('allotted'), input(getProperty(bo, 'allottedTime'), function (v) {

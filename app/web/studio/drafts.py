@@ -24,6 +24,7 @@ from app.models.dossier import STATUSES
 from app.models.user import CITIZEN_ROLE, OFFICER_ROLES, role_label
 from app.procedures import drafts
 from app.procedures.deploy import DeployRefused
+from app.web import previews
 from app.web.errors import answers_errors_as, api_error, error_response
 from app.web.studio import _procedure_or_404, _version_or_404, designer_required
 from connectors import operation_catalog
@@ -78,7 +79,22 @@ def edit(draft_id: int) -> ResponseReturnValue:
     draft = _draft_or_404(draft_id)
     if draft.deployed_at is not None:
         flash(gettext("Bản nháp này đã được triển khai thành phiên bản; hãy mở phiên bản đó để sửa tiếp."))
-    return render_template("studio/draft.html", draft=draft)
+    return render_template("studio/draft.html", draft=draft,
+                           preview_url=url_for("drafts.form_preview", draft_id=draft.id, form="__FORM__"))
+
+
+@bp.route("/<int:draft_id>/bieu-mau/<form>")
+@designer_required
+def form_preview(draft_id: int, form: str) -> ResponseReturnValue:
+    """A form of the draft as last saved, drawn as the version's preview draws it (app.web.previews)."""
+    draft = _draft_or_404(draft_id)
+    parts = drafts.preview_parts(draft)
+    try:
+        preview = previews.form_preview(parts.manifest, parts.forms, form, request.args.get("mau") != "0",
+                                        view=request.args.get("xem"), tasks=parts.tasks, agency=parts.agency)
+    except previews.UnknownForm:
+        abort(404)
+    return render_template("studio/form_preview.html", draft=draft, p=preview)
 
 
 @bp.route("/<int:draft_id>/goi.json")
