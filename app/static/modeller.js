@@ -111,6 +111,7 @@
       })
       .then(function () {
         fitBesidePalette();
+        watchSize();
         var svg = root.querySelector('.djs-container > svg');
         if (svg) svg.setAttribute('aria-label', root.dataset.label || '');
         modeler.on('commandStack.changed', function () { changed(); });
@@ -137,11 +138,28 @@
     var canvas = modeler.get('canvas');
     canvas.zoom('fit-viewport');
     var palette = root.querySelector('.djs-palette');
-    if (!palette) return;
-    var left = root.querySelector('.modeller-canvas').getBoundingClientRect().left;
     var box = canvas.viewbox();
-    var extra = (palette.getBoundingClientRect().right - left + 12) / box.scale;
-    canvas.viewbox({x: box.x - extra, y: box.y, width: box.width + extra, height: box.height});
+    var inner = box.inner, outer = box.outer;
+    // On a phone the palette would leave the drawing too small: it may pass under it there.
+    if (!palette || !inner.width || !inner.height || outer.width < 600) return;
+    var left = palette.getBoundingClientRect().right - root.querySelector('.modeller-canvas').getBoundingClientRect().left + 12;
+    var scale = Math.min((outer.width - left - 12) / inner.width, (outer.height - 24) / inner.height, 1);
+    if (scale <= 0) return;
+    canvas.viewbox({x: inner.x - left / scale, y: inner.y - (outer.height / scale - inner.height) / 2,
+                    width: outer.width / scale, height: outer.height / scale});
+  }
+
+  // A phone turned, a window resized: the drawing fits its box again.
+  function watchSize() {
+    if (!window.ResizeObserver) return;
+    var box = root.querySelector('.modeller-canvas');
+    var width = box.clientWidth;
+    new ResizeObserver(function () {
+      if (Math.abs(box.clientWidth - width) < 40) return;
+      width = box.clientWidth;
+      modeler.get('canvas').resized();
+      fitBesidePalette();
+    }).observe(box);
   }
 
   // ------------------------------------------------------------------ the package as files
