@@ -15,6 +15,8 @@ DEMO_PASSWORD = "demo123"  # noqa: S105 - demo accounts of the embedded mode, pr
 AGENCIES = [
     ("000.00.01.H26", "UBND phường Ba Đình, thành phố Hà Nội", "xa"),
     ("000.00.02.H26", "Công an phường Ba Đình, thành phố Hà Nội", "xa"),
+    # The social-insurance office of the inter-agency birth bundle (bpmn/lien-thong-khai-sinh).
+    ("000.00.03.H26", "Bảo hiểm xã hội cơ sở Ba Đình, thành phố Hà Nội", "xa"),
 ]
 
 # username, full name, agency code (None = no agency), roles, personal id
@@ -27,6 +29,7 @@ USERS = [
     ("ca.tiepnhan", "Đỗ Văn Nhận", "000.00.02.H26", ["tiep_nhan", "tra_ket_qua"], None),
     ("ca.cutru", "Vũ Thị Cư", "000.00.02.H26", ["chuyen_vien"], None),
     ("ca.truong", "Hoàng Văn Trưởng", "000.00.02.H26", ["lanh_dao_ky"], None),
+    ("bhxh.the", "Lương Thị Thẻ", "000.00.03.H26", ["tiep_nhan", "chuyen_vien", "tra_ket_qua"], None),
     ("thietke", "Ngô Thiết Kế", None, ["thiet_ke"], None),
     ("congdan", "Nguyễn Văn An", None, ["cong_dan"], "001090012345"),
 ]

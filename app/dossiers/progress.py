@@ -158,7 +158,8 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
         info = version.tasks.get(ready.spec_name, {})
         hours = _allotted_hours(ready.properties, calendar)
         task = HumanTask(
-            dossier_id=dossier.id, agency_id=dossier.agency_id, engine_task_id=ready.id,
+            # An inter-agency procedure's step belongs to the agency of its pool (the version's task table).
+            dossier_id=dossier.id, agency_id=info.get("agency_id") or dossier.agency_id, engine_task_id=ready.id,
             spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
             role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
             due_at=calendar.add_working_hours(now, hours) if hours is not None else None, **inbox_keys(dossier),

@@ -149,6 +149,9 @@ class BpmnAnalysis:
     # True when the tasks above come from the engine's own build of the process (what will run); False when
     # the engine could not build it (or built it wrong) and they were read from the XML, for the checks only.
     engine_read: bool = False
+    # When the chosen id is a collaboration: each participant's process id → the participant's name (its pool),
+    # which procedure.json's `participants` maps to the agency doing that pool's steps.
+    participants: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -532,6 +535,9 @@ class _Checker:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.start_timer: tuple[str, str] | None = None  # a periodic procedure's start (_timer_start)
+        # Names of the messages some element of the package sends (a throw or end event, a send task): a wait
+        # for one of them is delivered inside the dossier's own workflow (a collaboration's participants).
+        self.thrown_messages: set[str] = set()
 
     def add(self, file: str, element: Any, code: str, message: str, severity: str = "error") -> None:
         line = element.sourceline if element is not None else None
@@ -564,6 +570,9 @@ class _Checker:
     def _message_wait(self, file: str, element: etree._Element, local: str) -> None:
         """Waiting for a message or signal would leave a dossier stuck: nothing delivers them yet."""
         waits = _xpath(element, "./bpmn:messageEventDefinition|./bpmn:signalEventDefinition")
+        if waits and all(_message_name(w) in self.thrown_messages for w in waits) or (
+                local == "receiveTask" and _message_name(element) in self.thrown_messages):
+            return  # another participant of the dossier's collaboration sends it
         if local == "startEvent":
             parent = element.getparent()
             if not waits or parent is None or parent.get("triggeredByEvent") == "true":
@@ -1256,6 +1265,14 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
             processes.setdefault(pid, (name, element))
     process_ids = list(processes)
     executable = [pid for pid, (_, el) in processes.items() if el.get("isExecutable") == "true"]
+    bpmn_roots = [root for name, root in roots.items() if _kind(name) == "bpmn"]
+    collaborations = {cid: members for cid, members in collaborations_of(bpmn_roots).items()
+                      if any(pid in executable for _, pid in members)}
+    if process_id is None and len(executable) > 1:
+        # Several executable processes, all of them participants of one collaboration: it is what runs.
+        whole = [cid for cid, members in collaborations.items() if set(executable) <= {pid for _, pid in members}]
+        if len(whole) == 1:
+            process_id = whole[0]
 
     chosen: str | None = None
     candidates: list[str] = []
@@ -1267,6 +1284,8 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
             first_file = bpmn_files[0] if bpmn_files else next(iter(sorted(files)), "process.bpmn")
             problems.append(Problem(first_file, None, None, "no_process",
                                     gettext("Gói không có quy trình (bpmn:process) nào để thực thi.")))
+    elif process_id is not None and process_id in collaborations:
+        chosen = process_id
     elif process_id is not None:
         if process_id not in processes:
             problems.append(Problem(bpmn_files[0] if bpmn_files else "process.bpmn", None, None, "process_not_found",
@@ -1298,8 +1317,12 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
 
     # Static checks on the processes that would run (and everything they call), and on DMN files.
     to_check = [chosen] if chosen else candidates
+    participants = {pid: name for name, pid in collaborations.get(chosen or "", []) if pid in executable}
+    # The processes the chosen id starts from: itself, or a collaboration's executable participants.
+    run_from = list(participants) if participants else [chosen] if chosen else candidates
     checker = _Checker()
-    for pid in _reachable(to_check, processes):
+    checker.thrown_messages = thrown_messages(bpmn_roots)
+    for pid in _reachable(run_from, processes):
         file, element = processes[pid]
         checker.process(file, element)
     if to_check:
@@ -1321,9 +1344,14 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         p.code == "id_reserved" for p in checker.problems)
     if not load_failures:
         for pid in to_check:
-            default_file = processes[pid][0]
+            default_file = processes[pid][0] if pid in processes else ""
             try:
-                specs = {pid: parser.get_spec(pid), **parser.get_subprocess_specs(pid)}
+                if pid in collaborations:
+                    default_file = processes[participants_first(collaborations[pid], processes)][0]
+                    collab_spec, called = parser.get_collaboration(pid)
+                    specs = {pid: collab_spec, **called}
+                else:
+                    specs = {pid: parser.get_spec(pid), **parser.get_subprocess_specs(pid)}
             except Exception as exc:
                 problems.append(translate_engine_error(exc, default_file, ids))
                 engine_read = False
@@ -1367,13 +1395,13 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                         task_files[task_spec.name] = spec_file
                         task_lines[task_spec.name] = element.sourceline if element is not None else None
     if chosen and not engine_read:
-        reading = _read_tasks([processes[pid] for pid in _reachable([chosen], processes)])
+        reading = _read_tasks([processes[pid] for pid in _reachable(run_from, processes)])
         user_tasks, service_tasks, end_events = reading.user_tasks, reading.service_tasks, reading.end_events
         task_files, task_lines = reading.task_files, reading.task_lines
         lanes = [t.lane for t in user_tasks if t.lane]
         lanes = list(dict.fromkeys(lanes))
     if chosen:
-        for pid in _reachable([chosen], processes):
+        for pid in _reachable(run_from, processes):
             for lane in _xpath(processes[pid][1], ".//bpmn:lane/@name"):
                 if str(lane) and str(lane) not in lanes:
                     lanes.append(str(lane))
@@ -1382,10 +1410,10 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
     start_event: str | None = None
     start_documentation = ""
     if chosen:  # read from the XML: needs no engine spec
-        file, process = processes[chosen]
+        file, process = processes[participants_first(collaborations[chosen], processes) if participants else chosen]
         decisions = {str(d.get("id")): {str(o.get("name")) for o in d.iter("{*}output") if o.get("name")}
                      for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
-        data_flow = _data_flow([processes[pid] for pid in _reachable([chosen], processes)], process, decisions)
+        data_flow = _data_flow([processes[pid] for pid in _reachable(run_from, processes)], process, decisions)
         starts = [el for el in _xpath(process, "./bpmn:startEvent")]
         start_event = str(starts[0].get("id")) if starts else None
         start_documentation = "\n\n".join(
@@ -1411,6 +1439,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         start_documentation=start_documentation,
         start_timer=checker.start_timer,
         engine_read=engine_read,
+        participants=participants,
     )
 
 
@@ -1505,6 +1534,49 @@ def _guess_line(root: etree._Element, message: str) -> int | None:
         if store.get("name") and _clean(store.get("name")) in text:
             return int(store.sourceline or 0) or None
     return int(stores[0].sourceline or 0) or None if stores else None
+
+
+def _message_name(element: etree._Element) -> str | None:
+    """The name of the message a messageEventDefinition (or a send/receive task) refers to, by its messageRef."""
+    ref = element.get("messageRef")
+    if not ref:
+        return None
+    found = element.getroottree().getroot().xpath("./bpmn:message[@id=$ref]/@name", namespaces=_NS, ref=ref)
+    return str(found[0]) if found else ref
+
+
+def thrown_messages(roots: Iterable[etree._Element]) -> set[str]:
+    """The names of the messages the BPMN files send: throw and end events, send tasks."""
+    names: set[str] = set()
+    for root in roots:
+        for element in root.xpath(".//bpmn:intermediateThrowEvent/bpmn:messageEventDefinition"
+                                  "|.//bpmn:endEvent/bpmn:messageEventDefinition|.//bpmn:sendTask", namespaces=_NS):
+            name = _message_name(element)
+            if name:
+                names.add(name)
+    return names
+
+
+def participants_first(members: list[tuple[str, str]], processes: Mapping[str, tuple[str, etree._Element]]) -> str:
+    """The participant a dossier starts in: the first executable one whose start event waits for nothing (the
+    others start when a message reaches them)."""
+    runnable = [pid for _, pid in members if pid in processes and processes[pid][1].get("isExecutable") == "true"]
+    for pid in runnable:
+        for start in _xpath(processes[pid][1], "./bpmn:startEvent"):
+            if not _xpath(start, "./bpmn:*[contains(local-name(), 'EventDefinition')]"):
+                return pid
+    return runnable[0]
+
+
+def collaborations_of(roots: Iterable[etree._Element]) -> dict[str, list[tuple[str, str]]]:
+    """Each collaboration's participants, as (participant name, process id), in the order drawn."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for root in roots:
+        for collab in root.xpath("./bpmn:collaboration", namespaces=_NS):
+            found[str(collab.get("id"))] = [
+                (str(p.get("name") or p.get("id") or ""), str(p.get("processRef")))
+                for p in collab.xpath("./bpmn:participant[@processRef]", namespaces=_NS)]
+    return found
 
 
 def _reachable(start: list[str], processes: Mapping[str, tuple[str, etree._Element]]) -> list[str]:

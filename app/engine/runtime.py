@@ -552,7 +552,7 @@ def _build_bundle(content_hash: str,
     files = {name: text.encode() if isinstance(text, str) else text for name, text in source.items()}
     try:
         parser = build_parser_for(files)
-        spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+        spec, subprocess_specs = specs_of(parser, process_id)
         _start_on_schedule(spec)
         specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
     except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
@@ -567,6 +567,16 @@ def _build_bundle(content_hash: str,
         subprocess_specs=subprocess_specs,
         specs_json=json.dumps({key: specs[key] for key in _SPEC_KEYS}),
     )
+
+
+def specs_of(parser: Any, process_id: str) -> tuple[Any, dict[str, Any]]:
+    """The spec that runs and the specs it calls. `process_id` names a process, or a collaboration: its
+    participants' processes then run in one workflow, the ones whose start event waits for a message started when
+    another participant sends it (SpiffWorkflow's collaboration spec)."""
+    if process_id in parser.collaborations:
+        spec, subprocess_specs = parser.get_collaboration(process_id)
+        return spec, dict(subprocess_specs)
+    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
 
 
 def _start_on_schedule(spec: Any) -> None:

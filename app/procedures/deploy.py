@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext
 from sqlalchemy import func, select
@@ -13,6 +14,24 @@ from app.models import Agency, Procedure, ProcedureVersion
 from app.procedures import schedules
 from app.procedures.package import PackageFiles, PackageReport, check_package, task_table
 from app.procedures.versions import package_sources
+
+
+def _pool_agencies(manifest: dict[str, Any], report: PackageReport) -> dict[str, int]:
+    """The agencies an inter-agency procedure's pools name (procedure.json `participants`), by code; DeployRefused
+    when one is not declared on the platform."""
+    codes = sorted(set((manifest.get("participants") or {}).values()))
+    if not codes:
+        return {}
+    found = {a.code: a.id for a in db.session.scalars(select(Agency).where(Agency.code.in_(codes)))}
+    for pool, code in (manifest.get("participants") or {}).items():
+        if code not in found:
+            report.problems.append(Problem(
+                "procedure.json", None, "/participants/" + pool.replace("~", "~0").replace("/", "~1"),
+                "agency_unknown", gettext("Cơ quan có mã định danh «%(agency)s» chưa được khai báo trên hệ thống.",
+                                          agency=code)))
+    if len(found) < len(codes):
+        raise DeployRefused(report)
+    return found
 
 
 class DeployRefused(Exception):
@@ -46,6 +65,8 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
         raise DeployRefused(report)
     process_id = report.analysis.process_id
     assert process_id is not None  # a deployable analysis always chose one
+    tasks = task_table(report.analysis, manifest)
+    pool_agencies = _pool_agencies(manifest, report)
 
     procedure = db.session.scalar(select(Procedure).where(Procedure.code == manifest["code"]).with_for_update())
     if procedure is None:
@@ -71,7 +92,8 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
         manifest=manifest,
         bpmn_files={name: data.decode("utf-8") for name, data in pkg.bpmn.items()},
         forms=report.forms,
-        tasks=task_table(report.analysis, manifest),
+        tasks={name: {**info, "agency_id": pool_agencies.get(info.get("agency") or "")} if "agency" in info else info
+               for name, info in tasks.items()},
         deployed_by=deployed_by,
         source_files=package_sources(pkg),  # the files as uploaded: a download re-deploys to the same hash
     )

@@ -482,12 +482,25 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                             "hãy thêm vào mục lanes, ví dụ \"%(lane)s\": \"chuyen_vien\".",
                             lane=task.lane, title=task.title)))
         problems += _service_task_problems(analysis)
+        problems += _participant_problems(analysis, manifest)
         problems += _variable_problems(analysis, manifest, forms, unreadable)
     if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
     problems += declaration_problems(manifest, analysis, forms, unreadable)
     problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _participant_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None) -> list[Problem]:
+    """`participants` names pools of the collaboration that runs (by their names as drawn)."""
+    pools = (manifest or {}).get("participants") or {}
+    drawn = sorted(set(analysis.participants.values()))
+    return [Problem(MANIFEST, None, "/participants/" + name.replace("~", "~0").replace("/", "~1"),
+                    "participant_unknown",
+                    gettext("Mục participants nêu bể «%(name)s» nhưng sơ đồ không có bể (participant) nào tên như vậy "
+                            "trong quy trình cộng tác được chạy. Các bể có: %(items)s.",
+                            name=name, items=", ".join(f"«{d}»" for d in drawn) or gettext("(không có)")))
+            for name in pools if name not in drawn]
 
 
 def _schedule_problems(analysis: BpmnAnalysis | None, manifest: Mapping[str, Any] | None,
@@ -645,11 +658,14 @@ def task_table(analysis: BpmnAnalysis, manifest: Mapping[str, Any]) -> dict[str,
     designer wrote for the applicant; user tasks carry the documentation shown to the officer doing them.
     """
     lanes = manifest.get("lanes", {})
+    pools = manifest.get("participants") or {}
     table: dict[str, Any] = {
         t.spec_name: {
             "title": t.title,
             "lane": t.lane,
             "role": lanes.get(t.lane or "", ""),
+            # An inter-agency procedure: the agency of the task's pool (None: the procedure's agency).
+            "agency": pools.get(analysis.participants.get(t.process_id, "")),
             "form": t.form,
             "ui_form": t.ui_form,
             "properties": t.properties,
