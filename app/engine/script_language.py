@@ -81,6 +81,7 @@ class Issue:
     kind: str
     subject: str
     detail: str
+    position: tuple[int, int] = (0, 0)  # column where its node starts and ends: inner nodes of a chain first
 
 
 _UNDERSCORE = re.compile(r'"(?P<name>[^"]+)" is an invalid (variable|attribute|argument) name because it starts')
@@ -99,18 +100,18 @@ class _Policy(RestrictingNodeTransformer):
         super().__init__([], [], {})
 
     def error(self, node: ast.AST, info: str) -> None:
-        line = getattr(node, "lineno", None)
+        line, position = getattr(node, "lineno", None), _position(node)
         for pattern, kind in ((_UNDERSCORE, "underscore"), (_RESTRICTED, "restricted"), (_STATEMENT, "statement"),
                               (_CALLS, "builtin")):
             match = pattern.search(info)
             if match:
                 self.issues.append(Issue(line, kind, match.group("name").lower() if kind == "builtin"
-                                         else match.group("name"), info))
+                                         else match.group("name"), info, position))
                 return
-        self.issues.append(Issue(line, "other", type(node).__name__, info))
+        self.issues.append(Issue(line, "other", type(node).__name__, info, position))
 
     def refuse(self, node: ast.AST, kind: str, subject: str) -> None:
-        self.issues.append(Issue(getattr(node, "lineno", None), kind, subject, f"{kind}: {subject}"))
+        self.issues.append(Issue(getattr(node, "lineno", None), kind, subject, f"{kind}: {subject}", _position(node)))
 
     def visit_Import(self, node: ast.Import) -> Any:
         self.refuse(node, "import", ", ".join(alias.name for alias in node.names))
@@ -141,6 +142,10 @@ class _Policy(RestrictingNodeTransformer):
         return super().visit_Call(node)
 
 
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "col_offset", 0) or 0, getattr(node, "end_col_offset", 0) or 0
+
+
 def prepare(source: str) -> str:
     """The script as it is compiled: modelling tools indent the text inside <bpmn:script>; lines are kept."""
     return textwrap.dedent(source or "")
@@ -164,7 +169,7 @@ def check(source: str) -> tuple[Any, list[Issue]]:
     except RecursionError:
         return None, [Issue(None, "syntax", "", "nested too deeply")]
     if issues:
-        return None, sorted(issues, key=lambda i: (i.line or 0))
+        return None, sorted(issues, key=lambda i: (i.line or 0, i.position))
     return compile(tree, FILENAME, "exec"), []
 
 
