@@ -554,7 +554,7 @@ def _build_bundle(content_hash: str,
         parser = build_parser_for(files)
         spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
         _start_on_schedule(spec)
-        specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
+        specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs, script_engine=_SCRIPT_ENGINE))
     except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
         raise EngineError(gettext("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa "
                                   "được xử lý. Người thiết kế cần sửa và triển khai lại thủ tục."),

@@ -25,7 +25,9 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import gc
 import json
+import marshal
 import math
 import operator
 import os
@@ -313,13 +315,20 @@ def _json_value(value: Any, name: str, depth: int = 0) -> Any:
     raise BadResult(name, kind.__name__)
 
 
+def _refusal(issues: list[Issue]) -> dict[str, Any]:
+    issue = issues[0]
+    return {"ok": False, "code": "script_invalid", "line": issue.line, "kind": issue.kind, "subject": issue.subject,
+            "detail": issue.detail}
+
+
 def execute(source: str, data: dict[str, Any], today: str) -> dict[str, Any]:
-    """Run a script over task data (in the sandboxed child): the answer frame's body."""
+    """Compile and run a script over task data, in this process: the answer frame's body."""
     code, issues = check(source)
-    if code is None:
-        issue = issues[0]
-        return {"ok": False, "code": "script_invalid", "line": issue.line, "kind": issue.kind,
-                "subject": issue.subject, "detail": issue.detail}
+    return _refusal(issues) if code is None else run_code(code, data, today)
+
+
+def run_code(code: Any, data: dict[str, Any], today: str) -> dict[str, Any]:
+    """Run a script compiled by `check` over task data (in the sandboxed child): the answer frame's body."""
     before = {name: json.dumps(value, sort_keys=True) for name, value in data.items()}
     namespace: dict[str, Any] = {name: value for name, value in data.items() if not name.startswith("__")}
     namespace[DATA_NAME] = dict(data)
@@ -372,37 +381,81 @@ NOBODY = 65534
 _MEMORY_ANSWER = json.dumps({"ok": False, "code": "script_memory_limit"}).encode()
 
 
-def _limit_child(limits: dict[str, Any], result_fd: int) -> None:
-    """In the forked child, before the script: nothing to reach and bounded everything."""
+def _address_space() -> int:
+    """This process's virtual size in bytes (a forked child starts with the same)."""
+    with open("/proc/self/statm") as statm:  # noqa: PTH123
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _confine(keep: tuple[int, ...]) -> None:
+    """In a forked child, before any script arrives: every descriptor but `keep` closed, no privileges, and no new
+    file, socket, process, file write or core dump possible."""
     import resource
 
-    os.closerange(0, result_fd)
-    os.closerange(result_fd + 1, 1024)
+    gc.disable()  # a collection would walk, so copy, every page the child shares with its parent
+    low = 0
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
     os.chdir("/")
-    with open("/proc/self/statm") as statm:  # noqa: PTH123 - read while /proc/self is still the child's own
-        size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     if os.getuid() == 0:  # the platform may run as root in a container: the script never does
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
-    cpu = float(limits["cpu_seconds"])
-    # A CPU timer for fractions of a second (SIGPROF ends the process), the kernel's limit behind it.
-    signal.setitimer(signal.ITIMER_PROF, cpu)
-    whole = max(1, math.ceil(cpu))
-    resource.setrlimit(resource.RLIMIT_CPU, (whole, whole + 1))
-    memory = size + int(limits["memory_mb"]) * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (result_fd + 1, result_fd + 1))
+    # No new file descriptor at all (no file, no socket: Redis or PostgreSQL on the loopback stay out of reach);
+    # the pipes, open already, stay usable.
+    resource.setrlimit(resource.RLIMIT_NOFILE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
 
 
-def _child(request: dict[str, Any], result_fd: int) -> None:
-    limits = request["limits"]
+def _bound(limits: dict[str, Any], size: int) -> None:
+    """In the child, when its script has arrived: its CPU time and address space (`size`: what it started with)."""
+    import resource
+
+    cpu = float(limits["cpu_seconds"])
+    # A CPU timer for fractions of a second (SIGPROF ends the process), the kernel's limit behind it.
+    signal.setitimer(signal.ITIMER_PROF, cpu)
+    whole = max(1, math.ceil(cpu)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (whole, whole + 1))
+    memory = size + int(limits["memory_mb"]) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+
+def _limit_child(limits: dict[str, Any], result_fd: int, size: int | None = None) -> None:
+    """Everything a child is bounded by, at once (`_confine` then `_bound`)."""
+    size = _address_space() if size is None else size
+    _confine((result_fd,))
+    _bound(limits, size)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while size > 0:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _child(request_fd: int, result_fd: int, size: int) -> None:
+    """A spare child: confined at once, then it waits for its one script (JSON request and marshalled code), runs
+    it within its bounds and writes the answer. It never returns."""
     try:
-        _limit_child(limits, result_fd)
-        answer = execute(request["source"], request["data"], request["today"])
+        _confine((request_fd, result_fd))
+        head = _read_exactly(request_fd, 8)
+        if head is None:  # the sandbox process ended without a script for it
+            os._exit(0)
+        request_length, code_length = struct.unpack(">II", head)
+        request = json.loads(_read_exactly(request_fd, request_length) or b"null")
+        code = marshal.loads(_read_exactly(request_fd, code_length) or b"")  # noqa: S302 - from our parent
+        limits = request["limits"]
+        _bound(limits, size)
+        answer = run_code(code, request["data"], request["today"])
         body = json.dumps(answer, ensure_ascii=False).encode()
         if len(body) > int(limits["output_bytes"]):
             body = json.dumps({"ok": False, "code": "script_output_too_large", "detail": str(len(body))}).encode()
@@ -418,16 +471,91 @@ def _child(request: dict[str, Any], result_fd: int) -> None:
     os._exit(0)
 
 
-def run_in_child(request: dict[str, Any]) -> dict[str, Any]:
-    """Fork a child for one script and wait for its answer, at most the wall-clock limit (then it is killed)."""
-    limits = request["limits"]
-    limit = int(limits["output_bytes"]) + 4096
-    read_fd, write_fd = os.pipe()
+@dataclass
+class _Spare:
+    """A forked child waiting for a script: its pid, where its script goes and where its answer comes from."""
+
+    pid: int
+    request_fd: int
+    result_fd: int
+
+
+def _fork() -> _Spare:
+    size = _address_space()
+    request_read, request_write = os.pipe()
+    result_read, result_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        os.close(read_fd)
-        _child(request, write_fd)
-    os.close(write_fd)
+        os.close(request_write)
+        os.close(result_read)
+        _child(request_read, result_write, size)
+    os.close(request_read)
+    os.close(result_write)
+    return _Spare(pid, request_write, result_read)
+
+
+_spare: _Spare | None = None  # forked ahead, between scripts, by the sandbox process (`serve`)
+_finished: list[int] = []  # children whose answer was read, to end and reap (`tidy`)
+
+
+def tidy(prefork: bool = False) -> None:
+    """Between two scripts: end and reap the children that answered; with `prefork`, fork the next one ahead, so
+    that a script's own wait includes neither a fork nor the child's confinement."""
+    global _spare
+    while _finished:
+        pid = _finished.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # it has answered: whatever it might still do is cut short
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    if prefork and _spare is None:
+        _spare = _fork()
+
+
+_COMPILED: dict[str, tuple[Any, list[Issue]]] = {}
+_COMPILED_KEPT = 256
+
+
+def _compiled(source: str) -> tuple[Any, list[Issue]]:
+    """`check(source)`, remembered: a procedure's few scripts are compiled once per sandbox process and handed to the
+    child compiled (compiling in the child costs it copies of every page the compiler touches). Compiling runs
+    nothing of the script, and its size is bounded by MAX_SOURCE_LENGTH."""
+    known = _COMPILED.get(source)
+    if known is None:
+        if len(_COMPILED) >= _COMPILED_KEPT:
+            _COMPILED.clear()
+        known = _COMPILED[source] = check(source)
+    return known
+
+
+def run_in_child(request: dict[str, Any]) -> dict[str, Any]:
+    """Run one script in a child of this process (the spare forked ahead, else one forked now) and wait for its
+    answer, at most the wall-clock limit (then it is killed). The child is reaped by the next `tidy()`, unless its
+    exit status is needed to tell what ended it."""
+    global _spare
+    limits = request["limits"]
+    limit = int(limits["output_bytes"]) + 4096
+    code, issues = _compiled(request["source"])
+    if code is None:
+        return _refusal(issues)
+    body = json.dumps({"data": request["data"], "today": request["today"], "limits": limits}).encode()
+    compiled = marshal.dumps(code)
+    for attempt in (1, 2):
+        child, _spare = _spare or _fork(), None
+        try:
+            os.write(child.request_fd, struct.pack(">II", len(body), len(compiled)))
+            view = memoryview(body + compiled)
+            while view:
+                view = view[os.write(child.request_fd, view):]
+            break
+        except BrokenPipeError:  # the spare died while it waited (killed from outside): another one
+            os.close(child.result_fd)
+            _finished.append(child.pid)
+            if attempt == 2:
+                raise
+        finally:
+            os.close(child.request_fd)
+    pid, read_fd = child.pid, child.result_fd
     deadline = time.monotonic() + float(limits["wall_seconds"])
     chunks: list[bytes] = []
     size = 0
@@ -451,20 +579,17 @@ def run_in_child(request: dict[str, Any]) -> dict[str, Any]:
             chunks.append(chunk)
     finally:
         os.close(read_fd)
-        if timed_out or too_large:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if timed_out:
-        return {"ok": False, "code": "script_timeout"}
-    if too_large:
-        return {"ok": False, "code": "script_output_too_large"}
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL):
-        return {"ok": False, "code": "script_cpu_limit"}
+    if timed_out or too_large:
+        _finished.append(pid)
+        return {"ok": False, "code": "script_timeout" if timed_out else "script_output_too_large"}
     try:
         answer: dict[str, Any] = json.loads(b"".join(chunks))
-    except ValueError:
+    except ValueError:  # no answer, or a cut one: the child was ended, by a limit or otherwise
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL):
+            return {"ok": False, "code": "script_cpu_limit"}
         return {"ok": False, "code": "script_crashed", "detail": f"status {status}"}
+    _finished.append(pid)
     return answer
 
 
@@ -483,18 +608,27 @@ def write_frame(stream: Any, body: bytes) -> None:
 
 
 def serve() -> None:
-    """The warm sandbox process: one request, one forked child, one answer, until the host closes the pipe."""
+    """The warm sandbox process: one request, one child, one answer, until the host closes the pipe. Between two
+    requests it reaps the last child and forks the next one."""
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host's Ctrl-C is for the host; it closes the pipe
+    gc.freeze()  # what is loaded now is never collected: the children do not copy its pages for the collector
+    tidy(prefork=True)
     while True:
         frame = _read_frame(source)
         if frame is None:
-            return
+            break
         try:
             answer = run_in_child(json.loads(frame))
         except Exception as exc:  # noqa: BLE001 - a bad request is answered, the process goes on
             answer = {"ok": False, "code": "script_crashed", "detail": f"{type(exc).__name__}: {exc}"[:500]}
         write_frame(sink, json.dumps(answer, ensure_ascii=False).encode())
+        tidy(prefork=True)
+    if _spare is not None:  # its request pipe closes: it reads the end and exits
+        os.close(_spare.request_fd)
+        os.close(_spare.result_fd)
+        os.waitpid(_spare.pid, 0)
+    tidy()
 
 
 if __name__ == "__main__":

@@ -20,10 +20,12 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import select
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -164,19 +166,10 @@ class _Sandbox:
         assert stdin is not None and stdout is not None
         stdin.write(struct.pack(">I", len(request)) + request)
         stdin.flush()
-        answer: list[bytes] = []
-
-        def read() -> None:
-            head = stdout.read(4)
-            if len(head) == 4:
-                answer.append(stdout.read(struct.unpack(">I", head)[0]))
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if reader.is_alive() or not answer:
-            raise TimeoutError("sandbox process did not answer")
-        result: dict[str, Any] = json.loads(answer[0])
+        deadline = time.monotonic() + timeout
+        fd = stdout.fileno()
+        (length,) = struct.unpack(">I", _read_exactly(fd, 4, deadline))
+        result: dict[str, Any] = json.loads(_read_exactly(fd, length, deadline))
         return result
 
     def close(self) -> None:
@@ -188,6 +181,21 @@ class _Sandbox:
             except (OSError, subprocess.TimeoutExpired):
                 self.process.kill()
                 self.process.wait()
+
+
+def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
+    """`size` bytes from a pipe, or TimeoutError at `deadline`, or EOFError (a subclass of OSError here) at its end."""
+    chunks: list[bytes] = []
+    while size > 0:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError("sandbox process did not answer")
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise OSError("sandbox process ended")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
 
 
 class _Pool:

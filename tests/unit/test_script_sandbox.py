@@ -7,6 +7,7 @@ the host (this test process) must be untouched: its memory, its files, its abili
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -187,6 +188,49 @@ def test_the_sandbox_process_holds_none_of_the_host_settings(monkeypatch: pytest
     [sandbox] = scripts._POOL._idle
     environment = Path(f"/proc/{sandbox.process.pid}/environ").read_bytes()
     assert b"secret" not in environment and b"DATABASE_URL" not in environment
-    host_files = {p.name for p in Path(f"/proc/{os.getpid()}/fd").iterdir()}
-    assert len(host_files) > 3
-    assert {p.name for p in Path(f"/proc/{sandbox.process.pid}/fd").iterdir()} <= {"0", "1", "2"}
+    # None of the host's files or sockets: its pipes to the host and to its next child, and /dev/null.
+    held = {os.readlink(p) for p in Path(f"/proc/{sandbox.process.pid}/fd").iterdir()}
+    assert all(target.startswith("pipe:") or target == "/dev/null" for target in held), held
+
+
+PROBE = r"""
+import importlib.util, json, os, sys
+spec = importlib.util.spec_from_file_location("probe_language", sys.argv[1])
+language = sys.modules["probe_language"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(language)
+read_fd, write_fd = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(read_fd)
+    language._limit_child({"cpu_seconds": 1, "memory_mb": 64}, write_fd)
+    seen = {"uid": os.getuid()}
+    for name, attempt in (("file", lambda: open("/etc/hostname").read()),
+                          ("socket", lambda: __import__("socket").create_connection(("127.0.0.1", 6379))),
+                          ("fork", os.fork),
+                          ("write", lambda: open("/tmp/probe-written", "w"))):
+        try:
+            attempt()
+            seen[name] = "allowed"
+        except OSError as exc:
+            seen[name] = type(exc).__name__
+    os.write(write_fd, json.dumps(seen).encode())
+    os._exit(0)
+os.close(write_fd)
+print(os.read(read_fd, 4096).decode())
+os.waitpid(pid, 0)
+"""
+
+
+def test_a_script_that_escaped_the_language_would_still_reach_nothing() -> None:
+    """The process layer on its own (as if the language's guards were broken): no file, socket or process."""
+    import subprocess
+    import sys
+
+    from app.engine import script_language
+
+    out = subprocess.run([sys.executable, "-I", "-c", PROBE, script_language.__file__], capture_output=True,
+                         check=True, timeout=30).stdout
+    seen = json.loads(out)
+    assert "allowed" not in seen.values(), seen
+    if os.getuid() == 0:
+        assert seen["uid"] == script_language.NOBODY
