@@ -147,7 +147,7 @@ def test_bad_script_is_refused_with_its_bpmn_line() -> None:
     assert [p.file for p in problems] == ["p.bpmn", "p.bpmn"]
     first_line = _line_of(text, "<bpmn:script>")
     assert [p.line for p in problems] == [first_line + 3, first_line + 4]
-    assert "«__bases__»" in problems[0].message and "dòng 4 của kịch bản" in problems[0].message
+    assert "«__class__»" in problems[0].message and "dòng 4 của kịch bản" in problems[0].message
     assert "import os" in problems[1].message
     assert analysis.reason
 
