@@ -234,3 +234,42 @@ def test_a_script_that_escaped_the_language_would_still_reach_nothing() -> None:
     assert "allowed" not in seen.values(), seen
     if os.getuid() == 0:
         assert seen["uid"] == script_language.NOBODY
+
+
+PRE_POST = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="D" targetNamespace="x">
+  <bpmn:process id="thu_tuc" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="t" name="Thẩm định">
+      <bpmn:extensionElements>
+        <spiffworkflow:preScript>goi_y = so_ban_sao * 2</spiffworkflow:preScript>
+        <spiffworkflow:postScript>duyet = y_kien == 'dong_y' and goi_y == 6</spiffworkflow:postScript>
+      </bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:exclusiveGateway id="g" default="f4"><bpmn:incoming>f2</bpmn:incoming></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="ok"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:endEvent id="ko"><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="t"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="g"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="g" targetRef="ok"><bpmn:conditionExpression>duyet</bpmn:conditionExpression>
+    </bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="g" targetRef="ko"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_pre_and_post_scripts_run_in_the_sandbox_when_the_task_opens_and_completes() -> None:
+    from app.engine.analysis import analyze_bpmn
+    from app.engine.runtime import SpecBundle, WorkflowRun, get_bundle
+
+    files = {"p.bpmn": PRE_POST.encode()}
+    assert analyze_bpmn(files).verdict == "deployable"  # `duyet` is defined by the post-script
+    bundle: SpecBundle = get_bundle("pre-post-test", files, "thu_tuc")
+    run, step = WorkflowRun.start(bundle, {"so_ban_sao": 3})
+    [task] = step.ready
+    assert run.task_data(task.id)["goi_y"] == 6
+    done = WorkflowRun.load(run.document(), bundle).complete(task.id, {"y_kien": "dong_y"})
+    assert done.completed and [end.spec_name for end in done.end_events] == ["ok"]
