@@ -21,7 +21,7 @@ from app.models.integration import WorkflowIncident
 from app.procedures.deploy import deploy
 from app.procedures.package import check_package, load_directory
 from tests.conftest import user
-from tests.samples import start_data, task_data, with_stored_uploads
+from tests.samples import MOTHER_ID, start_data, task_data, with_stored_uploads
 
 ROOT = Path(__file__).resolve().parents[2]
 DECIDES = """
@@ -151,3 +151,73 @@ def test_a_runaway_or_refused_script_never_reaches_deploy_or_ends_as_an_incident
     db.session.expire_all()
     [incident] = db.session.scalars(select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id)).all()
     assert incident.code == code
+
+
+AFTER_LOOKUP = """
+ho_ten_me_tra_cuu = tra_cuu_me['ho_ten'].upper() if 'tra_cuu_me' in du_lieu else ''
+"""
+
+
+def _after_lookups(script: str):  # type: ignore[no-untyped-def]
+    """Khai sinh with a script task «Chuẩn hoá kết quả tra cứu» between the population look-ups and reception: it
+    runs in the step the look-up's job takes, in the worker."""
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    name = next(n for n in pkg.bpmn if n.endswith("process.bpmn"))
+    text = pkg.bpmn[name].decode()
+    flow = '<bpmn:sequenceFlow id="Flow_SangTiepNhan" sourceRef="Gateway_XongTraCuuCha" targetRef="Task_TiepNhan"/>'
+    replaced = text.replace(flow, (
+        '<bpmn:sequenceFlow id="Flow_SangTiepNhan" sourceRef="Gateway_XongTraCuuCha" targetRef="Task_ChuanHoa"/>\n'
+        '    <bpmn:scriptTask id="Task_ChuanHoa" name="Chuẩn hoá kết quả tra cứu">\n'
+        f"      <bpmn:script>{script}</bpmn:script>\n"
+        "    </bpmn:scriptTask>\n"
+        '    <bpmn:sequenceFlow id="Flow_DaChuanHoa" sourceRef="Task_ChuanHoa" targetRef="Task_TiepNhan"/>'))
+    assert replaced != text
+    pkg.bpmn[name] = replaced.encode()
+    return pkg
+
+
+def _run_jobs(jobs) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(10):
+        if not jobs.jobs:
+            return
+        jobs.run_all()
+
+
+def test_a_script_after_a_lookup_runs_in_the_job_step_and_a_loop_there_is_an_incident(
+        app, db_session, jobs, national, monkeypatch):
+    monkeypatch.setitem(app.config, "SCRIPT_CPU_SECONDS", 0.3)
+
+    def submit() -> Dossier:
+        data = with_stored_uploads(start_data("khai-sinh"), user("congdan"))
+        data["me"]["so_dinh_danh"] = MOTHER_ID
+        dossier = submit_dossier("1.001193", data, applicant=user("congdan"))
+        db_session.commit()
+        return dossier
+
+    deploy(_after_lookups(AFTER_LOOKUP), deployed_by="tests")
+    db_session.commit()
+    dossier = submit()
+    assert _ready(dossier) == []  # the look-up's job comes first
+    _run_jobs(jobs)
+    db.session.expire_all()
+    [reception] = _ready(dossier)
+    instance = db.session.scalar(select(WorkflowInstance).where(WorkflowInstance.dossier_id == dossier.id))
+    assert task_data_in(instance.document, reception.engine_task_id)["ho_ten_me_tra_cuu"] == "TRẦN THỊ BÌNH"
+
+    deploy(_after_lookups("while True:\n    pass"), deployed_by="tests")
+    db_session.commit()
+    looping = submit()
+    _run_jobs(jobs)  # the job's step meets the loop: the answer is kept, the loop becomes an incident
+    db.session.expire_all()
+    [incident] = db.session.scalars(select(WorkflowIncident).where(WorkflowIncident.dossier_id == looping.id)).all()
+    assert incident.code == "script_cpu_limit" and incident.task_title == "Chuẩn hoá kết quả tra cứu"
+    assert _ready(looping) == []
+    # The worker goes on: a dossier of a repaired version runs its script in the next job.
+    deploy(_after_lookups(AFTER_LOOKUP.replace("upper", "lower")), deployed_by="tests")
+    db_session.commit()
+    following = submit()
+    _run_jobs(jobs)
+    db.session.expire_all()
+    [reception] = _ready(following)
+    instance = db.session.scalar(select(WorkflowInstance).where(WorkflowInstance.dossier_id == following.id))
+    assert task_data_in(instance.document, reception.engine_task_id)["ho_ten_me_tra_cuu"] == "trần thị bình"
