@@ -8,11 +8,14 @@ only into lists and dicts, and the same small set of functions the expression la
 
 Nothing here imports the application: this file is also the program of the sandbox process. The platform starts
 it as `python -I script_language.py` (a fresh interpreter with an empty environment, none of the host's memory,
-open files or database connections) and keeps it warm. For each script it forks a child that drops its privileges
-(root → nobody), limits its own CPU time, address space, file size, open files and processes, runs the script on
-the task data it was handed and writes back, through a pipe, the names the script changed: a script that loops,
-allocates gigabytes or escapes the guards can only kill or corrupt that one child. The warm process kills a child
-that runs past the wall-clock limit and reads at most the output limit from it.
+open files or database connections) and keeps it warm. For each script it uses a child forked ahead that has closed
+every descriptor but its two pipes, dropped its privileges (root → nobody), forbidden itself new descriptors,
+processes, file writes and core dumps, and loaded a seccomp filter (libseccomp, through pyseccomp) that fails every
+system call but memory, pipe reads and writes, signals, time and exit. The script then arrives, compiled; the child
+limits its CPU time and address space, runs it on the task data it was handed and writes back, through a pipe, the
+names the script changed: a script that loops, allocates gigabytes or escapes the guards can only kill or corrupt
+that one child. The warm process kills a child that runs past the wall-clock limit and reads at most the output
+limit from it.
 
 Protocol with the host (stdin/stdout of the warm process): frames of a 4-byte big-endian length and a JSON body.
 Request: {"source", "data", "today", "limits": {"cpu_seconds", "wall_seconds", "memory_mb", "output_bytes"}}.
@@ -387,9 +390,38 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+# The system calls a confined child may make: memory, reading and writing its two pipes, signals, time, exiting,
+# and its own limits. Any other (open, socket, connect, kill, ptrace, execve, fork, …) fails with EPERM.
+_ALLOWED_SYSCALLS = ("read", "write", "mmap", "munmap", "mremap", "brk", "madvise", "exit", "exit_group",
+                     "rt_sigreturn", "rt_sigprocmask", "futex", "clock_gettime", "getrandom", "sigaltstack",
+                     "setitimer", "getpid", "getuid", "geteuid", "getgid", "getegid")
+_syscall_filter: Any = None  # built by `use_syscall_filter` in the sandbox process, loaded by each child
+
+
+def use_syscall_filter() -> bool:
+    """Build the seccomp filter every child of this process loads (`_confine`): defence in depth should the language
+    ever be escaped, as the limits are. False where libseccomp (pyseccomp) is not available: the other walls stand.
+    Called in the sandbox process only (finding the library runs ldconfig)."""
+    global _syscall_filter
+    try:
+        import errno
+
+        import pyseccomp
+    except (ImportError, OSError, RuntimeError):
+        return False
+    built = pyseccomp.SyscallFilter(pyseccomp.ERRNO(errno.EPERM))
+    for name in _ALLOWED_SYSCALLS:
+        built.add_rule(pyseccomp.ALLOW, name)
+    # Its own limits only (`_bound`, after the script arrives): prlimit64 on pid 0, never on another process.
+    built.add_rule(pyseccomp.ALLOW, "prlimit64", pyseccomp.Arg(0, pyseccomp.EQ, 0))
+    _syscall_filter = built
+    return True
+
+
 def _confine(keep: tuple[int, ...]) -> None:
-    """In a forked child, before any script arrives: every descriptor but `keep` closed, no privileges, and no new
-    file, socket, process, file write or core dump possible."""
+    """In a forked child, before any script arrives: every descriptor but `keep` closed, no privileges, no new file,
+    socket, process, file write or core dump possible, and (with `use_syscall_filter`) no system call beyond
+    `_ALLOWED_SYSCALLS`."""
     import resource
 
     gc.disable()  # a collection would walk, so copy, every page the child shares with its parent
@@ -409,6 +441,8 @@ def _confine(keep: tuple[int, ...]) -> None:
     # the pipes, open already, stay usable.
     resource.setrlimit(resource.RLIMIT_NOFILE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+    if _syscall_filter is not None:
+        _syscall_filter.load()
 
 
 def _bound(limits: dict[str, Any], size: int) -> None:
@@ -612,6 +646,7 @@ def serve() -> None:
     requests it reaps the last child and forks the next one."""
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host's Ctrl-C is for the host; it closes the pipe
+    use_syscall_filter()
     gc.freeze()  # what is loaded now is never collected: the children do not copy its pages for the collector
     tidy(prefork=True)
     while True:
