@@ -184,7 +184,7 @@ class _Sandbox:
 
 
 def _read_exactly(fd: int, size: int, deadline: float) -> bytes:
-    """`size` bytes from a pipe, or TimeoutError at `deadline`, or EOFError (a subclass of OSError here) at its end."""
+    """`size` bytes from a pipe; TimeoutError at `deadline`, OSError when the pipe ends first."""
     chunks: list[bytes] = []
     while size > 0:
         left = deadline - time.monotonic()
@@ -206,6 +206,11 @@ class _Pool:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._idle: list[_Sandbox] = []
+
+    def forget(self) -> None:
+        """In a forked host: the parent's sandboxes (and the lock, which another thread may have held) are not ours."""
+        self._lock = threading.Lock()
+        self._idle = []
 
     def take(self) -> _Sandbox:
         with self._lock:
@@ -233,7 +238,7 @@ class _Pool:
 _POOL = _Pool()
 atexit.register(_POOL.close)
 # A forked host (a server preloading the app) starts its own sandboxes: the pipes belong to the parent.
-os.register_at_fork(after_in_child=lambda: _POOL._idle.clear())
+os.register_at_fork(after_in_child=_POOL.forget)
 
 
 def run_script(source: str, data: Mapping[str, Any], today: str, limits: Limits | None = None) -> ScriptResult:
