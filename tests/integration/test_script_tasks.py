@@ -131,26 +131,31 @@ def test_a_script_that_loops_forever_becomes_an_incident_and_the_next_dossier_st
     assert [t.title for t in _ready(following)] == ["Thẩm định, ghi sổ hộ tịch"]
 
 
-@pytest.mark.parametrize(("script", "code"), [
-    ("tiep_nhan_duoc = True\nx = 'a' * (2 * 1024 ** 3)", "script_memory_limit"),
-    ("tiep_nhan_duoc = giay_to_da_nhan.pop.__self__", "script_construct_forbidden"),
+@pytest.mark.parametrize(("script", "code", "says"), [
+    ("tiep_nhan_duoc = True\nx = 'a' * (2 * 1024 ** 3)", "script_memory_limit", "MB bộ nhớ"),
+    ("tiep_nhan_duoc = True\nx = '{0.__class__}'.format(1)", "script_forbidden", "«str.format»"),
+    ("tiep_nhan_duoc = True\nx = 'a' * 300000", "script_output_too_large", "KB"),
 ])
-def test_a_runaway_or_refused_script_never_reaches_deploy_or_ends_as_an_incident(
-        client, db_session, token, script, code):
+def test_a_runaway_script_or_an_escape_attempt_at_run_time_ends_as_an_incident(
+        client, db_session, token, script, code, says):
     pkg = _package(script)
-    report = check_package(pkg)
-    if code == "script_construct_forbidden":  # refused at upload, on the script's line
-        problem = next(p for p in report.problems if p.code == code)
-        assert report.verdict != "deployable" and "«__self__»" in problem.message and problem.line
-        return
+    assert check_package(pkg).verdict == "deployable"  # nothing the upload check can see
     deploy(pkg, deployed_by="tests")
     db_session.commit()
     dossier = _submitted(db_session)
     body = _receive(client, token, dossier)
-    assert "MB bộ nhớ" in body["workflow_error"]
+    assert "đã được lưu" in body["workflow_error"] and says in body["workflow_error"]
     db.session.expire_all()
     [incident] = db.session.scalars(select(WorkflowIncident).where(WorkflowIncident.dossier_id == dossier.id)).all()
-    assert incident.code == code
+    assert incident.code == code and says in incident.message
+    assert _ready(dossier) == []
+
+
+def test_an_escape_attempt_the_checker_sees_never_deploys():
+    report = check_package(_package("tiep_nhan_duoc = giay_to_da_nhan.pop.__self__"))
+    problem = next(p for p in report.problems if p.code == "script_construct_forbidden")
+    assert report.verdict != "deployable" and "«__self__»" in problem.message
+    assert problem.line is not None and problem.file.endswith("process.bpmn")
 
 
 AFTER_LOOKUP = """
