@@ -32,7 +32,7 @@ from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
 from app.engine.schedule import ScheduleError, due, start_schedule
-from app.engine.script_language import assigned_names
+from app.engine.script_language import assigned_names, read_names
 from app.engine.scripts import script_problems
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
@@ -523,6 +523,15 @@ def is_reserved_id(element_id: str) -> bool:
     return element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES)
 
 
+def _script_where(kind: str, owner: etree._Element | None) -> str:
+    """Which script, in a message: "của tác vụ «…»", or "chạy trước của phần tử «…» (spiffworkflow:preScript)"."""
+    label = _label_of(owner) if owner is not None else ""
+    if kind == "script":
+        return gettext("của tác vụ %(element)s", element=label)
+    return gettext("%(when)s của phần tử %(element)s (spiffworkflow:%(tag)s)",
+                   when=gettext("chạy trước") if kind == "preScript" else gettext("chạy sau"), element=label, tag=kind)
+
+
 _JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
 
 
@@ -761,7 +770,7 @@ class _Checker:
                      gettext("Tác vụ kịch bản %(element)s chưa có kịch bản (thẻ bpmn:script).",
                              element=_label_of(element)))
             return
-        self.script(file, scripts[0], gettext("của tác vụ %(element)s", element=_label_of(element)))
+        self.script(file, scripts[0], _script_where("script", element))
 
     def script(self, file: str, element: etree._Element, where: str) -> None:
         """Every refusal of the script in `element`'s text, each on the BPMN line where it is written."""
@@ -777,10 +786,7 @@ class _Checker:
     def _spiff_element(self, file: str, element: etree._Element, local: str) -> None:
         if local in ("preScript", "postScript"):
             owner = element.getparent().getparent() if element.getparent() is not None else None
-            self.script(file, element, gettext("%(when)s của phần tử %(element)s (spiffworkflow:%(tag)s)",
-                                               when=gettext("chạy trước") if local == "preScript"
-                                               else gettext("chạy sau"),
-                                               element=_label_of(owner) if owner is not None else "", tag=local))
+            self.script(file, element, _script_where(local, owner))
         elif local == "parameter" and element.get("value") is not None:
             self.expression(file, element, element.get("value"), gettext("Tham số «%(parameter)s» của tác vụ dịch vụ",
                                                                          parameter=element.get('id')))
@@ -964,8 +970,15 @@ def _data_flow(
                                  parameter=parameter.get('id'), element=_label_of(element)))
             for script in _xpath(element, "./bpmn:script|./bpmn:extensionElements/spiffworkflow:preScript"
                                           "|./bpmn:extensionElements/spiffworkflow:postScript"):
-                if local == "scriptTask" or _local(script.tag) != "script":
-                    flow.defines.setdefault(node_id, set()).update(assigned_names(script.text or ""))
+                kind = _local(script.tag)
+                if local != "scriptTask" and kind == "script":
+                    continue
+                flow.defines.setdefault(node_id, set()).update(assigned_names(script.text or ""))
+                names, guarded = read_names(script.text or "")
+                if names:  # a post-script runs when its task is done: it reads what the task's form gave too
+                    flow.uses.append(ExpressionUse(
+                        file, script.sourceline, gettext("Kịch bản %(where)s", where=_script_where(kind, element)),
+                        names, guarded, node_id, kind == "postScript"))
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
                 flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):

@@ -200,6 +200,33 @@ def assigned_names(source: str) -> set[str]:
     return {name for name in names if not name.startswith("_") and name != DATA_NAME}
 
 
+def read_names(source: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(names a script reads from the task data, names it first tests with `'x' in du_lieu`), for the checker.
+
+    On the safe side: a name the script binds anywhere (an assignment, a loop, a parameter, a function) is not
+    counted as read, even where it is read before it is bound. Empty for a script that does not parse."""
+    try:
+        tree = ast.parse(prepare(source), FILENAME, "exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset(), frozenset()
+    loaded: set[str] = set()
+    bound: set[str] = set()
+    guarded: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.ExceptHandler):
+            bound.add(node.name or "")
+        elif (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.In | ast.NotIn)
+              and isinstance(node.left, ast.Constant) and isinstance(node.left.value, str)
+              and isinstance(node.comparators[0], ast.Name) and node.comparators[0].id == DATA_NAME):
+            guarded.add(node.left.value)
+    names = loaded - bound - set(FUNCTION_NAMES) - {DATA_NAME, "print"}
+    return frozenset(n for n in names if not n.startswith("_")), frozenset(guarded)
+
+
 # ---------------------------------------------------------------- run-time guards
 
 

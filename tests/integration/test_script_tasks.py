@@ -26,7 +26,7 @@ from tests.samples import MOTHER_ID, start_data, task_data, with_stored_uploads
 ROOT = Path(__file__).resolve().parents[2]
 DECIDES = """
 tiep_nhan_duoc = quyet_dinh_tiep_nhan != "tu_choi"
-so_giay_to = len(giay_to_da_nhan) if 'giay_to_da_nhan' in du_lieu else 0
+so_giay_to = len(thanh_phan_da_nhan) if 'thanh_phan_da_nhan' in du_lieu else 0
 ghi_chu_tiep_nhan = "Đã tiếp nhận " + str(so_giay_to) + " giấy tờ" if tiep_nhan_duoc else "Từ chối"
 """
 LOOPS = """
@@ -152,10 +152,22 @@ def test_a_runaway_script_or_an_escape_attempt_at_run_time_ends_as_an_incident(
 
 
 def test_an_escape_attempt_the_checker_sees_never_deploys():
-    report = check_package(_package("tiep_nhan_duoc = giay_to_da_nhan.pop.__self__"))
+    report = check_package(_package("tiep_nhan_duoc = thanh_phan_da_nhan.pop.__self__"))
     problem = next(p for p in report.problems if p.code == "script_construct_forbidden")
     assert report.verdict != "deployable" and "«__self__»" in problem.message
     assert problem.line is not None and problem.file.endswith("process.bpmn")
+
+
+def test_a_name_a_script_reads_that_no_step_defines_is_refused_with_a_suggestion():
+    report = check_package(_package('tiep_nhan_duoc = quyet_dinh_tiep_nhn != "tu_choi"'))
+    problem = next(p for p in report.problems if p.code == "expression_name_undefined")
+    assert report.verdict != "deployable"
+    assert "Kịch bản của tác vụ «Xét kết quả tiếp nhận»" in problem.message
+    assert "«quyet_dinh_tiep_nhn»" in problem.message and "«quyet_dinh_tiep_nhan»?" in problem.message
+    # Read after it is tested for, a name only some paths define is fine; the script's own names never count.
+    guarded = check_package(_package("tiep_nhan_duoc = True\nif 'ly_do' in du_lieu:\n    x = ly_do\n"
+                                     "def f(a):\n    return a\ny = f(x) if 'x' in du_lieu else None"))
+    assert guarded.verdict == "deployable", [p.message for p in guarded.problems]
 
 
 AFTER_LOOKUP = """
