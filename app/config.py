@@ -119,6 +119,12 @@ class Config:
     # multi-instance task ~5 KB, so the default stays under ~50 MB a process); 0 runs turns keeping off.
     WORKFLOW_CACHE_SIZE = int(_env("WORKFLOW_CACHE_SIZE", "500"))
     WORKFLOW_CACHE_TASKS = int(_env("WORKFLOW_CACHE_TASKS", "10000"))
+    # Script tasks and pre/post scripts (app.engine.scripts): each runs in a forked child of a warm sandbox process,
+    # within this much CPU time, wall-clock time, memory added to the child's own, and size of what it hands back.
+    SCRIPT_CPU_SECONDS = float(_env("SCRIPT_CPU_SECONDS", "1"))
+    SCRIPT_WALL_SECONDS = float(_env("SCRIPT_WALL_SECONDS", "3"))
+    SCRIPT_MEMORY_MB = int(_env("SCRIPT_MEMORY_MB", "256"))
+    SCRIPT_OUTPUT_BYTES = int(_env("SCRIPT_OUTPUT_BYTES", str(256 * 1024)))
     # Where citizens' browsers and the payment platform's callbacks reach this platform.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.

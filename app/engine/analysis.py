@@ -2,8 +2,8 @@
 
 A designer uploads diagrams drawn in any modelling tool. Each package gets one of three verdicts:
 `deployable`; `not_executable` (valid BPMN the platform cannot run: descriptive models, elements the
-engine does not support, scripts); or `invalid` (broken files or modelling errors). Every problem
-names a file and, where one exists, a line. Nothing raised by the XML layer or by SpiffWorkflow
+engine does not support, scripts outside the script language); or `invalid` (broken files or modelling
+errors). Every problem names a file and, where one exists, a line. Nothing raised by the XML layer or by SpiffWorkflow
 escapes `analyze_bpmn`: a hostile or odd diagram yields problems, never a crash.
 
 The runtime builds specs with `build_parser_for`, so what was checked is exactly what runs.
@@ -32,6 +32,8 @@ from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
 from app.engine.schedule import ScheduleError, due, start_schedule
+from app.engine.script_language import assigned_names, read_names
+from app.engine.scripts import script_problems
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
 
@@ -56,8 +58,6 @@ NOT_EXECUTABLE_CODES = frozenset({
     "no_executable_process",
     "process_not_executable",
     "process_ambiguous",
-    "script_task_forbidden",
-    "script_forbidden",
     "service_task_unsupported",
     "expression_language_unsupported",
     "element_unsupported",
@@ -82,7 +82,7 @@ NOT_EXECUTABLE_CODES = frozenset({
 })
 # Expressions the platform cannot accept (another tool's language, a typo, a refused construct)
 # leave the file valid BPMN: the diagram simply cannot run here until they are rewritten.
-NOT_EXECUTABLE_PREFIXES = ("expression_",)
+NOT_EXECUTABLE_PREFIXES = ("expression_", "script_")
 # Problems that explain the verdict best come first in the reason.
 _PROCESS_CODES = ("no_process", "no_executable_process", "process_not_executable", "process_ambiguous")
 
@@ -526,6 +526,15 @@ def is_reserved_id(element_id: str) -> bool:
     return element_id in RESERVED_IDS or element_id.endswith(RESERVED_SUFFIXES)
 
 
+def _script_where(kind: str, owner: etree._Element | None) -> str:
+    """Which script, in a message: "của tác vụ «…»", or "chạy trước của phần tử «…» (spiffworkflow:preScript)"."""
+    label = _label_of(owner) if owner is not None else ""
+    if kind == "script":
+        return gettext("của tác vụ %(element)s", element=label)
+    return gettext("%(when)s của phần tử %(element)s (spiffworkflow:%(tag)s)",
+                   when=gettext("chạy trước") if kind == "preScript" else gettext("chạy sau"), element=label, tag=kind)
+
+
 _JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
 
 
@@ -636,10 +645,7 @@ class _Checker:
         if local == "boundaryEvent":
             self._boundary_leads_somewhere(file, element)
         if local == "scriptTask":
-            self.add(file, element, "script_task_forbidden",
-                     gettext("Sơ đồ có tác vụ kịch bản (script task) %(element)s; tác vụ kịch bản chưa được phép vì "
-                             "chưa có môi trường cách ly an toàn.",
-                             element=_label_of(element)))
+            self._script_task(file, element)
         elif local == "serviceTask":
             if not _xpath(element, "./bpmn:extensionElements/spiffworkflow:serviceTaskOperator"):
                 self.add(file, element, "service_task_unsupported",
@@ -779,14 +785,38 @@ class _Checker:
                              value=value[:60], event=_label_of(event) if event is not None else '', tag=local,
                              example=example))
 
+    def _script_task(self, file: str, element: etree._Element) -> None:
+        """A script task: its script in the script language (app.engine.script_language), checked here."""
+        language = element.get("scriptFormat")
+        if language and "python" not in language.lower():
+            self.add(file, element, "script_language_unsupported",
+                     gettext("Tác vụ kịch bản %(element)s viết bằng %(language)s; hệ thống chỉ chạy kịch bản Python "
+                             "rút gọn (scriptFormat «python»). Hãy viết lại kịch bản.",
+                             element=_label_of(element), language=language[:40]))
+            return
+        scripts = _xpath(element, "./bpmn:script")
+        if not scripts:
+            self.add(file, element, "script_missing",
+                     gettext("Tác vụ kịch bản %(element)s chưa có kịch bản (thẻ bpmn:script).",
+                             element=_label_of(element)))
+            return
+        self.script(file, scripts[0], _script_where("script", element))
+
+    def script(self, file: str, element: etree._Element, where: str) -> None:
+        """Every refusal of the script in `element`'s text, each on the BPMN line where it is written."""
+        text = element.text or ""
+        if not text.strip():
+            return
+        for line, code, reason in script_problems(text):
+            at = element.sourceline + line - 1 if element.sourceline is not None and line else element.sourceline
+            self.problems.append(Problem(file, at, None, code, gettext(
+                "Kịch bản %(where)s bị từ chối%(at)s: %(reason)s.", where=where,
+                at=gettext(" (dòng %(line)s của kịch bản)", line=line) if line else "", reason=reason)))
+
     def _spiff_element(self, file: str, element: etree._Element, local: str) -> None:
-        if local in ("preScript", "postScript") and (element.text or "").strip():
+        if local in ("preScript", "postScript"):
             owner = element.getparent().getparent() if element.getparent() is not None else None
-            self.add(file, element, "script_forbidden",
-                     gettext("Phần tử %(value)s có kịch bản (%(when)s khi chạy, spiffworkflow:%(tag)s); kịch bản "
-                             "chưa được phép vì chưa có môi trường cách ly an toàn.",
-                             value=_label_of(owner) if owner is not None else '',
-                             when=gettext("trước") if local == 'preScript' else gettext('sau'), tag=local))
+            self.script(file, element, _script_where(local, owner))
         elif local == "parameter" and element.get("value") is not None:
             self.expression(file, element, element.get("value"), gettext("Tham số «%(parameter)s» của tác vụ dịch vụ",
                                                                          parameter=element.get('id')))
@@ -968,6 +998,17 @@ def _data_flow(
                     _use(flow, file, parameter, parameter.get("value"), node_id, False,
                          gettext("Tham số «%(parameter)s» của tác vụ dịch vụ %(element)s",
                                  parameter=parameter.get('id'), element=_label_of(element)))
+            for script in _xpath(element, "./bpmn:script|./bpmn:extensionElements/spiffworkflow:preScript"
+                                          "|./bpmn:extensionElements/spiffworkflow:postScript"):
+                kind = _local(script.tag)
+                if local != "scriptTask" and kind == "script":
+                    continue
+                flow.defines.setdefault(node_id, set()).update(assigned_names(script.text or ""))
+                names, guarded = read_names(script.text or "")
+                if names:  # a post-script runs when its task is done: it reads what the task's form gave too
+                    flow.uses.append(ExpressionUse(
+                        file, script.sourceline, gettext("Kịch bản %(where)s", where=_script_where(kind, element)),
+                        names, guarded, node_id, kind == "postScript"))
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
                 flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):

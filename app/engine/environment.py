@@ -1,9 +1,11 @@
-"""The script environment the engine runs with: expressions only, through the safe evaluator.
+"""The script environment the engine runs with: expressions through the safe evaluator, scripts in the sandbox.
 
 SpiffWorkflow's default environment evaluates conditions with `eval` and runs script tasks with
-`exec` over task data. This environment evaluates expressions with `expressions.evaluate`, refuses
-scripts outright (there is no isolated sandbox for them yet) and refuses inline service calls,
-because connector calls belong in background jobs, never inside a web request.
+`exec` over task data. This environment evaluates expressions with `expressions.evaluate`, runs
+scripts (script tasks, pre/post scripts) in the sandbox process (app.engine.scripts: restricted
+language, separate process, CPU/memory/output limits) and applies what they changed to the task data,
+and refuses inline service calls, because connector calls belong in background jobs, never inside a
+web request. SpiffWorkflow's own environment never runs a diagram's code.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException as _WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine as _PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import (
@@ -19,13 +21,12 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException as _SpiffWorkflowException
 
-from app.engine.expressions import ExpressionError, evaluate
+from app.engine import script_language
+from app.engine.expressions import _today as today
+from app.engine.expressions import evaluate
+from app.engine.scripts import run_script
 
-DATA_NAME = "du_lieu"
-SCRIPT_FORBIDDEN_MESSAGE = lazy_gettext(
-    "Sơ đồ có đoạn kịch bản (script) nhưng hệ thống chưa cho phép chạy kịch bản vì chưa có môi trường "
-    "cách ly an toàn; hãy dùng biểu thức điều kiện, biểu mẫu hoặc tác vụ dịch vụ thay thế."
-)
+DATA_NAME = script_language.DATA_NAME
 
 
 class ServiceCallRefused(Exception):
@@ -58,7 +59,7 @@ class EngineTaskError(_WorkflowTaskException):
 
 
 class SafeScriptEnvironment(_BaseEnvironment):
-    """Evaluates expressions safely; refuses scripts and inline service calls."""
+    """Evaluates expressions safely, runs scripts in the sandbox; refuses inline service calls."""
 
     def evaluate(
         self, expression: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
@@ -71,7 +72,15 @@ class SafeScriptEnvironment(_BaseEnvironment):
     def execute(
         self, script: str, context: Mapping[str, Any], external_context: Mapping[str, Any] | None = None
     ) -> Any:
-        raise ExpressionError("script_forbidden", str(SCRIPT_FORBIDDEN_MESSAGE), script or "")
+        """Run a script in the sandbox over the task data (`context`), then apply the names it changed or deleted;
+        a ScriptError (refused, failed, out of a limit) leaves the data as it was."""
+        data = {**(external_context or {}), **context}
+        result = run_script(script or "", data, today())
+        if isinstance(context, dict):
+            context.update(result.updates)
+            for name in result.deletions:
+                context.pop(name, None)
+        return True
 
     def call_service(self, context: Mapping[str, Any], **kwargs: Any) -> Any:
         raise ServiceCallRefused(str(kwargs.get("operation_name") or "?"))

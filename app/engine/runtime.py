@@ -39,6 +39,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter as _TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer as _Serializer
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition as _ErrorEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as _MessageDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition as _NoneEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition as _TimerDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent as _EndEvent
@@ -479,6 +480,10 @@ class EngineError(Exception):
         self.step = step
 
 
+class MessageNotAwaited(Exception):
+    """No step of the workflow waits for this message now."""
+
+
 class LoopLimitExceeded(EngineError):
     """The task tree grew past MAX_TASK_DEPTH: a loop ran too many rounds. The workflow is stopped there."""
 
@@ -554,7 +559,7 @@ def _build_bundle(content_hash: str,
         parser = build_parser_for(files)
         spec, subprocess_specs = specs_of(parser, process_id)
         _start_on_schedule(spec)
-        specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs))
+        specs = _SERIALIZER.to_dict(_BpmnWorkflow(spec, subprocess_specs, script_engine=_SCRIPT_ENGINE))
     except Exception as exc:  # e.g. a start event named like the engine's own root task ("Start")
         raise EngineError(gettext("Sơ đồ quy trình của thủ tục không chạy được trên bộ máy quy trình; hồ sơ chưa "
                                   "được xử lý. Người thiết kế cần sửa và triển khai lại thủ tục."),
@@ -906,7 +911,7 @@ class WorkflowRun:
         except LoopLimitExceeded as exc:
             exc.step = self._step(ended, halted=True)
             raise
-        except TaskNotReady:
+        except (TaskNotReady, MessageNotAwaited):
             raise
         except Exception as exc:
             raise self._failure(exc, ended) from exc
@@ -940,6 +945,37 @@ class WorkflowRun:
         """Fire the timers that are due now and move on (the scheduler's step; any other step does it too)."""
         self._changes += 1
         return self._advance()
+
+    def waiting_messages(self) -> list[str]:
+        """The names of the messages the workflow waits for now (catch and boundary events, receive tasks, a
+        participant's message start)."""
+        return sorted({str(d.name) for d in (getattr(t, "event_definition", None) for t in self._message_waits())
+                       if d is not None})
+
+    def _message_waits(self) -> list[Any]:
+        waiting = []
+        for task in self._wf.event_manager.tasks.values():
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(definition, _MessageDefinition):
+                waiting.append(task.task_spec)
+        return waiting
+
+    def deliver_message(self, name: str, payload: Any) -> StepResult:
+        """A message from outside the workflow (another system, another agency's platform) for the waits named
+        `name`: the catching step stores `payload` in its message variable and the workflow moves on.
+        MessageNotAwaited when nothing waits for it now (the dossier is elsewhere, or got it already)."""
+        specs = [spec for spec in self._message_waits() if spec.event_definition.name == name]
+        if not specs:
+            raise MessageNotAwaited(name)
+        definition = specs[0].event_definition
+        event = _BpmnEvent(type(definition)(name), json.loads(json.dumps(payload)))
+        self._changes += 1
+
+        def act() -> None:
+            if self._wf.event_manager.catch(event, internal=False) == 0:
+                raise MessageNotAwaited(name)
+
+        return self._advance(act)
 
     def move_timers(self, move: Mover) -> list[MovedTimer]:
         """Move the due instants of the waiting timers by `move` (a clock pause; app.engine.timers says which

@@ -50,7 +50,7 @@ def test_xxe_package_is_refused_without_reading_files(client, token):
     assert version_count() == before
 
 
-def test_script_task_is_refused_at_deploy(client, token):
+def test_script_task_reading_a_file_is_refused_at_deploy(client, token):
     headers = token("thietke")
     files = package_files("khai-sinh")
     bpmn = dict(files)["process.bpmn"].decode()
@@ -64,8 +64,10 @@ def test_script_task_is_refused_at_deploy(client, token):
     files = [(n, hostile.encode() if n == "process.bpmn" else c) for n, c in files]
     response = post_package(client, headers, files)
     assert response.status_code == 422
-    codes = {p["code"] for p in response.get_json()["error"]["details"]["problems"]}
-    assert "script_task_forbidden" in codes
+    problems = response.get_json()["error"]["details"]["problems"]
+    [refused] = [p for p in problems if p["code"] == "script_construct_forbidden"]
+    assert "«open»" in refused["message"]
+    assert refused["line"] == hostile[:hostile.index("<bpmn:script>")].count("\n") + 1
 
 
 def test_zip_bomb_and_oversized_upload(app, client, token):

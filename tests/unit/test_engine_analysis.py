@@ -130,26 +130,54 @@ def test_deployable_analysis_runs_with_the_same_parser() -> None:
     assert workflow.get_tasks(spec_name="end_ok")[0].state == TaskState.COMPLETED
 
 
-def test_script_task_is_not_executable_with_its_line() -> None:
+def test_script_task_in_the_script_language_is_deployable() -> None:
     text = _linear('    <bpmn:scriptTask id="t" name="Tính phí"><bpmn:incoming>f1</bpmn:incoming>'
                    "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:script>phi = 1</bpmn:script></bpmn:scriptTask>")
     analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "deployable", analysis.problems
+
+
+def test_bad_script_is_refused_with_its_bpmn_line() -> None:
+    script = "tong = 0\nfor x in [1, 2]:\n    tong += x\nloai = ().__class__.__bases__\nimport os\n"
+    text = _linear('    <bpmn:scriptTask id="t" name="Tính phí"><bpmn:incoming>f1</bpmn:incoming>'
+                   f"<bpmn:outgoing>f2</bpmn:outgoing><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
     assert analysis.verdict == "not_executable"
-    problem = next(p for p in analysis.problems if p.code == "script_task_forbidden")
-    assert problem.file == "p.bpmn"
-    assert problem.line == _line_of(text, "<bpmn:scriptTask")
-    assert "script task" in problem.message
-    assert "môi trường cách ly an toàn" in problem.message
+    problems = [p for p in analysis.problems if p.code == "script_construct_forbidden"]
+    assert [p.file for p in problems] == ["p.bpmn", "p.bpmn"]
+    first_line = _line_of(text, "<bpmn:script>")
+    assert [p.line for p in problems] == [first_line + 3, first_line + 4]
+    assert "«__class__»" in problems[0].message and "dòng 4 của kịch bản" in problems[0].message
+    assert "import os" in problems[1].message
     assert analysis.reason
 
 
-def test_pre_and_post_scripts_are_refused() -> None:
+def test_script_syntax_error_is_refused_with_its_line() -> None:
+    text = _linear('    <bpmn:scriptTask id="t" name="Tính phí"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:script>\nphi = (1 +\n</bpmn:script></bpmn:scriptTask>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    problem = next(p for p in analysis.problems if p.code == "script_syntax")
+    assert analysis.verdict == "not_executable"
+    assert problem.line is not None and problem.line >= _line_of(text, "<bpmn:script>") + 1
+    assert "cú pháp" in problem.message
+
+
+def test_script_in_another_language_is_refused() -> None:
+    text = _linear('    <bpmn:scriptTask id="t" name="Tính phí" scriptFormat="groovy"><bpmn:incoming>f1</bpmn:incoming>'
+                   "<bpmn:outgoing>f2</bpmn:outgoing><bpmn:script>def x = 1</bpmn:script></bpmn:scriptTask>")
+    analysis = analyze_bpmn({"p.bpmn": text.encode()})
+    assert analysis.verdict == "not_executable"
+    assert "script_language_unsupported" in _codes(analysis)
+
+
+def test_pre_and_post_scripts_are_checked() -> None:
     text = _linear('    <bpmn:userTask id="t"><bpmn:extensionElements>'
-                   "<spiffworkflow:preScript>x = 1</spiffworkflow:preScript></bpmn:extensionElements>"
+                   "<spiffworkflow:preScript>x = open('/etc/passwd')</spiffworkflow:preScript></bpmn:extensionElements>"
                    "<bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>")
     analysis = analyze_bpmn({"p.bpmn": text.encode()})
     assert analysis.verdict == "not_executable"
-    assert "script_forbidden" in _codes(analysis)
+    problem = next(p for p in analysis.problems if p.code == "script_construct_forbidden")
+    assert "«open»" in problem.message and "preScript" in problem.message
 
 
 def test_bad_condition_is_reported_with_its_line() -> None:
@@ -452,7 +480,7 @@ def test_headline_counts_every_error_listed() -> None:
     # One broken file error (a duplicate id) and two that only stop it running here (a script task, a
     # FEEL condition): the headline must say "and 2 other errors", as the list below it shows three.
     text = VALID.replace('id="f2"', 'id="f1"', 1).replace(
-        '<bpmn:userTask id="ky_duyet">', '<bpmn:scriptTask id="ky_duyet"><bpmn:script>x = 1</bpmn:script>', 1
+        '<bpmn:userTask id="ky_duyet">', '<bpmn:scriptTask id="ky_duyet"><bpmn:script>import os</bpmn:script>', 1
     )
     text = text.replace("</bpmn:userTask>\n    <bpmn:exclusiveGateway",
                         "</bpmn:scriptTask>\n    <bpmn:exclusiveGateway")

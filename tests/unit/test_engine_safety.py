@@ -390,8 +390,8 @@ def test_script_tasks_never_execute(tmp_path: Path) -> None:
     workflow = _start({"s.bpmn": SCRIPT_BPMN.format(script=script).encode()}, "kich_ban", {})
     with pytest.raises(WorkflowTaskException) as info:
         workflow.do_engine_steps()
-    assert info.value.code == "script_forbidden"
-    assert "kịch bản" in str(info.value)
+    assert info.value.code == "script_invalid"
+    assert "import pathlib" in str(info.value)
     assert not target.exists()
 
 
@@ -437,6 +437,6 @@ def test_a_service_task_never_calls_out_inside_the_engine_step() -> None:
 def test_environment_evaluates_with_external_context_below_task_data() -> None:
     env = SafeScriptEnvironment()
     assert env.evaluate("a + b", {"a": 1}, {"b": 2, "a": 100}) == 3
-    with pytest.raises(ExpressionError) as info:
-        env.execute("x = 1", {})
-    assert info.value.code == "script_forbidden"
+    data = {"a": 1}
+    env.execute("x = a + 1", data)  # in the sandbox process; what it assigned is applied to the task data
+    assert data == {"a": 1, "x": 2}
