@@ -26,6 +26,7 @@ Error codes (``ConnectorError.code``, what an error boundary event's ``errorCode
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from datetime import date
 from typing import Any, Final
 
@@ -105,7 +106,11 @@ def _refused(code: str, message: str) -> PermanentError:
 
 
 def _sex(value: str) -> str:
-    return "nam" if value.strip().lower() == "nam" else "nu"
+    """The office's words ("nam" or "nu") for the form's or the population record's."""
+    sex = {"nam": "nam", "nu": "nu", "nữ": "nu"}.get(unicodedata.normalize("NFC", str(value)).strip().lower())
+    if sex is None:
+        raise _refused("du_lieu_khong_hop_le", f"Giới tính “{value}” không hợp lệ: “nam” hoặc “nu”.")
+    return sex
 
 
 class SocialInsuranceConnector:

@@ -239,3 +239,13 @@ def test_the_modeller_offers_the_operations(client: Any, db_session: Any) -> Non
     operations = client.get(f"/thiet-ke/ban-nhap/{draft_id}/goi.json").get_json()["catalog"]["operations"]
     assert operations["social_insurance.issue_child_card"] == ISSUE_PARAMS
     assert operations["social_insurance.lookup_card"] == LOOKUP_PARAMS
+
+
+def test_sex_in_the_forms_or_the_registrys_words(bhxh: SocialInsuranceConnector, sandbox: str) -> None:
+    for said, sent in (("Nam", "nam"), ("nu", "nu"), ("Nữ", "nu")):
+        card = bhxh.issue_child_card(**child(sex=said))
+        assert card["gioi_tinh"] == sent
+    before = len(bhxh_calls(sandbox))
+    with pytest.raises(PermanentError) as info:
+        bhxh.issue_child_card(**{**child(), "gioi_tinh": "khác"})
+    assert info.value.code == "du_lieu_khong_hop_le" and len(bhxh_calls(sandbox)) == before
