@@ -83,6 +83,9 @@ class Config:
     BUSINESS_TOKEN = _env("BUSINESS_TOKEN", "")
     TAX_URL = _env("TAX_URL", "")
     TAX_TOKEN = _env("TAX_TOKEN", "")
+    # The social-insurance office (BHXH): health-insurance cards for children under 6 (khai sinh – thường trú – BHYT).
+    SOCIAL_INSURANCE_URL = _env("SOCIAL_INSURANCE_URL", "")
+    SOCIAL_INSURANCE_TOKEN = _env("SOCIAL_INSURANCE_TOKEN", "")
     PAYMENT_URL = _env("PAYMENT_URL", "")
     PAYMENT_TOKEN = _env("PAYMENT_TOKEN", "")
     # Shared secret of the payment platform's MaXacThuc signature on callbacks.

@@ -1,4 +1,5 @@
-"""Connectors to the national systems (population, business registry, tax, payment, notify, portal).
+"""Connectors to the national systems (population, business registry, tax, social insurance, payment, notify,
+portal).
 
 Each provider is a folder with a real HTTP client; `build_registry(settings)` wires the ones configured.
 Connectors never know whether they talk to the demo services or the real systems: only the URL differs.
@@ -19,14 +20,15 @@ log = logging.getLogger(__name__)
 
 
 def build_registry(settings: Mapping[str, Any]) -> Registry:
-    """Operations of every provider configured: `<PROVIDER>_URL` (POPULATION, BUSINESS, TAX, PAYMENT, SMS,
-    PORTAL) with `<PROVIDER>_TOKEN`, PAYMENT_SECRET for callback signatures, SMTP_HOST for email."""
+    """Operations of every provider configured: `<PROVIDER>_URL` (POPULATION, BUSINESS, TAX, SOCIAL_INSURANCE,
+    PAYMENT, SMS, PORTAL) with `<PROVIDER>_TOKEN`, PAYMENT_SECRET for callback signatures, SMTP_HOST for email."""
     from connectors.business import BusinessConnector
     from connectors.notify import EmailSender
     from connectors.payment import PaymentConnector
     from connectors.population import PopulationConnector
     from connectors.portal import PortalConnector
     from connectors.sms import SmsSender
+    from connectors.social_insurance import SocialInsuranceConnector
     from connectors.tax import TaxConnector
 
     registry = Registry()
@@ -34,6 +36,7 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
     timeout = float(settings.get("CONNECTOR_TIMEOUT", 5.0))
     kinds: dict[str, Callable[[HttpClient], Any]] = {
         "POPULATION": PopulationConnector, "BUSINESS": BusinessConnector, "TAX": TaxConnector,
+        "SOCIAL_INSURANCE": SocialInsuranceConnector,
         "PAYMENT": lambda client: PaymentConnector(client, str(settings.get("PAYMENT_SECRET", ""))),
         "SMS": SmsSender, "PORTAL": PortalConnector,
     }
@@ -64,7 +67,8 @@ def build_registry(settings: Mapping[str, Any]) -> Registry:
 def operation_catalog() -> dict[str, Mapping[str, Any]]:
     """Every operation a service task may name, with its parameter schema, whatever is configured here."""
     placeholder = "http://unconfigured.invalid"
-    settings = {f"{p}_URL": placeholder for p in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS", "PORTAL")}
+    providers = ("POPULATION", "BUSINESS", "TAX", "SOCIAL_INSURANCE", "PAYMENT", "SMS", "PORTAL")
+    settings = {f"{p}_URL": placeholder for p in providers}
     registry = build_registry({**settings, "SMTP_HOST": "unconfigured.invalid",
                                "PAYMENT_SECRET": "x" * MIN_SECRET_LENGTH})
     catalog: dict[str, Mapping[str, Any]] = {op: registry.get(op).params_schema for op in registry.ids()}

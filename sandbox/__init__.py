@@ -1,6 +1,7 @@
 """Demo national services: a seeded, fault-injectable imitation of the population database, the
-business registry, the tax office, the payment platform, an SMS gateway, the national public-service
-portal and an SMTP sink, so connectors and demos run end to end without a ministry on the line.
+business registry, the tax office, the social-insurance office, the payment platform, an SMS gateway,
+the national public-service portal and an SMTP sink, so connectors and demos run end to end without a
+ministry on the line.
 
 A package of its own: it never imports ``app`` or ``connectors`` (whose code it exists to check),
 and they never import it (import-linter contracts in pyproject.toml).

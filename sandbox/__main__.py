@@ -13,8 +13,8 @@ from sandbox.smtp import Mailbox, start_smtp_sink
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
-        description="Demo national services: population, business registry, tax, payment, SMS, national portal, "
-                    "SMTP sink.")
+        description="Demo national services: population, business registry, tax, social insurance, payment, SMS, "
+                    "national portal, SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--seed", type=int, default=2026)

@@ -20,7 +20,7 @@ SANDBOX_PORT="${SANDBOX_PORT:-8090}"
 export SANDBOX_TOKEN="${SANDBOX_TOKEN:-sandbox-secret}"
 export POPULATION_URL="${POPULATION_URL:-http://127.0.0.1:${SANDBOX_PORT}}" POPULATION_TOKEN="${POPULATION_TOKEN:-$SANDBOX_TOKEN}"
 export BUSINESS_URL="${BUSINESS_URL:-http://127.0.0.1:${SANDBOX_PORT}}" BUSINESS_TOKEN="${BUSINESS_TOKEN:-$SANDBOX_TOKEN}"
-for provider in TAX PAYMENT SMS PORTAL; do
+for provider in TAX SOCIAL_INSURANCE PAYMENT SMS PORTAL; do
   url_var="${provider}_URL" token_var="${provider}_TOKEN"
   export "$url_var=${!url_var:-http://127.0.0.1:${SANDBOX_PORT}}" "$token_var=${!token_var:-$SANDBOX_TOKEN}"
 done
@@ -39,8 +39,8 @@ echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (đăng nhập: 
 echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hotich, chutich, traketqua / demo123)"
 echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
-# The demo national services (population, business registry, tax, payment, SMS, national portal, SMTP)
-# beside the platform, stopped with it.
+# The demo national services (population, business registry, tax, social insurance, payment, SMS, national portal,
+# SMTP) beside the platform, stopped with it.
 .venv/bin/python -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!

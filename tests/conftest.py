@@ -293,7 +293,7 @@ def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Itera
         requests.delete(f"{sandbox}{hook}", timeout=5)
     settings: dict[str, Any] = {"CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 5,
                                 "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
-    for provider in ("POPULATION", "BUSINESS", "TAX", "PAYMENT", "SMS"):
+    for provider in ("POPULATION", "BUSINESS", "TAX", "SOCIAL_INSURANCE", "PAYMENT", "SMS"):
         settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
     built = add_platform_operations(build_registry(settings))
     monkeypatch.setitem(app.extensions, "motcua_connectors", built)
@@ -319,7 +319,7 @@ def live_national(live_server: LiveServer, sandbox: str) -> Iterator[LiveServer]
     saved = app.extensions["motcua_connectors"], dict(app.config)
     settings: dict[str, Any] = {"CONNECTOR_ATTEMPTS": 2, "CONNECTOR_TIMEOUT": 5,
                                 "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
-    for provider in ("POPULATION", "PAYMENT", "SMS"):
+    for provider in ("POPULATION", "SOCIAL_INSURANCE", "PAYMENT", "SMS"):
         settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
     app.extensions["motcua_connectors"] = add_platform_operations(build_registry(settings))
     app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
