@@ -43,7 +43,7 @@ START: dict[str, dict[str, Any]] = {
                "quoc_tich": "Việt Nam", "noi_cu_tru": _ADDRESS},
         "giay_chung_sinh": FILE_MARK + "giay-chung-sinh.pdf",
         "thuong_tru": {"noi_thuong_tru": _ADDRESS, "chu_ho": "Nguyễn Văn An", "quan_he_voi_chu_ho": "con"},
-        "bhyt": {"noi_dang_ky_kcb": "01-014"},
+        "bhyt": {"noi_dang_ky_kcb": "01004"},
     },
     "thuong-tru": {
         "nguoi_khai": {"ho_ten": "Lê Thị Hoa", "so_dinh_danh": "031188004567", "ngay_sinh": "1988-03-20",
@@ -73,8 +73,7 @@ TASKS: dict[tuple[str, str], dict[str, Any]] = {
                                                                 "so_dinh_danh_tre": "001226000123"},
     ("lien-thong-khai-sinh", "dang-ky-thuong-tru.schema.json"): {"ket_qua_thuong_tru": "da_dang_ky",
                                                                  "ngay_dang_ky": "2026-12-02"},
-    ("lien-thong-khai-sinh", "cap-the-bhyt.schema.json"): {"ma_the_bhyt": "TE1010122600012",
-                                                           "gia_tri_den": "2032-11-19"},
+    ("lien-thong-khai-sinh", "cap-the-bhyt.schema.json"): {"doi_chieu": "khop"},
     ("lien-thong-khai-sinh", "tra-ket-qua.schema.json"): {"hinh_thuc_tra": "truc_tiep", "ngay_tra": "2026-12-04",
                                                           "nguoi_nhan": "Nguyễn Văn An"},
     ("thuong-tru", "tiep-nhan.schema.json"): {"thanh_phan_da_nhan": ["CT01", "CSHP"],

@@ -977,8 +977,18 @@ def _data_flow(
             local = _local(element.tag)
             flow.titles[node_id] = _clean(element.get("name") or node_id)
             flow.preds.setdefault(node_id, [])
-            if local == "startEvent" and element.getparent() is chosen:
+            # Where dossiers start: the chosen process's start, and a message start (a collaboration's participant
+            # started by another participant's message, with nothing but the message's payload).
+            if local == "startEvent" and (element.getparent() is chosen
+                                          or _xpath(element, "./bpmn:messageEventDefinition")):
                 flow.starts.add(node_id)
+            for variable in _xpath(element, "./bpmn:messageEventDefinition//spiffworkflow:messageVariable"
+                                            "|./bpmn:extensionElements/spiffworkflow:messageVariable"):
+                if _clean(variable.text or ""):
+                    flow.defines.setdefault(node_id, set()).add(_clean(variable.text or ""))
+            for payload in _xpath(element, "./bpmn:messageEventDefinition//spiffworkflow:messagePayload"):
+                _use(flow, file, payload, payload.text, node_id, True,
+                     gettext("Nội dung thông điệp gửi đi tại %(element)s", element=_label_of(element)))
             if local == "boundaryEvent" and element.get("attachedToRef"):
                 flow.preds[node_id].append((str(element.get("attachedToRef")), False))
                 if _xpath(element, "./bpmn:errorEventDefinition"):

@@ -10,6 +10,7 @@ task's id."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ from sqlalchemy import select
 
 from app.engine.runtime import task_data_in
 from app.extensions import db
-from app.models import Agency, Dossier, HumanTask
+from app.models import Agency, Dossier, HumanTask, ServiceCall
 from app.procedures.package import check_package, load_directory
+from tests.integration.test_service_calls import run_jobs
+from tests.integration.test_social_insurance_calls import child_id
 from tests.samples import client_uploader, start_data, task_data, with_uploads
 
 SLUG = "lien-thong-khai-sinh"
@@ -34,9 +37,10 @@ def _tasks(client: Any, headers: dict[str, str], code: str) -> list[dict[str, An
     return [t for t in response.get_json()["items"] if t["dossier_code"] == code]
 
 
-def _step(client: Any, token: Any, code: str, agency: str, officer: str, title: str) -> None:
+def _step(client: Any, token: Any, code: str, agency: str, officer: str, title: str,
+          data: dict[str, Any] | None = None) -> None:
     """The one open step is `title`, seen by `officer` of `agency` and by no officer of the other agencies;
-    `officer` completes it with the sample data of its form."""
+    `officer` completes it with `data`, or the sample data of its form."""
     headers = token(officer)
     (task,) = _tasks(client, headers, code)
     assert task["title"] == title, task
@@ -50,7 +54,8 @@ def _step(client: Any, token: Any, code: str, agency: str, officer: str, title: 
             taken = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=token(name),
                                 json=task_data(SLUG, task["form"]))
             assert taken.status_code in (403, 404), (name, taken.status_code)
-    done = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers, json=task_data(SLUG, task["form"]))
+    done = client.post(f"/api/v1/tasks/{task['id']}/complete", headers=headers,
+                       json=data or task_data(SLUG, task["form"]))
     assert done.status_code == 200, done.data[:500]
 
 
@@ -61,7 +66,8 @@ def test_the_bundle_deploys_as_a_collaboration_of_three_agencies(db_session):
     assert sorted(report.analysis.participants.values()) == ["Bảo hiểm xã hội", "Công an cấp xã", "UBND cấp xã"]
 
 
-def test_one_dossier_crosses_three_agencies_by_messages_each_seeing_only_its_own_steps(client, db_session, token):
+def test_one_dossier_crosses_three_agencies_by_messages_each_seeing_only_its_own_steps(client, db_session, token, jobs,
+                                                                                      national):
     citizen = token("congdan")
     created = client.post(f"/api/v1/procedures/{CODE}/dossiers", headers=citizen,
                           json=with_uploads(client_uploader(client), citizen, start_data(SLUG)))
@@ -74,18 +80,29 @@ def test_one_dossier_crosses_three_agencies_by_messages_each_seeing_only_its_own
     db.session.refresh(dossier)
     due = dossier.due_at  # one combined deadline, set at reception: it does not move as the dossier travels
     assert due is not None and dossier.status in (2, 4)
-    _step(client, token, code, "ubnd", "hotich", "Đăng ký khai sinh, cấp số định danh cá nhân")
+    born = date.fromisoformat(start_data(SLUG)["tre"]["ngay_sinh"])
+    child = child_id(born)  # the personal ID the civil-status officer issues: one card per child at the office
+    _step(client, token, code, "ubnd", "hotich", "Đăng ký khai sinh, cấp số định danh cá nhân",
+          {**task_data(SLUG, "dang-ky-khai-sinh.schema.json"), "so_dinh_danh_tre": child})
     _step(client, token, code, "cong_an", "ca.cutru", "Đăng ký thường trú cho trẻ")
+    # The social-insurance office's system issues the card (a job calls the demo office), then its officer checks it.
+    (call,) = db.session.scalars(select(ServiceCall).where(ServiceCall.dossier_id == dossier.id)).all()
+    assert call.operation == "social_insurance.issue_child_card" and call.params["ma_ho_so"] == code
+    assert call.params["so_dinh_danh"] == child and call.params["ma_noi_kcb"] == "01004"
+    assert run_jobs(jobs) == ["done"]
     _step(client, token, code, "bhxh", "bhxh.the", "Cấp thẻ bảo hiểm y tế")
     # What the messages carried back: the result step reads the residence and the card the others recorded.
     result = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
                                                        HumanTask.state == "ready"))
     db.session.refresh(dossier.workflow)
     carried = task_data_in(dossier.workflow.document, result.engine_task_id)["ket_qua_lien_thong"]
-    assert carried == {"so_dinh_danh_tre": "001226000123", "so_dang_ky_khai_sinh": "231",
+    card = carried.pop("ma_the_bhyt")
+    assert card.startswith("TE101") and len(card) == 15, card
+    assert carried == {"so_dinh_danh_tre": child, "so_dang_ky_khai_sinh": "231",
                        "ngay_dang_ky_thuong_tru": "2026-12-02",
                        "noi_thuong_tru": start_data(SLUG)["thuong_tru"]["noi_thuong_tru"],
-                       "ma_the_bhyt": "TE1010122600012", "gia_tri_den": "2032-11-19"}
+                       "gia_tri_den": (born.replace(year=born.year + 6) - timedelta(days=1)).isoformat(),
+                       "noi_kcb": "Trạm Y tế Phường Ba Đình"}
     _step(client, token, code, "ubnd", "tiepnhan", "Trả kết quả liên thông")
 
     db.session.refresh(dossier)

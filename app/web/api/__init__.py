@@ -20,6 +20,7 @@ from app.dossiers import (
     lateness,
     leave,
     listings,
+    messages,
     payments,
     service_calls,
     services,
@@ -592,6 +593,17 @@ def resume_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue
 def withdraw_dossier(code: str, json: m.OptionalReasonBody) -> ResponseReturnValue:
     """The applicant withdraws the dossier before its result is ready"""
     return jsonify(dossier_state(desk.withdraw(code, api_user(), json.ly_do)))
+
+
+@bp.post("/dossiers/<path:code>/messages")
+@operation("deliverMessage", responses({200: (m.DossierState, "Delivered: the step waiting for it took the payload and "
+                                                           "the workflow moved on")},
+                                       400, 401, 403, 404, 409, 422), auth=True, params=DOSSIER_CODE)
+def deliver_message(code: str, json: m.MessageBody) -> ResponseReturnValue:
+    """A message for a step of the dossier's workflow that waits for it (an inter-agency answer, another system's
+    callback): `ten` is the diagram's bpmn:message name, `noi_dung` what the step stores in its message variable.
+    409 `message_not_awaited` when no step waits for it now (a replay is refused, never applied twice)"""
+    return jsonify(dossier_state(messages.deliver(code, json.ten, json.noi_dung, api_user())))
 
 
 @bp.post("/dossiers/<path:code>/apology")

@@ -120,6 +120,13 @@ class ApologyBody(RequestModel):
                     "by that day's closing time")
 
 
+class MessageBody(RequestModel):
+    ten: str = Field(min_length=1, max_length=200, title=N_("Tên thông điệp"),
+                     description="The bpmn:message name the diagram waits for")
+    noi_dung: Any = Field(default=None, title=N_("Nội dung thông điệp"),
+                          description="Any JSON value: what the catching step stores in its message variable")
+
+
 class ReturnBody(RequestModel):
     ly_do: str = Field(max_length=2000, title=N_("Lý do"))
     buoc: str | None = Field(default=None, max_length=255, title=N_("Bước trả về"),
