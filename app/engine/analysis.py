@@ -1268,11 +1268,15 @@ def _problem_from_load(
 
 
 def analyze_bpmn(
-    files: Mapping[str, bytes], process_id: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    files: Mapping[str, bytes], process_id: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+    external_messages: Iterable[str] = (),
 ) -> BpmnAnalysis:
-    """Check every BPMN/DMN file of one package and decide whether it can be deployed. Never raises."""
+    """Check every BPMN/DMN file of one package and decide whether it can be deployed. Never raises.
+
+    `external_messages`: names of messages delivered to dossiers from outside (procedure.json `messages`, the
+    API's POST /dossiers/<code>/messages), which a diagram may wait for like the ones its own pools send."""
     try:
-        return _analyze(files, process_id, max_bytes)
+        return _analyze(files, process_id, max_bytes, frozenset(external_messages))
     except Exception:  # a last resort: the analysis itself must not take the request down
         _log.exception("analysis of a diagram failed")
         problem = Problem(next(iter(sorted(files)), "process.bpmn"), None, None, "analysis_failed",
@@ -1281,7 +1285,8 @@ def analyze_bpmn(
         return BpmnAnalysis("invalid", _sentence(problem.message), [problem], [], [], None, [], [], [])
 
 
-def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int) -> BpmnAnalysis:
+def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int,
+             external_messages: frozenset[str] = frozenset()) -> BpmnAnalysis:
     problems: list[Problem] = []
     ids: dict[str, dict[str, etree._Element]] = {}
     load_failures: list[tuple[str, Exception]] = []
@@ -1372,7 +1377,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
     # The processes the chosen id starts from: itself, or a collaboration's executable participants.
     run_from = list(participants) if participants else [chosen] if chosen else candidates
     checker = _Checker()
-    checker.thrown_messages = thrown_messages(bpmn_roots)
+    checker.thrown_messages = thrown_messages(bpmn_roots) | external_messages
     for pid in _reachable(run_from, processes):
         file, element = processes[pid]
         checker.process(file, element)

@@ -947,27 +947,28 @@ class WorkflowRun:
         return self._advance()
 
     def waiting_messages(self) -> list[str]:
-        """The names of the messages the workflow waits for now (catch and boundary events, receive tasks, a
-        participant's message start)."""
-        return sorted({str(d.name) for d in (getattr(t, "event_definition", None) for t in self._message_waits())
-                       if d is not None})
+        """The names of the messages the workflow waits for now (catch and boundary events, receive tasks, an
+        event-based gateway's message events, a participant's message start)."""
+        return sorted({str(d.name) for d in self._message_waits()})
 
     def _message_waits(self) -> list[Any]:
-        waiting = []
+        """The message definitions of the catching tasks waiting now (an event-based gateway waits for several)."""
+        found = []
         for task in self._wf.event_manager.tasks.values():
             definition = getattr(task.task_spec, "event_definition", None)
-            if isinstance(definition, _MessageDefinition):
-                waiting.append(task.task_spec)
-        return waiting
+            for each in getattr(definition, "event_definitions", None) or [definition]:
+                if isinstance(each, _MessageDefinition):
+                    found.append(each)
+        return found
 
     def deliver_message(self, name: str, payload: Any) -> StepResult:
         """A message from outside the workflow (another system, another agency's platform) for the waits named
         `name`: the catching step stores `payload` in its message variable and the workflow moves on.
         MessageNotAwaited when nothing waits for it now (the dossier is elsewhere, or got it already)."""
-        specs = [spec for spec in self._message_waits() if spec.event_definition.name == name]
-        if not specs:
+        matching = [d for d in self._message_waits() if d.name == name]
+        if not matching:
             raise MessageNotAwaited(name)
-        definition = specs[0].event_definition
+        definition = matching[0]
         event = _BpmnEvent(type(definition)(name), json.loads(json.dumps(payload)))
         self._changes += 1
 

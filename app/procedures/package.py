@@ -439,7 +439,8 @@ def check_package(pkg: PackageFiles) -> PackageReport:
         problems.append(Problem("process.bpmn", None, None, "bpmn_missing", gettext("Gói thủ tục không có tệp BPMN "
                                                                                     "nào.")))
     else:
-        analysis = analyze_bpmn(pkg.bpmn, process_id=(manifest or {}).get("process_id"))
+        analysis = analyze_bpmn(pkg.bpmn, process_id=(manifest or {}).get("process_id"),
+                                external_messages=((manifest or {}).get("messages") or {}).keys())
         problems += analysis.problems
 
     if manifest is not None:
