@@ -71,7 +71,7 @@ def deliver(code: str, name: str, payload: Any, user: User) -> Dossier:
         dossier_id=dossier.id, actor_id=user.id, actor_name=user.full_name, action="message_received",
         task_title="", status_to=None, note=N_("Đã nhận thông điệp «%(message)s» từ bên ngoài."),
         note_params={"message": name[:100]}, outcome="", at=now_utc()))
-    apply_step(dossier, version, step, user)
+    apply_step(dossier, version, step, user, run=run)
     save_run(instance, run, step.completed)
     db.session.flush()
     if fault is not None:

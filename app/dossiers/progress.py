@@ -8,6 +8,7 @@ in the caller's transaction; the caller commits.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,7 +20,8 @@ from app.dossiers import events
 from app.dossiers.calendar import WorkingCalendar
 from app.dossiers.clock import now_utc
 from app.dossiers.deadlines import appointment, calendar_for
-from app.engine.runtime import EngineError, SpecBundle, StepResult, get_bundle
+from app.engine.expressions import ExpressionError, evaluate
+from app.engine.runtime import EngineError, SpecBundle, StepResult, WorkflowRun, get_bundle
 from app.extensions import db
 from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
 from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES, inbox_keys
@@ -129,8 +131,32 @@ def _allotted_hours(props: Mapping[str, str], calendar: WorkingCalendar) -> Deci
     return days * Decimal(str(calendar.office_hours.hours_per_day))
 
 
+RESULT_READY = 9  # Đã xử lý xong: the step that returns the result opens (designer's guide §6)
+
+
+def declared_results(manifest: Mapping[str, Any], data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """procedure.json `results` evaluated over a step's data: each result's title, agency (a pool's name) and the
+    values its expressions give (a value that cannot be computed, or is empty, is left out; so is a result left
+    with none)."""
+    shown: list[dict[str, Any]] = []
+    for result in manifest.get("results") or []:
+        fields = []
+        for item in result.get("fields") or []:
+            try:
+                value = evaluate(str(item.get("value") or ""), data)
+            except ExpressionError:
+                continue
+            if value not in (None, "", [], {}):
+                fields.append({"label": str(item.get("label") or ""), "value": value if isinstance(
+                    value, str | int | float | bool) else json.dumps(value, ensure_ascii=False)})
+        if fields:
+            shown.append({"title": str(result.get("title") or ""), "agency": str(result.get("agency") or ""),
+                          "fields": fields})
+    return shown
+
+
 def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, actor: User | None, *,
-               created: bool = False, loaded: bool = False) -> None:
+               created: bool = False, loaded: bool = False, run: WorkflowRun | None = None) -> None:
     """Bring the projections in line with the workflow after the engine ran. `created`: the dossier was created
     in this transaction, so it has no open tasks or service calls yet to read; `loaded`: its open tasks and calls
     were loaded with it in this transaction (`open_tasks_loaded`, `open_calls_loaded`), before the engine ran."""
@@ -169,6 +195,10 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
         status = status_property(ready.properties)
         if status is not None:
             set_status(dossier, status, actor, task_title=ready.title)
+        if status == RESULT_READY and run is not None and version.manifest.get("results"):
+            # The result is ready: what the applicant is told of it, from the data the result step holds
+            # (an inter-agency procedure's step holds what the other agencies' messages brought back).
+            dossier.results = declared_results(version.manifest, run.task_data(ready.id))
     for end in step.end_events:
         status = status_property(end.properties)
         if status is not None:

@@ -5,12 +5,13 @@ once the result is handed back."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 
 from app.dossiers.attachments import reference_token
 from app.extensions import db
-from app.models import Attachment, Dossier, HumanTask
+from app.models import Agency, Attachment, Dossier, HumanTask
 
 RESULT_HINT = "ui:result"  # a step form's UI hint: its file fields that carry the electronic result
 RESULT_READY = 10  # the applicant downloads the result once it is handed back (Đã trả kết quả)
@@ -44,3 +45,18 @@ def electronic_results(dossier: Dossier, *, for_applicant: bool) -> list[Attachm
     found = {a.token: a for a in db.session.scalars(select(Attachment).where(
         Attachment.token.in_(tokens), Attachment.dossier_id == dossier.id))}
     return [found[t] for t in tokens if t in found]
+
+
+def declared_results(dossier: Dossier) -> list[dict[str, Any]]:
+    """The results procedure.json `results` declares, as computed when the result was ready (app.dossiers.progress),
+    each under the name of the agency that produced it (an inter-agency procedure's pool → its agency's name)."""
+    shown = dossier.results or []
+    if not shown:
+        return []
+    pools = dossier.procedure_version.manifest.get("participants") or {}
+    names = {a.code: a.name for a in db.session.scalars(select(Agency).where(Agency.code.in_(list(pools.values()))))}
+    shown_as = []
+    for result in shown:
+        pool = str(result.get("agency") or "")
+        shown_as.append({**result, "agency": names.get(str(pools.get(pool) or ""), pool)})
+    return shown_as

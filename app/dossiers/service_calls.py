@@ -179,7 +179,7 @@ def feed(call_id: int, move: Move, settle: Settle) -> str:
         step, fault = exc.step, exc
     outcome = settle(call, step)
     if step is not None:
-        apply_step(dossier, version, step, None)
+        apply_step(dossier, version, step, None, run=run)
         save_run(instance, run, step.completed)
     if fault is not None:
         report_engine_fault(dossier, fault, None)

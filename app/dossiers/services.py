@@ -423,7 +423,7 @@ def complete_task(task_id: int, user: User, data: Any) -> HumanTask:
                    started_at=task.claimed_at or task.created_at, finished_at=now, due_at=task.due_at)
     if str(props.get("receivesDossier", "")).lower() == "true" and dossier.status == 1:
         set_status(dossier, 2, user, task_title=task.title)
-    apply_step(dossier, version, step, user, loaded=True)
+    apply_step(dossier, version, step, user, loaded=True, run=run)
     try:
         save_run(instance, run, step.completed)
         # The workflow under its version counter (the optimistic lock), the history entries, the new tasks and the

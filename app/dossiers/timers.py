@@ -120,7 +120,7 @@ def fire(instance_id: int, now: datetime) -> bool:
             instance.next_due_at = _retry_at(now)
             return False
         step, fault = exc.step, exc
-    apply_step(dossier, version, step, None)
+    apply_step(dossier, version, step, None, run=run)
     save_run(instance, run, step.completed)
     if instance.next_due_at is not None and instance.next_due_at <= now:
         # Still due after firing (the engine's due test disagrees with the stored time, or a cycle with more

@@ -106,6 +106,9 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     # The appointment promised to the applicant once an apology (Phiếu xin lỗi và hẹn lại ngày trả kết quả,
     # app.dossiers.watch) moved it; NULL: due_at. due_at stays the statutory deadline lateness is judged by.
     appointment_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # What the applicant is told of once the result is ready (status 9), as procedure.json `results` declares it
+    # (app.dossiers.results_summary): [{title, agency, fields: [{label, value}]}]. Read only by the pages showing it.
+    results: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDoc, nullable=True, deferred=True)
     # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # phien_ban of the last dossier snapshot put in the national-portal outbox (0: none yet).

@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 
 from app.eforms.schema import FormSchemaError, check_form_schema, resolve_ref
 from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn, check_variables, summarize
+from app.engine.expressions import ExpressionError, check_expression
 from app.procedures.declarations import declaration_problems
 from connectors import operation_catalog
 
@@ -484,12 +485,34 @@ def check_package(pkg: PackageFiles) -> PackageReport:
                             lane=task.lane, title=task.title)))
         problems += _service_task_problems(analysis)
         problems += _participant_problems(analysis, manifest)
+        problems += _result_problems(analysis, manifest)
         problems += _variable_problems(analysis, manifest, forms, unreadable)
     if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
     problems += declaration_problems(manifest, analysis, forms, unreadable)
     problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _result_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None) -> list[Problem]:
+    """`results`: each value an expression the platform can evaluate, each agency a pool of the diagram."""
+    problems = []
+    pools = set(analysis.participants.values())
+    for i, result in enumerate((manifest or {}).get("results") or []):
+        agency = result.get("agency")
+        if agency and agency not in pools:
+            problems.append(Problem(MANIFEST, None, f"/results/{i}/agency", "participant_unknown",
+                                    gettext("Kết quả «%(title)s» nêu cơ quan «%(name)s» nhưng sơ đồ không có bể "
+                                            "(participant) nào tên như vậy.", title=result.get("title"), name=agency)))
+        for j, item in enumerate(result.get("fields") or []):
+            try:
+                check_expression(str(item.get("value") or ""))
+            except ExpressionError as exc:
+                problems.append(Problem(MANIFEST, None, f"/results/{i}/fields/{j}/value", "result_value_invalid",
+                                        gettext("Giá trị «%(label)s» của kết quả «%(title)s»: %(message)s",
+                                                label=item.get("label"), title=result.get("title"),
+                                                message=exc.message)))
+    return problems
 
 
 def _participant_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None) -> list[Problem]:

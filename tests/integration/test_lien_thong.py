@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import lxml.html
 from sqlalchemy import select
 
 from app.dossiers.workflow_runs import live_runs
@@ -21,6 +22,7 @@ from app.engine.runtime import task_data_in
 from app.extensions import db
 from app.models import Agency, Dossier, HumanTask, ServiceCall
 from app.procedures.package import check_package, load_directory
+from tests.conftest import login
 from tests.integration.test_service_calls import run_jobs
 from tests.integration.test_social_insurance_calls import child_id
 from tests.samples import client_uploader, start_data, task_data, with_uploads
@@ -109,6 +111,20 @@ def test_one_dossier_crosses_three_agencies_by_messages_each_seeing_only_its_own
 
     db.session.refresh(dossier)
     assert dossier.status == 10 and dossier.due_at == due
+    # The applicant's page: one code, one deadline, the three agencies' results.
+    login(client, "congdan")
+    page = lxml.html.fromstring(client.get(f"/ho-so/{code}").data)
+    assert [h.text_content().strip() for h in page.xpath('//*[@id="results"]//h3')] == [
+        "Giấy khai sinh, số định danh cá nhân của trẻ — UBND phường Ba Đình, thành phố Hà Nội",
+        "Đăng ký thường trú — Công an phường Ba Đình, thành phố Hà Nội",
+        "Thẻ bảo hiểm y tế — Bảo hiểm xã hội cơ sở Ba Đình, thành phố Hà Nội"]
+    shown = " ".join(page.get_element_by_id("results").text_content().split())
+    assert child in shown and card in shown and "Trạm Y tế Phường Ba Đình" in shown, shown
+    api = client.get(f"/api/v1/dossiers/{code}", headers=citizen).get_json()
+    assert api["code"] == code and [r["agency"] for r in api["declared_results"]] == [
+        "UBND phường Ba Đình, thành phố Hà Nội", "Công an phường Ba Đình, thành phố Hà Nội",
+        "Bảo hiểm xã hội cơ sở Ba Đình, thành phố Hà Nội"]
+    assert {"label": "Mã thẻ bảo hiểm y tế", "value": card} in api["declared_results"][2]["fields"]
     steps = db.session.execute(select(HumanTask.title, Agency.code).join(Agency, HumanTask.agency_id == Agency.id)
                                .where(HumanTask.dossier_id == dossier.id).order_by(HumanTask.id)).all()
     assert [(title, agency) for title, agency in steps] == [

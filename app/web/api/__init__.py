@@ -34,7 +34,7 @@ from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, NotFound, ServiceError
-from app.dossiers.results import electronic_results
+from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
@@ -89,6 +89,7 @@ def dossier_json(d: Dossier, full: bool) -> dict[str, Any]:
             "results": [{"href": url_for("api.get_attachment", token=a.token), "content_type": a.content_type,
                          "size": a.size, "sha256": a.sha256}
                         for a in electronic_results(d, for_applicant=not agency_side(api_user(), d))],
+            "declared_results": declared_results(d),
             "history": [{"at": e.at.isoformat(), "actor": e.actor_label, "action": e.action,
                          "task": e.task_title or None, "outcome": e.outcome or None, "status_from": e.status_from,
                          "status_to": e.status_to, "note": e.note_text or None}

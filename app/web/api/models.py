@@ -375,6 +375,17 @@ class ReceivedComponent(ResponseModel):
     received: bool
 
 
+class DeclaredResultField(ResponseModel):
+    label: str
+    value: str | int | float | bool
+
+
+class DeclaredResult(ResponseModel):
+    title: str
+    agency: str = Field(description="The agency's name (a pool of an inter-agency procedure, by its agency)")
+    fields: list[DeclaredResultField]
+
+
 class ElectronicResult(ResponseModel):
     href: str = Field(description="GET it (getAttachment) with the same bearer token")
     content_type: str
@@ -505,6 +516,10 @@ class Dossier(_DossierStatus):
     components_received: list[ReceivedComponent]
     results: list[ElectronicResult] = Field(description="The electronic result the last step attached (ui:result); "
                                                         "the applicant's once it is handed back (status 10)")
+    declared_results: list[DeclaredResult] = Field(
+        description="What procedure.json `results` tells the applicant once the result is ready (status 9): per "
+                    "result, its title, the agency that produced it and its labelled values (an inter-agency "
+                    "procedure: one per agency)")
     history: list[HistoryEntry]
     supplements: list[Supplement]
 

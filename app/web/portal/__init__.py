@@ -30,7 +30,7 @@ from app.dossiers.attachments import open_attachment, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
-from app.dossiers.results import electronic_results
+from app.dossiers.results import declared_results, electronic_results
 from app.eforms.render import render_form, render_values
 from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
@@ -183,7 +183,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
     return render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
                            supplement=desk.open_supplement(dossier) if dossier.status == 5 else None,
                            may_withdraw=is_applicant and dossier.status in desk.WITHDRAW_UNTIL,
-                           steps=_steps(dossier),
+                           steps=_steps(dossier), results=declared_results(dossier),
                            events=listings.history(dossier, current_user, list_query()),
                            tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
