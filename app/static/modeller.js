@@ -499,6 +499,7 @@
     if (is(bo, 'bpmn:ServiceTask')) serviceTaskFields(element);
     if (is(bo, 'bpmn:EndEvent')) statusField(element, t('status_end'));
     if (is(bo, 'bpmn:Lane')) roleField(element);
+    if (is(bo, 'bpmn:Participant')) poolAgencyField(element);
     if (is(bo, 'bpmn:SequenceFlow')) conditionField(element);
     if (is(bo, 'bpmn:Event')) timerFields(element);
   }
@@ -594,6 +595,33 @@
       setFile('procedure.json', JSON.stringify(fresh, null, 2) + '\n');
       changed();
     }), t('role_help')));
+  }
+
+  // An inter-agency procedure: the agency doing a pool's steps, in the manifest's `participants` by the pool's name.
+  function poolAgencyField(pool) {
+    var name = pool.businessObject.name || '';
+    var data = manifest();
+    if (!data) {
+      panel.appendChild(el('p', {className: 'form-help', text: t('manifest_bad')}));
+      return;
+    }
+    if (!name) {
+      panel.appendChild(el('p', {className: 'form-help', text: t('pool_unnamed')}));
+      return;
+    }
+    var pools = data.participants && typeof data.participants === 'object' ? data.participants : {};
+    var options = [['', t('pool_agency_none')]].concat(state.catalog.agencies.map(function (a) {
+      return [a.code, a.label];
+    }));
+    panel.appendChild(field(t('pool_agency', {pool: name}), select(options, pools[name] || '', function (v) {
+      var fresh = manifest();
+      if (!fresh) return;
+      fresh.participants = fresh.participants && typeof fresh.participants === 'object' ? fresh.participants : {};
+      if (v) fresh.participants[name] = v; else delete fresh.participants[name];
+      if (!Object.keys(fresh.participants).length) delete fresh.participants;
+      setFile('procedure.json', JSON.stringify(fresh, null, 2) + '\n');
+      changed();
+    }), t('pool_agency_help')));
   }
 
   function serviceTaskFields(element) {

@@ -210,3 +210,37 @@ def test_a_deployed_version_round_trips_through_the_modeller(live_server: Any, b
             "spiffworkflow:parameter id=\"so_dinh_danh\" type=\"str\" value=\"me['so_dinh_danh']\"" in xml
         report = drafts.check(draft.files, draft.slug)
         assert report.report.ok, report.as_json()
+
+
+def test_an_inter_agency_version_round_trips_and_its_pools_show_their_agencies(live_server: Any,
+                                                                               browser: Browser) -> None:
+    """The birth bundle's collaboration in the modeller: each pool's agency in the panel (procedure.json
+    `participants`), and saved untouched its message payloads and variables survive bpmn-js."""
+    base = live_server.url
+    context = _strict_context(browser)
+    page = context.new_page()
+    login(page, base, "thietke")
+    page.goto(f"{base}/thiet-ke/thu-tuc/2.002450/phien-ban/1")
+    page.click("#edit-version")
+    page.wait_for_selector("#modeller[data-state=ready]", timeout=30000)
+    assert _checked(page) == "ok", page.inner_text("#check")
+    box = page.locator('.djs-element[data-element-id="Participant_CongAn"]').bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 12, box["y"] + box["height"] / 2)  # the pool's label band
+    agency = page.get_by_label("Cơ quan thực hiện các bước trong bể «Công an cấp xã»")
+    assert agency.input_value() == "000.00.02.H26"
+    page.click("#save-draft")
+    page.wait_for_selector("#modeller[data-saved='2']")
+    draft_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    problems = _problems(page)
+    context.close()
+    assert not problems, problems
+
+    from app.procedures import drafts
+
+    with live_server.app.app_context():
+        draft = drafts.find(draft_id)
+        assert draft is not None
+        xml = draft.files["process.bpmn"]
+        assert xml.count("<spiffworkflow:messagePayload>") == 3 and xml.count("<spiffworkflow:messageVariable>") == 3
+        assert drafts.check(draft.files, draft.slug).report.ok

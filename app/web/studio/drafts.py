@@ -113,6 +113,7 @@ def package(draft_id: int) -> ResponseReturnValue:
             "operations": operations,
             "roles": [{"code": r, "label": gettext(role_label(r))} for r in (*OFFICER_ROLES, CITIZEN_ROLE)],
             "statuses": [{"code": s, "label": str(label)} for s, label in STATUSES.items()],
+            "agencies": [{"code": a.code, "label": f"{a.name} ({a.code})"} for a in drafts.agencies()],
         },
     )
 
@@ -158,6 +159,11 @@ def panel_texts() -> dict[str, str]:
         "role": gettext("Vai trò thực hiện các bước trong làn «{lane}»"),
         "role_help": gettext("Ghi vào mục lanes của procedure.json, theo tên làn."),
         "role_none": gettext("(chưa gán)"),
+        "pool_agency": gettext("Cơ quan thực hiện các bước trong bể «{pool}»"),
+        "pool_agency_none": gettext("(cơ quan tiếp nhận của thủ tục)"),
+        "pool_agency_help": gettext("Ghi vào mục participants của procedure.json, theo tên bể; dùng cho thủ tục "
+                                    "liên thông nhiều cơ quan."),
+        "pool_unnamed": gettext("Bể chưa có tên: đặt tên bể (ví dụ «Công an cấp xã») rồi chọn cơ quan."),
         "manifest_bad": gettext("procedure.json đang có lỗi cú pháp nên chưa gán được vai trò ở đây; hãy sửa tệp "
                                 "này ở mục «Tệp của gói»."),
         "timers": gettext("Hẹn giờ của bước"),
