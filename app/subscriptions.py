@@ -22,6 +22,7 @@ from app.dossiers import (
     events,
     lateness,
     leave,
+    messages,
     payments,
     periodic,
     portal_sync,
@@ -156,7 +157,7 @@ def notify_apology(*, dossier: Any, event: Any, **_: Any) -> None:
 
 
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
-    events.dossier_submitted: (record_portal_snapshot, notify_applicant),
+    events.dossier_submitted: (record_portal_snapshot, notify_applicant, messages.record_keys),
     events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
                             issue_refusal_at_reception),
     events.step_recorded: (record_portal_step,),

@@ -10,6 +10,7 @@ nothing waits for is refused (a replay, a dossier elsewhere), so it is never app
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext
@@ -21,10 +22,51 @@ from app.dossiers.locks import locked
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault
 from app.dossiers.timers import PAUSED_STATUSES
 from app.dossiers.workflow_runs import load_run, save_run
+from app.eforms.schema import resolve_pointer
 from app.engine.runtime import EngineError, MessageNotAwaited, StepResult
 from app.extensions import db
-from app.models import AuditEvent, Dossier, User, WorkflowInstance
+from app.models import AuditEvent, Dossier, MessageKey, User, WorkflowInstance
 from app.models.user import ADMIN_ROLE, N_
+
+
+def declared(manifest: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """procedure.json `messages`, each as `{"description", "key"}` (a plain string is the description alone)."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in (manifest.get("messages") or {}).items():
+        out[name] = {"description": spec, "key": None} if isinstance(spec, str) else {
+            "description": spec.get("description", ""), "key": spec.get("key")}
+    return out
+
+
+def record_keys(*, dossier: Dossier, **_: Any) -> None:
+    """At submission: the dossier's value of each declared correlation key (a start-form field), so a message
+    naming that value finds it (`deliver_by_key`)."""
+    for name, spec in declared(dossier.procedure_version.manifest).items():
+        value = resolve_pointer(dossier.form_data, spec["key"]) if spec["key"] else None
+        if value not in (None, "") and isinstance(value, str | int):
+            db.session.add(MessageKey(dossier_id=dossier.id, name=name, value=str(value)[:500]))
+
+
+def deliver_by_key(name: str, key: str, payload: Any, user: User) -> list[Dossier]:
+    """A message correlated by a declared key's value instead of a dossier code: delivered to every dossier with
+    that value that waits for it now (a key is usually one dossier's; a person's ID may be several's). NotFound
+    when no dossier has the value; Conflict when none of them waits for the message."""
+    codes = list(db.session.scalars(
+        select(Dossier.code).join(MessageKey, MessageKey.dossier_id == Dossier.id)
+        .where(MessageKey.name == name, MessageKey.value == key).order_by(Dossier.id)))
+    if not codes:
+        raise NotFound(gettext("Không có hồ sơ nào có khóa «%(key)s» cho thông điệp «%(name)s».",
+                               key=key[:100], name=name[:100]), code="message_key_unknown")
+    delivered = []
+    refusals: list[Conflict] = []
+    for code in codes:
+        try:
+            delivered.append(deliver(code, name, payload, user))
+        except Conflict as exc:
+            refusals.append(exc)
+    if not delivered:
+        raise refusals[0]
+    return delivered
 
 
 def _may_deliver(user: User, dossier: Dossier) -> bool:

@@ -355,3 +355,16 @@ class RegistryLookup(db.Model):  # type: ignore[name-defined]
     subject: Mapped[str] = mapped_column(String(40))  # the personal ID or tax code looked up
     purpose: Mapped[str] = mapped_column(String(255))
     outcome: Mapped[str] = mapped_column(String(40))  # ok | not_found | unavailable | error code
+
+
+class MessageKey(db.Model):  # type: ignore[name-defined]
+    """A dossier's value of a declared correlation key (procedure.json `messages`: `{"key": <start-form pointer>}`),
+    recorded at submission, so a message naming that key's value (POST /api/v1/messages) finds its dossier."""
+
+    __tablename__ = "message_key"
+    __table_args__ = (UniqueConstraint("dossier_id", "name"), Index("ix_message_key_name_value", "name", "value"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"))
+    name: Mapped[str] = mapped_column(String(200))  # the message's name
+    value: Mapped[str] = mapped_column(String(500))

@@ -489,9 +489,24 @@ def check_package(pkg: PackageFiles) -> PackageReport:
         problems += _variable_problems(analysis, manifest, forms, unreadable)
     if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
+        problems += _message_key_problems(manifest, forms[manifest["start_form"]])
     problems += declaration_problems(manifest, analysis, forms, unreadable)
     problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _message_key_problems(manifest: Mapping[str, Any], start_form: Any) -> list[Problem]:
+    """A message's correlation key names a field of the start form (its value is recorded at submission)."""
+    problems = []
+    for name, spec in (manifest.get("messages") or {}).items():
+        key = spec.get("key") if isinstance(spec, Mapping) else None
+        if key and _form_node(start_form, key) is None:
+            pointer = "/messages/" + name.replace("~", "~0").replace("/", "~1") + "/key"
+            problems.append(Problem(MANIFEST, None, pointer, "message_key_unknown",
+                                    gettext("Khóa «%(key)s» của thông điệp «%(name)s» không phải trường nào của biểu "
+                                            "mẫu khởi tạo; khóa là con trỏ JSON tới một trường, ví dụ "
+                                            "/nguoi_yeu_cau/so_dinh_danh.", key=key, name=name)))
+    return problems
 
 
 def _result_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None) -> list[Problem]:

@@ -91,11 +91,13 @@ PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 XU_LY = {"type": "object", "title": "Xử lý", "required": ["ket_luan"],
          "properties": {"ket_luan": {"type": "string", "title": "Kết luận", "minLength": 2, "maxLength": 500}}}
-DECLARED = {"ket_qua_xac_minh": "Kết quả xác minh của cơ quan khác",
+DECLARED: dict[str, Any] = {
+            "ket_qua_xac_minh": {"description": "Kết quả xác minh của cơ quan khác",
+                                 "key": "/nguoi_yeu_cau/so_dinh_danh"},
             "huy_ho_so": "Cơ quan xác minh đề nghị hủy hồ sơ", "xac_nhan_tra": "Bưu điện xác nhận đã trả kết quả"}
 
 
-def package(declared: dict[str, str] | None = DECLARED) -> PackageFiles:
+def package(declared: dict[str, Any] | None = DECLARED) -> PackageFiles:
     blank = ROOT / "app" / "procedures" / "blank"
     manifest = {
         "code": CODE, "name": "Xác minh thông tin (thử thông điệp)", "level": "xa", "agency": "000.00.01.H26",
@@ -185,3 +187,28 @@ def test_only_the_dossiers_agencies_deliver_and_unknown_dossiers_are_404(client,
         assert _send(client, token, dossier.code, "ket_qua_xac_minh", {}, who).status_code == 403, who
     assert _send(client, token, "000.00.01.H26-261201-9999", "ket_qua_xac_minh", {}).status_code == 404
     assert _send(client, token, dossier.code, "", {}).status_code == 422
+
+
+def test_a_message_finds_its_dossier_by_a_declared_key(client, db_session, token):
+    """`ket_qua_xac_minh` is correlated by the applicant's personal ID (procedure.json `messages` … `key`): another
+    system that knows the person, not the dossier code, reaches the dossier waiting for it."""
+    dossier = _received(db_session)
+    live_runs().clear()
+    url = "/api/v1/messages"
+    unknown = client.post(url, headers=token("tiepnhan"),
+                          json={"ten": "ket_qua_xac_minh", "khoa": "001099999999", "noi_dung": {}})
+    assert unknown.status_code == 404 and unknown.get_json()["error"]["code"] == "message_key_unknown"
+    done = client.post(url, headers=token("tiepnhan"),
+                       json={"ten": "ket_qua_xac_minh", "khoa": START["nguoi_yeu_cau"]["so_dinh_danh"],
+                             "noi_dung": {"ket_qua": "khop"}})
+    assert done.status_code == 200, done.data[:400]
+    assert [d["code"] for d in done.get_json()["dossiers"]] == [dossier.code]
+    again = client.post(url, headers=token("tiepnhan"),
+                        json={"ten": "ket_qua_xac_minh", "khoa": START["nguoi_yeu_cau"]["so_dinh_danh"],
+                              "noi_dung": {"ket_qua": "khop"}})
+    assert again.status_code == 409  # the one dossier with that key no longer waits for it
+
+
+def test_a_key_must_name_a_start_form_field(db_session):
+    report = check_package(package({"ket_qua_xac_minh": {"key": "/nguoi_yeu_cau/so_cmnd"}}))
+    assert [p.pointer for p in report.problems if p.code == "message_key_unknown"] == ["/messages/ket_qua_xac_minh/key"]

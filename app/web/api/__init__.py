@@ -607,6 +607,18 @@ def deliver_message(code: str, json: m.MessageBody) -> ResponseReturnValue:
     return jsonify(dossier_state(messages.deliver(code, json.ten, json.noi_dung, api_user())))
 
 
+@bp.post("/messages")
+@operation("deliverMessageByKey", responses({200: (m.DeliveredMessages, "Delivered to every dossier with that key's "
+                                                                         "value that waited for it")},
+                                            400, 401, 403, 404, 409, 422), auth=True)
+def deliver_message_by_key(json: m.KeyedMessageBody) -> ResponseReturnValue:
+    """A message correlated by a key procedure.json declares for it (`messages`: `{"key": <start-form field>}`)
+    instead of a dossier code: 404 `message_key_unknown` when no dossier has that value, 409 when none of them
+    waits for the message now"""
+    delivered = messages.deliver_by_key(json.ten, json.khoa, json.noi_dung, api_user())
+    return jsonify(dossiers=[dossier_state(d) for d in delivered])
+
+
 @bp.post("/dossiers/<path:code>/apology")
 @operation("apologise", responses({201: (m.Apology, "Apologised: the applicant is sent the letter and the new date "
                                                     "by email and SMS")},

@@ -127,6 +127,11 @@ class MessageBody(RequestModel):
                           description="Any JSON value: what the catching step stores in its message variable")
 
 
+class KeyedMessageBody(MessageBody):
+    khoa: str = Field(min_length=1, max_length=500, title=N_("Giá trị khóa"),
+                      description="The value of the correlation key procedure.json declares for this message")
+
+
 class ReturnBody(RequestModel):
     ly_do: str = Field(max_length=2000, title=N_("Lý do"))
     buoc: str | None = Field(default=None, max_length=255, title=N_("Bước trả về"),
@@ -548,6 +553,10 @@ class IssuedDocuments(ResponseModel):
     documents: list[IssuedDocument]
     control_sheet_href: str | None = Field(
         description="The control sheet as the dossier stands now (the dossier's agency only)")
+
+
+class DeliveredMessages(ResponseModel):
+    dossiers: list[DossierState] = Field(description="Where each dossier that took the message now stands")
 
 
 class DossierState(_DossierStatus):
