@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from app.engine.analysis import VERDICTS, BpmnAnalysis, analyze_bpmn
+from tests.conformance import corpus_dir
 
-CONFORMANCE = Path(__file__).resolve().parents[3] / "shared" / "conformance"
-MIWG = CONFORMANCE / "miwg"
+# ../shared/conformance/miwg beside the repository or any worktree of it (tests/conformance.py finds it).
+MIWG = corpus_dir() or Path(__file__).resolve().parents[3] / "shared" / "conformance" / "miwg"
 SUMMARY = Path("/tmp/conformance-summary.txt")
 # What the engine or lxml would say in its own words: English messages, exception and object reprs.
 LIBRARY_TEXT = re.compile(
