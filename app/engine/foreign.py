@@ -179,7 +179,7 @@ _KINDS = {
 }
 
 
-def _what(element: etree._Element) -> str:
+def element_title(element: etree._Element) -> str:
     kind = str(_KINDS.get(_local(element.tag), gettext("Phần tử")))
     return f"{kind} {label(element)}".strip()
 
@@ -390,7 +390,7 @@ def foreign_problems(roots: Mapping[str, etree._Element], problems: list[Problem
 def _advice(f: _Finding, lanes: Mapping[str, str]) -> tuple[str | None, str]:
     element = f.element
     local = _local(element.tag)
-    what = _what(element)
+    what = element_title(element)
     written = ", ".join(f"«{w}»" for w in dict.fromkeys(f.written))
     lane = lanes.get(str(element.get("id") or ""))
     tool = f.tool
