@@ -12,7 +12,7 @@ import lxml.html
 
 from app.procedures.package import check_package, load_upload
 from tests.conftest import login
-from tests.integration.test_studio import post_studio
+from tests.integration.test_studio import post_api, post_studio
 
 ROOT = Path(__file__).resolve().parents[2]
 CAMUNDA = ROOT / "tests" / "unit" / "data" / "camunda-khai-sinh"
@@ -101,3 +101,19 @@ def test_a_forged_package_field_is_a_clear_422(client):
 def test_only_designers_convert(client):
     login(client, "tiepnhan")
     assert client.post("/thiet-ke/tai-len/chuyen-doi", data={"package": "", "action": "apply"}).status_code == 403
+
+
+def test_the_api_dry_run_lists_the_conversions_without_applying_them(client, token):
+    response = post_api(client, token("thietke"), camunda_files())
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["verdict"] == "not_executable"
+    assert len(body["conversions"]) == 18
+    assert {"file": "procedure.json", "line": None, "code": "foreign_candidate_groups",
+            "message": 'procedure.json, mục lanes: thêm "Lãnh đạo UBND": "lanh_dao_ky" (làn chứa «Ký giấy khai sinh» '
+                       '(id «Task_KyGiayKhaiSinh»), giao cho nhóm «lanh_dao_ky» theo candidateGroups).'
+            } in body["conversions"]
+    assert "foreign_form" in {p["code"] for p in body["problems"]}
+    plain = {p.name: p.read_bytes() for p in sorted((ROOT / "bpmn" / "khai-sinh").iterdir())}
+    plain.update({p.name: p.read_bytes() for p in sorted((ROOT / "forms" / "khai-sinh").iterdir())})
+    assert post_api(client, token("thietke"), plain).get_json()["conversions"] == []
