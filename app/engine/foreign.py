@@ -483,10 +483,10 @@ def _advice(f: _Finding, lanes: Mapping[str, str]) -> tuple[str | None, str]:
         if known:
             return "warning", gettext(
                 "%(what)s: thuộc tính %(names)s viết trong %(written)s của %(tool)s bị bỏ qua; hệ thống chỉ đọc "
-                "spiffworkflow:property. Hãy chuyển: <%(written_bare)s name=\"…\"> → <spiffworkflow:property "
+                "spiffworkflow:property. Hãy chuyển: <%(item)s name=\"…\" value=\"…\"/> → <spiffworkflow:property "
                 "name=\"…\" value=\"…\"/> trong spiffworkflow:properties.", what=what,
                 names=", ".join(f"«{n}»" for n in known), written=written, tool=tool,
-                written_bare=written.strip("«»"))
+                item=written.strip("«»").replace("properties", "property"))
         return "warning", gettext(
             "%(what)s: hệ thống bỏ qua thuộc tính riêng của %(tool)s (%(written)s: %(values)s); hệ thống chỉ đọc "
             "các spiffworkflow:property %(platform)s. Hãy xóa chúng nếu không cần.", what=what, tool=tool,
