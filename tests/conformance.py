@@ -103,6 +103,20 @@ class Counts:
         return "\n".join(rows)
 
 
+def after_conversion(counts: Counts) -> Counter[tuple[str, str]]:
+    """(verdict before, verdict after) of each file the studio's conversion (app.procedures.convert) changes, each
+    file taken alone as a package's diagram (no manifest, no forms: only the isExecutable mapping can apply)."""
+    from app.procedures.convert import convert_package
+    from app.procedures.package import PackageFiles
+
+    moved: Counter[tuple[str, str]] = Counter()
+    for path, analysis in counts.files:
+        conversion = convert_package(PackageFiles(slug="miwg", bpmn={path.name: path.read_bytes()}))
+        if conversion.changes:
+            moved[(analysis.verdict, analyze_bpmn(conversion.package.bpmn).verdict)] += 1
+    return moved
+
+
 def count(root: Path | None = None) -> Counts:
     root = root or corpus_dir()
     if root is None:
@@ -115,6 +129,9 @@ def main(argv: list[str]) -> int:
     print(counts.table())
     print()
     print("files per error code: " + ", ".join(f"{code}={n}" for code, n in counts.by_code.most_common()))
+    moved = after_conversion(counts)
+    print(f"the studio's conversion applies to {sum(moved.values())} files: "
+          + ", ".join(f"{before} → {after}: {n}" for (before, after), n in sorted(moved.items())))
     if "--files" in argv:
         print()
         for path, analysis in counts.files:
