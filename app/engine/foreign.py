@@ -198,13 +198,14 @@ def processes(roots: Mapping[str, etree._Element]) -> list[tuple[str, etree._Ele
 
 
 def lanes_of(root: etree._Element) -> dict[str, str]:
-    """flow node id → the name of the lane that holds it (the engine's reading: flowNodeRef over the file)."""
-    found: dict[str, str] = {}
+    """flow node id → the name of the lane that holds it, read as the engine reads it (every flowNodeRef of the
+    file, the last one winning; a lane without a name is no lane to the platform, which maps lanes by name)."""
+    found: dict[str, str | None] = {}
     for ref in root.iter(f"{{{BPMN_NS}}}flowNodeRef"):
         lane = ref.getparent()
-        if ref.text and lane is not None:
-            found.setdefault(ref.text.strip(), str(lane.get("name") or lane.get("id") or ""))
-    return found
+        if ref.text is not None and lane is not None:
+            found[ref.text] = lane.get("name")
+    return {node: name for node, name in found.items() if name}
 
 
 def spiff_properties(element: etree._Element) -> dict[str, str]:

@@ -201,6 +201,7 @@ def test_ambiguous_groups_are_left() -> None:
         (diagram(' camunda:candidateGroups="chuyen_vien, lanh_dao_ky"'), MANIFEST),  # two groups
         (diagram(' camunda:candidateGroups="chuyen_vien"'), {"lanes": {"Chuyên viên": "tiep_nhan"}}),  # mapped
         (diagram(' camunda:candidateGroups="chuyen_vien"', in_lane=False), MANIFEST),  # in no lane
+        (diagram(' camunda:candidateGroups="chuyen_vien"').replace(' name="Chuyên viên"', ""), MANIFEST),  # nameless
         (diagram(' camunda:candidateGroups="chuyen_vien"'), None),  # no manifest to write into
     ]
     for text, manifest in cases:

@@ -265,3 +265,10 @@ def test_several_candidates_get_one_problem_each_on_their_lines() -> None:
                                           line_of(text, '<bpmn:process id="thu_tuc_2"')]
     for problem in problems:
         assert "2 quy trình" in problem.message and "«thu_tuc», «thu_tuc_2»" in problem.message
+
+
+def test_a_lane_without_a_name_is_no_lane() -> None:
+    """The platform maps lanes by name (the engine's task_spec.lane): a nameless lane holds no one's steps."""
+    text = diagram(' camunda:candidateGroups="chuyen_vien"').replace(' name="Chuyên viên"', "")
+    problem = only(analyze(text), "foreign_candidate_groups")
+    assert problem.severity == "error" and "chưa nằm trong làn nào" in problem.message
