@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from app.engine import foreign
 from app.engine.xmlsafe import XmlError, parse_xml
 from app.procedures.package import MANIFEST, PackageFiles, manifest_schema
 
+_log = logging.getLogger(__name__)
 _EXTENSIONS = f"{{{foreign.BPMN_NS}}}extensionElements"
 _DOCUMENTATION = f"{{{foreign.BPMN_NS}}}documentation"
 _SPIFF = foreign.SPIFF_NS
@@ -64,7 +66,17 @@ def role_codes() -> tuple[str, ...]:
 
 
 def convert_package(pkg: PackageFiles) -> Conversion:
-    """The package with every unambiguous mapping applied, and the list of changes (empty: nothing to convert)."""
+    """The package with every unambiguous mapping applied, and the list of changes (empty: nothing to convert).
+
+    Never raises: it runs on every check of an upload, and a conversion that fails is simply not offered."""
+    try:
+        return _convert(pkg)
+    except Exception:
+        _log.exception("conversion of a package failed")
+        return Conversion(pkg, [])
+
+
+def _convert(pkg: PackageFiles) -> Conversion:
     manifest = _manifest(pkg)
     roots: dict[str, etree._Element] = {}
     for name, data in sorted(pkg.bpmn.items()):

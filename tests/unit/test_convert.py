@@ -228,3 +228,11 @@ def test_package_zip_reads_back_as_the_same_package() -> None:
     again = load_upload([("goi.zip", data)], slug=pkg.slug)
     assert (again.bpmn, again.forms, again.manifest) == (pkg.bpmn, pkg.forms, pkg.manifest)
     assert package_zip(again) == data
+
+
+def test_unreadable_or_hostile_files_are_not_converted() -> None:
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+            b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">&b;</bpmn:definitions>')
+    for data in (b"", b"<bpmn:definitions", bomb, b'{"not": "xml"}', b"<definitions>not bpmn</definitions>"):
+        pkg = PackageFiles(slug="mau", manifest=b"{not json", bpmn={"process.bpmn": data})
+        assert convert_package(pkg).changes == [], data
