@@ -31,6 +31,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnPars
 from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
+from app.engine.foreign import foreign_problems
 from app.engine.schedule import ScheduleError, due, start_schedule
 from app.engine.script_language import assigned_names, read_names
 from app.engine.scripts import script_problems
@@ -80,9 +81,10 @@ NOT_EXECUTABLE_CODES = frozenset({
     "engine_unsupported",
     "id_reserved",
 })
-# Expressions the platform cannot accept (another tool's language, a typo, a refused construct)
-# leave the file valid BPMN: the diagram simply cannot run here until they are rewritten.
-NOT_EXECUTABLE_PREFIXES = ("expression_", "script_")
+# Expressions the platform cannot accept (another tool's language, a typo, a refused construct), and
+# other engines' extensions (app/engine/foreign.py), leave the file valid BPMN: the diagram simply
+# cannot run here until they are rewritten.
+NOT_EXECUTABLE_PREFIXES = ("expression_", "script_", "foreign_")
 # Problems that explain the verdict best come first in the reason.
 _PROCESS_CODES = ("no_process", "no_executable_process", "process_not_executable", "process_ambiguous")
 
@@ -1475,7 +1477,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int,
         start_documentation = "\n\n".join(
             text for text in (_documentation(process), _documentation(starts[0]) if starts else "") if text)
 
-    problems = _dedupe(problems)
+    problems = _dedupe(foreign_problems(roots, problems))  # other tools' extensions (app/engine/foreign.py)
     verdict, reason = summarize(problems, chosen, len(user_tasks))
     return BpmnAnalysis(
         verdict=verdict,

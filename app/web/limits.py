@@ -31,6 +31,7 @@ BODY_LIMITS: dict[str, str] = {
     "portal.procedure": "MAX_CONTENT_LENGTH",
     "inbox.complete": "MAX_CONTENT_LENGTH",
     "studio.upload": "MAX_CONTENT_LENGTH",
+    "studio.convert": "MAX_CONTENT_LENGTH",
     "drafts.check": "MAX_CONTENT_LENGTH",
     "drafts.save": "MAX_CONTENT_LENGTH",
     "api.upload_procedure": "MAX_CONTENT_LENGTH",
@@ -124,6 +125,7 @@ RATE_LIMITS: dict[str, tuple[str, ...]] = {
     "api.upload_attachment": ("upload",),
     "api.upload_procedure": ("upload",),
     "studio.upload": ("upload",),
+    "studio.convert": ("upload",),
     "portal.payment_ipn": ("callback",),
     "portal.payment_return": ("callback",),
 }

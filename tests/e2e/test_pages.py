@@ -119,6 +119,8 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("studio-upload", "thietke", "/thiet-ke/tai-len"),
     ("studio-version", "thietke", "/thiet-ke/thu-tuc/1.001193/phien-ban/1"),
     ("studio-upload-report", "thietke", "/thiet-ke/tai-len#check-broken"),
+    ("studio-upload-convert", "thietke", "/thiet-ke/tai-len#check-camunda"),
+    ("studio-upload-converted", "thietke", "/thiet-ke/tai-len#convert-camunda"),
     ("studio-guide", "thietke", "/thiet-ke/huong-dan"),
     ("studio-drafts", "thietke", "/thiet-ke/ban-nhap/"),
     ("studio-draft", "thietke", "/thiet-ke/ban-nhap/#new-draft"),
@@ -145,6 +147,16 @@ def visit(page: Page, site: Site, path: str, lang: str) -> None:
         ])
         page.click("button[value=check]")
         page.wait_for_selector("#report")
+    elif action in ("check-camunda", "convert-camunda"):  # another modeller's export: the offered conversion
+        from tests.integration.test_studio_convert import camunda_files
+
+        page.set_input_files("#files", files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}
+                                              for name, data in camunda_files().items()])
+        page.click("button[value=check]")
+        page.wait_for_selector("#conversion")
+        if action == "convert-camunda":  # applied: the list of changes, the converted package's check, its zip
+            page.click("#conversion button[value=apply]")
+            page.wait_for_selector("#converted")
     elif action == "new-draft":  # the modeller on a new procedure's draft, loaded and checked
         page.fill("#code", "9.900199")
         page.fill("#name", "Thủ tục thử giao diện")

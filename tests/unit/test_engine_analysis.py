@@ -232,7 +232,10 @@ def test_no_executable_process_is_not_executable(attrs: str) -> None:
     text = VALID.replace('isExecutable="true"', attrs)
     analysis = analyze_bpmn({"khai-sinh.bpmn": text.encode()})
     assert analysis.verdict == "not_executable"
-    assert analysis.reason == 'Không có quy trình nào được đánh dấu có thể thực thi (isExecutable="true").'
+    marking = attrs or "không khai báo isExecutable"
+    assert analysis.reason == (f'Quy trình «Đăng ký khai sinh» (id «khai_sinh») đang {marking} nên không chạy được; '
+                               'đây là quy trình duy nhất có các bước trong gói. Hãy đặt isExecutable="true" trên '
+                               'quy trình «khai_sinh».')
     assert analysis.process_ids == ["khai_sinh"]
     assert analysis.executable_process_ids == []
     assert analysis.process_id is None

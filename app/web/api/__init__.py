@@ -39,6 +39,7 @@ from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
 from app.procedures import versions
+from app.procedures.convert import convert_package
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
 from app.web.api import models as m
@@ -153,6 +154,8 @@ def report_details(report: PackageReport) -> dict[str, Any]:
         "reason": report.reason,
         "problems": [{"file": p.file, "line": p.line, "pointer": p.pointer, "code": p.code, "message": p.message,
                       "severity": p.severity} for p in report.problems],
+        "conversions": [{"file": c.file, "line": c.line, "code": c.code, "message": c.message}
+                        for c in convert_package(report.files).changes],
     }
 
 

@@ -250,10 +250,22 @@ class PackageProblem(ResponseModel):
     severity: str
 
 
+class PackageConversion(ResponseModel):
+    """A change the studio's «Áp dụng chuyển đổi» would make to another modeller's export (never applied here)."""
+
+    file: str
+    line: int | None
+    code: str = Field(description="The problem it answers (foreign_form, no_executable_process, …)")
+    message: str
+
+
 class PackageReport(ResponseModel):
     verdict: Literal["deployable", "not_executable", "invalid"]
     reason: str | None
     problems: list[PackageProblem]
+    conversions: list[PackageConversion] = Field(
+        default_factory=list, description="Unambiguous mappings of other modellers' extensions the studio offers to "
+                                          "apply (docs/designer-guide.md §15); the package itself is not changed")
 
 
 # ---------------------------------------------------------------- tasks, calls, payments

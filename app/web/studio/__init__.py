@@ -3,11 +3,13 @@ versions, and move running dossiers between them (app.procedures.versions, app.d
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required
@@ -19,8 +21,9 @@ from app.extensions import db
 from app.models import Procedure, ProcedureVersion
 from app.models.dossier import FINAL_STATUSES, STATUSES
 from app.procedures import versions
+from app.procedures.convert import Conversion, convert_package, package_zip
 from app.procedures.deploy import DeployRefused, deploy
-from app.procedures.package import PackageError, check_package, load_upload
+from app.procedures.package import PackageError, PackageFiles, check_package, load_upload
 from app.web import previews
 from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
@@ -123,7 +126,11 @@ def upload() -> ResponseReturnValue:
         return render_template("studio/upload.html", report=None, error=exc.message), 422
     if request.form.get("action") != "deploy":
         report = check_package(pkg)
-        return render_template("studio/upload.html", report=report, error=None), 200 if report.ok else 422
+        # What another modeller's export would become (app.procedures.convert): offered, never applied here.
+        offer = convert_package(pkg)
+        return render_template("studio/upload.html", report=report, error=None, offer=offer.changes,
+                               carried=_carry(pkg) if offer.changes else None,
+                               slug=pkg.slug), 200 if report.ok else 422
     try:
         result = deploy(pkg, deployed_by=current_user.username)
         db.session.commit()
@@ -137,6 +144,41 @@ def upload() -> ResponseReturnValue:
         flash(gettext("Đã triển khai %(code)s phiên bản %(version)s (nội dung không đổi so với phiên bản đã có).",
                       code=result.procedure.code, version=result.version.version))
     return redirect(url_for("studio.procedure", code=result.procedure.code))
+
+
+def _carry(pkg: PackageFiles) -> str | None:
+    """The package as a form field (a zip, base64), so the next page can convert it without another upload; None
+    when it would not fit in a request (the changes are then listed for the designer to make in the modeller)."""
+    encoded = base64.b64encode(package_zip(pkg)).decode("ascii")
+    return encoded if len(encoded) < int(current_app.config["MAX_CONTENT_LENGTH"]) - 64 * 1024 else None
+
+
+def _carried() -> PackageFiles:
+    """The package a conversion form carried back; PackageError when it is not one (the same checks as an upload)."""
+    try:
+        data = base64.b64decode(request.form.get("package", ""), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise PackageError("zip_invalid", gettext("Không đọc được gói thủ tục gửi kèm; hãy tải gói lên lại.")) from exc
+    return load_upload([("goi.zip", data)], slug=request.form.get("slug") or None)
+
+
+@bp.route("/tai-len/chuyen-doi", methods=["POST"])
+@designer_required
+def convert() -> ResponseReturnValue:
+    """«Áp dụng chuyển đổi»: the package converted (app.procedures.convert), its list of changes and its check; or,
+    with action=download, the converted package as a zip. The upload itself is never changed or deployed here."""
+    try:
+        pkg = _carried()
+    except PackageError as exc:
+        return render_template("studio/upload.html", report=None, error=exc.message), 422
+    if request.form.get("action") == "download":
+        response = Response(package_zip(pkg), mimetype="application/zip")
+        response.headers["Content-Disposition"] = f'attachment; filename="{pkg.slug}-chuyen-doi.zip"'
+        return response
+    conversion: Conversion = convert_package(pkg)
+    report = check_package(conversion.package)
+    return render_template("studio/upload.html", report=report, error=None, applied=conversion.changes,
+                           converted=_carry(conversion.package), slug=pkg.slug), 200 if report.ok else 422
 
 
 # ---------------------------------------------------------------- versions: download, compare, retire, move dossiers
