@@ -50,6 +50,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException as _TaskNotFound
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffMultiInstanceConverter as _MultiInstanceConverter
 from SpiffWorkflow.task import Task as _Task
 from SpiffWorkflow.util.deep_merge import DeepMerge as _DeepMerge
 from SpiffWorkflow.util.task import TaskState as _TaskState
@@ -58,6 +59,7 @@ from app.clock import now_utc
 from app.engine.analysis import build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
+from app.engine.multi import SUBMITTED_KEY, MotcuaParallelMultiInstance, MotcuaSequentialMultiInstance, is_instance
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
 from app.engine.timers import (
     FiredTimer,
@@ -438,7 +440,9 @@ class _SpecReusingConverter(_WorkflowConverter):
 
 _REGISTRY = _Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter,
                                    _Task: _PrunedTaskConverter, MotcuaEventBasedGateway: _EventConverter,
-                                   GatewayEvents: _MultipleEventConverter})
+                                   GatewayEvents: _MultipleEventConverter,
+                                   MotcuaParallelMultiInstance: _MultiInstanceConverter,
+                                   MotcuaSequentialMultiInstance: _MultiInstanceConverter})
 _SERIALIZER = _Serializer(_REGISTRY)
 # Registered again, to be called directly (the registry's conversions go through the same objects).
 _TASKS = _PrunedTaskConverter(_Task, _REGISTRY)
@@ -829,6 +833,8 @@ class WorkflowRun:
             if task._state != _TaskState.READY:
                 raise TaskNotReady(task_id)
             task.data.update(json.loads(json.dumps(data)))
+            if is_instance(task):  # what its multi-instance task collects of it (app.engine.multi)
+                task.internal_data[SUBMITTED_KEY] = sorted(data)
             task.run()
 
         return self._advance(first=act)
