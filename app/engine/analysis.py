@@ -31,6 +31,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnPars
 from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
+from app.engine.multi import collection_name
 from app.engine.schedule import ScheduleError, due, start_schedule
 from app.engine.service import MotcuaBpmnParser
 from app.engine.xmlsafe import DEFAULT_MAX_BYTES, XmlError, parse_xml
@@ -46,6 +47,7 @@ DOSSIER_STATUS_PROPERTY = "dossierStatus"
 ALLOTTED_TIME_PROPERTY = "allottedTime"
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_FORM_PROPERTY = "formUiSchemaFilename"
+ASSIGNED_AGENCY_PROPERTY = "assignedAgency"  # app.engine.runtime reads it (same name)
 DOSSIER_STATUSES = range(1, 11)  # TrangThaiHoSo 1..10, see DOMAIN.md
 
 VERDICTS = ("deployable", "not_executable", "invalid")
@@ -808,6 +810,8 @@ class _Checker:
                          gettext("Thời hạn xử lý của bước (allottedTime) «%(value)s» không hợp lệ; phải là số ngày "
                                  "làm việc dương, ví dụ 1 hoặc 0.5.",
                                  value=value))
+        elif name == ASSIGNED_AGENCY_PROPERTY and value is not None:
+            self.expression(file, element, value, gettext("Cơ quan thực hiện bước (assignedAgency)"))
         elif value is None:
             self.add(file, element, "property_invalid",
                      gettext("Thuộc tính «%(name)s» thiếu giá trị (value).", name=name))
@@ -878,6 +882,8 @@ class DataFlow:
     union_joins: set[str] = field(default_factory=set)
     titles: dict[str, str] = field(default_factory=dict)
     uses: list[ExpressionUse] = field(default_factory=list)
+    # Multi-instance tasks: their forms' fields stay in their instances, only their collection leaves them.
+    collected: set[str] = field(default_factory=set)
 
 
 def _bound_targets(target: ast.AST) -> set[str]:
@@ -959,6 +965,8 @@ def _data_flow(
                     _use(flow, file, parameter, parameter.get("value"), node_id, False,
                          gettext("Tham số «%(parameter)s» của tác vụ dịch vụ %(element)s",
                                  parameter=parameter.get('id'), element=_label_of(element)))
+            for loop in _xpath(element, "./bpmn:multiInstanceLoopCharacteristics"):
+                _multi_instance_flow(flow, file, element, node_id, loop)
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
                 flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
@@ -979,6 +987,19 @@ def _data_flow(
         flow.union_joins |= {n for n, count in incoming.items()
                              if count > 1 and _local(by_id[n].tag) == "parallelGateway"}
     return flow
+
+
+def _multi_instance_flow(flow: DataFlow, file: str, element: etree._Element, node_id: str,
+                         loop: etree._Element) -> None:
+    """A multi-instance task reads its input collection before it starts, and gives the process its output
+    collection, or (none declared) the collection the platform fills (app.engine.multi)."""
+    flow.collected.add(node_id)
+    for ref in _xpath(loop, "./bpmn:loopDataInputRef"):
+        _use(flow, file, ref, ref.text, node_id, False,
+             gettext("Danh sách đầu vào (loopDataInputRef) của tác vụ nhiều lần %(element)s",
+                     element=_label_of(element)))
+    outputs = [str(ref.text).strip() for ref in _xpath(loop, "./bpmn:loopDataOutputRef") if (ref.text or "").strip()]
+    flow.defines.setdefault(node_id, set()).update(outputs or [collection_name(node_id)])
 
 
 def _use(flow: DataFlow, file: str, element: etree._Element, text: str | None, node: str, after: bool,
@@ -1072,7 +1093,8 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
     defines: dict[str, set[str]] = {node: set(names) for node, names in flow.defines.items()}
     for node, names in task_fields.items():
         # A looped or multi-instance task's own spec is its "[child]"; the flow node is the task's id.
-        defines.setdefault(node.removesuffix(" [child]"), set()).update(names)
+        if node.removesuffix(" [child]") not in flow.collected:
+            defines.setdefault(node.removesuffix(" [child]"), set()).update(names)
     initial = frozenset(start_fields) | SYSTEM_NAMES
     anywhere = set(initial).union(*defines.values()) if defines else set(initial)
     if len(flow.preds) <= MAX_FLOW_NODES:
@@ -1366,6 +1388,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
                     if located:
                         task_files[task_spec.name] = spec_file
                         task_lines[task_spec.name] = element.sourceline if element is not None else None
+    problems += _shared_task_ids(user_tasks, task_files, task_lines)
     if chosen and not engine_read:
         reading = _read_tasks([processes[pid] for pid in _reachable([chosen], processes)])
         user_tasks, service_tasks, end_events = reading.user_tasks, reading.service_tasks, reading.end_events
@@ -1412,6 +1435,24 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         start_timer=checker.start_timer,
         engine_read=engine_read,
     )
+
+
+def _shared_task_ids(user_tasks: list[UserTaskInfo], task_files: Mapping[str, str],
+                     task_lines: Mapping[str, int | None]) -> list[Problem]:
+    """Two processes of a package (a procedure and a sub-process it calls) with a user task of the same id: the
+    platform knows a step by its id (its lane, role and form), so one would take the other's."""
+    first: dict[str, UserTaskInfo] = {}
+    problems = []
+    for task in user_tasks:
+        seen = first.setdefault(task.spec_name, task)
+        if seen.process_id != task.process_id:
+            problems.append(Problem(
+                task_files.get(task.spec_name, "process.bpmn"), task_lines.get(task.spec_name), None, "task_id_shared",
+                gettext("Tác vụ người dùng có mã «%(id)s» có ở cả quy trình «%(first)s» và quy trình «%(second)s»; hệ "
+                        "thống nhận biết mỗi bước theo mã của nó, nên hãy đặt cho tác vụ ở một trong hai quy trình "
+                        "một mã khác.", id=task.spec_name.removesuffix(" [child]"), first=seen.process_id,
+                        second=task.process_id)))
+    return problems
 
 
 def _documentation(element: etree._Element | None) -> str:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -56,7 +57,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge as _DeepMerge
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
 from app.clock import now_utc
-from app.engine.analysis import build_parser_for
+from app.engine.analysis import ASSIGNED_AGENCY_PROPERTY, build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
 from app.engine.multi import SUBMITTED_KEY, MotcuaParallelMultiInstance, MotcuaSequentialMultiInstance, is_instance
@@ -73,6 +74,8 @@ from app.engine.timers import (
     move_armed_timers,
 )
 from app.engine.timers import next_due_at as _next_due_at
+
+_log = logging.getLogger(__name__)
 
 
 class _PrunedTaskConverter(_TaskConverter):
@@ -510,6 +513,9 @@ class ReadyTask:
     title: str
     lane: str | None
     properties: dict[str, str]
+    # The agency (its identifier code) the step goes to when its `assignedAgency` property names one (a
+    # multi-instance step sent to several agencies, one per item); None: the procedure's agency.
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -599,6 +605,24 @@ def _describe(task: Any) -> ReadyTask:
 
 
 _DESCRIBED = "_motcua_described"
+_ASSIGNED = "_motcua_assigned"
+
+
+def _ready(task: Any) -> ReadyTask:
+    """A waiting user task as the projections see it, with the agency its `assignedAgency` expression gives (evaluated
+    once, on the task's own data: an instance of a multi-instance task has its item there)."""
+    described = _describe(task)
+    expression = described.properties.get(ASSIGNED_AGENCY_PROPERTY)
+    if not expression:
+        return described
+    if _ASSIGNED not in task.__dict__:
+        try:
+            value = task.workflow.script_engine.evaluate(task, expression)
+        except Exception:  # noqa: BLE001 - the procedure's own agency takes the step (see apply_step)
+            _log.warning("assignedAgency of %s did not evaluate", described.spec_name, exc_info=True)
+            value = None
+        task.__dict__[_ASSIGNED] = value.strip() if isinstance(value, str) and value.strip() else None
+    return replace(described, agency=task.__dict__[_ASSIGNED])
 
 
 def _description(task: Any) -> ReadyTask:
@@ -710,7 +734,7 @@ class WorkflowRun:
         return _compact(self)
 
     def ready_user_tasks(self) -> list[ReadyTask]:
-        return [_describe(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
+        return [_ready(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """A copy of one task's data (what a person working it sees, lookups included)."""
@@ -956,7 +980,7 @@ class WorkflowRun:
         if halted:
             return StepResult(ready=[], completed=False, end_events=ended, timers_fired=timers)
         walked = self._walk()
-        ready = [_describe(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
+        ready = [_ready(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
         calls = [_service_call(t) for t, _ in walked
                  if t._state == _TaskState.STARTED and isinstance(t.task_spec, DeferredServiceTask)]
         return StepResult(ready=ready, completed=self.is_completed(), end_events=ended, service_calls=calls,
