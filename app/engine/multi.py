@@ -38,8 +38,20 @@ def collection_name(task_id: str) -> str:
 
 
 class _Collecting(_MultiInstanceMixin):
+    def _collects(self) -> bool:
+        return self.data_output is None or self.output_item is None
+
+    def _update_hook(self, my_task: Any) -> Any:
+        """A new round of the task starts its collection afresh (empty when the input is: it always exists after
+        the task)."""
+        if self._collects():
+            source = self.data_input.get(my_task) if self.data_input is not None and self.data_input.exists(
+                my_task) else None
+            my_task.data[collection_name(self.bpmn_id)] = {} if isinstance(source, Mapping) else []
+        return super()._update_hook(my_task)
+
     def merge_child(self, workflow: Any, child: Any) -> None:
-        if self.data_output is not None and self.output_item is not None:
+        if not self._collects():
             super().merge_child(workflow, child)
             return
         my_task = child.parent
