@@ -610,6 +610,29 @@ class _Checker:
                              "hồ sơ dừng ở đó không có kết quả. Hãy nối nó tới bước xử lý tiếp (ví dụ chuyển lãnh "
                              "đạo) hoặc bỏ chọn «ngắt» (cancelActivity=false).", element=_label_of(element)))
 
+    def _event_gateway_targets(self, file: str, element: etree._Element) -> None:
+        """An event-based gateway waits for the first of the events its flows lead to: each must be an event that
+        waits (a timer; the engine cannot build the gateway otherwise)."""
+        parent = element.getparent()
+        if parent is None:
+            return
+        nodes = {str(n.get("id")): n for n in parent if isinstance(n.tag, str) and n.get("id")}
+        for flow in parent.xpath("./bpmn:sequenceFlow[@sourceRef=$id]", namespaces=_NS, id=element.get("id") or ""):
+            target = nodes.get(str(flow.get("targetRef") or ""))
+            if target is None:
+                continue
+            kind = _local(target.tag)
+            waits = _xpath(target, "./bpmn:*[contains(local-name(), 'EventDefinition')]")
+            if kind == "receiveTask" or (kind == "intermediateCatchEvent" and waits):
+                continue
+            self.add(file, target, "event_gateway_target_invalid",
+                     gettext("Cổng theo sự kiện %(gateway)s dẫn tới %(kind)s %(element)s, nhưng sau cổng theo sự kiện "
+                             "chỉ được là sự kiện chờ (sự kiện trung gian hẹn giờ): cổng đi theo nhánh của sự kiện "
+                             "xảy ra trước. Hãy đặt một sự kiện hẹn giờ trước %(element)s, hoặc dùng cổng rẽ nhánh "
+                             "nếu nhánh được chọn theo điều kiện.",
+                             gateway=_label_of(element), kind=_ELEMENT_LABELS.get(kind, gettext("phần tử")),
+                             element=_label_of(target)))
+
     def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
         element_id = element.get("id") or ""
         if local in _TASK_SPEC_TAGS and is_reserved_id(element_id):
@@ -628,6 +651,8 @@ class _Checker:
             self._timer_start(file, element)
         if local == "boundaryEvent":
             self._boundary_leads_somewhere(file, element)
+        if local == "eventBasedGateway":
+            self._event_gateway_targets(file, element)
         if local == "scriptTask":
             self.add(file, element, "script_task_forbidden",
                      gettext("Sơ đồ có tác vụ kịch bản (script task) %(element)s; tác vụ kịch bản chưa được phép vì "
@@ -1414,6 +1439,11 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         start_documentation = "\n\n".join(
             text for text in (_documentation(process), _documentation(starts[0]) if starts else "") if text)
 
+    # The engine's own refusal of a gateway whose targets were explained above says nothing more.
+    gateway_lines = {p.line for p in problems if p.code == "event_gateway_target_invalid"}
+    if gateway_lines:
+        gateways = {el.sourceline for root in roots.values() for el in root.iter(f"{{{BPMN_NS}}}eventBasedGateway")}
+        problems = [p for p in problems if not (p.code == "engine_unsupported" and p.line in gateways)]
     problems = _dedupe(problems)
     verdict, reason = summarize(problems, chosen, len(user_tasks))
     return BpmnAnalysis(
