@@ -33,7 +33,7 @@ from tests.breadth_support import (
     user_task,
     workflow_data,
 )
-from tests.conftest import user
+from tests.conftest import login, user
 
 PROCESS = "tham_dinh_lien_nganh"
 
@@ -197,3 +197,29 @@ def test_the_checker_reads_what_a_multi_instance_task_gives_and_needs():
     juel = checked({"process.bpmn": diagram(False, False, ALL_PASSED, assigned="${phong}")})
     assert not juel.ok and "assignedAgency" in errors(juel)["expression_language_unsupported"]
     assert MANIFEST["lanes"]["Chuyên viên"] == "chuyen_vien"
+
+
+def test_the_other_agency_s_officer_works_the_instance_over_the_api_and_the_web(db_session, client, token):
+    deployed({"process.bpmn": diagram(False, False, ALL_PASSED, assigned="phong")})
+    db_session.commit()
+    dossier = submit(db_session, {"phong_ban": [AGENCY, POLICE]})
+    complete(db_session, open_tasks(dossier.id)[0], {})
+    ubnd, police = open_tasks(dossier.id)
+    headers = token("ca.cutru")
+    listed = client.get("/api/v1/tasks", headers=headers).get_json()["items"]
+    assert [t["id"] for t in listed] == [police.id]
+    assert client.get(f"/api/v1/tasks/{ubnd.id}", headers=headers).status_code == 404
+    login(client, "ca.cutru")
+    own = client.get(f"/cong-viec/{police.id}")
+    assert own.status_code == 200 and "Thẩm định" in own.get_data(as_text=True)
+    assert client.post(f"/api/v1/tasks/{police.id}/claim", headers=headers).status_code == 200
+    done = client.post(f"/api/v1/tasks/{police.id}/complete", headers=headers, json={"dat": True, "y_kien": "Đạt"})
+    assert done.status_code == 200, done.get_json()
+    login(client, "hotich")
+    page = client.get(f"/cong-viec/{ubnd.id}")
+    assert page.status_code == 200 and "Thẩm định" in page.get_data(as_text=True)
+    login(client, "ca.cutru")
+    assert client.get(f"/cong-viec/{ubnd.id}").status_code == 404
+    complete(db_session, open_tasks(dossier.id)[0], {"dat": True}, "hotich")
+    assert task_data(open_tasks(dossier.id)[0])["ket_qua_Tham_Dinh"][1] == {"phong": POLICE, "dat": True,
+                                                                              "y_kien": "Đạt"}
