@@ -991,7 +991,7 @@ def _data_flow(
                          gettext("Tham số «%(parameter)s» của tác vụ dịch vụ %(element)s",
                                  parameter=parameter.get('id'), element=_label_of(element)))
             for loop in _xpath(element, "./bpmn:multiInstanceLoopCharacteristics"):
-                _multi_instance_flow(flow, file, element, node_id, loop)
+                _multi_instance_flow(flow, file, element, node_id, loop, local in _MANUAL_TAGS)
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
                 flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
@@ -1015,16 +1015,19 @@ def _data_flow(
 
 
 def _multi_instance_flow(flow: DataFlow, file: str, element: etree._Element, node_id: str,
-                         loop: etree._Element) -> None:
+                         loop: etree._Element, of_people: bool) -> None:
     """A multi-instance task reads its input collection before it starts, and gives the process its output
-    collection, or (none declared) the collection the platform fills (app.engine.multi)."""
-    flow.collected.add(node_id)
+    collection, or (none declared, a person's task) the collection the platform fills (app.engine.multi)."""
     for ref in _xpath(loop, "./bpmn:loopDataInputRef"):
         _use(flow, file, ref, ref.text, node_id, False,
              gettext("Danh sách đầu vào (loopDataInputRef) của tác vụ nhiều lần %(element)s",
                      element=_label_of(element)))
     outputs = [str(ref.text).strip() for ref in _xpath(loop, "./bpmn:loopDataOutputRef") if (ref.text or "").strip()]
-    flow.defines.setdefault(node_id, set()).update(outputs or [collection_name(node_id)])
+    if of_people:
+        flow.collected.add(node_id)
+        flow.defines.setdefault(node_id, set()).update(outputs or [collection_name(node_id)])
+    else:
+        flow.defines.setdefault(node_id, set()).update(outputs)
 
 
 def _use(flow: DataFlow, file: str, element: etree._Element, text: str | None, node: str, after: bool,

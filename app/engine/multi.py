@@ -9,12 +9,14 @@ of a list, `loopDataInputRef` + `inputDataItem`):
   the dossier stops after the first department;
 - with an output collection, only the output item of each instance is kept (which is what BPMN says).
 
-Here a task without an output collection collects instead of merging: each instance's form fields (those the
-person submitted, recorded by `WorkflowRun.complete` under SUBMITTED_KEY) with its input item, one entry per item
-in the order of the input (a dict input gives a dict by key), in the variable `collection_name(task id)`, i.e.
-``ket_qua_<task id>``, which later conditions read (``all(k['dat'] for k in ket_qua_Task_ThamDinh)``). Nothing
-else of an instance reaches the process data, so the input item never exists there and the sequential task goes
-on to its next item. A task with an output collection keeps SpiffWorkflow's behaviour.
+Here a person's task (a user task) without an output collection collects instead of merging: each instance's form
+fields (those the person submitted, recorded by `WorkflowRun.complete` under SUBMITTED_KEY) with its input item, one
+entry per item in the order of the input (a dict input gives a dict by key), in the variable `collection_name(task
+id)`, i.e. ``ket_qua_<task id>``, which later conditions read (``all(k['dat'] for k in ket_qua_Task_ThamDinh)``).
+Nothing else of an instance reaches the process data, so the input item never exists there and the sequential task
+goes on to its next item. A task with an output collection keeps SpiffWorkflow's behaviour; so does a sub-process,
+call activity or service task run once per item, except that its item is not merged (the sequential case then runs
+too).
 """
 
 from __future__ import annotations
@@ -39,7 +41,12 @@ def collection_name(task_id: str) -> str:
 
 class _Collecting(_MultiInstanceMixin):
     def _collects(self) -> bool:
-        return self.data_output is None or self.output_item is None
+        """People's steps without an output collection are collected; anything else keeps SpiffWorkflow's way."""
+        return (self.data_output is None or self.output_item is None) and self._of_people()
+
+    def _of_people(self) -> bool:
+        spec = self._wf_spec.task_specs.get(self.task_spec) if self._wf_spec is not None else None
+        return bool(getattr(spec, "manual", False))
 
     def _update_hook(self, my_task: Any) -> Any:
         """A new round of the task starts its collection afresh (empty when the input is: it always exists after
@@ -52,6 +59,10 @@ class _Collecting(_MultiInstanceMixin):
 
     def merge_child(self, workflow: Any, child: Any) -> None:
         if not self._collects():
+            if (self.data_output is None or self.output_item is None) and self.input_item is not None:
+                # A sub-process or service task run once per item: its data merged as SpiffWorkflow merges it,
+                # without its item (which would stop a sequential task's next instance).
+                child.data.pop(self.input_item.bpmn_id, None)
             super().merge_child(workflow, child)
             return
         my_task = child.parent

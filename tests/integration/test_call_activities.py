@@ -139,3 +139,24 @@ def test_the_checker_refuses_what_a_call_cannot_run_with_what_to_change():
     assert not ambiguous.ok and "process_id" in ambiguous.reason
     # What runs is accepted.
     assert checked(TWO_FILES, MANIFEST_CALLING).ok and checked(ONE_FILE, MANIFEST_CALLING).ok
+
+
+def test_a_shared_process_called_once_per_item_one_after_the_other(db_session):
+    # SpiffWorkflow 3.2 alone stops a sequential multi-instance task with no output collection after its first item
+    # ("input item already exists"); a call activity run once per item goes through every item.
+    looped = ('<bpmn:callActivity id="Goi_ThamDinh" name="Thẩm định từng phòng" calledElement="tham_dinh_chung">'
+              '<bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+              "<bpmn:loopDataInputRef>phong_ban</bpmn:loopDataInputRef>"
+              '<bpmn:inputDataItem id="phong" name="phong"/></bpmn:multiInstanceLoopCharacteristics>'
+              "</bpmn:callActivity>")
+    deployed({"process.bpmn": definitions(caller_process(looped)), "tham-dinh-chung.bpmn": definitions(
+        shared_process())}, MANIFEST_CALLING)
+    db_session.commit()
+    dossier = submit(db_session, {"phong_ban": ["tu_phap", "dia_chinh"]})
+    complete(db_session, open_tasks(dossier.id)[0], {})
+    for answer in (True, True):
+        [appraisal] = open_tasks(dossier.id)
+        assert (appraisal.title, appraisal.role) == ("Thẩm định hồ sơ", "chuyen_vien")
+        complete(db_session, appraisal, {"dat": answer}, "hotich")
+    [signing] = open_tasks(dossier.id)
+    assert signing.title == "Ký duyệt"
