@@ -959,7 +959,8 @@ def _is_subprocess(element: etree._Element) -> bool:
 
 
 def _data_flow(
-    processes: list[tuple[str, etree._Element]], chosen: etree._Element, decisions: Mapping[str, set[str]]
+    processes: list[tuple[str, etree._Element]], chosen: etree._Element, decisions: Mapping[str, set[str]],
+    decision_inputs: Mapping[str, list[tuple[str, etree._Element]]] | None = None,
 ) -> DataFlow:
     flow = DataFlow()
     for file, process in processes:
@@ -993,7 +994,13 @@ def _data_flow(
             for loop in _xpath(element, "./bpmn:multiInstanceLoopCharacteristics"):
                 _multi_instance_flow(flow, file, element, node_id, loop, local in _MANUAL_TAGS)
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
-                flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
+                decision_id = _clean(decision.text or "")
+                flow.defines.setdefault(node_id, set()).update(decisions.get(decision_id, set()))
+                for dmn_file, text in (decision_inputs or {}).get(decision_id, []):  # read when the task runs
+                    _use(flow, dmn_file, text, text.text, node_id, False,
+                         gettext("Biểu thức đầu vào «%(expression)s» của bảng quyết định «%(decision)s» (gọi từ "
+                                 "%(element)s)", expression=_clean(text.text or "")[:60], decision=decision_id,
+                                 element=_label_of(element)))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
                 if _local(timer.tag) in ("timeDate", "timeDuration", "timeCycle"):
                     _use(flow, file, timer, timer.text, node_id, False,
@@ -1436,7 +1443,11 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int)
         file, process = processes[chosen]
         decisions = {str(d.get("id")): {str(o.get("name")) for o in d.iter("{*}output") if o.get("name")}
                      for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
-        data_flow = _data_flow([processes[pid] for pid in _reachable([chosen], processes)], process, decisions)
+        inputs = {str(d.get("id")): [(name, text) for text in d.iter("{*}text") if _local(
+            getattr(text.getparent(), "tag", "")) == "inputExpression"]
+            for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
+        data_flow = _data_flow([processes[pid] for pid in _reachable([chosen], processes)], process, decisions,
+                               inputs)
         starts = [el for el in _xpath(process, "./bpmn:startEvent")]
         start_event = str(starts[0].get("id")) if starts else None
         start_documentation = "\n\n".join(

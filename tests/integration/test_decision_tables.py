@@ -176,3 +176,13 @@ def test_the_checker_validates_decisions_for_fees_and_routing():
     typo = checked({"process.bpmn": routed().replace("luong == 'lanh_dao'", "luongg == 'lanh_dao'"),
                     "phan-luong.dmn": ROUTING})
     assert not typo.ok and "luongg" in errors(typo)["expression_name_undefined"]
+
+
+def test_the_checker_follows_what_a_routing_table_reads():
+    # The table reads a name nothing defines: the dossier would stop at the business-rule task.
+    typo = ROUTING.replace("<text>dien_tich</text>", "<text>dien_tch</text>")
+    report = checked({"process.bpmn": routed(), "phan-luong.dmn": typo})
+    assert not report.ok
+    problem = next(p for p in report.problems if p.code == "expression_name_undefined")
+    assert problem.file == "phan-luong.dmn" and problem.line is not None
+    assert "dien_tch" in problem.message and "«dien_tich»" in problem.message  # did you mean
