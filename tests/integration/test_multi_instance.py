@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.dossiers.diagrams import dossier_progress
 from app.dossiers.errors import NotFound
 from app.dossiers.listings import ListQuery, inbox
 from app.dossiers.services import claim_task
@@ -96,6 +97,8 @@ def test_parallel_appraisal_by_two_agencies_each_instance_to_its_own_officers(db
 
     complete(db_session, police, {"dat": True, "y_kien": "Đúng nơi cư trú"}, "ca.cutru")
     assert [t.id for t in open_tasks(dossier.id)] == [ubnd.id]  # waits for every agency
+    progress = dossier_progress(db_session.get(Dossier, dossier.id), user("hotich"))
+    assert progress["current"] == ["Tham_Dinh"] and "Tiep_Nhan" in progress["completed"]  # one step, on the diagram
     complete(db_session, ubnd, {"dat": True, "y_kien": "Hồ sơ đầy đủ"}, "hotich")
     [signing] = open_tasks(dossier.id)
     assert signing.title == "Ký duyệt"
