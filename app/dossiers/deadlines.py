@@ -139,9 +139,11 @@ def processing_amount(manifest: Mapping[str, Any], channel: int) -> Decimal:
     return Decimal(str(raw))
 
 
-def fee_for(manifest: Mapping[str, Any], channel: int, data: Any = None) -> int:
-    """The dossier's fee: the one computation (app/dossiers/fees.py) the receipt, payment and portal all show."""
-    return fees.fee_total(manifest, channel, data)
+def fee_for(manifest: Mapping[str, Any], channel: int, data: Any = None,
+            decide_with: fees.Decider | None = None) -> int:
+    """The dossier's fee: the one computation (app/dossiers/fees.py) the receipt, payment and portal all show;
+    `decide_with` evaluates the manifest's fee decision table, if it has one."""
+    return fees.fee_total(manifest, channel, data, decide_with)
 
 
 def appointment(manifest: Mapping[str, Any], agency: Agency, received_at: datetime, channel: int) -> datetime:

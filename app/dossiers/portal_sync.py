@@ -44,8 +44,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.dossiers import events
 from app.dossiers.clock import now_utc, retry_delays
 from app.dossiers.components import received_components
-from app.dossiers.fees import fee_lines
+from app.dossiers.fees import decider, fee_lines
 from app.dossiers.locks import lock
+from app.engine.decisions import DecisionError
 from app.extensions import db
 from app.models import AuditEvent, Dossier, PortalOutbox, User
 from app.models.user import N_
@@ -96,7 +97,10 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
                    "so_hoa": True if online or item["uploaded"] else None,
                    "tai_su_dung": None} for item in received_components(dossier)]
     # The lines of the one fee computation (app/dossiers/fees.py), adding up to the dossier's fee.
-    lines = fee_lines(manifest, dossier.channel, data)
+    try:
+        lines = fee_lines(manifest, dossier.channel, data, decider(dossier.procedure_version))
+    except DecisionError:  # it answered at submission: the amount charged stands (below)
+        lines = []
     fees: list[dict[str, Any]] = [{"ten": line.name, "so_tien": line.amount} for line in lines]
     if sum(line.amount for line in lines) != dossier.fee_amount:
         fees = [{"ten": f"Phí, lệ phí: {manifest['name']}", "so_tien": int(dossier.fee_amount)}] if (

@@ -9,6 +9,7 @@ in the caller's transaction; the caller commits.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,13 +22,15 @@ from app.dossiers.calendar import WorkingCalendar
 from app.dossiers.clock import now_utc
 from app.dossiers.deadlines import appointment, calendar_for
 from app.engine.expressions import ExpressionError, evaluate
-from app.engine.runtime import EngineError, SpecBundle, StepResult, WorkflowRun, get_bundle
+from app.engine.runtime import EngineError, ReadyTask, SpecBundle, StepResult, WorkflowRun, get_bundle
 from app.extensions import db
-from app.models import AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
+from app.models import Agency, AuditEvent, Dossier, HumanTask, ProcedureVersion, ServiceCall, User
 from app.models.dossier import FINAL_STATUSES, PAUSING_STATUSES, STATUSES, inbox_keys
 from app.models.dossier import OPEN_CALL_STATES as OPEN_CALL_STATES
 from app.models.dossier import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.models.user import N_
+
+_log = logging.getLogger(__name__)
 
 
 def bundle_for(version: ProcedureVersion) -> SpecBundle:
@@ -184,8 +187,10 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
         info = version.tasks.get(ready.spec_name, {})
         hours = _allotted_hours(ready.properties, calendar)
         task = HumanTask(
-            # An inter-agency procedure's step belongs to the agency of its pool (the version's task table).
-            dossier_id=dossier.id, agency_id=info.get("agency_id") or dossier.agency_id, engine_task_id=ready.id,
+            # A step's agency: an instance's assignedAgency, else its pool's (an inter-agency procedure's
+            # task table), else the dossier's.
+            dossier_id=dossier.id, agency_id=_agency_of(ready, dossier, info.get("agency_id")),
+            engine_task_id=ready.id,
             spec_name=ready.spec_name, title=ready.title, lane=ready.lane or "",
             role=info.get("role") or "", form=info.get("form"), state="ready", created_at=now,
             due_at=calendar.add_working_hours(now, hours) if hours is not None else None, **inbox_keys(dossier),
@@ -209,6 +214,19 @@ def apply_step(dossier: Dossier, version: ProcedureVersion, step: StepResult, ac
     _left_open()[dossier.id] = left_open
     if step.timers_fired:
         record_fired_timers(dossier, step)
+
+
+def _agency_of(ready: ReadyTask, dossier: Dossier, pool_agency_id: int | None = None) -> int:
+    """The agency whose officers take the step: the one its `assignedAgency` names (an appraisal sent to several
+    agencies, one per item), else its pool's (an inter-agency procedure), else — none named, or a code no agency
+    has — the dossier's own."""
+    if ready.agency and ready.agency != dossier.agency.code:
+        found = db.session.scalar(select(Agency.id).where(Agency.code == ready.agency))
+        if found is not None:
+            return int(found)
+        _log.warning("dossier %s: step %s names agency %r, which does not exist; the dossier's agency takes it",
+                     dossier.code, ready.spec_name, ready.agency)
+    return pool_agency_id or dossier.agency_id
 
 
 def record_fired_timers(dossier: Dossier, step: StepResult) -> None:

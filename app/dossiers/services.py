@@ -31,6 +31,7 @@ from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment, fee_for, next_dossier_code
 from app.dossiers.deadlines import processing_rule as processing_rule
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
+from app.dossiers.fees import decider
 from app.dossiers.lookups import checked_result
 from app.dossiers.progress import OPEN_TASK_STATES as OPEN_TASK_STATES
 from app.dossiers.progress import apply_step, bundle_for, report_engine_fault, set_status, status_property
@@ -39,6 +40,7 @@ from app.dossiers.rows import insert_new, write_step
 from app.dossiers.workflow_runs import load_run, note_saved, save_run
 from app.eforms.schema import display_scalar, options_of, path_to_pointer, resolve_pointer
 from app.eforms.validate import validate_data
+from app.engine.decisions import DecisionError
 from app.engine.flows import flow_labels, returns_to
 from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRun, task_data_in
 from app.extensions import db
@@ -135,6 +137,11 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     errors = validation_details(version, manifest["start_form"], data)
     if errors:
         raise Invalid(gettext("Tờ khai có thông tin chưa hợp lệ."), details=errors)
+    try:
+        fee_amount = fee_for(manifest, channel, data, decider(version))
+    except DecisionError as exc:
+        raise Invalid(gettext("Không tính được lệ phí của hồ sơ: %(reason)s", reason=exc.message),
+                      code="fee_undecided", details={"": exc.message}) from exc
     agency = version.procedure.agency
     submitted = at or now_utc()
     due = appointment(manifest, agency, submitted, channel)
@@ -156,7 +163,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         applicant_address=_text(resolve_pointer(data, applicant_map.get("address")), 500),
         summary=_summary(manifest, data),
         form_data=data,
-        fee_amount=fee_for(manifest, channel, data),
+        fee_amount=fee_amount,
         submitted_at=submitted,
         due_at=due,
     )

@@ -32,6 +32,7 @@ from app.clock import now_utc as _now_utc
 from app.engine.environment import DATA_NAME
 from app.engine.expressions import FUNCTIONS, ExpressionError, check_expression
 from app.engine.foreign import foreign_problems
+from app.engine.multi import collection_name
 from app.engine.schedule import ScheduleError, due, start_schedule
 from app.engine.script_language import assigned_names, read_names
 from app.engine.scripts import script_problems
@@ -49,6 +50,7 @@ DOSSIER_STATUS_PROPERTY = "dossierStatus"
 ALLOTTED_TIME_PROPERTY = "allottedTime"
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_FORM_PROPERTY = "formUiSchemaFilename"
+ASSIGNED_AGENCY_PROPERTY = "assignedAgency"  # app.engine.runtime reads it (same name)
 DOSSIER_STATUSES = range(1, 11)  # TrangThaiHoSo 1..10, see DOMAIN.md
 
 VERDICTS = ("deployable", "not_executable", "invalid")
@@ -628,6 +630,29 @@ class _Checker:
                              "hồ sơ dừng ở đó không có kết quả. Hãy nối nó tới bước xử lý tiếp (ví dụ chuyển lãnh "
                              "đạo) hoặc bỏ chọn «ngắt» (cancelActivity=false).", element=_label_of(element)))
 
+    def _event_gateway_targets(self, file: str, element: etree._Element) -> None:
+        """An event-based gateway waits for the first of the events its flows lead to: each must be an event that
+        waits (a timer; the engine cannot build the gateway otherwise)."""
+        parent = element.getparent()
+        if parent is None:
+            return
+        nodes = {str(n.get("id")): n for n in parent if isinstance(n.tag, str) and n.get("id")}
+        for flow in parent.xpath("./bpmn:sequenceFlow[@sourceRef=$id]", namespaces=_NS, id=element.get("id") or ""):
+            target = nodes.get(str(flow.get("targetRef") or ""))
+            if target is None:
+                continue
+            kind = _local(target.tag)
+            waits = _xpath(target, "./bpmn:*[contains(local-name(), 'EventDefinition')]")
+            if kind == "receiveTask" or (kind == "intermediateCatchEvent" and waits):
+                continue
+            self.add(file, target, "event_gateway_target_invalid",
+                     gettext("Cổng theo sự kiện %(gateway)s dẫn tới %(kind)s %(element)s, nhưng sau cổng theo sự kiện "
+                             "chỉ được là sự kiện chờ (sự kiện trung gian hẹn giờ): cổng đi theo nhánh của sự kiện "
+                             "xảy ra trước. Hãy đặt một sự kiện hẹn giờ trước %(element)s, hoặc dùng cổng rẽ nhánh "
+                             "nếu nhánh được chọn theo điều kiện.",
+                             gateway=_label_of(element), kind=_ELEMENT_LABELS.get(kind, gettext("phần tử")),
+                             element=_label_of(target)))
+
     def _bpmn_element(self, file: str, element: etree._Element, local: str) -> None:
         element_id = element.get("id") or ""
         if local in _TASK_SPEC_TAGS and is_reserved_id(element_id):
@@ -646,6 +671,8 @@ class _Checker:
             self._timer_start(file, element)
         if local == "boundaryEvent":
             self._boundary_leads_somewhere(file, element)
+        if local == "eventBasedGateway":
+            self._event_gateway_targets(file, element)
         if local == "scriptTask":
             self._script_task(file, element)
         elif local == "serviceTask":
@@ -849,6 +876,8 @@ class _Checker:
                          gettext("Thời hạn xử lý của bước (allottedTime) «%(value)s» không hợp lệ; phải là số ngày "
                                  "làm việc dương, ví dụ 1 hoặc 0.5.",
                                  value=value))
+        elif name == ASSIGNED_AGENCY_PROPERTY and value is not None:
+            self.expression(file, element, value, gettext("Cơ quan thực hiện bước (assignedAgency)"))
         elif value is None:
             self.add(file, element, "property_invalid",
                      gettext("Thuộc tính «%(name)s» thiếu giá trị (value).", name=name))
@@ -919,6 +948,8 @@ class DataFlow:
     union_joins: set[str] = field(default_factory=set)
     titles: dict[str, str] = field(default_factory=dict)
     uses: list[ExpressionUse] = field(default_factory=list)
+    # Multi-instance tasks: their forms' fields stay in their instances, only their collection leaves them.
+    collected: set[str] = field(default_factory=set)
 
 
 def _bound_targets(target: ast.AST) -> set[str]:
@@ -969,7 +1000,8 @@ def _is_subprocess(element: etree._Element) -> bool:
 
 
 def _data_flow(
-    processes: list[tuple[str, etree._Element]], chosen: etree._Element, decisions: Mapping[str, set[str]]
+    processes: list[tuple[str, etree._Element]], chosen: etree._Element, decisions: Mapping[str, set[str]],
+    decision_inputs: Mapping[str, list[tuple[str, etree._Element]]] | None = None,
 ) -> DataFlow:
     flow = DataFlow()
     for file, process in processes:
@@ -1021,8 +1053,16 @@ def _data_flow(
                     flow.uses.append(ExpressionUse(
                         file, script.sourceline, gettext("Kịch bản %(where)s", where=_script_where(kind, element)),
                         names, guarded, node_id, kind == "postScript"))
+            for loop in _xpath(element, "./bpmn:multiInstanceLoopCharacteristics"):
+                _multi_instance_flow(flow, file, element, node_id, loop, local in _MANUAL_TAGS)
             for decision in _xpath(element, "./bpmn:extensionElements/spiffworkflow:calledDecisionId"):
-                flow.defines.setdefault(node_id, set()).update(decisions.get(_clean(decision.text or ""), set()))
+                decision_id = _clean(decision.text or "")
+                flow.defines.setdefault(node_id, set()).update(decisions.get(decision_id, set()))
+                for dmn_file, text in (decision_inputs or {}).get(decision_id, []):  # read when the task runs
+                    _use(flow, dmn_file, text, text.text, node_id, False,
+                         gettext("Biểu thức đầu vào «%(expression)s» của bảng quyết định «%(decision)s» (gọi từ "
+                                 "%(element)s)", expression=_clean(text.text or "")[:60], decision=decision_id,
+                                 element=_label_of(element)))
             for timer in _xpath(element, "./bpmn:timerEventDefinition/*"):
                 if _local(timer.tag) in ("timeDate", "timeDuration", "timeCycle"):
                     _use(flow, file, timer, timer.text, node_id, False,
@@ -1041,6 +1081,22 @@ def _data_flow(
         flow.union_joins |= {n for n, count in incoming.items()
                              if count > 1 and _local(by_id[n].tag) == "parallelGateway"}
     return flow
+
+
+def _multi_instance_flow(flow: DataFlow, file: str, element: etree._Element, node_id: str,
+                         loop: etree._Element, of_people: bool) -> None:
+    """A multi-instance task reads its input collection before it starts, and gives the process its output
+    collection, or (none declared, a person's task) the collection the platform fills (app.engine.multi)."""
+    for ref in _xpath(loop, "./bpmn:loopDataInputRef"):
+        _use(flow, file, ref, ref.text, node_id, False,
+             gettext("Danh sách đầu vào (loopDataInputRef) của tác vụ nhiều lần %(element)s",
+                     element=_label_of(element)))
+    outputs = [str(ref.text).strip() for ref in _xpath(loop, "./bpmn:loopDataOutputRef") if (ref.text or "").strip()]
+    if of_people:
+        flow.collected.add(node_id)
+        flow.defines.setdefault(node_id, set()).update(outputs or [collection_name(node_id)])
+    else:
+        flow.defines.setdefault(node_id, set()).update(outputs)
 
 
 def _use(flow: DataFlow, file: str, element: etree._Element, text: str | None, node: str, after: bool,
@@ -1134,7 +1190,8 @@ def check_variables(analysis: BpmnAnalysis, task_fields: Mapping[str, set[str]],
     defines: dict[str, set[str]] = {node: set(names) for node, names in flow.defines.items()}
     for node, names in task_fields.items():
         # A looped or multi-instance task's own spec is its "[child]"; the flow node is the task's id.
-        defines.setdefault(node.removesuffix(" [child]"), set()).update(names)
+        if node.removesuffix(" [child]") not in flow.collected:
+            defines.setdefault(node.removesuffix(" [child]"), set()).update(names)
     initial = frozenset(start_fields) | SYSTEM_NAMES
     anywhere = set(initial).union(*defines.values()) if defines else set(initial)
     if len(flow.preds) <= MAX_FLOW_NODES:
@@ -1452,6 +1509,7 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int,
                     if located:
                         task_files[task_spec.name] = spec_file
                         task_lines[task_spec.name] = element.sourceline if element is not None else None
+    problems += _shared_task_ids(user_tasks, task_files, task_lines)
     if chosen and not engine_read:
         reading = _read_tasks([processes[pid] for pid in _reachable(run_from, processes)])
         user_tasks, service_tasks, end_events = reading.user_tasks, reading.service_tasks, reading.end_events
@@ -1471,12 +1529,21 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int,
         file, process = processes[participants_first(collaborations[chosen], processes) if participants else chosen]
         decisions = {str(d.get("id")): {str(o.get("name")) for o in d.iter("{*}output") if o.get("name")}
                      for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
-        data_flow = _data_flow([processes[pid] for pid in _reachable(run_from, processes)], process, decisions)
+        inputs = {str(d.get("id")): [(name, text) for text in d.iter("{*}text") if _local(
+            getattr(text.getparent(), "tag", "")) == "inputExpression"]
+            for name, root in roots.items() if _kind(name) == "dmn" for d in root.iter("{*}decision")}
+        data_flow = _data_flow([processes[pid] for pid in _reachable(run_from, processes)], process, decisions,
+                               inputs)
         starts = [el for el in _xpath(process, "./bpmn:startEvent")]
         start_event = str(starts[0].get("id")) if starts else None
         start_documentation = "\n\n".join(
             text for text in (_documentation(process), _documentation(starts[0]) if starts else "") if text)
 
+    # The engine's own refusal of a gateway whose targets were explained above says nothing more.
+    gateway_lines = {p.line for p in problems if p.code == "event_gateway_target_invalid"}
+    if gateway_lines:
+        gateways = {el.sourceline for root in roots.values() for el in root.iter(f"{{{BPMN_NS}}}eventBasedGateway")}
+        problems = [p for p in problems if not (p.code == "engine_unsupported" and p.line in gateways)]
     problems = _dedupe(foreign_problems(roots, problems))  # other tools' extensions (app/engine/foreign.py)
     verdict, reason = summarize(problems, chosen, len(user_tasks))
     return BpmnAnalysis(
@@ -1499,6 +1566,24 @@ def _analyze(files: Mapping[str, bytes], process_id: str | None, max_bytes: int,
         engine_read=engine_read,
         participants=participants,
     )
+
+
+def _shared_task_ids(user_tasks: list[UserTaskInfo], task_files: Mapping[str, str],
+                     task_lines: Mapping[str, int | None]) -> list[Problem]:
+    """Two processes of a package (a procedure and a sub-process it calls) with a user task of the same id: the
+    platform knows a step by its id (its lane, role and form), so one would take the other's."""
+    first: dict[str, UserTaskInfo] = {}
+    problems = []
+    for task in user_tasks:
+        seen = first.setdefault(task.spec_name, task)
+        if seen.process_id != task.process_id:
+            problems.append(Problem(
+                task_files.get(task.spec_name, "process.bpmn"), task_lines.get(task.spec_name), None, "task_id_shared",
+                gettext("Tác vụ người dùng có mã «%(id)s» có ở cả quy trình «%(first)s» và quy trình «%(second)s»; hệ "
+                        "thống nhận biết mỗi bước theo mã của nó, nên hãy đặt cho tác vụ ở một trong hai quy trình "
+                        "một mã khác.", id=task.spec_name.removesuffix(" [child]"), first=seen.process_id,
+                        second=task.process_id)))
+    return problems
 
 
 def _documentation(element: etree._Element | None) -> str:

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import ModuleType
 from typing import Any
@@ -51,14 +52,16 @@ from SpiffWorkflow.exceptions import TaskNotFoundException as _TaskNotFound
 from SpiffWorkflow.exceptions import WorkflowException as _WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG as _SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter as _ServiceTaskConverter
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffMultiInstanceConverter as _MultiInstanceConverter
 from SpiffWorkflow.task import Task as _Task
 from SpiffWorkflow.util.deep_merge import DeepMerge as _DeepMerge
 from SpiffWorkflow.util.task import TaskState as _TaskState
 
 from app.clock import now_utc
-from app.engine.analysis import build_parser_for
+from app.engine.analysis import ASSIGNED_AGENCY_PROPERTY, build_parser_for
 from app.engine.cache import HashCache
 from app.engine.environment import SafeScriptEngine
+from app.engine.multi import SUBMITTED_KEY, MotcuaParallelMultiInstance, MotcuaSequentialMultiInstance, is_instance
 from app.engine.service import PARAMS_KEY, DeferredServiceTask
 from app.engine.timers import (
     FiredTimer,
@@ -72,6 +75,8 @@ from app.engine.timers import (
     move_armed_timers,
 )
 from app.engine.timers import next_due_at as _next_due_at
+
+_log = logging.getLogger(__name__)
 
 
 class _PrunedTaskConverter(_TaskConverter):
@@ -439,7 +444,9 @@ class _SpecReusingConverter(_WorkflowConverter):
 
 _REGISTRY = _Serializer.configure({**_SPIFF_CONFIG, DeferredServiceTask: _ServiceTaskConverter,
                                    _Task: _PrunedTaskConverter, MotcuaEventBasedGateway: _EventConverter,
-                                   GatewayEvents: _MultipleEventConverter})
+                                   GatewayEvents: _MultipleEventConverter,
+                                   MotcuaParallelMultiInstance: _MultiInstanceConverter,
+                                   MotcuaSequentialMultiInstance: _MultiInstanceConverter})
 _SERIALIZER = _Serializer(_REGISTRY)
 # Registered again, to be called directly (the registry's conversions go through the same objects).
 _TASKS = _PrunedTaskConverter(_Task, _REGISTRY)
@@ -511,6 +518,9 @@ class ReadyTask:
     title: str
     lane: str | None
     properties: dict[str, str]
+    # The agency (its identifier code) the step goes to when its `assignedAgency` property names one (a
+    # multi-instance step sent to several agencies, one per item); None: the procedure's agency.
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -610,6 +620,24 @@ def _describe(task: Any) -> ReadyTask:
 
 
 _DESCRIBED = "_motcua_described"
+_ASSIGNED = "_motcua_assigned"
+
+
+def _ready(task: Any) -> ReadyTask:
+    """A waiting user task as the projections see it, with the agency its `assignedAgency` expression gives (evaluated
+    once, on the task's own data: an instance of a multi-instance task has its item there)."""
+    described = _describe(task)
+    expression = described.properties.get(ASSIGNED_AGENCY_PROPERTY)
+    if not expression:
+        return described
+    if _ASSIGNED not in task.__dict__:
+        try:
+            value = task.workflow.script_engine.evaluate(task, expression)
+        except Exception:  # noqa: BLE001 - the procedure's own agency takes the step (see apply_step)
+            _log.warning("assignedAgency of %s did not evaluate", described.spec_name, exc_info=True)
+            value = None
+        task.__dict__[_ASSIGNED] = value.strip() if isinstance(value, str) and value.strip() else None
+    return replace(described, agency=task.__dict__[_ASSIGNED])
 
 
 def _description(task: Any) -> ReadyTask:
@@ -721,7 +749,7 @@ class WorkflowRun:
         return _compact(self)
 
     def ready_user_tasks(self) -> list[ReadyTask]:
-        return [_describe(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
+        return [_ready(t) for t, _ in self._walk() if t._state == _TaskState.READY and t.task_spec.manual]
 
     def task_data(self, task_id: str) -> dict[str, Any]:
         """A copy of one task's data (what a person working it sees, lookups included)."""
@@ -844,6 +872,8 @@ class WorkflowRun:
             if task._state != _TaskState.READY:
                 raise TaskNotReady(task_id)
             task.data.update(json.loads(json.dumps(data)))
+            if is_instance(task):  # what its multi-instance task collects of it (app.engine.multi)
+                task.internal_data[SUBMITTED_KEY] = sorted(data)
             task.run()
 
         return self._advance(first=act)
@@ -997,7 +1027,7 @@ class WorkflowRun:
         if halted:
             return StepResult(ready=[], completed=False, end_events=ended, timers_fired=timers)
         walked = self._walk()
-        ready = [_describe(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
+        ready = [_ready(t) for t, _ in walked if t._state == _TaskState.READY and t.task_spec.manual]
         calls = [_service_call(t) for t, _ in walked
                  if t._state == _TaskState.STARTED and isinstance(t.task_spec, DeferredServiceTask)]
         return StepResult(ready=ready, completed=self.is_completed(), end_events=ended, service_calls=calls,

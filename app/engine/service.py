@@ -16,8 +16,10 @@ from SpiffWorkflow.bpmn.parser.event_parsers import EventBasedGatewayParser as _
 from SpiffWorkflow.bpmn.parser.util import full_tag as _full_tag
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser as _SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser as _ServiceTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser as _SpiffTaskParser
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as _SpiffServiceTask
 
+from app.engine.multi import MotcuaParallelMultiInstance, MotcuaSequentialMultiInstance
 from app.engine.timers import MotcuaEventBasedGateway
 
 PARAMS_KEY = "motcua_service_params"
@@ -34,12 +36,24 @@ class DeferredServiceTask(_SpiffServiceTask):
         return None  # STARTED: the workflow waits here until the job reports back
 
 
+def _with_platform_loops(parser_class: Any) -> Any:
+    """The task parser making the platform's multi-instance specs (app.engine.multi) for a looped task."""
+    if not (isinstance(parser_class, type) and issubclass(parser_class, _SpiffTaskParser)):
+        return parser_class
+    return type(parser_class.__name__, (parser_class,), {
+        "PARALLEL_MI_CLASS": MotcuaParallelMultiInstance,
+        "SEQUENTIAL_MI_CLASS": MotcuaSequentialMultiInstance,
+    })
+
+
 class MotcuaBpmnParser(_SpiffBpmnParser):
-    """SpiffBpmnParser whose service tasks are DeferredServiceTask, and whose event-based gateways honour each of
-    their timers (app.engine.timers)."""
+    """SpiffBpmnParser whose service tasks are DeferredServiceTask, whose event-based gateways honour each of
+    their timers (app.engine.timers), and whose multi-instance tasks keep every instance's data (app.engine.multi)."""
 
     OVERRIDE_PARSER_CLASSES = {
-        **_SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
-        _full_tag("serviceTask"): (_ServiceTaskParser, DeferredServiceTask),
-        _full_tag("eventBasedGateway"): (_EventBasedGatewayParser, MotcuaEventBasedGateway),
+        tag: (_with_platform_loops(parser), spec) for tag, (parser, spec) in {
+            **_SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+            _full_tag("serviceTask"): (_ServiceTaskParser, DeferredServiceTask),
+            _full_tag("eventBasedGateway"): (_EventBasedGatewayParser, MotcuaEventBasedGateway),
+        }.items()
     }

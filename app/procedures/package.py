@@ -22,10 +22,21 @@ from typing import Any
 
 from flask_babel import get_locale, gettext, lazy_gettext
 from jsonschema import Draft202012Validator
+from lxml import etree
 
 from app.eforms.schema import FormSchemaError, check_form_schema, resolve_ref
-from app.engine.analysis import BpmnAnalysis, Problem, analyze_bpmn, check_variables, summarize
+from app.engine.analysis import (
+    BpmnAnalysis,
+    Problem,
+    analyze_bpmn,
+    check_variables,
+    expression_names,
+    summarize,
+)
+from app.engine.decisions import CHANNEL_NAME, DEFAULT_DECISION_OUTPUT
+from app.engine.environment import DATA_NAME
 from app.engine.expressions import ExpressionError, check_expression
+from app.engine.xmlsafe import XmlError, parse_xml
 from app.procedures.declarations import declaration_problems
 from connectors import operation_catalog
 
@@ -490,6 +501,9 @@ def check_package(pkg: PackageFiles) -> PackageReport:
     if manifest is not None and manifest["start_form"] in forms and manifest["start_form"] not in unreadable:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
         problems += _message_key_problems(manifest, forms[manifest["start_form"]])
+    if manifest is not None:
+        start = manifest["start_form"]
+        problems += _fee_decision_problems(manifest, pkg, forms.get(start) if start not in unreadable else None)
     problems += declaration_problems(manifest, analysis, forms, unreadable)
     problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
@@ -655,6 +669,67 @@ def _fee_problems(manifest: Mapping[str, Any], start_form: Any) -> list[Problem]
                                     gettext("Phí «%(fee)s» tính theo trường «%(field)s» chưa có giới hạn trên: đặt "
                                             "\"maximum\" cho trường trong biểu mẫu.",
                                             fee=item['name'], field=item['field']), severity="warning"))
+    return problems
+
+
+def _decisions(pkg: PackageFiles) -> dict[str, tuple[set[str], set[str]]]:
+    """The package's DMN decisions: id → (output names, names its input and output expressions read)."""
+    found: dict[str, tuple[set[str], set[str]]] = {}
+    for name, data in sorted(pkg.bpmn.items()):
+        if not name.lower().endswith(".dmn"):
+            continue
+        try:
+            root = parse_xml(data, name)
+        except XmlError:
+            continue  # reported by the diagram's analysis
+        for decision in root.iter("{*}decision"):
+            outputs = {str(o.get("name")) for o in decision.iter("{*}output") if o.get("name")}
+            reads: set[str] = set()
+            for text in decision.iter("{*}text"):
+                parent = text.getparent()
+                kind = etree.QName(parent).localname if parent is not None else ""
+                if kind in ("inputExpression", "outputEntry") and (text.text or "").strip():
+                    try:
+                        check_expression(text.text or "")
+                        reads |= expression_names(text.text or "")[0]
+                    except (ExpressionError, SyntaxError, ValueError, RecursionError, MemoryError):
+                        continue  # the analysis reports the expression itself
+            found.setdefault(str(decision.get("id") or ""), (outputs, reads))
+    return found
+
+
+def _fee_decision_problems(manifest: Mapping[str, Any], pkg: PackageFiles, start_form: Any) -> list[Problem]:
+    """A fee decision (`fee.decision`) must be a decision of the package with the output it names, reading only what
+    exists when the fee is computed: the start form's fields and the channel."""
+    rule = (manifest.get("fee") or {}).get("decision")
+    if not isinstance(rule, Mapping):
+        return []
+    decisions = _decisions(pkg)
+    decision_id = str(rule["id"])
+    if decision_id not in decisions:
+        return [Problem(MANIFEST, None, "/fee/decision/id", "fee_decision_missing",
+                        gettext("Lệ phí tính theo bảng quyết định «%(decision)s», nhưng không tệp .dmn nào của gói có "
+                                "quyết định (decision) mang mã này%(known)s.", decision=decision_id,
+                                known=gettext(" (có: %(items)s)", items=", ".join(sorted(decisions)))
+                                if decisions else ""))]
+    outputs, reads = decisions[decision_id]
+    output = str(rule.get("output") or DEFAULT_DECISION_OUTPUT)
+    problems = []
+    if output not in outputs:
+        problems.append(Problem(MANIFEST, None, "/fee/decision/output", "fee_decision_output_unknown",
+                                gettext("Bảng quyết định «%(decision)s» không có cột kết quả «%(output)s» (có: "
+                                        "%(items)s); hãy đặt fee.decision.output là tên cột cho số tiền lệ phí.",
+                                        decision=decision_id, output=output, items=", ".join(sorted(outputs)))))
+    if isinstance(start_form, Mapping):
+        known = _fields(start_form) | {CHANNEL_NAME, DATA_NAME}
+        for name in sorted(reads - known):
+            problems.append(Problem(MANIFEST, None, "/fee/decision/id", "fee_decision_input_unknown",
+                                    gettext("Bảng quyết định lệ phí «%(decision)s» đọc «%(name)s», nhưng biểu mẫu "
+                                            "khởi tạo %(form)s không có trường này. Lệ phí được tính khi nộp hồ sơ, "
+                                            "nên bảng chỉ đọc được các trường của biểu mẫu khởi tạo và %(channel)s "
+                                            "(kênh nộp: 1 trực tiếp, 2 trực tuyến, 3 qua bưu chính).",
+                                            decision=decision_id, name=name, form=manifest["start_form"],
+                                            channel=CHANNEL_NAME)))
     return problems
 
 

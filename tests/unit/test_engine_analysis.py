@@ -818,17 +818,23 @@ def test_xml_syntax_errors_are_told_in_the_designers_words(data: bytes, expected
     assert "«p.bpmn»" in problem.message and "dòng 2" in problem.message
 
 
-def test_a_multi_instance_tasks_form_defines_its_fields_at_the_task() -> None:
+def test_a_multi_instance_task_gives_its_collection_not_its_instances_fields() -> None:
+    # Each instance's form data is collected (app.engine.multi) in ket_qua_<task id>: its fields stay in it.
     from app.engine.analysis import check_variables
 
-    analysis = _flow(
-        '<bpmn:startEvent id="s"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
-        '<bpmn:userTask id="a"><bpmn:multiInstanceLoopCharacteristics isSequential="true">'
-        "<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>"
-        '<bpmn:exclusiveGateway id="gw" default="f3"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
-        + _flows("f0 s a", "f1 a gw", "f2 gw e1 y == 1", "f3 gw e2"))
-    (task,) = analysis.user_tasks
-    assert check_variables(analysis, {task.spec_name: {"y"}}, set()) == []
+    def flow(condition: str) -> Any:
+        return _flow(
+            '<bpmn:startEvent id="s"><bpmn:outgoing>f0</bpmn:outgoing></bpmn:startEvent>'
+            '<bpmn:userTask id="a"><bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+            "<bpmn:loopCardinality>2</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics></bpmn:userTask>"
+            '<bpmn:exclusiveGateway id="gw" default="f3"/><bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
+            + _flows("f0 s a", "f1 a gw", f"f2 gw e1 {condition}", "f3 gw e2"))
+
+    collected = flow("len(ket_qua_a) == 2")
+    (task,) = collected.user_tasks
+    assert check_variables(collected, {task.spec_name: {"y"}}, set()) == []
+    leaked = flow("y == 1")
+    assert [p.code for p in check_variables(leaked, {task.spec_name: {"y"}}, set())] == ["expression_name_undefined"]
 
 
 def test_the_tasks_are_read_from_the_xml_when_the_engine_cannot_build_the_process() -> None:

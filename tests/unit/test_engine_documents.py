@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
+from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter, SpiffMultiInstanceConverter
 
+from app.engine.multi import MotcuaParallelMultiInstance, MotcuaSequentialMultiInstance
 from app.engine.runtime import (
     COMPACT_FORMAT,
     NotFinished,
@@ -34,7 +35,9 @@ from tests.samples import task_data
 
 ROOT = Path(__file__).resolve().parents[2]
 STOCK = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(
-    {**SPIFF_CONFIG, DeferredServiceTask: ServiceTaskConverter}))
+    {**SPIFF_CONFIG, DeferredServiceTask: ServiceTaskConverter,
+     MotcuaParallelMultiInstance: SpiffMultiInstanceConverter,
+     MotcuaSequentialMultiInstance: SpiffMultiInstanceConverter}))
 
 # Three branches in parallel, each a person's step setting its own value; the join must see all three.
 PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>

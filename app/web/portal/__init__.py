@@ -54,7 +54,8 @@ def fee_rules(manifest: Mapping[str, Any], channel: int) -> list[str]:
 @bp.app_template_global("fee_lines")
 def dossier_fee_lines(dossier: Dossier) -> list[fees.FeeLine]:
     """What a dossier's fee is made of: the lines of the computation that gave its fee_amount."""
-    return fees.fee_lines(dossier.procedure_version.manifest, dossier.channel, dossier.form_data)
+    return fees.shown_fee_lines(dossier.procedure_version, dossier.channel, dossier.form_data,
+                                int(dossier.fee_amount or 0))
 
 
 @bp.app_template_global("processing_rule")
