@@ -46,6 +46,15 @@ def _problem_codes(page: Page, element: str | None = None) -> list[str]:
     return [str(code) for code in page.eval_on_selector_all(selector, "els => els.map(e => e.dataset.code)")]
 
 
+def _open_version_as_draft(page: Page, base: str, code: str) -> None:
+    """A designer opens a deployed version's page and turns it into a draft in the modeller, loaded and checked."""
+    login(page, base, "thietke")
+    page.goto(f"{base}/thiet-ke/thu-tuc/{code}/phien-ban/1")
+    page.click("#edit-version")
+    page.wait_for_selector("#modeller[data-state=ready]", timeout=30000)
+    assert _checked(page) == "ok", page.inner_text("#check")
+
+
 def _layout(page: Page, name: str) -> list[str]:
     problems: list[str] = []
     for width in (375, 1280):
@@ -178,11 +187,7 @@ def test_a_deployed_version_round_trips_through_the_modeller(live_server: Any, b
     base = live_server.url
     context = _strict_context(browser)
     page = context.new_page()
-    login(page, base, "thietke")
-    page.goto(f"{base}/thiet-ke/thu-tuc/1.001193/phien-ban/1")
-    page.click("#edit-version")
-    page.wait_for_selector("#modeller[data-state=ready]", timeout=30000)
-    assert _checked(page) == "ok", page.inner_text("#check")
+    _open_version_as_draft(page, base, "1.001193")
     # A service task's operator and parameters, read into the panel through the platform's moddle extension.
     page.click('.djs-element[data-element-id="Task_TraCuuMe"]')
     assert page.locator("#properties select").first.input_value() == "population.lookup_citizen"
@@ -219,11 +224,7 @@ def test_an_inter_agency_version_round_trips_and_its_pools_show_their_agencies(l
     base = live_server.url
     context = _strict_context(browser)
     page = context.new_page()
-    login(page, base, "thietke")
-    page.goto(f"{base}/thiet-ke/thu-tuc/2.002450/phien-ban/1")
-    page.click("#edit-version")
-    page.wait_for_selector("#modeller[data-state=ready]", timeout=30000)
-    assert _checked(page) == "ok", page.inner_text("#check")
+    _open_version_as_draft(page, base, "2.002450")
     box = page.locator('.djs-element[data-element-id="Participant_CongAn"]').bounding_box()
     assert box is not None
     page.mouse.click(box["x"] + 12, box["y"] + box["height"] / 2)  # the pool's label band

@@ -16,6 +16,7 @@ import app.clock as platform_clock
 from app.dossiers import desk
 from app.extensions import db
 from app.models import AuditEvent
+from tests.breadth_support import open_tasks
 from tests.conftest import login, user
 from tests.integration.test_timers import (
     armed_at,
@@ -24,7 +25,6 @@ from tests.integration.test_timers import (
     drain,
     fired,
     instance,
-    open_tasks,
 )
 from tests.timer_support import MovedClock
 

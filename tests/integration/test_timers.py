@@ -18,6 +18,7 @@ from app.dossiers import services
 from app.extensions import db
 from app.jobs import timers as timer_jobs
 from app.models import AuditEvent, Dossier, HumanTask, WorkflowInstance
+from tests.breadth_support import open_tasks
 from tests.conftest import login, user
 from tests.samples import start_data, task_data, with_stored_uploads
 from tests.timer_support import MovedClock, deploy_khai_sinh, diagram, timer, user_task
@@ -33,11 +34,6 @@ def submit(db_session: Any) -> Dossier:
     return dossier
 
 
-def open_tasks(dossier_id: int) -> list[HumanTask]:
-    db.session.expire_all()
-    return list(db.session.scalars(select(HumanTask).where(HumanTask.dossier_id == dossier_id,
-                                                           HumanTask.state.in_(("ready", "claimed")))
-                                   .order_by(HumanTask.id)))
 
 
 def complete(db_session: Any, task: HumanTask) -> None:
