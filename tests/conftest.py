@@ -289,7 +289,8 @@ def national(app: Flask, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> Itera
     from connectors import build_registry
     from connectors.payment import DEFAULT_PAYMENT_SECRET
 
-    for hook in ("/_faults", "/_log", "/_payment/callback-faults"):
+    # The cards the office issued go too: dossier codes restart in each test database, and a card is kept per code.
+    for hook in ("/_faults", "/_log", "/_payment/callback-faults", "/_bhxh/cards"):
         requests.delete(f"{sandbox}{hook}", timeout=5)
     settings: dict[str, Any] = {"CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 5,
                                 "PAYMENT_SECRET": DEFAULT_PAYMENT_SECRET}
@@ -323,7 +324,8 @@ def live_national(live_server: LiveServer, sandbox: str) -> Iterator[LiveServer]
         settings[f"{provider}_URL"], settings[f"{provider}_TOKEN"] = sandbox, "sandbox-test-token"
     app.extensions["motcua_connectors"] = add_platform_operations(build_registry(settings))
     app.config.update(PUBLIC_URL=live_server.url, PAYMENT_RECHECK="", SERVICE_CALL_DELAYS="1,1")
-    requests.delete(f"{sandbox}/_payment/callback-faults", timeout=5)
+    for hook in ("/_payment/callback-faults", "/_bhxh/cards"):  # cards are kept per dossier code (see `national`)
+        requests.delete(f"{sandbox}{hook}", timeout=5)
     yield live_server
     app.extensions["motcua_connectors"] = saved[0]
     app.config.clear()

@@ -39,6 +39,8 @@ BODY_LIMITS: dict[str, str] = {
     # JSON bodies of the API.
     "api.submit": "MAX_BODY_JSON",
     "api.complete": "MAX_BODY_JSON",
+    "api.deliver_message": "MAX_BODY_JSON",
+    "api.deliver_message_by_key": "MAX_BODY_JSON",
     "api.refund_payment": "MAX_BODY_JSON",
     # A user name and a password; the payment platform's dozen signed fields.
     "auth.login": "MAX_BODY_SMALL",

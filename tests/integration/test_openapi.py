@@ -31,7 +31,8 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "withdrawDossier": "application/json", "returnTask": "application/json", "releaseTask": "application/json",
           "delegateTask": "application/json", "reassignTask": "application/json",
           "recordLeave": "application/json",  # the leave calendar (app.dossiers.leave)
-          "apologise": "application/json"}  # platform deadlines (app.dossiers.watch)
+          "apologise": "application/json",  # platform deadlines (app.dossiers.watch)
+          "deliverMessage": "application/json", "deliverMessageByKey": "application/json"}  # app.dossiers.messages
 
 
 # Operations whose success is a PDF (the documents the platform issues).
