@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
-from app.models import AuditEvent, Dossier, User
+from app.extensions import db
+from app.models import AuditEvent, Dossier, HumanTask, User
 from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import ADMIN_ROLE
 
@@ -40,11 +41,23 @@ class Scope:
 
 
 def may_view(user: User | None, dossier: Dossier) -> bool:
+    """The applicant, the officers of an agency working the dossier (its own; another agency holding one of its
+    steps: an inter-agency procedure's pool, a step sent to that agency), and administrators."""
     if user is None:
         return False
     if dossier.applicant_user_id is not None and dossier.applicant_user_id == user.id:
         return True
-    return bool(user.is_officer and user.agency_id == dossier.agency_id) or user.has_role(ADMIN_ROLE)
+    if user.has_role(ADMIN_ROLE):
+        return True
+    if not user.is_officer or user.agency_id is None:
+        return False
+    return user.agency_id == dossier.agency_id or works_on(user.agency_id, dossier)
+
+
+def works_on(agency_id: int, dossier: Dossier) -> bool:
+    """Whether the agency holds, or held, a step of the dossier."""
+    return db.session.scalar(select(exists().where(HumanTask.dossier_id == dossier.id,
+                                                   HumanTask.agency_id == agency_id))) is True
 
 
 def operating_scope(user: User) -> Scope:

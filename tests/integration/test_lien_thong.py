@@ -88,7 +88,10 @@ def test_one_dossier_crosses_three_agencies_by_messages_each_seeing_only_its_own
     child = child_id(born)  # the personal ID the civil-status officer issues: one card per child at the office
     _step(client, token, code, "ubnd", "hotich", "Đăng ký khai sinh, cấp số định danh cá nhân",
           {**task_data(SLUG, "dang-ky-khai-sinh.schema.json"), "so_dinh_danh_tre": child})
+    assert client.get(f"/api/v1/dossiers/{code}", headers=token("bhxh.the")).status_code == 403  # not yet its turn
     _step(client, token, code, "cong_an", "ca.cutru", "Đăng ký thường trú cho trẻ")
+    # An agency that worked a step of the dossier reads the dossier it worked on.
+    assert client.get(f"/api/v1/dossiers/{code}", headers=token("ca.cutru")).status_code == 200
     # The social-insurance office's system issues the card (a job calls the demo office), then its officer checks it.
     (call,) = db.session.scalars(select(ServiceCall).where(ServiceCall.dossier_id == dossier.id)).all()
     assert call.operation == "social_insurance.issue_child_card" and call.params["ma_ho_so"] == code
