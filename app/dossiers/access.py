@@ -29,15 +29,18 @@ class Scope:
     agency_id: int | None = None
 
     def allows(self, dossier: Dossier) -> bool:
-        return self.everywhere or (self.agency_id is not None and dossier.agency_id == self.agency_id)
+        return self.allows_agency(dossier.agency_id)
 
-    def condition(self) -> ColumnElement[bool]:
-        """The same rule as SQL on Dossier."""
+    def allows_agency(self, agency_id: int | None) -> bool:
+        return self.everywhere or (self.agency_id is not None and agency_id == self.agency_id)
+
+    def condition(self, column: Any = None) -> ColumnElement[bool]:
+        """The same rule as SQL on an agency column (Dossier.agency_id unless another is given)."""
         if self.everywhere:
             return true()
         if self.agency_id is None:
             return false()
-        return Dossier.agency_id == self.agency_id
+        return (Dossier.agency_id if column is None else column) == self.agency_id
 
 
 def may_view(user: User | None, dossier: Dossier) -> bool:
@@ -71,6 +74,16 @@ def operating_scope(user: User) -> Scope:
     if user.agency_id is not None and (user.is_officer or user.is_designer):
         return Scope(agency_id=user.agency_id)
     return Scope()
+
+
+def design_scope(user: User) -> Scope:
+    """Whose procedures a designer designs, deploys and watches: their own agency's; a designer of no agency (the
+    platform's own) and an administrator, every agency's."""
+    if user.has_role(ADMIN_ROLE):
+        return Scope(everywhere=True)
+    if not user.is_designer:
+        return Scope()
+    return Scope(everywhere=True) if user.agency_id is None else Scope(agency_id=user.agency_id)
 
 
 def refund_scope(user: User) -> Scope:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased, contains_eager, defer, joinedload, selectinload
 
-from app.dossiers.access import history_entries, operable, refundable
+from app.dossiers.access import Scope, history_entries, operable, refundable
 from app.dossiers.calendar import DEFAULT_WARN_WITHIN
 from app.dossiers.clock import local_tz, now_utc, stalled_since
 from app.dossiers.stalls import stalled_call
@@ -472,10 +472,13 @@ def procedure_dossiers(procedure: Procedure, query: ListQuery) -> Page[Dossier]:
     return _dossier_page(stmt, query)
 
 
-def procedure_index(query: ListQuery) -> Page[tuple[Procedure, int]]:
-    """The designer's procedures, each with its number of dossiers counted up to COUNT_CAP (shown "1000+"):
-    three statements whatever the number of dossiers (procedures, their versions, the capped counts)."""
+def procedure_index(query: ListQuery, scope: Scope | None = None) -> Page[tuple[Procedure, int]]:
+    """The designer's procedures (those of the agencies `scope` lets them design), each with its number of dossiers
+    counted up to COUNT_CAP (shown "1000+"): three statements whatever the number of dossiers (procedures, their
+    versions, the capped counts)."""
     stmt = select(Procedure)
+    if scope is not None:
+        stmt = stmt.where(scope.condition(Procedure.agency_id))
     if query.q:
         stmt = stmt.where(or_(Procedure.code.startswith(query.q, autoescape=True),
                               func.lower(Procedure.name).contains(query.q.lower(), autoescape=True)))

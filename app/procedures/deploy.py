@@ -50,8 +50,9 @@ class DeployResult:
     report: PackageReport
 
 
-def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
-    """Check then deploy in the caller's transaction (the caller commits)."""
+def deploy(pkg: PackageFiles, deployed_by: str = "", *, agency_id: int | None = None) -> DeployResult:
+    """Check then deploy in the caller's transaction (the caller commits). `agency_id`: the deploying designer's
+    agency, whose procedures alone they may deploy (None: a designer of every agency)."""
     report = check_package(pkg)
     if not report.ok or report.manifest is None or report.analysis is None:
         raise DeployRefused(report)
@@ -63,12 +64,20 @@ def deploy(pkg: PackageFiles, deployed_by: str = "") -> DeployResult:
                                   agency=manifest["agency"]))
         report.problems.append(problem)
         raise DeployRefused(report)
+    procedure = db.session.scalar(select(Procedure).where(Procedure.code == manifest["code"]).with_for_update())
+    owner = procedure.agency_id if procedure is not None else agency.id
+    if agency_id is not None and (agency.id != agency_id or owner != agency_id):
+        report.problems.append(Problem(
+            "procedure.json", None, "/agency", "agency_not_yours",
+            gettext("Bạn thiết kế thủ tục cho cơ quan của mình; thủ tục %(code)s thuộc cơ quan %(agency)s nên bạn "
+                    "không triển khai được. Hãy nhờ người thiết kế của cơ quan đó.",
+                    code=manifest["code"], agency=procedure.agency.name if procedure is not None else agency.name)))
+        raise DeployRefused(report)
     process_id = report.analysis.process_id
     assert process_id is not None  # a deployable analysis always chose one
     tasks = task_table(report.analysis, manifest)
     pool_agencies = _pool_agencies(manifest, report)
 
-    procedure = db.session.scalar(select(Procedure).where(Procedure.code == manifest["code"]).with_for_update())
     if procedure is None:
         procedure = Procedure(code=manifest["code"], slug=pkg.slug, name=manifest["name"], agency=agency)
         db.session.add(procedure)

@@ -70,8 +70,17 @@ def open_drafts() -> list[ProcedureDraft]:
     ))
 
 
-def agencies() -> list[Agency]:
-    return list(db.session.scalars(select(Agency).order_by(Agency.name)))
+def agencies(agency_id: int | None = None) -> list[Agency]:
+    """The agencies a designer may make procedures for: their own (`agency_id`), or every one (None)."""
+    stmt = select(Agency).order_by(Agency.name)
+    return list(db.session.scalars(stmt if agency_id is None else stmt.where(Agency.id == agency_id)))
+
+
+def agency_of(draft: ProcedureDraft) -> int | None:
+    """The agency the draft's manifest names (None: it names none the platform knows)."""
+    code = str(_manifest(draft.files).get("agency") or "")
+    found = db.session.scalar(select(Agency.id).where(Agency.code == code)) if code else None
+    return int(found) if found is not None else None
 
 
 def from_version(version: ProcedureVersion, by: str) -> ProcedureDraft:
@@ -85,7 +94,7 @@ def from_version(version: ProcedureVersion, by: str) -> ProcedureDraft:
     return draft
 
 
-def blank(code: str, name: str, agency_code: str, by: str) -> ProcedureDraft:
+def blank(code: str, name: str, agency_code: str, by: str, *, agency_id: int | None = None) -> ProcedureDraft:
     """A new procedure from the blank package: reception and result steps in the one-stop desk's lane."""
     code, name = code.strip(), " ".join(name.split())
     if not _CODE.fullmatch(code):
@@ -97,7 +106,7 @@ def blank(code: str, name: str, agency_code: str, by: str) -> ProcedureDraft:
         raise DraftError(gettext("Thủ tục %(code)s đã có trên hệ thống: hãy mở phiên bản hiện hành của nó để sửa "
                                  "thay vì tạo mới.", code=code), "procedure_exists", 409)
     agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
-    if agency is None:
+    if agency is None or (agency_id is not None and agency.id != agency_id):
         raise DraftError(gettext("Chưa chọn cơ quan thực hiện thủ tục."), "agency_unknown")
     slug = slugify(name)
     process_id = "thu_tuc_" + re.sub(r"[^0-9A-Za-z]+", "_", code).strip("_")
@@ -277,11 +286,12 @@ def _manifest(files: Mapping[str, str]) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def deploy_draft(draft: ProcedureDraft, by: str) -> DeployResult:
-    """Deploy the draft's saved files (DeployRefused with the checker's report when they do not pass)."""
+def deploy_draft(draft: ProcedureDraft, by: str, *, agency_id: int | None = None) -> DeployResult:
+    """Deploy the draft's saved files (DeployRefused with the checker's report when they do not pass); `agency_id`:
+    the designer's agency, whose procedures alone they may deploy (None: every agency's)."""
     if draft.deployed_at is not None:
         raise DraftError(gettext("Bản nháp này đã được triển khai."), "draft_deployed", 409)
-    result = deploy(package_of(draft.files, draft.slug), deployed_by=by)
+    result = deploy(package_of(draft.files, draft.slug), deployed_by=by, agency_id=agency_id)
     draft.deployed_version_id = result.version.id
     draft.deployed_at = now_utc()
     return result

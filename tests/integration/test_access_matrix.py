@@ -41,12 +41,13 @@ from tests.samples import start_data, task_data, with_stored_uploads
 
 AGENCY_1 = ["tiepnhan", "hotich", "chutich", "traketqua", "truongphong"]
 AGENCY_2 = ["ca.tiepnhan", "ca.cutru", "ca.truong"]
-OTHERS = ["congdan2", "doanhnghiep", "thietke", "quantri"]
+OTHERS = ["congdan2", "doanhnghiep", "thietke", "thietke.ca", "quantri"]
 EVERYONE = ["anon", "congdan", *AGENCY_1, *AGENCY_2, *OTHERS]
 # Outsiders of the dossier: nothing of it is theirs to see or do.
-DOSSIER_OUTSIDERS = {"anon", "congdan2", "doanhnghiep", "thietke", *AGENCY_2}
+DOSSIER_OUTSIDERS = {"anon", "congdan2", "doanhnghiep", "thietke", "thietke.ca", *AGENCY_2}
 # Outsiders of the procedures' design: nothing of the studio is theirs.
-DESIGN_OUTSIDERS = {"anon", "congdan", "congdan2", "doanhnghiep", *AGENCY_1, *AGENCY_2}
+# (thietke.ca designs the police's procedures: agency 1's are not theirs.)
+DESIGN_OUTSIDERS = {"anon", "congdan", "congdan2", "doanhnghiep", "thietke.ca", *AGENCY_1, *AGENCY_2}
 VIEWERS = {"congdan", *AGENCY_1, "quantri"}  # the applicant, the agency's officers, the administrator
 OFFICE = {*AGENCY_1, "quantri"}  # the agency's own pages about the dossier
 DESK = set(AGENCY_1)  # the desk's page is for officers (an administrator acts through the API: not judged)
@@ -83,6 +84,7 @@ def scene(db_session: Any) -> Scene:
     _person("congdan2", "Trần Thị Hai", ["cong_dan"])
     _person("doanhnghiep", "Công ty TNHH An Khang", ["cong_dan"])  # a business account (its own dossiers only)
     _person("quantri", "Quản Trị Viên", ["quan_tri"])
+    _person("thietke.ca", "Đinh Thiết Kế", ["thiet_ke"], user("ca.tiepnhan").agency_id)
     dossier = submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
                              applicant=user("congdan"))
     reception = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id))
@@ -145,7 +147,7 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
       for e, p in [("complete", ""), ("claim", "/nhan"), ("reassign", "/phan-cong"), ("return_task", "/tra-lai"),
                    ("release", "/tra-ve-nhom"), ("delegate", "/uy-quyen")]],
     ("inbox.cancel_leave", "POST", lambda s: f"/can-bo/nghi-phep/{s.leave_id}/huy", set(),
-     {"anon", "congdan", "congdan2", "doanhnghiep", "thietke", *AGENCY_2}),
+     {"anon", "congdan", "congdan2", "doanhnghiep", "thietke", "thietke.ca", *AGENCY_2}),
     ("inbox.retry_incident", "POST", lambda s: f"/can-bo/su-co/{GUESSED_ID}/thu-lai", set(), DOSSIER_OUTSIDERS),
     ("inbox.resend_sync", "POST", lambda s: f"/can-bo/su-co/dong-bo/{s.ids['dossier']}/gui-lai", set(),
      DOSSIER_OUTSIDERS),
@@ -181,7 +183,7 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("api.refund_payment", "POST", lambda s: f"/api/v1/payments/{s.payment_id}/refund", set(), DOSSIER_OUTSIDERS),
     ("api.retry_refund", "POST", lambda s: f"/api/v1/refunds/{s.refund_id}/retry", set(), DOSSIER_OUTSIDERS),
     ("api.cancel_leave", "POST", lambda s: f"/api/v1/leaves/{s.leave_id}/cancel", set(),
-     {"anon", "congdan", "congdan2", "doanhnghiep", "thietke", *AGENCY_2}),
+     {"anon", "congdan", "congdan2", "doanhnghiep", "thietke", "thietke.ca", *AGENCY_2}),
     # The studio: designers only.
     ("studio.procedure", "GET", lambda s: "/thiet-ke/thu-tuc/1.001193", DESIGNERS, DESIGN_OUTSIDERS),
     ("studio.version", "GET", lambda s: "/thiet-ke/thu-tuc/1.001193/phien-ban/1", DESIGNERS, DESIGN_OUTSIDERS),
@@ -322,3 +324,41 @@ def test_guessed_codes_ids_and_tokens_give_nobody_anything(app, scene: Scene, db
             if response.status_code == 200:
                 wrong.append(f"{endpoint}: {name} got 200 for a guessed {url}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_designer_deploys_and_drafts_for_their_own_agency_only(client, db_session):
+    """The police's designer cannot deploy a new version of the commune's procedure, by upload or by the API, nor
+    open a draft of a new procedure for another agency."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from tests.conftest import login, user
+
+    _person("thietke.ca", "Đinh Thiết Kế", ["thiet_ke"], user("ca.tiepnhan").agency_id)
+    db_session.commit()
+    root = Path(__file__).resolve().parents[2]
+    files = [(p.name, p.read_bytes()) for folder in ("bpmn", "forms")
+             for p in sorted((root / folder / "khai-sinh").iterdir())]
+    versions_before = db.session.scalar(select(func.count()).select_from(ProcedureVersion))
+    login(client, "thietke.ca")
+    old, new = "Kiểm tra thành phần hồ sơ".encode(), "Kiểm tra kỹ thành phần hồ sơ".encode()
+    changed = [(n, d.replace(old, new)) for n, d in files]  # a new version's content
+    page = client.post("/thiet-ke/tai-len", content_type="multipart/form-data",
+                       data={"action": "deploy", "files": [(io.BytesIO(d), n) for n, d in changed]})
+    assert page.status_code == 422 and "agency_not_yours" in page.get_data(as_text=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in changed:
+            archive.writestr(name, data)
+    api = client.post("/api/v1/procedures", content_type="multipart/form-data",
+                      headers={"Authorization": f"Bearer {issue_token(user('thietke.ca'), 1)}"},
+                      data={"files": (io.BytesIO(buffer.getvalue()), "khai-sinh.zip")})
+    assert api.status_code == 422, api.data[:300]
+    assert db.session.scalar(select(func.count()).select_from(ProcedureVersion)) == versions_before
+    refused = client.post("/thiet-ke/ban-nhap/moi", data={"code": "9.900402", "name": "Thủ tục của xã",
+                                                        "agency": "000.00.01.H26"})
+    assert refused.status_code == 422
+    assert client.get("/thiet-ke/").status_code == 200
+    listed = client.get("/thiet-ke/").get_data(as_text=True)
+    assert "1.001193" not in listed and "1.004222" in listed  # the police's own procedure only

@@ -29,6 +29,7 @@ from app.dossiers import (
     watch,
     workflow_incidents,
 )
+from app.dossiers.access import design_scope
 from app.dossiers.attachments import TYPES, open_attachment, reference, store_upload
 from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
@@ -218,7 +219,7 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
         report = check_package(pkg)
         return jsonify(report_details(report)), 200 if report.ok else 422
     try:
-        result = deploy(pkg, deployed_by=api_user().username)
+        result = deploy(pkg, deployed_by=api_user().username, agency_id=design_scope(api_user()).agency_id)
     except DeployRefused as exc:
         return error(422, "package_invalid", gettext("Gói thủ tục có lỗi; chưa triển khai."),
                      report_details(exc.report))
@@ -235,7 +236,7 @@ def _designer() -> None:
 
 def _procedure_version(code: str, number: int | None = None) -> tuple[Procedure, Any]:
     proc = versions.find_procedure(code)
-    if proc is None:
+    if proc is None or not design_scope(api_user()).allows_agency(proc.agency_id):
         raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
     if number is None:
         return proc, None

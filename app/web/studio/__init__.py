@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.dossiers import diagrams, listings, version_moves
+from app.dossiers.access import design_scope
 from app.dossiers.errors import ServiceError
 from app.extensions import db
 from app.models import Procedure, ProcedureVersion
@@ -48,7 +49,8 @@ def designer_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @designer_required
 def index() -> ResponseReturnValue:
     query = list_query(PROCEDURE_SORTS)
-    return render_template("studio/index.html", procedures=listings.procedure_index(query), query=query,
+    return render_template("studio/index.html", procedures=listings.procedure_index(query, design_scope(current_user)),
+                           query=query,
                            sorts=PROCEDURE_SORTS, count_label=listings.count_label)
 
 
@@ -68,9 +70,7 @@ def guide() -> ResponseReturnValue:
 @bp.route("/thu-tuc/<code>")
 @designer_required
 def procedure(code: str) -> ResponseReturnValue:
-    proc = db.session.scalar(select(Procedure).where(Procedure.code == code))
-    if proc is None:
-        abort(404)
+    proc = _procedure_or_404(code)
     versions = db.session.scalars(
         select(ProcedureVersion).where(ProcedureVersion.procedure_id == proc.id)
         .order_by(ProcedureVersion.version.desc())
@@ -132,7 +132,7 @@ def upload() -> ResponseReturnValue:
                                carried=_carry(pkg) if offer.changes else None,
                                slug=pkg.slug), 200 if report.ok else 422
     try:
-        result = deploy(pkg, deployed_by=current_user.username)
+        result = deploy(pkg, deployed_by=current_user.username, agency_id=design_scope(current_user).agency_id)
         db.session.commit()
     except DeployRefused as exc:
         db.session.rollback()
@@ -185,8 +185,9 @@ def convert() -> ResponseReturnValue:
 
 
 def _procedure_or_404(code: str) -> Procedure:
+    """The procedure, if the designer's agency designs it (another agency's is not shown to exist)."""
     proc = versions.find_procedure(code)
-    if proc is None:
+    if proc is None or not design_scope(current_user).allows_agency(proc.agency_id):
         abort(404)
     return proc
 

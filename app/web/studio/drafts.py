@@ -18,6 +18,7 @@ from flask_login import current_user
 
 from app import formats
 from app.clock import local_tz
+from app.dossiers.access import Scope, design_scope
 from app.extensions import db
 from app.models import ProcedureDraft
 from app.models.dossier import STATUSES
@@ -36,9 +37,19 @@ PLATFORM_CALLS = frozenset({"payment.create_payment", "payment.query_payment", "
                             "portal.push_dossier", "portal.push_step"})
 
 
+def _scope() -> Scope:
+    return design_scope(current_user)
+
+
+def _visible(draft: ProcedureDraft) -> bool:
+    """A draft is its agency's designers' (the agency its manifest names), and always its author's."""
+    scope = _scope()
+    return scope.everywhere or draft.created_by == current_user.username or scope.allows_agency(drafts.agency_of(draft))
+
+
 def _draft_or_404(draft_id: int) -> ProcedureDraft:
     draft = drafts.find(draft_id)
-    if draft is None:
+    if draft is None or not _visible(draft):
         abort(404)
     return draft
 
@@ -47,8 +58,8 @@ def _draft_or_404(draft_id: int) -> ProcedureDraft:
 @designer_required
 def index() -> ResponseReturnValue:
     own = current_user.agency.code if current_user.agency is not None else ""
-    return render_template("studio/drafts.html", drafts=drafts.open_drafts(), agencies=drafts.agencies(),
-                           values={"agency": own})
+    return render_template("studio/drafts.html", drafts=[d for d in drafts.open_drafts() if _visible(d)],
+                           agencies=drafts.agencies(_scope().agency_id), values={"agency": own})
 
 
 @bp.route("/moi", methods=["POST"])
@@ -56,11 +67,13 @@ def index() -> ResponseReturnValue:
 def create() -> ResponseReturnValue:
     values = {k: request.form.get(k, "") for k in ("code", "name", "agency")}
     try:
-        draft = drafts.blank(values["code"], values["name"], values["agency"], current_user.username)
+        draft = drafts.blank(values["code"], values["name"], values["agency"], current_user.username,
+                             agency_id=_scope().agency_id)
     except drafts.DraftError as exc:
         db.session.rollback()
-        return render_template("studio/drafts.html", drafts=drafts.open_drafts(), agencies=drafts.agencies(),
-                               values=values, error=exc.message), exc.status
+        return render_template("studio/drafts.html", drafts=[d for d in drafts.open_drafts() if _visible(d)],
+                               agencies=drafts.agencies(_scope().agency_id), values=values,
+                               error=exc.message), exc.status
     db.session.commit()
     return redirect(url_for("drafts.edit", draft_id=draft.id))
 
@@ -113,7 +126,7 @@ def package(draft_id: int) -> ResponseReturnValue:
             "operations": operations,
             "roles": [{"code": r, "label": gettext(role_label(r))} for r in (*OFFICER_ROLES, CITIZEN_ROLE)],
             "statuses": [{"code": s, "label": str(label)} for s, label in STATUSES.items()],
-            "agencies": [{"code": a.code, "label": f"{a.name} ({a.code})"} for a in drafts.agencies()],
+            "agencies": [{"code": a.code, "label": f"{a.name} ({a.code})"} for a in drafts.agencies()],  # pools
         },
     )
 
@@ -231,7 +244,7 @@ def save(draft_id: int) -> ResponseReturnValue:
 def deploy(draft_id: int) -> ResponseReturnValue:
     draft = _draft_or_404(draft_id)
     try:
-        result = drafts.deploy_draft(draft, current_user.username)
+        result = drafts.deploy_draft(draft, current_user.username, agency_id=_scope().agency_id)
     except drafts.DraftError as exc:
         db.session.rollback()
         flash(exc.message)
