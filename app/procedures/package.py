@@ -7,6 +7,7 @@ names the file and a line (XML) or a JSON pointer (JSON), so a designer can go s
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import io
 import json
@@ -384,6 +385,11 @@ def _manifest_message(err: Any) -> tuple[str, str]:
         known = set(schema.get("properties") or {})
         extra = sorted(str(k) for k in err.instance if k not in known)
         name = extra[0] if extra else ""
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+        if close:  # a misspelling: say which field was meant
+            return (f"{pointer}/{name}", gettext("Trường «%(name)s» không có trong mô tả thủ tục; có phải ý bạn là "
+                                                 "«%(suggestion)s»? Hãy sửa tên trường.",
+                                                 name=name, suggestion=close[0]))
         return (f"{pointer}/{name}", gettext("Trường «%(name)s» không có trong mô tả thủ tục; hãy xóa hoặc sửa tên "
                                              "(các trường được dùng: %(items)s).",
                                              name=name, items=', '.join(sorted(known))))
