@@ -259,3 +259,17 @@ def test_embedded_mode_starts_the_occurrence_once(tmp_path, clock):
         assert dossier.received_at is not None and dossier.channel == SCHEDULED_CHANNEL
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_periodic_procedure_is_not_offered_to_citizens(pg_url, tmp_path, clock):
+    """Nobody applies for an agency's own periodic procedure: it is neither in the catalogue nor has a form page."""
+    app = make_app(pg_url, tmp_path)
+    with app.app_context():
+        clock.set(local(2026, 12, 15, 9, 0))
+        deploy_review("9.000009")
+        db.session.commit()
+        client = app.test_client()
+        catalogue = client.get("/").get_data(as_text=True)
+        assert "9.000009" not in catalogue and "1.001193" in catalogue
+        assert client.get("/thu-tuc/9.000009").status_code == 404
+        assert client.get("/thu-tuc/1.001193").status_code == 200

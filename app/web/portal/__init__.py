@@ -73,9 +73,9 @@ def fold(text: str) -> str:
 @bp.route("/")
 def catalogue() -> ResponseReturnValue:
     q = request.args.get("q", "").strip()[:200]
-    procedures = db.session.scalars(
+    procedures = [p for p in db.session.scalars(
         select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
-    ).all()
+    ) if p.current_version is not None and not services.is_periodic(p.current_version)]  # started by a schedule
     if q:
         needle = fold(q)
         procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code]
@@ -87,6 +87,8 @@ def procedure(code: str) -> ResponseReturnValue:
     try:
         proc, version = services.find_procedure(code)
     except NotFound:
+        abort(404)
+    if services.is_periodic(version):  # an agency's own periodic procedure: nobody applies for it
         abort(404)
     manifest = version.manifest
     schema = version.forms[manifest["start_form"]]
