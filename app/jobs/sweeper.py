@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
+from sqlalchemy import text
 
 from app.clock import now_utc
 from app.dossiers.locks import exclusive
@@ -47,6 +48,8 @@ def sweep() -> dict[str, int]:
     grace = timedelta(seconds=float(current_app.config.get("SWEEP_GRACE", 30)))
     limit = int(current_app.config.get("SWEEP_BATCH", 500))
     counts: dict[str, int] = {}
+    if not _schema_ready():
+        return counts  # a database not migrated yet (a first start, a CLI command before `flask db upgrade`)
     with exclusive("sweeper", _LOCK) as mine:
         if not mine:
             return counts
@@ -63,6 +66,22 @@ def sweep() -> dict[str, int]:
     if found:
         log.info("sweeper re-enqueued %s", found)
     return counts
+
+
+_READY = "motcua_schema_ready"
+
+
+def _schema_ready() -> bool:
+    """Whether the database has the platform's tables (its migrations ran); known for good once it has."""
+    if current_app.extensions.get(_READY):
+        return True
+    try:
+        db.session.execute(text("SELECT 1 FROM alembic_version"))
+    except Exception:
+        db.session.rollback()
+        return False
+    current_app.extensions[_READY] = True
+    return True
 
 
 def tick(app: Flask) -> None:

@@ -523,3 +523,18 @@ def test_of_two_payments_recorded_for_one_fee_the_kept_one_is_handed_on_never_th
     jobs.jobs.clear()
     sweeper.sweep()  # nothing is owed any more: the double charge is not queued again and again
     assert [j for j in jobs.jobs if j.func.endswith("apply_paid") and j.args[0] in (a.id, b.id)] == []
+
+
+def test_a_database_not_migrated_yet_is_not_swept(tmp_path, caplog):
+    """The embedded job thread starts with the app, also for a CLI command run before the migrations: its sweeps
+    wait for the tables instead of logging an error per source."""
+    from app.jobs import sweeper as sweeper_module
+    from tests.conftest import make_app, prepare_database
+
+    app = make_app(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path, SWEEP_INTERVAL=0)
+    with app.app_context(), caplog.at_level("ERROR"):
+        assert sweeper_module.sweep() == {}
+    assert not [r for r in caplog.records if "sweep of" in r.getMessage()], "the unmigrated tables were swept"
+    prepare_database(app)
+    with app.app_context():
+        assert "notifications" in sweeper_module.sweep()
