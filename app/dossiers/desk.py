@@ -319,7 +319,8 @@ def answer_supplement(code: str, user: User, *, files: Mapping[str, Attachment |
                             "due_at": ""})
     event = _status_entry(dossier)
     # The new appointment is known once set_status has moved it by the paused working time.
-    event.note_params = {**(event.note_params or {}), "due_at": dossier.due_at.isoformat()}
+    # The date the applicant is held to: an apology's promise when one was made, else the statutory date.
+    event.note_params = {**(event.note_params or {}), "due_at": dossier.appointment.isoformat()}
     _unhold(dossier, paused_from, now)
     events.publish(events.supplement_received, dossier=dossier, request=request, actor=user,
                    channel=request.answered_channel, received=received, old_due_at=old_due,
@@ -414,7 +415,8 @@ def resume(code: str, user: User, reason: str = "") -> Dossier:
                N_("Tiếp tục xử lý. Hạn trả kết quả mới: %(due_at)s. %(reason)s"),
                note_params={"due_at": "", "reason": reason})
     event = _status_entry(dossier)
-    event.note_params = {**(event.note_params or {}), "due_at": dossier.due_at.isoformat()}
+    # The date the applicant is held to: an apology's promise when one was made, else the statutory date.
+    event.note_params = {**(event.note_params or {}), "due_at": dossier.appointment.isoformat()}
     _unhold(dossier, paused_from, now)
     events.publish(events.processing_resumed, dossier=dossier, actor=user, reason=reason, old_due_at=old_due,
                    new_due_at=dossier.due_at, event=event)

@@ -120,7 +120,7 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
         "trich_yeu": _text(dossier.summary),
         "ngay_nop": portal_time(dossier.submitted_at),
         "ngay_tiep_nhan": _date(dossier.received_at),
-        "ngay_hen_tra": _date(dossier.due_at),
+        "ngay_hen_tra": _date(dossier.appointment),  # an apology's new date once one was promised
         "ngay_tra": _date(dossier.returned_at),
         "ngay_ket_thuc": _date(dossier.finished_at),
         "ngay_tu_choi": _date(dossier.finished_at) if dossier.status == 3 else None,

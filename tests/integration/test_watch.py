@@ -275,3 +275,26 @@ def test_warnings_escalations_and_the_apology_on_the_embedded_sqlite_database(sq
                                                                IssuedDocument.kind == "apology"))
     assert render(letter).startswith(b"%PDF") and event.step_due_at == dossier.appointment_at
     db.session.commit()
+
+
+def test_after_an_apology_the_portal_and_a_resumption_carry_the_promised_date(db_session):
+    """The apology's new date is what the applicant is held to: the national portal's ngày hẹn trả and the
+    resumption's note give it (and it moves with the pause), while due_at stays the statutory date."""
+    from datetime import date
+
+    from app.dossiers import desk
+    from app.dossiers.portal_sync import snapshot
+
+    dossier, signing = at_signing()
+    services.claim_task(signing.id, user("chutich"))
+    statutory = dossier.due_at
+    watch.apologise(dossier.code, user("chutich"), new_date=date(2027, 3, 10), reason="Chờ xác minh.")
+    db.session.flush()
+    assert dossier.due_at == statutory and dossier.appointment_at is not None
+    assert snapshot(dossier, 1)["ngay_hen_tra"] == "20270310170000"  # the portal's yyyyMMddHHmmss, the promise
+    desk.stop(dossier.code, user("chutich"), reason="Chờ ý kiến cơ quan khác.")
+    desk.resume(dossier.code, user("chutich"), reason="Đã có ý kiến.")
+    db.session.flush()
+    resumed = db.session.scalar(select(AuditEvent).where(AuditEvent.dossier_id == dossier.id)
+                                .order_by(AuditEvent.id.desc()).limit(1))
+    assert resumed.note_params["due_at"] == dossier.appointment.isoformat() != dossier.due_at.isoformat()
