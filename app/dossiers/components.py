@@ -17,15 +17,26 @@ from sqlalchemy import select
 
 from app.eforms.schema import resolve_pointer
 from app.extensions import db
-from app.models import Dossier, HumanTask
+from app.models import Dossier, HumanTask, SupplementRequest
 
 
 def _given(dossier: Dossier, component: Mapping[str, Any]) -> bool:
-    """The applicant gave it with the form: the start form itself, or an upload in its field."""
+    """The applicant gave it: the start form itself, an upload in its field, or a file sent in answer to a
+    supplement request for it (online or scanned at the desk)."""
     if component.get("eform"):
         return True
     field = component.get("field")
-    return bool(field) and resolve_pointer(dossier.form_data or {}, field) not in (None, "", [])
+    if bool(field) and resolve_pointer(dossier.form_data or {}, field) not in (None, "", []):
+        return True
+    return bool(field) and component.get("code") in _supplemented(dossier)
+
+
+def _supplemented(dossier: Dossier) -> set[str]:
+    """The component codes answered supplement requests of the dossier brought a file for."""
+    answered = db.session.scalars(select(SupplementRequest.received).where(
+        SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
+    return {str(item.get("code")) for received in answered for item in (received or [])
+            if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
 
 
 def _ticked(manifest: Mapping[str, Any], data: Mapping[str, Any] | None) -> list[str]:

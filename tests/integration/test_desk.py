@@ -401,3 +401,38 @@ def test_the_desk_s_actions_issue_the_regulation_s_documents(db_session):
     db_session.flush()
     [(kind, refusal)] = _issued(at_reception)
     assert kind == "refusal" and refusal["reason"] == "Không thuộc thẩm quyền giải quyết."
+
+
+def test_a_component_brought_by_a_supplement_lets_the_reception_tick_it(db_session):
+    """A required component with a start-form field that the applicant left empty is sent in answer to a supplement
+    request; the reception then counts it as in the dossier (before, only the start form's field counted)."""
+    import json
+
+    from app.dossiers.attachments import store_upload
+    from app.procedures.deploy import deploy
+    from app.procedures.package import load_directory
+    from tests.timer_support import ROOT
+
+    pkg = load_directory(ROOT / "bpmn" / "khai-sinh")
+    manifest = json.loads(pkg.manifest or b"{}")
+    for component in manifest["components"]:
+        if component["code"] == "UQ":
+            component["required"] = True  # the authorisation, whose upload field is optional in the form
+    pkg.manifest = json.dumps(manifest, ensure_ascii=False).encode()
+    deploy(pkg, deployed_by="tests")
+    dossier = _submit()
+    db_session.commit()
+    reception = _open(dossier)
+    ticked = {**task_data("khai-sinh", reception.form), "thanh_phan_da_nhan": ["TK", "GCS", "GTTT", "UQ"]}
+    with pytest.raises(Invalid) as refused:
+        services.complete_task(reception.id, user("tiepnhan"), ticked)
+    assert "Văn bản ủy quyền" in refused.value.message
+    db_session.rollback()
+    desk.request_supplement(dossier.code, user("tiepnhan"), reason="Thiếu văn bản ủy quyền.",
+                            components=[{"code": "UQ"}], deadline=date(2030, 1, 10))
+    upload = store_upload(PDF_BYTES, "uy-quyen.pdf", "application/pdf", "", user("congdan"))
+    desk.answer_supplement(dossier.code, user("congdan"), files={"UQ": upload})
+    db_session.commit()
+    services.complete_task(_open(dossier).id, user("tiepnhan"), ticked)
+    db_session.commit()
+    assert db.session.get(Dossier, dossier.id).status in (2, 4)
