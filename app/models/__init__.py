@@ -19,6 +19,7 @@ from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.procedure import Procedure, ProcedureVersion
+from app.models.rating import DossierRating
 from app.models.schedule import ProcedureSchedule
 from app.models.user import ApiToken, User, UserSession
 from app.models.watch import DeadlineNotice
@@ -32,6 +33,7 @@ __all__ = [
     "DeadlineNotice",
     "Dossier",
     "DossierCounter",
+    "DossierRating",
     "HumanTask",
     "IdempotentRequest",
     "IssuedDocument",

@@ -40,6 +40,7 @@ BODY_LIMITS: dict[str, str] = {
     "api.submit": "MAX_BODY_JSON",
     "api.complete": "MAX_BODY_JSON",
     "api.deliver_message": "MAX_BODY_JSON",
+    "api.rate_dossier": "MAX_BODY_JSON",
     "api.deliver_message_by_key": "MAX_BODY_JSON",
     "api.refund_payment": "MAX_BODY_JSON",
     # A user name and a password; the payment platform's dozen signed fields.

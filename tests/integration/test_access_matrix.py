@@ -132,6 +132,8 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("portal.procedure", "GET", lambda s: "/thu-tuc/1.001193", None, set()),
     ("portal.supplement", "POST", lambda s: f"/ho-so/{s.code}/bo-sung", set(), DOSSIER_OUTSIDERS),
     ("portal.withdraw", "POST", lambda s: f"/ho-so/{s.code}/rut", set(), DOSSIER_OUTSIDERS),
+    ("portal.rate", "POST", lambda s: f"/ho-so/{s.code}/danh-gia", set(), DOSSIER_OUTSIDERS),
+    ("inbox.kiosk_rating", "GET", lambda s: f"/can-bo/ho-so/{s.code}/danh-gia", OFFICE, DOSSIER_OUTSIDERS),
     ("portal.pay", "POST", lambda s: f"/ho-so/{s.code}/thanh-toan", set(), DOSSIER_OUTSIDERS),
     ("portal.refund", "POST", lambda s: f"/ho-so/{s.code}/thanh-toan/{s.payment_id}/hoan-tien", set(),
      DOSSIER_OUTSIDERS),
@@ -170,6 +172,7 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("api.submit", "POST", lambda s: "/api/v1/procedures/1.001193/dossiers", None, set()),
     *[(f"api.{e}", "POST", (lambda p: lambda s: f"/api/v1/dossiers/{s.code}/{p}")(p), set(), DOSSIER_OUTSIDERS)
       for e, p in [("apologise", "apology"), ("deliver_message", "messages"), ("pay_fee", "payments"),
+                   ("rate_dossier", "rating"),
                    ("resend_portal_sync", "portal-sync/resend"), ("refuse_dossier", "refuse"),
                    ("resume_dossier", "resume"), ("stop_dossier", "stop"),
                    ("request_supplement", "supplement-requests"),

@@ -22,6 +22,7 @@ from app.dossiers import (
     listings,
     messages,
     payments,
+    ratings,
     service_calls,
     services,
     stalls,
@@ -621,6 +622,17 @@ def deliver_message_by_key(json: m.KeyedMessageBody) -> ResponseReturnValue:
     waits for the message now"""
     delivered = messages.deliver_by_key(json.ten, json.khoa, json.noi_dung, api_user())
     return jsonify(dossiers=[dossier_state(d) for d in delivered])
+
+
+@bp.post("/dossiers/<path:code>/rating")
+@operation("rateDossier", responses({201: (m.Rating, "Rated")}, 400, 401, 403, 404, 409, 422), auth=True,
+           params=DOSSIER_CODE)
+def rate_dossier(code: str, json: m.RatingBody) -> ResponseReturnValue:
+    """The applicant rates how the dossier was handled, once, after the result was handed back (status 10): each
+    criterion of QĐ 766 (`danh_gia`: criterion → 1 không hài lòng, 2 hài lòng, 3 rất hài lòng) and a comment"""
+    rating = ratings.rate_online(code, api_user(), json.danh_gia, json.y_kien)
+    return jsonify(channel=rating.channel, answers=rating.answers, comment=rating.comment,
+                   created_at=rating.created_at.isoformat()), 201
 
 
 @bp.post("/dossiers/<path:code>/apology")

@@ -132,6 +132,13 @@ class KeyedMessageBody(MessageBody):
                       description="The value of the correlation key procedure.json declares for this message")
 
 
+class RatingBody(RequestModel):
+    danh_gia: dict[str, int] = Field(title=N_("Đánh giá theo tiêu chí"),
+                                     description="Each criterion (tong_the, thuan_tien, dung_han, thoi_gian, thai_do, "
+                                                 "so_lan_lien_he, so_co_quan, cong_khai) → 1, 2 or 3")
+    y_kien: str = Field(default="", max_length=2000, title=N_("Ý kiến khác"))
+
+
 class ReturnBody(RequestModel):
     ly_do: str = Field(max_length=2000, title=N_("Lý do"))
     buoc: str | None = Field(default=None, max_length=255, title=N_("Bước trả về"),
@@ -565,6 +572,13 @@ class IssuedDocuments(ResponseModel):
     documents: list[IssuedDocument]
     control_sheet_href: str | None = Field(
         description="The control sheet as the dossier stands now (the dossier's agency only)")
+
+
+class Rating(ResponseModel):
+    channel: Literal["online", "desk"]
+    answers: dict[str, int]
+    comment: str
+    created_at: Timestamp
 
 
 class DeliveredMessages(ResponseModel):

@@ -14,7 +14,19 @@ from sqlalchemy import select
 
 from app import documents
 from app.clock import local_today, local_tz, now_utc
-from app.dossiers import desk, lateness, leave, listings, payments, service_calls, services, watch, workflow_incidents
+from app.dossiers import (
+    desk,
+    lateness,
+    leave,
+    listings,
+    payments,
+    ratings,
+    service_calls,
+    services,
+    watch,
+    workflow_incidents,
+)
+from app.dossiers.access import desk_scope
 from app.dossiers.attachments import store_upload
 from app.dossiers.calendar import QUA_HAN, SAP_HET_HAN, classify_in_progress
 from app.dossiers.diagrams import dossier_progress, may_see_progress, version_bpmn
@@ -86,6 +98,34 @@ def _listed_components() -> list[dict[str, str]]:
               for code in request.form.getlist("thanh_phan")]
     listed += [{"name": line.strip()} for line in request.form.get("khac", "").splitlines() if line.strip()]
     return listed
+
+
+@bp.route("/can-bo/ho-so/<code>/danh-gia", methods=["GET", "POST"])
+@login_required
+def kiosk_rating(code: str) -> ResponseReturnValue:
+    """The rating kiosk: a page an officer of the dossier's agency opens on a screen at the desk, where the
+    applicant who came for the result rates how the dossier was handled (once per dossier)."""
+    d = viewed_dossier(code)
+    if not desk_scope(current_user).allows(d):
+        abort(403)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            ratings.rate_at_desk(code, current_user, {key: request.form.get(key) for key in ratings.CRITERIA},
+                                 request.form.get("y_kien", ""))
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            if exc.status != 422:
+                flash(exc.message, "error")
+                return redirect(url_for("inbox.dossier_desk", code=code)), 303
+            errors = {k: v for k, v in (exc.details or {}).items() if isinstance(v, str)}
+        else:
+            flash(gettext("Đã ghi nhận đánh giá của người nộp hồ sơ %(code)s. Cảm ơn.", code=code))
+            return redirect(url_for("inbox.dossier_desk", code=code)), 303
+    return render_template("inbox/kiosk_rating.html", d=d, criteria=ratings.CRITERIA, scale=ratings.SCALE,
+                           rating=ratings.rating_of(d), may_rate=ratings.may_rate(d), errors=errors), (
+        422 if errors else 200)
 
 
 @bp.route("/can-bo/ho-so/<code>")

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from app import documents, formats
 from app.clock import local_tz
-from app.dossiers import desk, fees, listings, payments, services, workflow_incidents
+from app.dossiers import desk, fees, listings, payments, ratings, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
@@ -187,6 +187,8 @@ def dossier_page(code: str) -> ResponseReturnValue:
                            supplement=desk.open_supplement(dossier) if dossier.status == 5 else None,
                            may_withdraw=is_applicant and dossier.status in desk.WITHDRAW_UNTIL,
                            steps=_steps(dossier), results=declared_results(dossier),
+                           rating=ratings.rating_of(dossier), may_rate=is_applicant and ratings.may_rate(dossier),
+                           criteria=ratings.CRITERIA, scale=ratings.SCALE,
                            events=listings.history(dossier, current_user, list_query()),
                            tasks=services.open_tasks(dossier),
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
@@ -223,6 +225,20 @@ def supplement(code: str) -> ResponseReturnValue:
                        due=formats.local_datetime(answered.dossier.due_at.isoformat(), local_tz()))
 
     return act_and_return(act, url_for("portal.dossier_page", code=code))
+
+
+@bp.route("/ho-so/<code>/danh-gia", methods=["POST"])
+@login_required
+def rate(code: str) -> ResponseReturnValue:
+    """The applicant rates how the dossier was handled (once, after the result was handed back)."""
+    viewed_dossier(code)
+
+    def act() -> str:
+        answers = {key: request.form.get(key) for key in ratings.CRITERIA}
+        ratings.rate_online(code, current_user, answers, request.form.get("y_kien", ""))
+        return gettext("Cảm ơn bạn đã đánh giá việc giải quyết hồ sơ %(code)s.", code=code)
+
+    return act_and_return(act, url_for("portal.dossier_page", code=code) + "#rating")
 
 
 @bp.route("/ho-so/<code>/rut", methods=["POST"])
