@@ -128,6 +128,8 @@ class Config:
     SCRIPT_WALL_SECONDS = float(_env("SCRIPT_WALL_SECONDS", "3"))
     SCRIPT_MEMORY_MB = int(_env("SCRIPT_MEMORY_MB", "256"))
     SCRIPT_OUTPUT_BYTES = int(_env("SCRIPT_OUTPUT_BYTES", str(256 * 1024)))
+    # The platform's own feedback procedure (phản ánh, kiến nghị: bpmn/phan-anh-kien-nghi), linked from the catalogue.
+    FEEDBACK_PROCEDURE_CODE = _env("FEEDBACK_PROCEDURE_CODE", "9.000165")
     # Where citizens' browsers and the payment platform's callbacks reach this platform.
     PUBLIC_URL = _env("PUBLIC_URL", "http://127.0.0.1:5000")
     # Outgoing email to applicants (status notifications); empty host = messages stay on the dossier page.

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from app import documents, formats
 from app.clock import local_tz
-from app.dossiers import desk, fees, listings, payments, ratings, services, workflow_incidents
+from app.dossiers import desk, fees, listings, payments, publications, ratings, services, workflow_incidents
 from app.dossiers.attachments import open_attachment, store_upload
 from app.dossiers.components import received_components
 from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
@@ -80,6 +80,13 @@ def catalogue() -> ResponseReturnValue:
         needle = fold(q)
         procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code]
     return render_template("portal/catalogue.html", procedures=procedures, q=q)
+
+
+@bp.route("/phan-anh-kien-nghi")
+def published() -> ResponseReturnValue:
+    """The answers to feedback (phản ánh, kiến nghị) their askers agreed to publish: the question and the answer,
+    never who asked."""
+    return render_template("portal/published.html", answers=publications.published_answers())
 
 
 @bp.route("/thu-tuc/<code>", methods=["GET", "POST"])
