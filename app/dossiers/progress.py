@@ -18,8 +18,8 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.dossiers import events
-from app.dossiers.calendar import WorkingCalendar
-from app.dossiers.clock import now_utc
+from app.dossiers.calendar import WorkingCalendar, classify_finished
+from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.deadlines import appointment, calendar_for
 from app.engine.expressions import ExpressionError, evaluate
 from app.engine.runtime import EngineError, ReadyTask, SpecBundle, StepResult, WorkflowRun, get_bundle
@@ -104,6 +104,10 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
     if status == 10:
         dossier.returned_at = at
         dossier.finished_at = dossier.finished_at or at
+    if status in (9, 10) and dossier.finished_verdict is None and dossier.finished_at is not None:
+        dossier.finished_verdict = classify_finished(dossier.due_at, dossier.finished_at, local_tz())
+    if status == 7 and dossier.withdrawn_at is None:
+        dossier.withdrawn_at = at
     dossier.status = status
     event = AuditEvent(
         dossier_id=dossier.id, actor_id=actor.id if actor else None,

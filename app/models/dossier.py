@@ -103,6 +103,11 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     returned_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # For the statistics, set once when they happen: how a handled dossier finished against its statutory date
+    # (truoc_han / dung_han / qua_han, compared by local date: app.dossiers.calendar.classify_finished), and when
+    # the applicant withdrew it (status 7).
+    finished_verdict: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # The appointment promised to the applicant once an apology (Phiếu xin lỗi và hẹn lại ngày trả kết quả,
     # app.dossiers.watch) moved it; NULL: due_at. due_at stays the statutory deadline lateness is judged by.
     appointment_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -7,6 +7,7 @@ tests check every answer against it)."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, url_for
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from app import documents
 from app.dossiers import (
     desk,
+    indicators,
     lateness,
     leave,
     listings,
@@ -30,12 +32,12 @@ from app.dossiers import (
     watch,
     workflow_incidents,
 )
-from app.dossiers.access import design_scope
+from app.dossiers.access import design_scope, operating_scope
 from app.dossiers.attachments import TYPES, open_attachment, reference, store_upload
 from app.dossiers.calendar import classify_in_progress
 from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.components import received_components
-from app.dossiers.errors import Forbidden, NotFound, ServiceError
+from app.dossiers.errors import Forbidden, Invalid, NotFound, ServiceError
 from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
 from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
@@ -681,6 +683,26 @@ def delegate_task(task_id: int, json: m.AssignBody) -> ResponseReturnValue:
 def reassign_task(task_id: int, json: m.AssignBody) -> ResponseReturnValue:
     """The head of department gives a task to an officer with its role"""
     return _moved(desk.reassign_task(task_id, api_user(), json.nguoi_nhan, json.ly_do))
+
+
+@bp.get("/indicators/progress")
+@operation("progressIndicators", responses({200: (m.ProgressIndicators, "Counters per agency and procedure")},
+                                           400, 401, 403, 422), auth=True)
+def progress_indicators(query: m.IndicatorQuery) -> ResponseReturnValue:
+    """QĐ 766's progress counters for the days `tu`..`den` (local): received, carried over, handled before / on /
+    after the statutory date, refused, withdrawn, open within / past it, paused — for the agency of an officer (an
+    administrator: every agency)"""
+    user = api_user()
+    scope = operating_scope(user)
+    if not scope.everywhere and scope.agency_id is None:
+        raise Forbidden(gettext("Chỉ cán bộ của cơ quan (hoặc quản trị viên) xem được số liệu của cơ quan."))
+    if query.den < query.tu:
+        raise Invalid(gettext("Ngày kết thúc phải từ ngày bắt đầu trở đi."), details={"den": ""})
+    zone = local_tz()
+    start = datetime.combine(query.tu, time.min, zone)
+    end = datetime.combine(query.den + timedelta(days=1), time.min, zone)
+    rows = indicators.progress(start, end, None if scope.everywhere or scope.agency_id is None else [scope.agency_id])
+    return jsonify(items=[r.as_dict() for r in rows])
 
 
 @bp.get("/department/load")

@@ -183,6 +183,33 @@ class IncidentListQuery(ListQueryModel):
     kind: IncidentKind | None = Field(default=None, title=N_("Loại sự cố"), description="Only this kind")
 
 
+class IndicatorQuery(QueryModel):
+    tu: Annotated[date, Field(strict=False)] = Field(title=N_("Từ ngày"), description="First day (local), included")
+    den: Annotated[date, Field(strict=False)] = Field(title=N_("Đến ngày"), description="Last day (local), included")
+
+
+class ProgressRow(ResponseModel):
+    agency_id: int
+    procedure_code: str
+    received_online: int
+    received_in_person: int
+    carried_over: int
+    finished_before: int
+    finished_on_time: int
+    finished_late: int
+    finished: int
+    on_time_rate: float | None = Field(description="(before + on time) / handled; null when nothing was handled")
+    refused: int
+    withdrawn: int
+    open_in_time: int
+    open_overdue: int
+    paused: int
+
+
+class ProgressIndicators(ResponseModel):
+    items: list[ProgressRow]
+
+
 class DeployQuery(QueryModel):
     dry_run: bool = Field(default=False, title=N_("Chỉ kiểm tra"),
                           description="Only check the package, do not deploy it")

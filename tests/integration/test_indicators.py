@@ -1,0 +1,83 @@
+"""The progress counters of the indicators (QĐ 766; app.dossiers.indicators), on a worked example: ten dossiers of
+one procedure whose dates put each in a known box of November 2026 (local time), and the counters checked box by
+box; and the finishing verdict set by the platform when a dossier is handed back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from app.dossiers import indicators, services
+from app.extensions import db
+from app.models import Dossier, HumanTask, Procedure
+from tests.conftest import user
+from tests.samples import start_data, task_data, with_stored_uploads
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+START, END = datetime(2026, 11, 1, tzinfo=VN), datetime(2026, 12, 1, tzinfo=VN)
+
+
+def local(month: int, day: int, hour: int = 9) -> datetime:
+    return datetime(2026, month, day, hour, tzinfo=VN)
+
+
+def make(n: int, channel: int, received: datetime, due: datetime, *, status: int, finished: datetime | None = None,
+         verdict: str | None = None, withdrawn: datetime | None = None) -> None:
+    proc = db.session.scalar(select(Procedure).where(Procedure.code == "1.001193"))
+    db.session.add(Dossier(
+        code=f"000.00.01.H26-261199-{9000 + n}", procedure_version_id=proc.current_version_id, agency_id=proc.agency_id,
+        status=status, channel=channel, applicant_name="Nguyễn Văn An", summary="", form_data={}, fee_amount=0,
+        submitted_at=received, received_at=received, due_at=due, finished_at=finished, finished_verdict=verdict,
+        withdrawn_at=withdrawn))
+
+
+def test_the_november_worked_example(db_session):
+    make(1, 2, local(11, 3), local(11, 5, 17), status=10, finished=local(11, 4), verdict="truoc_han")
+    make(2, 1, local(11, 10), local(11, 12, 17), status=10, finished=local(11, 12, 16), verdict="dung_han")
+    make(3, 2, local(11, 10), local(11, 11, 17), status=9, finished=local(11, 12), verdict="qua_han")
+    make(4, 1, local(10, 28), local(11, 2, 17), status=4)  # carried over, still open and overdue at the end
+    make(5, 2, local(11, 20), local(12, 3, 17), status=4)  # open within its date
+    make(6, 2, local(11, 25), local(11, 27, 17), status=5)  # paused (supplement), overdue
+    make(7, 1, local(11, 5), local(11, 7, 17), status=3, finished=local(11, 5, 10))  # refused
+    make(8, 2, local(11, 6), local(11, 9, 17), status=7, withdrawn=local(11, 8))  # withdrawn
+    make(9, 1, local(9, 1), local(9, 5, 17), status=10, finished=local(10, 1), verdict="qua_han")  # before November
+    make(10, 1, local(11, 2), local(11, 4, 17), status=10, finished=local(12, 2), verdict="qua_han")  # after it
+    db.session.flush()
+    agency = user("tiepnhan").agency_id
+    (row,) = [r for r in indicators.progress(START, END, [agency]) if r.procedure_code == "1.001193"]
+    assert row.as_dict() == {
+        "agency_id": agency, "procedure_code": "1.001193",
+        "received_online": 5, "received_in_person": 3, "carried_over": 1,
+        "finished_before": 1, "finished_on_time": 1, "finished_late": 1, "finished": 3, "on_time_rate": 2 / 3,
+        "refused": 1, "withdrawn": 1, "open_in_time": 1, "open_overdue": 3, "paused": 1,
+    }
+    police = user("ca.tiepnhan").agency_id  # another agency's counters hold none of them
+    assert all(r.procedure_code != "1.001193" for r in indicators.progress(START, END, [police]))
+
+
+def test_a_handed_back_dossier_gets_its_verdict_when_it_finishes(db_session):
+    dossier = services.submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
+                                      applicant=user("congdan"))
+    officers = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
+    while (task := db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
+                                                             HumanTask.state == "ready"))) is not None:
+        services.complete_task(task.id, user(officers[task.role]), task_data("khai-sinh", task.form))
+    db.session.refresh(dossier)
+    assert dossier.status == 10 and dossier.finished_verdict in ("truoc_han", "dung_han")
+
+
+def test_the_api_gives_an_officer_their_agencys_counters(client, db_session, token):
+    make(1, 2, local(11, 3), local(11, 5, 17), status=10, finished=local(11, 4), verdict="truoc_han")
+    db_session.commit()
+    answer = client.get("/api/v1/indicators/progress?tu=2026-11-01&den=2026-11-30", headers=token("truongphong"))
+    assert answer.status_code == 200, answer.data[:300]
+    (row,) = [r for r in answer.get_json()["items"] if r["procedure_code"] == "1.001193"]
+    assert row["finished_before"] == 1 and row["on_time_rate"] == 1.0
+    police = client.get("/api/v1/indicators/progress?tu=2026-11-01&den=2026-11-30", headers=token("ca.truong"))
+    assert all(r["procedure_code"] != "1.001193" for r in police.get_json()["items"])
+    assert client.get("/api/v1/indicators/progress?tu=2026-11-01&den=2026-11-30",
+                      headers=token("congdan")).status_code == 403
+    backwards = client.get("/api/v1/indicators/progress?tu=2026-11-30&den=2026-11-01", headers=token("truongphong"))
+    assert backwards.status_code == 422
