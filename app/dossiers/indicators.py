@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 
 from app.extensions import db
-from app.models import Dossier, Procedure, ProcedureVersion
+from app.models import Dossier, DossierRating, Payment, Procedure, ProcedureVersion
 from app.models.dossier import PAUSING_STATUSES
 
 ONLINE = 2
@@ -42,6 +42,13 @@ class Counters:
     open_in_time: int = 0
     open_overdue: int = 0
     paused: int = 0
+    paid_online: int = 0  # dossiers whose fee was paid online in the period
+    rated: int = 0  # ratings given in the period
+    rated_satisfied: int = 0  # of them, overall «hài lòng» or «rất hài lòng»
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.rated_satisfied / self.rated if self.rated else None
 
     @property
     def finished(self) -> int:
@@ -54,7 +61,7 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out.update(finished=self.finished, on_time_rate=self.on_time_rate)
+        out.update(finished=self.finished, on_time_rate=self.on_time_rate, satisfaction_rate=self.satisfaction_rate)
         return out
 
 
@@ -92,11 +99,35 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
             .group_by(d.agency_id, code).order_by(d.agency_id, code))
     if agency_ids is not None:
         stmt = stmt.where(d.agency_id.in_(agency_ids))
-    rows = []
+    found: dict[tuple[int, str], Counters] = {}
     for row in db.session.execute(stmt):
         values = dict(row._mapping)
-        counters = Counters(agency_id=int(values.pop("agency_id")), procedure_code=str(values.pop("code")),
-                            **{k: int(v) for k, v in values.items()})
-        if any(getattr(counters, f.name) for f in fields(counters)[2:]):
-            rows.append(counters)
-    return rows
+        key = (int(values.pop("agency_id")), str(values.pop("code")))
+        found[key] = Counters(agency_id=key[0], procedure_code=key[1], **{k: int(v) for k, v in values.items()})
+
+    def by_procedure(*extra: Any) -> Any:
+        base = (select(d.agency_id, code.label("code"), *extra)
+                .join(ProcedureVersion, ProcedureVersion.id == d.procedure_version_id)
+                .join(Procedure, Procedure.id == ProcedureVersion.procedure_id))
+        return base if agency_ids is None else base.where(d.agency_id.in_(agency_ids))
+
+    paid = (by_procedure(func.count(func.distinct(Payment.dossier_id)).label("n"))
+            .join(Payment, Payment.dossier_id == d.id)
+            .where(Payment.state.in_(("paid", "refunded")), in_period(Payment.paid_at)).group_by(d.agency_id, code))
+    for agency_id, procedure_code, n in db.session.execute(paid):
+        _row(found, agency_id, procedure_code).paid_online = int(n)
+    overall = DossierRating.answers["tong_the"].as_integer()
+    rated = (by_procedure(func.count().label("n"), _count(overall >= 2).label("ok"))
+             .join(DossierRating, DossierRating.dossier_id == d.id)
+             .where(in_period(DossierRating.created_at)).group_by(d.agency_id, code))
+    for agency_id, procedure_code, n, ok in db.session.execute(rated):
+        counters = _row(found, agency_id, procedure_code)
+        counters.rated, counters.rated_satisfied = int(n), int(ok)
+    return [c for _, c in sorted(found.items()) if any(getattr(c, f.name) for f in fields(c)[2:])]
+
+
+def _row(found: dict[tuple[int, str], Counters], agency_id: int, procedure_code: str) -> Counters:
+    key = (int(agency_id), str(procedure_code))
+    if key not in found:
+        found[key] = Counters(agency_id=key[0], procedure_code=key[1])
+    return found[key]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.dossiers import indicators, services
 from app.extensions import db
-from app.models import Dossier, HumanTask, Procedure
+from app.models import Dossier, DossierRating, HumanTask, Payment, Procedure
 from tests.conftest import user
 from tests.samples import start_data, task_data, with_stored_uploads
 
@@ -45,6 +45,17 @@ def test_the_november_worked_example(db_session):
     make(9, 1, local(9, 1), local(9, 5, 17), status=10, finished=local(10, 1), verdict="qua_han")  # before November
     make(10, 1, local(11, 2), local(11, 4, 17), status=10, finished=local(12, 2), verdict="qua_han")  # after it
     db.session.flush()
+    ids = {d.code[-4:]: d for d in db.session.scalars(select(Dossier).where(Dossier.code.like("%-261199-%")))}
+    # Paid online in November: #1 (#3 paid in October, before the period, is not counted).
+    db.session.add(Payment(dossier_id=ids["9001"].id, transaction_id="T-NOV-1", amount=8000, state="paid",
+                           paid_at=local(11, 3, 10)))
+    db.session.add(Payment(dossier_id=ids["9003"].id, transaction_id="T-OCT-3", amount=8000, state="paid",
+                           paid_at=local(10, 30)))
+    # Rated in November: #1 very satisfied, #2 not satisfied; #9 rated in October.
+    for n, overall, when in (("9001", 3, local(11, 5)), ("9002", 1, local(11, 13)), ("9009", 2, local(10, 2))):
+        db.session.add(DossierRating(dossier_id=ids[n].id, agency_id=ids[n].agency_id, channel="online",
+                                     answers={"tong_the": overall}, comment="", created_at=when))
+    db.session.flush()
     agency = user("tiepnhan").agency_id
     (row,) = [r for r in indicators.progress(START, END, [agency]) if r.procedure_code == "1.001193"]
     assert row.as_dict() == {
@@ -52,6 +63,7 @@ def test_the_november_worked_example(db_session):
         "received_online": 5, "received_in_person": 3, "carried_over": 1,
         "finished_before": 1, "finished_on_time": 1, "finished_late": 1, "finished": 3, "on_time_rate": 2 / 3,
         "refused": 1, "withdrawn": 1, "open_in_time": 1, "open_overdue": 3, "paused": 1,
+        "paid_online": 1, "rated": 2, "rated_satisfied": 1, "satisfaction_rate": 0.5,
     }
     police = user("ca.tiepnhan").agency_id  # another agency's counters hold none of them
     assert all(r.procedure_code != "1.001193" for r in indicators.progress(START, END, [police]))

@@ -204,6 +204,10 @@ class ProgressRow(ResponseModel):
     open_in_time: int
     open_overdue: int
     paused: int
+    paid_online: int = Field(description="Dossiers whose fee was paid online in the period")
+    rated: int = Field(description="Ratings given in the period")
+    rated_satisfied: int = Field(description="Of them, overall «hài lòng» or «rất hài lòng»")
+    satisfaction_rate: float | None
 
 
 class ProgressIndicators(ResponseModel):
