@@ -82,6 +82,7 @@ def register_web(app: Flask) -> None:
     from app.web.auth import bp as auth_bp
     from app.web.inbox import bp as inbox_bp
     from app.web.portal import bp as portal_bp
+    from app.web.statistics import bp as statistics_bp
     from app.web.studio import bp as studio_bp
     from app.web.studio.drafts import bp as drafts_bp
 
@@ -90,6 +91,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(inbox_bp)
     app.register_blueprint(studio_bp)
     app.register_blueprint(drafts_bp)
+    app.register_blueprint(statistics_bp)
     app.register_blueprint(api_bp)
     from app.web.vendor import register_vendor
 

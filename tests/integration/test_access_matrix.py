@@ -130,6 +130,7 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("portal.attachment", "GET", lambda s: f"/tep/{s.attachment}", VIEWERS, DOSSIER_OUTSIDERS),
     ("portal.payment_return", "GET", lambda s: f"/ho-so/{s.code}/thanh-toan/ket-qua", None, set()),
     ("portal.procedure", "GET", lambda s: "/thu-tuc/1.001193", None, set()),
+    ("statistics.transparency", "GET", lambda s: "/cong-khai/000.00.01.H26", None, set()),  # public by design
     ("portal.supplement", "POST", lambda s: f"/ho-so/{s.code}/bo-sung", set(), DOSSIER_OUTSIDERS),
     ("portal.withdraw", "POST", lambda s: f"/ho-so/{s.code}/rut", set(), DOSSIER_OUTSIDERS),
     ("portal.rate", "POST", lambda s: f"/ho-so/{s.code}/danh-gia", set(), DOSSIER_OUTSIDERS),

@@ -93,3 +93,36 @@ def test_the_api_gives_an_officer_their_agencys_counters(client, db_session, tok
                       headers=token("congdan")).status_code == 403
     backwards = client.get("/api/v1/indicators/progress?tu=2026-11-30&den=2026-11-01", headers=token("truongphong"))
     assert backwards.status_code == 422
+
+
+def test_the_table_its_csv_and_xlsx_and_the_public_page_show_the_same_counters(client, db_session):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from tests.conftest import login
+
+    make(1, 2, local(11, 3), local(11, 5, 17), status=10, finished=local(11, 4), verdict="truoc_han")
+    make(2, 1, local(11, 10), local(11, 12, 17), status=10, finished=local(11, 13), verdict="qua_han")
+    db_session.commit()
+    login(client, "truongphong")
+    page = client.get("/can-bo/thong-ke?tu=2026-11-01&den=2026-11-30").get_data(as_text=True)
+    assert "1.001193" in page and "50.0%" in page  # one of two handled on time
+    lines = list(csv.reader(io.StringIO(client.get("/can-bo/thong-ke.csv?tu=2026-11-01&den=2026-11-30")
+                                        .get_data(as_text=True).lstrip("\ufeff"))))
+    head, rows = lines[0], [r for r in lines[1:] if r[1] == "1.001193"]
+    assert head[:3] == ["Cơ quan", "Mã thủ tục", "Tên thủ tục"] and len(rows) == 1
+    row = dict(zip(head, rows[0], strict=True))
+    assert row["Giải quyết trước hạn"] == "1" and row["Giải quyết quá hạn"] == "1" and row["Tỉ lệ đúng hạn"] == "0.5"
+    book = load_workbook(io.BytesIO(client.get("/can-bo/thong-ke.xlsx?tu=2026-11-01&den=2026-11-30").data))
+    sheet_rows = [list(r) for r in book.active.iter_rows(values_only=True)]
+    assert sheet_rows[0] == head and [r for r in sheet_rows if r[1] == "1.001193"][0][3:] == [
+        int(v) if v.isdigit() else float(v) if v else None for v in rows[0][3:]]
+    client.post("/dang-xuat")
+    login(client, "congdan")
+    assert client.get("/can-bo/thong-ke").status_code == 403
+    client.post("/dang-xuat")  # the public page, as anyone sees it
+    public = client.get("/cong-khai/000.00.01.H26?nam=2026").get_data(as_text=True)
+    assert "1.001193" in public and "Nguyễn Văn An" not in public
+    assert client.get("/cong-khai/000.00.99.H26").status_code == 404
