@@ -5,6 +5,7 @@ platform's style under its Content-Security-Policy (no inline script or style)."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import date
 
@@ -33,10 +34,15 @@ def administrators_only() -> ResponseReturnValue | None:
     return None
 
 
+def change_lines(state: dict[str, object] | None) -> list[tuple[str, str]]:
+    """A change record's before or after as (field, value) lines, values as JSON (Vietnamese kept readable)."""
+    return [(key, json.dumps(value, ensure_ascii=False)) for key, value in (state or {}).items()]
+
+
 @bp.app_context_processor
 def labels() -> dict[str, object]:
     return {"level_label": lambda level: gettext(LEVEL_LABELS.get(level, level)),
-            "admin_role_label": lambda role: gettext(role_label(role))}
+            "admin_role_label": lambda role: gettext(role_label(role)), "change_lines": change_lines}
 
 
 def _act(act: Callable[[], str], back: str) -> ResponseReturnValue:
