@@ -65,6 +65,7 @@ def procedure_json(proc: Procedure, with_forms: bool = False) -> dict[str, Any]:
     m = version.manifest
     out: dict[str, Any] = {
         "code": proc.code, "name": proc.name, "agency": {"code": proc.agency.code, "name": proc.agency.name},
+        "agencies": [{"code": a.code, "name": a.name} for a in services.offering_agencies(proc)],
         "level": m["level"], "version": version.version, "content_hash": version.content_hash,
         "processing_time": m["processing_time"], "fee": m["fee"], "start_form": m["start_form"],
         "components": m.get("components", []),
@@ -323,9 +324,10 @@ def move_dossiers(code: str, number: int, query: m.MoveQuery) -> ResponseReturnV
     {201: (m.SubmittedDossier, "Dossier created (`workflow_error`: the workflow then stopped on an engine error, "
                                "reported to operators as a workflow incident)")}, 400, 401, 404, 422),
     auth=True, params=CODE)
-def submit(code: str, json: m.FormData) -> ResponseReturnValue:
+def submit(code: str, query: m.SubmitQuery, json: m.FormData) -> ResponseReturnValue:
     """Submit a dossier: the body is the start-form data"""
-    dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
+    dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2,
+                                      agency_code=query.co_quan or None)
     # The answer is read in the transaction that wrote it, before the commit (spec.operation commits it with the
     # answer): what it shows is what the commit makes durable.
     body = dossier_state(dossier)

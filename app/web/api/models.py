@@ -220,6 +220,9 @@ class Procedure(ResponseModel):
     code: str = Field(description="Procedure code (mã TTHC), e.g. 1.001193")
     name: str
     agency: AgencyRef
+    agencies: list[AgencyRef] = Field(description="The agencies a dossier of it may be filed with: its own, then "
+                                                  "those it is also published for (submit with `co_quan` when more "
+                                                  "than one)")
     level: Annotated[str, _manifest_part("level")]
     version: int
     content_hash: str
@@ -777,6 +780,12 @@ class RetiredVersion(ResponseModel):
     version: int
     retired_at: Timestamp
     current_version: int | None = Field(description="The version new dossiers now start on (None: none)")
+
+
+class SubmitQuery(QueryModel):
+    co_quan: str = Field(default="", max_length=40, title=N_("Cơ quan tiếp nhận"),
+                         description="For a procedure published for several agencies: the QCVN 102 identifier of "
+                                     "the agency chosen (GET /procedures lists them); not needed for one agency")
 
 
 class MoveQuery(QueryModel):
