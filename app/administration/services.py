@@ -16,7 +16,7 @@ from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.progress import OPEN_TASK_STATES
 from app.extensions import db
 from app.identifiers import IdentifierError, validate_agency_identifier
-from app.models import Agency, CalendarDay, Department, HumanTask, Procedure, User
+from app.models import AdminChange, Agency, CalendarDay, Department, HumanTask, Procedure, User
 from app.models.user import ADMIN_ROLE, ALL_ROLES, OFFICER_ROLES
 
 LEVELS = ("bo", "tinh", "xa")
@@ -27,6 +27,12 @@ def require_admin(user: User | None) -> User:
     if user is None or not user.has_role(ADMIN_ROLE) or not user.active:
         raise Forbidden(gettext("Chỉ quản trị hệ thống được dùng khu vực quản trị."), code="admin_only")
     return user
+
+
+def last_change(entity: str, entity_id: int) -> AdminChange | None:
+    """The latest change record of an entity in this transaction or before (what an answer reports of it)."""
+    return db.session.scalar(select(AdminChange).where(AdminChange.entity == entity, AdminChange.entity_id == entity_id)
+                             .order_by(AdminChange.id.desc()).limit(1))
 
 
 # ---------------------------------------------------------------- what a change record keeps of each entity

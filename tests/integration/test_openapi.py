@@ -32,7 +32,8 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "delegateTask": "application/json", "reassignTask": "application/json",
           "recordLeave": "application/json",  # the leave calendar (app.dossiers.leave)
           "apologise": "application/json",  # platform deadlines (app.dossiers.watch)
-          "deliverMessage": "application/json", "deliverMessageByKey": "application/json"}  # app.dossiers.messages
+          "deliverMessage": "application/json", "deliverMessageByKey": "application/json",  # app.dossiers.messages
+          "adminMoveOfficer": "application/json", "adminSetRoles": "application/json"}  # app.administration
 
 
 # Operations whose success is a PDF (the documents the platform issues).

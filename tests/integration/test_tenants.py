@@ -267,3 +267,48 @@ def test_each_change_in_the_admin_area_is_recorded_with_its_before_and_after(cli
     assert changes[4].after["roles"] == ["chuyen_vien", "lanh_dao_phong"]
     log = client.get("/quan-tri/nhat-ky").get_data(as_text=True)
     assert "Làm bù" in log and "07:30" in log
+
+
+# ---------------------------------------------------------------- the API
+
+
+def test_the_admin_api_refuses_non_administrators_and_records_what_it_changes(client: Any, token: Any) -> None:
+    hotich, police = user("hotich"), _agency(POLICE)
+    calls = [("get", "/api/v1/admin/agencies?q=Ba%20%C4%90%C3%ACnh", None),
+             ("post", f"/api/v1/admin/officers/{hotich.id}/roles", {"roles": ["quan_tri"]}),
+             ("post", f"/api/v1/admin/officers/{hotich.id}/department",
+              {"department_id": _department("Bộ phận một cửa").id}),
+             ("post", f"/api/v1/admin/procedures/1.001193/agencies/{POLICE}", None)]
+    for username in ("hotich", "truongphong", "thietke", "congdan"):
+        headers = token(username)
+        for method, url, body in calls:
+            answer = getattr(client, method)(url, json=body, headers=headers)
+            assert answer.status_code == 403, (username, url, answer.get_json())
+    assert client.get(calls[0][1]).status_code == 401
+    assert db.session.scalar(select(func.count()).select_from(AdminChange)) == 0
+
+    headers = token("quantri")
+    found = client.get(calls[0][1], headers=headers).get_json()["items"]
+    assert {a["code"] for a in found} >= {BA_DINH, POLICE}
+    moved = client.post(calls[2][1], json=calls[2][2], headers=headers)
+    assert moved.status_code == 200 and moved.get_json()["department_id"] == _department("Bộ phận một cửa").id
+    roles = client.post(calls[1][1], json={"roles": ["chuyen_vien", "bogus"]}, headers=headers)
+    assert roles.status_code == 422
+    published = client.post(calls[3][1], headers=headers)
+    assert published.status_code == 200
+    assert [a["code"] for a in published.get_json()["agencies"]] == [BA_DINH, POLICE]
+    detail = client.get("/api/v1/procedures/1.001193").get_json()
+    assert [a["code"] for a in detail["agencies"]] == [BA_DINH, POLICE]
+    citizen, data = token("congdan"), with_stored_uploads(start_data("khai-sinh"), user("congdan"))
+    unchosen = client.post("/api/v1/procedures/1.001193/dossiers", json=data, headers=citizen)
+    assert unchosen.status_code == 422 and unchosen.get_json()["error"]["code"] == "agency_required"
+    data = with_stored_uploads(start_data("khai-sinh"), user("congdan"))  # the refusal rolled the upload back
+    chosen = client.post(f"/api/v1/procedures/1.001193/dossiers?co_quan={POLICE}", json=data, headers=citizen)
+    assert chosen.status_code == 201, chosen.get_json()
+    assert chosen.get_json()["code"].startswith(POLICE + "-")
+    db.session.expire_all()
+    assert [(c.entity, c.action, c.actor_name) for c in db.session.scalars(
+        select(AdminChange).order_by(AdminChange.id))] == [("officer", "moved", user("quantri").full_name),
+                                                          ("procedure", "published", user("quantri").full_name)]
+    withdrawn = client.post(f"/api/v1/admin/procedures/1.001193/agencies/{police.code}/withdraw", headers=headers)
+    assert [a["code"] for a in withdrawn.get_json()["agencies"]] == [BA_DINH]

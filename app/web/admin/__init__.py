@@ -19,11 +19,17 @@ from app.administration import services as admin
 from app.dossiers.errors import Invalid, ServiceError
 from app.extensions import db
 from app.models import AdminChange, Agency, CalendarDay, Department, Procedure
-from app.models.user import ALL_ROLES, role_label
+from app.models.user import ALL_ROLES, N_, role_label
 
 bp = Blueprint("admin", __name__, url_prefix="/quan-tri")
 
-LEVEL_LABELS = {"bo": "Bộ, ngành", "tinh": "Cấp tỉnh", "xa": "Cấp xã"}
+LEVEL_LABELS = {"bo": N_("Bộ, ngành"), "tinh": N_("Cấp tỉnh"), "xa": N_("Cấp xã")}
+# What the change log shows for a record's entity and action (the codes stay in the database).
+CHANGE_LABELS = {"agency": N_("Cơ quan"), "department": N_("Phòng ban"), "officer": N_("Cán bộ"),
+                 "calendar_day": N_("Lịch làm việc"), "procedure": N_("Thủ tục"),
+                 "created": N_("thêm mới"), "updated": N_("sửa"), "deleted": N_("xóa"), "moved": N_("chuyển phòng ban"),
+                 "roles": N_("đổi vai trò"), "published": N_("công bố cho cơ quan"),
+                 "unpublished": N_("thôi công bố cho cơ quan"), "loaded": N_("nạp đơn vị hành chính")}
 
 
 @bp.before_request
@@ -42,7 +48,8 @@ def change_lines(state: dict[str, object] | None) -> list[tuple[str, str]]:
 @bp.app_context_processor
 def labels() -> dict[str, object]:
     return {"level_label": lambda level: gettext(LEVEL_LABELS.get(level, level)),
-            "admin_role_label": lambda role: gettext(role_label(role)), "change_lines": change_lines}
+            "admin_role_label": lambda role: gettext(role_label(role)), "change_lines": change_lines,
+            "change_label": lambda code: gettext(CHANGE_LABELS[code]) if code in CHANGE_LABELS else code}
 
 
 def _act(act: Callable[[], str], back: str) -> ResponseReturnValue:

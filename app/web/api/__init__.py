@@ -15,6 +15,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from app import documents
+from app.administration import services as administration
 from app.dossiers import (
     desk,
     lateness,
@@ -36,7 +37,7 @@ from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, NotFound, ServiceError
 from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
+from app.models import Agency, Department, Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
 from app.procedures import versions
 from app.procedures.convert import convert_package
@@ -741,3 +742,89 @@ def dossier_steps(code: str) -> ResponseReturnValue:
         "holdings": [{"officer_id": h.officer_id, "officer_name": h.officer_name, "held_from": h.held_from.isoformat(),
                       "held_until": h.held_until.isoformat(), "late_hours": str(h.late_hours)} for h in s.holdings],
     } for s in lateness.steps_of(dossier)])
+
+
+# ---------------------------------------------------------------- administration (app.administration)
+
+
+def _admin_agency_json(a: Any) -> dict[str, Any]:
+    return {"id": a.id, "code": a.code, "name": a.name, "level": a.level, "parent_id": a.parent_id,
+            "unit_code": a.unit_code, "code_provisional": a.code_provisional, "address": a.address or "",
+            "office_hours": a.office_hours}
+
+
+def _admin_officer_json(person: Any, released: list[int]) -> dict[str, Any]:
+    return {"id": person.id, "username": person.username, "full_name": person.full_name,
+            "agency_id": person.agency_id, "department_id": person.department_id, "roles": list(person.roles or []),
+            "released_task_ids": released}
+
+
+def _released(change: Any) -> list[int]:
+    return list((change.after or {}).get("released_task_ids", [])) if change is not None else []
+
+
+@bp.get("/admin/agencies")
+@operation("adminListAgencies", responses({200: (m.AdminAgencies, "At most 50 agencies")}, 401, 403), auth=True)
+def admin_agencies(query: m.AdminAgencyQuery) -> ResponseReturnValue:
+    """Agencies for an administrator: found by name or code, or the children of one, or the top level"""
+    administration.require_admin(api_user())
+    found = administration.search_agencies(query.q, query.parent)
+    return jsonify(items=[_admin_agency_json(a) for a in found])
+
+
+@bp.post("/admin/officers/<int:user_id>/department")
+@operation("adminMoveOfficer", responses({200: (m.AdminOfficer, "Moved; the steps held follow within the agency")},
+                                         401, 403, 404, 422), auth=True, params={"user_id": "Id of the officer"})
+def admin_move_officer(user_id: int, json: m.OfficerDepartmentBody) -> ResponseReturnValue:
+    """Move an officer to a department (recorded with before and after)"""
+    actor = administration.require_admin(api_user())
+    person = administration.get_officer(user_id)
+    department = db.session.get(Department, json.department_id)
+    if department is None:
+        raise NotFound(gettext("Không tìm thấy phòng ban."), code="department_not_found")
+    administration.move_officer(actor, person, department)
+    return jsonify(_admin_officer_json(person, _released(administration.last_change("officer", person.id))))
+
+
+@bp.post("/admin/officers/<int:user_id>/roles")
+@operation("adminSetRoles", responses({200: (m.AdminOfficer, "Roles set; waiting steps of a granted role appear at "
+                                                              "once in the officer's inbox")},
+                                      401, 403, 404, 409, 422), auth=True, params={"user_id": "Id of the officer"})
+def admin_set_roles(user_id: int, json: m.OfficerRolesBody) -> ResponseReturnValue:
+    """Set an officer's roles in their agency and department (recorded with before and after)"""
+    actor = administration.require_admin(api_user())
+    person = administration.get_officer(user_id)
+    administration.set_roles(actor, person, json.roles)
+    return jsonify(_admin_officer_json(person, _released(administration.last_change("officer", person.id))))
+
+
+def _publication_json(proc: Procedure) -> dict[str, Any]:
+    return {"code": proc.code,
+            "agencies": [{"code": a.code, "name": a.name} for a in services.offering_agencies(proc)]}
+
+
+def _agency_by_code(agency_code: str) -> Any:
+    agency = db.session.scalar(select(Agency).where(Agency.code == agency_code.strip().upper()))
+    if agency is None:
+        raise NotFound(gettext("Không tìm thấy cơ quan có mã «%(code)s».", code=agency_code), code="agency_not_found")
+    return agency
+
+
+@bp.post("/admin/procedures/<code>/agencies/<agency_code>")
+@operation("adminPublish", responses({200: (m.Publication, "Published for the agency too")}, 401, 403, 404, 409),
+           auth=True, params={**CODE, "agency_code": "QCVN 102 identifier of the agency"})
+def admin_publish(code: str, agency_code: str) -> ResponseReturnValue:
+    """Publish a procedure for one more agency: its applicants then choose the agency (`co_quan`)"""
+    actor = administration.require_admin(api_user())
+    proc = administration.publish(actor, administration.get_procedure(code), _agency_by_code(agency_code))
+    return jsonify(_publication_json(proc))
+
+
+@bp.post("/admin/procedures/<code>/agencies/<agency_code>/withdraw")
+@operation("adminUnpublish", responses({200: (m.Publication, "No longer published for the agency")}, 401, 403, 404),
+           auth=True, params={**CODE, "agency_code": "QCVN 102 identifier of the agency"})
+def admin_unpublish(code: str, agency_code: str) -> ResponseReturnValue:
+    """Stop publishing a procedure for an agency (its own agency stays)"""
+    actor = administration.require_admin(api_user())
+    proc = administration.unpublish(actor, administration.get_procedure(code), _agency_by_code(agency_code))
+    return jsonify(_publication_json(proc))

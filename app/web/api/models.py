@@ -817,3 +817,53 @@ class VersionMoves(ResponseModel):
     to: int
     dry_run: bool
     items: list[DossierMove]
+
+
+# ---------------------------------------------------------------- administration (app.administration)
+
+
+class AdminAgencyQuery(QueryModel):
+    q: str = Field(default="", max_length=100, title=N_("Tìm"), description="Part of the name, or start of the code")
+    parent: int | None = Field(default=None, ge=1, le=2**31 - 1, title=N_("Cơ quan cấp trên"),
+                               description="Id of the parent agency: its children (neither: the top level)")
+
+
+class AdminAgency(ResponseModel):
+    id: int
+    code: str = Field(description="QCVN 102:2016 identifier")
+    name: str
+    level: str = Field(description="bo | tinh | xa")
+    parent_id: int | None
+    unit_code: str | None = Field(description="Administrative unit served (vietnam-provinces code)")
+    code_provisional: bool = Field(description="Identifier derived by `flask agencies load`, not yet confirmed")
+    address: str
+    office_hours: list[list[str]] | None
+
+
+class AdminAgencies(ResponseModel):
+    items: list[AdminAgency]
+
+
+class OfficerDepartmentBody(RequestModel):
+    department_id: int = Field(ge=1, le=2**31 - 1, title=N_("Phòng ban"),
+                               description="Id of the department the officer now sits in (of any agency)")
+
+
+class OfficerRolesBody(RequestModel):
+    roles: list[str] = Field(max_length=20, title=N_("Vai trò"), description="Role codes the officer holds now")
+
+
+class AdminOfficer(ResponseModel):
+    id: int
+    username: str
+    full_name: str
+    agency_id: int | None
+    department_id: int | None
+    roles: list[str]
+    released_task_ids: list[int] = Field(description="Steps the officer held and may no longer take: back in their "
+                                                     "role's common inbox")
+
+
+class Publication(ResponseModel):
+    code: str
+    agencies: list[AgencyRef] = Field(description="Its own agency first, then those it is also published for")
