@@ -19,15 +19,15 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('agency', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('parent_id', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('unit_code', sa.String(length=10), nullable=True))
-        batch_op.add_column(sa.Column('kind', sa.String(length=20), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('code_provisional', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.create_foreign_key('fk_agency_parent', 'agency', ['parent_id'], ['id'])
-        batch_op.create_index('ix_agency_parent_id', ['parent_id'], unique=False)
-        batch_op.create_index('ix_agency_unit_code', ['unit_code'], unique=False)
+    # Not in batch mode: on SQLite that copies the table, and calendar_day's triggers (0011_speed2) name it.
+    op.add_column('agency', sa.Column('parent_id', sa.Integer(), nullable=True))
+    op.add_column('agency', sa.Column('unit_code', sa.String(length=10), nullable=True))
+    op.add_column('agency', sa.Column('kind', sa.String(length=20), nullable=False, server_default=''))
+    op.add_column('agency', sa.Column('code_provisional', sa.Boolean(), nullable=False, server_default=sa.false()))
+    if op.get_bind().dialect.name != 'sqlite':  # SQLite cannot add a constraint to a table in place
+        op.create_foreign_key('fk_agency_parent', 'agency', 'agency', ['parent_id'], ['id'])
+    op.create_index('ix_agency_parent_id', 'agency', ['parent_id'], unique=False)
+    op.create_index('ix_agency_unit_code', 'agency', ['unit_code'], unique=False)
     op.create_table(
         'department',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -77,11 +77,9 @@ def downgrade():
         batch_op.drop_constraint('fk_app_user_department', type_='foreignkey')
         batch_op.drop_column('department_id')
     op.drop_table('department')
-    with op.batch_alter_table('agency', schema=None) as batch_op:
-        batch_op.drop_index('ix_agency_unit_code')
-        batch_op.drop_index('ix_agency_parent_id')
-        batch_op.drop_constraint('fk_agency_parent', type_='foreignkey')
-        batch_op.drop_column('code_provisional')
-        batch_op.drop_column('kind')
-        batch_op.drop_column('unit_code')
-        batch_op.drop_column('parent_id')
+    op.drop_index('ix_agency_unit_code', table_name='agency')
+    op.drop_index('ix_agency_parent_id', table_name='agency')
+    if op.get_bind().dialect.name != 'sqlite':
+        op.drop_constraint('fk_agency_parent', 'agency', type_='foreignkey')
+    for column in ('code_provisional', 'kind', 'unit_code', 'parent_id'):
+        op.drop_column('agency', column)
