@@ -179,6 +179,11 @@ def test_a_procedure_published_for_two_agencies_goes_to_the_one_chosen(db_sessio
     here = _submit(BA_DINH)
     assert here.code.startswith(BA_DINH + "-") and _reception(here).id in _inbox_ids(user("tiepnhan"))
 
+    # At the other agency's one-stop desk a walk-in dossier is that agency's without asking.
+    walk_in = services.submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), hoan_kiem_desk),
+                                      applicant=None, channel=1, filed_by=hoan_kiem_desk)
+    assert walk_in.agency_id == other.id
+
     change = _changes("procedure", procedure.id)[-1]
     assert change.before == {"agency": BA_DINH, "published_to": []}
     assert change.after == {"agency": BA_DINH, "published_to": [other.code]}
