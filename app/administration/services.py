@@ -203,6 +203,16 @@ def get_officer(user_id: int) -> User:
     return user
 
 
+def search_people(q: str, limit: int = 50) -> list[User]:
+    """Accounts by username or part of the name: officers without an agency yet are found here."""
+    needle = (q or "").strip().lower()
+    stmt = select(User).order_by(User.full_name, User.id).limit(limit)
+    if needle:
+        stmt = stmt.where(func.lower(User.username).startswith(needle, autoescape=True)
+                          | func.lower(User.full_name).contains(needle, autoescape=True))
+    return list(db.session.scalars(stmt))
+
+
 def officers_of(agency: Agency) -> list[User]:
     return list(db.session.scalars(select(User).where(User.agency_id == agency.id).order_by(User.full_name)))
 

@@ -153,6 +153,12 @@ def test_the_administration_area_in_the_browser(live_server: Any, live_token: An
             assert db.session.scalar(select(CalendarDay.note).where(CalendarDay.agency_id == new.id)) == "Nghỉ bù"
             db.session.remove()
 
+        admin.goto(f"{base}/quan-tri/nguoi-dung")
+        assert admin.locator("#people tr[data-user='tiepnhan']").count() == 1
+        problems += _check(admin, "people")
+        admin.goto(f"{base}/quan-tri/lich-chung")
+        problems += _check(admin, "national-calendar")
+
         admin.goto(f"{base}/quan-tri/nhat-ky")
         actions = [(r.get_attribute("data-entity"), r.get_attribute("data-action"))
                    for r in admin.locator("#changes tbody tr").all()]

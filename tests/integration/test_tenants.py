@@ -206,8 +206,8 @@ def test_the_use_cases_refuse_anyone_but_an_administrator(db_session: Any) -> No
     assert _changes("officer") == [] and _changes("agency") == []
 
 
-PAGES = ["/quan-tri/", "/quan-tri/co-quan/moi", "/quan-tri/lich-chung", "/quan-tri/thu-tuc",
-         "/quan-tri/thu-tuc/1.001193", "/quan-tri/nhat-ky"]
+PAGES = ["/quan-tri/", "/quan-tri/co-quan/moi", "/quan-tri/nguoi-dung?q=tiep", "/quan-tri/lich-chung",
+         "/quan-tri/thu-tuc", "/quan-tri/thu-tuc/1.001193", "/quan-tri/nhat-ky"]
 
 
 def test_the_admin_pages_refuse_non_administrators(client: Any) -> None:
@@ -237,6 +237,7 @@ def test_each_change_in_the_admin_area_is_recorded_with_its_before_and_after(cli
     login(client, "quantri")
     for page in PAGES:
         assert client.get(page).status_code == 200, page
+    assert 'data-user="tiepnhan"' in client.get("/quan-tri/nguoi-dung?q=tiep").get_data(as_text=True)
     ba_dinh, hotich = _agency(BA_DINH), user("hotich")
     assert client.get(f"/quan-tri/co-quan/{ba_dinh.id}").status_code == 200
     assert client.get(f"/quan-tri/can-bo/{hotich.id}").status_code == 200

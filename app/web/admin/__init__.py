@@ -171,6 +171,12 @@ def delete_calendar_day(day_id: int) -> ResponseReturnValue:
     return _act(act, back)
 
 
+@bp.route("/nguoi-dung")
+def people() -> ResponseReturnValue:
+    q = request.args.get("q", "").strip()[:100]
+    return render_template("admin/people.html", people=admin.search_people(q), q=q)
+
+
 @bp.route("/can-bo/<int:user_id>")
 def officer(user_id: int) -> ResponseReturnValue:
     person = admin.get_officer(user_id)
