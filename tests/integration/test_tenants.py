@@ -284,7 +284,10 @@ def test_the_admin_api_refuses_non_administrators_and_records_what_it_changes(cl
              ("post", f"/api/v1/admin/officers/{hotich.id}/roles", {"roles": ["quan_tri"]}),
              ("post", f"/api/v1/admin/officers/{hotich.id}/department",
               {"department_id": _department("Bộ phận một cửa").id}),
-             ("post", f"/api/v1/admin/procedures/1.001193/agencies/{POLICE}", None)]
+             ("post", f"/api/v1/admin/procedures/1.001193/agencies/{POLICE}", None),
+             ("post", f"/api/v1/admin/agencies/{police.id}", {"code": POLICE, "name": "Đổi tên", "level": "xa"}),
+             ("post", f"/api/v1/admin/agencies/{police.id}/departments", {"name": "Đội cảnh sát quản lý hành chính"}),
+             ("post", f"/api/v1/admin/agencies/{police.id}/calendar", {"day": "2026-12-26", "working": True})]
     for username in ("hotich", "truongphong", "thietke", "congdan"):
         headers = token(username)
         for method, url, body in calls:
@@ -316,5 +319,18 @@ def test_the_admin_api_refuses_non_administrators_and_records_what_it_changes(cl
     assert [(c.entity, c.action, c.actor_name) for c in db.session.scalars(
         select(AdminChange).order_by(AdminChange.id))] == [("officer", "moved", user("quantri").full_name),
                                                           ("procedure", "published", user("quantri").full_name)]
+    renamed = client.post(calls[4][1], headers=headers, json={
+        "code": POLICE, "name": police.name, "level": "xa", "office_hours": "07:00-11:00, 13:00-17:00",
+        "address": "1 Đội Cấn", "parent": ""})
+    assert renamed.status_code == 200 and renamed.get_json()["office_hours"] == [["07:00", "11:00"], ["13:00", "17:00"]]
+    clash = client.post(calls[4][1], headers=headers, json={"code": BA_DINH, "name": police.name, "level": "xa"})
+    assert clash.status_code == 422 and "code" in clash.get_json()["error"]["details"]
+    added = client.post(calls[5][1], json=calls[5][2], headers=headers)
+    assert added.status_code == 201 and added.get_json()["agency_id"] == police.id
+    saturday = client.post(calls[6][1], json={**calls[6][2], "note": "Làm bù"}, headers=headers)
+    assert saturday.status_code == 200 and saturday.get_json()["working"] is True
+    db.session.expire_all()
+    assert [(c.entity, c.action) for c in db.session.scalars(select(AdminChange).order_by(AdminChange.id))][2:] == [
+        ("agency", "updated"), ("department", "created"), ("calendar_day", "created")]
     withdrawn = client.post(f"/api/v1/admin/procedures/1.001193/agencies/{police.code}/withdraw", headers=headers)
     assert [a["code"] for a in withdrawn.get_json()["agencies"]] == [BA_DINH]

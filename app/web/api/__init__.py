@@ -828,3 +828,39 @@ def admin_unpublish(code: str, agency_code: str) -> ResponseReturnValue:
     actor = administration.require_admin(api_user())
     proc = administration.unpublish(actor, administration.get_procedure(code), _agency_by_code(agency_code))
     return jsonify(_publication_json(proc))
+
+
+@bp.post("/admin/agencies/<int:agency_id>")
+@operation("adminUpdateAgency", responses({200: (m.AdminAgency, "Changed (recorded with before and after)")},
+                                          401, 403, 404, 409, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_update_agency(agency_id: int, json: m.AgencyBody) -> ResponseReturnValue:
+    """Change an agency: identifier, name, level, address, office hours, parent"""
+    actor = administration.require_admin(api_user())
+    agency = administration.save_agency(actor, administration.get_agency(agency_id), code=json.code, name=json.name,
+                                        level=json.level, address=json.address, office_hours=json.office_hours,
+                                        parent_code=json.parent)
+    return jsonify(_admin_agency_json(agency))
+
+
+@bp.post("/admin/agencies/<int:agency_id>/departments")
+@operation("adminAddDepartment", responses({201: (m.AdminDepartment, "Created")}, 401, 403, 404, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_add_department(agency_id: int, json: m.DepartmentBody) -> ResponseReturnValue:
+    """Add a department to an agency"""
+    actor = administration.require_admin(api_user())
+    department = administration.add_department(actor, administration.get_agency(agency_id), json.name)
+    return jsonify({"id": department.id, "agency_id": department.agency_id, "name": department.name}), 201
+
+
+@bp.post("/admin/agencies/<int:agency_id>/calendar")
+@operation("adminSetCalendarDay", responses({200: (m.AdminCalendarDay, "Recorded: the agency's deadlines count it")},
+                                            401, 403, 404, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_set_calendar_day(agency_id: int, json: m.CalendarDayBody) -> ResponseReturnValue:
+    """An agency's extra working day or extra day off (the same day again is changed)"""
+    actor = administration.require_admin(api_user())
+    entry = administration.set_calendar_day(actor, administration.get_agency(agency_id), json.day, json.working,
+                                            json.note)
+    return jsonify({"id": entry.id, "agency_id": entry.agency_id, "day": entry.day.isoformat(),
+                    "working": entry.working, "note": entry.note})

@@ -867,3 +867,38 @@ class AdminOfficer(ResponseModel):
 class Publication(ResponseModel):
     code: str
     agencies: list[AgencyRef] = Field(description="Its own agency first, then those it is also published for")
+
+
+class AgencyBody(RequestModel):
+    code: str = Field(max_length=40, title=N_("Mã định danh"), description="QCVN 102:2016 identifier")
+    name: str = Field(max_length=255, title=N_("Tên cơ quan"))
+    level: str = Field(max_length=8, title=N_("Cấp"), description="bo | tinh | xa")
+    address: str = Field(default="", max_length=255, title=N_("Địa chỉ"))
+    office_hours: str = Field(default="", max_length=200, title=N_("Giờ làm việc"),
+                              description="e.g. `07:00-11:30, 13:30-17:00`; empty: the national office hours")
+    parent: str = Field(default="", max_length=40, title=N_("Cơ quan cấp trên"),
+                        description="QCVN 102 identifier of the parent agency; empty: none")
+
+
+class DepartmentBody(RequestModel):
+    name: str = Field(max_length=255, title=N_("Tên phòng ban"))
+
+
+class AdminDepartment(ResponseModel):
+    id: int
+    agency_id: int
+    name: str
+
+
+class CalendarDayBody(RequestModel):
+    day: Annotated[date, Field(strict=False)] = Field(title=N_("Ngày"), description="YYYY-MM-DD")
+    working: bool = Field(title=N_("Làm việc"), description="true: an extra working day; false: an extra day off")
+    note: str = Field(default="", max_length=255, title=N_("Ghi chú"))
+
+
+class AdminCalendarDay(ResponseModel):
+    id: int
+    agency_id: int | None
+    day: date
+    working: bool
+    note: str
