@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from app.administration.changes import record_change
 from app.dossiers import desk
+from app.dossiers.deadlines import forget_calendars
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.progress import OPEN_TASK_STATES
 from app.extensions import db
@@ -123,6 +124,7 @@ def save_agency(actor: User, agency: Agency | None, *, code: str, name: str, lev
     if before is None or before["code"] != code:
         agency.code_provisional = False
     db.session.flush()
+    forget_calendars()  # its office hours may have changed
     record_change(actor, "agency", agency.id, "created" if before is None else "updated", before,
                   agency_state(agency))
     return agency
@@ -288,6 +290,7 @@ def set_calendar_day(actor: User, agency: Agency | None, day: date, working: boo
         db.session.add(entry)
     entry.working, entry.note = working, (note or "").strip()[:255]
     db.session.flush()
+    forget_calendars()
     record_change(actor, "calendar_day", entry.id, "created" if before is None else "updated", before,
                   _calendar_state(entry))
     return entry
@@ -298,6 +301,7 @@ def delete_calendar_day(actor: User, entry: CalendarDay) -> None:
     before = _calendar_state(entry)
     db.session.delete(entry)
     db.session.flush()
+    forget_calendars()
     record_change(actor, "calendar_day", entry.id, "deleted", before, None)
 
 

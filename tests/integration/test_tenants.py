@@ -4,6 +4,7 @@ agencies, and the administration area's refusals and change records."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from app.administration import services as admin
 from app.administration.units import commune_identifier, load_units
 from app.dossiers import progress, services
+from app.dossiers.deadlines import calendar_for
 from app.dossiers.errors import Forbidden, Invalid
 from app.dossiers.listings import ListQuery, inbox
 from app.extensions import db
@@ -192,6 +194,25 @@ def test_a_procedure_published_for_two_agencies_goes_to_the_one_chosen(db_sessio
 
 
 # ---------------------------------------------------------------- the administration area
+
+
+def test_a_calendar_day_set_by_an_administrator_moves_the_agencys_deadlines(db_session: Any) -> None:
+    administrator, ba_dinh, police = user("quantri"), _agency(BA_DINH), _agency(POLICE)
+    saturday, monday = date(2026, 12, 5), date(2026, 12, 7)
+    assert not calendar_for(ba_dinh).is_working_day(saturday) and calendar_for(ba_dinh).is_working_day(monday)
+    admin.set_calendar_day(administrator, ba_dinh, saturday, True, "Làm bù")
+    admin.set_calendar_day(administrator, ba_dinh, monday, False, "Nghỉ bù")
+    db.session.refresh(ba_dinh)  # the database's trigger moved its calendar_version
+    assert calendar_for(ba_dinh).is_working_day(saturday) and not calendar_for(ba_dinh).is_working_day(monday)
+    assert calendar_for(police).is_working_day(monday)  # another agency's calendar is its own
+    entry = db.session.scalar(select(CalendarDay).where(CalendarDay.agency_id == ba_dinh.id,
+                                                        CalendarDay.day == monday))
+    admin.delete_calendar_day(administrator, entry)
+    db.session.refresh(ba_dinh)
+    assert calendar_for(ba_dinh).is_working_day(monday)
+    assert [(c.action, (c.before or {}).get("note"), (c.after or {}).get("note"))
+            for c in _changes("calendar_day")] == [("created", None, "Làm bù"), ("created", None, "Nghỉ bù"),
+                                                    ("deleted", "Nghỉ bù", None)]
 
 
 def test_the_use_cases_refuse_anyone_but_an_administrator(db_session: Any) -> None:
