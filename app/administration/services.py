@@ -115,7 +115,7 @@ def save_agency(actor: User, agency: Agency | None, *, code: str, name: str, lev
     if agency is None:
         agency = Agency(code=code, name=name, level=level)
         db.session.add(agency)
-    if before is not None and before["code"] != code and agency.code_provisional is False:
+    if agency is not None and before is not None and before["code"] != code:
         _refuse_code_change_with_dossiers(agency)
     agency.code, agency.name, agency.level = code, name, level
     agency.address = (address or "").strip()[:255]
@@ -152,6 +152,7 @@ def _is_under(candidate: Agency, agency: Agency) -> bool:
 
 
 def _refuse_code_change_with_dossiers(agency: Agency) -> None:
+    """Dossier codes begin with the agency's identifier (TT 01/2018): once it has dossiers, it keeps it."""
     from app.models import Dossier  # noqa: PLC0415 - only this rare path reads dossiers
 
     if db.session.scalar(select(func.count()).select_from(Dossier).where(Dossier.agency_id == agency.id)):

@@ -14,7 +14,7 @@ from app.administration import services as admin
 from app.administration.units import commune_identifier, load_units
 from app.dossiers import progress, services
 from app.dossiers.deadlines import calendar_for
-from app.dossiers.errors import Forbidden, Invalid
+from app.dossiers.errors import Conflict, Forbidden, Invalid
 from app.dossiers.listings import ListQuery, inbox
 from app.extensions import db
 from app.models import AdminChange, Agency, CalendarDay, Department, HumanTask, User
@@ -194,6 +194,18 @@ def test_a_procedure_published_for_two_agencies_goes_to_the_one_chosen(db_sessio
 
 
 # ---------------------------------------------------------------- the administration area
+
+
+def test_an_agency_with_dossiers_keeps_its_identifier(db_session: Any) -> None:
+    administrator, police = user("quantri"), _agency(POLICE)
+    changed = admin.save_agency(administrator, police, code="000.00.12.H26", name=police.name, level="xa",
+                                address="", office_hours="")
+    assert changed.code == "000.00.12.H26"  # no dossier yet: the identifier may be corrected
+    ba_dinh = _agency(BA_DINH)
+    _submit()
+    with pytest.raises(Conflict):
+        admin.save_agency(administrator, ba_dinh, code="000.00.13.H26", name=ba_dinh.name, level="xa", address="",
+                          office_hours="")
 
 
 def test_a_calendar_day_set_by_an_administrator_moves_the_agencys_deadlines(db_session: Any) -> None:
