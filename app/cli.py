@@ -129,6 +129,24 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(users)
 
+    agencies = AppGroup("agencies", help="Cơ quan: nạp cây đơn vị hành chính.")
+
+    @agencies.command("load")
+    def agencies_load() -> None:
+        """Create the People's Committee of every province and commune (vietnam-provinces, the units in force
+        since 1/7/2025) as agencies; idempotent. Derived identifiers are provisional until an administrator
+        confirms them in the administration area."""
+        from app.administration.units import load_units
+
+        report = load_units()
+        db.session.commit()
+        click.echo(f"Đơn vị hành chính: {report.provinces} tỉnh/thành phố, {report.communes} xã/phường; "
+                   f"tạo mới {report.created} cơ quan, gắn {report.attached} cơ quan có sẵn vào tỉnh.")
+        if report.clashes:
+            click.echo(f"Mã định danh dự kiến đã bị cơ quan khác dùng, cần quản trị xử lý: {', '.join(report.clashes)}")
+
+    app.cli.add_command(agencies)
+
     @app.cli.command("seed")
     def seed() -> None:
         """Create the demo agencies and users (idempotent)."""

@@ -1,4 +1,5 @@
-"""Demo data for the embedded mode and the tests: two commune agencies and their officers."""
+"""Demo data for the embedded mode and the tests: the agencies of phường Ba Đình, their officers and an
+administrator. `flask agencies load` puts them under their province with every other unit's People's Committee."""
 
 from __future__ import annotations
 
@@ -8,15 +9,21 @@ from sqlalchemy import select
 
 from app.accounts import set_password
 from app.extensions import db
-from app.models import Agency, User
+from app.models import Agency, Department, User
 
 DEMO_PASSWORD = "demo123"  # noqa: S105 - demo accounts of the embedded mode, printed by the run command
 
+BA_DINH = "00004"  # the unit code of phường Ba Đình (vietnam-provinces), which the three agencies serve
 AGENCIES = [
-    ("000.00.01.H26", "UBND phường Ba Đình, thành phố Hà Nội", "xa"),
-    ("000.00.02.H26", "Công an phường Ba Đình, thành phố Hà Nội", "xa"),
+    ("000.00.01.H26", "UBND phường Ba Đình, thành phố Hà Nội", "xa", "ubnd"),
+    ("000.00.02.H26", "Công an phường Ba Đình, thành phố Hà Nội", "xa", "cong_an"),
     # The social-insurance office of the inter-agency birth bundle (bpmn/lien-thong-khai-sinh).
-    ("000.00.03.H26", "Bảo hiểm xã hội cơ sở Ba Đình, thành phố Hà Nội", "xa"),
+    ("000.00.03.H26", "Bảo hiểm xã hội cơ sở Ba Đình, thành phố Hà Nội", "xa", "bhxh"),
+]
+# agency code, department, the usernames sitting in it
+DEPARTMENTS = [
+    ("000.00.01.H26", "Bộ phận một cửa", ["tiepnhan", "traketqua"]),
+    ("000.00.01.H26", "Phòng Tư pháp - Hộ tịch", ["hotich", "truongphong"]),
 ]
 
 # username, full name, agency code (None = no agency), roles, personal id
@@ -31,6 +38,7 @@ USERS = [
     ("ca.truong", "Hoàng Văn Trưởng", "000.00.02.H26", ["lanh_dao_ky"], None),
     ("bhxh.the", "Lương Thị Thẻ", "000.00.03.H26", ["tiep_nhan", "chuyen_vien", "tra_ket_qua"], None),
     ("thietke", "Ngô Thiết Kế", None, ["thiet_ke"], None),
+    ("quantri", "Đặng Văn Trị", None, ["quan_tri"], None),  # the administration area (/quan-tri)
     ("congdan", "Nguyễn Văn An", None, ["cong_dan"], "001090012345"),
 ]
 
@@ -42,10 +50,10 @@ DATES_OF_BIRTH = {"congdan": date(1990, 5, 12)}
 def seed_demo() -> list[tuple[str, str, str]]:
     """Idempotent: creates what is missing, returns (username, full name, roles) of every demo user."""
     agencies = {}
-    for code, name, level in AGENCIES:
+    for code, name, level, kind in AGENCIES:
         agency = db.session.scalar(select(Agency).where(Agency.code == code))
         if agency is None:
-            agency = Agency(code=code, name=name, level=level)
+            agency = Agency(code=code, name=name, level=level, kind=kind, unit_code=BA_DINH)
             db.session.add(agency)
         agencies[code] = agency
     db.session.flush()
@@ -59,5 +67,16 @@ def seed_demo() -> list[tuple[str, str, str]]:
             set_password(user, DEMO_PASSWORD)
             db.session.add(user)
         out.append((username, full_name, ", ".join(roles)))
+    db.session.flush()
+    for agency_code, name, usernames in DEPARTMENTS:
+        agency_id = agencies[agency_code].id
+        department = db.session.scalar(select(Department).where(Department.agency_id == agency_id,
+                                                                Department.name == name))
+        if department is None:
+            department = Department(agency_id=agency_id, name=name)
+            db.session.add(department)
+            db.session.flush()
+            for member in db.session.scalars(select(User).where(User.username.in_(usernames))):
+                member.department_id = department.id
     db.session.flush()
     return out

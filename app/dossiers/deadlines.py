@@ -42,6 +42,12 @@ def _kept_overrides() -> dict[int, tuple[int, Overrides]] | None:
     return kept
 
 
+def forget_calendars() -> None:
+    """After a change of calendar rows or office hours in this session (the administration area), the rest of the
+    session reads calendars afresh."""
+    db.session.info.pop("motcua_calendars", None)
+
+
 def calendar_for(agency: Agency) -> WorkingCalendar:
     """The agency's calendar; read once per session (a request), its rows once per process and calendar version,
     built once per process for equal inputs."""

@@ -612,6 +612,18 @@ def release_task(task_id: int, user: User, reason: str = "") -> HumanTask:
     return _hand_over(task, user, "released", None, _reason(reason, required=False))
 
 
+def release_lost(officer: User, actor: User, reason: str) -> list[HumanTask]:
+    """After an administrator's change (another agency, a role taken away), the steps `officer` holds and may no
+    longer take go back to their role's common inbox, each recorded on its dossier; the others stay held."""
+    held = db.session.scalars(select(HumanTask).where(HumanTask.claimed_by_id == officer.id,
+                                                      HumanTask.state == "claimed")
+                              .options(joinedload(HumanTask.dossier)).order_by(HumanTask.id)).all()
+    lost = [t for t in held if not (officer.agency_id == t.agency_id and officer.has_role(t.role))]
+    for task in lost:
+        _hand_over(task, actor, "released", None, reason)
+    return lost
+
+
 def delegate_task(task_id: int, user: User, to_user_id: int, reason: str = "") -> HumanTask:
     """The holder of a step (or anyone who may take it while it waits) hands it to a colleague with the role."""
     task = _workable(task_id, user)

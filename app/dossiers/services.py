@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, bindparam, exists, insert, literal, null, or_, select, type_coerce, update
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -46,6 +46,7 @@ from app.engine.runtime import EngineError, StepResult, TaskNotReady, WorkflowRu
 from app.extensions import db
 from app.identifiers import IdentifierError, parse_dossier_code
 from app.models import (
+    Agency,
     AuditEvent,
     Dossier,
     HumanTask,
@@ -79,7 +80,8 @@ def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
     """The procedure with its current version and agency, in one statement (a submission uses all three)."""
     procedure = db.session.scalar(
         select(Procedure).where(Procedure.code == code)
-        .options(joinedload(Procedure.current_version), joinedload(Procedure.agency)))
+        .options(joinedload(Procedure.current_version), joinedload(Procedure.agency),
+                 selectinload(Procedure.published_to)))
     if procedure is None or procedure.current_version is None:
         raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
     return procedure, procedure.current_version
@@ -112,17 +114,42 @@ def is_periodic(version: ProcedureVersion) -> bool:
                for info in (version.tasks or {}).values())
 
 
+def offering_agencies(procedure: Procedure) -> list[Agency]:
+    """The agencies a procedure is filed with: the one that owns it, then those it is also published for."""
+    return [procedure.agency, *(a for a in procedure.published_to if a.id != procedure.agency_id)]
+
+
+def chosen_agency(procedure: Procedure, agency_code: str | None, filed_by: User | None = None) -> Agency:
+    """The agency a new dossier goes to. A procedure of one agency needs no choice; one published for several
+    needs the applicant's (the portal's select, the API's `co_quan`), or at a walk-in desk is the desk's own."""
+    offered = offering_agencies(procedure)
+    if not agency_code and filed_by is not None:
+        agency_code = next((a.code for a in offered if a.id == filed_by.agency_id), None)
+    if not agency_code:
+        if len(offered) == 1:
+            return offered[0]
+        raise Invalid(gettext("Chọn cơ quan tiếp nhận hồ sơ."), code="agency_required",
+                      details={"co_quan": gettext("Chọn cơ quan tiếp nhận hồ sơ.")})
+    found = next((a for a in offered if a.code == agency_code.strip().upper()), None)
+    if found is None:
+        raise Invalid(gettext("Thủ tục này không được thực hiện tại cơ quan «%(agency)s».", agency=agency_code),
+                      code="agency_not_offered",
+                      details={"co_quan": gettext("Chọn một cơ quan trong danh sách.")})
+    return found
+
+
 def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, channel: int = 2,
-                   at: datetime | None = None, filed_by: User | None = None, received: bool = False) -> Dossier:
+                   at: datetime | None = None, filed_by: User | None = None, received: bool = False,
+                   agency_code: str | None = None) -> Dossier:
     """A new dossier, received `at` (now unless given: tests and back-dated intake pass the moment in).
 
     `filed_by`: walk-in intake, an officer of the procedure's one-stop desk files it for an applicant who came in
     person (channel 1) on the same eForm, with the paper components scanned and uploaded by the officer (digitized
     copies); the applicant has no account here (`applicant` None)."""
-    _, version = find_procedure(procedure_code)
+    procedure, version = find_procedure(procedure_code)
     manifest = version.manifest
-    if filed_by is not None and not (filed_by.agency_id == version.procedure.agency_id
-                                     and filed_by.has_role(WALK_IN_ROLE)):
+    agency = chosen_agency(procedure, agency_code, filed_by)
+    if filed_by is not None and not (filed_by.agency_id == agency.id and filed_by.has_role(WALK_IN_ROLE)):
         raise Forbidden(gettext("Chỉ bộ phận một cửa của cơ quan giải quyết được tiếp nhận hồ sơ trực tiếp."),
                         code="walk_in_forbidden")
     if (channel == SCHEDULED_CHANNEL) != is_periodic(version):
@@ -142,7 +169,6 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     except DecisionError as exc:
         raise Invalid(gettext("Không tính được lệ phí của hồ sơ: %(reason)s", reason=exc.message),
                       code="fee_undecided", details={"": exc.message}) from exc
-    agency = version.procedure.agency
     submitted = at or now_utc()
     due = appointment(manifest, agency, submitted, channel)
     applicant_map = manifest.get("applicant", {})

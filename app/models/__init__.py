@@ -1,6 +1,7 @@
 """SQLAlchemy models: one module per aggregate. Class names are plain nouns."""
 
-from app.models.agency import Agency, CalendarDay
+from app.models.admin import AdminChange
+from app.models.agency import Agency, CalendarDay, Department
 from app.models.desk import SupplementRequest
 from app.models.document import IssuedDocument
 from app.models.dossier import (
@@ -18,19 +19,21 @@ from app.models.draft import ProcedureDraft
 from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
-from app.models.procedure import Procedure, ProcedureVersion
+from app.models.procedure import Procedure, ProcedurePublication, ProcedureVersion
 from app.models.rating import DossierRating
 from app.models.schedule import ProcedureSchedule
 from app.models.user import ApiToken, User, UserSession
 from app.models.watch import DeadlineNotice
 
 __all__ = [
+    "AdminChange",
     "Agency",
     "ApiToken",
     "Attachment",
     "AuditEvent",
     "CalendarDay",
     "DeadlineNotice",
+    "Department",
     "Dossier",
     "DossierCounter",
     "DossierRating",
@@ -46,6 +49,7 @@ __all__ = [
     "PortalOutbox",
     "Procedure",
     "ProcedureDraft",
+    "ProcedurePublication",
     "ProcedureSchedule",
     "ProcedureVersion",
     "Refund",

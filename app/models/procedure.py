@@ -31,7 +31,18 @@ class Procedure(db.Model):  # type: ignore[name-defined]
     )
 
     agency: Mapped[Agency] = relationship()
+    # Further agencies the procedure is published for (ProcedurePublication); `agency` is the one that owns it.
+    published_to: Mapped[list[Agency]] = relationship(secondary="procedure_publication", order_by="Agency.code")
     current_version: Mapped[ProcedureVersion | None] = relationship(foreign_keys=[current_version_id])
+
+
+class ProcedurePublication(db.Model):  # type: ignore[name-defined]
+    """A procedure offered by another agency than its owner: a citizen filing it chooses among them."""
+
+    __tablename__ = "procedure_publication"
+
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedure.id"), primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), primary_key=True)
 
 
 class ProcedureVersion(db.Model):  # type: ignore[name-defined]

@@ -9,7 +9,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.agency import Agency
+from app.models.agency import Agency, Department
 from app.models.types import JsonDoc, UtcDateTime, utcnow
 
 # Role codes an officer may hold; lanes of a procedure map onto them in its manifest.
@@ -50,6 +50,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     full_name: Mapped[str] = mapped_column(String(255))
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    # The department of that agency the officer sits in (app.administration.move_officer keeps the two consistent).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True, index=True)
     roles: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
     personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
     # With the name, what the population database needs to answer a lookup (from the identity provider).
@@ -59,6 +61,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     active: Mapped[bool] = mapped_column(default=True)
 
     agency: Mapped[Agency | None] = relationship()
+    department: Mapped[Department | None] = relationship()
 
     def has_role(self, role: str) -> bool:
         return role in (self.roles or [])

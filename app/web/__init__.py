@@ -78,6 +78,7 @@ def register_web(app: Flask) -> None:
     login_manager.login_message = lazy_gettext("Vui lòng đăng nhập để tiếp tục.")
     login_manager.localize_callback = str  # in the reader's language when it is shown
 
+    from app.web.admin import bp as admin_bp
     from app.web.api import bp as api_bp
     from app.web.auth import bp as auth_bp
     from app.web.inbox import bp as inbox_bp
@@ -93,6 +94,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(drafts_bp)
     app.register_blueprint(statistics_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(admin_bp)
     from app.web.vendor import register_vendor
 
     register_vendor(app)  # the browser packages from npm (bpmn-js), served here

@@ -70,6 +70,11 @@ class Scene:
 
 
 def _person(username: str, full_name: str, roles: list[str], agency_id: int | None = None) -> User:
+    """The account, created unless the seed has it (the seed's break-glass administrator, for one)."""
+    existing = db.session.scalar(select(User).where(User.username == username))
+    if existing is not None:
+        set_password(existing, "demo123")
+        return existing
     person = User(username=username, full_name=full_name, roles=roles, agency_id=agency_id)
     set_password(person, "demo123")
     db.session.add(person)
@@ -219,6 +224,28 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("api.move_dossiers", "POST", lambda s: "/api/v1/procedures/1.001193/versions/1/moves?to=1", set(),
      DESIGN_OUTSIDERS),
 ]
+# The administration area: administrators only.
+ADMIN = {"quantri"}
+NOT_ADMIN = set(EVERYONE) - ADMIN
+RULES += [
+    ("admin.officer", "GET", lambda s: f"/quan-tri/can-bo/{s.ids['hotich']}", ADMIN, NOT_ADMIN),
+    ("admin.agency", "GET", lambda s: f"/quan-tri/co-quan/{s.ids['agency']}", ADMIN, NOT_ADMIN),
+    ("admin.procedure", "GET", lambda s: "/quan-tri/thu-tuc/1.001193", ADMIN, NOT_ADMIN),
+    *[(f"admin.{e}", "POST", (lambda p: lambda s: p.format(**s.ids))(p), set(), NOT_ADMIN) for e, p in [
+        ("move_officer", "/quan-tri/can-bo/{hotich}/phong-ban"), ("officer_roles", "/quan-tri/can-bo/{hotich}/vai-tro"),
+        ("agency_calendar", "/quan-tri/co-quan/{agency}/lich"),
+        ("add_department", "/quan-tri/co-quan/{agency}/phong-ban"),
+        ("confirm_code", "/quan-tri/co-quan/{agency}/xac-nhan-ma"),
+        ("delete_calendar_day", "/quan-tri/lich/99999/xoa")]],
+    *[(f"api.{e}", "POST", (lambda p: lambda s: p.format(**s.ids))(p), set(), NOT_ADMIN) for e, p in [
+        ("admin_update_agency", "/api/v1/admin/agencies/{agency}"),
+        ("admin_set_calendar_day", "/api/v1/admin/agencies/{agency}/calendar"),
+        ("admin_add_department", "/api/v1/admin/agencies/{agency}/departments"),
+        ("admin_move_officer", "/api/v1/admin/officers/{hotich}/department"),
+        ("admin_set_roles", "/api/v1/admin/officers/{hotich}/roles"),
+        ("admin_publish", "/api/v1/admin/procedures/1.001193/agencies/000.00.02.H26"),
+        ("admin_unpublish", "/api/v1/admin/procedures/1.001193/agencies/000.00.01.H26/withdraw")]],
+]
 NOT_JUDGED = {"static", "vendor.asset"}  # public assets
 
 
@@ -277,7 +304,10 @@ def _refused(status: int, location: str) -> bool:
 
 
 def test_the_matrix(app, scene: Scene, db_session) -> None:
-    scene.ids = {"dossier": db.session.scalar(select(Dossier.id).where(Dossier.code == scene.code))}
+    from tests.conftest import user
+
+    scene.ids = {"dossier": db.session.scalar(select(Dossier.id).where(Dossier.code == scene.code)),
+                 "hotich": user("hotich").id, "agency": user("hotich").agency_id}
     web, api = _clients(app)
     wrong: list[str] = []
     before = _fingerprint()
@@ -310,12 +340,15 @@ def test_the_matrix(app, scene: Scene, db_session) -> None:
 
 
 def test_guessed_codes_ids_and_tokens_give_nobody_anything(app, scene: Scene, db_session) -> None:
-    scene.ids = {"dossier": GUESSED_ID}
+    from tests.conftest import user
+
+    scene.ids = {"dossier": GUESSED_ID, "hotich": user("hotich").id, "agency": user("hotich").agency_id}
     web, api = _clients(app)
     guessed = Scene()
     guessed.code, guessed.task_id, guessed.document_id = GUESSED_CODE, GUESSED_ID, GUESSED_ID
     guessed.attachment, guessed.draft_id, guessed.leave_id = uuid.uuid4().hex, GUESSED_ID, GUESSED_ID
-    guessed.payment_id, guessed.refund_id, guessed.ids = GUESSED_ID, GUESSED_ID, {"dossier": GUESSED_ID}
+    guessed.payment_id, guessed.refund_id = GUESSED_ID, GUESSED_ID
+    guessed.ids = {"dossier": GUESSED_ID, "hotich": GUESSED_ID, "agency": GUESSED_ID}
     wrong = []
     for endpoint, method, build, due, _ in RULES:
         if method != "GET" or due is None:

@@ -33,7 +33,11 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "recordLeave": "application/json",  # the leave calendar (app.dossiers.leave)
           "apologise": "application/json",  # platform deadlines (app.dossiers.watch)
           "deliverMessage": "application/json", "deliverMessageByKey": "application/json",  # app.dossiers.messages
-          "rateDossier": "application/json"}  # app.dossiers.ratings
+          "rateDossier": "application/json",  # app.dossiers.ratings
+          # app.administration
+          "adminMoveOfficer": "application/json", "adminSetRoles": "application/json",
+          "adminUpdateAgency": "application/json", "adminAddDepartment": "application/json",
+          "adminSetCalendarDay": "application/json"}
 
 
 # Operations whose success is a PDF (the documents the platform issues).

@@ -16,6 +16,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from app import documents
+from app.administration import services as administration
 from app.dossiers import (
     desk,
     indicators,
@@ -40,7 +41,7 @@ from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, Invalid, NotFound, ServiceError
 from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
-from app.models import Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
+from app.models import Agency, Department, Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
 from app.procedures import versions
 from app.procedures.convert import convert_package
@@ -69,6 +70,7 @@ def procedure_json(proc: Procedure, with_forms: bool = False) -> dict[str, Any]:
     m = version.manifest
     out: dict[str, Any] = {
         "code": proc.code, "name": proc.name, "agency": {"code": proc.agency.code, "name": proc.agency.name},
+        "agencies": [{"code": a.code, "name": a.name} for a in services.offering_agencies(proc)],
         "level": m["level"], "version": version.version, "content_hash": version.content_hash,
         "processing_time": m["processing_time"], "fee": m["fee"], "start_form": m["start_form"],
         "components": m.get("components", []),
@@ -327,9 +329,10 @@ def move_dossiers(code: str, number: int, query: m.MoveQuery) -> ResponseReturnV
     {201: (m.SubmittedDossier, "Dossier created (`workflow_error`: the workflow then stopped on an engine error, "
                                "reported to operators as a workflow incident)")}, 400, 401, 404, 422),
     auth=True, params=CODE)
-def submit(code: str, json: m.FormData) -> ResponseReturnValue:
+def submit(code: str, query: m.SubmitQuery, json: m.FormData) -> ResponseReturnValue:
     """Submit a dossier: the body is the start-form data"""
-    dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2)
+    dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2,
+                                      agency_code=query.co_quan or None)
     # The answer is read in the transaction that wrote it, before the commit (spec.operation commits it with the
     # answer): what it shows is what the commit makes durable.
     body = dossier_state(dossier)
@@ -774,3 +777,125 @@ def dossier_steps(code: str) -> ResponseReturnValue:
         "holdings": [{"officer_id": h.officer_id, "officer_name": h.officer_name, "held_from": h.held_from.isoformat(),
                       "held_until": h.held_until.isoformat(), "late_hours": str(h.late_hours)} for h in s.holdings],
     } for s in lateness.steps_of(dossier)])
+
+
+# ---------------------------------------------------------------- administration (app.administration)
+
+
+def _admin_agency_json(a: Any) -> dict[str, Any]:
+    return {"id": a.id, "code": a.code, "name": a.name, "level": a.level, "parent_id": a.parent_id,
+            "unit_code": a.unit_code, "code_provisional": a.code_provisional, "address": a.address or "",
+            "office_hours": a.office_hours}
+
+
+def _admin_officer_json(person: Any, released: list[int]) -> dict[str, Any]:
+    return {"id": person.id, "username": person.username, "full_name": person.full_name,
+            "agency_id": person.agency_id, "department_id": person.department_id, "roles": list(person.roles or []),
+            "released_task_ids": released}
+
+
+def _released(change: Any) -> list[int]:
+    return list((change.after or {}).get("released_task_ids", [])) if change is not None else []
+
+
+@bp.get("/admin/agencies")
+@operation("adminListAgencies", responses({200: (m.AdminAgencies, "At most 50 agencies")}, 401, 403), auth=True)
+def admin_agencies(query: m.AdminAgencyQuery) -> ResponseReturnValue:
+    """Agencies for an administrator: found by name or code, or the children of one, or the top level"""
+    administration.require_admin(api_user())
+    found = administration.search_agencies(query.q, query.parent)
+    return jsonify(items=[_admin_agency_json(a) for a in found])
+
+
+@bp.post("/admin/officers/<int:user_id>/department")
+@operation("adminMoveOfficer", responses({200: (m.AdminOfficer, "Moved; the steps held follow within the agency")},
+                                         401, 403, 404, 422), auth=True, params={"user_id": "Id of the officer"})
+def admin_move_officer(user_id: int, json: m.OfficerDepartmentBody) -> ResponseReturnValue:
+    """Move an officer to a department (recorded with before and after)"""
+    actor = administration.require_admin(api_user())
+    person = administration.get_officer(user_id)
+    department = db.session.get(Department, json.department_id)
+    if department is None:
+        raise NotFound(gettext("Không tìm thấy phòng ban."), code="department_not_found")
+    administration.move_officer(actor, person, department)
+    return jsonify(_admin_officer_json(person, _released(administration.last_change("officer", person.id))))
+
+
+@bp.post("/admin/officers/<int:user_id>/roles")
+@operation("adminSetRoles", responses({200: (m.AdminOfficer, "Roles set; waiting steps of a granted role appear at "
+                                                              "once in the officer's inbox")},
+                                      401, 403, 404, 409, 422), auth=True, params={"user_id": "Id of the officer"})
+def admin_set_roles(user_id: int, json: m.OfficerRolesBody) -> ResponseReturnValue:
+    """Set an officer's roles in their agency and department (recorded with before and after)"""
+    actor = administration.require_admin(api_user())
+    person = administration.get_officer(user_id)
+    administration.set_roles(actor, person, json.roles)
+    return jsonify(_admin_officer_json(person, _released(administration.last_change("officer", person.id))))
+
+
+def _publication_json(proc: Procedure) -> dict[str, Any]:
+    return {"code": proc.code,
+            "agencies": [{"code": a.code, "name": a.name} for a in services.offering_agencies(proc)]}
+
+
+def _agency_by_code(agency_code: str) -> Any:
+    agency = db.session.scalar(select(Agency).where(Agency.code == agency_code.strip().upper()))
+    if agency is None:
+        raise NotFound(gettext("Không tìm thấy cơ quan có mã «%(code)s».", code=agency_code), code="agency_not_found")
+    return agency
+
+
+@bp.post("/admin/procedures/<code>/agencies/<agency_code>")
+@operation("adminPublish", responses({200: (m.Publication, "Published for the agency too")}, 401, 403, 404, 409),
+           auth=True, params={**CODE, "agency_code": "QCVN 102 identifier of the agency"})
+def admin_publish(code: str, agency_code: str) -> ResponseReturnValue:
+    """Publish a procedure for one more agency: its applicants then choose the agency (`co_quan`)"""
+    actor = administration.require_admin(api_user())
+    proc = administration.publish(actor, administration.get_procedure(code), _agency_by_code(agency_code))
+    return jsonify(_publication_json(proc))
+
+
+@bp.post("/admin/procedures/<code>/agencies/<agency_code>/withdraw")
+@operation("adminUnpublish", responses({200: (m.Publication, "No longer published for the agency")}, 401, 403, 404),
+           auth=True, params={**CODE, "agency_code": "QCVN 102 identifier of the agency"})
+def admin_unpublish(code: str, agency_code: str) -> ResponseReturnValue:
+    """Stop publishing a procedure for an agency (its own agency stays)"""
+    actor = administration.require_admin(api_user())
+    proc = administration.unpublish(actor, administration.get_procedure(code), _agency_by_code(agency_code))
+    return jsonify(_publication_json(proc))
+
+
+@bp.post("/admin/agencies/<int:agency_id>")
+@operation("adminUpdateAgency", responses({200: (m.AdminAgency, "Changed (recorded with before and after)")},
+                                          401, 403, 404, 409, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_update_agency(agency_id: int, json: m.AgencyBody) -> ResponseReturnValue:
+    """Change an agency: identifier, name, level, address, office hours, parent"""
+    actor = administration.require_admin(api_user())
+    agency = administration.save_agency(actor, administration.get_agency(agency_id), code=json.code, name=json.name,
+                                        level=json.level, address=json.address, office_hours=json.office_hours,
+                                        parent_code=json.parent)
+    return jsonify(_admin_agency_json(agency))
+
+
+@bp.post("/admin/agencies/<int:agency_id>/departments")
+@operation("adminAddDepartment", responses({201: (m.AdminDepartment, "Created")}, 401, 403, 404, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_add_department(agency_id: int, json: m.DepartmentBody) -> ResponseReturnValue:
+    """Add a department to an agency"""
+    actor = administration.require_admin(api_user())
+    department = administration.add_department(actor, administration.get_agency(agency_id), json.name)
+    return jsonify({"id": department.id, "agency_id": department.agency_id, "name": department.name}), 201
+
+
+@bp.post("/admin/agencies/<int:agency_id>/calendar")
+@operation("adminSetCalendarDay", responses({200: (m.AdminCalendarDay, "Recorded: the agency's deadlines count it")},
+                                            401, 403, 404, 422), auth=True,
+           params={"agency_id": "Id of the agency (adminListAgencies)"})
+def admin_set_calendar_day(agency_id: int, json: m.CalendarDayBody) -> ResponseReturnValue:
+    """An agency's extra working day or extra day off (the same day again is changed)"""
+    actor = administration.require_admin(api_user())
+    entry = administration.set_calendar_day(actor, administration.get_agency(agency_id), json.day, json.working,
+                                            json.note)
+    return jsonify({"id": entry.id, "agency_id": entry.agency_id, "day": entry.day.isoformat(),
+                    "working": entry.working, "note": entry.note})

@@ -258,6 +258,9 @@ class Procedure(ResponseModel):
     code: str = Field(description="Procedure code (mã TTHC), e.g. 1.001193")
     name: str
     agency: AgencyRef
+    agencies: list[AgencyRef] = Field(description="The agencies a dossier of it may be filed with: its own, then "
+                                                  "those it is also published for (submit with `co_quan` when more "
+                                                  "than one)")
     level: Annotated[str, _manifest_part("level")]
     version: int
     content_hash: str
@@ -824,6 +827,12 @@ class RetiredVersion(ResponseModel):
     current_version: int | None = Field(description="The version new dossiers now start on (None: none)")
 
 
+class SubmitQuery(QueryModel):
+    co_quan: str = Field(default="", max_length=40, title=N_("Cơ quan tiếp nhận"),
+                         description="For a procedure published for several agencies: the QCVN 102 identifier of "
+                                     "the agency chosen (GET /procedures lists them); not needed for one agency")
+
+
 class MoveQuery(QueryModel):
     to: int = Field(ge=1, le=2**31 - 1, title=N_("Sang phiên bản"))
     dry_run: bool = Field(default=True, title=N_("Chỉ chạy thử"),
@@ -853,3 +862,88 @@ class VersionMoves(ResponseModel):
     to: int
     dry_run: bool
     items: list[DossierMove]
+
+
+# ---------------------------------------------------------------- administration (app.administration)
+
+
+class AdminAgencyQuery(QueryModel):
+    q: str = Field(default="", max_length=100, title=N_("Tìm"), description="Part of the name, or start of the code")
+    parent: int | None = Field(default=None, ge=1, le=2**31 - 1, title=N_("Cơ quan cấp trên"),
+                               description="Id of the parent agency: its children (neither: the top level)")
+
+
+class AdminAgency(ResponseModel):
+    id: int
+    code: str = Field(description="QCVN 102:2016 identifier")
+    name: str
+    level: str = Field(description="bo | tinh | xa")
+    parent_id: int | None
+    unit_code: str | None = Field(description="Administrative unit served (vietnam-provinces code)")
+    code_provisional: bool = Field(description="Identifier derived by `flask agencies load`, not yet confirmed")
+    address: str
+    office_hours: list[list[str]] | None
+
+
+class AdminAgencies(ResponseModel):
+    items: list[AdminAgency]
+
+
+class OfficerDepartmentBody(RequestModel):
+    department_id: int = Field(ge=1, le=2**31 - 1, title=N_("Phòng ban"),
+                               description="Id of the department the officer now sits in (of any agency)")
+
+
+class OfficerRolesBody(RequestModel):
+    roles: list[str] = Field(max_length=20, title=N_("Vai trò"), description="Role codes the officer holds now")
+
+
+class AdminOfficer(ResponseModel):
+    id: int
+    username: str
+    full_name: str
+    agency_id: int | None
+    department_id: int | None
+    roles: list[str]
+    released_task_ids: list[int] = Field(description="Steps the officer held and may no longer take: back in their "
+                                                     "role's common inbox")
+
+
+class Publication(ResponseModel):
+    code: str
+    agencies: list[AgencyRef] = Field(description="Its own agency first, then those it is also published for")
+
+
+class AgencyBody(RequestModel):
+    code: str = Field(max_length=40, title=N_("Mã định danh"), description="QCVN 102:2016 identifier")
+    name: str = Field(max_length=255, title=N_("Tên cơ quan"))
+    level: str = Field(max_length=8, title=N_("Cấp"), description="bo | tinh | xa")
+    address: str = Field(default="", max_length=255, title=N_("Địa chỉ"))
+    office_hours: str = Field(default="", max_length=200, title=N_("Giờ làm việc"),
+                              description="e.g. `07:00-11:30, 13:30-17:00`; empty: the national office hours")
+    parent: str = Field(default="", max_length=40, title=N_("Cơ quan cấp trên"),
+                        description="QCVN 102 identifier of the parent agency; empty: none")
+
+
+class DepartmentBody(RequestModel):
+    name: str = Field(max_length=255, title=N_("Tên phòng ban"))
+
+
+class AdminDepartment(ResponseModel):
+    id: int
+    agency_id: int
+    name: str
+
+
+class CalendarDayBody(RequestModel):
+    day: Annotated[date, Field(strict=False)] = Field(title=N_("Ngày"), description="YYYY-MM-DD")
+    working: bool = Field(title=N_("Làm việc"), description="true: an extra working day; false: an extra day off")
+    note: str = Field(default="", max_length=255, title=N_("Ghi chú"))
+
+
+class AdminCalendarDay(ResponseModel):
+    id: int
+    agency_id: int | None
+    day: date
+    working: bool
+    note: str

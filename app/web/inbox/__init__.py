@@ -10,7 +10,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app import documents
 from app.clock import local_today, local_tz, now_utc
@@ -33,7 +33,7 @@ from app.dossiers.diagrams import dossier_progress, may_see_progress, version_bp
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.eforms.render import render_form, render_values
 from app.extensions import db
-from app.models import Dossier, HumanTask, Procedure
+from app.models import Agency, Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
 from app.web.actions import act_and_return, viewed_dossier
@@ -320,7 +320,8 @@ def walk_in() -> ResponseReturnValue:
     if not current_user.has_role(services.WALK_IN_ROLE) or current_user.agency_id is None:
         abort(403)
     choices = [(p.code, p.name) for p in db.session.scalars(
-        select(Procedure).where(Procedure.agency_id == current_user.agency_id,
+        select(Procedure).where(or_(Procedure.agency_id == current_user.agency_id,  # its own, or published for it
+                                    Procedure.published_to.any(Agency.id == current_user.agency_id)),
                                 Procedure.current_version_id.is_not(None)).order_by(Procedure.code))]
     code = request.values.get("thu_tuc", "")
     if code not in {c for c, _ in choices}:

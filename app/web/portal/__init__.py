@@ -112,7 +112,8 @@ def procedure(code: str) -> ResponseReturnValue:
             data = apply_action(data, posted.action)
         elif not errors:
             try:
-                dossier = services.submit_dossier(code, data, applicant=current_user, channel=2)
+                dossier = services.submit_dossier(code, data, applicant=current_user, channel=2,
+                                                  agency_code=request.form.get("co_quan") or None)
                 # Read before the commit, which would expire the dossier.
                 fault, receipt = workflow_incidents.notice(dossier), url_for("portal.receipt", code=dossier.code)
                 db.session.commit()
@@ -132,8 +133,11 @@ def procedure(code: str) -> ResponseReturnValue:
         db.session.commit()  # the look-up's log entry
         data = prefill.data
     fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url)
+    # Published for several agencies: the applicant chooses where to file (portal/_agency_choice.html).
+    offered = services.offering_agencies(proc)
     status = 422 if errors else 200
     return render_template("portal/procedure.html", proc=proc, version=version, manifest=manifest,
+                           agencies=offered, chosen=request.form.get("co_quan", ""), choice_error=errors.get("co_quan"),
                            fields=fields, summary_error=summary_error, errors=errors,
                            prefill_notice=prefill.notice), status
 
