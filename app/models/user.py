@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -51,7 +51,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
     roles: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
-    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    # An account of the national identity provider acting for an enterprise (loai_tai_khoan doanh_nghiep): its
+    # code and name; the person is the representative whose personal ID this is.
+    business_code: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    business_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # With the name, what the population database needs to answer a lookup (from the identity provider).
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     email: Mapped[str] = mapped_column(String(255), default="")
@@ -90,6 +94,18 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def session_ref(self, value: str | None) -> None:
         self.__dict__["_session_ref"] = value
 
+    @property
+    def loa(self) -> int | None:
+        """The level of assurance (mức định danh, 1 or 2) the identity provider asserted for this login, read from the
+        web session or the provider's access token this user was loaded through; None for a password login or a
+        platform API token."""
+        value = self.__dict__.get("_loa")
+        return value if isinstance(value, int) else None
+
+    @loa.setter
+    def loa(self, value: int | None) -> None:
+        self.__dict__["_loa"] = value
+
     def get_id(self) -> str:  # Flask-Login
         return self.session_ref or ""
 
@@ -119,5 +135,8 @@ class UserSession(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Single sign-on: the level of assurance the provider asserted, and its ID token (the hint of its logout).
+    loa: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    id_token: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship()

@@ -21,7 +21,7 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_login import current_user
 
-from app.accounts import user_for_token
+from app.web.oidc import bearer_user
 
 # ---------------------------------------------------------------- body limits
 
@@ -76,7 +76,7 @@ def principal() -> str:
         return f"user:{current_user.id}"
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        user = user_for_token(token.strip())
+        user = bearer_user(token.strip())
         if user is not None:
             return f"user:{user.id}"
         return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:24]
