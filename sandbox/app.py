@@ -2,9 +2,10 @@
 
 Connectors, demos and end-to-end tests need something that behaves like the population database,
 the business registry, the tax office, the social-insurance office, the payment platform, an SMS gateway,
-the national portal and the national electronic identity (VNeID, an OpenID Connect provider) — bearer-token auth, Vietnamese error bodies, 404 on a mismatch, 5xx and slowness on a bad day —
-without a network contract with a ministry. One blueprint per national system; the seeded data comes
-from :mod:`sandbox.seed`, so a seed fixes every record; :mod:`sandbox.faults` injects failures into
+the national portal and the national electronic identity (VNeID, an OpenID Connect provider) — bearer-token
+auth, Vietnamese error bodies, 404 on a mismatch, 5xx and slowness on a bad day — without a network
+contract with a ministry. One blueprint per national system; the seeded data comes from
+:mod:`sandbox.seed`, so a seed fixes every record; :mod:`sandbox.faults` injects failures into
 any of them and logs what they received.
 """
 

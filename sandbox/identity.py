@@ -122,7 +122,7 @@ _KIND_LABELS: Final = {"cong_dan": "Công dân", "doanh_nghiep": "Doanh nghiệp
 
 
 @dataclass
-class Client(ClientMixin):  # type: ignore[misc]
+class Client(ClientMixin):
     client_id: str
     client_secret: str
 
@@ -213,7 +213,7 @@ class Provider(Service):
         self.server = _build_server(app, self)
 
     def jwks(self) -> dict[str, Any]:
-        return KeySet([self.key]).as_dict(private=False)
+        return dict(KeySet([self.key]).as_dict(private=False))
 
     def dump(self) -> dict[str, Any]:
         return {"sessions": [{"sub": s.sub, "auth_time": s.auth_time} for s in self.sessions.values()]}
@@ -234,7 +234,7 @@ def issuer() -> str:
 # ------------------------------------------------------------------ Authlib's server, configured
 
 
-class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
     def save_authorization_code(self, code: str, req: Any) -> None:
@@ -264,7 +264,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         return _BY_SUB.get(authorization_code.sub)
 
 
-class IdToken(OpenIDCode):  # type: ignore[misc]
+class IdToken(OpenIDCode):
     def exists_nonce(self, nonce: str, req: Any) -> bool:
         """A nonce is spent once a code was issued with it (a replayed authorization request is refused)."""
         return nonce in _provider().used_nonces
@@ -285,7 +285,7 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
         return UserInfo(user.claims())
 
 
-class AccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
+class AccessTokens(JWTBearerTokenGenerator):
     """RFC 9068 access tokens: the platform's API validates them with the JWKS (issuer, audience, expiry)."""
 
     def __init__(self) -> None:
@@ -305,7 +305,7 @@ class AccessTokens(JWTBearerTokenGenerator):  # type: ignore[misc]
         return str(user.muc_dinh_danh) if isinstance(user, Identity) else None
 
 
-class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+class EndSession(EndSessionEndpoint):
     def get_server_jwks(self) -> KeySet:
         return KeySet([_provider().key])
 
