@@ -348,3 +348,34 @@ def test_the_api_refuses_a_submission_below_the_procedures_level(client, db_sess
                                                                                            congdan),
                          headers=_bearer(provider_access_token(vneid, "congdan")["access_token"]))
     assert answer.status_code == 201, answer.get_json()
+
+
+# ------------------------------------------------------------------ a bad day at the provider
+
+
+def test_a_failing_token_endpoint_logs_nobody_in_and_says_so(client, db_session, vneid, sandbox):
+    callback = start(client, requests.Session(), "congdan")
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/vneid/token", "status": 503}, timeout=5)
+    try:
+        answer = client.get(callback)
+    finally:
+        requests.delete(f"{sandbox}/_faults", timeout=5)
+    assert answer.status_code in (400, 503) and "VNeID" in answer.get_data(as_text=True)
+    assert _session_row(client) is None
+
+
+def test_an_unreachable_provider_is_said_plainly(client, db_session, vneid, monkeypatch):
+    monkeypatch.setitem(client.application.config, "OIDC_ISSUER", "http://127.0.0.1:9/vneid")
+    answer = client.get("/dang-nhap/vneid")
+    assert answer.status_code == 503 and "Không kết nối được với VNeID" in answer.get_data(as_text=True)
+
+
+def test_the_providers_people_are_the_platforms_seeded_users():
+    """Each demo officer and citizen of the provider is the seeded user with the same personal ID (app/seed.py)."""
+    from app.seed import USERS
+    from sandbox.identity import IDENTITIES
+
+    seeded = {personal_id: name for _, name, _, _, personal_id in USERS if personal_id}
+    for identity in IDENTITIES:
+        if identity.loai_tai_khoan == "can_bo" or identity.key == "congdan":
+            assert seeded.get(identity.so_dinh_danh) == identity.ho_ten, identity.key
