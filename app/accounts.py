@@ -5,6 +5,7 @@ administrator (and every demo account where the configuration allows it), bearer
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -19,8 +20,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.clock import now_utc
 from app.extensions import db
-from app.models import ApiToken, User, UserSession
-from app.models.user import ADMIN_ROLE, CITIZEN_ROLE, DESIGNER_ROLE
+from app.models import Agency, ApiClient, ApiToken, User, UserSession
+from app.models.user import ADMIN_ROLE, API_SCOPES, CITIZEN_ROLE, DESIGNER_ROLE
 
 # Account types (loai_tai_khoan) the identity provider asserts.
 CITIZEN_ACCOUNT, BUSINESS_ACCOUNT, OFFICER_ACCOUNT = "cong_dan", "doanh_nghiep", "can_bo"
@@ -69,10 +70,64 @@ def user_for_token(token: str) -> User | None:
     if not token or len(token) > 200:
         return None
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _digest(token))
-                            .options(joinedload(ApiToken.user)))  # every API request: one statement, not two
+                            .options(joinedload(ApiToken.user), joinedload(ApiToken.api_client)))  # one statement
     if row is None or row.expires_at <= now_utc() or not row.user.active:
         return None
+    if row.api_client_id is not None:
+        if row.api_client is None or row.api_client.revoked_at is not None:
+            return None
+        row.user.api_scopes = list(row.scopes or [])
     return row.user
+
+
+# ---------------------------------------------------------------- API clients (client credentials)
+
+
+def create_api_client(name: str, scopes: list[str], *, agency: Agency | None = None,
+                      roles: list[str] | None = None) -> tuple[ApiClient, str]:
+    """A new API client and its secret (shown once: only its SHA-256 is stored). It acts as a service account with
+    `agency` and `roles` (the service layer's rules apply to it as to an officer), within `scopes`."""
+    unknown = [s for s in scopes if s not in API_SCOPES]
+    if unknown or not scopes:
+        raise ValueError(", ".join(unknown) or "scopes")
+    client_id = "mcc_" + secrets.token_hex(12)
+    secret = secrets.token_urlsafe(32)
+    account = User(username=f"client.{client_id}", full_name=name[:255], roles=list(roles or []),
+                   agency_id=agency.id if agency is not None else None, password_hash="")
+    db.session.add(account)
+    db.session.flush()
+    client = ApiClient(client_id=client_id, name=name[:255], secret_sha256=_digest(secret), scopes=list(scopes),
+                       user_id=account.id)
+    db.session.add(client)
+    db.session.flush()
+    return client, secret
+
+
+def api_client(client_id: str) -> ApiClient | None:
+    """A live (not revoked) API client by its id."""
+    if not client_id or len(client_id) > 64:
+        return None
+    client = db.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+    return client if client is not None and client.revoked_at is None else None
+
+
+def api_client_secret_valid(client: ApiClient, secret: str) -> bool:
+    return hmac.compare_digest(client.secret_sha256, _digest(secret or ""))
+
+
+def issue_client_token(client: ApiClient, scopes: list[str], seconds: int) -> str:
+    """A bearer token for the client's service account, limited to `scopes`; only its hash is stored."""
+    token = "mc_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user_id=client.user_id, api_client_id=client.id, scopes=list(scopes),
+                            token_sha256=_digest(token), expires_at=now_utc() + timedelta(seconds=seconds)))
+    return token
+
+
+def revoke_api_client(client: ApiClient) -> None:
+    """The client's tokens stop at once, and no new one is issued."""
+    client.revoked_at = now_utc()
+    client.user.active = False
+    db.session.execute(delete(ApiToken).where(ApiToken.api_client_id == client.id))
 
 
 # ---------------------------------------------------------------- web sessions

@@ -72,6 +72,8 @@ class Config:
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    # Lifetime of a client-credentials token of another system (POST /oauth/token), in seconds.
+    API_CLIENT_TOKEN_SECONDS = int(_env("API_CLIENT_TOKEN_SECONDS", "3600"))
     # How long the answer of an API request sent with an Idempotency-Key is kept for its retries, in hours; older
     # keys count as unused and `flask api prune` deletes them.
     IDEMPOTENCY_KEY_HOURS = float(_env("IDEMPOTENCY_KEY_HOURS", "24"))

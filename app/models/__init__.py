@@ -20,11 +20,12 @@ from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refun
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.procedure import Procedure, ProcedureVersion
 from app.models.schedule import ProcedureSchedule
-from app.models.user import ApiToken, User, UserSession
+from app.models.user import ApiClient, ApiToken, User, UserSession
 from app.models.watch import DeadlineNotice
 
 __all__ = [
     "Agency",
+    "ApiClient",
     "ApiToken",
     "Attachment",
     "AuditEvent",

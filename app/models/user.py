@@ -95,6 +95,17 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
         self.__dict__["_session_ref"] = value
 
     @property
+    def api_scopes(self) -> list[str] | None:
+        """The scopes of the client-credentials token this user (an API client's service account) was loaded
+        through; None for a person's login or token, which the API's own rules govern."""
+        value = self.__dict__.get("_api_scopes")
+        return list(value) if isinstance(value, list) else None
+
+    @api_scopes.setter
+    def api_scopes(self, value: list[str] | None) -> None:
+        self.__dict__["_api_scopes"] = value
+
+    @property
     def loa(self) -> int | None:
         """The level of assurance (mức định danh, 1 or 2) the identity provider asserted for this login, read from the
         web session or the provider's access token this user was loaded through; None for a password login or a
@@ -120,6 +131,33 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A client-credentials token of another system: its client (revoking it ends the token) and granted scopes.
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id", ondelete="CASCADE"), nullable=True)
+    scopes: Mapped[list[str] | None] = mapped_column(JsonDoc, nullable=True)
+
+    user: Mapped[User] = relationship()
+    api_client: Mapped[ApiClient | None] = relationship()
+
+
+# What a client-credentials token may do on the API: read (GET), or also act (every other method).
+API_SCOPES = ("api:read", "api:write")
+
+
+class ApiClient(db.Model):  # type: ignore[name-defined]
+    """Another system calling the API with its own credentials (OAuth 2 client credentials), issued and revoked by
+    an administrator (`flask api-clients`). It acts as a service account (`user`: its agency and roles, no password,
+    no personal ID) within the scopes granted; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
 

@@ -181,6 +181,13 @@ def auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if user is None:
             response = error(401, "unauthorized", gettext("Thiếu hoặc sai mã truy cập (Authorization: Bearer …)."))
             return response[0], 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}  # type: ignore[index]
+        scopes = user.api_scopes  # another system's client-credentials token: only what it was granted
+        needed = "api:read" if request.method in ("GET", "HEAD") else "api:write"
+        if scopes is not None and needed not in scopes:
+            response = error(403, "insufficient_scope", gettext(
+                "Mã truy cập của hệ thống này không được cấp quyền %(scope)s.", scope=needed))
+            return response[0], 403, {  # type: ignore[index]
+                "WWW-Authenticate": f'Bearer realm="motcua", error="insufficient_scope", scope="{needed}"'}
         g.api_user = user
         return view(*args, **kwargs)
 

@@ -27,9 +27,9 @@ from app.accounts import (
     sign_in_identity,
     start_session,
 )
-from app.extensions import db
+from app.extensions import csrf, db
 from app.models.user import ADMIN_ROLE
-from app.web import oidc
+from app.web import api_clients, oidc
 
 bp = Blueprint("auth", __name__)
 
@@ -136,6 +136,13 @@ def sso_callback() -> ResponseReturnValue:
         return _sso_failed(exc.message, 403)
     _begin(user, loa=identity.loa, id_token=str(token.get("id_token") or "") or None)
     return _landing(user, next_target)
+
+
+@bp.route("/oauth/token", methods=["POST"])
+@csrf.exempt
+def client_token() -> ResponseReturnValue:
+    """OAuth 2 client credentials for other systems calling the API (app/web/api_clients.py)."""
+    return api_clients.token_response()
 
 
 @bp.route("/dang-xuat", methods=["POST"])
