@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oidc.core import UserInfo
@@ -204,13 +204,22 @@ class ProviderSession:
 class Provider(Service):
     def __init__(self, app: Flask) -> None:
         super().__init__()
-        self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"})
+        self._key: RSAKey | None = None
         self.client = Client(str(app.config.get("VNEID_CLIENT_ID", DEFAULT_CLIENT_ID)),
                              str(app.config.get("VNEID_CLIENT_SECRET", DEFAULT_CLIENT_SECRET)))
         self.codes: dict[str, Code] = {}
         self.sessions: dict[str, ProviderSession] = {}
         self.used_nonces: set[str] = set()
         self.server = _build_server(app, self)
+
+    @property
+    def key(self) -> RSAKey:
+        """The signing key, made on first use (a sandbox built only for its other services never pays for it)."""
+        with self.lock:
+            if self._key is None:
+                self._key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig",
+                                                                  "alg": "RS256"})
+            return self._key
 
     def jwks(self) -> dict[str, Any]:
         return dict(KeySet([self.key]).as_dict(private=False))
@@ -305,6 +314,20 @@ class AccessTokens(JWTBearerTokenGenerator):
         return str(user.muc_dinh_danh) if isinstance(user, Identity) else None
 
 
+class S256Required(CodeChallenge):
+    """PKCE for every client, confidential ones too, and S256 only (Authlib asks it of public clients alone)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("Missing 'code_challenge': PKCE (S256) is required")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("Unsupported 'code_challenge_method': only S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
 class EndSession(EndSessionEndpoint):
     def get_server_jwks(self) -> KeySet:
         return KeySet([_provider().key])
@@ -336,7 +359,7 @@ def _build_server(app: Flask, provider: Provider) -> AuthorizationServer:
     server.init_app(app, query_client=lambda client_id: provider.client if client_id == provider.client.client_id
                     else None, save_token=lambda token, req: None)  # JWT access tokens: nothing to store
     server.register_token_generator("default", AccessTokens())
-    server.register_grant(CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=True)])
+    server.register_grant(CodeGrant, [S256Required(required=True), IdToken(require_nonce=True)])
     server.register_endpoint(EndSession())
     return server
 
