@@ -272,7 +272,9 @@ def test_a_live_provider_session_logs_in_without_asking(client, db_session, vnei
 def test_passwords_are_for_the_administrator_only_when_so_configured(client, db_session, monkeypatch):
     monkeypatch.setitem(client.application.config, "PASSWORD_LOGIN_ADMIN_ONLY", True)
     answer = client.post("/dang-nhap", data={"username": "congdan", "password": "demo123"})
-    assert answer.status_code == 403 and "chỉ dành cho quản trị viên" in answer.get_data(as_text=True)
+    # The right password of a citizen is answered like a wrong one (nothing learnt by guessing).
+    assert answer.status_code == 401 and "Tên đăng nhập hoặc mật khẩu không đúng" in answer.get_data(as_text=True)
+    assert "Quản trị viên: đăng nhập bằng mật khẩu" in answer.get_data(as_text=True)
     assert _session_row(client) is None
     answer = client.post("/dang-nhap", data={"username": "quantri", "password": "demo123"})
     assert answer.status_code == 302

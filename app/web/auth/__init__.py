@@ -51,9 +51,9 @@ def login() -> ResponseReturnValue:
     if request.method == "POST":
         user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
         if user is not None and current_app.config["PASSWORD_LOGIN_ADMIN_ONLY"] and not user.has_role(ADMIN_ROLE):
-            error, status = gettext("Đăng nhập bằng mật khẩu chỉ dành cho quản trị viên hệ thống; vui lòng đăng nhập "
-                                    "bằng VNeID."), 403
-        elif user is not None:
+            # Answered as a wrong password: the answer must not tell a guesser that this password was right.
+            user = None
+        if user is not None:
             _begin(user)
             return _landing(user, request.args.get("next"))
         else:
