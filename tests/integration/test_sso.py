@@ -250,7 +250,11 @@ def test_logout_ends_the_platform_session_and_the_providers(client, db_session, 
     assert db.session.get(UserSession, row_id) is None  # the platform's session ended
     assert _fresh(client, "/ho-so-cua-toi").status_code == 302
     back = browser.get(end_session, allow_redirects=False, timeout=10)
-    assert back.status_code == 302 and back.headers["Location"].startswith("http://localhost/")
+    assert back.status_code == 302 and back.headers["Location"].startswith("http://localhost/dang-xuat/vneid?state=")
+    home = client.get(back.headers["Location"])
+    assert home.status_code == 302 and home.location == "/"
+    with client.session_transaction() as session:
+        assert not [k for k in session if k.startswith("_state_vneid_")]  # the logout's state checked and forgotten
     assert requests.get(f"{sandbox}/_vneid/sessions", timeout=5).json()["sessions"] == []
     # The provider asks again who is there.
     assert client.get("/dang-nhap/vneid").status_code == 302

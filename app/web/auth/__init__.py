@@ -153,15 +153,27 @@ def logout() -> ResponseReturnValue:
     db.session.commit()
     logout_user()
     flash(gettext("Đã đăng xuất."))
-    home = url_for("portal.catalogue", _external=True)
     client = oidc.provider() if id_token else None
     if client is not None:
-        # The provider's session ends too (RP-initiated logout), and it sends the browser back home.
+        # The provider's session ends too (RP-initiated logout), and it sends the browser back here.
         try:
             if client.load_server_metadata().get("end_session_endpoint"):
-                return client.logout_redirect(post_logout_redirect_uri=home, id_token_hint=id_token)
+                return client.logout_redirect(post_logout_redirect_uri=url_for("auth.sso_logged_out", _external=True),
+                                              id_token_hint=id_token)
         except (OSError, ValueError, RuntimeError, requests.RequestException):
             current_app.logger.warning("Identity provider unreachable at logout")
+    return redirect(url_for("portal.catalogue"))
+
+
+@bp.route("/dang-xuat/vneid")
+def sso_logged_out() -> ResponseReturnValue:
+    """Back from the provider's logout: the state the request carried is checked and forgotten, then home."""
+    client = oidc.provider()
+    if client is not None:
+        try:
+            client.validate_logout_response()
+        except OAuthError:
+            current_app.logger.info("Logout answer from the identity provider without our state")
     return redirect(url_for("portal.catalogue"))
 
 
