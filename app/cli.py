@@ -1,5 +1,5 @@
 """Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask sweep`, `flask portal …`,
-`flask api …`, `flask uploads …`."""
+`flask api …`, `flask api-clients …`, `flask uploads …`."""
 
 from __future__ import annotations
 
@@ -231,6 +231,59 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Đã xóa {total} bản ghi đã gửi trước {cutoff:%Y-%m-%d %H:%M} UTC.")
 
     app.cli.add_command(portal)
+
+    clients = AppGroup("api-clients", help="Hệ thống khác gọi API bằng client credentials (OAuth 2).")
+
+    @clients.command("create")
+    @click.argument("name")
+    @click.option("--scope", "scopes", multiple=True, default=("api:read",), show_default=True,
+                  help="api:read (GET), api:write (mọi phương thức); lặp lại để cấp nhiều quyền.")
+    @click.option("--agency", "agency_code", default=None, help="Mã định danh cơ quan mà hệ thống thay mặt.")
+    @click.option("--role", "roles", multiple=True, help="Vai trò của tài khoản dịch vụ (như một cán bộ).")
+    def create_client(name: str, scopes: tuple[str, ...], agency_code: str | None, roles: tuple[str, ...]) -> None:
+        """Issue a client: its id and secret are printed once (only the secret's hash is kept)."""
+        from app.accounts import create_api_client
+        from app.models import Agency
+        from app.models.user import API_SCOPES, OFFICER_ROLES
+
+        agency = None
+        if agency_code:
+            agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
+            if agency is None:
+                raise click.UsageError(f"Không có cơ quan {agency_code}.")
+        if bad := [r for r in roles if r not in OFFICER_ROLES]:
+            raise click.UsageError(f"Vai trò không hợp lệ: {', '.join(bad)}.")
+        if bad := [s for s in scopes if s not in API_SCOPES]:
+            raise click.UsageError(f"Quyền không hợp lệ: {', '.join(bad)} (chọn trong {', '.join(API_SCOPES)}).")
+        client, secret = create_api_client(name, list(scopes), agency=agency, roles=list(roles))
+        db.session.commit()
+        click.echo(f"client_id={client.client_id}")
+        click.echo(f"client_secret={secret}")
+        click.echo(f"scope={' '.join(client.scopes)}")
+
+    @clients.command("list")
+    def list_clients() -> None:
+        """Every client, live or revoked."""
+        from app.models import ApiClient
+
+        for client in db.session.scalars(select(ApiClient).order_by(ApiClient.id)):
+            state = f"thu hồi {client.revoked_at.isoformat()}" if client.revoked_at else "đang hoạt động"
+            click.echo(f"{client.client_id}\t{client.name}\t{' '.join(client.scopes)}\t{state}")
+
+    @clients.command("revoke")
+    @click.argument("client_id")
+    def revoke_client(client_id: str) -> None:
+        """Revoke a client: its tokens stop at once."""
+        from app.accounts import api_client, revoke_api_client
+
+        client = api_client(client_id)
+        if client is None:
+            raise click.UsageError(f"Không có client đang hoạt động {client_id}.")
+        revoke_api_client(client)
+        db.session.commit()
+        click.echo(f"Đã thu hồi {client_id}.")
+
+    app.cli.add_command(clients)
 
     api = AppGroup("api", help="API JSON (khóa Idempotency-Key).")
 

@@ -72,6 +72,8 @@ class Config:
     FORMS_DIR = _env("FORMS_DIR", str(BASE_DIR / "forms"))
     # Lifetime of a bearer token issued by `flask users token`, in days.
     API_TOKEN_DAYS = int(_env("API_TOKEN_DAYS", "30"))
+    # Lifetime of a client-credentials token of another system (POST /oauth/token), in seconds.
+    API_CLIENT_TOKEN_SECONDS = int(_env("API_CLIENT_TOKEN_SECONDS", "3600"))
     # How long the answer of an API request sent with an Idempotency-Key is kept for its retries, in hours; older
     # keys count as unused and `flask api prune` deletes them.
     IDEMPOTENCY_KEY_HOURS = float(_env("IDEMPOTENCY_KEY_HOURS", "24"))
@@ -162,6 +164,22 @@ class Config:
     CSP_FORM_ACTION = _env("CSP_FORM_ACTION", "")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).
     PROXY_FIX_HOPS = int(_env("PROXY_FIX_HOPS", "0"))
+    # Single sign-on: the national identity provider (OpenID Connect, authorization code with PKCE). The embedded
+    # default is the demo provider of the demo national services (scripts/run.sh starts them on :8090); production
+    # sets the real issuer and the client registered there. Empty OIDC_ISSUER turns single sign-on off.
+    OIDC_ISSUER = _env("OIDC_ISSUER", "http://127.0.0.1:8090/vneid")
+    OIDC_CLIENT_ID = _env("OIDC_CLIENT_ID", "motcua")
+    OIDC_CLIENT_SECRET = _env("OIDC_CLIENT_SECRET", "motcua-demo-secret")
+    OIDC_SCOPE = _env("OIDC_SCOPE", "openid profile vneid")
+    # The audience the provider's access tokens must name to be accepted by the API (empty: OIDC_CLIENT_ID).
+    OIDC_API_AUDIENCE = _env("OIDC_API_AUDIENCE", "")
+    # Seconds a call to the provider may take, and how long its published keys (JWKS) are kept between fetches.
+    OIDC_TIMEOUT = float(_env("OIDC_TIMEOUT", "5"))
+    OIDC_JWKS_SECONDS = float(_env("OIDC_JWKS_SECONDS", "300"))
+    # Passwords are for the break-glass administrator only: on (the default), a password login of anyone without
+    # the administrator role is refused and people log in through the identity provider. "0" lets every account
+    # with a password in (the test suite's demo logins).
+    PASSWORD_LOGIN_ADMIN_ONLY = _env("PASSWORD_LOGIN_ADMIN_ONLY", "1").lower() not in ("0", "false", "no", "off")
     # A login lasts until logout, a password change, or this many days (sessions are stored server-side).
     SESSION_MAX_AGE_DAYS = float(_env("SESSION_MAX_AGE_DAYS", "30"))
     WTF_CSRF_TIME_LIMIT = None

@@ -26,20 +26,22 @@ DEPARTMENTS = [
     ("000.00.01.H26", "Phòng Tư pháp - Hộ tịch", ["hotich", "truongphong"]),
 ]
 
-# username, full name, agency code (None = no agency), roles, personal id
+# username, full name, agency code (None = no agency), roles, personal id (how single sign-on finds the user: the
+# demo identity provider of sandbox/identity.py asserts the same numbers)
 USERS = [
-    ("tiepnhan", "Nguyễn Thị Tiếp", "000.00.01.H26", ["tiep_nhan"], None),
-    ("hotich", "Trần Văn Hộ", "000.00.01.H26", ["chuyen_vien"], None),
-    ("chutich", "Lê Minh Chủ", "000.00.01.H26", ["lanh_dao_ky"], None),
-    ("traketqua", "Phạm Thu Trả", "000.00.01.H26", ["tra_ket_qua"], None),
-    ("truongphong", "Bùi Thị Phòng", "000.00.01.H26", ["lanh_dao_phong"], None),  # head of department
-    ("ca.tiepnhan", "Đỗ Văn Nhận", "000.00.02.H26", ["tiep_nhan", "tra_ket_qua"], None),
-    ("ca.cutru", "Vũ Thị Cư", "000.00.02.H26", ["chuyen_vien"], None),
-    ("ca.truong", "Hoàng Văn Trưởng", "000.00.02.H26", ["lanh_dao_ky"], None),
-    ("bhxh.the", "Lương Thị Thẻ", "000.00.03.H26", ["tiep_nhan", "chuyen_vien", "tra_ket_qua"], None),
-    ("thietke", "Ngô Thiết Kế", None, ["thiet_ke"], None),
-    ("quantri", "Đặng Văn Trị", None, ["quan_tri"], None),  # the administration area (/quan-tri)
+    ("tiepnhan", "Nguyễn Thị Tiếp", "000.00.01.H26", ["tiep_nhan"], "001188001001"),
+    ("hotich", "Trần Văn Hộ", "000.00.01.H26", ["chuyen_vien"], "001082001002"),
+    ("chutich", "Lê Minh Chủ", "000.00.01.H26", ["lanh_dao_ky"], "001075001003"),
+    ("traketqua", "Phạm Thu Trả", "000.00.01.H26", ["tra_ket_qua"], "001190001004"),
+    ("truongphong", "Bùi Thị Phòng", "000.00.01.H26", ["lanh_dao_phong"], "001180001005"),  # head of department
+    ("ca.tiepnhan", "Đỗ Văn Nhận", "000.00.02.H26", ["tiep_nhan", "tra_ket_qua"], "001087001006"),
+    ("ca.cutru", "Vũ Thị Cư", "000.00.02.H26", ["chuyen_vien"], "001192001007"),
+    ("ca.truong", "Hoàng Văn Trưởng", "000.00.02.H26", ["lanh_dao_ky"], "001078001008"),
+    ("bhxh.the", "Lương Thị Thẻ", "000.00.03.H26", ["tiep_nhan", "chuyen_vien", "tra_ket_qua"], "001191001009"),
+    ("thietke", "Ngô Thiết Kế", None, ["thiet_ke"], "001089001010"),
     ("congdan", "Nguyễn Văn An", None, ["cong_dan"], "001090012345"),
+    # The break-glass administrator: the one account that logs in with a password when single sign-on is the way in.
+    ("quantri", "Đặng Văn Trị", None, ["quan_tri"], None),  # also the administration area (/quan-tri)
 ]
 
 
@@ -66,6 +68,8 @@ def seed_demo() -> list[tuple[str, str, str]]:
                         date_of_birth=DATES_OF_BIRTH.get(username))
             set_password(user, DEMO_PASSWORD)
             db.session.add(user)
+        elif personal_id and not user.personal_id:  # seeded before the officers had their personal IDs
+            user.personal_id = personal_id
         out.append((username, full_name, ", ".join(roles)))
     db.session.flush()
     for agency_code, name, usernames in DEPARTMENTS:

@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m sandbox",
         description="Demo national services: population, business registry, tax, social insurance, payment, SMS, "
-                    "national portal, SMTP sink.")
+                    "national portal, electronic identity (VNeID OpenID Connect provider), SMTP sink.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--seed", type=int, default=2026)
@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     config = {"SANDBOX_TOKEN": args.token}
     if os.environ.get("PAYMENT_SECRET"):
         config["PAYMENT_SECRET"] = os.environ["PAYMENT_SECRET"]  # the secret both sides sign callbacks with
+    # The identity provider's one client: the platform, with the id and secret it is configured with.
+    for ours, platforms in (("VNEID_CLIENT_ID", "OIDC_CLIENT_ID"), ("VNEID_CLIENT_SECRET", "OIDC_CLIENT_SECRET")):
+        if os.environ.get(platforms):
+            config[ours] = os.environ[platforms]
     app = create_sandbox_app(args.seed, config)
     if args.smtp_port:
         # What was "sent" is read at GET /_mail: the sink keeps every message in the app's mailbox.

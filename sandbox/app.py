@@ -1,10 +1,11 @@
 """A stand-in for Vietnam's national services, spoken over real HTTP JSON.
 
 Connectors, demos and end-to-end tests need something that behaves like the population database,
-the business registry, the tax office, the social-insurance office, the payment platform, an SMS gateway
-and the national portal — bearer-token auth, Vietnamese error bodies, 404 on a mismatch, 5xx and slowness on a bad day —
-without a network contract with a ministry. One blueprint per national system; the seeded data comes
-from :mod:`sandbox.seed`, so a seed fixes every record; :mod:`sandbox.faults` injects failures into
+the business registry, the tax office, the social-insurance office, the payment platform, an SMS gateway,
+the national portal and the national electronic identity (VNeID, an OpenID Connect provider) — bearer-token
+auth, Vietnamese error bodies, 404 on a mismatch, 5xx and slowness on a bad day — without a network
+contract with a ministry. One blueprint per national system; the seeded data comes from
+:mod:`sandbox.seed`, so a seed fixes every record; :mod:`sandbox.faults` injects failures into
 any of them and logs what they received.
 """
 
@@ -16,14 +17,14 @@ from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from sandbox import business, faults, payment, population, portal, sms, smtp, social_insurance, tax
+from sandbox import business, faults, identity, payment, population, portal, sms, smtp, social_insurance, tax
 from sandbox.common import DEFAULT_TOKEN, Refused, error
 from sandbox.seed import generate
 
 __all__ = ["create_sandbox_app"]
 
 BLUEPRINTS = (faults.bp, population.bp, business.bp, tax.bp, social_insurance.bp, payment.bp, portal.bp, sms.bp,
-              smtp.bp)
+              smtp.bp, identity.bp)
 _HTTP_ERRORS = {404: ("khong_tim_thay", "Không tìm thấy tài nguyên được yêu cầu."),
                 405: ("phuong_thuc_khong_hop_le", "Phương thức không được hỗ trợ cho đường dẫn này.")}
 

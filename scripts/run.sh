@@ -25,6 +25,9 @@ for provider in TAX SOCIAL_INSURANCE PAYMENT SMS PORTAL; do
   export "$url_var=${!url_var:-http://127.0.0.1:${SANDBOX_PORT}}" "$token_var=${!token_var:-$SANDBOX_TOKEN}"
 done
 export PAYMENT_SECRET="${PAYMENT_SECRET:-sandbox-payment-secret}"
+# Single sign-on at the demo identity provider (VNeID) of the demo services; passwords only for the administrator.
+export OIDC_ISSUER="${OIDC_ISSUER:-http://127.0.0.1:${SANDBOX_PORT}/vneid}"
+export OIDC_CLIENT_ID="${OIDC_CLIENT_ID:-motcua}" OIDC_CLIENT_SECRET="${OIDC_CLIENT_SECRET:-motcua-demo-secret}"
 export PUBLIC_URL="${PUBLIC_URL:-http://127.0.0.1:${PORT:-5000}}"
 SMTP_SINK_PORT="${SMTP_SINK_PORT:-8025}"
 export SMTP_HOST="${SMTP_HOST:-127.0.0.1}" SMTP_PORT="${SMTP_PORT:-$SMTP_SINK_PORT}"
@@ -35,12 +38,14 @@ mkdir -p var
 
 echo
 echo "MotCua chạy tại http://127.0.0.1:${PORT}/  (Ctrl+C để dừng)"
-echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (đăng nhập: congdan / demo123)"
-echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (tiepnhan, hotich, chutich, traketqua / demo123)"
-echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (thietke / demo123)"
+echo "  Đăng nhập:       http://127.0.0.1:${PORT}/dang-nhap  («Đăng nhập bằng VNeID»: chọn người trên trang VNeID demo)"
+echo "  Cổng công dân:   http://127.0.0.1:${PORT}/          (Nguyễn Văn An mức 2, Trần Thị Bình mức 1, doanh nghiệp An Bình)"
+echo "  Hộp công việc:   http://127.0.0.1:${PORT}/can-bo/   (Nguyễn Thị Tiếp, Trần Văn Hộ, Lê Minh Chủ, Phạm Thu Trả …)"
+echo "  Thiết kế:        http://127.0.0.1:${PORT}/thiet-ke/ (Ngô Thiết Kế)"
+echo "  Quản trị (mật khẩu, khẩn cấp): quantri / demo123; PASSWORD_LOGIN_ADMIN_ONLY=0 cho mọi tài khoản demo"
 echo "  API:             http://127.0.0.1:${PORT}/api/v1/openapi.json  (token: .venv/bin/flask users token hotich)"
 # The demo national services (population, business registry, tax, social insurance, payment, SMS, national portal,
-# SMTP) beside the platform, stopped with it.
+# the VNeID identity provider, SMTP) beside the platform, stopped with it.
 .venv/bin/python -m sandbox --host 127.0.0.1 --port "$SANDBOX_PORT" --smtp-port "$SMTP_SINK_PORT" \
   >var/sandbox.log 2>&1 &
 SANDBOX_PID=$!

@@ -58,6 +58,8 @@ def make_app(database_url: str, tmp: Path, **extra: Any) -> Flask:
         "SECRET_KEY": "test-secret",
         # Tests log in and submit far faster than people; tests/integration/test_limits.py turns limits on.
         "RATELIMIT_ENABLED": False,
+        # The demo accounts log in with their passwords (production keeps passwords for the administrator only).
+        "PASSWORD_LOGIN_ADMIN_ONLY": False,
     }
     config.update(extra)
     return create_app(config)

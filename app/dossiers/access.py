@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
 from app.extensions import db
@@ -140,3 +141,21 @@ def history_entries(dossier: Dossier, viewer: User | None) -> Select[Any]:
     if viewer is not None and not (viewer.is_officer or viewer.is_designer):
         stmt = stmt.where(AuditEvent.action.not_in(INTERNAL_ACTIONS))
     return stmt
+
+
+def assurance_problem(manifest: dict[str, Any], user: User | None) -> str | None:
+    """Why `user` may not submit a procedure whose manifest asks a minimum level of assurance (`min_loa`: the level
+    of the national electronic identity, 1 or 2), or None when they may. The level is the one the identity
+    provider asserted for this login (a password login or a platform API token asserts none)."""
+    required = manifest.get("min_loa")
+    if not required or user is None:
+        return None
+    level = user.loa
+    if level is None:
+        return gettext("Thủ tục này yêu cầu đăng nhập bằng tài khoản định danh điện tử mức %(required)s (VNeID); "
+                       "vui lòng đăng xuất rồi đăng nhập bằng VNeID.", required=required)
+    if level < int(required):
+        return gettext("Thủ tục này yêu cầu tài khoản định danh điện tử mức %(required)s; tài khoản của bạn đang ở "
+                       "mức %(level)s. Vui lòng nâng mức định danh trên ứng dụng VNeID rồi đăng nhập lại.",
+                       required=required, level=level)
+    return None

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.dossiers import events
-from app.dossiers.access import history_entries
+from app.dossiers.access import assurance_problem, history_entries
 from app.dossiers.access import may_view as may_view
 from app.dossiers.attachments import claim_references
 from app.dossiers.clock import local_tz
@@ -157,6 +157,11 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
         # starts nothing else.
         raise Forbidden(gettext("Thủ tục này do cơ quan thực hiện định kỳ theo lịch; không nộp hồ sơ được."),
                         code="procedure_scheduled")
+    # The applicant's own online submission needs the identity level the procedure asks; walk-in intake does not
+    # (the desk checked the person's papers).
+    loa_refusal = assurance_problem(manifest, applicant) if filed_by is None else None
+    if loa_refusal:
+        raise Forbidden(loa_refusal, code="loa_too_low")
     schema = version.forms[manifest["start_form"]]
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),

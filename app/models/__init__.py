@@ -22,12 +22,13 @@ from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.procedure import Procedure, ProcedurePublication, ProcedureVersion
 from app.models.rating import DossierRating
 from app.models.schedule import ProcedureSchedule
-from app.models.user import ApiToken, User, UserSession
+from app.models.user import ApiClient, ApiToken, User, UserSession
 from app.models.watch import DeadlineNotice
 
 __all__ = [
     "AdminChange",
     "Agency",
+    "ApiClient",
     "ApiToken",
     "Attachment",
     "AuditEvent",

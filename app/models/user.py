@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -53,7 +53,11 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     # The department of that agency the officer sits in (app.administration.move_officer keeps the two consistent).
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), nullable=True, index=True)
     roles: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
-    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    personal_id: Mapped[str | None] = mapped_column(String(12), nullable=True, index=True)
+    # An account of the national identity provider acting for an enterprise (loai_tai_khoan doanh_nghiep): its
+    # code and name; the person is the representative whose personal ID this is.
+    business_code: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    business_name: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # With the name, what the population database needs to answer a lookup (from the identity provider).
     date_of_birth: Mapped[date | None] = mapped_column(Date, nullable=True)
     email: Mapped[str] = mapped_column(String(255), default="")
@@ -93,6 +97,29 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
     def session_ref(self, value: str | None) -> None:
         self.__dict__["_session_ref"] = value
 
+    @property
+    def api_scopes(self) -> list[str] | None:
+        """The scopes of the client-credentials token this user (an API client's service account) was loaded
+        through; None for a person's login or token, which the API's own rules govern."""
+        value = self.__dict__.get("_api_scopes")
+        return list(value) if isinstance(value, list) else None
+
+    @api_scopes.setter
+    def api_scopes(self, value: list[str] | None) -> None:
+        self.__dict__["_api_scopes"] = value
+
+    @property
+    def loa(self) -> int | None:
+        """The level of assurance (mức định danh, 1 or 2) the identity provider asserted for this login, read from the
+        web session or the provider's access token this user was loaded through; None for a password login or a
+        platform API token."""
+        value = self.__dict__.get("_loa")
+        return value if isinstance(value, int) else None
+
+    @loa.setter
+    def loa(self, value: int | None) -> None:
+        self.__dict__["_loa"] = value
+
     def get_id(self) -> str:  # Flask-Login
         return self.session_ref or ""
 
@@ -107,6 +134,33 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A client-credentials token of another system: its client (revoking it ends the token) and granted scopes.
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id", ondelete="CASCADE"), nullable=True)
+    scopes: Mapped[list[str] | None] = mapped_column(JsonDoc, nullable=True)
+
+    user: Mapped[User] = relationship()
+    api_client: Mapped[ApiClient | None] = relationship()
+
+
+# What a client-credentials token may do on the API: read (GET), or also act (every other method).
+API_SCOPES = ("api:read", "api:write")
+
+
+class ApiClient(db.Model):  # type: ignore[name-defined]
+    """Another system calling the API with its own credentials (OAuth 2 client credentials), issued and revoked by
+    an administrator (`flask api-clients`). It acts as a service account (`user`: its agency and roles, no password,
+    no personal ID) within the scopes granted; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
 
@@ -122,5 +176,8 @@ class UserSession(db.Model):  # type: ignore[name-defined]
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Single sign-on: the level of assurance the provider asserted, and its ID token (the hint of its logout).
+    loa: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    id_token: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship()

@@ -4,7 +4,8 @@ Pages carry personal data (dossiers, names, tasks) and so do API answers: ``Cach
 them out of shared and browser caches. The policy allows only this site's own scripts and styles (the
 templates have no inline script, style or handler; tests/integration/test_http_headers.py checks), no
 plugins, no framing, and forms that post here or to the payment platform (paying answers with a redirect
-to its hosted page, which form-action governs). A view that sets its own policy (served files) keeps it.
+to its hosted page, which form-action governs) or the identity provider (logout redirects to its
+end_session). A view that sets its own policy (served files) keeps it.
 The BPMN diagrams (bpmn-js, served from node_modules) live under this policy as it is: the viewer is a script
 file of this site loaded by another (app/static/diagram.js), and it styles what it draws through the DOM
 (element.style), which style-src does not govern; its logo is an inline SVG, not an image.
@@ -28,8 +29,9 @@ def _origin(url: str) -> str | None:
 
 
 def form_targets() -> list[str]:
-    """'self' plus the payment platform (its configured URL and the connector's actual base URL)."""
-    urls = [str(current_app.config.get("PAYMENT_URL") or "")]
+    """'self' plus the payment platform (its configured URL and the connector's actual base URL) and the identity
+    provider (logging out is a form that answers with a redirect to its end_session endpoint)."""
+    urls = [str(current_app.config.get("PAYMENT_URL") or ""), str(current_app.config.get("OIDC_ISSUER") or "")]
     urls += str(current_app.config.get("CSP_FORM_ACTION") or "").split()
     registry = current_app.extensions.get("motcua_connectors")
     connector = registry.connectors.get("payment") if registry is not None else None

@@ -21,7 +21,7 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 from flask_login import current_user
 
-from app.accounts import user_for_token
+from app.web.oidc import bearer_user
 
 # ---------------------------------------------------------------- body limits
 
@@ -45,6 +45,7 @@ BODY_LIMITS: dict[str, str] = {
     "api.refund_payment": "MAX_BODY_JSON",
     # A user name and a password; the payment platform's dozen signed fields.
     "auth.login": "MAX_BODY_SMALL",
+    "auth.client_token": "MAX_BODY_SMALL",
     "portal.payment_ipn": "MAX_BODY_SMALL",
 }
 
@@ -77,7 +78,7 @@ def principal() -> str:
         return f"user:{current_user.id}"
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        user = user_for_token(token.strip())
+        user = bearer_user(token.strip())
         if user is not None:
             return f"user:{user.id}"
         return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()[:24]
@@ -110,6 +111,8 @@ GROUPS: dict[str, Group] = {
     "login-ip": Group("RATELIMIT_LOGIN_IP", client_address),
     "login-user": Group("RATELIMIT_LOGIN_USER", login_name_from_address, deduct_when=failed_login),
     "login-account": Group("RATELIMIT_LOGIN_ACCOUNT", login_name, deduct_when=failed_login),
+    # Single sign-on round trips (each callback calls the identity provider) count with the address's logins.
+    "sso-ip": Group("RATELIMIT_LOGIN_IP", client_address, methods=("GET",)),
     "submit": Group("RATELIMIT_SUBMIT", principal),
     "upload": Group("RATELIMIT_UPLOAD", principal),
     "lookup": Group("RATELIMIT_LOOKUP", client_address, methods=("GET",)),
@@ -119,6 +122,9 @@ GROUPS: dict[str, Group] = {
 # endpoint → groups; a group shared by several endpoints (web and API) counts them together.
 RATE_LIMITS: dict[str, tuple[str, ...]] = {
     "auth.login": ("login-ip", "login-user", "login-account"),
+    "auth.sso_start": ("sso-ip",),
+    "auth.sso_callback": ("sso-ip",),
+    "auth.client_token": ("login-ip",),
     "portal.procedure": ("submit",),
     "api.submit": ("submit",),
     "inbox.complete": ("submit",),

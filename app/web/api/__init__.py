@@ -327,7 +327,7 @@ def move_dossiers(code: str, number: int, query: m.MoveQuery) -> ResponseReturnV
 @bp.post("/procedures/<code>/dossiers")
 @operation("submitDossier", responses(
     {201: (m.SubmittedDossier, "Dossier created (`workflow_error`: the workflow then stopped on an engine error, "
-                               "reported to operators as a workflow incident)")}, 400, 401, 404, 422),
+                               "reported to operators as a workflow incident)")}, 400, 401, 403, 404, 422),
     auth=True, params=CODE)
 def submit(code: str, query: m.SubmitQuery, json: m.FormData) -> ResponseReturnValue:
     """Submit a dossier: the body is the start-form data"""

@@ -23,12 +23,12 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from spectree.utils import get_multidict_items, get_request_model_hints
 from werkzeug.datastructures import FileStorage
 
-from app.accounts import user_for_token
 from app.dossiers.errors import Invalid, ServiceError
 from app.models import User
 from app.web.api import models as m
 from app.web.api.idempotency import idempotent
 from app.web.guards import JSONValueProblem, UnsafeJSON, loads_checked
+from app.web.oidc import bearer_user
 
 BEARER = "bearer"
 
@@ -177,10 +177,17 @@ def auth_required(view: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        user = user_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        user = bearer_user(token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             response = error(401, "unauthorized", gettext("Thiếu hoặc sai mã truy cập (Authorization: Bearer …)."))
             return response[0], 401, {"WWW-Authenticate": 'Bearer realm="motcua"'}  # type: ignore[index]
+        scopes = user.api_scopes  # another system's client-credentials token: only what it was granted
+        needed = "api:read" if request.method in ("GET", "HEAD") else "api:write"
+        if scopes is not None and needed not in scopes:
+            response = error(403, "insufficient_scope", gettext(
+                "Mã truy cập của hệ thống này không được cấp quyền %(scope)s.", scope=needed))
+            return response[0], 403, {  # type: ignore[index]
+                "WWW-Authenticate": f'Bearer realm="motcua", error="insufficient_scope", scope="{needed}"'}
         g.api_user = user
         return view(*args, **kwargs)
 

@@ -26,9 +26,10 @@ from sqlalchemy import select
 from app import documents, formats
 from app.clock import local_tz
 from app.dossiers import desk, fees, listings, payments, publications, ratings, services, workflow_incidents
+from app.dossiers.access import assurance_problem
 from app.dossiers.attachments import open_attachment, store_upload
 from app.dossiers.components import received_components
-from app.dossiers.errors import Conflict, Invalid, NotFound, ServiceError
+from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from app.dossiers.prefill import Prefill, prefill_for
 from app.dossiers.results import declared_results, electronic_results
 from app.eforms.render import render_form, render_values
@@ -124,6 +125,11 @@ def procedure(code: str) -> ResponseReturnValue:
                 db.session.rollback()
                 errors = errors_by_path(exc.details)
                 summary_error = exc.message
+            except Forbidden as exc:
+                if exc.code != "loa_too_low":
+                    raise
+                db.session.rollback()
+                summary_error = exc.message
         if errors and not summary_error:
             summary_error = gettext("Tờ khai có thông tin chưa hợp lệ; vui lòng sửa các trường được đánh dấu.")
     prefill = Prefill()
@@ -132,10 +138,12 @@ def procedure(code: str) -> ResponseReturnValue:
                               schema, ui)
         db.session.commit()  # the look-up's log entry
         data = prefill.data
+    if current_user.is_authenticated and not summary_error:
+        summary_error = assurance_problem(manifest, current_user)  # said before the applicant fills the form in
     fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url)
     # Published for several agencies: the applicant chooses where to file (portal/_agency_choice.html).
     offered = services.offering_agencies(proc)
-    status = 422 if errors else 200
+    status = 422 if errors else 403 if request.method == "POST" and summary_error else 200
     return render_template("portal/procedure.html", proc=proc, version=version, manifest=manifest,
                            agencies=offered, chosen=request.form.get("co_quan", ""), choice_error=errors.get("co_quan"),
                            fields=fields, summary_error=summary_error, errors=errors,
