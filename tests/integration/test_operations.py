@@ -38,8 +38,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return found
 
 
-def value(found: dict[Any, float], name: str, **labels: str) -> float:
-    return found.get((name, tuple(sorted(labels.items()))), 0.0)
+def value(found: dict[Any, float], metric: str, /, **labels: str) -> float:
+    return found.get((metric, tuple(sorted(labels.items()))), 0.0)
 
 
 def scrape(client: Any, **headers: str) -> dict[Any, float]:
@@ -116,7 +116,7 @@ def test_readyz_with_an_open_breaker_reports_it_and_stays_ready(client, national
     assert value(after, "motcua_circuit_breaker_state", provider="business", state="closed") == 1
     assert value(after, "motcua_circuit_breaker_failures", provider="population") == breaker.threshold
     failures = ("motcua_service_call_failures_total", dict(operation="population.lookup_citizen", kind="transient",
-                                                            code="http_503"))
+                                                            code="loi_he_thong"))  # the demo service's error code
     assert value(after, failures[0], **failures[1]) - value(before, failures[0], **failures[1]) == calls
 
 
