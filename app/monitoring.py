@@ -39,7 +39,14 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context, request
 from flask.signals import request_finished, request_started
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
@@ -62,6 +69,8 @@ REGISTRIES = ("motcua_connectors", "motcua_prefill_registry")  # app.extensions 
 CHECKS = ("database", "redis", "workers", "sweeper", "job_thread", "national_services")
 
 # ---------------------------------------------------------------- metrics the process updates as it works
+
+disable_created_metrics()  # no `_created` series beside each counter: Prometheus does not need them
 
 HTTP_REQUESTS = Counter("motcua_http_requests", "HTTP requests answered, by method, endpoint and status.",
                         ["method", "endpoint", "status"])
