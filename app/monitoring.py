@@ -143,19 +143,32 @@ def redis_client(app: Flask) -> Any:
 # ---------------------------------------------------------------- circuit breakers
 
 
+_PUBLISH_PAUSE = 30.0  # seconds without publishing after Redis failed to take a report
+_PUBLISH_FAILED = "motcua_breaker_publish_failed"
+
+
 def publish_breaker(breaker: CircuitBreaker) -> None:
-    """A breaker failed or recovered in this process: tell the others through Redis (when there is one)."""
+    """A breaker failed or recovered in this process: tell the others through Redis (when there is one).
+
+    Runs inside the connector's call, so a Redis that does not answer must not slow every failing call down:
+    after one failed report, none is tried for _PUBLISH_PAUSE seconds (the readiness check then says Redis is
+    down anyway)."""
     if not has_app_context() or not breaker.name:
         return
-    client = redis_client(current_app)
-    if client is None:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    client = redis_client(app)
+    if client is None or time.monotonic() - app.extensions.get(_PUBLISH_FAILED, -_PUBLISH_PAUSE) < _PUBLISH_PAUSE:
         return
     snapshot = breaker.snapshot()
     entry = {**snapshot, "at": time.time(), "process": f"{socket.gethostname()}:{os.getpid()}"}
-    pipe = client.pipeline()
-    pipe.hset(BREAKERS_KEY, breaker.name, json.dumps(entry))
-    pipe.expire(BREAKERS_KEY, 86400)
-    pipe.execute()
+    try:
+        pipe = client.pipeline()
+        pipe.hset(BREAKERS_KEY, breaker.name, json.dumps(entry))
+        pipe.expire(BREAKERS_KEY, 86400)
+        pipe.execute()
+    except Exception as exc:
+        app.extensions[_PUBLISH_FAILED] = time.monotonic()
+        log.warning("circuit breaker of %s not published: %s", breaker.name, _first_line(exc))
 
 
 def _local_breakers(app: Flask) -> dict[str, dict[str, Any]]:

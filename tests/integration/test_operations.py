@@ -358,3 +358,44 @@ def test_multiprocess_mode_adds_up_every_process_s_counts(tmp_path):
     ok = {"method": "GET", "endpoint": "ops.healthz", "status": "200"}
     assert value(found, "motcua_http_requests_total", **ok) == 6
     assert value(found, "motcua_metrics_errors", part="database") == 1  # the gauges read now are there too
+
+
+def test_a_breaker_opened_in_one_process_is_reported_by_the_others(database_url, tmp_path, sandbox):
+    """The process calling a national service (an rq worker) publishes its breaker to Redis; a web process whose
+    own breaker never saw a failure reports it open."""
+    from redis import Redis
+
+    from connectors import build_registry
+
+    redis = Redis.from_url(WORKER_REDIS_URL)
+    redis.delete("motcua:breakers")
+    settings = {"CONNECTOR_ATTEMPTS": 1, "CONNECTOR_TIMEOUT": 5, "POPULATION_URL": sandbox,
+                "POPULATION_TOKEN": "sandbox-test-token"}
+    worker_app = make_app(database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL)
+    web_app = make_app(database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL)
+    worker_app.extensions["motcua_connectors"] = worker_registry = build_registry(settings)
+    web_app.extensions["motcua_connectors"] = build_registry(settings)
+    web_app.extensions["motcua_prefill_registry"] = build_registry(settings)
+    requests.delete(f"{sandbox}/_faults", timeout=5)
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/dan-cu", "mode": "error", "status": 503,
+                                               "count": 50}, timeout=5).raise_for_status()
+    try:
+        breaker = worker_registry.breakers()["population"]
+        with worker_app.app_context():
+            for _ in range(breaker.threshold):
+                with pytest.raises(TransientError):
+                    worker_registry.call("population.lookup_citizen", CITIZEN)
+        assert breaker.state == "open"
+        body = web_app.test_client().get("/readyz").get_json()
+        population = body["checks"]["national_services"]["services"]["population"]
+        assert population["state"] == "open" and population["failures"] == breaker.threshold
+        assert population["seen_by"] != "this process"
+        assert body["status"] == "degraded"
+        found = scrape(web_app.test_client())
+        assert value(found, "motcua_circuit_breaker_state", provider="population", state="open") == 1
+    finally:
+        requests.delete(f"{sandbox}/_faults", timeout=5)
+        redis.delete("motcua:breakers")
+        for each in (worker_app, web_app):
+            with each.app_context():
+                db.engine.dispose()
