@@ -241,7 +241,7 @@ def check_database(app: Flask) -> Check:
             db.session.execute(text("SELECT 1"))
             return Check("ok")
         except Exception as exc:
-            return Check("failed", {"error": _first_line(exc)})
+            return _failed("database", exc)
         finally:
             db.session.remove()
 
@@ -254,7 +254,7 @@ def check_redis(app: Flask) -> Check:
         client.ping()
         return Check("ok")
     except Exception as exc:
-        return Check("failed", {"error": _first_line(exc)})
+        return _failed("redis", exc)
 
 
 def rq_workers(client: Any, max_age: float) -> tuple[int, int]:
@@ -287,7 +287,7 @@ def check_workers(app: Flask) -> Check:
     try:
         alive, stale = rq_workers(client, float(app.config.get("READYZ_WORKER_HEARTBEAT", 120)))
     except Exception as exc:
-        return Check("failed", {"error": _first_line(exc)})
+        return _failed("workers", exc)
     return Check("ok" if alive else "failed", {"alive": alive, "stale": stale})
 
 
@@ -316,7 +316,7 @@ def check_sweeper(app: Flask) -> Check:
     try:
         last = last_sweep(app)
     except Exception as exc:
-        return Check("failed", {"error": _first_line(exc)})
+        return _failed("sweeper", exc)
     limit = sweep_max_age(app)
     if last is None:
         return Check("failed", {"last_pass_age": None, "max_age": limit})
@@ -339,7 +339,7 @@ def check_national_services(app: Flask) -> Check:
     try:
         found = breakers(app)
     except Exception as exc:
-        return Check("failed", {"error": _first_line(exc)})
+        return _failed("national_services", exc)
     services = {p: {k: v for k, v in b.items() if k != "at"} for p, b in found.items()}
     if not services:
         return Check("disabled", {"reason": "no national service configured"})
@@ -372,7 +372,7 @@ def readiness(app: Flask) -> tuple[int, dict[str, Any]]:
         except FutureTimeout:
             results[name] = Check("failed", {"error": f"no answer within {timeout:g} s"})
         except Exception as exc:
-            results[name] = Check("failed", {"error": _first_line(exc)})
+            results[name] = _failed(name, exc)
     critical = critical_checks(app)
     failed = {name for name, check in results.items() if check.status == "failed"}
     status = "unavailable" if failed & critical else "degraded" if failed else "ok"
@@ -380,6 +380,13 @@ def readiness(app: Flask) -> tuple[int, dict[str, Any]]:
             "checks": {name: {"status": check.status, "critical": name in critical, **check.detail}
                        for name, check in results.items()}}
     return (503 if status == "unavailable" else 200), body
+
+
+def _failed(check: str, exc: BaseException) -> Check:
+    """A failed check: the error's kind in the answer (which is open to the balancer: no host names, no
+    addresses), its text in the log."""
+    log.warning("readiness check %s failed: %s", check, _first_line(exc))
+    return Check("failed", {"error": type(exc).__name__})
 
 
 def _first_line(exc: BaseException) -> str:
