@@ -524,33 +524,36 @@ class StateCollector(Collector):
         return families
 
     def _rq(self, client: Any, length: Any, oldest: Any, now: float) -> list[Any]:
+        from rq import Queue
+        from rq.job import Job
+        from rq.registry import FailedJobRegistry, ScheduledJobRegistry
         from rq.utils import utcparse
 
         scheduled = GaugeMetricFamily("motcua_job_queue_scheduled", "Jobs of a queue waiting for their time "
                                       "(delayed retries, rq's scheduler).", labels=["queue"])
         failed = GaugeMetricFamily("motcua_job_queue_failed", "Jobs of a queue in rq's failed registry.",
                                    labels=["queue"])
+        # rq's own key names, read in two round trips whatever the queues hold: the length, the job at the head
+        # (the oldest: rq pushes at the tail and pops at the head) and the registries' sizes; then the head's time.
         pipe = client.pipeline()
         for name in QUEUES:
-            pipe.llen(f"rq:queue:{name}")
-            pipe.lindex(f"rq:queue:{name}", 0)
-            pipe.zcard(f"rq:scheduled:{name}")
-            pipe.zcard(f"rq:failed:{name}")
+            key = Queue.redis_queue_namespace_prefix + name
+            pipe.llen(key)
+            pipe.lindex(key, 0)
+            pipe.zcard(ScheduledJobRegistry.key_template.format(name))
+            pipe.zcard(FailedJobRegistry.key_template.format(name))
         answers = pipe.execute()
-        heads = pipe = client.pipeline()
+        heads = client.pipeline()
         for index in range(len(QUEUES)):
             head = answers[4 * index + 1]
-            if head:
-                pipe.hget(f"rq:job:{head.decode() if isinstance(head, bytes) else head}", "enqueued_at")
-            else:
-                pipe.echo("")
+            heads.hget(Job.key_for(head.decode() if isinstance(head, bytes) else head) if head else "-", "enqueued_at")
         heads_at = heads.execute()
         for index, name in enumerate(QUEUES):
             count, _, delayed, broken = answers[4 * index: 4 * index + 4]
             length.add_metric([name, "rq"], count)
             at = heads_at[index]
             age = 0.0
-            if at:
+            if at and count:
                 age = max(0.0, now - utcparse(at.decode() if isinstance(at, bytes) else at).timestamp())
             oldest.add_metric([name, "rq"], age)
             scheduled.add_metric([name], delayed)

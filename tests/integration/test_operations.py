@@ -399,3 +399,40 @@ def test_a_breaker_opened_in_one_process_is_reported_by_the_others(database_url,
         for each in (worker_app, web_app):
             with each.app_context():
                 db.engine.dispose()
+
+
+def test_rq_queue_length_and_age_of_its_oldest_job_without_a_worker(database_url, tmp_path):
+    """Jobs waiting in Redis with no worker to take them: counted, aged; readiness degraded (no worker), still 200."""
+    from redis import Redis
+    from rq import Queue
+
+    from app.jobs.queue import PendingJob, RqDispatcher
+
+    app = make_app(database_url, tmp_path, REDIS_URL=WORKER_REDIS_URL, JOB_DISPATCH="auto", SWEEP_INTERVAL=0)
+    dispatcher = app.extensions["motcua_jobs"]
+    assert isinstance(dispatcher, RqDispatcher)
+    redis = Redis.from_url(WORKER_REDIS_URL)
+    queue = Queue("notifications", connection=redis)
+    ids = [f"ops-test-{n}" for n in range(2)]
+    try:
+        for job_id in ids:
+            dispatcher.dispatch(PendingJob("notifications", "app.jobs.tasks.notify_status_change", (0, 0), job_id))
+        found = scrape(app.test_client())
+        assert value(found, "motcua_job_queue_length", queue="notifications", backend="rq") == 2
+        assert ("motcua_job_queue_oldest_age_seconds", (("backend", "rq"), ("queue", "notifications"))) in found
+        assert value(found, "motcua_job_queue_length", queue="connectors", backend="rq") == 0
+        assert value(found, "motcua_job_queue_oldest_age_seconds", queue="connectors", backend="rq") == 0
+        assert value(found, "motcua_job_workers", state="alive") == 0
+        response = app.test_client().get("/readyz")
+        body = response.get_json()
+        assert body["checks"]["redis"]["status"] == "ok"
+        assert body["checks"]["workers"]["status"] == "failed" and body["checks"]["workers"]["alive"] == 0
+        assert body["checks"]["sweeper"]["status"] == "disabled"
+        assert response.status_code == 200 and body["status"] == "degraded"
+        assert {name for name, check in body["checks"].items() if check["status"] == "failed"} == {"workers"}
+    finally:
+        for job_id in ids:
+            queue.remove(job_id)
+            redis.delete(f"rq:job:{job_id}")
+        with app.app_context():
+            db.engine.dispose()
