@@ -52,7 +52,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from app.extensions import db
-from app.jobs.queue import QUEUES, Dispatcher, RqDispatcher, ThreadDispatcher
+from app.jobs.queue import BEAT_KEY, QUEUES, Dispatcher, RqDispatcher, ThreadDispatcher
+from app.jobs.sweeper import BEAT
 from app.models import ServiceCall, WorkflowInstance
 from app.models.dossier import STATUSES, Dossier
 from app.models.integration import WorkflowIncident
@@ -62,11 +63,10 @@ from connectors.base import CircuitBreaker, ConnectorError
 
 log = logging.getLogger(__name__)
 
-SWEEPER_BEAT = "sweeper"  # app.jobs.sweeper.BEAT (not imported: the sweeper is a job entry point, above here)
 BREAKERS_KEY = "motcua:breakers"  # Redis hash: provider → the latest breaker observation of any process
 METRICS_STATEMENT_TIMEOUT_MS = 5000  # no scrape waits longer than this on one statement
 REGISTRIES = ("motcua_connectors", "motcua_prefill_registry")  # app.extensions keys of the connector registries
-CHECKS = ("database", "redis", "workers", "sweeper", "job_thread", "national_services")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # any other is counted as OTHER
 
 # ---------------------------------------------------------------- metrics the process updates as it works
 
@@ -104,7 +104,8 @@ def _request_started(sender: Flask, **_: Any) -> None:
 def _request_finished(sender: Flask, response: Any, **_: Any) -> None:
     started = request.environ.get("motcua.started")
     endpoint = request.endpoint or "none"  # an unmatched path is one label, never the path itself
-    HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    method = request.method if request.method in METHODS else "OTHER"  # a client may send any word
+    HTTP_REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
     if started is not None:
         HTTP_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
 
@@ -301,11 +302,9 @@ def last_sweep(app: Flask) -> float | None:
     dispatcher = _dispatcher(app)
     if isinstance(dispatcher, RqDispatcher):
         client = redis_client(app)
-        from app.jobs.queue import BEAT_KEY
-
-        value = client.get(BEAT_KEY % SWEEPER_BEAT) if client is not None else None
+        value = client.get(BEAT_KEY % BEAT) if client is not None else None
         return float(value) if value else None
-    return dispatcher.last_beat(SWEEPER_BEAT) if dispatcher is not None else None
+    return dispatcher.last_beat(BEAT) if dispatcher is not None else None
 
 
 def check_sweeper(app: Flask) -> Check:
