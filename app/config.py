@@ -162,8 +162,9 @@ class Config:
     # Dossiers by status are counted (one GROUP BY over every dossier) at most once per this many seconds per
     # process; scrapes in between get the last count. 0 counts on every scrape.
     METRICS_DOSSIER_STATUS_SECONDS = float(_env("METRICS_DOSSIER_STATUS_SECONDS", "60"))
-    # GET /readyz: each check's time limit (seconds); what answers 503 when it fails (comma-separated names among
-    # database, job_thread, redis, workers, sweeper; the rest only make the answer "degraded", still 200).
+    # GET /readyz: each check's time limit (seconds); what answers 503 when it fails (comma-separated, among
+    # database, job_thread, redis, workers, scheduler, sweeper, national_services; any other failed check only makes
+    # the answer "degraded", still 200).
     READYZ_TIMEOUT = float(_env("READYZ_TIMEOUT", "2"))
     READYZ_CRITICAL = _env("READYZ_CRITICAL", "database,job_thread")
     # An rq worker counts as alive while its last heartbeat is this recent; the sweeper as running while its last

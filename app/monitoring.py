@@ -292,6 +292,27 @@ def check_workers(app: Flask) -> Check:
     return Check("ok" if alive else "failed", {"alive": alive, "stale": stale})
 
 
+def schedulers(client: Any) -> dict[str, bool]:
+    """Per queue, whether an rq scheduler holds its lock (a live scheduler refreshes it; it expires otherwise):
+    without one, delayed retries never move to their queue (`flask worker` restarts it within SWEEP_INTERVAL)."""
+    from rq.scheduler import RQScheduler
+
+    pipe = client.pipeline()
+    for name in QUEUES:
+        pipe.exists(RQScheduler.get_locking_key(name))
+    return {name: bool(held) for name, held in zip(QUEUES, pipe.execute(), strict=True)}
+
+
+def check_scheduler(app: Flask) -> Check:
+    if not isinstance(_dispatcher(app), RqDispatcher):
+        return Check("disabled", {"reason": "no rq queues (embedded job thread)"})
+    try:
+        held = schedulers(redis_client(app))
+    except Exception as exc:
+        return _failed("scheduler", exc)
+    return Check("ok" if all(held.values()) else "failed", {"queues": held})
+
+
 def sweep_max_age(app: Flask) -> float:
     configured = float(app.config.get("READYZ_SWEEP_AGE") or 0)
     return configured or max(60.0, 3 * float(app.config.get("SWEEP_INTERVAL", 10)))
@@ -347,8 +368,8 @@ def check_national_services(app: Flask) -> Check:
 
 
 _CHECKS: dict[str, Callable[[Flask], Check]] = {
-    "database": check_database, "redis": check_redis, "workers": check_workers, "sweeper": check_sweeper,
-    "job_thread": check_job_thread, "national_services": check_national_services,
+    "database": check_database, "redis": check_redis, "workers": check_workers, "scheduler": check_scheduler,
+    "sweeper": check_sweeper, "job_thread": check_job_thread, "national_services": check_national_services,
 }
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="motcua-readyz")
 
@@ -562,7 +583,11 @@ class StateCollector(Collector):
                                     "heartbeat is recent (READYZ_WORKER_HEARTBEAT).", labels=["state"])
         workers.add_metric(["alive"], alive)
         workers.add_metric(["stale"], stale)
-        return [scheduled, failed, workers]
+        held = GaugeMetricFamily("motcua_job_scheduler_alive", "1 while an rq scheduler holds a queue's lock (delayed "
+                                 "retries move to the queue on time).", labels=["queue"])
+        for name, alive_ in schedulers(client).items():
+            held.add_metric([name], 1 if alive_ else 0)
+        return [scheduled, failed, workers, held]
 
     # --- national services
 
