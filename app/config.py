@@ -160,6 +160,21 @@ class Config:
     RATELIMIT_LOOKUP = _env("RATELIMIT_LOOKUP", "20 per minute;200 per hour")
     # Payment callbacks and returns, per address.
     RATELIMIT_CALLBACK = _env("RATELIMIT_CALLBACK", "600 per minute")
+    # Operations (app.monitoring, docs/operations.md). GET /metrics answers only with `Authorization: Bearer
+    # <METRICS_TOKEN>` when it is set (empty: open; then keep /metrics off the public proxy).
+    METRICS_TOKEN = _env("METRICS_TOKEN", "")
+    # Dossiers by status are counted (one GROUP BY over every dossier) at most once per this many seconds per
+    # process; scrapes in between get the last count. 0 counts on every scrape.
+    METRICS_DOSSIER_STATUS_SECONDS = float(_env("METRICS_DOSSIER_STATUS_SECONDS", "60"))
+    # GET /readyz: each check's time limit (seconds); what answers 503 when it fails (comma-separated, among
+    # database, job_thread, redis, workers, scheduler, sweeper, national_services; any other failed check only makes
+    # the answer "degraded", still 200).
+    READYZ_TIMEOUT = float(_env("READYZ_TIMEOUT", "2"))
+    READYZ_CRITICAL = _env("READYZ_CRITICAL", "database,job_thread")
+    # An rq worker counts as alive while its last heartbeat is this recent; the sweeper as running while its last
+    # pass is (default: 3 × SWEEP_INTERVAL, at least 60 s).
+    READYZ_WORKER_HEARTBEAT = float(_env("READYZ_WORKER_HEARTBEAT", "120"))
+    READYZ_SWEEP_AGE = float(_env("READYZ_SWEEP_AGE", "0"))
     # Origins (space-separated) forms may post to besides this site and the payment platform's URL (CSP).
     CSP_FORM_ACTION = _env("CSP_FORM_ACTION", "")
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (0 = none; werkzeug ProxyFix).

@@ -100,7 +100,8 @@ def generate(n: int, open_tasks: int, agencies: int, log: Callable[[str], None])
         step("agencies", """
             INSERT INTO agency (code, name, level, address)
             SELECT format('000.00.%%s.H26', lpad(g::text, 2, '0')), format('UBND xã số %%s', g), 'xa', ''
-            FROM generate_series(3, %(agencies)s) g""", {"agencies": agencies})
+            FROM generate_series(3, %(agencies)s) g
+            ON CONFLICT (code) DO NOTHING""", {"agencies": agencies})  # the seed has some of these codes already
         step("citizens", """
             INSERT INTO app_user (username, full_name, password_hash, roles, email, phone, active)
             SELECT 'cd' || g, 'Công dân ' || g, '', '["cong_dan"]'::jsonb, '', '', true

@@ -45,6 +45,11 @@ class CircuitOpen(TransientError):
     pass
 
 
+# Told of every breaker's failures and of the success that closes one again (never of a plain success): the
+# platform publishes what one process saw to the others (app.monitoring). A listener must not raise.
+BREAKER_LISTENERS: list[Callable[[CircuitBreaker], None]] = []
+
+
 class CircuitBreaker:
     """Stop calling a provider that keeps failing; let one trial call through after a pause.
 
@@ -59,6 +64,23 @@ class CircuitBreaker:
         self.opened_at: float | None = None
         self.trial_running = False
         self.lock = threading.Lock()
+        self.name = ""  # the provider (set by its HttpClient)
+        self.changed_at: float | None = None  # wall-clock time of the last failure or recovery
+
+    def snapshot(self) -> dict[str, Any]:
+        """State, consecutive failures, seconds until a trial call is let through (0 unless open)."""
+        with self.lock:
+            state = self._state()
+            remaining = self.reset_after - (self.clock() - self.opened_at) if state == "open" and self.opened_at else 0
+            return {"state": state, "failures": self.failures, "retry_in": round(max(0.0, remaining), 1),
+                    "changed_at": self.changed_at}
+
+    def _tell(self) -> None:
+        for listener in BREAKER_LISTENERS:
+            try:
+                listener(self)
+            except Exception:  # the call's own outcome matters more than its report
+                log.exception("circuit breaker listener failed")
 
     @property
     def state(self) -> str:
@@ -83,9 +105,14 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         with self.lock:
+            recovered = self.failures > 0 or self.opened_at is not None
             self.failures = 0
             self.opened_at = None
             self.trial_running = False
+            if recovered:
+                self.changed_at = time.time()
+        if recovered:
+            self._tell()
 
     def record_failure(self) -> None:
         with self.lock:
@@ -93,6 +120,8 @@ class CircuitBreaker:
             self.trial_running = False
             if self.failures >= self.threshold or self.opened_at is not None:
                 self.opened_at = self.clock()
+            self.changed_at = time.time()
+        self._tell()
 
 
 @dataclass
@@ -121,6 +150,9 @@ class HttpClient:
     session: requests.Session = field(default_factory=requests.Session, repr=False)
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def __post_init__(self) -> None:
+        self.breaker.name = self.breaker.name or self.provider
 
     def request(self, method: str, path: str, *, json: Any = None, idempotency_key: str | None = None,
                 headers: Mapping[str, str] | None = None, raw: bool = False) -> Any:

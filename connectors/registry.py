@@ -11,6 +11,8 @@ explicitly, with `registry.add_operation(id, func)` (create_app does, through ap
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from connectors.base import PermanentError
+
+# Told of every provider operation called through a registry: (operation id, seconds, the error or None: a
+# ConnectorError, or anything else the connector raised). The platform counts them for its metrics
+# (app.monitoring); an observer must not raise.
+Observer = Callable[[str, float, Exception | None], None]
+OBSERVERS: list[Observer] = []
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,15 @@ class Registry:
         # The connector objects by provider, for what is not an operation (e.g. verifying a payment callback).
         self.connectors: dict[str, Any] = {}
 
+    def breakers(self) -> dict[str, Any]:
+        """Each HTTP provider's circuit breaker (connectors.base.CircuitBreaker), by provider."""
+        found = {}
+        for provider, connector in sorted(self.connectors.items()):
+            breaker = getattr(getattr(connector, "client", None), "breaker", None)
+            if breaker is not None:
+                found[provider] = breaker
+        return found
+
     def register(self, operation: Operation) -> None:
         if operation.id in self._operations:
             raise ValueError(f"operation {operation.id} registered twice")
@@ -85,11 +102,30 @@ class Registry:
         return sorted(self._operations)
 
     def call(self, operation_id: str, params: Mapping[str, Any]) -> Any:
+        """The one place a provider's operation is called: checked, timed and reported to the observers."""
         op = self.get(operation_id)
         provider = operation_id.split(".")[0]
         if op.platform:
             raise PermanentError(provider, "platform_operation",
                                  f"Thao tác «{operation_id}» do hệ thống tự thực hiện cho một bước dịch vụ.")
+        if not OBSERVERS:
+            return self._call(op, provider, params)
+        started = time.perf_counter()
+        error: Exception | None = None
+        try:
+            return self._call(op, provider, params)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for observer in OBSERVERS:
+                try:
+                    observer(operation_id, elapsed, error)
+                except Exception:  # a count lost; never the call's own outcome
+                    logging.getLogger(__name__).exception("connector observer failed")
+
+    def _call(self, op: Operation, provider: str, params: Mapping[str, Any]) -> Any:
         errors = sorted(Draft202012Validator(op.params_schema).iter_errors(params), key=lambda e: list(e.path))
         if errors:
             where = "/".join(str(p) for p in errors[0].path) or "tham số"

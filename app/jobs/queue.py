@@ -7,6 +7,7 @@ without it (embedded mode) an in-process worker thread runs them, so nothing nee
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import queue
 import threading
@@ -118,15 +119,41 @@ def _resolve(path: str) -> Callable[..., Any]:
 
 
 class Dispatcher:
+    """Carries jobs to where they run; also keeps the beats of the periodic work (the sweeper's last pass), so
+    that a readiness check in any process can tell whether it still runs (app.monitoring)."""
+
+    def __init__(self) -> None:
+        self.beats: dict[str, float] = {}
+
     def dispatch(self, job: PendingJob) -> None:
         raise NotImplementedError
+
+    def beat(self, name: str) -> None:
+        """Record that periodic work `name` has just run (wall-clock time)."""
+        self.beats[name] = time.time()
+
+    def last_beat(self, name: str) -> float | None:
+        """When periodic work `name` last ran, as recorded by `beat` (None: never seen)."""
+        return self.beats.get(name)
+
+
+BEAT_KEY = "motcua:beat:%s"  # rq mode: the periodic work's beats live in Redis, shared by every process
 
 
 class RqDispatcher(Dispatcher):
     def __init__(self, redis_url: str) -> None:
         from redis import Redis
 
+        super().__init__()
         self.redis = Redis.from_url(redis_url)
+
+    def beat(self, name: str) -> None:
+        """In Redis, for a day: the workers sweep, the web processes answer readiness checks."""
+        self.redis.set(BEAT_KEY % name, repr(time.time()), ex=86400)
+
+    def last_beat(self, name: str) -> float | None:
+        value = self.redis.get(BEAT_KEY % name)
+        return float(value) if value else None
 
     def queue(self, name: str) -> Any:
         from rq import Queue
@@ -172,8 +199,12 @@ class ThreadDispatcher(Dispatcher):
     exit: the sweeper finds them again in the database when the platform starts."""
 
     def __init__(self, app: Flask) -> None:
+        super().__init__()
         self.app = app
         self.jobs: queue.Queue[PendingJob | None] = queue.Queue()
+        # When each job waiting in self.jobs was queued (wall clock), oldest first: the queue's age for the metrics.
+        self.queued_at: collections.deque[float] = collections.deque()
+        self.looped_at = time.time()  # the thread's last pass through its loop (a job that hangs stops it)
         self.timers: set[threading.Timer] = set()
         self.waiting: set[str] = set()  # ids of the jobs in self.jobs
         self.periodic: Callable[[], None] | None = None
@@ -206,7 +237,13 @@ class ThreadDispatcher(Dispatcher):
     def _put(self, job: PendingJob) -> None:
         if job.job_id:
             self.waiting.add(job.job_id)
+        self.queued_at.append(time.time())
         self.jobs.put(job)
+
+    def backlog(self) -> tuple[int, float | None]:
+        """How many jobs wait in the thread's queue, and when the oldest was queued (None: none waits)."""
+        queued = list(self.queued_at)
+        return len(queued), (queued[0] if queued else None)
 
     def stop(self) -> None:
         """End the thread after the jobs already queued (a test's way to let a process die)."""
@@ -233,6 +270,7 @@ class ThreadDispatcher(Dispatcher):
     def _work(self) -> None:
         stopping = False
         while True:
+            self.looped_at = time.time()
             try:
                 job = self.jobs.get(block=not stopping, timeout=None if stopping else self._tick())
             except queue.Empty:
@@ -245,6 +283,8 @@ class ThreadDispatcher(Dispatcher):
                     continue
                 if job is _WAKE:
                     continue
+                if self.queued_at:
+                    self.queued_at.popleft()
                 self.waiting.discard(job.job_id or "")
                 with self.app.app_context():
                     _resolve(job.func)(*job.args)
@@ -272,6 +312,7 @@ class RecordingDispatcher(Dispatcher):
     """Keeps jobs until run_all(): tests run them at a moment of their choosing, in their transaction."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.jobs: list[PendingJob] = []
 
     def dispatch(self, job: PendingJob) -> None:

@@ -62,10 +62,25 @@ def sweep() -> dict[str, int]:
             except Exception:
                 db.session.rollback()
                 log.exception("sweep of %s failed", name)
+    _beat()
     found = {name: n for name, n in counts.items() if n}
     if found:
         log.info("sweeper re-enqueued %s", found)
     return counts
+
+
+BEAT = "sweeper"  # the name its passes are recorded under (Dispatcher.beat), read by the readiness check
+
+
+def _beat() -> None:
+    """Record the pass for the readiness check and the metrics (app.monitoring); in Redis in the rq mode."""
+    dispatcher = current_app.extensions.get("motcua_jobs")
+    if dispatcher is None:
+        return
+    try:
+        dispatcher.beat(BEAT)
+    except Exception as exc:  # Redis away: the pass happened all the same; the check will say the beat is old
+        log.warning("sweeper pass not recorded: %s", exc)
 
 
 _READY = "motcua_schema_ready"

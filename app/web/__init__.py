@@ -98,6 +98,9 @@ def register_web(app: Flask) -> None:
     from app.web.vendor import register_vendor
 
     register_vendor(app)  # the browser packages from npm (bpmn-js), served here
+    from app.web.ops import register_ops
+
+    register_ops(app)  # /healthz, /readyz, /metrics; request and connector metrics (app.monitoring)
 
     tz = ZoneInfo(app.config["TIMEZONE"])
 
