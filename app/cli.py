@@ -242,20 +242,13 @@ def register_cli(app: Flask) -> None:
     @click.option("--role", "roles", multiple=True, help="Vai trò của tài khoản dịch vụ (như một cán bộ).")
     def create_client(name: str, scopes: tuple[str, ...], agency_code: str | None, roles: tuple[str, ...]) -> None:
         """Issue a client: its id and secret are printed once (only the secret's hash is kept)."""
-        from app.accounts import create_api_client
-        from app.models import Agency
-        from app.models.user import API_SCOPES, OFFICER_ROLES
+        from app.administration.services import issue_api_client
+        from app.dossiers.errors import Invalid
 
-        agency = None
-        if agency_code:
-            agency = db.session.scalar(select(Agency).where(Agency.code == agency_code))
-            if agency is None:
-                raise click.UsageError(f"Không có cơ quan {agency_code}.")
-        if bad := [r for r in roles if r not in OFFICER_ROLES]:
-            raise click.UsageError(f"Vai trò không hợp lệ: {', '.join(bad)}.")
-        if bad := [s for s in scopes if s not in API_SCOPES]:
-            raise click.UsageError(f"Quyền không hợp lệ: {', '.join(bad)} (chọn trong {', '.join(API_SCOPES)}).")
-        client, secret = create_api_client(name, list(scopes), agency=agency, roles=list(roles))
+        try:
+            client, secret = issue_api_client(None, name, list(scopes), agency_code or "", list(roles))
+        except Invalid as exc:
+            raise click.UsageError(" ".join(str(v) for v in (exc.details or {}).values()) or exc.message) from None
         db.session.commit()
         click.echo(f"client_id={client.client_id}")
         click.echo(f"client_secret={secret}")
@@ -274,12 +267,13 @@ def register_cli(app: Flask) -> None:
     @click.argument("client_id")
     def revoke_client(client_id: str) -> None:
         """Revoke a client: its tokens stop at once."""
-        from app.accounts import api_client, revoke_api_client
+        from app.accounts import api_client
+        from app.administration.services import revoke_api_client
 
         client = api_client(client_id)
         if client is None:
             raise click.UsageError(f"Không có client đang hoạt động {client_id}.")
-        revoke_api_client(client)
+        revoke_api_client(None, client)
         db.session.commit()
         click.echo(f"Đã thu hồi {client_id}.")
 

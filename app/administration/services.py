@@ -10,6 +10,8 @@ from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from app.accounts import create_api_client
+from app.accounts import revoke_api_client as end_api_client
 from app.administration.changes import record_change
 from app.dossiers import desk
 from app.dossiers.deadlines import forget_calendars
@@ -17,8 +19,8 @@ from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.progress import OPEN_TASK_STATES
 from app.extensions import db
 from app.identifiers import IdentifierError, validate_agency_identifier
-from app.models import AdminChange, Agency, CalendarDay, Department, HumanTask, Procedure, User
-from app.models.user import ADMIN_ROLE, ALL_ROLES, OFFICER_ROLES
+from app.models import AdminChange, Agency, ApiClient, CalendarDay, Department, HumanTask, Procedure, User
+from app.models.user import ADMIN_ROLE, ALL_ROLES, API_SCOPES, OFFICER_ROLES
 
 LEVELS = ("bo", "tinh", "xa")
 _HOURS = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -341,3 +343,71 @@ def unpublish(actor: User, procedure: Procedure, agency: Agency) -> Procedure:
     db.session.flush()
     record_change(actor, "procedure", procedure.id, "unpublished", before, _publication_state(procedure))
     return procedure
+
+
+# ---------------------------------------------------------------- API clients (other systems)
+
+
+def api_client_state(client: ApiClient) -> dict[str, Any]:
+    """What a change record keeps of a client: never its secret, which only its holder has."""
+    return {"client_id": client.client_id, "name": client.name, "scopes": list(client.scopes or []),
+            "agency_id": client.user.agency_id, "roles": list(client.user.roles or []),
+            "revoked": client.revoked_at is not None}
+
+
+def api_clients(limit: int = 200) -> list[ApiClient]:
+    """Every client, live ones first, newest first."""
+    return list(db.session.scalars(select(ApiClient).options(joinedload(ApiClient.user))
+                                   .order_by(ApiClient.revoked_at.is_not(None), ApiClient.id.desc()).limit(limit)))
+
+
+def get_api_client(client_pk: int) -> ApiClient:
+    client = db.session.get(ApiClient, client_pk)
+    if client is None:
+        raise NotFound(gettext("Không tìm thấy hệ thống kết nối."), code="api_client_not_found")
+    return client
+
+
+def issue_api_client(actor: User | None, name: str, scopes: list[str], agency_code: str = "",
+                     roles: list[str] | None = None) -> tuple[ApiClient, str]:
+    """A new client for another system and its secret, returned once (only its hash is kept). It acts as a service
+    account of `agency_code` with `roles`, within `scopes`. `actor` None: a command run on the server."""
+    if actor is not None:
+        require_admin(actor)
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = gettext("Nhập tên hệ thống.")
+    elif len(name) > 255:
+        errors["name"] = gettext("Tên hệ thống dài quá 255 ký tự.")
+    if not scopes:
+        errors["scopes"] = gettext("Chọn ít nhất một quyền.")
+    elif bad := [s for s in scopes if s not in API_SCOPES]:
+        errors["scopes"] = gettext("Quyền không hợp lệ: %(scopes)s", scopes=", ".join(bad))
+    roles = list(roles or [])
+    if bad := [r for r in roles if r not in OFFICER_ROLES]:
+        errors["roles"] = gettext("Vai trò không hợp lệ: %(roles)s", roles=", ".join(bad))
+    agency = None
+    if code := (agency_code or "").strip().upper():
+        agency = db.session.scalar(select(Agency).where(Agency.code == code))
+        if agency is None:
+            errors["agency"] = gettext("Không tìm thấy cơ quan có mã «%(code)s».", code=code)
+    if roles and agency is None and "agency" not in errors:
+        errors["agency"] = gettext("Hệ thống có vai trò xử lý phải thay mặt một cơ quan.")
+    if errors:
+        raise Invalid(gettext("Chưa cấp được: xem các ô được đánh dấu."), details=errors)
+    client, secret = create_api_client(name, [s for s in API_SCOPES if s in scopes], agency=agency, roles=roles)
+    record_change(actor, "api_client", client.id, "created", None, api_client_state(client))
+    return client, secret
+
+
+def revoke_api_client(actor: User | None, client: ApiClient) -> ApiClient:
+    """The client's tokens stop at once and no new one is issued; revoking twice is refused."""
+    if actor is not None:
+        require_admin(actor)
+    if client.revoked_at is not None:
+        raise Conflict(gettext("Hệ thống này đã bị thu hồi quyền truy cập."), code="api_client_revoked")
+    before = api_client_state(client)
+    end_api_client(client)
+    record_change(actor, "api_client", client.id, "revoked", before, api_client_state(client))
+    return client

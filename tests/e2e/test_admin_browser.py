@@ -159,10 +159,36 @@ def test_the_administration_area_in_the_browser(live_server: Any, live_token: An
         admin.goto(f"{base}/quan-tri/lich-chung")
         problems += _check(admin, "national-calendar")
 
+        # Another system gets its client ID and secret once, then loses them.
+        admin.goto(f"{base}/quan-tri/he-thong-ket-noi")
+        admin.fill("#f-name", "Hệ thống một cửa điện tử tỉnh")
+        admin.uncheck("input[name=scopes][value='api:read']")
+        admin.click("#issue-submit")
+        assert admin.locator("#f-scopes-error").count() == 1
+        assert admin.input_value("#f-name") == "Hệ thống một cửa điện tử tỉnh"  # kept
+        problems += _check(admin, "api-clients-errors")
+        admin.fill("#f-agency", "000.00.01.H26")
+        admin.check("input[name=scopes][value='api:write']")
+        admin.check("input[name=roles][value='tiep_nhan']")
+        admin.click("#issue-submit")
+        client_id = admin.inner_text("#issued-id").strip()
+        secret = admin.inner_text("#issued-secret").strip()
+        problems += _check(admin, "api-client-issued")
+        answer = requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=(client_id, secret), timeout=10)
+        assert answer.status_code == 200 and answer.json()["scope"] == "api:write"
+        admin.click(f"#clients tr[data-client='{client_id}'] button")
+        admin.wait_for_selector(f"#clients tr[data-client='{client_id}'][data-revoked='1']")
+        assert secret not in admin.content()
+        problems += _check(admin, "api-clients")
+        assert requests.post(f"{base}/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id, secret), timeout=10).status_code == 401
+
         admin.goto(f"{base}/quan-tri/nhat-ky")
         actions = [(r.get_attribute("data-entity"), r.get_attribute("data-action"))
                    for r in admin.locator("#changes tbody tr").all()]
-        assert actions[:5] == [("officer", "moved"), ("procedure", "published"), ("calendar_day", "created"),
+        assert actions[:2] == [("api_client", "revoked"), ("api_client", "created")]
+        assert actions[2:7] == [("officer", "moved"), ("procedure", "published"), ("calendar_day", "created"),
                                ("department", "created"), ("agency", "created")]
         problems += _check(admin, "changes")
     finally:

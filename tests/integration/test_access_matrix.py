@@ -236,7 +236,8 @@ RULES += [
         ("agency_calendar", "/quan-tri/co-quan/{agency}/lich"),
         ("add_department", "/quan-tri/co-quan/{agency}/phong-ban"),
         ("confirm_code", "/quan-tri/co-quan/{agency}/xac-nhan-ma"),
-        ("delete_calendar_day", "/quan-tri/lich/99999/xoa")]],
+        ("delete_calendar_day", "/quan-tri/lich/99999/xoa"),
+        ("revoke_api_client", "/quan-tri/he-thong-ket-noi/99999/thu-hoi")]],
     *[(f"api.{e}", "POST", (lambda p: lambda s: p.format(**s.ids))(p), set(), NOT_ADMIN) for e, p in [
         ("admin_update_agency", "/api/v1/admin/agencies/{agency}"),
         ("admin_set_calendar_day", "/api/v1/admin/agencies/{agency}/calendar"),
@@ -244,7 +245,8 @@ RULES += [
         ("admin_move_officer", "/api/v1/admin/officers/{hotich}/department"),
         ("admin_set_roles", "/api/v1/admin/officers/{hotich}/roles"),
         ("admin_publish", "/api/v1/admin/procedures/1.001193/agencies/000.00.02.H26"),
-        ("admin_unpublish", "/api/v1/admin/procedures/1.001193/agencies/000.00.01.H26/withdraw")]],
+        ("admin_unpublish", "/api/v1/admin/procedures/1.001193/agencies/000.00.01.H26/withdraw"),
+        ("admin_revoke_api_client", "/api/v1/admin/api-clients/99999/revoke")]],
 ]
 NOT_JUDGED = {"static", "vendor.asset"}  # public assets
 

@@ -37,6 +37,7 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           # app.administration
           "adminMoveOfficer": "application/json", "adminSetRoles": "application/json",
           "adminUpdateAgency": "application/json", "adminAddDepartment": "application/json",
+          "adminIssueApiClient": "application/json",
           "adminSetCalendarDay": "application/json"}
 
 

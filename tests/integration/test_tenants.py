@@ -240,7 +240,7 @@ def test_the_use_cases_refuse_anyone_but_an_administrator(db_session: Any) -> No
 
 
 PAGES = ["/quan-tri/", "/quan-tri/co-quan/moi", "/quan-tri/nguoi-dung?q=tiep", "/quan-tri/lich-chung",
-         "/quan-tri/thu-tuc", "/quan-tri/thu-tuc/1.001193", "/quan-tri/nhat-ky"]
+         "/quan-tri/thu-tuc", "/quan-tri/thu-tuc/1.001193", "/quan-tri/nhat-ky", "/quan-tri/he-thong-ket-noi"]
 
 
 def test_the_admin_pages_refuse_non_administrators(client: Any) -> None:
@@ -251,7 +251,8 @@ def test_the_admin_pages_refuse_non_administrators(client: Any) -> None:
     posts = {f"/quan-tri/co-quan/{ba_dinh.id}": {"code": ba_dinh.code, "name": "Đổi tên", "level": "xa"},
              f"/quan-tri/can-bo/{hotich.id}/vai-tro": {"roles": ["quan_tri"]},
              f"/quan-tri/co-quan/{ba_dinh.id}/lich": {"day": "2026-12-05", "working": "1"},
-             "/quan-tri/thu-tuc/1.001193": {"agency": POLICE}}
+             "/quan-tri/thu-tuc/1.001193": {"agency": POLICE},
+             "/quan-tri/he-thong-ket-noi": {"name": "Hệ thống X", "scopes": "api:write"}}
     for username in ("hotich", "truongphong", "thietke", "congdan"):
         login(client, username)
         for page in pages:

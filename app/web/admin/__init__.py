@@ -19,7 +19,7 @@ from app.administration import services as admin
 from app.dossiers.errors import Invalid, ServiceError
 from app.extensions import db
 from app.models import AdminChange, Agency, CalendarDay, Department, Procedure
-from app.models.user import ALL_ROLES, N_, role_label
+from app.models.user import ALL_ROLES, API_SCOPES, N_, OFFICER_ROLES, role_label
 
 bp = Blueprint("admin", __name__, url_prefix="/quan-tri")
 
@@ -29,7 +29,9 @@ CHANGE_LABELS = {"agency": N_("Cơ quan"), "department": N_("Phòng ban"), "offi
                  "calendar_day": N_("Lịch làm việc"), "procedure": N_("Thủ tục"),
                  "created": N_("thêm mới"), "updated": N_("sửa"), "deleted": N_("xóa"), "moved": N_("chuyển phòng ban"),
                  "roles": N_("đổi vai trò"), "published": N_("công bố cho cơ quan"),
-                 "unpublished": N_("thôi công bố cho cơ quan"), "loaded": N_("nạp đơn vị hành chính")}
+                 "unpublished": N_("thôi công bố cho cơ quan"), "loaded": N_("nạp đơn vị hành chính"),
+                 "api_client": N_("Hệ thống kết nối"), "revoked": N_("thu hồi")}
+SCOPE_LABELS = {"api:read": N_("Đọc (GET)"), "api:write": N_("Đọc và ghi (mọi phương thức)")}
 
 
 @bp.before_request
@@ -49,7 +51,8 @@ def change_lines(state: dict[str, object] | None) -> list[tuple[str, str]]:
 def labels() -> dict[str, object]:
     return {"level_label": lambda level: gettext(LEVEL_LABELS.get(level, level)),
             "admin_role_label": lambda role: gettext(role_label(role)), "change_lines": change_lines,
-            "change_label": lambda code: gettext(CHANGE_LABELS[code]) if code in CHANGE_LABELS else code}
+            "change_label": lambda code: gettext(CHANGE_LABELS[code]) if code in CHANGE_LABELS else code,
+            "scope_label": lambda scope: gettext(SCOPE_LABELS[scope]) if scope in SCOPE_LABELS else scope}
 
 
 def _act(act: Callable[[], str], back: str) -> ResponseReturnValue:
@@ -245,3 +248,35 @@ def procedure(code: str) -> ResponseReturnValue:
 def changes() -> ResponseReturnValue:
     rows = db.session.scalars(select(AdminChange).order_by(AdminChange.id.desc()).limit(100)).all()
     return render_template("admin/changes.html", changes=rows)
+
+
+@bp.route("/he-thong-ket-noi", methods=["GET", "POST"])
+def api_clients() -> ResponseReturnValue:
+    """Other systems calling the API: issue (the secret is shown on this answer only, never stored), list, revoke."""
+    errors: dict[str, str] = {}
+    error = issued = secret = None
+    if request.method == "POST":
+        f = request.form
+        try:
+            issued, secret = admin.issue_api_client(current_user, f.get("name", ""), f.getlist("scopes"),
+                                                    f.get("agency", ""), f.getlist("roles"))
+            db.session.commit()
+        except ServiceError as exc:
+            db.session.rollback()
+            error, errors = exc.message, {k: v for k, v in (exc.details or {}).items() if isinstance(v, str)}
+    response = render_template("admin/api_clients.html", clients=admin.api_clients(), issued=issued, secret=secret,
+                               error=error, errors=errors, posted=request.form if error else {},
+                               scopes=API_SCOPES, roles=OFFICER_ROLES)
+    headers = {"Cache-Control": "no-store"}  # the secret must not stay in a cache
+    return response, 422 if error else 201 if issued else 200, headers
+
+
+@bp.route("/he-thong-ket-noi/<int:client_pk>/thu-hoi", methods=["POST"])
+def revoke_api_client(client_pk: int) -> ResponseReturnValue:
+    client = admin.get_api_client(client_pk)
+
+    def act() -> str:
+        admin.revoke_api_client(current_user, client)
+        return gettext("Đã thu hồi quyền truy cập của «%(name)s».", name=client.name)
+
+    return _act(act, url_for("admin.api_clients"))

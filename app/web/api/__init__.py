@@ -899,3 +899,40 @@ def admin_set_calendar_day(agency_id: int, json: m.CalendarDayBody) -> ResponseR
                                             json.note)
     return jsonify({"id": entry.id, "agency_id": entry.agency_id, "day": entry.day.isoformat(),
                     "working": entry.working, "note": entry.note})
+
+
+def _api_client_json(client: Any) -> dict[str, Any]:
+    return {"id": client.id, "client_id": client.client_id, "name": client.name, "scopes": list(client.scopes or []),
+            "agency_code": client.user.agency.code if client.user.agency else None,
+            "roles": list(client.user.roles or []), "created_at": client.created_at.isoformat(),
+            "revoked_at": client.revoked_at.isoformat() if client.revoked_at else None}
+
+
+@bp.get("/admin/api-clients")
+@operation("adminListApiClients", responses({200: (m.AdminApiClients, "Live clients first, then revoked ones")},
+                                            401, 403), auth=True)
+def admin_api_clients() -> ResponseReturnValue:
+    """The other systems allowed to call the API"""
+    administration.require_admin(api_user())
+    return jsonify(items=[_api_client_json(c) for c in administration.api_clients()])
+
+
+@bp.post("/admin/api-clients")
+@operation("adminIssueApiClient", responses({201: (m.IssuedApiClient, "Issued: the secret is in this answer only")},
+                                            401, 403, 422), auth=True)
+def admin_issue_api_client(json: m.ApiClientBody) -> ResponseReturnValue:
+    """Issue a client to another system: it asks tokens at POST /oauth/token with its id and secret"""
+    actor = administration.require_admin(api_user())
+    client, secret = administration.issue_api_client(actor, json.name, json.scopes, json.agency, json.roles)
+    return jsonify({**_api_client_json(client), "client_secret": secret}), 201, {"Cache-Control": "no-store"}
+
+
+@bp.post("/admin/api-clients/<int:client_pk>/revoke")
+@operation("adminRevokeApiClient", responses({200: (m.AdminApiClient, "Revoked: its tokens stop at once")},
+                                             401, 403, 404, 409), auth=True,
+           params={"client_pk": "Id of the client (adminListApiClients)"})
+def admin_revoke_api_client(client_pk: int) -> ResponseReturnValue:
+    """Revoke a client"""
+    actor = administration.require_admin(api_user())
+    client = administration.revoke_api_client(actor, administration.get_api_client(client_pk))
+    return jsonify(_api_client_json(client))

@@ -947,3 +947,31 @@ class AdminCalendarDay(ResponseModel):
     day: date
     working: bool
     note: str
+
+
+class ApiClientBody(RequestModel):
+    name: str = Field(max_length=255, title=N_("Tên hệ thống"))
+    scopes: list[str] = Field(max_length=2, title=N_("Quyền"), description="`api:read` (GET) and/or `api:write`")
+    agency: str = Field(default="", max_length=40, title=N_("Cơ quan được thay mặt"),
+                        description="QCVN 102 identifier of the agency the client acts for; empty: none")
+    roles: list[str] = Field(default_factory=list, max_length=20, title=N_("Vai trò"),
+                             description="Officer role codes of its service account in that agency")
+
+
+class AdminApiClient(ResponseModel):
+    id: int
+    client_id: str
+    name: str
+    scopes: list[str]
+    agency_code: str | None
+    roles: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class AdminApiClients(ResponseModel):
+    items: list[AdminApiClient]
+
+
+class IssuedApiClient(AdminApiClient):
+    client_secret: str = Field(description="Shown in this answer only: the platform keeps only its SHA-256")
