@@ -1,6 +1,7 @@
 """SQLAlchemy models: one module per aggregate. Class names are plain nouns."""
 
 from app.models.agency import Agency, CalendarDay
+from app.models.audit import AuditChain, AuditLog
 from app.models.desk import SupplementRequest
 from app.models.document import IssuedDocument
 from app.models.dossier import (
@@ -27,7 +28,9 @@ __all__ = [
     "Agency",
     "ApiToken",
     "Attachment",
+    "AuditChain",
     "AuditEvent",
+    "AuditLog",
     "CalendarDay",
     "DeadlineNotice",
     "Dossier",
