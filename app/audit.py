@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -33,16 +33,20 @@ CONTEXT_KEY = "motcua_audit_context"  # app.extensions: () -> {"ip": …, "where
 GENESIS = "0" * 64
 
 # Action codes.
-LOGIN, LOGIN_FAILED, LOGOUT = "login", "login_failed", "logout"
+LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED = "login", "login_failed", "logout", "password_changed"
 LOOKUP = "registry_lookup"
 VIEW = "view"  # personal data read: a dossier, a task page, an attachment, a document
 TASK_COMPLETED = "task_completed"
+SUBMITTED = "dossier_submitted"
 DEPLOYED = "version_deployed"
 RETIRED = "version_retired"
 MOVED = "dossiers_moved"
 LEAVE_ENTERED, LEAVE_CANCELLED = "leave_entered", "leave_cancelled"
 DRAFT_DEPLOYED = "draft_deployed"
 DESK = "desk_action"  # a desk action on a dossier (supplement, refusal, stop, resume, return, hand-over …)
+
+# What was read when personal data was viewed (AuditLog.object_kind of a VIEW row).
+VIEW_KINDS = ("dossier", "task", "attachment", "document", "control_sheet", "api_dossier", "api_task")
 
 # What a citizen is shown about themselves (app.web.portal «Ai đã xem dữ liệu của tôi»).
 SEEN_BY_OTHERS = (LOOKUP, VIEW)
@@ -231,10 +235,10 @@ class Seen:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-def seen_query(user: User) -> Select[tuple[AuditLog]]:
+def seen_query(user: User) -> Select[Any]:
     """Look-ups about `user` (by their personal ID) and other people's views of their dossiers, newest first."""
     own_dossiers = select(Dossier.id).where(Dossier.applicant_user_id == user.id)
-    about = [AuditLog.dossier_id.in_(own_dossiers)]
+    about: list[ColumnElement[bool]] = [AuditLog.dossier_id.in_(own_dossiers)]
     if user.personal_id:
         about.append(AuditLog.subject == user.personal_id)
     not_self_views = or_(AuditLog.action == LOOKUP, AuditLog.actor_id.is_(None), AuditLog.actor_id != user.id)
@@ -244,7 +248,7 @@ def seen_query(user: User) -> Select[tuple[AuditLog]]:
 
 def seen_by_others(user: User, limit: int = 100, offset: int = 0) -> tuple[list[Seen], bool]:
     """A page of `seen_query(user)` and whether there is more."""
-    rows = list(db.session.scalars(seen_query(user).limit(limit + 1).offset(offset)))
+    rows: list[AuditLog] = list(db.session.scalars(seen_query(user).limit(limit + 1).offset(offset)))
     codes: dict[int, str] = {}
     ids = {r.dossier_id for r in rows if r.dossier_id is not None}
     if ids:
@@ -254,7 +258,3 @@ def seen_by_others(user: User, limit: int = 100, offset: int = 0) -> tuple[list[
                  dossier_code=codes.get(r.dossier_id) if r.dossier_id is not None else None,
                  detail=dict(r.detail or {})) for r in rows[:limit]]
     return seen, len(rows) > limit
-
-
-def actions_of(rows: Sequence[AuditLog]) -> list[str]:
-    return [r.action for r in rows]

@@ -68,6 +68,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--all", "deploy_all", is_flag=True, help="Triển khai mọi gói trong thư mục bpmn/.")
     def deploy_cmd(paths: tuple[Path, ...], deploy_all: bool) -> None:
         """Deploy packages; identical content is not deployed twice."""
+        from app import audit
         from app.procedures.deploy import DeployRefused, deploy
         from app.procedures.package import load_directory
 
@@ -81,6 +82,10 @@ def register_cli(app: Flask) -> None:
         for path in targets:
             try:
                 result = deploy(load_directory(path), deployed_by="cli")
+                audit.record(audit.DEPLOYED, agency=result.procedure.agency, object_kind="procedure_version",
+                             object_ref=f"{result.procedure.code}@{result.version.version}",
+                             reason="flask procedures deploy",
+                             detail={"content_hash": result.version.content_hash, "created": result.created})
                 db.session.commit()
             except DeployRefused as exc:
                 db.session.rollback()

@@ -9,7 +9,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
 
+from app import audit
 from app.accounts import (
     MIN_PASSWORD_LENGTH,
     authenticate,
@@ -18,6 +20,7 @@ from app.accounts import (
     start_session,
 )
 from app.extensions import db
+from app.models import User
 
 bp = Blueprint("auth", __name__)
 
@@ -36,9 +39,11 @@ def _safe_next(target: str | None) -> str | None:
 def login() -> ResponseReturnValue:
     error = None
     if request.method == "POST":
-        user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        user = authenticate(username, request.form.get("password", ""))
         if user is not None:
-            _begin(user)
+            audit.record(audit.LOGIN, actor=user, object_kind="user", object_ref=user.username)
+            _begin(user)  # commits the login with its audit row
             target = _safe_next(request.args.get("next"))
             if target:
                 return redirect(target)
@@ -48,6 +53,11 @@ def login() -> ResponseReturnValue:
                 return redirect(url_for("studio.index"))
             return redirect(url_for("portal.catalogue"))
         error = gettext("Tên đăng nhập hoặc mật khẩu không đúng.")
+        # A failed login, in the chain of the agency whose account was tried (the platform's for anyone else).
+        named = db.session.scalar(select(User).where(User.username == username[:80]))
+        audit.record(audit.LOGIN_FAILED, agency=named.agency if named is not None else None,
+                     object_kind="user", object_ref=username[:80])
+        db.session.commit()
     return render_template("auth/login.html", error=error), 401 if error else 200
 
 
@@ -62,6 +72,9 @@ def _begin(user: Any) -> None:
 
 @bp.route("/dang-xuat", methods=["POST"])
 def logout() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        person = current_user._get_current_object()
+        audit.record(audit.LOGOUT, actor=person, object_kind="user", object_ref=person.username)
     end_session(session.get("_user_id"))  # the cookie, even if kept somewhere, loads nobody any more
     db.session.commit()
     logout_user()
@@ -87,6 +100,7 @@ def password() -> ResponseReturnValue:
         if not errors:
             user = current_user._get_current_object()
             change_password(user, new)
+            audit.record(audit.PASSWORD_CHANGED, actor=user, object_kind="user", object_ref=user.username)
             _begin(user)
             flash(gettext("Đã đổi mật khẩu. Các phiên đăng nhập khác và mọi mã truy cập API của bạn đã hết hiệu "
                           "lực."))

@@ -37,6 +37,7 @@ from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
 from app.web.actions import act_and_return, viewed_dossier
+from app.web.audited import viewed
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -163,7 +164,9 @@ def document(code: str, document_id: int) -> ResponseReturnValue:
         doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(current_user, dossier))
     except NotFound:
         abort(404)
-    return pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    response = pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    viewed(dossier, "document", ref=doc.id, detail={"document": doc.kind})
+    return response
 
 
 @bp.route("/ho-so/<code>")
@@ -357,4 +360,9 @@ def attachment(token: str) -> ResponseReturnValue:
         att, path = open_attachment(token, current_user, services.may_view)
     except ServiceError:
         abort(404)
-    return attachment_response(att, path)
+    response = attachment_response(att, path)
+    if att.dossier_id is not None:
+        dossier = db.session.get(Dossier, att.dossier_id)
+        assert dossier is not None
+        viewed(dossier, "attachment", ref=att.id, detail={"field": att.field_path or ""})
+    return response
