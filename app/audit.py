@@ -227,6 +227,7 @@ class Seen:
 
     at: datetime
     action: str
+    kind: str  # a look-up's operation, or what was viewed (VIEW_KINDS)
     actor_name: str
     actor_agency: str
     own: bool  # they did it themselves (the form's prefill)
@@ -253,7 +254,7 @@ def seen_by_others(user: User, limit: int = 100, offset: int = 0) -> tuple[list[
     ids = {r.dossier_id for r in rows if r.dossier_id is not None}
     if ids:
         codes = dict(db.session.execute(select(Dossier.id, Dossier.code).where(Dossier.id.in_(ids))).tuples())
-    seen = [Seen(at=r.at, action=r.action, actor_name=r.actor_name, actor_agency=r.actor_agency,
+    seen = [Seen(at=r.at, action=r.action, kind=r.object_kind, actor_name=r.actor_name, actor_agency=r.actor_agency,
                  own=r.actor_id == user.id, reason=r.reason,
                  dossier_code=codes.get(r.dossier_id) if r.dossier_id is not None else None,
                  detail=dict(r.detail or {})) for r in rows[:limit]]

@@ -713,6 +713,17 @@ def leave_json(entry: Any) -> dict[str, Any]:
             "applied_at": entry.applied_at.isoformat() if entry.applied_at else None}
 
 
+@bp.get("/me/data-access")
+@operation("myDataAccess", responses({200: (m.DataAccessLog, "Look-ups about the caller and views of their dossiers")},
+                                     401, 422), auth=True)
+def my_data_access(query: m.DataAccessQuery) -> ResponseReturnValue:
+    """Who looked at the caller's data and why: registry look-ups by their personal ID, others' views of their dossiers
+
+    The same list as the citizen's page «Ai đã xem dữ liệu của tôi», newest first, 50 a page."""
+    rows, more = audited.page_of(api_user(), query.page)
+    return jsonify(items=[audited.as_json(r) for r in rows], page=query.page, more=more)
+
+
 @bp.get("/leaves")
 @operation("listLeaves", responses({200: (m.Leaves, "Leaves running or to come")}, 401), auth=True)
 def list_leaves() -> ResponseReturnValue:

@@ -37,6 +37,7 @@ from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
 from app.web.actions import act_and_return, viewed_dossier
+from app.web import audited
 from app.web.audited import viewed
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
@@ -337,6 +338,18 @@ def my_dossiers() -> ResponseReturnValue:
     return render_template("portal/my_dossiers.html", dossiers=listings.my_dossiers(current_user, query),
                            query=query, sorts=listings.DOSSIER_SORTS, procedures=listings.procedure_choices(),
                            statuses=list(STATUSES.items()))
+
+
+@bp.route("/ho-so-cua-toi/ai-da-xem")
+@login_required
+def data_access() -> ResponseReturnValue:
+    """Who looked at my data and why: the registry look-ups about me (by my personal ID) and the views of my
+    dossiers by officers and systems, newest first (app.audit.seen_query)."""
+    page = request.args.get("trang", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) <= 10000 else 1
+    rows, more = audited.page_of(current_user, number)
+    return render_template("portal/data_access.html", rows=rows, more=more, page=number, what=audited.what,
+                           who=audited.who, why=audited.why)
 
 
 @bp.route("/tra-cuu")
