@@ -36,8 +36,8 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
-from app.web.actions import act_and_return, viewed_dossier
 from app.web import audited
+from app.web.actions import act_and_return, viewed_dossier
 from app.web.audited import viewed
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
