@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -237,14 +237,16 @@ class Seen:
 
 
 def seen_query(user: User) -> Select[Any]:
-    """Look-ups about `user` (by their personal ID) and other people's views of their dossiers, newest first."""
+    """Registry look-ups about `user` (by their personal ID, whoever asked: their own prefill too) and other people's
+    views of their dossiers, newest first. A look-up about someone else made for their dossier (a parent's) is that
+    person's to see, not theirs."""
     own_dossiers = select(Dossier.id).where(Dossier.applicant_user_id == user.id)
-    about: list[ColumnElement[bool]] = [AuditLog.dossier_id.in_(own_dossiers)]
+    others_views = and_(AuditLog.action == VIEW, AuditLog.dossier_id.in_(own_dossiers),
+                        or_(AuditLog.actor_id.is_(None), AuditLog.actor_id != user.id))
+    about: ColumnElement[bool] = others_views
     if user.personal_id:
-        about.append(AuditLog.subject == user.personal_id)
-    not_self_views = or_(AuditLog.action == LOOKUP, AuditLog.actor_id.is_(None), AuditLog.actor_id != user.id)
-    return (select(AuditLog).where(AuditLog.action.in_(SEEN_BY_OTHERS), or_(*about), not_self_views)
-            .order_by(AuditLog.at.desc(), AuditLog.id.desc()))
+        about = or_(and_(AuditLog.action == LOOKUP, AuditLog.subject == user.personal_id), others_views)
+    return select(AuditLog).where(about).order_by(AuditLog.at.desc(), AuditLog.id.desc())
 
 
 def seen_by_others(user: User, limit: int = 100, offset: int = 0) -> tuple[list[Seen], bool]:
@@ -253,7 +255,8 @@ def seen_by_others(user: User, limit: int = 100, offset: int = 0) -> tuple[list[
     codes: dict[int, str] = {}
     ids = {r.dossier_id for r in rows if r.dossier_id is not None}
     if ids:
-        codes = dict(db.session.execute(select(Dossier.id, Dossier.code).where(Dossier.id.in_(ids))).tuples())
+        found = db.session.execute(select(Dossier.id, Dossier.code).where(Dossier.id.in_(ids)))
+        codes = {int(row.id): str(row.code) for row in found}
     seen = [Seen(at=r.at, action=r.action, kind=r.object_kind, actor_name=r.actor_name, actor_agency=r.actor_agency,
                  own=r.actor_id == user.id, reason=r.reason,
                  dossier_code=codes.get(r.dossier_id) if r.dossier_id is not None else None,
