@@ -1,10 +1,12 @@
 """The security audit log (app.models.audit): write an action into its agency's hash chain, verify the chains,
 and read what a citizen may see of who looked at their data.
 
-`record()` runs in the caller's transaction and never commits: an action and its audit row are committed or
-rolled back together. Writers of one chain are serialized by the update of the chain's head row, which comes
-first (PostgreSQL: the row lock, held until commit; SQLite: the database's single writer), so a concurrent
-writer waits and then links to the row committed before it; (chain, seq) is unique besides.
+`record()` stages an event in the caller's transaction and never commits; the transaction writes its events as it
+commits (`write_staged`, a before-commit listener connected last), so an action and its audit rows are committed or
+rolled back together. Writers of one chain are serialized by the update of the chain's head row, which comes first
+(PostgreSQL: the row lock, held until the commit that follows; SQLite: the database's single writer), so a
+concurrent writer waits and then links to the rows committed before it; (chain, seq) is unique besides. Taking the
+chain last and only for the commit keeps the wait short and free of lock-order cycles with the action's own locks.
 
 Who and why come from the caller; what the caller does not say (the address and page of a web request) comes
 from the context provider the web layer installs (`app.extensions[CONTEXT_KEY]`), so nothing here knows HTTP.
@@ -20,9 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, event, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from app.clock import now_utc
 from app.extensions import db
@@ -31,6 +34,7 @@ from app.models.audit import PLATFORM_CHAIN, AuditChain, AuditLog
 
 CONTEXT_KEY = "motcua_audit_context"  # app.extensions: () -> {"ip": …, "where": …} of the current request
 GENESIS = "0" * 64
+_STAGED = "motcua_audit_staged"  # Session.info: the transaction's events, written as it commits
 
 # Action codes.
 LOGIN, LOGIN_FAILED, LOGOUT, PASSWORD_CHANGED = "login", "login_failed", "logout", "password_changed"
@@ -80,62 +84,103 @@ def chain_of(agency: Agency | None) -> str:
     return agency.code if agency is not None else PLATFORM_CHAIN
 
 
-def _advance(chain: str) -> tuple[int, str]:
-    """Take the chain's head (created at its first event): its next sequence number and the previous hash.
-    The UPDATE comes first so it is what waits for another writer of the same chain."""
-    bump = (update(AuditChain).where(AuditChain.chain == chain).values(seq=AuditChain.seq + 1)
-            .returning(AuditChain.seq, AuditChain.hash))
-    head = db.session.execute(bump).first()
-    if head is None:
-        dialect = db.session.get_bind().dialect.name
-        maker = pg_insert if dialect == "postgresql" else sqlite_insert if dialect == "sqlite" else None
-        if maker is None:
-            db.session.execute(insert(AuditChain).values(chain=chain, seq=0, hash=GENESIS))
-        else:
-            db.session.execute(maker(AuditChain).values(chain=chain, seq=0, hash=GENESIS)
-                               .on_conflict_do_nothing(index_elements=["chain"]))
-        head = db.session.execute(bump).first()
-    assert head is not None
-    return int(head.seq), str(head.hash or GENESIS)
+def _advance(session: Session, chain: str, n: int) -> tuple[int, str]:
+    """Take the chain's head for `n` rows, created by the chain's first event: the sequence number before them and
+    the hash they follow. One upsert, which waits for another writer of the same chain (its row lock, held until
+    the commit that follows) and holds the chain until this transaction commits."""
+    dialect = session.get_bind().dialect.name
+    maker = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = maker(AuditChain).values(chain=chain, seq=n, hash=GENESIS)
+    upsert = upsert.on_conflict_do_update(index_elements=["chain"], set_={"seq": AuditChain.seq + n})
+    head = session.execute(upsert.returning(AuditChain.seq, AuditChain.hash)).one()
+    return int(head.seq) - n, str(head.hash or GENESIS)
+
+
+def _write_chain(session: Session, chain: str, rows: list[dict[str, Any]]) -> None:
+    """Link `rows` (in the order recorded) after the chain's head and write them with the new head hash: on
+    PostgreSQL the rows and the head in one statement."""
+    seq, prev = _advance(session, chain, len(rows))
+    for values in rows:
+        seq += 1
+        values["seq"], values["prev_hash"] = seq, prev
+        values["hash"] = prev = row_hash(values, prev)
+    table = AuditLog.__table__
+    move_head = (update(AuditChain).where(AuditChain.chain == chain).values(hash=prev)
+                 .execution_options(synchronize_session=False))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(move_head.add_cte(insert(table).values(rows).cte("written")))
+    else:
+        session.execute(insert(table), rows)
+        session.execute(move_head)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_staged(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_STAGED, None)
+
+
+def write_staged(session: Session) -> None:
+    """The transaction's audit events, written as it commits (see listen()): per chain, in a fixed order of
+    chains, so two transactions never wait for each other's chains crosswise; the chain's lock is the last one
+    a transaction takes and it is held only for the commit."""
+    staged: list[dict[str, Any]] = session.info.pop(_STAGED, None) or []
+    if not staged:
+        return
+    by_chain: dict[str, list[dict[str, Any]]] = {}
+    for values in staged:
+        by_chain.setdefault(values["chain"], []).append(values)
+    with session.no_autoflush:
+        for chain in sorted(by_chain):
+            _write_chain(session, chain, by_chain[chain])
+
+
+def listen() -> None:
+    """Write staged events at commit, after every other before-commit writer of the platform has run (they are
+    connected as their modules are imported; this is called by app.subscriptions.register, once they all are)."""
+    if not event.contains(Session, "before_commit", write_staged):
+        event.listen(Session, "before_commit", write_staged)
 
 
 def record(action: str, *, actor: User | None = None, agency: Agency | None = None, object_kind: str = "",
            object_ref: Any = "", reason: str = "", subject: str | None = None, dossier_id: int | None = None,
-           detail: Mapping[str, Any] | None = None) -> str:
-    """Write one action into the chain of `agency` (default: the actor's agency; none: the platform's).
-    `reason` defaults to the request's page or endpoint. Returns the row's hash. Never commits."""
-    if agency is None and actor is not None:
-        agency = actor.agency
-    chain = chain_of(agency)
+           detail: Mapping[str, Any] | None = None) -> None:
+    """Record one action for the chain of `agency` (default: the actor's agency; none: the platform's), with
+    who, what, on what and why as they are now; `reason` defaults to the request's page. It is written in the
+    caller's transaction as it commits (write_staged), and forgotten if it rolls back. Never commits."""
+    with db.session.no_autoflush:  # nothing the caller left pending is written early because of this
+        # The actor's agency by id (usually in the session already): an actor object read by another session will do.
+        own = db.session.get(Agency, actor.agency_id) if actor is not None and actor.agency_id else None
+        if agency is None:
+            agency = own
+        actor_agency = own if actor is not None else agency
+        values: dict[str, Any] = {
+            "chain": chain_of(agency), "at": now_utc(),
+            "actor_id": actor.id if actor is not None else None,
+            "actor_name": (actor.full_name if actor is not None else "")[:255],
+            "actor_agency": (actor_agency.name if actor_agency is not None else "")[:255],
+            "actor_role": ",".join(actor.roles or [])[:255] if actor is not None else "",
+        }
     context = _context()
-    values: dict[str, Any] = {
-        "chain": chain, "at": now_utc(),
-        "actor_id": actor.id if actor is not None else None,
-        "actor_name": (actor.full_name if actor is not None else "")[:255],
-        "actor_agency": ((actor.agency.name if actor.agency is not None else "") if actor is not None
-                         else (agency.name if agency is not None else ""))[:255],
-        "actor_role": ",".join(actor.roles or [])[:255] if actor is not None else "",
+    values.update({
         "ip": str(context.get("ip") or "")[:64], "action": action[:40], "object_kind": object_kind[:40],
         "object_ref": str(object_ref)[:255], "reason": (reason or str(context.get("where") or ""))[:500],
         "subject": subject[:40] if subject else None, "dossier_id": dossier_id,
         "detail": dict(detail) if detail else None,
-    }
+    })
     if reason and context.get("where"):  # a reason given: the page it was given on is kept beside it
         values["detail"] = {**(values["detail"] or {}), "page": str(context["where"])[:500]}
-    values["seq"], prev = _advance(chain)
-    digest = row_hash(values, prev)
-    db.session.execute(insert(AuditLog).values(**values, prev_hash=prev, hash=digest))
-    db.session.execute(update(AuditChain).where(AuditChain.chain == chain).values(hash=digest))
-    return digest
+    db.session.info.setdefault(_STAGED, []).append(values)
 
 
 def record_for_dossier(action: str, dossier: Dossier, *, actor: User | None, reason: str = "",
                        object_kind: str = "dossier", object_ref: Any = None,
-                       detail: Mapping[str, Any] | None = None) -> str:
+                       detail: Mapping[str, Any] | None = None) -> None:
     """An action on a dossier: in its agency's chain, about its applicant."""
-    return record(action, actor=actor, agency=dossier.agency, object_kind=object_kind,
-                  object_ref=dossier.code if object_ref is None else object_ref, reason=reason,
-                  subject=dossier.applicant_id_number or None, dossier_id=dossier.id, detail=detail)
+    with db.session.no_autoflush:
+        agency = dossier.agency
+    record(action, actor=actor, agency=agency, object_kind=object_kind,
+           object_ref=dossier.code if object_ref is None else object_ref, reason=reason,
+           subject=dossier.applicant_id_number or None, dossier_id=dossier.id, detail=detail)
 
 
 # ---------------------------------------------------------------- verification

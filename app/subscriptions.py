@@ -40,7 +40,6 @@ from app.jobs import timers as timer_jobs
 from app.jobs import watch as watch_jobs
 from app.jobs.queue import QUEUE_NOTIFICATIONS, IdOf, enqueue_after_commit
 from app.jobs.tasks import notify_status_change
-from app.models import User
 from app.models import procedure as procedure_models
 from connectors.registry import Registry
 
@@ -172,8 +171,7 @@ def audit_step(*, dossier: Any, title: str, actor: Any, **_: Any) -> None:
     audit.record_for_dossier(audit.TASK_COMPLETED, dossier, actor=actor, detail={"step": title})
 
 
-def audit_submission(*, dossier: Any, event: Any, **_: Any) -> None:
-    actor = db.session.get(User, event.actor_id) if event.actor_id is not None else None
+def audit_submission(*, dossier: Any, actor: Any = None, **_: Any) -> None:
     audit.record_for_dossier(audit.SUBMITTED, dossier, actor=actor)
 
 
@@ -267,6 +265,7 @@ def register(app: Flask) -> None:
         signal.connect(receiver, sender=app, weak=False)
     app.extensions[_CONNECTED] = receivers
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
+    audit.listen()  # audit events written at commit, after the other before-commit writers (app.audit)
     procedure_models.keep_content()  # versions' content read once per process
     add_platform_operations(app.extensions["motcua_connectors"])
     app.extensions[sweeper.SOURCES_KEY] = SWEEPS

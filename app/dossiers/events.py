@@ -19,7 +19,8 @@ from flask import current_app
 
 _signals = Namespace()
 
-# submit_dossier created a dossier. dossier=Dossier, event=AuditEvent (its "submitted" entry, flushed)
+# submit_dossier created a dossier. dossier=Dossier, event=AuditEvent (its "submitted" entry, flushed),
+# actor: User | None (the applicant, or the officer who filed it)
 dossier_submitted = _signals.signal("dossier-submitted")
 # A dossier's status changed. dossier, old: int, new: int, actor: User | None, event=AuditEvent (flushed)
 status_changed = _signals.signal("status-changed")

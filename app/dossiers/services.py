@@ -187,7 +187,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
     db.session.add(submitted_event)
-    events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
+    events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event, actor=submitter)
     if received:  # received at once (a dossier the schedule starts: app.dossiers.periodic), before its first steps
         set_status(dossier, 2, filed_by)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,

@@ -40,7 +40,7 @@ def viewed(dossier: Dossier, kind: str, *, user: User | None = None, ref: Any = 
            detail: dict[str, Any] | None = None) -> None:
     """`user` (default: the logged-in person) read `dossier`'s personal data through `kind` of page or answer
     (app.audit.VIEW_KINDS): one audit row in the dossier's agency's chain, its reason the page asked for,
-    committed now, since the read itself writes nothing."""
+    committed now (the read itself writes nothing else)."""
     audit.record_for_dossier(audit.VIEW, dossier, actor=_person(user), object_kind=kind, object_ref=ref,
                              detail=detail)
     db.session.commit()

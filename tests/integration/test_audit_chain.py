@@ -20,7 +20,7 @@ def _write(n: int, agency: Any, who: str = "hotich") -> list[AuditLog]:
     for i in range(n):
         audit.record(audit.VIEW, actor=actor, agency=agency, object_kind="dossier", object_ref=f"X-{i}",
                      reason=f"lần {i}", subject="001090000001", detail={"i": i})
-    db.session.flush()
+    db.session.commit()  # written as the transaction commits (the test's savepoint)
     return list(db.session.scalars(select(AuditLog).where(AuditLog.chain == agency.code).order_by(AuditLog.seq)))
 
 
@@ -52,6 +52,7 @@ def test_events_chain_and_verify(app, db_session, agency):
 def test_platform_chain_for_actions_without_agency(app, db_session):
     citizen = user("congdan")
     audit.record(audit.LOGIN, actor=citizen)
+    db.session.commit()
     row = db.session.scalars(select(AuditLog).order_by(AuditLog.id.desc())).first()
     assert row.chain == "platform" and row.actor_id == citizen.id
     assert _verify(app, "platform").exit_code == 0
@@ -118,9 +119,32 @@ def test_swapped_contents_break_at_the_first(app, db_session, agency):
     assert f"id={a.id} (số thứ tự {b.seq}): reordered" in result.output
 
 
+def test_events_of_a_rolled_back_transaction_are_not_written(app, db_session, agency):
+    before = db.session.scalar(select(AuditChain.seq).where(AuditChain.chain == agency.code)) or 0
+    audit.record(audit.VIEW, actor=user("hotich"), object_kind="dossier", object_ref="rolled-back")
+    db.session.rollback()
+    _write(1, agency)
+    assert db.session.scalar(select(AuditChain.seq).where(AuditChain.chain == agency.code)) == before + 1
+    assert db.session.scalar(select(AuditLog.id).where(AuditLog.object_ref == "rolled-back")) is None
+
+
+def test_one_transaction_many_events_one_chain_order(app, db_session, agency):
+    """Events of one transaction keep the order they were recorded in, across chains."""
+    officer, citizen = user("hotich"), user("congdan")
+    for i in range(3):
+        audit.record(audit.VIEW, actor=officer, object_kind="dossier", object_ref=f"many-{i}")
+        audit.record(audit.LOGIN, actor=citizen, object_ref=f"many-{i}")
+    db.session.commit()
+    mine = db.session.scalars(select(AuditLog).where(AuditLog.chain == agency.code,
+                                                     AuditLog.object_ref.like("many-%")).order_by(AuditLog.seq))
+    assert [r.object_ref for r in mine] == ["many-0", "many-1", "many-2"]
+    assert audit.verify_chain(agency.code).ok and audit.verify_chain("platform").ok
+
+
 def test_verify_every_chain(app, db_session, agency):
     _write(2, agency)
     audit.record(audit.LOGIN, actor=user("congdan"))
+    db.session.commit()
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert f"{agency.code}: OK" in result.output and "platform: OK" in result.output

@@ -29,7 +29,9 @@ OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "ch
 # statement and the reception step known when it is the one completed: submit 12, claim 3, complete 8–17, 74.
 # Before the eager loads: 104.
 # The receipt recorded at reception (app.documents, numbered by a sub-query in its own INSERT): one more, 27.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 8, 1, 4, 27
+# The security audit log (app.audit): two statements per transaction that records events (the chain's head taken,
+# then its rows and new head in one statement), a submission and each completion: submit 10, complete 5–6; 37.
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 10, 1, 6, 37
 
 
 @contextmanager
