@@ -189,3 +189,17 @@ def test_concurrent_writers_keep_one_chain(app):
             db.session.execute(delete(AuditChain).where(AuditChain.chain == chain_agency.code))
             db.session.commit()
             db.session.remove()
+
+
+def test_embedded_sqlite_chain_verifies_and_catches_a_change(sqlite_app):
+    """The embedded mode (SQLite file): the same chain, the same verdicts."""
+    officer = user("hotich")
+    for i in range(3):
+        audit.record(audit.VIEW, actor=officer, object_kind="dossier", object_ref=f"S-{i}")
+        db.session.commit()
+    assert _verify(sqlite_app, officer.agency.code).exit_code == 0
+    row = db.session.scalars(select(AuditLog).where(AuditLog.object_ref == "S-1")).one()
+    db.session.execute(text("UPDATE audit_log SET reason = 'khác' WHERE id = :id"), {"id": row.id})
+    db.session.commit()
+    result = _verify(sqlite_app, officer.agency.code)
+    assert result.exit_code == 1 and f"id={row.id} (số thứ tự {row.seq}): changed" in result.output
