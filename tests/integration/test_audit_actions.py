@@ -202,3 +202,24 @@ def test_deployment_retirement_and_leave(client, token):
     [cancelled] = events(audit.LEAVE_CANCELLED, start)
     assert cancelled.object_ref == entered.object_ref
     chains_hold(HOTICH_AGENCY)
+
+
+def test_version_moves_and_draft_deploy(client, db_session, token):
+    from tests.integration.test_drafts import _new
+    from tests.integration.test_version_moves import CODE, deployed, submitted, without_signing
+
+    at_reception = submitted()
+    deployed(without_signing())
+    db_session.commit()
+    start = last_id()
+    moved = client.post(f"/api/v1/procedures/{CODE}/versions/1/moves?to=2&dry_run=false", headers=token("thietke"))
+    assert moved.status_code == 200, moved.get_json()
+    [row] = events(audit.MOVED, start)
+    assert (row.dossier_id, row.actor_id, row.detail) == (at_reception.id, user("thietke").id, {"from": 1, "to": 2})
+    assert row.chain == at_reception.agency.code
+
+    draft_id = _new(client)
+    assert client.post(f"/thiet-ke/ban-nhap/{draft_id}/trien-khai").status_code == 302
+    [draft] = events(audit.DRAFT_DEPLOYED, start)
+    assert draft.object_ref == "9.900201@1" and draft.detail["draft"] == draft_id and draft.chain == HOTICH_AGENCY
+    chains_hold(HOTICH_AGENCY, at_reception.agency.code)
