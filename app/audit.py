@@ -50,7 +50,7 @@ DRAFT_DEPLOYED = "draft_deployed"
 DESK = "desk_action"  # a desk action on a dossier (supplement, refusal, stop, resume, return, hand-over …)
 
 # What was read when personal data was viewed (AuditLog.object_kind of a VIEW row).
-VIEW_KINDS = ("dossier", "task", "attachment", "document", "control_sheet", "api_dossier", "api_task")
+VIEW_KINDS = ("dossier", "receipt", "task", "attachment", "document", "control_sheet", "api_dossier", "api_task")
 
 # What a citizen is shown about themselves (app.web.portal «Ai đã xem dữ liệu của tôi»).
 SEEN_BY_OTHERS = (LOOKUP, VIEW)

@@ -73,6 +73,7 @@ LOOKUP_LABELS: dict[str, Any] = {
 }
 VIEW_LABELS: dict[str, Any] = {
     "dossier": lazy_gettext("Mở trang hồ sơ"),
+    "receipt": lazy_gettext("Xem giấy tiếp nhận hồ sơ"),
     "task": lazy_gettext("Mở bước xử lý «%(step)s»"),
     "attachment": lazy_gettext("Tải tệp đính kèm của hồ sơ"),
     "document": lazy_gettext("Tải văn bản của hồ sơ"),

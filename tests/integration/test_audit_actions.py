@@ -223,3 +223,18 @@ def test_version_moves_and_draft_deploy(client, db_session, token):
     [draft] = events(audit.DRAFT_DEPLOYED, start)
     assert draft.object_ref == "9.900201@1" and draft.detail["draft"] == draft_id and draft.chain == HOTICH_AGENCY
     chains_hold(HOTICH_AGENCY, at_reception.agency.code)
+
+
+def test_the_applicants_pages_read_by_an_officer_are_views_but_not_by_the_applicant(client):
+    location = submit_via_portal(client)
+    code = location.rstrip("/").split("/")[-2]
+    start = last_id()
+    assert client.get(f"/ho-so/{code}").status_code == 200
+    assert client.get(f"/ho-so/{code}/bien-nhan").status_code == 200
+    assert events(audit.VIEW, start) == []
+    client.post("/dang-xuat")
+    login(client, "hotich")
+    assert client.get(f"/ho-so/{code}").status_code == 200
+    assert client.get(f"/ho-so/{code}/bien-nhan").status_code == 200
+    assert [(v.object_kind, v.actor_id) for v in events(audit.VIEW, start)] == [
+        ("dossier", user("hotich").id), ("receipt", user("hotich").id)]

@@ -497,7 +497,7 @@ class DataAccess(ResponseModel):
     action: Literal["lookup", "view"]
     what: str = Field(description="What was done, in the request's language")
     kind: str = Field(description="A look-up's operation (population.lookup_citizen …) or what was viewed (dossier, "
-                                  "task, attachment, document, control_sheet, api_dossier, api_task)")
+                                  "receipt, task, attachment, document, control_sheet, api_dossier, api_task)")
     by: str = Field(description="The officer's name; «You» for the caller's own look-ups; the platform's automatic "
                                 "steps otherwise")
     own: bool

@@ -135,8 +135,16 @@ def procedure(code: str) -> ResponseReturnValue:
 @login_required
 def receipt(code: str) -> ResponseReturnValue:
     dossier = viewed_dossier(code)
-    return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
+    page = render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
                            components=received_components(dossier))
+    _viewed_by_another(dossier, "receipt")
+    return page
+
+
+def _viewed_by_another(dossier: Dossier, kind: str) -> None:
+    """An officer reading a dossier on the applicant's pages is a view of their data; the applicant's own is not."""
+    if dossier.applicant_user_id is None or dossier.applicant_user_id != current_user.id:
+        viewed(dossier, kind)
 
 
 @bp.app_template_global("issued_documents")
@@ -185,7 +193,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
                  and dossier.applicant_user_id == current_user.id]
     fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
     is_applicant = dossier.applicant_user_id is not None and dossier.applicant_user_id == current_user.id
-    return render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
+    page = render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
                            supplement=desk.open_supplement(dossier) if dossier.status == 5 else None,
                            may_withdraw=is_applicant and dossier.status in desk.WITHDRAW_UNTIL,
                            steps=_steps(dossier), results=declared_results(dossier),
@@ -194,6 +202,9 @@ def dossier_page(code: str) -> ResponseReturnValue:
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
                            receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
+    if not is_applicant:
+        viewed(dossier, "dossier")
+    return page
 
 
 def _steps(dossier: Dossier) -> list[dict[str, Any]]:
