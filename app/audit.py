@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, Select, and_, event, insert, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, event, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -203,10 +203,13 @@ class ChainReport:
         return not self.kind
 
 
-def _rows(chain: str) -> Iterator[Any]:
-    """The chain's rows as stored (plain rows, not the session's objects, which may hold what was written)."""
+def _rows(chain: str, up_to: int | None) -> Iterator[Any]:
+    """The chain's rows as stored (plain rows, not the session's objects, which may hold what was written), up to
+    the head read before them: rows another transaction commits meanwhile come after it and are left for next time."""
     table = AuditLog.__table__
     query = select(table).where(table.c.chain == chain).order_by(table.c.seq)
+    if up_to is not None:
+        query = query.where(table.c.seq <= up_to)
     yield from db.session.execute(query.execution_options(yield_per=1000))
 
 
@@ -229,7 +232,7 @@ def verify_chain(chain: str) -> ChainReport:
             report.broken_id, report.broken_seq = row.id, row.seq
         return report
 
-    for row in _rows(chain):
+    for row in _rows(chain, head.seq if head is not None else None):
         values = {name: getattr(row, name) for name in HASHED}
         if row.seq != expected:
             return broke(row, "gap", f"expected sequence {expected}, found {row.seq}: "
@@ -244,9 +247,18 @@ def verify_chain(chain: str) -> ChainReport:
         prev_hash, prev_id, expected = row.hash, row.id, expected + 1
         report.rows += 1
     report.head_seq, report.head_hash = expected - 1, prev_hash
+    if head is None and report.rows:
+        return broke(None, "head", "the chain has rows but no head: its head was deleted")
     if head is not None and (head.seq != expected - 1 or head.hash != prev_hash):
         return broke(None, "head", f"the chain's head is at sequence {head.seq}, the last row at {expected - 1}: "
                                    "rows at its end were deleted or changed")
+    if head is not None:
+        # Rows after the head: committed since it was read (their head moved with them), or added behind its back.
+        last = db.session.scalar(select(func.max(AuditLog.seq)).where(AuditLog.chain == chain))
+        now = db.session.scalar(select(AuditChain.seq).where(AuditChain.chain == chain))
+        if last is not None and last > head.seq and (now is None or now < last):
+            return broke(None, "head", f"rows up to sequence {last} lie beyond the chain's head ({now}): "
+                                       "they were added outside the platform")
     return report
 
 

@@ -95,6 +95,17 @@ def test_deleted_last_row_shows_at_the_head(app, db_session, agency):
     assert result.exit_code == 1 and "đầu chuỗi: head" in result.output
 
 
+def test_a_row_added_behind_the_heads_back_is_found(app, db_session, agency):
+    rows = _write(2, agency)
+    last = rows[-1]
+    db.session.execute(text(
+        "INSERT INTO audit_log (chain, seq, at, actor_name, actor_agency, actor_role, ip, action, object_kind, "
+        "object_ref, reason, prev_hash, hash) SELECT chain, seq + 1, at, actor_name, actor_agency, actor_role, ip, "
+        "action, object_kind, object_ref, reason, hash, hash FROM audit_log WHERE id = :id"), {"id": last.id})
+    result = _verify(app, agency.code)
+    assert result.exit_code == 1 and "đầu chuỗi: head" in result.output and "beyond" in result.output
+
+
 def test_swapped_rows_break_at_the_first(app, db_session, agency):
     rows = _write(4, agency)
     a, b = rows[-3], rows[-2]
