@@ -238,3 +238,21 @@ def test_the_applicants_pages_read_by_an_officer_are_views_but_not_by_the_applic
     assert client.get(f"/ho-so/{code}/bien-nhan").status_code == 200
     assert [(v.object_kind, v.actor_id) for v in events(audit.VIEW, start)] == [
         ("dossier", user("hotich").id), ("receipt", user("hotich").id)]
+
+
+def test_desk_actions_write_their_events_with_the_reason(client, token):
+    from tests.integration.test_api import submit
+
+    created = submit(client, token("congdan"))
+    assert created.status_code == 201, created.get_json()
+    code = created.get_json()["code"]
+    start = last_id()
+    reception = token("tiepnhan")
+    refused = client.post(f"/api/v1/dossiers/{code}/refuse", json={"ly_do": "Thiếu giấy chứng sinh bản chính."},
+                          headers=reception)
+    assert refused.status_code == 200, refused.get_json()
+    [row] = events(audit.DESK, start)
+    assert (row.actor_id, row.reason, row.detail["desk"]) == (user("tiepnhan").id, "Thiếu giấy chứng sinh bản chính.",
+                                                             "refused")
+    assert row.detail["page"] == f"POST /api/v1/dossiers/{code}/refuse" and row.object_ref == code
+    chains_hold(HOTICH_AGENCY)
