@@ -1,4 +1,5 @@
-"""audit_log and audit_chain: the security audit log, append-only and chained by hash per agency (app.audit)
+"""audit_log and audit_chain: the security audit log, append-only (a trigger refuses UPDATE and DELETE) and chained
+by hash per agency (app.audit)
 
 Revision ID: 0022a_audit_log
 Revises: 0021k_message_key
@@ -52,9 +53,29 @@ def upgrade():
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index('ix_audit_log_subject', ['subject'], unique=False)
         batch_op.create_index('ix_audit_log_dossier', ['dossier_id'], unique=False)
+    # Append-only: the platform never changes nor deletes a row. Whoever can bypass this (the table's owner) is
+    # what the hash chain is for.
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                   "BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$")
+        op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
+                   "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()")
+        op.execute("CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()")
+    else:
+        for verb in ('UPDATE', 'DELETE'):
+            op.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                       "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END")
 
 
 def downgrade():
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        op.execute("DROP FUNCTION IF EXISTS audit_log_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_log_dossier')
         batch_op.drop_index('ix_audit_log_subject')

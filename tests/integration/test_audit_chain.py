@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text
+from sqlalchemy.exc import DBAPIError
 
 from app import audit
 from app.extensions import db
@@ -22,6 +23,14 @@ def _write(n: int, agency: Any, who: str = "hotich") -> list[AuditLog]:
                      reason=f"lần {i}", subject="001090000001", detail={"i": i})
     db.session.commit()  # written as the transaction commits (the test's savepoint)
     return list(db.session.scalars(select(AuditLog).where(AuditLog.chain == agency.code).order_by(AuditLog.seq)))
+
+
+def _tamper(sql: str, params: dict[str, Any] | None = None) -> None:
+    """Change the log as someone with the table owner's rights could: past the append-only trigger (disabled in
+    the test's transaction only)."""
+    db.session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+    db.session.execute(text(sql), params or {})
+    db.session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
 
 
 def _verify(app: Any, code: str) -> Any:
@@ -58,10 +67,19 @@ def test_platform_chain_for_actions_without_agency(app, db_session):
     assert _verify(app, "platform").exit_code == 0
 
 
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET reason = 'khác' WHERE id = :id",
+                                       "DELETE FROM audit_log WHERE id = :id"])
+def test_the_database_refuses_to_change_or_delete_a_row(app, db_session, agency, statement):
+    row = _write(1, agency)[-1]
+    with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
+        db.session.execute(text(statement), {"id": row.id})
+    assert _verify(app, agency.code).exit_code == 0
+
+
 def test_changed_field_breaks_at_that_row(app, db_session, agency):
     rows = _write(4, agency)
     target = rows[-3]
-    db.session.execute(text("UPDATE audit_log SET actor_name = 'Người Khác' WHERE id = :id"), {"id": target.id})
+    _tamper("UPDATE audit_log SET actor_name = 'Người Khác' WHERE id = :id", {"id": target.id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1
     assert f"id={target.id} (số thứ tự {target.seq}): changed" in result.output
@@ -70,7 +88,7 @@ def test_changed_field_breaks_at_that_row(app, db_session, agency):
 def test_deleted_row_breaks_at_the_next_one(app, db_session, agency):
     rows = _write(4, agency)
     gone, after = rows[-3], rows[-2]
-    db.session.execute(delete(AuditLog).where(AuditLog.id == gone.id))
+    _tamper("DELETE FROM audit_log WHERE id = :id", {"id": gone.id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1
     assert f"id={after.id} (số thứ tự {after.seq}): gap" in result.output
@@ -80,9 +98,9 @@ def test_deleted_and_renumbered_row_breaks_on_the_previous_hash(app, db_session,
     """Whoever closes the gap by renumbering the rows after it is caught by the next row's previous hash."""
     rows = _write(4, agency)
     gone, after = rows[-3], rows[-2]
-    db.session.execute(delete(AuditLog).where(AuditLog.id == gone.id))
+    _tamper("DELETE FROM audit_log WHERE id = :id", {"id": gone.id})
     for r in rows[-2:]:
-        db.session.execute(text("UPDATE audit_log SET seq = seq - 1 WHERE id = :id"), {"id": r.id})
+        _tamper("UPDATE audit_log SET seq = seq - 1 WHERE id = :id", {"id": r.id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1
     assert f"id={after.id} (số thứ tự {after.seq - 1}): link" in result.output
@@ -90,7 +108,7 @@ def test_deleted_and_renumbered_row_breaks_on_the_previous_hash(app, db_session,
 
 def test_deleted_last_row_shows_at_the_head(app, db_session, agency):
     rows = _write(3, agency)
-    db.session.execute(delete(AuditLog).where(AuditLog.id == rows[-1].id))
+    _tamper("DELETE FROM audit_log WHERE id = :id", {"id": rows[-1].id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1 and "đầu chuỗi: head" in result.output
 
@@ -110,9 +128,9 @@ def test_swapped_rows_break_at_the_first(app, db_session, agency):
     rows = _write(4, agency)
     a, b = rows[-3], rows[-2]
     # Swap their places in the chain (sequence numbers), through a free number as the unique index wants.
-    db.session.execute(text("UPDATE audit_log SET seq = -1 WHERE id = :id"), {"id": a.id})
-    db.session.execute(text("UPDATE audit_log SET seq = :s WHERE id = :id"), {"s": a.seq, "id": b.id})
-    db.session.execute(text("UPDATE audit_log SET seq = :s WHERE id = :id"), {"s": b.seq, "id": a.id})
+    _tamper("UPDATE audit_log SET seq = -1 WHERE id = :id", {"id": a.id})
+    _tamper("UPDATE audit_log SET seq = :s WHERE id = :id", {"s": a.seq, "id": b.id})
+    _tamper("UPDATE audit_log SET seq = :s WHERE id = :id", {"s": b.seq, "id": a.id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1
     assert f"id={b.id} (số thứ tự {a.seq}):" in result.output
@@ -122,9 +140,9 @@ def test_swapped_contents_break_at_the_first(app, db_session, agency):
     """Two rows' contents exchanged whole (hashes and links included) keep their places but not their order."""
     rows = _write(4, agency)
     a, b = rows[-3], rows[-2]
-    db.session.execute(text("UPDATE audit_log SET id = -1 WHERE id = :id"), {"id": a.id})
-    db.session.execute(text("UPDATE audit_log SET id = :new WHERE id = :id"), {"new": a.id, "id": b.id})
-    db.session.execute(text("UPDATE audit_log SET id = :new WHERE id = -1"), {"new": b.id})
+    _tamper("UPDATE audit_log SET id = -1 WHERE id = :id", {"id": a.id})
+    _tamper("UPDATE audit_log SET id = :new WHERE id = :id", {"new": a.id, "id": b.id})
+    _tamper("UPDATE audit_log SET id = :new WHERE id = -1", {"new": b.id})
     result = _verify(app, agency.code)
     assert result.exit_code == 1
     assert f"id={a.id} (số thứ tự {b.seq}): reordered" in result.output
@@ -196,7 +214,9 @@ def test_concurrent_writers_keep_one_chain(app):
             db.session.remove()
     finally:
         with app.app_context():
+            db.session.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
             db.session.execute(delete(AuditLog).where(AuditLog.chain == chain_agency.code))
+            db.session.execute(text("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only"))
             db.session.execute(delete(AuditChain).where(AuditChain.chain == chain_agency.code))
             db.session.commit()
             db.session.remove()
@@ -210,6 +230,7 @@ def test_embedded_sqlite_chain_verifies_and_catches_a_change(sqlite_app):
         db.session.commit()
     assert _verify(sqlite_app, officer.agency.code).exit_code == 0
     row = db.session.scalars(select(AuditLog).where(AuditLog.object_ref == "S-1")).one()
+    db.session.execute(text("DROP TRIGGER audit_log_no_update"))  # as the file's owner could
     db.session.execute(text("UPDATE audit_log SET reason = 'khác' WHERE id = :id"), {"id": row.id})
     db.session.commit()
     result = _verify(sqlite_app, officer.agency.code)
