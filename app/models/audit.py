@@ -7,8 +7,9 @@ chain and its own hash over a canonical serialization of its fields and that pre
 changed, deleted or reordered row breaks the chain where it happened (`flask audit verify`).
 
 A chain is one agency's (its QCVN 102 code) or the platform's (actions that concern no agency). Its head row
-(AuditChain) holds the last sequence number and hash: writers update it first, which serializes them per chain
-(PostgreSQL row lock; SQLite's single writer), so two concurrent writers can never fork a chain.
+(AuditChain) holds the last sequence number and hash: a committing transaction takes it (one upsert) before it
+writes its events, which serializes writers per chain (PostgreSQL row lock; SQLite's single writer), so two
+concurrent writers can never fork a chain. A database trigger (migration 0022a) refuses UPDATE and DELETE of a row.
 """
 
 from __future__ import annotations
