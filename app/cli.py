@@ -1,5 +1,5 @@
 """Flask CLI: `flask procedures …`, `flask users …`, `flask seed`, `flask worker`, `flask sweep`, `flask portal …`,
-`flask api …`, `flask api-clients …`, `flask uploads …`."""
+`flask api …`, `flask api-clients …`, `flask uploads …`, `flask audit verify`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def register_cli(app: Flask) -> None:
     @click.option("--all", "deploy_all", is_flag=True, help="Triển khai mọi gói trong thư mục bpmn/.")
     def deploy_cmd(paths: tuple[Path, ...], deploy_all: bool) -> None:
         """Deploy packages; identical content is not deployed twice."""
+        from app import audit
         from app.procedures.deploy import DeployRefused, deploy
         from app.procedures.package import load_directory
 
@@ -81,6 +82,10 @@ def register_cli(app: Flask) -> None:
         for path in targets:
             try:
                 result = deploy(load_directory(path), deployed_by="cli")
+                audit.record(audit.DEPLOYED, agency=result.procedure.agency, object_kind="procedure_version",
+                             object_ref=f"{result.procedure.code}@{result.version.version}",
+                             reason="flask procedures deploy",
+                             detail={"content_hash": result.version.content_hash, "created": result.created})
                 db.session.commit()
             except DeployRefused as exc:
                 db.session.rollback()
@@ -308,3 +313,29 @@ def register_cli(app: Flask) -> None:
         click.echo(f"Đã chuyển {moved} tệp vào chỗ, xóa {deleted} tệp tạm bỏ dở.")
 
     app.cli.add_command(uploads)
+
+    audit = AppGroup("audit", help="Nhật ký kiểm toán (chuỗi băm theo cơ quan).")
+
+    @audit.command("verify")
+    @click.option("--agency", "agency_code", default=None, help="Chỉ kiểm tra chuỗi của cơ quan có mã này "
+                  "(«platform»: chuỗi của nền tảng).")
+    def audit_verify(agency_code: str | None) -> None:
+        """Walk each agency's audit chain (or one) and say OK, or the first row where it breaks; exit 1 on a break.
+        The head hash printed for each chain can be kept outside the database to check against later."""
+        from app import audit as audit_log
+
+        reports = audit_log.verify(agency_code)
+        if not reports:
+            click.echo("Chưa có nhật ký kiểm toán nào.")
+        broken = False
+        for r in reports:
+            if r.ok:
+                click.echo(f"{r.chain}: OK — {r.rows} bản ghi, đầu chuỗi #{r.head_seq} {r.head_hash}")
+                continue
+            broken = True
+            where = f"bản ghi id={r.broken_id} (số thứ tự {r.broken_seq})" if r.broken_id is not None else "đầu chuỗi"
+            click.echo(f"{r.chain}: HỎNG tại {where}: {r.kind} — {r.message}", err=False)
+        if broken:
+            sys.exit(1)
+
+    app.cli.add_command(audit)

@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import force_locale
 
-from app import documents
+from app import audit, documents
 from app.dossiers import (
     attachments,
     desk,
@@ -156,11 +156,44 @@ def notify_apology(*, dossier: Any, event: Any, **_: Any) -> None:
                          job_id=(f"notify-{dossier.id}-", IdOf(event)), retry=False)
 
 
+# The security audit log (app.audit): what happened to a dossier, in its agency's chain, in the same transaction.
+
+
+def audit_lookup(*, lookup: Any, dossier: Any = None, actor: Any = None, **_: Any) -> None:
+    """A registry was asked about someone: the person looked up sees it on their page (by personal ID)."""
+    audit.record(audit.LOOKUP, actor=actor, agency=dossier.agency if dossier is not None else None,
+                 object_kind=lookup.operation, object_ref=lookup.subject, reason=lookup.purpose,
+                 subject=lookup.subject or None, dossier_id=dossier.id if dossier is not None else None,
+                 detail={"outcome": lookup.outcome})
+
+
+def audit_step(*, dossier: Any, title: str, actor: Any, **_: Any) -> None:
+    audit.record_for_dossier(audit.TASK_COMPLETED, dossier, actor=actor, detail={"step": title})
+
+
+def audit_submission(*, dossier: Any, actor: Any = None, **_: Any) -> None:
+    audit.record_for_dossier(audit.SUBMITTED, dossier, actor=actor)
+
+
+def audit_desk(action: str) -> Hook:
+    """A desk action on a dossier (or on one of its tasks), with the reason the officer gave."""
+
+    def hook(*, actor: Any = None, dossier: Any = None, task: Any = None, reason: Any = "", kind: str = "",
+             **_: Any) -> None:
+        target = dossier if dossier is not None else task.dossier
+        audit.record_for_dossier(audit.DESK, target, actor=actor, reason=str(reason or "")[:500],
+                                 detail={"desk": action, **({"kind": kind} if kind else {}),
+                                         **({"step": task.title} if task is not None else {})})
+
+    hook.__name__ = f"audit_{action}"
+    return hook
+
+
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
-    events.dossier_submitted: (record_portal_snapshot, notify_applicant, messages.record_keys),
+    events.dossier_submitted: (record_portal_snapshot, notify_applicant, messages.record_keys, audit_submission),
     events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
                             issue_refusal_at_reception),
-    events.step_recorded: (record_portal_step,),
+    events.step_recorded: (record_portal_step, audit_step),
     events.service_calls_requested: (schedule_service_calls,),
     events.engine_fault: (record_workflow_incident,),
     events.portal_update_owed: (send_to_portal,),
@@ -168,16 +201,17 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.refund_requested: (carry_out_refund,),
     # The desk's actions: the status change each makes is published as status_changed (portal, notification,
     # refund) above; these carry what the regulation's documents need (app.documents).
-    events.supplement_requested: (issue_supplement_request,),
-    events.supplement_received: (),
-    events.dossier_returned: (),
-    events.dossier_refused: (issue_refusal,),
-    events.processing_stopped: (),
-    events.processing_resumed: (),
-    events.dossier_withdrawn: (),
-    events.task_handed_over: (),
+    events.supplement_requested: (issue_supplement_request, audit_desk("supplement_requested")),
+    events.supplement_received: (audit_desk("supplement_received"),),
+    events.dossier_returned: (audit_desk("returned"),),
+    events.dossier_refused: (issue_refusal, audit_desk("refused")),
+    events.processing_stopped: (audit_desk("stopped"),),
+    events.processing_resumed: (audit_desk("resumed"),),
+    events.dossier_withdrawn: (audit_desk("withdrawn"),),
+    events.task_handed_over: (audit_desk("handed_over"),),
     events.document_owed: (issue_document,),
-    events.dossier_apologised: (issue_apology, notify_apology),
+    events.dossier_apologised: (issue_apology, notify_apology, audit_desk("apologised")),
+    events.registry_looked_up: (audit_lookup,),
 }
 
 # What the sweeper (app.jobs.sweeper) looks for in the database, by name: the work each kind of side effect still
@@ -231,6 +265,7 @@ def register(app: Flask) -> None:
         signal.connect(receiver, sender=app, weak=False)
     app.extensions[_CONNECTED] = receivers
     attachments.track_files_with_transactions()  # uploaded files follow their rows' commit or rollback
+    audit.listen()  # audit events written at commit, after the other before-commit writers (app.audit)
     procedure_models.keep_content()  # versions' content read once per process
     add_platform_operations(app.extensions["motcua_connectors"])
     app.extensions[sweeper.SOURCES_KEY] = SWEEPS

@@ -9,7 +9,8 @@ what the dossier holds: the files uploaded and the components marked received.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from flask_babel import gettext
@@ -20,23 +21,33 @@ from app.extensions import db
 from app.models import Dossier, HumanTask, SupplementRequest
 
 
-def _given(dossier: Dossier, component: Mapping[str, Any]) -> bool:
+def _given(dossier: Dossier, component: Mapping[str, Any], supplemented: Callable[[], set[str]]) -> bool:
     """The applicant gave it: the start form itself, an upload in its field, or a file sent in answer to a
-    supplement request for it (online or scanned at the desk)."""
+    supplement request for it (online or scanned at the desk; `supplemented`: read once per question asked)."""
     if component.get("eform"):
         return True
     field = component.get("field")
     if bool(field) and resolve_pointer(dossier.form_data or {}, field) not in (None, "", []):
         return True
-    return bool(field) and component.get("code") in _supplemented(dossier)
+    return bool(field) and component.get("code") in supplemented()
 
 
 def _supplemented(dossier: Dossier) -> set[str]:
-    """The component codes answered supplement requests of the dossier brought a file for."""
-    answered = db.session.scalars(select(SupplementRequest.received).where(
-        SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
-    return {str(item.get("code")) for received in answered for item in (received or [])
-            if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
+    """The component codes answered supplement requests of the dossier brought a file for, read once per
+    transaction: only answering a request changes them, and that says so (supplement_answered)."""
+    memo = _read_in_this_transaction(_SUPPLEMENTED)
+    if dossier.id not in memo:
+        answered = db.session.scalars(select(SupplementRequest.received).where(
+            SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
+        memo[dossier.id] = {str(item.get("code")) for received in answered for item in (received or [])
+                            if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
+    found: set[str] = memo[dossier.id]
+    return found
+
+
+def supplement_answered(dossier: Dossier) -> None:
+    """A supplement request of the dossier was answered in this transaction: what it brought is read afresh."""
+    _read_in_this_transaction(_SUPPLEMENTED).pop(dossier.id, None)
 
 
 def _ticked(manifest: Mapping[str, Any], data: Mapping[str, Any] | None) -> list[str]:
@@ -51,10 +62,11 @@ def reception_problems(dossier: Dossier, data: Mapping[str, Any]) -> dict[str, s
     manifest = dossier.procedure_version.manifest
     pointer = manifest.get("components_field") or ""
     ticked = set(_ticked(manifest, data))
+    supplemented = partial(_supplemented, dossier)
     unticked, absent, phantom = [], [], []
     for component in manifest.get("components") or []:
         name, code = component["name"], component["code"]
-        uploaded = _given(dossier, component) or not component.get("field")
+        uploaded = _given(dossier, component, supplemented) or not component.get("field")
         if component.get("required"):
             if pointer and code not in ticked:
                 unticked.append(name)
@@ -75,17 +87,19 @@ def reception_problems(dossier: Dossier, data: Mapping[str, Any]) -> dict[str, s
 
 
 _RECEPTION = "motcua_reception"  # session.info: (transaction, {dossier id: its reception step as read in it})
+_SUPPLEMENTED = "motcua_supplemented"  # session.info: (transaction, {dossier id: codes its answered requests brought})
 
 
-def _read_in_this_transaction() -> dict[int, HumanTask | None]:
-    """The reception steps read in the session's current transaction (a dossier's snapshots and the answer
-    that shows it ask several times; only completing a step changes it, and that says so: step_completed)."""
+def _read_in_this_transaction(key: str = _RECEPTION) -> dict[int, Any]:
+    """What was read in the session's current transaction under `key`: a dossier's reception step (its snapshots
+    and the answer that shows it ask several times; only completing a step changes it, and that says so:
+    step_completed), or what its supplements brought (supplement_answered)."""
     current = db.session().get_transaction()
-    held = db.session.info.get(_RECEPTION)
+    held = db.session.info.get(key)
     if held is None or held[0] is not current:
         held = (current, {})
-        db.session.info[_RECEPTION] = held
-    memo: dict[int, HumanTask | None] = held[1]
+        db.session.info[key] = held
+    memo: dict[int, Any] = held[1]
     return memo
 
 
@@ -105,8 +119,9 @@ def _receiving(dossier: Dossier) -> list[str]:
 
 
 def dossier_created(dossier: Dossier) -> None:
-    """The dossier was created in this transaction: no step of it has received it."""
+    """The dossier was created in this transaction: no step of it has received it, no supplement was asked."""
     _read_in_this_transaction()[dossier.id] = None
+    _read_in_this_transaction(_SUPPLEMENTED)[dossier.id] = set()
 
 
 def _reception(dossier: Dossier) -> HumanTask | None:
@@ -133,9 +148,10 @@ def received_components(dossier: Dossier) -> list[dict[str, Any]]:
     manifest = dossier.procedure_version.manifest
     reception = _reception(dossier) if manifest.get("components_field") else None
     ticked = set(_ticked(manifest, reception.data)) if reception is not None else set()
+    supplemented = partial(_supplemented, dossier)
     out = []
     for component in manifest.get("components") or []:
-        given, marked = _given(dossier, component), component["code"] in ticked
+        given, marked = _given(dossier, component, supplemented), component["code"] in ticked
         if given or marked:
             out.append({"code": component["code"], "name": component["name"], "copies": component.get("copies"),
                         "uploaded": bool(component.get("field")) and given, "received": marked})

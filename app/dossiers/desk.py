@@ -41,6 +41,7 @@ from app.dossiers.absences import is_away, leaves_at
 from app.dossiers.access import desk_scope, head_scope
 from app.dossiers.calendar import QUA_HAN, classify_in_progress
 from app.dossiers.clock import now_utc
+from app.dossiers.components import supplement_answered
 from app.dossiers.deadlines import calendar_for
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.progress import OPEN_TASK_STATES, apply_step, bundle_for, set_status, status_property
@@ -313,6 +314,7 @@ def answer_supplement(code: str, user: User, *, files: Mapping[str, Attachment |
     request.state, request.answered_at, request.answered_by_id = "answered", now, user.id
     request.answered_channel = "desk" if at_desk else "online"
     request.received, request.answer_note = received, _reason(note, required=False)
+    supplement_answered(dossier)
     set_status(dossier, request.status_before, user,
                N_("Đã nhận hồ sơ bổ sung (%(channel_msg)s). Hạn trả kết quả mới: %(due_at)s."),
                note_params={"channel_msg": N_("tại bộ phận một cửa") if at_desk else N_("trực tuyến"),

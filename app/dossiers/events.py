@@ -19,7 +19,8 @@ from flask import current_app
 
 _signals = Namespace()
 
-# submit_dossier created a dossier. dossier=Dossier, event=AuditEvent (its "submitted" entry, flushed)
+# submit_dossier created a dossier. dossier=Dossier, event=AuditEvent (its "submitted" entry, flushed),
+# actor: User | None (the applicant, or the officer who filed it)
 dossier_submitted = _signals.signal("dossier-submitted")
 # A dossier's status changed. dossier, old: int, new: int, actor: User | None, event=AuditEvent (flushed)
 status_changed = _signals.signal("status-changed")
@@ -68,11 +69,14 @@ task_handed_over = _signals.signal("task-handed-over")
 # The applicant was given an apology with a new date (app.dossiers.watch): the dossier's appointment moved, its
 # statutory deadline did not. dossier, actor, reason, old_due_at, new_due_at, event (its "apology" entry, flushed)
 dossier_apologised = _signals.signal("dossier-apologised")
+# A national registry was asked about someone (population, business, social insurance). lookup=RegistryLookup (its
+# record: operation, subject, purpose, outcome), dossier: Dossier | None (none: a form's prefill), actor: User | None
+registry_looked_up = _signals.signal("registry-looked-up")
 
 ALL = (dossier_submitted, status_changed, step_recorded, service_calls_requested, engine_fault,
        portal_update_owed, payment_opened, refund_requested, supplement_requested, supplement_received,
        dossier_returned, dossier_refused, processing_stopped, processing_resumed, dossier_withdrawn,
-       task_handed_over, document_owed, dossier_apologised)
+       task_handed_over, document_owed, dossier_apologised, registry_looked_up)
 
 
 def publish(signal: Any, **data: Any) -> None:

@@ -28,14 +28,14 @@ from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app import formats
+from app import audit, formats
 from app.dossiers import events
 from app.dossiers.absences import is_away
 from app.dossiers.access import head_scope
 from app.dossiers.clock import local_tz, now_utc
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import AuditEvent, HumanTask, OfficerLeave, User
+from app.models import Agency, AuditEvent, HumanTask, OfficerLeave, User
 from app.models.user import N_
 
 ON_LEAVE = "on_leave"  # the history action (and task_handed_over kind) of a step moved because its holder is away
@@ -107,6 +107,10 @@ def record_leave(actor: User, officer_id: int, starts_on: date, ends_on: date, s
                          reason=(reason or "").strip()[:REASON_MAX], created_by_id=actor.id, created_at=now)
     db.session.add(leave)
     db.session.flush()
+    audit.record(audit.LEAVE_ENTERED, actor=actor, agency=officer.agency, object_kind="officer_leave",
+                 object_ref=leave.id, reason=leave.reason,
+                 detail={"officer": officer.id, "from": starts_on.isoformat(), "to": ends_on.isoformat(),
+                         "substitute": leave.substitute_id})
     if starts_at <= now:
         _apply(leave, actor, now)
     return leave
@@ -124,6 +128,9 @@ def cancel_leave(actor: User, leave_id: int) -> OfficerLeave | None:
     now = now_utc()
     if entry.ends_at <= now:
         raise Conflict(gettext("Kỳ nghỉ này đã kết thúc."), code="leave_over")
+    audit.record(audit.LEAVE_CANCELLED, actor=actor, agency=db.session.get(Agency, entry.agency_id),
+                 object_kind="officer_leave", object_ref=entry.id,
+                 detail={"officer": entry.officer_id, "begun": entry.starts_at <= now})
     if entry.starts_at > now:
         db.session.delete(entry)
         db.session.flush()

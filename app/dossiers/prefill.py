@@ -16,6 +16,7 @@ from typing import Any
 
 from flask_babel import gettext, lazy_gettext
 
+from app.dossiers import events
 from app.dossiers.clock import local_tz, now_utc
 from app.eforms.schema import form_defaults, pointer_to_path, resolve_pointer
 from app.extensions import db
@@ -117,8 +118,10 @@ def _lookup(user: User | None, manifest: Mapping[str, Any], registry: Registry) 
         outcome = f"unavailable:{exc.code}"
         result.notice = gettext("Cơ sở dữ liệu quốc gia về dân cư đang tạm gián đoạn nên chưa điền sẵn được; "
                                 "vui lòng tự điền tờ khai hoặc thử lại sau.")
-    db.session.add(RegistryLookup(user_id=user.id, operation="population.lookup_citizen", subject=user.personal_id,
-                                  purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40]))
+    lookup = RegistryLookup(user_id=user.id, operation="population.lookup_citizen", subject=user.personal_id,
+                            purpose=f"Điền sẵn tờ khai thủ tục {manifest.get('code', '')}", outcome=outcome[:40])
+    db.session.add(lookup)
+    events.publish(events.registry_looked_up, lookup=lookup, dossier=None, actor=user)
     if record is None:
         return result
     at = now_utc()

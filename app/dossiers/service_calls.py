@@ -111,9 +111,12 @@ def call_out(call: ServiceCall, commit: Commit) -> Any:
                                                   AuditEvent.action == "incident_retry",
                                                   AuditEvent.task_title == call.title)
                 .order_by(AuditEvent.id.desc()).limit(1)) if call.rounds > 1 else None
-            db.session.add(RegistryLookup(dossier_id=dossier.id, user_id=retried_by, operation=call.operation,
-                                          subject=subject[:40], outcome=outcome[:40],
-                                          purpose=f"{call.title} — hồ sơ {dossier.code}"[:255]))
+            lookup = RegistryLookup(dossier_id=dossier.id, user_id=retried_by, operation=call.operation,
+                                    subject=subject[:40], outcome=outcome[:40],
+                                    purpose=f"{call.title} — hồ sơ {dossier.code}"[:255])
+            db.session.add(lookup)
+            events.publish(events.registry_looked_up, lookup=lookup, dossier=dossier,
+                           actor=db.session.get(User, retried_by) if retried_by is not None else None)
 
 
 def mark_waiting(call_id: int) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, bindparam, exists, insert, literal, null, or_, select, type_coerce, update
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -77,11 +77,12 @@ def _engine_failure(exc: EngineError) -> Invalid:
 
 
 def find_procedure(code: str) -> tuple[Procedure, ProcedureVersion]:
-    """The procedure with its current version and agency, in one statement (a submission uses all three)."""
-    procedure = db.session.scalar(
+    """The procedure with its current version, its agency and those it is also published for (usually none or a
+    few), in one statement: a submission uses them all."""
+    procedure = db.session.scalars(
         select(Procedure).where(Procedure.code == code)
         .options(joinedload(Procedure.current_version), joinedload(Procedure.agency),
-                 selectinload(Procedure.published_to)))
+                 joinedload(Procedure.published_to))).unique().first()
     if procedure is None or procedure.current_version is None:
         raise NotFound(gettext("Không tìm thấy thủ tục có mã «%(code)s».", code=code), code="procedure_not_found")
     return procedure, procedure.current_version
@@ -218,7 +219,7 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
                                  else N_("Nộp hồ sơ trực tiếp."),
                                  note_params={})
     db.session.add(submitted_event)
-    events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event)
+    events.publish(events.dossier_submitted, dossier=dossier, event=submitted_event, actor=submitter)
     if received:  # received at once (a dossier the schedule starts: app.dossiers.periodic), before its first steps
         set_status(dossier, 2, filed_by)
     system = {"ma_ho_so": dossier.code, "le_phi": dossier.fee_amount, "kenh": channel,

@@ -2,6 +2,7 @@
 
 from app.models.admin import AdminChange
 from app.models.agency import Agency, CalendarDay, Department
+from app.models.audit import AuditChain, AuditLog
 from app.models.desk import SupplementRequest
 from app.models.document import IssuedDocument
 from app.models.dossier import (
@@ -31,7 +32,9 @@ __all__ = [
     "ApiClient",
     "ApiToken",
     "Attachment",
+    "AuditChain",
     "AuditEvent",
+    "AuditLog",
     "CalendarDay",
     "DeadlineNotice",
     "Department",

@@ -19,6 +19,7 @@ from app.dossiers.errors import ServiceError
 from app.extensions import babel, db, login_manager
 from app.models import User
 from app.models.dossier import STATUSES
+from app.web import audited
 from app.web.errors import error_response
 from app.web.guards import InvalidText
 from app.web.headers import apply_security_headers
@@ -61,6 +62,7 @@ def duration(amount: int, unit: str) -> str:
 
 def register_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    audited.install(app)  # the address and page of every audit event written during a request
     warn_missing_catalogues(app)
 
     @app.before_request

@@ -5,6 +5,7 @@ a database error), is rolled back alone and listed with its reason (app.dossiers
 
 from __future__ import annotations
 
+from app import audit
 from app.dossiers import version_moves
 from app.dossiers.errors import ServiceError
 from app.dossiers.version_moves import MovePlan
@@ -24,6 +25,10 @@ def move_all(source: ProcedureVersion, target: ProcedureVersion, user: User) -> 
         assert source_row is not None and target_row is not None and mover is not None
         try:
             item = version_moves.move_dossier(dossier_id, source_row, target_row, mover)
+            moved = db.session.get(Dossier, dossier_id)
+            assert moved is not None
+            audit.record_for_dossier(audit.MOVED, moved, actor=mover, object_kind="dossier",
+                                     detail={"from": source_row.version, "to": target_row.version})
             db.session.commit()
         except ServiceError as exc:
             db.session.rollback()

@@ -26,7 +26,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import User, UserSession
+from app.models import AuditLog, User, UserSession
 from app.procedures.deploy import deploy
 from app.procedures.package import load_directory
 from tests.conftest import ROOT, user
@@ -180,6 +180,12 @@ def test_an_officer_is_matched_by_personal_id_and_never_created(client, db_sessi
     assert answer.status_code == 403
     assert "chưa được khai báo" in answer.get_data(as_text=True)
     assert db.session.query(User).count() == before and _session_row(client) is None
+    # Both ends are in the audit log: the login through VNeID, and the refusal with the personal ID it carried.
+    logins = db.session.scalars(select(AuditLog).where(AuditLog.action.in_(("login", "login_failed")))
+                                .order_by(AuditLog.id)).all()
+    assert [(e.action, e.object_ref, (e.detail or {}).get("method")) for e in logins] == [
+        ("login", "tiepnhan", "vneid"), ("login_failed", "001082001002", "vneid")]
+    assert logins[0].detail["loa"] == 2 and logins[0].chain == "000.00.01.H26"
 
 
 # ------------------------------------------------------------------ level of assurance

@@ -29,7 +29,13 @@ OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "ch
 # statement and the reception step known when it is the one completed: submit 12, claim 3, complete 8–17, 74.
 # Before the eager loads: 104.
 # The receipt recorded at reception (app.documents, numbered by a sub-query in its own INSERT): one more, 27.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 8, 1, 4, 27
+# The security audit log (app.audit): two statements per transaction that records events (the chain's head taken,
+# then its rows and new head in one statement), a submission and each completion: submit 10, complete 5–6; 37.
+# Agencies as tenants: the agency's own calendar days read once per submission (the agencies the procedure is
+# also published for come with the procedure, joined): submit 11. Reception looks once per transaction for the
+# components answered supplement requests brought (app.dossiers.components), and so does the portal snapshot of the
+# finished dossier, with its reception step: complete 5–10; 45.
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 11, 1, 10, 45
 
 
 @contextmanager

@@ -47,9 +47,11 @@ from app.procedures import versions
 from app.procedures.convert import convert_package
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
+from app.web import audited
 from app.web.api import models as m
 from app.web.api.openapi import openapi_document
 from app.web.api.spec import api_user, error, file_responses, operation, pdf_responses, responses, zip_responses
+from app.web.audited import viewed
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.studio import package_download
 from app.web.version_moves import move_all
@@ -225,6 +227,7 @@ def upload_procedure(query: m.DeployQuery, form: m.DeployForm) -> ResponseReturn
         return jsonify(report_details(report)), 200 if report.ok else 422
     try:
         result = deploy(pkg, deployed_by=api_user().username, agency_id=design_scope(api_user()).agency_id)
+        audited.deployed(result, user=api_user())
     except DeployRefused as exc:
         return error(422, "package_invalid", gettext("Gói thủ tục có lỗi; chưa triển khai."),
                      report_details(exc.report))
@@ -303,6 +306,7 @@ def retire_version(code: str, number: int) -> ResponseReturnValue:
     _designer()
     _, version = _procedure_version(code, number)
     proc = versions.retire(version, api_user().username)
+    audited.retired(proc, version, user=api_user())
     current = proc.current_version
     return jsonify(version=version.version, retired_at=version.retired_at.isoformat(),
                    current_version=current.version if current else None)
@@ -344,7 +348,10 @@ def submit(code: str, query: m.SubmitQuery, json: m.FormData) -> ResponseReturnV
 @operation("getDossier", responses({200: (m.Dossier, "Dossier")}, 401, 403, 404), auth=True, params=DOSSIER_CODE)
 def get_dossier(code: str) -> ResponseReturnValue:
     """A dossier with data, open tasks and history (applicant or its agency)"""
-    return jsonify(dossier_json(services.view_dossier(code, api_user()), full=True))
+    dossier = services.view_dossier(code, api_user())
+    body = jsonify(dossier_json(dossier, full=True))
+    viewed(dossier, "api_dossier", user=api_user())
+    return body
 
 
 @bp.get("/dossiers/<path:code>/documents")
@@ -368,7 +375,9 @@ def get_document(code: str, document_id: int) -> ResponseReturnValue:
     """An issued document as PDF, the same bytes each time it is downloaded"""
     dossier = services.view_dossier(code, api_user())
     doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(api_user(), dossier))
-    return pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    response = pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    viewed(dossier, "document", user=api_user(), ref=doc.id, detail={"document": doc.kind})
+    return response
 
 
 @bp.get("/dossiers/<path:code>/control-sheet")
@@ -380,7 +389,9 @@ def get_control_sheet(code: str) -> ResponseReturnValue:
     if not agency_side(api_user(), dossier):
         raise Forbidden(gettext("Phiếu kiểm soát chỉ dành cho cán bộ của cơ quan giải quyết hồ sơ."),
                         code="control_sheet_forbidden")
-    return pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
+    response = pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
+    viewed(dossier, "control_sheet", user=api_user())
+    return response
 
 
 @bp.get("/public/dossiers/<path:code>")
@@ -414,7 +425,9 @@ def get_task(task_id: int) -> ResponseReturnValue:
     if returned is not None and returned["at"] is not None:
         returned = {**returned, "at": returned["at"].isoformat()}
     body["returned"] = returned
-    return jsonify(body)
+    dossier, answer = t.dossier, jsonify(body)
+    viewed(dossier, "api_task", user=api_user(), ref=task_id, detail={"step": t.title})
+    return answer
 
 
 @bp.post("/tasks/<int:task_id>/claim")
@@ -543,7 +556,12 @@ def upload_attachment(form: m.AttachmentForm) -> ResponseReturnValue:
 def get_attachment(token: str) -> ResponseReturnValue:
     """A dossier's file (an upload, the electronic result) for anyone entitled to its dossier, or its uploader"""
     att, path = open_attachment(token, api_user(), services.may_view)
-    return attachment_response(att, path, stream=False)
+    response = attachment_response(att, path, stream=False)
+    if att.dossier_id is not None:
+        dossier = db.session.get(Dossier, att.dossier_id)
+        assert dossier is not None
+        viewed(dossier, "attachment", user=api_user(), ref=att.id, detail={"field": att.field_path or ""})
+    return response
 
 
 # ---------------------------------------------------------------- the desk (app.dossiers.desk)
@@ -731,6 +749,17 @@ def leave_json(entry: Any) -> dict[str, Any]:
             "substitute_id": entry.substitute_id,
             "substitute_name": entry.substitute.full_name if entry.substitute else None, "reason": entry.reason,
             "applied_at": entry.applied_at.isoformat() if entry.applied_at else None}
+
+
+@bp.get("/me/data-access")
+@operation("myDataAccess", responses({200: (m.DataAccessLog, "Look-ups about the caller and views of their dossiers")},
+                                     401, 422), auth=True)
+def my_data_access(query: m.DataAccessQuery) -> ResponseReturnValue:
+    """Who looked at the caller's data and why: registry look-ups by their personal ID, others' views of their dossiers
+
+    The same list as the citizen's page «Ai đã xem dữ liệu của tôi», newest first, 50 a page."""
+    rows, more = audited.page_of(api_user(), query.page)
+    return jsonify(items=[audited.as_json(r) for r in rows], page=query.page, more=more)
 
 
 @bp.get("/leaves")

@@ -529,6 +529,31 @@ class Leaves(ResponseModel):
     leaves: list[Leave]
 
 
+class DataAccessQuery(QueryModel):
+    page: int = Field(default=1, ge=1, le=10000, title=N_("Trang"), description="50 entries a page, newest first")
+
+
+class DataAccess(ResponseModel):
+    at: Timestamp
+    action: Literal["lookup", "view"]
+    what: str = Field(description="What was done, in the request's language")
+    kind: str = Field(description="A look-up's operation (population.lookup_citizen …) or what was viewed (dossier, "
+                                  "receipt, task, attachment, document, control_sheet, api_dossier, api_task)")
+    by: str = Field(description="The officer's name; «You» for the caller's own look-ups; the platform's automatic "
+                                "steps otherwise")
+    own: bool
+    agency: str = Field(description="The agency on whose behalf it was done")
+    reason: str = Field(description="A look-up's purpose as recorded, or the dossier handled")
+    dossier_code: str | None
+    outcome: str | None = Field(description="A look-up's outcome (ok, not_found, unavailable…); NULL for a view")
+
+
+class DataAccessLog(ResponseModel):
+    items: list[DataAccess]
+    page: int
+    more: bool = Field(description="There is a next page")
+
+
 class Holding(ResponseModel):
     officer_id: int | None = Field(description="NULL: in the role's pool")
     officer_name: str

@@ -15,7 +15,9 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from joserfc.errors import JoseError
+from sqlalchemy import select
 
+from app import audit
 from app.accounts import (
     MIN_PASSWORD_LENGTH,
     AccountRefused,
@@ -28,6 +30,7 @@ from app.accounts import (
     start_session,
 )
 from app.extensions import csrf, db
+from app.models import User
 from app.models.user import ADMIN_ROLE
 from app.web import api_clients, oidc
 
@@ -49,15 +52,22 @@ def login() -> ResponseReturnValue:
     error = None
     status = 200
     if request.method == "POST":
-        user = authenticate(request.form.get("username", "").strip(), request.form.get("password", ""))
+        username = request.form.get("username", "").strip()
+        user = authenticate(username, request.form.get("password", ""))
         if user is not None and current_app.config["PASSWORD_LOGIN_ADMIN_ONLY"] and not user.has_role(ADMIN_ROLE):
             # Answered as a wrong password: the answer must not tell a guesser that this password was right.
             user = None
         if user is not None:
-            _begin(user)
+            audit.record(audit.LOGIN, actor=user, object_kind="user", object_ref=user.username,
+                         detail={"method": "password"})
+            _begin(user)  # commits the login with its audit row
             return _landing(user, request.args.get("next"))
-        else:
-            error, status = gettext("Tên đăng nhập hoặc mật khẩu không đúng."), 401
+        error, status = gettext("Tên đăng nhập hoặc mật khẩu không đúng."), 401
+        # A failed login, in the chain of the agency whose account was tried (the platform's for anyone else).
+        named = db.session.scalar(select(User).where(User.username == username[:80]))
+        audit.record(audit.LOGIN_FAILED, agency=named.agency if named is not None else None,
+                     object_kind="user", object_ref=username[:80], detail={"method": "password"})
+        db.session.commit()
     return render_template("auth/login.html", error=error, sso=oidc.enabled(),
                            passwords_for_all=not current_app.config["PASSWORD_LOGIN_ADMIN_ONLY"],
                            next=_safe_next(request.args.get("next"))), status
@@ -133,8 +143,13 @@ def sso_callback() -> ResponseReturnValue:
         user = sign_in_identity(identity)
     except AccountRefused as exc:
         db.session.rollback()
+        audit.record(audit.LOGIN_FAILED, object_kind="user", object_ref=identity.personal_id[:40],
+                     detail={"method": "vneid", "refused": exc.message})
+        db.session.commit()
         return _sso_failed(exc.message, 403)
-    _begin(user, loa=identity.loa, id_token=str(token.get("id_token") or "") or None)
+    audit.record(audit.LOGIN, actor=user, object_kind="user", object_ref=user.username,
+                 detail={"method": "vneid", "loa": identity.loa})
+    _begin(user, loa=identity.loa, id_token=str(token.get("id_token") or "") or None)  # commits both
     return _landing(user, next_target)
 
 
@@ -149,6 +164,9 @@ def client_token() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     ref = session.get("_user_id")
     id_token = session_id_token(ref)
+    if current_user.is_authenticated:
+        person = current_user._get_current_object()
+        audit.record(audit.LOGOUT, actor=person, object_kind="user", object_ref=person.username)
     end_session(ref)  # the cookie, even if kept somewhere, loads nobody any more
     db.session.commit()
     logout_user()
@@ -195,6 +213,7 @@ def password() -> ResponseReturnValue:
         if not errors:
             user = current_user._get_current_object()
             change_password(user, new)
+            audit.record(audit.PASSWORD_CHANGED, actor=user, object_kind="user", object_ref=user.username)
             _begin(user)
             flash(gettext("Đã đổi mật khẩu. Các phiên đăng nhập khác và mọi mã truy cập API của bạn đã hết hiệu "
                           "lực."))

@@ -37,6 +37,7 @@ from app.models import Agency, Dossier, HumanTask, Procedure
 from app.models.dossier import STATUSES
 from app.models.user import role_label
 from app.web.actions import act_and_return, viewed_dossier
+from app.web.audited import viewed
 from app.web.diagrams import bpmn_response
 from app.web.documents import agency_side, pdf_response
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -135,7 +136,7 @@ def dossier_desk(code: str) -> ResponseReturnValue:
     d = viewed_dossier(code)
     if not current_user.is_officer:
         abort(403)
-    return render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
+    page = render_template("inbox/dossier.html", d=d, tasks=services.open_tasks(d), holds=desk.holds(current_user, d),
                            front_desk=desk.holds(current_user, d, front_desk=True),
                            supplement=desk.open_supplement(d), supplements=desk.supplements_of(d),
                            components=d.procedure_version.manifest.get("components", []), today=local_today(),
@@ -143,6 +144,8 @@ def dossier_desk(code: str) -> ResponseReturnValue:
                            steps=lateness.steps_of(d), step_verdicts=STEP_VERDICT_LABELS,
                            apologisable=d.status in watch.APOLOGY_FROM and watch.holds_late_dossier(current_user, d),
                            late=d.appointment < now_utc(), apologies=watch.apologies_of(d))
+    viewed(d, "dossier")
+    return page
 
 
 
@@ -528,7 +531,9 @@ def control_sheet(code: str) -> ResponseReturnValue:
         abort(403)
     if not agency_side(current_user, dossier):
         abort(403)
-    return pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
+    response = pdf_response(documents.control_sheet(dossier), documents.filename(dossier.code, "control"))
+    viewed(dossier, "control_sheet")
+    return response
 
 
 def _task_or_404(task_id: int, options: tuple[Any, ...] = services.FOR_PAGE) -> HumanTask:
@@ -542,7 +547,10 @@ def _task_or_404(task_id: int, options: tuple[Any, ...] = services.FOR_PAGE) -> 
 @login_required
 def task(task_id: int) -> ResponseReturnValue:
     t = _task_or_404(task_id)
-    return _render_task(t, None, {}, None)
+    dossier, ref, title = t.dossier, t.id, t.title
+    page = _render_task(t, None, {}, None)
+    viewed(dossier, "task", ref=ref, detail={"step": title})
+    return page
 
 
 def _render_task(t: HumanTask, data: dict[str, Any] | None, errors: dict[str, str], message: str | None,

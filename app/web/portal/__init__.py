@@ -37,7 +37,9 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
+from app.web import audited
 from app.web.actions import act_and_return, viewed_dossier
+from app.web.audited import viewed
 from app.web.documents import agency_side, attachment_response, pdf_response, visible_documents
 from app.web.errors import answers_errors_as
 from app.web.forms import apply_action, attachment_url, errors_by_path, read_posted_form, ui_for
@@ -154,8 +156,16 @@ def procedure(code: str) -> ResponseReturnValue:
 @login_required
 def receipt(code: str) -> ResponseReturnValue:
     dossier = viewed_dossier(code)
-    return render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
+    page = render_template("portal/receipt.html", d=dossier, manifest=dossier.procedure_version.manifest,
                            components=received_components(dossier))
+    _viewed_by_another(dossier, "receipt")
+    return page
+
+
+def _viewed_by_another(dossier: Dossier, kind: str) -> None:
+    """An officer reading a dossier on the applicant's pages is a view of their data; the applicant's own is not."""
+    if dossier.applicant_user_id is None or dossier.applicant_user_id != current_user.id:
+        viewed(dossier, kind)
 
 
 @bp.app_template_global("issued_documents")
@@ -184,7 +194,9 @@ def document(code: str, document_id: int) -> ResponseReturnValue:
         doc = documents.find_document(dossier, document_id, for_applicant=not agency_side(current_user, dossier))
     except NotFound:
         abort(404)
-    return pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    response = pdf_response(documents.render(doc), documents.filename(dossier.code, doc.kind, doc.sequence))
+    viewed(dossier, "document", ref=doc.id, detail={"document": doc.kind})
+    return response
 
 
 @bp.route("/ho-so/<code>")
@@ -202,7 +214,7 @@ def dossier_page(code: str) -> ResponseReturnValue:
                  and dossier.applicant_user_id == current_user.id]
     fee_due = payments.awaiting_call(dossier) is not None and dossier.applicant_user_id == current_user.id
     is_applicant = dossier.applicant_user_id is not None and dossier.applicant_user_id == current_user.id
-    return render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
+    page = render_template("portal/dossier.html", d=dossier, values=values, is_applicant=is_applicant,
                            supplement=desk.open_supplement(dossier) if dossier.status == 5 else None,
                            may_withdraw=is_applicant and dossier.status in desk.WITHDRAW_UNTIL,
                            steps=_steps(dossier), results=declared_results(dossier),
@@ -213,6 +225,9 @@ def dossier_page(code: str) -> ResponseReturnValue:
                            own_tasks=own_tasks, notes=notes, payments=payments.payments_of(dossier),
                            fee_due=fee_due, open_payment=payments.open_payment(dossier),
                            receipt_of=payments.receipt_of, may_refund=payments.may_refund(current_user, dossier))
+    if not is_applicant:
+        viewed(dossier, "dossier")
+    return page
 
 
 def _steps(dossier: Dossier) -> list[dict[str, Any]]:
@@ -373,6 +388,18 @@ def my_dossiers() -> ResponseReturnValue:
                            statuses=list(STATUSES.items()))
 
 
+@bp.route("/ho-so-cua-toi/ai-da-xem")
+@login_required
+def data_access() -> ResponseReturnValue:
+    """Who looked at my data and why: the registry look-ups about me (by my personal ID) and the views of my
+    dossiers by officers and systems, newest first (app.audit.seen_query)."""
+    page = request.args.get("trang", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) <= 10000 else 1
+    rows, more = audited.page_of(current_user, number)
+    return render_template("portal/data_access.html", rows=rows, more=more, page=number, what=audited.what,
+                           who=audited.who, why=audited.why)
+
+
 @bp.route("/tra-cuu")
 def lookup() -> ResponseReturnValue:
     code = request.args.get("ma", "").strip()[:100]
@@ -394,4 +421,9 @@ def attachment(token: str) -> ResponseReturnValue:
         att, path = open_attachment(token, current_user, services.may_view)
     except ServiceError:
         abort(404)
-    return attachment_response(att, path)
+    response = attachment_response(att, path)
+    if att.dossier_id is not None:
+        dossier = db.session.get(Dossier, att.dossier_id)
+        assert dossier is not None
+        viewed(dossier, "attachment", ref=att.id, detail={"field": att.field_path or ""})
+    return response

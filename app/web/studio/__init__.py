@@ -25,7 +25,7 @@ from app.procedures import versions
 from app.procedures.convert import Conversion, convert_package, package_zip
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageFiles, check_package, load_upload
-from app.web import previews
+from app.web import audited, previews
 from app.web.diagrams import bpmn_response
 from app.web.lists import list_query
 from app.web.studio.guide import guide_html
@@ -133,6 +133,7 @@ def upload() -> ResponseReturnValue:
                                slug=pkg.slug), 200 if report.ok else 422
     try:
         result = deploy(pkg, deployed_by=current_user.username, agency_id=design_scope(current_user).agency_id)
+        audited.deployed(result)
         db.session.commit()
     except DeployRefused as exc:
         db.session.rollback()
@@ -240,6 +241,7 @@ def retire(code: str, number: int) -> ResponseReturnValue:
     proc = _procedure_or_404(code)
     version = _version_or_404(proc, number)
     proc = versions.retire(version, current_user.username)
+    audited.retired(proc, version)
     db.session.commit()
     if proc.current_version is None:
         flash(gettext("Đã ngừng áp dụng phiên bản %(version)s. Thủ tục không còn phiên bản nào đang áp dụng nên tạm "

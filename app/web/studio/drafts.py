@@ -25,7 +25,7 @@ from app.models.dossier import STATUSES
 from app.models.user import CITIZEN_ROLE, OFFICER_ROLES, role_label
 from app.procedures import drafts
 from app.procedures.deploy import DeployRefused
-from app.web import previews
+from app.web import audited, previews
 from app.web.errors import answers_errors_as, api_error, error_response
 from app.web.studio import _procedure_or_404, _version_or_404, designer_required
 from connectors import operation_catalog
@@ -255,6 +255,7 @@ def deploy(draft_id: int) -> ResponseReturnValue:
         flash(gettext("Chưa triển khai: bản nháp đã lưu còn %(count)s lỗi. %(reason)s", count=len(errors),
                       reason=exc.report.reason))
         return redirect(url_for("drafts.edit", draft_id=draft_id))
+    audited.deployed(result, draft_id=draft_id)
     db.session.commit()
     flash(gettext("Đã triển khai %(code)s phiên bản %(version)s từ bản nháp.", code=result.procedure.code,
                   version=result.version.version) if result.created else
