@@ -25,11 +25,12 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
 
+from app.accounts import authenticate
 from app.extensions import db
 from app.models import AuditLog, User, UserSession
 from app.procedures.deploy import deploy
 from app.procedures.package import load_directory
-from tests.conftest import ROOT, user
+from tests.conftest import ROOT, login, user
 from tests.samples import PDF_BYTES, form_fields, start_data, with_stored_uploads
 
 CLIENT_ID, CLIENT_SECRET = "motcua", "motcua-demo-secret"
@@ -288,6 +289,23 @@ def test_passwords_are_for_the_administrator_only_when_so_configured(client, db_
     assert _session_row(client) is None
     answer = client.post("/dang-nhap", data={"username": "quantri", "password": "demo123"})
     assert answer.status_code == 302
+
+
+def test_only_those_who_log_in_with_a_password_are_offered_to_change_it(client, db_session, vneid, monkeypatch):
+    monkeypatch.setitem(client.application.config, "PASSWORD_LOGIN_ADMIN_ONLY", True)
+    sso_login(client, requests.Session(), "tiepnhan")  # has a password from the seed, but logs in through VNeID
+    page = _fresh(client, "/can-bo/").get_data(as_text=True)
+    assert "/doi-mat-khau" not in page and "Nguyễn Thị Tiếp" in page
+    answer = client.get("/doi-mat-khau")
+    assert answer.status_code == 302
+    assert "VNeID" in _fresh(client, "/").get_data(as_text=True)  # said why
+    refused = client.post("/doi-mat-khau", data={"current": "demo123", "new": "mat-khau-moi-123",
+                                                 "confirm": "mat-khau-moi-123"})
+    assert refused.status_code == 302 and authenticate("tiepnhan", "demo123") is not None
+    client.post("/dang-xuat")
+    login(client, "quantri")
+    assert "/doi-mat-khau" in _fresh(client, "/").get_data(as_text=True)
+    assert client.get("/doi-mat-khau").status_code == 200
 
 
 def test_the_login_page_offers_vneid(client, db_session, vneid):

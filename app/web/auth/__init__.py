@@ -47,6 +47,18 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def uses_password(user: Any) -> bool:
+    """Whether the user logs in with a password here: one is set, and passwords are open to them (the
+    administrator only, unless PASSWORD_LOGIN_ADMIN_ONLY is off). Others have nothing to change on this site."""
+    return bool(user.password_hash) and (not current_app.config["PASSWORD_LOGIN_ADMIN_ONLY"]
+                                         or user.has_role(ADMIN_ROLE))
+
+
+@bp.app_context_processor
+def password_links() -> dict[str, Any]:
+    return {"uses_password": uses_password}
+
+
 @bp.route("/dang-nhap", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     error = None
@@ -199,6 +211,9 @@ def sso_logged_out() -> ResponseReturnValue:
 @login_required
 def password() -> ResponseReturnValue:
     """Change one's password: every session and API token of the user ends, this browser gets a new session."""
+    if not uses_password(current_user):
+        flash(gettext("Bạn đăng nhập bằng VNeID: mật khẩu do VNeID quản lý, không đổi ở đây."), "error")
+        return redirect(url_for("portal.catalogue"))
     errors: dict[str, str] = {}
     if request.method == "POST":
         new = request.form.get("new", "")
