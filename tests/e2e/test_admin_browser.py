@@ -7,8 +7,6 @@ by the policy; MOTCUA_SCREENSHOTS=<folder> keeps a PNG of each."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,29 +16,19 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Agency, CalendarDay, Department, HumanTask, Procedure, User
+from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
-from tests.e2e.test_diagram_browser import _axe, _problems, _strict_context
-from tests.e2e.test_pages import AXE, overflow
+from tests.e2e.test_diagram_browser import _strict_context
+from tests.e2e.test_pages import AXE
 from tests.samples import requests_uploader, start_data, with_uploads
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 NEW_CODE = "000.00.09.H26"
 NEW_NAME = "UBND phường Thử Nghiệm, thành phố Hà Nội"
 
 
 def _check(page: Page, name: str) -> list[str]:
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"admin-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in _axe(page)]
-    problems += [f"{name}: {line}" for line in _problems(page)]
-    page.set_viewport_size({"width": 1280, "height": 800})
-    return problems
+    return at_both_widths(page, name, "admin")
 
 
 def _page(browser: Browser, base: str, username: str) -> Page:

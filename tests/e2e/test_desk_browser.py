@@ -7,7 +7,6 @@ MOTCUA_SCREENSHOTS=<folder> to keep a PNG of each."""
 from __future__ import annotations
 
 import base64
-import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -19,27 +18,17 @@ import requests
 from playwright.sync_api import Browser, Page
 
 from app.clock import local_today
+from tests.e2e.checks import SHOTS, at_both_widths
 from tests.e2e.conftest import login
-from tests.e2e.test_pages import AXE, axe_violations, overflow
+from tests.e2e.test_pages import AXE
 from tests.integration.test_documents import flat, pdf_text
 from tests.samples import PDF_BYTES, requests_uploader, start_data, task_data, with_uploads
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 
 
 def _check(page: Page, name: str) -> list[str]:
-    """The page at both widths: what sticks out, what the audit finds; a screenshot of each when asked."""
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"desk-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in axe_violations(page)]
-    page.set_viewport_size({"width": 1280, "height": 800})
-    return problems
+    return at_both_widths(page, name, "desk")
 
 
 def _complete(base: str, headers: dict[str, str], code: str) -> None:

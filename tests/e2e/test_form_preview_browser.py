@@ -6,36 +6,26 @@ script error, and nothing on the previewed form submits. MOTCUA_SCREENSHOTS=<fol
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 
 from app.eforms.samples import PERSONAL_ID
+from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
-from tests.e2e.test_diagram_browser import _axe, _problems, _strict_context
-from tests.e2e.test_pages import AXE, overflow
+from tests.e2e.test_diagram_browser import _problems, _strict_context
+from tests.e2e.test_pages import AXE
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 
 
 def _check(page: Page, name: str) -> list[str]:
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.reload()
-        page.wait_for_selector("#form-preview")
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"preview-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in _axe(page)]
-        problems += [f"{name} {width}: {line}" for line in _problems(page)]
-    page.set_viewport_size({"width": 1280, "height": 800})
-    return problems
+    def reload(p: Page) -> None:
+        p.reload()
+        p.wait_for_selector("#form-preview")
+
+    return at_both_widths(page, name, "preview", reload)
 
 
 def test_designer_previews_a_versions_forms_as_citizens_and_officers_see_them(live_server: Any,

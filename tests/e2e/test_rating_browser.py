@@ -5,21 +5,18 @@ MOTCUA_SCREENSHOTS=<folder> keeps a PNG of each."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from playwright.sync_api import Browser, Page
 
+from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
-from tests.e2e.test_diagram_browser import _axe, _problems, _strict_context
-from tests.e2e.test_pages import overflow
+from tests.e2e.test_diagram_browser import _strict_context
 from tests.samples import requests_uploader, start_data, task_data, with_uploads
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 
 
@@ -49,16 +46,7 @@ def _returned(base: str, live_token: Any) -> str:
 
 
 def _fits(page: Page, name: str) -> list[str]:
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.wait_for_timeout(200)
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"rating-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in _axe(page)]
-    return problems + _problems(page)
+    return at_both_widths(page, name, "rating", lambda p: p.wait_for_timeout(200))
 
 
 def test_the_applicant_rates_the_handled_dossier_on_a_phone(live_server: Any, browser: Browser,
