@@ -51,11 +51,13 @@ STOP_PHRASES: tuple[tuple[str, ...], ...] = tuple(tuple(p.split()) for p in (
     "di dau", "muon biet", "cho hoi", "xin hoi", "tai sao", "vi sao", "duoc khong", "co duoc", "hay khong",
     "co phai", "bay gio", "hien nay", "can lam", "phai lam",
 ))
-STOP_WORDS = frozenset("""
-    à ạ ah ai anh bạn bị các cần chị cho chưa chứ có của đã đang để đi đó được em gì giùm giúp hả hay hỏi khi
-    không là làm lúc mà mình muốn nào nè nếu nha nhé nhỉ nhờ những như ở ơi phải ra rằng rồi sẽ thì thôi tôi tui
-    và vậy về vì với xin ko k dc đc j gi ông bà cô chú bác dì mợ
-""".split())
+STOP_WORDS = frozenset((
+    "à", "ạ", "ah", "ai", "anh", "bạn", "bị", "các", "cần", "chị", "cho", "chưa", "chứ", "có", "của", "đã", "đang",
+    "để", "đi", "đó", "được", "em", "gì", "giùm", "giúp", "hả", "hay", "hỏi", "khi", "không", "là", "làm", "lúc",
+    "mà", "mình", "muốn", "nào", "nè", "nếu", "nha", "nhé", "nhỉ", "nhờ", "những", "như", "ở", "ơi", "phải", "ra",
+    "rằng", "rồi", "sẽ", "thì", "thôi", "tôi", "tui", "và", "vậy", "về", "vì", "với", "xin", "ko", "k", "dc", "đc",
+    "j", "gi", "ông", "bà", "cô", "chú", "bác", "dì", "mợ",
+))
 _WORD = re.compile(r"\w+")
 _Y_AS_I = re.compile(r"^((?:qu)|[bcdghklmnprstvx]+)y$")  # kỳ/kì, lý/lí, mỹ/mĩ, quý/quí: one spelling
 
@@ -208,20 +210,24 @@ class SearchIndex:
                 model.index(corpus, show_progress=False)
                 self.models[name] = model
         self._known = sorted(self.vocabulary)
+        # the pairs of syllables of names and everyday names: what makes "can" of "can cuoc" a word, not «cần»
+        self._pairs = {term for name in ("name", "synonyms") if name in self.models
+                       for term in self.models[name].vocab_dict if " " in term}
 
     def read(self, text: str) -> Query:
         """The question's words, each unknown one read as the closest known word when there is one close enough."""
-        found = tokens(text)
-        pairs = {term for name in ("name", "synonyms") if name in self.models
-                 for term in self.models[name].vocab_dict if " " in term}
+        candidates = tokens(text)
+        pairs = self._pairs
 
         def paired(i: int) -> bool:
-            left = i > 0 and f"{found[i - 1].term} {found[i].term}" in pairs
-            right = i + 1 < len(found) and f"{found[i].term} {found[i + 1].term}" in pairs
+            left = i > 0 and f"{candidates[i - 1].term} {candidates[i].term}" in pairs
+            right = i + 1 < len(candidates) and f"{candidates[i].term} {candidates[i + 1].term}" in pairs
             return left or right
 
-        found = [t for i, t in enumerate(found) if not t.doubtful or paired(i)]
-        words, spelled, corrections = [], {}, []
+        found = [t for i, t in enumerate(candidates) if not t.doubtful or paired(i)]
+        words: list[str] = []
+        spelled: dict[str, str] = {}
+        corrections: list[tuple[str, str]] = []
         exact = [t.exact for t in found if t.exact]
         for t in found:
             word, asked = t.term, text[t.start:t.end]
