@@ -114,6 +114,16 @@ def is_periodic(version: ProcedureVersion) -> bool:
                for info in (version.tasks or {}).values())
 
 
+def listed_procedures() -> list[Procedure]:
+    """The citizens' catalogue, by code: procedures with a current version (a retired one leaves none), except
+    those a schedule starts (nobody applies for them). One per procedure, whatever agencies it is published for."""
+    return [p for p in db.session.scalars(
+        select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
+        .options(joinedload(Procedure.current_version), joinedload(Procedure.agency),
+                 selectinload(Procedure.published_to))
+    ).unique() if p.current_version is not None and not is_periodic(p.current_version)]
+
+
 def offering_agencies(procedure: Procedure) -> list[Agency]:
     """The agencies a procedure is filed with: the one that owns it, then those it is also published for."""
     return [procedure.agency, *(a for a in procedure.published_to if a.id != procedure.agency_id)]

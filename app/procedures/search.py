@@ -29,17 +29,28 @@ from typing import Any
 
 import bm25s
 import numpy as np
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from rapidfuzz import fuzz, process
 
 # Field → weight of its BM25 score in the sum; also the order in which an answer's matches are shown.
 WEIGHTS: dict[str, float] = {"name": 3.0, "synonyms": 2.5, "description": 1.0, "components": 0.6, "field": 0.6}
 FIELD_LABELS = {
+    "code": lazy_gettext("Mã thủ tục"),
     "name": lazy_gettext("Tên thủ tục"),
     "synonyms": lazy_gettext("Cách gọi thường dùng"),
     "description": lazy_gettext("Mô tả"),
     "components": lazy_gettext("Thành phần hồ sơ"),
     "field": lazy_gettext("Lĩnh vực"),
+}
+
+# Where a word was found, in a sentence ("«khai sinh» trong tên thủ tục").
+FIELD_PLACES = {
+    "code": lazy_gettext("mã thủ tục"),
+    "name": lazy_gettext("tên thủ tục"),
+    "synonyms": lazy_gettext("cách gọi thường dùng"),
+    "description": lazy_gettext("mô tả"),
+    "components": lazy_gettext("thành phần hồ sơ"),
+    "field": lazy_gettext("lĩnh vực"),
 }
 
 # Words of a question that say nothing about which procedure is meant. Phrases (folded) go first: "giấy tờ" is
@@ -172,6 +183,12 @@ class Answer:
     matches: list[Match] = field(default_factory=list)
     corrections: list[tuple[str, str]] = field(default_factory=list)  # (as asked, as read)
 
+    def explanation(self) -> str:
+        """Why it matched, in one sentence: «Tìm thấy «khai sinh» trong tên thủ tục; «con mới sinh» trong …»."""
+        reasons = [gettext("%(words)s trong %(place)s", words=", ".join(f"«{w}»" for w in m.words),
+                           place=FIELD_PLACES[m.field]) for m in self.matches if m.words]
+        return gettext("Tìm thấy %(reasons)s.", reasons="; ".join(reasons)) if reasons else ""
+
 
 @dataclass
 class Query:
@@ -180,6 +197,14 @@ class Query:
     spelled: dict[str, str]  # folded word → as the question spells it
     corrections: list[tuple[str, str]]
     exact: list[str] = field(default_factory=list)  # the words typed with accents, as typed
+    places: list[tuple[int, int]] = field(default_factory=list)  # where each of `words` stands in `text`
+    corrected: set[int] = field(default_factory=set)  # which of `words` were read as another word
+
+    def shown(self, first: int, last: int) -> str:
+        """Words first..last as the question types them (a typo: as the catalogue spells the word read instead);
+        the question words between them are left out ("con tôi mới sinh" → "con mới sinh")."""
+        return " ".join(self.spelled[w] if i in self.corrected else self.text[self.places[i][0]:self.places[i][1]]
+                        for i, w in enumerate(self.words[first:last + 1], start=first))
 
 
 SNIPPET = 220  # characters of a long description shown around its first match
@@ -229,6 +254,7 @@ class SearchIndex:
         spelled: dict[str, str] = {}
         corrections: list[tuple[str, str]] = []
         exact = [t.exact for t in found if t.exact]
+        corrected = set()
         for t in found:
             word, asked = t.term, text[t.start:t.end]
             if word not in self.vocabulary and len(word) >= 3 and not word.isdigit() and self._known:
@@ -237,14 +263,17 @@ class SearchIndex:
                 if best is not None:
                     word = best[0]
                     corrections.append((asked, self.vocabulary[word]))
+                    corrected.add(len(words))
             words.append(word)
             spelled.setdefault(word, asked if word == t.term else self.vocabulary.get(word, asked))
-        return Query(text, words, spelled, corrections, exact)
+        return Query(text, words, spelled, corrections, exact, [(t.start, t.end) for t in found], corrected)
 
     def search(self, text: str, limit: int | None = None) -> list[Answer]:
         """The procedures that match `text`, best first (ties by code), each with why it matched."""
         if not self.entries:
             return []
+        if is_code(text):
+            return self._by_code(text.strip(), limit)
         query = self.read(text)
         wanted = list(dict.fromkeys(terms(query.words) + [f"={w}" for w in query.exact]))
         total = np.zeros(len(self.entries))
@@ -263,6 +292,14 @@ class SearchIndex:
         return [Answer(self.entries[i].code, self.entries[i].name, float(total[i]),
                        self._matches(i, parts, query), query.corrections) for i in ranked]
 
+    def _by_code(self, code: str, limit: int | None) -> list[Answer]:
+        """A code, or the start of one: the procedures whose code holds it, by code."""
+        found = [Answer(e.code, e.name, 1.0, [Match("code", str(FIELD_LABELS["code"]),
+                                                    [(e.code, [(e.code.index(code), e.code.index(code) + len(code))])],
+                                                    [code])])
+                 for e in sorted(self.entries, key=lambda e: e.code) if code in e.code]
+        return found[:limit] if limit is not None else found
+
     def _matches(self, i: int, parts: Mapping[tuple[str, str], Any], query: Query) -> list[Match]:
         out = []
         for name in WEIGHTS:
@@ -279,7 +316,7 @@ class SearchIndex:
             texts.sort(key=lambda row: row[:2])
             shown = [_snippet(text, spans) if name == "description" else (text, spans)
                      for _, _, text, spans in texts[:3]]
-            words = [" ".join(query.spelled.get(w, w) for w in phrase) for phrase in _phrases(query.words, found)]
+            words = list(dict.fromkeys(query.shown(a, b) for a, b in _phrases(query.words, found)))
             out.append(Match(name, str(FIELD_LABELS[name]), shown, words))
         return out
 
@@ -291,23 +328,22 @@ def _matched(found_tokens: Sequence[Token], j: int, found: set[str]) -> bool:
             or (j + 1 < len(found_tokens) and f"{term} {found_tokens[j + 1].term}" in found))
 
 
-def _phrases(words: Sequence[str], found: set[str]) -> list[tuple[str, ...]]:
-    """The question's words found, joined into runs where neighbours were found as a pair: ("thẻ bảo hiểm y tế")
+def _phrases(words: Sequence[str], found: set[str]) -> list[tuple[int, int]]:
+    """The question's words found, as (first, last) runs where neighbours were found as a pair: "thẻ bảo hiểm y tế"
     rather than "thẻ bảo", "bảo hiểm", "hiểm y", "y tế"."""
-    runs: list[tuple[str, ...]] = []
-    current: list[str] = []
+    runs: list[tuple[int, int]] = []
+    start: int | None = None
     for j, word in enumerate(words):
-        if current and f"{words[j - 1]} {word}" in found:
-            current.append(word)
+        if start is not None and f"{words[j - 1]} {word}" in found:
             continue
-        if current:
-            runs.append(tuple(current))
-            current = []
+        if start is not None:
+            runs.append((start, j - 1))
+            start = None
         if word in found or (j + 1 < len(words) and f"{word} {words[j + 1]}" in found):
-            current = [word]
-    if current:
-        runs.append(tuple(current))
-    return list(dict.fromkeys(runs))
+            start = j
+    if start is not None:
+        runs.append((start, len(words) - 1))
+    return runs
 
 
 def _runs(text: str, found: Sequence[Token]) -> list[tuple[int, int]]:
