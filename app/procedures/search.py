@@ -25,6 +25,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import bm25s
@@ -79,6 +80,7 @@ TYPO_SIMILARITY = 80.0
 MIN_TYPO_LENGTH = 4
 
 
+@lru_cache(maxsize=100_000)  # a catalogue has a few thousand distinct syllables
 def fold_word(word: str) -> str:
     """One syllable as searched: «Kỳ» → «ki», «Đăng» → «dang»."""
     bare = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
@@ -103,7 +105,8 @@ for _p in STOP_PHRASES:
     _PHRASES_BY_FIRST.setdefault(_p[0], []).append(_p)
 
 
-def tokens(text: str) -> list[Token]:
+@lru_cache(maxsize=20_000)  # the same component names recur across procedures
+def tokens(text: str) -> tuple[Token, ...]:
     """The syllables of `text` that carry meaning, folded, with where each stands in `text`."""
     found = []
     for m in _WORD.finditer(text):
@@ -123,7 +126,7 @@ def tokens(text: str) -> list[Token]:
         if not stop and token.term.strip("_"):
             kept.append(token)
         i += 1
-    return kept
+    return tuple(kept)
 
 
 def terms(words: Sequence[str]) -> list[str]:
@@ -218,7 +221,7 @@ class SearchIndex:
         self.models: dict[str, bm25s.BM25] = {}
         self.vocabulary: dict[str, str] = {}  # folded syllable → one of its spellings in the texts
         # entry → field → [(text, its tokens)]
-        self.texts: list[dict[str, list[tuple[str, list[Token]]]]] = [
+        self.texts: list[dict[str, list[tuple[str, tuple[Token, ...]]]]] = [
             {name: [(text, tokens(text)) for text in entry.texts.get(name, ())] for name in WEIGHTS}
             for entry in self.entries]
         for name in WEIGHTS:
