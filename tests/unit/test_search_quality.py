@@ -87,7 +87,12 @@ def _without_search_fields(monkeypatch):
 ], ids=["accents", "synonyms-description", "field-weights"])
 def test_breaking_the_ranking_breaks_the_measure(monkeypatch, broken):
     broken(monkeypatch)
-    outcomes = evaluate()
+    search.tokens.cache_clear()  # texts cut into words before the break
+    try:
+        outcomes = evaluate()
+    finally:
+        monkeypatch.undo()
+        search.tokens.cache_clear()
     assert hit_rate(outcomes, 3) < TOP3_FLOOR or hit_rate(outcomes, 1) < TOP1_FLOOR
 
 
