@@ -51,7 +51,7 @@ def index() -> SearchIndex:
 
 def evaluate(search: SearchIndex | None = None) -> list[Outcome]:
     search = search or index()
-    return [Outcome(q, search.search(q.q)) for q in questions()]
+    return [Outcome(q, search.search(q.q, explained=3)) for q in questions()]
 
 
 def hit_rate(outcomes: list[Outcome], k: int) -> float:

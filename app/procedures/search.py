@@ -271,8 +271,9 @@ class SearchIndex:
             spelled.setdefault(word, asked if word == t.term else self.vocabulary.get(word, asked))
         return Query(text, words, spelled, corrections, exact, [(t.start, t.end) for t in found], corrected)
 
-    def search(self, text: str, limit: int | None = None) -> list[Answer]:
-        """The procedures that match `text`, best first (ties by code), each with why it matched."""
+    def search(self, text: str, limit: int | None = None, explained: int | None = None) -> list[Answer]:
+        """The procedures that match `text`, best first (ties by code), the first `explained` of them (all when
+        None) with why they matched."""
         if not self.entries:
             return []
         if is_code(text):
@@ -293,7 +294,8 @@ class SearchIndex:
         if limit is not None:
             ranked = ranked[:limit]
         return [Answer(self.entries[i].code, self.entries[i].name, float(total[i]),
-                       self._matches(i, parts, query), query.corrections) for i in ranked]
+                       self._matches(i, parts, query) if explained is None or place < explained else [],
+                       query.corrections) for place, i in enumerate(ranked)]
 
     def _by_code(self, code: str, limit: int | None) -> list[Answer]:
         """A code, or the start of one: the procedures whose code holds it, by code."""

@@ -78,7 +78,7 @@ def catalogue() -> ResponseReturnValue:
     corrections: list[tuple[str, str]] = []
     if q:
         by_code = {p.code: p for p in procedures}
-        found = search.index_of(procedures).search(q)
+        found = search.index_of(procedures).search(q, explained=EXPLAINED)
         answers = [(by_code[a.code], a, services.offering_agencies(by_code[a.code])) for a in found]
         corrections = found[0].corrections if found else []
     return render_template("portal/catalogue.html", procedures=procedures, answers=answers, q=q,
