@@ -16,7 +16,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, bindparam, exists, insert, literal, null, or_, select, type_coerce, update
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -113,6 +113,16 @@ def is_periodic(version: ProcedureVersion) -> bool:
     """Whether the version's process starts with a timer (app.dossiers.periodic): its start entry names the timer."""
     return any(isinstance(info, dict) and info.get("kind") == "start" and info.get("timer")
                for info in (version.tasks or {}).values())
+
+
+def listed_procedures() -> list[Procedure]:
+    """The citizens' catalogue, by code: procedures with a current version (a retired one leaves none), except
+    those a schedule starts (nobody applies for them). One per procedure, whatever agencies it is published for."""
+    return [p for p in db.session.scalars(
+        select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
+        .options(joinedload(Procedure.current_version), joinedload(Procedure.agency),
+                 selectinload(Procedure.published_to))
+    ).unique() if p.current_version is not None and not is_periodic(p.current_version)]
 
 
 def offering_agencies(procedure: Procedure) -> list[Agency]:

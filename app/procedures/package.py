@@ -39,6 +39,7 @@ from app.engine.environment import DATA_NAME
 from app.engine.expressions import ExpressionError, check_expression
 from app.engine.xmlsafe import XmlError, parse_xml
 from app.procedures.declarations import declaration_problems
+from app.procedures.search import tokens
 from connectors import operation_catalog
 
 MANIFEST = "procedure.json"
@@ -508,11 +509,33 @@ def check_package(pkg: PackageFiles) -> PackageReport:
         problems += _fee_problems(manifest, forms[manifest["start_form"]])
         problems += _message_key_problems(manifest, forms[manifest["start_form"]])
     if manifest is not None:
+        problems += _search_word_problems(manifest)
         start = manifest["start_form"]
         problems += _fee_decision_problems(manifest, pkg, forms.get(start) if start not in unreadable else None)
     problems += declaration_problems(manifest, analysis, forms, unreadable)
     problems += _schedule_problems(analysis, manifest, forms)
     return PackageReport(files=pkg, problems=problems, analysis=analysis, manifest=manifest, forms=forms)
+
+
+def _search_word_problems(manifest: Mapping[str, Any]) -> list[Problem]:
+    """Everyday names (synonyms) that would never help a search: only question words, or one already given (the
+    name or another synonym) once accents and case are ignored (app.procedures.search)."""
+    problems = []
+    seen = {tuple(t.term for t in tokens(str(manifest["name"])))}
+    for i, synonym in enumerate(manifest.get("synonyms") or []):
+        words = tuple(t.term for t in tokens(synonym))
+        if not words:
+            problems.append(Problem(MANIFEST, None, f"/synonyms/{i}", "synonym_only_question_words",
+                                    gettext("Cách gọi «%(synonym)s» chỉ có những từ hỏi chung (cần, làm, gì, ở đâu…) "
+                                            "nên không giúp tìm thấy thủ tục; hãy viết cụ thể hơn, ví dụ «làm giấy "
+                                            "khai sinh cho con».", synonym=synonym), severity="warning"))
+        elif words in seen:
+            problems.append(Problem(MANIFEST, None, f"/synonyms/{i}", "synonym_repeated",
+                                    gettext("Cách gọi «%(synonym)s» trùng với tên thủ tục hoặc một cách gọi khác "
+                                            "(không kể dấu, chữ hoa và từ hỏi); hãy xóa nó.", synonym=synonym),
+                                    severity="warning"))
+        seen.add(words)
+    return problems
 
 
 def _message_key_problems(manifest: Mapping[str, Any], start_form: Any) -> list[Problem]:

@@ -43,7 +43,7 @@ from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
 from app.models import Agency, Department, Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
 from app.models.integration import WorkflowIncident
-from app.procedures import versions
+from app.procedures import search, versions
 from app.procedures.convert import convert_package
 from app.procedures.deploy import DeployRefused, deploy
 from app.procedures.package import PackageError, PackageReport, check_package, load_upload
@@ -196,6 +196,27 @@ def list_procedures() -> ResponseReturnValue:
         select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
     ).all()
     return jsonify(items=[procedure_json(p) for p in rows])
+
+
+@bp.get("/procedures/search")
+@operation("searchProcedures", responses({200: (m.ProcedureSearchAnswers, "Answers, best first")}, 422))
+def search_procedures(query: m.ProcedureSearchQuery) -> ResponseReturnValue:
+    """Procedures that answer a plain question, each with why it matched
+
+    The catalogue's search (the portal's page answers the same way): the procedures citizens apply for, ranked
+    by BM25 over their names, everyday names, descriptions, components and fields, accents ignored."""
+    procedures = services.listed_procedures()
+    by_code = {p.code: p for p in procedures}
+    found = search.index_of(procedures).search(query.q, limit=query.limit)
+    return jsonify(q=query.q, corrections=[{"asked": a, "read_as": r} for a, r in (found[0].corrections if found
+                                                                                     else [])],
+                   items=[{"rank": i, "score": round(a.score, 4), "explanation": a.explanation(),
+                           "matches": [{"field": mt.field, "label": mt.label, "words": mt.words,
+                                        "texts": [{"text": text, "highlights": [{"start": b, "end": e}
+                                                                                for b, e in spans]}
+                                                  for text, spans in mt.texts]} for mt in a.matches],
+                           "procedure": procedure_json(by_code[a.code])}
+                          for i, a in enumerate(found, start=1)])
 
 
 @bp.get("/procedures/<code>")

@@ -274,6 +274,51 @@ class ProcedureList(ResponseModel):
     items: list[Procedure]
 
 
+class ProcedureSearchQuery(QueryModel):
+    q: str = Field(min_length=1, max_length=200, title=N_("Câu hỏi hoặc tên thủ tục"),
+                   description="A plain question, a procedure's name or everyday name, or (the start of) its code; "
+                               "accents, case and question words ignored")
+    limit: int = Field(default=10, ge=1, le=50, title=N_("Số kết quả tối đa"))
+
+
+class Highlight(ResponseModel):
+    start: int = Field(description="Offset of a highlighted run in `text` (characters)")
+    end: int
+
+
+class MatchedText(ResponseModel):
+    text: str = Field(description="A text of the field (a long description: the part around its first match)")
+    highlights: list[Highlight] = Field(description="The runs of `text` that are words of the question")
+
+
+class SearchMatch(ResponseModel):
+    field: Literal["code", "name", "synonyms", "description", "components", "field"] = Field(
+        description="Where the words were found: the code, name, everyday names (synonyms), description, "
+                    "components or field (lĩnh vực) of the procedure")
+    label: str = Field(description="The field's name, in the reader's language")
+    words: list[str] = Field(description="The question's words found there, as the question spells them")
+    texts: list[MatchedText] = Field(description="Up to three of the field's texts that hold them")
+
+
+class Correction(ResponseModel):
+    asked: str = Field(description="A word of the question no procedure has")
+    read_as: str = Field(description="The closest word some procedure has, searched instead")
+
+
+class SearchAnswer(ResponseModel):
+    rank: int = Field(description="1 for the best answer")
+    score: float = Field(description="BM25 score summed over the fields with their weights (higher is better)")
+    explanation: str = Field(description="Why it matched, in one sentence in the reader's language")
+    matches: list[SearchMatch]
+    procedure: Procedure
+
+
+class ProcedureSearchAnswers(ResponseModel):
+    q: str
+    corrections: list[Correction]
+    items: list[SearchAnswer] = Field(description="The procedures that answer the question, best first")
+
+
 class ProcedureDetail(Procedure):
     start_form_schema: JSONObject = Field(description="JSON schema of the start form (the body of a submission)")
 

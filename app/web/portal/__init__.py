@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,6 +36,7 @@ from app.extensions import csrf, db
 from app.jobs import payments as payment_jobs
 from app.models import Agency, Dossier, Notification, Procedure
 from app.models.dossier import STATUSES
+from app.procedures import search
 from app.web import audited
 from app.web.actions import act_and_return, viewed_dossier
 from app.web.audited import viewed
@@ -67,22 +67,24 @@ def processing_rule(manifest: Mapping[str, Any], agency: Agency, channel: int) -
     return services.processing_rule(manifest, agency, channel, services.now_utc())
 
 
-def fold(text: str) -> str:
-    """Diacritic-insensitive form for search: «Đăng ký khai sinh» → «dang ky khai sinh»."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
+# The answers to a question shown with why each matched (the others listed after them, plainly).
+EXPLAINED = 3
 
 
 @bp.route("/")
 def catalogue() -> ResponseReturnValue:
+    """The catalogue; with a question (?q=), the procedures that answer it, best first (app.procedures.search)."""
     q = request.args.get("q", "").strip()[:200]
-    procedures = [p for p in db.session.scalars(
-        select(Procedure).where(Procedure.current_version_id.is_not(None)).order_by(Procedure.code)
-    ) if p.current_version is not None and not services.is_periodic(p.current_version)]  # started by a schedule
+    procedures = services.listed_procedures()
+    answers: list[tuple[Procedure, search.Answer, list[Agency]]] = []
+    corrections: list[tuple[str, str]] = []
     if q:
-        needle = fold(q)
-        procedures = [p for p in procedures if needle in fold(p.name) or needle in p.code]
-    return render_template("portal/catalogue.html", procedures=procedures, q=q)
+        by_code = {p.code: p for p in procedures}
+        found = search.index_of(procedures).search(q, explained=EXPLAINED)
+        answers = [(by_code[a.code], a, services.offering_agencies(by_code[a.code])) for a in found]
+        corrections = found[0].corrections if found else []
+    return render_template("portal/catalogue.html", procedures=procedures, answers=answers, q=q,
+                           corrections=corrections, explained=EXPLAINED)
 
 
 @bp.route("/phan-anh-kien-nghi")
