@@ -48,6 +48,7 @@ MOVED = "dossiers_moved"
 LEAVE_ENTERED, LEAVE_CANCELLED = "leave_entered", "leave_cancelled"
 DRAFT_DEPLOYED = "draft_deployed"
 DESK = "desk_action"  # a desk action on a dossier (supplement, refusal, stop, resume, return, hand-over …)
+TOKEN_ISSUED = "token_issued"  # noqa: S105 - an action code: an API token issued (client credentials, command)
 CONFIGURED = "configuration_changed"  # the administration area: agencies, officers, calendars, publications, clients
 
 # What was read when personal data was viewed (AuditLog.object_kind of a VIEW row).

@@ -104,6 +104,7 @@ def register_cli(app: Flask) -> None:
     @click.argument("username")
     def token(username: str) -> None:
         """Print a new bearer token for USERNAME."""
+        from app import audit
         from app.accounts import issue_token
         from app.models import User
 
@@ -111,6 +112,8 @@ def register_cli(app: Flask) -> None:
         if user is None:
             raise click.ClickException(f"Không có người dùng «{username}».")
         value = issue_token(user, current_app.config["API_TOKEN_DAYS"])
+        audit.record(audit.TOKEN_ISSUED, agency=user.agency, object_kind="user", object_ref=user.username,
+                     reason="flask users token", detail={"days": current_app.config["API_TOKEN_DAYS"]})
         db.session.commit()
         click.echo(value)
 

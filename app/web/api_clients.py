@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, grants
 from flask import current_app
 from flask.typing import ResponseReturnValue
 
+from app import audit
 from app.accounts import api_client, api_client_secret_valid, issue_client_token
 from app.extensions import db
 from app.models import ApiClient
@@ -69,6 +70,8 @@ def _generate(grant_type: str, client: _Client, user: Any = None, scope: str | N
     granted = client.get_allowed_scope(scope or "").split()
     seconds = int(current_app.config["API_CLIENT_TOKEN_SECONDS"])
     token = issue_client_token(client.row, granted, seconds)
+    audit.record(audit.TOKEN_ISSUED, actor=client.row.user, object_kind="api_client", object_ref=client.row.client_id,
+                 detail={"scope": granted, "seconds": seconds})
     return {"token_type": "Bearer", "access_token": token, "expires_in": seconds, "scope": " ".join(granted)}
 
 

@@ -9,7 +9,7 @@ from lxml import html
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import AdminChange, ApiClient, ApiToken
+from app.models import AdminChange, ApiClient, ApiToken, AuditLog
 from tests.conftest import login, user
 
 
@@ -33,6 +33,9 @@ def test_a_read_only_client_reads_and_cannot_act(app, client, db_session):
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     assert body["token_type"] == "Bearer" and body["scope"] == "api:read" and body["expires_in"] == 3600
+    [issued] = db.session.scalars(select(AuditLog).where(AuditLog.action == "token_issued")).all()
+    assert (issued.object_kind, issued.object_ref, issued.chain) == ("api_client", client_id, "000.00.01.H26")
+    assert issued.detail["scope"] == ["api:read"] and issued.reason == "POST /oauth/token"
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.get("/api/v1/tasks", headers=headers).status_code == 200
     refused = client.post("/api/v1/tasks/1/release", headers=headers, json={})
@@ -153,3 +156,11 @@ def test_the_admin_api_issues_lists_and_revokes_clients_for_administrators_only(
     twice = client.post(f"/api/v1/admin/api-clients/{got['id']}/revoke", headers=admin)
     assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "api_client_revoked"
     assert client.post("/api/v1/admin/api-clients/2147483000/revoke", headers=admin).status_code == 404
+
+
+def test_a_token_printed_by_the_server_command_is_audited(app, db_session):
+    result = app.test_cli_runner().invoke(args=["users", "token", "hotich"])
+    assert result.exit_code == 0, result.output
+    [issued] = db.session.scalars(select(AuditLog).where(AuditLog.action == "token_issued")).all()
+    assert (issued.object_kind, issued.object_ref, issued.actor_id) == ("user", "hotich", None)
+    assert issued.chain == "000.00.01.H26" and issued.reason == "flask users token"
