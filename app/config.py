@@ -190,6 +190,9 @@ class Config:
     OIDC_API_AUDIENCE = _env("OIDC_API_AUDIENCE", "")
     # Seconds a call to the provider may take, and how long its published keys (JWKS) are kept between fetches.
     OIDC_TIMEOUT = float(_env("OIDC_TIMEOUT", "5"))
+    # After the provider failed to answer a login's first request, logins are told at once that it cannot be reached
+    # for this many seconds, instead of each holding a web thread for OIDC_TIMEOUT (0: try every time).
+    OIDC_RETRY_SECONDS = float(_env("OIDC_RETRY_SECONDS", "30"))
     OIDC_JWKS_SECONDS = float(_env("OIDC_JWKS_SECONDS", "300"))
     # Passwords are for the break-glass administrator only: on (the default), a password login of anyone without
     # the administrator role is refused and people log in through the identity provider. "0" lets every account

@@ -11,6 +11,7 @@ rebuilt when it changes, so a test can point a running app at the demo provider 
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from authlib.integrations.flask_client import FlaskOAuth2App, OAuth
@@ -29,7 +30,7 @@ _EXTENSION = "motcua_oidc"
 def provider() -> FlaskOAuth2App | None:
     """The identity provider's client, or None when single sign-on is not configured."""
     config = current_app.config
-    issuer = str(config.get("OIDC_ISSUER") or "").rstrip("/")
+    issuer = _issuer()
     if not issuer:
         return None
     key = (issuer, config["OIDC_CLIENT_ID"], config["OIDC_CLIENT_SECRET"], config["OIDC_SCOPE"])
@@ -46,6 +47,27 @@ def provider() -> FlaskOAuth2App | None:
                        "token_endpoint_auth_method": "client_secret_basic"})
     current_app.extensions[_EXTENSION] = (key, client)
     return client
+
+
+_DOWN = "motcua_oidc_down_until"  # app.extensions: (issuer, time.monotonic() until which it counts as unreachable)
+
+
+def _issuer() -> str:
+    return str(current_app.config.get("OIDC_ISSUER") or "").rstrip("/")
+
+
+def unreachable() -> bool:
+    """The configured provider failed to answer within the last OIDC_RETRY_SECONDS (this process's view)."""
+    held = current_app.extensions.get(_DOWN)
+    return held is not None and held[0] == _issuer() and time.monotonic() < held[1]
+
+
+def answered(ok: bool) -> None:
+    """What the provider did on a login's first request: answered, or failed (then spared for OIDC_RETRY_SECONDS)."""
+    if ok:
+        current_app.extensions.pop(_DOWN, None)
+    else:
+        current_app.extensions[_DOWN] = (_issuer(), time.monotonic() + float(current_app.config["OIDC_RETRY_SECONDS"]))
 
 
 def enabled() -> bool:

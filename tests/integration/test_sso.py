@@ -400,6 +400,35 @@ def test_an_unreachable_provider_is_said_plainly(client, db_session, vneid, monk
     assert answer.status_code == 503 and "Không kết nối được với VNeID" in answer.get_data(as_text=True)
 
 
+def test_a_provider_that_just_failed_is_not_waited_for_again(client, db_session, vneid, sandbox, monkeypatch):
+    from app.web import oidc
+
+    def discoveries() -> int:
+        log = requests.get(f"{sandbox}/_log", timeout=5).json()["requests"]
+        return sum(1 for r in log if r["path"].startswith("/vneid/.well-known"))
+
+    app = client.application
+    app.extensions.pop("motcua_oidc", None)  # a process that has not read the provider's metadata yet
+    monkeypatch.setitem(app.config, "OIDC_RETRY_SECONDS", 3)
+    requests.post(f"{sandbox}/_faults", json={"path_prefix": "/vneid/.well-known", "status": 503}, timeout=5)
+    try:
+        before = discoveries()
+        first = client.get("/dang-nhap/vneid")
+        assert first.status_code == 503 and "Không kết nối được với VNeID" in first.get_data(as_text=True)
+        assert discoveries() == before + 1
+        again = client.get("/dang-nhap/vneid")
+        assert again.status_code == 503 and discoveries() == before + 1  # told at once, the provider spared
+        requests.delete(f"{sandbox}/_faults", timeout=5)
+        time.sleep(3.1)  # the time is up: the next login asks the provider again
+        back = client.get("/dang-nhap/vneid")
+        assert back.status_code == 302 and discoveries() == before + 2
+        with app.app_context():
+            assert not oidc.unreachable()
+    finally:
+        requests.delete(f"{sandbox}/_faults", timeout=5)
+        app.extensions.pop("motcua_oidc_down_until", None)
+
+
 def test_the_providers_people_are_the_platforms_seeded_users():
     """Each demo officer and citizen of the provider is the seeded user with the same personal ID (app/seed.py)."""
     from app.seed import USERS

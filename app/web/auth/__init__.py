@@ -120,11 +120,16 @@ def sso_start() -> ResponseReturnValue:
     if client is None:
         abort(404)
     next_target = _safe_next(request.args.get("next"))
+    unreachable = gettext("Không kết nối được với VNeID; vui lòng thử lại sau.")
+    if oidc.unreachable():  # it failed moments ago: said at once, no thread held waiting for it again
+        return _sso_failed(unreachable, 503)
     try:
         answer = client.authorize_redirect(url_for("auth.sso_callback", _external=True))
     except (OSError, ValueError, RuntimeError, requests.RequestException):
         current_app.logger.warning("Identity provider unreachable at %s", current_app.config["OIDC_ISSUER"])
-        return _sso_failed(gettext("Không kết nối được với VNeID; vui lòng thử lại sau."), 503)
+        oidc.answered(False)
+        return _sso_failed(unreachable, 503)
+    oidc.answered(True)
     if next_target:
         session[_NEXT_KEY] = next_target
     return answer
