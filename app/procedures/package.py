@@ -556,7 +556,13 @@ def _result_problems(analysis: BpmnAnalysis, manifest: Mapping[str, Any] | None)
     """`results`: each value an expression the platform can evaluate, each agency a pool of the diagram."""
     problems = []
     pools = set(analysis.participants.values())
-    for i, result in enumerate((manifest or {}).get("results") or []):
+    declared = (manifest or {}).get("results") or []
+    if declared and not any(str(t.properties.get("dossierStatus", "")).strip() == "9" for t in analysis.user_tasks):
+        problems.append(Problem(MANIFEST, None, "/results", "results_without_result_step",
+                                gettext("Kết quả (results) được tính khi bước trả kết quả (trạng thái 9) mở ra, nhưng "
+                                        "sơ đồ không có bước nào đặt trạng thái 9: người nộp sẽ không thấy kết quả. "
+                                        "Đặt dossierStatus = 9 cho bước trả kết quả.")))
+    for i, result in enumerate(declared):
         agency = result.get("agency")
         if agency and agency not in pools:
             problems.append(Problem(MANIFEST, None, f"/results/{i}/agency", "participant_unknown",

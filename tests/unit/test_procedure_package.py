@@ -366,3 +366,13 @@ def test_a_start_form_that_is_not_json_gives_no_fee_field_problem() -> None:
     pkg.forms[manifest["start_form"]] = b"{not json"
     report = check_package(pkg)
     assert codes(report) == ["json_malformed"], report.problems
+
+
+def test_results_declared_without_a_step_that_returns_them_are_refused() -> None:
+    results = [{"title": "Giấy khai sinh", "fields": [{"label": "Họ tên", "value": "tre.ho_ten"}]}]
+    assert "results_without_result_step" not in [p.code for p in _manifest_problems(results=results)]
+    pkg = with_bpmn(khai_sinh(), '<spiffworkflow:property name="dossierStatus" value="9"/>', "")
+    manifest = json.loads(pkg.manifest or b"")
+    pkg.manifest = json.dumps({**manifest, "results": results}).encode()
+    [problem] = [p for p in check_package(pkg).problems if p.code == "results_without_result_step"]
+    assert problem.pointer == "/results" and problem.severity == "error" and "trạng thái 9" in problem.message
