@@ -19,6 +19,7 @@ from app import documents
 from app.dossiers import (
     attachments,
     desk,
+    docstore,
     events,
     lateness,
     leave,
@@ -158,8 +159,8 @@ def notify_apology(*, dossier: Any, event: Any, **_: Any) -> None:
 
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_submitted: (record_portal_snapshot, notify_applicant, messages.record_keys),
-    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
-                            issue_refusal_at_reception),
+    events.status_changed: (docstore.record, record_portal_snapshot, refund_if_refused, notify_applicant,
+                            issue_receipt, issue_refusal_at_reception),
     events.step_recorded: (record_portal_step,),
     events.service_calls_requested: (schedule_service_calls,),
     events.engine_fault: (record_workflow_incident,),

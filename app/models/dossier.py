@@ -321,6 +321,10 @@ class Attachment(db.Model):  # type: ignore[name-defined]
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Taken from the applicant's personal document store (app.dossiers.docstore): the row the server resolved and
+    # checked, never something the form said; the officer sees the file as a verified earlier result or copy.
+    reused_from_id: Mapped[int | None] = mapped_column(ForeignKey("personal_document.id", use_alter=True),
+                                                       nullable=True)
 
 
 class Notification(db.Model):  # type: ignore[name-defined]
