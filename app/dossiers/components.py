@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from app.eforms.schema import pointer_to_path, resolve_pointer
 from app.extensions import db
-from app.models import Attachment, Dossier, HumanTask, PersonalDocument, SupplementRequest
+from app.models import Dossier, HumanTask, SupplementRequest
 
 
 def _given(dossier: Dossier, component: Mapping[str, Any]) -> bool:
@@ -133,7 +133,7 @@ def received_components(dossier: Dossier) -> list[dict[str, Any]]:
     manifest = dossier.procedure_version.manifest
     reception = _reception(dossier) if manifest.get("components_field") else None
     ticked = set(_ticked(manifest, reception.data)) if reception is not None else set()
-    reused = reused_files(dossier) if any(c.get("field") for c in manifest.get("components") or []) else {}
+    reused = dossier.reused_documents or {}  # taken from the applicant's store (app.dossiers.docstore)
     out = []
     for component in manifest.get("components") or []:
         given, marked = _given(dossier, component), component["code"] in ticked
@@ -143,17 +143,4 @@ def received_components(dossier: Dossier) -> list[dict[str, Any]]:
             out.append({"code": component["code"], "name": component["name"], "copies": component.get("copies"),
                         "uploaded": bool(field) and given, "received": marked, "reused_from": origin})
     return out
-
-
-def reused_files(dossier: Dossier) -> dict[str, dict[str, Any]]:
-    """The dossier's files taken from its applicant's personal document store (app.dossiers.docstore), by field
-    path: where each came from (an earlier dossier's electronic result or digitized component). What the server
-    resolved when the dossier was submitted, never what a form said."""
-    rows = db.session.execute(
-        select(Attachment.field_path, PersonalDocument.id, PersonalDocument.origin, PersonalDocument.title,
-               Dossier.code).join(PersonalDocument, PersonalDocument.id == Attachment.reused_from_id)
-        .join(Dossier, Dossier.id == PersonalDocument.dossier_id)
-        .where(Attachment.dossier_id == dossier.id, Attachment.reused_from_id.is_not(None))).all()
-    return {row.field_path: {"document_id": row.id, "origin": row.origin, "title": row.title,
-                             "dossier_code": row.code} for row in rows}
 

@@ -27,13 +27,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.dossiers.access import may_view
 from app.dossiers.attachments import accepted_types, reference, reference_token
 from app.dossiers.clock import now_utc
 from app.dossiers.errors import Forbidden, Invalid, NotFound
-from app.dossiers.results import electronic_results
+from app.dossiers.results import RESULT_HINT
 from app.eforms.render import STORE_KEY
 from app.eforms.schema import pointer_to_path, resolve_pointer
 from app.extensions import db
@@ -73,48 +73,66 @@ def state_of(document: PersonalDocument, at: datetime | None = None) -> str:
 
 def record(*, dossier: Dossier, new: int, **_: Any) -> None:
     """The status-change hook (app.subscriptions): received → its digitized components; handed back → its
-    electronic results. Idempotent: a file already in the store is not added again."""
+    electronic results. Idempotent (a file already in the store is not added again); one query and one insert."""
     if dossier.applicant_user_id is None or new not in (RECEIVED, HANDED_BACK):
         return
-    stored = set(db.session.scalars(select(PersonalDocument.attachment_id)
-                                    .where(PersonalDocument.dossier_id == dossier.id)))
+    manifest = dossier.procedure_version.manifest
+    query = (select(Attachment.id, Attachment.token, Attachment.field_path)
+             .outerjoin(PersonalDocument, PersonalDocument.attachment_id == Attachment.id)
+             .where(Attachment.dossier_id == dossier.id, Attachment.reused_from_id.is_(None),
+                    PersonalDocument.id.is_(None)))
     at = now_utc()
-    for row in _components(dossier) if new == RECEIVED else _results(dossier, at):
-        if row.attachment_id not in stored:
-            row.owner_id, row.dossier_id, row.agency_id, row.issued_at = (
-                dossier.applicant_user_id, dossier.id, dossier.agency_id, at)
-            db.session.add(row)
-            stored.add(row.attachment_id)
-    db.session.flush()
+    if new == RECEIVED:
+        components = _component_files(dossier)
+        if not components:
+            return
+        found = db.session.execute(query.where(Attachment.token.in_(list(components)))).all()
+        rows = [PersonalDocument(origin=ORIGIN_COMPONENT, kind=components[r.token].get("kind"),
+                                 title=str(components[r.token]["name"])[:500],
+                                 component_code=str(components[r.token]["code"])[:40], attachment_id=r.id)
+                for r in found]
+    else:
+        fields = _result_fields(dossier.procedure_version)
+        if not fields:
+            return
+        declared = manifest.get("result_documents") or {}
+        # The officers' attachments in a result field (`ui:result`) of a step form: the electronic result.
+        found = db.session.execute(query.where(Attachment.field_path.in_(fields), or_(
+            Attachment.uploaded_by_id.is_(None), Attachment.uploaded_by_id != dossier.applicant_user_id))).all()
+        rows = []
+        for r in found:
+            spec = declared.get(r.field_path) or {}
+            days = spec.get("valid_days")
+            rows.append(PersonalDocument(origin=ORIGIN_RESULT, kind=spec.get("kind"),
+                                         title=str(spec.get("title") or manifest["name"])[:500], attachment_id=r.id,
+                                         valid_until=at + timedelta(days=int(days)) if days else None))
+    for row in rows:
+        row.owner_id, row.dossier_id, row.agency_id, row.issued_at = (
+            dossier.applicant_user_id, dossier.id, dossier.agency_id, at)
+    if rows:
+        db.session.add_all(rows)
+        db.session.flush()
 
 
-def _attachment(dossier: Dossier, value: Any) -> Attachment | None:
-    token = reference_token(value)
-    if token is None:
-        return None
-    return db.session.scalar(select(Attachment).where(Attachment.token == token,
-                                                      Attachment.dossier_id == dossier.id))
-
-
-def _components(dossier: Dossier) -> Iterable[PersonalDocument]:
+def _component_files(dossier: Dossier) -> dict[str, Mapping[str, Any]]:
+    """The files the start form gave for the manifest's components, by attachment token."""
+    out: dict[str, Mapping[str, Any]] = {}
     for component in dossier.procedure_version.manifest.get("components") or []:
         field = component.get("field")
-        att = _attachment(dossier, resolve_pointer(dossier.form_data or {}, field)) if field else None
-        if att is None or att.reused_from_id is not None:
-            continue  # nothing uploaded, or taken from the store already
-        yield PersonalDocument(origin=ORIGIN_COMPONENT, kind=component.get("kind"), title=component["name"][:500],
-                               component_code=str(component["code"])[:40], attachment_id=att.id)
+        token = reference_token(resolve_pointer(dossier.form_data or {}, field)) if field else None
+        if token is not None:
+            out[token] = component
+    return out
 
 
-def _results(dossier: Dossier, at: datetime) -> Iterable[PersonalDocument]:
-    manifest = dossier.procedure_version.manifest
-    declared = manifest.get("result_documents") or {}
-    for att in electronic_results(dossier, for_applicant=False):
-        spec = declared.get(att.field_path.split(".")[-1]) or {}
-        days = spec.get("valid_days")
-        yield PersonalDocument(origin=ORIGIN_RESULT, kind=spec.get("kind"),
-                               title=str(spec.get("title") or manifest["name"])[:500], attachment_id=att.id,
-                               valid_until=at + timedelta(days=int(days)) if days else None)
+def _result_fields(version: ProcedureVersion) -> list[str]:
+    """The file fields the procedure's step forms declare as the electronic result (`ui:result`)."""
+    names: set[str] = set()
+    for name, ui in version.forms.items():
+        raw = ui.get(RESULT_HINT) if name.endswith(".ui.json") and isinstance(ui, Mapping) else None
+        names.update([raw] if isinstance(raw, str) else [r for r in raw if isinstance(r, str)]
+                     if isinstance(raw, list) else [])
+    return sorted(names)
 
 
 # ---------------------------------------------------------------- what the owner sees
@@ -207,7 +225,7 @@ def _set(data: Any, pointer: str, value: Any) -> None:
     node[int(last) if isinstance(node, list) else last] = value
 
 
-def resolve(version: ProcedureVersion, data: Any, user: User | None) -> tuple[Any, dict[str, PersonalDocument]]:
+def resolve(version: ProcedureVersion, data: Any, user: User | None) -> tuple[Any, dict[str, StoredDocument]]:
     """The start-form data with each chosen store document replaced by its stored file's reference, and which
     document went where (JSON pointer → row). The caller's data is left as it was (a refusal shows the form as
     filled in). Refused, field by field: not the person's (or no such id), a kind the field does not take, revoked,
@@ -219,7 +237,7 @@ def resolve(version: ProcedureVersion, data: Any, user: User | None) -> tuple[An
         return data, {}
     data = copy.deepcopy(data)
     errors: dict[str, str] = {}
-    taken: dict[str, PersonalDocument] = {}
+    taken: dict[str, StoredDocument] = {}
     now = now_utc()
     for pointer, raw in chosen.items():
         try:
@@ -243,19 +261,33 @@ def resolve(version: ProcedureVersion, data: Any, user: User | None) -> tuple[An
                                       "tải tệp lên.", title=doc.title)
         else:
             _set(data, pointer, reference(found.attachment))
-            taken[pointer] = doc
+            taken[pointer] = found
     if errors:
         raise Invalid(gettext("Không dùng được giấy tờ đã chọn từ kho giấy tờ."), code="personal_document_invalid",
                       details=errors)
     return data, taken
 
 
-def mark_taken(dossier: Dossier, taken: Mapping[str, PersonalDocument]) -> None:
-    """The new dossier's copies of the chosen files name the store rows they came from."""
-    for pointer, doc in taken.items():
+def _attachment(dossier: Dossier, value: Any) -> Attachment | None:
+    token = reference_token(value)
+    if token is None:
+        return None
+    return db.session.scalar(select(Attachment).where(Attachment.token == token,
+                                                      Attachment.dossier_id == dossier.id))
+
+
+def mark_taken(dossier: Dossier, taken: Mapping[str, StoredDocument]) -> None:
+    """The new dossier's copies of the chosen files name the store rows they came from, and the dossier keeps where
+    each came from (read with it by the receipt, the API and the national portal)."""
+    reused: dict[str, Any] = {}
+    for pointer, found in taken.items():
         att = _attachment(dossier, resolve_pointer(dossier.form_data, pointer))
-        if att is not None:
-            att.reused_from_id = doc.id
+        if att is None:
+            continue
+        att.reused_from_id = found.id
+        reused[pointer_to_path(pointer)] = {"document_id": found.id, "origin": found.document.origin,
+                                            "title": found.document.title, "dossier_code": found.dossier_code}
+    dossier.reused_documents = reused or None
     db.session.flush()
 
 

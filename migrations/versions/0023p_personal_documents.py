@@ -1,5 +1,6 @@
 """the citizen's personal document store: results and digitized components of earlier dossiers, each with its kind,
-source dossier, agency, validity and revocation; an attachment taken from the store names the row it came from
+source dossier, agency, validity and revocation; an attachment taken from the store names the row it came from,
+and its dossier keeps where each taken file came from (dossier.reused_documents)
 
 Revision ID: 0023p_personal_documents
 Revises: 0022s_single_sign_on
@@ -8,6 +9,9 @@ Create Date: 2026-12-01 02:45:00
 """
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
+
+JSON_DOC = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 # revision identifiers, used by Alembic.
 revision = '0023p_personal_documents'
@@ -48,9 +52,13 @@ def upgrade():
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reused_from_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_attachment_reused_from_id', 'personal_document', ['reused_from_id'], ['id'])
+    with op.batch_alter_table('dossier', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reused_documents', JSON_DOC, nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('dossier', schema=None) as batch_op:
+        batch_op.drop_column('reused_documents')
     with op.batch_alter_table('attachment', schema=None) as batch_op:
         batch_op.drop_constraint('fk_attachment_reused_from_id', type_='foreignkey')
         batch_op.drop_column('reused_from_id')
