@@ -300,6 +300,7 @@ class Reused:
     open the source dossier."""
 
     field_path: str
+    component: str  # the manifest's name of the component the file was given for
     attachment: Attachment
     document: PersonalDocument
     source_code: str
@@ -314,8 +315,11 @@ def reused_in(dossier: Dossier, viewer: User | None) -> list[Reused]:
         .join(Dossier, Dossier.id == PersonalDocument.dossier_id)
         .join(Agency, Agency.id == PersonalDocument.agency_id)
         .where(Attachment.dossier_id == dossier.id).order_by(Attachment.id)).all()
-    return [Reused(field_path=att.field_path, attachment=att, document=doc, source_code=source.code,
-                   source_agency=agency, may_open_source=may_view(viewer, source))
+    names = {pointer_to_path(c["field"]): c["name"] for c in dossier.procedure_version.manifest.get("components") or []
+             if c.get("field")}
+    return [Reused(field_path=att.field_path, component=names.get(att.field_path, att.field_path), attachment=att,
+                   document=doc, source_code=source.code, source_agency=agency,
+                   may_open_source=may_view(viewer, source))
             for att, doc, source, agency in rows]
 
 

@@ -251,3 +251,14 @@ def test_an_officer_of_the_issuing_agency_revokes_from_the_dossier_page(client, 
     assert "Đã bị thu hồi" in html.get_element_by_id(f"document-{result.id}").text_content()
     assert lxml.html.fromstring(client.get("/thu-tuc/1.004222").data).xpath(
         f"//input[@name='{KINSHIP}.__kho__']") == []  # no longer offered
+
+
+def test_result_documents_must_name_a_result_field_of_the_package():
+    from app.procedures.declarations import declaration_problems
+
+    schema = {"type": "object", "properties": {"tep": {"type": "string", "contentMediaType": "application/pdf"}}}
+    forms = {"a.schema.json": schema, "a.ui.json": {"ui:result": "tep"}}
+    manifest = {"result_documents": {"tep": {"kind": "giay_khai_sinh", "title": "Giấy khai sinh"}}}
+    assert declaration_problems(manifest, None, forms) == []
+    [unknown] = declaration_problems({"result_documents": {"ban_sao": {"kind": "x_y", "title": "X"}}}, None, forms)
+    assert unknown.code == "result_document_unknown" and unknown.pointer == "/result_documents/ban_sao"
