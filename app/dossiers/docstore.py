@@ -287,7 +287,8 @@ def mark_taken(dossier: Dossier, taken: Mapping[str, StoredDocument]) -> None:
         att.reused_from_id = found.id
         reused[pointer_to_path(pointer)] = {"document_id": found.id, "origin": found.document.origin,
                                             "title": found.document.title, "dossier_code": found.dossier_code}
-    dossier.reused_documents = reused or None
+    if reused:  # never a JSON null: the indicators count the dossiers whose column is set
+        dossier.reused_documents = reused
     db.session.flush()
 
 

@@ -165,6 +165,13 @@ def test_a_new_dossier_takes_the_stored_result_and_the_officer_sees_where_it_cam
     services.complete_task(reception.id, user("ca.tiepnhan"), ticked)
     db_session.commit()
     assert services.get_dossier(code).status not in (1, 3)
+    # the digitization indicator (QĐ 766): received with a reused component
+    from app.dossiers import indicators
+
+    police = user("ca.tiepnhan").agency_id
+    [row] = [r for r in indicators.progress(now_utc() - timedelta(days=1), now_utc() + timedelta(days=1), [police])
+             if r.procedure_code == "1.004222"]
+    assert (row.received_online, row.received_reused) == (1, 1)
     # taken from the store, it is not stored a second time; the lawful-residence paper is
     kinds = db.session.scalars(select(PersonalDocument.kind).where(PersonalDocument.dossier_id == dossier.id)).all()
     assert kinds == ["giay_to_cho_o_hop_phap"]

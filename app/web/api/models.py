@@ -205,6 +205,8 @@ class ProgressRow(ResponseModel):
     open_overdue: int
     paused: int
     paid_online: int = Field(description="Dossiers whose fee was paid online in the period")
+    received_reused: int = Field(description="Received in the period with a component taken from the applicant's "
+                                             "document store (digitization indicator: reused components)")
     rated: int = Field(description="Ratings given in the period")
     rated_satisfied: int = Field(description="Of them, overall «hài lòng» or «rất hài lòng»")
     satisfaction_rate: float | None
