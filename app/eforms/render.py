@@ -358,6 +358,8 @@ class _Renderer:
         field asks (the server checks the choice again), and "upload a file instead", chosen by default."""
         fid, name = self.fid(path) + "-kho", self.name(path) + STORE_CHOICE
         chosen = str(value.get(STORE_KEY)) if isinstance(value, Mapping) and STORE_KEY in value else ""
+        if chosen not in {doc_id for doc_id, _ in offered}:
+            chosen = ""  # refused (not theirs, another kind, revoked, expired: said next to the field) or none
         options = [_h("div", {"class": "form-option"},
                       _h("input", {"type": "radio", "id": f"{fid}-0", "name": name, "value": "",
                                    "checked": chosen == "", "disabled": self.inert}), " ",

@@ -216,6 +216,18 @@ def test_someone_elses_another_kind_revoked_or_expired_is_refused_and_nothing_fi
     assert answer.status_code == 422 and "hết thời hạn" in answer.get_json()["error"]["details"][f"/{KINSHIP}"]
     assert db.session.scalar(select(db.func.count()).select_from(Dossier)) == before  # nothing was created
 
+    # The form shown again still holds the upload (the applicant's own, kept) and everything typed; once the
+    # document is valid again, choosing it with the form as shown succeeds.
+    message, html = _refused(client, residence_fields(**{f"{KINSHIP}.__kho__": str(result.id)}))
+    kept = html.xpath("//input[@type='hidden'][@name='giay_to_cho_o_hop_phap']/@value")
+    assert kept and kept[0].endswith("/so-do.pdf")
+    assert html.xpath(f"//input[@name='{KINSHIP}.__kho__']/@value") == []  # expired: no longer offered
+    result.valid_until = None
+    db_session.commit()
+    fields = {**residence_fields(**{f"{KINSHIP}.__kho__": str(result.id)}), "giay_to_cho_o_hop_phap": kept[0]}
+    answer = client.post("/thu-tuc/1.004222", data=fields, content_type="multipart/form-data")
+    assert answer.status_code == 302, lxml.html.fromstring(answer.data).text_content()[:1500]
+
 
 def test_the_api_submits_with_a_stored_document_and_its_agency_revokes_it(client, db_session, token):
     source = finished_birth_registration(db_session)

@@ -108,6 +108,9 @@ def procedure(code: str) -> ResponseReturnValue:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.path))
         posted = read_posted_form(request, schema, current_user, ui)
+        # The files just uploaded are the person's own, in no dossier yet: kept whatever happens to this submission,
+        # so a refused form (a field to correct, a document of the store refused) still holds them when shown again.
+        db.session.commit()
         data, errors = posted.data, posted.errors
         if posted.action:
             data = apply_action(data, posted.action)
