@@ -170,7 +170,7 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     # The desk's actions: the status change each makes is published as status_changed (portal, notification,
     # refund) above; these carry what the regulation's documents need (app.documents).
     events.supplement_requested: (issue_supplement_request,),
-    events.supplement_received: (),
+    events.supplement_received: (docstore.record_supplement,),
     events.dossier_returned: (),
     events.dossier_refused: (issue_refusal,),
     events.processing_stopped: (),

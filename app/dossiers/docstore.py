@@ -3,8 +3,9 @@ electronic results of their dossiers and the components digitized when their dos
 when a later form asks for the same kind of paper, so nobody submits twice what the state already holds.
 
 - What goes in: when a dossier is received (status 2) each component the manifest declares with a `field` whose
-  file the dossier holds (a digitized copy, as it was received); when its result is handed back (status 10) each
-  electronic result file (`ui:result`), described by the manifest's `result_documents` (kind, title, validity).
+  file the dossier holds (a digitized copy, as it was received), and later each component's file a supplement
+  brings; when its result is handed back (status 10) each electronic result file (`ui:result`), described by the
+  manifest's `result_documents` (kind, title, validity).
   Only dossiers with an applicant account (never a walk-in without one); a file that itself came from the store
   is not stored twice.
 - Kinds: a component's `kind` (what it is) and `accepts` (other kinds that may stand in for it, e.g. a birth
@@ -109,6 +110,35 @@ def record(*, dossier: Dossier, new: int, **_: Any) -> None:
     for row in rows:
         row.owner_id, row.dossier_id, row.agency_id, row.issued_at = (
             dossier.applicant_user_id, dossier.id, dossier.agency_id, at)
+    if rows:
+        db.session.add_all(rows)
+        db.session.flush()
+
+
+def record_supplement(*, dossier: Dossier, received: Iterable[Mapping[str, Any]], **_: Any) -> None:
+    """The supplement-received hook (app.subscriptions): a component's file brought in answer to a supplement
+    request (uploaded online or scanned at the desk) is a digitized copy too, stored like those received with the
+    form (one query and one insert)."""
+    if dossier.applicant_user_id is None:
+        return
+    by_code = {c.get("code"): c for c in dossier.procedure_version.manifest.get("components") or []}
+    wanted: dict[str, Mapping[str, Any]] = {}
+    for item in received:
+        token = reference_token(item.get("reference"))
+        if token is not None and item.get("code") in by_code:
+            wanted[token] = by_code[item["code"]]
+    if not wanted:
+        return
+    found = db.session.execute(
+        select(Attachment.id, Attachment.token)
+        .outerjoin(PersonalDocument, PersonalDocument.attachment_id == Attachment.id)
+        .where(Attachment.dossier_id == dossier.id, Attachment.token.in_(list(wanted)),
+               Attachment.reused_from_id.is_(None), PersonalDocument.id.is_(None))).all()
+    at = now_utc()
+    rows = [PersonalDocument(origin=ORIGIN_COMPONENT, kind=wanted[r.token].get("kind"),
+                             title=str(wanted[r.token]["name"])[:500], component_code=str(wanted[r.token]["code"])[:40],
+                             attachment_id=r.id, owner_id=dossier.applicant_user_id, dossier_id=dossier.id,
+                             agency_id=dossier.agency_id, issued_at=at) for r in found]
     if rows:
         db.session.add_all(rows)
         db.session.flush()

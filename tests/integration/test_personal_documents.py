@@ -281,3 +281,26 @@ def test_result_documents_must_name_a_result_field_of_the_package():
     assert declaration_problems(manifest, None, forms) == []
     [unknown] = declaration_problems({"result_documents": {"ban_sao": {"kind": "x_y", "title": "X"}}}, None, forms)
     assert unknown.code == "result_document_unknown" and unknown.pointer == "/result_documents/ban_sao"
+
+
+def test_a_component_brought_by_a_supplement_is_stored_too(db_session):
+    from datetime import date
+
+    from app.dossiers import desk
+
+    dossier = services.submit_dossier("1.001193", with_stored_uploads(start_data("khai-sinh"), user("congdan")),
+                                      applicant=user("congdan"))
+    reception = db_session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id))
+    services.complete_task(reception.id, user("tiepnhan"), task_data("khai-sinh", reception.form))
+    examination = db_session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id,
+                                                            HumanTask.state == "ready"))
+    services.claim_task(examination.id, user("hotich"))
+    desk.request_supplement(dossier.code, user("hotich"), reason="Giấy chứng sinh bị mờ.",
+                            components=[{"code": "GCS", "note": "bản rõ nét"}], deadline=date(2030, 1, 31))
+    clearer = PDF_BYTES.replace(b"%PDF-1.4", b"%PDF-1.5")
+    upload = store_upload(clearer, "giay-chung-sinh-ro.pdf", "application/pdf", "bo_sung/0", user("congdan"))
+    desk.answer_supplement(dossier.code, user("congdan"), files={"0": reference(upload)})
+    stored_now = db.session.scalars(select(PersonalDocument).where(PersonalDocument.dossier_id == dossier.id)
+                                    .order_by(PersonalDocument.id)).all()
+    assert [(d.component_code, d.kind) for d in stored_now] == [("GCS", "giay_chung_sinh")] * 2
+    assert stored_now[-1].attachment_id == upload.id  # the clearer copy the supplement brought
