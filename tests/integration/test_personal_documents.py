@@ -98,6 +98,8 @@ def test_a_finished_dossier_fills_its_applicants_store(client, db_session, token
     assert listed[result.id]["dossier_code"] == code and listed[result.id]["state"] == "valid"
     assert listed[result.id]["origin"] == "result" and listed[component.id]["kind"] == "giay_chung_sinh"
     assert client.get(listed[result.id]["href"], headers=token("congdan")).data == RESULT_PDF
+    kind = client.get("/api/v1/my-documents?loai=giay_khai_sinh&con_hieu_luc=1", headers=token("congdan"))
+    assert [d["id"] for d in kind.get_json()["documents"]] == [result.id]
     # nobody else reads them: the other citizen's store is empty, their guesses are "not found"
     assert client.get("/api/v1/my-documents", headers=token("congdan2")).get_json() == {"documents": []}
     assert client.get(f"/api/v1/my-documents/{result.id}", headers=token("congdan2")).status_code == 404

@@ -759,9 +759,11 @@ def personal_document_json(d: docstore.StoredDocument) -> dict[str, Any]:
 @bp.get("/my-documents")
 @operation("listMyDocuments", responses({200: (m.PersonalDocuments, "The caller's documents, newest first")}, 401),
            auth=True)
-def list_my_documents() -> ResponseReturnValue:
+def list_my_documents(query: m.MyDocumentsQuery) -> ResponseReturnValue:
     """The caller's personal document store: results of their dossiers and components digitized at reception"""
-    return jsonify(documents=[personal_document_json(d) for d in docstore.documents_of(api_user())])
+    found = docstore.documents_of(api_user(), kinds=[query.loai] if query.loai else None)
+    return jsonify(documents=[personal_document_json(d) for d in found
+                              if d.state == "valid" or not query.con_hieu_luc])
 
 
 @bp.get("/my-documents/<int:document_id>")

@@ -872,6 +872,13 @@ class RetiredVersion(ResponseModel):
     current_version: int | None = Field(description="The version new dossiers now start on (None: none)")
 
 
+class MyDocumentsQuery(QueryModel):
+    loai: str = Field(default="", max_length=64, title=N_("Loại giấy tờ"),
+                      description="Only documents of this kind (e.g. `giay_khai_sinh`); empty: every kind")
+    con_hieu_luc: bool = Field(default=False, title=N_("Chỉ giấy tờ còn hiệu lực"),
+                               description="Only documents that may be chosen (neither revoked nor expired)")
+
+
 class SubmitQuery(QueryModel):
     co_quan: str = Field(default="", max_length=40, title=N_("Cơ quan tiếp nhận"),
                          description="For a procedure published for several agencies: the QCVN 102 identifier of "
