@@ -167,6 +167,13 @@ def test_a_new_dossier_takes_the_stored_result_and_the_officer_sees_where_it_cam
     services.complete_task(reception.id, user("ca.tiepnhan"), ticked)
     db_session.commit()
     assert services.get_dossier(code).status not in (1, 3)
+    # the receipt (mẫu 01), issued at reception, says so
+    from app.models import IssuedDocument
+
+    receipt = db.session.scalar(select(IssuedDocument).where(IssuedDocument.dossier_id == dossier.id,
+                                                             IssuedDocument.kind == "receipt"))
+    [listed] = [c for c in receipt.content["components"] if c["name"] == kinship["name"]]
+    assert listed["reused_from"] == source
     # the digitization indicator (QĐ 766): received with a reused component
     from app.dossiers import indicators
 
