@@ -174,6 +174,9 @@ def test_a_new_dossier_takes_the_stored_result_and_the_officer_sees_where_it_cam
                                                              IssuedDocument.kind == "receipt"))
     [listed] = [c for c in receipt.content["components"] if c["name"] == kinship["name"]]
     assert listed["reused_from"] == source
+    from app import documents
+
+    assert documents.render(receipt).startswith(b"%PDF")
     # the digitization indicator (QĐ 766): received with a reused component
     from app.dossiers import indicators
 
