@@ -19,6 +19,7 @@ from app import audit, documents
 from app.dossiers import (
     attachments,
     desk,
+    docstore,
     events,
     lateness,
     leave,
@@ -191,8 +192,8 @@ def audit_desk(action: str) -> Hook:
 
 HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     events.dossier_submitted: (record_portal_snapshot, notify_applicant, messages.record_keys, audit_submission),
-    events.status_changed: (record_portal_snapshot, refund_if_refused, notify_applicant, issue_receipt,
-                            issue_refusal_at_reception),
+    events.status_changed: (docstore.record, record_portal_snapshot, refund_if_refused, notify_applicant,
+                            issue_receipt, issue_refusal_at_reception),
     events.step_recorded: (record_portal_step, audit_step),
     events.service_calls_requested: (schedule_service_calls,),
     events.engine_fault: (record_workflow_incident,),
@@ -202,7 +203,7 @@ HOOKS: Mapping[Any, tuple[Hook, ...]] = {
     # The desk's actions: the status change each makes is published as status_changed (portal, notification,
     # refund) above; these carry what the regulation's documents need (app.documents).
     events.supplement_requested: (issue_supplement_request, audit_desk("supplement_requested")),
-    events.supplement_received: (audit_desk("supplement_received"),),
+    events.supplement_received: (docstore.record_supplement, audit_desk("supplement_received")),
     events.dossier_returned: (audit_desk("returned"),),
     events.dossier_refused: (issue_refusal, audit_desk("refused")),
     events.processing_stopped: (audit_desk("stopped"),),

@@ -128,7 +128,9 @@ def _receipt(dossier: Dossier, actor: User | None, context: Mapping[str, Any], n
     rule = processing_rule(manifest, dossier.agency, dossier.channel, received)
     return {
         "components": [{"name": c["name"], "copies": c.get("copies"), "uploaded": c["uploaded"],
-                        "received": c["received"]} for c in received_components(dossier)],
+                        "received": c["received"],
+                        "reused_from": (c.get("reused_from") or {}).get("dossier_code")}
+                       for c in received_components(dossier)],
         "sets": context["sets"] if isinstance(context.get("sets"), int) and context["sets"] > 0 else 1,
         "processing": {"amount": str(amount.normalize()) if amount else "0",
                        "unit": UNITS.get(manifest["processing_time"]["unit"], ""), "rule": rule.text},

@@ -16,7 +16,7 @@ from typing import Any
 from flask_babel import gettext
 from sqlalchemy import select
 
-from app.eforms.schema import resolve_pointer
+from app.eforms.schema import pointer_to_path, resolve_pointer
 from app.extensions import db
 from app.models import Dossier, HumanTask, SupplementRequest
 
@@ -149,11 +149,14 @@ def received_components(dossier: Dossier) -> list[dict[str, Any]]:
     reception = _reception(dossier) if manifest.get("components_field") else None
     ticked = set(_ticked(manifest, reception.data)) if reception is not None else set()
     supplemented = partial(_supplemented, dossier)
+    reused = dossier.reused_documents or {}  # taken from the applicant's store (app.dossiers.docstore)
     out = []
     for component in manifest.get("components") or []:
         given, marked = _given(dossier, component, supplemented), component["code"] in ticked
         if given or marked:
+            field = component.get("field")
+            origin = reused.get(pointer_to_path(field)) if field and given else None
             out.append({"code": component["code"], "name": component["name"], "copies": component.get("copies"),
-                        "uploaded": bool(component.get("field")) and given, "received": marked})
+                        "uploaded": bool(field) and given, "received": marked, "reused_from": origin})
     return out
 

@@ -7,7 +7,9 @@
   local date (`Dossier.finished_verdict`, set once when it finishes); the on-time rate is (before + on) / handled;
 - refused (status 3) and withdrawn (status 7) in the period;
 - open at the period's end: within / past the statutory date; of them, paused (statuses 5, 6, 8) when the period
-  ends now.
+  ends now;
+- digitization: received in the period with a component reused from the applicant's document store (kho giấy tờ,
+  app.dossiers.docstore).
 
 Worked examples: tests/integration/test_indicators.py.
 """
@@ -43,6 +45,7 @@ class Counters:
     open_overdue: int = 0
     paused: int = 0
     paid_online: int = 0  # dossiers whose fee was paid online in the period
+    received_reused: int = 0  # received in the period with a component taken from the applicant's document store
     rated: int = 0  # ratings given in the period
     rated_satisfied: int = 0  # of them, overall «hài lòng» or «rất hài lòng»
 
@@ -90,6 +93,7 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
         _count(and_(still_open_at(end), d.due_at >= end)).label("open_in_time"),
         _count(and_(still_open_at(end), d.due_at < end)).label("open_overdue"),
         _count(and_(still_open_at(end), d.status.in_(tuple(PAUSING_STATUSES)))).label("paused"),
+        _count(and_(in_period(d.received_at), d.reused_documents.is_not(None))).label("received_reused"),
     ]
     code = Procedure.code
     stmt = (select(d.agency_id, code.label("code"), *columns)

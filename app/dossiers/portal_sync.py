@@ -95,7 +95,7 @@ def snapshot(dossier: Dossier, version: int) -> dict[str, Any]:
     # Digitized: everything of an online dossier, and a component of a walk-in one the desk scanned and uploaded.
     components = [{"ten": item["name"], "ma": item["code"], "url": None,
                    "so_hoa": True if online or item["uploaded"] else None,
-                   "tai_su_dung": None} for item in received_components(dossier)]
+                   "tai_su_dung": True if item["reused_from"] else None} for item in received_components(dossier)]
     # The lines of the one fee computation (app/dossiers/fees.py), adding up to the dossier's fee.
     try:
         lines = fee_lines(manifest, dossier.channel, data, decider(dossier.procedure_version))

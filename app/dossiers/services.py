@@ -30,6 +30,8 @@ from app.dossiers.components import dossier_created, reception_problems, step_co
 from app.dossiers.deadlines import ProcessingRule as ProcessingRule
 from app.dossiers.deadlines import appointment, fee_for, next_dossier_code
 from app.dossiers.deadlines import processing_rule as processing_rule
+from app.dossiers.docstore import mark_taken
+from app.dossiers.docstore import resolve as resolve_store_choices
 from app.dossiers.errors import Conflict, Forbidden, Invalid, NotFound
 from app.dossiers.fees import decider
 from app.dossiers.lookups import checked_result
@@ -177,6 +179,9 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     if not isinstance(data, dict):
         raise Invalid(gettext("Dữ liệu tờ khai phải là một đối tượng JSON."),
                       details={"": gettext("Phải là một đối tượng JSON.")})
+    # Documents chosen from the applicant's store become their stored files' references (checked: the applicant's
+    # own, of a kind the field takes, neither revoked nor expired) before the form is validated.
+    data, taken = resolve_store_choices(version, data, applicant)
     errors = validation_details(version, manifest["start_form"], data)
     if errors:
         raise Invalid(gettext("Tờ khai có thông tin chưa hợp lệ."), details=errors)
@@ -214,6 +219,8 @@ def submit_dossier(procedure_code: str, data: Any, *, applicant: User | None, ch
     dossier_created(dossier)
     if claim_references(schema, data, applicant or filed_by, dossier, may_view):
         flag_modified(dossier, "form_data")  # a file reused from another dossier now names this one's copy
+    if taken:
+        mark_taken(dossier, taken)  # the copies name the store rows they came from: what the officer is shown
     if applicant is not None:
         # The look-ups that prefilled this form happened before the dossier existed: they belong to it now.
         db.session.execute(_link_lookups(), {"applicant_id": applicant.id, "procedure_code": manifest["code"],

@@ -33,6 +33,10 @@ from app.formats import DATE_FORMAT, DATETIME_FORMAT
 __all__ = ["file_label", "render_form", "render_values"]
 
 FileUrl = Callable[[str], str | None]
+# Documents a file field may take from the person's store instead of an upload, by field path: (id, label) each.
+StoreOffers = Mapping[str, list[tuple[str, str]]]
+STORE_CHOICE = ".__kho__"  # suffix of the name of a file field's "choose from my documents" radio group
+STORE_KEY = "kho_giay_to"  # a file field's value {"kho_giay_to": id} (app.dossiers.docstore): a chosen document
 VIETNAM = timezone(timedelta(hours=7))
 _VOID = frozenset({"input"})
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -119,8 +123,9 @@ def _option_value(value: Any) -> str:
 
 class _Renderer:
     def __init__(self, errors: Mapping[str, str], prefix: str, sources: Mapping[str, str],
-                 file_url: FileUrl | None, inert: bool = False) -> None:
+                 file_url: FileUrl | None, inert: bool = False, stored: StoreOffers | None = None) -> None:
         self.inert = inert  # a preview: the add / remove buttons are shown but do nothing
+        self.stored = stored or {}
         self.errors = dict(errors)
         self.prefix = prefix
         self.sources = sources
@@ -341,10 +346,31 @@ class _Renderer:
                 "input", {"type": "hidden", "name": self.name(path), "value": value})
             ids = [*ids, f"{fid}-current"]
         accept = f.node.get("contentMediaType") or (f.ui.get("ui:options") or {}).get("accept")
+        offered = self.stored.get(path) or []
         attrs = {"type": "file", "id": fid, "name": self.name(path), "accept": accept,
-                 "required": required and not has_file, **self.aria(ids, path)}
+                 "required": required and not has_file and not offered, **self.aria(ids, path)}
+        store = self.store_choice(path, value, offered) if offered else Markup("")
         return _h("div", {"class": self.wrapper_class(path, "form-file")}, self.label(f, path, required, label),
-                  notes, current, _h("input", attrs))
+                  notes, current, _h("input", attrs), store)
+
+    def store_choice(self, path: str, value: Any, offered: list[tuple[str, str]]) -> Markup:
+        """«Chọn từ kho giấy tờ của tôi»: radio buttons next to the upload, one per stored document of the kind the
+        field asks (the server checks the choice again), and "upload a file instead", chosen by default."""
+        fid, name = self.fid(path) + "-kho", self.name(path) + STORE_CHOICE
+        chosen = str(value.get(STORE_KEY)) if isinstance(value, Mapping) and STORE_KEY in value else ""
+        if chosen not in {doc_id for doc_id, _ in offered}:
+            chosen = ""  # refused (not theirs, another kind, revoked, expired: said next to the field) or none
+        options = [_h("div", {"class": "form-option"},
+                      _h("input", {"type": "radio", "id": f"{fid}-0", "name": name, "value": "",
+                                   "checked": chosen == "", "disabled": self.inert}), " ",
+                      _h("label", {"for": f"{fid}-0"}, gettext("Không dùng, tôi tải tệp lên")))]
+        for i, (doc_id, text) in enumerate(offered, start=1):
+            options.append(_h("div", {"class": "form-option"},
+                              _h("input", {"type": "radio", "id": f"{fid}-{i}", "name": name, "value": doc_id,
+                                           "checked": chosen == doc_id, "disabled": self.inert}), " ",
+                              _h("label", {"for": f"{fid}-{i}"}, text)))
+        return _h("fieldset", {"class": "form-store-choice", "id": fid},
+                  _h("legend", None, gettext("Hoặc chọn từ kho giấy tờ của tôi")), *options)
 
     def fieldset(self, f: Field, path: str, value: Any, required: bool) -> Markup:
         ids, notes = self.notes(f, path)
@@ -416,22 +442,23 @@ def _placed(errors: Mapping[str, str], shown: set[str]) -> tuple[dict[str, str],
 def render_form(schema: Mapping[str, Any], ui: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None,
                 errors: Mapping[str, str] | None = None, *, prefix: str = "", readonly: bool = False,
                 prefill_sources: Mapping[str, str] | None = None, file_url: FileUrl | None = None,
-                inert: bool = False) -> Markup:
+                inert: bool = False, stored: StoreOffers | None = None) -> Markup:
     """The inner HTML of a form's fields; the caller writes <form>, the CSRF token and the submit button.
 
     `errors` and `prefill_sources` are keyed by field path (`nguoi_yeu_cau.ho_ten`, `con[0].ho_ten`); HTML
     names are `prefix + path`. `file_url(reference)` may turn an attachment into a link. `inert` (a preview):
-    every button the fields bring is disabled, so nothing submits the form.
+    every button the fields bring is disabled, so nothing submits the form. `stored`: documents of the person's
+    store a file field may take instead of an upload (by field path), offered next to it.
     """
     if readonly:
         return render_values(schema, ui, data, prefill_sources=prefill_sources, file_url=file_url)
     root = describe_root(schema, ui)
     errors = dict(errors or {})
-    renderer = _Renderer(errors, prefix, prefill_sources or {}, file_url, inert)
+    renderer = _Renderer(errors, prefix, prefill_sources or {}, file_url, inert, stored)
     body = renderer.object_body(root, "", data or {})
     placed, loose = _placed(errors, renderer.shown)
     if any(path not in renderer.shown for path in errors) and placed:
-        renderer = _Renderer(placed, prefix, prefill_sources or {}, file_url, inert)
+        renderer = _Renderer(placed, prefix, prefill_sources or {}, file_url, inert, stored)
         body = renderer.object_body(root, "", data or {})
     head: list[Markup] = []
     if loose:

@@ -20,6 +20,7 @@ from app.models.draft import ProcedureDraft
 from app.models.idempotency import IdempotentRequest
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
+from app.models.personal_document import PersonalDocument
 from app.models.procedure import Procedure, ProcedurePublication, ProcedureVersion
 from app.models.rating import DossierRating
 from app.models.schedule import ProcedureSchedule
@@ -48,6 +49,7 @@ __all__ = [
     "MessageKey",
     "Notification",
     "OfficerLeave",
+    "PersonalDocument",
     "Payment",
     "PaymentCallback",
     "PortalOutbox",

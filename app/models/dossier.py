@@ -114,6 +114,10 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     # What the applicant is told of once the result is ready (status 9), as procedure.json `results` declares it
     # (app.dossiers.results_summary): [{title, agency, fields: [{label, value}]}]. Read only by the pages showing it.
     results: Mapped[list[dict[str, Any]] | None] = mapped_column(JsonDoc, nullable=True, deferred=True)
+    # The start-form files taken from the applicant's personal document store, by field path: {document_id, origin,
+    # title, dossier_code} of where each came from, as the server resolved it (app.dossiers.docstore); the receipt,
+    # the API and the national portal (tai_su_dung) read it with the dossier. NULL: nothing taken.
+    reused_documents: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
     # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # phien_ban of the last dossier snapshot put in the national-portal outbox (0: none yet).
@@ -321,6 +325,10 @@ class Attachment(db.Model):  # type: ignore[name-defined]
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Taken from the applicant's personal document store (app.dossiers.docstore): the row the server resolved and
+    # checked, never something the form said; the officer sees the file as a verified earlier result or copy.
+    reused_from_id: Mapped[int | None] = mapped_column(ForeignKey("personal_document.id", use_alter=True),
+                                                       nullable=True)
 
 
 class Notification(db.Model):  # type: ignore[name-defined]

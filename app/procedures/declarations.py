@@ -5,7 +5,9 @@
 - `components_field` (manifest): the checklist, in the form of the step that receives the dossier, of the
   component codes the manifest declares;
 - `ui:reason` / `ui:decision` (a form's UI hints): fields of that form;
-- `ui:result` (a form's UI hints): its file fields that carry the electronic result the applicant downloads.
+- `ui:result` (a form's UI hints): its file fields that carry the electronic result the applicant downloads;
+- `result_documents` (manifest): each key a `ui:result` field of one of the package's forms (what goes into the
+  applicant's personal document store, app.dossiers.docstore).
 """
 
 from __future__ import annotations
@@ -133,6 +135,24 @@ def _ui_hint_problems(forms: Mapping[str, Any], failed: set[str]) -> Iterable[Pr
                                           field=field))
 
 
+def _result_document_problems(manifest: Mapping[str, Any], forms: Mapping[str, Any],
+                               failed: set[str]) -> Iterable[Problem]:
+    declared = manifest.get("result_documents") or {}
+    if not isinstance(declared, Mapping) or any(name.endswith(".ui.json") for name in failed):
+        return
+    results: set[str] = set()
+    for name, ui in forms.items():
+        raw = ui.get("ui:result") if name.endswith(".ui.json") and isinstance(ui, Mapping) else None
+        results.update([raw] if isinstance(raw, str) else [r for r in raw if isinstance(r, str)]
+                       if isinstance(raw, list) else [])
+    for field in declared:
+        if field not in results:
+            yield Problem(MANIFEST, None, f"/result_documents/{_escape(field)}", "result_document_unknown",
+                          gettext("Mục result_documents «%(field)s» phải là trường kết quả điện tử («ui:result») của "
+                                  "một biểu mẫu trong gói. Các trường kết quả có: %(fields)s.", field=field,
+                                  fields=", ".join(sorted(results)) or gettext("(không có)")))
+
+
 def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnalysis | None,
                          forms: Mapping[str, Any], unreadable: Iterable[str] = ()) -> list[Problem]:
     """What the manifest and the UI hints declare, against the diagram and the forms.
@@ -148,6 +168,7 @@ def declaration_problems(manifest: Mapping[str, Any] | None, analysis: BpmnAnaly
     problems = list(_ui_hint_problems(readable, failed))
     if manifest is not None:
         problems += _lookup_problems(manifest, analysis, readable, failed)
+        problems += _result_document_problems(manifest, readable, failed)
         if analysis is not None:
             problems += _components_problems(manifest, analysis, readable)
     return problems

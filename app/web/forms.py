@@ -11,6 +11,7 @@ from flask_babel import gettext
 from app.dossiers.attachments import reference, store_upload
 from app.dossiers.errors import Invalid
 from app.eforms.parse import check_action, form_actions, parse_form
+from app.eforms.render import STORE_CHOICE, STORE_KEY
 from app.eforms.schema import MAX_ITEMS_CEILING, path_to_pointer, pointer_to_path, resolve_pointer
 from app.models import ProcedureVersion, User
 
@@ -67,6 +68,12 @@ def read_posted_form(request: Request, schema: dict[str, Any], user: User | None
         posted.errors[path] = message
         posted.action = {}
     for path in file_paths:
+        chosen = (request.form.get(path + STORE_CHOICE) or "").strip()[:20]
+        if chosen:
+            # A document of the person's store instead of an upload: only its id; the dossier core resolves it
+            # and checks it is theirs and of the right kind (app.dossiers.docstore).
+            set_path(posted.data, path, {STORE_KEY: int(chosen) if chosen.isdigit() else chosen})
+            continue
         upload = request.files.get(path)
         if upload is None or not upload.filename:
             continue

@@ -39,6 +39,7 @@ COLUMNS: list[tuple[str, Any]] = [
     ("open_overdue", lazy_gettext("Đang giải quyết quá hạn")),
     ("paused", lazy_gettext("Tạm dừng")),
     ("paid_online", lazy_gettext("Thanh toán trực tuyến")),
+    ("received_reused", lazy_gettext("Có giấy tờ tái sử dụng")),
     ("rated", lazy_gettext("Lượt đánh giá")),
     ("satisfaction_rate", lazy_gettext("Tỉ lệ hài lòng")),
 ]

@@ -105,6 +105,7 @@ PAGES: list[tuple[str, str | None, str]] = [
     ("receipt", "congdan", "/ho-so/{code}/bien-nhan"),
     ("dossier", "congdan", "/ho-so/{code}"),
     ("my-dossiers", "congdan", "/ho-so-cua-toi"),
+    ("my-documents", "congdan", "/kho-giay-to"),
     ("officer-inbox", "tiepnhan", "/can-bo/"),
     ("task", "tiepnhan", "/cong-viec/{task}"),
     ("officer-dossier", "tiepnhan", "/ho-so/{code}"),

@@ -30,6 +30,7 @@ from app.models import (
     HumanTask,
     IssuedDocument,
     OfficerLeave,
+    PersonalDocument,
     ProcedureDraft,
     ProcedureVersion,
     User,
@@ -66,6 +67,7 @@ class Scene:
     leave_id: int
     payment_id: int
     refund_id: int
+    personal_document_id: int
     ids: dict[str, Any]
 
 
@@ -115,6 +117,9 @@ def scene(db_session: Any) -> Scene:
     s.document_id = document.id
     s.payment_id, s.refund_id = payment.id, refund.id
     s.attachment = start_data_token(dossier)
+    # the birth certificate, digitized at reception, is in the applicant's document store
+    s.personal_document_id = db.session.scalar(select(PersonalDocument.id).where(
+        PersonalDocument.dossier_id == dossier.id))
     return s
 
 
@@ -193,6 +198,13 @@ RULES: list[tuple[str, str, Builder, set[str] | None, set[str]]] = [
     ("api.retry_refund", "POST", lambda s: f"/api/v1/refunds/{s.refund_id}/retry", set(), DOSSIER_OUTSIDERS),
     ("api.cancel_leave", "POST", lambda s: f"/api/v1/leaves/{s.leave_id}/cancel", set(),
      {"anon", "congdan", "congdan2", "doanhnghiep", "thietke", "thietke.ca", *AGENCY_2}),
+    # The applicant's document store: the owner only; revoked by the agency that received or issued the document.
+    ("api.get_my_document", "GET", lambda s: f"/api/v1/my-documents/{s.personal_document_id}", {"congdan"},
+     set(EVERYONE) - {"congdan"}),
+    ("api.revoke_personal_document", "POST", lambda s: f"/api/v1/personal-documents/{s.personal_document_id}/revoke",
+     set(), DOSSIER_OUTSIDERS | {"congdan"}),
+    ("inbox.revoke_document", "POST", lambda s: f"/can-bo/kho-giay-to/{s.personal_document_id}/thu-hoi", set(),
+     DOSSIER_OUTSIDERS | {"congdan"}),
     # The studio: designers only.
     ("studio.procedure", "GET", lambda s: "/thiet-ke/thu-tuc/1.001193", DESIGNERS, DESIGN_OUTSIDERS),
     ("studio.version", "GET", lambda s: "/thiet-ke/thu-tuc/1.001193/phien-ban/1", DESIGNERS, DESIGN_OUTSIDERS),
@@ -272,6 +284,7 @@ def _fingerprint() -> tuple[Any, ...]:
         tuple(db.session.execute(select(ProcedureDraft.id, ProcedureDraft.revision, ProcedureDraft.deployed_at)).all()),
         tuple(db.session.execute(select(OfficerLeave.id, OfficerLeave.ends_at)).all()),
         tuple(db.session.execute(select(WorkflowInstance.id, WorkflowInstance.version)).all()),
+        tuple(db.session.execute(select(PersonalDocument.id, PersonalDocument.revoked_at)).all()),
     )
 
 
@@ -349,7 +362,7 @@ def test_guessed_codes_ids_and_tokens_give_nobody_anything(app, scene: Scene, db
     guessed = Scene()
     guessed.code, guessed.task_id, guessed.document_id = GUESSED_CODE, GUESSED_ID, GUESSED_ID
     guessed.attachment, guessed.draft_id, guessed.leave_id = uuid.uuid4().hex, GUESSED_ID, GUESSED_ID
-    guessed.payment_id, guessed.refund_id = GUESSED_ID, GUESSED_ID
+    guessed.payment_id, guessed.refund_id, guessed.personal_document_id = GUESSED_ID, GUESSED_ID, GUESSED_ID
     guessed.ids = {"dossier": GUESSED_ID, "hotich": GUESSED_ID, "agency": GUESSED_ID}
     wrong = []
     for endpoint, method, build, due, _ in RULES:

@@ -63,7 +63,7 @@ def test_the_november_worked_example(db_session):
         "received_online": 5, "received_in_person": 3, "carried_over": 1,
         "finished_before": 1, "finished_on_time": 1, "finished_late": 1, "finished": 3, "on_time_rate": 2 / 3,
         "refused": 1, "withdrawn": 1, "open_in_time": 1, "open_overdue": 3, "paused": 1,
-        "paid_online": 1, "rated": 2, "rated_satisfied": 1, "satisfaction_rate": 0.5,
+        "paid_online": 1, "rated": 2, "rated_satisfied": 1, "satisfaction_rate": 0.5, "received_reused": 0,
     }
     police = user("ca.tiepnhan").agency_id  # another agency's counters hold none of them
     assert all(r.procedure_code != "1.001193" for r in indicators.progress(START, END, [police]))

@@ -34,6 +34,7 @@ BODIES = {"deployProcedure": "multipart/form-data", "submitDossier": "applicatio
           "apologise": "application/json",  # platform deadlines (app.dossiers.watch)
           "deliverMessage": "application/json", "deliverMessageByKey": "application/json",  # app.dossiers.messages
           "rateDossier": "application/json",  # app.dossiers.ratings
+          "revokePersonalDocument": "application/json",  # app.dossiers.docstore
           # app.administration
           "adminMoveOfficer": "application/json", "adminSetRoles": "application/json",
           "adminUpdateAgency": "application/json", "adminAddDepartment": "application/json",

@@ -35,7 +35,9 @@ OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "ch
 # also published for come with the procedure, joined): submit 11. Reception looks once per transaction for the
 # components answered supplement requests brought (app.dossiers.components), and so does the portal snapshot of the
 # finished dossier, with its reception step: complete 5–10; 45.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 11, 1, 10, 45
+# The personal document store (app.dossiers.docstore): the components received and the result handed back each
+# stored by one INSERT … SELECT: 47–49.
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 11, 1, 10, 49
 
 
 @contextmanager

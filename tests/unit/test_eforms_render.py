@@ -485,3 +485,22 @@ def test_datetime_is_shown_in_vietnam_time():
     assert tree.get_element_by_id("f-luc").value == "2026-11-23T08:30"
     values = lxml.html.fromstring(f"<div>{render_values(schema, None, {'luc': '2026-11-23T08:30:00+07:00'})}</div>")
     assert values.find(".//dd").text_content() == "08:30 23/11/2026"
+
+
+def test_a_file_field_offers_the_persons_stored_documents_without_javascript():
+    """«Hoặc chọn từ kho giấy tờ của tôi»: radio buttons next to the upload, the upload no longer required by the
+    browser (the server decides), the choice kept when the form is shown again, a refused one not offered."""
+    schema = {"type": "object", "required": ["tep"],
+              "properties": {"tep": {"type": "string", "title": "Giấy tờ", "contentMediaType": "application/pdf"}}}
+    offered = {"tep": [("7", "Giấy khai sinh — kết quả điện tử đã xác minh của hồ sơ X")]}
+    html = lxml.html.fromstring(str(render_form(schema, None, {}, stored=offered)))
+    assert html.xpath("//input[@type='file']/@required") == []
+    assert html.xpath("//input[@name='tep.__kho__']/@value") == ["", "7"]
+    assert html.xpath("//input[@name='tep.__kho__'][@checked]/@value") == [""]
+    assert "Hoặc chọn từ kho giấy tờ của tôi" in html.xpath("//fieldset/legend/text()")
+    chosen = lxml.html.fromstring(str(render_form(schema, None, {"tep": {"kho_giay_to": 7}}, stored=offered)))
+    assert chosen.xpath("//input[@name='tep.__kho__'][@checked]/@value") == ["7"]
+    refused = lxml.html.fromstring(str(render_form(schema, None, {"tep": {"kho_giay_to": 9}}, stored=offered)))
+    assert refused.xpath("//input[@name='tep.__kho__'][@checked]/@value") == [""]
+    plain = lxml.html.fromstring(str(render_form(schema, None, {})))
+    assert len(plain.xpath("//input[@type='file'][@required]")) == 1 and not plain.xpath("//fieldset")

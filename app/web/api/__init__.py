@@ -19,6 +19,7 @@ from app import documents
 from app.administration import services as administration
 from app.dossiers import (
     desk,
+    docstore,
     indicators,
     lateness,
     leave,
@@ -41,7 +42,17 @@ from app.dossiers.components import received_components
 from app.dossiers.errors import Forbidden, Invalid, NotFound, ServiceError
 from app.dossiers.results import declared_results, electronic_results
 from app.extensions import csrf, db
-from app.models import Agency, Department, Dossier, HumanTask, Payment, Procedure, ServiceCall, SupplementRequest
+from app.models import (
+    Agency,
+    Department,
+    Dossier,
+    HumanTask,
+    Payment,
+    Procedure,
+    ServiceCall,
+    SupplementRequest,
+    User,
+)
 from app.models.integration import WorkflowIncident
 from app.procedures import search, versions
 from app.procedures.convert import convert_package
@@ -355,7 +366,8 @@ def move_dossiers(code: str, number: int, query: m.MoveQuery) -> ResponseReturnV
                                "reported to operators as a workflow incident)")}, 400, 401, 403, 404, 422),
     auth=True, params=CODE)
 def submit(code: str, query: m.SubmitQuery, json: m.FormData) -> ResponseReturnValue:
-    """Submit a dossier: the body is the start-form data"""
+    """Submit a dossier: the body is the start-form data (a file field may hold `{"kho_giay_to": id}`: a document
+    of the caller's store, listMyDocuments)"""
     dossier = services.submit_dossier(code, json.root, applicant=api_user(), channel=2,
                                       agency_code=query.co_quan or None)
     # The answer is read in the transaction that wrote it, before the commit (spec.operation commits it with the
@@ -781,6 +793,45 @@ def my_data_access(query: m.DataAccessQuery) -> ResponseReturnValue:
     The same list as the citizen's page «Ai đã xem dữ liệu của tôi», newest first, 50 a page."""
     rows, more = audited.page_of(api_user(), query.page)
     return jsonify(items=[audited.as_json(r) for r in rows], page=query.page, more=more)
+
+
+def personal_document_json(d: docstore.StoredDocument) -> dict[str, Any]:
+    doc = d.document
+    return {"id": doc.id, "kind": doc.kind, "title": doc.title, "origin": doc.origin,
+            "component_code": doc.component_code, "dossier_code": d.dossier_code, "procedure": d.procedure_name,
+            "agency": d.agency_name, "issued_at": doc.issued_at.isoformat(),
+            "valid_until": doc.valid_until.isoformat() if doc.valid_until else None, "state": d.state,
+            "revoked_reason": doc.revoked_reason if doc.revoked_at else None,
+            "content_type": d.attachment.content_type, "size": d.attachment.size,
+            "href": url_for("api.get_attachment", token=d.attachment.token)}
+
+
+@bp.get("/my-documents")
+@operation("listMyDocuments", responses({200: (m.PersonalDocuments, "The caller's documents, newest first")}, 401),
+           auth=True)
+def list_my_documents(query: m.MyDocumentsQuery) -> ResponseReturnValue:
+    """The caller's personal document store: results of their dossiers and components digitized at reception"""
+    found = docstore.documents_of(api_user(), kinds=[query.loai] if query.loai else None)
+    return jsonify(documents=[personal_document_json(d) for d in found
+                              if d.state == "valid" or not query.con_hieu_luc])
+
+
+@bp.get("/my-documents/<int:document_id>")
+@operation("getMyDocument", responses({200: (m.PersonalDocument, "The document")}, 401, 404), auth=True,
+           params={"document_id": "Id of a document of the caller's store (listMyDocuments)"})
+def get_my_document(document_id: int) -> ResponseReturnValue:
+    """One document of the caller's store (anyone else's: 404)"""
+    return jsonify(personal_document_json(docstore.own_document(document_id, api_user())))
+
+
+@bp.post("/personal-documents/<int:document_id>/revoke")
+@operation("revokePersonalDocument", responses({200: (m.PersonalDocument, "Revoked (its owner can no longer use it)")},
+                                               400, 401, 403, 404, 422), auth=True,
+           params={"document_id": "Id of a document an applicant's store holds"})
+def revoke_personal_document(document_id: int, json: m.RevokeBody) -> ResponseReturnValue:
+    """Revoke (thu hồi) a document of an applicant's store: officers of the agency that received or issued it"""
+    doc = docstore.revoke(document_id, api_user(), json.ly_do)
+    return jsonify(personal_document_json(docstore.own_document(doc.id, db.session.get(User, doc.owner_id))))
 
 
 @bp.get("/leaves")

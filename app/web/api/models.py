@@ -205,6 +205,8 @@ class ProgressRow(ResponseModel):
     open_overdue: int
     paused: int
     paid_online: int = Field(description="Dossiers whose fee was paid online in the period")
+    received_reused: int = Field(description="Received in the period with a component taken from the applicant's "
+                                             "document store (digitization indicator: reused components)")
     rated: int = Field(description="Ratings given in the period")
     rated_satisfied: int = Field(description="Of them, overall «hài lòng» or «rất hài lòng»")
     satisfaction_rate: float | None
@@ -470,12 +472,55 @@ class Applicant(ResponseModel):
     address: str
 
 
+class ReusedFrom(ResponseModel):
+    """Where a component's file came from when the applicant chose it from their personal document store: the server
+    resolved the choice, so this is a verified earlier result or digitized copy (portal: tai_su_dung)."""
+
+    document_id: int = Field(description="Id of the document in the applicant's store")
+    origin: Literal["result", "component"] = Field(
+        description="`result`: an electronic result of that dossier; `component`: digitized when it was received")
+    title: str
+    dossier_code: str = Field(description="The dossier the document came from")
+
+
 class ReceivedComponent(ResponseModel):
     code: str
     name: str
     copies: int | None
     uploaded: bool
     received: bool
+    reused_from: ReusedFrom | None = Field(description="Taken from the applicant's document store (NULL: not)")
+
+
+class PersonalDocument(ResponseModel):
+    """A document of the caller's personal store (kho giấy tờ): an electronic result of one of their dossiers, or a
+    component digitized when it was received. To use it in a new dossier, put `{"kho_giay_to": id}` as the value of
+    a start-form file field whose component accepts its `kind` (submitDossier)."""
+
+    id: int
+    kind: str | None = Field(description="Document kind shared across procedures (manifest `kind` / "
+                                         "`result_documents`); NULL: not offered to other forms")
+    title: str
+    origin: Literal["result", "component"]
+    component_code: str | None
+    dossier_code: str = Field(description="The dossier it came from")
+    procedure: str
+    agency: str
+    issued_at: Timestamp
+    valid_until: Timestamp | None
+    state: Literal["valid", "revoked", "expired"] = Field(description="Only a valid document may be chosen")
+    revoked_reason: str | None
+    content_type: str
+    size: int
+    href: str = Field(description="Download (getAttachment)")
+
+
+class PersonalDocuments(ResponseModel):
+    documents: list[PersonalDocument]
+
+
+class RevokeBody(RequestModel):
+    ly_do: str = Field(min_length=1, max_length=2000, title=N_("Lý do thu hồi"))
 
 
 class DeclaredResultField(ResponseModel):
@@ -895,6 +940,13 @@ class RetiredVersion(ResponseModel):
     version: int
     retired_at: Timestamp
     current_version: int | None = Field(description="The version new dossiers now start on (None: none)")
+
+
+class MyDocumentsQuery(QueryModel):
+    loai: str = Field(default="", max_length=64, title=N_("Loại giấy tờ"),
+                      description="Only documents of this kind (e.g. `giay_khai_sinh`); empty: every kind")
+    con_hieu_luc: bool = Field(default=False, title=N_("Chỉ giấy tờ còn hiệu lực"),
+                               description="Only documents that may be chosen (neither revoked nor expired)")
 
 
 class SubmitQuery(QueryModel):

@@ -16,6 +16,7 @@ from app import documents
 from app.clock import local_today, local_tz, now_utc
 from app.dossiers import (
     desk,
+    docstore,
     lateness,
     leave,
     listings,
@@ -155,6 +156,32 @@ def _officer_dossier(code: str) -> Dossier:
     if not may_see_progress(current_user, d):
         abort(403)
     return d
+
+
+@bp.app_template_global("stored_from")
+def stored_from(dossier: Dossier) -> list[Any]:
+    """The documents the dossier put in its applicant's store that the reader may revoke."""
+    return docstore.stored_from(dossier, current_user if current_user.is_authenticated else None)
+
+
+@bp.route("/can-bo/kho-giay-to/<int:document_id>/thu-hoi", methods=["POST"])
+@login_required
+def revoke_document(document_id: int) -> ResponseReturnValue:
+    """Revoke (thu hồi) a document of an applicant's store: an officer of the agency that received or issued it."""
+    try:
+        doc = docstore.revoke(document_id, current_user, request.form.get("ly_do", ""))
+        code = doc.dossier_id
+        db.session.commit()
+    except (NotFound, Forbidden):
+        db.session.rollback()
+        abort(404)
+    except Invalid as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+        return redirect(request.referrer or url_for("inbox.index")), 303
+    dossier = db.session.get(Dossier, code)
+    flash(gettext("Đã thu hồi giấy tờ; người nộp không chọn lại được giấy tờ này."))
+    return redirect(url_for("inbox.dossier_desk", code=dossier.code) if dossier else url_for("inbox.index")), 303
 
 
 @bp.route("/can-bo/ho-so/<code>/so-do.json")

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from app import documents, formats
 from app.clock import local_tz
-from app.dossiers import desk, fees, listings, payments, publications, ratings, services, workflow_incidents
+from app.dossiers import desk, docstore, fees, listings, payments, publications, ratings, services, workflow_incidents
 from app.dossiers.access import assurance_problem
 from app.dossiers.attachments import open_attachment, store_upload
 from app.dossiers.components import received_components
@@ -112,6 +112,9 @@ def procedure(code: str) -> ResponseReturnValue:
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.path))
         posted = read_posted_form(request, schema, current_user, ui)
+        # The files just uploaded are the person's own, in no dossier yet: kept whatever happens to this submission,
+        # so a refused form (a field to correct, a document of the store refused) still holds them when shown again.
+        db.session.commit()
         data, errors = posted.data, posted.errors
         if posted.action:
             data = apply_action(data, posted.action)
@@ -144,7 +147,8 @@ def procedure(code: str) -> ResponseReturnValue:
         data = prefill.data
     if current_user.is_authenticated and not summary_error:
         summary_error = assurance_problem(manifest, current_user)  # said before the applicant fills the form in
-    fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url)
+    fields = render_form(schema, ui, data, errors, prefill_sources=prefill.sources, file_url=attachment_url,
+                         stored=store_offers(version) if current_user.is_authenticated else None)
     # Published for several agencies: the applicant chooses where to file (portal/_agency_choice.html).
     offered = services.offering_agencies(proc)
     status = 422 if errors else 403 if request.method == "POST" and summary_error else 200
@@ -152,6 +156,34 @@ def procedure(code: str) -> ResponseReturnValue:
                            agencies=offered, chosen=request.form.get("co_quan", ""), choice_error=errors.get("co_quan"),
                            fields=fields, summary_error=summary_error, errors=errors,
                            prefill_notice=prefill.notice), status
+
+
+def store_offers(version: Any) -> dict[str, list[tuple[str, str]]]:
+    """The signed-in person's stored documents the start form's file fields may take, each with what it is and
+    where it came from (app.dossiers.docstore)."""
+    return {path: [(str(d.id), offer_label(d)) for d in found]
+            for path, found in docstore.offers(current_user, version).items()}
+
+
+def offer_label(d: docstore.StoredDocument) -> str:
+    origin = (gettext("kết quả điện tử đã xác minh") if d.document.origin == "result"
+              else gettext("bản số hóa đã tiếp nhận"))
+    return gettext("%(title)s — %(origin)s của hồ sơ %(code)s (%(agency)s, %(date)s)", title=d.document.title,
+                   origin=origin, code=d.dossier_code, agency=d.agency_name,
+                   date=formats.local_date(d.document.issued_at, local_tz()))
+
+
+@bp.route("/kho-giay-to")
+@login_required
+def my_documents() -> ResponseReturnValue:
+    """The person's document store: results of their dossiers and components digitized at reception."""
+    return render_template("portal/my_documents.html", documents=docstore.documents_of(current_user))
+
+
+@bp.app_template_global("reused_files")
+def reused_files(dossier: Dossier) -> list[docstore.Reused]:
+    """The dossier's files taken from its applicant's store, with where each came from."""
+    return docstore.reused_in(dossier, current_user if current_user.is_authenticated else None)
 
 
 @bp.route("/ho-so/<code>/bien-nhan")
