@@ -13,6 +13,7 @@ from app.dossiers.errors import Invalid
 from app.eforms.parse import check_action, form_actions, parse_form
 from app.eforms.render import STORE_CHOICE, STORE_KEY
 from app.eforms.schema import MAX_ITEMS_CEILING, path_to_pointer, pointer_to_path, resolve_pointer
+from app.extensions import db
 from app.models import ProcedureVersion, User
 
 
@@ -67,6 +68,7 @@ def read_posted_form(request: Request, schema: dict[str, Any], user: User | None
         path, message = refused
         posted.errors[path] = message
         posted.action = {}
+    stored = False
     for path in file_paths:
         chosen = (request.form.get(path + STORE_CHOICE) or "").strip()[:20]
         if chosen:
@@ -84,6 +86,12 @@ def read_posted_form(request: Request, schema: dict[str, Any], user: User | None
             posted.errors[path] = next(iter(exc.details.values()), exc.message)
             continue
         set_path(posted.data, path, reference(att))
+        stored = True
+    if stored:
+        # The files just uploaded are the person's own, in no dossier yet: kept whatever happens to the rest of the
+        # request, so a form refused further on (a field to correct, a document of the store refused) still holds
+        # them when shown again, on every page that reads a posted eForm.
+        db.session.commit()
     return posted
 
 

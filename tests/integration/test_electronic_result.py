@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+import lxml.html
 from sqlalchemy import select
 
 from app.dossiers import services
@@ -103,3 +105,24 @@ def test_ui_result_must_name_a_file_field_of_its_form():
     assert not_a_file.code == "ui_result_not_a_file" and not_a_file.pointer == "/ui:result"
     [unknown] = declaration_problems(None, None, {"a.schema.json": schema, "a.ui.json": {"ui:result": "khong_co"}})
     assert unknown.code == "ui_hint_unknown_field"
+
+
+def test_a_result_uploaded_on_a_refused_step_form_is_kept_for_the_next_try(client, db_session):
+    """The officer attaches the electronic result but leaves a required field empty: the form comes back with the
+    file still attached (the upload is the officer's own, committed before the step is refused), and the next try
+    completes the step with it."""
+    code, task = _to_last_step(db_session)
+    login(client, "traketqua")
+    form = {"hinh_thuc_tra": "truc_tuyen", "ngay_tra": "", "nguoi_nhan": "Nguyễn Văn An",
+            "ban_dien_tu": (io.BytesIO(RESULT_PDF), "giay-khai-sinh.pdf", "application/pdf")}
+    refused = client.post(f"/cong-viec/{task.id}", data=form, content_type="multipart/form-data")
+    assert refused.status_code == 422
+    page = lxml.html.fromstring(refused.get_data(as_text=True))
+    [kept] = page.xpath("//input[@type='hidden'][@name='ban_dien_tu']/@value")
+    assert kept.endswith("/giay-khai-sinh.pdf")
+    assert client.get(f"/tep/{kept.split('/')[0]}").data == RESULT_PDF  # the file behind it is still there
+    done = client.post(f"/cong-viec/{task.id}", data={"hinh_thuc_tra": "truc_tuyen", "ngay_tra": "2026-12-01",
+                                                      "nguoi_nhan": "Nguyễn Văn An", "ban_dien_tu": kept})
+    assert done.status_code == 302, done.get_data(as_text=True)[:2000]
+    db.session.expire_all()
+    assert services.get_dossier(code).status == 10

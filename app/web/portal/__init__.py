@@ -111,10 +111,7 @@ def procedure(code: str) -> ResponseReturnValue:
     if request.method == "POST":
         if not current_user.is_authenticated:
             return redirect(url_for("auth.login", next=request.path))
-        posted = read_posted_form(request, schema, current_user, ui)
-        # The files just uploaded are the person's own, in no dossier yet: kept whatever happens to this submission,
-        # so a refused form (a field to correct, a document of the store refused) still holds them when shown again.
-        db.session.commit()
+        posted = read_posted_form(request, schema, current_user, ui)  # commits the files just uploaded
         data, errors = posted.data, posted.errors
         if posted.action:
             data = apply_action(data, posted.action)
