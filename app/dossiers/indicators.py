@@ -7,21 +7,37 @@
   local date (`Dossier.finished_verdict`, set once when it finishes); the on-time rate is (before + on) / handled;
 - refused (status 3) and withdrawn (status 7) in the period;
 - open at the period's end: within / past the statutory date; of them, paused (statuses 5, 6, 8) when the period
-  ends now.
+  ends now;
+- digitized (số hóa): received in the period with every component it held at reception digitized (recorded then:
+  `Dossier.components_held` / `components_digitized`; everything of an online dossier, the components of a walk-in
+  one the desk scanned and uploaded) — the share of received dossiers is `digitization_rate`;
+- paid online: dossiers whose first settled online payment falls in the period (counted once, however many times
+  they paid); ratings given in the period, and of them those satisfied overall.
+
+`progress` is the definition: one SQL statement over the dossier projection (and one each over payments and
+ratings). At a province's volume it reads every dossier; `summary` gives exactly the same counters from a daily
+aggregate (`indicator_day`, app.models.indicator) of the rows whose contribution can never change again (dossiers
+in a final status, settled payments, ratings), plus `progress` over the rows the aggregate does not hold yet.
+`refresh` folds those rows in, each once (the sweeper runs it); a reader never sees a refresh half done (an
+advisory lock, shared by readers), so the summary is never stale: a dossier finished a moment ago is counted.
 
 Worked examples: tests/integration/test_indicators.py.
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, text
+from sqlalchemy.orm import aliased
 
+from app.clock import local_tz
 from app.extensions import db
-from app.models import Dossier, DossierRating, Payment, Procedure, ProcedureVersion
+from app.models import Dossier, DossierRating, IndicatorDay, Payment, Procedure, ProcedureVersion
 from app.models.dossier import PAUSING_STATUSES
 
 ONLINE = 2
@@ -42,13 +58,22 @@ class Counters:
     open_in_time: int = 0
     open_overdue: int = 0
     paused: int = 0
-    paid_online: int = 0  # dossiers whose fee was paid online in the period
+    digitized: int = 0  # received in the period with every component digitized at reception
+    paid_online: int = 0  # dossiers whose fee was first paid online in the period
     rated: int = 0  # ratings given in the period
     rated_satisfied: int = 0  # of them, overall «hài lòng» or «rất hài lòng»
 
     @property
     def satisfaction_rate(self) -> float | None:
         return self.rated_satisfied / self.rated if self.rated else None
+
+    @property
+    def received(self) -> int:
+        return self.received_online + self.received_in_person
+
+    @property
+    def digitization_rate(self) -> float | None:
+        return self.digitized / self.received if self.received else None
 
     @property
     def finished(self) -> int:
@@ -61,16 +86,38 @@ class Counters:
 
     def as_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out.update(finished=self.finished, on_time_rate=self.on_time_rate, satisfaction_rate=self.satisfaction_rate)
+        out.update(finished=self.finished, on_time_rate=self.on_time_rate, satisfaction_rate=self.satisfaction_rate,
+                   received=self.received, digitization_rate=self.digitization_rate)
         return out
+
+    def add(self, other: Counters) -> None:
+        for f in fields(self)[2:]:
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    @property
+    def empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self)[2:])
 
 
 def _count(condition: Any) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None) -> list[Counters]:
-    """The counters for [start, end), one row per agency and procedure that has anything in the period."""
+SETTLED = ("paid", "refunded")
+
+
+def _first_settled() -> Any:
+    """The payment is its dossier's first settled one (the earliest paid_at, then the lowest id)."""
+    earlier = aliased(Payment)
+    return ~exists().where(earlier.dossier_id == Payment.dossier_id, earlier.state.in_(SETTLED),
+                           or_(earlier.paid_at < Payment.paid_at,
+                               and_(earlier.paid_at == Payment.paid_at, earlier.id < Payment.id)))
+
+
+def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None, *,
+             uncounted: bool = False) -> list[Counters]:
+    """The counters for [start, end), one row per agency and procedure that has anything in the period.
+    `uncounted`: only over the rows the daily aggregate does not hold yet (summary adds the aggregate)."""
     d = Dossier
     in_period = lambda column: and_(column >= start, column < end)  # noqa: E731
     still_open_at = lambda moment: and_(  # noqa: E731
@@ -90,6 +137,8 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
         _count(and_(still_open_at(end), d.due_at >= end)).label("open_in_time"),
         _count(and_(still_open_at(end), d.due_at < end)).label("open_overdue"),
         _count(and_(still_open_at(end), d.status.in_(tuple(PAUSING_STATUSES)))).label("paused"),
+        _count(and_(in_period(d.received_at), d.components_held > 0,
+                    d.components_digitized == d.components_held)).label("digitized"),
     ]
     code = Procedure.code
     stmt = (select(d.agency_id, code.label("code"), *columns)
@@ -99,6 +148,8 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
             .group_by(d.agency_id, code).order_by(d.agency_id, code))
     if agency_ids is not None:
         stmt = stmt.where(d.agency_id.in_(agency_ids))
+    if uncounted:
+        stmt = stmt.where(~d.counted)
     found: dict[tuple[int, str], Counters] = {}
     for row in db.session.execute(stmt):
         values = dict(row._mapping)
@@ -111,19 +162,24 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
                 .join(Procedure, Procedure.id == ProcedureVersion.procedure_id))
         return base if agency_ids is None else base.where(d.agency_id.in_(agency_ids))
 
-    paid = (by_procedure(func.count(func.distinct(Payment.dossier_id)).label("n"))
+    paid = (by_procedure(func.count().label("n"))
             .join(Payment, Payment.dossier_id == d.id)
-            .where(Payment.state.in_(("paid", "refunded")), in_period(Payment.paid_at)).group_by(d.agency_id, code))
+            .where(Payment.state.in_(SETTLED), in_period(Payment.paid_at), _first_settled())
+            .group_by(d.agency_id, code))
+    if uncounted:
+        paid = paid.where(~Payment.counted)
     for agency_id, procedure_code, n in db.session.execute(paid):
         _row(found, agency_id, procedure_code).paid_online = int(n)
     overall = DossierRating.answers["tong_the"].as_integer()
     rated = (by_procedure(func.count().label("n"), _count(overall >= 2).label("ok"))
              .join(DossierRating, DossierRating.dossier_id == d.id)
              .where(in_period(DossierRating.created_at)).group_by(d.agency_id, code))
+    if uncounted:
+        rated = rated.where(~DossierRating.counted)
     for agency_id, procedure_code, n, ok in db.session.execute(rated):
         counters = _row(found, agency_id, procedure_code)
         counters.rated, counters.rated_satisfied = int(n), int(ok)
-    return [c for _, c in sorted(found.items()) if any(getattr(c, f.name) for f in fields(c)[2:])]
+    return [c for _, c in sorted(found.items()) if not c.empty]
 
 
 def _row(found: dict[tuple[int, str], Counters], agency_id: int, procedure_code: str) -> Counters:
@@ -131,3 +187,171 @@ def _row(found: dict[tuple[int, str], Counters], agency_id: int, procedure_code:
     if key not in found:
         found[key] = Counters(agency_id=key[0], procedure_code=key[1])
     return found[key]
+
+
+# ---------------------------------------------------------------- the daily aggregate
+
+_LOCK = (zlib.crc32(b"indicator_day") & 0x7FFFFFFF, 1)  # readers share it; a refresh takes it alone
+REFRESH_BATCH = 20_000
+
+
+def bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """The local days [first, last] as the moments [start, end) progress counts between."""
+    zone = local_tz()
+    return datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1), time.min, zone)
+
+
+def _aggregated() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _day_sql(column: str) -> str:
+    return f"(({column}) AT TIME ZONE :zone)::date"
+
+
+# One row per dossier and day it counts on: (day, received_online, received_in_person, digitized, opened, closed,
+# due_passed, due_passed_closed, finished_before, finished_on_time, finished_late, refused, withdrawn). A day that
+# does not apply is NULL and the row is left out. GREATEST and LEAST skip NULLs.
+_DOSSIER_DAYS = f"""
+    (VALUES
+      (CASE WHEN f.received_at IS NOT NULL THEN {_day_sql('f.received_at')} END,
+       (f.channel = 2)::int, (f.channel <> 2)::int,
+       (COALESCE(f.components_held, 0) > 0 AND f.components_digitized = f.components_held)::int, 1, 0, 0, 0,
+       0, 0, 0, 0, 0),
+      (CASE WHEN f.received_at IS NOT NULL AND f.closed_at IS NOT NULL
+            THEN {_day_sql('GREATEST(f.received_at, f.closed_at)')} END, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0),
+      (CASE WHEN f.received_at IS NOT NULL THEN {_day_sql('GREATEST(f.received_at, f.due_at)')} END,
+       0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+      (CASE WHEN f.received_at IS NOT NULL AND f.closed_at IS NOT NULL
+            THEN {_day_sql('GREATEST(f.received_at, f.due_at, f.closed_at)')} END, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0),
+      (CASE WHEN f.finished_at IS NOT NULL AND (f.status = 3 OR (f.status IN (9, 10) AND f.finished_verdict IN
+            ('truoc_han', 'dung_han', 'qua_han'))) THEN {_day_sql('f.finished_at')} END, 0, 0, 0, 0, 0, 0, 0,
+       (f.status IN (9, 10) AND f.finished_verdict = 'truoc_han')::int,
+       (f.status IN (9, 10) AND f.finished_verdict = 'dung_han')::int,
+       (f.status IN (9, 10) AND f.finished_verdict = 'qua_han')::int, (f.status = 3)::int, 0),
+      (CASE WHEN f.withdrawn_at IS NOT NULL THEN {_day_sql('f.withdrawn_at')} END, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+    ) AS e(day, received_online, received_in_person, digitized, opened, closed, due_passed, due_passed_closed,
+           finished_before, finished_on_time, finished_late, refused, withdrawn)"""
+
+_DOSSIER_COLUMNS = ("received_online", "received_in_person", "digitized", "opened", "closed", "due_passed",
+                    "due_passed_closed", "finished_before", "finished_on_time", "finished_late", "refused", "withdrawn")
+
+
+def _upsert(columns: Iterable[str], select_sql: str) -> str:
+    names = list(columns)
+    return (f"INSERT INTO indicator_day (day, agency_id, procedure_id, {', '.join(names)}) {select_sql} "
+            f"ON CONFLICT (day, agency_id, procedure_id) DO UPDATE SET "
+            + ", ".join(f"{n} = indicator_day.{n} + EXCLUDED.{n}" for n in names))
+
+
+_FOLD_DOSSIERS = _upsert(_DOSSIER_COLUMNS, f"""
+    SELECT e.day, f.agency_id, f.procedure_id, {', '.join(f'sum(e.{n})' for n in _DOSSIER_COLUMNS)}
+    FROM (
+      SELECT m.*, v.procedure_id, LEAST(m.finished_at, m.withdrawn_at) AS closed_at
+      FROM moved m JOIN procedure_version v ON v.id = m.procedure_version_id
+    ) f CROSS JOIN LATERAL {_DOSSIER_DAYS}
+    WHERE e.day IS NOT NULL
+    GROUP BY e.day, f.agency_id, f.procedure_id""")  # noqa: S608
+
+FOLD_DOSSIERS = f"""
+    WITH moved AS (
+      UPDATE dossier SET counted = true
+      WHERE id IN (SELECT id FROM dossier WHERE NOT counted AND status IN (3, 7, 10)
+                   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+      RETURNING id, agency_id, procedure_version_id, status, channel, received_at, due_at, finished_at, withdrawn_at,
+                finished_verdict, components_held, components_digitized
+    ) {_FOLD_DOSSIERS}"""  # noqa: S608
+
+FOLD_PAYMENTS = "WITH moved AS (" + """
+      UPDATE payment SET counted = true
+      WHERE id IN (SELECT id FROM payment WHERE NOT counted AND state IN ('paid', 'refunded') AND paid_at IS NOT NULL
+                   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+      RETURNING id, dossier_id, paid_at
+    ) """ + _upsert(("paid_online",), f"""
+    SELECT {_day_sql('m.paid_at')}, d.agency_id, v.procedure_id, count(*)
+    FROM moved m JOIN dossier d ON d.id = m.dossier_id JOIN procedure_version v ON v.id = d.procedure_version_id
+    WHERE NOT EXISTS (SELECT 1 FROM payment q WHERE q.dossier_id = m.dossier_id AND q.state IN ('paid', 'refunded')
+                      AND (q.paid_at < m.paid_at OR (q.paid_at = m.paid_at AND q.id < m.id)))
+    GROUP BY 1, 2, 3""")  # noqa: S608
+
+FOLD_RATINGS = "WITH moved AS (" + """
+      UPDATE dossier_rating SET counted = true
+      WHERE id IN (SELECT id FROM dossier_rating WHERE NOT counted ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED)
+      RETURNING id, dossier_id, created_at, answers
+    ) """ + _upsert(("rated", "rated_satisfied"), f"""
+    SELECT {_day_sql('m.created_at')}, d.agency_id, v.procedure_id, count(*),
+           sum(CASE WHEN (m.answers ->> 'tong_the')::int >= 2 THEN 1 ELSE 0 END)
+    FROM moved m JOIN dossier d ON d.id = m.dossier_id JOIN procedure_version v ON v.id = d.procedure_version_id
+    GROUP BY 1, 2, 3""")  # noqa: S608
+
+
+def refresh(limit: int = REFRESH_BATCH) -> int:
+    """Fold up to `limit` rows of each kind the aggregate does not hold yet (dossiers now in a final status, settled
+    payments, ratings) into it, each once; how many of its rows were written. In the caller's transaction (the caller commits);
+    0 when a reader or another refresh holds the lock (the next pass folds them). Nothing on SQLite, where the
+    summary is the live count."""
+    if not _aggregated():
+        return 0
+    if not db.session.execute(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
+                              {"a": _LOCK[0], "b": _LOCK[1]}).scalar():
+        return 0
+    params = {"limit": limit, "zone": str(local_tz())}
+    written = 0
+    for statement in (FOLD_DOSSIERS, FOLD_PAYMENTS, FOLD_RATINGS):
+        written += max(0, int(getattr(db.session.execute(text(statement), params), "rowcount", 0) or 0))
+    return written
+
+
+def sweep_source(now: datetime, cutoff: datetime, limit: int) -> int:
+    """The sweeper's source (app.subscriptions.SWEEPS): a refresh per pass; nothing to enqueue."""
+    refresh(max(limit, REFRESH_BATCH))
+    return 0
+
+
+def summary(first: date, last: date, agency_ids: list[int] | None = None) -> list[Counters]:
+    """The same counters as `progress` over the local days [first, last], read from the daily aggregate plus a live
+    count of what it does not hold yet: equal to progress at any moment (tests/integration/test_indicators.py)."""
+    start, end = bounds(first, last)
+    if not _aggregated():
+        return progress(start, end, agency_ids)
+    db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:a, :b)"), {"a": _LOCK[0], "b": _LOCK[1]})
+    a = IndicatorDay
+    inside = and_(a.day >= first, a.day <= last)
+
+    def within(column: Any) -> Any:
+        return func.coalesce(func.sum(case((inside, column), else_=0)), 0)
+
+    def before(day: date, column: Any) -> Any:
+        return func.coalesce(func.sum(case((a.day < day, column), else_=0)), 0)
+
+    following = last + timedelta(days=1)
+    open_at_end = before(following, a.opened - a.closed)
+    overdue_at_end = before(following, a.due_passed - a.due_passed_closed)
+    stmt = (select(a.agency_id, Procedure.code,
+                   within(a.received_online), within(a.received_in_person), before(first, a.opened - a.closed),
+                   within(a.finished_before), within(a.finished_on_time), within(a.finished_late),
+                   within(a.refused), within(a.withdrawn), open_at_end - overdue_at_end, overdue_at_end,
+                   within(a.digitized), within(a.paid_online), within(a.rated), within(a.rated_satisfied))
+            .join(Procedure, Procedure.id == a.procedure_id)
+            .where(a.day <= last).group_by(a.agency_id, Procedure.code))
+    if agency_ids is not None:
+        stmt = stmt.where(a.agency_id.in_(agency_ids))
+    names = ("received_online", "received_in_person", "carried_over", "finished_before", "finished_on_time",
+             "finished_late", "refused", "withdrawn", "open_in_time", "open_overdue", "digitized", "paid_online",
+             "rated", "rated_satisfied")
+    found: dict[tuple[int, str], Counters] = {}
+    for agency_id, procedure_code, *values in db.session.execute(stmt):
+        found[(int(agency_id), str(procedure_code))] = Counters(
+            agency_id=int(agency_id), procedure_code=str(procedure_code),
+            **{n: int(v) for n, v in zip(names, values, strict=True)})
+    for live in progress(start, end, agency_ids, uncounted=True):
+        _row(found, live.agency_id, live.procedure_code).add(live)
+    return [c for _, c in sorted(found.items()) if not c.empty]
+
+
+def total(rows: Iterable[Counters], agency_id: int = 0, procedure_code: str = "") -> Counters:
+    """The sum of several rows (an agency's procedures, a province's agencies): counts add up, rates follow."""
+    out = Counters(agency_id=agency_id, procedure_code=procedure_code)
+    for row in rows:
+        out.add(row)
+    return out
