@@ -287,9 +287,9 @@ FOLD_RATINGS = "WITH moved AS (" + """
 
 def refresh(limit: int = REFRESH_BATCH) -> int:
     """Fold up to `limit` rows of each kind the aggregate does not hold yet (dossiers now in a final status, settled
-    payments, ratings) into it, each once; how many of its rows were written. In the caller's transaction (the caller commits);
-    0 when a reader or another refresh holds the lock (the next pass folds them). Nothing on SQLite, where the
-    summary is the live count."""
+    payments, ratings) into it, each once; how many of its rows were written. In the caller's transaction (the
+    caller commits); 0 when a reader or another refresh holds the lock (the next pass folds them). Nothing on
+    SQLite, where the summary is the live count."""
     if not _aggregated():
         return 0
     if not db.session.execute(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
@@ -355,3 +355,38 @@ def total(rows: Iterable[Counters], agency_id: int = 0, procedure_code: str = ""
     for row in rows:
         out.add(row)
     return out
+
+
+def fields_of(codes: Iterable[str]) -> dict[str, str]:
+    """Each procedure's field (lĩnh vực: its current version's manifest `field`), "" when it declares none."""
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(Procedure.code, ProcedureVersion.manifest["field"].as_string())
+                              .join(ProcedureVersion, ProcedureVersion.id == Procedure.current_version_id)
+                              .where(Procedure.code.in_(wanted)))
+    return {str(code): str(field or "") for code, field in rows}
+
+
+def late_dossiers(first: date, last: date, agency_id: int, visible: Any, procedure_code: str | None = None,
+                  limit: int = 200) -> tuple[list[Dossier], int]:
+    """The late dossiers behind the counters of [first, last]: handled after their statutory date in the period
+    (finished_late) and open past it at the period's end (open_overdue), latest due first; only those `visible`
+    (SQL on Dossier: access.viewable) lets the viewer see, at most `limit`; and how many the viewer may not see."""
+    start, end = bounds(first, last)
+    d = Dossier
+    finished_late = and_(d.finished_verdict == "qua_han", d.status.in_((9, 10)), d.finished_at >= start,
+                         d.finished_at < end)
+    open_overdue = and_(d.received_at < end, d.due_at < end, or_(d.finished_at.is_(None), d.finished_at >= end),
+                        or_(d.withdrawn_at.is_(None), d.withdrawn_at >= end))
+    # Open past its date at the end: still open now (not in the aggregate yet), or handled late after the end.
+    overdue_then = and_(open_overdue, or_(~d.counted, and_(d.finished_verdict == "qua_han", d.finished_at >= end)))
+    base = select(d).where(d.agency_id == agency_id, or_(finished_late, overdue_then))
+    if procedure_code is not None:
+        base = base.join(ProcedureVersion, ProcedureVersion.id == d.procedure_version_id).join(
+            Procedure, Procedure.id == ProcedureVersion.procedure_id).where(Procedure.code == procedure_code)
+    shown = list(db.session.scalars(base.where(visible).order_by(d.due_at.desc(), d.id.desc()).limit(limit)))
+    def count(stmt: Any) -> int:
+        return int(db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+
+    return shown, count(base) - count(base.where(visible))  # not ~visible: a NULL applicant makes it NULL
