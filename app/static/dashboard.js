@@ -17,10 +17,12 @@
     received_online: '#1f5fbf', received_in_person: '#6b7280', digitized: '#0f8a8a'
   };
   var narrow = window.matchMedia('(max-width: 640px)').matches;
-  var maxLabel = narrow ? 18 : 40;
 
-  function shortLabel(text) {
-    return text.length > maxLabel ? text.slice(0, maxLabel - 1) + '…' : text;
+  // A label long enough to read and short enough to leave the bars room: by the chart's width as drawn now
+  // (it changes with the window).
+  function shortLabel(text, width) {
+    var most = width < 420 ? 16 : width < 700 ? 28 : 44;
+    return text.length > most ? text.slice(0, most - 1) + '…' : text;
   }
 
   function draw(canvasId, series, stacks) {
@@ -40,7 +42,9 @@
         indexAxis: 'y', animation: false, responsive: true, maintainAspectRatio: false,
         scales: {
           x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
-          y: { stacked: true, ticks: { callback: function (value) { return shortLabel(String(this.getLabelForValue(value))); } } }
+          y: { stacked: true, ticks: { callback: function (value) {
+            return shortLabel(String(this.getLabelForValue(value)), this.chart.width);
+          } } }
         },
         plugins: { legend: { position: 'bottom' } }
       }
