@@ -17,9 +17,9 @@
 `progress` is the definition: one SQL statement over the dossier projection (and one each over payments and
 ratings). At a province's volume it reads every dossier; `summary` gives exactly the same counters from a daily
 aggregate (`indicator_day`, app.models.indicator) of the rows whose contribution can never change again (dossiers
-in a final status, settled payments, ratings), plus `progress` over the rows the aggregate does not hold yet.
-`refresh` folds those rows in, each once (the sweeper runs it); a reader never sees a refresh half done (an
-advisory lock, shared by readers), so the summary is never stale: a dossier finished a moment ago is counted.
+in a final status, settled payments, ratings), plus `progress` over the rows the aggregate does not hold yet, in
+one statement. `refresh` folds those rows in, each once (the sweeper runs it); one statement sees a refresh
+entirely or not at all, so the summary is never stale: a dossier finished a moment ago is counted.
 
 Worked examples: tests/integration/test_indicators.py.
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select, text
+from sqlalchemy import and_, case, exists, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import aliased
 
 from app.clock import local_tz
@@ -114,10 +114,21 @@ def _first_settled() -> Any:
                                and_(earlier.paid_at == Payment.paid_at, earlier.id < Payment.id)))
 
 
-def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None, *,
-             uncounted: bool = False) -> list[Counters]:
-    """The counters for [start, end), one row per agency and procedure that has anything in the period.
-    `uncounted`: only over the rows the daily aggregate does not hold yet (summary adds the aggregate)."""
+COUNTERS = ("received_online", "received_in_person", "carried_over", "finished_before", "finished_on_time",
+            "finished_late", "refused", "withdrawn", "open_in_time", "open_overdue", "paused", "digitized",
+            "paid_online", "rated", "rated_satisfied")
+
+
+def _shaped(agency: Any, code: Any, counters: dict[str, Any]) -> list[Any]:
+    """The columns of one part of the statement: agency, procedure code and every counter (0 where the part has
+    none), so that the parts can be put together with UNION ALL."""
+    return [agency.label("agency_id"), code.label("code"),
+            *[counters.get(name, literal(0)).label(name) for name in COUNTERS]]
+
+
+def _parts(start: datetime, end: datetime, agency_ids: list[int] | None, uncounted: bool) -> list[Any]:
+    """The three parts of the definition, each grouped by agency and procedure: the dossiers, their first settled
+    online payments, their ratings. `uncounted`: only the rows the daily aggregate does not hold yet."""
     d = Dossier
     in_period = lambda column: and_(column >= start, column < end)  # noqa: E731
     still_open_at = lambda moment: and_(  # noqa: E731
@@ -125,73 +136,61 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
         or_(d.finished_at.is_(None), d.finished_at >= moment),
         or_(d.withdrawn_at.is_(None), d.withdrawn_at >= moment))
     handled = and_(in_period(d.finished_at), d.status.in_((9, 10)))
-    columns = [
-        _count(and_(in_period(d.received_at), d.channel == ONLINE)).label("received_online"),
-        _count(and_(in_period(d.received_at), d.channel != ONLINE)).label("received_in_person"),
-        _count(still_open_at(start)).label("carried_over"),
-        _count(and_(handled, d.finished_verdict == "truoc_han")).label("finished_before"),
-        _count(and_(handled, d.finished_verdict == "dung_han")).label("finished_on_time"),
-        _count(and_(handled, d.finished_verdict == "qua_han")).label("finished_late"),
-        _count(and_(in_period(d.finished_at), d.status == 3)).label("refused"),
-        _count(in_period(d.withdrawn_at)).label("withdrawn"),
-        _count(and_(still_open_at(end), d.due_at >= end)).label("open_in_time"),
-        _count(and_(still_open_at(end), d.due_at < end)).label("open_overdue"),
-        _count(and_(still_open_at(end), d.status.in_(tuple(PAUSING_STATUSES)))).label("paused"),
-        _count(and_(in_period(d.received_at), d.components_held > 0,
-                    d.components_digitized == d.components_held)).label("digitized"),
-    ]
     code = Procedure.code
-    stmt = (select(d.agency_id, code.label("code"), *columns)
-            .join(ProcedureVersion, ProcedureVersion.id == d.procedure_version_id)
-            .join(Procedure, Procedure.id == ProcedureVersion.procedure_id)
-            .where(or_(d.received_at < end, d.submitted_at < end))
-            .group_by(d.agency_id, code).order_by(d.agency_id, code))
-    if agency_ids is not None:
-        stmt = stmt.where(d.agency_id.in_(agency_ids))
-    if uncounted:
-        stmt = stmt.where(~d.counted)
-    found: dict[tuple[int, str], Counters] = {}
-    for row in db.session.execute(stmt):
-        values = dict(row._mapping)
-        key = (int(values.pop("agency_id")), str(values.pop("code")))
-        found[key] = Counters(agency_id=key[0], procedure_code=key[1], **{k: int(v) for k, v in values.items()})
 
-    def by_procedure(*extra: Any) -> Any:
-        base = (select(d.agency_id, code.label("code"), *extra)
+    def by_procedure(counters: dict[str, Any]) -> Any:
+        base = (select(*_shaped(d.agency_id, code, counters))
                 .join(ProcedureVersion, ProcedureVersion.id == d.procedure_version_id)
-                .join(Procedure, Procedure.id == ProcedureVersion.procedure_id))
+                .join(Procedure, Procedure.id == ProcedureVersion.procedure_id).group_by(d.agency_id, code))
         return base if agency_ids is None else base.where(d.agency_id.in_(agency_ids))
 
-    paid = (by_procedure(func.count().label("n"))
+    dossiers = by_procedure({
+        "received_online": _count(and_(in_period(d.received_at), d.channel == ONLINE)),
+        "received_in_person": _count(and_(in_period(d.received_at), d.channel != ONLINE)),
+        "carried_over": _count(still_open_at(start)),
+        "finished_before": _count(and_(handled, d.finished_verdict == "truoc_han")),
+        "finished_on_time": _count(and_(handled, d.finished_verdict == "dung_han")),
+        "finished_late": _count(and_(handled, d.finished_verdict == "qua_han")),
+        "refused": _count(and_(in_period(d.finished_at), d.status == 3)),
+        "withdrawn": _count(in_period(d.withdrawn_at)),
+        "open_in_time": _count(and_(still_open_at(end), d.due_at >= end)),
+        "open_overdue": _count(and_(still_open_at(end), d.due_at < end)),
+        "paused": _count(and_(still_open_at(end), d.status.in_(tuple(PAUSING_STATUSES)))),
+        "digitized": _count(and_(in_period(d.received_at), d.components_held > 0,
+                                 d.components_digitized == d.components_held)),
+    }).where(or_(d.received_at < end, d.submitted_at < end))
+    paid = (by_procedure({"paid_online": func.count()})
             .join(Payment, Payment.dossier_id == d.id)
-            .where(Payment.state.in_(SETTLED), in_period(Payment.paid_at), _first_settled())
-            .group_by(d.agency_id, code))
-    if uncounted:
-        paid = paid.where(~Payment.counted)
-    for agency_id, procedure_code, n in db.session.execute(paid):
-        _row(found, agency_id, procedure_code).paid_online = int(n)
+            .where(Payment.state.in_(SETTLED), in_period(Payment.paid_at), _first_settled()))
     overall = DossierRating.answers["tong_the"].as_integer()
-    rated = (by_procedure(func.count().label("n"), _count(overall >= 2).label("ok"))
-             .join(DossierRating, DossierRating.dossier_id == d.id)
-             .where(in_period(DossierRating.created_at)).group_by(d.agency_id, code))
+    rated = (by_procedure({"rated": func.count(), "rated_satisfied": _count(overall >= 2)})
+             .join(DossierRating, DossierRating.dossier_id == d.id).where(in_period(DossierRating.created_at)))
     if uncounted:
-        rated = rated.where(~DossierRating.counted)
-    for agency_id, procedure_code, n, ok in db.session.execute(rated):
-        counters = _row(found, agency_id, procedure_code)
-        counters.rated, counters.rated_satisfied = int(n), int(ok)
-    return [c for _, c in sorted(found.items()) if not c.empty]
+        dossiers, paid, rated = dossiers.where(~d.counted), paid.where(~Payment.counted), rated.where(
+            ~DossierRating.counted)
+    return [dossiers, paid, rated]
 
 
-def _row(found: dict[tuple[int, str], Counters], agency_id: int, procedure_code: str) -> Counters:
-    key = (int(agency_id), str(procedure_code))
-    if key not in found:
-        found[key] = Counters(agency_id=key[0], procedure_code=key[1])
-    return found[key]
+def _run(parts: list[Any]) -> list[Counters]:
+    """The parts summed per agency and procedure, in ONE statement (one snapshot of the database: a refresh that
+    commits meanwhile is seen entirely or not at all); the rows that have anything."""
+    every = union_all(*parts).subquery()
+    stmt = (select(every.c.agency_id, every.c.code, *[func.sum(every.c[name]).label(name) for name in COUNTERS])
+            .group_by(every.c.agency_id, every.c.code).order_by(every.c.agency_id, every.c.code))
+    rows = [Counters(agency_id=int(agency_id), procedure_code=str(code),
+                     **{name: int(value or 0) for name, value in zip(COUNTERS, values, strict=True)})
+            for agency_id, code, *values in db.session.execute(stmt)]
+    return [c for c in rows if not c.empty]
+
+
+def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None) -> list[Counters]:
+    """The counters for [start, end), one row per agency and procedure that has anything in the period."""
+    return _run(_parts(start, end, agency_ids, uncounted=False))
 
 
 # ---------------------------------------------------------------- the daily aggregate
 
-_LOCK = (zlib.crc32(b"indicator_day") & 0x7FFFFFFF, 1)  # readers share it; a refresh takes it alone
+_LOCK = (zlib.crc32(b"indicator_day") & 0x7FFFFFFF, 1)  # one refresh at a time
 REFRESH_BATCH = 20_000
 
 
@@ -288,8 +287,9 @@ FOLD_RATINGS = "WITH moved AS (" + """
 def refresh(limit: int = REFRESH_BATCH) -> int:
     """Fold up to `limit` rows of each kind the aggregate does not hold yet (dossiers now in a final status, settled
     payments, ratings) into it, each once; how many of its rows were written. In the caller's transaction (the
-    caller commits); 0 when a reader or another refresh holds the lock (the next pass folds them). Nothing on
-    SQLite, where the summary is the live count."""
+    caller commits); 0 when another refresh is under way (the next pass folds them). A reader never waits for it:
+    it reads the aggregate and the rest in one statement, before the refresh commits or after. Nothing on SQLite,
+    where the summary is the live count."""
     if not _aggregated():
         return 0
     if not db.session.execute(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
@@ -310,11 +310,11 @@ def sweep_source(now: datetime, cutoff: datetime, limit: int) -> int:
 
 def summary(first: date, last: date, agency_ids: list[int] | None = None) -> list[Counters]:
     """The same counters as `progress` over the local days [first, last], read from the daily aggregate plus a live
-    count of what it does not hold yet: equal to progress at any moment (tests/integration/test_indicators.py)."""
+    count of what it does not hold yet, in one statement: equal to progress at any moment
+    (tests/integration/test_indicators.py)."""
     start, end = bounds(first, last)
     if not _aggregated():
         return progress(start, end, agency_ids)
-    db.session.execute(text("SELECT pg_advisory_xact_lock_shared(:a, :b)"), {"a": _LOCK[0], "b": _LOCK[1]})
     a = IndicatorDay
     inside = and_(a.day >= first, a.day <= last)
 
@@ -327,26 +327,18 @@ def summary(first: date, last: date, agency_ids: list[int] | None = None) -> lis
     following = last + timedelta(days=1)
     open_at_end = before(following, a.opened - a.closed)
     overdue_at_end = before(following, a.due_passed - a.due_passed_closed)
-    stmt = (select(a.agency_id, Procedure.code,
-                   within(a.received_online), within(a.received_in_person), before(first, a.opened - a.closed),
-                   within(a.finished_before), within(a.finished_on_time), within(a.finished_late),
-                   within(a.refused), within(a.withdrawn), open_at_end - overdue_at_end, overdue_at_end,
-                   within(a.digitized), within(a.paid_online), within(a.rated), within(a.rated_satisfied))
-            .join(Procedure, Procedure.id == a.procedure_id)
-            .where(a.day <= last).group_by(a.agency_id, Procedure.code))
+    held = (select(*_shaped(a.agency_id, Procedure.code, {
+        "received_online": within(a.received_online), "received_in_person": within(a.received_in_person),
+        "carried_over": before(first, a.opened - a.closed), "finished_before": within(a.finished_before),
+        "finished_on_time": within(a.finished_on_time), "finished_late": within(a.finished_late),
+        "refused": within(a.refused), "withdrawn": within(a.withdrawn),
+        "open_in_time": open_at_end - overdue_at_end, "open_overdue": overdue_at_end,
+        "digitized": within(a.digitized), "paid_online": within(a.paid_online), "rated": within(a.rated),
+        "rated_satisfied": within(a.rated_satisfied)}))
+        .join(Procedure, Procedure.id == a.procedure_id).where(a.day <= last).group_by(a.agency_id, Procedure.code))
     if agency_ids is not None:
-        stmt = stmt.where(a.agency_id.in_(agency_ids))
-    names = ("received_online", "received_in_person", "carried_over", "finished_before", "finished_on_time",
-             "finished_late", "refused", "withdrawn", "open_in_time", "open_overdue", "digitized", "paid_online",
-             "rated", "rated_satisfied")
-    found: dict[tuple[int, str], Counters] = {}
-    for agency_id, procedure_code, *values in db.session.execute(stmt):
-        found[(int(agency_id), str(procedure_code))] = Counters(
-            agency_id=int(agency_id), procedure_code=str(procedure_code),
-            **{n: int(v) for n, v in zip(names, values, strict=True)})
-    for live in progress(start, end, agency_ids, uncounted=True):
-        _row(found, live.agency_id, live.procedure_code).add(live)
-    return [c for _, c in sorted(found.items()) if not c.empty]
+        held = held.where(a.agency_id.in_(agency_ids))
+    return _run([held, *_parts(start, end, agency_ids, uncounted=True)])
 
 
 def total(rows: Iterable[Counters], agency_id: int = 0, procedure_code: str = "") -> Counters:
