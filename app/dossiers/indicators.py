@@ -191,7 +191,8 @@ def progress(start: datetime, end: datetime, agency_ids: list[int] | None = None
 # ---------------------------------------------------------------- the daily aggregate
 
 _LOCK = (zlib.crc32(b"indicator_day") & 0x7FFFFFFF, 1)  # one refresh at a time
-REFRESH_BATCH = 20_000
+REFRESH_BATCH = 5_000  # per kind and pass: a pass stays short while a history is folded for the first time
+ANALYZE_AFTER = 2_000
 
 
 def bounds(first: date, last: date) -> tuple[datetime, datetime]:
@@ -237,10 +238,12 @@ _DOSSIER_COLUMNS = ("received_online", "received_in_person", "digitized", "opene
 
 
 def _upsert(columns: Iterable[str], select_sql: str) -> str:
+    """The rows `moved` (a CTE before it) added to the aggregate; the statement answers how many were moved."""
     names = list(columns)
-    return (f"INSERT INTO indicator_day (day, agency_id, procedure_id, {', '.join(names)}) {select_sql} "
+    return (f", added AS (INSERT INTO indicator_day (day, agency_id, procedure_id, {', '.join(names)}) {select_sql} "
             f"ON CONFLICT (day, agency_id, procedure_id) DO UPDATE SET "
-            + ", ".join(f"{n} = indicator_day.{n} + EXCLUDED.{n}" for n in names))
+            + ", ".join(f"{n} = indicator_day.{n} + EXCLUDED.{n}" for n in names)
+            + " RETURNING 1) SELECT count(*) FROM moved")
 
 
 _FOLD_DOSSIERS = _upsert(_DOSSIER_COLUMNS, f"""
@@ -286,7 +289,7 @@ FOLD_RATINGS = "WITH moved AS (" + """
 
 def refresh(limit: int = REFRESH_BATCH) -> int:
     """Fold up to `limit` rows of each kind the aggregate does not hold yet (dossiers now in a final status, settled
-    payments, ratings) into it, each once; how many of its rows were written. In the caller's transaction (the
+    payments, ratings) into it, each once; how many were folded. In the caller's transaction (the
     caller commits); 0 when another refresh is under way (the next pass folds them). A reader never waits for it:
     it reads the aggregate and the rest in one statement, before the refresh commits or after. Nothing on SQLite,
     where the summary is the live count."""
@@ -296,10 +299,13 @@ def refresh(limit: int = REFRESH_BATCH) -> int:
                               {"a": _LOCK[0], "b": _LOCK[1]}).scalar():
         return 0
     params = {"limit": limit, "zone": str(local_tz())}
-    written = 0
-    for statement in (FOLD_DOSSIERS, FOLD_PAYMENTS, FOLD_RATINGS):
-        written += max(0, int(getattr(db.session.execute(text(statement), params), "rowcount", 0) or 0))
-    return written
+    folded = [int(db.session.execute(text(statement), params).scalar() or 0)
+              for statement in (FOLD_DOSSIERS, FOLD_PAYMENTS, FOLD_RATINGS)]
+    if max(folded) >= ANALYZE_AFTER:
+        # Catching up (the first fold of a history): the planner must learn that few rows are left uncounted, or it
+        # reads whole tables instead of the partial indexes until autovacuum analyzes them.
+        db.session.execute(text("ANALYZE dossier, payment, dossier_rating, indicator_day"))
+    return sum(folded)
 
 
 def sweep_source(now: datetime, cutoff: datetime, limit: int) -> int:
