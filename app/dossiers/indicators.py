@@ -240,7 +240,7 @@ _DOSSIER_COLUMNS = ("received_online", "received_in_person", "digitized", "opene
 def _upsert(columns: Iterable[str], select_sql: str) -> str:
     """The rows `moved` (a CTE before it) added to the aggregate; the statement answers how many were moved."""
     names = list(columns)
-    return (f", added AS (INSERT INTO indicator_day (day, agency_id, procedure_id, {', '.join(names)}) {select_sql} "
+    return (f", added AS (INSERT INTO indicator_day (day, agency_id, procedure_id, {', '.join(names)}) {select_sql} "  # noqa: S608
             f"ON CONFLICT (day, agency_id, procedure_id) DO UPDATE SET "
             + ", ".join(f"{n} = indicator_day.{n} + EXCLUDED.{n}" for n in names)
             + " RETURNING 1) SELECT count(*) FROM moved")
