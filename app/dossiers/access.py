@@ -72,6 +72,14 @@ def viewable(user: User | None) -> ColumnElement[bool]:
     return mine | (Dossier.agency_id == user.agency_id) | held
 
 
+def viewable_at(user: User | None, agency_id: int) -> ColumnElement[bool]:
+    """`viewable` for a list of one agency's dossiers: everything for an administrator or an officer of that agency
+    (their own agency's dossiers), else the whole rule. The same answer, without asking the tasks of each row."""
+    if user is not None and (user.has_role(ADMIN_ROLE) or (user.is_officer and user.agency_id == agency_id)):
+        return true()
+    return viewable(user)
+
+
 def leader_agencies(user: User) -> list[int] | None:
     """The agencies whose indicators a user sees on the leaders' dashboard: every agency (None) for an
     administrator; for a leader of an agency (head of department, signing leader), that agency and every agency

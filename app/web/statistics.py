@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from app.clock import local_today, local_tz, now_utc
 from app.dossiers import indicators
-from app.dossiers.access import leader_agencies, operating_scope, viewable
+from app.dossiers.access import leader_agencies, operating_scope, viewable_at
 from app.extensions import db
 from app.models import Agency, Procedure
 
@@ -303,7 +303,7 @@ def dashboard_late(agency_id: int) -> ResponseReturnValue:
         abort(404)
     rows = [r for r in indicators.summary(first, last, [agency.id]) if code is None or r.procedure_code == code]
     overall = indicators.total(rows).as_dict()
-    dossiers, hidden = indicators.late_dossiers(first, last, agency.id, viewable(current_user), code)
+    dossiers, hidden = indicators.late_dossiers(first, last, agency.id, viewable_at(current_user, agency.id), code)
     period: dict[str, Any] = {"tu": first.isoformat(), "den": last.isoformat()}
     crumbs = [*_crumbs(agency, first, last),
               (agency.name, url_for("statistics.dashboard_agency", agency_id=agency.id, **period))]

@@ -141,3 +141,23 @@ def test_worked_example_unchanged_by_the_other_agencies(db_session):
     assert all(r.procedure_code != "1.001193" for r in indicators.summary(date(2026, 11, 1), date(2026, 11, 30),
                                                                            [police]))
     assert indicators.summary(date(2026, 11, 1), date(2026, 11, 30)) == indicators.progress(START, END)
+
+
+def test_the_sql_rule_for_lists_is_may_view(db_session):
+    from app.dossiers.access import viewable, viewable_at
+    from app.models import HumanTask
+
+    november(db_session)
+    dossiers = list(db.session.scalars(select(Dossier).where(Dossier.code.like("%-261199-%"))))
+    police = user("ca.tiepnhan").agency_id
+    db.session.add(HumanTask(dossier_id=dossiers[0].id, agency_id=police, engine_task_id="x-1", spec_name="Buoc",
+                             title="Bước của công an", role="chuyen_vien", state="completed"))
+    dossiers[1].applicant_user_id = user("congdan").id
+    db.session.flush()
+    ids = [d.id for d in dossiers]
+    for name in ("quantri", "truongphong", "hotich", "ca.cutru", "congdan", "congdan2", "thietke"):
+        viewer = user(name)
+        expected = {d.id for d in dossiers if may_view(viewer, d)}
+        for rule in (viewable(viewer), viewable_at(viewer, dossiers[0].agency_id)):
+            found = set(db.session.scalars(select(Dossier.id).where(Dossier.id.in_(ids), rule)))
+            assert found == expected, name
