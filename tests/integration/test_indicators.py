@@ -208,3 +208,20 @@ def test_the_table_its_csv_and_xlsx_and_the_public_page_show_the_same_counters(c
     public = client.get("/cong-khai/000.00.01.H26?nam=2026").get_data(as_text=True)
     assert "1.001193" in public and "Nguyễn Văn An" not in public
     assert client.get("/cong-khai/000.00.99.H26").status_code == 404
+
+
+def test_a_walk_in_dossier_counts_only_the_scans_as_digitized(db_session):
+    from app.dossiers.components import received_components
+
+    data = with_stored_uploads(start_data("khai-sinh"), user("tiepnhan"))
+    dossier = services.submit_dossier("1.001193", data, applicant=None, channel=1, filed_by=user("tiepnhan"))
+    task = db.session.scalar(select(HumanTask).where(HumanTask.dossier_id == dossier.id, HumanTask.state == "ready"))
+    services.complete_task(task.id, user("tiepnhan"), task_data("khai-sinh", task.form))
+    db.session.refresh(dossier)
+    held = received_components(dossier)
+    assert dossier.components_held == len(held) and len(held) > 1
+    scanned = [c for c in held if c["uploaded"]]  # the birth certificate the desk scanned; not the paper ones
+    assert dossier.components_digitized == len(scanned) and 0 < len(scanned) < len(held)
+    start, end = indicators.bounds(dossier.received_at.astimezone(VN).date(), dossier.received_at.astimezone(VN).date())
+    (row,) = [r for r in indicators.progress(start, end, [dossier.agency_id]) if r.procedure_code == "1.001193"]
+    assert row.received_in_person >= 1 and row.digitized == 0  # not every component digitized
