@@ -179,6 +179,22 @@ def time_all(app: Any, n: int, log: Callable[[str], None]) -> None:
         three = (today - timedelta(days=3 * 365), today)
         results.append(timed("summary, three years, every agency", read(*three), n))
         results.append(timed("refresh with nothing new", lambda: (indicators.refresh(), db.session.commit()), n))
+
+        def closed_then_folded() -> None:
+            """1,000 open dossiers handed back, the summary read, then folded by one refresh (rolled back)."""
+            db.session.execute(text(
+                "UPDATE dossier SET status = 10, finished_at = now(), returned_at = now(), finished_verdict = "
+                "'dung_han' WHERE id IN (SELECT id FROM dossier WHERE status = 4 AND finished_at IS NULL "
+                "ORDER BY id LIMIT 1000)"))
+            started = time.perf_counter()
+            indicators.refresh()
+            folding.append((time.perf_counter() - started) * 1000)
+            db.session.rollback()
+
+        folding: list[float] = []
+        for _ in range(5):
+            closed_then_folded()
+        results.append(("refresh folding 1,000 dossiers just handed back", folding))
         db.session.remove()
     log(f"\n{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {total:,} dossiers ({uncounted:,} counted live), "
         f"{n} requests per page (Flask test client, PostgreSQL)")
