@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.eforms.schema import resolve_pointer
 from app.extensions import db
@@ -31,12 +32,36 @@ def _given(dossier: Dossier, component: Mapping[str, Any]) -> bool:
     return bool(field) and component.get("code") in _supplemented(dossier)
 
 
+_SUPPLEMENTED = "motcua_supplemented"  # session.info: (transaction, {dossier id: its supplemented codes})
+
+
 def _supplemented(dossier: Dossier) -> set[str]:
-    """The component codes answered supplement requests of the dossier brought a file for."""
-    answered = db.session.scalars(select(SupplementRequest.received).where(
-        SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
-    return {str(item.get("code")) for received in answered for item in (received or [])
-            if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
+    """The component codes answered supplement requests of the dossier brought a file for; read once per
+    transaction and dossier (reception records the digitization and the portal snapshot lists the components: one
+    read for both), afresh after a supplement request is written (`_forget_supplements`)."""
+    current = db.session().get_transaction()
+    held = db.session.info.get(_SUPPLEMENTED)
+    if held is None or held[0] is not current:
+        held = (current, {})
+        db.session.info[_SUPPLEMENTED] = held
+    memo: dict[int, set[str]] = held[1]
+    if dossier.id not in memo:
+        answered = db.session.scalars(select(SupplementRequest.received).where(
+            SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
+        memo[dossier.id] = {str(item.get("code")) for received in answered for item in (received or [])
+                            if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
+    return set(memo[dossier.id])
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_supplements(session: Session, context: Any, instances: Any) -> None:
+    if any(isinstance(o, SupplementRequest) for o in (*session.new, *session.dirty)):
+        session.info.pop(_SUPPLEMENTED, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_supplements_on_rollback(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_SUPPLEMENTED, None)
 
 
 def _ticked(manifest: Mapping[str, Any], data: Mapping[str, Any] | None) -> list[str]:

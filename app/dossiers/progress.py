@@ -126,8 +126,10 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
 def _record_digitization(dossier: Dossier) -> None:
     """At reception, for the digitization indicator (QĐ 766): the components the dossier holds and how many are
     digitized, as the national portal is told (app.dossiers.portal_sync): everything of an online dossier, and the
-    components of a walk-in one the desk scanned and uploaded."""
-    held = received_components(dossier)
+    components of a walk-in one the desk scanned and uploaded. Without an autoflush: what the step has pending is
+    written with its other rows (app.dossiers.rows), not by the unit of work here."""
+    with db.session.no_autoflush:
+        held = received_components(dossier)
     online = dossier.channel == 2
     dossier.components_held = len(held)
     dossier.components_digitized = sum(1 for item in held if online or item["uploaded"])
