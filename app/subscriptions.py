@@ -21,6 +21,7 @@ from app.dossiers import (
     desk,
     docstore,
     events,
+    indicators,
     lateness,
     leave,
     messages,
@@ -230,6 +231,8 @@ SWEEPS: Mapping[str, sweeper.Source] = {
     # Platform deadlines: warnings of steps due soon, escalations of overdue steps and dossiers (each made once),
     # their deliveries and apology messages owed
     "deadlines": watch_jobs.sweep,
+    # The indicators' daily aggregate: dossiers closed, payments settled and ratings given since the last pass
+    "indicators": indicators.sweep_source,
 }
 
 # Operations the platform carries out itself (declared in connectors.registry.PLATFORM_OPERATIONS).

@@ -14,12 +14,13 @@ from flask_babel import gettext
 from sqlalchemy import ColumnElement, Select, exists, false, select, true
 
 from app.extensions import db
-from app.models import AuditEvent, Dossier, HumanTask, User
+from app.models import Agency, AuditEvent, Dossier, HumanTask, User
 from app.models.dossier import INTERNAL_ACTIONS
 from app.models.user import ADMIN_ROLE
 
 REFUND_ROLE = "tiep_nhan"  # the one-stop desk
 HEAD_ROLE = "lanh_dao_phong"  # head of department: sees the load of the agency's officers, reassigns their tasks
+LEADER_ROLES = (HEAD_ROLE, "lanh_dao_ky")  # the agency's leaders: its heads of department and the signing leader
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,47 @@ def may_view(user: User | None, dossier: Dossier) -> bool:
     if not user.is_officer or user.agency_id is None:
         return False
     return user.agency_id == dossier.agency_id or works_on(user.agency_id, dossier)
+
+
+def viewable(user: User | None) -> ColumnElement[bool]:
+    """`may_view` as SQL on Dossier, for a list of dossiers (the dashboard's late dossiers): the same rule."""
+    if user is None:
+        return false()
+    mine = Dossier.applicant_user_id == user.id
+    if user.has_role(ADMIN_ROLE):
+        return true()
+    if not user.is_officer or user.agency_id is None:
+        return mine
+    held = exists().where(HumanTask.dossier_id == Dossier.id, HumanTask.agency_id == user.agency_id)
+    return mine | (Dossier.agency_id == user.agency_id) | held
+
+
+def viewable_at(user: User | None, agency_id: int) -> ColumnElement[bool]:
+    """`viewable` for a list of one agency's dossiers: everything for an administrator or an officer of that agency
+    (their own agency's dossiers), else the whole rule. The same answer, without asking the tasks of each row."""
+    if user is not None and (user.has_role(ADMIN_ROLE) or (user.is_officer and user.agency_id == agency_id)):
+        return true()
+    return viewable(user)
+
+
+def leader_agencies(user: User) -> list[int] | None:
+    """The agencies whose indicators a user sees on the leaders' dashboard: every agency (None) for an
+    administrator; for a leader of an agency (head of department, signing leader), that agency and every agency
+    under it (a province's People's Committee: the province's agencies and communes); nobody else any."""
+    if user.has_role(ADMIN_ROLE):
+        return None
+    if user.agency_id is None or not any(user.has_role(r) for r in LEADER_ROLES):
+        return []
+    children: dict[int | None, list[int]] = {}
+    for agency_id, parent_id in db.session.execute(select(Agency.id, Agency.parent_id)):
+        children.setdefault(parent_id, []).append(agency_id)
+    seen, todo = [], [user.agency_id]
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.append(current)
+            todo.extend(children.get(current, []))
+    return sorted(seen)
 
 
 def works_on(agency_id: int, dossier: Dossier) -> bool:

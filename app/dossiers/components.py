@@ -37,8 +37,11 @@ def _supplemented(dossier: Dossier) -> set[str]:
     transaction: only answering a request changes them, and that says so (supplement_answered)."""
     memo = _read_in_this_transaction(_SUPPLEMENTED)
     if dossier.id not in memo:
-        answered = db.session.scalars(select(SupplementRequest.received).where(
-            SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered"))
+        # Without an autoflush (a step's own rows are written by its statements, app.dossiers.rows): an answer given
+        # in this transaction was flushed when it was given (supplement_answered).
+        with db.session.no_autoflush:
+            answered = db.session.scalars(select(SupplementRequest.received).where(
+                SupplementRequest.dossier_id == dossier.id, SupplementRequest.state == "answered")).all()
         memo[dossier.id] = {str(item.get("code")) for received in answered for item in (received or [])
                             if isinstance(item, Mapping) and item.get("reference") and item.get("code")}
     found: set[str] = memo[dossier.id]
@@ -46,7 +49,9 @@ def _supplemented(dossier: Dossier) -> set[str]:
 
 
 def supplement_answered(dossier: Dossier) -> None:
-    """A supplement request of the dossier was answered in this transaction: what it brought is read afresh."""
+    """A supplement request of the dossier was answered in this transaction: written now, and what it brought read
+    afresh when next asked."""
+    db.session.flush()
     _read_in_this_transaction(_SUPPLEMENTED).pop(dossier.id, None)
 
 

@@ -118,9 +118,10 @@ def record(*, dossier: Dossier, new: int, **_: Any) -> None:
             .outerjoin(PersonalDocument, PersonalDocument.attachment_id == Attachment.id)
             .where(Attachment.dossier_id == dossier.id, Attachment.reused_from_id.is_(None),
                    PersonalDocument.id.is_(None), chosen))
-    db.session.execute(insert(PersonalDocument).from_select(
-        ["owner_id", "origin", "kind", "title", "component_code", "dossier_id", "agency_id", "attachment_id",
-         "issued_at", "valid_until"], rows))
+    with db.session.no_autoflush:  # the files are in the database already; the step's own rows are its statements'
+        db.session.execute(insert(PersonalDocument).from_select(
+            ["owner_id", "origin", "kind", "title", "component_code", "dossier_id", "agency_id", "attachment_id",
+             "issued_at", "valid_until"], rows))
 
 
 def record_supplement(*, dossier: Dossier, received: Iterable[Mapping[str, Any]], **_: Any) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.dossiers import events
 from app.dossiers.calendar import WorkingCalendar, classify_finished
 from app.dossiers.clock import local_tz, now_utc
+from app.dossiers.components import received_components
 from app.dossiers.deadlines import appointment, calendar_for
 from app.engine.expressions import ExpressionError, evaluate
 from app.engine.runtime import EngineError, ReadyTask, SpecBundle, StepResult, WorkflowRun, get_bundle
@@ -99,6 +100,7 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         # first: reading the calendar then flushes nothing, and the dossier is written in one UPDATE).
         due = appointment(dossier.procedure_version.manifest, dossier.agency, at, dossier.channel)
         dossier.received_at, dossier.due_at = at, due
+        _record_digitization(dossier)
     if status in (3, 9) and dossier.finished_at is None:
         dossier.finished_at = at
     if status == 10:
@@ -119,6 +121,18 @@ def set_status(dossier: Dossier, status: int, actor: User | None, note: str = ""
         event.note_params = note_params
     db.session.add(event)  # inserted with the step's other rows (a job that needs its id reads it at commit)
     events.publish(events.status_changed, dossier=dossier, old=old, new=status, actor=actor, event=event)
+
+
+def _record_digitization(dossier: Dossier) -> None:
+    """At reception, for the digitization indicator (QĐ 766): the components the dossier holds and how many are
+    digitized, as the national portal is told (app.dossiers.portal_sync): everything of an online dossier, and the
+    components of a walk-in one the desk scanned and uploaded. Without an autoflush: what the step has pending is
+    written with its other rows (app.dossiers.rows), not by the unit of work here."""
+    with db.session.no_autoflush:
+        held = received_components(dossier)
+    online = dossier.channel == 2
+    dossier.components_held = len(held)
+    dossier.components_digitized = sum(1 for item in held if online or item["uploaded"])
 
 
 def status_property(props: Mapping[str, str]) -> int | None:

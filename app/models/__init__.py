@@ -18,6 +18,7 @@ from app.models.dossier import (
 )
 from app.models.draft import ProcedureDraft
 from app.models.idempotency import IdempotentRequest
+from app.models.indicator import IndicatorDay
 from app.models.integration import Payment, PaymentCallback, PortalOutbox, Refund, ServiceCall
 from app.models.leave import LatenessOwed, OfficerLeave, StepHolding
 from app.models.personal_document import PersonalDocument
@@ -44,6 +45,7 @@ __all__ = [
     "DossierRating",
     "HumanTask",
     "IdempotentRequest",
+    "IndicatorDay",
     "IssuedDocument",
     "LatenessOwed",
     "MessageKey",

@@ -28,7 +28,7 @@ from app.clock import local_tz
 from app.extensions import db
 from app.models.agency import Agency
 from app.models.procedure import ProcedureVersion
-from app.models.types import JsonDoc, JsonText, UtcDateTime, utcnow
+from app.models.types import JsonDoc, JsonDocOrNull, JsonText, UtcDateTime, utcnow
 from app.models.user import N_
 
 # TrangThaiHoSo as synced to the national portal (DOMAIN.md). The only statuses a dossier can take.
@@ -54,6 +54,7 @@ INTERNAL_ACTIONS = frozenset({"service_done", "service_error", "service_late", "
 FINAL_STATUSES = frozenset({3, 7, 10})
 # The same rule as SQL, for the partial indexes on open dossiers (kept in step with FINAL_STATUSES).
 OPEN_DOSSIER_SQL = "status NOT IN (3, 7, 10)"
+LATE_SQL = "finished_verdict = 'qua_han'"
 # Open human tasks (services.OPEN_TASK_STATES), for the inbox's partial index.
 OPEN_TASK_SQL = "state IN ('ready', 'claimed')"
 OPEN_TASK_STATES = ("ready", "claimed")  # a human task someone still has to do
@@ -80,6 +81,12 @@ class Dossier(db.Model):  # type: ignore[name-defined]
         # A procedure's running dossiers (the designer's list): open ones only, a small part of all dossiers.
         Index("ix_dossier_open_version_submitted", "procedure_version_id", "submitted_at", "id",
               postgresql_where=text(OPEN_DOSSIER_SQL), sqlite_where=text(OPEN_DOSSIER_SQL)),
+        # The indicators count live what their daily aggregate does not hold yet (app.dossiers.indicators).
+        Index("ix_dossier_uncounted", "agency_id", postgresql_where=text("NOT counted"),
+              sqlite_where=text("NOT counted")),
+        # The dashboard's late dossiers finished in a period (app.dossiers.indicators.late_dossiers).
+        Index("ix_dossier_finished_late", "agency_id", "finished_at", postgresql_where=text(LATE_SQL),
+              sqlite_where=text(LATE_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -117,11 +124,19 @@ class Dossier(db.Model):  # type: ignore[name-defined]
     # The start-form files taken from the applicant's personal document store, by field path: {document_id, origin,
     # title, dossier_code} of where each came from, as the server resolved it (app.dossiers.docstore); the receipt,
     # the API and the national portal (tai_su_dung) read it with the dossier. NULL: nothing taken.
-    reused_documents: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
+    reused_documents: Mapped[dict[str, Any] | None] = mapped_column(JsonDocOrNull, nullable=True)
     # Set while the clock is paused (statuses 5, 6, 8); on resume the due date moves by the paused working time.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # phien_ban of the last dossier snapshot put in the national-portal outbox (0: none yet).
     portal_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Digitization (số hóa, QĐ 766), set once at reception: the components the dossier held then
+    # (app.dossiers.components.received_components) and how many of them were digitized (everything of an online
+    # dossier, a walk-in one's components the desk scanned and uploaded). NULL: not received, or before 0023d.
+    components_held: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    components_digitized: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    # True once the indicators' daily aggregate holds the dossier (app.dossiers.indicators.refresh): only dossiers in
+    # a final status (3, 7, 10), whose dates never change again, are folded into it; the rest are counted live.
+    counted: Mapped[bool] = mapped_column(default=False, server_default="false")
 
     procedure_version: Mapped[ProcedureVersion] = relationship()
     agency: Mapped[Agency] = relationship()

@@ -61,6 +61,9 @@ class Payment(db.Model):  # type: ignore[name-defined]
         Index("ix_payment_state_created", "state", "created_at"),
         Index("ix_payment_next_check", "next_check_at", postgresql_where=text("state = 'pending'"),
               sqlite_where=text("state = 'pending'")),
+        # Settled payments the indicators' daily aggregate does not hold yet (app.dossiers.indicators).
+        Index("ix_payment_uncounted", "dossier_id", postgresql_where=text("NOT counted"),
+              sqlite_where=text("NOT counted")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -79,6 +82,8 @@ class Payment(db.Model):  # type: ignore[name-defined]
     next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)  # the next re-query owed
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # True once the indicators' daily aggregate holds the payment (app.dossiers.indicators.refresh).
+    counted: Mapped[bool] = mapped_column(default=False, server_default="false")
 
     dossier: Mapped[Dossier] = relationship()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
@@ -16,6 +16,11 @@ from app.models.types import JsonDoc, UtcDateTime, utcnow
 
 class DossierRating(db.Model):  # type: ignore[name-defined]
     __tablename__ = "dossier_rating"
+    __table_args__ = (
+        # Ratings the indicators' daily aggregate does not hold yet (app.dossiers.indicators).
+        Index("ix_dossier_rating_uncounted", "dossier_id", postgresql_where=text("NOT counted"),
+              sqlite_where=text("NOT counted")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id"), unique=True)  # once per dossier
@@ -26,3 +31,5 @@ class DossierRating(db.Model):  # type: ignore[name-defined]
     rated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)  # the applicant online
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), nullable=True)  # the desk officer
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    # True once the indicators' daily aggregate holds the rating (app.dossiers.indicators.refresh).
+    counted: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -14,6 +14,8 @@ from app.clock import now_utc
 
 # JSONB on PostgreSQL (indexable, compact), plain JSON text elsewhere (SQLite in embedded mode).
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+# The same, where SQL asks whether the column is set: Python's None is SQL NULL, never a JSON null.
+JsonDocOrNull = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 # A document kept exactly as written (json, not jsonb, on PostgreSQL): key order and numbers come back as they were
 # saved, and the database neither parses it into a tree on every write nor prints it back on every read. For what
 # nothing queries inside: the workflow documents.

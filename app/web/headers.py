@@ -8,7 +8,8 @@ to its hosted page, which form-action governs) or the identity provider (logout 
 end_session). A view that sets its own policy (served files) keeps it.
 The BPMN diagrams (bpmn-js, served from node_modules) live under this policy as it is: the viewer is a script
 file of this site loaded by another (app/static/diagram.js), and it styles what it draws through the DOM
-(element.style), which style-src does not govern; its logo is an inline SVG, not an image.
+(element.style), which style-src does not govern; its logo is an inline SVG, not an image. So do the dashboard's
+charts (Chart.js, served the same way): a script file of this site draws them on a canvas from a data attribute.
 """
 
 from __future__ import annotations

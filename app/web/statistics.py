@@ -1,24 +1,26 @@
 """The indicators as pages and files (app.dossiers.indicators): an agency's table for any days (its officers, an
-administrator for every agency), exported as CSV and XLSX with the same columns, and a public transparency page per
-agency for a year — counts only, nothing about any person."""
+administrator for every agency), exported as CSV and XLSX with the same columns, a public transparency page per
+agency for a year — counts only, nothing about any person — and the leaders' dashboard: charts and tables that
+drill down from the province to an agency, its procedures and fields, and the late dossiers themselves (only those
+the viewer may see). Every figure comes from indicators.summary, which equals the defining SQL at any moment."""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required
 from openpyxl import Workbook
 from sqlalchemy import select
 
-from app.clock import local_today, local_tz
+from app.clock import local_today, local_tz, now_utc
 from app.dossiers import indicators
-from app.dossiers.access import operating_scope
+from app.dossiers.access import leader_agencies, operating_scope, viewable_at
 from app.extensions import db
 from app.models import Agency, Procedure
 
@@ -38,6 +40,8 @@ COLUMNS: list[tuple[str, Any]] = [
     ("open_in_time", lazy_gettext("Đang giải quyết trong hạn")),
     ("open_overdue", lazy_gettext("Đang giải quyết quá hạn")),
     ("paused", lazy_gettext("Tạm dừng")),
+    ("digitized", lazy_gettext("Hồ sơ được số hóa")),
+    ("digitization_rate", lazy_gettext("Tỉ lệ số hóa")),
     ("paid_online", lazy_gettext("Thanh toán trực tuyến")),
     ("received_reused", lazy_gettext("Có giấy tờ tái sử dụng")),
     ("rated", lazy_gettext("Lượt đánh giá")),
@@ -55,14 +59,12 @@ def _day(name: str, default: date) -> date:
         abort(400)
 
 
-def _period() -> tuple[date, date, datetime, datetime]:
+def _period() -> tuple[date, date]:
     today = local_today()
     first, last = _day("tu", today.replace(day=1)), _day("den", today)
     if last < first or (last - first).days > 3660:
         abort(400)
-    zone = local_tz()
-    return first, last, datetime.combine(first, time.min, zone), datetime.combine(last + timedelta(days=1),
-                                                                                  time.min, zone)
+    return first, last
 
 
 def _rows(rows: list[indicators.Counters]) -> list[dict[str, Any]]:
@@ -88,8 +90,8 @@ def _shown(value: Any) -> Any:
 @bp.route("/can-bo/thong-ke")
 @login_required
 def table() -> ResponseReturnValue:
-    first, last, start, end = _period()
-    rows = _rows(indicators.progress(start, end, _scoped()))
+    first, last = _period()
+    rows = _rows(indicators.summary(first, last, _scoped()))
     return render_template("statistics/table.html", rows=rows, columns=COLUMNS, first=first, last=last,
                            shown=_shown)
 
@@ -102,10 +104,10 @@ def _matrix(rows: list[dict[str, Any]]) -> list[list[Any]]:
 @bp.route("/can-bo/thong-ke.csv")
 @login_required
 def table_csv() -> ResponseReturnValue:
-    first, last, start, end = _period()
+    first, last = _period()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for line in _matrix(_rows(indicators.progress(start, end, _scoped()))):
+    for line in _matrix(_rows(indicators.summary(first, last, _scoped()))):
         writer.writerow(["" if v is None else v for v in line])
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8")  # BOM: Excel reads UTF-8
     response.headers["Content-Disposition"] = f'attachment; filename="thong-ke-{first}-{last}.csv"'
@@ -115,11 +117,11 @@ def table_csv() -> ResponseReturnValue:
 @bp.route("/can-bo/thong-ke.xlsx")
 @login_required
 def table_xlsx() -> ResponseReturnValue:
-    first, last, start, end = _period()
+    first, last = _period()
     book = Workbook()
     sheet = book.active
     sheet.title = gettext("Thống kê")[:31]
-    for line in _matrix(_rows(indicators.progress(start, end, _scoped()))):
+    for line in _matrix(_rows(indicators.summary(first, last, _scoped()))):
         sheet.append(line)
     buffer = io.BytesIO()
     book.save(buffer)
@@ -138,8 +140,174 @@ def transparency(agency_code: str) -> ResponseReturnValue:
     year = request.args.get("nam", type=int) or local_today().year
     if not 2000 <= year <= 2100:
         abort(404)
-    zone = local_tz()
-    start, end = datetime(year, 1, 1, tzinfo=zone), datetime(year + 1, 1, 1, tzinfo=zone)
-    rows = _rows(indicators.progress(start, end, [agency.id]))
+    rows = _rows(indicators.summary(date(year, 1, 1), date(year, 12, 31), [agency.id]))
     return render_template("statistics/public.html", agency=agency, year=year, rows=rows, columns=COLUMNS,
                            shown=_shown)
+
+
+# ---------------------------------------------------------------- the leaders' dashboard
+
+# The headline figures (key of Counters.as_dict, title), above the charts.
+TILES: list[tuple[str, Any]] = [
+    ("received", lazy_gettext("Hồ sơ tiếp nhận")),
+    ("finished", lazy_gettext("Đã giải quyết")),
+    ("on_time_rate", lazy_gettext("Tỉ lệ đúng hạn")),
+    ("open_overdue", lazy_gettext("Đang quá hạn")),
+    ("digitization_rate", lazy_gettext("Tỉ lệ số hóa")),
+    ("paid_online", lazy_gettext("Thanh toán trực tuyến")),
+    ("satisfaction_rate", lazy_gettext("Tỉ lệ hài lòng")),
+]
+FEEDBACK_PROCEDURE = "9.000165"  # phản ánh, kiến nghị (bpmn/phan-anh-kien-nghi): its on-time rate is its own tile
+
+
+def _leader_scope() -> list[int] | None:
+    scope = leader_agencies(current_user)
+    if scope == []:
+        abort(403)
+    return scope
+
+
+def _province_of(agency_id: int, agencies: dict[int, Agency]) -> int | None:
+    """The nearest province-level agency at or above it (its province), or None."""
+    seen: set[int] = set()
+    current: int | None = agency_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        agency = agencies.get(current)
+        if agency is None:
+            return None
+        if agency.level == "tinh":
+            return agency.id
+        current = agency.parent_id
+    return None
+
+
+def _chart(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the charts draw (app/static/dashboard.js): one label per row, a series per counter."""
+    series = [("finished_before", gettext("Trước hạn")), ("finished_on_time", gettext("Đúng hạn")),
+              ("finished_late", gettext("Quá hạn")), ("open_overdue", gettext("Đang quá hạn"))]
+    received = [("received_online", gettext("Trực tuyến")), ("received_in_person", gettext("Trực tiếp")),
+                ("digitized", gettext("Được số hóa"))]
+    return {"labels": [str(r["label"]) for r in rows],
+            "results": [{"key": k, "label": t, "data": [r["counters"][k] for r in rows]} for k, t in series],
+            "received": [{"key": k, "label": t, "data": [r["counters"][k] for r in rows]} for k, t in received]}
+
+
+def _tiles(rows: list[indicators.Counters]) -> tuple[dict[str, Any], float | None]:
+    overall = indicators.total(rows).as_dict()
+    feedback = indicators.total(r for r in rows if r.procedure_code == FEEDBACK_PROCEDURE)
+    return overall, feedback.on_time_rate
+
+
+def _page(template: str, **context: Any) -> ResponseReturnValue:
+    return render_template(template, shown=_shown, tiles=TILES, columns=COLUMNS,
+                           as_of=now_utc().astimezone(local_tz()), **context)
+
+
+@bp.route("/can-bo/chi-so")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    """The province (or every agency an administrator sees): a row per province, or per agency of one."""
+    first, last = _period()
+    scope = _leader_scope()
+    if scope is not None and len(scope) == 1:
+        return redirect(url_for("statistics.dashboard_agency", agency_id=scope[0], tu=first.isoformat(),
+                                den=last.isoformat()))
+    agencies = {a.id: a for a in db.session.scalars(select(Agency))}
+    rows = indicators.summary(first, last, scope)
+    province = request.args.get("tinh", type=int)
+    provinces = {r.agency_id: _province_of(r.agency_id, agencies) for r in rows}
+    if province is not None:
+        rows = [r for r in rows if provinces[r.agency_id] == (province or None)]
+    groups = sorted({provinces[r.agency_id] for r in rows}, key=lambda p: (p is None, p or 0))
+    by_province = province is None and len(groups) > 1
+    table = []
+    if by_province:
+        for group in groups:
+            counters = indicators.total(r for r in rows if provinces[r.agency_id] == group)
+            table.append({"label": agencies[group].name if group is not None else gettext("Cơ quan không thuộc tỉnh"),
+                          "href": url_for("statistics.dashboard", tinh=group or 0, tu=first.isoformat(),
+                                          den=last.isoformat()),
+                          "counters": counters.as_dict(), "key": f"tinh-{group or 0}"})
+    else:
+        for agency_id in sorted({r.agency_id for r in rows}, key=lambda i: agencies[i].name):
+            counters = indicators.total(r for r in rows if r.agency_id == agency_id)
+            table.append({"label": agencies[agency_id].name,
+                          "href": url_for("statistics.dashboard_agency", agency_id=agency_id, tu=first.isoformat(),
+                                          den=last.isoformat()),
+                          "counters": counters.as_dict(), "key": f"co-quan-{agency_id}"})
+    overall, feedback = _tiles(rows)
+    heading = (agencies[province].name if province else gettext("Cơ quan không thuộc tỉnh")) if (
+        province is not None) else gettext("Toàn bộ cơ quan")
+    crumbs = [(gettext("Toàn bộ cơ quan"), url_for("statistics.dashboard", tu=first.isoformat(),
+                                                  den=last.isoformat()))] if province is not None else []
+    return _page("statistics/dashboard.html", first=first, last=last, heading=heading, crumbs=crumbs,
+                 level=gettext("Tỉnh") if by_province else gettext("Cơ quan"), table=table, chart=_chart(table),
+                 overall=overall, feedback=feedback, fields=[], late_href=None)
+
+
+def _agency_in_scope(agency_id: int) -> Agency:
+    scope = _leader_scope()
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        abort(404)
+    if scope is not None and agency_id not in scope:
+        abort(403)
+    return agency
+
+
+def _crumbs(agency: Agency, first: date, last: date) -> list[tuple[str, str]]:
+    period: dict[str, Any] = {"tu": first.isoformat(), "den": last.isoformat()}
+    scope = leader_agencies(current_user)
+    if scope is not None and len(scope) == 1:
+        return []
+    crumbs = [(gettext("Toàn bộ cơ quan"), url_for("statistics.dashboard", **period))]
+    agencies = {a.id: a for a in db.session.scalars(select(Agency))}
+    province = _province_of(agency.id, agencies)
+    if province is not None and province != agency.id:
+        crumbs.append((agencies[province].name, url_for("statistics.dashboard", tinh=province, **period)))
+    return crumbs
+
+
+@bp.route("/can-bo/chi-so/co-quan/<int:agency_id>")
+@login_required
+def dashboard_agency(agency_id: int) -> ResponseReturnValue:
+    """One agency: a row per procedure (each leading to its late dossiers) and per field."""
+    first, last = _period()
+    agency = _agency_in_scope(agency_id)
+    rows = indicators.summary(first, last, [agency.id])
+    names = {code: name for code, name in db.session.execute(select(Procedure.code, Procedure.name))}
+    period: dict[str, Any] = {"tu": first.isoformat(), "den": last.isoformat()}
+    table = [{"label": f"{r.procedure_code} — {names.get(r.procedure_code, '')}",
+              "href": url_for("statistics.dashboard_late", agency_id=agency.id, thu_tuc=r.procedure_code, **period),
+              "counters": r.as_dict(), "key": f"thu-tuc-{r.procedure_code}"} for r in rows]
+    field_of = indicators.fields_of(r.procedure_code for r in rows)
+    fields = [{"label": field or gettext("Chưa xác định lĩnh vực"), "href": None, "key": f"linh-vuc-{n}",
+               "counters": indicators.total(r for r in rows if field_of.get(r.procedure_code, "") == field).as_dict()}
+              for n, field in enumerate(sorted({field_of.get(r.procedure_code, "") for r in rows}))]
+    overall, feedback = _tiles(rows)
+    return _page("statistics/dashboard.html", first=first, last=last, heading=agency.name,
+                 crumbs=_crumbs(agency, first, last), level=gettext("Thủ tục"), table=table, chart=_chart(table),
+                 overall=overall, feedback=feedback, fields=fields,
+                 late_href=url_for("statistics.dashboard_late", agency_id=agency.id, **period))
+
+
+@bp.route("/can-bo/chi-so/co-quan/<int:agency_id>/tre-han")
+@login_required
+def dashboard_late(agency_id: int) -> ResponseReturnValue:
+    """The late dossiers behind an agency's (or one of its procedures') counters, those the viewer may see."""
+    first, last = _period()
+    agency = _agency_in_scope(agency_id)
+    code = request.args.get("thu_tuc") or None
+    procedure = db.session.scalar(select(Procedure).where(Procedure.code == code)) if code else None
+    if code and procedure is None:
+        abort(404)
+    rows = [r for r in indicators.summary(first, last, [agency.id]) if code is None or r.procedure_code == code]
+    overall = indicators.total(rows).as_dict()
+    dossiers, hidden = indicators.late_dossiers(first, last, agency.id, viewable_at(current_user, agency.id), code)
+    period: dict[str, Any] = {"tu": first.isoformat(), "den": last.isoformat()}
+    crumbs = [*_crumbs(agency, first, last),
+              (agency.name, url_for("statistics.dashboard_agency", agency_id=agency.id, **period))]
+    return _page("statistics/late.html", first=first, last=last, agency=agency, procedure=procedure,
+                 crumbs=crumbs, overall=overall, dossiers=dossiers, hidden=hidden,
+                 end=indicators.bounds(first, last)[1])

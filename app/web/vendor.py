@@ -2,7 +2,8 @@
 by the platform itself: nothing a page runs comes from a CDN.
 
 Only what pages need is served: a package's built files (bpmn-js: the viewer and modeller bundles, their style
-sheets and fonts under dist/), by type, with their right content type. The URL carries the installed version, so
+sheets and fonts under dist/; chart.js: the charts of the leaders' dashboard, its UMD bundle under dist/), by type,
+with their right content type. The URL carries the installed version, so
 a browser keeps a file for a year without asking again (`immutable`) and an upgrade changes every URL. A package
 missing from node_modules is logged at start-up, and each request for one of its files answers 503 saying how to
 install it (the page that wanted it says the diagram could not be loaded).
@@ -21,7 +22,7 @@ from werkzeug.security import safe_join
 from app.web.errors import error_response
 
 # package → the folder of it that is served
-PACKAGES = {"bpmn-js": "dist"}
+PACKAGES = {"bpmn-js": "dist", "chart.js": "dist"}
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -45,7 +46,7 @@ def _read_versions(app: Flask) -> dict[str, str]:
         try:
             found[package] = str(json.loads(manifest.read_text("utf-8"))["version"])
         except (OSError, ValueError, KeyError):
-            app.logger.warning("The browser package %r is not installed in %s: pages cannot draw BPMN diagrams. "
+            app.logger.warning("The browser package %r is not installed in %s: pages cannot draw with it. "
                                "Run `npm ci` in %s (scripts/run.sh and scripts/test.sh do).", package,
                                app.config["NODE_MODULES"], Path(app.config["NODE_MODULES"]).parent)
     return found

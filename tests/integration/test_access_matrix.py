@@ -260,6 +260,15 @@ RULES += [
         ("admin_unpublish", "/api/v1/admin/procedures/1.001193/agencies/000.00.01.H26/withdraw"),
         ("admin_revoke_api_client", "/api/v1/admin/api-clients/99999/revoke")]],
 ]
+# The leaders' dashboard of an agency: its leaders (head of department, signing leader) and the administrator.
+LEADERS = {"chutich", "truongphong", "quantri"}
+NOT_LEADERS = set(EVERYONE) - LEADERS
+RULES += [
+    ("statistics.dashboard_agency", "GET", lambda s: f"/can-bo/chi-so/co-quan/{s.ids['agency']}", LEADERS,
+     NOT_LEADERS),
+    ("statistics.dashboard_late", "GET", lambda s: f"/can-bo/chi-so/co-quan/{s.ids['agency']}/tre-han", LEADERS,
+     NOT_LEADERS),
+]
 NOT_JUDGED = {"static", "vendor.asset"}  # public assets
 
 

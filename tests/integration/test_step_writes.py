@@ -66,7 +66,7 @@ def test_the_khai_sinh_lifecycle_leaves_nothing_to_the_unit_of_work(db_session: 
         # The receipt issued at reception is numbered by a sub-query inside its INSERT (app.documents), which the
         # step writer cannot bind: the unit of work writes that one row, in one statement.
         expected = ["new IssuedDocument"] if task.spec_name == "Task_TiepNhan" else []
-        assert written == expected, f"step {task.spec_name}"
+        assert written == expected, f"step {task.spec_name}: {written}"
         steps += 1
     assert steps == 4
     db_session.expire_all()

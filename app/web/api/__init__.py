@@ -7,7 +7,6 @@ tests check every answer against it)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, jsonify, url_for
@@ -744,18 +743,16 @@ def reassign_task(task_id: int, json: m.AssignBody) -> ResponseReturnValue:
                                            400, 401, 403, 422), auth=True)
 def progress_indicators(query: m.IndicatorQuery) -> ResponseReturnValue:
     """QĐ 766's progress counters for the days `tu`..`den` (local): received, carried over, handled before / on /
-    after the statutory date, refused, withdrawn, open within / past it, paused — for the agency of an officer (an
-    administrator: every agency)"""
+    after the statutory date, refused, withdrawn, open within / past it, paused, digitized, paid online, ratings — for
+    the agency of an officer (an administrator: every agency)"""
     user = api_user()
     scope = operating_scope(user)
     if not scope.everywhere and scope.agency_id is None:
         raise Forbidden(gettext("Chỉ cán bộ của cơ quan (hoặc quản trị viên) xem được số liệu của cơ quan."))
     if query.den < query.tu:
         raise Invalid(gettext("Ngày kết thúc phải từ ngày bắt đầu trở đi."), details={"den": ""})
-    zone = local_tz()
-    start = datetime.combine(query.tu, time.min, zone)
-    end = datetime.combine(query.den + timedelta(days=1), time.min, zone)
-    rows = indicators.progress(start, end, None if scope.everywhere or scope.agency_id is None else [scope.agency_id])
+    rows = indicators.summary(query.tu, query.den,
+                              None if scope.everywhere or scope.agency_id is None else [scope.agency_id])
     return jsonify(items=[r.as_dict() for r in rows])
 
 

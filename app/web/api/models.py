@@ -204,9 +204,12 @@ class ProgressRow(ResponseModel):
     open_in_time: int
     open_overdue: int
     paused: int
-    paid_online: int = Field(description="Dossiers whose fee was paid online in the period")
+    received: int = Field(description="received_online + received_in_person")
+    digitized: int = Field(description="Received in the period with every component held at reception digitized")
+    digitization_rate: float | None = Field(description="digitized / received; null when nothing was received")
     received_reused: int = Field(description="Received in the period with a component taken from the applicant's "
                                              "document store (digitization indicator: reused components)")
+    paid_online: int = Field(description="Dossiers whose fee was first paid online in the period")
     rated: int = Field(description="Ratings given in the period")
     rated_satisfied: int = Field(description="Of them, overall «hài lòng» or «rất hài lòng»")
     satisfaction_rate: float | None
