@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -104,41 +103,17 @@ def timed(label: str, fn: Callable[[], Any], n: int) -> tuple[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dossiers", type=int, default=1_000_000)
-    parser.add_argument("--open-tasks", type=int, default=20_000)
-    parser.add_argument("--agencies", type=int, default=20)
+    volume.history_arguments(parser)
     parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--keep", action="store_true", help="keep the database motcua_dashboard afterwards")
-    parser.add_argument("--reuse", action="store_true", help="time on the kept database, do not generate")
     parser.add_argument("--generate-only", action="store_true")
     args = parser.parse_args()
 
     def log(line: str) -> None:
         print(line, flush=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="motcua_dashboard_"))
-    reuse = args.reuse and volume.database_exists()
-    if not reuse:
-        volume.recreate_database()
-    app = volume.make_app(volume.db_url(), tmp)
-    try:
-        if not reuse:
-            started = time.perf_counter()
-            volume.prepare_database(app)
-            volume.generate(args.dossiers, args.open_tasks, args.agencies, log)
-            fill(log)
-            log(f"generated in {time.perf_counter() - started:.0f} s")
-        if args.generate_only:
-            return
-        time_all(app, args.requests, log)
-    finally:
-        from app.extensions import db
-
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            volume.drop_database()
+    with volume.history(args, log, then=fill) as app:
+        if not args.generate_only:
+            time_all(app, args.requests, log)
 
 
 def time_all(app: Any, n: int, log: Callable[[str], None]) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -54,26 +53,11 @@ def scrape(app: Any, rounds: int) -> tuple[list[float], float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dossiers", type=int, default=1_000_000)
-    parser.add_argument("--open-tasks", type=int, default=20_000)
-    parser.add_argument("--agencies", type=int, default=20)
+    volume.history_arguments(parser)
     parser.add_argument("--scrapes", type=int, default=50)
-    parser.add_argument("--keep", action="store_true", help="keep the database motcua_metrics afterwards")
-    parser.add_argument("--reuse", action="store_true", help="time on the kept database, do not generate")
     parser.add_argument("--generate-only", action="store_true")
     args = parser.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="motcua_metrics_"))
-    reuse = args.reuse and volume.database_exists()
-    if not reuse:
-        volume.recreate_database()
-    app = volume.make_app(volume.db_url(), tmp)
-    try:
-        if not reuse:
-            started = time.perf_counter()
-            volume.prepare_database(app)
-            volume.generate(args.dossiers, args.open_tasks, args.agencies, print)
-            print(f"generated in {time.perf_counter() - started:.0f} s", flush=True)
+    with volume.history(args, print) as app:
         if args.generate_only:
             return
         from sqlalchemy import text
@@ -94,14 +78,6 @@ def main() -> None:
                                   ("scrapes with the cache off (counts every scrape)", uncached, uncached_sql)):
             p95 = sorted(times)[max(0, int(len(times) * 0.95) - 1)]
             print(f"{label:52} p50 {statistics.median(times):8.1f} ms  p95 {p95:8.1f} ms  SQL {sql:4.1f}")
-    finally:
-        from app.extensions import db
-
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        if not args.keep:
-            volume.drop_database()
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -399,22 +400,21 @@ def explain_inbox(app: Any) -> str:
     return plan
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def history_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every bench over the generated history takes (this one, bench.metrics, bench.dashboard)."""
     parser.add_argument("--dossiers", type=int, default=1_000_000)
     parser.add_argument("--open-tasks", type=int, default=20_000)
     parser.add_argument("--agencies", type=int, default=20)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--keep", action="store_true", help="keep the database motcua_volume afterwards")
+    parser.add_argument("--keep", action="store_true", help=f"keep the database {DB_NAME} afterwards")
     parser.add_argument("--reuse", action="store_true", help="time on the kept database, do not generate")
-    parser.add_argument("--compare-old", action="store_true", help="also time the functions the pages used before")
-    parser.add_argument("--explain", action="store_true", help="print the inbox query's plan")
-    args = parser.parse_args()
 
-    def log(line: str) -> None:
-        print(line, flush=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="motcua_volume_"))
+@contextmanager
+def history(args: argparse.Namespace, log: Callable[[str], None],
+            then: Callable[[Callable[[str], None]], None] | None = None) -> Iterator[Any]:
+    """The app on DB_NAME holding the generated history (generated now, then `then(log)`, unless --reuse finds it
+    kept); the database dropped afterwards unless --keep."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{DB_NAME}_"))
     reuse = args.reuse and database_exists()
     if not reuse:
         recreate_database()
@@ -426,7 +426,32 @@ def main() -> None:
             prepare_database(app)
             log(f"generating {args.dossiers:,} dossiers ({args.open_tasks:,} open tasks)")
             generate(args.dossiers, args.open_tasks, args.agencies, log)
+            if then is not None:
+                then(log)
             log(f"generated in {time.perf_counter() - started:.0f} s")
+        yield app
+    finally:
+        from app.extensions import db
+
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        if not args.keep:
+            drop_database()
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    history_arguments(parser)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--compare-old", action="store_true", help="also time the functions the pages used before")
+    parser.add_argument("--explain", action="store_true", help="print the inbox query's plan")
+    args = parser.parse_args()
+    with history(args, _log) as app:
         if args.explain:
             print(explain_inbox(app))
         results = time_pages(app, args.requests, args.compare_old)
@@ -436,13 +461,6 @@ def main() -> None:
         for label, times, statements, kb, note in results:
             print(f"{label:58} {statistics.median(times):8.1f} {percentile(times, 0.95):8.1f} {statements:8.1f} "
                   f"{kb:7.1f} {note}")
-    finally:
-        from app.extensions import db
-
-        with app.app_context():
-            db.engine.dispose()
-        if not args.keep:
-            drop_database()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ violation, no CSP violation at 375 and 1280 px; MOTCUA_SCREENSHOTS=<folder> keep
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,13 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page
 
+from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
 from tests.e2e.test_browser import fill
-from tests.e2e.test_diagram_browser import _axe, _problems, _strict_context
-from tests.e2e.test_pages import overflow
+from tests.e2e.test_diagram_browser import _strict_context
 from tests.samples import PDF_BYTES, requests_uploader, start_data, task_data, with_uploads
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 
 
@@ -56,16 +54,7 @@ def _handed_back_online(base: str, live_token: Any) -> str:
 
 
 def _fits(page: Page, name: str) -> list[str]:
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.wait_for_timeout(200)
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"docstore-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in _axe(page)]
-    return problems + _problems(page)
+    return at_both_widths(page, name, "docstore", lambda p: p.wait_for_timeout(200))
 
 
 def test_a_citizen_reuses_a_stored_result_and_the_officer_sees_its_origin(live_server: Any, browser: Browser,

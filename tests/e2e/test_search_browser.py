@@ -4,32 +4,20 @@ the best one. Both widths checked (overflow, axe-core, CSP); MOTCUA_SCREENSHOTS=
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.test_diagram_browser import _axe, _problems, _strict_context
-from tests.e2e.test_pages import overflow
+from tests.e2e.checks import at_both_widths
+from tests.e2e.test_diagram_browser import _strict_context
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("MOTCUA_SCREENSHOTS")
 QUESTION = "đăng ký hộ khẩu cho vợ"
 
 
 def _fits(page: Page, name: str) -> list[str]:
-    problems: list[str] = []
-    for width in (375, 1280):
-        page.set_viewport_size({"width": width, "height": 800})
-        page.wait_for_timeout(200)
-        if SHOTS:
-            Path(SHOTS).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(Path(SHOTS) / f"search-{name}-{width}.png"), full_page=True)
-        problems += [f"{name} {width} overflow: {line}" for line in overflow(page)]
-        problems += [f"{name} {width} axe: {line}" for line in _axe(page)]
-    return problems + _problems(page)
+    return at_both_widths(page, name, "search", lambda p: p.wait_for_timeout(200))
 
 
 @pytest.mark.parametrize("width", [375, 1280])
