@@ -36,8 +36,9 @@ OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "ch
 # components answered supplement requests brought (app.dossiers.components), and so does the portal snapshot of the
 # finished dossier, with its reception step: complete 5–10; 45.
 # The personal document store (app.dossiers.docstore): the components received and the result handed back each
-# stored by one INSERT … SELECT: 47–49.
-SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 11, 1, 10, 49
+# stored by one INSERT … SELECT; it and the supplements' read leave the step's own rows to its statements (no
+# autoflush): submit 10, complete 5–8; 42.
+SUBMIT_MAX, CLAIM_MAX, COMPLETE_MAX, LIFECYCLE_MAX = 10, 1, 8, 42
 
 
 @contextmanager
