@@ -10,47 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
+from tests.e2e.flows import handed_back
 from tests.e2e.test_browser import fill
 from tests.e2e.test_diagram_browser import _strict_context
-from tests.samples import PDF_BYTES, requests_uploader, start_data, task_data, with_uploads
+from tests.samples import start_data
 
 pytestmark = pytest.mark.browser
-OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 
-
-def _handed_back_online(base: str, live_token: Any) -> str:
-    """A khai sinh dossier of the demo citizen taken through every step over the API, the electronic birth
-    certificate attached at the last one and handed back online."""
-    citizen = live_token("congdan")
-    created = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", headers=citizen, timeout=10,
-                            json=with_uploads(requests_uploader(base), citizen, start_data("khai-sinh")))
-    assert created.status_code == 201, created.text
-    code = str(created.json()["code"])
-    while True:
-        found = None
-        for role, officer in OFFICERS.items():
-            headers = live_token(officer)
-            mine = [t for t in requests.get(f"{base}/api/v1/tasks?size=100", headers=headers, timeout=10)
-                    .json()["items"] if t["dossier_code"] == code and t["role"] == role]
-            if mine:
-                found = (mine[0], headers, role)
-                break
-        if found is None:
-            break
-        task, headers, role = found
-        data = task_data("khai-sinh", task["form"])
-        if role == "tra_ket_qua":
-            result = requests.post(f"{base}/api/v1/attachments", headers=headers, timeout=10,
-                                   files={"file": ("giay-khai-sinh.pdf", PDF_BYTES, "application/pdf")}).json()
-            data = {**data, "hinh_thuc_tra": "truc_tuyen", "ban_dien_tu": result["reference"]}
-        done = requests.post(f"{base}/api/v1/tasks/{task['id']}/complete", headers=headers, timeout=20, json=data)
-        assert done.status_code == 200, done.text
-    return code
 
 
 def _fits(page: Page, name: str) -> list[str]:
@@ -60,7 +30,7 @@ def _fits(page: Page, name: str) -> list[str]:
 def test_a_citizen_reuses_a_stored_result_and_the_officer_sees_its_origin(live_server: Any, browser: Browser,
                                                                           live_token: Any, tmp_path: Path) -> None:
     base = live_server.url
-    source = _handed_back_online(base, live_token)
+    source = handed_back(base, live_token, online=True)
     context = _strict_context(browser, 375, touch=True)
     page = context.new_page()
     login(page, base, "congdan")

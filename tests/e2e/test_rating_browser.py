@@ -8,41 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Browser, Page
 
 from tests.e2e.checks import at_both_widths
 from tests.e2e.conftest import login
+from tests.e2e.flows import handed_back
 from tests.e2e.test_diagram_browser import _strict_context
-from tests.samples import requests_uploader, start_data, task_data, with_uploads
 
 pytestmark = pytest.mark.browser
-OFFICERS = {"tiep_nhan": "tiepnhan", "chuyen_vien": "hotich", "lanh_dao_ky": "chutich", "tra_ket_qua": "traketqua"}
 
-
-def _returned(base: str, live_token: Any) -> str:
-    """A khai sinh dossier of the demo citizen taken through every step over the API: the result handed back."""
-    citizen = live_token("congdan")
-    created = requests.post(f"{base}/api/v1/procedures/1.001193/dossiers", headers=citizen, timeout=10,
-                            json=with_uploads(requests_uploader(base), citizen, start_data("khai-sinh")))
-    assert created.status_code == 201, created.text
-    code = str(created.json()["code"])
-    while True:
-        found = None
-        for role, officer in OFFICERS.items():
-            headers = live_token(officer)
-            mine = [t for t in requests.get(f"{base}/api/v1/tasks?size=100", headers=headers, timeout=10)
-                    .json()["items"] if t["dossier_code"] == code and t["role"] == role]
-            if mine:
-                found = (mine[0], headers)
-                break
-        if found is None:
-            break
-        task, headers = found
-        done = requests.post(f"{base}/api/v1/tasks/{task['id']}/complete", headers=headers, timeout=20,
-                             json=task_data("khai-sinh", task["form"]))
-        assert done.status_code == 200, done.text
-    return code
 
 
 def _fits(page: Page, name: str) -> list[str]:
@@ -52,7 +26,7 @@ def _fits(page: Page, name: str) -> list[str]:
 def test_the_applicant_rates_the_handled_dossier_on_a_phone(live_server: Any, browser: Browser,
                                                            live_token: Any) -> None:
     base = live_server.url
-    code = _returned(base, live_token)
+    code = handed_back(base, live_token)
     context = _strict_context(browser, 375, touch=True)
     page = context.new_page()
     login(page, base, "congdan")
