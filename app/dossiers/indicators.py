@@ -376,10 +376,11 @@ def fields_of(codes: Iterable[str]) -> dict[str, str]:
 
 
 def late_dossiers(first: date, last: date, agency_id: int, visible: Any, procedure_code: str | None = None,
-                  limit: int = 200) -> tuple[list[Dossier], int]:
+                  offset: int = 0, limit: int = 200) -> tuple[list[Dossier], int, int]:
     """The late dossiers behind the counters of [first, last]: handled after their statutory date in the period
     (finished_late) and open past it at the period's end (open_overdue), latest due first; only those `visible`
-    (SQL on Dossier: access.viewable) lets the viewer see, at most `limit`; and how many the viewer may not see."""
+    (SQL on Dossier: access.viewable) lets the viewer see, `limit` of them from `offset`; how many the viewer may
+    see in all, and how many not."""
     start, end = bounds(first, last)
     d = Dossier
     finished_late = and_(d.finished_verdict == "qua_han", d.status.in_((9, 10)), d.finished_at >= start,
@@ -392,10 +393,13 @@ def late_dossiers(first: date, last: date, agency_id: int, visible: Any, procedu
     if procedure_code is not None:
         base = base.join(ProcedureVersion, ProcedureVersion.id == d.procedure_version_id).join(
             Procedure, Procedure.id == ProcedureVersion.procedure_id).where(Procedure.code == procedure_code)
-    shown = list(db.session.scalars(base.where(visible).order_by(d.due_at.desc(), d.id.desc()).limit(limit)))
+    rows = db.session.scalars(base.where(visible).order_by(d.due_at.desc(), d.id.desc())
+                              .offset(offset).limit(limit)).all()
+
     def count(stmt: Any) -> int:
         return int(db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
-    if isinstance(visible, True_):
-        return shown, 0
-    return shown, count(base) - count(base.where(visible))  # not ~visible: a NULL applicant makes it NULL
+    shown = count(base.where(visible))
+    # Everyone's late dossiers are the viewer's (no hidden count to take), else those not visible: not ~visible,
+    # which a NULL applicant makes NULL.
+    return list(rows), shown, 0 if isinstance(visible, True_) else count(base) - shown

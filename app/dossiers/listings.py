@@ -140,7 +140,8 @@ class Page(Generic[T]):
         return (self.page - 1) * self.size + 1 if self.items else 0
 
 
-def _page(rows: Sequence[T], query: ListQuery, total: int) -> Page[T]:
+def page_of(rows: Sequence[T], query: ListQuery, total: int) -> Page[T]:
+    """The page `query` asks for from `rows` (read with a limit of one more than the page's size) and the total."""
     items = list(rows[:query.size])
     page = query.offset // query.size + 1
     # The offset bound stops paging: the last reachable page says so through has_next=False.
@@ -340,7 +341,7 @@ def inbox(user: User, query: ListQuery) -> Page[HumanTask]:
         .where(HumanTask.id.in_(ids))
         .order_by(*order).offset(query.offset).limit(query.size + 1)
     ).all()
-    return _page([task for task, _ in found], query, int(found[0][1]) if found else 0)
+    return page_of([task for task, _ in found], query, int(found[0][1]) if found else 0)
 
 
 # ---------------------------------------------------------------- incidents
@@ -432,7 +433,7 @@ def incidents(user: User, query: ListQuery, pages: Mapping[str, int] | None = No
                                    .offset(q.offset).limit(q.size + 1)).all()
         # A sync problem is its (dossier, outbox row); the other kinds are their row.
         rows = [(r[0], r[1]) if kind == "sync" else r[0] for r in found]
-        out[kind] = _page(rows, q, int(found[0][-1]) if found else 0)
+        out[kind] = page_of(rows, q, int(found[0][-1]) if found else 0)
     return out
 
 
@@ -453,7 +454,7 @@ def _dossier_page(stmt: Select[Any], query: ListQuery) -> Page[Dossier]:
     rows = db.session.scalars(stmt.options(*_list_options()).order_by(*_dossier_order(query.sort or "-received"))
                               .offset(query.offset).limit(query.size + 1)).all()
     total = _capped_count(stmt) if len(rows) > query.size or query.page > 1 else len(rows)
-    return _page(rows, query, total)
+    return page_of(rows, query, total)
 
 
 def my_dossiers(user: User, query: ListQuery) -> Page[Dossier]:
@@ -502,7 +503,7 @@ def procedure_index(query: ListQuery, scope: Scope | None = None) -> Page[tuple[
                                                                     else union_all(*parts))}
     rows = [(p, counts.get(p.id, 0)) for p in procedures]
     total = len(rows) if len(rows) <= query.size and query.page == 1 else _capped_count(stmt)
-    return _page(rows, query, total)
+    return page_of(rows, query, total)
 
 
 def count_label(count: int) -> str:
@@ -522,4 +523,4 @@ def history(dossier: Dossier, viewer: User | None, query: ListQuery) -> Page[Aud
     rows = db.session.scalars(stmt.order_by(AuditEvent.at, AuditEvent.id).offset(query.offset)
                               .limit(query.size + 1)).all()
     total = _capped_count(stmt) if len(rows) > query.size or query.page > 1 else len(rows)
-    return _page(rows, query, total)
+    return page_of(rows, query, total)

@@ -19,10 +19,11 @@ from openpyxl import Workbook
 from sqlalchemy import select
 
 from app.clock import local_today, local_tz, now_utc
-from app.dossiers import indicators
+from app.dossiers import indicators, listings
 from app.dossiers.access import leader_agencies, operating_scope, viewable_at
 from app.extensions import db
 from app.models import Agency, Procedure
+from app.web.lists import list_query
 
 bp = Blueprint("statistics", __name__)
 
@@ -304,7 +305,10 @@ def dashboard_late(agency_id: int) -> ResponseReturnValue:
         abort(404)
     rows = [r for r in indicators.summary(first, last, [agency.id]) if code is None or r.procedure_code == code]
     overall = indicators.total(rows).as_dict()
-    dossiers, hidden = indicators.late_dossiers(first, last, agency.id, viewable_at(current_user, agency.id), code)
+    query = list_query()
+    late, shown, hidden = indicators.late_dossiers(first, last, agency.id, viewable_at(current_user, agency.id), code,
+                                                   offset=query.offset, limit=query.size + 1)
+    dossiers = listings.page_of(late, query, shown)
     period: dict[str, Any] = {"tu": first.isoformat(), "den": last.isoformat()}
     crumbs = [*_crumbs(agency, first, last),
               (agency.name, url_for("statistics.dashboard_agency", agency_id=agency.id, **period))]

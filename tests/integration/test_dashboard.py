@@ -161,3 +161,22 @@ def test_the_sql_rule_for_lists_is_may_view(db_session):
         for rule in (viewable(viewer), viewable_at(viewer, dossiers[0].agency_id)):
             found = set(db.session.scalars(select(Dossier.id).where(Dossier.id.in_(ids), rule)))
             assert found == expected, name
+
+
+def test_the_late_dossiers_come_a_page_at_a_time(client, db_session):
+    november(db_session)
+    # 30 more dossiers handled late in November, beyond one page of 25.
+    for n in range(30):
+        make(100 + n, 2, local(11, 2), local(11, 3, 17), status=10, finished=local(11, 6), verdict="qua_han")
+    db_session.commit()
+    agency = user("truongphong").agency_id
+    login(client, "truongphong")
+    base = f"/can-bo/chi-so/co-quan/{agency}/tre-han?{NOV}&thu_tuc=1.001193"
+    first = client.get(base).get_data(as_text=True)
+    second = client.get(base + "&trang=2").get_data(as_text=True)
+    on_first = re.findall(r'data-dossier="([^"]+)"', first)
+    on_second = re.findall(r'data-dossier="([^"]+)"', second)
+    assert len(on_first) == 25
+    assert len(on_second) == 34 - 25 and not set(on_first) & set(on_second)
+    assert "trên tổng số 34" in first and 'rel="next"' in first and 'rel="next"' not in second
+    assert {c[-4:] for c in on_first + on_second} >= {"9003", "9004", "9006", "9010"}
